@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file as.h
+ * @brief Address spaces, translation, notifiers, shadow sync and replay.
+ *
+ * An **address space** is what one endpoint (PCI requester ID, virtio
+ * endpoint ID, optionally a PASID) currently sees: blocked, passthrough, or
+ * translated through a radix table (struct viommu_pt_config) or through a
+ * mapping domain (struct viommu_map_domain, used by virtio-iommu). Device
+ * models create and switch address spaces; a VMM gets them from the device
+ * model and translates through them, and registers **notifiers** on them to
+ * keep an assigned device (VFIO container, iommufd IOAS) in sync.
+ *
+ * Each MAP notifier has a **shadow**: the set of mappings it was told about.
+ * A **sync** walks a range of the current translation, diffs it against the
+ * shadow and emits exactly the changes: UNMAP (with the announced extent) for
+ * what vanished or changed, then MAP for what is new. Identical mappings emit
+ * nothing, also when the address space switches to another root or domain.
+ */
+#ifndef LIBVIOMMU_AS_H
+#define LIBVIOMMU_AS_H
+
+#include <libviommu/ctx.h>
+#include <libviommu/export.h>
+#include <libviommu/pt_format.h>
+#include <libviommu/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Kind of endpoint identity. */
+enum viommu_as_kind {
+    VIOMMU_AS_PCI = 0,    /**< PCI segment + requester ID (bus << 8 | devfn). */
+    VIOMMU_AS_VIRTIO = 1, /**< virtio-iommu endpoint ID. */
+};
+
+/** @brief No PASID (requests without a PASID prefix). */
+#define VIOMMU_PASID_NONE UINT32_C(0xFFFFFFFF)
+
+/** @brief Identity of an address space. A value type. */
+struct viommu_as_id {
+    uint32_t kind;     /**< enum viommu_as_kind. */
+    uint16_t segment;  /**< PCI segment (PCI kind). */
+    uint16_t rid;      /**< Requester ID, bus << 8 | dev << 3 | fn (PCI kind). */
+    uint32_t endpoint; /**< Endpoint ID (virtio kind). */
+    uint32_t pasid;    /**< PASID or ::VIOMMU_PASID_NONE. */
+};
+
+/** @brief Opaque address space. */
+struct viommu_as;
+/** @brief Opaque notifier. */
+struct viommu_notifier;
+/** @brief Opaque mapping domain (software-managed mappings). */
+struct viommu_map_domain;
+
+/**
+ * @brief Hooks of whoever owns an address space (normally a device model).
+ *        Copied at creation; every member may be NULL.
+ */
+struct viommu_as_hooks {
+    size_t size; /**< sizeof(struct viommu_as_hooks). */
+    /** A translate() call faulted: record it the way the device does. */
+    void (*fault)(void *opaque, struct viommu_as *as, const struct viommu_fault *fault);
+    /** Veto a notifier registration (return a VIOMMU_E* code) or accept (0). */
+    int (*notifier_check)(void *opaque, struct viommu_as *as, uint32_t events);
+};
+
+/**
+ * @brief Create an address space, initially blocked.
+ * @param ctx Context.
+ * @param id Identity (copied); must be unique within the context.
+ * @param hooks Owner hooks or NULL.
+ * @param opaque Passed to the hooks.
+ * @param[out] out New address space.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL `ctx`, `id` or `out`; unknown `id->kind`.
+ * @retval VIOMMU_ESIZE `hooks->size` too small.
+ * @retval VIOMMU_EEXIST An address space with this identity exists.
+ * @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id,
+                                const struct viommu_as_hooks *hooks, void *opaque, struct viommu_as **out);
+
+/**
+ * @brief Destroy an address space and its notifiers (no events are sent).
+ * @param as Address space or NULL (no-op).
+ */
+VIOMMU_API void viommu_as_destroy(struct viommu_as *as);
+
+/**
+ * @brief Find an address space by identity.
+ * @retval 0 Found. @retval VIOMMU_ENOENT Not found. @retval VIOMMU_EINVAL NULL argument.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_find(struct viommu_ctx *ctx, const struct viommu_as_id *id, struct viommu_as **out);
+
+/**
+ * @brief Identity of an address space.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
+ * @note Callback-safe.
+ */
+VIOMMU_API int viommu_as_get_id(const struct viommu_as *as, struct viommu_as_id *out);
+
+/**
+ * @brief Current mode (enum viommu_mode) of an address space.
+ * @retval >=0 The mode. @retval VIOMMU_EINVAL `as` is NULL.
+ * @note Callback-safe.
+ */
+VIOMMU_API int viommu_as_get_mode(const struct viommu_as *as);
+
+/**
+ * @brief Translate one IOVA for an emulated device's DMA.
+ *
+ * Served from the IOTLB when possible: then there is no allocation and no
+ * callback. On a miss the tables (or mapping domain) are consulted and the
+ * result is cached. On a fault the owner's fault hook is called (the device
+ * model records it the way the guest expects) and ::VIOMMU_EFAULT returned.
+ * @param as Address space.
+ * @param iova Address.
+ * @param access enum viommu_perm the DMA needs (READ, WRITE or RW; not 0).
+ * @param[out] out Translation (page containing `iova`).
+ * @param[out] fault Fault record on ::VIOMMU_EFAULT (may be NULL).
+ * @retval 0 Translated.
+ * @retval VIOMMU_EFAULT Faulted.
+ * @retval VIOMMU_EINVAL NULL `as`/`out`, or `access` not in 1..3.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Thread-safe; may run concurrently with invalidations.
+ */
+VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access,
+                                   struct viommu_translation *out, struct viommu_fault *fault);
+
+/**
+ * @brief Block an address space; translate() then faults with reason
+ *        ::VIOMMU_FAULT_BLOCKED and `code`. Resyncs notifiers (UNMAP all, MODE).
+ * @retval 0 Success (notifiers told). @retval VIOMMU_EINVAL NULL.
+ * @retval VIOMMU_ESINK A notifier callback failed (state still switched).
+ * @retval VIOMMU_EBUDGET Event budget hit (state still switched).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_set_blocked(struct viommu_as *as, uint32_t code);
+
+/**
+ * @brief Make an address space identity-mapped. Notifiers get UNMAP for what
+ *        they hold, then a MODE event.
+ * @return As viommu_as_set_blocked().
+ */
+VIOMMU_API int viommu_as_set_passthrough(struct viommu_as *as);
+
+/**
+ * @brief Translate through radix tables. `domain` tags the tables' owner
+ *        (e.g. a domain ID): address spaces with the same owner hooks, tag and
+ *        configuration form one group whose shadows are synced by one walk.
+ *        Notifiers are resynced against the new tables by diff: mappings
+ *        valid before and after are neither unmapped nor mapped again.
+ * @param as Address space.
+ * @param domain Domain tag.
+ * @param cfg Table configuration (copied).
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL argument, NULL format, bad geometry.
+ * @retval VIOMMU_EBUDGET, VIOMMU_ESINK As viommu_as_sync() (state still switched).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg);
+
+/**
+ * @brief Translate through a mapping domain; resyncs notifiers by diff.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument or other context.
+ * @retval VIOMMU_EBUDGET, VIOMMU_ESINK As viommu_as_sync().
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
+
+/**
+ * @brief Sync one address space's notifiers (and IOTLB) over `[first, last]`
+ *        after the guest changed its tables there.
+ * @retval 0 Success.
+ * @retval VIOMMU_ERANGE `first > last`.
+ * @retval VIOMMU_EBUDGET A budget stopped it; shadows equal what was announced.
+ * @retval VIOMMU_ESINK A notifier callback failed; that change is not in its shadow.
+ * @retval VIOMMU_EINVAL NULL argument. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
+
+/**
+ * @brief Sync every address space translated through radix tables tagged
+ *        `domain` by owner hooks `opaque` (NULL = any owner), with one walk
+ *        per distinct table configuration.
+ * @return As viommu_as_sync().
+ */
+VIOMMU_API int viommu_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first,
+                                  uint64_t last);
+
+/**
+ * @brief Drop cached translations of one address space in `[first, last]`
+ *        without touching notifiers.
+ * @retval 0 Success. @retval VIOMMU_ERANGE `first > last`. @retval VIOMMU_EINVAL NULL.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_invalidate(struct viommu_as *as, uint64_t first, uint64_t last);
+
+/** @brief Event kinds a notifier can ask for (bit mask). */
+enum viommu_event_kind {
+    VIOMMU_EVENT_MAP = 1u << 0,   /**< A mapping appeared. */
+    VIOMMU_EVENT_UNMAP = 1u << 1, /**< A mapping disappeared (extent = what was announced). */
+    VIOMMU_EVENT_MODE = 1u << 2,  /**< The address space became blocked, passthrough or translated. */
+};
+/** @brief Every event kind. */
+#define VIOMMU_EVENT_ALL (VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP | VIOMMU_EVENT_MODE)
+
+/** @brief Notifier flags. */
+enum viommu_notifier_flag {
+    /** Contiguous runs (IOVA and address contiguous, equal permissions) may
+     *  be announced as one MAP; later UNMAPs always name whole announced runs. */
+    VIOMMU_NOTIFIER_COALESCE = 1u << 0,
+};
+/** @brief Every notifier flag. */
+#define VIOMMU_NOTIFIER_FLAGS_ALL VIOMMU_NOTIFIER_COALESCE
+
+/** @brief One notification. A value type. */
+struct viommu_event {
+    uint32_t kind;      /**< One enum viommu_event_kind bit. */
+    uint32_t perm;      /**< MAP: enum viommu_perm. */
+    uint64_t iova_first; /**< MAP/UNMAP: first IOVA (clipped to the notifier). */
+    uint64_t iova_last;  /**< MAP/UNMAP: last IOVA (inclusive). */
+    uint64_t addr;      /**< MAP/UNMAP: output address of iova_first. */
+    uint32_t mode;      /**< MODE: the new enum viommu_mode. */
+    uint32_t reserved;  /**< Zero. */
+};
+
+/**
+ * @brief Notifier callback. Return 0, or a negative value if the consumer
+ *        failed (the change is then not recorded in the shadow and the
+ *        operation returns ::VIOMMU_ESINK). Runs with the context lock held;
+ *        viommu_notifier_unregister() of any notifier is allowed from it.
+ */
+typedef int (*viommu_notify_fn)(void *opaque, struct viommu_as *as, const struct viommu_event *ev);
+
+/** @brief Notifier registration. */
+struct viommu_notifier_config {
+    size_t size;        /**< sizeof(struct viommu_notifier_config). */
+    uint64_t first;     /**< First IOVA of interest. */
+    uint64_t last;      /**< Last IOVA of interest (inclusive; UINT64_MAX allowed). */
+    uint32_t events;    /**< Mask of enum viommu_event_kind (non-zero). */
+    uint32_t flags;     /**< Mask of enum viommu_notifier_flag. */
+    viommu_notify_fn fn; /**< Callback (required). */
+    void *opaque;       /**< Passed to `fn`. */
+};
+
+/**
+ * @brief Register a notifier. No events are sent by registration; call
+ *        viommu_notifier_replay() to receive the current mappings.
+ *
+ * A notifier with ::VIOMMU_EVENT_MAP keeps a shadow; two such notifiers on one
+ * address space may not have overlapping ranges.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL `as`, `cfg`, `cfg->fn` or `out`; `events` is 0.
+ * @retval VIOMMU_ESIZE `cfg->size` too small.
+ * @retval VIOMMU_EFLAGS Unknown bits in `events` or `flags`.
+ * @retval VIOMMU_ERANGE `first > last`.
+ * @retval VIOMMU_EEXIST Overlaps another MAP notifier of this address space.
+ * @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @return Or the code of the owner's notifier_check hook (e.g. VT-d without
+ *         caching mode refuses MAP notifiers).
+ */
+VIOMMU_API int viommu_notifier_register(struct viommu_as *as, const struct viommu_notifier_config *cfg,
+                                        struct viommu_notifier **out);
+
+/**
+ * @brief Unregister and free a notifier (no events). NULL is a no-op.
+ * @note Callback-safe: may be called from any notifier callback of the same
+ *       context, including the notifier's own; it then takes effect at once
+ *       (no further events) and memory is released when the operation ends.
+ */
+VIOMMU_API void viommu_notifier_unregister(struct viommu_notifier *n);
+
+/**
+ * @brief Re-emit every live mapping of the address space to one notifier.
+ *
+ * The notifier's shadow is forgotten (no UNMAPs) and rebuilt from the
+ * current translation: MAP events for every mapping in its range, or a MODE
+ * event for blocked/passthrough. Never raises a guest fault.
+ * @retval 0 Success.
+ * @retval VIOMMU_EBUDGET, VIOMMU_ESINK As viommu_as_sync().
+ * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_notifier_replay(struct viommu_notifier *n);
+
+/**
+ * @brief Visit the shadow of a notifier (what it was told), in IOVA order.
+ * @param n Notifier.
+ * @param fn Called once per announced mapping; non-zero stops and is returned.
+ * @param opaque Passed to `fn`.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_notifier_foreach_shadow(struct viommu_notifier *n,
+                                              int (*fn)(void *opaque, const struct viommu_event *map),
+                                              void *opaque);
+
+/**
+ * @brief Create a mapping domain: software-managed IOVA mappings
+ *        (virtio-iommu MAP/UNMAP), shared by the address spaces attached.
+ * @param ctx Context.
+ * @param max_mappings Mapping cap (0 = budget as_mappings).
+ * @param[out] out New domain.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL. @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings,
+                                        struct viommu_map_domain **out);
+
+/**
+ * @brief Destroy a domain. Address spaces still using it become blocked
+ *        (their notifiers get UNMAP + MODE). NULL is a no-op.
+ */
+VIOMMU_API void viommu_map_domain_destroy(struct viommu_map_domain *dom);
+
+/**
+ * @brief Add one mapping `[first, last] -> addr` and notify attached spaces.
+ * @retval 0 Success.
+ * @retval VIOMMU_ERANGE `first > last` or `addr + (last - first)` wraps.
+ * @retval VIOMMU_EEXIST Overlaps an existing mapping (nothing changed).
+ * @retval VIOMMU_EFLAGS `perm` has bits beyond ::VIOMMU_PERM_RW.
+ * @retval VIOMMU_ENOMEM The mapping cap or allocation failed (nothing changed).
+ * @retval VIOMMU_ESINK, VIOMMU_EBUDGET A notifier failed (mapping still added).
+ * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t addr,
+                                     unsigned perm);
+
+/**
+ * @brief Remove every mapping that lies entirely inside `[first, last]`
+ *        (virtio-iommu UNMAP semantics) and notify attached spaces.
+ * @param[out] removed Number of mappings removed (may be NULL).
+ * @retval 0 Success (also when nothing was mapped there).
+ * @retval VIOMMU_ERANGE `first > last`, or a mapping straddles `first` or
+ *         `last` (it would be split): nothing is removed.
+ * @retval VIOMMU_ESINK, VIOMMU_EBUDGET A notifier failed (mappings still removed).
+ * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t last,
+                                       uint64_t *removed);
+
+/**
+ * @brief Look up the mapping containing `iova`.
+ * @param[out] out The whole mapping as a MAP event (kind ::VIOMMU_EVENT_MAP).
+ * @retval 0 Found. @retval VIOMMU_ENOENT Not mapped. @retval VIOMMU_EINVAL NULL.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_map_domain_lookup(struct viommu_map_domain *dom, uint64_t iova, struct viommu_event *out);
+
+/**
+ * @brief Number of mappings in a domain.
+ * @retval >=0 Count. @retval VIOMMU_EINVAL NULL.
+ */
+VIOMMU_API int64_t viommu_map_domain_count(struct viommu_map_domain *dom);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVIOMMU_AS_H */

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file pt_format.h
+ * @brief Plug a radix I/O page-table format into the core range walker.
+ *
+ * A format only decodes one entry at a time; walking, skipping non-present
+ * subtrees, large and replicated pages, level skipping, permission
+ * accumulation, depth bounds and budgets live once in the core. AMD v1 and
+ * VT-d second-level are built-in formats (viommu_pt_format_amdv1(),
+ * viommu_pt_format_vtd_sl()); a VMM may define its own.
+ *
+ * Geometry: a table at level `L` (0 = the level whose entries map the
+ * smallest pages) indexes IOVA bits `[shift(L) + level_bits - 1, shift(L)]`
+ * with `shift(L) = granule_lg2 + L * level_bits`. The top table has level
+ * `top_level` and only indexes bits below `va_lg2`.
+ */
+#ifndef LIBVIOMMU_PT_FORMAT_H
+#define LIBVIOMMU_PT_FORMAT_H
+
+#include <libviommu/export.h>
+#include <libviommu/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief What one decoded entry is. */
+enum viommu_pte_kind {
+    VIOMMU_PTE_NONE = 0,  /**< Not present: nothing below it is mapped. */
+    VIOMMU_PTE_TABLE = 1, /**< Points to a table at level `next_level` (< current level). */
+    VIOMMU_PTE_LEAF = 2,  /**< Maps a page of 2^page_lg2 bytes at `addr`. */
+    VIOMMU_PTE_BAD = 3,   /**< Malformed; `fault_code` says why. */
+};
+
+/** @brief One decoded entry (output of viommu_pt_format::decode). */
+struct viommu_pte {
+    uint32_t kind;       /**< enum viommu_pte_kind. */
+    uint32_t fault_code; /**< BAD: format-specific reason (non-zero). */
+    uint64_t addr;       /**< TABLE: GPA of the next table. LEAF: output address of the page start. */
+    uint8_t next_level;  /**< TABLE: level of the next table; may skip levels (AMD v1). */
+    uint8_t page_lg2;    /**< LEAF: page size; at least the level's entry span and below the span of the table (replicated entries). */
+    uint8_t perm;        /**< TABLE and LEAF: enum viommu_perm this entry grants; ANDed over the walk. */
+    uint8_t reserved[5]; /**< Zero. */
+};
+
+struct viommu_pt_config;
+
+/**
+ * @brief A page-table format: geometry plus one decode hook.
+ *
+ * `decode` must be pure: no state, no allocation, no callbacks. It gets the
+ * raw little-endian entry already read from guest memory.
+ */
+struct viommu_pt_format {
+    size_t size;          /**< sizeof(struct viommu_pt_format). */
+    const char *name;     /**< Short name for logs, e.g. "amdv1". */
+    uint8_t granule_lg2;  /**< Smallest page, e.g. 12. */
+    uint8_t level_bits;   /**< Index bits per table, e.g. 9 (entries are 8 bytes). */
+    uint8_t max_levels;   /**< Tables in the deepest walk (top_level + 1 <= max_levels). */
+    uint8_t reserved;     /**< Zero. */
+    /** Decode `pte`, found at `level` while translating `iova`. */
+    void (*decode)(const struct viommu_pt_config *cfg, unsigned level, uint64_t iova, uint64_t pte,
+                   struct viommu_pte *out);
+};
+
+/** @brief Where and how an address space's tables are walked. A value type. */
+struct viommu_pt_config {
+    const struct viommu_pt_format *fmt; /**< Format (must outlive the config's use). */
+    uint64_t root;        /**< GPA of the top table (aligned to its size). */
+    uint8_t top_level;    /**< Level of the top table (tables = top_level + 1). */
+    uint8_t va_lg2;       /**< IOVAs at or above 2^va_lg2 fault with ::VIOMMU_FAULT_ADDR_RANGE (64 = none). */
+    uint8_t perm;         /**< Permissions granted before the walk (e.g. AMD DTE IR/IW). */
+    uint8_t reserved;     /**< Zero. */
+    uint32_t fmt_flags;   /**< Format-specific switches (e.g. superpages allowed). */
+    uint64_t fmt_data;    /**< Format-specific value (e.g. address-width mask). */
+};
+
+/** @brief One leaf produced by a range walk, clipped to the walked range. */
+struct viommu_pt_leaf {
+    uint64_t iova_first; /**< First IOVA of the (clipped) leaf. */
+    uint64_t iova_last;  /**< Last IOVA (inclusive). */
+    uint64_t addr;       /**< Output address of iova_first. */
+    uint8_t page_lg2;    /**< Page size of the underlying entry. */
+    uint8_t level;       /**< Level the leaf was found at. */
+    uint8_t perm;        /**< Accumulated permissions. */
+    uint8_t reserved[5]; /**< Zero. */
+};
+
+/**
+ * @brief Visit callback of viommu_pt_walk_range(). Return 0 to continue,
+ *        anything else to stop the walk (the value is returned).
+ */
+typedef int (*viommu_pt_leaf_fn)(void *opaque, const struct viommu_pt_leaf *leaf);
+
+/**
+ * @brief Visit callback for malformed entries met by a range walk (optional).
+ * @param opaque Caller data.
+ * @param fault What was wrong (reason ::VIOMMU_FAULT_BAD_ENTRY or
+ *        ::VIOMMU_FAULT_READ_FAILED, code, entry GPA and level; `iova` is the
+ *        first IOVA the entry covers).
+ */
+typedef void (*viommu_pt_bad_fn)(void *opaque, const struct viommu_fault *fault);
+
+struct viommu_ctx;
+
+/**
+ * @brief Translate one IOVA by walking the tables (no IOTLB, no device).
+ * @param ctx Context (guest memory access, budgets, stats).
+ * @param cfg Table configuration.
+ * @param iova Address to translate.
+ * @param access enum viommu_perm needed (0 = just look up).
+ * @param[out] out Translation on success.
+ * @param[out] fault Fault record when ::VIOMMU_EFAULT is returned (may be NULL).
+ * @retval 0 Translated and permitted.
+ * @retval VIOMMU_EFAULT Not translated; `fault` says why.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t iova,
+                                   unsigned access, struct viommu_translation *out, struct viommu_fault *fault);
+
+/**
+ * @brief Visit every present leaf overlapping `[first, last]`, in IOVA order.
+ *
+ * Non-present subtrees are skipped without reading their entries, so the cost
+ * follows the present tables, not the size of the range. Malformed entries and
+ * failed reads are reported to `bad` (if non-NULL) and treated as not present.
+ * @param ctx Context.
+ * @param cfg Table configuration.
+ * @param first First IOVA.
+ * @param last Last IOVA (inclusive; may be UINT64_MAX).
+ * @param leaf Leaf callback (required).
+ * @param bad Malformed-entry callback (optional).
+ * @param opaque Passed to the callbacks.
+ * @param[out] walked_last Last IOVA fully walked (== `last` unless stopped); may be NULL.
+ * @retval 0 Whole range walked.
+ * @retval VIOMMU_EBUDGET The walk-entries budget ran out; `walked_last` says where.
+ * @retval VIOMMU_ERANGE `first > last`.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @return Any non-zero value returned by `leaf` stops the walk and is returned.
+ * @note The callbacks run with the context lock held; they must not call into
+ *       the context.
+ */
+VIOMMU_API int viommu_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first,
+                                    uint64_t last, viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque,
+                                    uint64_t *walked_last);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVIOMMU_PT_FORMAT_H */

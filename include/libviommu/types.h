@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file types.h
+ * @brief Value types shared by every part of libviommu.
+ *
+ * Vocabulary (see docs/vocabulary.md): an **IOVA** is an address a device puts
+ * on the bus; a **GPA** is a guest-physical address; the **output address**
+ * is what an IOVA translates to (a GPA for every device model here). Ranges
+ * are always inclusive `[first, last]` so that the top of the 64-bit space
+ * can be named; lengths are never used to describe a range.
+ */
+#ifndef LIBVIOMMU_TYPES_H
+#define LIBVIOMMU_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief An I/O virtual address (what a device emits). */
+typedef uint64_t viommu_iova_t;
+/** @brief A guest-physical address. */
+typedef uint64_t viommu_gpa_t;
+
+/** @brief Inclusive address range `[first, last]`; `first <= last` always. */
+struct viommu_range {
+    uint64_t first; /**< First byte of the range. */
+    uint64_t last;  /**< Last byte of the range (inclusive). */
+};
+
+/** @brief Permission / access bits. */
+enum viommu_perm {
+    VIOMMU_PERM_NONE = 0,  /**< No access. */
+    VIOMMU_PERM_READ = 1,  /**< Device may read (DMA from memory). */
+    VIOMMU_PERM_WRITE = 2, /**< Device may write (DMA to memory). */
+    VIOMMU_PERM_RW = 3,    /**< Read and write. */
+};
+
+/** @brief What an endpoint currently sees. */
+enum viommu_mode {
+    VIOMMU_MODE_BLOCKED = 0,     /**< Every DMA faults (or is silently aborted). */
+    VIOMMU_MODE_PASSTHROUGH = 1, /**< Identity: IOVA == GPA. */
+    VIOMMU_MODE_TRANSLATED = 2,  /**< Translated through guest tables or a mapping domain. */
+};
+
+/** @brief Generic fault reasons; device models refine them with `code`. */
+enum viommu_fault_reason {
+    VIOMMU_FAULT_NONE = 0,        /**< No fault. */
+    VIOMMU_FAULT_BLOCKED = 1,     /**< The address space is blocked (`code` says why). */
+    VIOMMU_FAULT_NOT_PRESENT = 2, /**< No translation for the IOVA. */
+    VIOMMU_FAULT_PERM = 3,        /**< A translation exists but forbids the access. */
+    VIOMMU_FAULT_ADDR_RANGE = 4,  /**< IOVA beyond the input address width. */
+    VIOMMU_FAULT_BAD_ENTRY = 5,   /**< Malformed table entry (reserved bits, bad level); `code` is format specific. */
+    VIOMMU_FAULT_READ_FAILED = 6, /**< Reading a table entry from guest memory failed. */
+};
+
+/** @brief A guest-visible translation fault, as data. */
+struct viommu_fault {
+    uint32_t reason;    /**< enum viommu_fault_reason. */
+    uint32_t code;      /**< Format/device specific detail (e.g. a reserved-bit code); 0 if none. */
+    uint64_t iova;      /**< Faulting IOVA. */
+    uint64_t entry_gpa; /**< GPA of the entry that caused it, when one did; else 0. */
+    uint8_t level;      /**< Table level of that entry (0 = leaf level), when known. */
+    uint8_t access;     /**< enum viommu_perm: the access that faulted. */
+    uint8_t reserved[6]; /**< Zero. */
+};
+
+/** @brief A successful translation: one naturally aligned page. */
+struct viommu_translation {
+    uint64_t iova;      /**< Page-aligned IOVA (input IOVA & ~addr_mask). */
+    uint64_t addr;      /**< Page-aligned output address. */
+    uint64_t addr_mask; /**< Page size - 1. */
+    uint32_t perm;      /**< enum viommu_perm allowed for the whole page. */
+    uint32_t reserved;  /**< Zero. */
+};
+
+/** @brief Counters of one context (all device models in it). */
+struct viommu_stats {
+    uint64_t translations;   /**< viommu_as_translate() calls. */
+    uint64_t iotlb_hits;     /**< Translations served from the IOTLB. */
+    uint64_t iotlb_misses;   /**< Translations that needed a walk or lookup. */
+    uint64_t iotlb_evictions; /**< Valid IOTLB entries replaced by newer ones. */
+    uint64_t iotlb_invalidations; /**< IOTLB invalidation requests. */
+    uint64_t walks;          /**< Table walks started (translate and range walks). */
+    uint64_t entries_read;   /**< Table entries read from guest memory. */
+    uint64_t events;         /**< Notifier events emitted (all kinds). */
+    uint64_t map_events;     /**< MAP events emitted. */
+    uint64_t unmap_events;   /**< UNMAP events emitted. */
+    uint64_t mode_events;    /**< MODE events emitted. */
+    uint64_t syncs;          /**< Shadow syncs and replays run. */
+    uint64_t budget_hits;    /**< Operations stopped by a work budget. */
+    uint64_t faults;         /**< Translation faults returned by translate. */
+    uint64_t sink_errors;    /**< Notifier callbacks that returned an error. */
+    uint64_t read_errors;    /**< Failed guest-memory reads. */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVIOMMU_TYPES_H */

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file viommu.h
+ * @brief Umbrella header: include this to use libviommu.
+ */
+#ifndef LIBVIOMMU_VIOMMU_H
+#define LIBVIOMMU_VIOMMU_H
+
+#include <libviommu/as.h>
+#include <libviommu/ctx.h>
+#include <libviommu/error.h>
+#include <libviommu/export.h>
+#include <libviommu/iova_tree.h>
+#include <libviommu/pt_format.h>
+#include <libviommu/types.h>
+#include <libviommu/version.h>
+
+#endif /* LIBVIOMMU_VIOMMU_H */

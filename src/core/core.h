@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal core API used by the device models (src/amdv1, src/vtd,
+ * src/virtio). Every vi_* function here expects the context lock to be held
+ * by the caller (the device model's public entry point takes it with
+ * vi_enter() and drops it with vi_leave()). The public viommu_* core
+ * functions are thin wrappers that do exactly that around these.
+ */
+#ifndef VIOMMU_CORE_H
+#define VIOMMU_CORE_H
+
+#include <libviommu/as.h>
+#include <libviommu/ctx.h>
+#include <libviommu/error.h>
+#include <libviommu/pt_format.h>
+#include <libviommu/types.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- locking and re-entrancy ------------------------------------------ */
+
+/* Lock the context for a public entry point. Returns VIOMMU_EBUSY (and does
+ * not lock) when called from inside one of this context's callbacks on the
+ * same thread, VIOMMU_EINVAL for NULL. */
+int vi_enter(struct viommu_ctx *ctx);
+void vi_leave(struct viommu_ctx *ctx);
+/* True while the current thread runs a callback of `ctx`. */
+bool vi_in_callback(const struct viommu_ctx *ctx);
+/* Bracket every callback into the VMM (host ops and notifier callbacks). */
+void vi_callback_begin(struct viommu_ctx *ctx);
+void vi_callback_end(struct viommu_ctx *ctx);
+
+/* ---- allocation (routed through the host's allocator hooks) ----------- */
+
+void *vi_alloc(struct viommu_ctx *ctx, size_t size);
+void *vi_zalloc(struct viommu_ctx *ctx, size_t size);
+void vi_free(struct viommu_ctx *ctx, void *ptr);
+
+/* ---- guest memory, interrupts, logging -------------------------------- */
+
+/* Read/write guest memory: registered RAM ranges first, then the host
+ * callback. Return 0 or VIOMMU_EIO (counted in stats.read_errors). */
+int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len);
+int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len);
+/* Little-endian 64-bit read (table entries and descriptors). */
+int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
+void vi_msi(struct viommu_ctx *ctx, uint64_t addr, uint32_t data);
+/* Log through the host sink. VIOMMU_LOG_WARN messages are rate-limited per
+ * context (guest-triggerable paths must use WARN or DEBUG). */
+void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+struct viommu_stats *vi_stats(struct viommu_ctx *ctx);
+const struct viommu_budget *vi_budget(const struct viommu_ctx *ctx);
+
+/* ---- address spaces (see as.h for semantics) -------------------------- */
+
+int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const struct viommu_as_hooks *hooks,
+                 void *opaque, struct viommu_as **out);
+void vi_as_destroy(struct viommu_as *as);
+struct viommu_as *vi_as_find(struct viommu_ctx *ctx, const struct viommu_as_id *id);
+struct viommu_ctx *vi_as_ctx(const struct viommu_as *as);
+void *vi_as_opaque(const struct viommu_as *as);
+const struct viommu_as_id *vi_as_id(const struct viommu_as *as);
+enum viommu_mode vi_as_mode(const struct viommu_as *as);
+/* True if any notifier with MAP or UNMAP events is registered. */
+bool vi_as_has_notifiers(const struct viommu_as *as);
+
+int vi_as_set_blocked(struct viommu_as *as, uint32_t code);
+int vi_as_set_passthrough(struct viommu_as *as);
+int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg);
+int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
+
+/* Translate with IOTLB; calls the owner's fault hook on a fault unless
+ * `report` is false. */
+int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+                    struct viommu_fault *fault, bool report);
+
+int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
+/* opaque == NULL matches every owner. */
+int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last);
+
+/* Visit every address space of the context (creation order). The callback
+ * may switch modes or sync, but must not create or destroy address spaces.
+ * A non-zero return stops the loop and is returned. */
+int vi_as_foreach(struct viommu_ctx *ctx, int (*fn)(struct viommu_as *as, void *arg), void *arg);
+
+/* ---- IOTLB ------------------------------------------------------------ */
+
+void vi_iotlb_invalidate_all(struct viommu_ctx *ctx);
+void vi_iotlb_invalidate_as(struct viommu_as *as, uint64_t first, uint64_t last);
+/* Every address space translated through radix tables tagged `domain` by
+ * owner `opaque` (NULL = any owner). */
+void vi_iotlb_invalidate_domain(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first,
+                                uint64_t last);
+
+/* ---- mapping domains (virtio-iommu) ----------------------------------- */
+
+int vi_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, struct viommu_map_domain **out);
+void vi_map_domain_destroy(struct viommu_map_domain *dom);
+int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t addr, unsigned perm);
+int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t *removed);
+int vi_map_domain_lookup(struct viommu_map_domain *dom, uint64_t iova, struct viommu_event *out);
+uint64_t vi_map_domain_count(const struct viommu_map_domain *dom);
+/* Visit mappings overlapping [first, last] in order (as MAP events). */
+int vi_map_domain_foreach(struct viommu_map_domain *dom, uint64_t first, uint64_t last,
+                          int (*fn)(void *opaque, const struct viommu_event *map), void *opaque);
+
+/* ---- range walker ----------------------------------------------------- */
+
+int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t iova, unsigned access,
+                    struct viommu_translation *out, struct viommu_fault *fault);
+int vi_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
+                     viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque, uint64_t *walked_last);
+
+#endif /* VIOMMU_CORE_H */
