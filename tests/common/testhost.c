@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+#include "testhost.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool th_read_fails(struct testhost *th, uint64_t gpa, size_t len)
+{
+    th->reads++;
+    if (th->fail_read_nth && th->reads >= th->fail_read_nth)
+        return true;
+    if (th->fail_from <= th->fail_to && gpa <= th->fail_to && gpa + len - 1 >= th->fail_from)
+        return true;
+    return false;
+}
+
+static int th_read(void *opaque, viommu_gpa_t gpa, void *buf, size_t len)
+{
+    struct testhost *th = opaque;
+    if (th_read_fails(th, gpa, len))
+        return -1;
+    if (len == 0 || gpa >= th->ram_size || len > th->ram_size - gpa)
+        return -1;
+    memcpy(buf, th->ram + gpa, len);
+    return 0;
+}
+
+static int th_write(void *opaque, viommu_gpa_t gpa, const void *buf, size_t len)
+{
+    struct testhost *th = opaque;
+    th->writes++;
+    if (len == 0 || gpa >= th->ram_size || len > th->ram_size - gpa)
+        return -1;
+    memcpy(th->ram + gpa, buf, len);
+    return 0;
+}
+
+static void th_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    struct testhost *th = opaque;
+    if (th->nmsi < TH_MAX_MSI) {
+        th->msi_addr[th->nmsi] = addr;
+        th->msi_data[th->nmsi] = data;
+    }
+    th->nmsi++;
+}
+
+static void th_log(void *opaque, enum viommu_log_level level, const char *msg)
+{
+    struct testhost *th = opaque;
+    th->nlog++;
+    snprintf(th->last_log, sizeof(th->last_log), "%s", msg);
+    if (!th->quiet && getenv("VIOMMU_TEST_LOG"))
+        fprintf(stderr, "[viommu %d] %s\n", (int)level, msg);
+}
+
+static void *th_alloc(void *opaque, size_t size)
+{
+    struct testhost *th = opaque;
+    th->allocs++;
+    if (th->fail_alloc_nth && th->allocs == th->fail_alloc_nth)
+        return NULL;
+    void *p = malloc(size);
+    if (p)
+        th->live_allocs++;
+    return p;
+}
+
+static void th_free(void *opaque, void *ptr)
+{
+    struct testhost *th = opaque;
+    th->live_allocs--;
+    free(ptr);
+}
+
+const struct viommu_host_ops testhost_ops = {
+    .size = sizeof(struct viommu_host_ops),
+    .read = th_read,
+    .write = th_write,
+    .msi = th_msi,
+    .log = th_log,
+    .alloc = th_alloc,
+    .free = th_free,
+};
+
+bool th_init(struct testhost *th, uint64_t ram_size)
+{
+    memset(th, 0, sizeof(*th));
+    th->ram = calloc(1, ram_size);
+    th->ram_size = ram_size;
+    th->fail_from = 1;
+    th->fail_to = 0;
+    th->bump = 1u << 20;
+    return th->ram != NULL;
+}
+
+void th_fini(struct testhost *th)
+{
+    free(th->ram);
+    th->ram = NULL;
+}
+
+struct viommu_ctx *th_ctx(struct testhost *th, bool direct, const struct viommu_ctx_config *cfg)
+{
+    struct viommu_ctx *ctx = NULL;
+    if (viommu_ctx_create(&testhost_ops, th, cfg, &ctx))
+        return NULL;
+    if (direct && viommu_ctx_add_ram(ctx, 0, th->ram_size, th->ram)) {
+        viommu_ctx_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+uint64_t th_alloc_pages(struct testhost *th, unsigned npages)
+{
+    uint64_t gpa = th->bump;
+    uint64_t len = (uint64_t)npages * 4096;
+    if (gpa + len > th->ram_size)
+        abort(); /* test bug: RAM too small */
+    memset(th->ram + gpa, 0, len);
+    th->bump += len;
+    return gpa;
+}
+
+void th_w64(struct testhost *th, uint64_t gpa, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        th->ram[gpa + i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t th_r64(struct testhost *th, uint64_t gpa)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)th->ram[gpa + i] << (8 * i);
+    return v;
+}
+
+void th_w32(struct testhost *th, uint64_t gpa, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        th->ram[gpa + i] = (uint8_t)(v >> (8 * i));
+}
+
+uint32_t th_r32(struct testhost *th, uint64_t gpa)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)th->ram[gpa + i] << (8 * i);
+    return v;
+}
