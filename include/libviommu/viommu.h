@@ -6,6 +6,7 @@
 #ifndef LIBVIOMMU_VIOMMU_H
 #define LIBVIOMMU_VIOMMU_H
 
+#include <libviommu/acpi.h>
 #include <libviommu/as.h>
 #include <libviommu/ctx.h>
 #include <libviommu/error.h>
