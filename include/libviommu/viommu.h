@@ -15,5 +15,6 @@
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>
 #include <libviommu/version.h>
+#include <libviommu/virtio_iommu.h>
 
 #endif /* LIBVIOMMU_VIOMMU_H */
