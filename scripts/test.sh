@@ -1,0 +1,160 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Quick start, part 2: the full test suite, exactly what CI runs (.ci/run).
+#
+#  1. install missing Debian packages (scripts/deps.sh: TEST_PKGS)
+#  2. `asan` preset (Debug, ASan+UBSan, -Werror): configure, build, ctest
+#  3. `release` preset (-Werror): configure, build, ctest
+#  4. `tsan` preset: configure, build, ctest -L tsan (tests labelled `tsan`)
+#  5. docs: Doxygen with warnings as errors (target `docs` of build/release)
+#  6. install build/release to a temporary prefix, then move the prefix (the
+#     package must be relocatable) and build + run tests/consumer/ twice:
+#     with `cc $(pkg-config --cflags --libs libviommu)` and with CMake's
+#     find_package(libviommu)
+#
+# ctest runs with --output-on-failure and 2 parallel jobs. Build dirs are
+# build/<preset> and are reused, so a second run only rebuilds what changed.
+# The last line is the summary "N passed, N failed, N skipped": every ctest
+# test plus one test each for docs, install, and the two consumer builds; a
+# configure or build that fails counts as one failure and its tests do not
+# run. Exit status is non-zero if anything failed. Logs: build/test-logs/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+# shellcheck source=scripts/deps.sh
+source scripts/deps.sh
+viommu_ensure_pkgs "${TEST_PKGS[@]}" || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+JOBS=2
+LOGS=$ROOT/build/test-logs
+mkdir -p "$LOGS"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/libviommu-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+PASSED=0 FAILED=0 SKIPPED=0
+FAILURES=()
+T_START=$SECONDS
+
+say() { printf '\n== %s\n' "$*"; }
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $1"; }
+fail() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); echo "FAIL: $1"; }
+
+# quiet NAME CMD...: run CMD with output in $LOGS/NAME.log; on failure show its tail.
+quiet() {
+    local name=$1 t0=$SECONDS
+    shift
+    if "$@" >"$LOGS/$name.log" 2>&1; then
+        echo "   $name: ok ($((SECONDS - t0))s)"
+        return 0
+    fi
+    echo "   $name: FAILED ($((SECONDS - t0))s); last lines of $LOGS/$name.log:"
+    tail -n 60 "$LOGS/$name.log" | sed 's/^/   | /'
+    return 1
+}
+
+# count_ctest NAME XML RC: add a ctest run's results (from its JUnit file).
+count_ctest() {
+    local name=$1 xml=$2 rc=$3 tests failures disabled skipped
+    if [[ ! -s $xml ]]; then
+        fail "$name: ctest produced no results (exit $rc)"
+        return
+    fi
+    attr() { grep -o -m1 "$1=\"[0-9]*\"" "$xml" | tr -dc 0-9; }
+    tests=$(attr tests) failures=$(attr failures) disabled=$(attr disabled) skipped=$(attr skipped)
+    local p=$((tests - failures - disabled - skipped))
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + failures))
+    SKIPPED=$((SKIPPED + disabled + skipped))
+    echo "   $name: $p passed, $failures failed, $((disabled + skipped)) skipped"
+    if ((failures > 0)); then
+        FAILURES+=("$name: $failures test(s): $(grep -o 'name="[^"]*"[^>]*status="fail"' "$xml" |
+            sed 's/name="\([^"]*\)".*/\1/' | tr '\n' ' ')")
+    elif ((rc != 0)); then
+        fail "$name: ctest exited $rc"
+    fi
+}
+
+# preset NAME [CTEST ARGS...]: configure, build and test one preset.
+preset() {
+    local p=$1 t0=$SECONDS rc=0
+    shift
+    say "preset $p"
+    if ! quiet "$p-configure" cmake --preset "$p"; then
+        fail "$p: configure"
+        return 1
+    fi
+    if ! quiet "$p-build" cmake --build --preset "$p" -j "$JOBS"; then
+        fail "$p: build"
+        return 1
+    fi
+    rm -f "$LOGS/$p-ctest.xml"
+    ctest --preset "$p" --output-on-failure -j "$JOBS" --no-tests=ignore \
+        --output-junit "$LOGS/$p-ctest.xml" "$@" || rc=$?
+    count_ctest "$p" "$LOGS/$p-ctest.xml" "$rc"
+    echo "   preset $p: $((SECONDS - t0))s"
+}
+
+preset asan
+preset release
+RELEASE_OK=$?
+preset tsan -L tsan
+
+say "docs (Doxygen, warnings are errors)"
+if ((RELEASE_OK != 0)); then
+    SKIPPED=$((SKIPPED + 1)); echo "SKIP: docs (release preset failed)"
+elif quiet docs cmake --build build/release --target docs; then
+    pass "docs (build/release/html/index.html)"
+else
+    fail "docs"
+fi
+
+say "install + out-of-tree consumers"
+if ((RELEASE_OK != 0)); then
+    SKIPPED=$((SKIPPED + 3)); echo "SKIP: install and consumers (release preset failed)"
+elif ! quiet install cmake --install build/release --prefix "$TMP/prefix"; then
+    fail "install"
+    SKIPPED=$((SKIPPED + 2))
+else
+    # Use the package from somewhere else than where it was installed.
+    mv "$TMP/prefix" "$TMP/moved-prefix"
+    PREFIX=$TMP/moved-prefix
+    pass "install (to a temporary prefix, then moved)"
+
+    pcdir=$(dirname "$(find "$PREFIX" -name libviommu.pc -print -quit)")
+    consumer_pc() {
+        export PKG_CONFIG_PATH=$pcdir
+        local flags libdir
+        flags=$(pkg-config --cflags --libs libviommu) || return 1
+        libdir=$(pkg-config --variable=libdir libviommu) || return 1
+        echo "cc -std=c11 -Wall -Wextra -Werror -pedantic tests/consumer/consumer.c $flags -o consumer-pc"
+        # shellcheck disable=SC2086
+        cc -std=c11 -Wall -Wextra -Werror -pedantic tests/consumer/consumer.c $flags \
+            -Wl,-rpath,"$libdir" -o "$TMP/consumer-pc" && "$TMP/consumer-pc"
+    }
+    if quiet consumer-pkgconfig consumer_pc; then
+        pass "consumer via pkg-config"
+    else
+        fail "consumer via pkg-config"
+    fi
+
+    consumer_cmake() {
+        cmake -S tests/consumer -B "$TMP/consumer-build" -DCMAKE_PREFIX_PATH="$PREFIX" \
+            -DCMAKE_BUILD_TYPE=Release &&
+            cmake --build "$TMP/consumer-build" -j "$JOBS" &&
+            "$TMP/consumer-build/consumer" && "$TMP/consumer-build/consumer_static"
+    }
+    if quiet consumer-cmake consumer_cmake; then
+        pass "consumer via find_package (libviommu::viommu, libviommu::viommu_static)"
+    else
+        fail "consumer via find_package"
+    fi
+fi
+
+say "done in $((SECONDS - T_START))s"
+for f in "${FAILURES[@]}"; do
+    echo "   failed: $f"
+done
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+((FAILED == 0))
