@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: MIT */
+/* Address spaces: identity, mode switches, translate, notifier registry. */
+#include "core/bits.h"
+#include "core/internal.h"
+
+#include <string.h>
+
+/* ---- identity and lifetime ------------------------------------------- */
+
+static bool vi_as_id_ok(const struct viommu_as_id *id)
+{
+    return id->kind == VIOMMU_AS_PCI || id->kind == VIOMMU_AS_VIRTIO;
+}
+
+/* Canonical key: only the fields that matter for the kind. */
+static struct viommu_as_id vi_as_key(const struct viommu_as_id *id)
+{
+    struct viommu_as_id k;
+    memset(&k, 0, sizeof(k));
+    k.kind = id->kind;
+    if (id->kind == VIOMMU_AS_PCI) {
+        k.segment = id->segment;
+        k.rid = id->rid;
+    } else {
+        k.endpoint = id->endpoint;
+    }
+    k.pasid = id->pasid;
+    return k;
+}
+
+struct viommu_as *vi_as_find(struct viommu_ctx *ctx, const struct viommu_as_id *id)
+{
+    struct viommu_as *as = NULL;
+    struct viommu_as_id key = vi_as_key(id);
+    HASH_FIND(hh, ctx->as_hash, &key, sizeof(key), as);
+    return as;
+}
+
+int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const struct viommu_as_hooks *hooks,
+                 void *opaque, struct viommu_as **out)
+{
+    struct viommu_ctx *hctx = ctx;
+    struct viommu_as *as;
+
+    if (!id || !out || !vi_as_id_ok(id))
+        return VIOMMU_EINVAL;
+    if (hooks && hooks->size < offsetof(struct viommu_as_hooks, fault) + sizeof(hooks->fault))
+        return VIOMMU_ESIZE;
+    if (vi_as_find(ctx, id))
+        return VIOMMU_EEXIST;
+    as = vi_zalloc(ctx, sizeof(*as));
+    if (!as)
+        return VIOMMU_ENOMEM;
+    as->ctx = ctx;
+    as->id = vi_as_key(id);
+    if (hooks)
+        memcpy(&as->hooks, hooks, hooks->size < sizeof(as->hooks) ? hooks->size : sizeof(as->hooks));
+    as->hooks.size = sizeof(as->hooks);
+    as->opaque = opaque;
+    as->uid = ctx->next_as_uid++;
+    as->gen = 1;
+    as->mode = VIOMMU_MODE_BLOCKED;
+    HASH_ADD(hh, ctx->as_hash, id, sizeof(as->id), as);
+    if (!vi_as_find(ctx, id)) { /* uthash ran out of memory */
+        vi_free(ctx, as);
+        return VIOMMU_ENOMEM;
+    }
+    as->prev = ctx->as_last;
+    if (ctx->as_last)
+        ctx->as_last->next = as;
+    else
+        ctx->as_first = as;
+    ctx->as_last = as;
+    *out = as;
+    return 0;
+}
+
+static void vi_notifier_free(struct viommu_ctx *ctx, struct viommu_notifier *n)
+{
+    vi_shadow_clear(ctx, n);
+    vi_free(ctx, n);
+}
+
+void vi_as_destroy(struct viommu_as *as)
+{
+    struct viommu_ctx *ctx, *hctx;
+
+    if (!as)
+        return;
+    ctx = hctx = as->ctx;
+    vi_map_domain_detach(as);
+    while (as->notifiers) {
+        struct viommu_notifier *n = as->notifiers;
+        as->notifiers = n->next;
+        vi_notifier_free(ctx, n);
+    }
+    /* Notifiers unregistered from callbacks but not yet freed point here. */
+    for (struct viommu_notifier *n = ctx->dead; n; n = n->next)
+        if (n->as == as)
+            n->as = NULL;
+    HASH_DELETE(hh, ctx->as_hash, as);
+    if (as->prev)
+        as->prev->next = as->next;
+    else
+        ctx->as_first = as->next;
+    if (as->next)
+        as->next->prev = as->prev;
+    else
+        ctx->as_last = as->prev;
+    vi_free(ctx, as);
+}
+
+struct viommu_ctx *vi_as_ctx(const struct viommu_as *as)
+{
+    return as->ctx;
+}
+
+void *vi_as_opaque(const struct viommu_as *as)
+{
+    return as->opaque;
+}
+
+const struct viommu_as_id *vi_as_id(const struct viommu_as *as)
+{
+    return &as->id;
+}
+
+enum viommu_mode vi_as_mode(const struct viommu_as *as)
+{
+    return as->mode;
+}
+
+bool vi_as_has_notifiers(const struct viommu_as *as)
+{
+    for (const struct viommu_notifier *n = as->notifiers; n; n = n->next)
+        if (!n->dead && (n->cfg.events & (VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP)))
+            return true;
+    return false;
+}
+
+int vi_as_foreach(struct viommu_ctx *ctx, int (*fn)(struct viommu_as *as, void *arg), void *arg)
+{
+    for (struct viommu_as *as = ctx->as_first, *next; as; as = next) {
+        int r;
+        next = as->next;
+        r = fn(as, arg);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- mode switches ---------------------------------------------------- */
+
+static bool vi_pt_config_equal(const struct viommu_pt_config *a, const struct viommu_pt_config *b)
+{
+    return a->fmt == b->fmt && a->root == b->root && a->top_level == b->top_level && a->va_lg2 == b->va_lg2 &&
+           a->perm == b->perm && a->fmt_flags == b->fmt_flags && a->fmt_data == b->fmt_data;
+}
+
+/* Leave the current source (detach from a mapping domain). */
+static void vi_as_drop_source(struct viommu_as *as)
+{
+    if (as->src == VI_SRC_MAP)
+        vi_map_domain_detach(as);
+    as->src = VI_SRC_NONE;
+}
+
+int vi_as_set_blocked(struct viommu_as *as, uint32_t code)
+{
+    enum viommu_mode old = as->mode;
+    bool changed = old != VIOMMU_MODE_BLOCKED || as->src != VI_SRC_NONE;
+
+    as->blocked_code = code;
+    if (!changed)
+        return 0;
+    vi_as_drop_source(as);
+    as->mode = VIOMMU_MODE_BLOCKED;
+    vi_iotlb_invalidate_as(as, 0, UINT64_MAX);
+    return vi_notifiers_resync(as, old, true);
+}
+
+int vi_as_set_passthrough(struct viommu_as *as)
+{
+    enum viommu_mode old = as->mode;
+
+    if (old == VIOMMU_MODE_PASSTHROUGH)
+        return 0;
+    vi_as_drop_source(as);
+    as->mode = VIOMMU_MODE_PASSTHROUGH;
+    vi_iotlb_invalidate_as(as, 0, UINT64_MAX);
+    return vi_notifiers_resync(as, old, true);
+}
+
+int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg)
+{
+    enum viommu_mode old = as->mode;
+
+    if (!cfg || !vi_pt_config_valid(cfg))
+        return VIOMMU_EINVAL;
+    if (old == VIOMMU_MODE_TRANSLATED && as->src == VI_SRC_PT && as->domain == domain &&
+        vi_pt_config_equal(&as->pt, cfg))
+        return 0;
+    vi_as_drop_source(as);
+    as->src = VI_SRC_PT;
+    as->domain = domain;
+    as->pt = *cfg;
+    as->mode = VIOMMU_MODE_TRANSLATED;
+    vi_iotlb_invalidate_as(as, 0, UINT64_MAX);
+    return vi_notifiers_resync(as, old, old != VIOMMU_MODE_TRANSLATED);
+}
+
+int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom)
+{
+    enum viommu_mode old = as->mode;
+
+    if (!dom || dom->ctx != as->ctx)
+        return VIOMMU_EINVAL;
+    if (old == VIOMMU_MODE_TRANSLATED && as->src == VI_SRC_MAP && as->mdom == dom)
+        return 0;
+    vi_as_drop_source(as);
+    as->src = VI_SRC_MAP;
+    as->mdom = dom;
+    as->mdom_next = dom->attached;
+    dom->attached = as;
+    as->mode = VIOMMU_MODE_TRANSLATED;
+    vi_iotlb_invalidate_as(as, 0, UINT64_MAX);
+    return vi_notifiers_resync(as, old, old != VIOMMU_MODE_TRANSLATED);
+}
+
+/* ---- translate -------------------------------------------------------- */
+
+static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out,
+                        struct viommu_fault *fault)
+{
+    switch (as->mode) {
+    case VIOMMU_MODE_PASSTHROUGH:
+        *out = (struct viommu_translation){
+            .iova = iova & ~UINT64_C(0xfff), .addr = iova & ~UINT64_C(0xfff), .addr_mask = 0xfff, .perm = VIOMMU_PERM_RW};
+        return 0;
+    case VIOMMU_MODE_TRANSLATED:
+        if (as->src == VI_SRC_PT)
+            return vi_pt_translate(as->ctx, &as->pt, iova, 0, out, fault);
+        if (as->src == VI_SRC_MAP && vi_map_domain_translate(as->mdom, iova, out) == 0)
+            return 0;
+        fault->reason = VIOMMU_FAULT_NOT_PRESENT;
+        return VIOMMU_EFAULT;
+    default:
+        fault->reason = VIOMMU_FAULT_BLOCKED;
+        fault->code = as->blocked_code;
+        return VIOMMU_EFAULT;
+    }
+}
+
+int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+                    struct viommu_fault *fault, bool report)
+{
+    struct viommu_ctx *ctx = as->ctx;
+    struct viommu_fault local;
+    struct viommu_translation tr;
+    int r;
+
+    if (!out || access == 0 || access > VIOMMU_PERM_RW)
+        return VIOMMU_EINVAL;
+    ctx->stats.translations++;
+    if (vi_iotlb_lookup(as, iova, &tr)) {
+        ctx->stats.iotlb_hits++;
+        if ((tr.perm & access) == access) {
+            *out = tr;
+            return 0;
+        }
+        memset(&local, 0, sizeof(local));
+        local.reason = VIOMMU_FAULT_PERM;
+    } else {
+        ctx->stats.iotlb_misses++;
+        memset(&local, 0, sizeof(local));
+        r = vi_as_lookup(as, iova, &tr, &local);
+        if (r == 0) {
+            if (as->mode == VIOMMU_MODE_TRANSLATED)
+                vi_iotlb_insert(as, &tr);
+            if ((tr.perm & access) == access) {
+                *out = tr;
+                return 0;
+            }
+            local.reason = VIOMMU_FAULT_PERM;
+        } else if (r != VIOMMU_EFAULT) {
+            return r;
+        }
+    }
+    local.iova = iova;
+    local.access = (uint8_t)access;
+    ctx->stats.faults++;
+    if (fault)
+        *fault = local;
+    if (report && as->hooks.fault) {
+        vi_callback_begin(ctx);
+        as->hooks.fault(as->opaque, as, &local);
+        vi_callback_end(ctx);
+    }
+    return VIOMMU_EFAULT;
+}
+
+/* ---- notifiers -------------------------------------------------------- */
+
+static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifier_config *cfg,
+                                struct viommu_notifier **out)
+{
+    struct viommu_ctx *ctx = as->ctx;
+    struct viommu_notifier *n;
+
+    if (!cfg || !out || !cfg->fn)
+        return VIOMMU_EINVAL;
+    if (cfg->size < offsetof(struct viommu_notifier_config, opaque) + sizeof(cfg->opaque))
+        return VIOMMU_ESIZE;
+    if (cfg->events == 0)
+        return VIOMMU_EINVAL;
+    if ((cfg->events & ~(uint32_t)VIOMMU_EVENT_ALL) || (cfg->flags & ~(uint32_t)VIOMMU_NOTIFIER_FLAGS_ALL))
+        return VIOMMU_EFLAGS;
+    if (cfg->first > cfg->last)
+        return VIOMMU_ERANGE;
+    if (cfg->events & VIOMMU_EVENT_MAP) {
+        for (struct viommu_notifier *o = as->notifiers; o; o = o->next)
+            if (!o->dead && (o->cfg.events & VIOMMU_EVENT_MAP) && cfg->first <= o->cfg.last &&
+                cfg->last >= o->cfg.first)
+                return VIOMMU_EEXIST;
+    }
+    if (as->hooks.notifier_check) {
+        int r;
+        vi_callback_begin(ctx);
+        r = as->hooks.notifier_check(as->opaque, as, cfg->events);
+        vi_callback_end(ctx);
+        if (r)
+            return r < 0 ? r : VIOMMU_ENOTSUP;
+    }
+    n = vi_zalloc(ctx, sizeof(*n));
+    if (!n)
+        return VIOMMU_ENOMEM;
+    n->as = as;
+    memcpy(&n->cfg, cfg, sizeof(n->cfg));
+    n->cfg.size = sizeof(n->cfg);
+    vi_itree_init(&n->shadow);
+    n->next = as->notifiers;
+    as->notifiers = n;
+    *out = n;
+    return 0;
+}
+
+static void vi_notifier_unlink(struct viommu_notifier *n)
+{
+    struct viommu_notifier **pp;
+    if (!n->as)
+        return;
+    for (pp = &n->as->notifiers; *pp; pp = &(*pp)->next) {
+        if (*pp == n) {
+            *pp = n->next;
+            break;
+        }
+    }
+}
+
+void vi_free_dead_notifiers(struct viommu_ctx *ctx)
+{
+    while (ctx->dead) {
+        struct viommu_notifier *n = ctx->dead;
+        ctx->dead = n->next;
+        vi_notifier_free(ctx, n);
+    }
+}
+
+void viommu_notifier_unregister(struct viommu_notifier *n)
+{
+    struct viommu_ctx *ctx;
+
+    if (!n || n->dead || !n->as)
+        return;
+    ctx = n->as->ctx;
+    if (vi_in_callback(ctx)) {
+        /* The lock is ours already and a walk may be iterating the list:
+         * silence it now, unlink and free when the operation ends. */
+        n->dead = true;
+        vi_notifier_unlink(n);
+        n->next = ctx->dead;
+        ctx->dead = n;
+        return;
+    }
+    pthread_mutex_lock(&ctx->lock);
+    vi_notifier_unlink(n);
+    vi_notifier_free(ctx, n);
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+/* ---- public wrappers -------------------------------------------------- */
+
+#define VI_AS_CALL(as, expr)                                                                                           \
+    do {                                                                                                               \
+        int r_;                                                                                                        \
+        if (!(as))                                                                                                     \
+            return VIOMMU_EINVAL;                                                                                      \
+        r_ = vi_enter((as)->ctx);                                                                                      \
+        if (r_)                                                                                                        \
+            return r_;                                                                                                 \
+        r_ = (expr);                                                                                                   \
+        vi_leave((as)->ctx);                                                                                           \
+        return r_;                                                                                                     \
+    } while (0)
+
+int viommu_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const struct viommu_as_hooks *hooks,
+                     void *opaque, struct viommu_as **out)
+{
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    r = vi_as_create(ctx, id, hooks, opaque, out);
+    vi_leave(ctx);
+    return r;
+}
+
+void viommu_as_destroy(struct viommu_as *as)
+{
+    struct viommu_ctx *ctx;
+    if (!as)
+        return;
+    ctx = as->ctx;
+    if (vi_enter(ctx)) {
+        vi_log(ctx, VIOMMU_LOG_ERROR, "viommu_as_destroy called from a callback: ignored");
+        return;
+    }
+    vi_as_destroy(as);
+    vi_leave(ctx);
+}
+
+int viommu_as_find(struct viommu_ctx *ctx, const struct viommu_as_id *id, struct viommu_as **out)
+{
+    int r;
+    if (!id || !out)
+        return VIOMMU_EINVAL;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    *out = vi_as_find(ctx, id);
+    vi_leave(ctx);
+    return *out ? 0 : VIOMMU_ENOENT;
+}
+
+int viommu_as_get_id(const struct viommu_as *as, struct viommu_as_id *out)
+{
+    if (!as || !out)
+        return VIOMMU_EINVAL;
+    *out = as->id;
+    return 0;
+}
+
+int viommu_as_get_mode(const struct viommu_as *as)
+{
+    if (!as)
+        return VIOMMU_EINVAL;
+    return (int)as->mode;
+}
+
+int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+                        struct viommu_fault *fault)
+{
+    VI_AS_CALL(as, vi_as_translate(as, iova, access, out, fault, true));
+}
+
+int viommu_as_set_blocked(struct viommu_as *as, uint32_t code)
+{
+    VI_AS_CALL(as, vi_as_set_blocked(as, code));
+}
+
+int viommu_as_set_passthrough(struct viommu_as *as)
+{
+    VI_AS_CALL(as, vi_as_set_passthrough(as));
+}
+
+int viommu_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg)
+{
+    VI_AS_CALL(as, vi_as_set_pt(as, domain, cfg));
+}
+
+int viommu_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom)
+{
+    VI_AS_CALL(as, vi_as_set_map_domain(as, dom));
+}
+
+int viommu_as_sync(struct viommu_as *as, uint64_t first, uint64_t last)
+{
+    VI_AS_CALL(as, vi_as_sync(as, first, last));
+}
+
+int viommu_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last)
+{
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    r = vi_domain_sync(ctx, opaque, domain, first, last);
+    vi_leave(ctx);
+    return r;
+}
+
+static int vi_as_invalidate_checked(struct viommu_as *as, uint64_t first, uint64_t last)
+{
+    if (first > last)
+        return VIOMMU_ERANGE;
+    vi_iotlb_invalidate_as(as, first, last);
+    return 0;
+}
+
+int viommu_as_invalidate(struct viommu_as *as, uint64_t first, uint64_t last)
+{
+    VI_AS_CALL(as, vi_as_invalidate_checked(as, first, last));
+}
+
+int viommu_notifier_register(struct viommu_as *as, const struct viommu_notifier_config *cfg,
+                             struct viommu_notifier **out)
+{
+    VI_AS_CALL(as, vi_notifier_register(as, cfg, out));
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/* Contexts: host ops, locking and re-entrancy, allocation, logging, stats. */
+#include "core/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The contexts whose callbacks the current thread is running (innermost
+ * last). Only compared against context pointers to refuse re-entry; it
+ * carries no state between instances. */
+#define VI_CB_NEST 8
+static _Thread_local const struct viommu_ctx *vi_tls_cb[VI_CB_NEST];
+static _Thread_local unsigned vi_tls_cb_depth;
+
+#define VI_WARN_PER_SECOND 10u
+
+bool vi_in_callback(const struct viommu_ctx *ctx)
+{
+    unsigned n = vi_tls_cb_depth < VI_CB_NEST ? vi_tls_cb_depth : VI_CB_NEST;
+    for (unsigned i = 0; ctx && i < n; i++)
+        if (vi_tls_cb[i] == ctx)
+            return true;
+    return false;
+}
+
+int vi_enter(struct viommu_ctx *ctx)
+{
+    if (!ctx)
+        return VIOMMU_EINVAL;
+    if (vi_in_callback(ctx))
+        return VIOMMU_EBUSY;
+    pthread_mutex_lock(&ctx->lock);
+    return 0;
+}
+
+void vi_leave(struct viommu_ctx *ctx)
+{
+    if (ctx->dead)
+        vi_free_dead_notifiers(ctx);
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+void vi_callback_begin(struct viommu_ctx *ctx)
+{
+    if (vi_tls_cb_depth < VI_CB_NEST)
+        vi_tls_cb[vi_tls_cb_depth] = ctx;
+    vi_tls_cb_depth++;
+}
+
+void vi_callback_end(struct viommu_ctx *ctx)
+{
+    (void)ctx;
+    vi_tls_cb_depth--;
+    if (vi_tls_cb_depth < VI_CB_NEST)
+        vi_tls_cb[vi_tls_cb_depth] = NULL;
+}
+
+void *vi_alloc(struct viommu_ctx *ctx, size_t size)
+{
+    if (ctx->ops.alloc) {
+        void *p;
+        vi_callback_begin(ctx);
+        p = ctx->ops.alloc(ctx->opaque, size);
+        vi_callback_end(ctx);
+        return p;
+    }
+    return malloc(size);
+}
+
+void *vi_zalloc(struct viommu_ctx *ctx, size_t size)
+{
+    void *p = vi_alloc(ctx, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void vi_free(struct viommu_ctx *ctx, void *ptr)
+{
+    if (!ptr)
+        return;
+    if (ctx->ops.free) {
+        vi_callback_begin(ctx);
+        ctx->ops.free(ctx->opaque, ptr);
+        vi_callback_end(ctx);
+        return;
+    }
+    free(ptr);
+}
+
+static uint64_t vi_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec;
+}
+
+void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    if (!ctx->ops.log)
+        return;
+    if (level == VIOMMU_LOG_WARN) {
+        /* Guest-triggerable: a guest must not be able to flood the host log. */
+        uint64_t now = vi_now_seconds();
+        if (now != ctx->warn_second) {
+            if (ctx->warn_suppressed) {
+                char note[96];
+                snprintf(note, sizeof(note), "%llu warnings suppressed",
+                         (unsigned long long)ctx->warn_suppressed);
+                vi_callback_begin(ctx);
+                ctx->ops.log(ctx->opaque, VIOMMU_LOG_WARN, note);
+                vi_callback_end(ctx);
+            }
+            ctx->warn_second = now;
+            ctx->warn_tokens = VI_WARN_PER_SECOND;
+            ctx->warn_suppressed = 0;
+        }
+        if (ctx->warn_tokens == 0) {
+            ctx->warn_suppressed++;
+            return;
+        }
+        ctx->warn_tokens--;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vi_callback_begin(ctx);
+    ctx->ops.log(ctx->opaque, level, msg);
+    vi_callback_end(ctx);
+}
+
+void vi_msi(struct viommu_ctx *ctx, uint64_t addr, uint32_t data)
+{
+    if (!ctx->ops.msi)
+        return;
+    vi_callback_begin(ctx);
+    ctx->ops.msi(ctx->opaque, addr, data);
+    vi_callback_end(ctx);
+}
+
+struct viommu_stats *vi_stats(struct viommu_ctx *ctx)
+{
+    return &ctx->stats;
+}
+
+const struct viommu_budget *vi_budget(const struct viommu_ctx *ctx)
+{
+    return &ctx->budget;
+}
+
+static void vi_budget_merge(struct viommu_budget *dst, const struct viommu_budget *src)
+{
+    if (src->walk_entries)
+        dst->walk_entries = src->walk_entries;
+    if (src->sync_events)
+        dst->sync_events = src->sync_events;
+    if (src->as_mappings)
+        dst->as_mappings = src->as_mappings;
+}
+
+int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const struct viommu_ctx_config *cfg,
+                      struct viommu_ctx **out)
+{
+    struct viommu_ctx tmp, *ctx;
+    uint32_t iotlb_entries = VIOMMU_DEFAULT_IOTLB_ENTRIES;
+    int r;
+
+    if (!ops || !out)
+        return VIOMMU_EINVAL;
+    *out = NULL;
+    if (ops->size < VIOMMU_HOST_OPS_MIN_SIZE)
+        return VIOMMU_ESIZE;
+    if (!ops->read)
+        return VIOMMU_EINVAL;
+    if (cfg) {
+        if (cfg->size < offsetof(struct viommu_ctx_config, budget) + sizeof(struct viommu_budget))
+            return VIOMMU_ESIZE;
+        if (cfg->flags)
+            return VIOMMU_EFLAGS;
+        if (cfg->iotlb_entries)
+            iotlb_entries = cfg->iotlb_entries;
+        if (iotlb_entries > (1u << 24))
+            return VIOMMU_EINVAL;
+    }
+
+    /* Copy only the members the caller's table has; newer ones stay NULL. */
+    memset(&tmp, 0, sizeof(tmp));
+    memcpy(&tmp.ops, ops, ops->size < sizeof(tmp.ops) ? ops->size : sizeof(tmp.ops));
+    tmp.ops.size = sizeof(tmp.ops);
+    if ((tmp.ops.alloc == NULL) != (tmp.ops.free == NULL))
+        return VIOMMU_EINVAL;
+    tmp.opaque = opaque;
+
+    ctx = tmp.ops.alloc ? tmp.ops.alloc(opaque, sizeof(*ctx)) : malloc(sizeof(*ctx));
+    if (!ctx)
+        return VIOMMU_ENOMEM;
+    *ctx = tmp;
+    ctx->budget.walk_entries = VIOMMU_DEFAULT_WALK_ENTRIES;
+    ctx->budget.sync_events = VIOMMU_DEFAULT_SYNC_EVENTS;
+    ctx->budget.as_mappings = VIOMMU_DEFAULT_AS_MAPPINGS;
+    if (cfg)
+        vi_budget_merge(&ctx->budget, &cfg->budget);
+    ctx->next_as_uid = 1;
+    r = vi_iotlb_init(ctx, iotlb_entries);
+    if (r) {
+        vi_free(ctx, ctx);
+        return r;
+    }
+    if (pthread_mutex_init(&ctx->lock, NULL)) {
+        vi_iotlb_fini(ctx);
+        vi_free(ctx, ctx);
+        return VIOMMU_ENOMEM;
+    }
+    *out = ctx;
+    return 0;
+}
+
+void viommu_ctx_destroy(struct viommu_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    while (ctx->domains)
+        vi_map_domain_destroy(ctx->domains);
+    while (ctx->as_first)
+        vi_as_destroy(ctx->as_first);
+    vi_free_dead_notifiers(ctx);
+    vi_iotlb_fini(ctx);
+    pthread_mutex_destroy(&ctx->lock);
+    vi_free(ctx, ctx);
+}
+
+int viommu_ctx_add_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa, uint64_t len, void *host)
+{
+    uint64_t last;
+    unsigned i;
+    int r;
+
+    if (!ctx || !host || len == 0)
+        return VIOMMU_EINVAL;
+    if (gpa + (len - 1) < gpa)
+        return VIOMMU_ERANGE;
+    last = gpa + (len - 1);
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    for (i = 0; i < ctx->nram; i++) {
+        if (gpa <= ctx->ram[i].last && last >= ctx->ram[i].gpa) {
+            vi_leave(ctx);
+            return VIOMMU_EEXIST;
+        }
+    }
+    if (ctx->nram == VIOMMU_MAX_RAM_REGIONS) {
+        vi_leave(ctx);
+        return VIOMMU_ENOMEM;
+    }
+    /* Keep sorted by gpa for the binary search in gmem.c. */
+    for (i = ctx->nram; i > 0 && ctx->ram[i - 1].gpa > gpa; i--)
+        ctx->ram[i] = ctx->ram[i - 1];
+    ctx->ram[i] = (struct vi_ram){.gpa = gpa, .last = last, .host = host};
+    ctx->nram++;
+    vi_leave(ctx);
+    return 0;
+}
+
+int viommu_ctx_remove_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa)
+{
+    unsigned i;
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    for (i = 0; i < ctx->nram; i++) {
+        if (ctx->ram[i].gpa == gpa) {
+            memmove(&ctx->ram[i], &ctx->ram[i + 1], (ctx->nram - i - 1) * sizeof(ctx->ram[0]));
+            ctx->nram--;
+            vi_leave(ctx);
+            return 0;
+        }
+    }
+    vi_leave(ctx);
+    return VIOMMU_ENOENT;
+}
+
+int viommu_ctx_get_stats(struct viommu_ctx *ctx, struct viommu_stats *out, size_t size)
+{
+    struct viommu_stats copy;
+    bool locked;
+
+    if (!ctx || !out)
+        return VIOMMU_EINVAL;
+    if (size == 0)
+        return VIOMMU_ESIZE;
+    /* Callback-safe: inside a callback this thread already holds the lock. */
+    locked = !vi_in_callback(ctx);
+    if (locked)
+        pthread_mutex_lock(&ctx->lock);
+    copy = ctx->stats;
+    if (locked)
+        pthread_mutex_unlock(&ctx->lock);
+    if (size <= sizeof(copy)) {
+        memcpy(out, &copy, size);
+    } else {
+        memcpy(out, &copy, sizeof(copy));
+        memset((char *)out + sizeof(copy), 0, size - sizeof(copy));
+    }
+    return 0;
+}
+
+int viommu_ctx_get_budget(struct viommu_ctx *ctx, struct viommu_budget *out)
+{
+    int r;
+    if (!out)
+        return VIOMMU_EINVAL;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    *out = ctx->budget;
+    vi_leave(ctx);
+    return 0;
+}
+
+int viommu_ctx_set_budget(struct viommu_ctx *ctx, const struct viommu_budget *budget)
+{
+    int r;
+    if (!budget)
+        return VIOMMU_EINVAL;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    vi_budget_merge(&ctx->budget, budget);
+    vi_leave(ctx);
+    return 0;
+}
+
+int viommu_iotlb_invalidate_all(struct viommu_ctx *ctx)
+{
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    vi_iotlb_invalidate_all(ctx);
+    vi_leave(ctx);
+    return 0;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* Private structures of the core. Only src/core/*.c include this. */
+#ifndef VIOMMU_CORE_INTERNAL_H
+#define VIOMMU_CORE_INTERNAL_H
+
+#include "core/core.h"
+#include "core/iova_tree.h"
+
+#include <pthread.h>
+
+#define HASH_NONFATAL_OOM 1
+/* Every HASH_* call site has a local `struct viommu_ctx *hctx` in scope. */
+#define uthash_malloc(sz) vi_alloc(hctx, (sz))
+#define uthash_free(ptr, sz) vi_free(hctx, (ptr))
+#include <uthash.h>
+
+struct vi_ram {
+    uint64_t gpa;
+    uint64_t last;
+    uint8_t *host;
+};
+
+/* One IOTLB entry; valid only while both generations still match. */
+struct vi_iotlb_entry {
+    uint64_t iova; /* page base */
+    uint64_t addr; /* output page base */
+    uint32_t as_uid;
+    uint32_t as_gen;
+    uint32_t gen;
+    uint8_t lg2;
+    uint8_t perm;
+    uint8_t valid;
+};
+
+#define VI_IOTLB_WAYS 4u
+
+struct vi_iotlb {
+    struct vi_iotlb_entry *e; /* nsets * VI_IOTLB_WAYS */
+    uint32_t nsets;
+    uint32_t gen;
+    uint32_t victim;
+};
+
+struct viommu_ctx {
+    struct viommu_host_ops ops;
+    void *opaque;
+    pthread_mutex_t lock;
+    struct viommu_budget budget;
+    struct viommu_stats stats;
+    struct vi_ram ram[VIOMMU_MAX_RAM_REGIONS];
+    unsigned nram;
+    struct vi_iotlb iotlb;
+    struct viommu_as *as_hash;  /* by id */
+    struct viommu_as *as_first; /* creation order */
+    struct viommu_as *as_last;
+    struct viommu_map_domain *domains;
+    struct viommu_notifier *dead; /* unregistered inside a callback, freed at vi_leave */
+    uint32_t next_as_uid;
+    uint32_t sync_epoch;
+    /* WARN rate limit: tokens refilled once per second. */
+    uint64_t warn_second;
+    unsigned warn_tokens;
+    uint64_t warn_suppressed;
+};
+
+enum vi_src {
+    VI_SRC_NONE = 0,
+    VI_SRC_PT = 1,
+    VI_SRC_MAP = 2,
+};
+
+struct viommu_notifier {
+    struct viommu_as *as;
+    struct viommu_notifier_config cfg;
+    struct vi_itree shadow; /* MAP notifiers: what was announced */
+    struct viommu_notifier *next;
+    bool dead;
+};
+
+struct viommu_as {
+    struct viommu_ctx *ctx;
+    struct viommu_as_id id;
+    UT_hash_handle hh;
+    struct viommu_as *next, *prev; /* creation order */
+    struct viommu_as_hooks hooks;
+    void *opaque;
+    uint32_t uid;
+    uint32_t gen;         /* IOTLB generation of this space */
+    uint64_t iotlb_sizes; /* bit n set: entries of page size 2^n may be cached */
+    enum viommu_mode mode;
+    uint32_t blocked_code;
+    enum vi_src src;
+    uint64_t domain;
+    struct viommu_pt_config pt;
+    struct viommu_map_domain *mdom;
+    struct viommu_as *mdom_next; /* list of spaces attached to mdom */
+    struct viommu_notifier *notifiers;
+    uint32_t sync_epoch;
+};
+
+struct viommu_map_domain {
+    struct viommu_ctx *ctx;
+    struct vi_itree tree;
+    uint64_t max;
+    struct viommu_as *attached;
+    struct viommu_map_domain *next;
+};
+
+/* A leaf of the current translation, as collected for a sync. */
+struct vi_leafbuf {
+    struct viommu_pt_leaf *v;
+    size_t n, cap;
+    bool oom;
+};
+
+/* ctx.c */
+void vi_free_dead_notifiers(struct viommu_ctx *ctx);
+
+/* walk.c */
+bool vi_pt_config_valid(const struct viommu_pt_config *cfg);
+/* walk.c: like vi_pt_walk_range, but *resume is the first IOVA not walked. */
+int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
+                        viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume);
+
+/* iotlb.c */
+int vi_iotlb_init(struct viommu_ctx *ctx, uint32_t entries);
+void vi_iotlb_fini(struct viommu_ctx *ctx);
+bool vi_iotlb_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out);
+void vi_iotlb_insert(struct viommu_as *as, const struct viommu_translation *tr);
+
+/* shadow.c */
+int vi_notifiers_resync(struct viommu_as *as, enum viommu_mode old_mode, bool changed);
+void vi_shadow_clear(struct viommu_ctx *ctx, struct viommu_notifier *n);
+int vi_leafbuf_collect(struct viommu_as *as, uint64_t first, uint64_t last, struct vi_leafbuf *buf,
+                       uint64_t *walked_last);
+void vi_leafbuf_free(struct viommu_ctx *ctx, struct vi_leafbuf *buf);
+
+/* map_domain.c */
+void vi_map_domain_detach(struct viommu_as *as);
+int vi_map_domain_translate(struct viommu_map_domain *dom, uint64_t iova, struct viommu_translation *out);
+
+#endif

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mapping domains: IOVA mappings managed by requests rather than guest page
+ * tables (virtio-iommu MAP/UNMAP). The mappings live in one interval tree per
+ * domain; every change is pushed to the attached address spaces through the
+ * same shadow sync the radix formats use.
+ */
+#include "core/bits.h"
+#include "core/internal.h"
+
+#include <string.h>
+
+int vi_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, struct viommu_map_domain **out)
+{
+    struct viommu_map_domain *dom;
+
+    if (!out)
+        return VIOMMU_EINVAL;
+    dom = vi_zalloc(ctx, sizeof(*dom));
+    if (!dom)
+        return VIOMMU_ENOMEM;
+    dom->ctx = ctx;
+    dom->max = max_mappings ? max_mappings : ctx->budget.as_mappings;
+    vi_itree_init(&dom->tree);
+    dom->next = ctx->domains;
+    ctx->domains = dom;
+    *out = dom;
+    return 0;
+}
+
+/* Unlink `as` from its mapping domain's attached list (no events). */
+void vi_map_domain_detach(struct viommu_as *as)
+{
+    struct viommu_as **pp;
+
+    if (!as->mdom)
+        return;
+    for (pp = &as->mdom->attached; *pp; pp = &(*pp)->mdom_next) {
+        if (*pp == as) {
+            *pp = as->mdom_next;
+            break;
+        }
+    }
+    as->mdom = NULL;
+    as->mdom_next = NULL;
+    if (as->src == VI_SRC_MAP)
+        as->src = VI_SRC_NONE;
+}
+
+void vi_map_domain_destroy(struct viommu_map_domain *dom)
+{
+    struct viommu_ctx *ctx;
+    struct viommu_map_domain **pp;
+    struct vi_itree_node *node, *next;
+
+    if (!dom)
+        return;
+    ctx = dom->ctx;
+    while (dom->attached) {
+        struct viommu_as *as = dom->attached;
+        vi_as_set_blocked(as, 0); /* detaches, tells notifiers */
+        if (dom->attached == as) /* defensive: never loop forever */
+            vi_map_domain_detach(as);
+    }
+    for (node = vi_itree_first(&dom->tree); node; node = next) {
+        next = vi_itree_next(node);
+        vi_itree_remove(&dom->tree, node);
+        vi_free(ctx, node);
+    }
+    for (pp = &ctx->domains; *pp; pp = &(*pp)->next) {
+        if (*pp == dom) {
+            *pp = dom->next;
+            break;
+        }
+    }
+    vi_free(ctx, dom);
+}
+
+/* Push a change of [first, last] to every attached address space. */
+static int vi_map_domain_notify(struct viommu_map_domain *dom, uint64_t first, uint64_t last)
+{
+    int err = 0;
+    for (struct viommu_as *as = dom->attached; as; as = as->mdom_next) {
+        int r = vi_as_sync(as, first, last);
+        if (r == VIOMMU_EBUDGET)
+            return r;
+        if (r && !err)
+            err = r;
+    }
+    return err;
+}
+
+int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t addr, unsigned perm)
+{
+    struct vi_itree_node *node;
+
+    if (first > last || addr + (last - first) < addr)
+        return VIOMMU_ERANGE;
+    if (perm & ~(unsigned)VIOMMU_PERM_RW)
+        return VIOMMU_EFLAGS;
+    if (vi_itree_first_overlap(&dom->tree, first, last))
+        return VIOMMU_EEXIST;
+    if (dom->tree.count >= dom->max)
+        return VIOMMU_ENOMEM;
+    node = vi_zalloc(dom->ctx, sizeof(*node));
+    if (!node)
+        return VIOMMU_ENOMEM;
+    node->first = first;
+    node->last = last;
+    node->addr = addr;
+    node->perm = perm;
+    vi_itree_insert(&dom->tree, node);
+    return vi_map_domain_notify(dom, first, last);
+}
+
+int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t *removed)
+{
+    struct vi_itree_node *node, *next;
+    uint64_t n = 0;
+
+    if (removed)
+        *removed = 0;
+    if (first > last)
+        return VIOMMU_ERANGE;
+    /* Refuse before touching anything if a mapping would be split. */
+    for (node = vi_itree_first_overlap(&dom->tree, first, last); node;
+         node = vi_itree_next_overlap(node, first, last))
+        if (node->first < first || node->last > last)
+            return VIOMMU_ERANGE;
+    for (node = vi_itree_first_overlap(&dom->tree, first, last); node; node = next) {
+        next = vi_itree_next_overlap(node, first, last);
+        vi_itree_remove(&dom->tree, node);
+        vi_free(dom->ctx, node);
+        n++;
+    }
+    if (removed)
+        *removed = n;
+    if (n == 0)
+        return 0;
+    return vi_map_domain_notify(dom, first, last);
+}
+
+static void vi_map_event(const struct vi_itree_node *node, struct viommu_event *out)
+{
+    *out = (struct viommu_event){.kind = VIOMMU_EVENT_MAP,
+                                 .perm = node->perm,
+                                 .iova_first = node->first,
+                                 .iova_last = node->last,
+                                 .addr = node->addr};
+}
+
+int vi_map_domain_lookup(struct viommu_map_domain *dom, uint64_t iova, struct viommu_event *out)
+{
+    struct vi_itree_node *node = vi_itree_lookup(&dom->tree, iova);
+    if (!node)
+        return VIOMMU_ENOENT;
+    vi_map_event(node, out);
+    return 0;
+}
+
+uint64_t vi_map_domain_count(const struct viommu_map_domain *dom)
+{
+    return dom->tree.count;
+}
+
+int vi_map_domain_foreach(struct viommu_map_domain *dom, uint64_t first, uint64_t last,
+                          int (*fn)(void *opaque, const struct viommu_event *map), void *opaque)
+{
+    for (struct vi_itree_node *node = vi_itree_first_overlap(&dom->tree, first, last), *next; node; node = next) {
+        struct viommu_event ev;
+        int r;
+        next = vi_itree_next_overlap(node, first, last);
+        vi_map_event(node, &ev);
+        r = fn(opaque, &ev);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* The largest naturally aligned block around `iova` that lies inside the
+ * mapping and whose output is aligned the same way: what translate returns
+ * and the IOTLB caches. */
+int vi_map_domain_translate(struct viommu_map_domain *dom, uint64_t iova, struct viommu_translation *out)
+{
+    struct vi_itree_node *node = vi_itree_lookup(&dom->tree, iova);
+    unsigned lg2;
+
+    if (!node)
+        return VIOMMU_ENOENT;
+    for (lg2 = 63; lg2 > 0; lg2--) {
+        uint64_t mask = vi_lg2_mask(lg2), base = iova & ~mask;
+        if (base >= node->first && base + mask <= node->last && ((node->addr - node->first) & mask) == 0)
+            break;
+    }
+    {
+        uint64_t mask = vi_lg2_mask(lg2), base = iova & ~mask;
+        *out = (struct viommu_translation){
+            .iova = base, .addr = node->addr + (base - node->first), .addr_mask = mask, .perm = node->perm};
+    }
+    return 0;
+}
+
+/* ---- public wrappers -------------------------------------------------- */
+
+int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, struct viommu_map_domain **out)
+{
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    r = vi_map_domain_create(ctx, max_mappings, out);
+    vi_leave(ctx);
+    return r;
+}
+
+void viommu_map_domain_destroy(struct viommu_map_domain *dom)
+{
+    if (!dom || vi_enter(dom->ctx))
+        return;
+    vi_map_domain_destroy(dom);
+    vi_leave(dom->ctx);
+}
+
+#define VI_DOM_CALL(dom, expr)                                                                                         \
+    do {                                                                                                               \
+        int r_;                                                                                                        \
+        if (!(dom))                                                                                                    \
+            return VIOMMU_EINVAL;                                                                                      \
+        r_ = vi_enter((dom)->ctx);                                                                                     \
+        if (r_)                                                                                                        \
+            return r_;                                                                                                 \
+        r_ = (expr);                                                                                                   \
+        vi_leave((dom)->ctx);                                                                                          \
+        return r_;                                                                                                     \
+    } while (0)
+
+int viommu_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t addr,
+                          unsigned perm)
+{
+    VI_DOM_CALL(dom, vi_map_domain_map(dom, first, last, addr, perm));
+}
+
+int viommu_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t *removed)
+{
+    VI_DOM_CALL(dom, vi_map_domain_unmap(dom, first, last, removed));
+}
+
+int viommu_map_domain_lookup(struct viommu_map_domain *dom, uint64_t iova, struct viommu_event *out)
+{
+    if (!out)
+        return VIOMMU_EINVAL;
+    VI_DOM_CALL(dom, vi_map_domain_lookup(dom, iova, out));
+}
+
+int64_t viommu_map_domain_count(struct viommu_map_domain *dom)
+{
+    int64_t n;
+    if (!dom || vi_enter(dom->ctx))
+        return VIOMMU_EINVAL;
+    n = (int64_t)vi_map_domain_count(dom);
+    vi_leave(dom->ctx);
+    return n;
+}

@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shadow sync and replay.
+ *
+ * Each MAP notifier keeps a shadow: an interval tree of exactly what it was
+ * told. A sync of [first, last] collects the current translation of that
+ * range once (one walk per group of address spaces sharing tables), then
+ * diffs it against each notifier's shadow:
+ *   1. UNMAP every announced mapping that is no longer exactly backed by the
+ *      current translation (extent taken from the shadow, never guessed);
+ *   2. MAP what is translated but not announced (one event per leaf, or per
+ *      maximal contiguous run when the notifier allows coalescing).
+ * Identical mappings emit nothing, so a root or domain switch never opens a
+ * window for mappings valid on both sides. The shadow changes only when an
+ * event was delivered successfully, so after a budget stop or a sink error it
+ * still equals what the consumer was told.
+ */
+#include "core/bits.h"
+#include "core/internal.h"
+
+#include <string.h>
+
+struct vi_sync {
+    struct viommu_ctx *ctx;
+    uint64_t events_left;
+    int err; /* first ESINK / ENOMEM seen; EBUDGET stops everything */
+};
+
+/* ---- collecting the current translation ------------------------------- */
+
+static int vi_leafbuf_push(struct viommu_ctx *ctx, struct vi_leafbuf *b, const struct viommu_pt_leaf *leaf)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct viommu_pt_leaf *v = vi_alloc(ctx, cap * sizeof(*v));
+        if (!v) {
+            b->oom = true;
+            return VIOMMU_ENOMEM;
+        }
+        if (b->n)
+            memcpy(v, b->v, b->n * sizeof(*v));
+        vi_free(ctx, b->v);
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = *leaf;
+    return 0;
+}
+
+struct vi_collect {
+    struct viommu_ctx *ctx;
+    struct vi_leafbuf *buf;
+    uint64_t first, last;
+};
+
+static int vi_collect_pt_leaf(void *opaque, const struct viommu_pt_leaf *leaf)
+{
+    struct vi_collect *c = opaque;
+    return vi_leafbuf_push(c->ctx, c->buf, leaf);
+}
+
+static void vi_collect_bad(void *opaque, const struct viommu_fault *f)
+{
+    struct vi_collect *c = opaque;
+    /* Malformed entries are not mapped; sync never raises guest faults. */
+    vi_log(c->ctx, VIOMMU_LOG_DEBUG, "sync: skipped bad entry at gpa 0x%llx level %u (reason %u code 0x%x)",
+           (unsigned long long)f->entry_gpa, f->level, f->reason, f->code);
+}
+
+static int vi_collect_map(void *opaque, const struct viommu_event *m)
+{
+    struct vi_collect *c = opaque;
+    struct viommu_pt_leaf leaf;
+    memset(&leaf, 0, sizeof(leaf));
+    leaf.iova_first = m->iova_first > c->first ? m->iova_first : c->first;
+    leaf.iova_last = m->iova_last < c->last ? m->iova_last : c->last;
+    leaf.addr = m->addr + (leaf.iova_first - m->iova_first);
+    leaf.perm = (uint8_t)m->perm;
+    return vi_leafbuf_push(c->ctx, c->buf, &leaf);
+}
+
+/* Collect [first, last] of `as`'s translation. *resume is the first IOVA not
+ * collected (only meaningful when VIOMMU_EBUDGET is returned). */
+static int vi_collect(struct viommu_as *as, uint64_t first, uint64_t last, struct vi_leafbuf *buf,
+                      uint64_t *resume)
+{
+    struct vi_collect c = {.ctx = as->ctx, .buf = buf, .first = first, .last = last};
+    int r;
+
+    *resume = first;
+    if (as->mode != VIOMMU_MODE_TRANSLATED)
+        return 0;
+    if (as->src == VI_SRC_PT) {
+        r = vi_pt_walk_range_ex(as->ctx, &as->pt, first, last, vi_collect_pt_leaf, vi_collect_bad, &c, resume);
+        return buf->oom ? VIOMMU_ENOMEM : r;
+    }
+    if (as->src == VI_SRC_MAP) {
+        r = vi_map_domain_foreach(as->mdom, first, last, vi_collect_map, &c);
+        return buf->oom ? VIOMMU_ENOMEM : r;
+    }
+    return 0;
+}
+
+void vi_leafbuf_free(struct viommu_ctx *ctx, struct vi_leafbuf *buf)
+{
+    vi_free(ctx, buf->v);
+    memset(buf, 0, sizeof(*buf));
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static int vi_emit(struct vi_sync *st, struct viommu_notifier *n, const struct viommu_event *ev)
+{
+    struct viommu_ctx *ctx = st->ctx;
+    int r;
+
+    if (n->dead)
+        return 0;
+    if (st->events_left == 0) {
+        ctx->stats.budget_hits++;
+        return VIOMMU_EBUDGET;
+    }
+    st->events_left--;
+    ctx->stats.events++;
+    if (ev->kind == VIOMMU_EVENT_MAP)
+        ctx->stats.map_events++;
+    else if (ev->kind == VIOMMU_EVENT_UNMAP)
+        ctx->stats.unmap_events++;
+    else
+        ctx->stats.mode_events++;
+    vi_callback_begin(ctx);
+    r = n->cfg.fn(n->cfg.opaque, n->as, ev);
+    vi_callback_end(ctx);
+    if (r < 0) {
+        ctx->stats.sink_errors++;
+        return VIOMMU_ESINK;
+    }
+    return 0;
+}
+
+static int vi_emit_mode(struct vi_sync *st, struct viommu_notifier *n, enum viommu_mode mode)
+{
+    struct viommu_event ev = {.kind = VIOMMU_EVENT_MODE, .mode = (uint32_t)mode};
+    if (!(n->cfg.events & VIOMMU_EVENT_MODE))
+        return 0;
+    return vi_emit(st, n, &ev);
+}
+
+/* Plain UNMAP notice for notifiers without a shadow (UNMAP but no MAP). */
+static int vi_emit_unmap_notice(struct vi_sync *st, struct viommu_notifier *n, uint64_t first, uint64_t last)
+{
+    struct viommu_event ev = {.kind = VIOMMU_EVENT_UNMAP};
+    if ((n->cfg.events & (VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP)) != VIOMMU_EVENT_UNMAP)
+        return 0;
+    ev.iova_first = first > n->cfg.first ? first : n->cfg.first;
+    ev.iova_last = last < n->cfg.last ? last : n->cfg.last;
+    if (ev.iova_first > ev.iova_last)
+        return 0;
+    return vi_emit(st, n, &ev);
+}
+
+/* Record an error; returns true when the whole operation must stop. */
+static bool vi_sync_fail(struct vi_sync *st, int r)
+{
+    if (r == VIOMMU_EBUDGET) {
+        st->err = r;
+        return true;
+    }
+    if (!st->err)
+        st->err = r;
+    return false;
+}
+
+/* ---- diff ------------------------------------------------------------- */
+
+static bool vi_is_map_notifier(const struct viommu_notifier *n)
+{
+    return !n->dead && (n->cfg.events & VIOMMU_EVENT_MAP);
+}
+
+/* Clip [*first, *last] to the notifier and widen it to whole announced
+ * mappings. False when nothing of the range is the notifier's. */
+static bool vi_notifier_range(const struct viommu_notifier *n, uint64_t *first, uint64_t *last)
+{
+    struct vi_itree_node *node;
+    uint64_t f = *first > n->cfg.first ? *first : n->cfg.first;
+    uint64_t l = *last < n->cfg.last ? *last : n->cfg.last;
+
+    if (f > l)
+        return false;
+    node = vi_itree_first_overlap(&n->shadow, f, l);
+    if (node && node->first < f)
+        f = node->first;
+    node = vi_itree_first_overlap(&n->shadow, l, l);
+    if (node && node->last > l)
+        l = node->last;
+    *first = f;
+    *last = l;
+    return true;
+}
+
+/* Index of the first leaf whose last byte is >= iova (leaves are sorted and
+ * disjoint). */
+static size_t vi_leaf_search(const struct vi_leafbuf *b, uint64_t iova)
+{
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->v[mid].iova_last < iova)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Is the announced mapping `node` still backed, byte for byte, by leaves? */
+static bool vi_node_backed(const struct vi_leafbuf *b, const struct vi_itree_node *node)
+{
+    uint64_t pos = node->first;
+    for (size_t i = vi_leaf_search(b, pos); i < b->n; i++) {
+        const struct viommu_pt_leaf *lf = &b->v[i];
+        if (lf->iova_first > pos || lf->perm != node->perm)
+            return false;
+        if (lf->addr + (pos - lf->iova_first) != node->addr + (pos - node->first))
+            return false;
+        if (lf->iova_last >= node->last)
+            return true;
+        pos = lf->iova_last + 1;
+    }
+    return false;
+}
+
+struct vi_run {
+    bool active;
+    struct viommu_event ev;
+};
+
+static int vi_flush_run(struct vi_sync *st, struct viommu_notifier *n, struct vi_run *run)
+{
+    struct viommu_ctx *ctx = st->ctx;
+    struct vi_itree_node *node;
+    int r;
+
+    if (!run->active)
+        return 0;
+    run->active = false;
+    if (n->shadow.count >= ctx->budget.as_mappings) {
+        ctx->stats.budget_hits++;
+        return VIOMMU_EBUDGET;
+    }
+    node = vi_zalloc(ctx, sizeof(*node));
+    if (!node)
+        return VIOMMU_ENOMEM;
+    r = vi_emit(st, n, &run->ev);
+    if (r) {
+        vi_free(ctx, node);
+        return r;
+    }
+    node->first = run->ev.iova_first;
+    node->last = run->ev.iova_last;
+    node->addr = run->ev.addr;
+    node->perm = run->ev.perm;
+    vi_itree_insert(&n->shadow, node);
+    return 0;
+}
+
+/* Add one unannounced piece; returns an error that stops this notifier. */
+static int vi_add_piece(struct vi_sync *st, struct viommu_notifier *n, struct vi_run *run, uint64_t first,
+                        uint64_t last, uint64_t addr, unsigned perm)
+{
+    int r;
+    if (run->active && (n->cfg.flags & VIOMMU_NOTIFIER_COALESCE) && run->ev.iova_last + 1 == first &&
+        run->ev.addr + (first - run->ev.iova_first) == addr && run->ev.perm == perm) {
+        run->ev.iova_last = last;
+        return 0;
+    }
+    r = vi_flush_run(st, n, run);
+    if (r)
+        return r;
+    run->active = true;
+    run->ev = (struct viommu_event){
+        .kind = VIOMMU_EVENT_MAP, .perm = perm, .iova_first = first, .iova_last = last, .addr = addr};
+    return 0;
+}
+
+/* Diff one notifier over [first, limit] against the collected leaves. */
+static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const struct vi_leafbuf *b,
+                            uint64_t first, uint64_t limit)
+{
+    struct viommu_ctx *ctx = st->ctx;
+    struct vi_itree_node *node, *next;
+    struct vi_run run = {.active = false};
+    int r;
+
+    /* 1. UNMAP what is no longer backed exactly. */
+    for (node = vi_itree_first_overlap(&n->shadow, first, limit); node; node = next) {
+        next = vi_itree_next_overlap(node, first, limit);
+        if (node->first < first || node->last > limit)
+            continue; /* only partly walked (budget stop): keep as announced */
+        if (vi_node_backed(b, node))
+            continue;
+        struct viommu_event ev = {.kind = VIOMMU_EVENT_UNMAP,
+                                  .perm = node->perm,
+                                  .iova_first = node->first,
+                                  .iova_last = node->last,
+                                  .addr = node->addr};
+        r = vi_emit(st, n, &ev);
+        if (r) {
+            if (vi_sync_fail(st, r))
+                return r;
+            continue; /* sink kept it: so does the shadow */
+        }
+        vi_itree_remove(&n->shadow, node);
+        vi_free(ctx, node);
+    }
+
+    /* 2. MAP what is translated but not announced. */
+    for (size_t i = vi_leaf_search(b, first); i < b->n && b->v[i].iova_first <= limit; i++) {
+        const struct viommu_pt_leaf *lf = &b->v[i];
+        uint64_t cur = lf->iova_first > first ? lf->iova_first : first;
+        uint64_t end = lf->iova_last < limit ? lf->iova_last : limit;
+
+        while (cur <= end) {
+            struct vi_itree_node *o = vi_itree_first_overlap(&n->shadow, cur, end);
+            uint64_t piece_last = o ? (o->first > cur ? o->first - 1 : 0) : end;
+            if (!o || o->first > cur) {
+                r = vi_add_piece(st, n, &run, cur, piece_last, lf->addr + (cur - lf->iova_first), lf->perm);
+                if (r)
+                    goto fail;
+            }
+            if (!o || o->last >= end)
+                break;
+            cur = o->last + 1;
+        }
+    }
+    r = vi_flush_run(st, n, &run);
+    if (r)
+        goto fail;
+    return 0;
+fail:
+    vi_sync_fail(st, r);
+    return r;
+}
+
+/* ---- sync of a group of address spaces -------------------------------- */
+
+typedef bool (*vi_member_fn)(const struct viommu_as *as, const void *key);
+
+static bool vi_member_self(const struct viommu_as *as, const void *key)
+{
+    return as == key;
+}
+
+static bool vi_same_pt(const struct viommu_pt_config *a, const struct viommu_pt_config *b)
+{
+    return a->fmt == b->fmt && a->root == b->root && a->top_level == b->top_level && a->va_lg2 == b->va_lg2 &&
+           a->perm == b->perm && a->fmt_flags == b->fmt_flags && a->fmt_data == b->fmt_data;
+}
+
+struct vi_group_key {
+    const struct viommu_as *leader;
+    void *opaque;
+    uint64_t domain;
+};
+
+static bool vi_member_group(const struct viommu_as *as, const void *key)
+{
+    const struct vi_group_key *k = key;
+    return as->mode == VIOMMU_MODE_TRANSLATED && as->src == VI_SRC_PT && as->domain == k->domain &&
+           (!k->opaque || as->opaque == k->opaque) && vi_same_pt(&as->pt, &k->leader->pt);
+}
+
+/* Sync every member over [first, last] with one collection. `leader` is a
+ * member whose translation stands for all of them. */
+static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_member_fn is_member, const void *key,
+                         uint64_t first, uint64_t last, struct vi_sync *st)
+{
+    struct vi_leafbuf buf = {0};
+    uint64_t hull_first = UINT64_MAX, hull_last = 0, resume, limit_cap;
+    bool any = false, complete;
+    int r;
+
+    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+        if (!is_member(as, key))
+            continue;
+        vi_iotlb_invalidate_as(as, first, last);
+        for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+            uint64_t f = first, l = last;
+            if (!vi_is_map_notifier(n) || !vi_notifier_range(n, &f, &l))
+                continue;
+            any = true;
+            hull_first = f < hull_first ? f : hull_first;
+            hull_last = l > hull_last ? l : hull_last;
+        }
+    }
+
+    /* Notifiers without a shadow just hear that the range changed. */
+    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+        if (!is_member(as, key))
+            continue;
+        for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+            r = vi_emit_unmap_notice(st, n, first, last);
+            if (r && vi_sync_fail(st, r))
+                return r;
+        }
+    }
+    if (!any)
+        return st->err;
+
+    ctx->stats.syncs++;
+    r = vi_collect(leader, hull_first, hull_last, &buf, &resume);
+    complete = r == 0;
+    if (r && r != VIOMMU_EBUDGET) {
+        vi_leafbuf_free(ctx, &buf);
+        vi_sync_fail(st, r);
+        return r;
+    }
+    if (!complete && resume == hull_first) {
+        vi_leafbuf_free(ctx, &buf);
+        st->err = VIOMMU_EBUDGET;
+        return VIOMMU_EBUDGET;
+    }
+    limit_cap = complete ? hull_last : resume - 1;
+
+    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+        if (!is_member(as, key))
+            continue;
+        for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+            uint64_t f = first, l = last;
+            if (!vi_is_map_notifier(n) || !vi_notifier_range(n, &f, &l) || f > limit_cap)
+                continue;
+            r = vi_diff_notifier(st, n, &buf, f, l < limit_cap ? l : limit_cap);
+            if (r == VIOMMU_EBUDGET)
+                goto out;
+        }
+    }
+    if (!complete)
+        st->err = VIOMMU_EBUDGET;
+out:
+    vi_leafbuf_free(ctx, &buf);
+    return st->err;
+}
+
+static void vi_sync_init(struct vi_sync *st, struct viommu_ctx *ctx)
+{
+    st->ctx = ctx;
+    st->events_left = ctx->budget.sync_events;
+    st->err = 0;
+}
+
+int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last)
+{
+    struct vi_sync st;
+
+    if (first > last)
+        return VIOMMU_ERANGE;
+    vi_sync_init(&st, as->ctx);
+    if (as->mode != VIOMMU_MODE_TRANSLATED) {
+        vi_iotlb_invalidate_as(as, first, last);
+        return 0;
+    }
+    return vi_sync_group(as->ctx, as, vi_member_self, as, first, last, &st);
+}
+
+int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last)
+{
+    struct vi_sync st;
+    uint32_t epoch;
+    int r;
+
+    if (first > last)
+        return VIOMMU_ERANGE;
+    vi_sync_init(&st, ctx);
+    epoch = ++ctx->sync_epoch;
+    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+        struct vi_group_key key = {.leader = as, .opaque = opaque, .domain = domain};
+        if (as->sync_epoch == epoch || !vi_member_group(as, &key))
+            continue;
+        /* Mark the whole group so each table configuration is walked once. */
+        for (struct viommu_as *m = as; m; m = m->next)
+            if (vi_member_group(m, &key))
+                m->sync_epoch = epoch;
+        r = vi_sync_group(ctx, as, vi_member_group, &key, first, last, &st);
+        if (r == VIOMMU_EBUDGET)
+            return r;
+    }
+    return st.err;
+}
+
+/* ---- mode changes and replay ----------------------------------------- */
+
+void vi_shadow_clear(struct viommu_ctx *ctx, struct viommu_notifier *n)
+{
+    struct vi_itree_node *node, *next;
+    for (node = vi_itree_first(&n->shadow); node; node = next) {
+        next = vi_itree_next(node);
+        vi_itree_remove(&n->shadow, node);
+        vi_free(ctx, node);
+    }
+}
+
+/* Bring one notifier in line with the space's current state. */
+static int vi_notifier_resync_one(struct vi_sync *st, struct viommu_notifier *n, enum viommu_mode old,
+                                  bool changed)
+{
+    struct viommu_as *as = n->as;
+    enum viommu_mode mode = as->mode;
+    int r = 0;
+
+    if (mode != VIOMMU_MODE_TRANSLATED) {
+        if (vi_is_map_notifier(n)) {
+            struct vi_leafbuf empty = {0};
+            r = vi_diff_notifier(st, n, &empty, n->cfg.first, n->cfg.last);
+        } else if (old == VIOMMU_MODE_TRANSLATED) {
+            r = vi_emit_unmap_notice(st, n, n->cfg.first, n->cfg.last);
+        }
+        if (r == VIOMMU_EBUDGET)
+            return r;
+        if (changed) {
+            int r2 = vi_emit_mode(st, n, mode);
+            if (r2 && vi_sync_fail(st, r2))
+                return r2;
+        }
+        return r;
+    }
+    if (changed) {
+        r = vi_emit_mode(st, n, mode);
+        if (r && vi_sync_fail(st, r))
+            return r;
+    }
+    if (vi_is_map_notifier(n)) {
+        struct vi_leafbuf buf = {0};
+        uint64_t resume;
+        st->ctx->stats.syncs++;
+        r = vi_collect(as, n->cfg.first, n->cfg.last, &buf, &resume);
+        if (r == 0) {
+            r = vi_diff_notifier(st, n, &buf, n->cfg.first, n->cfg.last);
+        } else if (r == VIOMMU_EBUDGET && resume != n->cfg.first) {
+            vi_diff_notifier(st, n, &buf, n->cfg.first, resume - 1);
+            st->err = VIOMMU_EBUDGET;
+        } else {
+            vi_sync_fail(st, r);
+        }
+        vi_leafbuf_free(st->ctx, &buf);
+    } else if (!changed) {
+        r = vi_emit_unmap_notice(st, n, n->cfg.first, n->cfg.last);
+        if (r)
+            vi_sync_fail(st, r);
+    }
+    return r;
+}
+
+int vi_notifiers_resync(struct viommu_as *as, enum viommu_mode old_mode, bool changed)
+{
+    struct vi_sync st;
+
+    vi_sync_init(&st, as->ctx);
+    for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+        if (n->dead)
+            continue;
+        if (vi_notifier_resync_one(&st, n, old_mode, changed) == VIOMMU_EBUDGET)
+            return VIOMMU_EBUDGET;
+    }
+    return st.err;
+}
+
+static int vi_notifier_replay(struct viommu_notifier *n)
+{
+    struct vi_sync st;
+    struct viommu_as *as = n->as;
+
+    vi_sync_init(&st, as->ctx);
+    vi_shadow_clear(as->ctx, n);
+    if (as->mode != VIOMMU_MODE_TRANSLATED || !vi_is_map_notifier(n)) {
+        int r = vi_emit_mode(&st, n, as->mode);
+        return r ? r : 0;
+    }
+    /* Translated: tell the mode (if asked), then every mapping. */
+    vi_notifier_resync_one(&st, n, VIOMMU_MODE_TRANSLATED, (n->cfg.events & VIOMMU_EVENT_MODE) != 0);
+    return st.err;
+}
+
+int viommu_notifier_replay(struct viommu_notifier *n)
+{
+    int r;
+    if (!n || n->dead || !n->as)
+        return VIOMMU_EINVAL;
+    r = vi_enter(n->as->ctx);
+    if (r)
+        return r;
+    r = vi_notifier_replay(n);
+    vi_leave(n->as->ctx);
+    return r;
+}
+
+int viommu_notifier_foreach_shadow(struct viommu_notifier *n,
+                                   int (*fn)(void *opaque, const struct viommu_event *map), void *opaque)
+{
+    int r;
+    if (!n || !fn || n->dead || !n->as)
+        return VIOMMU_EINVAL;
+    r = vi_enter(n->as->ctx);
+    if (r)
+        return r;
+    for (struct vi_itree_node *node = vi_itree_first(&n->shadow); node; node = vi_itree_next(node)) {
+        struct viommu_event ev = {.kind = VIOMMU_EVENT_MAP,
+                                  .perm = node->perm,
+                                  .iova_first = node->first,
+                                  .iova_last = node->last,
+                                  .addr = node->addr};
+        r = fn(opaque, &ev);
+        if (r)
+            break;
+    }
+    vi_leave(n->as->ctx);
+    return r;
+}
