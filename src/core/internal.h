@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Private structures of the core. Only src/core/*.c include this. */
+/* Private structures of the core, included only by the core sources. */
 #ifndef VIOMMU_CORE_INTERNAL_H
 #define VIOMMU_CORE_INTERNAL_H
 

@@ -215,10 +215,12 @@ int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, stru
 
 void viommu_map_domain_destroy(struct viommu_map_domain *dom)
 {
+    struct viommu_ctx *ctx;
     if (!dom || vi_enter(dom->ctx))
         return;
+    ctx = dom->ctx;
     vi_map_domain_destroy(dom);
-    vi_leave(dom->ctx);
+    vi_leave(ctx);
 }
 
 #define VI_DOM_CALL(dom, expr)                                                                                         \
