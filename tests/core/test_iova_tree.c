@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libviommu/ctx.h>
+#include <libviommu/error.h>
+#include <libviommu/iova_tree.h>
+
 #include "core/iova_tree.h"
 
 #define U64MAX UINT64_MAX
@@ -461,6 +465,303 @@ START_TEST(check_detects_corruption)
 }
 END_TEST
 
+
+/* ---- public wrapper ------------------------------------------------------ */
+
+/* Allocator hook with accounting and fail-the-Nth-call injection. */
+struct alloc_hook {
+    unsigned calls;
+    unsigned fail_at; /* 1-based call number that fails; 0 = never */
+    long live;
+    unsigned frees;
+};
+
+static void *hook_alloc(void *opaque, size_t size)
+{
+    struct alloc_hook *h = opaque;
+    h->calls++;
+    if (h->fail_at && h->calls == h->fail_at)
+        return NULL;
+    h->live++;
+    return malloc(size);
+}
+
+static void hook_free(void *opaque, void *ptr)
+{
+    struct alloc_hook *h = opaque;
+    ck_assert_ptr_nonnull(ptr);
+    h->live--;
+    h->frees++;
+    free(ptr);
+}
+
+static const struct viommu_host_ops hook_ops = {
+    .size = sizeof(struct viommu_host_ops), .alloc = hook_alloc, .free = hook_free};
+
+START_TEST(pub_create_destroy)
+{
+    struct viommu_iova_tree *t = (void *)1;
+    ck_assert_int_eq(viommu_iova_tree_create(NULL, NULL, NULL), VIOMMU_EINVAL);
+    struct viommu_host_ops small = {.size = VIOMMU_HOST_OPS_MIN_SIZE - 1};
+    ck_assert_int_eq(viommu_iova_tree_create(&small, NULL, &t), VIOMMU_ESIZE);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(viommu_iova_tree_create(NULL, NULL, &t), 0);
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 0);
+    viommu_iova_tree_destroy(t);
+    viommu_iova_tree_destroy(NULL);
+    ck_assert_uint_eq(viommu_iova_tree_count(NULL), 0);
+
+    /* A table too short to hold alloc/free: hooks ignored, malloc used. */
+    struct alloc_hook h = {0};
+    struct viommu_host_ops minimal = hook_ops;
+    minimal.size = VIOMMU_HOST_OPS_MIN_SIZE;
+    ck_assert_int_eq(viommu_iova_tree_create(&minimal, &h, &t), 0);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0, 1, 0, VIOMMU_PERM_RW), 0);
+    viommu_iova_tree_destroy(t);
+    ck_assert_uint_eq(h.calls, 0);
+
+    /* Creation failure leaves nothing allocated. */
+    h = (struct alloc_hook){.fail_at = 1};
+    t = (void *)1;
+    ck_assert_int_eq(viommu_iova_tree_create(&hook_ops, &h, &t), VIOMMU_ENOMEM);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(h.live, 0);
+
+    /* Destroy frees every entry through the hook. */
+    h = (struct alloc_hook){0};
+    ck_assert_int_eq(viommu_iova_tree_create(&hook_ops, &h, &t), 0);
+    for (uint64_t i = 0; i < 1000; i++)
+        ck_assert_int_eq(viommu_iova_tree_insert(t, i << 12, (i << 12) + 4095, i, VIOMMU_PERM_READ), 0);
+    ck_assert_int_eq(h.live, 1001);
+    viommu_iova_tree_destroy(t);
+    ck_assert_int_eq(h.live, 0);
+    ck_assert_uint_eq(h.frees, 1001);
+}
+END_TEST
+
+START_TEST(pub_insert_errors)
+{
+    struct alloc_hook h = {0};
+    struct viommu_iova_tree *t;
+    ck_assert_int_eq(viommu_iova_tree_create(&hook_ops, &h, &t), 0);
+    ck_assert_int_eq(viommu_iova_tree_insert(NULL, 0, 1, 0, 0), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 2, 1, 0, 0), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, U64MAX, 0, 0, 0), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0, 1, 0, 4), VIOMMU_EFLAGS);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0, 1, 0, 0x80000000u), VIOMMU_EFLAGS);
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 0);
+
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x1000, 0x1fff, 0xa000, VIOMMU_PERM_RW), 0);
+    /* Overlaps: equal, inside, containing, touching either end by one byte. */
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x1000, 0x1fff, 0, 0), VIOMMU_EEXIST);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x1800, 0x1800, 0, 0), VIOMMU_EEXIST);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0, U64MAX, 0, 0), VIOMMU_EEXIST);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0, 0x1000, 0, 0), VIOMMU_EEXIST);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x1fff, U64MAX, 0, 0), VIOMMU_EEXIST);
+    /* Adjacent on both sides is fine, as are the extreme bytes. */
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x2000, 0x2fff, 0, VIOMMU_PERM_READ), 0);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x0, 0xfff, 0, VIOMMU_PERM_WRITE), 0);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, U64MAX, U64MAX, 7, VIOMMU_PERM_NONE), 0);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, U64MAX - 1, U64MAX, 0, 0), VIOMMU_EEXIST);
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 4);
+
+    /* Allocation failure: error, tree unchanged and still usable. */
+    h.fail_at = h.calls + 1;
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x10000, 0x10fff, 0, 0), VIOMMU_ENOMEM);
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 4);
+    struct viommu_iova_map m;
+    ck_assert_int_eq(viommu_iova_tree_lookup(t, 0x10000, &m), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x10000, 0x10fff, 0, 0), 0);
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 5);
+    viommu_iova_tree_destroy(t);
+    ck_assert_int_eq(h.live, 0);
+}
+END_TEST
+
+START_TEST(pub_remove_lookup_overlap)
+{
+    struct viommu_iova_tree *t;
+    struct viommu_iova_map m;
+    ck_assert_int_eq(viommu_iova_tree_create(NULL, NULL, &t), 0);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0x1000, 0x1fff, 0xabc000, VIOMMU_PERM_READ), 0);
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0, 0, 0x55, VIOMMU_PERM_WRITE), 0);
+
+    ck_assert_int_eq(viommu_iova_tree_remove(NULL, 0, 0), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 1, 0), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0x1000, 0x1ffe), VIOMMU_ENOENT); /* sub-range */
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0x1001, 0x1fff), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0x0, 0x1fff), VIOMMU_ENOENT);    /* super-range */
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0x5000, 0x5fff), VIOMMU_ENOENT); /* nothing */
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 2);
+
+    ck_assert_int_eq(viommu_iova_tree_lookup(NULL, 0, &m), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_lookup(t, 0, NULL), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_lookup(t, 0x2000, &m), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_iova_tree_lookup(t, U64MAX, &m), VIOMMU_ENOENT);
+    memset(&m, 0xff, sizeof(m));
+    ck_assert_int_eq(viommu_iova_tree_lookup(t, 0x1abc, &m), 0);
+    ck_assert_uint_eq(m.first, 0x1000);
+    ck_assert_uint_eq(m.last, 0x1fff);
+    ck_assert_uint_eq(m.addr, 0xabc000);
+    ck_assert_uint_eq(m.perm, VIOMMU_PERM_READ);
+    ck_assert_uint_eq(m.reserved, 0);
+
+    ck_assert_int_eq(viommu_iova_tree_first_overlap(NULL, 0, 1, &m), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_first_overlap(t, 0, 1, NULL), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_first_overlap(t, 1, 0, &m), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_iova_tree_first_overlap(t, 1, 0xfff, &m), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_iova_tree_first_overlap(t, 0x2000, U64MAX, &m), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_iova_tree_first_overlap(t, 0, U64MAX, &m), 0);
+    ck_assert_uint_eq(m.first, 0);
+    ck_assert_uint_eq(m.addr, 0x55);
+    ck_assert_int_eq(viommu_iova_tree_first_overlap(t, 0xfff, U64MAX, &m), 0);
+    ck_assert_uint_eq(m.first, 0x1000);
+
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0x1000, 0x1fff), 0);
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0x1000, 0x1fff), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_iova_tree_lookup(t, 0x1abc, &m), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0, 0), 0);
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 0);
+    /* Full space as one entry. */
+    ck_assert_int_eq(viommu_iova_tree_insert(t, 0, U64MAX, 0, VIOMMU_PERM_RW), 0);
+    ck_assert_int_eq(viommu_iova_tree_lookup(t, U64MAX, &m), 0);
+    ck_assert_int_eq(viommu_iova_tree_remove(t, 0, U64MAX), 0);
+    viommu_iova_tree_destroy(t);
+}
+END_TEST
+
+struct visit {
+    struct viommu_iova_tree *t;
+    uint64_t firsts[64];
+    unsigned n;
+    unsigned stop_after; /* 0 = never */
+    bool remove;
+};
+
+static int visit_fn(void *opaque, const struct viommu_iova_map *m)
+{
+    struct visit *v = opaque;
+    if (v->n < 64)
+        v->firsts[v->n] = m->first;
+    v->n++;
+    if (v->remove)
+        ck_assert_int_eq(viommu_iova_tree_remove(v->t, m->first, m->last), 0);
+    if (v->stop_after && v->n == v->stop_after)
+        return 1234;
+    return 0;
+}
+
+START_TEST(pub_foreach)
+{
+    struct viommu_iova_tree *t;
+    ck_assert_int_eq(viommu_iova_tree_create(NULL, NULL, &t), 0);
+    /* Insert out of order: pages 0, 2, 4, ... 62 (shuffled by a stride). */
+    for (uint64_t i = 0; i < 32; i++) {
+        uint64_t p = (i * 7) % 32 * 2;
+        ck_assert_int_eq(viommu_iova_tree_insert(t, p << 12, (p << 12) + 4095, p, VIOMMU_PERM_RW), 0);
+    }
+    struct visit v = {.t = t};
+    ck_assert_int_eq(viommu_iova_tree_foreach(NULL, 0, 1, visit_fn, &v), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_foreach(t, 0, 1, NULL, &v), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_iova_tree_foreach(t, 1, 0, visit_fn, &v), VIOMMU_ERANGE);
+    ck_assert_uint_eq(v.n, 0);
+
+    /* A range starting and ending in gaps: pages 10..20 overlap 10,12,...,20. */
+    ck_assert_int_eq(viommu_iova_tree_foreach(t, (9 << 12) + 5, (20 << 12), visit_fn, &v), 0);
+    ck_assert_uint_eq(v.n, 6);
+    for (unsigned i = 0; i < 6; i++)
+        ck_assert_uint_eq(v.firsts[i], (uint64_t)(10 + 2 * i) << 12);
+
+    /* Stop on a non-zero return, which is passed through. */
+    v = (struct visit){.t = t, .stop_after = 3};
+    ck_assert_int_eq(viommu_iova_tree_foreach(t, 0, U64MAX, visit_fn, &v), 1234);
+    ck_assert_uint_eq(v.n, 3);
+
+    /* Empty result. */
+    v = (struct visit){.t = t};
+    ck_assert_int_eq(viommu_iova_tree_foreach(t, 1 << 12, (1 << 12) + 4095, visit_fn, &v), 0);
+    ck_assert_uint_eq(v.n, 0);
+
+    /* The callback may remove the entry it is given. */
+    v = (struct visit){.t = t, .remove = true};
+    ck_assert_int_eq(viommu_iova_tree_foreach(t, 0, U64MAX, visit_fn, &v), 0);
+    ck_assert_uint_eq(v.n, 32);
+    for (unsigned i = 0; i < 32; i++)
+        ck_assert_uint_eq(v.firsts[i], (uint64_t)(2 * i) << 12);
+    ck_assert_uint_eq(viommu_iova_tree_count(t), 0);
+    viommu_iova_tree_destroy(t);
+}
+END_TEST
+
+/* Public wrapper against a model of disjoint intervals (the internal model
+ * array, used here without the internal tree). */
+static int collect_fn(void *opaque, const struct viommu_iova_map *m)
+{
+    struct viommu_iova_map **cursor = opaque;
+    *(*cursor)++ = *m;
+    return 0;
+}
+
+START_TEST(pub_random_vs_model)
+{
+    static struct viommu_iova_map got[POOL];
+    struct viommu_iova_tree *t;
+    ck_assert_int_eq(viommu_iova_tree_create(NULL, NULL, &t), 0);
+    model_reset(); /* the internal tree mirrors the model; used as the oracle list */
+    rng_state = 0xabcdef;
+    for (unsigned op = 0; op < 50000; op++) {
+        uint64_t f, l;
+        gen_range(&f, &l);
+        unsigned kind = (unsigned)rnd_below(10);
+        if (kind < 4) {
+            uint32_t perm = (uint32_t)rnd_below(5); /* 4 = invalid */
+            int expect = perm > 3 ? VIOMMU_EFLAGS
+                         : model_first_overlap(f, l, 0) ? VIOMMU_EEXIST
+                         : nfree == 0                   ? -999
+                                                        : 0;
+            if (expect == -999)
+                continue;
+            REQUIRE_EQ(viommu_iova_tree_insert(t, f, l, f ^ 0x5a5a, perm), expect);
+            if (expect == 0)
+                model_insert(f, l);
+        } else if (kind < 7) {
+            if (mn && rnd_below(2)) {
+                size_t i = rnd_below(mn);
+                REQUIRE_EQ(viommu_iova_tree_remove(t, model[i]->first, model[i]->last), 0);
+                model_remove_at(i);
+            } else {
+                struct vi_itree_node *n = model_first_overlap(f, l, 0);
+                bool exact = n && n->first == f && n->last == l;
+                REQUIRE_EQ(viommu_iova_tree_remove(t, f, l), exact ? 0 : VIOMMU_ENOENT);
+                if (exact)
+                    model_remove_at(model_index(n));
+            }
+        } else if (kind < 9) {
+            struct viommu_iova_map m;
+            uint64_t p = query_point();
+            struct vi_itree_node *n = model_first_overlap(p, p, 0);
+            REQUIRE_EQ(viommu_iova_tree_lookup(t, p, &m), n ? 0 : VIOMMU_ENOENT);
+            if (n)
+                REQUIRE(m.first == n->first && m.last == n->last && m.addr == (n->first ^ 0x5a5a));
+        } else {
+            struct viommu_iova_map *cur = got;
+            query_range(&f, &l);
+            REQUIRE_EQ(viommu_iova_tree_foreach(t, f, l, collect_fn, &cur), 0);
+            size_t k = 0;
+            for (size_t i = 0; i < mn; i++)
+                if (overlaps(model[i], f, l)) {
+                    REQUIRE(k < (size_t)(cur - got));
+                    REQUIRE(got[k].first == model[i]->first && got[k].last == model[i]->last);
+                    k++;
+                }
+            REQUIRE_EQ(k, (size_t)(cur - got));
+        }
+        REQUIRE_EQ(viommu_iova_tree_count(t), mn);
+    }
+    viommu_iova_tree_destroy(t);
+}
+END_TEST
+
 static Suite *itree_suite(void)
 {
     Suite *s = suite_create("iova_tree");
@@ -477,6 +778,13 @@ static Suite *itree_suite(void)
     tcase_add_loop_test(tr, random_vs_model, 0, (int)(sizeof(seeds) / sizeof(seeds[0])));
     tcase_add_test(tr, random_disjoint_pages);
     suite_add_tcase(s, tr);
+    TCase *tp = tcase_create("public");
+    tcase_add_test(tp, pub_create_destroy);
+    tcase_add_test(tp, pub_insert_errors);
+    tcase_add_test(tp, pub_remove_lookup_overlap);
+    tcase_add_test(tp, pub_foreach);
+    tcase_add_test(tp, pub_random_vs_model);
+    suite_add_tcase(s, tp);
     return s;
 }
 
