@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file amdvi.h
+ * @brief AMD-Vi (AMD I/O Virtualization Technology, spec 48882) device model
+ *        with AMD v1 I/O page tables, its DTE resolver and IVRS builder.
+ *
+ * One instance per emulated IOMMU. The VMM forwards the IOMMU function's
+ * capability block accesses (viommu_amdvi_pci_cap_read() /
+ * viommu_amdvi_pci_cap_write()) and MMIO accesses
+ * (viommu_amdvi_mmio_read() / viommu_amdvi_mmio_write()), gets one address
+ * space per DeviceID with viommu_amdvi_get_as() and translates its emulated
+ * devices' DMA through it; VFIO-style shadows are kept by registering
+ * notifiers on those address spaces (as.h).
+ *
+ * Interrupts (event log, completion wait) are delivered through
+ * viommu_host_ops::msi with the address/data the guest programmed into the
+ * MSI capability that is part of the capability block (see
+ * ::VIOMMU_AMDVI_CAP_BLOCK_LEN).
+ *
+ * ## Threading
+ * Every function takes the context lock (ctx.h); none is callback-safe
+ * unless stated. Callbacks that may run: host ops read/write/msi/log,
+ * notifier callbacks of the address spaces (MMIO writes that process
+ * commands, viommu_amdvi_process(), viommu_amdvi_reset()).
+ */
+#ifndef LIBVIOMMU_AMDVI_H
+#define LIBVIOMMU_AMDVI_H
+
+#include <libviommu/acpi.h>
+#include <libviommu/as.h>
+#include <libviommu/ctx.h>
+#include <libviommu/export.h>
+#include <libviommu/pt_format.h>
+#include <libviommu/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @brief The AMD v1 I/O page-table format (spec 48882 §2.2.3).
+ *
+ * Decodes PR, NextLevel (0 = leaf of the level's size, 1-6 = table at a lower
+ * level, 7 = page whose size is encoded in the address bits), IR/IW and the
+ * reserved bits. viommu_pt_config::fmt_data is the mask of output-address
+ * bits the platform supports (0 = 52 bits); viommu_pt_config::perm is the DTE
+ * IR/IW. `fault_code` of a bad entry is an enum viommu_amdv1_bad.
+ * @return A static format descriptor; never NULL.
+ * @note Thread-safe.
+ */
+VIOMMU_API const struct viommu_pt_format *viommu_pt_format_amdv1(void);
+
+/** @brief Why the AMD v1 format rejected an entry (viommu_fault::code). */
+enum viommu_amdv1_bad {
+    VIOMMU_AMDV1_BAD_RSVD = 1,     /**< A reserved bit is set (IO_PAGE_FAULT RZ=1). */
+    VIOMMU_AMDV1_BAD_LEVEL = 2,    /**< NextLevel not below the current level. */
+    VIOMMU_AMDV1_BAD_PGSIZE = 3,   /**< NextLevel 7 with a size not valid for the level. */
+    VIOMMU_AMDV1_BAD_ADDR = 4,     /**< Address beyond the supported physical size. */
+};
+
+/**
+ * @brief Fill a viommu_pt_config for DTE paging mode `mode` (1-6).
+ * @param mode DTE Mode field.
+ * @param root Page Table Root Pointer (GPA, 4 KiB aligned).
+ * @param perm DTE IR/IW as enum viommu_perm.
+ * @param pa_lg2 Supported physical-address bits (<= 52; 0 = 52).
+ * @param[out] out Configuration.
+ * @retval 0 Success. @retval VIOMMU_EINVAL `mode` not in 1..6 or `out` NULL.
+ * @note Thread-safe, pure.
+ */
+VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned perm, unsigned pa_lg2,
+                                      struct viommu_pt_config *out);
+
+/** @brief Extended Feature Register bits this model can advertise (spec §3.4.5). */
+#define VIOMMU_AMDVI_EFR_PREFSUP (UINT64_C(1) << 0)  /**< PREFETCH_IOMMU_PAGES (a hint, accepted). */
+#define VIOMMU_AMDVI_EFR_IASUP (UINT64_C(1) << 6)    /**< INVALIDATE_IOMMU_ALL. */
+/** @brief Every EFR feature bit that may be requested in viommu_amdvi_config::efr_features. */
+#define VIOMMU_AMDVI_EFR_ALL (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP)
+
+/** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
+#define VIOMMU_AMDVI_CAP_BLOCK_LEN 40u
+/** @brief Offset of the MSI capability inside the block. */
+#define VIOMMU_AMDVI_MSI_CAP_OFF 0x18u
+/** @brief Size of the MMIO register window (spec §3.4: registers up to 0x2020 + 8). */
+#define VIOMMU_AMDVI_MMIO_LEN 0x4000u
+
+/** @brief Configuration of one emulated IOMMU. Zero-initialise, set `size`. */
+struct viommu_amdvi_config {
+    size_t size;            /**< sizeof(struct viommu_amdvi_config). */
+    uint16_t segment;       /**< PCI segment of the IOMMU and the devices it covers. */
+    uint16_t bdf;           /**< Requester ID of the IOMMU function (bus << 8 | devfn). */
+    uint8_t cap_offset;     /**< Config-space offset where the VMM places the block. */
+    uint8_t cap_next;       /**< Capability pointer after the block's MSI capability (0 = end). */
+    uint8_t levels;         /**< Page-table levels advertised: 4, 5 or 6 (EFR HATS); 0 = 6. */
+    uint8_t va_lg2;         /**< Virtual-address size advertised (Misc Info VAsize); 0 = 64. */
+    uint8_t pa_lg2;         /**< Physical-address size advertised (PAsize); 0 = 48. */
+    uint8_t dma_remap;      /**< 1 = full translation; 0 = passthrough only (HATS = 11b). */
+    uint8_t reserved[2];    /**< Zero. */
+    uint64_t mmio_base;     /**< Initial MMIO base (the guest may rewrite it; 16 KiB aligned). */
+    uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise. */
+    uint32_t cmds_per_doorbell; /**< Commands processed per tail write / process call; 0 = 256. */
+    uint32_t reserved2;     /**< Zero. */
+};
+
+/** @brief Opaque AMD-Vi instance. */
+struct viommu_amdvi;
+
+/**
+ * @brief Create an AMD-Vi instance (disabled, registers at reset values).
+ * @param ctx Context (must outlive the instance).
+ * @param cfg Configuration (copied).
+ * @param[out] out New instance.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL argument; `levels` not 0/4/5/6; `va_lg2` or
+ *         `pa_lg2` out of range; `mmio_base` not 16 KiB aligned; cap_offset
+ *         below 0x40 or not dword aligned.
+ * @retval VIOMMU_ESIZE `cfg->size` too small.
+ * @retval VIOMMU_EFLAGS `efr_features` has bits outside ::VIOMMU_AMDVI_EFR_ALL.
+ * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config *cfg,
+                                   struct viommu_amdvi **out);
+
+/**
+ * @brief Destroy an instance and the address spaces it created (no events).
+ * @param dev Instance or NULL (no-op).
+ */
+VIOMMU_API void viommu_amdvi_destroy(struct viommu_amdvi *dev);
+
+/**
+ * @brief Read from the capability block (IOMMU capability + MSI capability).
+ * @param dev Instance.
+ * @param off Offset inside the block (0 .. ::VIOMMU_AMDVI_CAP_BLOCK_LEN - 1).
+ * @param size 1, 2 or 4; the access must not cross a dword.
+ * @param[out] val Value (little-endian bytes of the register).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL, bad size or alignment.
+ * @retval VIOMMU_ERANGE Offset outside the block.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_pci_cap_read(struct viommu_amdvi *dev, uint32_t off, unsigned size, uint32_t *val);
+
+/**
+ * @brief Guest write to the capability block. Writable: IOMMU base address
+ *        low/high (until their Enable bit is set; then locked until reset),
+ *        MSI enable, MSI address and data. Everything else ignores writes.
+ * @return As viommu_amdvi_pci_cap_read().
+ */
+VIOMMU_API int viommu_amdvi_pci_cap_write(struct viommu_amdvi *dev, uint32_t off, unsigned size, uint32_t val);
+
+/**
+ * @brief Current MMIO base as the guest programmed it.
+ * @param dev Instance.
+ * @param[out] base Base address.
+ * @param[out] enabled Base address Enable bit (may be NULL).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY From a callback.
+ */
+VIOMMU_API int viommu_amdvi_get_mmio_base(struct viommu_amdvi *dev, uint64_t *base, int *enabled);
+
+/**
+ * @brief MMIO read (offset relative to the MMIO base).
+ * @param dev Instance.
+ * @param off Offset (< ::VIOMMU_AMDVI_MMIO_LEN), aligned to `size`.
+ * @param size 4 or 8.
+ * @param[out] val Value; unknown and reserved registers read 0.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL, bad size or alignment.
+ * @retval VIOMMU_ERANGE Offset beyond the window.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_mmio_read(struct viommu_amdvi *dev, uint64_t off, unsigned size, uint64_t *val);
+
+/**
+ * @brief MMIO write. Reserved bits and unknown registers ignore writes. A
+ *        tail-pointer or control write may process up to
+ *        viommu_amdvi_config::cmds_per_doorbell commands (notifier callbacks
+ *        may run); call viommu_amdvi_process() for the rest.
+ * @return As viommu_amdvi_mmio_read().
+ */
+VIOMMU_API int viommu_amdvi_mmio_write(struct viommu_amdvi *dev, uint64_t off, unsigned size, uint64_t val);
+
+/**
+ * @brief Continue command processing stopped by the per-doorbell bound.
+ * @param dev Instance.
+ * @retval 1 More commands are pending (call again).
+ * @retval 0 Nothing left to do.
+ * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_process(struct viommu_amdvi *dev);
+
+/**
+ * @brief Address space of DeviceID `devid` (created on first use, then the
+ *        same object). Its mode follows the IOMMU state and the DTE.
+ * @param dev Instance.
+ * @param devid DeviceID (requester ID).
+ * @param[out] out Address space (owned by the instance).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL. @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EEXIST Another owner created an address space with this identity.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out);
+
+/**
+ * @brief Reset to power-on state: registers cleared, capability base address
+ *        back to the configured one, every address space passthrough
+ *        (IOMMU disabled) with notifiers resynced (UNMAP + MODE).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL.
+ * @retval VIOMMU_ESINK, VIOMMU_EBUDGET A notifier failed (state still reset).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_reset(struct viommu_amdvi *dev);
+
+/** @brief Counters of one instance. */
+struct viommu_amdvi_stats {
+    uint64_t commands;        /**< Commands executed (legal ones). */
+    uint64_t illegal_commands; /**< ILLEGAL_COMMAND_ERROR stops. */
+    uint64_t cmd_hw_errors;   /**< COMMAND_HARDWARE_ERROR stops. */
+    uint64_t doorbell_bound_hits; /**< Times processing stopped at cmds_per_doorbell. */
+    uint64_t events_logged;   /**< Event-log entries written. */
+    uint64_t events_dropped;  /**< Events lost (log full/overflowed, disabled, write failed). */
+    uint64_t events_suppressed; /**< Events suppressed by DTE SA/SE. */
+    uint64_t msis;            /**< MSIs sent. */
+    uint64_t dte_resolves;    /**< DTE reads. */
+};
+
+/**
+ * @brief Copy the instance counters.
+ * @param dev Instance. @param[out] out Destination.
+ * @param size sizeof(*out) as compiled by the caller (smaller copies less).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL. @retval VIOMMU_ESIZE size 0.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_amdvi_stats *out, size_t size);
+
+/** @brief Event codes (spec §2.5). */
+enum viommu_amdvi_event_code {
+    VIOMMU_AMDVI_EV_NONE = 0,                 /**< No event. */
+    VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY = 1, /**< ILLEGAL_DEV_TABLE_ENTRY. */
+    VIOMMU_AMDVI_EV_IO_PAGE_FAULT = 2,        /**< IO_PAGE_FAULT. */
+    VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR = 3,     /**< DEV_TAB_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR = 4,    /**< PAGE_TAB_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_ILLEGAL_COMMAND = 5,      /**< ILLEGAL_COMMAND_ERROR. */
+    VIOMMU_AMDVI_EV_COMMAND_HW_ERROR = 6,     /**< COMMAND_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST = 8, /**< INVALID_DEVICE_REQUEST. */
+};
+
+/** @brief Outcome of resolving one DTE (a value type). */
+struct viommu_amdvi_resolution {
+    uint32_t mode;        /**< enum viommu_mode. */
+    uint32_t event;       /**< enum viommu_amdvi_event_code a DMA through this DTE logs (0 = none). */
+    uint16_t domain_id;   /**< DTE DomainID (valid when the DTE was read). */
+    uint8_t perm;         /**< DTE IR/IW as enum viommu_perm (passthrough/translated). */
+    uint8_t suppress;     /**< Bit 0: SA (suppress I/O page faults), bit 1: SE (suppress all). */
+    uint32_t reserved;    /**< Zero. */
+    uint64_t dte_gpa;     /**< GPA of the DTE. */
+    uint64_t dte[4];      /**< Raw DTE (zero if not read). */
+    struct viommu_pt_config pt; /**< TRANSLATED: table configuration. */
+};
+
+/**
+ * @brief Read and validate DeviceID `devid`'s DTE (spec §2.2.2) without
+ *        changing anything: pure except for the guest-memory read.
+ * @param ctx Context.
+ * @param devtab_reg Device Table Base Address register value (base + Size).
+ * @param devid DeviceID.
+ * @param efr_features EFR features advertised (VIOMMU_AMDVI_EFR_*).
+ * @param levels Page-table levels supported (4..6); 0 = translation disabled (HATS=11b).
+ * @param pa_lg2 Physical-address bits (0 = 48).
+ * @param[out] out Outcome; a failed DTE read is reported in it (BLOCKED,
+ *        DEV_TAB_HARDWARE_ERROR), not as an error.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid,
+                                    uint64_t efr_features, unsigned levels, unsigned pa_lg2,
+                                    struct viommu_amdvi_resolution *out);
+
+/** @brief IVHD device-entry kinds accepted by the IVRS builder. */
+enum viommu_ivrs_dev_kind {
+    VIOMMU_IVRS_DEV_SELECT = 0, /**< One device (IVHD type 2h entry). */
+    VIOMMU_IVRS_DEV_RANGE = 1,  /**< `devid`..`devid_last` (types 3h + 4h). */
+};
+
+/** @brief One endpoint (or range) covered by the IOMMU. */
+struct viommu_ivrs_dev {
+    uint32_t kind;       /**< enum viommu_ivrs_dev_kind. */
+    uint16_t devid;      /**< DeviceID (first of a range). */
+    uint16_t devid_last; /**< RANGE: last DeviceID (inclusive). */
+    uint8_t data;        /**< DTE setting byte (0 = none). */
+    uint8_t reserved[7]; /**< Zero. */
+};
+
+/**
+ * @brief Build an IVRS table with one IVHD (type 10h) for `dev`.
+ * @param dev Instance (its segment, BDF, capability offset, MMIO base, features).
+ * @param devs Endpoints (may be NULL when `ndevs` is 0).
+ * @param ndevs Number of entries.
+ * @param oem OEM header fields or NULL for defaults.
+ * @param[out] buf Destination (may be NULL when `*len` is 0).
+ * @param[in,out] len In: size of `buf`. Out: table length (also on ::VIOMMU_ESIZE).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL `dev`/`len`, bad entry kind or range.
+ * @retval VIOMMU_ESIZE `buf` too small (`*len` = needed size).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
+                                       const struct viommu_acpi_oem *oem, void *buf, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVIOMMU_AMDVI_H */

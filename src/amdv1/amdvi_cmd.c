@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * AMD-Vi command buffer (AMD IOMMU spec 48882):
+ *  - §2.4 Commands: 128-bit entries, opcode in bits 63:60.
+ *    §2.4.1 COMPLETION_WAIT (S store, I interrupt), §2.4.2
+ *    INVALIDATE_DEVTAB_ENTRY, §2.4.3 INVALIDATE_IOMMU_PAGES (S size encoding,
+ *    PDE), §2.4.4 INVALIDATE_IOTLB_PAGES, §2.4.5 INVALIDATE_INTERRUPT_TABLE,
+ *    §2.4.6 PREFETCH_IOMMU_PAGES (needs EFR PreFSup), §2.4.7
+ *    COMPLETE_PPR_REQUEST (needs PPRSup), §2.4.8 INVALIDATE_IOMMU_ALL (needs
+ *    IASup).
+ *  - An illegal command stops processing with CmdBufRun = 0, head left at
+ *    the command, and logs ILLEGAL_COMMAND_ERROR with its address; a failed
+ *    fetch or completion store logs COMMAND_HARDWARE_ERROR and stops too.
+ * Decisions: a tail at or beyond the buffer size is not processed (nothing
+ * happens until a valid tail is written); at most cmds_per_doorbell
+ * commands run per tail write or viommu_amdvi_process() call.
+ */
+#include "amdv1/amdvi_internal.h"
+
+#include "core/core.h"
+
+enum {
+    CMD_COMPLETION_WAIT = 1,
+    CMD_INV_DEVTAB_ENTRY = 2,
+    CMD_INV_IOMMU_PAGES = 3,
+    CMD_INV_IOTLB_PAGES = 4,
+    CMD_INV_INT_TABLE = 5,
+    CMD_PREFETCH_PAGES = 6,
+    CMD_COMPLETE_PPR = 7,
+    CMD_INV_IOMMU_ALL = 8,
+};
+
+#define CW_S VI_BIT(0)
+#define CW_I VI_BIT(1)
+#define INV_S VI_BIT(0)
+#define INV_PDE VI_BIT(1)
+
+enum cmd_result { CMD_OK, CMD_ILLEGAL, CMD_HWERR };
+
+bool amdvi_cmd_running(const struct viommu_amdvi *dev)
+{
+    return (dev->status & AMDVI_STS_CMD_RUN) && (dev->control & AMDVI_CTRL_IOMMU_EN) &&
+           (dev->control & AMDVI_CTRL_CMDBUF_EN);
+}
+
+static void cmd_error(struct viommu_amdvi *dev, uint32_t code, uint64_t addr)
+{
+    uint32_t ev[4] = {0, code << 28, (uint32_t)addr, (uint32_t)(addr >> 32)};
+    dev->status &= ~AMDVI_STS_CMD_RUN;
+    amdvi_log_event(dev, ev);
+}
+
+/* Decode the S-bit size encoding: with S=1, the lowest zero bit of
+ * address[63:12] at position p makes the range 2^(p+1) bytes, aligned. */
+static void inv_range(uint64_t addr, bool s, uint64_t *first, uint64_t *last)
+{
+    addr &= ~UINT64_C(0xfff);
+    if (!s) {
+        *first = addr;
+        *last = addr + 0xfff;
+        return;
+    }
+    unsigned p = vi_ctz64(~addr >> 12) + 12; /* first zero bit */
+    if (p >= 63) {
+        *first = 0;
+        *last = UINT64_MAX;
+        return;
+    }
+    uint64_t mask = vi_lg2_mask(p + 1);
+    *first = addr & ~mask;
+    *last = *first | mask;
+}
+
+static int resync_all(struct viommu_amdvi *dev)
+{
+    int ret = 0;
+    for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
+        int r = amdvi_apply_dte(dev, ds);
+        if (!r && ds->has_domain)
+            r = vi_as_sync(ds->as, 0, UINT64_MAX);
+        if (r && !ret)
+            ret = r;
+    }
+    return ret;
+}
+
+static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4])
+{
+    unsigned op = c[1] >> 28;
+    int r = 0;
+    switch (op) {
+    case CMD_COMPLETION_WAIT: {
+        uint64_t store = (((uint64_t)c[1] & 0xfffffu) << 32) | (c[0] & ~7u);
+        if (c[0] & CW_S) {
+            uint8_t b[8];
+            for (unsigned i = 0; i < 8; i++)
+                b[i] = (uint8_t)(c[2 + i / 4] >> (8 * (i % 4)));
+            if (vi_gmem_write(dev->ctx, store, b, sizeof(b)))
+                return CMD_HWERR;
+        }
+        if (c[0] & CW_I) {
+            dev->status |= AMDVI_STS_COMWAIT_INT;
+            if (dev->control & AMDVI_CTRL_COMWAITINT_EN)
+                amdvi_msi(dev);
+        }
+        break;
+    }
+    case CMD_INV_DEVTAB_ENTRY: {
+        struct amdvi_devstate *ds = amdvi_find_dev(dev, (uint16_t)c[0]);
+        if (ds)
+            r = amdvi_apply_dte(dev, ds);
+        break;
+    }
+    case CMD_INV_IOMMU_PAGES: {
+        uint16_t dom = (uint16_t)c[1];
+        uint64_t addr = ((uint64_t)c[3] << 32) | c[2], first, last;
+        inv_range(addr, c[2] & INV_S, &first, &last);
+        /* PDE=1 also drops cached directory entries; the IOTLB only holds
+         * leaves, so both cases invalidate and resync the same range. */
+        vi_iotlb_invalidate_domain(dev->ctx, dev, dom, first, last);
+        r = vi_domain_sync(dev->ctx, dev, dom, first, last);
+        break;
+    }
+    case CMD_INV_IOTLB_PAGES: /* no device IOTLB (ATS) is emulated: complete */
+    case CMD_INV_INT_TABLE:   /* interrupt remapping is not emulated: nothing cached */
+        break;
+    case CMD_PREFETCH_PAGES:
+        if (!(dev->efr & VIOMMU_AMDVI_EFR_PREFSUP))
+            return CMD_ILLEGAL;
+        break; /* a hint */
+    case CMD_INV_IOMMU_ALL:
+        if (!(dev->efr & VIOMMU_AMDVI_EFR_IASUP))
+            return CMD_ILLEGAL;
+        vi_iotlb_invalidate_all(dev->ctx);
+        r = resync_all(dev);
+        break;
+    case CMD_COMPLETE_PPR: /* PPR not advertised */
+    default:
+        return CMD_ILLEGAL;
+    }
+    if (r)
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: command %u: shadow sync returned %d", op, r);
+    return CMD_OK;
+}
+
+bool amdvi_cmd_run(struct viommu_amdvi *dev)
+{
+    if (!amdvi_cmd_running(dev))
+        return false;
+    uint64_t size = amdvi_buf_entries(dev->cmdbuf) * 16;
+    uint64_t base = dev->cmdbuf & AMDVI_BASE_ADDR;
+    if (dev->cmd_tail >= size) {
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: command tail 0x%llx beyond buffer (0x%llx bytes)",
+               (unsigned long long)dev->cmd_tail, (unsigned long long)size);
+        return false;
+    }
+    dev->cmd_head %= size;
+    for (uint32_t n = 0; dev->cmd_head != dev->cmd_tail; n++) {
+        if (n == dev->cfg.cmds_per_doorbell) {
+            dev->stats.doorbell_bound_hits++;
+            return true;
+        }
+        uint64_t at = base + dev->cmd_head;
+        uint8_t b[16];
+        if (vi_gmem_read(dev->ctx, at, b, sizeof(b))) {
+            dev->stats.cmd_hw_errors++;
+            cmd_error(dev, VIOMMU_AMDVI_EV_COMMAND_HW_ERROR, at);
+            return false;
+        }
+        uint32_t c[4];
+        for (unsigned i = 0; i < 4; i++)
+            c[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
+                   (uint32_t)b[4 * i + 3] << 24;
+        enum cmd_result res = exec(dev, c);
+        if (res == CMD_ILLEGAL) {
+            dev->stats.illegal_commands++;
+            cmd_error(dev, VIOMMU_AMDVI_EV_ILLEGAL_COMMAND, at);
+            return false;
+        }
+        if (res == CMD_HWERR) {
+            dev->stats.cmd_hw_errors++;
+            cmd_error(dev, VIOMMU_AMDVI_EV_COMMAND_HW_ERROR, at);
+            return false;
+        }
+        dev->stats.commands++;
+        dev->cmd_head = (dev->cmd_head + 16) % size;
+        if (!amdvi_cmd_running(dev))
+            return false;
+    }
+    return false;
+}

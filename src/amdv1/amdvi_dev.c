@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * AMD-Vi instance life cycle and per-DeviceID address spaces
+ * (AMD IOMMU spec 48882 §2.2.2 device table use, §3.4.3 IommuEn:
+ * with the IOMMU disabled, DMA is not translated).
+ */
+#include "amdv1/amdvi_internal.h"
+
+#include "core/core.h"
+
+#include <string.h>
+
+#define AMDVI_DEFAULT_CMDS_PER_DOORBELL 256u
+
+struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid)
+{
+    for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next)
+        if (ds->devid == devid)
+            return ds;
+    return NULL;
+}
+
+void amdvi_msi(struct viommu_amdvi *dev)
+{
+    if (!(dev->msi_ctrl & 1u))
+        return; /* MSI disabled in the capability: interrupt not delivered */
+    uint64_t addr = ((uint64_t)dev->msi_addr_hi << 32) | dev->msi_addr_lo;
+    dev->stats.msis++;
+    vi_msi(dev->ctx, addr, dev->msi_data & 0xffffu);
+}
+
+static uint32_t block_code(uint32_t event)
+{
+    switch (event) {
+    case VIOMMU_AMDVI_EV_IO_PAGE_FAULT:
+        return AMDVI_BLOCK_IOPF;
+    case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
+        return AMDVI_BLOCK_ILLEGAL_DTE;
+    case VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR:
+        return AMDVI_BLOCK_DTE_HWERR;
+    default:
+        return AMDVI_BLOCK_SILENT;
+    }
+}
+
+/* Bring one address space in line with the IOMMU state and its DTE. The
+ * core diffs the notifiers' shadows against the new translation. */
+int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
+{
+    ds->has_domain = 0;
+    ds->suppress = 0;
+    if (!(dev->control & AMDVI_CTRL_IOMMU_EN)) {
+        if (vi_as_mode(ds->as) == VIOMMU_MODE_PASSTHROUGH)
+            return 0;
+        return vi_as_set_passthrough(ds->as);
+    }
+    struct viommu_amdvi_resolution res;
+    dev->stats.dte_resolves++;
+    amdvi_dte_resolve(dev->ctx, dev->devtab, ds->devid, dev->efr, dev->levels, dev->pa_lg2, &res);
+    ds->domain_id = res.domain_id;
+    ds->suppress = res.suppress;
+    ds->dte_gpa = res.dte_gpa;
+    switch (res.mode) {
+    case VIOMMU_MODE_PASSTHROUGH:
+        if (vi_as_mode(ds->as) == VIOMMU_MODE_PASSTHROUGH)
+            return 0;
+        return vi_as_set_passthrough(ds->as);
+    case VIOMMU_MODE_TRANSLATED:
+        ds->has_domain = 1;
+        return vi_as_set_pt(ds->as, res.domain_id, &res.pt);
+    default:
+        return vi_as_set_blocked(ds->as, block_code(res.event));
+    }
+}
+
+int amdvi_apply_all(struct viommu_amdvi *dev)
+{
+    int ret = 0;
+    for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
+        int r = amdvi_apply_dte(dev, ds);
+        if (r && !ret)
+            ret = r;
+    }
+    return ret;
+}
+
+static int check_cfg(const struct viommu_amdvi_config *cfg)
+{
+    if (cfg->size < offsetof(struct viommu_amdvi_config, reserved2) + sizeof(cfg->reserved2))
+        return VIOMMU_ESIZE;
+    if (cfg->levels != 0 && (cfg->levels < 4 || cfg->levels > 6))
+        return VIOMMU_EINVAL;
+    if (cfg->va_lg2 > 64 || (cfg->va_lg2 && cfg->va_lg2 < 32) || cfg->pa_lg2 > 52 ||
+        (cfg->pa_lg2 && cfg->pa_lg2 < 32))
+        return VIOMMU_EINVAL;
+    if (cfg->mmio_base & 0x3fffu)
+        return VIOMMU_EINVAL;
+    if (cfg->cap_offset < 0x40 || (cfg->cap_offset & 3u) || cfg->cap_offset > 0x100 - VIOMMU_AMDVI_CAP_BLOCK_LEN)
+        return VIOMMU_EINVAL;
+    if (cfg->efr_features & ~VIOMMU_AMDVI_EFR_ALL)
+        return VIOMMU_EFLAGS;
+    return 0;
+}
+
+int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config *cfg, struct viommu_amdvi **out)
+{
+    if (!ctx || !cfg || !out)
+        return VIOMMU_EINVAL;
+    int r = check_cfg(cfg);
+    if (r)
+        return r;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    struct viommu_amdvi *dev = vi_zalloc(ctx, sizeof(*dev));
+    if (!dev) {
+        vi_leave(ctx);
+        return VIOMMU_ENOMEM;
+    }
+    dev->ctx = ctx;
+    memcpy(&dev->cfg, cfg, sizeof(dev->cfg));
+    dev->cfg.size = sizeof(dev->cfg);
+    if (!dev->cfg.levels)
+        dev->cfg.levels = 6;
+    if (!dev->cfg.va_lg2)
+        dev->cfg.va_lg2 = 64;
+    if (!dev->cfg.pa_lg2)
+        dev->cfg.pa_lg2 = 48;
+    if (!dev->cfg.cmds_per_doorbell)
+        dev->cfg.cmds_per_doorbell = AMDVI_DEFAULT_CMDS_PER_DOORBELL;
+    dev->levels = dev->cfg.dma_remap ? dev->cfg.levels : 0;
+    dev->pa_lg2 = dev->cfg.pa_lg2;
+    /* EFR (§3.4.5): HATS 00b/01b/10b = 4/5/6 levels, 11b = host translation disabled. */
+    unsigned hats = dev->levels ? dev->levels - 4 : 3;
+    dev->efr = (dev->cfg.efr_features & VIOMMU_AMDVI_EFR_ALL) | VI_FIELD_PREP(AMDVI_EFR_HATS, hats);
+    amdvi_regs_reset(dev);
+    *out = dev;
+    vi_leave(ctx);
+    return 0;
+}
+
+void viommu_amdvi_destroy(struct viommu_amdvi *dev)
+{
+    if (!dev)
+        return;
+    struct viommu_ctx *ctx = dev->ctx;
+    if (vi_enter(ctx))
+        return; /* from a callback: refused (documented) */
+    struct amdvi_devstate *ds = dev->devs;
+    while (ds) {
+        struct amdvi_devstate *next = ds->next;
+        vi_as_destroy(ds->as);
+        vi_free(ctx, ds);
+        ds = next;
+    }
+    vi_free(ctx, dev);
+    vi_leave(ctx);
+}
+
+int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out)
+{
+    if (!dev || !out)
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    struct amdvi_devstate *ds = amdvi_find_dev(dev, devid);
+    if (ds) {
+        *out = ds->as;
+        vi_leave(dev->ctx);
+        return 0;
+    }
+    ds = vi_zalloc(dev->ctx, sizeof(*ds));
+    if (!ds) {
+        vi_leave(dev->ctx);
+        return VIOMMU_ENOMEM;
+    }
+    const struct viommu_as_id id = {
+        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = devid, .pasid = VIOMMU_PASID_NONE};
+    const struct viommu_as_hooks hooks = {.size = sizeof(hooks), .fault = amdvi_fault_hook};
+    r = vi_as_create(dev->ctx, &id, &hooks, dev, &ds->as);
+    if (r) {
+        vi_free(dev->ctx, ds);
+        vi_leave(dev->ctx);
+        return r;
+    }
+    ds->dev = dev;
+    ds->devid = devid;
+    ds->next = dev->devs;
+    dev->devs = ds;
+    (void)amdvi_apply_dte(dev, ds); /* no notifiers yet: cannot fail on sinks */
+    *out = ds->as;
+    vi_leave(dev->ctx);
+    return 0;
+}
+
+int viommu_amdvi_reset(struct viommu_amdvi *dev)
+{
+    if (!dev)
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    amdvi_regs_reset(dev);
+    r = amdvi_apply_all(dev);
+    vi_leave(dev->ctx);
+    return r;
+}
+
+int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_amdvi_stats *out, size_t size)
+{
+    if (!dev || !out)
+        return VIOMMU_EINVAL;
+    if (!size)
+        return VIOMMU_ESIZE;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    size_t n = size < sizeof(dev->stats) ? size : sizeof(dev->stats);
+    memcpy(out, &dev->stats, n);
+    if (size > n)
+        memset((char *)out + n, 0, size - n);
+    vi_leave(dev->ctx);
+    return 0;
+}
+
+int viommu_amdvi_process(struct viommu_amdvi *dev)
+{
+    if (!dev)
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    bool more = amdvi_cmd_run(dev);
+    vi_leave(dev->ctx);
+    return more ? 1 : 0;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * AMD-Vi event log (AMD IOMMU spec 48882):
+ *  - §2.5 Event Logging: 128-bit entries, EventCode in bits 63:60;
+ *    §2.5.2 ILLEGAL_DEV_TABLE_ENTRY, §2.5.3 IO_PAGE_FAULT (flags GN, NX, US,
+ *    I, PR, RW, PE, RZ, TR), §2.5.4 DEV_TAB_HARDWARE_ERROR, §2.5.5
+ *    PAGE_TAB_HARDWARE_ERROR, §2.5.6 ILLEGAL_COMMAND_ERROR, §2.5.7
+ *    COMMAND_HARDWARE_ERROR.
+ *  - §3.4.12 Status EventOverflow / EventLogInt / EventLogRun: a full log
+ *    sets EventOverflow, stops logging (EventLogRun = 0) and interrupts.
+ *  - DTE SE suppresses every event of the device, SA its I/O page faults.
+ */
+#include "amdv1/amdvi_internal.h"
+
+#include "core/core.h"
+
+void amdvi_log_event(struct viommu_amdvi *dev, const uint32_t ev[4])
+{
+    if (!(dev->status & AMDVI_STS_EVT_RUN)) {
+        dev->stats.events_dropped++;
+        return;
+    }
+    uint64_t size = amdvi_buf_entries(dev->evtlog) * 16;
+    uint64_t tail = dev->evt_tail % size;
+    uint64_t next = (tail + 16) % size;
+    if (next == dev->evt_head % size) {
+        dev->status |= AMDVI_STS_EVT_OVERFLOW;
+        dev->status &= ~AMDVI_STS_EVT_RUN;
+        dev->stats.events_dropped++;
+        if (dev->control & AMDVI_CTRL_EVTINT_EN)
+            amdvi_msi(dev);
+        return;
+    }
+    uint8_t b[16];
+    for (unsigned i = 0; i < 16; i++)
+        b[i] = (uint8_t)(ev[i / 4] >> (8 * (i % 4)));
+    if (vi_gmem_write(dev->ctx, (dev->evtlog & AMDVI_BASE_ADDR) + tail, b, sizeof(b))) {
+        dev->stats.events_dropped++;
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: event log write failed at 0x%llx",
+               (unsigned long long)((dev->evtlog & AMDVI_BASE_ADDR) + tail));
+        return;
+    }
+    dev->evt_tail = next;
+    dev->stats.events_logged++;
+    dev->status |= AMDVI_STS_EVT_INT;
+    if (dev->control & AMDVI_CTRL_EVTINT_EN)
+        amdvi_msi(dev);
+}
+
+static void put(uint32_t ev[4], uint32_t code, uint16_t devid, uint32_t dw1_low, uint64_t addr)
+{
+    ev[0] = devid;
+    ev[1] = dw1_low | (code << 28);
+    ev[2] = (uint32_t)addr;
+    ev[3] = (uint32_t)(addr >> 32);
+}
+
+/* translate() fault of one of our address spaces (never called during
+ * sync or replay): log what the hardware would log for this DMA. */
+void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fault *f)
+{
+    struct viommu_amdvi *dev = opaque;
+    uint16_t devid = vi_as_id(as)->rid;
+    struct amdvi_devstate *ds = amdvi_find_dev(dev, devid);
+    uint8_t suppress = ds ? ds->suppress : 0;
+    uint16_t dom = ds ? ds->domain_id : 0;
+    uint32_t rw = (f->access & VIOMMU_PERM_WRITE) ? (uint32_t)AMDVI_EVF_RW : 0;
+    uint32_t ev[4];
+    uint32_t code;
+
+    switch (f->reason) {
+    case VIOMMU_FAULT_BLOCKED:
+        switch (f->code) {
+        case AMDVI_BLOCK_IOPF:
+            code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+            put(ev, code, devid, dom | rw, f->iova);
+            break;
+        case AMDVI_BLOCK_ILLEGAL_DTE:
+            code = VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+            put(ev, code, devid, rw, f->iova);
+            break;
+        case AMDVI_BLOCK_DTE_HWERR:
+            code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
+            put(ev, code, devid, rw, ds ? ds->dte_gpa : 0);
+            break;
+        default:
+            return; /* silent target abort */
+        }
+        break;
+    case VIOMMU_FAULT_READ_FAILED:
+        /* §2.5.5: the walk could not read an entry: hardware error, not "not mapped". */
+        code = VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR;
+        put(ev, code, devid, dom | rw, f->entry_gpa & ~UINT64_C(7));
+        break;
+    case VIOMMU_FAULT_PERM:
+        code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+        put(ev, code, devid, dom | rw | (uint32_t)AMDVI_EVF_PR | (uint32_t)AMDVI_EVF_PE, f->iova);
+        break;
+    case VIOMMU_FAULT_BAD_ENTRY:
+        code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+        put(ev, code, devid,
+            dom | rw | (uint32_t)AMDVI_EVF_PR | (f->code == VIOMMU_AMDV1_BAD_RSVD ? (uint32_t)AMDVI_EVF_RZ : 0),
+            f->iova);
+        break;
+    default: /* NOT_PRESENT, ADDR_RANGE */
+        code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+        put(ev, code, devid, dom | rw, f->iova);
+        break;
+    }
+    if ((suppress & AMDVI_SUPPRESS_SE) || (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && (suppress & AMDVI_SUPPRESS_SA))) {
+        dev->stats.events_suppressed++;
+        return;
+    }
+    amdvi_log_event(dev, ev);
+}

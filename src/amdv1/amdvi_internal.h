@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of the AMD-Vi device model (src/amdv1). */
+#ifndef VIOMMU_AMDVI_INTERNAL_H
+#define VIOMMU_AMDVI_INTERNAL_H
+
+#include <libviommu/amdvi.h>
+#include <libviommu/as.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bits.h"
+
+/* ---- MMIO register offsets (spec §3.4) -------------------------------- */
+#define AMDVI_MMIO_DEVTAB 0x0000
+#define AMDVI_MMIO_CMDBUF 0x0008
+#define AMDVI_MMIO_EVTLOG 0x0010
+#define AMDVI_MMIO_CONTROL 0x0018
+#define AMDVI_MMIO_EXCL_BASE 0x0020
+#define AMDVI_MMIO_EXCL_LIMIT 0x0028
+#define AMDVI_MMIO_EFR 0x0030
+#define AMDVI_MMIO_CMD_HEAD 0x2000
+#define AMDVI_MMIO_CMD_TAIL 0x2008
+#define AMDVI_MMIO_EVT_HEAD 0x2010
+#define AMDVI_MMIO_EVT_TAIL 0x2018
+#define AMDVI_MMIO_STATUS 0x2020
+
+#define AMDVI_BASE_ADDR VI_GENMASK(51, 12)
+#define AMDVI_DEVTAB_SIZE VI_GENMASK(8, 0)
+#define AMDVI_BUF_LEN VI_GENMASK(59, 56)
+#define AMDVI_PTR_MASK VI_GENMASK(18, 4)
+#define AMDVI_EXCL_EN VI_BIT(0)
+#define AMDVI_EXCL_ALLOW VI_BIT(1)
+
+/* Control register (spec §3.4.3). */
+#define AMDVI_CTRL_IOMMU_EN VI_BIT(0)
+#define AMDVI_CTRL_HT_TUN_EN VI_BIT(1)
+#define AMDVI_CTRL_EVTLOG_EN VI_BIT(2)
+#define AMDVI_CTRL_EVTINT_EN VI_BIT(3)
+#define AMDVI_CTRL_COMWAITINT_EN VI_BIT(4)
+#define AMDVI_CTRL_INV_TIMEOUT VI_GENMASK(7, 5)
+#define AMDVI_CTRL_PASSPW VI_BIT(8)
+#define AMDVI_CTRL_RESPASSPW VI_BIT(9)
+#define AMDVI_CTRL_COHERENT VI_BIT(10)
+#define AMDVI_CTRL_ISOC VI_BIT(11)
+#define AMDVI_CTRL_CMDBUF_EN VI_BIT(12)
+/* Bits kept as written: the ones above. PPR, GT, GA, SMI filter, XT, ... are
+ * not advertised and read as zero. */
+#define AMDVI_CTRL_RW_MASK                                                                                  \
+    (AMDVI_CTRL_IOMMU_EN | AMDVI_CTRL_HT_TUN_EN | AMDVI_CTRL_EVTLOG_EN | AMDVI_CTRL_EVTINT_EN |               \
+     AMDVI_CTRL_COMWAITINT_EN | AMDVI_CTRL_INV_TIMEOUT | AMDVI_CTRL_PASSPW | AMDVI_CTRL_RESPASSPW |           \
+     AMDVI_CTRL_COHERENT | AMDVI_CTRL_ISOC | AMDVI_CTRL_CMDBUF_EN)
+
+/* Status register (spec §3.4.12). */
+#define AMDVI_STS_EVT_OVERFLOW VI_BIT(0)
+#define AMDVI_STS_EVT_INT VI_BIT(1)
+#define AMDVI_STS_COMWAIT_INT VI_BIT(2)
+#define AMDVI_STS_EVT_RUN VI_BIT(3)
+#define AMDVI_STS_CMD_RUN VI_BIT(4)
+#define AMDVI_STS_W1C (AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_INT | AMDVI_STS_COMWAIT_INT)
+
+/* EFR (spec §3.4.5). */
+#define AMDVI_EFR_HATS VI_GENMASK(11, 10)
+
+/* ---- IO_PAGE_FAULT / event flags (spec §2.5.x, bits of event dword1) --- */
+#define AMDVI_EVF_GN VI_BIT(16)
+#define AMDVI_EVF_NX VI_BIT(17)
+#define AMDVI_EVF_US VI_BIT(18)
+#define AMDVI_EVF_I VI_BIT(19)
+#define AMDVI_EVF_PR VI_BIT(20)
+#define AMDVI_EVF_RW VI_BIT(21)
+#define AMDVI_EVF_PE VI_BIT(22)
+#define AMDVI_EVF_RZ VI_BIT(23)
+#define AMDVI_EVF_TR VI_BIT(24)
+
+/* Codes passed to vi_as_set_blocked(): what a DMA through a blocked DTE logs. */
+enum amdvi_block_code {
+    AMDVI_BLOCK_SILENT = 0,      /* target abort, no event */
+    AMDVI_BLOCK_IOPF = 1,        /* IO_PAGE_FAULT (e.g. V=1 TV=0, Mode 0 with IR=IW=0) */
+    AMDVI_BLOCK_ILLEGAL_DTE = 2, /* ILLEGAL_DEV_TABLE_ENTRY */
+    AMDVI_BLOCK_DTE_HWERR = 3,   /* DEV_TAB_HARDWARE_ERROR */
+};
+
+#define AMDVI_SUPPRESS_SA 1u
+#define AMDVI_SUPPRESS_SE 2u
+
+unsigned amdv1_mode_va_lg2(unsigned mode);
+
+/* Lock held: read and validate a DTE (amdvi_dte.c). */
+void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
+                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out);
+
+/* ---- device state ------------------------------------------------------ */
+
+struct amdvi_devstate; /* per DeviceID, the address space's owner opaque */
+
+struct viommu_amdvi {
+    struct viommu_ctx *ctx;
+    struct viommu_amdvi_config cfg;
+    uint64_t efr;
+    unsigned levels; /* 0 = host translation disabled */
+    unsigned pa_lg2;
+    /* capability block */
+    uint32_t base_lo, base_hi;
+    uint32_t msi_ctrl; /* MSI message control (16 bits) */
+    uint32_t msi_addr_lo, msi_addr_hi, msi_data;
+    /* MMIO registers */
+    uint64_t devtab, cmdbuf, evtlog, control, excl_base, excl_limit;
+    uint64_t cmd_head, cmd_tail, evt_head, evt_tail, status;
+    struct amdvi_devstate *devs; /* list of address spaces we own */
+    struct viommu_amdvi_stats stats;
+};
+
+struct amdvi_devstate {
+    struct viommu_amdvi *dev;
+    struct viommu_as *as;
+    struct amdvi_devstate *next;
+    uint16_t devid;
+    uint16_t domain_id;
+    uint8_t suppress;
+    uint8_t has_domain; /* translated through tables tagged domain_id */
+    uint64_t dte_gpa;
+};
+
+/* amdvi_dev.c */
+int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds);
+int amdvi_apply_all(struct viommu_amdvi *dev);
+struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid);
+void amdvi_msi(struct viommu_amdvi *dev);
+
+/* amdvi_event.c */
+void amdvi_log_event(struct viommu_amdvi *dev, const uint32_t ev[4]);
+void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fault *fault);
+
+/* amdvi_cmd.c: returns true if commands remain */
+bool amdvi_cmd_run(struct viommu_amdvi *dev);
+bool amdvi_cmd_running(const struct viommu_amdvi *dev);
+
+/* amdvi_regs.c */
+void amdvi_regs_reset(struct viommu_amdvi *dev);
+uint64_t amdvi_buf_entries(uint64_t reg);
+
+#endif /* VIOMMU_AMDVI_INTERNAL_H */
