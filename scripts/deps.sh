@@ -19,7 +19,8 @@ TEST_PKGS=(
     "${DEMO_PKGS[@]}"
     doxygen      # `docs` target, built with warnings as errors
     acpica-tools # iasl -d validates the generated IVRS/DMAR/VIOT tables
-    clang        # `fuzz` preset (libFuzzer)
+    clang        # `fuzz` preset
+    libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang (only "recommended" by clang)
     python3      # test helpers
 )
 

@@ -7,6 +7,7 @@
 #  2. `asan` preset (Debug, ASan+UBSan, -Werror): configure, build, ctest
 #  3. `release` preset (-Werror): configure, build, ctest
 #  4. `tsan` preset: configure, build, ctest -L tsan (tests labelled `tsan`)
+#     `fuzz` preset (clang, libFuzzer): configure, build, ctest -L fuzz-smoke
 #  5. docs: Doxygen with warnings as errors (target `docs` of build/release)
 #  6. install build/release to a temporary prefix, then move the prefix (the
 #     package must be relocatable) and build + run tests/consumer/ twice:
@@ -100,6 +101,7 @@ preset asan
 preset release
 RELEASE_OK=$?
 preset tsan -L tsan
+preset fuzz -L fuzz-smoke
 
 say "docs (Doxygen, warnings are errors)"
 if ((RELEASE_OK != 0)); then
