@@ -1,0 +1,744 @@
+/* SPDX-License-Identifier: MIT */
+/* AMD-Vi device model (spec 48882): registers, capability block, DTE
+ * resolution, commands, event log, shadow sync, reset, IVRS. Driven by the
+ * Linux-like guest driver in amdv1_guest.c. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amdv1_guest.h"
+
+#define EFR_ALL VIOMMU_AMDVI_EFR_ALL
+#define DEV 0x10u
+#define DOM 7u
+#define CTRL_BASE ((1u << 12) | (1u << 2) | (1u << 3) | (1u << 4) | 1u)
+
+/* ---- VFIO-like sink ------------------------------------------------------ */
+struct sink {
+    unsigned n, maps, unmaps, modes;
+    struct viommu_event ev[256];
+};
+
+static int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    (void)as;
+    struct sink *s = opaque;
+    if (s->n < 256)
+        s->ev[s->n] = *ev;
+    s->n++;
+    if (ev->kind == VIOMMU_EVENT_MAP)
+        s->maps++;
+    else if (ev->kind == VIOMMU_EVENT_UNMAP)
+        s->unmaps++;
+    else
+        s->modes++;
+    return 0;
+}
+
+static struct viommu_notifier *attach(struct viommu_as *as, struct sink *s)
+{
+    memset(s, 0, sizeof(*s));
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_ALL, .fn = sink_fn, .opaque = s};
+    struct viommu_notifier *n = NULL;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    return n;
+}
+
+static struct viommu_as *get_as(struct guest *g, uint16_t devid)
+{
+    struct viommu_as *as = NULL;
+    ck_assert_int_eq(viommu_amdvi_get_as(g->dev, devid, &as), 0);
+    return as;
+}
+
+static unsigned ev_code(const uint32_t ev[4])
+{
+    return ev[1] >> 28;
+}
+
+/* ---- registers and capability ------------------------------------------- */
+
+START_TEST(reg_efr_and_reserved_bits)
+{
+    struct guest g;
+    g_init(&g, 4, VIOMMU_AMDVI_EFR_IASUP, 0);
+    uint64_t efr = g_mmio_r(&g, 0x30);
+    ck_assert_uint_eq(efr & (1u << 6), 1u << 6);  /* IASup */
+    ck_assert_uint_eq((efr >> 10) & 3, 0);        /* HATS 4 levels */
+    ck_assert_uint_eq(efr & 1, 0);                /* PreFSup not requested */
+    g_mmio_w(&g, 0x30, ~UINT64_C(0));              /* EFR read-only */
+    ck_assert_uint_eq(g_mmio_r(&g, 0x30), efr);
+    /* reserved bits of the device-table base read as zero */
+    g_mmio_w(&g, 0x0000, g.devtab | UINT64_C(0xe00) | (UINT64_C(1) << 60));
+    ck_assert_uint_eq(g_mmio_r(&g, 0x0000), g.devtab);
+    /* unknown offsets: harmless */
+    uint64_t v = 1;
+    ck_assert_int_eq(viommu_amdvi_mmio_write(g.dev, 0x1000, 8, 0x1234), 0);
+    ck_assert_int_eq(viommu_amdvi_mmio_read(g.dev, 0x1000, 8, &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(viommu_amdvi_mmio_read(g.dev, 0x3, 4, &v), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_amdvi_mmio_read(g.dev, 0x4000, 8, &v), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_amdvi_mmio_read(g.dev, 0x0, 2, &v), VIOMMU_EINVAL);
+    /* 4-byte halves */
+    ck_assert_int_eq(viommu_amdvi_mmio_read(g.dev, 0x34, 4, &v), 0);
+    ck_assert_uint_eq(v, efr >> 32);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(reg_hats_disabled_when_no_dma_remap)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 1 << 20));
+    struct viommu_ctx *ctx = th_ctx(&th, false, NULL);
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .cap_offset = 0x40, .dma_remap = 0};
+    struct viommu_amdvi *dev;
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &dev), 0);
+    uint64_t efr;
+    viommu_amdvi_mmio_read(dev, 0x30, 8, &efr);
+    ck_assert_uint_eq((efr >> 10) & 3, 3);
+    uint32_t hdr;
+    viommu_amdvi_pci_cap_read(dev, 0, 4, &hdr);
+    ck_assert_uint_eq(hdr & (1u << 26), 0); /* no NpCache without translation */
+    viommu_amdvi_destroy(dev);
+    cfg.efr_features = 1u << 9;
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &dev), VIOMMU_EFLAGS);
+    cfg.efr_features = 0;
+    cfg.size = 8;
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &dev), VIOMMU_ESIZE);
+    viommu_ctx_destroy(ctx);
+    th_fini(&th);
+}
+END_TEST
+
+START_TEST(cap_block_layout_and_base_lock)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint32_t v;
+    ck_assert_int_eq(viommu_amdvi_pci_cap_read(g.dev, 0, 4, &v), 0);
+    ck_assert_uint_eq(v & 0xff, 0x0f);           /* Secure Device capability */
+    ck_assert_uint_eq((v >> 8) & 0xff, 0x58);    /* next: MSI cap at 0x40 + 0x18 */
+    ck_assert_uint_eq((v >> 16) & 7, 3);         /* CapType */
+    ck_assert_uint_eq(v & (1u << 27), 1u << 27); /* EFRSup */
+    ck_assert_uint_eq(v & (1u << 26), 1u << 26); /* NpCache (shadowing needs it) */
+    ck_assert_int_eq(viommu_amdvi_pci_cap_read(g.dev, 0x18, 1, &v), 0);
+    ck_assert_uint_eq(v, 0x05);
+    ck_assert_int_eq(viommu_amdvi_pci_cap_read(g.dev, 0x10, 4, &v), 0);
+    ck_assert_uint_eq((v >> 8) & 0x7f, 48);
+    ck_assert_uint_eq((v >> 15) & 0x7f, 64);
+    /* base address writable until Enable, then locked */
+    ck_assert_int_eq(viommu_amdvi_pci_cap_write(g.dev, 4, 4, 0xfeb00000u | 1u), 0);
+    ck_assert_int_eq(viommu_amdvi_pci_cap_write(g.dev, 4, 4, 0xfea00000u), 0);
+    uint64_t base;
+    int en;
+    ck_assert_int_eq(viommu_amdvi_get_mmio_base(g.dev, &base, &en), 0);
+    ck_assert_uint_eq(base, 0xfeb00000u);
+    ck_assert_int_eq(en, 1);
+    ck_assert_int_eq(viommu_amdvi_pci_cap_read(g.dev, 40, 4, &v), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_amdvi_pci_cap_read(g.dev, 1, 4, &v), VIOMMU_EINVAL);
+    /* reset unlocks and restores the configured base */
+    ck_assert_int_eq(viommu_amdvi_reset(g.dev), 0);
+    ck_assert_int_eq(viommu_amdvi_get_mmio_base(g.dev, &base, &en), 0);
+    ck_assert_uint_eq(base, G_MMIO_BASE);
+    ck_assert_int_eq(en, 0);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(status_w1c)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    g_cmd(&g, 2u /* I */, 1u << 28, 0, 0, true); /* COMPLETION_WAIT, interrupt only */
+    uint64_t st = g_mmio_r(&g, 0x2020);
+    ck_assert_uint_eq(st & 4, 4);   /* ComWaitInt */
+    ck_assert_uint_eq(st & 0x18, 0x18); /* EventLogRun, CmdBufRun */
+    g_mmio_w(&g, 0x2020, 0x18);      /* RO bits ignore writes */
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2020), st);
+    g_mmio_w(&g, 0x2020, 4);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2020), st & ~UINT64_C(4));
+    g_fini(&g);
+}
+END_TEST
+
+/* ---- commands -------------------------------------------------------------- */
+
+START_TEST(cmd_completion_wait_store_and_interrupt)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    ck_assert(g_sync(&g));
+    unsigned before = g.th.nmsi;
+    g.sem_val = 0xabcdef;
+    th_w64(&g.th, g.sem, 0);
+    g_cmd(&g, (uint32_t)g.sem | 3u, 1u << 28, 0x11223344u, 0x55667788u, true);
+    ck_assert_uint_eq(th_r64(&g.th, g.sem), UINT64_C(0x5566778811223344));
+    ck_assert_uint_eq(g.th.nmsi, before + 1);
+    ck_assert_uint_eq(g.th.msi_addr[before], G_MSI_ADDR);
+    ck_assert_uint_eq(g.th.msi_data[before], G_MSI_DATA);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2000), g.tail); /* head caught up */
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(cmd_illegal_stops_and_logs)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0); /* no IASup, no PreFSup */
+    static const unsigned bad_ops[] = {0, 6, 7, 8, 9, 15};
+    for (unsigned i = 0; i < sizeof(bad_ops) / sizeof(bad_ops[0]); i++) {
+        uint64_t at = g.cmdbuf + g.tail;
+        g_cmd(&g, 0, bad_ops[i] << 28, 0, 0, false);
+        bool stored = g_sync(&g); /* queued behind the illegal one */
+        ck_assert(!stored);
+        ck_assert_uint_eq(g_mmio_r(&g, 0x2020) & 0x10, 0); /* CmdBufRun cleared */
+        ck_assert_uint_eq(g_mmio_r(&g, 0x2000), at - g.cmdbuf); /* head at the bad command */
+        uint32_t ev[4];
+        ck_assert(g_event(&g, ev));
+        ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_COMMAND);
+        ck_assert_uint_eq(((uint64_t)ev[3] << 32) | ev[2], at);
+        /* Linux's recovery: skip the command, restart with CmdBufEn 0 -> 1 */
+        g_mmio_w(&g, 0x2000, (at - g.cmdbuf + 16) % 4096);
+        g_mmio_w(&g, 0x18, CTRL_BASE & ~(1u << 12));
+        g_mmio_w(&g, 0x18, CTRL_BASE);
+        ck_assert_uint_eq(th_r64(&g.th, g.sem), g.sem_val); /* the wait behind it ran */
+    }
+    struct viommu_amdvi_stats st;
+    ck_assert_int_eq(viommu_amdvi_get_stats(g.dev, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.illegal_commands, 6);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(cmd_advertised_optional_commands_are_legal)
+{
+    struct guest g;
+    g_init(&g, 6, EFR_ALL, 0);
+    g_cmd(&g, 0, 6u << 28, 0, 0, false);          /* PREFETCH */
+    g_cmd(&g, 0, 8u << 28, 0, 0, false);          /* INVALIDATE_IOMMU_ALL */
+    g_cmd(&g, DEV, 4u << 28, 0, 0, false);        /* INVALIDATE_IOTLB_PAGES */
+    g_cmd(&g, DEV, 5u << 28, 0, 0, false);        /* INVALIDATE_INTERRUPT_TABLE */
+    ck_assert(g_sync(&g));
+    uint32_t ev[4];
+    ck_assert(!g_event(&g, ev));
+    g_cmd(&g, 0, 7u << 28, 0, 0, false);          /* COMPLETE_PPR: PPR never advertised */
+    ck_assert(!g_sync(&g));
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_COMMAND);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(cmd_fetch_failure_is_command_hw_error)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    g.th.fail_from = g.cmdbuf;
+    g.th.fail_to = g.cmdbuf + 4095;
+    ck_assert(!g_sync(&g));
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    uint32_t ev[4];
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_COMMAND_HW_ERROR);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2020) & 0x10, 0);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(cmd_head_tail_wrap)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    for (unsigned i = 0; i < 600; i++) /* 256-entry ring wraps twice */
+        ck_assert(g_sync(&g));
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2000), (600 * 16) % 4096);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(cmd_tail_beyond_buffer_not_processed)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    g_mmio_w(&g, 0x2008, 0x7fff0); /* beyond the 4 KiB ring */
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2000), 0);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2008), 0x7fff0);
+    g_mmio_w(&g, 0x2008, 0x000f); /* misaligned bits are reserved */
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2008), 0);
+    ck_assert(g_sync(&g));
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(cmd_bound_per_doorbell_then_process)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 4);
+    for (unsigned i = 0; i < 10; i++)
+        g_cmd(&g, DEV, 2u << 28, 0, 0, false);
+    g_mmio_w(&g, 0x2008, g.tail);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2000), 4 * 16);
+    ck_assert_int_eq(viommu_amdvi_process(g.dev), 1);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2000), 8 * 16);
+    ck_assert_int_eq(viommu_amdvi_process(g.dev), 0);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2000), 10 * 16);
+    ck_assert_int_eq(viommu_amdvi_process(g.dev), 0);
+    g_fini(&g);
+}
+END_TEST
+
+/* ---- DTE resolution --------------------------------------------------------- */
+
+START_TEST(dte_modes)
+{
+    struct guest g;
+    g_init(&g, 4, 0, 0);
+    struct viommu_amdvi_resolution r;
+    uint64_t devtab = g.devtab;
+    /* V=0: passthrough */
+    ck_assert_int_eq(viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_uint_eq(r.event, 0);
+    /* V=1 TV=0: not passthrough: IO_PAGE_FAULT */
+    g_set_dte(&g, 1, 1, 0);
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_BLOCKED);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+    /* Mode 0, IR=IW=0: blocked (Linux's blocked domain); IR|IW: passthrough */
+    g_set_dte(&g, 1, 3, 5);
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_BLOCKED);
+    g_set_dte(&g, 1, 3 | (UINT64_C(3) << 61), 5);
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_uint_eq(r.domain_id, 5);
+    /* Mode 3 translated */
+    g_set_dte(&g, 1, 3 | (3u << 9) | 0x123000 | (UINT64_C(1) << 61), 9 | (UINT64_C(1) << 34));
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(r.pt.root, 0x123000);
+    ck_assert_uint_eq(r.pt.top_level, 2);
+    ck_assert_uint_eq(r.pt.perm, VIOMMU_PERM_READ);
+    ck_assert_uint_eq(r.domain_id, 9);
+    ck_assert_uint_eq(r.suppress, 1);
+    /* Mode 5 beyond 4 advertised levels: illegal DTE; Mode 7: IO_PAGE_FAULT */
+    g_set_dte(&g, 1, 3 | (5u << 9) | 0x123000, 9);
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    g_set_dte(&g, 1, 3 | (7u << 9) | 0x123000, 9);
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+    /* reserved bit */
+    g_set_dte(&g, 1, 3 | (1u << 4), 9);
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* DeviceID beyond the table (Size = 0: 128 entries) */
+    viommu_amdvi_resolve(g.ctx, devtab, 200, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* failed read */
+    g.th.fail_from = devtab;
+    g.th.fail_to = devtab + 4095;
+    viommu_amdvi_resolve(g.ctx, devtab, 1, 0, 4, 48, &r);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR);
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    g_fini(&g);
+}
+END_TEST
+
+/* ---- translation, events, shadow sync ------------------------------------- */
+
+START_TEST(disabled_iommu_is_passthrough)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    g_mmio_w(&g, 0x18, 0);
+    struct viommu_as *as = get_as(&g, DEV);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(linux_like_map_sizes_translate_and_shadow)
+{
+    struct guest g;
+    g_init(&g, 6, EFR_ALL, 0);
+    uint64_t root = g_pt_root(&g);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct sink s;
+    attach(as, &s);
+    g_dte_translate(&g, DEV, 4, root, DOM, VIOMMU_PERM_RW);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
+    static const struct {
+        uint64_t iova, pa;
+        unsigned lg2;
+    } maps[] = {{0x1000, 0x300000, 12},        {0x200000, 0x400000, 21},  {0x40000000, 0x80000000, 30},
+                {0x10000000, 0x1000000, 16},  {0x20000000, 0x2000000, 25}, {0x8000000000, 0x200000000, 33}};
+    for (unsigned i = 0; i < 6; i++) {
+        g_pt_map(&g, root, 4, maps[i].iova, maps[i].pa, maps[i].lg2, VIOMMU_PERM_RW);
+        g_inv_pages(&g, DOM, maps[i].iova, UINT64_C(1) << maps[i].lg2); /* NpCache flush */
+    }
+    ck_assert_uint_eq(s.maps, 6);
+    for (unsigned i = 0; i < 6; i++) {
+        struct viommu_translation t;
+        uint64_t off = (UINT64_C(1) << maps[i].lg2) - 8;
+        ck_assert_int_eq(viommu_as_translate(as, maps[i].iova + off, VIOMMU_PERM_WRITE, &t, NULL), 0);
+        ck_assert_uint_eq(t.addr, maps[i].pa);
+        ck_assert_uint_eq(t.addr_mask, (UINT64_C(1) << maps[i].lg2) - 1);
+    }
+    /* unmap the 1 GiB page: the UNMAP carries the announced size */
+    g_pt_unmap(&g, root, 4, 0x40000000, 30);
+    g_inv_pages(&g, DOM, 0x40000000, UINT64_C(1) << 30);
+    ck_assert_uint_eq(s.unmaps, 1);
+    ck_assert_uint_eq(s.ev[s.n - 1].iova_first, 0x40000000);
+    ck_assert_uint_eq(s.ev[s.n - 1].iova_last, 0x7fffffff);
+    /* bad DMA -> IO_PAGE_FAULT with DeviceID, DomainID, RW flag; MSI */
+    unsigned msi = g.th.nmsi;
+    struct viommu_translation t;
+    struct viommu_fault f;
+    ck_assert_int_eq(viommu_as_translate(as, 0x40000000, VIOMMU_PERM_WRITE, &t, &f), VIOMMU_EFAULT);
+    uint32_t ev[4];
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(ev[0] & 0xffff, DEV);
+    ck_assert_uint_eq(ev[1] & 0xffff, DOM);
+    ck_assert_uint_eq(ev[1] & (1u << 21), 1u << 21); /* RW */
+    ck_assert_uint_eq(ev[1] & (1u << 20), 0);        /* PR = 0: not present */
+    ck_assert_uint_eq(ev[2], 0x40000000);
+    ck_assert_uint_eq(g.th.nmsi, msi + 1);
+    /* flush of everything: no change, no events */
+    unsigned n = s.n;
+    g_inv_all_pages(&g, DOM);
+    ck_assert_uint_eq(s.n, n);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(permission_fault_flags_and_sa_suppression)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x5000, 0x9000, 12, VIOMMU_PERM_READ);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_WRITE, &t, NULL), VIOMMU_EFAULT);
+    uint32_t ev[4];
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] & ((1u << 20) | (1u << 22)), (1u << 20) | (1u << 22)); /* PR, PE */
+    /* SA=1: page faults suppressed */
+    g_set_dte(&g, DEV, 3 | (3u << 9) | root | (UINT64_C(3) << 61), DOM | (UINT64_C(1) << 34));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_WRITE, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(!g_event(&g, ev));
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(page_table_read_failure_is_hw_error_event)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x5000, 0x9000, 12, VIOMMU_PERM_RW);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    g.th.fail_from = root;
+    g.th.fail_to = root + 4095;
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_READ, &t, NULL), VIOMMU_EFAULT);
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    uint32_t ev[4];
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR);
+    ck_assert_uint_eq(ev[2], (uint32_t)root);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(blocked_dte_events)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct viommu_translation t;
+    uint32_t ev[4];
+    /* TV=0 */
+    g_set_dte(&g, DEV, 1, 0);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 1, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+    /* reserved bit: ILLEGAL_DEV_TABLE_ENTRY */
+    g_set_dte(&g, DEV, 3 | (1u << 2), 0);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 2, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_uint_eq(ev[0] & 0xffff, DEV);
+    /* SE=1 suppresses even that */
+    g_set_dte(&g, DEV, 3 | (1u << 2), UINT64_C(1) << 33);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 2, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(!g_event(&g, ev));
+    /* DTE read failure: DEV_TAB_HARDWARE_ERROR with the DTE address */
+    g_set_dte(&g, DEV, 0, 0);
+    g.th.fail_from = g.devtab;
+    g.th.fail_to = g.devtab + 4095;
+    g_inv_dte(&g, DEV);
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 1, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR);
+    ck_assert_uint_eq(ev[2], (uint32_t)(g.devtab + DEV * 32));
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(event_log_overflow)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_set_dte(&g, DEV, 1, 0);
+    g_inv_dte(&g, DEV);
+    struct viommu_translation t;
+    for (unsigned i = 0; i < 300; i++)
+        viommu_as_translate(as, 0x1000 * (i + 1), 1, &t, NULL);
+    uint64_t st = g_mmio_r(&g, 0x2020);
+    ck_assert_uint_eq(st & 1, 1);    /* EventOverflow */
+    ck_assert_uint_eq(st & 8, 0);    /* EventLogRun stopped */
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2018), 255 * 16);
+    struct viommu_amdvi_stats s;
+    viommu_amdvi_get_stats(g.dev, &s, sizeof(s));
+    ck_assert_uint_eq(s.events_logged, 255);
+    ck_assert_uint_eq(s.events_dropped, 45);
+    /* Linux recovery: drain, clear overflow, toggle EventLogEn */
+    g_mmio_w(&g, 0x2010, g_mmio_r(&g, 0x2018));
+    g_mmio_w(&g, 0x2020, 1);
+    g_mmio_w(&g, 0x18, CTRL_BASE & ~(1u << 2));
+    g_mmio_w(&g, 0x18, CTRL_BASE);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2020) & 9, 8);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(devtab_switch_resyncs_by_diff)
+{
+    struct guest g;
+    g_init(&g, 6, EFR_ALL, 0);
+    uint64_t r1 = g_pt_root(&g), r2 = g_pt_root(&g);
+    g_pt_map(&g, r1, 3, 0x1000, 0x10000, 12, 3);
+    g_pt_map(&g, r1, 3, 0x2000, 0x20000, 12, 3);
+    g_pt_map(&g, r2, 3, 0x1000, 0x10000, 12, 3); /* same */
+    g_pt_map(&g, r2, 3, 0x3000, 0x30000, 12, 3); /* new */
+    struct viommu_as *as = get_as(&g, DEV);
+    struct sink s;
+    attach(as, &s);
+    g_dte_translate(&g, DEV, 3, r1, DOM, 3);
+    ck_assert_uint_eq(s.maps, 2);
+    g_dte_translate(&g, DEV, 3, r2, DOM + 1, 3);
+    ck_assert_uint_eq(s.maps, 3);
+    ck_assert_uint_eq(s.unmaps, 1);
+    /* passthrough: everything unmapped, MODE event */
+    g_set_dte(&g, DEV, 0, 0);
+    g_inv_dte(&g, DEV);
+    ck_assert_uint_eq(s.unmaps, 3);
+    ck_assert_uint_eq(s.ev[s.n - 1].kind, VIOMMU_EVENT_MODE);
+    ck_assert_uint_eq(s.ev[s.n - 1].mode, VIOMMU_MODE_PASSTHROUGH);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(invalidate_all_resyncs_everything)
+{
+    struct guest g;
+    g_init(&g, 6, EFR_ALL, 0);
+    uint64_t root = g_pt_root(&g);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct sink s;
+    attach(as, &s);
+    g_dte_translate(&g, DEV, 3, root, DOM, 3);
+    g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3); /* no per-page flush */
+    ck_assert_uint_eq(s.maps, 0);
+    g_cmd(&g, 0, 8u << 28, 0, 0, false);
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(s.maps, 1);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(inv_pages_other_domain_untouched_and_size_encoding)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct sink s;
+    attach(as, &s);
+    g_dte_translate(&g, DEV, 4, root, DOM, 3);
+    g_pt_map(&g, root, 4, 0x400000, 0x10000, 12, 3);
+    g_pt_map(&g, root, 4, 0x7ff000, 0x20000, 12, 3);
+    g_inv_pages(&g, DOM + 1, 0, UINT64_C(1) << 40); /* other domain */
+    ck_assert_uint_eq(s.maps, 0);
+    g_inv_pages(&g, DOM, 0x400000, 4096);          /* S=0: one page */
+    ck_assert_uint_eq(s.maps, 1);
+    g_inv_pages(&g, DOM, 0x400000, 0x400000);      /* S=1: 4 MiB */
+    ck_assert_uint_eq(s.maps, 2);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(reset_returns_to_passthrough_and_unmaps)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct sink s;
+    attach(as, &s);
+    g_dte_translate(&g, DEV, 3, root, DOM, 3);
+    ck_assert_uint_eq(s.maps, 1);
+    ck_assert_int_eq(viommu_amdvi_reset(g.dev), 0);
+    ck_assert_uint_eq(s.unmaps, 1);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x18), 0);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x2020), 0);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x0000), 0);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(disable_returns_to_passthrough)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct sink s;
+    attach(as, &s);
+    g_dte_translate(&g, DEV, 3, root, DOM, 3);
+    g_mmio_w(&g, 0x18, CTRL_BASE & ~UINT64_C(1));
+    ck_assert_uint_eq(s.unmaps, 1);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    g_mmio_w(&g, 0x18, CTRL_BASE); /* enable again: DTE re-read */
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(s.maps, 2);
+    g_fini(&g);
+}
+END_TEST
+
+/* ---- IVRS ------------------------------------------------------------------ */
+
+START_TEST(ivrs_iasl)
+{
+    struct guest g;
+    g_init(&g, 6, EFR_ALL, 0);
+    struct viommu_ivrs_dev devs[] = {{.kind = VIOMMU_IVRS_DEV_SELECT, .devid = 0x0010},
+                                     {.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x0100, .devid_last = 0x01ff}};
+    size_t len = 0;
+    ck_assert_int_eq(viommu_amdvi_build_ivrs(g.dev, devs, 2, NULL, NULL, &len), VIOMMU_ESIZE);
+    ck_assert_uint_eq(len, 48 + 24 + 4 + 8);
+    uint8_t buf[128];
+    ck_assert_int_eq(viommu_amdvi_build_ivrs(g.dev, devs, 2, NULL, buf, &len), 0);
+    uint8_t sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum = (uint8_t)(sum + buf[i]);
+    ck_assert_uint_eq(sum, 0);
+    ck_assert_int_eq(memcmp(buf, "IVRS", 4), 0);
+    if (system("command -v iasl >/dev/null 2>&1") != 0) {
+        printf("ivrs_iasl: iasl not found (Debian acpica-tools); disassembly check skipped\n");
+        g_fini(&g);
+        return;
+    }
+    char dir[] = "/tmp/amdvi_ivrsXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256], cmd[600];
+    snprintf(path, sizeof(path), "%s/ivrs.dat", dir);
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    fwrite(buf, 1, len, fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "cd %s && iasl -d ivrs.dat >log.txt 2>&1", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/ivrs.dsl", dir);
+    fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    static char dsl[16384];
+    size_t n = fread(dsl, 1, sizeof(dsl) - 1, fp);
+    dsl[n] = 0;
+    fclose(fp);
+    ck_assert_ptr_null(strstr(dsl, "**** "));      /* iasl error/warning markers */
+    ck_assert_ptr_null(strstr(dsl, "Invalid"));
+    ck_assert_ptr_nonnull(strstr(dsl, "Hardware Definition Block"));
+    ck_assert_ptr_nonnull(strstr(dsl, "00000000FD200000")); /* base address */
+    ck_assert_ptr_nonnull(strstr(dsl, "Capability Offset : 0040"));
+    ck_assert_ptr_nonnull(strstr(dsl, "Entry Type : 02"));
+    ck_assert_ptr_nonnull(strstr(dsl, "Device ID : 0010"));
+    ck_assert_ptr_nonnull(strstr(dsl, "Entry Type : 03"));
+    ck_assert_ptr_nonnull(strstr(dsl, "Entry Type : 04"));
+    ck_assert_ptr_nonnull(strstr(dsl, "Device ID : 01FF"));
+    ck_assert_ptr_nonnull(strstr(dsl, "DeviceId : 0002"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    (void)system(cmd);
+    g_fini(&g);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("amdvi_dev");
+    TCase *tc = tcase_create("regs");
+    tcase_add_test(tc, reg_efr_and_reserved_bits);
+    tcase_add_test(tc, reg_hats_disabled_when_no_dma_remap);
+    tcase_add_test(tc, cap_block_layout_and_base_lock);
+    tcase_add_test(tc, status_w1c);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cmds");
+    tcase_add_test(tc, cmd_completion_wait_store_and_interrupt);
+    tcase_add_test(tc, cmd_illegal_stops_and_logs);
+    tcase_add_test(tc, cmd_advertised_optional_commands_are_legal);
+    tcase_add_test(tc, cmd_fetch_failure_is_command_hw_error);
+    tcase_add_test(tc, cmd_head_tail_wrap);
+    tcase_add_test(tc, cmd_tail_beyond_buffer_not_processed);
+    tcase_add_test(tc, cmd_bound_per_doorbell_then_process);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dte");
+    tcase_add_test(tc, dte_modes);
+    tcase_add_test(tc, disabled_iommu_is_passthrough);
+    tcase_add_test(tc, blocked_dte_events);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("translate_sync");
+    tcase_add_test(tc, linux_like_map_sizes_translate_and_shadow);
+    tcase_add_test(tc, permission_fault_flags_and_sa_suppression);
+    tcase_add_test(tc, page_table_read_failure_is_hw_error_event);
+    tcase_add_test(tc, event_log_overflow);
+    tcase_add_test(tc, devtab_switch_resyncs_by_diff);
+    tcase_add_test(tc, invalidate_all_resyncs_everything);
+    tcase_add_test(tc, inv_pages_other_domain_untouched_and_size_encoding);
+    tcase_add_test(tc, reset_returns_to_passthrough_and_unmaps);
+    tcase_add_test(tc, disable_returns_to_passthrough);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ivrs");
+    tcase_add_test(tc, ivrs_iasl);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
