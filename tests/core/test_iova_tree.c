@@ -420,6 +420,55 @@ START_TEST(sequential_stays_balanced)
 }
 END_TEST
 
+/* A deep tree (2^17 random, possibly overlapping nodes): balance bound,
+ * validator, and lookups of every node's endpoints, then removal of a random
+ * half. Complements the model tests, whose pool keeps trees shallow. */
+START_TEST(large_random_tree)
+{
+    enum { BIG = 1 << 17 };
+    struct vi_itree t;
+    struct vi_itree_node *nodes = calloc(BIG, sizeof(*nodes));
+    uint32_t *perm = calloc(BIG, sizeof(*perm));
+    ck_assert_ptr_nonnull(nodes);
+    ck_assert_ptr_nonnull(perm);
+    rng_state = 0xb16;
+    vi_itree_init(&t);
+    for (uint32_t i = 0; i < BIG; i++) {
+        gen_range(&nodes[i].first, &nodes[i].last);
+        vi_itree_insert(&t, &nodes[i]);
+        perm[i] = i;
+    }
+    ck_assert(vi_itree_check(&t));
+    ck_assert_uint_eq(t.count, BIG);
+    ck_assert_uint_le(height(t.root), 2 * 17 + 2); /* 2 log2(n + 1) */
+    for (uint32_t i = 0; i < BIG; i++) {
+        /* Whatever is returned must contain the point and no earlier node
+         * in order may contain it (spot-checked against its predecessor). */
+        const struct vi_itree_node *n = vi_itree_lookup(&t, nodes[i].last);
+        REQUIRE(n && n->first <= nodes[i].last && n->last >= nodes[i].last);
+        REQUIRE(!key_lt(&nodes[i], n));
+        const struct vi_itree_node *pv = vi_itree_prev(n);
+        REQUIRE(!pv || pv->last < nodes[i].last);
+    }
+    for (uint32_t i = BIG - 1; i > 0; i--) {
+        uint32_t j = (uint32_t)rnd_below(i + 1), x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+    }
+    for (uint32_t i = 0; i < BIG / 2; i++)
+        vi_itree_remove(&t, &nodes[perm[i]]);
+    ck_assert(vi_itree_check(&t));
+    ck_assert_uint_eq(t.count, BIG / 2);
+    ck_assert_uint_le(height(t.root), 2 * 16 + 2);
+    for (uint32_t i = BIG / 2; i < BIG; i++)
+        vi_itree_remove(&t, &nodes[perm[i]]);
+    ck_assert(vi_itree_check(&t));
+    ck_assert_ptr_null(t.root);
+    free(nodes);
+    free(perm);
+}
+END_TEST
+
 START_TEST(remove_current_during_iteration)
 {
     model_reset();
@@ -777,6 +826,7 @@ static Suite *itree_suite(void)
     tcase_set_timeout(tr, 120);
     tcase_add_loop_test(tr, random_vs_model, 0, (int)(sizeof(seeds) / sizeof(seeds[0])));
     tcase_add_test(tr, random_disjoint_pages);
+    tcase_add_test(tr, large_random_tree);
     suite_add_tcase(s, tr);
     TCase *tp = tcase_create("public");
     tcase_add_test(tp, pub_create_destroy);
