@@ -12,12 +12,14 @@
 #  6. install build/release to a temporary prefix, then move the prefix (the
 #     package must be relocatable) and build + run tests/consumer/ twice:
 #     with `cc $(pkg-config --cflags --libs libviommu)` and with CMake's
-#     find_package(libviommu)
+#     find_package(libviommu); also check the installed headers are ISO C11
+#     (cc -std=c11 -pedantic-errors)
 #
 # ctest runs with --output-on-failure and 2 parallel jobs. Build dirs are
 # build/<preset> and are reused, so a second run only rebuilds what changed.
 # The last line is the summary "N passed, N failed, N skipped": every ctest
-# test plus one test each for docs, install, and the two consumer builds; a
+# test plus one test each for docs, install, the two consumer builds and the
+# ISO C11 (-pedantic-errors) compile of the installed headers; a
 # configure or build that fails counts as one failure and its tests do not
 # run. Exit status is non-zero if anything failed. Logs: build/test-logs/.
 set -uo pipefail
@@ -114,10 +116,10 @@ fi
 
 say "install + out-of-tree consumers"
 if ((RELEASE_OK != 0)); then
-    SKIPPED=$((SKIPPED + 3)); echo "SKIP: install and consumers (release preset failed)"
+    SKIPPED=$((SKIPPED + 4)); echo "SKIP: install and consumers (release preset failed)"
 elif ! quiet install cmake --install build/release --prefix "$TMP/prefix"; then
     fail "install"
-    SKIPPED=$((SKIPPED + 2))
+    SKIPPED=$((SKIPPED + 3))
 else
     # Use the package from somewhere else than where it was installed.
     mv "$TMP/prefix" "$TMP/moved-prefix"
@@ -130,15 +132,27 @@ else
         local flags libdir
         flags=$(pkg-config --cflags --libs libviommu) || return 1
         libdir=$(pkg-config --variable=libdir libviommu) || return 1
-        echo "cc -std=c11 -Wall -Wextra -Werror -pedantic tests/consumer/consumer.c $flags -o consumer-pc"
+        echo "cc -std=c11 -Wall -Wextra -Werror tests/consumer/consumer.c $flags -o consumer-pc"
         # shellcheck disable=SC2086
-        cc -std=c11 -Wall -Wextra -Werror -pedantic tests/consumer/consumer.c $flags \
+        cc -std=c11 -Wall -Wextra -Werror tests/consumer/consumer.c $flags \
             -Wl,-rpath,"$libdir" -o "$TMP/consumer-pc" && "$TMP/consumer-pc"
     }
     if quiet consumer-pkgconfig consumer_pc; then
         pass "consumer via pkg-config"
     else
         fail "consumer via pkg-config"
+    fi
+
+    # The installed headers are plain ISO C11 (no extensions needed).
+    headers_c11() {
+        # shellcheck disable=SC2046
+        cc -std=c11 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only \
+            $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags libviommu) tests/consumer/consumer.c
+    }
+    if quiet headers-c11 headers_c11; then
+        pass "installed headers compile as ISO C11 (-pedantic-errors)"
+    else
+        fail "installed headers compile as ISO C11 (-pedantic-errors)"
     fi
 
     consumer_cmake() {

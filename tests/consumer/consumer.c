@@ -4,9 +4,7 @@
  * pkg-config and through find_package(libviommu). Built by scripts/test.sh
  * against a temporary install prefix; exits 0 on success.
  */
-#include <libviommu/ctx.h>
-#include <libviommu/error.h>
-#include <libviommu/version.h>
+#include <libviommu/viommu.h> /* the umbrella: every installed header must compile */
 
 #include <stdio.h>
 #include <string.h>
