@@ -14,6 +14,7 @@ struct scene {
 /* Device scenes add themselves here as their device models land. */
 static const struct scene scenes[] = {
     {"core", demo_core},
+    {"virtio", demo_virtio},
 };
 
 int main(int argc, char **argv)
