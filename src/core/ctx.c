@@ -224,10 +224,11 @@ void viommu_ctx_destroy(struct viommu_ctx *ctx)
 {
     if (!ctx)
         return;
-    while (ctx->domains)
-        vi_map_domain_destroy(ctx->domains);
+    /* Address spaces first: they leave their domains without events. */
     while (ctx->as_first)
         vi_as_destroy(ctx->as_first);
+    while (ctx->domains)
+        vi_map_domain_destroy(ctx->domains);
     vi_free_dead_notifiers(ctx);
     vi_iotlb_fini(ctx);
     pthread_mutex_destroy(&ctx->lock);

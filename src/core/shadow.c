@@ -276,12 +276,12 @@ static int vi_add_piece(struct vi_sync *st, struct viommu_notifier *n, struct vi
         return 0;
     }
     r = vi_flush_run(st, n, run);
-    if (r)
+    if (r && r != VIOMMU_ESINK)
         return r;
     run->active = true;
     run->ev = (struct viommu_event){
         .kind = VIOMMU_EVENT_MAP, .perm = perm, .iova_first = first, .iova_last = last, .addr = addr};
-    return 0;
+    return r;
 }
 
 /* Diff one notifier over [first, limit] against the collected leaves. */
@@ -326,7 +326,9 @@ static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const
             uint64_t piece_last = o ? (o->first > cur ? o->first - 1 : 0) : end;
             if (!o || o->first > cur) {
                 r = vi_add_piece(st, n, &run, cur, piece_last, lf->addr + (cur - lf->iova_first), lf->perm);
-                if (r)
+                if (r == VIOMMU_ESINK)
+                    vi_sync_fail(st, r); /* not announced; the next sync retries */
+                else if (r)
                     goto fail;
             }
             if (!o || o->last >= end)
@@ -335,7 +337,9 @@ static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const
         }
     }
     r = vi_flush_run(st, n, &run);
-    if (r)
+    if (r == VIOMMU_ESINK)
+        vi_sync_fail(st, r);
+    else if (r)
         goto fail;
     return 0;
 fail:

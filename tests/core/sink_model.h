@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* A VFIO-like consumer for tests: it keeps what it was told and checks the
+ * rules a real container enforces (a MAP never overlaps, an UNMAP names
+ * exactly one earlier MAP). */
+#ifndef VIOMMU_SINK_MODEL_H
+#define VIOMMU_SINK_MODEL_H
+
+#include <libviommu/viommu.h>
+#include <stdbool.h>
+
+#define SINK_MAX 8192
+
+struct sink {
+    struct viommu_event m[SINK_MAX];
+    unsigned n;
+    unsigned maps, unmaps, modes;
+    unsigned violations;     /* rule breaks seen */
+    int fail_map_nth;        /* fail the Nth MAP from now (1-based), 0 = never */
+    int fail_unmap_nth;
+    unsigned last_mode;
+    struct viommu_notifier *unregister_me; /* unregistered on the next event */
+    struct viommu_as *reenter_as;          /* translate() from the callback */
+    int reenter_result;
+};
+
+int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev);
+/* Does the sink's view equal the notifier's shadow? */
+bool sink_matches_shadow(struct sink *s, struct viommu_notifier *n);
+/* Translate iova through the sink's view; false if unmapped. */
+bool sink_lookup(const struct sink *s, uint64_t iova, uint64_t *pa, unsigned *perm);
+
+#endif

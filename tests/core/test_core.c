@@ -1,0 +1,995 @@
+/* SPDX-License-Identifier: MIT */
+/* Core tests: API error paths, the range walker (through a test-only
+ * format), IOTLB, notifiers, shadow sync and replay against models,
+ * budgets, sink failures, re-entrancy. */
+#include <check.h>
+#include <libviommu/viommu.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink_model.h"
+#include "testhost.h"
+#include "toy_format.h"
+
+#define RAM_SIZE (64u << 20)
+
+static struct testhost th;
+static struct viommu_ctx *ctx;
+static struct viommu_as *as;
+static uint64_t root;
+static const struct viommu_as_id id0 = {.kind = VIOMMU_AS_PCI, .rid = 0x10, .pasid = VIOMMU_PASID_NONE};
+
+static void setup(void)
+{
+    ck_assert(th_init(&th, RAM_SIZE));
+    th.quiet = true;
+    ctx = th_ctx(&th, true, NULL);
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(viommu_as_create(ctx, &id0, NULL, NULL, &as), 0);
+    root = th_alloc_pages(&th, 1);
+}
+
+static void teardown(void)
+{
+    viommu_ctx_destroy(ctx);
+    ck_assert_uint_eq(th.live_allocs, 0); /* teardown is total */
+    th_fini(&th);
+}
+
+static struct viommu_notifier *add_sink(struct viommu_as *a, struct sink *s, uint64_t first, uint64_t last,
+                                        uint32_t flags)
+{
+    struct viommu_notifier *n = NULL;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = first, .last = last,
+                                        .events = VIOMMU_EVENT_ALL, .flags = flags, .fn = sink_fn, .opaque = s};
+    ck_assert_int_eq(viommu_notifier_register(a, &nc, &n), 0);
+    return n;
+}
+
+/* ---- API error paths ---------------------------------------------------- */
+
+static int dummy_read(void *o, viommu_gpa_t g, void *b, size_t l)
+{
+    (void)o;
+    (void)g;
+    memset(b, 0, l);
+    return 0;
+}
+
+START_TEST(test_ctx_errors)
+{
+    struct viommu_host_ops ops = {.size = sizeof(ops), .read = dummy_read};
+    struct viommu_ctx_config cfg = {.size = sizeof(cfg)};
+    struct viommu_ctx *c = (void *)1;
+
+    ck_assert_int_eq(viommu_ctx_create(NULL, NULL, NULL, &c), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_ctx_create(&ops, NULL, NULL, NULL), VIOMMU_EINVAL);
+    ops.size = 4;
+    ck_assert_int_eq(viommu_ctx_create(&ops, NULL, NULL, &c), VIOMMU_ESIZE);
+    ck_assert_ptr_null(c);
+    ops.size = sizeof(ops);
+    ops.read = NULL;
+    ck_assert_int_eq(viommu_ctx_create(&ops, NULL, NULL, &c), VIOMMU_EINVAL);
+    ops.read = dummy_read;
+    cfg.flags = 1;
+    ck_assert_int_eq(viommu_ctx_create(&ops, NULL, &cfg, &c), VIOMMU_EFLAGS);
+    cfg.flags = 0;
+    cfg.size = 8;
+    ck_assert_int_eq(viommu_ctx_create(&ops, NULL, &cfg, &c), VIOMMU_ESIZE);
+    /* A table compiled against an older, smaller header still works. */
+    ops.size = VIOMMU_HOST_OPS_MIN_SIZE;
+    ck_assert_int_eq(viommu_ctx_create(&ops, NULL, NULL, &c), 0);
+    viommu_ctx_destroy(c);
+    viommu_ctx_destroy(NULL);
+
+    ck_assert_int_eq(viommu_ctx_add_ram(NULL, 0, 1, &c), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_ctx_add_ram(ctx, 0, 0, th.ram), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_ctx_add_ram(ctx, UINT64_MAX, 2, th.ram), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_ctx_add_ram(ctx, 4096, 1, th.ram), VIOMMU_EEXIST);
+    ck_assert_int_eq(viommu_ctx_remove_ram(ctx, 12345), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_ctx_get_stats(ctx, NULL, 8), VIOMMU_EINVAL);
+    struct viommu_stats st;
+    ck_assert_int_eq(viommu_ctx_get_stats(ctx, &st, 0), VIOMMU_ESIZE);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    for (int e = 0; e >= VIOMMU_EFORMAT; e--) {
+        ck_assert_str_ne(viommu_strerror(e), "unknown error");
+        ck_assert_str_ne(viommu_strerror_name(e), "VIOMMU_E?");
+    }
+    ck_assert_str_eq(viommu_strerror(-999), "unknown error");
+    ck_assert_str_eq(viommu_strerror_name(VIOMMU_EBUDGET), "VIOMMU_EBUDGET");
+    ck_assert_int_eq(viommu_version(), VIOMMU_VERSION_NUMBER);
+    ck_assert_str_eq(viommu_version_string(), VIOMMU_VERSION_STRING);
+}
+END_TEST
+
+START_TEST(test_as_errors)
+{
+    struct viommu_as *a;
+    struct viommu_as_id bad = {.kind = 7};
+    struct viommu_as_hooks hooks = {.size = 1};
+    struct viommu_translation tr;
+    struct viommu_pt_config cfg = toy_config(root, 4);
+
+    ck_assert_int_eq(viommu_as_create(ctx, &id0, NULL, NULL, &a), VIOMMU_EEXIST);
+    ck_assert_int_eq(viommu_as_create(ctx, &bad, NULL, NULL, &a), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_create(NULL, &id0, NULL, NULL, &a), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_create(ctx, NULL, NULL, NULL, &a), VIOMMU_EINVAL);
+    struct viommu_as_id id1 = id0;
+    id1.rid = 0x11;
+    ck_assert_int_eq(viommu_as_create(ctx, &id1, &hooks, NULL, &a), VIOMMU_ESIZE);
+    ck_assert_int_eq(viommu_as_find(ctx, &id1, &a), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_as_find(ctx, &id0, &a), 0);
+    ck_assert_ptr_eq(a, as);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_BLOCKED);
+    ck_assert_int_eq(viommu_as_get_mode(NULL), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_translate(as, 0, 0, &tr, NULL), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_translate(as, 0, 4, &tr, NULL), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_translate(NULL, 0, 1, &tr, NULL), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_sync(as, 2, 1), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_as_invalidate(as, 2, 1), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, NULL), VIOMMU_EINVAL);
+    cfg.top_level = 9;
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), VIOMMU_EINVAL);
+    cfg = toy_config(root, 4);
+    cfg.fmt = NULL;
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_set_map_domain(as, NULL), VIOMMU_EINVAL);
+    viommu_as_destroy(NULL);
+}
+END_TEST
+
+START_TEST(test_notifier_errors)
+{
+    struct sink s = {0};
+    struct viommu_notifier *n;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = 0xffff,
+                                        .events = VIOMMU_EVENT_MAP, .fn = sink_fn, .opaque = &s};
+    ck_assert_int_eq(viommu_notifier_register(NULL, &nc, &n), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_notifier_register(as, NULL, &n), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, NULL), VIOMMU_EINVAL);
+    nc.size = 8;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_ESIZE);
+    nc.size = sizeof(nc);
+    nc.events = 0;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_EINVAL);
+    nc.events = 0x80;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_EFLAGS);
+    nc.events = VIOMMU_EVENT_MAP;
+    nc.flags = 0x100;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_EFLAGS);
+    nc.flags = 0;
+    nc.first = 5;
+    nc.last = 4;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_ERANGE);
+    nc.first = 0;
+    nc.last = 0xffff;
+    nc.fn = NULL;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_EINVAL);
+    nc.fn = sink_fn;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    /* A second MAP notifier overlapping the first is refused... */
+    struct viommu_notifier *n2;
+    nc.first = 0xf000;
+    nc.last = UINT64_MAX;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n2), VIOMMU_EEXIST);
+    /* ...an adjacent one, or an UNMAP-only one, is fine. */
+    nc.first = 0x10000;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n2), 0);
+    nc.first = 0;
+    nc.events = VIOMMU_EVENT_UNMAP;
+    struct viommu_notifier *n3;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n3), 0);
+    viommu_notifier_unregister(n2);
+    viommu_notifier_unregister(NULL);
+    ck_assert_int_eq(viommu_notifier_replay(NULL), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_notifier_foreach_shadow(n, NULL, NULL), VIOMMU_EINVAL);
+}
+END_TEST
+
+static int refuse_map(void *opaque, struct viommu_as *a, uint32_t events)
+{
+    (void)opaque;
+    (void)a;
+    return events & VIOMMU_EVENT_MAP ? VIOMMU_ENOTSUP : 0;
+}
+
+START_TEST(test_notifier_veto)
+{
+    struct viommu_as *a;
+    struct viommu_as_id id1 = id0;
+    struct viommu_as_hooks hooks = {.size = sizeof(hooks), .notifier_check = refuse_map};
+    struct sink s = {0};
+    struct viommu_notifier *n;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP, .fn = sink_fn, .opaque = &s};
+    id1.rid = 0x20;
+    ck_assert_int_eq(viommu_as_create(ctx, &id1, &hooks, NULL, &a), 0);
+    ck_assert_int_eq(viommu_notifier_register(a, &nc, &n), VIOMMU_ENOTSUP);
+    nc.events = VIOMMU_EVENT_UNMAP;
+    ck_assert_int_eq(viommu_notifier_register(a, &nc, &n), 0);
+}
+END_TEST
+
+/* ---- walker ------------------------------------------------------------ */
+
+START_TEST(test_walk_translate)
+{
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_translation tr;
+    struct viommu_fault f;
+
+    toy_map(&th, root, 4, 0x1000, 0x5000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 4, 0x40200000, 0x800000, 21, TOY_R);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1234, VIOMMU_PERM_RW, &tr, &f), 0);
+    ck_assert_uint_eq(tr.iova, 0x1000);
+    ck_assert_uint_eq(tr.addr, 0x5000);
+    ck_assert_uint_eq(tr.addr_mask, 0xfff);
+    ck_assert_uint_eq(tr.perm, VIOMMU_PERM_RW);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x40300000, VIOMMU_PERM_READ, &tr, &f), 0);
+    ck_assert_uint_eq(tr.addr, 0x800000);
+    ck_assert_uint_eq(tr.addr_mask, 0x1fffff);
+    /* Write to a read-only 2 MiB page: permission fault at level 1. */
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x40300000, VIOMMU_PERM_WRITE, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
+    ck_assert_uint_eq(f.level, 1);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x2000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_NOT_PRESENT);
+    ck_assert_uint_eq(f.level, 0);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, UINT64_C(1) << 48, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_ADDR_RANGE);
+    /* Permissions are ANDed over all levels: make the top entry read-only. */
+    th_w64(&th, root, th_r64(&th, root) & ~TOY_W);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1000, VIOMMU_PERM_WRITE, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
+    /* Malformed entries carry the format's code and the entry's GPA. */
+    th_w64(&th, root, th_r64(&th, root) | TOY_BAD);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_BAD_ENTRY);
+    ck_assert_uint_eq(f.code, TOY_BAD_CODE);
+    ck_assert_uint_eq(f.entry_gpa, root);
+    ck_assert_uint_eq(f.level, 3);
+    ck_assert_int_eq(viommu_pt_translate(ctx, NULL, 0, 1, &tr, &f), VIOMMU_EINVAL);
+}
+END_TEST
+
+START_TEST(test_walk_read_failure_is_data)
+{
+    /* Same walk via the callback path with a failing read: a fault with
+     * reason READ_FAILED, never "not present". */
+    struct testhost h2;
+    struct viommu_ctx *c;
+    struct viommu_pt_config cfg;
+    struct viommu_translation tr;
+    struct viommu_fault f;
+    uint64_t r2;
+
+    ck_assert(th_init(&h2, 8u << 20));
+    h2.quiet = true;
+    c = th_ctx(&h2, false, NULL);
+    r2 = th_alloc_pages(&h2, 1);
+    toy_map(&h2, r2, 3, 0x3000, 0x9000, 12, TOY_R | TOY_W);
+    cfg = toy_config(r2, 3);
+    ck_assert_int_eq(viommu_pt_translate(c, &cfg, 0x3000, VIOMMU_PERM_READ, &tr, &f), 0);
+    h2.fail_from = r2;
+    h2.fail_to = r2 + 4095;
+    ck_assert_int_eq(viommu_pt_translate(c, &cfg, 0x3000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_READ_FAILED);
+    ck_assert_uint_eq(f.entry_gpa, r2);
+    struct viommu_stats st;
+    viommu_ctx_get_stats(c, &st, sizeof(st));
+    ck_assert_uint_ge(st.read_errors, 1);
+    viommu_ctx_destroy(c);
+    th_fini(&h2);
+}
+END_TEST
+
+START_TEST(test_walk_level_skip_and_replicated)
+{
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_translation tr;
+    struct viommu_fault f;
+    uint64_t l0 = th_alloc_pages(&th, 1);
+
+    /* Top entry (level 3) skips levels 2 and 1: points straight to a level-0 table. */
+    th_w64(&th, root, l0 | TOY_P | TOY_R | TOY_W | TOY_SKIP | TOY_NEXT(0));
+    /* A 16 KiB page written as four replicated level-0 entries. */
+    for (int i = 4; i < 8; i++)
+        th_w64(&th, l0 + 8 * i, 0x100000 | TOY_P | TOY_R | TOY_W | TOY_SIZE(14));
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x6abc, VIOMMU_PERM_READ, &tr, &f), 0);
+    ck_assert_uint_eq(tr.iova, 0x4000);
+    ck_assert_uint_eq(tr.addr, 0x100000);
+    ck_assert_uint_eq(tr.addr_mask, 0x3fff);
+    /* Skipped levels' IOVA bits must be zero. */
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x200000 + 0x4000, VIOMMU_PERM_READ, &tr, &f),
+                     VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_NOT_PRESENT);
+    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_SKIPPED_BITS);
+    /* A next level that does not decrease is malformed (no loops). */
+    th_w64(&th, root, root | TOY_P | TOY_R | TOY_W | TOY_SKIP | TOY_NEXT(3));
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x6000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_BAD_LEVEL);
+    /* A page size that does not fit its level is malformed. */
+    th_w64(&th, root, l0 | TOY_P | TOY_R | TOY_W | TOY_SKIP | TOY_NEXT(0));
+    th_w64(&th, l0 + 8 * 4, 0x100000 | TOY_P | TOY_R | TOY_SIZE(30));
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x4000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_BAD_PAGE_SIZE);
+}
+END_TEST
+
+struct leaves {
+    struct viommu_pt_leaf v[64];
+    unsigned n;
+    unsigned bad;
+};
+
+static int collect_leaf(void *o, const struct viommu_pt_leaf *l)
+{
+    struct leaves *ls = o;
+    if (ls->n < 64)
+        ls->v[ls->n] = *l;
+    ls->n++;
+    return 0;
+}
+
+static void collect_bad(void *o, const struct viommu_fault *f)
+{
+    (void)f;
+    ((struct leaves *)o)->bad++;
+}
+
+START_TEST(test_walk_range_skips_empty)
+{
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct leaves ls = {0};
+    struct viommu_stats a, b;
+    uint64_t wl;
+
+    toy_map(&th, root, 4, 0x7f0000000000, 0x5000, 12, TOY_R);
+    toy_map(&th, root, 4, 0x7f0000001000, 0x6000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 4, 0x40000000, 0x40000000, 30, TOY_R | TOY_W);
+    viommu_ctx_get_stats(ctx, &a, sizeof(a));
+    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 0, UINT64_MAX, collect_leaf, collect_bad, &ls, &wl), 0);
+    viommu_ctx_get_stats(ctx, &b, sizeof(b));
+    ck_assert_uint_eq(wl, UINT64_MAX);
+    ck_assert_uint_eq(ls.n, 3);
+    ck_assert_uint_eq(ls.v[0].iova_first, 0x40000000);
+    ck_assert_uint_eq(ls.v[0].iova_last, 0x7fffffff);
+    ck_assert_uint_eq(ls.v[0].page_lg2, 30);
+    ck_assert_uint_eq(ls.v[1].iova_first, 0x7f0000000000);
+    ck_assert_uint_eq(ls.v[1].perm, VIOMMU_PERM_READ);
+    ck_assert_uint_eq(ls.v[2].addr, 0x6000);
+    /* Cost follows present tables: five tables of 512 entries, not 2^36 leaves. */
+    ck_assert_uint_eq(b.entries_read - a.entries_read, 5 * 512);
+    /* Clipping: a range inside the 1 GiB page yields just that part. */
+    ls.n = 0;
+    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 0x40001000, 0x40001fff, collect_leaf, NULL, &ls, NULL), 0);
+    ck_assert_uint_eq(ls.n, 1);
+    ck_assert_uint_eq(ls.v[0].addr, 0x40001000);
+    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 2, 1, collect_leaf, NULL, &ls, NULL), VIOMMU_ERANGE);
+    /* Bad entries are reported and skipped. */
+    th_w64(&th, root + 8 * 254, th_r64(&th, root + 8 * 254) | TOY_BAD);
+    ls.n = 0;
+    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 0, UINT64_MAX, collect_leaf, collect_bad, &ls, NULL), 0);
+    ck_assert_uint_eq(ls.bad, 1);
+    ck_assert_uint_eq(ls.n, 1);
+}
+END_TEST
+
+START_TEST(test_walk_bomb_is_bounded)
+{
+    /* Every entry of every table points to the same next table: 512^3
+     * leaves from three guest pages. The budget stops it. */
+    struct viommu_ctx_config cc = {.size = sizeof(cc), .budget = {.walk_entries = 100000}};
+    struct viommu_ctx *c = th_ctx(&th, true, &cc);
+    uint64_t t[4];
+    struct leaves ls = {0};
+    struct viommu_pt_config cfg;
+    uint64_t wl;
+
+    for (int i = 0; i < 4; i++)
+        t[i] = th_alloc_pages(&th, 1);
+    for (int i = 0; i < 512; i++) {
+        th_w64(&th, t[3] + 8 * i, t[2] | TOY_P | TOY_R | TOY_W);
+        th_w64(&th, t[2] + 8 * i, t[1] | TOY_P | TOY_R | TOY_W);
+        th_w64(&th, t[1] + 8 * i, t[0] | TOY_P | TOY_R | TOY_W);
+        th_w64(&th, t[0] + 8 * i, (0x1000ull * i) | TOY_P | TOY_R);
+    }
+    cfg = toy_config(t[3], 4);
+    ck_assert_int_eq(viommu_pt_walk_range(c, &cfg, 0, UINT64_MAX, collect_leaf, NULL, &ls, &wl), VIOMMU_EBUDGET);
+    ck_assert_uint_lt(ls.n, 100000);
+    ck_assert_uint_gt(wl, 0);
+    struct viommu_stats st;
+    viommu_ctx_get_stats(c, &st, sizeof(st));
+    ck_assert_uint_eq(st.budget_hits, 1);
+    viommu_ctx_destroy(c);
+}
+END_TEST
+
+START_TEST(test_fast_path_equals_callback)
+{
+    struct testhost h2;
+    struct viommu_ctx *slow;
+    uint64_t seed = 77;
+
+    ck_assert(th_init(&h2, 1u));
+    h2.quiet = true;
+    free(h2.ram);
+    h2.ram = th.ram; /* same bytes, callback path only */
+    h2.ram_size = th.ram_size;
+    slow = th_ctx(&h2, false, NULL);
+    for (int i = 0; i < 200; i++) {
+        uint64_t iova = (th_rand(&seed) % 4096) << 12;
+        toy_map(&th, root, 4, iova, (th_rand(&seed) % 4096) << 12, 12, TOY_R | (i & 1 ? TOY_W : 0));
+    }
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    for (int i = 0; i < 5000; i++) {
+        uint64_t iova = (th_rand(&seed) % (4096u << 12));
+        struct viommu_translation a, b;
+        struct viommu_fault fa, fb;
+        int ra = viommu_pt_translate(ctx, &cfg, iova, 0, &a, &fa);
+        int rb = viommu_pt_translate(slow, &cfg, iova, 0, &b, &fb);
+        ck_assert_int_eq(ra, rb);
+        if (ra == 0)
+            ck_assert_mem_eq(&a, &b, sizeof(a));
+        else
+            ck_assert_mem_eq(&fa, &fb, sizeof(fa));
+    }
+    viommu_ctx_destroy(slow);
+    h2.ram = NULL;
+}
+END_TEST
+
+/* ---- IOTLB -------------------------------------------------------------- */
+
+START_TEST(test_iotlb)
+{
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_translation tr;
+    struct viommu_stats a, b;
+
+    toy_map(&th, root, 4, 0x1000, 0x5000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 4, 0x200000, 0x400000, 21, TOY_R | TOY_W);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x210000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    viommu_ctx_get_stats(ctx, &a, sizeof(a));
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(viommu_as_translate(as, 0x1ff8, VIOMMU_PERM_WRITE, &tr, NULL), 0);
+        ck_assert_int_eq(viommu_as_translate(as, 0x3fffff, VIOMMU_PERM_WRITE, &tr, NULL), 0);
+        ck_assert_uint_eq(tr.addr, 0x400000);
+    }
+    viommu_ctx_get_stats(ctx, &b, sizeof(b));
+    ck_assert_uint_eq(b.iotlb_hits - a.iotlb_hits, 20);
+    ck_assert_uint_eq(b.entries_read, a.entries_read); /* no walk on a hit */
+
+    /* The guest changes the table; the IOTLB keeps the old entry until invalidated. */
+    toy_unmap(&th, root, 4, 0x1000);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    ck_assert_int_eq(viommu_as_invalidate(as, 0x1000, 0x1fff), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ, &tr, NULL), VIOMMU_EFAULT);
+    /* A range invalidation elsewhere leaves the 2 MiB entry alone... */
+    ck_assert_int_eq(viommu_as_invalidate(as, 0x800000, 0x800fff), 0);
+    viommu_ctx_get_stats(ctx, &a, sizeof(a));
+    ck_assert_int_eq(viommu_as_translate(as, 0x200000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    viommu_ctx_get_stats(ctx, &b, sizeof(b));
+    ck_assert_uint_eq(b.iotlb_hits - a.iotlb_hits, 1);
+    /* ...an invalidation of any byte of it drops it, as does invalidate_all. */
+    ck_assert_int_eq(viommu_as_invalidate(as, 0x3ff000, 0x3fffff), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x200000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    viommu_ctx_get_stats(ctx, &a, sizeof(a));
+    ck_assert_uint_eq(a.iotlb_misses - b.iotlb_misses, 1);
+    ck_assert_int_eq(viommu_iotlb_invalidate_all(ctx), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x200000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    viommu_ctx_get_stats(ctx, &b, sizeof(b));
+    ck_assert_uint_eq(b.iotlb_misses - a.iotlb_misses, 1);
+    /* Domain-wide invalidation (both with and without an owner filter). */
+    ck_assert_int_eq(viommu_domain_sync(ctx, NULL, 1, 0, UINT64_MAX), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x200000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    viommu_ctx_get_stats(ctx, &a, sizeof(a));
+    ck_assert_uint_eq(a.iotlb_misses - b.iotlb_misses, 1);
+}
+END_TEST
+
+START_TEST(test_iotlb_eviction_small_capacity)
+{
+    struct viommu_ctx_config cc = {.size = sizeof(cc), .iotlb_entries = 8};
+    struct viommu_ctx *c = th_ctx(&th, true, &cc);
+    struct viommu_as *a;
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_translation tr;
+    struct viommu_stats st;
+
+    for (uint64_t i = 0; i < 64; i++)
+        toy_map(&th, root, 4, i << 12, (i + 100) << 12, 12, TOY_R);
+    ck_assert_int_eq(viommu_as_create(c, &id0, NULL, NULL, &a), 0);
+    ck_assert_int_eq(viommu_as_set_pt(a, 1, &cfg), 0);
+    for (int round = 0; round < 3; round++)
+        for (uint64_t i = 0; i < 64; i++) {
+            ck_assert_int_eq(viommu_as_translate(a, i << 12, VIOMMU_PERM_READ, &tr, NULL), 0);
+            ck_assert_uint_eq(tr.addr, (i + 100) << 12);
+        }
+    viommu_ctx_get_stats(c, &st, sizeof(st));
+    ck_assert_uint_gt(st.iotlb_evictions, 0);
+    ck_assert_uint_eq(st.iotlb_hits + st.iotlb_misses, 192);
+    viommu_ctx_destroy(c);
+}
+END_TEST
+
+/* ---- modes, notifiers, clipping ---------------------------------------- */
+
+START_TEST(test_modes_and_clipping)
+{
+    struct sink s = {0};
+    struct viommu_notifier *n;
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_translation tr;
+    struct viommu_fault f;
+
+    /* Notifier covers [0x1800, 0x2fff]: events are clipped to it. */
+    n = add_sink(as, &s, 0x1800, 0x2fff, 0);
+    toy_map(&th, root, 4, 0x1000, 0x11000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 4, 0x2000, 0x12000, 12, TOY_R);
+    toy_map(&th, root, 4, 0x3000, 0x13000, 12, TOY_R);
+    ck_assert_int_eq(viommu_as_set_pt(as, 7, &cfg), 0);
+    ck_assert_uint_eq(s.modes, 1);
+    ck_assert_uint_eq(s.last_mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_uint_eq(s.m[0].iova_first, 0x1800);
+    ck_assert_uint_eq(s.m[0].iova_last, 0x1fff);
+    ck_assert_uint_eq(s.m[0].addr, 0x11800);
+    ck_assert_uint_eq(s.m[1].iova_first, 0x2000);
+    ck_assert_uint_eq(s.m[1].iova_last, 0x2fff);
+    ck_assert(sink_matches_shadow(&s, n));
+    /* Passthrough: UNMAP everything announced, then MODE. Identity translate. */
+    ck_assert_int_eq(viommu_as_set_passthrough(as), 0);
+    ck_assert_uint_eq(s.n, 0);
+    ck_assert_uint_eq(s.last_mode, VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_int_eq(viommu_as_translate(as, 0xabcdef, VIOMMU_PERM_RW, &tr, NULL), 0);
+    ck_assert_uint_eq(tr.addr | (0xabcdef & tr.addr_mask), 0xabcdef);
+    /* Blocked with a device code. */
+    ck_assert_int_eq(viommu_as_set_blocked(as, 0x55), 0);
+    ck_assert_uint_eq(s.last_mode, VIOMMU_MODE_BLOCKED);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_BLOCKED);
+    ck_assert_uint_eq(f.code, 0x55);
+    /* Setting the same mode again says nothing. */
+    unsigned modes = s.modes;
+    ck_assert_int_eq(viommu_as_set_blocked(as, 0x55), 0);
+    ck_assert_uint_eq(s.modes, modes);
+}
+END_TEST
+
+START_TEST(test_notifier_at_top_of_space)
+{
+    struct sink s = {0};
+    struct viommu_map_domain *dom;
+    struct viommu_notifier *n = add_sink(as, &s, UINT64_MAX - 0xfff, UINT64_MAX, 0);
+
+    ck_assert_int_eq(viommu_map_domain_create(ctx, 0, &dom), 0);
+    ck_assert_int_eq(viommu_map_domain_map(dom, UINT64_MAX - 0x1fff, UINT64_MAX, 0x1000, VIOMMU_PERM_RW), 0);
+    ck_assert_int_eq(viommu_as_set_map_domain(as, dom), 0);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_uint_eq(s.m[0].iova_first, UINT64_MAX - 0xfff);
+    ck_assert_uint_eq(s.m[0].iova_last, UINT64_MAX);
+    ck_assert_uint_eq(s.m[0].addr, 0x2000);
+    ck_assert_int_eq(viommu_map_domain_unmap(dom, 0, UINT64_MAX, NULL), 0);
+    ck_assert_uint_eq(s.n, 0);
+    ck_assert_uint_eq(s.violations, 0);
+    ck_assert(sink_matches_shadow(&s, n));
+    /* Wrapping ranges are refused. */
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x1000, 0x1fff, UINT64_MAX - 0x10, VIOMMU_PERM_RW), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x2000, 0x1fff, 0, VIOMMU_PERM_RW), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x1000, 0x1fff, 0, 8), VIOMMU_EFLAGS);
+}
+END_TEST
+
+START_TEST(test_map_domain_semantics)
+{
+    struct viommu_map_domain *dom;
+    struct viommu_event ev;
+    uint64_t removed;
+
+    ck_assert_int_eq(viommu_map_domain_create(ctx, 3, &dom), 0);
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x1000, 0x2fff, 0x10000, VIOMMU_PERM_READ), 0);
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x2000, 0x3fff, 0x10000, VIOMMU_PERM_READ), VIOMMU_EEXIST);
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x3000, 0x3fff, 0x20000, VIOMMU_PERM_RW), 0);
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x5000, 0x5fff, 0x20000, VIOMMU_PERM_RW), 0);
+    ck_assert_int_eq(viommu_map_domain_map(dom, 0x7000, 0x7fff, 0x20000, VIOMMU_PERM_RW), VIOMMU_ENOMEM);
+    ck_assert_int_eq(viommu_map_domain_count(dom), 3);
+    /* UNMAP that would split a mapping: RANGE and nothing removed. */
+    ck_assert_int_eq(viommu_map_domain_unmap(dom, 0x1000, 0x1fff, &removed), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_map_domain_unmap(dom, 0x2000, 0x3fff, &removed), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_map_domain_count(dom), 3);
+    ck_assert_int_eq(viommu_map_domain_lookup(dom, 0x2abc, &ev), 0);
+    ck_assert_uint_eq(ev.iova_first, 0x1000);
+    ck_assert_int_eq(viommu_map_domain_unmap(dom, 0x0, 0x3fff, &removed), 0);
+    ck_assert_uint_eq(removed, 2);
+    ck_assert_int_eq(viommu_map_domain_unmap(dom, 0x8000, 0x9fff, &removed), 0);
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_int_eq(viommu_map_domain_lookup(dom, 0x2abc, &ev), VIOMMU_ENOENT);
+    ck_assert_int_eq(viommu_map_domain_count(NULL), VIOMMU_EINVAL);
+    viommu_map_domain_destroy(dom);
+    viommu_map_domain_destroy(NULL);
+}
+END_TEST
+
+/* ---- shadow sync against a model ----------------------------------------- */
+
+/* After a full sync the sink's view must equal the brute-force reference
+ * over the notifier's range, page by page. */
+static void check_sink_equals_tables(struct sink *s, unsigned levels, uint64_t first, uint64_t last)
+{
+    for (uint64_t iova = first;; iova += 0x1000) {
+        uint64_t pa_ref = 0, pa_sink = 0;
+        unsigned p_ref = 0, p_sink = 0;
+        bool ref = toy_ref_translate(&th, root, levels, iova, &pa_ref, &p_ref) && p_ref != 0;
+        bool got = sink_lookup(s, iova, &pa_sink, &p_sink);
+        ck_assert_msg(ref == got, "iova 0x%llx: ref %d sink %d", (unsigned long long)iova, ref, got);
+        if (ref) {
+            ck_assert_uint_eq(pa_ref, pa_sink);
+            ck_assert_uint_eq(p_ref, p_sink);
+        }
+        if (last - iova < 0x1000)
+            break;
+    }
+}
+
+static void run_model(uint64_t seed, uint32_t flags)
+{
+    struct sink *s = calloc(1, sizeof(*s));
+    struct viommu_pt_config cfg = toy_config(root, 3);
+    /* IOVA window: 8 GiB, so 4 KiB, 2 MiB and 1 GiB pages all occur. */
+    const uint64_t window = UINT64_C(8) << 30;
+    struct viommu_notifier *n = add_sink(as, s, 0, window - 1, flags);
+
+    ck_assert_int_eq(viommu_as_set_pt(as, 3, &cfg), 0);
+    for (int step = 0; step < 400; step++) {
+        uint64_t r = th_rand(&seed);
+        unsigned lg2 = (r & 15) == 0 ? 30 : (r & 7) == 1 ? 21 : 12;
+        uint64_t iova = (th_rand(&seed) % (window >> lg2)) << lg2;
+        uint64_t first, last;
+        if ((r >> 8) % 3 == 0) {
+            toy_unmap(&th, root, 3, iova);
+        } else {
+            uint64_t pa = (th_rand(&seed) % 64) << lg2;
+            /* Sometimes contiguous with the previous page, to exercise coalescing. */
+            toy_map(&th, root, 3, iova, pa, lg2, TOY_R | ((r >> 12) & 1 ? TOY_W : 0));
+        }
+        /* Sync either the changed page (like a PSI) or everything. */
+        if ((r >> 16) % 5 == 0) {
+            first = 0;
+            last = UINT64_MAX;
+        } else {
+            first = iova;
+            last = iova + (UINT64_C(1) << lg2) - 1;
+        }
+        int rc = viommu_as_sync(as, first, last);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_eq(s->violations, 0);
+        ck_assert(sink_matches_shadow(s, n));
+    }
+    ck_assert_int_eq(viommu_as_sync(as, 0, UINT64_MAX), 0);
+    check_sink_equals_tables(s, 3, 0, 0x3fffffff); /* first GiB page by page */
+    /* A second full sync finds nothing to say. */
+    unsigned before = s->maps + s->unmaps;
+    ck_assert_int_eq(viommu_as_sync(as, 0, UINT64_MAX), 0);
+    ck_assert_uint_eq(s->maps + s->unmaps, before);
+    /* Replay re-announces exactly the same set. */
+    unsigned count = s->n;
+    s->n = 0;
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    ck_assert_uint_eq(s->n, count);
+    ck_assert(sink_matches_shadow(s, n));
+    viommu_notifier_unregister(n);
+    free(s);
+}
+
+START_TEST(test_sync_model_exact)
+{
+    run_model(1 + (uint64_t)_i, 0);
+}
+END_TEST
+
+START_TEST(test_sync_model_coalesce)
+{
+    run_model(100 + (uint64_t)_i, VIOMMU_NOTIFIER_COALESCE);
+}
+END_TEST
+
+START_TEST(test_coalescing_runs)
+{
+    struct sink s = {0};
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_notifier *n = add_sink(as, &s, 0, UINT64_MAX, VIOMMU_NOTIFIER_COALESCE);
+
+    for (uint64_t i = 0; i < 512; i++)
+        toy_map(&th, root, 4, 0x100000 + (i << 12), 0x800000 + (i << 12), 12, TOY_R | TOY_W);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+    ck_assert_uint_eq(s.maps, 1); /* 512 pages, one event */
+    ck_assert_uint_eq(s.m[0].iova_last - s.m[0].iova_first + 1, 512 * 4096);
+    /* One page changes: the run is unmapped whole and re-announced around it. */
+    toy_map(&th, root, 4, 0x100000 + (7 << 12), 0x9000000, 12, TOY_R | TOY_W);
+    ck_assert_int_eq(viommu_as_sync(as, 0x107000, 0x107fff), 0);
+    ck_assert_uint_eq(s.unmaps, 1);
+    ck_assert_uint_eq(s.n, 3);
+    ck_assert_uint_eq(s.violations, 0);
+    ck_assert(sink_matches_shadow(&s, n));
+}
+END_TEST
+
+START_TEST(test_root_switch_no_window)
+{
+    /* Two tables share one mapping and differ in another: switching roots
+     * must leave the shared one untouched (no UNMAP, no MAP). */
+    struct sink s = {0};
+    uint64_t root2 = th_alloc_pages(&th, 1);
+    struct viommu_pt_config a = toy_config(root, 4), b = toy_config(root2, 4);
+
+    add_sink(as, &s, 0, UINT64_MAX, 0);
+    toy_map(&th, root, 4, 0x1000, 0x5000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 4, 0x2000, 0x6000, 12, TOY_R | TOY_W);
+    toy_map(&th, root2, 4, 0x1000, 0x5000, 12, TOY_R | TOY_W);
+    toy_map(&th, root2, 4, 0x3000, 0x7000, 12, TOY_R | TOY_W);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &a), 0);
+    s.maps = s.unmaps = 0;
+    ck_assert_int_eq(viommu_as_set_pt(as, 2, &b), 0);
+    ck_assert_uint_eq(s.unmaps, 1); /* 0x2000 */
+    ck_assert_uint_eq(s.maps, 1);   /* 0x3000 */
+    for (unsigned i = 0; i < s.n; i++)
+        ck_assert_uint_ne(s.m[i].iova_first, 0x2000);
+    ck_assert_uint_eq(s.n, 2);
+}
+END_TEST
+
+START_TEST(test_shared_walk)
+{
+    /* Two endpoints in one domain: one walk serves both notifiers. */
+    struct sink s1 = {0}, s2 = {0};
+    struct viommu_as *b;
+    struct viommu_as_id id1 = id0;
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_stats x, y;
+    int owner;
+
+    id1.rid = 0x18;
+    ck_assert_int_eq(viommu_as_create(ctx, &id1, NULL, NULL, &b), 0);
+    add_sink(as, &s1, 0, UINT64_MAX, 0);
+    add_sink(b, &s2, 0x2000, UINT64_MAX, 0);
+    ck_assert_int_eq(viommu_as_set_pt(as, 9, &cfg), 0);
+    ck_assert_int_eq(viommu_as_set_pt(b, 9, &cfg), 0);
+    toy_map(&th, root, 4, 0x1000, 0x5000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 4, 0x2000, 0x6000, 12, TOY_R | TOY_W);
+    viommu_ctx_get_stats(ctx, &x, sizeof(x));
+    ck_assert_int_eq(viommu_domain_sync(ctx, NULL, 9, 0x1000, 0x2fff), 0);
+    viommu_ctx_get_stats(ctx, &y, sizeof(y));
+    ck_assert_uint_eq(y.syncs - x.syncs, 1);
+    ck_assert_uint_eq(y.entries_read - x.entries_read, 5); /* 3 upper entries + 2 leaves, once */
+    ck_assert_uint_eq(s1.n, 2);
+    ck_assert_uint_eq(s2.n, 1); /* clipped to its own range */
+    ck_assert_uint_eq(s2.m[0].iova_first, 0x2000);
+    /* A different domain tag or owner does not touch them. */
+    ck_assert_int_eq(viommu_domain_sync(ctx, &owner, 9, 0, UINT64_MAX), 0);
+    ck_assert_int_eq(viommu_domain_sync(ctx, NULL, 8, 0, UINT64_MAX), 0);
+    viommu_ctx_get_stats(ctx, &x, sizeof(x));
+    ck_assert_uint_eq(x.syncs, y.syncs);
+}
+END_TEST
+
+/* ---- budgets, sink failures, re-entrancy ----------------------------------- */
+
+START_TEST(test_event_budget_consistent)
+{
+    struct viommu_budget bud = {.sync_events = 10};
+    struct sink s = {0};
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_notifier *n = add_sink(as, &s, 0, UINT64_MAX, 0);
+
+    for (uint64_t i = 0; i < 40; i++)
+        toy_map(&th, root, 4, i << 13, i << 12, 12, TOY_R);
+    ck_assert_int_eq(viommu_ctx_set_budget(ctx, &bud), 0);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), VIOMMU_EBUDGET);
+    ck_assert_uint_eq(s.maps, 9); /* MODE + 9 MAPs */
+    ck_assert(sink_matches_shadow(&s, n));
+    /* Later syncs continue where it stopped. */
+    for (int i = 0; i < 10 && viommu_as_sync(as, 0, UINT64_MAX) == VIOMMU_EBUDGET; i++)
+        ck_assert(sink_matches_shadow(&s, n));
+    ck_assert_uint_eq(s.n, 40);
+    ck_assert_uint_eq(s.violations, 0);
+    struct viommu_stats st;
+    viommu_ctx_get_stats(ctx, &st, sizeof(st));
+    ck_assert_uint_ge(st.budget_hits, 4);
+}
+END_TEST
+
+START_TEST(test_walk_budget_consistent)
+{
+    struct viommu_budget bud = {.walk_entries = 600};
+    struct sink s = {0};
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_notifier *n = add_sink(as, &s, 0, UINT64_MAX, 0);
+
+    for (uint64_t i = 0; i < 8; i++)
+        toy_map(&th, root, 4, i << 30, i << 12, 12, TOY_R); /* 8 separate leaf tables */
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+    ck_assert_uint_eq(s.n, 8);
+    ck_assert_int_eq(viommu_ctx_set_budget(ctx, &bud), 0);
+    for (uint64_t i = 0; i < 8; i++)
+        toy_unmap(&th, root, 4, i << 30);
+    /* The walk stops part way: only what it saw is unmapped. */
+    ck_assert_int_eq(viommu_as_sync(as, 0, UINT64_MAX), VIOMMU_EBUDGET);
+    ck_assert_uint_gt(s.n, 0);
+    ck_assert_uint_lt(s.n, 8);
+    ck_assert(sink_matches_shadow(&s, n));
+    ck_assert_uint_eq(s.violations, 0);
+}
+END_TEST
+
+START_TEST(test_mapping_budget)
+{
+    struct viommu_budget bud = {.as_mappings = 5};
+    struct sink s = {0};
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_notifier *n = add_sink(as, &s, 0, UINT64_MAX, 0);
+
+    for (uint64_t i = 0; i < 8; i++)
+        toy_map(&th, root, 4, i << 13, i << 12, 12, TOY_R);
+    ck_assert_int_eq(viommu_ctx_set_budget(ctx, &bud), 0);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), VIOMMU_EBUDGET);
+    ck_assert_uint_eq(s.n, 5);
+    ck_assert(sink_matches_shadow(&s, n));
+}
+END_TEST
+
+START_TEST(test_sink_failure)
+{
+    struct sink s = {0};
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_notifier *n = add_sink(as, &s, 0, UINT64_MAX, 0);
+
+    toy_map(&th, root, 4, 0x1000, 0x5000, 12, TOY_R);
+    toy_map(&th, root, 4, 0x2000, 0x6000, 12, TOY_R);
+    s.fail_map_nth = 1;
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), VIOMMU_ESINK);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert(sink_matches_shadow(&s, n));
+    /* The failed mapping is retried by the next sync. */
+    ck_assert_int_eq(viommu_as_sync(as, 0, UINT64_MAX), 0);
+    ck_assert_uint_eq(s.n, 2);
+    /* A failed UNMAP keeps the mapping in the shadow too. */
+    toy_unmap(&th, root, 4, 0x1000);
+    s.fail_unmap_nth = 1;
+    ck_assert_int_eq(viommu_as_sync(as, 0x1000, 0x1fff), VIOMMU_ESINK);
+    ck_assert(sink_matches_shadow(&s, n));
+    ck_assert_int_eq(viommu_as_sync(as, 0x1000, 0x1fff), 0);
+    ck_assert_uint_eq(s.n, 1);
+    struct viommu_stats st;
+    viommu_ctx_get_stats(ctx, &st, sizeof(st));
+    ck_assert_uint_eq(st.sink_errors, 2);
+}
+END_TEST
+
+START_TEST(test_unregister_in_callback_and_reentry)
+{
+    struct sink s = {0};
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_notifier *n = add_sink(as, &s, 0, UINT64_MAX, 0);
+
+    for (uint64_t i = 0; i < 4; i++)
+        toy_map(&th, root, 4, i << 12, i << 12, 12, TOY_R);
+    /* Re-entering the context from a callback is refused, not a deadlock. */
+    s.reenter_as = as;
+    s.unregister_me = n; /* and unregistering itself is allowed */
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+    ck_assert_int_eq(s.reenter_result, VIOMMU_EBUSY);
+    ck_assert_uint_eq(s.modes, 1); /* the event during which it unregistered */
+    ck_assert_uint_eq(s.maps, 0);  /* nothing after */
+    ck_assert_int_eq(viommu_as_sync(as, 0, UINT64_MAX), 0);
+    ck_assert_uint_eq(s.maps, 0);
+}
+END_TEST
+
+START_TEST(test_replay_modes)
+{
+    struct sink s = {0};
+    struct viommu_notifier *n = add_sink(as, &s, 0, UINT64_MAX, 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    ck_assert_uint_eq(s.modes, 1);
+    ck_assert_uint_eq(s.last_mode, VIOMMU_MODE_BLOCKED);
+    ck_assert_int_eq(viommu_as_set_passthrough(as), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    ck_assert_uint_eq(s.last_mode, VIOMMU_MODE_PASSTHROUGH);
+}
+END_TEST
+
+START_TEST(test_alloc_failure_sweep)
+{
+    /* Fail the Nth allocation of a sync that needs several; every step must
+     * leave the sink and the shadow equal, and nothing may leak. */
+    for (uint64_t nth = 1; nth < 40; nth++) {
+        struct sink s = {0};
+        struct viommu_as *a;
+        struct viommu_notifier *n;
+        struct viommu_as_id id1 = id0;
+        struct viommu_pt_config cfg = toy_config(root, 4);
+        id1.rid = (uint16_t)(0x100 + nth);
+        th.fail_alloc_nth = 0;
+        if (nth == 1)
+            for (uint64_t i = 0; i < 100; i++)
+                toy_map(&th, root, 4, i << 13, i << 12, 12, TOY_R);
+        ck_assert_int_eq(viommu_as_create(ctx, &id1, NULL, NULL, &a), 0);
+        n = add_sink(a, &s, 0, UINT64_MAX, 0);
+        th.fail_alloc_nth = th.allocs + nth;
+        int r = viommu_as_set_pt(a, 1, &cfg);
+        ck_assert(r == 0 || r == VIOMMU_ENOMEM);
+        th.fail_alloc_nth = 0;
+        ck_assert(sink_matches_shadow(&s, n));
+        ck_assert_int_eq(viommu_as_sync(a, 0, UINT64_MAX), 0);
+        ck_assert_uint_eq(s.n, 100);
+        viommu_as_destroy(a);
+    }
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("api");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_ctx_errors);
+    tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_as_errors);
+    tcase_add_test(tc, test_notifier_errors);
+    tcase_add_test(tc, test_notifier_veto);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("walker");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_walk_translate);
+    tcase_add_test(tc, test_walk_read_failure_is_data);
+    tcase_add_test(tc, test_walk_level_skip_and_replicated);
+    tcase_add_test(tc, test_walk_range_skips_empty);
+    tcase_add_test(tc, test_walk_bomb_is_bounded);
+    tcase_add_test(tc, test_fast_path_equals_callback);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("iotlb");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_iotlb);
+    tcase_add_test(tc, test_iotlb_eviction_small_capacity);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("shadow");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_modes_and_clipping);
+    tcase_add_test(tc, test_notifier_at_top_of_space);
+    tcase_add_test(tc, test_map_domain_semantics);
+    tcase_add_loop_test(tc, test_sync_model_exact, 0, 4);
+    tcase_add_loop_test(tc, test_sync_model_coalesce, 0, 4);
+    tcase_add_test(tc, test_coalescing_runs);
+    tcase_add_test(tc, test_root_switch_no_window);
+    tcase_add_test(tc, test_shared_walk);
+    tcase_add_test(tc, test_event_budget_consistent);
+    tcase_add_test(tc, test_walk_budget_consistent);
+    tcase_add_test(tc, test_mapping_budget);
+    tcase_add_test(tc, test_sink_failure);
+    tcase_add_test(tc, test_unregister_in_callback_and_reentry);
+    tcase_add_test(tc, test_replay_modes);
+    tcase_add_test(tc, test_alloc_failure_sweep);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(core_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
