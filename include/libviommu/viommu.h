@@ -11,6 +11,7 @@
 #include <libviommu/ctx.h>
 #include <libviommu/error.h>
 #include <libviommu/export.h>
+#include <libviommu/iova_tree.h>
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>
 #include <libviommu/version.h>
