@@ -91,6 +91,9 @@ VIOMMU_API void viommu_as_destroy(struct viommu_as *as);
 
 /**
  * @brief Find an address space by identity.
+ * @param ctx Context.
+ * @param id Identity to look for.
+ * @param[out] out The address space.
  * @retval 0 Found. @retval VIOMMU_ENOENT Not found. @retval VIOMMU_EINVAL NULL argument.
  * @retval VIOMMU_EBUSY Called from a callback.
  */
@@ -98,6 +101,8 @@ VIOMMU_API int viommu_as_find(struct viommu_ctx *ctx, const struct viommu_as_id 
 
 /**
  * @brief Identity of an address space.
+ * @param as Address space.
+ * @param[out] out Its identity.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
  * @note Callback-safe.
  */
@@ -105,6 +110,7 @@ VIOMMU_API int viommu_as_get_id(const struct viommu_as *as, struct viommu_as_id 
 
 /**
  * @brief Current mode (enum viommu_mode) of an address space.
+ * @param as Address space.
  * @retval >=0 The mode. @retval VIOMMU_EINVAL `as` is NULL.
  * @note Callback-safe.
  */
@@ -134,6 +140,8 @@ VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned
 /**
  * @brief Block an address space; translate() then faults with reason
  *        ::VIOMMU_FAULT_BLOCKED and `code`. Resyncs notifiers (UNMAP all, MODE).
+ * @param as Address space.
+ * @param code Device-specific reason reported in viommu_fault::code.
  * @retval 0 Success (notifiers told). @retval VIOMMU_EINVAL NULL.
  * @retval VIOMMU_ESINK A notifier callback failed (state still switched).
  * @retval VIOMMU_EBUDGET Event budget hit (state still switched).
@@ -144,6 +152,7 @@ VIOMMU_API int viommu_as_set_blocked(struct viommu_as *as, uint32_t code);
 /**
  * @brief Make an address space identity-mapped. Notifiers get UNMAP for what
  *        they hold, then a MODE event.
+ * @param as Address space.
  * @return As viommu_as_set_blocked().
  */
 VIOMMU_API int viommu_as_set_passthrough(struct viommu_as *as);
@@ -166,6 +175,8 @@ VIOMMU_API int viommu_as_set_pt(struct viommu_as *as, uint64_t domain, const str
 
 /**
  * @brief Translate through a mapping domain; resyncs notifiers by diff.
+ * @param as Address space.
+ * @param dom Mapping domain of the same context.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument or other context.
  * @retval VIOMMU_EBUDGET, VIOMMU_ESINK As viommu_as_sync().
  * @retval VIOMMU_EBUSY Called from a callback.
@@ -175,6 +186,9 @@ VIOMMU_API int viommu_as_set_map_domain(struct viommu_as *as, struct viommu_map_
 /**
  * @brief Sync one address space's notifiers (and IOTLB) over `[first, last]`
  *        after the guest changed its tables there.
+ * @param as Address space.
+ * @param first First IOVA of the changed range.
+ * @param last Last IOVA (inclusive).
  * @retval 0 Success.
  * @retval VIOMMU_ERANGE `first > last`.
  * @retval VIOMMU_EBUDGET A budget stopped it; shadows equal what was announced.
@@ -187,6 +201,11 @@ VIOMMU_API int viommu_as_sync(struct viommu_as *as, uint64_t first, uint64_t las
  * @brief Sync every address space translated through radix tables tagged
  *        `domain` by owner hooks `opaque` (NULL = any owner), with one walk
  *        per distinct table configuration.
+ * @param ctx Context.
+ * @param opaque Owner (the `opaque` given at viommu_as_create()), or NULL for any.
+ * @param domain Domain tag given to viommu_as_set_pt().
+ * @param first First IOVA of the changed range.
+ * @param last Last IOVA (inclusive).
  * @return As viommu_as_sync().
  */
 VIOMMU_API int viommu_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first,
@@ -195,6 +214,9 @@ VIOMMU_API int viommu_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t
 /**
  * @brief Drop cached translations of one address space in `[first, last]`
  *        without touching notifiers.
+ * @param as Address space.
+ * @param first First IOVA.
+ * @param last Last IOVA (inclusive).
  * @retval 0 Success. @retval VIOMMU_ERANGE `first > last`. @retval VIOMMU_EINVAL NULL.
  * @retval VIOMMU_EBUSY Called from a callback.
  */
@@ -254,6 +276,9 @@ struct viommu_notifier_config {
  *
  * A notifier with ::VIOMMU_EVENT_MAP keeps a shadow; two such notifiers on one
  * address space may not have overlapping ranges.
+ * @param as Address space.
+ * @param cfg Registration (copied).
+ * @param[out] out The notifier.
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL NULL `as`, `cfg`, `cfg->fn` or `out`; `events` is 0.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
@@ -270,6 +295,7 @@ VIOMMU_API int viommu_notifier_register(struct viommu_as *as, const struct viomm
 
 /**
  * @brief Unregister and free a notifier (no events). NULL is a no-op.
+ * @param n Notifier.
  * @note Callback-safe: may be called from any notifier callback of the same
  *       context, including the notifier's own; it then takes effect at once
  *       (no further events) and memory is released when the operation ends.
@@ -282,6 +308,7 @@ VIOMMU_API void viommu_notifier_unregister(struct viommu_notifier *n);
  * The notifier's shadow is forgotten (no UNMAPs) and rebuilt from the
  * current translation: MAP events for every mapping in its range, or a MODE
  * event for blocked/passthrough. Never raises a guest fault.
+ * @param n Notifier.
  * @retval 0 Success.
  * @retval VIOMMU_EBUDGET, VIOMMU_ESINK As viommu_as_sync().
  * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
@@ -315,11 +342,17 @@ VIOMMU_API int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_map
 /**
  * @brief Destroy a domain. Address spaces still using it become blocked
  *        (their notifiers get UNMAP + MODE). NULL is a no-op.
+ * @param dom Domain.
  */
 VIOMMU_API void viommu_map_domain_destroy(struct viommu_map_domain *dom);
 
 /**
  * @brief Add one mapping `[first, last] -> addr` and notify attached spaces.
+ * @param dom Domain.
+ * @param first First IOVA.
+ * @param last Last IOVA (inclusive).
+ * @param addr Output address of `first`.
+ * @param perm enum viommu_perm.
  * @retval 0 Success.
  * @retval VIOMMU_ERANGE `first > last` or `addr + (last - first)` wraps.
  * @retval VIOMMU_EEXIST Overlaps an existing mapping (nothing changed).
@@ -334,6 +367,9 @@ VIOMMU_API int viommu_map_domain_map(struct viommu_map_domain *dom, uint64_t fir
 /**
  * @brief Remove every mapping that lies entirely inside `[first, last]`
  *        (virtio-iommu UNMAP semantics) and notify attached spaces.
+ * @param dom Domain.
+ * @param first First IOVA.
+ * @param last Last IOVA (inclusive).
  * @param[out] removed Number of mappings removed (may be NULL).
  * @retval 0 Success (also when nothing was mapped there).
  * @retval VIOMMU_ERANGE `first > last`, or a mapping straddles `first` or
@@ -346,6 +382,8 @@ VIOMMU_API int viommu_map_domain_unmap(struct viommu_map_domain *dom, uint64_t f
 
 /**
  * @brief Look up the mapping containing `iova`.
+ * @param dom Domain.
+ * @param iova Address.
  * @param[out] out The whole mapping as a MAP event (kind ::VIOMMU_EVENT_MAP).
  * @retval 0 Found. @retval VIOMMU_ENOENT Not mapped. @retval VIOMMU_EINVAL NULL.
  * @retval VIOMMU_EBUSY Called from a callback.
@@ -354,6 +392,7 @@ VIOMMU_API int viommu_map_domain_lookup(struct viommu_map_domain *dom, uint64_t 
 
 /**
  * @brief Number of mappings in a domain.
+ * @param dom Domain.
  * @retval >=0 Count. @retval VIOMMU_EINVAL NULL.
  */
 VIOMMU_API int64_t viommu_map_domain_count(struct viommu_map_domain *dom);

@@ -152,6 +152,8 @@ VIOMMU_API int viommu_ctx_add_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa, uint
 
 /**
  * @brief Remove the direct RAM range that starts at `gpa`.
+ * @param ctx Context.
+ * @param gpa First address of a registered range.
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL `ctx` is NULL.
  * @retval VIOMMU_ENOENT No range starts at `gpa`.
@@ -174,12 +176,16 @@ VIOMMU_API int viommu_ctx_get_stats(struct viommu_ctx *ctx, struct viommu_stats 
 
 /**
  * @brief Read the effective budgets (defaults filled in).
+ * @param ctx Context.
+ * @param[out] out Budgets.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
  */
 VIOMMU_API int viommu_ctx_get_budget(struct viommu_ctx *ctx, struct viommu_budget *out);
 
 /**
  * @brief Change budgets at run time (0 members keep their current value).
+ * @param ctx Context.
+ * @param budget New values.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
  * @retval VIOMMU_EBUSY Called from a callback.
  */
@@ -187,6 +193,7 @@ VIOMMU_API int viommu_ctx_set_budget(struct viommu_ctx *ctx, const struct viommu
 
 /**
  * @brief Invalidate the whole IOTLB of the context (every address space).
+ * @param ctx Context.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY From a callback.
  */
 VIOMMU_API int viommu_iotlb_invalidate_all(struct viommu_ctx *ctx);
