@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file vtd.h
+ * @brief Intel VT-d: second-level page-table format, root/context/PASID
+ *        resolution, the DMA-remapping unit device model and the DMAR
+ *        ACPI table builder.
+ *
+ * Follows the Intel Virtualization Technology for Directed I/O Architecture
+ * Specification (rev 4.x/5.0). See docs/vtd.md for what is advertised.
+ *
+ * ## Threading
+ * Every function that takes a device or a context locks the context (see
+ * ctx.h); the device's state is protected by that lock. Calls from inside a
+ * libviommu callback return ::VIOMMU_EBUSY. The format and the DMAR builder
+ * are pure and thread-safe.
+ */
+#ifndef LIBVIOMMU_VTD_H
+#define LIBVIOMMU_VTD_H
+
+#include <libviommu/acpi.h>
+#include <libviommu/as.h>
+#include <libviommu/ctx.h>
+#include <libviommu/export.h>
+#include <libviommu/pt_format.h>
+#include <libviommu/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- second-level page-table format ------------------------------------ */
+
+/** @brief viommu_pt_config::fmt_flags bit: 2 MiB superpages (PS at level 1) allowed. */
+#define VIOMMU_VTD_SL_2M (1u << 0)
+/** @brief viommu_pt_config::fmt_flags bit: 1 GiB superpages (PS at level 2) allowed. */
+#define VIOMMU_VTD_SL_1G (1u << 1)
+
+/** @brief viommu_pte::fault_code values of the VT-d second-level format. */
+enum viommu_vtd_sl_code {
+    VIOMMU_VTD_SL_RSVD = 1, /**< A reserved bit (11, 62, superpage offset bits) is set. */
+    VIOMMU_VTD_SL_PS = 2,   /**< PS set at a level where superpages are not allowed. */
+    VIOMMU_VTD_SL_HAW = 3,  /**< Address bits at or above the host address width are set. */
+};
+
+/**
+ * @brief The VT-d second-level (second-stage) format (spec 9.8).
+ *
+ * `fmt_flags`: ::VIOMMU_VTD_SL_2M, ::VIOMMU_VTD_SL_1G. `fmt_data`: host
+ * address width in bits (0 means 52). Tables of 3, 4 or 5 levels
+ * (`top_level` 2, 3 or 4). R and W are ANDed over the walk; an entry with
+ * neither R nor W is not present.
+ * @return The format (static storage).
+ * @note Thread-safe.
+ */
+VIOMMU_API const struct viommu_pt_format *viommu_pt_format_vtd_sl(void);
+
+/**
+ * @brief Build a second-level table configuration.
+ * @param aw Context/PASID-entry AW value: 1 = 39-bit 3-level, 2 = 48-bit
+ *        4-level, 3 = 57-bit 5-level.
+ * @param mgaw Maximum guest address width (IOVAs at or above
+ *        2^min(mgaw, agaw) fault); 0 = the AGAW.
+ * @param haw Host address width in bits (1..52; 0 = 52).
+ * @param fmt_flags ::VIOMMU_VTD_SL_2M / ::VIOMMU_VTD_SL_1G.
+ * @param root GPA of the top table (4 KiB aligned).
+ * @param[out] out Configuration.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL `out` NULL, `aw` not 1..3, misaligned root, `haw` > 52.
+ * @retval VIOMMU_EFLAGS Unknown `fmt_flags` bits.
+ * @note Thread-safe.
+ */
+VIOMMU_API int viommu_vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
+                                    struct viommu_pt_config *out);
+
+/* ---- resolution of root / context / PASID entries --------------------- */
+
+/** @brief Result of viommu_vtd_resolve(). A value type. */
+struct viommu_vtd_resolved {
+    uint32_t mode;         /**< enum viommu_mode the request sees. */
+    uint32_t fault_reason; /**< BLOCKED: spec fault reason (7.1.3); 0 otherwise. */
+    uint32_t pasid;        /**< Effective PASID (scalable: RID_PASID for requests without PASID); else ::VIOMMU_PASID_NONE. */
+    uint16_t domain_id;    /**< TRANSLATED/PASSTHROUGH: domain ID of the context/PASID entry. */
+    uint8_t fpd;           /**< 1 if a fault-processing-disable bit applies to faults of this request. */
+    uint8_t scalable;      /**< 1 if RTADDR selected scalable mode. */
+    struct viommu_pt_config pt; /**< TRANSLATED: second-level table configuration. */
+};
+
+/** @brief Hardware parameters viommu_vtd_resolve() checks entries against. */
+struct viommu_vtd_hw {
+    size_t size;   /**< sizeof(struct viommu_vtd_hw). */
+    uint64_t cap;  /**< CAP register value (SAGAW, MGAW, SLLPS, ND). */
+    uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, PASID, PSS, DT). */
+    uint8_t haw;   /**< Host address width in bits (0 = 52). */
+    uint8_t reserved[7]; /**< Zero. */
+};
+
+/**
+ * @brief Resolve what a request from `sid` (with `pasid` or without) sees,
+ *        by reading the root, context and (scalable mode) PASID directory
+ *        and PASID table entries from guest memory.
+ *
+ * Pure with respect to device state: the device model uses the same
+ * function. Translation is assumed enabled. Legacy TT untranslated/all map
+ * to TRANSLATED, TT pass-through (when ECAP.PT) to PASSTHROUGH; scalable PGTT
+ * second-level and pass-through are implemented, first-level and nested give
+ * fault reason 0x5B (not advertised).
+ * @param ctx Context (guest memory).
+ * @param hw Capabilities.
+ * @param rtaddr RTADDR register value (TTM bits select legacy/scalable).
+ * @param sid Source ID (bus << 8 | devfn).
+ * @param pasid PASID or ::VIOMMU_PASID_NONE.
+ * @param[out] out Result (a blocked result carries the fault reason).
+ * @retval 0 Success (also when the result is BLOCKED).
+ * @retval VIOMMU_EINVAL NULL argument, `pasid` >= 2^20.
+ * @retval VIOMMU_ESIZE `hw->size` too small.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr,
+                                  uint16_t sid, uint32_t pasid, struct viommu_vtd_resolved *out);
+
+/* ---- device model ------------------------------------------------------ */
+
+/** @brief Size of the register window (bytes). */
+#define VIOMMU_VTD_MMIO_SIZE 0x1000u
+/** @brief Largest number of fault recording registers that fit the window. */
+#define VIOMMU_VTD_MAX_FRCD 224u
+
+/** @brief viommu_vtd_config::agaw_mask bits (CAP.SAGAW). */
+enum viommu_vtd_agaw {
+    VIOMMU_VTD_AGAW_39 = 1u << 1, /**< 3-level tables. */
+    VIOMMU_VTD_AGAW_48 = 1u << 2, /**< 4-level tables. */
+    VIOMMU_VTD_AGAW_57 = 1u << 3, /**< 5-level tables. */
+};
+
+/** @brief viommu_vtd_config::flags. */
+enum viommu_vtd_flag {
+    VIOMMU_VTD_F_NO_CACHING_MODE = 1u << 0, /**< Clear CAP.CM (MAP notifiers then refused). */
+    VIOMMU_VTD_F_PSI = 1u << 1,             /**< Page-selective invalidation (CAP.PSI). */
+    VIOMMU_VTD_F_SL_2M = 1u << 2,           /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
+    VIOMMU_VTD_F_SL_1G = 1u << 3,           /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
+    VIOMMU_VTD_F_QI = 1u << 4,              /**< Queued invalidation (ECAP.QI). */
+    VIOMMU_VTD_F_PT = 1u << 5,              /**< Pass-through translation type (ECAP.PT). */
+    VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
+    VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
+    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+};
+/** @brief Every viommu_vtd_flag. */
+#define VIOMMU_VTD_F_ALL 0x1FFu
+/** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
+#define VIOMMU_VTD_F_DEFAULT                                                                                      \
+    (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \
+     VIOMMU_VTD_F_ALL_ENDPOINTS)
+
+/** @brief Configuration of one DMA-remapping unit. Zero members select defaults. */
+struct viommu_vtd_config {
+    size_t size;              /**< sizeof(struct viommu_vtd_config). */
+    uint64_t reg_base;        /**< MMIO base (informational; for the DMAR table). */
+    uint16_t segment;         /**< PCI segment. */
+    uint8_t agaw_mask;        /**< enum viommu_vtd_agaw bits (0 = 39|48). */
+    uint8_t mgaw;             /**< Maximum guest address width (0 = widest AGAW). */
+    uint8_t haw;              /**< Host address width for reserved-bit checks (0 = 46). */
+    uint8_t mamv;             /**< Maximum address mask value for PSI (0 = 18). */
+    uint8_t nfr;              /**< Fault recording registers (0 = 8; max ::VIOMMU_VTD_MAX_FRCD). */
+    uint8_t reserved0;        /**< Zero. */
+    uint32_t num_domains;     /**< Domain IDs (rounded up to 16 * 4^n; 0 = 65536). */
+    uint32_t flags;           /**< enum viommu_vtd_flag (0 = ::VIOMMU_VTD_F_DEFAULT). */
+    uint32_t descs_per_doorbell; /**< Descriptors processed per IQT write or viommu_vtd_process() (0 = 256). */
+    uint32_t nendpoints;      /**< Entries in `endpoints` (ignored with ALL_ENDPOINTS). */
+    const uint16_t *endpoints; /**< Requester IDs covered (copied). */
+};
+
+/** @brief Counters of one unit. */
+struct viommu_vtd_stats {
+    uint64_t mmio_reads;        /**< Register reads. */
+    uint64_t mmio_writes;       /**< Register writes. */
+    uint64_t descriptors;       /**< Invalidation descriptors processed. */
+    uint64_t queue_errors;      /**< IQE conditions raised. */
+    uint64_t cc_invalidations;  /**< Context-cache (and PASID-cache) invalidations. */
+    uint64_t iotlb_invalidations; /**< IOTLB invalidations (any granularity). */
+    uint64_t psi;               /**< Page-selective IOTLB invalidations. */
+    uint64_t waits;             /**< Invalidation wait descriptors. */
+    uint64_t faults_recorded;   /**< Primary faults written to fault recording registers. */
+    uint64_t faults_fpd;        /**< Faults suppressed by fault-processing disable. */
+    uint64_t faults_overflow;   /**< Faults lost to overflow (PFO). */
+    uint64_t fault_events;      /**< Fault event MSIs sent. */
+    uint64_t inv_events;        /**< Invalidation completion MSIs sent. */
+    uint64_t resolves;          /**< Context/PASID resolutions. */
+    uint64_t sync_errors;       /**< Shadow syncs that returned an error. */
+};
+
+/** @brief Opaque VT-d unit. */
+struct viommu_vtd;
+
+/**
+ * @brief Create a DMA-remapping unit in `ctx`.
+ * @param ctx Context.
+ * @param cfg Configuration (copied).
+ * @param[out] out New unit.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable without QI.
+ * @retval VIOMMU_ESIZE `cfg->size` too small.
+ * @retval VIOMMU_EFLAGS Unknown flag bits.
+ * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cfg,
+                                 struct viommu_vtd **out);
+
+/**
+ * @brief Destroy a unit and the address spaces it created (no events).
+ * @param dev Unit or NULL (no-op).
+ */
+VIOMMU_API void viommu_vtd_destroy(struct viommu_vtd *dev);
+
+/**
+ * @brief Guest register read.
+ * @param dev Unit. @param offset Offset in the window. @param size 4 or 8.
+ * @param[out] val Value (reserved/unimplemented registers read 0).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL, size not 4/8, misaligned or out of window.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_mmio_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t *val);
+
+/**
+ * @brief Guest register write (side effects: commands, invalidations,
+ *        queue processing, interrupts through the host's msi callback).
+ * @param dev Unit. @param offset Offset. @param size 4 or 8. @param val Value.
+ * @retval 0 Success (guest errors are reported the VT-d way, not here).
+ * @retval VIOMMU_EINVAL NULL, size not 4/8, misaligned or out of window.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_mmio_write(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t val);
+
+/**
+ * @brief Address space of requester `rid` (and `pasid`), created on demand
+ *        with its mode loaded from the current context entries. Owned by the
+ *        unit: do not viommu_as_destroy() it.
+ * @param dev Unit. @param rid Requester ID. @param pasid PASID or ::VIOMMU_PASID_NONE.
+ * @param[out] out Address space.
+ * @retval 0 Success.
+ * @retval VIOMMU_ENOENT `rid` not covered by this unit.
+ * @retval VIOMMU_EINVAL NULL argument; PASID given without scalable mode or >= 2^20.
+ * @retval VIOMMU_EEXIST Another owner created an address space with this identity.
+ * @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, struct viommu_as **out);
+
+/**
+ * @brief Power-on reset: registers to defaults, translation disabled, every
+ *        address space back to pass-through (notifiers told).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY From a callback.
+ */
+VIOMMU_API int viommu_vtd_reset(struct viommu_vtd *dev);
+
+/**
+ * @brief Continue invalidation-queue processing left over by the
+ *        per-doorbell bound.
+ * @retval >=0 Descriptors still pending after this call.
+ * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY From a callback.
+ */
+VIOMMU_API int viommu_vtd_process(struct viommu_vtd *dev);
+
+/**
+ * @brief Copy the unit's counters.
+ * @param dev Unit. @param[out] out Destination. @param size sizeof(*out) as compiled.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL. @retval VIOMMU_ESIZE size 0.
+ * @retval VIOMMU_EBUSY From a callback.
+ */
+VIOMMU_API int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, size_t size);
+
+/* ---- DMAR ACPI table ---------------------------------------------------- */
+
+/** @brief DMAR device scope types. */
+enum viommu_dmar_scope_type {
+    VIOMMU_DMAR_SCOPE_PCI_ENDPOINT = 1, /**< PCI endpoint device. */
+    VIOMMU_DMAR_SCOPE_PCI_BRIDGE = 2,   /**< PCI sub-hierarchy. */
+    VIOMMU_DMAR_SCOPE_IOAPIC = 3,       /**< I/O APIC. */
+    VIOMMU_DMAR_SCOPE_HPET = 4,         /**< MSI-capable HPET. */
+};
+
+/** @brief One device scope: a device directly on `bus` (one path element). */
+struct viommu_dmar_scope {
+    uint8_t type;      /**< enum viommu_dmar_scope_type. */
+    uint8_t enum_id;   /**< Enumeration ID (IOAPIC/HPET). */
+    uint8_t bus;       /**< Start bus number. */
+    uint8_t devfn;     /**< Device (bits 7:3) and function (bits 2:0). */
+};
+
+/** @brief One DRHD (DMA-remapping hardware unit definition). */
+struct viommu_dmar_drhd {
+    uint64_t reg_base;       /**< Register base address. */
+    uint16_t segment;        /**< PCI segment. */
+    uint8_t include_pci_all; /**< 1 = INCLUDE_PCI_ALL flag. */
+    uint8_t reserved;        /**< Zero. */
+    uint32_t nscopes;        /**< Entries in `scopes`. */
+    const struct viommu_dmar_scope *scopes; /**< Device scopes (may be NULL if 0). */
+};
+
+/** @brief DMAR table description. */
+struct viommu_dmar_config {
+    size_t size;           /**< sizeof(struct viommu_dmar_config). */
+    uint8_t haw;           /**< Host address width in bits (e.g. 46). */
+    uint8_t flags;         /**< DMAR flags (bit 0 INTR_REMAP, bit 1 X2APIC_OPT_OUT, bit 2 DMA_CTRL_PLATFORM_OPT_IN). */
+    uint16_t reserved;     /**< Zero. */
+    uint32_t ndrhd;        /**< Entries in `drhd` (>= 1). */
+    const struct viommu_dmar_drhd *drhd; /**< Units. */
+    const struct viommu_acpi_oem *oem;   /**< OEM fields or NULL for defaults. */
+};
+
+/**
+ * @brief Build a DMAR table (VT-d spec 8.1-8.3) into a caller buffer.
+ * @param cfg Description.
+ * @param buf Destination (may be NULL when `*len` is 0).
+ * @param[in,out] len In: buffer size. Out: table length (also on ::VIOMMU_ESIZE).
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL `cfg`/`len`, no DRHD, haw 0 or > 64, NULL scopes with nscopes > 0.
+ * @retval VIOMMU_ESIZE Buffer too small (or `cfg->size` too small); `*len` holds the needed size.
+ * @retval VIOMMU_EFLAGS Unknown DMAR flag bits.
+ * @note Thread-safe.
+ */
+VIOMMU_API int viommu_dmar_build(const struct viommu_dmar_config *cfg, void *buf, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVIOMMU_VTD_H */

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DMAR ACPI table builder.
+ *
+ * Spec sections: VT-d 8.1 (DMA Remapping Reporting Structure: header, host
+ * address width N-1, flags), 8.3 (DRHD: type 0, flags INCLUDE_PCI_ALL,
+ * size, segment, register base), 8.3.1 (device scope entries with one path
+ * element). ACPI 6.5 5.2.6 for the common header and checksum.
+ */
+#include "core/acpi_table.h"
+
+#include <libviommu/error.h>
+#include <libviommu/vtd.h>
+
+#include <string.h>
+
+#define DMAR_HDR_LEN 48u
+#define DRHD_LEN 16u
+#define SCOPE_LEN 8u
+#define DMAR_FLAGS_ALL 0x7u
+
+int viommu_dmar_build(const struct viommu_dmar_config *cfg, void *buf, size_t *len)
+{
+    if (!cfg || !len)
+        return VIOMMU_EINVAL;
+    if (cfg->size < sizeof(struct viommu_dmar_config))
+        return VIOMMU_ESIZE;
+    if (cfg->ndrhd == 0 || !cfg->drhd || cfg->haw == 0 || cfg->haw > 64)
+        return VIOMMU_EINVAL;
+    if (cfg->flags & ~DMAR_FLAGS_ALL)
+        return VIOMMU_EFLAGS;
+    uint64_t total = DMAR_HDR_LEN;
+    for (uint32_t i = 0; i < cfg->ndrhd; i++) {
+        const struct viommu_dmar_drhd *d = &cfg->drhd[i];
+        if (d->nscopes && !d->scopes)
+            return VIOMMU_EINVAL;
+        uint64_t l = DRHD_LEN + (uint64_t)SCOPE_LEN * d->nscopes;
+        if (l > 0xFFFF)
+            return VIOMMU_EINVAL;
+        total += l;
+    }
+    if (total > 0xFFFFFFFFu)
+        return VIOMMU_EINVAL;
+    size_t have = *len;
+    *len = (size_t)total;
+    if (!buf || have < total)
+        return VIOMMU_ESIZE;
+    uint8_t *p = buf;
+    memset(p, 0, (size_t)total);
+    vi_acpi_put_header(p, "DMAR", (uint32_t)total, 1, cfg->oem);
+    p[36] = (uint8_t)(cfg->haw - 1);
+    p[37] = cfg->flags;
+    size_t off = DMAR_HDR_LEN;
+    for (uint32_t i = 0; i < cfg->ndrhd; i++) {
+        const struct viommu_dmar_drhd *d = &cfg->drhd[i];
+        uint16_t l = (uint16_t)(DRHD_LEN + SCOPE_LEN * d->nscopes);
+        vi_put_le16(p + off, 0); /* type 0: DRHD */
+        vi_put_le16(p + off + 2, l);
+        p[off + 4] = d->include_pci_all ? 1 : 0;
+        p[off + 5] = 0; /* size: 2^0 4 KiB pages of registers */
+        vi_put_le16(p + off + 6, d->segment);
+        vi_put_le64(p + off + 8, d->reg_base);
+        size_t s = off + DRHD_LEN;
+        for (uint32_t j = 0; j < d->nscopes; j++, s += SCOPE_LEN) {
+            const struct viommu_dmar_scope *sc = &d->scopes[j];
+            p[s] = sc->type;
+            p[s + 1] = SCOPE_LEN;
+            p[s + 4] = sc->enum_id;
+            p[s + 5] = sc->bus;
+            p[s + 6] = (uint8_t)(sc->devfn >> 3);
+            p[s + 7] = (uint8_t)(sc->devfn & 7);
+        }
+        off += l;
+    }
+    vi_acpi_finish(p, (size_t)total);
+    return 0;
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Resolution of what a request sees: RTADDR -> root entry -> context entry
+ * (legacy), or scalable-mode root entry (lower/upper) -> scalable context
+ * entry -> PASID directory entry -> PASID table entry. Pure: reads guest
+ * memory through the core, keeps no state.
+ *
+ * Spec sections: 3.4.2/3.4.3 (legacy / scalable-mode address translation
+ * structures), 9.1 root entry, 9.2 scalable-mode root entry, 9.3 context
+ * entry, 9.4 scalable-mode context entry, 9.5 PASID directory entry, 9.6
+ * PASID table entry, 7.1.3 (fault conditions and reasons), 7.1.1 (FPD).
+ */
+#include "core/core.h"
+#include "vtd/vtd_hw.h"
+#include "vtd/vtd_sl.h"
+
+#include <string.h>
+
+struct resolve_state {
+    struct viommu_ctx *ctx;
+    const struct viommu_vtd_hw *hw;
+    uint64_t haw_mask; /* address bits a table pointer may use */
+    uint32_t ndoms;
+};
+
+static int blocked(struct viommu_vtd_resolved *out, uint32_t reason)
+{
+    out->mode = VIOMMU_MODE_BLOCKED;
+    out->fault_reason = reason;
+    out->domain_id = 0;
+    return 0;
+}
+
+static int read_qwords(struct resolve_state *st, uint64_t gpa, uint64_t *q, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (vi_gmem_read_u64(st->ctx, gpa + 8ull * i, &q[i]))
+            return -1;
+    return 0;
+}
+
+static uint32_t sl_flags(const struct viommu_vtd_hw *hw)
+{
+    uint32_t f = 0;
+    if (hw->cap & VTD_CAP_SLLPS_2M)
+        f |= VIOMMU_VTD_SL_2M;
+    if (hw->cap & VTD_CAP_SLLPS_1G)
+        f |= VIOMMU_VTD_SL_1G;
+    return f;
+}
+
+static bool aw_supported(const struct viommu_vtd_hw *hw, unsigned aw)
+{
+    return aw >= 1 && aw <= 3 && (VI_FIELD_GET(VTD_CAP_SAGAW, hw->cap) & (1u << aw));
+}
+
+static void set_translated(struct resolve_state *st, struct viommu_vtd_resolved *out, unsigned aw, uint64_t root,
+                           uint16_t did)
+{
+    unsigned mgaw = (unsigned)VI_FIELD_GET(VTD_CAP_MGAW, st->hw->cap) + 1;
+    unsigned haw = st->hw->haw ? st->hw->haw : 52;
+    /* aw, root and haw were validated by the caller, so this cannot fail. */
+    (void)vtd_sl_config(aw, mgaw, haw, sl_flags(st->hw), root, &out->pt);
+    out->mode = VIOMMU_MODE_TRANSLATED;
+    out->domain_id = did;
+}
+
+/* 3.4.2: legacy mode. */
+static int resolve_legacy(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
+                          struct viommu_vtd_resolved *out)
+{
+    uint64_t re[2], ce[2];
+    if (pasid != VIOMMU_PASID_NONE)
+        return blocked(out, VTD_FR_SM_TTM0_PASID);
+    if (rta & ~st->haw_mask || read_qwords(st, rta + 16ull * (sid >> 8), re, 2))
+        return blocked(out, VTD_FR_ROOT_ACCESS);
+    if (!(re[0] & VTD_RE_P))
+        return blocked(out, VTD_FR_ROOT_P);
+    if ((re[0] & VTD_RE_RSVD_LO) || re[1] || (re[0] & VTD_RE_CTP & ~st->haw_mask))
+        return blocked(out, VTD_FR_ROOT_RSVD);
+    if (read_qwords(st, (re[0] & VTD_RE_CTP) + 16ull * (sid & 0xFF), ce, 2))
+        return blocked(out, VTD_FR_CTX_ACCESS);
+    if (!(ce[0] & VTD_CE_P))
+        return blocked(out, VTD_FR_CTX_P);
+    /* 7.1.1: FPD of a present context entry covers every later fault. */
+    out->fpd = (ce[0] & VTD_CE_FPD) ? 1 : 0;
+    uint16_t did = (uint16_t)VI_FIELD_GET(VTD_CE_DID, ce[1]);
+    uint64_t slpt = ce[0] & VTD_CE_SLPTPTR;
+    /* DID bits beyond CAP.ND are reserved (9.3). */
+    if ((ce[0] & VTD_CE_RSVD_LO) || (ce[1] & VTD_CE_RSVD_HI) || did >= st->ndoms || (slpt & ~st->haw_mask))
+        return blocked(out, VTD_FR_CTX_RSVD);
+    unsigned tt = (unsigned)VI_FIELD_GET(VTD_CE_TT, ce[0]);
+    if (tt == VTD_TT_PASSTHROUGH) {
+        if (!(st->hw->ecap & VTD_ECAP_PT))
+            return blocked(out, VTD_FR_CTX_INV);
+        out->mode = VIOMMU_MODE_PASSTHROUGH;
+        out->domain_id = did;
+        return 0;
+    }
+    if (tt > VTD_TT_PASSTHROUGH || (tt == VTD_TT_ALL && !(st->hw->ecap & VTD_ECAP_DT)))
+        return blocked(out, VTD_FR_CTX_INV);
+    unsigned aw = (unsigned)VI_FIELD_GET(VTD_CE_AW, ce[1]);
+    if (!aw_supported(st->hw, aw))
+        return blocked(out, VTD_FR_CTX_INV);
+    set_translated(st, out, aw, slpt, did);
+    return 0;
+}
+
+/* 3.4.3: scalable mode. */
+static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
+                            struct viommu_vtd_resolved *out)
+{
+    const uint64_t ecap = st->hw->ecap;
+    uint64_t re[2], ce[4], pde, pe[8];
+    if (!(ecap & VTD_ECAP_SMTS))
+        return blocked(out, VTD_FR_SM_RTADDR);
+    if (rta & ~st->haw_mask || read_qwords(st, rta + 16ull * (sid >> 8), re, 2))
+        return blocked(out, VTD_FR_SM_ROOT_ACCESS);
+    unsigned devfn = sid & 0xFF;
+    uint64_t half = devfn >= 128 ? re[1] : re[0]; /* 9.2: UP/UCTP for devfn 128..255 */
+    if (!(half & VTD_RE_P))
+        return blocked(out, VTD_FR_SM_ROOT_P);
+    if ((half & VTD_RE_RSVD_LO) || (half & VTD_RE_CTP & ~st->haw_mask))
+        return blocked(out, VTD_FR_SM_ROOT_RSVD);
+    if (read_qwords(st, (half & VTD_RE_CTP) + 32ull * (devfn & 0x7F), ce, 4))
+        return blocked(out, VTD_FR_SM_CTX_ACCESS);
+    if (!(ce[0] & VTD_SCE_P))
+        return blocked(out, VTD_FR_SM_CTX_P);
+    out->fpd = (ce[0] & VTD_SCE_FPD) ? 1 : 0;
+    uint64_t pdir = ce[0] & VTD_SCE_PDIR;
+    if ((ce[0] & VTD_SCE_RSVD0) || (ce[1] & VTD_SCE_RSVD1) || ce[2] || ce[3] || (pdir & ~st->haw_mask) ||
+        (ce[1] & VTD_SCE_RID_PRIV))
+        return blocked(out, VTD_FR_SM_CTX_RSVD);
+    /* PRE needs ECAP.PRS, DTE needs ECAP.DT: neither advertised -> invalid programming. */
+    if ((ce[0] & VTD_SCE_PRE) || ((ce[0] & VTD_SCE_DTE) && !(ecap & VTD_ECAP_DT)))
+        return blocked(out, VTD_FR_SM_CTX_INV);
+    uint32_t eff;
+    if (pasid == VIOMMU_PASID_NONE) {
+        eff = (uint32_t)VI_FIELD_GET(VTD_SCE_RID_PASID, ce[1]);
+        if (eff && !(ecap & VTD_ECAP_RPS))
+            return blocked(out, VTD_FR_SM_RID_PASID);
+    } else {
+        if (!(ce[0] & VTD_SCE_PASIDE))
+            return blocked(out, VTD_FR_SM_PASIDE);
+        eff = pasid;
+    }
+    out->pasid = eff;
+    unsigned pdts = (unsigned)VI_FIELD_GET(VTD_SCE_PDTS, ce[0]);
+    if ((eff >> 6) >= (1u << (pdts + 7)))
+        return blocked(out, VTD_FR_SM_PASID_SIZE);
+    if (read_qwords(st, pdir + 8ull * (eff >> 6), &pde, 1))
+        return blocked(out, VTD_FR_SM_PDE_ACCESS);
+    if (!(pde & VTD_PDE_P))
+        return blocked(out, VTD_FR_SM_PDE_P);
+    if (pde & VTD_PDE_FPD)
+        out->fpd = 1;
+    if ((pde & VTD_PDE_RSVD) || (pde & VTD_PDE_PTP & ~st->haw_mask))
+        return blocked(out, VTD_FR_SM_PDE_RSVD);
+    if (read_qwords(st, (pde & VTD_PDE_PTP) + 64ull * (eff & 0x3F), pe, 8))
+        return blocked(out, VTD_FR_SM_PTE_ACCESS);
+    if (!(pe[0] & VTD_PTE_P))
+        return blocked(out, VTD_FR_SM_PTE_P);
+    if (pe[0] & VTD_PTE_FPD)
+        out->fpd = 1;
+    uint16_t did = (uint16_t)VI_FIELD_GET(VTD_PTE_DID, pe[1]);
+    if ((pe[0] & VTD_PTE_RSVD0) || (pe[1] & VTD_PTE_RSVD1) || pe[3] || pe[4] || pe[5] || pe[6] || pe[7] ||
+        did >= st->ndoms)
+        return blocked(out, VTD_FR_SM_PTE_RSVD);
+    unsigned pgtt = (unsigned)VI_FIELD_GET(VTD_PTE_PGTT, pe[0]);
+    if (pgtt == VTD_PGTT_PT) {
+        if (!(ecap & VTD_ECAP_PT))
+            return blocked(out, VTD_FR_SM_PTE_INV);
+        out->mode = VIOMMU_MODE_PASSTHROUGH;
+        out->domain_id = did;
+        return 0;
+    }
+    /* First-level and nested need ECAP.FLTS / NEST, which are not advertised. */
+    if (pgtt != VTD_PGTT_SL || !(ecap & VTD_ECAP_SLTS))
+        return blocked(out, VTD_FR_SM_PTE_INV);
+    unsigned aw = (unsigned)VI_FIELD_GET(VTD_PTE_AW, pe[0]);
+    if (!aw_supported(st->hw, aw) || ((pe[0] & VTD_PTE_SLADE) && !(ecap & VTD_ECAP_SLADS)))
+        return blocked(out, VTD_FR_SM_PTE_INV);
+    uint64_t slpt = pe[0] & VTD_PTE_SLPTPTR;
+    if (slpt & ~st->haw_mask)
+        return blocked(out, VTD_FR_SM_SLPTPTR);
+    set_translated(st, out, aw, slpt, did);
+    return 0;
+}
+
+int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                uint32_t pasid, struct viommu_vtd_resolved *out)
+{
+    if (!ctx || !hw || !out)
+        return VIOMMU_EINVAL;
+    if (hw->size < sizeof(struct viommu_vtd_hw))
+        return VIOMMU_ESIZE;
+    if (pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS))
+        return VIOMMU_EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->pasid = VIOMMU_PASID_NONE;
+    unsigned haw = hw->haw && hw->haw < 52 ? hw->haw : 52;
+    struct resolve_state st = {
+        .ctx = ctx,
+        .hw = hw,
+        .haw_mask = vi_lg2_mask(haw),
+        .ndoms = 1u << (4 + 2 * (unsigned)VI_FIELD_GET(VTD_CAP_ND, hw->cap)),
+    };
+    if (st.ndoms > 65536)
+        st.ndoms = 65536;
+    unsigned ttm = (unsigned)VI_FIELD_GET(VTD_RTADDR_TTM, rtaddr);
+    uint64_t rta = rtaddr & VTD_RTADDR_RTA;
+    out->scalable = ttm != VTD_TTM_LEGACY;
+    if (ttm == VTD_TTM_LEGACY)
+        return resolve_legacy(&st, rta, sid, pasid, out);
+    if (ttm == VTD_TTM_SCALABLE)
+        return resolve_scalable(&st, rta, sid, pasid, out);
+    /* TTM 10b is reserved, 11b (abort DMA) needs ECAP.ADMS: invalid RTADDR. */
+    return blocked(out, VTD_FR_SM_RTADDR);
+}
+
+int viommu_vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                       uint32_t pasid, struct viommu_vtd_resolved *out)
+{
+    if (!hw || !out)
+        return VIOMMU_EINVAL;
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    r = vtd_resolve(ctx, hw, rtaddr, sid, pasid, out);
+    vi_leave(ctx);
+    return r;
+}
+
+uint8_t vtd_fault_reason(const struct viommu_fault *f, bool scalable, unsigned top_level)
+{
+    bool write = (f->access & VIOMMU_PERM_WRITE) != 0;
+    switch (f->reason) {
+    case VIOMMU_FAULT_BLOCKED:
+        return (uint8_t)(f->code & 0xFF);
+    case VIOMMU_FAULT_NOT_PRESENT:
+    case VIOMMU_FAULT_PERM:
+        /* 3.6: a non-present entry denies the access like a missing R/W bit. */
+        if (scalable)
+            return write ? VTD_FR_SM_WRITE : VTD_FR_SM_READ;
+        return write ? VTD_FR_WRITE : VTD_FR_READ;
+    case VIOMMU_FAULT_ADDR_RANGE:
+        return scalable ? VTD_FR_SM_ADDR : VTD_FR_ADDR_MGAW;
+    case VIOMMU_FAULT_BAD_ENTRY:
+        return scalable ? VTD_FR_SM_SL_RSVD : VTD_FR_PTE_RSVD;
+    case VIOMMU_FAULT_READ_FAILED:
+        if (scalable)
+            return VTD_FR_SM_SL_ACCESS;
+        /* LCT.4: the table referenced by SLPTPTR; LSL.1: any deeper table. */
+        return f->level == top_level ? VTD_FR_CTX_INV : VTD_FR_PTE_ACCESS;
+    default:
+        return 0;
+    }
+}

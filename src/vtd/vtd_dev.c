@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VT-d DMA-remapping unit: creation, capabilities, address spaces and the
+ * wiring of invalidations to the core's shadow sync.
+ *
+ * Spec sections: 10.4.2/10.4.3 (CAP/ECAP values advertised), 6.1 (caching
+ * mode), 6.5 (context-cache and IOTLB invalidation semantics), 3.4 (what a
+ * request sees; resolved in vtd_context.c), 10.4.4 (translation disabled:
+ * requests are not remapped).
+ *
+ * Address spaces keep no private shadow: a context-cache invalidation
+ * re-resolves the context entries and switches the space with
+ * vi_as_set_{pt,passthrough,blocked}, whose diff emits only what differs; an
+ * IOTLB invalidation calls vi_domain_sync() for the domain and range.
+ */
+#include "vtd/vtd_dev.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static unsigned widest_aw(uint8_t agaw_mask)
+{
+    if (agaw_mask & VIOMMU_VTD_AGAW_57)
+        return 3;
+    if (agaw_mask & VIOMMU_VTD_AGAW_48)
+        return 2;
+    return 1;
+}
+
+static int fill_config(struct viommu_vtd_config *c)
+{
+    if (c->flags == 0)
+        c->flags = VIOMMU_VTD_F_DEFAULT;
+    if (c->flags & ~(uint32_t)VIOMMU_VTD_F_ALL)
+        return VIOMMU_EFLAGS;
+    if ((c->flags & VIOMMU_VTD_F_SCALABLE) && !(c->flags & VIOMMU_VTD_F_QI))
+        return VIOMMU_EINVAL; /* 6.5: scalable mode has no register-based invalidation */
+    if (c->agaw_mask == 0)
+        c->agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48;
+    if (c->agaw_mask & ~(VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57))
+        return VIOMMU_EINVAL;
+    if (c->mgaw == 0)
+        c->mgaw = (uint8_t)(30 + 9 * widest_aw(c->agaw_mask));
+    if (c->mgaw < 32 || c->mgaw > 64)
+        return VIOMMU_EINVAL;
+    if (c->haw == 0)
+        c->haw = 46;
+    if (c->haw < 32 || c->haw > 52)
+        return VIOMMU_EINVAL;
+    if (c->mamv == 0)
+        c->mamv = 18;
+    if (c->mamv > 63)
+        return VIOMMU_EINVAL;
+    if (c->nfr == 0)
+        c->nfr = 8;
+    if (c->nfr > VIOMMU_VTD_MAX_FRCD)
+        return VIOMMU_EINVAL;
+    if (c->num_domains == 0)
+        c->num_domains = 65536;
+    if (c->num_domains > 65536)
+        return VIOMMU_EINVAL;
+    if (c->descs_per_doorbell == 0)
+        c->descs_per_doorbell = 256;
+    if (!(c->flags & VIOMMU_VTD_F_ALL_ENDPOINTS) && c->nendpoints && !c->endpoints)
+        return VIOMMU_EINVAL;
+    return 0;
+}
+
+static void compute_caps(struct viommu_vtd *dev)
+{
+    const struct viommu_vtd_config *c = &dev->cfg;
+    unsigned nd = 0;
+    while (nd < 6 && (1u << (4 + 2 * nd)) < c->num_domains)
+        nd++;
+    uint64_t cap = VI_FIELD_PREP(VTD_CAP_ND, nd) | VI_FIELD_PREP(VTD_CAP_SAGAW, c->agaw_mask) |
+                   VI_FIELD_PREP(VTD_CAP_MGAW, c->mgaw - 1u) | VI_FIELD_PREP(VTD_CAP_FRO, VTD_FRCD_BASE / 16) |
+                   VI_FIELD_PREP(VTD_CAP_NFR, c->nfr - 1u) | VTD_CAP_DWD | VTD_CAP_DRD;
+    if (!(c->flags & VIOMMU_VTD_F_NO_CACHING_MODE))
+        cap |= VTD_CAP_CM;
+    if (c->flags & VIOMMU_VTD_F_SL_2M)
+        cap |= VTD_CAP_SLLPS_2M;
+    if (c->flags & VIOMMU_VTD_F_SL_1G)
+        cap |= VTD_CAP_SLLPS_1G;
+    if (c->flags & VIOMMU_VTD_F_PSI)
+        cap |= VTD_CAP_PSI | VI_FIELD_PREP(VTD_CAP_MAMV, c->mamv);
+    /* C: table reads go through the host and are always coherent. */
+    uint64_t ecap = VTD_ECAP_C | VI_FIELD_PREP(VTD_ECAP_IRO, VTD_IOTLB_BASE / 16);
+    if (c->flags & VIOMMU_VTD_F_QI)
+        ecap |= VTD_ECAP_QI;
+    if (c->flags & VIOMMU_VTD_F_DT)
+        ecap |= VTD_ECAP_DT;
+    if (c->flags & VIOMMU_VTD_F_PT)
+        ecap |= VTD_ECAP_PT;
+    if (c->flags & VIOMMU_VTD_F_SCALABLE)
+        ecap |= VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_PASID | VI_FIELD_PREP(VTD_ECAP_PSS, VTD_PASID_BITS - 1) |
+                VTD_ECAP_SMPWCS;
+    dev->hw = (struct viommu_vtd_hw){.size = sizeof(struct viommu_vtd_hw), .cap = cap, .ecap = ecap, .haw = c->haw};
+    dev->ver = (c->flags & VIOMMU_VTD_F_SCALABLE) ? 0x30 : 0x10;
+}
+
+void vtd_reset_regs(struct viommu_vtd *dev)
+{
+    dev->gsts = 0;
+    dev->rtaddr = dev->rtaddr_active = 0;
+    dev->ccmd = 0;
+    dev->fsts = 0;
+    dev->fectl = VTD_XECTL_IM; /* 10.4.10: IM is set on reset */
+    dev->fedata = dev->feaddr = dev->feuaddr = 0;
+    dev->iqh = dev->iqt = dev->iqa = dev->iqercd = 0;
+    dev->ics = 0;
+    dev->iectl = VTD_XECTL_IM;
+    dev->iedata = dev->ieaddr = dev->ieuaddr = 0;
+    dev->iva = dev->iotlb = 0;
+    memset(dev->frcd, 0, sizeof(uint64_t) * 2u * dev->cfg.nfr);
+    dev->fr_next = 0;
+    dev->qi_pending = 0;
+}
+
+bool vtd_scalable_active(const struct viommu_vtd *dev)
+{
+    return VI_FIELD_GET(VTD_RTADDR_TTM, dev->rtaddr_active) == VTD_TTM_SCALABLE;
+}
+
+static bool covers(const struct viommu_vtd *dev, uint16_t rid)
+{
+    if (dev->cfg.flags & VIOMMU_VTD_F_ALL_ENDPOINTS)
+        return true;
+    for (uint32_t i = 0; i < dev->cfg.nendpoints; i++)
+        if (dev->endpoints[i] == rid)
+            return true;
+    return false;
+}
+
+struct vtd_as *vtd_as_lookup(struct viommu_vtd *dev, const struct viommu_as *as)
+{
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        if (v->as == as)
+            return v;
+    return NULL;
+}
+
+void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
+{
+    int r;
+    if (!(dev->gsts & VTD_GSTS_TES)) {
+        /* 10.4.4: with translation disabled requests are not remapped. */
+        v->fpd = 0;
+        v->scalable = 0;
+        v->translated = 0;
+        r = vi_as_set_passthrough(v->as);
+    } else {
+        struct viommu_vtd_resolved res;
+        dev->stats.resolves++;
+        r = vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, v->rid, v->pasid, &res);
+        if (r) {
+            res.mode = VIOMMU_MODE_BLOCKED;
+            res.fault_reason = 0;
+            res.fpd = 1;
+        }
+        v->fpd = res.fpd;
+        v->scalable = res.scalable;
+        v->translated = res.mode == VIOMMU_MODE_TRANSLATED;
+        v->did = res.domain_id;
+        v->top_level = res.pt.top_level;
+        if (res.mode == VIOMMU_MODE_TRANSLATED)
+            r = vi_as_set_pt(v->as, res.domain_id, &res.pt);
+        else if (res.mode == VIOMMU_MODE_PASSTHROUGH)
+            r = vi_as_set_passthrough(v->as);
+        else
+            r = vi_as_set_blocked(v->as, res.fault_reason | (res.fpd ? VTD_BLOCK_FPD : 0));
+    }
+    if (r) {
+        dev->stats.sync_errors++;
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: switching %04x/%x failed: %s", v->rid, v->pasid,
+               viommu_strerror(r));
+    }
+}
+
+void vtd_apply_all(struct viommu_vtd *dev)
+{
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        vtd_apply(dev, v);
+}
+
+void vtd_apply_sid(struct viommu_vtd *dev, uint16_t sid, unsigned fm)
+{
+    /* 6.5.1.1/10.4.7: FM masks the top fm bits of the 3-bit function number. */
+    uint16_t mask = (uint16_t)~(((1u << fm) - 1u) << (3 - fm));
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        if ((v->rid & mask) == (sid & mask))
+            vtd_apply(dev, v);
+}
+
+void vtd_inv_context(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint16_t sid, unsigned fm)
+{
+    (void)did;
+    dev->stats.cc_invalidations++;
+    /* A domain-selective invalidation may flush more than the domain (6.5.1.1);
+     * re-resolving everything is exact because the switch is a diff. */
+    if (gran == VTD_CC_DEVICE)
+        vtd_apply_sid(dev, sid, fm);
+    else
+        vtd_apply_all(dev);
+}
+
+static void sync_domain(struct viommu_vtd *dev, uint16_t did, uint64_t first, uint64_t last)
+{
+    vi_iotlb_invalidate_domain(dev->ctx, dev, did, first, last);
+    int r = vi_domain_sync(dev->ctx, dev, did, first, last);
+    if (r) {
+        dev->stats.sync_errors++;
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: sync of domain %u failed: %s", did, viommu_strerror(r));
+    }
+}
+
+bool vtd_inv_iotlb(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint64_t addr, unsigned am)
+{
+    dev->stats.iotlb_invalidations++;
+    if (gran == VTD_TLB_GLOBAL) {
+        /* One sync per distinct domain of the translated spaces. */
+        for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+            if (!v->translated)
+                continue;
+            bool seen = false;
+            for (struct vtd_as *w = dev->spaces; w != v; w = w->next)
+                if (w->translated && w->did == v->did)
+                    seen = true;
+            if (!seen)
+                sync_domain(dev, v->did, 0, UINT64_MAX);
+        }
+        return true;
+    }
+    if (gran == VTD_TLB_DOMAIN || !(dev->hw.cap & VTD_CAP_PSI)) {
+        sync_domain(dev, did, 0, UINT64_MAX);
+        return true;
+    }
+    if (am > dev->cfg.mamv)
+        return false;
+    dev->stats.psi++;
+    uint64_t mask = vi_lg2_mask(12 + am);
+    uint64_t first = addr & ~mask;
+    sync_domain(dev, did, first, first + mask);
+    return true;
+}
+
+static int vtd_notifier_check(void *opaque, struct viommu_as *as, uint32_t events)
+{
+    struct viommu_vtd *dev = opaque;
+    (void)as;
+    /* 6.1: without caching mode the guest does not invalidate on
+     * not-present -> present changes, so MAP events cannot be produced. */
+    if ((events & VIOMMU_EVENT_MAP) && !(dev->hw.cap & VTD_CAP_CM))
+        return VIOMMU_ENOTSUP;
+    return 0;
+}
+
+int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cfg, struct viommu_vtd **out)
+{
+    if (!ctx || !cfg || !out)
+        return VIOMMU_EINVAL;
+    if (cfg->size < sizeof(struct viommu_vtd_config))
+        return VIOMMU_ESIZE;
+    struct viommu_vtd_config c = *cfg;
+    c.size = sizeof(c);
+    int r = fill_config(&c);
+    if (r)
+        return r;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    struct viommu_vtd *dev = vi_zalloc(ctx, sizeof(*dev));
+    if (!dev)
+        goto nomem;
+    dev->ctx = ctx;
+    dev->cfg = c;
+    dev->frcd = vi_zalloc(ctx, sizeof(uint64_t) * 2u * c.nfr);
+    if (!dev->frcd)
+        goto nomem;
+    if (!(c.flags & VIOMMU_VTD_F_ALL_ENDPOINTS) && c.nendpoints) {
+        dev->endpoints = vi_alloc(ctx, sizeof(uint16_t) * c.nendpoints);
+        if (!dev->endpoints)
+            goto nomem;
+        memcpy(dev->endpoints, c.endpoints, sizeof(uint16_t) * c.nendpoints);
+    }
+    dev->cfg.endpoints = dev->endpoints;
+    compute_caps(dev);
+    vtd_reset_regs(dev);
+    vi_leave(ctx);
+    *out = dev;
+    return 0;
+nomem:
+    if (dev) {
+        if (dev->frcd)
+            vi_free(ctx, dev->frcd);
+        vi_free(ctx, dev);
+    }
+    vi_leave(ctx);
+    return VIOMMU_ENOMEM;
+}
+
+void viommu_vtd_destroy(struct viommu_vtd *dev)
+{
+    if (!dev)
+        return;
+    struct viommu_ctx *ctx = dev->ctx;
+    if (vi_enter(ctx))
+        return; /* from a callback: refused (documented) */
+    while (dev->spaces) {
+        struct vtd_as *v = dev->spaces;
+        dev->spaces = v->next;
+        vi_as_destroy(v->as);
+        vi_free(ctx, v);
+    }
+    if (dev->endpoints)
+        vi_free(ctx, dev->endpoints);
+    vi_free(ctx, dev->frcd);
+    vi_free(ctx, dev);
+    vi_leave(ctx);
+}
+
+int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, struct viommu_as **out)
+{
+    if (!dev || !out)
+        return VIOMMU_EINVAL;
+    if (pasid != VIOMMU_PASID_NONE &&
+        (!(dev->cfg.flags & VIOMMU_VTD_F_SCALABLE) || pasid >= (1u << VTD_PASID_BITS)))
+        return VIOMMU_EINVAL;
+    if (!covers(dev, rid))
+        return VIOMMU_ENOENT;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (v->rid == rid && v->pasid == pasid) {
+            *out = v->as;
+            vi_leave(dev->ctx);
+            return 0;
+        }
+    }
+    struct vtd_as *v = vi_zalloc(dev->ctx, sizeof(*v));
+    if (!v) {
+        vi_leave(dev->ctx);
+        return VIOMMU_ENOMEM;
+    }
+    struct viommu_as_id id = {
+        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = rid, .pasid = pasid};
+    struct viommu_as_hooks hooks = {
+        .size = sizeof(hooks), .fault = vtd_fault_hook, .notifier_check = vtd_notifier_check};
+    r = vi_as_create(dev->ctx, &id, &hooks, dev, &v->as);
+    if (r) {
+        vi_free(dev->ctx, v);
+        vi_leave(dev->ctx);
+        return r;
+    }
+    v->rid = rid;
+    v->pasid = pasid;
+    v->next = dev->spaces;
+    dev->spaces = v;
+    vtd_apply(dev, v);
+    *out = v->as;
+    vi_leave(dev->ctx);
+    return 0;
+}
+
+int viommu_vtd_reset(struct viommu_vtd *dev)
+{
+    if (!dev)
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    vtd_reset_regs(dev);
+    vtd_apply_all(dev);
+    vi_log(dev->ctx, VIOMMU_LOG_INFO, "vtd: reset");
+    vi_leave(dev->ctx);
+    return 0;
+}
+
+int viommu_vtd_process(struct viommu_vtd *dev)
+{
+    if (!dev)
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    unsigned left = vtd_qi_run(dev);
+    vi_leave(dev->ctx);
+    return (int)left;
+}
+
+int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, size_t size)
+{
+    if (!dev || !out)
+        return VIOMMU_EINVAL;
+    if (size == 0)
+        return VIOMMU_ESIZE;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    size_t n = size < sizeof(dev->stats) ? size : sizeof(dev->stats);
+    memcpy(out, &dev->stats, n);
+    if (size > n)
+        memset((char *)out + n, 0, size - n);
+    vi_leave(dev->ctx);
+    return 0;
+}
+
+static int check_access(struct viommu_vtd *dev, uint64_t offset, unsigned size)
+{
+    if (!dev || (size != 4 && size != 8) || (offset & (size - 1)) || offset > VTD_MMIO_SIZE - size)
+        return VIOMMU_EINVAL;
+    return 0;
+}
+
+int viommu_vtd_mmio_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t *val)
+{
+    int r = check_access(dev, offset, size);
+    if (r || !val)
+        return VIOMMU_EINVAL;
+    r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    dev->stats.mmio_reads++;
+    r = vtd_reg_read(dev, offset, size, val);
+    vi_leave(dev->ctx);
+    return r;
+}
+
+int viommu_vtd_mmio_write(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t val)
+{
+    int r = check_access(dev, offset, size);
+    if (r)
+        return r;
+    r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    dev->stats.mmio_writes++;
+    vtd_reg_write(dev, offset, size, val);
+    vi_leave(dev->ctx);
+    return 0;
+}

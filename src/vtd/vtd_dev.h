@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal state of a VT-d DMA-remapping unit, shared by vtd_dev.c,
+ * vtd_regs.c, vtd_qi.c and vtd_fault.c. All functions expect the context
+ * lock held. */
+#ifndef VIOMMU_VTD_DEV_H
+#define VIOMMU_VTD_DEV_H
+
+#include "core/core.h"
+#include "vtd/vtd_hw.h"
+#include "vtd/vtd_sl.h"
+
+#include <libviommu/vtd.h>
+
+/* vi_as_set_blocked() code: spec fault reason | FPD flag. */
+#define VTD_BLOCK_FPD (1u << 31)
+
+/* One address space the unit created (per requester ID and PASID). */
+struct vtd_as {
+    struct vtd_as *next; /* creation order; a unit has few spaces */
+    struct viommu_as *as;
+    uint16_t rid;
+    uint32_t pasid;
+    uint8_t fpd;      /* FPD applies to faults of the current translation */
+    uint8_t scalable; /* resolved in scalable mode */
+    uint8_t top_level;
+    uint8_t translated; /* currently translated through radix tables */
+    uint16_t did;       /* domain ID when translated */
+};
+
+struct viommu_vtd {
+    struct viommu_ctx *ctx;
+    struct viommu_vtd_config cfg; /* defaults filled in; endpoints copied */
+    uint16_t *endpoints;
+    struct viommu_vtd_hw hw; /* CAP, ECAP, HAW */
+    uint32_t ver;
+    /* registers */
+    uint32_t gsts;
+    uint64_t rtaddr;        /* as written */
+    uint64_t rtaddr_active; /* latched by SRTP */
+    uint64_t ccmd;
+    uint32_t fsts, fectl, fedata, feaddr, feuaddr;
+    uint64_t iqh, iqt, iqa, iqercd;
+    uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
+    uint64_t iva, iotlb;
+    uint64_t *frcd; /* 2 qwords per fault recording register */
+    unsigned fr_next;
+    /* address spaces */
+    struct vtd_as *spaces; /* list head (newest first) */
+    unsigned qi_pending;   /* descriptors left by the per-doorbell bound */
+    struct viommu_vtd_stats stats;
+};
+
+/* vtd_dev.c */
+struct vtd_as *vtd_as_lookup(struct viommu_vtd *dev, const struct viommu_as *as);
+void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v);
+void vtd_apply_all(struct viommu_vtd *dev);
+/* Re-resolve the spaces of requesters matching sid under function mask fm (0..3). */
+void vtd_apply_sid(struct viommu_vtd *dev, uint16_t sid, unsigned fm);
+void vtd_reset_regs(struct viommu_vtd *dev);
+bool vtd_scalable_active(const struct viommu_vtd *dev);
+
+/* vtd_regs.c */
+int vtd_reg_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t *val);
+void vtd_reg_write(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t val);
+
+/* Invalidations shared by the register interface and the queue. */
+void vtd_inv_context(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint16_t sid, unsigned fm);
+/* Returns false if the request is invalid (e.g. AM > MAMV). */
+bool vtd_inv_iotlb(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint64_t addr, unsigned am);
+
+/* vtd_qi.c */
+/* Process up to the per-doorbell bound; returns descriptors still pending. */
+unsigned vtd_qi_run(struct viommu_vtd *dev);
+unsigned vtd_qi_pending(const struct viommu_vtd *dev);
+
+/* vtd_fault.c */
+void vtd_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fault *fault);
+void vtd_record_fault(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, bool write,
+                      uint8_t reason);
+/* Raise a fault event condition that just became set (IQE, PFO, PPF, ...). */
+void vtd_fault_event(struct viommu_vtd *dev);
+/* Re-evaluate FECTL.IP after software cleared status bits. */
+void vtd_fault_status_cleared(struct viommu_vtd *dev);
+void vtd_fectl_write(struct viommu_vtd *dev, uint32_t val);
+void vtd_iectl_write(struct viommu_vtd *dev, uint32_t val);
+void vtd_inv_event(struct viommu_vtd *dev);
+void vtd_ics_write(struct viommu_vtd *dev, uint32_t val);
+void vtd_frcd_write_hi(struct viommu_vtd *dev, unsigned idx, uint64_t val);
+
+#endif

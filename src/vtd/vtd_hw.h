@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intel VT-d register and structure layouts (named masks only).
+ *
+ * Intel Virtualization Technology for Directed I/O Architecture
+ * Specification rev 4.x/5.0:
+ *   9.1-9.2   root / scalable-mode root entries
+ *   9.3-9.4   context / scalable-mode context entries
+ *   9.5-9.6   scalable-mode PASID directory and PASID table entries
+ *   9.8       second-stage (second-level) paging entries
+ *   6.5.2     invalidation descriptors
+ *   10.4      register descriptions
+ *   7.1.3     fault reasons (legacy 0x1-0xD, scalable 0x30-0x8F)
+ */
+#ifndef VIOMMU_VTD_HW_H
+#define VIOMMU_VTD_HW_H
+
+#include "core/bits.h"
+
+/* ---- 10.4 register offsets -------------------------------------------- */
+#define VTD_REG_VER 0x000
+#define VTD_REG_CAP 0x008
+#define VTD_REG_ECAP 0x010
+#define VTD_REG_GCMD 0x018
+#define VTD_REG_GSTS 0x01C
+#define VTD_REG_RTADDR 0x020
+#define VTD_REG_CCMD 0x028
+#define VTD_REG_FSTS 0x034
+#define VTD_REG_FECTL 0x038
+#define VTD_REG_FEDATA 0x03C
+#define VTD_REG_FEADDR 0x040
+#define VTD_REG_FEUADDR 0x044
+#define VTD_REG_AFLOG 0x058
+#define VTD_REG_PMEN 0x064
+#define VTD_REG_PLMBASE 0x068
+#define VTD_REG_PLMLIMIT 0x06C
+#define VTD_REG_PHMBASE 0x070
+#define VTD_REG_PHMLIMIT 0x078
+#define VTD_REG_IQH 0x080
+#define VTD_REG_IQT 0x088
+#define VTD_REG_IQA 0x090
+#define VTD_REG_ICS 0x09C
+#define VTD_REG_IECTL 0x0A0
+#define VTD_REG_IEDATA 0x0A4
+#define VTD_REG_IEADDR 0x0A8
+#define VTD_REG_IEUADDR 0x0AC
+#define VTD_REG_IQERCD 0x0B0
+#define VTD_REG_IRTA 0x0B8
+/* Our choice of the ECAP.IRO / CAP.FRO placement (multiples of 16). */
+#define VTD_IOTLB_BASE 0x100 /* IVA at +0, IOTLB at +8 */
+#define VTD_FRCD_BASE 0x200  /* 16 bytes per fault recording register */
+#define VTD_MMIO_SIZE 0x1000
+#define VTD_MAX_NFR ((VTD_MMIO_SIZE - VTD_FRCD_BASE) / 16)
+
+/* ---- 10.4.2 CAP ------------------------------------------------------- */
+#define VTD_CAP_ND VI_GENMASK(2, 0)
+#define VTD_CAP_RWBF VI_BIT(4)
+#define VTD_CAP_CM VI_BIT(7)
+#define VTD_CAP_SAGAW VI_GENMASK(12, 8)
+#define VTD_CAP_MGAW VI_GENMASK(21, 16)
+#define VTD_CAP_ZLR VI_BIT(22)
+#define VTD_CAP_FRO VI_GENMASK(33, 24)
+#define VTD_CAP_SLLPS_2M VI_BIT(34)
+#define VTD_CAP_SLLPS_1G VI_BIT(35)
+#define VTD_CAP_PSI VI_BIT(39)
+#define VTD_CAP_NFR VI_GENMASK(47, 40)
+#define VTD_CAP_MAMV VI_GENMASK(53, 48)
+#define VTD_CAP_DWD VI_BIT(54)
+#define VTD_CAP_DRD VI_BIT(55)
+
+/* ---- 10.4.3 ECAP ------------------------------------------------------ */
+#define VTD_ECAP_C VI_BIT(0)
+#define VTD_ECAP_QI VI_BIT(1)
+#define VTD_ECAP_DT VI_BIT(2)
+#define VTD_ECAP_IR VI_BIT(3)
+#define VTD_ECAP_PT VI_BIT(6)
+#define VTD_ECAP_IRO VI_GENMASK(17, 8)
+#define VTD_ECAP_PSS VI_GENMASK(39, 35)
+#define VTD_ECAP_PASID VI_BIT(40)
+#define VTD_ECAP_SMTS VI_BIT(43)
+#define VTD_ECAP_SLADS VI_BIT(45)
+#define VTD_ECAP_SLTS VI_BIT(46)
+#define VTD_ECAP_FLTS VI_BIT(47)
+#define VTD_ECAP_SMPWCS VI_BIT(48)
+#define VTD_ECAP_RPS VI_BIT(49)
+
+/* ---- 10.4.4/10.4.5 GCMD / GSTS (same bit positions) --------------------- */
+#define VTD_GCMD_TE VI_BIT(31)
+#define VTD_GCMD_SRTP VI_BIT(30)
+#define VTD_GCMD_SFL VI_BIT(29)
+#define VTD_GCMD_EAFL VI_BIT(28)
+#define VTD_GCMD_WBF VI_BIT(27)
+#define VTD_GCMD_QIE VI_BIT(26)
+#define VTD_GCMD_IRE VI_BIT(25)
+#define VTD_GCMD_SIRTP VI_BIT(24)
+#define VTD_GCMD_CFI VI_BIT(23)
+#define VTD_GSTS_TES VTD_GCMD_TE
+#define VTD_GSTS_RTPS VTD_GCMD_SRTP
+#define VTD_GSTS_WBFS VTD_GCMD_WBF
+#define VTD_GSTS_QIES VTD_GCMD_QIE
+
+/* ---- 10.4.6 RTADDR ---------------------------------------------------- */
+#define VTD_RTADDR_TTM VI_GENMASK(11, 10)
+#define VTD_RTADDR_RTA VI_GENMASK(63, 12)
+#define VTD_TTM_LEGACY 0u
+#define VTD_TTM_SCALABLE 1u
+
+/* ---- 10.4.7 CCMD ------------------------------------------------------ */
+#define VTD_CCMD_DID VI_GENMASK(15, 0)
+#define VTD_CCMD_SID VI_GENMASK(31, 16)
+#define VTD_CCMD_FM VI_GENMASK(33, 32)
+#define VTD_CCMD_CAIG VI_GENMASK(60, 59)
+#define VTD_CCMD_CIRG VI_GENMASK(62, 61)
+#define VTD_CCMD_ICC VI_BIT(63)
+/* Granularities shared by CCMD.CIRG and the cc_inv_dsc G field (+1 offset in CCMD). */
+#define VTD_CC_GLOBAL 1u
+#define VTD_CC_DOMAIN 2u
+#define VTD_CC_DEVICE 3u
+
+/* ---- 10.4.8 IOTLB / IVA ----------------------------------------------- */
+#define VTD_IOTLB_DID VI_GENMASK(47, 32)
+#define VTD_IOTLB_DW VI_BIT(48)
+#define VTD_IOTLB_DR VI_BIT(49)
+#define VTD_IOTLB_IAIG VI_GENMASK(58, 57)
+#define VTD_IOTLB_IIRG VI_GENMASK(61, 60)
+#define VTD_IOTLB_IVT VI_BIT(63)
+#define VTD_IVA_AM VI_GENMASK(5, 0)
+#define VTD_IVA_IH VI_BIT(6)
+#define VTD_IVA_ADDR VI_GENMASK(63, 12)
+#define VTD_TLB_GLOBAL 1u
+#define VTD_TLB_DOMAIN 2u
+#define VTD_TLB_PAGE 3u
+
+/* ---- 10.4.9 FSTS, 10.4.10 FECTL (IECTL has the same IM/IP) --------------- */
+#define VTD_FSTS_PFO VI_BIT(0)
+#define VTD_FSTS_PPF VI_BIT(1)
+#define VTD_FSTS_IQE VI_BIT(4)
+#define VTD_FSTS_ICE VI_BIT(5)
+#define VTD_FSTS_ITE VI_BIT(6)
+#define VTD_FSTS_FRI VI_GENMASK(15, 8)
+#define VTD_FSTS_RW1C (VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
+#define VTD_XECTL_IM VI_BIT(31)
+#define VTD_XECTL_IP VI_BIT(30)
+#define VTD_EDATA_MASK VI_GENMASK(15, 0)
+#define VTD_EADDR_MASK VI_GENMASK(31, 2)
+
+/* ---- 10.4.14 FRCD (upper qword) ---------------------------------------- */
+#define VTD_FRCD_SID VI_GENMASK(15, 0)
+#define VTD_FRCD_PP VI_BIT(31)
+#define VTD_FRCD_FR VI_GENMASK(39, 32)
+#define VTD_FRCD_PV VI_GENMASK(59, 40)
+#define VTD_FRCD_T1 VI_BIT(62)
+#define VTD_FRCD_F VI_BIT(63)
+#define VTD_FRCD_FI VI_GENMASK(63, 12)
+
+/* ---- 10.4.22-24 invalidation queue registers --------------------------- */
+#define VTD_IQ_QH VI_GENMASK(18, 4)
+#define VTD_IQA_QS VI_GENMASK(2, 0)
+#define VTD_IQA_DW VI_BIT(11)
+#define VTD_IQA_IQA VI_GENMASK(63, 12)
+#define VTD_ICS_IWC VI_BIT(0)
+#define VTD_IQERCD_IQEI VI_GENMASK(3, 0)
+/* IQEI values (10.4.26) */
+#define VTD_IQEI_TAIL 1u     /* tail beyond queue size */
+#define VTD_IQEI_FETCH 2u    /* descriptor fetch error */
+#define VTD_IQEI_TYPE 3u     /* invalid descriptor type */
+#define VTD_IQEI_RSVD 4u     /* reserved field violation */
+#define VTD_IQEI_WIDTH 5u    /* invalid descriptor width */
+#define VTD_IQEI_TAILALN 6u  /* tail misaligned for 256-bit descriptors */
+#define VTD_IQEI_TTM 7u      /* descriptor type invalid for the current TTM */
+
+/* ---- 6.5.2 descriptor types and fields -------------------------------- */
+#define VTD_DSC_TYPE_LO VI_GENMASK(3, 0)
+#define VTD_DSC_TYPE_HI VI_GENMASK(11, 9)
+#define VTD_DSC_CC 1u
+#define VTD_DSC_IOTLB 2u
+#define VTD_DSC_DEVTLB 3u
+#define VTD_DSC_IEC 4u
+#define VTD_DSC_WAIT 5u
+#define VTD_DSC_PIOTLB 6u
+#define VTD_DSC_PC 7u
+#define VTD_DSC_PDEVTLB 8u
+#define VTD_DSC_G VI_GENMASK(5, 4)
+/* cc_inv_dsc */
+#define VTD_CC_DSC_DID VI_GENMASK(31, 16)
+#define VTD_CC_DSC_SID VI_GENMASK(47, 32)
+#define VTD_CC_DSC_FM VI_GENMASK(49, 48)
+#define VTD_CC_DSC_RSVD0 (VI_GENMASK(8, 6) | VI_GENMASK(15, 12) | VI_GENMASK(63, 50))
+/* iotlb_inv_dsc */
+#define VTD_IOTLB_DSC_DW VI_BIT(6)
+#define VTD_IOTLB_DSC_DR VI_BIT(7)
+#define VTD_IOTLB_DSC_DID VI_GENMASK(31, 16)
+#define VTD_IOTLB_DSC_RSVD0 (VI_BIT(8) | VI_GENMASK(15, 12) | VI_GENMASK(63, 32))
+#define VTD_IOTLB_DSC_AM VI_GENMASK(5, 0)
+#define VTD_IOTLB_DSC_IH VI_BIT(6)
+#define VTD_IOTLB_DSC_RSVD1 VI_GENMASK(11, 7)
+#define VTD_IOTLB_DSC_ADDR VI_GENMASK(63, 12)
+/* dev_tlb_inv_dsc */
+#define VTD_DEVTLB_DSC_RSVD0 (VI_GENMASK(8, 4) | VI_GENMASK(31, 21) | VI_GENMASK(51, 48))
+#define VTD_DEVTLB_DSC_RSVD1 VI_GENMASK(11, 1)
+/* p_dev_tlb_inv_dsc */
+#define VTD_PDEVTLB_DSC_RSVD1 VI_GENMASK(10, 1)
+/* inv_wait_dsc */
+#define VTD_WAIT_IF VI_BIT(4)
+#define VTD_WAIT_SW VI_BIT(5)
+#define VTD_WAIT_FN VI_BIT(6)
+#define VTD_WAIT_PD VI_BIT(7)
+#define VTD_WAIT_RSVD0 (VI_BIT(8) | VI_GENMASK(31, 12))
+#define VTD_WAIT_SDATA VI_GENMASK(63, 32)
+#define VTD_WAIT_SADDR VI_GENMASK(63, 2)
+#define VTD_WAIT_RSVD1 VI_GENMASK(1, 0)
+/* p_iotlb_inv_dsc and pc_inv_dsc */
+#define VTD_P_DSC_DID VI_GENMASK(31, 16)
+#define VTD_P_DSC_PASID VI_GENMASK(51, 32)
+#define VTD_P_DSC_RSVD0 (VI_GENMASK(8, 6) | VI_GENMASK(15, 12) | VI_GENMASK(63, 52))
+#define VTD_PIOTLB_DSC_RSVD1 VI_GENMASK(11, 7)
+
+/* ---- 9.1/9.2 root entries ---------------------------------------------- */
+#define VTD_RE_P VI_BIT(0)
+#define VTD_RE_RSVD_LO VI_GENMASK(11, 1)
+#define VTD_RE_CTP VI_GENMASK(63, 12)
+
+/* ---- 9.3 legacy context entry ----------------------------------------- */
+#define VTD_CE_P VI_BIT(0)
+#define VTD_CE_FPD VI_BIT(1)
+#define VTD_CE_TT VI_GENMASK(3, 2)
+#define VTD_CE_RSVD_LO VI_GENMASK(11, 4)
+#define VTD_CE_SLPTPTR VI_GENMASK(63, 12)
+#define VTD_CE_AW VI_GENMASK(2, 0)
+#define VTD_CE_RSVD_HI (VI_BIT(7) | VI_GENMASK(63, 24))
+#define VTD_CE_DID VI_GENMASK(23, 8)
+#define VTD_TT_UNTRANSLATED 0u
+#define VTD_TT_ALL 1u
+#define VTD_TT_PASSTHROUGH 2u
+
+/* ---- 9.4 scalable-mode context entry (256 bits) ----------------------- */
+#define VTD_SCE_P VI_BIT(0)
+#define VTD_SCE_FPD VI_BIT(1)
+#define VTD_SCE_DTE VI_BIT(2)
+#define VTD_SCE_PASIDE VI_BIT(3)
+#define VTD_SCE_PRE VI_BIT(4)
+#define VTD_SCE_RSVD0 VI_GENMASK(8, 5)
+#define VTD_SCE_PDTS VI_GENMASK(11, 9)
+#define VTD_SCE_PDIR VI_GENMASK(63, 12)
+#define VTD_SCE_RID_PASID VI_GENMASK(19, 0)
+#define VTD_SCE_RID_PRIV VI_BIT(20)
+#define VTD_SCE_RSVD1 VI_GENMASK(63, 21)
+
+/* ---- 9.5 PASID directory entry, 9.6 PASID table entry (512 bits) ------- */
+#define VTD_PDE_P VI_BIT(0)
+#define VTD_PDE_FPD VI_BIT(1)
+#define VTD_PDE_RSVD VI_GENMASK(11, 2)
+#define VTD_PDE_PTP VI_GENMASK(63, 12)
+#define VTD_PTE_P VI_BIT(0)
+#define VTD_PTE_FPD VI_BIT(1)
+#define VTD_PTE_AW VI_GENMASK(4, 2)
+#define VTD_PTE_SLEE VI_BIT(5)
+#define VTD_PTE_PGTT VI_GENMASK(8, 6)
+#define VTD_PTE_SLADE VI_BIT(9)
+#define VTD_PTE_RSVD0 VI_GENMASK(11, 10)
+#define VTD_PTE_SLPTPTR VI_GENMASK(63, 12)
+#define VTD_PTE_DID VI_GENMASK(15, 0)
+#define VTD_PTE_RSVD1 VI_GENMASK(22, 16)
+#define VTD_PGTT_FL 1u
+#define VTD_PGTT_SL 2u
+#define VTD_PGTT_NESTED 3u
+#define VTD_PGTT_PT 4u
+#define VTD_PASID_BITS 20u
+
+/* ---- 9.8 second-stage paging entries ----------------------------------- */
+#define VTD_SL_R VI_BIT(0)
+#define VTD_SL_W VI_BIT(1)
+#define VTD_SL_PS VI_BIT(7)
+#define VTD_SL_RSVD_COMMON (VI_BIT(11) | VI_BIT(62))
+#define VTD_SL_ADDR VI_GENMASK(51, 12)
+
+/* ---- 7.1.3 fault reasons ----------------------------------------------- */
+/* legacy mode */
+#define VTD_FR_ROOT_P 0x01
+#define VTD_FR_CTX_P 0x02
+#define VTD_FR_CTX_INV 0x03
+#define VTD_FR_ADDR_MGAW 0x04
+#define VTD_FR_WRITE 0x05
+#define VTD_FR_READ 0x06
+#define VTD_FR_PTE_ACCESS 0x07
+#define VTD_FR_ROOT_ACCESS 0x08
+#define VTD_FR_CTX_ACCESS 0x09
+#define VTD_FR_ROOT_RSVD 0x0A
+#define VTD_FR_CTX_RSVD 0x0B
+#define VTD_FR_PTE_RSVD 0x0C
+/* scalable mode */
+#define VTD_FR_SM_RTADDR 0x30       /* RTA.1: invalid root table address / TTM */
+#define VTD_FR_SM_TTM0_PASID 0x31   /* RTA.2: request with PASID while TTM is legacy */
+#define VTD_FR_SM_ROOT_ACCESS 0x38  /* SRT.1 */
+#define VTD_FR_SM_ROOT_P 0x39       /* SRT.2 */
+#define VTD_FR_SM_ROOT_RSVD 0x3A    /* SRT.3 */
+#define VTD_FR_SM_CTX_ACCESS 0x40   /* SCT.1 */
+#define VTD_FR_SM_CTX_P 0x41        /* SCT.2 */
+#define VTD_FR_SM_CTX_RSVD 0x42     /* SCT.3 */
+#define VTD_FR_SM_CTX_INV 0x43      /* SCT.4 */
+#define VTD_FR_SM_PASIDE 0x45       /* SCT.6: request with PASID, PASIDE clear */
+#define VTD_FR_SM_PASID_SIZE 0x46   /* SCT.7: PASID beyond PDTS */
+#define VTD_FR_SM_RID_PASID 0x48    /* SCT.9 */
+#define VTD_FR_SM_PDE_ACCESS 0x50   /* SPD.1 */
+#define VTD_FR_SM_PDE_P 0x51        /* SPD.2 */
+#define VTD_FR_SM_PDE_RSVD 0x52     /* SPD.3 */
+#define VTD_FR_SM_PTE_ACCESS 0x58   /* SPT.1 */
+#define VTD_FR_SM_PTE_P 0x59        /* SPT.2 */
+#define VTD_FR_SM_PTE_RSVD 0x5A     /* SPT.3 */
+#define VTD_FR_SM_PTE_INV 0x5B      /* SPT.4 (also first-level / nested PGTT, not supported) */
+#define VTD_FR_SM_SL_ACCESS 0x78    /* SSL.1 */
+#define VTD_FR_SM_SL_RSVD 0x7A      /* SSL.3 */
+#define VTD_FR_SM_SLPTPTR 0x7B      /* SSL.4 */
+#define VTD_FR_SM_ADDR 0x83         /* SGN.4: input address beyond the address width */
+#define VTD_FR_SM_WRITE 0x85        /* SGN.6 */
+#define VTD_FR_SM_READ 0x86         /* SGN.7 */
+
+#endif

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VT-d invalidation queue.
+ *
+ * Spec sections: 6.5.2 (queued invalidation interface: IQH/IQT/IQA, 128-bit
+ * and 256-bit descriptors), 6.5.2.1 context-cache, 6.5.2.2 PASID-cache,
+ * 6.5.2.3 IOTLB, 6.5.2.4 PASID-based IOTLB, 6.5.2.5 device-TLB, 6.5.2.6
+ * PASID-based device-TLB, 6.5.2.8 invalidation wait, 6.5.2.10 queue errors
+ * (IQE with IQERCD.IQEI, IQH left at the offending descriptor, processing
+ * stops until software clears FSTS.IQE).
+ *
+ * Descriptors processed per doorbell are bounded by
+ * viommu_vtd_config::descs_per_doorbell; the rest continue on the next IQT
+ * write or viommu_vtd_process(). Processing is synchronous, so every wait
+ * descriptor (with or without FN) completes after all earlier descriptors.
+ */
+#include "vtd/vtd_dev.h"
+
+static uint64_t queue_bytes(const struct viommu_vtd *dev)
+{
+    return 4096ull << VI_FIELD_GET(VTD_IQA_QS, dev->iqa);
+}
+
+static unsigned desc_bytes(const struct viommu_vtd *dev)
+{
+    return (dev->iqa & VTD_IQA_DW) ? 32 : 16;
+}
+
+unsigned vtd_qi_pending(const struct viommu_vtd *dev)
+{
+    if (!(dev->gsts & VTD_GSTS_QIES) || (dev->fsts & VTD_FSTS_IQE))
+        return 0;
+    uint64_t qb = queue_bytes(dev);
+    if (dev->iqt >= qb || dev->iqh >= qb)
+        return 0;
+    return (unsigned)(((dev->iqt + qb - dev->iqh) % qb) / desc_bytes(dev));
+}
+
+static void queue_error(struct viommu_vtd *dev, unsigned iqei)
+{
+    dev->iqercd = (dev->iqercd & ~VTD_IQERCD_IQEI) | VI_FIELD_PREP(VTD_IQERCD_IQEI, iqei);
+    dev->fsts |= VTD_FSTS_IQE;
+    dev->stats.queue_errors++;
+    vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: invalidation queue error %u at head %#llx", iqei,
+           (unsigned long long)dev->iqh);
+    vtd_fault_event(dev);
+}
+
+static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
+{
+    if ((d[0] & VTD_WAIT_RSVD0) || (d[0] & VTD_WAIT_PD)) /* PD needs ECAP.PRS */
+        return VTD_IQEI_RSVD;
+    if ((d[0] & VTD_WAIT_SW) && (d[1] & VTD_WAIT_RSVD1))
+        return VTD_IQEI_RSVD;
+    dev->stats.waits++;
+    if (d[0] & VTD_WAIT_SW) {
+        uint8_t data[4];
+        uint32_t sd = (uint32_t)VI_FIELD_GET(VTD_WAIT_SDATA, d[0]);
+        for (unsigned i = 0; i < 4; i++)
+            data[i] = (uint8_t)(sd >> (8 * i));
+        if (vi_gmem_write(dev->ctx, d[1] & VTD_WAIT_SADDR, data, sizeof(data)))
+            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: wait status write to %#llx failed",
+                   (unsigned long long)(d[1] & VTD_WAIT_SADDR));
+    }
+    if (d[0] & VTD_WAIT_IF) {
+        /* 6.5.2.8: IWC set; an interrupt only when it was clear. */
+        if (!(dev->ics & VTD_ICS_IWC)) {
+            dev->ics |= VTD_ICS_IWC;
+            vtd_inv_event(dev);
+        }
+    }
+    return 0;
+}
+
+/* Returns 0 or an IQEI code. */
+static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
+{
+    const uint64_t ecap = dev->hw.ecap;
+    unsigned type = (unsigned)(VI_FIELD_GET(VTD_DSC_TYPE_LO, d[0]) | (VI_FIELD_GET(VTD_DSC_TYPE_HI, d[0]) << 4));
+    unsigned g = (unsigned)VI_FIELD_GET(VTD_DSC_G, d[0]);
+    /* All descriptor types used here are 128-bit: the upper half is reserved. */
+    if (wide && (d[2] || d[3]))
+        return VTD_IQEI_RSVD;
+    switch (type) {
+    case VTD_DSC_CC:
+        if ((d[0] & VTD_CC_DSC_RSVD0) || d[1] || g == 0)
+            return VTD_IQEI_RSVD;
+        vtd_inv_context(dev, g, (uint16_t)VI_FIELD_GET(VTD_CC_DSC_DID, d[0]),
+                        (uint16_t)VI_FIELD_GET(VTD_CC_DSC_SID, d[0]), (unsigned)VI_FIELD_GET(VTD_CC_DSC_FM, d[0]));
+        return 0;
+    case VTD_DSC_IOTLB: {
+        if ((d[0] & VTD_IOTLB_DSC_RSVD0) || g == 0)
+            return VTD_IQEI_RSVD;
+        if (g == VTD_TLB_PAGE && (d[1] & VTD_IOTLB_DSC_RSVD1))
+            return VTD_IQEI_RSVD;
+        if (!vtd_inv_iotlb(dev, g, (uint16_t)VI_FIELD_GET(VTD_IOTLB_DSC_DID, d[0]), d[1] & VTD_IOTLB_DSC_ADDR,
+                           (unsigned)VI_FIELD_GET(VTD_IOTLB_DSC_AM, d[1])))
+            return VTD_IQEI_RSVD; /* AM above CAP.MAMV */
+        return 0;
+    }
+    case VTD_DSC_DEVTLB:
+        if (!(ecap & VTD_ECAP_DT))
+            return VTD_IQEI_TYPE;
+        if ((d[0] & VTD_DEVTLB_DSC_RSVD0) || (d[1] & VTD_DEVTLB_DSC_RSVD1))
+            return VTD_IQEI_RSVD;
+        return 0; /* no device-TLB is emulated: accepted and complete */
+    case VTD_DSC_WAIT:
+        return desc_wait(dev, d);
+    case VTD_DSC_PIOTLB: {
+        if (!(ecap & VTD_ECAP_SMTS))
+            return VTD_IQEI_TYPE;
+        if ((d[0] & VTD_P_DSC_RSVD0) || g > 1 || (g == 1 && (d[1] & VTD_PIOTLB_DSC_RSVD1)))
+            return VTD_IQEI_RSVD;
+        /* Second-level translations are tagged by DID only: sync the domain (a superset). */
+        uint16_t did = (uint16_t)VI_FIELD_GET(VTD_P_DSC_DID, d[0]);
+        if (g == 0)
+            vtd_inv_iotlb(dev, VTD_TLB_DOMAIN, did, 0, 0);
+        else if (!vtd_inv_iotlb(dev, VTD_TLB_PAGE, did, d[1] & VTD_IOTLB_DSC_ADDR,
+                                (unsigned)VI_FIELD_GET(VTD_IOTLB_DSC_AM, d[1])))
+            return VTD_IQEI_RSVD;
+        return 0;
+    }
+    case VTD_DSC_PC:
+        if (!(ecap & VTD_ECAP_SMTS))
+            return VTD_IQEI_TYPE;
+        if ((d[0] & VTD_P_DSC_RSVD0) || d[1] || g == 2)
+            return VTD_IQEI_RSVD;
+        /* Domain-, PASID-selective and global: re-resolve (the switch is a diff). */
+        vtd_inv_context(dev, VTD_CC_GLOBAL, 0, 0, 0);
+        return 0;
+    case VTD_DSC_PDEVTLB:
+        if (!(ecap & VTD_ECAP_SMTS) || !(ecap & VTD_ECAP_DT))
+            return VTD_IQEI_TYPE;
+        if (d[1] & VTD_PDEVTLB_DSC_RSVD1)
+            return VTD_IQEI_RSVD;
+        return 0;
+    case VTD_DSC_IEC: /* interrupt remapping is not advertised */
+    default:
+        return VTD_IQEI_TYPE;
+    }
+}
+
+unsigned vtd_qi_run(struct viommu_vtd *dev)
+{
+    if (!(dev->gsts & VTD_GSTS_QIES) || (dev->fsts & VTD_FSTS_IQE))
+        return 0;
+    bool wide = (dev->iqa & VTD_IQA_DW) != 0;
+    uint64_t qb = queue_bytes(dev);
+    unsigned dsz = desc_bytes(dev);
+    if (wide && !(dev->hw.ecap & VTD_ECAP_SMTS)) {
+        queue_error(dev, VTD_IQEI_WIDTH);
+        return 0;
+    }
+    if (dev->iqt >= qb) {
+        queue_error(dev, VTD_IQEI_TAIL);
+        return 0;
+    }
+    if (wide && (dev->iqt & 0x10)) {
+        queue_error(dev, VTD_IQEI_TAILALN);
+        return 0;
+    }
+    if (dev->iqh >= qb || (dev->iqh & (dsz - 1)))
+        dev->iqh = 0; /* IQA changed under a live queue: restart at the base */
+    uint64_t base = dev->iqa & VTD_IQA_IQA;
+    uint32_t budget = dev->cfg.descs_per_doorbell;
+    while (dev->iqh != dev->iqt && budget) {
+        uint64_t d[4] = {0, 0, 0, 0};
+        for (unsigned i = 0; i < dsz / 8; i++) {
+            if (vi_gmem_read_u64(dev->ctx, base + dev->iqh + 8ull * i, &d[i])) {
+                queue_error(dev, VTD_IQEI_FETCH);
+                return 0;
+            }
+        }
+        unsigned err = exec_desc(dev, d, wide);
+        if (err) {
+            queue_error(dev, err);
+            return 0;
+        }
+        dev->stats.descriptors++;
+        dev->iqh = (dev->iqh + dsz) % qb;
+        budget--;
+    }
+    unsigned left = vtd_qi_pending(dev);
+    dev->qi_pending = left;
+    return left;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VT-d second-level (second-stage) page-table format: one pure decode hook
+ * for the core range walker.
+ *
+ * Spec sections: 3.6 (second-stage translation: 3/4/5-level tables,
+ * permissions ANDed over all levels), 9.8 (paging-entry formats: R bit 0,
+ * W bit 1, PS bit 7, address 51:12, reserved bit 11, bit 62 and bits above
+ * the host address width), 10.4.2 (CAP.SAGAW, CAP.SLLPS).
+ *
+ * Levels follow the core convention: level 0 maps 4 KiB (the spec's SL-PTE),
+ * level 1 the SL-PDE (2 MiB with PS), level 2 the SL-PDPE (1 GiB with PS),
+ * levels 3 and 4 the SL-PML4E and SL-PML5E (PS reserved).
+ */
+#include "vtd/vtd_sl.h"
+
+#include "vtd/vtd_hw.h"
+
+#include <libviommu/error.h>
+#include <libviommu/vtd.h>
+
+static uint64_t sl_haw_mask(const struct viommu_pt_config *cfg)
+{
+    unsigned haw = (unsigned)cfg->fmt_data;
+    if (haw == 0 || haw > 52)
+        haw = 52;
+    return VI_GENMASK(51, 12) & vi_lg2_mask(haw);
+}
+
+/* The one place that knows which PS bits are legal (spec 9.8, CAP.SLLPS). */
+static int sl_ps_allowed(const struct viommu_pt_config *cfg, unsigned level)
+{
+    if (level == 1)
+        return (cfg->fmt_flags & VIOMMU_VTD_SL_2M) != 0;
+    if (level == 2)
+        return (cfg->fmt_flags & VIOMMU_VTD_SL_1G) != 0;
+    return 0;
+}
+
+static void sl_decode(const struct viommu_pt_config *cfg, unsigned level, uint64_t iova, uint64_t pte,
+                      struct viommu_pte *out)
+{
+    (void)iova;
+    *out = (struct viommu_pte){.kind = VIOMMU_PTE_NONE};
+    /* 9.8: an entry with R and W clear is not present; nothing else is checked. */
+    if (!(pte & (VTD_SL_R | VTD_SL_W)))
+        return;
+    uint8_t perm = (uint8_t)(((pte & VTD_SL_R) ? VIOMMU_PERM_READ : 0) | ((pte & VTD_SL_W) ? VIOMMU_PERM_WRITE : 0));
+    bool leaf = level == 0;
+    if (level > 0 && (pte & VTD_SL_PS)) {
+        if (!sl_ps_allowed(cfg, level)) {
+            out->kind = VIOMMU_PTE_BAD;
+            out->fault_code = VIOMMU_VTD_SL_PS;
+            return;
+        }
+        leaf = true;
+    }
+    if (pte & VTD_SL_RSVD_COMMON) {
+        out->kind = VIOMMU_PTE_BAD;
+        out->fault_code = VIOMMU_VTD_SL_RSVD;
+        return;
+    }
+    uint64_t addr = pte & VTD_SL_ADDR;
+    if (addr & ~sl_haw_mask(cfg)) {
+        out->kind = VIOMMU_PTE_BAD;
+        out->fault_code = VIOMMU_VTD_SL_HAW;
+        return;
+    }
+    unsigned page_lg2 = 12 + 9 * level;
+    if (leaf) {
+        /* Superpage: address bits below the page size are reserved. */
+        if (addr & vi_lg2_mask(page_lg2)) {
+            out->kind = VIOMMU_PTE_BAD;
+            out->fault_code = VIOMMU_VTD_SL_RSVD;
+            return;
+        }
+        out->kind = VIOMMU_PTE_LEAF;
+        out->addr = addr;
+        out->page_lg2 = (uint8_t)page_lg2;
+    } else {
+        out->kind = VIOMMU_PTE_TABLE;
+        out->addr = addr;
+        out->next_level = (uint8_t)(level - 1);
+    }
+    out->perm = perm;
+}
+
+static const struct viommu_pt_format vtd_sl_format = {
+    .size = sizeof(struct viommu_pt_format),
+    .name = "vtd-sl",
+    .granule_lg2 = 12,
+    .level_bits = 9,
+    .max_levels = 5,
+    .decode = sl_decode,
+};
+
+const struct viommu_pt_format *viommu_pt_format_vtd_sl(void)
+{
+    return &vtd_sl_format;
+}
+
+int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
+                  struct viommu_pt_config *out)
+{
+    if (!out || aw < 1 || aw > 3 || haw > 52 || (root & 0xFFF))
+        return VIOMMU_EINVAL;
+    if (fmt_flags & ~(uint32_t)(VIOMMU_VTD_SL_2M | VIOMMU_VTD_SL_1G))
+        return VIOMMU_EFLAGS;
+    unsigned agaw = 30 + 9 * aw;
+    unsigned va = (mgaw && mgaw < agaw) ? mgaw : agaw;
+    *out = (struct viommu_pt_config){
+        .fmt = &vtd_sl_format,
+        .root = root,
+        .top_level = (uint8_t)(aw + 1),
+        .va_lg2 = (uint8_t)va,
+        .perm = VIOMMU_PERM_RW,
+        .fmt_flags = fmt_flags,
+        .fmt_data = haw ? haw : 52,
+    };
+    return 0;
+}
+
+int viommu_vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
+                         struct viommu_pt_config *out)
+{
+    return vtd_sl_config(aw, mgaw, haw, fmt_flags, root, out);
+}
