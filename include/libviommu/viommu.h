@@ -16,5 +16,6 @@
 #include <libviommu/types.h>
 #include <libviommu/version.h>
 #include <libviommu/virtio_iommu.h>
+#include <libviommu/vtd.h>
 
 #endif /* LIBVIOMMU_VIOMMU_H */

@@ -108,6 +108,10 @@ int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, 
         return VIOMMU_EFLAGS;
     unsigned agaw = 30 + 9 * aw;
     unsigned va = (mgaw && mgaw < agaw) ? mgaw : agaw;
+    /* The walker needs the top table to index at least one bit: an MGAW
+     * below that (an odd configuration) is widened to it. */
+    if (va < 12 + 9 * (aw + 1) + 1)
+        va = 12 + 9 * (aw + 1) + 1;
     *out = (struct viommu_pt_config){
         .fmt = &vtd_sl_format,
         .root = root,
