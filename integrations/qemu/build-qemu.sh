@@ -1,0 +1,161 @@
+#!/bin/sh
+# Build Debian's QEMU (x86_64-softmmu only, minimal features) with the libviommu
+# patch series applied.  Nothing of QEMU's source lives in this repository: the
+# source package is fetched with `apt-get source` through a PRIVATE apt
+# configuration (own sources.list with deb-src entries for the archives the
+# system already uses, own state/cache dirs).  The system's apt sources are
+# never modified.
+#
+# Usage: build-qemu.sh [--unpatched] [--print-path]
+#   env: VIOMMU_PREFIX   install prefix of libviommu (pkg-config dir looked up
+#                        under it); default: the build tree given by
+#                        VIOMMU_BUILD_DIR (default <repo>/build).
+#        JOBS            make parallelism (default 2)
+# Output: path of the qemu-system-x86_64 binary on the last stdout line.
+# Exit:   0 built/cached, 77 cannot be had (reason on stderr), 1 build error.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/libviommu
+jobs=${JOBS:-2}
+patched=1
+[ "${1:-}" = "--unpatched" ] && patched=0
+
+skip() { echo "build-qemu: SKIP: $*" >&2; exit 77; }
+log() { echo "build-qemu: $*" >&2; }
+
+command -v apt-get >/dev/null || skip "apt-get not available"
+command -v dpkg-source >/dev/null || skip "dpkg-source (dpkg-dev) not installed"
+for t in ninja meson pkg-config cc python3; do
+    command -v $t >/dev/null || skip "$t not installed"
+done
+pkg-config --exists glib-2.0 pixman-1 && [ -f /usr/include/libfdt.h ] || skip "libglib2.0-dev/libpixman-1-dev/libfdt-dev missing"
+
+# ---- private apt configuration --------------------------------------------
+apt_dir=$cache/apt
+mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/parts"
+srcs=$apt_dir/sources.list
+{
+    # deb822 files: turn every "Types: deb" stanza into deb-src one-liners.
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk '
+          function flush() {
+            if (types ~ /(^| )deb( |$)/ && uris != "")
+              { n = split(uris, U, " "); m = split(suites, S, " ");
+                for (i = 1; i <= n; i++) for (j = 1; j <= m; j++)
+                  printf "deb-src %s%s %s %s\n", (sb != "" ? "[signed-by=" sb "] " : ""), U[i], S[j], comps }
+            types = uris = suites = comps = sb = "" }
+          /^[ \t]*$/ { flush(); next }
+          /^#/ { next }
+          /^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
+          /^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+          /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+          /^Components:/ { sub(/^Components:[ \t]*/, ""); comps = $0 }
+          /^Signed-By:/ { sub(/^Signed-By:[ \t]*/, ""); sb = $0 }
+          END { flush() }' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        sed -n 's/^[ \t]*deb[ \t]\(.*debian.*\)$/deb-src \1/p' "$f"
+    done
+} | grep -E 'debian(-security)?([ /]|$)' | sort -u > "$srcs.new"
+[ -s "$srcs.new" ] || skip "no Debian archive found in /etc/apt sources"
+mv "$srcs.new" "$srcs"
+APT="apt-get -q -o Dir::Etc::SourceList=$srcs -o Dir::Etc::SourceParts=$apt_dir/parts \
+ -o Dir::State=$apt_dir/state -o Dir::Cache=$apt_dir/cache \
+ -o Dir::State::status=/var/lib/dpkg/status -o Debug::NoLocking=1"
+
+# Same version as the installed/candidate binary (binNMU suffix +bN stripped).
+ver=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
+[ -n "$ver" ] || ver=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/{print $2}')
+srcver=$(echo "$ver" | sed 's/+b[0-9]*$//')
+srcdirver=$(echo "$srcver" | sed "s/^[0-9]*://")
+[ -n "$srcver" ] && [ "$srcver" != "(none)" ] || skip "cannot determine qemu version"
+upver=$(echo "$srcver" | sed 's/^[0-9]*://; s/-[^-]*$//')
+srcdir=$cache/src/qemu-$srcdirver
+if [ ! -f "$srcdir/.extracted" ]; then
+    log "fetching qemu source $srcver via private apt config"
+    $APT update >&2 || skip "private apt update failed"
+    mkdir -p "$cache/src/dl.$$" && cd "$cache/src/dl.$$"
+    # Try the exact version first, then whatever the archive has.
+    $APT source --download-only "qemu=$srcver" >&2 || \
+        skip "apt-get source qemu=$srcver failed"
+    dsc=$(ls ./*.dsc | head -1)
+    rm -rf "$srcdir"
+    dpkg-source --no-check -x "$dsc" "$srcdir" >&2 || skip "dpkg-source -x failed"
+    cd "$cache/src" && rm -rf "dl.$$"
+    touch "$srcdir/.extracted"
+fi
+
+# ---- patch series + cache key -----------------------------------------------
+patches=""
+[ $patched = 1 ] && patches=$(ls "$here"/patches/*.patch 2>/dev/null || true)
+phash=$(cat $patches /dev/null "$here/build-qemu.sh" "$here/minimal.mak" | sha256sum | cut -c1-12)
+vver=none
+if [ $patched = 1 ]; then
+    bdir=${VIOMMU_BUILD_DIR:-$repo/build}
+    if [ -n "${VIOMMU_PREFIX:-}" ]; then
+        PKG_CONFIG_PATH=$VIOMMU_PREFIX/lib/pkgconfig:$VIOMMU_PREFIX/lib/x86_64-linux-gnu/pkgconfig:$VIOMMU_PREFIX/share/pkgconfig
+    else
+        PKG_CONFIG_PATH=$bdir/pkgconfig:$bdir
+    fi
+    export PKG_CONFIG_PATH
+    pkg-config --exists libviommu || skip "libviommu.pc not found (PKG_CONFIG_PATH=$PKG_CONFIG_PATH)"
+    # Key on the library *contents* so a rebuilt lib relinks QEMU.
+    libfile=$(pkg-config --variable=libdir libviommu)/libviommu.a
+    vver=$(pkg-config --modversion libviommu)-$( (cat "$libfile" 2>/dev/null; \
+        cat "$(pkg-config --variable=includedir libviommu)"/libviommu/*.h) | sha256sum | cut -c1-8)
+fi
+key="$srcdirver-p$phash-v$vver"
+[ $patched = 1 ] || key="$srcdirver-unpatched-p$phash"
+out=$cache/qemu/$key
+if [ -x "$out/qemu-system-x86_64" ]; then
+    log "cached: $out"
+    echo "$out/qemu-system-x86_64"
+    exit 0
+fi
+
+# Work tree: one per flavour; incremental rebuilds reuse the object files.
+flavour=patched; [ $patched = 1 ] || flavour=unpatched
+wdir=$cache/work/qemu-$srcdirver-$flavour
+stamp=$wdir/.series
+want="$(cat $patches /dev/null "$here/minimal.mak" | sha256sum)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    # Re-apply: copy pristine source over (rsync keeps mtimes for unchanged files
+    # so ninja only rebuilds what the series touches).
+    mkdir -p "$wdir"
+    command -v rsync >/dev/null || skip "rsync not installed"
+    rsync -a --delete --exclude=/build --exclude=/.series "$srcdir/" "$wdir/" >&2
+    for p in $patches; do
+        log "applying $(basename "$p")"
+        patch -d "$wdir" -p1 --no-backup-if-mismatch -s < "$p" >&2 || { log "patch failed: $p"; exit 1; }
+    done
+    cp "$here/minimal.mak" "$wdir/configs/devices/x86_64-softmmu/viommu-minimal.mak"
+    echo "$want" > "$stamp"
+fi
+
+start=$(date +%s)
+mkdir -p "$wdir/build"
+cd "$wdir/build"
+if [ ! -f build.ninja ]; then
+    log "configuring"
+    extra=""
+    [ $patched = 1 ] && extra="--enable-libviommu"
+    ../configure --target-list=x86_64-softmmu --without-default-features \
+        --without-default-devices --with-devices-x86_64=viommu-minimal \
+        --disable-docs --disable-tools --disable-werror --disable-debug-info \
+        --disable-user --enable-tcg --disable-kvm --disable-xen --enable-fdt=system \
+        --disable-slirp --disable-guest-agent --disable-install-blobs \
+        $extra >&2 || { log "configure failed"; exit 1; }
+fi
+nice -n 10 ninja -j"$jobs" qemu-system-x86_64 >&2 || { log "build failed"; exit 1; }
+end=$(date +%s)
+log "build time: $((end - start)) s ($flavour, key $key)"
+mkdir -p "$out.tmp"
+cp qemu-system-x86_64 "$out.tmp/"
+mkdir -p "$out.tmp/share"
+# firmware blobs: use Debian's installed ones (seabios, ipxe not needed)
+echo "$((end - start))" > "$out.tmp/build-seconds"
+rm -rf "$out" && mv "$out.tmp" "$out"
+echo "$out/qemu-system-x86_64"

@@ -1,0 +1,67 @@
+#!/bin/sh
+# Fetch Debian's linux-image-6.12.*-amd64-unsigned and busybox-static with
+# `apt-get download` into ${XDG_CACHE_HOME:-$HOME/.cache}/libviommu/guest and
+# build the e2e guest: vmlinuz + initramfs (busybox, virtio_blk and
+# virtio-iommu modules, /init from guest/init, the randread benchmark, a
+# known 4 MiB pattern).  Prints the guest directory on the last stdout line;
+# it holds vmlinuz, initrd.gz, pattern.bin.
+# Exit: 0 ok, 77 kernel/busybox cannot be had (reason on stderr), 1 error.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/libviommu/guest
+skip() { echo "fetch-guest: SKIP: $*" >&2; exit 77; }
+for t in apt-get apt-cache dpkg-deb cpio gzip xz modinfo python3 cc; do
+    command -v $t >/dev/null || skip "$t not installed"
+done
+mkdir -p "$cache/debs"
+kpkg=${VIOMMU_E2E_KERNEL_PKG:-$(apt-cache search --names-only '^linux-image-6\.12\.[0-9.]*\+deb[0-9]*-amd64-unsigned$' \
+       | cut -d' ' -f1 | sort -V | tail -1)}
+[ -n "$kpkg" ] || skip "no linux-image-6.12.*-amd64-unsigned in the apt lists (run apt-get update)"
+kver=$(echo "$kpkg" | sed 's/^linux-image-//; s/-unsigned$//')
+gdir=$cache/$kver
+inputs=$(cat "$here/guest/init" "$here/guest/randread.c" "$here/fetch-guest.sh" | sha256sum | cut -c1-12)
+if [ -f "$gdir/.built-$inputs" ]; then echo "$gdir"; exit 0; fi
+
+cd "$cache/debs"
+ls ${kpkg}_*.deb >/dev/null 2>&1 || apt-get download -q "$kpkg" >&2 || skip "apt-get download $kpkg failed"
+ls busybox-static_*.deb >/dev/null 2>&1 || apt-get download -q busybox-static >&2 || skip "apt-get download busybox-static failed"
+
+rm -rf "$gdir" && mkdir -p "$gdir/x" "$gdir/root/bin" "$gdir/root/lib/modules" "$gdir/root/proc" \
+    "$gdir/root/sys" "$gdir/root/dev" "$gdir/root/tmp"
+dpkg-deb -x "$(ls ${kpkg}_*.deb | head -1)" "$gdir/x"
+dpkg-deb -x "$(ls busybox-static_*.deb | head -1)" "$gdir/bb"
+cp "$gdir/x/boot/vmlinuz-$kver" "$gdir/vmlinuz"
+cp "$gdir/x/boot/config-$kver" "$gdir/config"
+cp "$gdir/bb/bin/busybox" "$gdir/root/bin/busybox"
+for app in $("$gdir/root/bin/busybox" --list); do [ "$app" = busybox ] || ln -sf busybox "$gdir/root/bin/$app"; done
+# Modular drivers the guest needs (built-ins need nothing): IOMMU first.
+n=10
+# uio_pci_generic gives the edu device a driver, so its DMA gets configured
+# (VIOT/virtio-iommu only sets up endpoints at driver bind).
+for sym in VIRTIO_IOMMU:drivers/iommu/virtio-iommu VIRTIO_BLK:drivers/block/virtio_blk \
+           UIO:drivers/uio/uio UIO_PCI_GENERIC:drivers/uio/uio_pci_generic; do
+    opt=${sym%%:*}; path=${sym#*:}
+    case $(grep "^CONFIG_$opt=" "$gdir/config" | cut -d= -f2) in
+    y) ;;
+    m) xz -dc "$gdir/x/lib/modules/$kver/kernel/$path.ko.xz" > "$gdir/root/lib/modules/$n-$(basename $path).ko" ;;
+    *) skip "kernel $kver lacks CONFIG_$opt" ;;
+    esac
+    n=$((n + 10))
+done
+for opt in INTEL_IOMMU AMD_IOMMU VIRTIO_PCI ACPI_VIOT; do
+    grep -q "^CONFIG_$opt=y" "$gdir/config" || skip "kernel $kver lacks built-in CONFIG_$opt"
+done
+cc -O2 -static -o "$gdir/root/bin/randread" "$here/guest/randread.c" || skip "cannot build static randread"
+cp "$here/guest/init" "$gdir/root/init" && chmod +x "$gdir/root/init"
+# Known pattern: every 512-byte sector = 16 x SHA-256(sector index).
+python3 - "$gdir/pattern.bin" <<'PY'
+import hashlib, sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(8192):
+        f.write(hashlib.sha256(b"libviommu-e2e-%d" % i).digest() * 16)
+PY
+cp "$gdir/pattern.bin" "$gdir/root/pattern.bin"
+(cd "$gdir/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$gdir/initrd.gz"
+rm -rf "$gdir/x" "$gdir/bb"
+touch "$gdir/.built-$inputs"
+echo "$gdir"
