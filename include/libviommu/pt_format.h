@@ -43,19 +43,13 @@ struct viommu_pte {
     uint8_t reserved[5]; /**< Zero. */
 };
 
-/**
- * @brief Fault codes the core walker itself produces (in viommu_fault::code),
- *        for entries that decode but break the walk's rules. Format codes
- *        must stay below 0xFFFF0000.
- */
-enum viommu_pt_walker_code {
-    /** TABLE entry whose next level is not below the current level. */
-    VIOMMU_PT_CODE_BAD_LEVEL = 0xFFFF0001u,
-    /** LEAF whose page size does not fit the level it was found at. */
-    VIOMMU_PT_CODE_BAD_PAGE_SIZE = 0xFFFF0002u,
-    /** IOVA bits of skipped levels are not zero (reason ::VIOMMU_FAULT_NOT_PRESENT). */
-    VIOMMU_PT_CODE_SKIPPED_BITS = 0xFFFF0003u,
-};
+/** @brief viommu_fault::code of a TABLE entry whose next level is not below the current level. */
+#define VIOMMU_PT_CODE_BAD_LEVEL UINT32_C(0xFFFF0001)
+/** @brief viommu_fault::code of a LEAF whose page size does not fit the level it was found at. */
+#define VIOMMU_PT_CODE_BAD_PAGE_SIZE UINT32_C(0xFFFF0002)
+/** @brief viommu_fault::code when IOVA bits of skipped levels are not zero (reason ::VIOMMU_FAULT_NOT_PRESENT).
+ *  Codes from 0xFFFF0000 up are the core walker's; format codes stay below. */
+#define VIOMMU_PT_CODE_SKIPPED_BITS UINT32_C(0xFFFF0003)
 
 struct viommu_pt_config;
 

@@ -3,7 +3,7 @@
  * @file types.h
  * @brief Value types shared by every part of libviommu.
  *
- * Vocabulary (see docs/vocabulary.md): an **IOVA** is an address a device puts
+ * Vocabulary (see docs/architecture.md): an **IOVA** is an address a device puts
  * on the bus; a **GPA** is a guest-physical address; the **output address**
  * is what an IOVA translates to (a GPA for every device model here). Ranges
  * are always inclusive `[first, last]` so that the top of the 64-bit space

@@ -230,6 +230,7 @@ void viommu_ctx_destroy(struct viommu_ctx *ctx)
     while (ctx->domains)
         vi_map_domain_destroy(ctx->domains);
     vi_free_dead_notifiers(ctx);
+    vi_leafbuf_free(ctx, &ctx->scratch);
     vi_iotlb_fini(ctx);
     pthread_mutex_destroy(&ctx->lock);
     vi_free(ctx, ctx);

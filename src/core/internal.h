@@ -41,6 +41,13 @@ struct vi_iotlb {
     uint32_t victim;
 };
 
+/* A leaf of the current translation, as collected for a sync. */
+struct vi_leafbuf {
+    struct viommu_pt_leaf *v;
+    size_t n, cap;
+    bool oom;
+};
+
 struct viommu_ctx {
     struct viommu_host_ops ops;
     void *opaque;
@@ -55,6 +62,8 @@ struct viommu_ctx {
     struct viommu_as *as_last;
     struct viommu_map_domain *domains;
     struct viommu_notifier *dead; /* unregistered inside a callback, freed at vi_leave */
+    struct vi_leafbuf scratch; /* reused by syncs, so they do not fault in fresh pages */
+    bool scratch_busy;
     uint32_t next_as_uid;
     uint32_t sync_epoch;
     /* WARN rate limit: tokens refilled once per second. */
@@ -106,13 +115,6 @@ struct viommu_map_domain {
     struct viommu_map_domain *next;
 };
 
-/* A leaf of the current translation, as collected for a sync. */
-struct vi_leafbuf {
-    struct viommu_pt_leaf *v;
-    size_t n, cap;
-    bool oom;
-};
-
 /* ctx.c */
 void vi_free_dead_notifiers(struct viommu_ctx *ctx);
 
@@ -131,8 +133,6 @@ void vi_iotlb_insert(struct viommu_as *as, const struct viommu_translation *tr);
 /* shadow.c */
 int vi_notifiers_resync(struct viommu_as *as, enum viommu_mode old_mode, bool changed);
 void vi_shadow_clear(struct viommu_ctx *ctx, struct viommu_notifier *n);
-int vi_leafbuf_collect(struct viommu_as *as, uint64_t first, uint64_t last, struct vi_leafbuf *buf,
-                       uint64_t *walked_last);
 void vi_leafbuf_free(struct viommu_ctx *ctx, struct vi_leafbuf *buf);
 
 /* map_domain.c */

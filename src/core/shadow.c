@@ -28,10 +28,24 @@ struct vi_sync {
 
 /* ---- collecting the current translation ------------------------------- */
 
+/* Append a leaf, merging it into the previous run when it continues it
+ * exactly (IOVA and address contiguous, same permissions, same page size,
+ * starting on a page boundary), so a run can be split back into its leaves.
+ * Leaves with page_lg2 0 (mapping-domain entries) are never merged. */
 static int vi_leafbuf_push(struct viommu_ctx *ctx, struct vi_leafbuf *b, const struct viommu_pt_leaf *leaf)
 {
+    if (b->n && leaf->page_lg2) {
+        struct viommu_pt_leaf *prev = &b->v[b->n - 1];
+        if (prev->page_lg2 == leaf->page_lg2 && prev->perm == leaf->perm &&
+            prev->iova_last != UINT64_MAX && prev->iova_last + 1 == leaf->iova_first &&
+            prev->addr + (leaf->iova_first - prev->iova_first) == leaf->addr &&
+            (leaf->iova_first & vi_lg2_mask(leaf->page_lg2)) == 0) {
+            prev->iova_last = leaf->iova_last;
+            return 0;
+        }
+    }
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
+        size_t cap = b->cap ? b->cap * 2 : 256;
         struct viommu_pt_leaf *v = vi_alloc(ctx, cap * sizeof(*v));
         if (!v) {
             b->oom = true;
@@ -105,6 +119,31 @@ void vi_leafbuf_free(struct viommu_ctx *ctx, struct vi_leafbuf *buf)
 {
     vi_free(ctx, buf->v);
     memset(buf, 0, sizeof(*buf));
+}
+
+/* Runs kept in the context's scratch buffer between syncs (2 MiB). */
+#define VI_SCRATCH_KEEP 65536u
+
+static struct vi_leafbuf *vi_buf_take(struct viommu_ctx *ctx, struct vi_leafbuf *local)
+{
+    memset(local, 0, sizeof(*local));
+    if (ctx->scratch_busy)
+        return local;
+    ctx->scratch_busy = true;
+    ctx->scratch.n = 0;
+    ctx->scratch.oom = false;
+    return &ctx->scratch;
+}
+
+static void vi_buf_give(struct viommu_ctx *ctx, struct vi_leafbuf *buf)
+{
+    if (buf != &ctx->scratch) {
+        vi_leafbuf_free(ctx, buf);
+        return;
+    }
+    ctx->scratch_busy = false;
+    if (buf->cap > VI_SCRATCH_KEEP)
+        vi_leafbuf_free(ctx, buf);
 }
 
 /* ---- events ----------------------------------------------------------- */
@@ -284,6 +323,32 @@ static int vi_add_piece(struct vi_sync *st, struct viommu_notifier *n, struct vi
     return r;
 }
 
+/* Announce [a, z] of run `lf`: as one piece when coalescing (merged with
+ * neighbours), else split back into the run's leaves. Only ESINK is
+ * absorbed (the piece stays unannounced and the next sync retries it). */
+static int vi_add_span(struct vi_sync *st, struct viommu_notifier *n, struct vi_run *run,
+                       const struct viommu_pt_leaf *lf, uint64_t a, uint64_t z)
+{
+    bool split = !(n->cfg.flags & VIOMMU_NOTIFIER_COALESCE) && lf->page_lg2;
+
+    for (;;) {
+        uint64_t end = z;
+        int r;
+        if (split) {
+            uint64_t page_last = (a | vi_lg2_mask(lf->page_lg2));
+            end = page_last < z ? page_last : z;
+        }
+        r = vi_add_piece(st, n, run, a, end, lf->addr + (a - lf->iova_first), lf->perm);
+        if (r == VIOMMU_ESINK)
+            vi_sync_fail(st, r);
+        else if (r)
+            return r;
+        if (end >= z)
+            return 0;
+        a = end + 1;
+    }
+}
+
 /* Diff one notifier over [first, limit] against the collected leaves. */
 static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const struct vi_leafbuf *b,
                             uint64_t first, uint64_t limit)
@@ -315,23 +380,22 @@ static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const
         vi_free(ctx, node);
     }
 
-    /* 2. MAP what is translated but not announced. */
+    /* 2. MAP what is translated but not announced: the gaps between the
+     * remaining shadow entries, per run of leaves. */
     for (size_t i = vi_leaf_search(b, first); i < b->n && b->v[i].iova_first <= limit; i++) {
         const struct viommu_pt_leaf *lf = &b->v[i];
-        uint64_t cur = lf->iova_first > first ? lf->iova_first : first;
-        uint64_t end = lf->iova_last < limit ? lf->iova_last : limit;
+        uint64_t a = lf->iova_first > first ? lf->iova_first : first;
+        uint64_t z = lf->iova_last < limit ? lf->iova_last : limit;
+        uint64_t cur = a;
 
-        while (cur <= end) {
-            struct vi_itree_node *o = vi_itree_first_overlap(&n->shadow, cur, end);
-            uint64_t piece_last = o ? (o->first > cur ? o->first - 1 : 0) : end;
+        for (struct vi_itree_node *o = vi_itree_first_overlap(&n->shadow, a, z);;
+             o = vi_itree_next_overlap(o, a, z)) {
             if (!o || o->first > cur) {
-                r = vi_add_piece(st, n, &run, cur, piece_last, lf->addr + (cur - lf->iova_first), lf->perm);
-                if (r == VIOMMU_ESINK)
-                    vi_sync_fail(st, r); /* not announced; the next sync retries */
-                else if (r)
+                r = vi_add_span(st, n, &run, lf, cur, o ? o->first - 1 : z);
+                if (r)
                     goto fail;
             }
-            if (!o || o->last >= end)
+            if (!o || o->last >= z)
                 break;
             cur = o->last + 1;
         }
@@ -380,7 +444,7 @@ static bool vi_member_group(const struct viommu_as *as, const void *key)
 static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_member_fn is_member, const void *key,
                          uint64_t first, uint64_t last, struct vi_sync *st)
 {
-    struct vi_leafbuf buf = {0};
+    struct vi_leafbuf local, *buf;
     uint64_t hull_first = UINT64_MAX, hull_last = 0, resume, limit_cap;
     bool any = false, complete;
     int r;
@@ -413,15 +477,16 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
         return st->err;
 
     ctx->stats.syncs++;
-    r = vi_collect(leader, hull_first, hull_last, &buf, &resume);
+    buf = vi_buf_take(ctx, &local);
+    r = vi_collect(leader, hull_first, hull_last, buf, &resume);
     complete = r == 0;
     if (r && r != VIOMMU_EBUDGET) {
-        vi_leafbuf_free(ctx, &buf);
+        vi_buf_give(ctx, buf);
         vi_sync_fail(st, r);
         return r;
     }
     if (!complete && resume == hull_first) {
-        vi_leafbuf_free(ctx, &buf);
+        vi_buf_give(ctx, buf);
         st->err = VIOMMU_EBUDGET;
         return VIOMMU_EBUDGET;
     }
@@ -434,7 +499,7 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
             uint64_t f = first, l = last;
             if (!vi_is_map_notifier(n) || !vi_notifier_range(n, &f, &l) || f > limit_cap)
                 continue;
-            r = vi_diff_notifier(st, n, &buf, f, l < limit_cap ? l : limit_cap);
+            r = vi_diff_notifier(st, n, buf, f, l < limit_cap ? l : limit_cap);
             if (r == VIOMMU_EBUDGET)
                 goto out;
         }
@@ -442,7 +507,7 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
     if (!complete)
         st->err = VIOMMU_EBUDGET;
 out:
-    vi_leafbuf_free(ctx, &buf);
+    vi_buf_give(ctx, buf);
     return st->err;
 }
 
@@ -496,12 +561,22 @@ int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64
 
 void vi_shadow_clear(struct viommu_ctx *ctx, struct viommu_notifier *n)
 {
-    struct vi_itree_node *node, *next;
-    for (node = vi_itree_first(&n->shadow); node; node = next) {
-        next = vi_itree_next(node);
-        vi_itree_remove(&n->shadow, node);
-        vi_free(ctx, node);
+    /* Free without rebalancing: rotate left children up until none is
+     * left, then free and move right (O(n), no parent links needed). */
+    struct vi_itree_node *node = n->shadow.root;
+    while (node) {
+        if (node->left) {
+            struct vi_itree_node *l = node->left;
+            node->left = l->right;
+            l->right = node;
+            node = l;
+        } else {
+            struct vi_itree_node *next = node->right;
+            vi_free(ctx, node);
+            node = next;
+        }
     }
+    vi_itree_init(&n->shadow);
 }
 
 /* Bring one notifier in line with the space's current state. */
@@ -534,19 +609,19 @@ static int vi_notifier_resync_one(struct vi_sync *st, struct viommu_notifier *n,
             return r;
     }
     if (vi_is_map_notifier(n)) {
-        struct vi_leafbuf buf = {0};
+        struct vi_leafbuf local, *buf = vi_buf_take(st->ctx, &local);
         uint64_t resume;
         st->ctx->stats.syncs++;
-        r = vi_collect(as, n->cfg.first, n->cfg.last, &buf, &resume);
+        r = vi_collect(as, n->cfg.first, n->cfg.last, buf, &resume);
         if (r == 0) {
-            r = vi_diff_notifier(st, n, &buf, n->cfg.first, n->cfg.last);
+            r = vi_diff_notifier(st, n, buf, n->cfg.first, n->cfg.last);
         } else if (r == VIOMMU_EBUDGET && resume != n->cfg.first) {
-            vi_diff_notifier(st, n, &buf, n->cfg.first, resume - 1);
+            vi_diff_notifier(st, n, buf, n->cfg.first, resume - 1);
             st->err = VIOMMU_EBUDGET;
         } else {
             vi_sync_fail(st, r);
         }
-        vi_leafbuf_free(st->ctx, &buf);
+        vi_buf_give(st->ctx, buf);
     } else if (!changed) {
         r = vi_emit_unmap_notice(st, n, n->cfg.first, n->cfg.last);
         if (r)
