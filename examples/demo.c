@@ -15,6 +15,7 @@ struct scene {
 static const struct scene scenes[] = {
     {"core", demo_core},
     {"virtio", demo_virtio},
+    {"amdvi", demo_amdvi},
 };
 
 int main(int argc, char **argv)
