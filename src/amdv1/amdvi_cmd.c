@@ -84,7 +84,7 @@ static int resync_all(struct viommu_amdvi *dev)
     return ret;
 }
 
-static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4])
+static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint64_t *err_addr)
 {
     unsigned op = c[1] >> 28;
     int r = 0;
@@ -95,8 +95,10 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4])
             uint8_t b[8];
             for (unsigned i = 0; i < 8; i++)
                 b[i] = (uint8_t)(c[2 + i / 4] >> (8 * (i % 4)));
-            if (vi_gmem_write(dev->ctx, store, b, sizeof(b)))
+            if (vi_gmem_write(dev->ctx, store, b, sizeof(b))) {
+                *err_addr = store; /* §2.5.7: the address of the failed access */
                 return CMD_HWERR;
+            }
         }
         if (c[0] & CW_I) {
             dev->status |= AMDVI_STS_COMWAIT_INT;
@@ -171,7 +173,8 @@ bool amdvi_cmd_run(struct viommu_amdvi *dev)
         for (unsigned i = 0; i < 4; i++)
             c[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
                    (uint32_t)b[4 * i + 3] << 24;
-        enum cmd_result res = exec(dev, c);
+        uint64_t err_addr = at;
+        enum cmd_result res = exec(dev, c, &err_addr);
         if (res == CMD_ILLEGAL) {
             dev->stats.illegal_commands++;
             cmd_error(dev, VIOMMU_AMDVI_EV_ILLEGAL_COMMAND, at);
@@ -179,7 +182,7 @@ bool amdvi_cmd_run(struct viommu_amdvi *dev)
         }
         if (res == CMD_HWERR) {
             dev->stats.cmd_hw_errors++;
-            cmd_error(dev, VIOMMU_AMDVI_EV_COMMAND_HW_ERROR, at);
+            cmd_error(dev, VIOMMU_AMDVI_EV_COMMAND_HW_ERROR, err_addr);
             return false;
         }
         dev->stats.commands++;
