@@ -33,7 +33,7 @@ static inline struct viommu_virtio_config vt_cfg(void)
 static inline void env_up(const struct viommu_virtio_config *cfg, uint64_t accept)
 {
     memset(&E, 0, sizeof(E));
-    ck_assert(th_init(&E.th, 1u << 22));
+    ck_assert(th_init(&E.th, 1u << 24)); /* the guest-driver test DMAs up to 5 MiB */
     E.th.quiet = true;
     E.ctx = th_ctx(&E.th, true, NULL);
     ck_assert_ptr_nonnull(E.ctx);
