@@ -16,6 +16,7 @@ static const struct scene scenes[] = {
     {"core", demo_core},
     {"virtio", demo_virtio},
     {"amdvi", demo_amdvi},
+    {"vtd", demo_vtd},
 };
 
 int main(int argc, char **argv)
