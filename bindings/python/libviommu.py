@@ -1,0 +1,873 @@
+# SPDX-License-Identifier: MIT
+"""ctypes bindings for libviommu (standard library only).
+
+The shared library is found through the environment variable
+``LIBVIOMMU_PATH`` (the library file itself or the directory holding
+``libviommu.so*``), else through :func:`ctypes.util.find_library`.
+
+Everything mirrors the C API one to one; handles are Python objects that free
+their C object on :meth:`close` (or at garbage collection, or on leaving a
+``with`` block). Errors raise :class:`ViommuError` whose ``code`` is an
+:class:`Error` member; a translation fault raises :class:`TranslationFault`
+carrying the fault record.
+
+Typical use::
+
+    ram = bytearray(1 << 24)
+    with Context(ram) as ctx:
+        dom = MapDomain(ctx)
+        dom.map(0x1000, 0x1fff, 0x5000, Perm.RW)
+        sp = AddressSpace(ctx, AsId.virtio(8))
+        sp.set_map_domain(dom)
+        t = sp.translate(0x1234, Perm.READ)   # t.addr == 0x5000
+"""
+
+import ctypes
+import ctypes.util
+import enum
+import glob
+import os
+
+__all__ = [
+    "Error", "Perm", "Mode", "FaultReason", "LogLevel", "AsKind", "EventKind", "NotifierFlag",
+    "PteKind", "ViommuError", "TranslationFault", "Range", "Fault", "Translation", "Stats",
+    "HostOps", "Budget", "CtxConfig", "AsId", "AsHooks", "Event", "NotifierConfig", "Pte",
+    "PtFormat", "PtConfig", "PtLeaf", "AcpiOem", "Context", "AddressSpace", "Notifier",
+    "MapDomain", "PageTableFormat", "lib", "load", "strerror", "strerror_name", "version",
+    "version_string", "STRUCTS", "ENUMS", "FUNCTIONS",
+]
+
+# ---------------------------------------------------------------------------
+# Enums (values must match the C headers; tests/bindings checks they do)
+# ---------------------------------------------------------------------------
+
+
+class Error(enum.IntEnum):
+    """enum viommu_error (error.h)."""
+    OK = 0
+    EINVAL = -1
+    ENOMEM = -2
+    ERANGE = -3
+    EEXIST = -4
+    ENOENT = -5
+    EBUSY = -6
+    EBUDGET = -7
+    EFAULT = -8
+    ENOTSUP = -9
+    ESIZE = -10
+    EFLAGS = -11
+    ESTATE = -12
+    EIO = -13
+    ESINK = -14
+    EFORMAT = -15
+
+
+class Perm(enum.IntFlag):
+    """enum viommu_perm (types.h)."""
+    NONE = 0
+    READ = 1
+    WRITE = 2
+    RW = 3
+
+
+class Mode(enum.IntEnum):
+    """enum viommu_mode (types.h)."""
+    BLOCKED = 0
+    PASSTHROUGH = 1
+    TRANSLATED = 2
+
+
+class FaultReason(enum.IntEnum):
+    """enum viommu_fault_reason (types.h)."""
+    NONE = 0
+    BLOCKED = 1
+    NOT_PRESENT = 2
+    PERM = 3
+    ADDR_RANGE = 4
+    BAD_ENTRY = 5
+    READ_FAILED = 6
+
+
+class LogLevel(enum.IntEnum):
+    """enum viommu_log_level (ctx.h)."""
+    ERROR = 0
+    WARN = 1
+    INFO = 2
+    DEBUG = 3
+
+
+class AsKind(enum.IntEnum):
+    """enum viommu_as_kind (as.h)."""
+    PCI = 0
+    VIRTIO = 1
+
+
+class EventKind(enum.IntFlag):
+    """enum viommu_event_kind (as.h)."""
+    MAP = 1
+    UNMAP = 2
+    MODE = 4
+    ALL = 7
+
+
+class NotifierFlag(enum.IntFlag):
+    """enum viommu_notifier_flag (as.h)."""
+    NONE = 0
+    COALESCE = 1
+
+
+class PteKind(enum.IntEnum):
+    """enum viommu_pte_kind (pt_format.h)."""
+    NONE = 0
+    TABLE = 1
+    LEAF = 2
+    BAD = 3
+
+
+PASID_NONE = 0xFFFFFFFF
+DEFAULT_WALK_ENTRIES = 1 << 20
+DEFAULT_SYNC_EVENTS = 1 << 16
+DEFAULT_AS_MAPPINGS = 65535
+MAX_RAM_REGIONS = 64
+
+# ---------------------------------------------------------------------------
+# Structures
+# ---------------------------------------------------------------------------
+
+c_u8, c_u16, c_u32, c_u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
+c_size_t, c_void_p, c_int = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int
+
+
+class _Struct(ctypes.Structure):
+    def __repr__(self):
+        fields = ", ".join("%s=%s" % (n, _fmt(getattr(self, n))) for n, _t in self._fields_
+                           if n != "reserved")
+        return "%s(%s)" % (type(self).__name__, fields)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and bytes(self) == bytes(other)
+
+    __hash__ = None
+
+
+def _fmt(v):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return hex(v)
+    return repr(v)
+
+
+class Range(_Struct):
+    """struct viommu_range: inclusive [first, last]."""
+    _fields_ = [("first", c_u64), ("last", c_u64)]
+
+
+class Fault(_Struct):
+    """struct viommu_fault: a guest-visible translation fault."""
+    _fields_ = [("reason", c_u32), ("code", c_u32), ("iova", c_u64), ("entry_gpa", c_u64),
+                ("level", c_u8), ("access", c_u8), ("reserved", c_u8 * 6)]
+
+
+class Translation(_Struct):
+    """struct viommu_translation: one naturally aligned page."""
+    _fields_ = [("iova", c_u64), ("addr", c_u64), ("addr_mask", c_u64), ("perm", c_u32),
+                ("reserved", c_u32)]
+
+    @property
+    def page_size(self):
+        return self.addr_mask + 1
+
+
+class Stats(_Struct):
+    """struct viommu_stats."""
+    _fields_ = [(n, c_u64) for n in (
+        "translations", "iotlb_hits", "iotlb_misses", "iotlb_evictions", "iotlb_invalidations",
+        "walks", "entries_read", "events", "map_events", "unmap_events", "mode_events", "syncs",
+        "budget_hits", "faults", "sink_errors", "read_errors")]
+
+    def as_dict(self):
+        return {n: getattr(self, n) for n, _t in self._fields_}
+
+
+READ_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_u64, c_void_p, c_size_t)
+WRITE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_u64, c_void_p, c_size_t)
+MSI_FN = ctypes.CFUNCTYPE(None, c_void_p, c_u64, c_u32)
+LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, ctypes.c_char_p)
+ALLOC_FN = ctypes.CFUNCTYPE(c_void_p, c_void_p, c_size_t)
+FREE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+
+
+class HostOps(_Struct):
+    """struct viommu_host_ops."""
+    _fields_ = [("size", c_size_t), ("read", READ_FN), ("write", WRITE_FN), ("msi", MSI_FN),
+                ("log", LOG_FN), ("alloc", ALLOC_FN), ("free", FREE_FN)]
+
+
+class Budget(_Struct):
+    """struct viommu_budget (0 = default)."""
+    _fields_ = [("walk_entries", c_u64), ("sync_events", c_u64), ("as_mappings", c_u64)]
+
+
+class CtxConfig(_Struct):
+    """struct viommu_ctx_config."""
+    _fields_ = [("size", c_size_t), ("iotlb_entries", c_u32), ("flags", c_u32), ("budget", Budget)]
+
+
+class AsId(_Struct):
+    """struct viommu_as_id."""
+    _fields_ = [("kind", c_u32), ("segment", c_u16), ("rid", c_u16), ("endpoint", c_u32),
+                ("pasid", c_u32)]
+
+    @classmethod
+    def pci(cls, rid, segment=0, pasid=PASID_NONE):
+        """PCI identity; `rid` is bus << 8 | dev << 3 | fn."""
+        return cls(kind=AsKind.PCI, segment=segment, rid=rid, endpoint=0, pasid=pasid)
+
+    @classmethod
+    def virtio(cls, endpoint, pasid=PASID_NONE):
+        """virtio-iommu endpoint identity."""
+        return cls(kind=AsKind.VIRTIO, segment=0, rid=0, endpoint=endpoint, pasid=pasid)
+
+
+FAULT_HOOK_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, ctypes.POINTER(Fault))
+NOTIFIER_CHECK_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_u32)
+
+
+class AsHooks(_Struct):
+    """struct viommu_as_hooks."""
+    _fields_ = [("size", c_size_t), ("fault", FAULT_HOOK_FN), ("notifier_check", NOTIFIER_CHECK_FN)]
+
+
+class Event(_Struct):
+    """struct viommu_event: one notification."""
+    _fields_ = [("kind", c_u32), ("perm", c_u32), ("iova_first", c_u64), ("iova_last", c_u64),
+                ("addr", c_u64), ("mode", c_u32), ("reserved", c_u32)]
+
+    def copy(self):
+        return Event.from_buffer_copy(self)
+
+
+NOTIFY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, ctypes.POINTER(Event))
+SHADOW_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(Event))
+
+
+class NotifierConfig(_Struct):
+    """struct viommu_notifier_config."""
+    _fields_ = [("size", c_size_t), ("first", c_u64), ("last", c_u64), ("events", c_u32),
+                ("flags", c_u32), ("fn", NOTIFY_FN), ("opaque", c_void_p)]
+
+
+class Pte(_Struct):
+    """struct viommu_pte: one decoded page-table entry."""
+    _fields_ = [("kind", c_u32), ("fault_code", c_u32), ("addr", c_u64), ("next_level", c_u8),
+                ("page_lg2", c_u8), ("perm", c_u8), ("reserved", c_u8 * 5)]
+
+
+class PtConfig(_Struct):
+    """struct viommu_pt_config (fmt is a pointer to a PtFormat)."""
+    _fields_ = [("fmt", c_void_p), ("root", c_u64), ("top_level", c_u8), ("va_lg2", c_u8),
+                ("perm", c_u8), ("reserved", c_u8), ("fmt_flags", c_u32), ("fmt_data", c_u64)]
+
+
+DECODE_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(PtConfig), ctypes.c_uint, c_u64, c_u64,
+                             ctypes.POINTER(Pte))
+
+
+class PtFormat(_Struct):
+    """struct viommu_pt_format."""
+    _fields_ = [("size", c_size_t), ("name", ctypes.c_char_p), ("granule_lg2", c_u8),
+                ("level_bits", c_u8), ("max_levels", c_u8), ("reserved", c_u8), ("decode", DECODE_FN)]
+
+
+class PtLeaf(_Struct):
+    """struct viommu_pt_leaf."""
+    _fields_ = [("iova_first", c_u64), ("iova_last", c_u64), ("addr", c_u64), ("page_lg2", c_u8),
+                ("level", c_u8), ("perm", c_u8), ("reserved", c_u8 * 5)]
+
+
+LEAF_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(PtLeaf))
+BAD_FN = ctypes.CFUNCTYPE(None, c_void_p, ctypes.POINTER(Fault))
+
+
+class AcpiOem(_Struct):
+    """struct viommu_acpi_oem."""
+    _fields_ = [("oem_id", ctypes.c_char * 6), ("oem_table_id", ctypes.c_char * 8),
+                ("oem_revision", c_u32), ("creator_id", ctypes.c_char * 4),
+                ("creator_revision", c_u32)]
+
+
+#: Public C struct name -> ctypes class (used by the drift check).
+STRUCTS = {
+    "viommu_range": Range, "viommu_fault": Fault, "viommu_translation": Translation,
+    "viommu_stats": Stats, "viommu_host_ops": HostOps, "viommu_budget": Budget,
+    "viommu_ctx_config": CtxConfig, "viommu_as_id": AsId, "viommu_as_hooks": AsHooks,
+    "viommu_event": Event, "viommu_notifier_config": NotifierConfig, "viommu_pte": Pte,
+    "viommu_pt_format": PtFormat, "viommu_pt_config": PtConfig, "viommu_pt_leaf": PtLeaf,
+    "viommu_acpi_oem": AcpiOem,
+}
+
+#: C enum prefix -> Python enum (used by the drift check).
+ENUMS = {
+    "VIOMMU_": Error, "VIOMMU_PERM_": Perm, "VIOMMU_MODE_": Mode, "VIOMMU_FAULT_": FaultReason,
+    "VIOMMU_LOG_": LogLevel, "VIOMMU_AS_": AsKind, "VIOMMU_EVENT_": EventKind,
+    "VIOMMU_NOTIFIER_": NotifierFlag, "VIOMMU_PTE_": PteKind,
+}
+
+# ---------------------------------------------------------------------------
+# Library loading and prototypes
+# ---------------------------------------------------------------------------
+
+P = ctypes.POINTER
+_ctx_p = c_void_p
+#: name -> (restype, argtypes). Every exported function the module uses.
+FUNCTIONS = {
+    "viommu_strerror": (ctypes.c_char_p, [c_int]),
+    "viommu_strerror_name": (ctypes.c_char_p, [c_int]),
+    "viommu_version": (c_int, []),
+    "viommu_version_string": (ctypes.c_char_p, []),
+    "viommu_ctx_create": (c_int, [P(HostOps), c_void_p, P(CtxConfig), P(c_void_p)]),
+    "viommu_ctx_destroy": (None, [_ctx_p]),
+    "viommu_ctx_add_ram": (c_int, [_ctx_p, c_u64, c_u64, c_void_p]),
+    "viommu_ctx_remove_ram": (c_int, [_ctx_p, c_u64]),
+    "viommu_ctx_get_stats": (c_int, [_ctx_p, P(Stats), c_size_t]),
+    "viommu_ctx_get_budget": (c_int, [_ctx_p, P(Budget)]),
+    "viommu_ctx_set_budget": (c_int, [_ctx_p, P(Budget)]),
+    "viommu_iotlb_invalidate_all": (c_int, [_ctx_p]),
+    "viommu_as_create": (c_int, [_ctx_p, P(AsId), P(AsHooks), c_void_p, P(c_void_p)]),
+    "viommu_as_destroy": (None, [c_void_p]),
+    "viommu_as_find": (c_int, [_ctx_p, P(AsId), P(c_void_p)]),
+    "viommu_as_get_id": (c_int, [c_void_p, P(AsId)]),
+    "viommu_as_get_mode": (c_int, [c_void_p]),
+    "viommu_as_translate": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(Translation), P(Fault)]),
+    "viommu_as_set_blocked": (c_int, [c_void_p, c_u32]),
+    "viommu_as_set_passthrough": (c_int, [c_void_p]),
+    "viommu_as_set_pt": (c_int, [c_void_p, c_u64, P(PtConfig)]),
+    "viommu_as_set_map_domain": (c_int, [c_void_p, c_void_p]),
+    "viommu_as_sync": (c_int, [c_void_p, c_u64, c_u64]),
+    "viommu_domain_sync": (c_int, [_ctx_p, c_void_p, c_u64, c_u64, c_u64]),
+    "viommu_as_invalidate": (c_int, [c_void_p, c_u64, c_u64]),
+    "viommu_notifier_register": (c_int, [c_void_p, P(NotifierConfig), P(c_void_p)]),
+    "viommu_notifier_unregister": (None, [c_void_p]),
+    "viommu_notifier_replay": (c_int, [c_void_p]),
+    "viommu_notifier_foreach_shadow": (c_int, [c_void_p, SHADOW_FN, c_void_p]),
+    "viommu_map_domain_create": (c_int, [_ctx_p, c_u64, P(c_void_p)]),
+    "viommu_map_domain_destroy": (None, [c_void_p]),
+    "viommu_map_domain_map": (c_int, [c_void_p, c_u64, c_u64, c_u64, ctypes.c_uint]),
+    "viommu_map_domain_unmap": (c_int, [c_void_p, c_u64, c_u64, P(c_u64)]),
+    "viommu_map_domain_lookup": (c_int, [c_void_p, c_u64, P(Event)]),
+    "viommu_map_domain_count": (ctypes.c_int64, [c_void_p]),
+    "viommu_pt_translate": (c_int, [_ctx_p, P(PtConfig), c_u64, ctypes.c_uint, P(Translation), P(Fault)]),
+    "viommu_pt_walk_range": (c_int, [_ctx_p, P(PtConfig), c_u64, c_u64, LEAF_FN, BAD_FN, c_void_p,
+                                     P(c_u64)]),
+}
+
+#: Optional functions (device models): bound only if the library exports them.
+OPTIONAL_FUNCTIONS = {}
+
+lib = None
+
+
+def _candidates():
+    env = os.environ.get("LIBVIOMMU_PATH")
+    if env:
+        if os.path.isdir(env):
+            found = sorted(glob.glob(os.path.join(env, "libviommu.so*")), key=len)
+            if found:
+                return [found[0]]
+            return [os.path.join(env, "libviommu.so")]
+        return [env]
+    name = ctypes.util.find_library("viommu")
+    return [name] if name else ["libviommu.so.0", "libviommu.so"]
+
+
+def load(path=None):
+    """Load (or reload) the shared library and bind every prototype."""
+    global lib
+    errors = []
+    for cand in ([path] if path else _candidates()):
+        try:
+            handle = ctypes.CDLL(cand)
+            break
+        except OSError as e:
+            errors.append(str(e))
+    else:
+        raise OSError("libviommu not found (set LIBVIOMMU_PATH): " + "; ".join(errors))
+    for name, (res, args) in FUNCTIONS.items():
+        fn = getattr(handle, name)
+        fn.restype, fn.argtypes = res, args
+    for name, (res, args) in OPTIONAL_FUNCTIONS.items():
+        fn = getattr(handle, name, None)
+        if fn is not None:
+            fn.restype, fn.argtypes = res, args
+    lib = handle
+    return handle
+
+
+def _lib():
+    if lib is None:
+        load()
+    return lib
+
+
+# ---------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------
+
+
+def strerror(code):
+    """viommu_strerror()."""
+    return _lib().viommu_strerror(int(code)).decode()
+
+
+def strerror_name(code):
+    """viommu_strerror_name()."""
+    return _lib().viommu_strerror_name(int(code)).decode()
+
+
+class ViommuError(Exception):
+    """A negative VIOMMU_E* return code. ``code`` is an :class:`Error` (or int if unknown)."""
+
+    def __init__(self, code, what=""):
+        try:
+            self.code = Error(code)
+        except ValueError:
+            self.code = code
+        self.what = what
+        msg = "%s: %s" % (strerror_name(code), strerror(code))
+        super().__init__("%s: %s" % (what, msg) if what else msg)
+
+
+class TranslationFault(ViommuError):
+    """viommu_*_translate returned VIOMMU_EFAULT; ``fault`` is the record."""
+
+    def __init__(self, fault, what=""):
+        self.fault = fault
+        super().__init__(Error.EFAULT, what)
+        self.reason = FaultReason(fault.reason) if fault.reason in FaultReason._value2member_map_ \
+            else fault.reason
+
+
+def _check(r, what):
+    if r < 0:
+        raise ViommuError(r, what)
+    return r
+
+
+def version():
+    """viommu_version()."""
+    return _lib().viommu_version()
+
+
+def version_string():
+    """viommu_version_string()."""
+    return _lib().viommu_version_string().decode()
+
+
+# ---------------------------------------------------------------------------
+# Handles
+# ---------------------------------------------------------------------------
+
+
+class _Handle:
+    _ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    @property
+    def ptr(self):
+        if not self._ptr:
+            raise ViommuError(Error.EINVAL, "%s is closed" % type(self).__name__)
+        return self._ptr
+
+
+class Context(_Handle):
+    """A viommu context over a guest RAM buffer and/or Python callbacks.
+
+    :param ram: a writable buffer (bytearray) that is guest RAM at GPA ``ram_base``;
+        it backs the default read/write callbacks.
+    :param direct: also register ``ram`` with viommu_ctx_add_ram() (fast path).
+    :param read: ``read(gpa, length) -> bytes`` or None on failure; overrides ``ram``.
+    :param write: ``write(gpa, data) -> bool``; overrides ``ram``.
+    :param msi: ``msi(addr, data)``; defaults to appending to ``self.msis``.
+    :param log: ``log(level, message)``; defaults to appending to ``self.logs``.
+    :param budget: a :class:`Budget`; :param iotlb_entries: IOTLB capacity.
+    """
+
+    def __init__(self, ram=None, direct=False, read=None, write=None, msi=None, log=None,
+                 budget=None, iotlb_entries=0, ram_base=0):
+        self._lib = _lib()
+        self.ram = ram
+        self.ram_base = ram_base
+        self.msis, self.logs = [], []
+        self._user = {"read": read, "write": write, "msi": msi, "log": log}
+        self.callback_errors = []
+        self._ram_c = None
+        if ram is not None:
+            self._ram_c = (ctypes.c_char * len(ram)).from_buffer(ram)
+        ops = HostOps(size=ctypes.sizeof(HostOps), read=READ_FN(self._cb_read),
+                      write=WRITE_FN(self._cb_write), msi=MSI_FN(self._cb_msi),
+                      log=LOG_FN(self._cb_log))
+        self._ops = ops  # keep the thunks alive as long as the context
+        cfg = CtxConfig(size=ctypes.sizeof(CtxConfig), iotlb_entries=iotlb_entries, flags=0)
+        if budget is not None:
+            cfg.budget = budget
+        out = c_void_p()
+        _check(self._lib.viommu_ctx_create(ctypes.byref(ops), None, ctypes.byref(cfg),
+                                           ctypes.byref(out)), "viommu_ctx_create")
+        self._ptr = out.value
+        self._children = []
+        if direct and ram is not None:
+            self.add_ram(ram_base, len(ram), ctypes.addressof(self._ram_c))
+
+    # -- host callbacks (must never raise into C) --
+    def _cb_read(self, _opaque, gpa, buf, length):
+        try:
+            if self._user["read"] is not None:
+                data = self._user["read"](gpa, length)
+                if data is None or len(data) != length:
+                    return -1
+                ctypes.memmove(buf, bytes(data), length)
+                return 0
+            if self.ram is None or gpa < self.ram_base or gpa - self.ram_base + length > len(self.ram):
+                return -1
+            ctypes.memmove(buf, ctypes.addressof(self._ram_c) + gpa - self.ram_base, length)
+            return 0
+        except Exception as e:  # pragma: no cover - reported, not raised into C
+            self.callback_errors.append(e)
+            return -1
+
+    def _cb_write(self, _opaque, gpa, buf, length):
+        try:
+            if self._user["write"] is not None:
+                return 0 if self._user["write"](gpa, ctypes.string_at(buf, length)) else -1
+            if self.ram is None or gpa < self.ram_base or gpa - self.ram_base + length > len(self.ram):
+                return -1
+            ctypes.memmove(ctypes.addressof(self._ram_c) + gpa - self.ram_base, buf, length)
+            return 0
+        except Exception as e:  # pragma: no cover
+            self.callback_errors.append(e)
+            return -1
+
+    def _cb_msi(self, _opaque, addr, data):
+        try:
+            if self._user["msi"] is not None:
+                self._user["msi"](addr, data)
+            else:
+                self.msis.append((addr, data))
+        except Exception as e:  # pragma: no cover
+            self.callback_errors.append(e)
+
+    def _cb_log(self, _opaque, level, msg):
+        try:
+            text = msg.decode(errors="replace")
+            if self._user["log"] is not None:
+                self._user["log"](LogLevel(level), text)
+            else:
+                self.logs.append((LogLevel(level), text))
+        except Exception as e:  # pragma: no cover
+            self.callback_errors.append(e)
+
+    # -- API --
+    def close(self):
+        """Destroy the context (and every address space, notifier and domain in it)."""
+        if self._ptr:
+            for child in reversed(self._children):
+                obj = child()
+                if obj is not None:
+                    obj._ptr = None  # freed by viommu_ctx_destroy
+            self._lib.viommu_ctx_destroy(self._ptr)
+            self._ptr = None
+
+    def _adopt(self, obj):
+        import weakref
+        self._children.append(weakref.ref(obj))
+
+    def add_ram(self, gpa, length, host_addr):
+        """viommu_ctx_add_ram() with a raw host address (keep the memory alive!)."""
+        _check(self._lib.viommu_ctx_add_ram(self.ptr, gpa, length, c_void_p(host_addr)),
+               "viommu_ctx_add_ram")
+
+    def remove_ram(self, gpa):
+        """viommu_ctx_remove_ram()."""
+        _check(self._lib.viommu_ctx_remove_ram(self.ptr, gpa), "viommu_ctx_remove_ram")
+
+    def stats(self):
+        """viommu_ctx_get_stats() as a :class:`Stats`."""
+        s = Stats()
+        _check(self._lib.viommu_ctx_get_stats(self.ptr, ctypes.byref(s), ctypes.sizeof(s)),
+               "viommu_ctx_get_stats")
+        return s
+
+    @property
+    def budget(self):
+        b = Budget()
+        _check(self._lib.viommu_ctx_get_budget(self.ptr, ctypes.byref(b)), "viommu_ctx_get_budget")
+        return b
+
+    @budget.setter
+    def budget(self, b):
+        _check(self._lib.viommu_ctx_set_budget(self.ptr, ctypes.byref(b)), "viommu_ctx_set_budget")
+
+    def invalidate_all(self):
+        """viommu_iotlb_invalidate_all()."""
+        _check(self._lib.viommu_iotlb_invalidate_all(self.ptr), "viommu_iotlb_invalidate_all")
+
+    def find_as(self, as_id):
+        """viommu_as_find(): a non-owning :class:`AddressSpace` or None."""
+        out = c_void_p()
+        r = self._lib.viommu_as_find(self.ptr, ctypes.byref(as_id), ctypes.byref(out))
+        if r == Error.ENOENT:
+            return None
+        _check(r, "viommu_as_find")
+        return AddressSpace._borrow(self, out.value)
+
+    def domain_sync(self, domain, first=0, last=(1 << 64) - 1, owner=None):
+        """viommu_domain_sync() (owner = the hooks' opaque pointer, None = any)."""
+        _check(self._lib.viommu_domain_sync(self.ptr, owner, domain, first, last), "viommu_domain_sync")
+
+    def pt_translate(self, cfg, iova, access=Perm.NONE):
+        """viommu_pt_translate(): a :class:`Translation` or raises :class:`TranslationFault`."""
+        t, f = Translation(), Fault()
+        r = self._lib.viommu_pt_translate(self.ptr, ctypes.byref(cfg), iova, int(access),
+                                          ctypes.byref(t), ctypes.byref(f))
+        if r == Error.EFAULT:
+            raise TranslationFault(f, "viommu_pt_translate")
+        _check(r, "viommu_pt_translate")
+        return t
+
+    def pt_walk(self, cfg, first=0, last=(1 << 64) - 1):
+        """viommu_pt_walk_range(): returns (leaves, bad_entries, walked_last, rc).
+
+        rc is 0 or Error.EBUDGET (a budget stop is a result, not an exception)."""
+        leaves, bad = [], []
+
+        def on_leaf(_o, lp):
+            leaves.append(PtLeaf.from_buffer_copy(lp.contents))
+            return 0
+
+        def on_bad(_o, fp):
+            bad.append(Fault.from_buffer_copy(fp.contents))
+
+        walked = c_u64()
+        r = self._lib.viommu_pt_walk_range(self.ptr, ctypes.byref(cfg), first, last, LEAF_FN(on_leaf),
+                                           BAD_FN(on_bad), None, ctypes.byref(walked))
+        if r != Error.EBUDGET:
+            _check(r, "viommu_pt_walk_range")
+        return leaves, bad, walked.value, Error(r)
+
+
+class AddressSpace(_Handle):
+    """An address space (viommu_as). Created ones are owned; found/device ones are borrowed."""
+
+    def __init__(self, ctx, as_id, on_fault=None, notifier_check=None):
+        self.ctx = ctx
+        self._owned = True
+        self.faults = []
+        self._on_fault, self._check = on_fault, notifier_check
+        hooks = AsHooks(size=ctypes.sizeof(AsHooks), fault=FAULT_HOOK_FN(self._cb_fault),
+                        notifier_check=NOTIFIER_CHECK_FN(self._cb_check))
+        self._hooks = hooks
+        out = c_void_p()
+        _check(ctx._lib.viommu_as_create(ctx.ptr, ctypes.byref(as_id), ctypes.byref(hooks), None,
+                                         ctypes.byref(out)), "viommu_as_create")
+        self._ptr = out.value
+        ctx._adopt(self)
+
+    @classmethod
+    def _borrow(cls, ctx, ptr):
+        obj = cls.__new__(cls)
+        obj.ctx, obj._owned, obj._ptr, obj.faults = ctx, False, ptr, []
+        ctx._adopt(obj)
+        return obj
+
+    def _cb_fault(self, _o, _as, fp):
+        f = Fault.from_buffer_copy(fp.contents)
+        self.faults.append(f)
+        if self._on_fault is not None:
+            try:
+                self._on_fault(f)
+            except Exception as e:  # pragma: no cover
+                self.ctx.callback_errors.append(e)
+
+    def _cb_check(self, _o, _as, events):
+        if self._check is None:
+            return 0
+        try:
+            return int(self._check(EventKind(events)) or 0)
+        except Exception as e:  # pragma: no cover
+            self.ctx.callback_errors.append(e)
+            return int(Error.EINVAL)
+
+    def close(self):
+        """Destroy an owned address space (borrowed ones are just forgotten)."""
+        if self._ptr and getattr(self, "_owned", False) and self.ctx._ptr:
+            self.ctx._lib.viommu_as_destroy(self._ptr)
+        self._ptr = None
+
+    @property
+    def id(self):
+        out = AsId()
+        _check(self.ctx._lib.viommu_as_get_id(self.ptr, ctypes.byref(out)), "viommu_as_get_id")
+        return out
+
+    @property
+    def mode(self):
+        return Mode(_check(self.ctx._lib.viommu_as_get_mode(self.ptr), "viommu_as_get_mode"))
+
+    def translate(self, iova, access=Perm.READ):
+        """viommu_as_translate(): a :class:`Translation` or raises :class:`TranslationFault`."""
+        t, f = Translation(), Fault()
+        r = self.ctx._lib.viommu_as_translate(self.ptr, iova, int(access), ctypes.byref(t),
+                                              ctypes.byref(f))
+        if r == Error.EFAULT:
+            raise TranslationFault(f, "viommu_as_translate")
+        _check(r, "viommu_as_translate")
+        return t
+
+    def set_blocked(self, code=0):
+        _check(self.ctx._lib.viommu_as_set_blocked(self.ptr, code), "viommu_as_set_blocked")
+
+    def set_passthrough(self):
+        _check(self.ctx._lib.viommu_as_set_passthrough(self.ptr), "viommu_as_set_passthrough")
+
+    def set_pt(self, domain, cfg):
+        _check(self.ctx._lib.viommu_as_set_pt(self.ptr, domain, ctypes.byref(cfg)), "viommu_as_set_pt")
+
+    def set_map_domain(self, dom):
+        _check(self.ctx._lib.viommu_as_set_map_domain(self.ptr, dom.ptr), "viommu_as_set_map_domain")
+
+    def sync(self, first=0, last=(1 << 64) - 1):
+        _check(self.ctx._lib.viommu_as_sync(self.ptr, first, last), "viommu_as_sync")
+
+    def invalidate(self, first=0, last=(1 << 64) - 1):
+        _check(self.ctx._lib.viommu_as_invalidate(self.ptr, first, last), "viommu_as_invalidate")
+
+    def notifier(self, fn, first=0, last=(1 << 64) - 1, events=EventKind.ALL, flags=NotifierFlag.NONE):
+        """Register a notifier; ``fn(event)`` returns None/0 or a negative int (failure)."""
+        return Notifier(self, fn, first, last, events, flags)
+
+
+class Notifier(_Handle):
+    """A registered notifier (viommu_notifier). ``fn(Event)`` is called per event."""
+
+    def __init__(self, space, fn, first, last, events, flags):
+        self.ctx, self.space, self._fn = space.ctx, space, fn
+        self._thunk = NOTIFY_FN(self._cb)
+        cfg = NotifierConfig(size=ctypes.sizeof(NotifierConfig), first=first, last=last,
+                             events=int(events), flags=int(flags), fn=self._thunk, opaque=None)
+        out = c_void_p()
+        _check(self.ctx._lib.viommu_notifier_register(space.ptr, ctypes.byref(cfg), ctypes.byref(out)),
+               "viommu_notifier_register")
+        self._ptr = out.value
+        self.ctx._adopt(self)
+
+    def _cb(self, _o, _as, evp):
+        try:
+            r = self._fn(Event.from_buffer_copy(evp.contents))
+            return int(r or 0)
+        except Exception as e:
+            self.ctx.callback_errors.append(e)
+            return -1
+
+    def close(self):
+        if self._ptr and self.ctx._ptr:
+            self.ctx._lib.viommu_notifier_unregister(self._ptr)
+        self._ptr = None
+
+    def replay(self):
+        """viommu_notifier_replay()."""
+        _check(self.ctx._lib.viommu_notifier_replay(self.ptr), "viommu_notifier_replay")
+
+    def shadow(self):
+        """viommu_notifier_foreach_shadow() as a list of MAP :class:`Event`."""
+        out = []
+
+        def visit(_o, ep):
+            out.append(Event.from_buffer_copy(ep.contents))
+            return 0
+
+        _check(self.ctx._lib.viommu_notifier_foreach_shadow(self.ptr, SHADOW_FN(visit), None),
+               "viommu_notifier_foreach_shadow")
+        return out
+
+
+class MapDomain(_Handle):
+    """A mapping domain (viommu_map_domain)."""
+
+    def __init__(self, ctx, max_mappings=0):
+        self.ctx = ctx
+        out = c_void_p()
+        _check(ctx._lib.viommu_map_domain_create(ctx.ptr, max_mappings, ctypes.byref(out)),
+               "viommu_map_domain_create")
+        self._ptr = out.value
+        ctx._adopt(self)
+
+    def close(self):
+        if self._ptr and self.ctx._ptr:
+            self.ctx._lib.viommu_map_domain_destroy(self._ptr)
+        self._ptr = None
+
+    def map(self, first, last, addr, perm=Perm.RW):
+        _check(self.ctx._lib.viommu_map_domain_map(self.ptr, first, last, addr, int(perm)),
+               "viommu_map_domain_map")
+
+    def unmap(self, first, last):
+        """Returns the number of mappings removed."""
+        n = c_u64()
+        _check(self.ctx._lib.viommu_map_domain_unmap(self.ptr, first, last, ctypes.byref(n)),
+               "viommu_map_domain_unmap")
+        return n.value
+
+    def lookup(self, iova):
+        """The mapping containing ``iova`` as an :class:`Event`, or None."""
+        ev = Event()
+        r = self.ctx._lib.viommu_map_domain_lookup(self.ptr, iova, ctypes.byref(ev))
+        if r == Error.ENOENT:
+            return None
+        _check(r, "viommu_map_domain_lookup")
+        return ev
+
+    def __len__(self):
+        return _check(self.ctx._lib.viommu_map_domain_count(self.ptr), "viommu_map_domain_count")
+
+
+class PageTableFormat:
+    """A page-table format: a built-in one (from a C pointer) or one written in
+    Python (``decode(cfg, level, iova, pte) -> Pte``) for experiments."""
+
+    def __init__(self, name=None, granule_lg2=12, level_bits=9, max_levels=4, decode=None, ptr=None):
+        if ptr is not None:
+            self.ptr = ptr
+            self.fmt = ctypes.cast(ptr, P(PtFormat)).contents
+            return
+        self._name = name.encode()
+
+        def thunk(cfgp, level, iova, pte, outp):
+            try:
+                res = decode(cfgp.contents, level, iova, pte)
+            except Exception:  # a decode bug reads as a malformed entry
+                res = Pte(kind=PteKind.BAD, fault_code=0xFFFF)
+            ctypes.memmove(outp, ctypes.byref(res), ctypes.sizeof(Pte))
+
+        self._thunk = DECODE_FN(thunk)
+        self.fmt = PtFormat(size=ctypes.sizeof(PtFormat), name=self._name, granule_lg2=granule_lg2,
+                            level_bits=level_bits, max_levels=max_levels, decode=self._thunk)
+        self.ptr = ctypes.addressof(self.fmt)
+
+    @property
+    def name(self):
+        return self.fmt.name.decode()
+
+    def config(self, root, top_level, va_lg2=64, perm=Perm.RW, fmt_flags=0, fmt_data=0):
+        """A :class:`PtConfig` for this format (keep the format object alive)."""
+        return PtConfig(fmt=self.ptr, root=root, top_level=top_level, va_lg2=va_lg2, perm=int(perm),
+                        fmt_flags=fmt_flags, fmt_data=fmt_data)
