@@ -305,11 +305,13 @@ STRUCTS = {
     "viommu_acpi_oem": AcpiOem,
 }
 
-#: C enum prefix -> Python enum (used by the drift check).
+#: C enum type -> (member prefix, Python enum) (used by the drift check).
 ENUMS = {
-    "VIOMMU_": Error, "VIOMMU_PERM_": Perm, "VIOMMU_MODE_": Mode, "VIOMMU_FAULT_": FaultReason,
-    "VIOMMU_LOG_": LogLevel, "VIOMMU_AS_": AsKind, "VIOMMU_EVENT_": EventKind,
-    "VIOMMU_NOTIFIER_": NotifierFlag, "VIOMMU_PTE_": PteKind,
+    "viommu_error": ("VIOMMU_", Error), "viommu_perm": ("VIOMMU_PERM_", Perm),
+    "viommu_mode": ("VIOMMU_MODE_", Mode), "viommu_fault_reason": ("VIOMMU_FAULT_", FaultReason),
+    "viommu_log_level": ("VIOMMU_LOG_", LogLevel), "viommu_as_kind": ("VIOMMU_AS_", AsKind),
+    "viommu_event_kind": ("VIOMMU_EVENT_", EventKind),
+    "viommu_notifier_flag": ("VIOMMU_NOTIFIER_", NotifierFlag), "viommu_pte_kind": ("VIOMMU_PTE_", PteKind),
 }
 
 # ---------------------------------------------------------------------------
