@@ -10,7 +10,7 @@ use std::collections::HashMap;
 fn struct_layouts_match_c() {
     let mut c: HashMap<String, usize> = HashMap::new();
     let path = std::env::var("VIOMMU_C_LAYOUT").unwrap_or_default();
-    if !path.is_empty() {
+    if !path.is_empty() && std::path::Path::new(&path).exists() {
         let text = std::fs::read_to_string(&path).expect("C layout file");
         for line in text.lines() {
             let w: Vec<&str> = line.split_whitespace().collect();
