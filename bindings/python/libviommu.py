@@ -27,6 +27,7 @@ import ctypes.util
 import enum
 import glob
 import os
+import struct
 
 __all__ = [
     "Error", "Perm", "Mode", "FaultReason", "LogLevel", "AsKind", "EventKind", "NotifierFlag",
@@ -122,6 +123,13 @@ class PteKind(enum.IntEnum):
     TABLE = 1
     LEAF = 2
     BAD = 3
+
+
+class PtWalkerCode(enum.IntEnum):
+    """enum viommu_pt_walker_code (pt_format.h): fault codes of the core walker."""
+    BAD_LEVEL = 0xFFFF0001
+    BAD_PAGE_SIZE = 0xFFFF0002
+    SKIPPED_BITS = 0xFFFF0003
 
 
 PASID_NONE = 0xFFFFFFFF
@@ -312,6 +320,7 @@ ENUMS = {
     "viommu_log_level": ("VIOMMU_LOG_", LogLevel), "viommu_as_kind": ("VIOMMU_AS_", AsKind),
     "viommu_event_kind": ("VIOMMU_EVENT_", EventKind),
     "viommu_notifier_flag": ("VIOMMU_NOTIFIER_", NotifierFlag), "viommu_pte_kind": ("VIOMMU_PTE_", PteKind),
+    "viommu_pt_walker_code": ("VIOMMU_PT_CODE_", PtWalkerCode),
 }
 
 # ---------------------------------------------------------------------------
@@ -873,3 +882,257 @@ class PageTableFormat:
         """A :class:`PtConfig` for this format (keep the format object alive)."""
         return PtConfig(fmt=self.ptr, root=root, top_level=top_level, va_lg2=va_lg2, perm=int(perm),
                         fmt_flags=fmt_flags, fmt_data=fmt_data)
+
+
+# ---------------------------------------------------------------------------
+# virtio-iommu (virtio_iommu.h)
+# ---------------------------------------------------------------------------
+
+
+class VirtioFeature(enum.IntEnum):
+    """enum viommu_virtio_feature (bit numbers)."""
+    INPUT_RANGE = 0
+    DOMAIN_RANGE = 1
+    MAP_UNMAP = 2
+    BYPASS = 3
+    PROBE = 4
+    MMIO = 5
+    BYPASS_CONFIG = 6
+
+
+class VirtioResvSubtype(enum.IntEnum):
+    """enum viommu_virtio_resv_subtype."""
+    RESERVED = 0
+    MSI = 1
+
+
+class VirtioResetFlag(enum.IntFlag):
+    """enum viommu_virtio_reset_flag."""
+    NONE = 0
+    SYSTEM = 1
+
+
+class ViotIommuKind(enum.IntEnum):
+    """enum viommu_viot_iommu_kind."""
+    PCI = 0
+    MMIO = 1
+
+
+VIRTIO_FEATURES_DEFAULT = 0x77  # INPUT_RANGE|DOMAIN_RANGE|MAP_UNMAP|PROBE|MMIO|BYPASS_CONFIG
+VIRTIO_CONFIG_LEN = 40
+VIRTIO_FAULT_LEN = 24
+
+FAULT_NOTIFY_FN = ctypes.CFUNCTYPE(None, c_void_p)
+
+
+class Iovec(_Struct):
+    """struct viommu_iovec."""
+    _fields_ = [("base", c_void_p), ("len", c_size_t)]
+
+
+class VirtioConfig(_Struct):
+    """struct viommu_virtio_config."""
+    _fields_ = [("size", c_size_t), ("features", c_u64), ("page_size_mask", c_u64), ("input_first", c_u64),
+                ("input_last", c_u64), ("domain_first", c_u32), ("domain_last", c_u32),
+                ("probe_size", c_u32), ("bypass", c_u8), ("reserved", c_u8 * 3), ("max_domains", c_u32),
+                ("fault_queue_depth", c_u32), ("max_mappings", c_u64), ("gpa_last", c_u64),
+                ("fault_notify", FAULT_NOTIFY_FN), ("opaque", c_void_p)]
+
+
+class VirtioStats(_Struct):
+    """struct viommu_virtio_stats."""
+    _fields_ = [(n, c_u64) for n in (
+        "requests", "attach", "detach", "map", "unmap", "probe", "failed", "unanswered", "faults",
+        "faults_dropped", "faults_popped", "domains", "config_writes_ignored")]
+
+
+class ViotPciRange(_Struct):
+    """struct viommu_viot_pci_range."""
+    _fields_ = [("endpoint_start", c_u32), ("segment_start", c_u16), ("segment_end", c_u16),
+                ("bdf_start", c_u16), ("bdf_end", c_u16)]
+
+
+class ViotMmioEndpoint(_Struct):
+    """struct viommu_viot_mmio_endpoint."""
+    _fields_ = [("endpoint", c_u32), ("reserved", c_u32), ("base", c_u64)]
+
+
+class ViotConfig(_Struct):
+    """struct viommu_viot_config."""
+    _fields_ = [("size", c_size_t), ("iommu_kind", c_u32), ("iommu_segment", c_u16), ("iommu_bdf", c_u16),
+                ("iommu_base", c_u64), ("pci_ranges", P(ViotPciRange)), ("n_pci_ranges", c_u32),
+                ("n_mmio_endpoints", c_u32), ("mmio_endpoints", P(ViotMmioEndpoint)),
+                ("oem", P(AcpiOem))]
+
+
+STRUCTS.update({"viommu_iovec": Iovec, "viommu_virtio_config": VirtioConfig,
+                "viommu_virtio_stats": VirtioStats, "viommu_viot_pci_range": ViotPciRange,
+                "viommu_viot_mmio_endpoint": ViotMmioEndpoint, "viommu_viot_config": ViotConfig})
+ENUMS.update({"viommu_virtio_feature": ("VIOMMU_VIRTIO_F_", VirtioFeature),
+              "viommu_virtio_resv_subtype": ("VIOMMU_VIRTIO_RESV_", VirtioResvSubtype),
+              "viommu_virtio_reset_flag": ("VIOMMU_VIRTIO_RESET_", VirtioResetFlag),
+              "viommu_viot_iommu_kind": ("VIOMMU_VIOT_IOMMU_", ViotIommuKind)})
+OPTIONAL_FUNCTIONS.update({
+    "viommu_virtio_create": (c_int, [_ctx_p, P(VirtioConfig), P(c_void_p)]),
+    "viommu_virtio_destroy": (None, [c_void_p]),
+    "viommu_virtio_add_endpoint": (c_int, [c_void_p, c_u32, P(c_void_p)]),
+    "viommu_virtio_remove_endpoint": (c_int, [c_void_p, c_u32]),
+    "viommu_virtio_get_as": (c_int, [c_void_p, c_u32, P(c_void_p)]),
+    "viommu_virtio_add_resv": (c_int, [c_void_p, c_u32, c_u64, c_u64, ctypes.c_uint]),
+    "viommu_virtio_get_features": (c_int, [c_void_p, P(c_u64)]),
+    "viommu_virtio_set_driver_features": (c_int, [c_void_p, c_u64]),
+    "viommu_virtio_config_read": (c_int, [c_void_p, c_u32, c_void_p, c_size_t]),
+    "viommu_virtio_config_write": (c_int, [c_void_p, c_u32, c_void_p, c_size_t]),
+    "viommu_virtio_handle_request": (c_int, [c_void_p, P(Iovec), ctypes.c_uint, P(Iovec), ctypes.c_uint,
+                                             P(c_size_t)]),
+    "viommu_virtio_pop_fault": (c_int, [c_void_p, c_void_p, c_size_t, P(c_size_t)]),
+    "viommu_virtio_reset": (c_int, [c_void_p, ctypes.c_uint]),
+    "viommu_virtio_get_stats": (c_int, [c_void_p, P(VirtioStats), c_size_t]),
+    "viommu_viot_build": (c_int, [P(ViotConfig), c_void_p, P(c_size_t)]),
+})
+if lib is not None:
+    load()
+
+
+class VirtioIommu(_Handle):
+    """A virtio-iommu device model. Keyword arguments set VirtioConfig fields
+    (e.g. ``features=``, ``page_size_mask=``, ``input_first=``, ``bypass=``)."""
+
+    # virtio 1.3 "IOMMU device": request types and status codes.
+    T_ATTACH, T_DETACH, T_MAP, T_UNMAP, T_PROBE = 1, 2, 3, 4, 5
+    STATUS = {0: "OK", 1: "IOERR", 2: "UNSUPP", 3: "DEVERR", 4: "INVAL", 5: "RANGE", 6: "NOENT",
+              7: "FAULT", 8: "NOMEM"}
+
+    def __init__(self, ctx, **cfg):
+        self.ctx = ctx
+        self.fault_kicks = 0
+        self._notify = FAULT_NOTIFY_FN(self._kick)
+        c = VirtioConfig(size=ctypes.sizeof(VirtioConfig), fault_notify=self._notify)
+        for k, val in cfg.items():
+            setattr(c, k, val)
+        self.probe_size = c.probe_size or 512
+        out = c_void_p()
+        _check(ctx._lib.viommu_virtio_create(ctx.ptr, ctypes.byref(c), ctypes.byref(out)),
+               "viommu_virtio_create")
+        self._ptr = out.value
+        ctx._adopt(self)
+
+    def _kick(self, _o):
+        self.fault_kicks += 1
+
+    def close(self):
+        if self._ptr and self.ctx._ptr:
+            self.ctx._lib.viommu_virtio_destroy(self._ptr)
+        self._ptr = None
+
+    def add_endpoint(self, endpoint):
+        """Register an endpoint; returns its (device-owned) :class:`AddressSpace`."""
+        out = c_void_p()
+        _check(self.ctx._lib.viommu_virtio_add_endpoint(self.ptr, endpoint, ctypes.byref(out)),
+               "viommu_virtio_add_endpoint")
+        return AddressSpace._borrow(self.ctx, out.value)
+
+    def remove_endpoint(self, endpoint):
+        _check(self.ctx._lib.viommu_virtio_remove_endpoint(self.ptr, endpoint), "viommu_virtio_remove_endpoint")
+
+    def address_space(self, endpoint):
+        out = c_void_p()
+        _check(self.ctx._lib.viommu_virtio_get_as(self.ptr, endpoint, ctypes.byref(out)), "viommu_virtio_get_as")
+        return AddressSpace._borrow(self.ctx, out.value)
+
+    def add_resv(self, endpoint, first, last, subtype=VirtioResvSubtype.RESERVED):
+        _check(self.ctx._lib.viommu_virtio_add_resv(self.ptr, endpoint, first, last, int(subtype)),
+               "viommu_virtio_add_resv")
+
+    @property
+    def features(self):
+        f = c_u64()
+        _check(self.ctx._lib.viommu_virtio_get_features(self.ptr, ctypes.byref(f)), "viommu_virtio_get_features")
+        return f.value
+
+    def set_driver_features(self, accepted):
+        _check(self.ctx._lib.viommu_virtio_set_driver_features(self.ptr, accepted),
+               "viommu_virtio_set_driver_features")
+
+    def config_read(self, offset=0, length=VIRTIO_CONFIG_LEN):
+        buf = ctypes.create_string_buffer(length)
+        _check(self.ctx._lib.viommu_virtio_config_read(self.ptr, offset, buf, length), "viommu_virtio_config_read")
+        return buf.raw
+
+    def config_write(self, offset, data):
+        buf = ctypes.create_string_buffer(bytes(data), len(data))
+        _check(self.ctx._lib.viommu_virtio_config_write(self.ptr, offset, buf, len(data)),
+               "viommu_virtio_config_write")
+
+    def handle_request(self, request, out_len):
+        """Send one request (bytes: head + body) with ``out_len`` writable bytes;
+        returns the bytes the device wrote (empty if it returned the buffers unwritten)."""
+        inb = ctypes.create_string_buffer(bytes(request), len(request))
+        outb = ctypes.create_string_buffer(out_len)
+        iv_in = Iovec(ctypes.cast(inb, c_void_p), len(request))
+        iv_out = Iovec(ctypes.cast(outb, c_void_p), out_len)
+        n = c_size_t()
+        _check(self.ctx._lib.viommu_virtio_handle_request(self.ptr, ctypes.byref(iv_in), 1, ctypes.byref(iv_out),
+                                                          1, ctypes.byref(n)), "viommu_virtio_handle_request")
+        return outb.raw[:n.value]
+
+    def _simple(self, rtype, body):
+        out = self.handle_request(struct.pack("<B3x", rtype) + body, 4)
+        return self.STATUS.get(out[0], str(out[0])) if out else None
+
+    def attach(self, domain, endpoint, flags=0):
+        """ATTACH; returns the status name (e.g. "OK")."""
+        return self._simple(self.T_ATTACH, struct.pack("<III8x", domain, endpoint, flags))
+
+    def detach(self, domain, endpoint):
+        return self._simple(self.T_DETACH, struct.pack("<III8x", domain, endpoint, 0))
+
+    def map(self, domain, virt_start, virt_end, phys, flags):
+        """MAP; flags: bit 0 READ, 1 WRITE, 2 MMIO."""
+        return self._simple(self.T_MAP, struct.pack("<IQQQI", domain, virt_start, virt_end, phys, flags))
+
+    def unmap(self, domain, virt_start, virt_end):
+        return self._simple(self.T_UNMAP, struct.pack("<IQQ4x", domain, virt_start, virt_end))
+
+    def probe(self, endpoint):
+        """PROBE; returns (status name, raw properties bytes)."""
+        out = self.handle_request(struct.pack("<B3xI64x", self.T_PROBE, endpoint), self.probe_size + 4)
+        if not out:
+            return None, b""
+        return self.STATUS.get(out[-4], str(out[-4])), out[:-4]
+
+    def pop_fault(self):
+        """The oldest fault record (24 raw bytes) or None."""
+        buf = ctypes.create_string_buffer(VIRTIO_FAULT_LEN)
+        n = c_size_t()
+        _check(self.ctx._lib.viommu_virtio_pop_fault(self.ptr, buf, VIRTIO_FAULT_LEN, ctypes.byref(n)),
+               "viommu_virtio_pop_fault")
+        return buf.raw[:n.value] if n.value else None
+
+    def reset(self, flags=0):
+        _check(self.ctx._lib.viommu_virtio_reset(self.ptr, int(flags)), "viommu_virtio_reset")
+
+    def stats(self):
+        s = VirtioStats()
+        _check(self.ctx._lib.viommu_virtio_get_stats(self.ptr, ctypes.byref(s), ctypes.sizeof(s)),
+               "viommu_virtio_get_stats")
+        return s
+
+
+def viot_build(iommu_kind=ViotIommuKind.PCI, iommu_bdf=0, iommu_segment=0, iommu_base=0, pci_ranges=(),
+               mmio_endpoints=()):
+    """viommu_viot_build(): the VIOT table as bytes."""
+    pr = (ViotPciRange * max(1, len(pci_ranges)))(*pci_ranges)
+    me = (ViotMmioEndpoint * max(1, len(mmio_endpoints)))(*mmio_endpoints)
+    cfg = ViotConfig(size=ctypes.sizeof(ViotConfig), iommu_kind=int(iommu_kind), iommu_segment=iommu_segment,
+                     iommu_bdf=iommu_bdf, iommu_base=iommu_base,
+                     pci_ranges=ctypes.cast(pr, P(ViotPciRange)) if pci_ranges else None,
+                     n_pci_ranges=len(pci_ranges), n_mmio_endpoints=len(mmio_endpoints),
+                     mmio_endpoints=ctypes.cast(me, P(ViotMmioEndpoint)) if mmio_endpoints else None, oem=None)
+    n = c_size_t(0)
+    r = _lib().viommu_viot_build(ctypes.byref(cfg), None, ctypes.byref(n))
+    if r not in (0, Error.ESIZE):
+        _check(r, "viommu_viot_build")
+    buf = ctypes.create_string_buffer(n.value)
+    _check(_lib().viommu_viot_build(ctypes.byref(cfg), buf, ctypes.byref(n)), "viommu_viot_build")
+    return buf.raw[:n.value]

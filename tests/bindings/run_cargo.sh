@@ -7,14 +7,24 @@
 set -eu
 src=$1 work=$2 layout=$3
 cargos=""
+seen=""
 for c in "$(command -v cargo 2>/dev/null || true)" /usr/bin/cargo; do
     [ -n "$c" ] && [ -x "$c" ] || continue
-    real=$(readlink -f "$c")
-    case " $cargos " in *" $real "*) ;; *) cargos="$cargos $real" ;; esac
+    # rustup's cargo is a proxy named cargo: keep the path, compare versions.
+    v=$("$c" --version 2>/dev/null | tr ' ' _) || continue
+    case " $seen " in *" $v "*) ;; *) seen="$seen $v" cargos="$cargos $c" ;; esac
 done
 if [ -z "$cargos" ]; then
     echo "SKIP: cargo is not installed (Debian: apt-get install cargo)"
     exit 77
+fi
+# Sanitizer runtimes (preloaded by CTest) must reach only the test binaries,
+# not cargo and rustc: hand them over through a cargo runner.
+preload=${LD_PRELOAD:-}
+unset LD_PRELOAD
+if [ -n "$preload" ]; then
+    CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="env LD_PRELOAD=$preload"
+    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER
 fi
 rc=0
 i=0
@@ -26,15 +36,16 @@ for cargo in $cargos; do
     cp -r "$src/bindings/rust/." "$dir/src/"
     rm -rf "$dir/src/target"
     # A rustup cargo finds its own rustc; Debian's cargo wants Debian's rustc.
-    if [ -x "$(dirname "$cargo")/rustc" ]; then
+    if [ "$cargo" = /usr/bin/cargo ] && [ -x /usr/bin/rustc ]; then
         RUSTC="$(dirname "$cargo")/rustc"
-        export RUSTC
+        RUSTDOC="$(dirname "$cargo")/rustdoc"
+        export RUSTC RUSTDOC
     fi
     echo "== $cargo ($("$cargo" --version)), rustc $(${RUSTC:-rustc} --version)"
     if ! (cd "$dir/src" && VIOMMU_C_LAYOUT="$layout" CARGO_TARGET_DIR="$dir/target" \
             "$cargo" test --offline --quiet 2>&1); then
         rc=1
     fi
-    unset RUSTC
+    unset RUSTC RUSTDOC
 done
 exit $rc

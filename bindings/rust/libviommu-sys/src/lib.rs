@@ -234,6 +234,10 @@ pub const VIOMMU_PTE_TABLE: u32 = 1;
 pub const VIOMMU_PTE_LEAF: u32 = 2;
 pub const VIOMMU_PTE_BAD: u32 = 3;
 
+pub const VIOMMU_PT_CODE_BAD_LEVEL: u32 = 0xFFFF_0001;
+pub const VIOMMU_PT_CODE_BAD_PAGE_SIZE: u32 = 0xFFFF_0002;
+pub const VIOMMU_PT_CODE_SKIPPED_BITS: u32 = 0xFFFF_0003;
+
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct viommu_pte {
