@@ -1065,6 +1065,146 @@ START_TEST(gcmd_one_command_per_write)
 }
 END_TEST
 
+
+START_TEST(register_masks_and_rw1c)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, false);
+    vg_wr(f.g, FEDATA, 4, 0xFFFFFFFF);
+    ck_assert_uint_eq(vg_rd(f.g, FEDATA, 4), 0xFFFF);
+    vg_wr(f.g, FEADDR, 4, 0xFEE00003);
+    ck_assert_uint_eq(vg_rd(f.g, FEADDR, 4), 0xFEE00000);
+    vg_wr(f.g, FEADDR + 4, 4, 0x12);
+    ck_assert_uint_eq(vg_rd(f.g, FEADDR + 4, 4), 0x12);
+    vg_wr(f.g, IEDATA, 4, 0xABCDEF);
+    ck_assert_uint_eq(vg_rd(f.g, IEDATA, 4), 0xCDEF);
+    vg_wr(f.g, IEADDR, 4, 0xFEE00001);
+    ck_assert_uint_eq(vg_rd(f.g, IEADDR, 4), 0xFEE00000);
+    /* FECTL.IP is read-only */
+    vg_wr(f.g, FECTL, 4, IP);
+    ck_assert_uint_eq(vg_rd(f.g, FECTL, 4), 0);
+    /* IQA keeps base, DW and QS; reserved bits 10:3 read 0 */
+    vg_wr(f.g, IQA, 8, 0x123000 | 0x7F8 | 3);
+    ck_assert_uint_eq(vg_rd(f.g, IQA, 8), 0x123000 | 3);
+    /* IQH is read-only */
+    vg_wr(f.g, IQH, 8, 0x40);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), 0);
+    /* IQT keeps bits 18:4 only */
+    vg_wr(f.g, IQT, 8, 0xFFFFFFFF);
+    ck_assert_uint_eq(vg_rd(f.g, IQT, 8), 0x7FFF0);
+    /* FSTS: PPF cannot be written, writing 1 to clear bits that are 0 is harmless */
+    vg_wr(f.g, FSTS, 4, 0xFFFFFFFF);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4), 0);
+    /* PMR and interrupt remapping registers are absent: read 0, ignore writes */
+    vg_wr(f.g, 0x64, 4, 0x80000000);
+    ck_assert_uint_eq(vg_rd(f.g, 0x64, 4), 0);
+    vg_wr(f.g, 0xB8, 8, 0x5000);
+    ck_assert_uint_eq(vg_rd(f.g, 0xB8, 8), 0);
+    /* IVA keeps address, IH and AM */
+    vg_wr(f.g, IVA, 8, 0x5000 | 0xF80 | 0x40 | 5);
+    ck_assert_uint_eq(vg_rd(f.g, IVA, 8), 0x5000 | 0x40 | 5);
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, &st, sizeof(st)), 0);
+    ck_assert_uint_ge(st.mmio_writes, 12);
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, &st, 0), VIOMMU_ESIZE);
+    ck_assert_int_eq(viommu_vtd_get_stats(NULL, &st, sizeof(st)), VIOMMU_EINVAL);
+    uint8_t big[sizeof(st) + 16];
+    memset(big, 0xFF, sizeof(big));
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, (struct viommu_vtd_stats *)(void *)big, sizeof(big)), 0);
+    ck_assert_uint_eq(big[sizeof(big) - 1], 0);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(iqt_32bit_write_rings)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    f.g->seq++;
+    vg_qi_put(f.g, 5 | (1u << 5) | ((uint64_t)f.g->seq << 32), f.g->status);
+    vg_wr(f.g, IQT + 4, 4, 0); /* upper half: no doorbell */
+    ck_assert_uint_ne(th_r32(&f.th, f.g->status), f.g->seq);
+    vg_wr(f.g, IQT, 4, (uint32_t)f.g->iq_tail);
+    ck_assert_uint_eq(th_r32(&f.th, f.g->status), f.g->seq);
+    fx_fini(&f);
+}
+END_TEST
+
+/* A guest "page-table bomb": every entry of every level points to the same
+ * table. Work is bounded by the context budgets; the unit keeps working. */
+START_TEST(table_bomb_is_bounded)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 16u << 20));
+    th.quiet = true;
+    struct viommu_ctx_config cc = {.size = sizeof(cc), .budget = {.walk_entries = 10000, .sync_events = 1000}};
+    struct viommu_ctx *ctx = th_ctx(&th, true, &cc);
+    struct viommu_vtd_config c = {.size = sizeof(c)};
+    struct viommu_vtd *dev;
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &dev), 0);
+    struct vg *g = calloc(1, sizeof(*g));
+    vg_init(g, &th, dev, false);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &th, 2);
+    uint64_t t = th_alloc_pages(&th, 1);
+    for (unsigned i = 0; i < 512; i++) {
+        th_w64(&th, pt.root + 8 * i, t | 3);
+        th_w64(&th, t + 8 * i, (i & 1) ? (t | 3) : (0x100000 | 3)); /* tables and leaves */
+    }
+    vg_attach(g, 0x0008, VIOMMU_PASID_NONE, 1, &pt);
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_vtd_get_as(dev, 0x0008, VIOMMU_PASID_NONE, &as), 0);
+    struct rec *r = calloc(1, sizeof(*r));
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = rec_fn, .opaque = r};
+    struct viommu_notifier *n;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    vg_iotlb_global(g);
+    ck_assert(vg_wait(g)); /* the queue keeps going */
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(dev, &st, sizeof(st)), 0);
+    ck_assert_uint_ge(st.sync_errors, 1);
+    ck_assert_uint_le(r->n, 1000);
+    free(r);
+    free(g);
+    viommu_vtd_destroy(dev);
+    viommu_ctx_destroy(ctx);
+    th_fini(&th);
+}
+END_TEST
+
+START_TEST(device_selective_function_mask)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    /* 00:01.0 .. 00:01.7 all blocked first, then all attached, one invalidation with FM=3 */
+    struct viommu_as *as[8];
+    for (unsigned fn = 0; fn < 8; fn++)
+        as[fn] = get_as(&f, (uint16_t)(0x08 | fn), VIOMMU_PASID_NONE);
+    for (unsigned fn = 0; fn < 8; fn++) {
+        uint64_t ce = vg_ctx_entry(f.g, (uint16_t)(0x08 | fn));
+        th_w64(&f.th, ce + 8, 2 | (3u << 8));
+        th_w64(&f.th, ce, pt.root | 1);
+    }
+    vg_cc_device(f.g, 3, 0x0C, 1); /* FM=01: function bit 2 masked -> functions 0 and 4 */
+    for (unsigned fn = 0; fn < 8; fn++) {
+        int want = (fn == 0 || fn == 4) ? VIOMMU_MODE_TRANSLATED : VIOMMU_MODE_BLOCKED;
+        ck_assert_int_eq(viommu_as_get_mode(as[fn]), want);
+    }
+    vg_cc_device(f.g, 3, 0x0B, 2); /* FM=10: bits 2:1 masked -> functions 1, 3, 5, 7 */
+    for (unsigned fn = 0; fn < 8; fn++) {
+        int want = (fn & 1) || fn == 0 || fn == 4 ? VIOMMU_MODE_TRANSLATED : VIOMMU_MODE_BLOCKED;
+        ck_assert_int_eq(viommu_as_get_mode(as[fn]), want);
+    }
+    vg_cc_device(f.g, 3, 0x08, 3); /* FM=3: all functions */
+    for (unsigned fn = 0; fn < 8; fn++)
+        ck_assert_int_eq(viommu_as_get_mode(as[fn]), VIOMMU_MODE_TRANSLATED);
+    fx_fini(&f);
+}
+END_TEST
+
 /* ---- randomized model: guest map/unmap + PSI vs notifier shadow ------------ */
 
 struct gmap {
@@ -1182,6 +1322,10 @@ static Suite *suite(void)
     tcase_add_test(tc, register_based_invalidation);
     tcase_add_test(tc, register_invalidation_ignored_with_qi);
     tcase_add_test(tc, gcmd_one_command_per_write);
+    tcase_add_test(tc, register_masks_and_rw1c);
+    tcase_add_test(tc, iqt_32bit_write_rings);
+    tcase_add_test(tc, table_bomb_is_bounded);
+    tcase_add_test(tc, device_selective_function_mask);
     tcase_add_loop_test(tc, sync_model_legacy, 0, 3);
     tcase_add_loop_test(tc, sync_model_scalable, 0, 3);
     suite_add_tcase(s, tc);

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target: VT-d register file, invalidation queue, root/context/
+ * PASID structures and second-level tables, driven through the public API
+ * only. The input writes guest RAM (tables and descriptors), registers
+ * (legacy and scalable mode), translates for a few requesters with a
+ * notifier attached, processes the queue and resets. Invariants: no crash,
+ * no leak, events are well-formed ranges, translations are page aligned. */
+#include <libviommu/viommu.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define RAM (256u << 10)
+static uint8_t ram[RAM];
+
+static int rd(void *opaque, viommu_gpa_t gpa, void *buf, size_t len)
+{
+    (void)opaque;
+    if (gpa >= RAM || len > RAM - gpa)
+        return -1;
+    memcpy(buf, ram + gpa, len);
+    return 0;
+}
+
+static int wr(void *opaque, viommu_gpa_t gpa, const void *buf, size_t len)
+{
+    (void)opaque;
+    if (gpa >= RAM || len > RAM - gpa)
+        return -1;
+    memcpy(ram + gpa, buf, len);
+    return 0;
+}
+
+static int sink(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    (void)as;
+    if (ev->kind != VIOMMU_EVENT_MODE && ev->iova_first > ev->iova_last)
+        abort();
+    return (++*(unsigned *)opaque % 13) == 0 ? -1 : 0;
+}
+
+struct in {
+    const uint8_t *p;
+    size_t n;
+};
+
+static uint64_t take(struct in *in, unsigned bytes)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
+        v |= (uint64_t)*in->p << (8 * i);
+    return v;
+}
+
+static const uint16_t regs[] = {0x18, 0x20, 0x28, 0x34, 0x38, 0x3c, 0x40, 0x44, 0x80, 0x88, 0x90,
+                                0x9c, 0xa0, 0xa4, 0xa8, 0xac, 0x100, 0x108, 0x200, 0x208, 0x218};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct in in = {data, size};
+    struct viommu_host_ops ops = {.size = sizeof(ops), .read = rd, .write = wr};
+    struct viommu_ctx_config cc = {.size = sizeof(cc), .budget = {.walk_entries = 4096, .sync_events = 512}};
+    struct viommu_ctx *ctx = NULL;
+    struct viommu_vtd *dev = NULL;
+    unsigned fails = 0;
+    memset(ram, 0, sizeof(ram));
+    uint8_t mode = (uint8_t)take(&in, 1);
+    struct viommu_vtd_config cfg = {
+        .size = sizeof(cfg),
+        .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT | ((mode & 1) ? VIOMMU_VTD_F_SCALABLE : 0) |
+                 ((mode & 2) ? VIOMMU_VTD_F_NO_CACHING_MODE : 0),
+        .agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57,
+        .nfr = (uint8_t)(1 + (mode >> 4)),
+        .descs_per_doorbell = 1u + ((mode >> 2) & 3) * 8,
+    };
+    if (viommu_ctx_create(&ops, NULL, &cc, &ctx) || viommu_vtd_create(ctx, &cfg, &dev))
+        goto out;
+    while (in.n) {
+        uint8_t op = (uint8_t)take(&in, 1);
+        switch (op % 8) {
+        case 0: { /* write a qword of guest RAM (tables, descriptors) */
+            uint64_t gpa = (take(&in, 3) % (RAM / 8)) * 8;
+            uint64_t v = take(&in, 8);
+            memcpy(ram + gpa, &v, 8);
+            break;
+        }
+        case 1:
+        case 2: { /* register write */
+            uint16_t off = regs[take(&in, 1) % (sizeof(regs) / sizeof(regs[0]))];
+            uint64_t v = take(&in, 8);
+            if (op & 8)
+                viommu_vtd_mmio_write(dev, off, 4, (uint32_t)v);
+            else
+                viommu_vtd_mmio_write(dev, off & ~7u, 8, v);
+            break;
+        }
+        case 3: { /* register read anywhere */
+            uint64_t v;
+            viommu_vtd_mmio_read(dev, (take(&in, 2) % 0x1000) & ~3u, 4, &v);
+            break;
+        }
+        case 4: { /* DMA from an emulated device */
+            struct viommu_as *as;
+            uint16_t rid = (uint16_t)take(&in, 2);
+            uint32_t pasid = (op & 16) ? (uint32_t)take(&in, 3) & 0xFFFFF : VIOMMU_PASID_NONE;
+            if (viommu_vtd_get_as(dev, rid, pasid, &as) == 0) {
+                struct viommu_translation t;
+                struct viommu_fault f;
+                if (viommu_as_translate(as, take(&in, 8), 1 + (op >> 6) % 3, &t, &f) == 0 &&
+                    (t.iova & t.addr_mask))
+                    abort();
+            }
+            break;
+        }
+        case 5: { /* attach a VFIO-like notifier and replay */
+            struct viommu_as *as;
+            if (viommu_vtd_get_as(dev, (uint16_t)take(&in, 2), VIOMMU_PASID_NONE, &as) == 0) {
+                struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
+                                                    .events = VIOMMU_EVENT_ALL, .fn = sink, .opaque = &fails};
+                struct viommu_notifier *n;
+                if (viommu_notifier_register(as, &nc, &n) == 0)
+                    viommu_notifier_replay(n);
+            }
+            break;
+        }
+        case 6:
+            viommu_vtd_process(dev);
+            break;
+        case 7:
+            if ((op >> 3) == 0)
+                viommu_vtd_reset(dev);
+            break;
+        }
+    }
+out:
+    viommu_vtd_destroy(dev);
+    viommu_ctx_destroy(ctx);
+    return 0;
+}
