@@ -18,6 +18,9 @@ static inline unsigned vi_ctz64(uint64_t v)
     unsigned n = 0;
     if (v == 0)
         return 64;
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(v);
+#endif
     while (!(v & 1)) {
         v >>= 1;
         n++;

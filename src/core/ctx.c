@@ -12,12 +12,14 @@
  * carries no state between instances. */
 #define VI_CB_NEST 8
 static _Thread_local const struct viommu_ctx *vi_tls_cb[VI_CB_NEST];
-static _Thread_local unsigned vi_tls_cb_depth;
+_Thread_local unsigned vi_tls_cb_depth;
 
 #define VI_WARN_PER_SECOND 10u
 
 bool vi_in_callback(const struct viommu_ctx *ctx)
 {
+    if (vi_tls_cb_depth == 0)
+        return false;
     unsigned n = vi_tls_cb_depth < VI_CB_NEST ? vi_tls_cb_depth : VI_CB_NEST;
     for (unsigned i = 0; ctx && i < n; i++)
         if (vi_tls_cb[i] == ctx)

@@ -116,6 +116,7 @@ struct viommu_map_domain {
 };
 
 /* ctx.c */
+extern _Thread_local unsigned vi_tls_cb_depth;
 void vi_free_dead_notifiers(struct viommu_ctx *ctx);
 
 /* walk.c */
@@ -127,7 +128,6 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
 /* iotlb.c */
 int vi_iotlb_init(struct viommu_ctx *ctx, uint32_t entries);
 void vi_iotlb_fini(struct viommu_ctx *ctx);
-bool vi_iotlb_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out);
 void vi_iotlb_insert(struct viommu_as *as, const struct viommu_translation *tr);
 
 /* shadow.c */
@@ -138,5 +138,51 @@ void vi_leafbuf_free(struct viommu_ctx *ctx, struct vi_leafbuf *buf);
 /* map_domain.c */
 void vi_map_domain_detach(struct viommu_as *as);
 int vi_map_domain_translate(struct viommu_map_domain *dom, uint64_t iova, struct viommu_translation *out);
+
+/* ---- IOTLB lookup, inline: it is the translate hot path ---- */
+
+#include "core/bits.h"
+
+static inline uint32_t vi_iotlb_hash(uint32_t as_uid, uint64_t iova, unsigned lg2)
+{
+    uint64_t k = (iova >> lg2) * UINT64_C(0x9E3779B97F4A7C15) ^ ((uint64_t)as_uid << 7 | lg2);
+    k ^= k >> 29;
+    k *= UINT64_C(0xBF58476D1CE4E5B9);
+    k ^= k >> 32;
+    return (uint32_t)k;
+}
+
+static inline struct vi_iotlb_entry *vi_iotlb_set(struct vi_iotlb *t, uint32_t as_uid, uint64_t iova, unsigned lg2)
+{
+    return &t->e[(vi_iotlb_hash(as_uid, iova, lg2) & (t->nsets - 1)) * VI_IOTLB_WAYS];
+}
+
+static inline bool vi_entry_live(const struct vi_iotlb *t, const struct viommu_as *as, const struct vi_iotlb_entry *e)
+{
+    return e->valid && e->gen == t->gen && e->as_uid == as->uid && e->as_gen == as->gen;
+}
+
+static inline bool vi_iotlb_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out)
+{
+    struct vi_iotlb *t = &as->ctx->iotlb;
+    uint64_t sizes = as->iotlb_sizes;
+
+    while (sizes) {
+        unsigned lg2 = vi_ctz64(sizes);
+        uint64_t base = iova & ~vi_lg2_mask(lg2);
+        struct vi_iotlb_entry *set = vi_iotlb_set(t, as->uid, base, lg2);
+        sizes &= sizes - 1;
+        for (unsigned w = 0; w < VI_IOTLB_WAYS; w++) {
+            struct vi_iotlb_entry *e = &set[w];
+            if (e->iova == base && e->lg2 == lg2 && vi_entry_live(t, as, e)) {
+                *out = (struct viommu_translation){
+                    .iova = base, .addr = e->addr, .addr_mask = vi_lg2_mask(lg2), .perm = e->perm};
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 
 #endif
