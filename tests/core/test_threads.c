@@ -5,6 +5,7 @@
 #include <check.h>
 #include <libviommu/viommu.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -21,6 +22,7 @@ static struct viommu_as *as;
 static uint64_t root;
 static atomic_bool stop;
 static atomic_uint bad_translations;
+static atomic_uint done_translations;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The guest writes its tables under table_lock; the library reads them
@@ -41,6 +43,7 @@ static void *device_thread(void *arg)
     while (!atomic_load(&stop)) {
         uint64_t page = th_rand(&seed) % PAGES;
         struct viommu_translation tr;
+        atomic_fetch_add(&done_translations, 1);
         if (viommu_as_translate(as, page << 12, VIOMMU_PERM_READ, &tr, NULL) == 0) {
             /* Page p is only ever mapped to p + 0x1000 or p + 0x2000 (in pages). */
             uint64_t out = tr.addr >> 12;
@@ -86,6 +89,9 @@ START_TEST(test_translate_while_invalidating)
 
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, device_thread, (void *)(uintptr_t)(i + 1));
+    /* Interleave for real: wait until the device threads are running. */
+    while (atomic_load(&done_translations) < 100)
+        sched_yield();
     for (unsigned r = 0; r < ROUNDS; r++) {
         uint64_t p = th_rand(&seed) % PAGES;
         pthread_mutex_lock(&table_lock);
