@@ -94,18 +94,39 @@ patches=""
 phash=$(cat $patches /dev/null "$here/build-qemu.sh" "$here/minimal.mak" | sha256sum | cut -c1-12)
 vver=none
 if [ $patched = 1 ]; then
-    bdir=${VIOMMU_BUILD_DIR:-$repo/build}
     if [ -n "${VIOMMU_PREFIX:-}" ]; then
+        # An installed libviommu: use its own pkg-config file.
         PKG_CONFIG_PATH=$VIOMMU_PREFIX/lib/pkgconfig:$VIOMMU_PREFIX/lib/x86_64-linux-gnu/pkgconfig:$VIOMMU_PREFIX/share/pkgconfig
     else
-        PKG_CONFIG_PATH=$bdir/pkgconfig:$bdir
+        # The repository's build tree: a static, PIC, non-sanitized build of
+        # the library (QEMU links PIE) and a private .pc pointing at it.
+        bdir=${VIOMMU_BUILD_DIR:-$cache/libviommu-build}
+        command -v cmake >/dev/null || skip "cmake not installed"
+        if [ -z "${VIOMMU_BUILD_DIR:-}" ]; then
+            cmake -S "$repo" -B "$bdir" -DCMAKE_BUILD_TYPE=Release \
+                -DCMAKE_POSITION_INDEPENDENT_CODE=ON >&2 || { log "libviommu configure failed"; exit 1; }
+            nice cmake --build "$bdir" -j"$jobs" --target viommu_static >&2 || \
+                { log "libviommu build failed"; exit 1; }
+        fi
+        [ -f "$bdir/libviommu.a" ] || skip "no $bdir/libviommu.a"
+        mkdir -p "$cache/pc"
+        lver=$(sed -n 's/^Version: //p' "$bdir/libviommu.pc" 2>/dev/null || echo 0)
+        cat > "$cache/pc/libviommu.pc" <<PC
+Name: libviommu
+Description: libviommu (static, from $bdir)
+Version: ${lver:-0}
+Libs: $bdir/libviommu.a -pthread
+Cflags: -DVIOMMU_STATIC -I$repo/include -I$bdir/include
+PC
+        PKG_CONFIG_PATH=$cache/pc
     fi
     export PKG_CONFIG_PATH
     pkg-config --exists libviommu || skip "libviommu.pc not found (PKG_CONFIG_PATH=$PKG_CONFIG_PATH)"
     # Key on the library *contents* so a rebuilt lib relinks QEMU.
-    libfile=$(pkg-config --variable=libdir libviommu)/libviommu.a
+    libfile=$(pkg-config --libs libviommu | tr ' ' '\n' | grep '\.a$' || true)
+    [ -n "$libfile" ] || libfile=$(pkg-config --variable=libdir libviommu)/libviommu.a
     vver=$(pkg-config --modversion libviommu)-$( (cat "$libfile" 2>/dev/null; \
-        cat "$(pkg-config --variable=includedir libviommu)"/libviommu/*.h) | sha256sum | cut -c1-8)
+        cat "$repo"/include/libviommu/*.h) | sha256sum | cut -c1-8)
 fi
 key="$srcdirver-p$phash-v$vver"
 [ $patched = 1 ] || key="$srcdirver-unpatched-p$phash"
@@ -116,19 +137,25 @@ if [ -x "$out/qemu-system-x86_64" ]; then
     exit 0
 fi
 
-# Work tree: one per flavour; incremental rebuilds reuse the object files.
+# One work tree for both flavours (created by the first, usually unpatched,
+# build): switching series re-syncs the pristine source, touching only files
+# whose content changes, so ninja rebuilds just what the series touches.
+wdir=$cache/work/qemu-$srcdirver-unpatched
 flavour=patched; [ $patched = 1 ] || flavour=unpatched
-wdir=$cache/work/qemu-$srcdirver-$flavour
 stamp=$wdir/.series
 want="$(cat $patches /dev/null "$here/minimal.mak" | sha256sum)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    # Re-apply: copy pristine source over (rsync keeps mtimes for unchanged files
-    # so ninja only rebuilds what the series touches).
     mkdir -p "$wdir"
     command -v rsync >/dev/null || skip "rsync not installed"
-    rsync -a --delete --exclude=/build --exclude=/.series "$srcdir/" "$wdir/" >&2
+    # Remove files a previous series added, restore pristine content.
+    if [ -f "$wdir/.added" ]; then (cd "$wdir" && xargs rm -f < .added); fi
+    rsync -a --checksum -i --exclude=/build --exclude=/.series --exclude=/.added \
+        "$srcdir/" "$wdir/" | awk '$1 ~ /^>f/ {print $2}' > "$wdir/.changed"
+    (cd "$wdir" && xargs -r touch < .changed)
+    : > "$wdir/.added"
     for p in $patches; do
         log "applying $(basename "$p")"
+        sed -n 's|^+++ b/||p' "$p" | while read -r f; do [ -e "$wdir/$f" ] || echo "$f"; done >> "$wdir/.added"
         patch -d "$wdir" -p1 --no-backup-if-mismatch -s < "$p" >&2 || { log "patch failed: $p"; exit 1; }
     done
     cp "$here/minimal.mak" "$wdir/configs/devices/x86_64-softmmu/viommu-minimal.mak"
@@ -140,14 +167,12 @@ mkdir -p "$wdir/build"
 cd "$wdir/build"
 if [ ! -f build.ninja ]; then
     log "configuring"
-    extra=""
-    [ $patched = 1 ] && extra="--enable-libviommu"
     ../configure --target-list=x86_64-softmmu --without-default-features \
         --without-default-devices --with-devices-x86_64=viommu-minimal \
         --disable-docs --disable-tools --disable-werror --disable-debug-info \
         --disable-user --enable-tcg --disable-kvm --disable-xen --enable-fdt=system \
         --disable-slirp --disable-guest-agent --disable-install-blobs \
-        $extra >&2 || { log "configure failed"; exit 1; }
+        >&2 || { log "configure failed"; exit 1; }
 fi
 nice -n 10 ninja -j"$jobs" qemu-system-x86_64 >&2 || { log "build failed"; exit 1; }
 end=$(date +%s)
