@@ -174,6 +174,8 @@ if [ ! -f build.ninja ]; then
         --disable-slirp --disable-guest-agent --disable-install-blobs \
         >&2 || { log "configure failed"; exit 1; }
 fi
+# meson regenerates with the pkg-config path it stored at setup: give it ours.
+meson configure -Dpkg_config_path="${PKG_CONFIG_PATH:-}" . >&2 || { log "meson configure failed"; exit 1; }
 nice -n 10 ninja -j"$jobs" qemu-system-x86_64 >&2 || { log "build failed"; exit 1; }
 end=$(date +%s)
 log "build time: $((end - start)) s ($flavour, key $key)"

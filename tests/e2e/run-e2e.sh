@@ -66,7 +66,8 @@ if [ "$mode" = io ]; then
     [ "$(st faults)" = 0 ] || { show; fail "unexpected translation faults: $(st faults)"; }
     case $phase in
     virtio) [ "$(st map)" -gt 0 ] && [ "$(st unmap)" -gt 0 ] || fail "no MAP/UNMAP requests seen" ;;
-    *) [ "$(st walks)" -gt 0 ] || fail "no table walks seen" ;;
+    *) [ "$(st walks)" -gt 0 ] || fail "no table walks seen"
+       [ "$(st queue_errors)" = 0 ] || { show; fail "invalidation queue errors: $(st queue_errors)"; } ;;
     esac
 else
     [ "$(st faults)" -gt 0 ] 2>/dev/null || { show; fail "libviommu reported no fault"; }
