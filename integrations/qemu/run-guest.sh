@@ -34,7 +34,7 @@ for d in /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu; do [ -d $d ] && 
 timeout "${VIOMMU_E2E_TIMEOUT:-600}" "$qemu" $L -accel tcg -M $machine -m 512 -smp 1 -nodefaults \
     -display none -no-reboot -serial "file:$log" -monitor none \
     -kernel "$gdir/vmlinuz" -initrd "$gdir/initrd.gz" -append "$append" \
-    $dev \
+    $dev ${VIOMMU_E2E_QEMU_EXTRA:-} \
     -drive "file=$disk,if=none,id=d0,format=raw,cache=writeback" \
     -device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on $extra \
     </dev/null >>"$log.qemu" 2>&1 || echo "run-guest: qemu exited $?" >>"$log.qemu"

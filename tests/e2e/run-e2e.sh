@@ -71,6 +71,7 @@ if [ "$mode" = io ]; then
     esac
 else
     [ "$(st faults)" -gt 0 ] 2>/dev/null || { show; fail "libviommu reported no fault"; }
+    [ "$(st queue_errors)" = "" ] || [ "$(st queue_errors)" = 0 ] || { show; fail "invalidation queue errors: $(st queue_errors)"; }
     grep -a 'e2e: fault line' "$log"
 fi
 echo "e2e[$phase/$mode]: PASS"
