@@ -1136,3 +1136,479 @@ def viot_build(iommu_kind=ViotIommuKind.PCI, iommu_bdf=0, iommu_segment=0, iommu
     buf = ctypes.create_string_buffer(n.value)
     _check(_lib().viommu_viot_build(ctypes.byref(cfg), buf, ctypes.byref(n)), "viommu_viot_build")
     return buf.raw[:n.value]
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the device models
+# ---------------------------------------------------------------------------
+
+
+def _build_bytes(call, what):
+    """Run a "query size, then fill" table builder: ``call(buf, byref(len))``."""
+    n = c_size_t(0)
+    r = call(None, ctypes.byref(n))
+    if r not in (0, Error.ESIZE):
+        _check(r, what)
+    buf = ctypes.create_string_buffer(max(1, n.value))
+    _check(call(buf, ctypes.byref(n)), what)
+    return buf.raw[:n.value]
+
+
+# ---------------------------------------------------------------------------
+# Intel VT-d (vtd.h)
+# ---------------------------------------------------------------------------
+
+
+class VtdSlCode(enum.IntEnum):
+    """enum viommu_vtd_sl_code: fault codes of malformed second-level entries."""
+    RSVD = 1
+    PS = 2
+    HAW = 3
+
+
+class VtdAgaw(enum.IntFlag):
+    """enum viommu_vtd_agaw (SAGAW bits)."""
+    AGAW_39 = 1 << 1
+    AGAW_48 = 1 << 2
+    AGAW_57 = 1 << 3
+
+
+class VtdFlag(enum.IntFlag):
+    """enum viommu_vtd_flag."""
+    NO_CACHING_MODE = 1 << 0
+    PSI = 1 << 1
+    SL_2M = 1 << 2
+    SL_1G = 1 << 3
+    QI = 1 << 4
+    PT = 1 << 5
+    DT = 1 << 6
+    SCALABLE = 1 << 7
+    ALL_ENDPOINTS = 1 << 8
+
+
+VTD_F_DEFAULT = VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS
+VTD_SL_2M, VTD_SL_1G = 1, 2
+VTD_MMIO_SIZE = 0x1000
+VTD_MAX_FRCD = 224
+
+
+class DmarScopeType(enum.IntEnum):
+    """enum viommu_dmar_scope_type."""
+    PCI_ENDPOINT = 1
+    PCI_BRIDGE = 2
+    IOAPIC = 3
+    HPET = 4
+
+
+class VtdResolved(_Struct):
+    """struct viommu_vtd_resolved."""
+    _fields_ = [("mode", c_u32), ("fault_reason", c_u32), ("pasid", c_u32), ("domain_id", c_u16),
+                ("fpd", c_u8), ("scalable", c_u8), ("pt", PtConfig)]
+
+
+class VtdHw(_Struct):
+    """struct viommu_vtd_hw."""
+    _fields_ = [("size", c_size_t), ("cap", c_u64), ("ecap", c_u64), ("haw", c_u8), ("reserved", c_u8 * 7)]
+
+
+class VtdConfig(_Struct):
+    """struct viommu_vtd_config."""
+    _fields_ = [("size", c_size_t), ("reg_base", c_u64), ("segment", c_u16), ("agaw_mask", c_u8),
+                ("mgaw", c_u8), ("haw", c_u8), ("mamv", c_u8), ("nfr", c_u8), ("reserved0", c_u8),
+                ("num_domains", c_u32), ("flags", c_u32), ("descs_per_doorbell", c_u32),
+                ("nendpoints", c_u32), ("endpoints", P(c_u16))]
+
+
+class VtdStats(_Struct):
+    """struct viommu_vtd_stats."""
+    _fields_ = [(n, c_u64) for n in (
+        "mmio_reads", "mmio_writes", "descriptors", "queue_errors", "cc_invalidations",
+        "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
+        "fault_events", "inv_events", "resolves", "sync_errors")]
+
+
+class DmarScope(_Struct):
+    """struct viommu_dmar_scope."""
+    _fields_ = [("type", c_u8), ("enum_id", c_u8), ("bus", c_u8), ("devfn", c_u8)]
+
+
+class DmarDrhd(_Struct):
+    """struct viommu_dmar_drhd."""
+    _fields_ = [("reg_base", c_u64), ("segment", c_u16), ("include_pci_all", c_u8), ("reserved", c_u8),
+                ("nscopes", c_u32), ("scopes", P(DmarScope))]
+
+
+class DmarConfig(_Struct):
+    """struct viommu_dmar_config."""
+    _fields_ = [("size", c_size_t), ("haw", c_u8), ("flags", c_u8), ("reserved", c_u16), ("ndrhd", c_u32),
+                ("drhd", P(DmarDrhd)), ("oem", P(AcpiOem))]
+
+
+STRUCTS.update({"viommu_vtd_resolved": VtdResolved, "viommu_vtd_hw": VtdHw, "viommu_vtd_config": VtdConfig,
+                "viommu_vtd_stats": VtdStats, "viommu_dmar_scope": DmarScope, "viommu_dmar_drhd": DmarDrhd,
+                "viommu_dmar_config": DmarConfig})
+ENUMS.update({"viommu_vtd_sl_code": ("VIOMMU_VTD_SL_", VtdSlCode),
+              "viommu_vtd_agaw": ("VIOMMU_VTD_", VtdAgaw),
+              "viommu_vtd_flag": ("VIOMMU_VTD_F_", VtdFlag),
+              "viommu_dmar_scope_type": ("VIOMMU_DMAR_SCOPE_", DmarScopeType)})
+OPTIONAL_FUNCTIONS.update({
+    "viommu_pt_format_vtd_sl": (c_void_p, []),
+    "viommu_vtd_sl_config": (c_int, [ctypes.c_uint, ctypes.c_uint, ctypes.c_uint, c_u32, c_u64, P(PtConfig)]),
+    "viommu_vtd_resolve": (c_int, [_ctx_p, P(VtdHw), c_u64, c_u16, c_u32, P(VtdResolved)]),
+    "viommu_vtd_create": (c_int, [_ctx_p, P(VtdConfig), P(c_void_p)]),
+    "viommu_vtd_destroy": (None, [c_void_p]),
+    "viommu_vtd_mmio_read": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(c_u64)]),
+    "viommu_vtd_mmio_write": (c_int, [c_void_p, c_u64, ctypes.c_uint, c_u64]),
+    "viommu_vtd_get_as": (c_int, [c_void_p, c_u16, c_u32, P(c_void_p)]),
+    "viommu_vtd_reset": (c_int, [c_void_p]),
+    "viommu_vtd_process": (c_int, [c_void_p]),
+    "viommu_vtd_get_stats": (c_int, [c_void_p, P(VtdStats), c_size_t]),
+    "viommu_dmar_build": (c_int, [P(DmarConfig), c_void_p, P(c_size_t)]),
+})
+
+
+class Vtd(_Handle):
+    """An Intel VT-d remapping unit. Keyword arguments set :class:`VtdConfig`
+    fields (``flags=``, ``nfr=``, ...); ``endpoints=`` is a list of RIDs."""
+
+    def __init__(self, ctx, endpoints=(), **cfg):
+        self.ctx = ctx
+        self._eps = (c_u16 * max(1, len(endpoints)))(*endpoints)
+        c = VtdConfig(size=ctypes.sizeof(VtdConfig), nendpoints=len(endpoints),
+                      endpoints=ctypes.cast(self._eps, P(c_u16)) if endpoints else None)
+        for k, val in cfg.items():
+            setattr(c, k, int(val))
+        out = c_void_p()
+        _check(ctx._lib.viommu_vtd_create(ctx.ptr, ctypes.byref(c), ctypes.byref(out)), "viommu_vtd_create")
+        self._ptr = out.value
+        ctx._adopt(self)
+
+    def close(self):
+        if self._ptr and self.ctx._ptr:
+            self.ctx._lib.viommu_vtd_destroy(self._ptr)
+        self._ptr = None
+
+    def mmio_read(self, offset, size=8):
+        v = c_u64()
+        _check(self.ctx._lib.viommu_vtd_mmio_read(self.ptr, offset, size, ctypes.byref(v)), "viommu_vtd_mmio_read")
+        return v.value
+
+    def mmio_write(self, offset, size, val):
+        _check(self.ctx._lib.viommu_vtd_mmio_write(self.ptr, offset, size, val), "viommu_vtd_mmio_write")
+
+    def address_space(self, rid, pasid=PASID_NONE):
+        """The (device-owned) :class:`AddressSpace` of requester ``rid``."""
+        out = c_void_p()
+        _check(self.ctx._lib.viommu_vtd_get_as(self.ptr, rid, pasid, ctypes.byref(out)), "viommu_vtd_get_as")
+        return AddressSpace._borrow(self.ctx, out.value)
+
+    def reset(self):
+        _check(self.ctx._lib.viommu_vtd_reset(self.ptr), "viommu_vtd_reset")
+
+    def process(self):
+        """Process deferred invalidation descriptors; returns how many."""
+        return _check(self.ctx._lib.viommu_vtd_process(self.ptr), "viommu_vtd_process")
+
+    def stats(self):
+        s = VtdStats()
+        _check(self.ctx._lib.viommu_vtd_get_stats(self.ptr, ctypes.byref(s), ctypes.sizeof(s)),
+               "viommu_vtd_get_stats")
+        return s
+
+
+def vtd_sl_format():
+    """The built-in VT-d second-level :class:`PageTableFormat`."""
+    return PageTableFormat(ptr=_lib().viommu_pt_format_vtd_sl())
+
+
+def vtd_sl_config(aw, mgaw, haw, root, fmt_flags=0):
+    """viommu_vtd_sl_config(): a :class:`PtConfig` for second-level tables at ``root``."""
+    cfg = PtConfig()
+    _check(_lib().viommu_vtd_sl_config(aw, mgaw, haw, fmt_flags, root, ctypes.byref(cfg)), "viommu_vtd_sl_config")
+    return cfg
+
+
+def vtd_resolve(ctx, cap, ecap, rtaddr, sid, pasid=PASID_NONE, haw=0):
+    """viommu_vtd_resolve(): a :class:`VtdResolved`."""
+    hw = VtdHw(size=ctypes.sizeof(VtdHw), cap=cap, ecap=ecap, haw=haw)
+    out = VtdResolved()
+    _check(ctx._lib.viommu_vtd_resolve(ctx.ptr, ctypes.byref(hw), rtaddr, sid, pasid, ctypes.byref(out)),
+           "viommu_vtd_resolve")
+    return out
+
+
+def dmar_build(drhds, haw=46, flags=0):
+    """viommu_dmar_build(): ``drhds`` is a list of (reg_base, segment, include_pci_all, [DmarScope])."""
+    keep = []
+    arr = (DmarDrhd * max(1, len(drhds)))()
+    for i, (base, seg, allpci, scopes) in enumerate(drhds):
+        sc = (DmarScope * max(1, len(scopes)))(*scopes)
+        keep.append(sc)
+        arr[i] = DmarDrhd(reg_base=base, segment=seg, include_pci_all=int(allpci), nscopes=len(scopes),
+                          scopes=ctypes.cast(sc, P(DmarScope)) if scopes else None)
+    cfg = DmarConfig(size=ctypes.sizeof(DmarConfig), haw=haw, flags=flags, ndrhd=len(drhds),
+                     drhd=ctypes.cast(arr, P(DmarDrhd)), oem=None)
+    return _build_bytes(lambda b, n: _lib().viommu_dmar_build(ctypes.byref(cfg), b, n), "viommu_dmar_build")
+
+
+# ---------------------------------------------------------------------------
+# AMD-Vi (amdvi.h)
+# ---------------------------------------------------------------------------
+
+
+class Amdv1Bad(enum.IntEnum):
+    """enum viommu_amdv1_bad: fault codes of malformed AMD v1 entries."""
+    RSVD = 1
+    LEVEL = 2
+    PGSIZE = 3
+    ADDR = 4
+
+
+class AmdviEvent(enum.IntEnum):
+    """enum viommu_amdvi_event_code."""
+    NONE = 0
+    ILLEGAL_DEV_TABLE_ENTRY = 1
+    IO_PAGE_FAULT = 2
+    DEV_TAB_HW_ERROR = 3
+    PAGE_TAB_HW_ERROR = 4
+    ILLEGAL_COMMAND = 5
+    COMMAND_HW_ERROR = 6
+    INVALID_DEVICE_REQUEST = 8
+
+
+class IvrsDevKind(enum.IntEnum):
+    """enum viommu_ivrs_dev_kind."""
+    SELECT = 0
+    RANGE = 1
+
+
+AMDVI_EFR_PREFSUP = 1 << 0
+AMDVI_EFR_IASUP = 1 << 6
+AMDVI_EFR_ALL = AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP
+AMDVI_CAP_BLOCK_LEN = 40
+AMDVI_MSI_CAP_OFF = 0x18
+AMDVI_MMIO_LEN = 0x4000
+
+
+class AmdviConfig(_Struct):
+    """struct viommu_amdvi_config."""
+    _fields_ = [("size", c_size_t), ("segment", c_u16), ("bdf", c_u16), ("cap_offset", c_u8), ("cap_next", c_u8),
+                ("levels", c_u8), ("va_lg2", c_u8), ("pa_lg2", c_u8), ("dma_remap", c_u8), ("reserved", c_u8 * 2),
+                ("mmio_base", c_u64), ("efr_features", c_u64), ("cmds_per_doorbell", c_u32),
+                ("reserved2", c_u32)]
+
+
+class AmdviStats(_Struct):
+    """struct viommu_amdvi_stats."""
+    _fields_ = [(n, c_u64) for n in (
+        "commands", "illegal_commands", "cmd_hw_errors", "doorbell_bound_hits", "events_logged",
+        "events_dropped", "events_suppressed", "msis", "dte_resolves")]
+
+
+class AmdviResolution(_Struct):
+    """struct viommu_amdvi_resolution."""
+    _fields_ = [("mode", c_u32), ("event", c_u32), ("domain_id", c_u16), ("perm", c_u8), ("suppress", c_u8),
+                ("reserved", c_u32), ("dte_gpa", c_u64), ("dte", c_u64 * 4), ("pt", PtConfig)]
+
+
+class IvrsDev(_Struct):
+    """struct viommu_ivrs_dev."""
+    _fields_ = [("kind", c_u32), ("devid", c_u16), ("devid_last", c_u16), ("data", c_u8), ("reserved", c_u8 * 7)]
+
+
+STRUCTS.update({"viommu_amdvi_config": AmdviConfig, "viommu_amdvi_stats": AmdviStats,
+                "viommu_amdvi_resolution": AmdviResolution, "viommu_ivrs_dev": IvrsDev})
+ENUMS.update({"viommu_amdv1_bad": ("VIOMMU_AMDV1_BAD_", Amdv1Bad),
+              "viommu_amdvi_event_code": ("VIOMMU_AMDVI_EV_", AmdviEvent),
+              "viommu_ivrs_dev_kind": ("VIOMMU_IVRS_DEV_", IvrsDevKind)})
+OPTIONAL_FUNCTIONS.update({
+    "viommu_pt_format_amdv1": (c_void_p, []),
+    "viommu_amdv1_pt_config": (c_int, [ctypes.c_uint, c_u64, ctypes.c_uint, ctypes.c_uint, P(PtConfig)]),
+    "viommu_amdvi_create": (c_int, [_ctx_p, P(AmdviConfig), P(c_void_p)]),
+    "viommu_amdvi_destroy": (None, [c_void_p]),
+    "viommu_amdvi_pci_cap_read": (c_int, [c_void_p, c_u32, ctypes.c_uint, P(c_u32)]),
+    "viommu_amdvi_pci_cap_write": (c_int, [c_void_p, c_u32, ctypes.c_uint, c_u32]),
+    "viommu_amdvi_get_mmio_base": (c_int, [c_void_p, P(c_u64), P(c_int)]),
+    "viommu_amdvi_mmio_read": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(c_u64)]),
+    "viommu_amdvi_mmio_write": (c_int, [c_void_p, c_u64, ctypes.c_uint, c_u64]),
+    "viommu_amdvi_process": (c_int, [c_void_p]),
+    "viommu_amdvi_get_as": (c_int, [c_void_p, c_u16, P(c_void_p)]),
+    "viommu_amdvi_reset": (c_int, [c_void_p]),
+    "viommu_amdvi_get_stats": (c_int, [c_void_p, P(AmdviStats), c_size_t]),
+    "viommu_amdvi_resolve": (c_int, [_ctx_p, c_u64, c_u16, c_u64, ctypes.c_uint, ctypes.c_uint,
+                                     P(AmdviResolution)]),
+    "viommu_amdvi_build_ivrs": (c_int, [c_void_p, P(IvrsDev), c_size_t, P(AcpiOem), c_void_p, P(c_size_t)]),
+})
+
+
+class Amdvi(_Handle):
+    """An AMD-Vi IOMMU. Keyword arguments set :class:`AmdviConfig` fields
+    (``bdf=``, ``levels=``, ``dma_remap=``, ``mmio_base=``, ``efr_features=``, ...)."""
+
+    def __init__(self, ctx, **cfg):
+        self.ctx = ctx
+        c = AmdviConfig(size=ctypes.sizeof(AmdviConfig))
+        for k, val in cfg.items():
+            setattr(c, k, int(val))
+        out = c_void_p()
+        _check(ctx._lib.viommu_amdvi_create(ctx.ptr, ctypes.byref(c), ctypes.byref(out)), "viommu_amdvi_create")
+        self._ptr = out.value
+        ctx._adopt(self)
+
+    def close(self):
+        if self._ptr and self.ctx._ptr:
+            self.ctx._lib.viommu_amdvi_destroy(self._ptr)
+        self._ptr = None
+
+    def pci_cap_read(self, off, size=4):
+        v = c_u32()
+        _check(self.ctx._lib.viommu_amdvi_pci_cap_read(self.ptr, off, size, ctypes.byref(v)),
+               "viommu_amdvi_pci_cap_read")
+        return v.value
+
+    def pci_cap_write(self, off, size, val):
+        _check(self.ctx._lib.viommu_amdvi_pci_cap_write(self.ptr, off, size, val), "viommu_amdvi_pci_cap_write")
+
+    def mmio_base(self):
+        """(base, enabled) as the guest programmed the capability block."""
+        b, en = c_u64(), c_int()
+        _check(self.ctx._lib.viommu_amdvi_get_mmio_base(self.ptr, ctypes.byref(b), ctypes.byref(en)),
+               "viommu_amdvi_get_mmio_base")
+        return b.value, bool(en.value)
+
+    def mmio_read(self, off, size=8):
+        v = c_u64()
+        _check(self.ctx._lib.viommu_amdvi_mmio_read(self.ptr, off, size, ctypes.byref(v)), "viommu_amdvi_mmio_read")
+        return v.value
+
+    def mmio_write(self, off, size, val):
+        _check(self.ctx._lib.viommu_amdvi_mmio_write(self.ptr, off, size, val), "viommu_amdvi_mmio_write")
+
+    def process(self):
+        """Process deferred commands; returns how many."""
+        return _check(self.ctx._lib.viommu_amdvi_process(self.ptr), "viommu_amdvi_process")
+
+    def address_space(self, devid):
+        out = c_void_p()
+        _check(self.ctx._lib.viommu_amdvi_get_as(self.ptr, devid, ctypes.byref(out)), "viommu_amdvi_get_as")
+        return AddressSpace._borrow(self.ctx, out.value)
+
+    def reset(self):
+        _check(self.ctx._lib.viommu_amdvi_reset(self.ptr), "viommu_amdvi_reset")
+
+    def stats(self):
+        s = AmdviStats()
+        _check(self.ctx._lib.viommu_amdvi_get_stats(self.ptr, ctypes.byref(s), ctypes.sizeof(s)),
+               "viommu_amdvi_get_stats")
+        return s
+
+    def build_ivrs(self, devs=()):
+        """viommu_amdvi_build_ivrs(): the IVRS table as bytes (``devs``: :class:`IvrsDev` list)."""
+        arr = (IvrsDev * max(1, len(devs)))(*devs)
+        return _build_bytes(lambda b, n: self.ctx._lib.viommu_amdvi_build_ivrs(
+            self.ptr, ctypes.cast(arr, P(IvrsDev)), len(devs), None, b, n), "viommu_amdvi_build_ivrs")
+
+
+def amdv1_format():
+    """The built-in AMD v1 :class:`PageTableFormat`."""
+    return PageTableFormat(ptr=_lib().viommu_pt_format_amdv1())
+
+
+def amdv1_pt_config(mode, root, perm=Perm.RW, pa_lg2=48):
+    """viommu_amdv1_pt_config(): a :class:`PtConfig` for a DTE with ``mode`` levels at ``root``."""
+    cfg = PtConfig()
+    _check(_lib().viommu_amdv1_pt_config(mode, root, int(perm), pa_lg2, ctypes.byref(cfg)),
+           "viommu_amdv1_pt_config")
+    return cfg
+
+
+def amdvi_resolve(ctx, devtab_reg, devid, efr_features=AMDVI_EFR_ALL, levels=6, pa_lg2=48):
+    """viommu_amdvi_resolve(): an :class:`AmdviResolution`."""
+    out = AmdviResolution()
+    _check(ctx._lib.viommu_amdvi_resolve(ctx.ptr, devtab_reg, devid, efr_features, levels, pa_lg2,
+                                         ctypes.byref(out)), "viommu_amdvi_resolve")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# IOVA tree (iova_tree.h)
+# ---------------------------------------------------------------------------
+
+
+class IovaMap(_Struct):
+    """struct viommu_iova_map."""
+    _fields_ = [("first", c_u64), ("last", c_u64), ("addr", c_u64), ("perm", c_u32), ("reserved", c_u32)]
+
+
+IOVA_TREE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, P(IovaMap))
+STRUCTS["viommu_iova_map"] = IovaMap
+FUNCTIONS.update({
+    "viommu_iova_tree_create": (c_int, [P(HostOps), c_void_p, P(c_void_p)]),
+    "viommu_iova_tree_destroy": (None, [c_void_p]),
+    "viommu_iova_tree_insert": (c_int, [c_void_p, c_u64, c_u64, c_u64, c_u32]),
+    "viommu_iova_tree_remove": (c_int, [c_void_p, c_u64, c_u64]),
+    "viommu_iova_tree_lookup": (c_int, [c_void_p, c_u64, P(IovaMap)]),
+    "viommu_iova_tree_first_overlap": (c_int, [c_void_p, c_u64, c_u64, P(IovaMap)]),
+    "viommu_iova_tree_foreach": (c_int, [c_void_p, c_u64, c_u64, IOVA_TREE_FN, c_void_p]),
+    "viommu_iova_tree_count": (c_u64, [c_void_p]),
+})
+if lib is not None:
+    load()
+
+
+class IovaTree(_Handle):
+    """An interval map of non-overlapping inclusive ranges (standalone: no context)."""
+
+    def __init__(self):
+        self._lib = _lib()
+        out = c_void_p()
+        _check(self._lib.viommu_iova_tree_create(None, None, ctypes.byref(out)), "viommu_iova_tree_create")
+        self._ptr = out.value
+
+    def close(self):
+        if self._ptr:
+            self._lib.viommu_iova_tree_destroy(self._ptr)
+        self._ptr = None
+
+    def insert(self, first, last, addr, perm=Perm.RW):
+        _check(self._lib.viommu_iova_tree_insert(self.ptr, first, last, addr, int(perm)), "viommu_iova_tree_insert")
+
+    def remove(self, first, last):
+        _check(self._lib.viommu_iova_tree_remove(self.ptr, first, last), "viommu_iova_tree_remove")
+
+    def lookup(self, iova):
+        """The :class:`IovaMap` containing ``iova`` or None."""
+        m = IovaMap()
+        r = self._lib.viommu_iova_tree_lookup(self.ptr, iova, ctypes.byref(m))
+        if r == Error.ENOENT:
+            return None
+        _check(r, "viommu_iova_tree_lookup")
+        return m
+
+    def first_overlap(self, first, last):
+        m = IovaMap()
+        r = self._lib.viommu_iova_tree_first_overlap(self.ptr, first, last, ctypes.byref(m))
+        if r == Error.ENOENT:
+            return None
+        _check(r, "viommu_iova_tree_first_overlap")
+        return m
+
+    def entries(self, first=0, last=(1 << 64) - 1):
+        """Entries overlapping [first, last] in IOVA order."""
+        out = []
+
+        def visit(_o, mp):
+            out.append(IovaMap.from_buffer_copy(mp.contents))
+            return 0
+        cb = IOVA_TREE_FN(visit)
+        _check(self._lib.viommu_iova_tree_foreach(self.ptr, first, last, cb, None), "viommu_iova_tree_foreach")
+        return out
+
+    def __len__(self):
+        return self._lib.viommu_iova_tree_count(self.ptr)
+
+
+__all__ += ["VirtioIommu", "viot_build", "Vtd", "VtdConfig", "VtdStats", "VtdResolved", "VtdFlag", "VtdAgaw",
+            "VtdSlCode", "DmarScope", "DmarScopeType", "dmar_build", "vtd_sl_config", "vtd_sl_format",
+            "vtd_resolve", "Amdvi", "AmdviConfig", "AmdviStats", "AmdviResolution", "AmdviEvent", "Amdv1Bad",
+            "IvrsDev", "IvrsDevKind", "amdv1_pt_config", "amdv1_format", "amdvi_resolve", "IovaTree", "IovaMap"]

@@ -304,6 +304,348 @@ pub struct viommu_acpi_oem {
     pub creator_revision: u32,
 }
 
+// ---------------------------------------------------------------- virtio_iommu.h
+pub const VIOMMU_VIRTIO_DEVICE_ID: u32 = 23;
+pub const VIOMMU_VIRTIO_F_INPUT_RANGE: u32 = 0;
+pub const VIOMMU_VIRTIO_F_DOMAIN_RANGE: u32 = 1;
+pub const VIOMMU_VIRTIO_F_MAP_UNMAP: u32 = 2;
+pub const VIOMMU_VIRTIO_F_BYPASS: u32 = 3;
+pub const VIOMMU_VIRTIO_F_PROBE: u32 = 4;
+pub const VIOMMU_VIRTIO_F_MMIO: u32 = 5;
+pub const VIOMMU_VIRTIO_F_BYPASS_CONFIG: u32 = 6;
+pub const VIOMMU_VIRTIO_FEATURES_ALL: u64 = 0x7f;
+pub const VIOMMU_VIRTIO_FEATURES_DEFAULT: u64 = 0x77;
+pub const VIOMMU_VIRTIO_CONFIG_LEN: u32 = 40;
+pub const VIOMMU_VIRTIO_FAULT_LEN: u32 = 24;
+pub const VIOMMU_VIRTIO_RESV_PROP_LEN: u32 = 24;
+pub const VIOMMU_VIRTIO_RESV_RESERVED: u32 = 0;
+pub const VIOMMU_VIRTIO_RESV_MSI: u32 = 1;
+pub const VIOMMU_VIRTIO_RESET_SYSTEM: u32 = 1 << 0;
+pub const VIOMMU_VIOT_IOMMU_PCI: u32 = 0;
+pub const VIOMMU_VIOT_IOMMU_MMIO: u32 = 1;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_iovec {
+    pub base: *mut c_void,
+    pub len: usize,
+}
+
+pub type viommu_fault_notify_fn = unsafe extern "C" fn(*mut c_void);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct viommu_virtio_config {
+    pub size: usize,
+    pub features: u64,
+    pub page_size_mask: u64,
+    pub input_first: u64,
+    pub input_last: u64,
+    pub domain_first: u32,
+    pub domain_last: u32,
+    pub probe_size: u32,
+    pub bypass: u8,
+    pub reserved: [u8; 3],
+    pub max_domains: u32,
+    pub fault_queue_depth: u32,
+    pub max_mappings: u64,
+    pub gpa_last: u64,
+    pub fault_notify: Option<viommu_fault_notify_fn>,
+    pub opaque: *mut c_void,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_virtio_stats {
+    pub requests: u64,
+    pub attach: u64,
+    pub detach: u64,
+    pub map: u64,
+    pub unmap: u64,
+    pub probe: u64,
+    pub failed: u64,
+    pub unanswered: u64,
+    pub faults: u64,
+    pub faults_dropped: u64,
+    pub faults_popped: u64,
+    pub domains: u64,
+    pub config_writes_ignored: u64,
+}
+
+/// Opaque virtio-iommu device.
+#[repr(C)]
+pub struct viommu_virtio {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_viot_pci_range {
+    pub endpoint_start: u32,
+    pub segment_start: u16,
+    pub segment_end: u16,
+    pub bdf_start: u16,
+    pub bdf_end: u16,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_viot_mmio_endpoint {
+    pub endpoint: u32,
+    pub reserved: u32,
+    pub base: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_viot_config {
+    pub size: usize,
+    pub iommu_kind: u32,
+    pub iommu_segment: u16,
+    pub iommu_bdf: u16,
+    pub iommu_base: u64,
+    pub pci_ranges: *const viommu_viot_pci_range,
+    pub n_pci_ranges: u32,
+    pub n_mmio_endpoints: u32,
+    pub mmio_endpoints: *const viommu_viot_mmio_endpoint,
+    pub oem: *const viommu_acpi_oem,
+}
+
+// ---------------------------------------------------------------- vtd.h
+pub const VIOMMU_VTD_SL_2M: u32 = 1 << 0;
+pub const VIOMMU_VTD_SL_1G: u32 = 1 << 1;
+pub const VIOMMU_VTD_SL_RSVD: u32 = 1;
+pub const VIOMMU_VTD_SL_PS: u32 = 2;
+pub const VIOMMU_VTD_SL_HAW: u32 = 3;
+pub const VIOMMU_VTD_MMIO_SIZE: u32 = 0x1000;
+pub const VIOMMU_VTD_MAX_FRCD: u32 = 224;
+pub const VIOMMU_VTD_AGAW_39: u32 = 1 << 1;
+pub const VIOMMU_VTD_AGAW_48: u32 = 1 << 2;
+pub const VIOMMU_VTD_AGAW_57: u32 = 1 << 3;
+pub const VIOMMU_VTD_F_NO_CACHING_MODE: u32 = 1 << 0;
+pub const VIOMMU_VTD_F_PSI: u32 = 1 << 1;
+pub const VIOMMU_VTD_F_SL_2M: u32 = 1 << 2;
+pub const VIOMMU_VTD_F_SL_1G: u32 = 1 << 3;
+pub const VIOMMU_VTD_F_QI: u32 = 1 << 4;
+pub const VIOMMU_VTD_F_PT: u32 = 1 << 5;
+pub const VIOMMU_VTD_F_DT: u32 = 1 << 6;
+pub const VIOMMU_VTD_F_SCALABLE: u32 = 1 << 7;
+pub const VIOMMU_VTD_F_ALL_ENDPOINTS: u32 = 1 << 8;
+pub const VIOMMU_VTD_F_ALL: u32 = 0x1FF;
+pub const VIOMMU_VTD_F_DEFAULT: u32 = VIOMMU_VTD_F_PSI
+    | VIOMMU_VTD_F_SL_2M
+    | VIOMMU_VTD_F_SL_1G
+    | VIOMMU_VTD_F_QI
+    | VIOMMU_VTD_F_PT
+    | VIOMMU_VTD_F_ALL_ENDPOINTS;
+pub const VIOMMU_DMAR_SCOPE_PCI_ENDPOINT: u32 = 1;
+pub const VIOMMU_DMAR_SCOPE_PCI_BRIDGE: u32 = 2;
+pub const VIOMMU_DMAR_SCOPE_IOAPIC: u32 = 3;
+pub const VIOMMU_DMAR_SCOPE_HPET: u32 = 4;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_vtd_resolved {
+    pub mode: u32,
+    pub fault_reason: u32,
+    pub pasid: u32,
+    pub domain_id: u16,
+    pub fpd: u8,
+    pub scalable: u8,
+    pub pt: viommu_pt_config,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_vtd_hw {
+    pub size: usize,
+    pub cap: u64,
+    pub ecap: u64,
+    pub haw: u8,
+    pub reserved: [u8; 7],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_vtd_config {
+    pub size: usize,
+    pub reg_base: u64,
+    pub segment: u16,
+    pub agaw_mask: u8,
+    pub mgaw: u8,
+    pub haw: u8,
+    pub mamv: u8,
+    pub nfr: u8,
+    pub reserved0: u8,
+    pub num_domains: u32,
+    pub flags: u32,
+    pub descs_per_doorbell: u32,
+    pub nendpoints: u32,
+    pub endpoints: *const u16,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_vtd_stats {
+    pub mmio_reads: u64,
+    pub mmio_writes: u64,
+    pub descriptors: u64,
+    pub queue_errors: u64,
+    pub cc_invalidations: u64,
+    pub iotlb_invalidations: u64,
+    pub psi: u64,
+    pub waits: u64,
+    pub faults_recorded: u64,
+    pub faults_fpd: u64,
+    pub faults_overflow: u64,
+    pub fault_events: u64,
+    pub inv_events: u64,
+    pub resolves: u64,
+    pub sync_errors: u64,
+}
+
+/// Opaque VT-d unit.
+#[repr(C)]
+pub struct viommu_vtd {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_dmar_scope {
+    pub type_: u8,
+    pub enum_id: u8,
+    pub bus: u8,
+    pub devfn: u8,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_dmar_drhd {
+    pub reg_base: u64,
+    pub segment: u16,
+    pub include_pci_all: u8,
+    pub reserved: u8,
+    pub nscopes: u32,
+    pub scopes: *const viommu_dmar_scope,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_dmar_config {
+    pub size: usize,
+    pub haw: u8,
+    pub flags: u8,
+    pub reserved: u16,
+    pub ndrhd: u32,
+    pub drhd: *const viommu_dmar_drhd,
+    pub oem: *const viommu_acpi_oem,
+}
+
+// ---------------------------------------------------------------- amdvi.h
+pub const VIOMMU_AMDV1_BAD_RSVD: u32 = 1;
+pub const VIOMMU_AMDV1_BAD_LEVEL: u32 = 2;
+pub const VIOMMU_AMDV1_BAD_PGSIZE: u32 = 3;
+pub const VIOMMU_AMDV1_BAD_ADDR: u32 = 4;
+pub const VIOMMU_AMDVI_EFR_PREFSUP: u64 = 1 << 0;
+pub const VIOMMU_AMDVI_EFR_IASUP: u64 = 1 << 6;
+pub const VIOMMU_AMDVI_EFR_ALL: u64 = VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP;
+pub const VIOMMU_AMDVI_CAP_BLOCK_LEN: u32 = 40;
+pub const VIOMMU_AMDVI_MSI_CAP_OFF: u32 = 0x18;
+pub const VIOMMU_AMDVI_MMIO_LEN: u32 = 0x4000;
+pub const VIOMMU_AMDVI_EV_NONE: u32 = 0;
+pub const VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY: u32 = 1;
+pub const VIOMMU_AMDVI_EV_IO_PAGE_FAULT: u32 = 2;
+pub const VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR: u32 = 3;
+pub const VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR: u32 = 4;
+pub const VIOMMU_AMDVI_EV_ILLEGAL_COMMAND: u32 = 5;
+pub const VIOMMU_AMDVI_EV_COMMAND_HW_ERROR: u32 = 6;
+pub const VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST: u32 = 8;
+pub const VIOMMU_IVRS_DEV_SELECT: u32 = 0;
+pub const VIOMMU_IVRS_DEV_RANGE: u32 = 1;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_amdvi_config {
+    pub size: usize,
+    pub segment: u16,
+    pub bdf: u16,
+    pub cap_offset: u8,
+    pub cap_next: u8,
+    pub levels: u8,
+    pub va_lg2: u8,
+    pub pa_lg2: u8,
+    pub dma_remap: u8,
+    pub reserved: [u8; 2],
+    pub mmio_base: u64,
+    pub efr_features: u64,
+    pub cmds_per_doorbell: u32,
+    pub reserved2: u32,
+}
+
+/// Opaque AMD-Vi unit.
+#[repr(C)]
+pub struct viommu_amdvi {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_amdvi_stats {
+    pub commands: u64,
+    pub illegal_commands: u64,
+    pub cmd_hw_errors: u64,
+    pub doorbell_bound_hits: u64,
+    pub events_logged: u64,
+    pub events_dropped: u64,
+    pub events_suppressed: u64,
+    pub msis: u64,
+    pub dte_resolves: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_amdvi_resolution {
+    pub mode: u32,
+    pub event: u32,
+    pub domain_id: u16,
+    pub perm: u8,
+    pub suppress: u8,
+    pub reserved: u32,
+    pub dte_gpa: u64,
+    pub dte: [u64; 4],
+    pub pt: viommu_pt_config,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_ivrs_dev {
+    pub kind: u32,
+    pub devid: u16,
+    pub devid_last: u16,
+    pub data: u8,
+    pub reserved: [u8; 7],
+}
+
+// ---------------------------------------------------------------- iova_tree.h
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_iova_map {
+    pub first: u64,
+    pub last: u64,
+    pub addr: u64,
+    pub perm: u32,
+    pub reserved: u32,
+}
+
+/// Opaque IOVA tree.
+#[repr(C)]
+pub struct viommu_iova_tree {
+    _private: [u8; 0],
+}
+
+pub type viommu_iova_tree_fn = unsafe extern "C" fn(*mut c_void, *const viommu_iova_map) -> c_int;
+
 extern "C" {
     // error.h
     pub fn viommu_strerror(err: c_int) -> *const c_char;
@@ -392,6 +734,118 @@ extern "C" {
         opaque: *mut c_void,
         walked_last: *mut u64,
     ) -> c_int;
+    // virtio_iommu.h
+    pub fn viommu_virtio_create(ctx: *mut viommu_ctx, cfg: *const viommu_virtio_config, out: *mut *mut viommu_virtio)
+        -> c_int;
+    pub fn viommu_virtio_destroy(dev: *mut viommu_virtio);
+    pub fn viommu_virtio_add_endpoint(dev: *mut viommu_virtio, endpoint: u32, as_: *mut *mut viommu_as) -> c_int;
+    pub fn viommu_virtio_remove_endpoint(dev: *mut viommu_virtio, endpoint: u32) -> c_int;
+    pub fn viommu_virtio_get_as(dev: *mut viommu_virtio, endpoint: u32, as_: *mut *mut viommu_as) -> c_int;
+    pub fn viommu_virtio_add_resv(dev: *mut viommu_virtio, endpoint: u32, first: u64, last: u64, subtype: c_uint)
+        -> c_int;
+    pub fn viommu_virtio_get_features(dev: *mut viommu_virtio, features: *mut u64) -> c_int;
+    pub fn viommu_virtio_set_driver_features(dev: *mut viommu_virtio, accepted: u64) -> c_int;
+    pub fn viommu_virtio_config_read(dev: *mut viommu_virtio, offset: u32, buf: *mut c_void, len: usize) -> c_int;
+    pub fn viommu_virtio_config_write(dev: *mut viommu_virtio, offset: u32, buf: *const c_void, len: usize)
+        -> c_int;
+    pub fn viommu_virtio_handle_request(
+        dev: *mut viommu_virtio,
+        in_: *const viommu_iovec,
+        nin: c_uint,
+        out: *const viommu_iovec,
+        nout: c_uint,
+        written: *mut usize,
+    ) -> c_int;
+    pub fn viommu_virtio_pop_fault(dev: *mut viommu_virtio, buf: *mut c_void, len: usize, written: *mut usize)
+        -> c_int;
+    pub fn viommu_virtio_reset(dev: *mut viommu_virtio, flags: c_uint) -> c_int;
+    pub fn viommu_virtio_get_stats(dev: *mut viommu_virtio, out: *mut viommu_virtio_stats, size: usize) -> c_int;
+    pub fn viommu_viot_build(cfg: *const viommu_viot_config, buf: *mut c_void, len: *mut usize) -> c_int;
+    // vtd.h
+    pub fn viommu_pt_format_vtd_sl() -> *const viommu_pt_format;
+    pub fn viommu_vtd_sl_config(
+        aw: c_uint,
+        mgaw: c_uint,
+        haw: c_uint,
+        fmt_flags: u32,
+        root: u64,
+        out: *mut viommu_pt_config,
+    ) -> c_int;
+    pub fn viommu_vtd_resolve(
+        ctx: *mut viommu_ctx,
+        hw: *const viommu_vtd_hw,
+        rtaddr: u64,
+        sid: u16,
+        pasid: u32,
+        out: *mut viommu_vtd_resolved,
+    ) -> c_int;
+    pub fn viommu_vtd_create(ctx: *mut viommu_ctx, cfg: *const viommu_vtd_config, out: *mut *mut viommu_vtd) -> c_int;
+    pub fn viommu_vtd_destroy(dev: *mut viommu_vtd);
+    pub fn viommu_vtd_mmio_read(dev: *mut viommu_vtd, offset: u64, size: c_uint, val: *mut u64) -> c_int;
+    pub fn viommu_vtd_mmio_write(dev: *mut viommu_vtd, offset: u64, size: c_uint, val: u64) -> c_int;
+    pub fn viommu_vtd_get_as(dev: *mut viommu_vtd, rid: u16, pasid: u32, out: *mut *mut viommu_as) -> c_int;
+    pub fn viommu_vtd_reset(dev: *mut viommu_vtd) -> c_int;
+    pub fn viommu_vtd_process(dev: *mut viommu_vtd) -> c_int;
+    pub fn viommu_vtd_get_stats(dev: *mut viommu_vtd, out: *mut viommu_vtd_stats, size: usize) -> c_int;
+    pub fn viommu_dmar_build(cfg: *const viommu_dmar_config, buf: *mut c_void, len: *mut usize) -> c_int;
+    // amdvi.h
+    pub fn viommu_pt_format_amdv1() -> *const viommu_pt_format;
+    pub fn viommu_amdv1_pt_config(mode: c_uint, root: u64, perm: c_uint, pa_lg2: c_uint, out: *mut viommu_pt_config)
+        -> c_int;
+    pub fn viommu_amdvi_create(ctx: *mut viommu_ctx, cfg: *const viommu_amdvi_config, out: *mut *mut viommu_amdvi)
+        -> c_int;
+    pub fn viommu_amdvi_destroy(dev: *mut viommu_amdvi);
+    pub fn viommu_amdvi_pci_cap_read(dev: *mut viommu_amdvi, off: u32, size: c_uint, val: *mut u32) -> c_int;
+    pub fn viommu_amdvi_pci_cap_write(dev: *mut viommu_amdvi, off: u32, size: c_uint, val: u32) -> c_int;
+    pub fn viommu_amdvi_get_mmio_base(dev: *mut viommu_amdvi, base: *mut u64, enabled: *mut c_int) -> c_int;
+    pub fn viommu_amdvi_mmio_read(dev: *mut viommu_amdvi, off: u64, size: c_uint, val: *mut u64) -> c_int;
+    pub fn viommu_amdvi_mmio_write(dev: *mut viommu_amdvi, off: u64, size: c_uint, val: u64) -> c_int;
+    pub fn viommu_amdvi_process(dev: *mut viommu_amdvi) -> c_int;
+    pub fn viommu_amdvi_get_as(dev: *mut viommu_amdvi, devid: u16, out: *mut *mut viommu_as) -> c_int;
+    pub fn viommu_amdvi_reset(dev: *mut viommu_amdvi) -> c_int;
+    pub fn viommu_amdvi_get_stats(dev: *mut viommu_amdvi, out: *mut viommu_amdvi_stats, size: usize) -> c_int;
+    pub fn viommu_amdvi_resolve(
+        ctx: *mut viommu_ctx,
+        devtab_reg: u64,
+        devid: u16,
+        efr_features: u64,
+        levels: c_uint,
+        pa_lg2: c_uint,
+        out: *mut viommu_amdvi_resolution,
+    ) -> c_int;
+    pub fn viommu_amdvi_build_ivrs(
+        dev: *mut viommu_amdvi,
+        devs: *const viommu_ivrs_dev,
+        ndevs: usize,
+        oem: *const viommu_acpi_oem,
+        buf: *mut c_void,
+        len: *mut usize,
+    ) -> c_int;
+    // iova_tree.h
+    pub fn viommu_iova_tree_create(
+        alloc_ops_or_null: *const viommu_host_ops,
+        opaque: *mut c_void,
+        out: *mut *mut viommu_iova_tree,
+    ) -> c_int;
+    pub fn viommu_iova_tree_destroy(t: *mut viommu_iova_tree);
+    pub fn viommu_iova_tree_insert(t: *mut viommu_iova_tree, first: u64, last: u64, addr: u64, perm: u32) -> c_int;
+    pub fn viommu_iova_tree_remove(t: *mut viommu_iova_tree, first: u64, last: u64) -> c_int;
+    pub fn viommu_iova_tree_lookup(t: *const viommu_iova_tree, iova: u64, out: *mut viommu_iova_map) -> c_int;
+    pub fn viommu_iova_tree_first_overlap(
+        t: *const viommu_iova_tree,
+        first: u64,
+        last: u64,
+        out: *mut viommu_iova_map,
+    ) -> c_int;
+    pub fn viommu_iova_tree_foreach(
+        t: *mut viommu_iova_tree,
+        first: u64,
+        last: u64,
+        fn_: Option<viommu_iova_tree_fn>,
+        opaque: *mut c_void,
+    ) -> c_int;
+    pub fn viommu_iova_tree_count(t: *const viommu_iova_tree) -> u64;
+
 }
 
 /// Layout of every public struct as this crate declares it, for the test
@@ -454,6 +908,61 @@ pub mod layout {
             layout!(viommu_acpi_oem { oem_id => "oem_id", oem_table_id => "oem_table_id",
                 oem_revision => "oem_revision", creator_id => "creator_id",
                 creator_revision => "creator_revision" }),
+            layout!(viommu_iovec { base => "base", len => "len" }),
+            layout!(viommu_virtio_config { size => "size", features => "features", page_size_mask => "page_size_mask",
+                input_first => "input_first", input_last => "input_last", domain_first => "domain_first",
+                domain_last => "domain_last", probe_size => "probe_size", bypass => "bypass", reserved => "reserved",
+                max_domains => "max_domains", fault_queue_depth => "fault_queue_depth",
+                max_mappings => "max_mappings", gpa_last => "gpa_last", fault_notify => "fault_notify",
+                opaque => "opaque" }),
+            layout!(viommu_virtio_stats { requests => "requests", attach => "attach", detach => "detach",
+                map => "map", unmap => "unmap", probe => "probe", failed => "failed", unanswered => "unanswered",
+                faults => "faults", faults_dropped => "faults_dropped", faults_popped => "faults_popped",
+                domains => "domains", config_writes_ignored => "config_writes_ignored" }),
+            layout!(viommu_viot_pci_range { endpoint_start => "endpoint_start", segment_start => "segment_start",
+                segment_end => "segment_end", bdf_start => "bdf_start", bdf_end => "bdf_end" }),
+            layout!(viommu_viot_mmio_endpoint { endpoint => "endpoint", reserved => "reserved", base => "base" }),
+            layout!(viommu_viot_config { size => "size", iommu_kind => "iommu_kind", iommu_segment => "iommu_segment",
+                iommu_bdf => "iommu_bdf", iommu_base => "iommu_base", pci_ranges => "pci_ranges",
+                n_pci_ranges => "n_pci_ranges", n_mmio_endpoints => "n_mmio_endpoints",
+                mmio_endpoints => "mmio_endpoints", oem => "oem" }),
+            layout!(viommu_vtd_resolved { mode => "mode", fault_reason => "fault_reason", pasid => "pasid",
+                domain_id => "domain_id", fpd => "fpd", scalable => "scalable", pt => "pt" }),
+            layout!(viommu_vtd_hw { size => "size", cap => "cap", ecap => "ecap", haw => "haw",
+                reserved => "reserved" }),
+            layout!(viommu_vtd_config { size => "size", reg_base => "reg_base", segment => "segment",
+                agaw_mask => "agaw_mask", mgaw => "mgaw", haw => "haw", mamv => "mamv", nfr => "nfr",
+                reserved0 => "reserved0", num_domains => "num_domains", flags => "flags",
+                descs_per_doorbell => "descs_per_doorbell", nendpoints => "nendpoints",
+                endpoints => "endpoints" }),
+            layout!(viommu_vtd_stats { mmio_reads => "mmio_reads", mmio_writes => "mmio_writes",
+                descriptors => "descriptors", queue_errors => "queue_errors", cc_invalidations => "cc_invalidations",
+                iotlb_invalidations => "iotlb_invalidations", psi => "psi", waits => "waits",
+                faults_recorded => "faults_recorded", faults_fpd => "faults_fpd",
+                faults_overflow => "faults_overflow", fault_events => "fault_events", inv_events => "inv_events",
+                resolves => "resolves", sync_errors => "sync_errors" }),
+            layout!(viommu_dmar_scope { type_ => "type", enum_id => "enum_id", bus => "bus", devfn => "devfn" }),
+            layout!(viommu_dmar_drhd { reg_base => "reg_base", segment => "segment",
+                include_pci_all => "include_pci_all", reserved => "reserved", nscopes => "nscopes",
+                scopes => "scopes" }),
+            layout!(viommu_dmar_config { size => "size", haw => "haw", flags => "flags", reserved => "reserved",
+                ndrhd => "ndrhd", drhd => "drhd", oem => "oem" }),
+            layout!(viommu_amdvi_config { size => "size", segment => "segment", bdf => "bdf",
+                cap_offset => "cap_offset", cap_next => "cap_next", levels => "levels", va_lg2 => "va_lg2",
+                pa_lg2 => "pa_lg2", dma_remap => "dma_remap", reserved => "reserved", mmio_base => "mmio_base",
+                efr_features => "efr_features", cmds_per_doorbell => "cmds_per_doorbell",
+                reserved2 => "reserved2" }),
+            layout!(viommu_amdvi_stats { commands => "commands", illegal_commands => "illegal_commands",
+                cmd_hw_errors => "cmd_hw_errors", doorbell_bound_hits => "doorbell_bound_hits",
+                events_logged => "events_logged", events_dropped => "events_dropped",
+                events_suppressed => "events_suppressed", msis => "msis", dte_resolves => "dte_resolves" }),
+            layout!(viommu_amdvi_resolution { mode => "mode", event => "event", domain_id => "domain_id",
+                perm => "perm", suppress => "suppress", reserved => "reserved", dte_gpa => "dte_gpa", dte => "dte",
+                pt => "pt" }),
+            layout!(viommu_ivrs_dev { kind => "kind", devid => "devid", devid_last => "devid_last", data => "data",
+                reserved => "reserved" }),
+            layout!(viommu_iova_map { first => "first", last => "last", addr => "addr", perm => "perm",
+                reserved => "reserved" }),
         ]
     }
 }

@@ -38,6 +38,9 @@ pub use sys::viommu_pt_leaf as PtLeaf;
 pub use sys::viommu_stats as Stats;
 pub use sys::viommu_translation as Translation;
 
+mod devices;
+pub use devices::*;
+
 // ------------------------------------------------------------------ errors
 
 /// A libviommu error code (the C `enum viommu_error`, minus `VIOMMU_OK`).
@@ -608,6 +611,10 @@ impl<'c> AddressSpace<'c> {
         let opaque = &*faults as *const Mutex<Vec<Fault>> as *mut c_void;
         check(unsafe { sys::viommu_as_create(ctx.raw_ctx(), &id, &hooks, opaque, &mut raw) })?;
         Ok(AddressSpace { raw, owned: true, faults, _ctx: PhantomData })
+    }
+
+    fn borrowed(raw: *mut sys::viommu_as) -> Self {
+        AddressSpace { raw, owned: false, faults: Box::new(Mutex::new(Vec::new())), _ctx: PhantomData }
     }
 
     /// Look up an address space (e.g. one a device model created).

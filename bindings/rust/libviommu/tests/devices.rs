@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+//! The three device models through the safe crate: a guest driver programs
+//! each one (virtio requests; VT-d and AMD-Vi registers with their tables in
+//! guest RAM), a VFIO-like notifier follows, DMA translates, and a bad DMA
+//! becomes the guest-visible fault record of each architecture.
+use libviommu::*;
+use std::sync::{Arc, Mutex};
+
+type Seen = Arc<Mutex<Vec<Event>>>;
+
+fn maps(seen: &Seen) -> Vec<(u64, u64, u64)> {
+    seen.lock().unwrap().iter().filter(|e| e.kind == event_kind::MAP).map(|e| (e.iova_first, e.iova_last, e.addr)).collect()
+}
+
+// ---------------------------------------------------------------- virtio-iommu
+
+#[test]
+fn virtio_attach_map_translate_fault_record() {
+    let ctx = Context::new(GuestRam::new(1 << 16)).unwrap();
+    let dev = Virtio::new(&ctx, &VirtioConfig { page_size_mask: 0x1000, probe_size: 64, ..Default::default() }).unwrap();
+    let features = dev.features().unwrap();
+    assert_eq!(features & (1 << sys_feature_map_unmap()), 1 << sys_feature_map_unmap());
+    dev.set_driver_features(features).unwrap(); // FEATURES_OK
+    let nic = dev.add_endpoint(8).unwrap();
+    let vfio = dev.add_endpoint(16).unwrap();
+    dev.add_resv(16, 0xfee0_0000, 0xfeef_ffff, 1).unwrap();
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let n = vfio
+        .notifier(0, u64::MAX, event_kind::ALL, true, move |e| {
+            s2.lock().unwrap().push(*e);
+            Ok(())
+        })
+        .unwrap();
+    // virtio 1.3 5.13.6.6: PROBE reports the reserved MSI region (type 1, subtype MSI).
+    let (st, props) = dev.probe(16).unwrap();
+    assert_eq!(st, virtio_status::OK);
+    assert_eq!(u16::from_le_bytes([props[0], props[1]]) & 0xfff, 1);
+    assert_eq!(dev.attach(1, 8, 0).unwrap(), virtio_status::OK);
+    assert_eq!(dev.attach(1, 16, 0).unwrap(), virtio_status::OK);
+    let rw = virtio_map_flags::READ | virtio_map_flags::WRITE;
+    assert_eq!(dev.map(1, 0x4000_0000, 0x4000_ffff, 0x1000_0000, rw).unwrap(), virtio_status::OK);
+    // Overlapping MAP is refused; a partial UNMAP that would split is RANGE.
+    assert_eq!(dev.map(1, 0x4000_8000, 0x4000_8fff, 0, rw).unwrap(), virtio_status::INVAL);
+    assert_eq!(dev.unmap(1, 0x4000_0000, 0x4000_0fff).unwrap(), virtio_status::RANGE);
+    n.replay().unwrap();
+    assert!(maps(&seen).contains(&(0x4000_0000, 0x4000_ffff, 0x1000_0000)));
+    let t = nic.translate(0x4000_1234, Perm::WRITE).unwrap();
+    assert_eq!(t.addr | (0x4000_1234 & t.addr_mask), 0x1000_1234);
+    assert_eq!(nic.mode().unwrap(), Mode::Translated);
+    // A stray DMA: translate faults and the event queue gets a record.
+    match nic.translate(0x5000_0000, Perm::READ) {
+        Err(TranslateError::Fault(f)) => assert_eq!(f.reason, fault_reason::NOT_PRESENT),
+        other => panic!("expected a fault, got {:?}", other),
+    }
+    let rec = dev.pop_fault().unwrap().expect("a fault record");
+    assert_eq!((rec.reason, rec.endpoint, rec.address), (2, 8, 0x5000_0000));
+    assert!(dev.fault_kicks() >= 1);
+    assert_eq!(dev.pop_fault().unwrap(), None);
+    assert_eq!(dev.unmap(1, 0x4000_0000, 0x4000_ffff).unwrap(), virtio_status::OK);
+    assert_eq!(dev.detach(1, 16).unwrap(), virtio_status::OK);
+    assert_eq!(vfio.mode().unwrap(), Mode::Blocked);
+    let st = dev.stats().unwrap();
+    assert!(st.map >= 2 && st.attach == 2 && st.faults == 1);
+    drop(n);
+    let mut cfg = [0u8; 8];
+    dev.config_read(0, &mut cfg).unwrap();
+    assert_eq!(u64::from_le_bytes(cfg), 0x1000); // page_size_mask
+    let viot = viot_build(ViotIommu::Pci { segment: 0, bdf: 0x10 }, &[], &[], None).unwrap();
+    assert_eq!(&viot[0..4], b"VIOT");
+}
+
+fn sys_feature_map_unmap() -> u32 {
+    2 // VIOMMU_VIRTIO_F_MAP_UNMAP
+}
+
+// ---------------------------------------------------------------- VT-d
+
+struct VtdGuest {
+    ram: GuestRam,
+    next: u64,
+    iq: u64,
+    tail: u64,
+}
+
+impl VtdGuest {
+    fn page(&mut self) -> u64 {
+        let p = self.next;
+        self.next += 0x1000;
+        p
+    }
+    // 4-level second-level table: one 4 KiB R/W page (VT-d 3.0 9.8).
+    fn sl_map(&mut self, root: u64, iova: u64, pa: u64) {
+        let mut table = root;
+        for level in (1..4).rev() {
+            let e = table + 8 * ((iova >> (12 + 9 * level)) & 511);
+            if self.ram.read_u64(e) & 3 == 0 {
+                let p = self.page();
+                self.ram.write_u64(e, p | 3);
+            }
+            table = self.ram.read_u64(e) & !0xfff;
+        }
+        self.ram.write_u64(table + 8 * ((iova >> 12) & 511), pa | 3);
+    }
+    // Queued invalidation: one 128-bit descriptor, then the IQT doorbell.
+    fn qi(&mut self, dev: &Vtd, q0: u64, q1: u64) {
+        self.ram.write_u64(self.iq + self.tail, q0);
+        self.ram.write_u64(self.iq + self.tail + 8, q1);
+        self.tail = (self.tail + 16) % 4096;
+        dev.mmio_write(0x88, 8, self.tail).unwrap();
+    }
+}
+
+#[test]
+fn vtd_legacy_mmio_tables_translate_and_fault_recording() {
+    let ram = GuestRam::new(4 << 20);
+    let ctx = Context::new(ram.clone()).unwrap();
+    let dev = Vtd::new(&ctx, &VtdConfig { reg_base: 0xfed9_0000, ..Default::default() }).unwrap();
+    let mut g = VtdGuest { ram: ram.clone(), next: 0x1000, iq: 0, tail: 0 };
+    let cap = dev.mmio_read(0x08, 8).unwrap();
+    g.iq = g.page();
+    let (root, ctxt, pgd) = (g.page(), g.page(), g.page());
+    dev.mmio_write(0x90, 8, g.iq).unwrap(); // IQA
+    dev.mmio_write(0x18, 4, 1 << 26).unwrap(); // GCMD.QIE
+    dev.mmio_write(0x20, 8, root).unwrap(); // RTADDR (legacy)
+    dev.mmio_write(0x18, 4, (1 << 26) | (1 << 30)).unwrap(); // SRTP
+    dev.mmio_write(0x18, 4, (1 << 26) | (1 << 31)).unwrap(); // TE
+    assert_ne!(dev.mmio_read(0x1c, 4).unwrap() & (1 << 31), 0, "GSTS.TES");
+    dev.mmio_write(0x38, 4, 0).unwrap(); // FECTL: unmask
+    dev.mmio_write(0x3c, 4, 0x51).unwrap(); // FEDATA
+    dev.mmio_write(0x40, 4, 0xfee0_0000).unwrap(); // FEADDR
+    // Device 00:03.0 (RID 0x18) -> domain 1, 48-bit AGAW.
+    g.sl_map(pgd, 0x10000, 0x200000);
+    ram.write_u64(root, ctxt | 1);
+    ram.write_u64(ctxt + 16 * 0x18 + 8, 2 | (1 << 8));
+    ram.write_u64(ctxt + 16 * 0x18, pgd | 1);
+    g.qi(&dev, 1 | (1 << 4), 0); // context-cache global
+    g.qi(&dev, 2 | (2 << 4) | (1 << 16), 0); // IOTLB domain 1
+
+    let sp = dev.address_space(0x18, None).unwrap();
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let n = sp
+        .notifier(0, u64::MAX, event_kind::ALL, true, move |e| {
+            s2.lock().unwrap().push(*e);
+            Ok(())
+        })
+        .unwrap();
+    n.replay().unwrap();
+    assert_eq!(maps(&seen), vec![(0x10000, 0x10fff, 0x200000)]);
+    // The guest maps two pages and sends a page-selective invalidation (AM=1).
+    g.sl_map(pgd, 0x20000, 0x300000);
+    g.sl_map(pgd, 0x21000, 0x301000);
+    g.qi(&dev, 2 | (3 << 4) | (1 << 16), 0x20000 | 1);
+    assert!(maps(&seen).contains(&(0x20000, 0x21fff, 0x300000)));
+    let t = sp.translate(0x20123, Perm::WRITE).unwrap();
+    assert_eq!(t.addr | (0x20123 & t.addr_mask), 0x300123);
+    // Unmapped IOVA: fault recorded in FRCD[0] (reason 6, VT-d 7.1.3), MSI sent.
+    assert!(matches!(sp.translate(0x90000, Perm::READ), Err(TranslateError::Fault(_))));
+    let fro = ((cap >> 24) & 0x3ff) * 16;
+    let hi = dev.mmio_read(fro + 8, 8).unwrap();
+    assert_ne!(hi >> 63, 0, "FRCD.F");
+    assert_eq!((hi & 0xffff, (hi >> 32) & 0xff), (0x18, 6));
+    assert_eq!(ram.msis(), vec![(0xfee0_0000, 0x51)]);
+    assert_eq!(dev.stats().unwrap().faults_recorded, 1);
+    // The same tables through the stateless helpers.
+    let res = vtd_resolve(&ctx, cap, dev.mmio_read(0x10, 8).unwrap(), 0, root, 0x18, None).unwrap();
+    assert_eq!((res.mode, res.domain_id), (2, 1));
+    let pt = PtConfig::vtd_sl(2, 48, 46, 0, pgd).unwrap(); // AW 2 = 48-bit, 4 levels
+    assert_eq!(ctx.pt_translate(&pt, 0x10000, Perm::READ).unwrap().addr, 0x200000);
+    assert_eq!(vtd_sl_format_name().is_empty(), false);
+    // Translation disabled: the notifier sees the unmaps and passthrough.
+    dev.mmio_write(0x18, 4, 1 << 26).unwrap();
+    assert_eq!(sp.mode().unwrap(), Mode::Passthrough);
+    drop(n);
+    let dmar = dmar_build(46, 0, &[DmarDrhd { reg_base: 0xfed9_0000, include_pci_all: true, ..Default::default() }], None).unwrap();
+    assert_eq!(&dmar[0..4], b"DMAR");
+}
+
+// ---------------------------------------------------------------- AMD-Vi
+
+const DEVTAB: u64 = 0x10_0000;
+const CMDBUF: u64 = 0x10_1000;
+const EVTLOG: u64 = 0x10_2000;
+const SEM: u64 = 0x10_3000;
+const PT: u64 = 0x20_0000;
+
+#[test]
+fn amdvi_mmio_tables_translate_event_log_and_msi() {
+    let ram = GuestRam::new(8 << 20);
+    let ctx = Context::new(ram.clone()).unwrap();
+    let cfg = AmdviConfig {
+        bdf: 0x0002,
+        cap_offset: 0x40,
+        levels: 4,
+        dma_remap: 1,
+        mmio_base: 0xfd20_0000,
+        efr_features: libviommu_sys::VIOMMU_AMDVI_EFR_ALL,
+        ..Default::default()
+    };
+    let dev = Amdvi::new(&ctx, &cfg).unwrap();
+    assert_eq!(dev.mmio_base().unwrap().0, 0xfd20_0000);
+    let sp = dev.address_space(0x10).unwrap();
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let _n = sp
+        .notifier(0, u64::MAX, event_kind::ALL, true, move |e| {
+            s2.lock().unwrap().push(*e);
+            Ok(())
+        })
+        .unwrap();
+    // MSI capability, device table, command buffer, event log, enable (AMD IOMMU 3.4).
+    let msi = libviommu_sys::VIOMMU_AMDVI_MSI_CAP_OFF;
+    dev.pci_cap_write(msi + 4, 4, 0xfee0_0000).unwrap();
+    dev.pci_cap_write(msi + 12, 4, 0x41).unwrap();
+    dev.pci_cap_write(msi + 2, 2, 1).unwrap();
+    dev.mmio_write(0x00, 8, DEVTAB).unwrap();
+    dev.mmio_write(0x08, 8, CMDBUF | (8 << 56)).unwrap();
+    dev.mmio_write(0x10, 8, EVTLOG | (8 << 56)).unwrap();
+    dev.mmio_write(0x18, 8, (1 << 12) | (1 << 2) | (1 << 3) | 1).unwrap();
+    // 3-level AMD v1 table: iova 0x1000 -> 0x5000 (IR/IW set at every level).
+    let (l2, l1) = (PT + 0x1000, PT + 0x2000);
+    ram.write_u64(PT, l2 | (2 << 9) | (3 << 61) | 1);
+    ram.write_u64(l2, l1 | (1 << 9) | (3 << 61) | 1);
+    ram.write_u64(l1 + 8, 0x5000 | (3 << 61) | 1);
+    ram.write_u64(DEVTAB + 0x10 * 32 + 8, 1); // DomainID 1
+    ram.write_u64(DEVTAB + 0x10 * 32, PT | (3 << 9) | (3 << 61) | 3); // V, TV, Mode 3, IR/IW
+    let mut tail = 0u64;
+    let mut cmd = |lo: u64, hi: u64| {
+        ram.write_u64(CMDBUF + tail, lo);
+        ram.write_u64(CMDBUF + tail + 8, hi);
+        tail = (tail + 16) % 4096;
+        dev.mmio_write(0x2008, 8, tail).unwrap();
+    };
+    cmd(0x10 | (2 << 60), 0); // INVALIDATE_DEVTAB_ENTRY
+    cmd(SEM | 1 | (1 << 60), 0xfeed); // COMPLETION_WAIT with store
+    assert_eq!(ram.read_u64(SEM), 0xfeed);
+    assert_eq!(maps(&seen), vec![(0x1000, 0x1fff, 0x5000)]);
+    let t = sp.translate(0x1234, Perm::WRITE).unwrap();
+    assert_eq!(t.addr | (0x1234 & t.addr_mask), 0x5234);
+    // Unmapped IOVA: IO_PAGE_FAULT in the event log and an MSI.
+    assert!(matches!(sp.translate(0x9000, Perm::READ), Err(TranslateError::Fault(_))));
+    assert_eq!(dev.mmio_read(0x2018, 8).unwrap(), 16, "event log tail");
+    let e0 = ram.read_u64(EVTLOG);
+    assert_eq!((e0 >> 60, e0 & 0xffff), (libviommu_sys::VIOMMU_AMDVI_EV_IO_PAGE_FAULT as u64, 0x10));
+    assert_eq!(ram.read_u64(EVTLOG + 8), 0x9000);
+    assert_eq!(ram.msis(), vec![(0xfee0_0000, 0x41)]);
+    let st = dev.stats().unwrap();
+    assert_eq!((st.events_logged, st.msis), (1, 1));
+    let res = amdvi_resolve(&ctx, DEVTAB, 0x10, libviommu_sys::VIOMMU_AMDVI_EFR_ALL, 4, 48).unwrap();
+    assert_eq!((res.mode, res.domain_id), (2, 1));
+    let pt = PtConfig::amdv1(3, PT, Perm::RW, 48).unwrap();
+    assert_eq!(ctx.pt_translate(&pt, 0x1000, Perm::READ).unwrap().addr, 0x5000);
+    assert!(!amdv1_format_name().is_empty());
+    let ivrs = dev.build_ivrs(&[IvrsDev { kind: 1, devid: 0, devid_last: 0xff, ..Default::default() }], None).unwrap();
+    assert_eq!(&ivrs[0..4], b"IVRS");
+}
+
+#[test]
+fn iova_tree_insert_lookup_remove() {
+    let mut t = IovaTree::new().unwrap();
+    t.insert(0x1000, 0x1fff, 0xa000, Perm::READ).unwrap();
+    t.insert(0x3000, 0x4fff, 0xb000, Perm::RW).unwrap();
+    assert_eq!(t.insert(0x1800, 0x37ff, 0, Perm::RW), Err(Error::Exist));
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.lookup(0x4abc).unwrap().addr, 0xb000);
+    assert!(t.lookup(0x2000).is_none());
+    assert_eq!(t.first_overlap(0x1500, u64::MAX).unwrap().first, 0x1000);
+    assert_eq!(t.entries(0, u64::MAX).unwrap().len(), 2);
+    t.remove(0x1000, 0x1fff).unwrap();
+    assert_eq!(t.remove(0x1000, 0x1fff), Err(Error::NoEnt));
+    assert_eq!(t.len(), 1);
+}
