@@ -7,6 +7,7 @@
 #define LIBVIOMMU_VIOMMU_H
 
 #include <libviommu/acpi.h>
+#include <libviommu/amdvi.h>
 #include <libviommu/as.h>
 #include <libviommu/ctx.h>
 #include <libviommu/error.h>
