@@ -148,6 +148,26 @@ START_TEST(cap_block_layout_and_base_lock)
 }
 END_TEST
 
+START_TEST(reg_control_exclusion_readback_and_raz)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    /* Control: implemented bits kept, not-advertised ones (PPR, GT, GA, XT...) RAZ */
+    g_mmio_w(&g, 0x18, ~UINT64_C(0));
+    ck_assert_uint_eq(g_mmio_r(&g, 0x18), 0x1fffu);
+    g_mmio_w(&g, 0x18, CTRL_BASE);
+    /* Exclusion base/limit: address, ExEn, Allow stored; reserved bits RAZ */
+    g_mmio_w(&g, 0x20, UINT64_C(0x123456789000) | 3u | 0xffcu);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x20), UINT64_C(0x123456789003));
+    g_mmio_w(&g, 0x28, UINT64_C(0xfff0000fff) | (UINT64_C(1) << 60));
+    ck_assert_uint_eq(g_mmio_r(&g, 0x28), UINT64_C(0xfff0000000));
+    /* buffer length fields */
+    g_mmio_w(&g, 0x08, g.cmdbuf | (UINT64_C(8) << 56) | 0xfffu);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x08), g.cmdbuf | (UINT64_C(8) << 56));
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(status_w1c)
 {
     struct guest g;
@@ -675,6 +695,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reg_hats_disabled_when_no_dma_remap);
     tcase_add_test(tc, cap_block_layout_and_base_lock);
     tcase_add_test(tc, status_w1c);
+    tcase_add_test(tc, reg_control_exclusion_readback_and_raz);
     suite_add_tcase(s, tc);
     tc = tcase_create("cmds");
     tcase_add_test(tc, cmd_completion_wait_store_and_interrupt);
