@@ -198,6 +198,38 @@ START_TEST(completion_store_failure_is_command_hw_error)
 }
 END_TEST
 
+/* Page-table "bomb": every entry of every level points at the same next
+ * table (levels strictly decrease, so no loop, but 512^5 leaves). A full
+ * INVALIDATE_IOMMU_PAGES must finish with the work budget, not hang. */
+START_TEST(table_bomb_is_bounded_by_budget)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t t[6];
+    for (unsigned l = 0; l < 6; l++)
+        t[l] = g_pt_root(&g);
+    for (unsigned i = 0; i < 512; i++) {
+        th_w64(&g.th, t[0] + 8 * i, UINT64_C(0x5000) | (UINT64_C(3) << 61) | 1);
+        for (unsigned l = 1; l < 6; l++)
+            th_w64(&g.th, t[l] + 8 * i, t[l - 1] | ((uint64_t)l << 9) | (UINT64_C(3) << 61) | 1);
+    }
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_amdvi_get_as(g.dev, DEV, &as), 0);
+    unsigned nev = 0;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
+                                        .fn = count_fn, .opaque = &nev};
+    struct viommu_notifier *n;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    g_dte_translate(&g, DEV, 6, t[5], DOM, VIOMMU_PERM_RW);
+    g_inv_all_pages(&g, DOM);
+    struct viommu_stats st;
+    ck_assert_int_eq(viommu_ctx_get_stats(g.ctx, &st, sizeof(st)), 0);
+    ck_assert_uint_gt(st.budget_hits, 0);
+    ck_assert(g_sync(&g)); /* the command stream keeps going */
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_sync");
@@ -206,6 +238,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, sync_and_replay_model_per_mode, 0, 6);
     tcase_add_loop_test(tc, sync_and_replay_model_coalescing_notifier, 0, 4);
     tcase_add_test(tc, completion_store_failure_is_command_hw_error);
+    tcase_add_test(tc, table_bomb_is_bounded_by_budget);
     suite_add_tcase(s, tc);
     return s;
 }
