@@ -314,7 +314,8 @@ struct viommu_dmar_config {
  * @param buf Destination (may be NULL when `*len` is 0).
  * @param[in,out] len In: buffer size. Out: table length (also on ::VIOMMU_ESIZE).
  * @retval 0 Success.
- * @retval VIOMMU_EINVAL NULL `cfg`/`len`, no DRHD, haw 0 or > 64, NULL scopes with nscopes > 0.
+ * @retval VIOMMU_EINVAL NULL `cfg`/`len`, no DRHD, haw 0 or > 64, NULL scopes with nscopes > 0,
+ *         an INCLUDE_PCI_ALL unit followed by another unit of the same segment (8.3).
  * @retval VIOMMU_ESIZE Buffer too small (or `cfg->size` too small); `*len` holds the needed size.
  * @retval VIOMMU_EFLAGS Unknown DMAR flag bits.
  * @note Thread-safe.

@@ -34,6 +34,11 @@ int viommu_dmar_build(const struct viommu_dmar_config *cfg, void *buf, size_t *l
         const struct viommu_dmar_drhd *d = &cfg->drhd[i];
         if (d->nscopes && !d->scopes)
             return VIOMMU_EINVAL;
+        /* 8.3: an INCLUDE_PCI_ALL unit is the last one of its segment. */
+        if (d->include_pci_all)
+            for (uint32_t j = i + 1; j < cfg->ndrhd; j++)
+                if (cfg->drhd[j].segment == d->segment)
+                    return VIOMMU_EINVAL;
         uint64_t l = DRHD_LEN + (uint64_t)SCOPE_LEN * d->nscopes;
         if (l > 0xFFFF)
             return VIOMMU_EINVAL;

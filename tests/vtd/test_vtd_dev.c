@@ -1205,6 +1205,40 @@ START_TEST(device_selective_function_mask)
 }
 END_TEST
 
+
+START_TEST(ttm_errors_and_scalable_register_invalidation)
+{
+    struct fx f;
+    fx_init(&f, SCALABLE, 8, false);
+    uint64_t root = th_alloc_pages(&f.th, 1);
+    /* legacy TTM on a scalable-capable unit: a request with PASID faults RTA.2 */
+    vg_wr(f.g, RTADDR, 8, root);
+    vg_gcmd_set(f.g, SRTP, true);
+    vg_gcmd_set(f.g, TE, true);
+    struct viommu_as *as = get_as(&f, 0x0008, 9);
+    expect_fault(as, 0x1000, 1);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x31);
+    ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 31) & 1, 1);        /* PP */
+    ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 40) & 0xFFFFF, 9);  /* PV */
+    /* reserved TTM 10b: everything blocked with RTA.1 */
+    vg_wr(f.g, RTADDR, 8, root | (2u << 10));
+    vg_gcmd_set(f.g, SRTP, true);
+    struct viommu_as *as2 = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    expect_fault(as2, 0x1000, 1);
+    ck_assert_uint_eq(frcd_reason(&f, 1), 0x30);
+    /* scalable TTM: register-based invalidation is refused (CAIG/IAIG 0) */
+    vg_wr(f.g, RTADDR, 8, root | (1u << 10));
+    vg_gcmd_set(f.g, SRTP, true);
+    vg_wr(f.g, CCMD, 8, (UINT64_C(1) << 63) | (UINT64_C(1) << 61));
+    ck_assert_uint_eq((vg_rd(f.g, CCMD, 8) >> 59) & 3, 0);
+    ck_assert_uint_eq(vg_rd(f.g, CCMD, 8) >> 63, 0);
+    struct viommu_as *tmp;
+    ck_assert_int_eq(viommu_vtd_get_as(f.dev, 0x0008, 1u << 20, &tmp), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_vtd_get_as(f.dev, 0x0008, 0, NULL), VIOMMU_EINVAL);
+    fx_fini(&f);
+}
+END_TEST
+
 /* ---- randomized model: guest map/unmap + PSI vs notifier shadow ------------ */
 
 struct gmap {
@@ -1326,6 +1360,7 @@ static Suite *suite(void)
     tcase_add_test(tc, iqt_32bit_write_rings);
     tcase_add_test(tc, table_bomb_is_bounded);
     tcase_add_test(tc, device_selective_function_mask);
+    tcase_add_test(tc, ttm_errors_and_scalable_register_invalidation);
     tcase_add_loop_test(tc, sync_model_legacy, 0, 3);
     tcase_add_loop_test(tc, sync_model_scalable, 0, 3);
     suite_add_tcase(s, tc);

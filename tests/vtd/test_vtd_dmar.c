@@ -71,6 +71,12 @@ START_TEST(size_query_and_errors)
     c.haw = 0;
     ck_assert_int_eq(viommu_dmar_build(&c, NULL, &len), VIOMMU_EINVAL);
     c.haw = 39;
+    struct viommu_dmar_drhd two[2] = {{.reg_base = 0x1000, .include_pci_all = 1}, {.reg_base = 0x2000}};
+    c.drhd = two;
+    c.ndrhd = 2;
+    ck_assert_int_eq(viommu_dmar_build(&c, NULL, &len), VIOMMU_EINVAL); /* INCLUDE_PCI_ALL must be last */
+    two[1].segment = 1;
+    ck_assert_int_eq(viommu_dmar_build(&c, NULL, &len), VIOMMU_ESIZE);
     c.size = 4;
     ck_assert_int_eq(viommu_dmar_build(&c, NULL, &len), VIOMMU_ESIZE);
     ck_assert_int_eq(viommu_dmar_build(NULL, NULL, &len), VIOMMU_EINVAL);
