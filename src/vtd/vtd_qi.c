@@ -109,11 +109,12 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
     case VTD_DSC_PIOTLB: {
         if (!(ecap & VTD_ECAP_SMTS))
             return VTD_IQEI_TYPE;
-        if ((d[0] & VTD_P_DSC_RSVD0) || g > 1 || (g == 1 && (d[1] & VTD_PIOTLB_DSC_RSVD1)))
+        /* G: 10b all mappings of DID+PASID, 11b page-selective within DID+PASID; 0x reserved. */
+        if ((d[0] & VTD_P_DSC_RSVD0) || g < 2 || (g == 3 && (d[1] & VTD_PIOTLB_DSC_RSVD1)))
             return VTD_IQEI_RSVD;
         /* Second-level translations are tagged by DID only: sync the domain (a superset). */
         uint16_t did = (uint16_t)VI_FIELD_GET(VTD_P_DSC_DID, d[0]);
-        if (g == 0)
+        if (g == 2)
             vtd_inv_iotlb(dev, VTD_TLB_DOMAIN, did, 0, 0);
         else if (!vtd_inv_iotlb(dev, VTD_TLB_PAGE, did, d[1] & VTD_IOTLB_DSC_ADDR,
                                 (unsigned)VI_FIELD_GET(VTD_IOTLB_DSC_AM, d[1])))
