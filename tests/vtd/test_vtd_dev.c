@@ -750,6 +750,14 @@ START_TEST(resolve_fault_reasons)
     ck_assert_int_eq(viommu_vtd_resolve(ctx, &hw, sm, 0x10, VIOMMU_PASID_NONE, &r), 0);
     ck_assert_uint_eq(r.fault_reason, 0x41);
     uint64_t pdir = th_alloc_pages(&th, 1), ptbl = th_alloc_pages(&th, 1);
+    /* context table outside RAM: SCT.1 */
+    th_w64(&th, root + 8, (UINT64_C(1) << 40) | 1);
+    ck_assert_int_eq(viommu_vtd_resolve(ctx, &hw, sm, 0x90, VIOMMU_PASID_NONE, &r), 0);
+    ck_assert_uint_eq(r.fault_reason, 0x40);
+    /* PASID directory outside RAM: SPD.1 */
+    th_w64(&th, ce, (UINT64_C(1) << 40) | 1);
+    ck_assert_int_eq(viommu_vtd_resolve(ctx, &hw, sm, 0x10, VIOMMU_PASID_NONE, &r), 0);
+    ck_assert_uint_eq(r.fault_reason, 0x50);
     th_w64(&th, ce, pdir | 1 | (1u << 5));
     ck_assert_int_eq(viommu_vtd_resolve(ctx, &hw, sm, 0x10, VIOMMU_PASID_NONE, &r), 0);
     ck_assert_uint_eq(r.fault_reason, 0x42);
