@@ -100,7 +100,8 @@ if [ $patched = 1 ]; then
     else
         # The repository's build tree: a static, PIC, non-sanitized build of
         # the library (QEMU links PIE) and a private .pc pointing at it.
-        bdir=${VIOMMU_BUILD_DIR:-$cache/libviommu-build}
+        # One build dir per checkout path: a CMake cache is tied to its source dir.
+        bdir=${VIOMMU_BUILD_DIR:-$cache/libviommu-build-$(echo "$repo" | sha256sum | cut -c1-8)}
         command -v cmake >/dev/null || skip "cmake not installed"
         if [ -z "${VIOMMU_BUILD_DIR:-}" ]; then
             cmake -S "$repo" -B "$bdir" -DCMAKE_BUILD_TYPE=Release \
