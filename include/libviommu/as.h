@@ -243,7 +243,7 @@ enum viommu_notifier_flag {
 /** @brief One notification. A value type. */
 struct viommu_event {
     uint32_t kind;      /**< One enum viommu_event_kind bit. */
-    uint32_t perm;      /**< MAP: enum viommu_perm. */
+    uint32_t perm;      /**< MAP: enum viommu_perm. MODE passthrough: the accesses the identity mapping allows. */
     uint64_t iova_first; /**< MAP/UNMAP: first IOVA (clipped to the notifier). */
     uint64_t iova_last;  /**< MAP/UNMAP: last IOVA (inclusive). */
     uint64_t addr;      /**< MAP/UNMAP: output address of iova_first. */

@@ -62,9 +62,8 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     ds->dte_gpa = res.dte_gpa;
     switch (res.mode) {
     case VIOMMU_MODE_PASSTHROUGH:
-        if (vi_as_mode(ds->as) == VIOMMU_MODE_PASSTHROUGH)
-            return 0;
-        return vi_as_set_passthrough(ds->as);
+        /* V=0 allows everything; Mode 0 only what IR/IW allow (res.perm). */
+        return vi_as_set_passthrough_perm(ds->as, res.perm);
     case VIOMMU_MODE_TRANSLATED:
         ds->has_domain = 1;
         return vi_as_set_pt(ds->as, res.domain_id, &res.pt);

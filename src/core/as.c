@@ -60,6 +60,7 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
     as->uid = ctx->next_as_uid++;
     as->gen = 1;
     as->mode = VIOMMU_MODE_BLOCKED;
+    as->pass_perm = VIOMMU_PERM_RW;
     HASH_ADD(hh, ctx->as_hash, id, sizeof(as->id), as);
     if (!vi_as_find(ctx, id)) { /* uthash ran out of memory */
         vi_free(ctx, as);
@@ -180,16 +181,23 @@ int vi_as_set_blocked(struct viommu_as *as, uint32_t code)
     return vi_notifiers_resync(as, old, true);
 }
 
-int vi_as_set_passthrough(struct viommu_as *as)
+int vi_as_set_passthrough_perm(struct viommu_as *as, unsigned perm)
 {
     enum viommu_mode old = as->mode;
+    bool perm_changed = as->pass_perm != (perm & VIOMMU_PERM_RW);
 
-    if (old == VIOMMU_MODE_PASSTHROUGH)
+    if (old == VIOMMU_MODE_PASSTHROUGH && !perm_changed)
         return 0;
     vi_as_drop_source(as);
     as->mode = VIOMMU_MODE_PASSTHROUGH;
+    as->pass_perm = (uint8_t)(perm & VIOMMU_PERM_RW);
     vi_iotlb_invalidate_as(as, 0, UINT64_MAX);
     return vi_notifiers_resync(as, old, true);
+}
+
+int vi_as_set_passthrough(struct viommu_as *as)
+{
+    return vi_as_set_passthrough_perm(as, VIOMMU_PERM_RW);
 }
 
 int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg)
@@ -236,7 +244,7 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_trans
     switch (as->mode) {
     case VIOMMU_MODE_PASSTHROUGH:
         *out = (struct viommu_translation){
-            .iova = iova & ~UINT64_C(0xfff), .addr = iova & ~UINT64_C(0xfff), .addr_mask = 0xfff, .perm = VIOMMU_PERM_RW};
+            .iova = iova & ~UINT64_C(0xfff), .addr = iova & ~UINT64_C(0xfff), .addr_mask = 0xfff, .perm = as->pass_perm};
         return 0;
     case VIOMMU_MODE_TRANSLATED:
         if (as->src == VI_SRC_PT)

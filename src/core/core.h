@@ -74,6 +74,9 @@ bool vi_as_has_notifiers(const struct viommu_as *as);
 
 int vi_as_set_blocked(struct viommu_as *as, uint32_t code);
 int vi_as_set_passthrough(struct viommu_as *as);
+/* Identity mapping that only allows `perm` (enum viommu_perm); MODE events
+ * carry it in viommu_event::perm. vi_as_set_passthrough() allows RW. */
+int vi_as_set_passthrough_perm(struct viommu_as *as, unsigned perm);
 int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg);
 int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
 

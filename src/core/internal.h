@@ -98,6 +98,7 @@ struct viommu_as {
     uint64_t iotlb_sizes; /* bit n set: entries of page size 2^n may be cached */
     enum viommu_mode mode;
     uint32_t blocked_code;
+    uint8_t pass_perm; /* passthrough: accesses allowed (AMD-Vi DTE Mode 0 IR/IW) */
     enum vi_src src;
     uint64_t domain;
     struct viommu_pt_config pt;

@@ -180,6 +180,8 @@ static int vi_emit(struct vi_sync *st, struct viommu_notifier *n, const struct v
 static int vi_emit_mode(struct vi_sync *st, struct viommu_notifier *n, enum viommu_mode mode)
 {
     struct viommu_event ev = {.kind = VIOMMU_EVENT_MODE, .mode = (uint32_t)mode};
+    if (mode == VIOMMU_MODE_PASSTHROUGH)
+        ev.perm = n->as->pass_perm;
     if (!(n->cfg.events & VIOMMU_EVENT_MODE))
         return 0;
     return vi_emit(st, n, &ev);

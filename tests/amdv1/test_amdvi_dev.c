@@ -17,6 +17,7 @@
 /* ---- VFIO-like sink ------------------------------------------------------ */
 struct sink {
     unsigned n, maps, unmaps, modes;
+    unsigned last_mode_perm;
     struct viommu_event ev[256];
 };
 
@@ -31,8 +32,10 @@ static int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event
         s->maps++;
     else if (ev->kind == VIOMMU_EVENT_UNMAP)
         s->unmaps++;
-    else
+    else {
         s->modes++;
+        s->last_mode_perm = ev->perm;
+    }
     return 0;
 }
 
@@ -482,6 +485,39 @@ START_TEST(page_table_read_failure_is_hw_error_event)
 }
 END_TEST
 
+/* DTE Mode 0 (no translation): accesses are still checked against IR/IW;
+ * a denied one is an IO_PAGE_FAULT, and the MODE event carries the rights. */
+START_TEST(mode0_permission_filter)
+{
+    struct guest g;
+    g_init(&g, 4, 0, 0);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct viommu_translation t;
+    struct viommu_fault f;
+    struct sink s;
+    uint32_t ev[4];
+    attach(as, &s);
+    /* V=1, TV=1, Mode 0, IR=1, IW=0 */
+    g_set_dte(&g, DEV, 3 | (UINT64_C(1) << 61), 5);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_READ, &t, NULL), 0);
+    ck_assert_uint_eq(t.addr, 0x5000);
+    ck_assert_uint_eq(t.perm, VIOMMU_PERM_READ);
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_WRITE, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(s.last_mode_perm, VIOMMU_PERM_READ);
+    /* IR|IW: full identity, a new MODE event says so */
+    g_set_dte(&g, DEV, 3 | (UINT64_C(3) << 61), 5);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_WRITE, &t, NULL), 0);
+    ck_assert_uint_eq(s.last_mode_perm, VIOMMU_PERM_RW);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(blocked_dte_events)
 {
     struct guest g;
@@ -710,6 +746,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dte_modes);
     tcase_add_test(tc, disabled_iommu_is_passthrough);
     tcase_add_test(tc, blocked_dte_events);
+    tcase_add_test(tc, mode0_permission_filter);
     suite_add_tcase(s, tc);
     tc = tcase_create("translate_sync");
     tcase_add_test(tc, linux_like_map_sizes_translate_and_shadow);
