@@ -136,15 +136,24 @@ static void add_ram_file(const char *arg)
     nram++;
 }
 
-/* "FILE+0xOFF" for a GPA, or "unbacked" when no file holds it. */
+/* "FILE+0xOFF" for a GPA; a GPA past the end of a file still names that
+ * file (the usual mistake: a RAM image shorter than the tables it holds). */
 static void gpa_where(uint64_t gpa, char *buf, size_t n)
 {
-    for (unsigned i = 0; i < nram; i++)
+    const struct ram *below = NULL;
+    for (unsigned i = 0; i < nram; i++) {
         if (gpa >= rams[i].gpa && gpa - rams[i].gpa < rams[i].len) {
             snprintf(buf, n, "%s+0x%" PRIx64, rams[i].path, gpa - rams[i].gpa);
             return;
         }
-    snprintf(buf, n, "not backed by any --ram file");
+        if (rams[i].gpa <= gpa && (!below || rams[i].gpa > below->gpa))
+            below = &rams[i];
+    }
+    if (below)
+        snprintf(buf, n, "%s+0x%" PRIx64 ", beyond the end of the file (0x%" PRIx64 " bytes)", below->path,
+                 gpa - below->gpa, below->len);
+    else
+        snprintf(buf, n, "GPA 0x%" PRIx64 ", not backed by any --ram file", gpa);
 }
 
 /* Reads that straddle files or hit holes: the library's fast path covers the rest. */
@@ -191,22 +200,48 @@ enum fmt { FMT_NONE, FMT_AMDV1, FMT_VTD };
 
 struct opts {
     enum fmt fmt;
-    bool have_root, have_sid, json;
+    bool have_root, have_sid, have_pasid, json;
     uint64_t root;
     uint16_t sid;
     uint32_t pasid;
     unsigned access;
-    uint64_t walk_entries;
+    uint64_t walk_entries, max_total;
+    struct viommu_vtd_hw vtd; /* capabilities the VT-d unit is assumed to have */
+    uint64_t amd_efr;
+    unsigned amd_levels, amd_pa;
     char **args;
     int nargs;
 };
 
-/* What one device sees. */
+/* VT-d CAP/ECAP fields the tool edits (VT-d 11.4.2 / 11.4.3). */
+#define CAP_ND_MASK UINT64_C(0x7)
+#define CAP_SAGAW_SHIFT 8
+#define CAP_SAGAW_MASK (UINT64_C(0x1f) << CAP_SAGAW_SHIFT)
+#define CAP_MGAW_SHIFT 16
+#define CAP_MGAW_MASK (UINT64_C(0x3f) << CAP_MGAW_SHIFT)
+#define CAP_SLLPS_2M (UINT64_C(1) << 34)
+#define CAP_SLLPS_1G (UINT64_C(1) << 35)
+/* Default: ND 6 (65536 domains), SAGAW 39/48/57, MGAW 57, 2M and 1G pages. */
+#define DEFAULT_VTD_CAP                                                                                          \
+    (UINT64_C(6) | (UINT64_C(0xE) << CAP_SAGAW_SHIFT) | (UINT64_C(56) << CAP_MGAW_SHIFT) | CAP_SLLPS_2M |          \
+     CAP_SLLPS_1G)
+/* Default: DT, PT, PASID (PSS 19: 20-bit PASIDs), SMTS, SLTS. */
+#define DEFAULT_VTD_ECAP                                                                                         \
+    ((UINT64_C(1) << 2) | (UINT64_C(1) << 6) | (UINT64_C(19) << 35) | (UINT64_C(1) << 40) |                    \
+     (UINT64_C(1) << 43) | (UINT64_C(1) << 46))
+/* Whole-command work bound for dump/check (entries and resolutions). */
+#define DEFAULT_MAX_TOTAL (UINT64_C(1) << 24)
+
+/* What one device (one PASID in scalable mode) sees. */
 struct view {
     unsigned mode;
     bool configured;        /* false: nothing set up for this device (skipped by dump) */
-    char blocked[96];       /* BLOCKED: spec reason text */
-    uint64_t entry_gpa;     /* entry that decided it (0 if unknown) */
+    bool scalable;          /* VT-d scalable mode */
+    uint32_t pasid;         /* scalable: effective PASID; else VIOMMU_PASID_NONE */
+    unsigned fr;            /* VT-d fault reason when blocked */
+    char blocked[128];      /* BLOCKED: spec reason text */
+    const char *entry_what; /* entry that decided a BLOCKED result, if known */
+    uint64_t entry_gpa;
     struct viommu_pt_config pt;
 };
 
@@ -223,49 +258,154 @@ static const char *amd_event_name(unsigned ev)
     }
 }
 
-static const struct viommu_vtd_hw vtd_hw = {
-    .size = sizeof(struct viommu_vtd_hw),
-    /* SAGAW 39/48/57, MGAW 57, 2M and 1G pages (VT-d 11.4.2). */
-    .cap = (UINT64_C(0xE) << 8) | (UINT64_C(56) << 16) | (UINT64_C(3) << 34),
-    /* PT, DT, PASID (PSS 19), SMTS, SLTS (VT-d 11.4.3). */
-    .ecap = (UINT64_C(1) << 6) | (UINT64_C(1) << 2) | (UINT64_C(19) << 35) | (UINT64_C(1) << 40) |
-            (UINT64_C(1) << 43) | (UINT64_C(1) << 46),
-};
+/* VT-d 7.1.3 fault reasons (legacy 0x1-0xC, scalable 0x30-0x86), short. */
+static const char *vtd_reason_name(unsigned fr)
+{
+    switch (fr) {
+    case 0x01: return "root entry not present";
+    case 0x02: return "context entry not present";
+    case 0x03: return "invalid context entry programming";
+    case 0x04: return "address beyond MGAW";
+    case 0x05: return "write not permitted";
+    case 0x06: return "read not permitted";
+    case 0x07: return "page-table entry not accessible";
+    case 0x08: return "root table not accessible";
+    case 0x09: return "context table not accessible";
+    case 0x0A: return "root entry reserved bits set";
+    case 0x0B: return "context entry reserved bits set";
+    case 0x0C: return "page-table entry reserved bits set";
+    case 0x30: return "RTA.1 invalid RTADDR translation table mode";
+    case 0x31: return "RTA.2 request with PASID in legacy mode";
+    case 0x38: return "SRT.1 scalable root table not accessible";
+    case 0x39: return "SRT.2 scalable root entry not present";
+    case 0x3A: return "SRT.3 scalable root entry reserved bits set";
+    case 0x40: return "SCT.1 scalable context table not accessible";
+    case 0x41: return "SCT.2 scalable context entry not present";
+    case 0x42: return "SCT.3 scalable context entry reserved bits set";
+    case 0x43: return "SCT.4 invalid scalable context entry programming";
+    case 0x45: return "SCT.6 request with PASID but PASIDE is clear";
+    case 0x46: return "SCT.7 PASID beyond the PASID directory size";
+    case 0x48: return "SCT.9 RID_PASID not supported";
+    case 0x50: return "SPD.1 PASID directory not accessible";
+    case 0x51: return "SPD.2 PASID directory entry not present";
+    case 0x52: return "SPD.3 PASID directory entry reserved bits set";
+    case 0x58: return "SPT.1 PASID table not accessible";
+    case 0x59: return "SPT.2 PASID table entry not present";
+    case 0x5A: return "SPT.3 PASID table entry reserved bits set";
+    case 0x5B: return "SPT.4 invalid PASID table entry programming (PGTT)";
+    case 0x78: return "SSL.1 second-level table not accessible";
+    case 0x7A: return "SSL.3 second-level entry reserved bits set";
+    case 0x7B: return "SSL.4 SLPTPTR beyond the host address width";
+    case 0x83: return "SGN.4 address beyond the address width";
+    case 0x85: return "SGN.6 write not permitted";
+    case 0x86: return "SGN.7 read not permitted";
+    default: return "fault";
+    }
+}
 
-static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, struct view *v)
+/* Root- and context-level reasons: they concern the whole device, not one PASID. */
+static bool vtd_device_level(unsigned fr)
+{
+    return fr <= 0x0B || (fr >= 0x30 && fr < 0x50);
+}
+
+static bool rd64(uint64_t gpa, uint64_t *v)
+{
+    uint8_t b[8];
+    if (gpa > UINT64_MAX - 7 || host_read(NULL, gpa, b, 8))
+        return false;
+    *v = 0;
+    for (int i = 7; i >= 0; i--)
+        *v = *v << 8 | b[i];
+    return true;
+}
+
+#define ADDR_4K(x) ((x) & ~UINT64_C(0xfff))
+
+/* Which entry a VT-d resolution fault reason (7.1.3) is about, and its GPA. */
+static const char *vtd_locate(const struct opts *o, uint16_t sid, uint32_t pasid, unsigned fr, uint64_t *gpa)
+{
+    bool sm = ((o->root >> 10) & 3) == 1;
+    unsigned bus = sid >> 8, devfn = sid & 0xff;
+    uint64_t re_gpa = ADDR_4K(o->root) + 16u * bus + (sm && devfn >= 128 ? 8 : 0), re, ce0, ce1, pde;
+    switch (fr) {
+    case 0x01: case 0x08: case 0x0A: case 0x38: case 0x39: case 0x3A:
+        *gpa = re_gpa;
+        return sm ? "scalable root entry" : "root entry";
+    }
+    if (fr == 0x30 || fr == 0x31 || !rd64(re_gpa, &re))
+        return NULL;
+    uint64_t ce_gpa = ADDR_4K(re) + (sm ? 32u * (devfn & 0x7f) : 16u * devfn);
+    switch (fr) {
+    case 0x02: case 0x03: case 0x09: case 0x0B:
+    case 0x40: case 0x41: case 0x42: case 0x43: case 0x45: case 0x46: case 0x48:
+        *gpa = ce_gpa;
+        return sm ? "scalable context entry" : "context entry";
+    }
+    if (!sm || !rd64(ce_gpa, &ce0) || !rd64(ce_gpa + 8, &ce1))
+        return NULL;
+    uint32_t eff = pasid == VIOMMU_PASID_NONE ? (uint32_t)(ce1 & 0xfffff) : pasid;
+    uint64_t pde_gpa = ADDR_4K(ce0) + 8ull * (eff >> 6);
+    switch (fr) {
+    case 0x50: case 0x51: case 0x52:
+        *gpa = pde_gpa;
+        return "PASID directory entry";
+    }
+    if (!rd64(pde_gpa, &pde))
+        return NULL;
+    switch (fr) {
+    case 0x58: case 0x59: case 0x5A: case 0x5B: case 0x7B:
+        *gpa = ADDR_4K(pde) + 64ull * (eff & 63);
+        return "PASID table entry";
+    }
+    return NULL;
+}
+
+static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, uint32_t pasid, struct view *v)
 {
     memset(v, 0, sizeof(*v));
+    v->pasid = VIOMMU_PASID_NONE;
     int r;
     if (o->fmt == FMT_AMDV1) {
         struct viommu_amdvi_resolution res;
-        r = viommu_amdvi_resolve(ctx, o->root, sid, VIOMMU_AMDVI_EFR_ALL, 6, 52, &res);
+        r = viommu_amdvi_resolve(ctx, o->root, sid, o->amd_efr, o->amd_levels, o->amd_pa, &res);
         if (r)
             return r;
         v->mode = res.mode;
         v->pt = res.pt;
-        v->entry_gpa = res.dte_gpa;
         v->configured = (res.dte[0] & 1) || res.event; /* DTE.V */
-        if (res.mode == VIOMMU_MODE_BLOCKED)
+        if (res.mode == VIOMMU_MODE_BLOCKED) {
             snprintf(v->blocked, sizeof(v->blocked), "%s", res.event ? amd_event_name(res.event) : "blocked");
+            if (res.event) {
+                v->entry_what = "device table entry";
+                v->entry_gpa = res.dte_gpa;
+            }
+        }
         return 0;
     }
     struct viommu_vtd_resolved res;
-    r = viommu_vtd_resolve(ctx, &vtd_hw, o->root, sid, o->pasid, &res);
+    r = viommu_vtd_resolve(ctx, &o->vtd, o->root, sid, pasid, &res);
     if (r)
         return r;
     v->mode = res.mode;
     v->pt = res.pt;
+    v->scalable = res.scalable;
+    v->pasid = res.scalable ? res.pasid : VIOMMU_PASID_NONE;
     unsigned fr = res.fault_reason;
     /* Root/context/PASID entries simply not present: the device is not set up. */
     v->configured = !(res.mode == VIOMMU_MODE_BLOCKED &&
                       (fr == 0x01 || fr == 0x02 || fr == 0x39 || fr == 0x41 || fr == 0x51 || fr == 0x59));
-    if (res.mode == VIOMMU_MODE_BLOCKED)
-        snprintf(v->blocked, sizeof(v->blocked), "0x%x", fr);
+    if (res.mode == VIOMMU_MODE_BLOCKED) {
+        v->fr = fr;
+        snprintf(v->blocked, sizeof(v->blocked), "0x%x (%s)", fr, vtd_reason_name(fr));
+        v->entry_what = vtd_locate(o, sid, pasid, fr, &v->entry_gpa);
+    }
     return 0;
 }
 
 /* A spec-flavoured name for a walk fault. */
-static void fault_text(const struct opts *o, const struct viommu_fault *f, char *buf, size_t n)
+static void fault_text(const struct opts *o, const struct view *v, const struct viommu_fault *f, char *buf,
+                       size_t n)
 {
     static const char *generic[] = {"NONE", "BLOCKED", "NOT_PRESENT", "PERM", "ADDR_RANGE", "BAD_ENTRY", "READ_FAILED"};
     const char *g = f->reason < 7 ? generic[f->reason] : "?";
@@ -274,14 +414,16 @@ static void fault_text(const struct opts *o, const struct viommu_fault *f, char 
         snprintf(buf, n, "%s (%s)", ev, g);
         return;
     }
+    /* Same mapping as the device model (7.1.3): legacy or scalable reasons. */
     unsigned fr;
+    bool w = (f->access & VIOMMU_PERM_WRITE) != 0;
     switch (f->reason) {
-    case VIOMMU_FAULT_ADDR_RANGE: fr = 0x04; break;
-    case VIOMMU_FAULT_READ_FAILED: fr = 0x07; break;
-    case VIOMMU_FAULT_BAD_ENTRY: fr = 0x0C; break;
-    default: fr = (f->access & VIOMMU_PERM_WRITE) ? 0x05 : 0x06; break;
+    case VIOMMU_FAULT_ADDR_RANGE: fr = v->scalable ? 0x83 : 0x04; break;
+    case VIOMMU_FAULT_READ_FAILED: fr = v->scalable ? 0x78 : (f->level == v->pt.top_level ? 0x03 : 0x07); break;
+    case VIOMMU_FAULT_BAD_ENTRY: fr = v->scalable ? 0x7A : 0x0C; break;
+    default: fr = v->scalable ? (w ? 0x85 : 0x86) : (w ? 0x05 : 0x06); break;
     }
-    snprintf(buf, n, "0x%x (%s)", fr, g);
+    snprintf(buf, n, "0x%x (%s: %s)", fr, g, vtd_reason_name(fr));
 }
 
 static void json_str(const char *s)
@@ -290,9 +432,24 @@ static void json_str(const char *s)
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
             putchar('\\');
-        putchar(*s);
+        if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned char)*s);
+        else
+            putchar(*s);
     }
     putchar('"');
+}
+
+static void emit_json_open(const struct opts *o)
+{
+    if (o->json)
+        printf("[");
+}
+
+static void emit_json_close(const struct opts *o, bool empty)
+{
+    if (o->json)
+        printf(empty ? "]\n" : "\n]\n");
 }
 
 static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
@@ -303,17 +460,18 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
     for (int i = 0; i < o->nargs; i++)
         iovas[i] = need_u64("IOVA", o->args[i]);
     struct view v;
-    int r = resolve(ctx, o, o->sid, &v);
+    int r = resolve(ctx, o, o->sid, o->have_pasid ? o->pasid : VIOMMU_PASID_NONE, &v);
     if (r)
         die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
     int status = 0;
-    if (o->json)
-        printf("[");
+    emit_json_open(o);
     for (int i = 0; i < o->nargs; i++) {
         uint64_t iova = iovas[i];
         struct viommu_translation t = {0};
         struct viommu_fault f = {0};
-        char why[128] = "";
+        char why[192] = "", where[600] = "";
+        const char *what = NULL;
+        uint64_t entry = 0;
         bool ok = false;
         if (v.mode == VIOMMU_MODE_PASSTHROUGH) {
             t = (struct viommu_translation){.iova = iova & ~UINT64_C(0xfff), .addr = iova & ~UINT64_C(0xfff),
@@ -321,38 +479,56 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
             ok = true;
         } else if (v.mode == VIOMMU_MODE_BLOCKED) {
             snprintf(why, sizeof(why), "%s", v.blocked);
+            what = v.entry_what;
+            entry = v.entry_gpa;
         } else {
             r = viommu_pt_translate(ctx, &v.pt, iova, o->access, &t, &f);
-            if (r == 0)
+            if (r == 0) {
                 ok = true;
-            else if (r == VIOMMU_EFAULT)
-                fault_text(o, &f, why, sizeof(why));
-            else if (r == VIOMMU_EBUDGET)
+            } else if (r == VIOMMU_EFAULT) {
+                fault_text(o, &v, &f, why, sizeof(why));
+                if (f.reason == VIOMMU_FAULT_BAD_ENTRY || f.reason == VIOMMU_FAULT_READ_FAILED) {
+                    what = "page-table entry";
+                    entry = f.entry_gpa;
+                }
+            } else if (r == VIOMMU_EBUDGET) {
                 die(EXIT_BUDGET, "translate 0x%" PRIx64 ": walk budget exhausted", iova);
-            else
+            } else {
                 die(EXIT_USAGE, "viommu_pt_translate: %s", viommu_strerror(r));
+            }
         }
+        if (what)
+            gpa_where(entry, where, sizeof(where));
         if (!ok)
             status = EXIT_FAULT;
         uint64_t out = t.addr | (iova & t.addr_mask);
         if (o->json) {
             printf("%s\n {\"iova\": \"0x%" PRIx64 "\", ", i ? "," : "", iova);
-            if (ok)
+            if (v.scalable)
+                printf("\"pasid\": \"0x%" PRIx32 "\", ", v.pasid);
+            if (ok) {
                 printf("\"translated\": \"0x%" PRIx64 "\", \"page_size\": \"0x%" PRIx64 "\", \"perm\": \"%s\"}", out,
                        t.addr_mask + 1, perm_str(t.perm));
-            else {
+            } else {
                 printf("\"fault\": ");
                 json_str(why);
+                if (what) {
+                    printf(", \"entry\": ");
+                    json_str(what);
+                    printf(", \"gpa\": \"0x%" PRIx64 "\", \"location\": ", entry);
+                    json_str(where);
+                }
                 printf("}");
             }
         } else if (ok) {
             printf("0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s\n", iova, out, t.addr_mask + 1, perm_str(t.perm));
+        } else if (what) {
+            printf("0x%" PRIx64 " fault %s; %s at %s\n", iova, why, what, where);
         } else {
             printf("0x%" PRIx64 " fault %s\n", iova, why);
         }
     }
-    if (o->json)
-        printf("\n]\n");
+    emit_json_close(o, false);
     free(iovas);
     return status;
 }
@@ -360,28 +536,47 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
 /* Coalescing leaf visitor for dump; bad-entry visitor for check. */
 struct walk_state {
     const struct opts *o;
+    struct viommu_ctx *ctx;
     uint16_t sid;
+    uint32_t pasid; /* VIOMMU_PASID_NONE outside scalable mode */
     bool have_run, first_json;
     uint64_t first, last, addr;
     unsigned perm;
     unsigned problems;
     bool check;
+    uint64_t last_bad_gpa; /* dedupe: one report per failing table / entry */
+    bool have_last_bad;
+    uint64_t own_reads; /* entries the tool read itself (PASID enumeration, resolutions) */
 };
+
+/* "01:00.0" or, in scalable mode, "01:00.0 pasid 0x5"; JSON members likewise. */
+static void print_dev(const struct walk_state *w)
+{
+    char sid[16];
+    sid_str(w->sid, sid);
+    if (w->o->json) {
+        printf("%s\n {\"sid\": \"%s\", ", w->first_json ? "" : ",", sid);
+        if (w->pasid != VIOMMU_PASID_NONE)
+            printf("\"pasid\": \"0x%" PRIx32 "\", ", w->pasid);
+    } else {
+        printf("%s", sid);
+        if (w->pasid != VIOMMU_PASID_NONE)
+            printf(" pasid 0x%" PRIx32, w->pasid);
+    }
+}
 
 static void emit_run(struct walk_state *w)
 {
-    char sid[16];
     if (!w->have_run || w->check)
         return;
-    sid_str(w->sid, sid);
+    print_dev(w);
     if (w->o->json) {
-        printf("%s\n {\"sid\": \"%s\", \"iova_first\": \"0x%" PRIx64 "\", \"iova_last\": \"0x%" PRIx64
-               "\", \"translated_first\": \"0x%" PRIx64 "\", \"perm\": \"%s\"}",
-               w->first_json ? "" : ",", sid, w->first, w->last, w->addr, perm_str(w->perm));
+        printf("\"iova_first\": \"0x%" PRIx64 "\", \"iova_last\": \"0x%" PRIx64 "\", \"translated_first\": \"0x%" PRIx64
+               "\", \"perm\": \"%s\"}",
+               w->first, w->last, w->addr, perm_str(w->perm));
         w->first_json = false;
     } else {
-        printf("%s 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s\n", sid, w->first, w->last, w->addr,
-               perm_str(w->perm));
+        printf(" 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s\n", w->first, w->last, w->addr, perm_str(w->perm));
     }
     w->have_run = false;
 }
@@ -403,23 +598,40 @@ static int on_leaf(void *opaque, const struct viommu_pt_leaf *l)
     return 0;
 }
 
-static void report_problem(struct walk_state *w, const char *what, uint64_t gpa, int level, uint64_t iova,
-                           const char *reason)
+/* level < 0: an entry above the page tables (DTE, root/context/PASID entries). */
+static void report_problem(struct walk_state *w, const char *what, bool have_gpa, uint64_t gpa, int level,
+                           uint64_t iova, const char *reason)
 {
-    char sid[16], where[600];
-    sid_str(w->sid, sid);
-    gpa_where(gpa, where, sizeof(where));
+    char where[600] = "unknown location";
+    if (have_gpa) {
+        /* The same entry (or unreadable table) seen again from the next device or PASID. */
+        if (w->have_last_bad && w->last_bad_gpa == gpa)
+            return;
+        w->have_last_bad = true;
+        w->last_bad_gpa = gpa;
+        gpa_where(gpa, where, sizeof(where));
+    }
     w->problems++;
+    print_dev(w);
     if (w->o->json) {
-        printf("%s\n {\"sid\": \"%s\", \"entry\": \"%s\", \"gpa\": \"0x%" PRIx64 "\", \"location\": ",
-               w->first_json ? "" : ",", sid, what, gpa);
+        printf("\"entry\": ");
+        json_str(what);
+        if (have_gpa)
+            printf(", \"gpa\": \"0x%" PRIx64 "\", \"location\": ", gpa);
+        else
+            printf(", \"gpa\": null, \"location\": ");
         json_str(where);
-        printf(", \"level\": %d, \"iova\": \"0x%" PRIx64 "\", \"problem\": ", level, iova);
+        if (level >= 0)
+            printf(", \"level\": %d, \"iova\": \"0x%" PRIx64 "\", \"problem\": ", level, iova);
+        else
+            printf(", \"level\": null, \"iova\": null, \"problem\": ");
         json_str(reason);
         printf("}");
         w->first_json = false;
     } else {
-        printf("%s %s at GPA 0x%" PRIx64 " (%s)", sid, what, gpa, where);
+        printf(" %s", what);
+        if (have_gpa)
+            printf(" at GPA 0x%" PRIx64 " (%s)", gpa, where);
         if (level >= 0)
             printf(" level %d iova 0x%" PRIx64, level, iova);
         printf(": %s\n", reason);
@@ -430,19 +642,163 @@ static void on_bad(void *opaque, const struct viommu_fault *f)
 {
     struct walk_state *w = opaque;
     char why[160];
+    uint64_t gpa = f->entry_gpa;
     if (!w->check)
         return;
-    if (f->reason == VIOMMU_FAULT_READ_FAILED)
+    if (f->reason == VIOMMU_FAULT_READ_FAILED) {
+        /* One report per unreadable table, not one per entry of it. */
+        gpa = ADDR_4K(gpa);
         snprintf(why, sizeof(why), "table beyond RAM (read failed)");
-    else if (w->o->fmt == FMT_AMDV1 && f->code >= 1 && f->code <= 4)
-        snprintf(why, sizeof(why), "%s", (const char *[]){"", "reserved bits set", "bad next level",
-                                                          "bad page size", "address beyond physical size"}[f->code]);
-    else if (f->code >= 0xFFFF0001u && f->code <= 0xFFFF0003u)
-        snprintf(why, sizeof(why), "%s", (const char *[]){"bad level", "bad page size", "skipped bits set"}
-                                             [f->code - 0xFFFF0001u]);
-    else
+    } else if (w->o->fmt == FMT_AMDV1 && f->code >= 1 && f->code <= 4) {
+        static const char *amd[] = {"", "reserved bits set", "bad NextLevel (not below the entry's level)",
+                                    "bad page size (NextLevel 7)", "address beyond the physical address size"};
+        snprintf(why, sizeof(why), "%s", amd[f->code]);
+    } else if (w->o->fmt == FMT_VTD && f->code >= 1 && f->code <= 3) {
+        static const char *vtd[] = {"", "reserved bits set", "PS set where superpages are not supported (CAP.SLLPS)",
+                                    "address beyond the host address width"};
+        snprintf(why, sizeof(why), "%s", vtd[f->code]);
+    } else if (f->code >= 0xFFFF0001u && f->code <= 0xFFFF0003u) {
+        static const char *core[] = {"bad level (next level not below the entry's)", "bad page size",
+                                     "IOVA bits of skipped levels set"};
+        snprintf(why, sizeof(why), "%s", core[f->code - 0xFFFF0001u]);
+    } else {
         snprintf(why, sizeof(why), "malformed entry (code 0x%x)", f->code);
-    report_problem(w, "page-table entry", f->entry_gpa, f->level, f->iova, why);
+    }
+    report_problem(w, f->reason == VIOMMU_FAULT_READ_FAILED ? "page table" : "page-table entry", true, gpa, f->level,
+                   f->iova, why);
+}
+
+/* Bound the whole command, not just each walk: every device and PASID
+ * may have tables just under the per-walk budget. */
+static void total_budget(struct walk_state *w)
+{
+    struct viommu_stats st;
+    if (viommu_ctx_get_stats(w->ctx, &st, sizeof(st)))
+        return;
+    if (st.entries_read + w->own_reads <= w->o->max_total)
+        return;
+    emit_json_close(w->o, w->first_json);
+    fflush(stdout);
+    char s[16];
+    sid_str(w->sid, s);
+    die(EXIT_BUDGET,
+        "%s: total work budget exhausted (%" PRIu64 " table entries read): too many devices, PASIDs or tables "
+        "(page-table bomb?); raise --max-total to go further",
+        s, st.entries_read + w->own_reads);
+}
+
+/* dump/check one device (or one PASID of it). */
+static void do_view(struct walk_state *w, const struct view *v)
+{
+    const struct opts *o = w->o;
+    w->own_reads += 8;
+    total_budget(w);
+    if (v->mode != VIOMMU_MODE_TRANSLATED) {
+        bool pt = v->mode == VIOMMU_MODE_PASSTHROUGH;
+        if (w->check) {
+            if (!pt && v->configured && strcmp(v->blocked, "blocked")) {
+                /* A table that cannot be read: one report for the table, not one per entry. */
+                bool table = v->fr == 0x08 || v->fr == 0x09 || v->fr == 0x38 || v->fr == 0x40 || v->fr == 0x50 ||
+                             v->fr == 0x58;
+                report_problem(w, table ? "table" : v->entry_what ? v->entry_what : "device", v->entry_what != NULL,
+                               table ? ADDR_4K(v->entry_gpa) : v->entry_gpa, -1, 0, v->blocked);
+            }
+            return;
+        }
+        print_dev(w);
+        if (o->json) {
+            printf("\"mode\": \"%s\"", pt ? "passthrough" : "blocked");
+            if (!pt) {
+                printf(", \"reason\": ");
+                json_str(v->blocked);
+            }
+            printf("}");
+            w->first_json = false;
+        } else if (pt) {
+            printf(" passthrough\n");
+        } else {
+            printf(" blocked %s\n", v->blocked);
+        }
+        return;
+    }
+    uint64_t walked = 0;
+    int r = viommu_pt_walk_range(w->ctx, &v->pt, 0, UINT64_MAX, on_leaf, on_bad, w, &walked);
+    emit_run(w);
+    if (r == VIOMMU_EBUDGET) {
+        emit_json_close(o, w->first_json);
+        fflush(stdout);
+        char s[16];
+        sid_str(w->sid, s);
+        die(EXIT_BUDGET,
+            "%s: walk budget exhausted (%" PRIu64 " entries) after IOVA 0x%" PRIx64
+            ": the tables reference each other too often (page-table bomb?); raise --max-entries to go further",
+            s, o->walk_entries ? o->walk_entries : VIOMMU_DEFAULT_WALK_ENTRIES, walked);
+    }
+    if (r)
+        die(EXIT_USAGE, "viommu_pt_walk_range: %s", viommu_strerror(r));
+    total_budget(w);
+}
+
+static void do_pasid(struct walk_state *w, uint32_t pasid, uint32_t rid_pasid)
+{
+    struct view v;
+    /* Requests without PASID use RID_PASID: resolve that one the way they do. */
+    int r = resolve(w->ctx, w->o, w->sid, pasid == rid_pasid ? VIOMMU_PASID_NONE : pasid, &v);
+    if (r)
+        die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
+    if (!v.configured)
+        return;
+    w->pasid = pasid;
+    do_view(w, &v);
+}
+
+/* 9.4-9.6: every PASID whose PASID-table entry is present (or whose
+ * directory entry is malformed), in PASID order; RID_PASID included. */
+static void vtd_each_pasid(struct walk_state *w)
+{
+    const struct opts *o = w->o;
+    unsigned devfn = w->sid & 0xff;
+    uint64_t re, ce0, ce1;
+    uint64_t re_gpa = ADDR_4K(o->root) + 16u * (w->sid >> 8) + (devfn >= 128 ? 8 : 0);
+    if (!rd64(re_gpa, &re))
+        return;
+    uint64_t ce_gpa = ADDR_4K(re) + 32u * (devfn & 0x7f);
+    if (!rd64(ce_gpa, &ce0) || !rd64(ce_gpa + 8, &ce1))
+        return;
+    uint32_t rid = (uint32_t)(ce1 & 0xfffff);
+    if (!(ce0 & 8)) { /* PASIDE clear: only requests without PASID */
+        do_pasid(w, rid, rid);
+        return;
+    }
+    uint32_t ndir = 1u << (((ce0 >> 9) & 7) + 7);
+    if (ndir > (1u << 14))
+        ndir = 1u << 14;
+    for (uint32_t d = 0; d < ndir; d++) {
+        uint64_t pde;
+        w->own_reads++;
+        if (!rd64(ADDR_4K(ce0) + 8ull * d, &pde)) {
+            do_pasid(w, d * 64, rid); /* reported as SPD.1 */
+            return;
+        }
+        if (!(pde & 1))
+            continue;
+        if (pde & 0xffc) { /* reserved bits: report once, through its first PASID */
+            do_pasid(w, d * 64, rid);
+            continue;
+        }
+        for (uint32_t i = 0; i < 64; i++) {
+            uint64_t pe;
+            uint32_t p = d * 64 + i;
+            w->own_reads++;
+            if (!rd64(ADDR_4K(pde) + 64ull * i, &pe)) {
+                do_pasid(w, p, rid); /* SPT.1 */
+                break;
+            }
+            if (pe & 1)
+                do_pasid(w, p, rid);
+        }
+        total_budget(w);
+    }
 }
 
 static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
@@ -455,58 +811,49 @@ static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
     }
     if (o->have_sid)
         first = last = o->sid;
-    struct walk_state w = {.o = o, .first_json = true, .check = check};
-    if (o->json)
-        printf("[");
+    /* The table --root points at is the tool's input: it must be in RAM. */
+    uint64_t tbase = ADDR_4K(o->root);
+    uint64_t tfirst = tbase + (o->fmt == FMT_AMDV1 ? 32ull * first : 16ull * (first >> 8));
+    uint64_t tlast = tbase + (o->fmt == FMT_AMDV1 ? 32ull * last + 31 : 16ull * (last >> 8) + 15);
+    if (tlast < tbase)
+        die(EXIT_USAGE, "--root 0x%" PRIx64 ": the table wraps around 2^64", o->root);
+    for (uint64_t g = tfirst;; g += 0x1000 - (g & 0xfff)) {
+        uint8_t b;
+        if (g > tlast)
+            g = tlast;
+        if (host_read(NULL, g, &b, 1)) {
+            char where[600];
+            gpa_where(g, where, sizeof(where));
+            die(EXIT_USAGE, "--root 0x%" PRIx64 ": the %s table at GPA 0x%" PRIx64 "-0x%" PRIx64
+                " is not all in RAM: GPA 0x%" PRIx64 " is %s", o->root, o->fmt == FMT_AMDV1 ? "device" : "root",
+                tfirst, tlast, g, where);
+        }
+        if (g == tlast)
+            break;
+    }
+    struct walk_state w = {.o = o, .ctx = ctx, .first_json = true, .check = check, .pasid = VIOMMU_PASID_NONE};
+    emit_json_open(o);
     for (uint32_t sid = first; sid <= last; sid++) {
         struct view v;
-        int r = resolve(ctx, o, (uint16_t)sid, &v);
+        int r = resolve(ctx, o, (uint16_t)sid, o->have_pasid ? o->pasid : VIOMMU_PASID_NONE, &v);
         if (r)
             die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
-        if (!v.configured && !o->have_sid)
-            continue;
         w.sid = (uint16_t)sid;
-        char s[16];
-        sid_str((uint16_t)sid, s);
-        if (v.mode != VIOMMU_MODE_TRANSLATED) {
-            bool pt = v.mode == VIOMMU_MODE_PASSTHROUGH;
-            if (check) {
-                if (!pt && v.configured && strcmp(v.blocked, "blocked"))
-                    report_problem(&w, o->fmt == FMT_AMDV1 ? "device table entry" : "root/context entry",
-                                   v.entry_gpa, -1, 0, v.blocked);
-            } else if (o->json) {
-                printf("%s\n {\"sid\": \"%s\", \"mode\": \"%s\"", w.first_json ? "" : ",", s,
-                       pt ? "passthrough" : "blocked");
-                if (!pt) {
-                    printf(", \"reason\": ");
-                    json_str(v.blocked);
-                }
-                printf("}");
-                w.first_json = false;
-            } else if (pt) {
-                printf("%s passthrough\n", s);
-            } else {
-                printf("%s blocked %s\n", s, v.blocked);
-            }
+        w.pasid = VIOMMU_PASID_NONE;
+        w.own_reads += 4;
+        bool whole_device = !v.scalable || o->have_pasid ||
+                            (v.mode == VIOMMU_MODE_BLOCKED && vtd_device_level(v.fr));
+        if (whole_device) {
+            if (!v.configured && !o->have_sid)
+                continue;
+            if (v.scalable && !(v.mode == VIOMMU_MODE_BLOCKED && vtd_device_level(v.fr)))
+                w.pasid = v.pasid;
+            do_view(&w, &v);
             continue;
         }
-        uint64_t walked = 0;
-        r = viommu_pt_walk_range(ctx, &v.pt, 0, UINT64_MAX, on_leaf, on_bad, &w, &walked);
-        emit_run(&w);
-        if (r == VIOMMU_EBUDGET) {
-            if (o->json)
-                printf("\n]\n");
-            fflush(stdout);
-            die(EXIT_BUDGET,
-                "%s: walk budget exhausted (%" PRIu64 " entries) after IOVA 0x%" PRIx64
-                ": the tables reference each other too often (page-table bomb?); raise --max-entries to go further",
-                s, o->walk_entries ? o->walk_entries : VIOMMU_DEFAULT_WALK_ENTRIES, walked);
-        }
-        if (r)
-            die(EXIT_USAGE, "viommu_pt_walk_range: %s", viommu_strerror(r));
+        vtd_each_pasid(&w);
     }
-    if (o->json)
-        printf("\n]\n");
+    emit_json_close(o, w.first_json);
     if (check && !o->json && !w.problems)
         printf("no problems found\n");
     return check && w.problems ? EXIT_FAULT : 0;
@@ -514,33 +861,51 @@ static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
 
 static const char *usage_tables =
     "usage: viommu translate --format amdv1|vtd --ram FILE[@GPA]... --root VALUE --sid BB:DD.F\n"
-    "                        [--pasid N] [--access r|w|rw] [--json] IOVA...\n"
-    "       viommu dump      --format amdv1|vtd --ram FILE[@GPA]... --root VALUE [--sid BB:DD.F] [--json]\n"
-    "       viommu check     --format amdv1|vtd --ram FILE[@GPA]... --root VALUE [--sid BB:DD.F] [--json]\n"
+    "                        [--pasid N] [--access r|w|rw] [--json] [options] IOVA...\n"
+    "       viommu dump      --format amdv1|vtd --ram FILE[@GPA]... --root VALUE [--sid BB:DD.F]\n"
+    "                        [--pasid N] [--json] [options]\n"
+    "       viommu check     --format amdv1|vtd --ram FILE[@GPA]... --root VALUE [--sid BB:DD.F]\n"
+    "                        [--pasid N] [--json] [options]\n"
     "\n"
     "  --format amdv1   VALUE is the AMD-Vi Device Table Base Address register (base | Size)\n"
-    "  --format vtd     VALUE is the VT-d Root Table Address register (TTM selects legacy/scalable)\n"
+    "  --format vtd     VALUE is the VT-d Root Table Address register (TTM bits 11:10:\n"
+    "                   00 legacy, 01 scalable mode)\n"
     "  --ram FILE[@GPA] raw guest RAM loaded at GPA (default 0); repeatable\n"
     "  --sid BB:DD.F    requester (source) ID; dump/check: only this device\n"
-    "  --pasid N        VT-d scalable mode: PASID of the request\n"
+    "  --pasid N        VT-d scalable mode: PASID of the request (default: none, i.e. the\n"
+    "                   context entry's RID_PASID); dump/check: only this PASID\n"
     "  --access r|w|rw  access to check (translate; default r)\n"
     "  --max-entries N  table entries one walk may read (default 1048576)\n"
+    "  --max-total N    dump/check: table entries the whole command may read (default 16777216)\n"
     "  --json           machine-readable output\n"
+    "VT-d unit (later options override earlier ones):\n"
+    "  --vtd-cap HEX    CAP register (default 0xc00380e06: ND 65536 domains, SAGAW 39/48/57,\n"
+    "                   MGAW 57, 2M and 1G pages)\n"
+    "  --vtd-ecap HEX   ECAP register (default 0x499800000044: DT, PT, PASID 20 bits, SMTS, SLTS)\n"
+    "  --aw 39|48|57    largest guest address width: SAGAW up to it, MGAW = it\n"
+    "  --superpages none|2m|1g  second-level large pages (CAP.SLLPS)\n"
+    "  --haw N          host address width in bits (default 52)\n"
+    "AMD-Vi unit:\n"
+    "  --amd-levels 4|5|6  page-table levels supported (EFR.HATS; default 6)\n"
+    "  --amd-pa N       physical address bits (default 52)\n"
     "\n"
     "translate prints 'IOVA TRANSLATED PAGESIZE PERM' or 'IOVA fault REASON' per IOVA;\n"
-    "dump prints 'SID IOVA_FIRST IOVA_LAST TRANSLATED_FIRST PERM' per contiguous run;\n"
+    "dump prints 'SID IOVA_FIRST IOVA_LAST TRANSLATED_FIRST PERM' per contiguous run\n"
+    "(VT-d scalable mode: 'SID pasid PASID IOVA_FIRST ...', one group per PASID);\n"
     "check reports malformed entries with their file and offset.\n"
     "Exit: 0 ok, 1 fault/problem found, 2 usage or input error, 3 budget exhausted.\n";
 
 static int cmd_tables(const char *cmd, int argc, char **argv)
 {
-    struct opts o = {.pasid = VIOMMU_PASID_NONE, .access = VIOMMU_PERM_READ};
+    struct opts o = {.pasid = VIOMMU_PASID_NONE, .access = VIOMMU_PERM_READ, .max_total = DEFAULT_MAX_TOTAL,
+                     .amd_efr = VIOMMU_AMDVI_EFR_ALL, .amd_levels = 6, .amd_pa = 52};
+    o.vtd = (struct viommu_vtd_hw){.size = sizeof(o.vtd), .cap = DEFAULT_VTD_CAP, .ecap = DEFAULT_VTD_ECAP};
     char **pos = calloc((size_t)argc + 1, sizeof(*pos));
     int npos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VAL() do { if (!val) die(EXIT_USAGE, "%s needs a value", a); i++; } while (0)
+#define NEED_VAL() do { if (!val) die(EXIT_USAGE, "%s: %s needs a value", cmd, a); i++; } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_tables, stdout);
             exit(0);
@@ -569,6 +934,7 @@ static int cmd_tables(const char *cmd, int argc, char **argv)
             if (p >= (1u << 20))
                 die(EXIT_USAGE, "--pasid: 0x%" PRIx64 " is not a 20-bit PASID", p);
             o.pasid = (uint32_t)p;
+            o.have_pasid = true;
         } else if (!strcmp(a, "--access")) {
             NEED_VAL();
             if (!strcmp(val, "r"))
@@ -581,7 +947,52 @@ static int cmd_tables(const char *cmd, int argc, char **argv)
                 die(EXIT_USAGE, "--access: expected r, w or rw, got '%s'", val);
         } else if (!strcmp(a, "--max-entries")) {
             NEED_VAL();
-            o.walk_entries = need_u64("--max-entries", val);
+            o.walk_entries = need_u64(a, val);
+        } else if (!strcmp(a, "--max-total")) {
+            NEED_VAL();
+            o.max_total = need_u64(a, val);
+        } else if (!strcmp(a, "--vtd-cap")) {
+            NEED_VAL();
+            o.vtd.cap = need_u64(a, val);
+        } else if (!strcmp(a, "--vtd-ecap")) {
+            NEED_VAL();
+            o.vtd.ecap = need_u64(a, val);
+        } else if (!strcmp(a, "--aw")) {
+            NEED_VAL();
+            uint64_t aw = need_u64(a, val);
+            if (aw != 39 && aw != 48 && aw != 57)
+                die(EXIT_USAGE, "--aw: expected 39, 48 or 57, got '%s'", val);
+            /* SAGAW bit 1: 39, 2: 48, 3: 57 (11.4.2). */
+            uint64_t sagaw = aw == 39 ? 0x2 : aw == 48 ? 0x6 : 0xE;
+            o.vtd.cap = (o.vtd.cap & ~(CAP_SAGAW_MASK | CAP_MGAW_MASK)) | sagaw << CAP_SAGAW_SHIFT |
+                        (aw - 1) << CAP_MGAW_SHIFT;
+        } else if (!strcmp(a, "--superpages")) {
+            NEED_VAL();
+            o.vtd.cap &= ~(CAP_SLLPS_2M | CAP_SLLPS_1G);
+            if (!strcmp(val, "2m"))
+                o.vtd.cap |= CAP_SLLPS_2M;
+            else if (!strcmp(val, "1g"))
+                o.vtd.cap |= CAP_SLLPS_2M | CAP_SLLPS_1G;
+            else if (strcmp(val, "none"))
+                die(EXIT_USAGE, "--superpages: expected none, 2m or 1g, got '%s'", val);
+        } else if (!strcmp(a, "--haw")) {
+            NEED_VAL();
+            uint64_t haw = need_u64(a, val);
+            if (haw < 32 || haw > 52)
+                die(EXIT_USAGE, "--haw: expected 32..52, got '%s'", val);
+            o.vtd.haw = (uint8_t)haw;
+        } else if (!strcmp(a, "--amd-levels")) {
+            NEED_VAL();
+            uint64_t l = need_u64(a, val);
+            if (l < 4 || l > 6)
+                die(EXIT_USAGE, "--amd-levels: expected 4, 5 or 6, got '%s'", val);
+            o.amd_levels = (unsigned)l;
+        } else if (!strcmp(a, "--amd-pa")) {
+            NEED_VAL();
+            uint64_t p = need_u64(a, val);
+            if (p < 32 || p > 52)
+                die(EXIT_USAGE, "--amd-pa: expected 32..52, got '%s'", val);
+            o.amd_pa = (unsigned)p;
         } else if (!strcmp(a, "--json")) {
             o.json = true;
         } else if (a[0] == '-' && a[1] == '-') {
@@ -602,6 +1013,8 @@ static int cmd_tables(const char *cmd, int argc, char **argv)
         die(EXIT_USAGE, "translate: --sid BB:DD.F is required");
     if (!translate && npos)
         die(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, pos[0]);
+    if (o.have_pasid && o.fmt != FMT_VTD)
+        die(EXIT_USAGE, "%s: --pasid applies to --format vtd (scalable mode) only", cmd);
     o.args = pos;
     o.nargs = npos;
     struct viommu_ctx *ctx = make_ctx(o.walk_entries);
