@@ -100,6 +100,49 @@ def vtd_map(img, root, levels, iova, pa, perm=3):
     img.w64(t + 8 * ((iova >> 12) & 511), pa | perm)
 
 
+# ---- VT-d scalable mode (9.2 root, 9.4 context, 9.5 PASID directory, 9.6 PASID table) ----
+SM_TTM = 1 << 10  # RTADDR.TTM = 01b
+PGTT_FL, PGTT_SL, PGTT_PT = 1, 2, 4
+
+
+def sm_ctx(img, rt, sid, pdir, pdts=0, paside=True, rid_pasid=0, extra=0):
+    bus, devfn = sid >> 8, sid & 0xff
+    rg = rt + 16 * bus + (8 if devfn >= 128 else 0)
+    re = img.r64(rg)
+    if not re & 1:
+        re = img.page() | 1
+        img.w64(rg, re)
+    ce = (re & ~0xfff) + 32 * (devfn & 0x7f)
+    img.w64(ce, pdir | (pdts << 9) | (8 if paside else 0) | 1 | extra)
+    img.w64(ce + 8, rid_pasid)
+    return ce
+
+
+def sm_pasid(img, pdir, pasid, pgtt=PGTT_SL, slpt=0, aw=1, did=1, extra=0):
+    de = img.r64(pdir + 8 * (pasid >> 6))
+    if not de & 1:
+        de = img.page() | 1
+        img.w64(pdir + 8 * (pasid >> 6), de)
+    pe = (de & ~0xfff) + 64 * (pasid & 63)
+    img.w64(pe, slpt | (pgtt << 6) | (aw << 2) | 1 | extra)
+    img.w64(pe + 8, did)
+    return pe
+
+
+def cli(fmt, cmd, ram, root, *args):
+    return run(cmd, "--format", fmt, "--ram", ram, "--root", hex(root), *args)
+
+
+def assert_json_shape(tc, items, required):
+    """Every item is an object with exactly `required` keys, values strings/ints/None."""
+    tc.assertIsInstance(items, list)
+    for it in items:
+        tc.assertIsInstance(it, dict)
+        tc.assertEqual(set(it), set(required), it)
+        for k, v in it.items():
+            tc.assertTrue(v is None or isinstance(v, (str, int)), (k, v))
+
+
 class TablesTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -208,6 +251,190 @@ class TablesTest(unittest.TestCase):
             rc, out, _ = run(*cmd)
             self.assertEqual(rc, 0, cmd)
             self.assertIn("usage", out)
+
+
+class VtdScalableTest(unittest.TestCase):
+    """VT-d scalable mode (3.4.3): RTADDR.TTM=01b, per-PASID second-level tables."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+        img = Image()
+        rt = img.page()
+        self.rta = rt | SM_TTM
+        pdir = img.page()
+        sl0, sl5 = img.page(), img.page()
+        vtd_map(img, sl0, 3, 0x7000, 0x250000, 3)
+        vtd_map(img, sl5, 3, 0x9000, 0x260000, 1)
+        l1 = img.r64(sl5) & 0x000FFFFFFFFFF000
+        img.w64(l1 + 8 * 1, 0x40000000 | (1 << 7) | 3)  # 2 MiB page at IOVA 0x200000 (9.8 PS)
+        self.ce = sm_ctx(img, rt, 0x0100, pdir)
+        sm_pasid(img, pdir, 0, PGTT_SL, sl0)  # RID_PASID 0
+        sm_pasid(img, pdir, 5, PGTT_SL, sl5)
+        self.pe6 = sm_pasid(img, pdir, 6, PGTT_FL)  # first-level: not supported -> SPT.4 (0x5b)
+        sm_pasid(img, pdir, 70, PGTT_PT)  # second directory entry, pass-through
+        # 01:00.1: PASIDE clear, RID_PASID 3 (needs ECAP.RPS), 4-level tables.
+        pdir2, sl4 = img.page(), img.page()
+        vtd_map(img, sl4, 4, 0x40000000, 0x270000, 3)
+        sm_ctx(img, rt, 0x0101, pdir2, paside=False, rid_pasid=3)
+        sm_pasid(img, pdir2, 3, PGTT_SL, sl4, aw=2)
+        # 02:10.0 (devfn 0x80): upper half of the scalable root entry, pass-through.
+        pdir3 = img.page()
+        sm_ctx(img, rt, 0x0280, pdir3, paside=False)
+        sm_pasid(img, pdir3, 0, PGTT_PT)
+        self.img = img
+        self.ram = img.save(self.d)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def tr(self, *args):
+        return cli("vtd", "translate", self.ram, self.rta, *args)
+
+    def test_translate_rid_pasid_and_pasid(self):
+        rc, out, err = self.tr("--sid", "01:00.0", "0x7010")
+        self.assertEqual((rc, out, err), (0, "0x7010 0x250010 0x1000 rw\n", ""))
+        rc, out, err = self.tr("--sid", "01:00.0", "--pasid", "5", "0x9010", "0x212345")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines(), ["0x9010 0x260010 0x1000 r", "0x212345 0x40012345 0x200000 rw"])
+        rc, out, _ = self.tr("--sid", "01:00.0", "--pasid", "70", "0x123456")
+        self.assertEqual((rc, out), (0, "0x123456 0x123456 0x1000 rw\n"))
+        rc, out, _ = self.tr("--sid", "02:10.0", "0x5000")  # upper root-entry half
+        self.assertEqual((rc, out), (0, "0x5000 0x5000 0x1000 rw\n"))
+        rc, out, _ = self.tr("--sid", "01:00.0", "--pasid", "0", "0x7010", "--json")
+        self.assertEqual(json.loads(out), [{"iova": "0x7010", "pasid": "0x0", "translated": "0x250010",
+                                            "page_size": "0x1000", "perm": "rw"}])
+
+    def test_translate_scalable_fault_reasons(self):
+        # SGN.6 write to a read-only page: scalable reasons, not legacy 0x5.
+        rc, out, _ = self.tr("--sid", "01:00.0", "--pasid", "5", "--access", "w", "0x9010")
+        self.assertEqual((rc, out.split()[1:3]), (1, ["fault", "0x85"]))
+        # SGN.4: beyond the 39-bit address width of a 3-level table.
+        rc, out, _ = self.tr("--sid", "01:00.0", "0x8000000000")
+        self.assertEqual(out.split()[1:3], ["fault", "0x83"])
+        # First-level PGTT: SPT.4 with the PASID table entry's location.
+        rc, out, _ = self.tr("--sid", "01:00.0", "--pasid", "6", "0x1000")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "0x1000 fault 0x5b (SPT.4 invalid PASID table entry programming (PGTT)); "
+                              "PASID table entry at %s+0x%x\n" % (self.ram, self.pe6))
+        rc, out, _ = self.tr("--sid", "01:00.0", "--pasid", "6", "0x1000", "--json")
+        self.assertEqual(json.loads(out), [{"iova": "0x1000", "pasid": "0x6",
+                                            "fault": "0x5b (SPT.4 invalid PASID table entry programming (PGTT))",
+                                            "entry": "PASID table entry", "gpa": hex(self.pe6),
+                                            "location": "%s+0x%x" % (self.ram, self.pe6)}])
+        # SPT.2 not present, SCT.6 PASID with PASIDE clear, SCT.9 RID_PASID without ECAP.RPS.
+        self.assertEqual(self.tr("--sid", "01:00.0", "--pasid", "9", "0")[1].split()[2], "0x59")
+        self.assertEqual(self.tr("--sid", "01:00.1", "--pasid", "5", "0")[1].split()[2], "0x45")
+        self.assertEqual(self.tr("--sid", "01:00.1", "0x40000000")[1].split()[2], "0x48")
+        # Legacy RTADDR and a PASID: RTA.2.
+        rc, out, _ = cli("vtd", "translate", self.ram, self.rta & ~SM_TTM, "--sid", "01:00.0", "--pasid", "5", "0")
+        self.assertEqual(out.split()[2], "0x31")
+
+    def test_capability_options(self):
+        rps = 0x499800000044 | (1 << 49)
+        rc, out, err = self.tr("--sid", "01:00.1", "--vtd-ecap", hex(rps), "0x40000010")
+        self.assertEqual((rc, out), (0, "0x40000010 0x270010 0x1000 rw\n"), err)
+        # --aw 39: the 4-level (48-bit) PASID entry is invalid programming.
+        rc, out, _ = self.tr("--sid", "01:00.1", "--vtd-ecap", hex(rps), "--aw", "39", "0x40000010")
+        self.assertEqual(out.split()[2], "0x5b")
+        # No 2 MiB pages: the PS entry is malformed (SSL.3).
+        rc, out, _ = self.tr("--sid", "01:00.0", "--pasid", "5", "--superpages", "none", "0x200000")
+        self.assertEqual(out.split()[2], "0x7a")
+        # ECAP without SMTS: scalable RTADDR is invalid (RTA.1).
+        rc, out, _ = self.tr("--sid", "01:00.0", "--vtd-ecap", "0x44", "0x7000")
+        self.assertEqual(out.split()[2], "0x30")
+        # --vtd-cap with SAGAW 48 only: the 3-level RID_PASID entry is invalid.
+        rc, out, _ = self.tr("--sid", "01:00.0", "--vtd-cap", hex(6 | (0x4 << 8) | (47 << 16)), "0x7000")
+        self.assertEqual(out.split()[2], "0x5b")
+        for bad in (["--aw", "40"], ["--superpages", "4k"], ["--haw", "99"], ["--vtd-cap", "zz"]):
+            rc, _, err = self.tr("--sid", "01:00.0", *bad, "0")
+            self.assertEqual(rc, 2, bad)
+            self.assertIn(bad[0], err)
+
+    def test_dump_per_pasid(self):
+        rc, out, err = cli("vtd", "dump", self.ram, self.rta)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines(), [
+            "01:00.0 pasid 0x0 0x7000 0x7fff 0x250000 rw",
+            "01:00.0 pasid 0x5 0x9000 0x9fff 0x260000 r",
+            "01:00.0 pasid 0x5 0x200000 0x3fffff 0x40000000 rw",
+            "01:00.0 pasid 0x6 blocked 0x5b (SPT.4 invalid PASID table entry programming (PGTT))",
+            "01:00.0 pasid 0x46 passthrough",
+            "01:00.1 blocked 0x48 (SCT.9 RID_PASID not supported)",  # context level: the whole device
+            "02:10.0 pasid 0x0 passthrough"])
+        rc, out, _ = cli("vtd", "dump", self.ram, self.rta, "--sid", "01:00.0", "--pasid", "5", "--json")
+        self.assertEqual(json.loads(out), [
+            {"sid": "01:00.0", "pasid": "0x5", "iova_first": "0x9000", "iova_last": "0x9fff",
+             "translated_first": "0x260000", "perm": "r"},
+            {"sid": "01:00.0", "pasid": "0x5", "iova_first": "0x200000", "iova_last": "0x3fffff",
+             "translated_first": "0x40000000", "perm": "rw"}])
+        rc, out, _ = cli("vtd", "dump", self.ram, self.rta, "--json")
+        items = json.loads(out)
+        self.assertEqual(len(items), 7)
+        self.assertEqual(items[3], {"sid": "01:00.0", "pasid": "0x6", "mode": "blocked",
+                                    "reason": "0x5b (SPT.4 invalid PASID table entry programming (PGTT))"})
+
+    def test_check_scalable(self):
+        rc, out, _ = cli("vtd", "check", self.ram, self.rta)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out.splitlines(), [
+            "01:00.0 pasid 0x6 PASID table entry at GPA 0x%x (%s+0x%x): "
+            "0x5b (SPT.4 invalid PASID table entry programming (PGTT))" % (self.pe6, self.ram, self.pe6),
+            "01:00.1 scalable context entry at GPA 0x%x (%s+0x%x): 0x48 (SCT.9 RID_PASID not supported)"
+            % (self.ce + 32, self.ram, self.ce + 32)])
+        # Reserved bits in the scalable context entry (SCT.3) and a PASID directory entry (SPD.3).
+        self.img.w64(self.ce, self.img.r64(self.ce) | (1 << 5))
+        ram = self.img.save(self.d, "bad.bin")
+        rc, out, _ = cli("vtd", "check", ram, self.rta, "--sid", "01:00.0", "--json")
+        self.assertEqual(json.loads(out), [{"sid": "01:00.0", "entry": "scalable context entry", "gpa": hex(self.ce),
+                                            "location": "%s+0x%x" % (ram, self.ce), "level": None, "iova": None,
+                                            "problem": "0x42 (SCT.3 scalable context entry reserved bits set)"}])
+        self.img.w64(self.ce, self.img.r64(self.ce) & ~(1 << 5))
+        pdir = self.img.r64(self.ce) & ~0xfff
+        self.img.w64(pdir + 8, self.img.r64(pdir + 8) | (1 << 4))
+        ram = self.img.save(self.d, "bad2.bin")
+        rc, out, _ = cli("vtd", "check", ram, self.rta, "--sid", "01:00.0")
+        self.assertIn("01:00.0 pasid 0x40 PASID directory entry at GPA 0x%x (%s+0x%x): 0x52" % (pdir + 8, ram, pdir + 8),
+                      out)
+
+    def test_pasid_bomb_total_budget(self):
+        # 64 PASIDs x 8 directory entries all sharing one big table: bounded by --max-total.
+        img = Image()
+        rt, pdir, ptab, sl = img.page(), img.page(), img.page(), img.page()
+        for i in range(64):
+            vtd_map(img, sl, 3, i << 12, 0x300000 + (i << 12), 3)
+        sm_ctx(img, rt, 0x0100, pdir)
+        for i in range(64):
+            img.w64(ptab + 64 * i, sl | (PGTT_SL << 6) | (1 << 2) | 1)
+            img.w64(ptab + 64 * i + 8, 1)
+        for d in range(128):
+            img.w64(pdir + 8 * d, ptab | 1)
+        ram = img.save(self.d, "bomb.bin")
+        rc, out, err = cli("vtd", "dump", ram, rt | SM_TTM, "--max-total", "50000")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("total work budget exhausted", err)
+        self.assertIn("--max-total", err)
+
+
+class VtdBombTest(unittest.TestCase):
+    def test_second_level_bomb(self):
+        # 5-level (AW=3) tables where every entry points at the next shared table.
+        with tempfile.TemporaryDirectory() as d:
+            img = Image()
+            rt = vtd_setup(img)
+            tables = [img.page() for _ in range(5)]
+            for lvl in range(5):
+                for i in range(512):
+                    img.w64(tables[lvl] + 8 * i, (tables[lvl + 1] if lvl < 4 else 0x300000) | 3)
+            vtd_ctx(img, rt, 0x0100, tables[0], aw=3)
+            ram = img.save(d)
+            rc, out, err = cli("vtd", "dump", ram, rt, "--max-entries", "20000")
+            self.assertEqual(rc, 3, err)
+            self.assertIn("01:00.0: walk budget exhausted", err)
+            self.assertIn("page-table bomb", err)
+            rc, out, err = cli("vtd", "check", ram, rt, "--max-entries", "20000", "--json")
+            self.assertEqual(rc, 3, err)
+            self.assertEqual(json.loads(out), [])
 
 
 class VirtioRunTest(unittest.TestCase):
