@@ -240,6 +240,7 @@ struct view {
     uint32_t pasid;         /* scalable: effective PASID; else VIOMMU_PASID_NONE */
     unsigned fr;            /* VT-d fault reason when blocked */
     char blocked[128];      /* BLOCKED: spec reason text */
+    unsigned pt_perm;       /* PASSTHROUGH: rights granted (AMD DTE Mode 0 honours IR/IW) */
     const char *entry_what; /* entry that decided a BLOCKED result, if known */
     uint64_t entry_gpa;
     struct viommu_pt_config pt;
@@ -373,6 +374,7 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
             return r;
         v->mode = res.mode;
         v->pt = res.pt;
+        v->pt_perm = res.perm;
         v->configured = (res.dte[0] & 1) || res.event; /* DTE.V */
         if (res.mode == VIOMMU_MODE_BLOCKED) {
             snprintf(v->blocked, sizeof(v->blocked), "%s", res.event ? amd_event_name(res.event) : "blocked");
@@ -389,6 +391,7 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
         return r;
     v->mode = res.mode;
     v->pt = res.pt;
+    v->pt_perm = VIOMMU_PERM_RW;
     v->scalable = res.scalable;
     v->pasid = res.scalable ? res.pasid : VIOMMU_PASID_NONE;
     unsigned fr = res.fault_reason;
@@ -475,8 +478,11 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
         bool ok = false;
         if (v.mode == VIOMMU_MODE_PASSTHROUGH) {
             t = (struct viommu_translation){.iova = iova & ~UINT64_C(0xfff), .addr = iova & ~UINT64_C(0xfff),
-                                            .addr_mask = 0xfff, .perm = VIOMMU_PERM_RW};
-            ok = true;
+                                            .addr_mask = 0xfff, .perm = v.pt_perm};
+            ok = (v.pt_perm & o->access) == o->access;
+            if (!ok)
+                snprintf(why, sizeof(why), "%s (pass-through without %s permission)",
+                         o->fmt == FMT_AMDV1 ? "IO_PAGE_FAULT" : "0x5", perm_str(o->access & ~v.pt_perm));
         } else if (v.mode == VIOMMU_MODE_BLOCKED) {
             snprintf(why, sizeof(why), "%s", v.blocked);
             what = v.entry_what;
@@ -708,12 +714,16 @@ static void do_view(struct walk_state *w, const struct view *v)
         print_dev(w);
         if (o->json) {
             printf("\"mode\": \"%s\"", pt ? "passthrough" : "blocked");
+            if (pt)
+                printf(", \"perm\": \"%s\"", perm_str(v->pt_perm));
             if (!pt) {
                 printf(", \"reason\": ");
                 json_str(v->blocked);
             }
             printf("}");
             w->first_json = false;
+        } else if (pt && v->pt_perm != VIOMMU_PERM_RW) {
+            printf(" passthrough %s\n", perm_str(v->pt_perm));
         } else if (pt) {
             printf(" passthrough\n");
         } else {

@@ -437,6 +437,244 @@ class VtdBombTest(unittest.TestCase):
             self.assertEqual(json.loads(out), [])
 
 
+class CheckTest(unittest.TestCase):
+    """check: every kind of malformed entry, with FILE+0xOFFSET, text and JSON."""
+    KEYS = ("sid", "entry", "gpa", "location", "level", "iova", "problem")
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def loc(self, ram, gpa):
+        return "%s+0x%x" % (ram, gpa)
+
+    def test_amdv1_every_problem_kind(self):
+        img = Image()
+        devtab, reg = amd_setup(img)
+        root = img.page()
+        amd_dte(img, devtab, 0x0008, root)
+        amd_map(img, root, 3, 0x1000, 0x200000, 3)
+        l2 = img.r64(root) & 0x000FFFFFFFFFF000
+        l1 = img.r64(l2) & 0x000FFFFFFFFFF000
+        rw = AMD_IR | AMD_IW | 1
+        img.w64(l1 + 8 * 7, 0x400000 | (1 << 58) | rw)               # PTE reserved bit (2.2.3)
+        img.w64(l1 + 8 * 9, 0x7ff000 | (7 << 9) | rw)                # NextLevel 7, 8 MiB at level 1: bad size
+        img.w64(l1 + 8 * 10, (1 << 45) | rw)                         # beyond --amd-pa 40
+        img.w64(l2 + 8 * 3, img.page() | (3 << 9) | rw)              # NextLevel 3 at level 2: not below
+        img.w64(l2 + 8 * 4, 0x10000000 | (1 << 9) | rw)              # table beyond the RAM file
+        img.w64(root + 8 * 2, img.page() | (2 << 9) | (1 << 59) | rw)  # PDE reserved bit (FC/U not in PDEs)
+        img.w64(devtab + 32 * 0x10, 1 | 2 | 4 | (3 << 9) | root)     # DTE reserved bit 2
+        ram = img.save(self.d)
+        rc, out, err = cli("amdv1", "check", ram, reg, "--amd-pa", "40")
+        self.assertEqual(rc, 1, err)
+        L = lambda g: self.loc(ram, g)
+        self.assertEqual(out.splitlines(), [
+            "00:01.0 page-table entry at GPA 0x%x (%s) level 0 iova 0x7000: reserved bits set" % (l1 + 56, L(l1 + 56)),
+            "00:01.0 page-table entry at GPA 0x%x (%s) level 0 iova 0x9000: bad page size (NextLevel 7)"
+            % (l1 + 72, L(l1 + 72)),
+            "00:01.0 page-table entry at GPA 0x%x (%s) level 0 iova 0xa000: address beyond the physical address size"
+            % (l1 + 80, L(l1 + 80)),
+            "00:01.0 page-table entry at GPA 0x%x (%s) level 1 iova 0x600000: bad NextLevel (not below the entry's level)"
+            % (l2 + 24, L(l2 + 24)),
+            "00:01.0 page table at GPA 0x10000000 (%s+0x10000000, beyond the end of the file (0x400000 bytes)) "
+            "level 0 iova 0x800000: table beyond RAM (read failed)" % ram,
+            "00:01.0 page-table entry at GPA 0x%x (%s) level 2 iova 0x80000000: reserved bits set" % (root + 16, L(root + 16)),
+            "00:02.0 device table entry at GPA 0x%x (%s): ILLEGAL_DEV_TABLE_ENTRY" % (devtab + 0x200, L(devtab + 0x200)),
+        ])
+        rc, out, _ = cli("amdv1", "check", ram, reg, "--amd-pa", "40", "--json")
+        items = json.loads(out)
+        assert_json_shape(self, items, self.KEYS)
+        self.assertEqual(items[0], {"sid": "00:01.0", "entry": "page-table entry", "gpa": hex(l1 + 56),
+                                    "location": L(l1 + 56), "level": 0, "iova": "0x7000",
+                                    "problem": "reserved bits set"})
+        self.assertEqual(items[4]["location"], "%s+0x10000000, beyond the end of the file (0x400000 bytes)" % ram)
+        self.assertEqual(items[6], {"sid": "00:02.0", "entry": "device table entry", "gpa": hex(devtab + 0x200),
+                                    "location": L(devtab + 0x200), "level": None, "iova": None,
+                                    "problem": "ILLEGAL_DEV_TABLE_ENTRY"})
+        self.assertEqual([i["gpa"] for i in items], [hex(g) for g in (l1 + 56, l1 + 72, l1 + 80, l2 + 24, 0x10000000,
+                                                                      root + 16, devtab + 0x200)])
+        # One device only; a clean image says so.
+        rc, out, _ = cli("amdv1", "check", ram, reg, "--amd-pa", "40", "--sid", "00:02.0", "--json")
+        self.assertEqual(len(json.loads(out)), 1)
+        clean = Image()
+        devtab, reg = amd_setup(clean)
+        r2 = clean.page()
+        amd_dte(clean, devtab, 8, r2)
+        amd_map(clean, r2, 3, 0x1000, 0x200000)
+        ram = clean.save(self.d, "clean.bin")
+        self.assertEqual(cli("amdv1", "check", ram, reg)[:2], (0, "no problems found\n"))
+        self.assertEqual(cli("amdv1", "check", ram, reg, "--json")[:2], (0, "[]\n"))
+
+    def test_vtd_legacy_every_problem_kind(self):
+        img = Image()
+        rt = vtd_setup(img)
+        sl = img.page()
+        vtd_ctx(img, rt, 0x0100, sl, aw=1)
+        vtd_map(img, sl, 3, 0x1000, 0x250000)
+        l1 = img.r64(sl) & 0x000FFFFFFFFFF000
+        l0 = img.r64(l1) & 0x000FFFFFFFFFF000
+        img.w64(l0 + 8 * 2, 0x251000 | (1 << 62) | 3)        # 9.8 reserved bit 62 (leaf)
+        img.w64(l1 + 8 * 1, img.page() | (1 << 11) | 3)      # reserved bit 11 in a table entry
+        img.w64(l1 + 8 * 2, 0x400000 | (1 << 7) | 3)         # 2 MiB page with --superpages none
+        img.w64(l0 + 8 * 3, (1 << 45) | 3)                   # beyond --haw 40
+        img.w64(l1 + 8 * 4, 0x20000000 | 3)                  # next table beyond the RAM file
+        # 02:00.0: context entry reserved bits (9.3 bits 11:4) -> 0x0b.
+        vtd_ctx(img, rt, 0x0200, sl)
+        ce2 = (img.r64(rt + 32) & ~0xfff)
+        img.w64(ce2, img.r64(ce2) | (1 << 4))
+        # 03:00.0: context table beyond RAM -> 0x09; 04:00.0: root entry reserved bit -> 0x0a.
+        img.w64(rt + 16 * 3, 0x30000000 | 1)
+        img.w64(rt + 16 * 4, img.page() | 1 | (1 << 3))
+        ram = img.save(self.d)
+        L = lambda g: self.loc(ram, g)
+        rc, out, err = cli("vtd", "check", ram, rt, "--superpages", "none", "--haw", "40")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out.splitlines(), [
+            "01:00.0 page-table entry at GPA 0x%x (%s) level 0 iova 0x2000: reserved bits set" % (l0 + 16, L(l0 + 16)),
+            "01:00.0 page-table entry at GPA 0x%x (%s) level 0 iova 0x3000: address beyond the host address width"
+            % (l0 + 24, L(l0 + 24)),
+            "01:00.0 page-table entry at GPA 0x%x (%s) level 1 iova 0x200000: reserved bits set" % (l1 + 8, L(l1 + 8)),
+            "01:00.0 page-table entry at GPA 0x%x (%s) level 1 iova 0x400000: "
+            "PS set where superpages are not supported (CAP.SLLPS)" % (l1 + 16, L(l1 + 16)),
+            "01:00.0 page table at GPA 0x20000000 (%s+0x20000000, beyond the end of the file (0x400000 bytes)) "
+            "level 0 iova 0x800000: table beyond RAM (read failed)" % ram,
+            "02:00.0 context entry at GPA 0x%x (%s): 0xb (context entry reserved bits set)" % (ce2, L(ce2)),
+            "03:00.0 table at GPA 0x30000000 (%s+0x30000000, beyond the end of the file (0x400000 bytes)): "
+            "0x9 (context table not accessible)" % ram,
+            "04:00.0 root entry at GPA 0x%x (%s): 0xa (root entry reserved bits set)" % (rt + 64, L(rt + 64)),
+        ])
+        rc, out, _ = cli("vtd", "check", ram, rt, "--superpages", "none", "--haw", "40", "--json")
+        items = json.loads(out)
+        assert_json_shape(self, items, self.KEYS)
+        self.assertEqual(len(items), 8)
+        self.assertEqual(items[5], {"sid": "02:00.0", "entry": "context entry", "gpa": hex(ce2), "location": L(ce2),
+                                    "level": None, "iova": None,
+                                    "problem": "0xb (context entry reserved bits set)"})
+        self.assertEqual(items[3]["level"], 1)
+        self.assertEqual(items[3]["iova"], "0x400000")
+
+
+class AmdDumpTest(unittest.TestCase):
+    def test_level_skip_and_nextlevel7_coalesced(self):
+        with tempfile.TemporaryDirectory() as d:
+            img = Image()
+            devtab, reg = amd_setup(img)
+            root = img.page()
+            amd_dte(img, devtab, 0x0010, root)
+            rw = AMD_IR | AMD_IW | 1
+            # 2.2.3 level skipping: the level-3 PDE points straight at a level-1 table.
+            t = img.page()
+            img.w64(root + 8 * 1, t | (1 << 9) | rw)
+            img.w64(t, 0x500000 | rw)
+            img.w64(t + 8, 0x501000 | rw)
+            # NextLevel 7: a 32 KiB page in 8 replicated PTEs, then a 4 KiB page continuing it.
+            amd_map(img, root, 3, 0x8000, 0x5ff000)  # ordinary page just before
+            l1 = img.r64(img.r64(root) & 0x000FFFFFFFFFF000) & 0x000FFFFFFFFFF000
+            for i in range(16, 24):
+                img.w64(l1 + 8 * i, 0x600000 | 0x3000 | (7 << 9) | rw)
+            img.w64(l1 + 8 * 24, 0x608000 | rw)
+            ram = img.save(d)
+            rc, out, err = cli("amdv1", "dump", ram, reg)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(out.splitlines(), ["00:02.0 0x8000 0x8fff 0x5ff000 rw",
+                                                "00:02.0 0x10000 0x18fff 0x600000 rw",
+                                                "00:02.0 0x40000000 0x40001fff 0x500000 rw"])
+            rc, out, _ = cli("amdv1", "translate", ram, reg, "--sid", "00:02.0", "0x13456", "0x40001008")
+            self.assertEqual(out.splitlines(), ["0x13456 0x603456 0x8000 rw", "0x40001008 0x501008 0x1000 rw"])
+            # Skipped level-2 IOVA bits must be zero (2.2.3).
+            rc, out, _ = cli("amdv1", "translate", ram, reg, "--sid", "00:02.0", "0x40200000")
+            self.assertEqual((rc, out.split()[1:3]), (1, ["fault", "IO_PAGE_FAULT"]))
+
+
+class ErrorsTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_short_ram_file_named_with_offset(self):
+        small = os.path.join(self.d, "small.bin")
+        with open(small, "wb") as f:
+            f.write(bytes(0x100000))
+        # dump/check need the table --root points at: exit 2 naming file and offset.
+        for cmd, fmt, root in (("dump", "vtd", 0x100000), ("check", "vtd", 0x100000), ("dump", "amdv1", 0xff000 | 1)):
+            rc, out, err = run(cmd, "--format", fmt, "--ram", small, "--root", hex(root))
+            self.assertEqual(rc, 2, (cmd, fmt, err))
+            self.assertIn("%s+0x100000, beyond the end of the file (0x100000 bytes)" % small, err)
+        # translate: the device sees a root-table read failure, named with its location.
+        rc, out, _ = run("translate", "--format", "vtd", "--ram", small, "--root", "0x100000", "--sid", "01:00.0", "0")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "0x0 fault 0x8 (root table not accessible); root entry at "
+                              "%s+0x100010, beyond the end of the file (0x100000 bytes)\n" % small)
+        # A page table past the end: PAGE_TAB_HARDWARE_ERROR with the entry's location.
+        img = Image()
+        devtab, reg = amd_setup(img)
+        root = img.page()
+        amd_dte(img, devtab, 8, root)
+        img.w64(root, 0x7ff000 | (2 << 9) | AMD_IR | AMD_IW | 1)
+        ram = img.save(self.d)
+        rc, out, _ = run("translate", "--format", "amdv1", "--ram", ram, "--root", hex(reg), "--sid", "00:01.0", "0x10")
+        self.assertEqual(out, "0x10 fault PAGE_TAB_HARDWARE_ERROR (READ_FAILED); page-table entry at "
+                              "%s+0x7ff000, beyond the end of the file (0x400000 bytes)\n" % ram)
+
+    def test_usage_errors_exit_2(self):
+        ram = Image().save(self.d)
+        base = ["--format", "vtd", "--ram", ram, "--root", "0x100000"]
+        cases = [
+            (["translate"] + base + ["0"], "--sid"),
+            (["translate"] + base + ["--sid", "01:00.0"], "no IOVA"),
+            (["translate"] + base + ["--sid", "1:2:3", "0"], "--sid"),
+            (["translate"] + base + ["--sid", "0", "0xzz"], "IOVA"),
+            (["dump"] + base + ["--bogus"], "--bogus"),
+            (["dump"] + base + ["--max-entries"], "--max-entries needs a value"),
+            (["dump", "--ram", ram, "--root", "0"], "--format"),
+            (["dump", "--format", "vtd", "--root", "0"], "--ram"),
+            (["dump", "--format", "vtd", "--ram", ram], "--root"),
+            (["dump", "--format", "x86", "--ram", ram, "--root", "0"], "--format"),
+            (["dump"] + base + ["extra"], "extra"),
+            (["check"] + base + ["--pasid", "0x100000"], "--pasid"),
+            (["check", "--format", "amdv1", "--ram", ram, "--root", "0", "--pasid", "1"], "--pasid"),
+            (["translate"] + base + ["--sid", "0", "--access", "x", "0"], "--access"),
+            (["dump", "--format", "vtd", "--ram", ram + "@0x123", "--root", "0"], "4 KiB"),
+            (["dump", "--format", "vtd", "--ram", ram, "--ram", ram, "--root", "0"], "overlaps"),
+            (["frobnicate"], "frobnicate"),
+            (["virtio", "walk"], "run"),
+            (["virtio", "run", "--no-feature", "FLY"], "FLY"),
+            (["virtio", "run", "/nonexistent/script"], "/nonexistent/script"),
+            (["acpi", "hpet", "-o", os.path.join(self.d, "x")], "hpet"),
+            (["acpi", "dmar"], "-o FILE"),
+            (["acpi", "dmar", "--haw"], "--haw"),
+        ]
+        for args, needle in cases:
+            rc, out, err = run(*args)
+            self.assertEqual(rc, 2, (args, err))
+            self.assertIn(needle, err, args)
+            self.assertTrue(err.startswith("viommu: ") or "<stdin>" in err or "usage" in err, (args, err))
+
+    def test_help_for_every_subcommand(self):
+        for cmd in (["--help"], ["-h"], ["help"], ["translate", "--help"], ["dump", "--help"], ["check", "-h"],
+                    ["virtio", "--help"], ["virtio", "run", "--help"], ["acpi", "--help"], ["acpi", "ivrs", "--help"],
+                    ["acpi", "dmar", "--help"], ["acpi", "viot", "--help"]):
+            rc, out, err = run(*cmd)
+            self.assertEqual((rc, err), (0, ""), cmd)
+            self.assertIn("usage", out, cmd)
+        rc, out, _ = run("dump", "--help")
+        for opt in ("--pasid", "--vtd-cap", "--vtd-ecap", "--aw", "--superpages", "--haw", "--max-total",
+                    "--amd-levels", "--amd-pa", "--json"):
+            self.assertIn(opt, out)
+        rc, _, err = run()
+        self.assertEqual(rc, 2)
+        self.assertIn("usage", err)
+        rc, out, _ = run("--version")
+        self.assertEqual(rc, 0)
+        self.assertTrue(out.startswith("viommu "))
+
+
 class VirtioRunTest(unittest.TestCase):
     SCRIPT = """# virtio 1.3 IOMMU device requests
 attach 1 8
