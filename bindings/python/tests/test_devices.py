@@ -121,6 +121,57 @@ class VtdTest(unittest.TestCase):
         self.assertEqual(sp.mode, v.Mode.PASSTHROUGH)
         n.close()
 
+    def test_scalable_mode_pasid_translate(self):
+        """Scalable mode (VT-d 3.4.3): RTADDR.TTM=01b, scalable root/context
+        entries (9.2/9.4), PASID directory/table (9.5/9.6) with second-level
+        PGTT; requests without PASID use RID_PASID."""
+        self.ctx.close()
+        self.ctx = v.Context(self.ram)
+        d = self.dev = v.Vtd(self.ctx, reg_base=0xFED90000, flags=v.VTD_F_DEFAULT | v.VtdFlag.SCALABLE)
+        ecap = d.mmio_read(0x10)
+        self.assertTrue(ecap & (1 << 43))                   # ECAP.SMTS
+        root, ctxt, pdir, ptbl = self.page(), self.page(), self.page(), self.page()
+        sl0, sl5 = self.page(), self.page()
+        self.sl_map(sl0, 0x10000, 0x200000)
+        self.sl_map(sl5, 0x10000, 0x300000)
+        rid, devfn = 0x0118, 0x18                          # 01:03.0
+        w64(self.ram, root + 16 * 1, ctxt | 1)             # scalable root entry, lower half (devfn < 128)
+        ce = ctxt + 32 * devfn
+        w64(self.ram, ce, pdir | (1 << 3) | 1)             # PDIR, PASIDE, PDTS 0, P
+        w64(self.ram, ce + 8, 0)                           # RID_PASID 0
+        w64(self.ram, pdir, ptbl | 1)                      # PASIDs 0..63
+        w64(self.ram, ptbl + 64 * 0, sl0 | (2 << 6) | (2 << 2) | 1)  # PGTT second-level, AW 48-bit
+        w64(self.ram, ptbl + 64 * 0 + 8, 1)                # DID 1
+        w64(self.ram, ptbl + 64 * 5, sl5 | (2 << 6) | (2 << 2) | 1)
+        w64(self.ram, ptbl + 64 * 5 + 8, 2)
+        w64(self.ram, ptbl + 64 * 6, (1 << 6) | (2 << 2) | 1)  # PGTT first-level: not supported
+        w64(self.ram, ptbl + 64 * 6 + 8, 3)
+        d.mmio_write(0x38, 4, 0)                           # FECTL: unmask
+        d.mmio_write(0x20, 8, root | (1 << 10))            # RTADDR, TTM = scalable
+        d.mmio_write(0x18, 4, 1 << 30)                     # SRTP
+        d.mmio_write(0x18, 4, 1 << 31)                     # TE
+        self.assertTrue(d.mmio_read(0x1C, 4) & (1 << 31))
+
+        t = d.address_space(rid).translate(0x10123, v.Perm.WRITE)   # no PASID: RID_PASID 0
+        self.assertEqual(t.addr | (0x10123 & t.addr_mask), 0x200123)
+        t = d.address_space(rid, pasid=5).translate(0x10123, v.Perm.READ)
+        self.assertEqual(t.addr | (0x10123 & t.addr_mask), 0x300123)
+        res = v.vtd_resolve(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid, 5)
+        self.assertEqual((res.mode, res.scalable, res.pasid, res.domain_id), (v.Mode.TRANSLATED, 1, 5, 2))
+        res = v.vtd_resolve(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid)
+        self.assertEqual((res.mode, res.pasid, res.domain_id), (v.Mode.TRANSLATED, 0, 1))
+
+        with self.assertRaises(v.TranslationFault):
+            d.address_space(rid, pasid=6).translate(0x10000, v.Perm.READ)
+        fro = ((d.mmio_read(0x08) >> 24) & 0x3FF) * 16
+        lo, hi = d.mmio_read(fro), d.mmio_read(fro + 8)
+        self.assertTrue(hi >> 63)                          # FRCD.F
+        self.assertEqual((hi & 0xFFFF, (hi >> 32) & 0xFF), (rid, 0x5B))  # SPT.4
+        self.assertTrue(hi & (1 << 31))                    # PP: PASID present
+        self.assertEqual((hi >> 40) & 0xFFFFF, 6)          # PV
+        with self.assertRaises(v.TranslationFault):
+            d.address_space(rid, pasid=9).translate(0x10000, v.Perm.READ)  # SPT.2 not present
+
     def test_dmar_and_reset(self):
         tbl = v.dmar_build([(0xFED90000, 0, True, [])])
         self.assertEqual(tbl[:4], b"DMAR")
