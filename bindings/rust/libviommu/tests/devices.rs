@@ -177,6 +177,56 @@ fn vtd_legacy_mmio_tables_translate_and_fault_recording() {
     assert_eq!(&dmar[0..4], b"DMAR");
 }
 
+/// Scalable mode (VT-d 3.4.3): RTADDR.TTM = 01b, scalable root/context entries
+/// (9.2/9.4), PASID directory and table (9.5/9.6) with second-level PGTT.
+/// Requests without a PASID use the context entry's RID_PASID.
+#[test]
+fn vtd_scalable_mode_translate_with_and_without_pasid() {
+    let ram = GuestRam::new(4 << 20);
+    let ctx = Context::new(ram.clone()).unwrap();
+    let flags = libviommu_sys::VIOMMU_VTD_F_DEFAULT | libviommu_sys::VIOMMU_VTD_F_SCALABLE;
+    let dev = Vtd::new(&ctx, &VtdConfig { reg_base: 0xfed9_0000, flags, ..Default::default() }).unwrap();
+    let mut g = VtdGuest { ram: ram.clone(), next: 0x1000, iq: 0, tail: 0 };
+    let (cap, ecap) = (dev.mmio_read(0x08, 8).unwrap(), dev.mmio_read(0x10, 8).unwrap());
+    assert_ne!(ecap & (1 << 43), 0, "ECAP.SMTS");
+    let (root, ctxt, pdir, ptbl, sl0, sl5) = (g.page(), g.page(), g.page(), g.page(), g.page(), g.page());
+    g.sl_map(sl0, 0x10000, 0x200000);
+    g.sl_map(sl5, 0x10000, 0x300000);
+    let rid: u16 = 0x0118; // 01:03.0, devfn 0x18 < 128: lower half of the root entry
+    ram.write_u64(root + 16, ctxt | 1);
+    let ce = ctxt + 32 * 0x18;
+    ram.write_u64(ce, pdir | (1 << 3) | 1); // PDIR, PASIDE, PDTS 0, P
+    ram.write_u64(ce + 8, 0); // RID_PASID 0
+    ram.write_u64(pdir, ptbl | 1); // PASIDs 0..63
+    for (pasid, slpt, pgtt, did) in [(0u64, sl0, 2u64, 1u64), (5, sl5, 2, 2), (6, 0, 1, 3)] {
+        ram.write_u64(ptbl + 64 * pasid, slpt | (pgtt << 6) | (2 << 2) | 1); // AW 48-bit
+        ram.write_u64(ptbl + 64 * pasid + 8, did);
+    }
+    dev.mmio_write(0x38, 4, 0).unwrap(); // FECTL: unmask
+    dev.mmio_write(0x20, 8, root | (1 << 10)).unwrap(); // RTADDR, TTM scalable
+    dev.mmio_write(0x18, 4, 1 << 30).unwrap(); // SRTP
+    dev.mmio_write(0x18, 4, 1 << 31).unwrap(); // TE
+    assert_ne!(dev.mmio_read(0x1c, 4).unwrap() & (1 << 31), 0, "GSTS.TES");
+
+    let t = dev.address_space(rid, None).unwrap().translate(0x10123, Perm::WRITE).unwrap();
+    assert_eq!(t.addr | (0x10123 & t.addr_mask), 0x200123);
+    let t = dev.address_space(rid, Some(5)).unwrap().translate(0x10123, Perm::READ).unwrap();
+    assert_eq!(t.addr | (0x10123 & t.addr_mask), 0x300123);
+    let res = vtd_resolve(&ctx, cap, ecap, 0, root | (1 << 10), rid, Some(5)).unwrap();
+    assert_eq!((res.mode, res.scalable, res.pasid, res.domain_id), (2, 1, 5, 2));
+    let res = vtd_resolve(&ctx, cap, ecap, 0, root | (1 << 10), rid, None).unwrap();
+    assert_eq!((res.mode, res.pasid, res.domain_id), (2, 0, 1));
+
+    // First-level PGTT is not supported: SPT.4 (0x5b) recorded with the PASID.
+    assert!(matches!(dev.address_space(rid, Some(6)).unwrap().translate(0x10000, Perm::READ), Err(TranslateError::Fault(_))));
+    let fro = ((cap >> 24) & 0x3ff) * 16;
+    let hi = dev.mmio_read(fro + 8, 8).unwrap();
+    assert_ne!(hi >> 63, 0, "FRCD.F");
+    assert_eq!((hi & 0xffff, (hi >> 32) & 0xff), (rid as u64, 0x5b));
+    assert_ne!(hi & (1 << 31), 0, "FRCD.PP");
+    assert_eq!((hi >> 40) & 0xfffff, 6, "FRCD.PV");
+}
+
 // ---------------------------------------------------------------- AMD-Vi
 
 const DEVTAB: u64 = 0x10_0000;
