@@ -7,6 +7,7 @@
 #include <check.h>
 #include <libviommu/viommu.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -95,6 +96,11 @@ START_TEST(translate_during_invalidation)
             for (unsigned k = 0; k < 4; k++)
                 vg_wr(g, 0x208 + 16 * k, 8, UINT64_C(1) << 63);
     }
+    /* Scheduling on a loaded machine may have kept the device threads from
+     * running during the rounds: let them see the final tables (about half
+     * the pages mapped) before stopping, bounded to ~10 s. */
+    for (unsigned w = 0; w < 10000 && atomic_load(&good) == 0; w++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
     atomic_store(&stop, true);
     for (unsigned i = 0; i < 2; i++)
         pthread_join(tid[i], NULL);
