@@ -667,6 +667,16 @@ class ErrorsTest(unittest.TestCase):
         for opt in ("--pasid", "--vtd-cap", "--vtd-ecap", "--aw", "--superpages", "--haw", "--max-total",
                     "--amd-levels", "--amd-pa", "--json"):
             self.assertIn(opt, out)
+        # Every option of --help is documented in the man page and docs/cli.md.
+        top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(os.path.join(top, "tools", "viommu.1")) as f:
+            man = f.read().replace("\\-", "-")
+        with open(os.path.join(top, "docs", "cli.md")) as f:
+            md = f.read()
+        for opt in set(w.strip(",") for w in out.split() if w.startswith("--")):
+            opt = opt.split("|")[0].split("[")[0].rstrip("]")
+            self.assertIn(opt, man, opt)
+            self.assertIn(opt, md, opt)
         rc, _, err = run()
         self.assertEqual(rc, 2)
         self.assertIn("usage", err)
