@@ -212,6 +212,53 @@ VIOMMU_API int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, str
  */
 VIOMMU_API int viommu_amdvi_reset(struct viommu_amdvi *dev);
 
+/**
+ * @brief Save the instance state (live migration) into a versioned blob
+ *        (docs/migration.md, device kind 3): the guest-visible configuration
+ *        it depends on, the capability block (base address, MSI) and the
+ *        MMIO register file including command/event head and tail. Counters
+ *        and address spaces are not saved. Guest memory is not read.
+ * @param dev Instance.
+ * @param[out] buf Destination (may be NULL when `*len` is 0).
+ * @param[in,out] len In: size of `buf`. Out: size of the blob (also on
+ *        ::VIOMMU_ESIZE, so a NULL/0 call asks for the size).
+ * @retval 0 Success, `*len` bytes written.
+ * @retval VIOMMU_EINVAL NULL `dev`/`len`, or NULL `buf` with a non-zero `*len`.
+ * @retval VIOMMU_ESIZE `*len` too small; the needed size is in `*len`.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; invokes no callback.
+ */
+VIOMMU_API int viommu_amdvi_save(struct viommu_amdvi *dev, void *buf, size_t *len);
+
+/**
+ * @brief Restore a state saved by viommu_amdvi_save(), typically into a
+ *        freshly created instance on the migration destination whose guest
+ *        RAM already holds the source's contents.
+ *
+ * The blob is checked completely before anything changes (magic, version,
+ * kind, length, CRC, section framing, every register value against what the
+ * register file can hold, and that this instance was created with the same
+ * EFR features, levels, PA/VA sizes, capability placement and segment).
+ * Then the registers are loaded and every address space of the instance
+ * (those created with viommu_amdvi_get_as() before or after) re-reads its
+ * DTE from guest memory; notifiers get the MAP/UNMAP/MODE events that bring
+ * their shadows to what the restored state translates. Pending commands are
+ * not executed: call viommu_amdvi_process() afterwards. No interrupt is
+ * raised and no event is logged by the restore itself.
+ * @param dev Instance.
+ * @param buf Blob. @param len Its length.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL `dev`, or NULL `buf` with non-zero `len`.
+ * @retval VIOMMU_EFORMAT Malformed, corrupted, truncated, wrong version or
+ *         kind, or incompatible with this instance's configuration (nothing
+ *         changed).
+ * @retval VIOMMU_ESINK, VIOMMU_EBUDGET A notifier failed while switching an
+ *         address space (the state is restored anyway).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; invokes host read (DTEs) and notifier callbacks.
+ */
+VIOMMU_API int viommu_amdvi_restore(struct viommu_amdvi *dev, const void *buf, size_t len);
+
 /** @brief Counters of one instance. */
 struct viommu_amdvi_stats {
     uint64_t commands;        /**< Commands executed (legal ones). */

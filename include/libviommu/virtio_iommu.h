@@ -291,6 +291,68 @@ VIOMMU_API int viommu_virtio_pop_fault(struct viommu_virtio *dev, void *buf, siz
 VIOMMU_API int viommu_virtio_reset(struct viommu_virtio *dev, unsigned flags);
 
 /**
+ * @brief Save the device state (live migration) into a versioned blob
+ *        (docs/migration.md, device kind 1): the guest-visible configuration
+ *        (for the compatibility check), negotiated features, config field
+ *        bypass, queued fault records, every domain with all its mappings,
+ *        and every endpoint's attachment. Endpoints themselves, their
+ *        reserved regions and counters are not saved (VMM configuration:
+ *        the destination VMM adds the same endpoints and regions before
+ *        restoring).
+ *
+ * The size depends on the number of mappings: a size query followed by a
+ * save is exact only if no request is handled in between (the VMM stops the
+ * request queue before saving).
+ * @param dev Device.
+ * @param[out] buf Destination (may be NULL when `*len` is 0).
+ * @param[in,out] len In: size of `buf`. Out: size of the blob (also on
+ *        ::VIOMMU_ESIZE, so a NULL/0 call asks for the size).
+ * @retval 0 Success, `*len` bytes written.
+ * @retval VIOMMU_EINVAL NULL `dev`/`len`, or NULL `buf` with a non-zero `*len`.
+ * @retval VIOMMU_ESIZE `*len` too small; the needed size is in `*len`.
+ * @retval VIOMMU_ERANGE The blob would exceed 4 GiB (format limit).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; invokes no callback.
+ */
+VIOMMU_API int viommu_virtio_save(struct viommu_virtio *dev, void *buf, size_t *len);
+
+/**
+ * @brief Restore a state saved by viommu_virtio_save(), typically into a
+ *        freshly created device on the migration destination to which the
+ *        VMM already added the source's endpoints (and reserved regions).
+ *
+ * The blob is checked completely and the new domains are built with their
+ * mappings before anything changes: magic, version, kind, length, CRC,
+ * section framing; same offered features, page sizes, input and domain
+ * ranges and probe size as this device; negotiated features a subset of
+ * the offered ones; every mapping obeying the MAP rules of this device
+ * (granule, input range, gpa_last, sorted and disjoint, no overlap with an
+ * attached endpoint's reserved regions); at most `max_domains` domains,
+ * `max_mappings` mappings per domain and `fault_queue_depth` fault records;
+ * every endpoint named known to this device; every domain attached to at
+ * least one endpoint. Then the old domains are replaced, every endpoint is
+ * switched to its restored domain (or unattached: bypass or blocked by the
+ * restored features and bypass field) and the fault queue is loaded.
+ * Notifiers registered on the endpoints' address spaces receive exactly the
+ * MAP/UNMAP/MODE events that make their shadows equal to the restored
+ * mappings. Endpoints of this device that the blob does not name end up
+ * unattached. fault_notify is not called for restored records.
+ * @param dev Device.
+ * @param buf Blob. @param len Its length.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL `dev`, or NULL `buf` with non-zero `len`.
+ * @retval VIOMMU_EFORMAT Malformed, corrupted, truncated, wrong version or
+ *         kind, or not representable in this device (nothing changed).
+ * @retval VIOMMU_ENOMEM Allocation failed while building the domains
+ *         (nothing changed).
+ * @retval VIOMMU_ESINK, VIOMMU_EBUDGET A notifier failed while switching an
+ *         endpoint (the state is restored anyway).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; invokes notifier callbacks.
+ */
+VIOMMU_API int viommu_virtio_restore(struct viommu_virtio *dev, const void *buf, size_t len);
+
+/**
  * @brief Copy the device counters.
  * @param dev Device. @param[out] out Destination. @param size sizeof(*out) as compiled
  *        (fewer bytes copied if smaller, the rest zeroed if larger).

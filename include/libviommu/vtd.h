@@ -254,6 +254,55 @@ VIOMMU_API int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t 
 VIOMMU_API int viommu_vtd_reset(struct viommu_vtd *dev);
 
 /**
+ * @brief Save the unit state (live migration) into a versioned blob
+ *        (docs/migration.md, device kind 2): CAP/ECAP/VER/HAW/segment for
+ *        the compatibility check, the register file (GSTS, RTADDR as written
+ *        and as latched, CCMD, fault status and event registers, invalidation
+ *        queue registers, IVA/IOTLB), the fault recording registers with the
+ *        next-record index and the count of pending queued descriptors.
+ *        Counters and address spaces are not saved; guest memory is not read.
+ * @param dev Unit.
+ * @param[out] buf Destination (may be NULL when `*len` is 0).
+ * @param[in,out] len In: size of `buf`. Out: size of the blob (also on
+ *        ::VIOMMU_ESIZE, so a NULL/0 call asks for the size).
+ * @retval 0 Success, `*len` bytes written.
+ * @retval VIOMMU_EINVAL NULL `dev`/`len`, or NULL `buf` with a non-zero `*len`.
+ * @retval VIOMMU_ESIZE `*len` too small; the needed size is in `*len`.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; invokes no callback.
+ */
+VIOMMU_API int viommu_vtd_save(struct viommu_vtd *dev, void *buf, size_t *len);
+
+/**
+ * @brief Restore a state saved by viommu_vtd_save(), typically into a
+ *        freshly created unit on the migration destination whose guest RAM
+ *        already holds the source's contents.
+ *
+ * The blob is checked completely before anything changes (magic, version,
+ * kind, length, CRC, section framing, every register value against its
+ * spec attributes, and that this unit advertises the same CAP, ECAP, VER,
+ * HAW and segment, which also means the same number of fault recording
+ * registers). Then the registers are loaded and every address space of the
+ * unit (created with viommu_vtd_get_as(), before or after) re-resolves its
+ * root/context (and PASID) entries from guest memory; notifiers get the
+ * MAP/UNMAP/MODE events that bring their shadows to the restored
+ * translation. Pending queued descriptors are not executed: call
+ * viommu_vtd_process() afterwards. No interrupt is raised by the restore.
+ * @param dev Unit.
+ * @param buf Blob. @param len Its length.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL `dev`, or NULL `buf` with non-zero `len`.
+ * @retval VIOMMU_EFORMAT Malformed, corrupted, truncated, wrong version or
+ *         kind, or incompatible with this unit's configuration (nothing changed).
+ * @retval VIOMMU_ESINK A notifier failed while switching an address space
+ *         (the state is restored anyway; counted in sync_errors).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; invokes host read (table entries) and
+ *       notifier callbacks.
+ */
+VIOMMU_API int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len);
+
+/**
  * @brief Continue invalidation-queue processing left over by the
  *        per-doorbell bound.
  * @retval >=0 Descriptors still pending after this call.

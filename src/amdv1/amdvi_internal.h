@@ -31,6 +31,13 @@
 #define AMDVI_PTR_MASK VI_GENMASK(18, 4)
 #define AMDVI_EXCL_EN VI_BIT(0)
 #define AMDVI_EXCL_ALLOW VI_BIT(1)
+/* Writable bits of the base registers (what a write keeps). */
+#define AMDVI_DEVTAB_MASK (AMDVI_BASE_ADDR | AMDVI_DEVTAB_SIZE)
+#define AMDVI_BUF_MASK (AMDVI_BASE_ADDR | AMDVI_BUF_LEN)
+#define AMDVI_EXCL_BASE_MASK (AMDVI_BASE_ADDR | AMDVI_EXCL_EN | AMDVI_EXCL_ALLOW)
+/* Capability block: Base Address Low bits kept, MSI control enable. */
+#define AMDVI_CAP_BASE_LO_MASK 0xffffc001u
+#define AMDVI_MSI_CTRL_EN 1u
 
 /* Control register (spec §3.4.3). */
 #define AMDVI_CTRL_IOMMU_EN VI_BIT(0)

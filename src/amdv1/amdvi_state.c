@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * AMD-Vi saved state (docs/migration.md, device kind 3).
+ *
+ * Saved: the guest-visible configuration the state depends on (EFR, levels,
+ * PA/VA size, capability placement) to check compatibility, the capability
+ * block (base address, MSI capability) and the MMIO register file of spec
+ * 48882 §3.4 (table bases, control, exclusion range, command/event
+ * head/tail, status). Command-buffer work still pending (head != tail) is
+ * in guest memory and resumes on the next viommu_amdvi_process().
+ * Not saved: address spaces (the destination VMM creates its own with
+ * viommu_amdvi_get_as(); restore re-reads their DTEs from guest memory) and
+ * counters.
+ */
+#include "amdv1/amdvi_internal.h"
+
+#include "core/core.h"
+#include "core/state.h"
+
+#include <string.h>
+
+enum amdvi_state_section {
+    AMDVI_SEC_CONFIG = 1,
+    AMDVI_SEC_REGS = 2,
+};
+
+#define AMDVI_STS_ALL (AMDVI_STS_W1C | AMDVI_STS_EVT_RUN | AMDVI_STS_CMD_RUN)
+
+struct amdvi_saved {
+    uint32_t base_lo, base_hi, msi_ctrl, msi_addr_lo, msi_addr_hi, msi_data;
+    uint64_t devtab, cmdbuf, evtlog, control, excl_base, excl_limit;
+    uint64_t cmd_head, cmd_tail, evt_head, evt_tail, status;
+};
+
+static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
+{
+    vi_state_w_begin(w, AMDVI_SEC_CONFIG, VI_STATE_SEC_CRITICAL);
+    vi_state_w_u64(w, dev->efr);
+    vi_state_w_u8(w, (uint8_t)dev->levels);
+    vi_state_w_u8(w, dev->cfg.pa_lg2);
+    vi_state_w_u8(w, dev->cfg.va_lg2);
+    vi_state_w_u8(w, dev->cfg.cap_offset);
+    vi_state_w_u8(w, dev->cfg.cap_next);
+    vi_state_w_u16(w, dev->cfg.segment);
+
+    vi_state_w_begin(w, AMDVI_SEC_REGS, VI_STATE_SEC_CRITICAL);
+    vi_state_w_u32(w, dev->base_lo);
+    vi_state_w_u32(w, dev->base_hi);
+    vi_state_w_u32(w, dev->msi_ctrl);
+    vi_state_w_u32(w, dev->msi_addr_lo);
+    vi_state_w_u32(w, dev->msi_addr_hi);
+    vi_state_w_u32(w, dev->msi_data);
+    vi_state_w_u64(w, dev->devtab);
+    vi_state_w_u64(w, dev->cmdbuf);
+    vi_state_w_u64(w, dev->evtlog);
+    vi_state_w_u64(w, dev->control);
+    vi_state_w_u64(w, dev->excl_base);
+    vi_state_w_u64(w, dev->excl_limit);
+    vi_state_w_u64(w, dev->cmd_head);
+    vi_state_w_u64(w, dev->cmd_tail);
+    vi_state_w_u64(w, dev->evt_head);
+    vi_state_w_u64(w, dev->evt_tail);
+    vi_state_w_u64(w, dev->status);
+    vi_state_w_end(w);
+}
+
+int viommu_amdvi_save(struct viommu_amdvi *dev, void *buf, size_t *len)
+{
+    if (!dev || !len || (!buf && *len))
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    struct vi_state_w w;
+    vi_state_w_init(&w, buf, *len, VI_STATE_KIND_AMDVI);
+    save_regs(dev, &w);
+    r = vi_state_w_finish(&w, len);
+    vi_leave(dev->ctx);
+    return r;
+}
+
+static int parse_config(const struct viommu_amdvi *dev, struct vi_state_r *s)
+{
+    uint64_t efr = vi_state_r_u64(s);
+    uint8_t levels = vi_state_r_u8(s), pa = vi_state_r_u8(s), va = vi_state_r_u8(s);
+    uint8_t cap_off = vi_state_r_u8(s), cap_next = vi_state_r_u8(s);
+    uint16_t seg = vi_state_r_u16(s);
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    /* The guest already read these: the destination must present the same. */
+    if (efr != dev->efr || levels != dev->levels || pa != dev->cfg.pa_lg2 || va != dev->cfg.va_lg2 ||
+        cap_off != dev->cfg.cap_offset || cap_next != dev->cfg.cap_next || seg != dev->cfg.segment)
+        return VIOMMU_EFORMAT;
+    return 0;
+}
+
+static int parse_regs(struct vi_state_r *s, struct amdvi_saved *v)
+{
+    v->base_lo = vi_state_r_u32(s);
+    v->base_hi = vi_state_r_u32(s);
+    v->msi_ctrl = vi_state_r_u32(s);
+    v->msi_addr_lo = vi_state_r_u32(s);
+    v->msi_addr_hi = vi_state_r_u32(s);
+    v->msi_data = vi_state_r_u32(s);
+    v->devtab = vi_state_r_u64(s);
+    v->cmdbuf = vi_state_r_u64(s);
+    v->evtlog = vi_state_r_u64(s);
+    v->control = vi_state_r_u64(s);
+    v->excl_base = vi_state_r_u64(s);
+    v->excl_limit = vi_state_r_u64(s);
+    v->cmd_head = vi_state_r_u64(s);
+    v->cmd_tail = vi_state_r_u64(s);
+    v->evt_head = vi_state_r_u64(s);
+    v->evt_tail = vi_state_r_u64(s);
+    v->status = vi_state_r_u64(s);
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    /* Only values a guest could have produced through the register file. */
+    if ((v->base_lo & ~AMDVI_CAP_BASE_LO_MASK) || (v->msi_ctrl & ~AMDVI_MSI_CTRL_EN) || (v->msi_addr_lo & 3u) ||
+        v->msi_data > 0xffffu)
+        return VIOMMU_EFORMAT;
+    if ((v->devtab & ~AMDVI_DEVTAB_MASK) || (v->cmdbuf & ~AMDVI_BUF_MASK) || (v->evtlog & ~AMDVI_BUF_MASK) ||
+        (v->control & ~AMDVI_CTRL_RW_MASK) || (v->excl_base & ~AMDVI_EXCL_BASE_MASK) ||
+        (v->excl_limit & ~AMDVI_BASE_ADDR) || (v->status & ~AMDVI_STS_ALL))
+        return VIOMMU_EFORMAT;
+    if ((v->cmd_head & ~AMDVI_PTR_MASK) || (v->cmd_tail & ~AMDVI_PTR_MASK) || (v->evt_head & ~AMDVI_PTR_MASK) ||
+        (v->evt_tail & ~AMDVI_PTR_MASK))
+        return VIOMMU_EFORMAT;
+    if (v->cmd_head >= amdvi_buf_entries(v->cmdbuf) * 16 || v->evt_head >= amdvi_buf_entries(v->evtlog) * 16 ||
+        v->evt_tail >= amdvi_buf_entries(v->evtlog) * 16)
+        return VIOMMU_EFORMAT;
+    return 0;
+}
+
+static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, struct amdvi_saved *v)
+{
+    struct vi_state_r body, s;
+    uint16_t type, flags;
+    bool have_cfg = false, have_regs = false;
+    int r = vi_state_open(buf, len, VI_STATE_KIND_AMDVI, &body);
+    if (r)
+        return r;
+    while (vi_state_next(&body, &type, &flags, &s)) {
+        switch (type) {
+        case AMDVI_SEC_CONFIG:
+            if (have_cfg || (r = parse_config(dev, &s)))
+                return VIOMMU_EFORMAT;
+            have_cfg = true;
+            break;
+        case AMDVI_SEC_REGS:
+            if (have_regs || (r = parse_regs(&s, v)))
+                return VIOMMU_EFORMAT;
+            have_regs = true;
+            break;
+        default:
+            if (flags & VI_STATE_SEC_CRITICAL)
+                return VIOMMU_EFORMAT; /* newer state this reader cannot honour */
+            break;
+        }
+    }
+    return have_cfg && have_regs ? 0 : VIOMMU_EFORMAT;
+}
+
+int viommu_amdvi_restore(struct viommu_amdvi *dev, const void *buf, size_t len)
+{
+    if (!dev || (!buf && len))
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    struct amdvi_saved v;
+    memset(&v, 0, sizeof(v));
+    r = parse(dev, buf, len, &v);
+    if (r) {
+        vi_leave(dev->ctx);
+        return r; /* nothing changed */
+    }
+    dev->base_lo = v.base_lo;
+    dev->base_hi = v.base_hi;
+    dev->msi_ctrl = v.msi_ctrl;
+    dev->msi_addr_lo = v.msi_addr_lo;
+    dev->msi_addr_hi = v.msi_addr_hi;
+    dev->msi_data = v.msi_data;
+    dev->devtab = v.devtab;
+    dev->cmdbuf = v.cmdbuf;
+    dev->evtlog = v.evtlog;
+    dev->control = v.control;
+    dev->excl_base = v.excl_base;
+    dev->excl_limit = v.excl_limit;
+    dev->cmd_head = v.cmd_head;
+    dev->cmd_tail = v.cmd_tail;
+    dev->evt_head = v.evt_head;
+    dev->evt_tail = v.evt_tail;
+    dev->status = v.status;
+    /* Cached translations belong to the old state. Every address space
+     * re-reads its DTE; the core diffs the notifiers' shadows. */
+    vi_iotlb_invalidate_all(dev->ctx);
+    r = amdvi_apply_all(dev);
+    vi_leave(dev->ctx);
+    return r;
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VT-d saved state (docs/migration.md, device kind 2).
+ *
+ * Saved: CAP/ECAP/VER/HAW/segment (to check that the destination unit
+ * presents the same hardware), the register file of spec 10.4 (GSTS,
+ * RTADDR as written and as latched by SRTP, CCMD, fault status/event
+ * registers 10.4.9-10.4.13, invalidation queue head/tail/address/error
+ * 10.4.22-10.4.29, IVA/IOTLB), the fault recording registers (10.4.14) with
+ * the next-record index, and the count of queued descriptors still pending.
+ * Not saved: address spaces (the destination creates its own with
+ * viommu_vtd_get_as(); restore re-resolves root/context/PASID entries from
+ * guest memory for each) and counters.
+ */
+#include "vtd/vtd_dev.h"
+
+#include "core/state.h"
+
+#include <string.h>
+
+enum vtd_state_section {
+    VTD_SEC_CONFIG = 1,
+    VTD_SEC_REGS = 2,
+    VTD_SEC_FAULTS = 3,
+};
+
+#define VTD_GSTS_ALL (VTD_GSTS_TES | VTD_GSTS_RTPS | VTD_GSTS_QIES)
+#define VTD_FSTS_ALL (VTD_FSTS_RW1C | VTD_FSTS_PPF | VTD_FSTS_FRI)
+#define VTD_CCMD_ALL (VTD_CCMD_DID | VTD_CCMD_SID | VTD_CCMD_FM | VTD_CCMD_CIRG | VTD_CCMD_ICC | VTD_CCMD_CAIG)
+#define VTD_IOTLB_ALL (VTD_IOTLB_DID | VTD_IOTLB_DW | VTD_IOTLB_DR | VTD_IOTLB_IIRG | VTD_IOTLB_IVT | VTD_IOTLB_IAIG)
+#define VTD_FRCD_HI_ALL (VTD_FRCD_SID | VTD_FRCD_PP | VTD_FRCD_FR | VTD_FRCD_PV | VTD_FRCD_T1 | VTD_FRCD_F)
+#define VTD_XECTL_ALL (VTD_XECTL_IM | VTD_XECTL_IP)
+
+struct vtd_saved {
+    uint32_t gsts, fsts, fectl, fedata, feaddr, feuaddr, ics, iectl, iedata, ieaddr, ieuaddr;
+    uint64_t rtaddr, rtaddr_active, ccmd, iqh, iqt, iqa, iqercd, iva, iotlb;
+    uint32_t qi_pending, fr_next;
+};
+
+static void save_all(const struct viommu_vtd *dev, struct vi_state_w *w)
+{
+    vi_state_w_begin(w, VTD_SEC_CONFIG, VI_STATE_SEC_CRITICAL);
+    vi_state_w_u64(w, dev->hw.cap);
+    vi_state_w_u64(w, dev->hw.ecap);
+    vi_state_w_u32(w, dev->ver);
+    vi_state_w_u32(w, dev->hw.haw);
+    vi_state_w_u16(w, dev->cfg.segment);
+
+    vi_state_w_begin(w, VTD_SEC_REGS, VI_STATE_SEC_CRITICAL);
+    vi_state_w_u32(w, dev->gsts);
+    vi_state_w_u64(w, dev->rtaddr);
+    vi_state_w_u64(w, dev->rtaddr_active);
+    vi_state_w_u64(w, dev->ccmd);
+    vi_state_w_u32(w, dev->fsts);
+    vi_state_w_u32(w, dev->fectl);
+    vi_state_w_u32(w, dev->fedata);
+    vi_state_w_u32(w, dev->feaddr);
+    vi_state_w_u32(w, dev->feuaddr);
+    vi_state_w_u64(w, dev->iqh);
+    vi_state_w_u64(w, dev->iqt);
+    vi_state_w_u64(w, dev->iqa);
+    vi_state_w_u64(w, dev->iqercd);
+    vi_state_w_u32(w, dev->ics);
+    vi_state_w_u32(w, dev->iectl);
+    vi_state_w_u32(w, dev->iedata);
+    vi_state_w_u32(w, dev->ieaddr);
+    vi_state_w_u32(w, dev->ieuaddr);
+    vi_state_w_u64(w, dev->iva);
+    vi_state_w_u64(w, dev->iotlb);
+    vi_state_w_u32(w, dev->qi_pending);
+
+    vi_state_w_begin(w, VTD_SEC_FAULTS, VI_STATE_SEC_CRITICAL);
+    vi_state_w_u32(w, dev->cfg.nfr);
+    vi_state_w_u32(w, dev->fr_next);
+    for (unsigned i = 0; i < 2u * dev->cfg.nfr; i++)
+        vi_state_w_u64(w, dev->frcd[i]);
+    vi_state_w_end(w);
+}
+
+int viommu_vtd_save(struct viommu_vtd *dev, void *buf, size_t *len)
+{
+    if (!dev || !len || (!buf && *len))
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    struct vi_state_w w;
+    vi_state_w_init(&w, buf, *len, VI_STATE_KIND_VTD);
+    save_all(dev, &w);
+    r = vi_state_w_finish(&w, len);
+    vi_leave(dev->ctx);
+    return r;
+}
+
+static int parse_config(const struct viommu_vtd *dev, struct vi_state_r *s)
+{
+    uint64_t cap = vi_state_r_u64(s), ecap = vi_state_r_u64(s);
+    uint32_t ver = vi_state_r_u32(s), haw = vi_state_r_u32(s);
+    uint16_t seg = vi_state_r_u16(s);
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    /* The guest already read CAP/ECAP/VER: the destination must match
+     * (this covers NFR, domains, AGAW, MGAW, caching mode, QI, scalable). */
+    if (cap != dev->hw.cap || ecap != dev->hw.ecap || ver != dev->ver || haw != dev->hw.haw ||
+        seg != dev->cfg.segment)
+        return VIOMMU_EFORMAT;
+    return 0;
+}
+
+static int parse_regs(const struct viommu_vtd *dev, struct vi_state_r *s, struct vtd_saved *v)
+{
+    v->gsts = vi_state_r_u32(s);
+    v->rtaddr = vi_state_r_u64(s);
+    v->rtaddr_active = vi_state_r_u64(s);
+    v->ccmd = vi_state_r_u64(s);
+    v->fsts = vi_state_r_u32(s);
+    v->fectl = vi_state_r_u32(s);
+    v->fedata = vi_state_r_u32(s);
+    v->feaddr = vi_state_r_u32(s);
+    v->feuaddr = vi_state_r_u32(s);
+    v->iqh = vi_state_r_u64(s);
+    v->iqt = vi_state_r_u64(s);
+    v->iqa = vi_state_r_u64(s);
+    v->iqercd = vi_state_r_u64(s);
+    v->ics = vi_state_r_u32(s);
+    v->iectl = vi_state_r_u32(s);
+    v->iedata = vi_state_r_u32(s);
+    v->ieaddr = vi_state_r_u32(s);
+    v->ieuaddr = vi_state_r_u32(s);
+    v->iva = vi_state_r_u64(s);
+    v->iotlb = vi_state_r_u64(s);
+    v->qi_pending = vi_state_r_u32(s);
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    /* Only what the register file can hold (10.4 attributes). */
+    if ((v->gsts & ~VTD_GSTS_ALL) || ((v->gsts & VTD_GSTS_QIES) && !(dev->hw.ecap & VTD_ECAP_QI)))
+        return VIOMMU_EFORMAT;
+    if ((v->rtaddr & ~(VTD_RTADDR_RTA | VTD_RTADDR_TTM)) || (v->rtaddr_active & ~(VTD_RTADDR_RTA | VTD_RTADDR_TTM)))
+        return VIOMMU_EFORMAT;
+    if ((v->ccmd & ~VTD_CCMD_ALL) || (v->iotlb & ~VTD_IOTLB_ALL) ||
+        (v->iva & ~(VTD_IVA_ADDR | VTD_IVA_IH | VTD_IVA_AM)))
+        return VIOMMU_EFORMAT;
+    if ((v->fsts & ~VTD_FSTS_ALL) || VI_FIELD_GET(VTD_FSTS_FRI, v->fsts) >= dev->cfg.nfr)
+        return VIOMMU_EFORMAT;
+    if ((v->fectl & ~VTD_XECTL_ALL) || (v->iectl & ~VTD_XECTL_ALL) || (v->fedata & ~VTD_EDATA_MASK) ||
+        (v->iedata & ~VTD_EDATA_MASK) || (v->feaddr & ~VTD_EADDR_MASK) || (v->ieaddr & ~VTD_EADDR_MASK) ||
+        (v->ics & ~VTD_ICS_IWC))
+        return VIOMMU_EFORMAT;
+    if ((v->iqh & ~VTD_IQ_QH) || (v->iqt & ~VTD_IQ_QH) || (v->iqa & ~(VTD_IQA_IQA | VTD_IQA_DW | VTD_IQA_QS)) ||
+        (v->iqercd & ~VTD_IQERCD_IQEI))
+        return VIOMMU_EFORMAT;
+    /* Pending descriptors cannot exceed the queue (4 KiB << QS of 16-byte entries). */
+    if (v->qi_pending > (4096u << VI_FIELD_GET(VTD_IQA_QS, v->iqa)) / 16u)
+        return VIOMMU_EFORMAT;
+    return 0;
+}
+
+static int parse_faults(const struct viommu_vtd *dev, struct vi_state_r *s, struct vtd_saved *v,
+                        struct vi_state_r *frcd)
+{
+    uint32_t nfr = vi_state_r_u32(s);
+    v->fr_next = vi_state_r_u32(s);
+    if (s->bad || nfr != dev->cfg.nfr || v->fr_next >= nfr)
+        return VIOMMU_EFORMAT;
+    *frcd = *s; /* records are read again when applying */
+    for (uint32_t i = 0; i < nfr; i++) {
+        uint64_t lo = vi_state_r_u64(s), hi = vi_state_r_u64(s);
+        if ((lo & ~VTD_FRCD_FI) || (hi & ~VTD_FRCD_HI_ALL))
+            return VIOMMU_EFORMAT;
+    }
+    return s->bad ? VIOMMU_EFORMAT : 0;
+}
+
+static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, struct vtd_saved *v,
+                 struct vi_state_r *frcd)
+{
+    struct vi_state_r body, s;
+    uint16_t type, flags;
+    unsigned seen = 0;
+    int r = vi_state_open(buf, len, VI_STATE_KIND_VTD, &body);
+    if (r)
+        return r;
+    while (vi_state_next(&body, &type, &flags, &s)) {
+        if (type >= VTD_SEC_CONFIG && type <= VTD_SEC_FAULTS) {
+            if (seen & (1u << type))
+                return VIOMMU_EFORMAT; /* duplicate section */
+            seen |= 1u << type;
+        }
+        switch (type) {
+        case VTD_SEC_CONFIG:
+            r = parse_config(dev, &s);
+            break;
+        case VTD_SEC_REGS:
+            r = parse_regs(dev, &s, v);
+            break;
+        case VTD_SEC_FAULTS:
+            r = parse_faults(dev, &s, v, frcd);
+            break;
+        default:
+            r = (flags & VI_STATE_SEC_CRITICAL) ? VIOMMU_EFORMAT : 0;
+            break;
+        }
+        if (r)
+            return VIOMMU_EFORMAT;
+    }
+    unsigned need = (1u << VTD_SEC_CONFIG) | (1u << VTD_SEC_REGS) | (1u << VTD_SEC_FAULTS);
+    return (seen & need) == need ? 0 : VIOMMU_EFORMAT;
+}
+
+int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
+{
+    if (!dev || (!buf && len))
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    struct vtd_saved v;
+    struct vi_state_r frcd;
+    memset(&v, 0, sizeof(v));
+    memset(&frcd, 0, sizeof(frcd));
+    r = parse(dev, buf, len, &v, &frcd);
+    if (r) {
+        vi_leave(dev->ctx);
+        return r; /* nothing changed */
+    }
+    dev->gsts = v.gsts;
+    dev->rtaddr = v.rtaddr;
+    dev->rtaddr_active = v.rtaddr_active;
+    dev->ccmd = v.ccmd;
+    dev->fsts = v.fsts;
+    dev->fectl = v.fectl;
+    dev->fedata = v.fedata;
+    dev->feaddr = v.feaddr;
+    dev->feuaddr = v.feuaddr;
+    dev->iqh = v.iqh;
+    dev->iqt = v.iqt;
+    dev->iqa = v.iqa;
+    dev->iqercd = v.iqercd;
+    dev->ics = v.ics;
+    dev->iectl = v.iectl;
+    dev->iedata = v.iedata;
+    dev->ieaddr = v.ieaddr;
+    dev->ieuaddr = v.ieuaddr;
+    dev->iva = v.iva;
+    dev->iotlb = v.iotlb;
+    dev->qi_pending = v.qi_pending;
+    dev->fr_next = v.fr_next;
+    for (unsigned i = 0; i < 2u * dev->cfg.nfr; i++)
+        dev->frcd[i] = vi_state_r_u64(&frcd);
+    /* Cached translations belong to the old state; every space re-resolves
+     * its context (and PASID) entries, the core diffs the shadows. */
+    vi_iotlb_invalidate_all(dev->ctx);
+    uint64_t errs = dev->stats.sync_errors;
+    vtd_apply_all(dev);
+    r = dev->stats.sync_errors != errs ? VIOMMU_ESINK : 0;
+    vi_leave(dev->ctx);
+    return r;
+}
