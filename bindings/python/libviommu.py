@@ -987,6 +987,8 @@ OPTIONAL_FUNCTIONS.update({
                                              P(c_size_t)]),
     "viommu_virtio_pop_fault": (c_int, [c_void_p, c_void_p, c_size_t, P(c_size_t)]),
     "viommu_virtio_reset": (c_int, [c_void_p, ctypes.c_uint]),
+    "viommu_virtio_save": (c_int, [c_void_p, c_void_p, P(c_size_t)]),
+    "viommu_virtio_restore": (c_int, [c_void_p, c_void_p, c_size_t]),
     "viommu_virtio_get_stats": (c_int, [c_void_p, P(VirtioStats), c_size_t]),
     "viommu_viot_build": (c_int, [P(ViotConfig), c_void_p, P(c_size_t)]),
 })
@@ -1112,11 +1114,31 @@ class VirtioIommu(_Handle):
     def reset(self, flags=0):
         _check(self.ctx._lib.viommu_virtio_reset(self.ptr, int(flags)), "viommu_virtio_reset")
 
+    def save(self):
+        """viommu_virtio_save(): the device state as a versioned blob (docs/migration.md)."""
+        return _save_blob(self.ctx._lib.viommu_virtio_save, self.ptr, "viommu_virtio_save")
+
+    def restore(self, blob):
+        """viommu_virtio_restore(): load a blob from save(); raises on EFORMAT (nothing changed)."""
+        b = bytes(blob)
+        _check(self.ctx._lib.viommu_virtio_restore(self.ptr, b, len(b)), "viommu_virtio_restore")
+
     def stats(self):
         s = VirtioStats()
         _check(self.ctx._lib.viommu_virtio_get_stats(self.ptr, ctypes.byref(s), ctypes.sizeof(s)),
                "viommu_virtio_get_stats")
         return s
+
+
+def _save_blob(fn, ptr, name):
+    """Call a viommu_*_save(): size query, then the blob as bytes."""
+    n = c_size_t(0)
+    r = fn(ptr, None, ctypes.byref(n))
+    if r not in (0, Error.ESIZE):
+        _check(r, name)
+    buf = ctypes.create_string_buffer(max(1, n.value))
+    _check(fn(ptr, buf, ctypes.byref(n)), name)
+    return buf.raw[:n.value]
 
 
 def viot_build(iommu_kind=ViotIommuKind.PCI, iommu_bdf=0, iommu_segment=0, iommu_base=0, pci_ranges=(),
@@ -1261,6 +1283,8 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_vtd_mmio_write": (c_int, [c_void_p, c_u64, ctypes.c_uint, c_u64]),
     "viommu_vtd_get_as": (c_int, [c_void_p, c_u16, c_u32, P(c_void_p)]),
     "viommu_vtd_reset": (c_int, [c_void_p]),
+    "viommu_vtd_save": (c_int, [c_void_p, c_void_p, P(c_size_t)]),
+    "viommu_vtd_restore": (c_int, [c_void_p, c_void_p, c_size_t]),
     "viommu_vtd_process": (c_int, [c_void_p]),
     "viommu_vtd_get_stats": (c_int, [c_void_p, P(VtdStats), c_size_t]),
     "viommu_dmar_build": (c_int, [P(DmarConfig), c_void_p, P(c_size_t)]),
@@ -1304,6 +1328,15 @@ class Vtd(_Handle):
 
     def reset(self):
         _check(self.ctx._lib.viommu_vtd_reset(self.ptr), "viommu_vtd_reset")
+
+    def save(self):
+        """viommu_vtd_save(): the device state as a versioned blob (docs/migration.md)."""
+        return _save_blob(self.ctx._lib.viommu_vtd_save, self.ptr, "viommu_vtd_save")
+
+    def restore(self, blob):
+        """viommu_vtd_restore(): load a blob from save(); raises on EFORMAT (nothing changed)."""
+        b = bytes(blob)
+        _check(self.ctx._lib.viommu_vtd_restore(self.ptr, b, len(b)), "viommu_vtd_restore")
 
     def process(self):
         """Process deferred invalidation descriptors; returns how many."""
@@ -1434,6 +1467,8 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_amdvi_process": (c_int, [c_void_p]),
     "viommu_amdvi_get_as": (c_int, [c_void_p, c_u16, P(c_void_p)]),
     "viommu_amdvi_reset": (c_int, [c_void_p]),
+    "viommu_amdvi_save": (c_int, [c_void_p, c_void_p, P(c_size_t)]),
+    "viommu_amdvi_restore": (c_int, [c_void_p, c_void_p, c_size_t]),
     "viommu_amdvi_get_stats": (c_int, [c_void_p, P(AmdviStats), c_size_t]),
     "viommu_amdvi_resolve": (c_int, [_ctx_p, c_u64, c_u16, c_u64, ctypes.c_uint, ctypes.c_uint,
                                      P(AmdviResolution)]),
@@ -1495,6 +1530,15 @@ class Amdvi(_Handle):
 
     def reset(self):
         _check(self.ctx._lib.viommu_amdvi_reset(self.ptr), "viommu_amdvi_reset")
+
+    def save(self):
+        """viommu_amdvi_save(): the device state as a versioned blob (docs/migration.md)."""
+        return _save_blob(self.ctx._lib.viommu_amdvi_save, self.ptr, "viommu_amdvi_save")
+
+    def restore(self, blob):
+        """viommu_amdvi_restore(): load a blob from save(); raises on EFORMAT (nothing changed)."""
+        b = bytes(blob)
+        _check(self.ctx._lib.viommu_amdvi_restore(self.ptr, b, len(b)), "viommu_amdvi_restore")
 
     def stats(self):
         s = AmdviStats()

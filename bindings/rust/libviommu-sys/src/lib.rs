@@ -759,6 +759,8 @@ extern "C" {
     pub fn viommu_virtio_pop_fault(dev: *mut viommu_virtio, buf: *mut c_void, len: usize, written: *mut usize)
         -> c_int;
     pub fn viommu_virtio_reset(dev: *mut viommu_virtio, flags: c_uint) -> c_int;
+    pub fn viommu_virtio_save(dev: *mut viommu_virtio, buf: *mut c_void, len: *mut usize) -> c_int;
+    pub fn viommu_virtio_restore(dev: *mut viommu_virtio, buf: *const c_void, len: usize) -> c_int;
     pub fn viommu_virtio_get_stats(dev: *mut viommu_virtio, out: *mut viommu_virtio_stats, size: usize) -> c_int;
     pub fn viommu_viot_build(cfg: *const viommu_viot_config, buf: *mut c_void, len: *mut usize) -> c_int;
     // vtd.h
@@ -785,6 +787,8 @@ extern "C" {
     pub fn viommu_vtd_mmio_write(dev: *mut viommu_vtd, offset: u64, size: c_uint, val: u64) -> c_int;
     pub fn viommu_vtd_get_as(dev: *mut viommu_vtd, rid: u16, pasid: u32, out: *mut *mut viommu_as) -> c_int;
     pub fn viommu_vtd_reset(dev: *mut viommu_vtd) -> c_int;
+    pub fn viommu_vtd_save(dev: *mut viommu_vtd, buf: *mut c_void, len: *mut usize) -> c_int;
+    pub fn viommu_vtd_restore(dev: *mut viommu_vtd, buf: *const c_void, len: usize) -> c_int;
     pub fn viommu_vtd_process(dev: *mut viommu_vtd) -> c_int;
     pub fn viommu_vtd_get_stats(dev: *mut viommu_vtd, out: *mut viommu_vtd_stats, size: usize) -> c_int;
     pub fn viommu_dmar_build(cfg: *const viommu_dmar_config, buf: *mut c_void, len: *mut usize) -> c_int;
@@ -803,6 +807,8 @@ extern "C" {
     pub fn viommu_amdvi_process(dev: *mut viommu_amdvi) -> c_int;
     pub fn viommu_amdvi_get_as(dev: *mut viommu_amdvi, devid: u16, out: *mut *mut viommu_as) -> c_int;
     pub fn viommu_amdvi_reset(dev: *mut viommu_amdvi) -> c_int;
+    pub fn viommu_amdvi_save(dev: *mut viommu_amdvi, buf: *mut c_void, len: *mut usize) -> c_int;
+    pub fn viommu_amdvi_restore(dev: *mut viommu_amdvi, buf: *const c_void, len: usize) -> c_int;
     pub fn viommu_amdvi_get_stats(dev: *mut viommu_amdvi, out: *mut viommu_amdvi_stats, size: usize) -> c_int;
     pub fn viommu_amdvi_resolve(
         ctx: *mut viommu_ctx,

@@ -295,6 +295,16 @@ impl<'c> Virtio<'c> {
         check(unsafe { sys::viommu_virtio_reset(self.raw, f as c_uint) }).map(|_| ())
     }
 
+    /// Save the device state as a versioned blob (`viommu_virtio_save`, docs/migration.md).
+    pub fn save(&self) -> Result<Vec<u8>> {
+        build_bytes(|buf, len| unsafe { sys::viommu_virtio_save(self.raw, buf, len) })
+    }
+
+    /// Restore a blob produced by `save` (`viommu_virtio_restore`); on error nothing changed.
+    pub fn restore(&self, blob: &[u8]) -> Result<()> {
+        check(unsafe { sys::viommu_virtio_restore(self.raw, blob.as_ptr() as *const c_void, blob.len()) }).map(|_| ())
+    }
+
     /// Counters.
     pub fn stats(&self) -> Result<VirtioStats> {
         let mut s = VirtioStats::default();
@@ -475,6 +485,16 @@ impl<'c> Vtd<'c> {
         check(unsafe { sys::viommu_vtd_reset(self.raw) }).map(|_| ())
     }
 
+    /// Save the device state as a versioned blob (`viommu_vtd_save`, docs/migration.md).
+    pub fn save(&self) -> Result<Vec<u8>> {
+        build_bytes(|buf, len| unsafe { sys::viommu_vtd_save(self.raw, buf, len) })
+    }
+
+    /// Restore a blob produced by `save` (`viommu_vtd_restore`); on error nothing changed.
+    pub fn restore(&self, blob: &[u8]) -> Result<()> {
+        check(unsafe { sys::viommu_vtd_restore(self.raw, blob.as_ptr() as *const c_void, blob.len()) }).map(|_| ())
+    }
+
     /// Process pending invalidation descriptors (deferred doorbells).
     pub fn process(&self) -> Result<u32> {
         check(unsafe { sys::viommu_vtd_process(self.raw) }).map(|n| n as u32)
@@ -617,6 +637,16 @@ impl<'c> Amdvi<'c> {
     /// Reset.
     pub fn reset(&self) -> Result<()> {
         check(unsafe { sys::viommu_amdvi_reset(self.raw) }).map(|_| ())
+    }
+
+    /// Save the device state as a versioned blob (`viommu_amdvi_save`, docs/migration.md).
+    pub fn save(&self) -> Result<Vec<u8>> {
+        build_bytes(|buf, len| unsafe { sys::viommu_amdvi_save(self.raw, buf, len) })
+    }
+
+    /// Restore a blob produced by `save` (`viommu_amdvi_restore`); on error nothing changed.
+    pub fn restore(&self, blob: &[u8]) -> Result<()> {
+        check(unsafe { sys::viommu_amdvi_restore(self.raw, blob.as_ptr() as *const c_void, blob.len()) }).map(|_| ())
     }
 
     /// Counters.
