@@ -460,9 +460,18 @@ int viommu_as_get_id(const struct viommu_as *as, struct viommu_as_id *out)
 
 int viommu_as_get_mode(const struct viommu_as *as)
 {
+    struct viommu_ctx *ctx;
+    int mode;
     if (!as)
         return VIOMMU_EINVAL;
-    return (int)as->mode;
+    /* Callback-safe: inside a callback this thread already holds the lock. */
+    ctx = as->ctx;
+    if (vi_in_callback(ctx))
+        return (int)as->mode;
+    pthread_mutex_lock(&ctx->lock);
+    mode = (int)as->mode;
+    pthread_mutex_unlock(&ctx->lock);
+    return mode;
 }
 
 int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
