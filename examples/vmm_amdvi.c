@@ -15,8 +15,8 @@
  * 2.5 (event log), 3.4 (MMIO registers). */
 #include <libviommu/amdvi.h>
 
-/* ---- VMM scaffolding (the same in every vmm_*.c example, so each file
- * stands alone): guest RAM and host callbacks, a VFIO-like sink, DMA. ---- */
+/* ---- VMM scaffolding (example_vmm.h): guest RAM and host callbacks, a
+ * VFIO-like sink, DMA. ---- */
 #include <libviommu/viommu.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -11,8 +11,8 @@
  * moves to the event virtqueue when fault_notify kicks it.
  *
  * Spec: virtio 1.3 section 5.13 (IOMMU device). */
-/* ---- VMM scaffolding (the same in every vmm_*.c example, so each file
- * stands alone): guest RAM and host callbacks, a VFIO-like sink, DMA. ---- */
+/* ---- VMM scaffolding (example_vmm.h): guest RAM and host callbacks, a
+ * VFIO-like sink, DMA. ---- */
 #include <libviommu/viommu.h>
 #include <stdint.h>
 #include <stdio.h>

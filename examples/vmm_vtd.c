@@ -14,8 +14,8 @@
  * Spec: Intel VT-d 4.1 sections 3.4-3.6 (root/context tables), 3.7 and 9.8
  * (second-level tables), 6.5 (queued invalidation), 7.1-7.3 (fault
  * recording, fault event interrupt), 10.4 (registers). */
-/* ---- VMM scaffolding (the same in every vmm_*.c example, so each file
- * stands alone): guest RAM and host callbacks, a VFIO-like sink, DMA. ---- */
+/* ---- VMM scaffolding (example_vmm.h): guest RAM and host callbacks, a
+ * VFIO-like sink, DMA. ---- */
 #include <libviommu/viommu.h>
 #include <stdint.h>
 #include <stdio.h>
