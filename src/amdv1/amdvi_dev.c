@@ -215,10 +215,7 @@ int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_amdvi_stats *
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
-    size_t n = size < sizeof(dev->stats) ? size : sizeof(dev->stats);
-    memcpy(out, &dev->stats, n);
-    if (size > n)
-        memset((char *)out + n, 0, size - n);
+    vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;
 }

@@ -64,19 +64,17 @@ static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
     vi_state_w_end(w);
 }
 
+/* vi_state_save() wants an untyped fill hook. */
+static void save_regs_fill(const void *dev, struct vi_state_w *w)
+{
+    save_regs(dev, w);
+}
+
 int viommu_amdvi_save(struct viommu_amdvi *dev, void *buf, size_t *len)
 {
-    if (!dev || !len || (!buf && *len))
+    if (!dev)
         return VIOMMU_EINVAL;
-    int r = vi_enter(dev->ctx);
-    if (r)
-        return r;
-    struct vi_state_w w;
-    vi_state_w_init(&w, buf, *len, VI_STATE_KIND_AMDVI);
-    save_regs(dev, &w);
-    r = vi_state_w_finish(&w, len);
-    vi_leave(dev->ctx);
-    return r;
+    return vi_state_save(dev->ctx, VI_STATE_KIND_AMDVI, save_regs_fill, dev, buf, len);
 }
 
 static int parse_config(const struct viommu_amdvi *dev, struct vi_state_r *s)

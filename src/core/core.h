@@ -57,6 +57,9 @@ void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt
     ;
 
 struct viommu_stats *vi_stats(struct viommu_ctx *ctx);
+/* Copy a versioned value struct out to a caller that compiled it with
+ * `size` bytes: fewer bytes if smaller, the rest zero-filled if larger. */
+void vi_copy_sized(void *out, size_t size, const void *src, size_t src_size);
 const struct viommu_budget *vi_budget(const struct viommu_ctx *ctx);
 
 /* ---- address spaces (see as.h for semantics) -------------------------- */

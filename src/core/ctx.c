@@ -150,6 +150,16 @@ struct viommu_stats *vi_stats(struct viommu_ctx *ctx)
     return &ctx->stats;
 }
 
+void vi_copy_sized(void *out, size_t size, const void *src, size_t src_size)
+{
+    if (size <= src_size) {
+        memcpy(out, src, size);
+        return;
+    }
+    memcpy(out, src, src_size);
+    memset((char *)out + src_size, 0, size - src_size);
+}
+
 const struct viommu_budget *vi_budget(const struct viommu_ctx *ctx)
 {
     return &ctx->budget;
@@ -305,12 +315,7 @@ int viommu_ctx_get_stats(struct viommu_ctx *ctx, struct viommu_stats *out, size_
     copy = ctx->stats;
     if (locked)
         pthread_mutex_unlock(&ctx->lock);
-    if (size <= sizeof(copy)) {
-        memcpy(out, &copy, size);
-    } else {
-        memcpy(out, &copy, sizeof(copy));
-        memset((char *)out + sizeof(copy), 0, size - sizeof(copy));
-    }
+    vi_copy_sized(out, size, &copy, sizeof(copy));
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "core/state.h"
 
 #include "core/acpi_table.h"
+#include "core/core.h"
 
 #include <libviommu/error.h>
 
@@ -220,4 +221,22 @@ uint64_t vi_state_r_u64(struct vi_state_r *r)
 size_t vi_state_r_left(const struct vi_state_r *r)
 {
     return r->bad ? 0 : r->len - r->pos;
+}
+
+int vi_state_save(struct viommu_ctx *ctx, uint32_t kind, void (*fill)(const void *dev, struct vi_state_w *w),
+                  const void *dev, void *buf, size_t *len)
+{
+    struct vi_state_w w;
+    int r;
+
+    if (!len || (!buf && *len))
+        return VIOMMU_EINVAL;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    vi_state_w_init(&w, buf, *len, kind);
+    fill(dev, &w);
+    r = vi_state_w_finish(&w, len);
+    vi_leave(ctx);
+    return r;
 }

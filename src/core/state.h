@@ -9,7 +9,8 @@
  * end (it keeps counting so the caller learns the size needed); the reader
  * never reads out of bounds: a read past the end of a section yields 0 and
  * marks the reader bad, which the caller checks once per section.
- * Pure: no context, no allocation, no lock needed.
+ * Pure (no context, no allocation, no lock) except vi_state_save(), which
+ * takes the device's context lock around the writer.
  */
 #ifndef VIOMMU_STATE_H
 #define VIOMMU_STATE_H
@@ -57,6 +58,13 @@ void vi_state_w_u64(struct vi_state_w *w, uint64_t v);
  * size needed. Returns 0, VIOMMU_ESIZE if the buffer was too small (nothing
  * usable in it), VIOMMU_ERANGE if the blob would exceed 4 GiB. */
 int vi_state_w_finish(struct vi_state_w *w, size_t *len);
+
+struct viommu_ctx;
+/* A device's whole save entry point: argument checks, the context lock, and
+ * the blob frame of `kind` around `fill`, which writes the sections.
+ * Returns as vi_state_w_finish(), or VIOMMU_EINVAL / VIOMMU_EBUSY. */
+int vi_state_save(struct viommu_ctx *ctx, uint32_t kind, void (*fill)(const void *dev, struct vi_state_w *w),
+                  const void *dev, void *buf, size_t *len);
 
 struct vi_state_r {
     const uint8_t *p;

@@ -289,6 +289,31 @@ static int vio_overlaps_mapping(void *opaque, const struct viommu_event *map)
     return 1;
 }
 
+/* A new domain in the hash `*doms` (the device's, or a restore's built off
+ * to the side), with a mapping domain unless it is a bypass domain. NULL
+ * when out of memory; nothing is left allocated then. */
+static struct vio_domain *vio_dom_new(struct viommu_virtio *dev, struct vio_domain **doms, uint32_t id,
+                                      bool bypass)
+{
+    struct vio_domain *d = vi_zalloc(dev->ctx, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->id = id;
+    d->bypass = bypass;
+    if (!bypass && vi_map_domain_create(dev->ctx, dev->cfg.max_mappings, &d->md)) {
+        vi_free(dev->ctx, d);
+        return NULL;
+    }
+    dev->hash_oom = false;
+    HASH_ADD(hh, *doms, id, sizeof(d->id), d);
+    if (dev->hash_oom) {
+        vi_map_domain_destroy(d->md);
+        vi_free(dev->ctx, d);
+        return NULL;
+    }
+    return d;
+}
+
 /* "ATTACH request", device requirements. */
 static uint8_t vio_attach(struct viommu_virtio *dev, const uint8_t *req, size_t len)
 {
@@ -317,22 +342,9 @@ static uint8_t vio_attach(struct viommu_virtio *dev, const uint8_t *req, size_t 
     if (!d) {
         if (dev->ndomains >= dev->cfg.max_domains)
             return VIO_S_NOMEM;
-        d = vi_zalloc(dev->ctx, sizeof(*d));
+        d = vio_dom_new(dev, &dev->doms, domain, bypass);
         if (!d)
             return VIO_S_NOMEM;
-        d->id = domain;
-        d->bypass = bypass;
-        if (!bypass && vi_map_domain_create(dev->ctx, dev->cfg.max_mappings, &d->md)) {
-            vi_free(dev->ctx, d);
-            return VIO_S_NOMEM;
-        }
-        dev->hash_oom = false;
-        HASH_ADD(hh, dev->doms, id, sizeof(d->id), d);
-        if (dev->hash_oom) {
-            vi_map_domain_destroy(d->md);
-            vi_free(dev->ctx, d);
-            return VIO_S_NOMEM;
-        }
         dev->ndomains++;
     } else if (d->md) {
         /* Properties must be compatible: the endpoint's reserved regions may
@@ -971,11 +983,7 @@ int viommu_virtio_get_stats(struct viommu_virtio *dev, struct viommu_virtio_stat
     struct viommu_virtio_stats s = dev->stats;
     s.domains = dev->ndomains;
     vi_leave(dev->ctx);
-    if (size > sizeof(s)) {
-        memset((uint8_t *)out + sizeof(s), 0, size - sizeof(s));
-        size = sizeof(s);
-    }
-    memcpy(out, &s, size);
+    vi_copy_sized(out, size, &s, sizeof(s));
     return 0;
 }
 
@@ -1012,7 +1020,7 @@ static int vio_save_mapping(void *opaque, const struct viommu_event *m)
     return 0;
 }
 
-static void vio_save_all(struct viommu_virtio *dev, struct vi_state_w *w)
+static void vio_save_all(const struct viommu_virtio *dev, struct vi_state_w *w)
 {
     vi_state_w_begin(w, VIO_SEC_CONFIG, VI_STATE_SEC_CRITICAL);
     vi_state_w_u64(w, dev->offered);
@@ -1059,19 +1067,17 @@ static void vio_save_all(struct viommu_virtio *dev, struct vi_state_w *w)
     vi_state_w_end(w);
 }
 
+/* vi_state_save() wants an untyped fill hook. */
+static void vio_save_all_fill(const void *dev, struct vi_state_w *w)
+{
+    vio_save_all(dev, w);
+}
+
 int viommu_virtio_save(struct viommu_virtio *dev, void *buf, size_t *len)
 {
-    if (!dev || !len || (!buf && *len))
+    if (!dev)
         return VIOMMU_EINVAL;
-    int r = vi_enter(dev->ctx);
-    if (r)
-        return r;
-    struct vi_state_w w;
-    vi_state_w_init(&w, buf, *len, VI_STATE_KIND_VIRTIO);
-    vio_save_all(dev, &w);
-    r = vi_state_w_finish(&w, len);
-    vi_leave(dev->ctx);
-    return r;
+    return vi_state_save(dev->ctx, VI_STATE_KIND_VIRTIO, vio_save_all_fill, dev, buf, len);
 }
 
 /* What restore builds off to the side before touching the device. */
@@ -1167,22 +1173,9 @@ static int vio_parse_domains(struct viommu_virtio *dev, struct vi_state_r *s, st
             return VIOMMU_EFORMAT;
         if (nmap && !vio_has(rs->negotiated, VIOMMU_VIRTIO_F_MAP_UNMAP))
             return VIOMMU_EFORMAT;
-        d = vi_zalloc(dev->ctx, sizeof(*d));
+        d = vio_dom_new(dev, &rs->doms, id, bypass);
         if (!d)
             return VIOMMU_ENOMEM;
-        d->id = id;
-        d->bypass = bypass;
-        if (!bypass && vi_map_domain_create(dev->ctx, dev->cfg.max_mappings, &d->md)) {
-            vi_free(dev->ctx, d);
-            return VIOMMU_ENOMEM;
-        }
-        dev->hash_oom = false;
-        HASH_ADD(hh, rs->doms, id, sizeof(d->id), d);
-        if (dev->hash_oom) {
-            vi_map_domain_destroy(d->md);
-            vi_free(dev->ctx, d);
-            return VIOMMU_ENOMEM;
-        }
         rs->ndomains++;
         uint64_t prev_last = 0;
         for (uint64_t k = 0; k < nmap; k++) {

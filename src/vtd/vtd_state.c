@@ -77,19 +77,17 @@ static void save_all(const struct viommu_vtd *dev, struct vi_state_w *w)
     vi_state_w_end(w);
 }
 
+/* vi_state_save() wants an untyped fill hook. */
+static void save_all_fill(const void *dev, struct vi_state_w *w)
+{
+    save_all(dev, w);
+}
+
 int viommu_vtd_save(struct viommu_vtd *dev, void *buf, size_t *len)
 {
-    if (!dev || !len || (!buf && *len))
+    if (!dev)
         return VIOMMU_EINVAL;
-    int r = vi_enter(dev->ctx);
-    if (r)
-        return r;
-    struct vi_state_w w;
-    vi_state_w_init(&w, buf, *len, VI_STATE_KIND_VTD);
-    save_all(dev, &w);
-    r = vi_state_w_finish(&w, len);
-    vi_leave(dev->ctx);
-    return r;
+    return vi_state_save(dev->ctx, VI_STATE_KIND_VTD, save_all_fill, dev, buf, len);
 }
 
 static int parse_config(const struct viommu_vtd *dev, struct vi_state_r *s)
