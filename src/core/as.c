@@ -111,16 +111,6 @@ void vi_as_destroy(struct viommu_as *as)
     vi_free(ctx, as);
 }
 
-struct viommu_ctx *vi_as_ctx(const struct viommu_as *as)
-{
-    return as->ctx;
-}
-
-void *vi_as_opaque(const struct viommu_as *as)
-{
-    return as->opaque;
-}
-
 const struct viommu_as_id *vi_as_id(const struct viommu_as *as)
 {
     return &as->id;
@@ -129,26 +119,6 @@ const struct viommu_as_id *vi_as_id(const struct viommu_as *as)
 enum viommu_mode vi_as_mode(const struct viommu_as *as)
 {
     return as->mode;
-}
-
-bool vi_as_has_notifiers(const struct viommu_as *as)
-{
-    for (const struct viommu_notifier *n = as->notifiers; n; n = n->next)
-        if (!n->dead && (n->cfg.events & (VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP)))
-            return true;
-    return false;
-}
-
-int vi_as_foreach(struct viommu_ctx *ctx, int (*fn)(struct viommu_as *as, void *arg), void *arg)
-{
-    for (struct viommu_as *as = ctx->as_first, *next; as; as = next) {
-        int r;
-        next = as->next;
-        r = fn(as, arg);
-        if (r)
-            return r;
-    }
-    return 0;
 }
 
 /* ---- mode switches ---------------------------------------------------- */

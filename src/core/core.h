@@ -56,7 +56,6 @@ void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt
 #endif
     ;
 
-struct viommu_stats *vi_stats(struct viommu_ctx *ctx);
 /* Copy a versioned value struct out to a caller that compiled it with
  * `size` bytes: fewer bytes if smaller, the rest zero-filled if larger. */
 void vi_copy_sized(void *out, size_t size, const void *src, size_t src_size);
@@ -68,12 +67,8 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
                  void *opaque, struct viommu_as **out);
 void vi_as_destroy(struct viommu_as *as);
 struct viommu_as *vi_as_find(struct viommu_ctx *ctx, const struct viommu_as_id *id);
-struct viommu_ctx *vi_as_ctx(const struct viommu_as *as);
-void *vi_as_opaque(const struct viommu_as *as);
 const struct viommu_as_id *vi_as_id(const struct viommu_as *as);
 enum viommu_mode vi_as_mode(const struct viommu_as *as);
-/* True if any notifier with MAP or UNMAP events is registered. */
-bool vi_as_has_notifiers(const struct viommu_as *as);
 
 int vi_as_set_blocked(struct viommu_as *as, uint32_t code);
 int vi_as_set_passthrough(struct viommu_as *as);
@@ -91,11 +86,6 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
 int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
 /* opaque == NULL matches every owner. */
 int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last);
-
-/* Visit every address space of the context (creation order). The callback
- * may switch modes or sync, but must not create or destroy address spaces.
- * A non-zero return stops the loop and is returned. */
-int vi_as_foreach(struct viommu_ctx *ctx, int (*fn)(struct viommu_as *as, void *arg), void *arg);
 
 /* ---- IOTLB ------------------------------------------------------------ */
 

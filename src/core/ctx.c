@@ -145,11 +145,6 @@ void vi_msi(struct viommu_ctx *ctx, uint64_t addr, uint32_t data)
     vi_callback_end(ctx);
 }
 
-struct viommu_stats *vi_stats(struct viommu_ctx *ctx)
-{
-    return &ctx->stats;
-}
-
 void vi_copy_sized(void *out, size_t size, const void *src, size_t src_size)
 {
     if (size <= src_size) {
