@@ -123,7 +123,7 @@ enum viommu_mode vi_as_mode(const struct viommu_as *as)
 
 /* ---- mode switches ---------------------------------------------------- */
 
-static bool vi_pt_config_equal(const struct viommu_pt_config *a, const struct viommu_pt_config *b)
+bool vi_pt_config_equal(const struct viommu_pt_config *a, const struct viommu_pt_config *b)
 {
     return a->fmt == b->fmt && a->root == b->root && a->top_level == b->top_level && a->va_lg2 == b->va_lg2 &&
            a->perm == b->perm && a->fmt_flags == b->fmt_flags && a->fmt_data == b->fmt_data;

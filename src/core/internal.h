@@ -136,6 +136,9 @@ int vi_notifiers_resync(struct viommu_as *as, enum viommu_mode old_mode, bool ch
 void vi_shadow_clear(struct viommu_ctx *ctx, struct viommu_notifier *n);
 void vi_leafbuf_free(struct viommu_ctx *ctx, struct vi_leafbuf *buf);
 
+/* as.c: same tables, walked the same way (one sync group). */
+bool vi_pt_config_equal(const struct viommu_pt_config *a, const struct viommu_pt_config *b);
+
 /* map_domain.c */
 void vi_map_domain_detach(struct viommu_as *as);
 int vi_map_domain_translate(struct viommu_map_domain *dom, uint64_t iova, struct viommu_translation *out);

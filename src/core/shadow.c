@@ -422,12 +422,6 @@ static bool vi_member_self(const struct viommu_as *as, const void *key)
     return as == key;
 }
 
-static bool vi_same_pt(const struct viommu_pt_config *a, const struct viommu_pt_config *b)
-{
-    return a->fmt == b->fmt && a->root == b->root && a->top_level == b->top_level && a->va_lg2 == b->va_lg2 &&
-           a->perm == b->perm && a->fmt_flags == b->fmt_flags && a->fmt_data == b->fmt_data;
-}
-
 struct vi_group_key {
     const struct viommu_as *leader;
     void *opaque;
@@ -438,7 +432,7 @@ static bool vi_member_group(const struct viommu_as *as, const void *key)
 {
     const struct vi_group_key *k = key;
     return as->mode == VIOMMU_MODE_TRANSLATED && as->src == VI_SRC_PT && as->domain == k->domain &&
-           (!k->opaque || as->opaque == k->opaque) && vi_same_pt(&as->pt, &k->leader->pt);
+           (!k->opaque || as->opaque == k->opaque) && vi_pt_config_equal(&as->pt, &k->leader->pt);
 }
 
 /* Sync every member over [first, last] with one collection. `leader` is a
