@@ -1054,29 +1054,101 @@ START_TEST(register_invalidation_ignored_with_qi)
 }
 END_TEST
 
-START_TEST(gcmd_one_command_per_write)
+static uint64_t resolves(struct fx *f)
+{
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(f->dev, &st, sizeof(st)), 0);
+    return st.resolves;
+}
+
+/* Issue 10: a GCMD write that carries several commands (a guest writing
+ * "GSTS | command", so the set RTPS travels with TE or QIE) was ignored.
+ * VT-d 10.4.4: every command of the write is carried out; persistent ones
+ * when they change, one-shot ones (SRTP) whenever written as 1. */
+START_TEST(gcmd_write_carries_several_commands)
 {
     struct fx f;
-    fx_init(&f, LEGACY, 8, false);
-    uint64_t root = th_alloc_pages(&f.th, 1);
-    vg_wr(f.g, RTADDR, 8, root);
-    vg_wr(f.g, GCMD, 4, TE | SRTP); /* two commands: ignored */
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), 0);
-    vg_wr(f.g, GCMD, 4, SRTP);
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), SRTP);
-    vg_wr(f.g, GCMD, 4, WBF); /* write-buffer flush completes at once */
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4) & WBF, 0);
-    vg_wr(f.g, GCMD, 4, TE);
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP);
-    vg_wr(f.g, GCMD, 4, TE | QIE);
+    fx_init(&f, LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x10000, 0x7000000, 12, VG_R | VG_W);
+    vg_attach(f.g, 0x0008, VIOMMU_PASID_NONE, 1, &pt);
+    struct viommu_as *a = get_as(&f, 0x0008, VIOMMU_PASID_NONE);
     ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_TRANSLATED);
+
+    /* TE off with RTPS and QIES echoed back. */
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) & ~TE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), SRTP | QIE);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_PASSTHROUGH);
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) | TE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    expect_tr(a, 0x10010, VIOMMU_PERM_READ, 0x7000010, 0xFFF);
+
+    /* QIE off and on again the same way; IQH restarts at 0. */
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) & ~QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), 0);
+    vg_wr(f.g, IQT, 8, 0);
+    f.g->iq_tail = 0;
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) | QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert(vg_wait(f.g));
+
+    /* SRTP already set in GSTS still re-latches RTADDR when written as 1. */
+    uint64_t old_root = vg_rd(f.g, RTADDR, 8);
+    uint64_t empty_root = th_alloc_pages(&f.th, 1);
+    vg_wr(f.g, RTADDR, 8, empty_root);
+    uint64_t n = resolves(&f);
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4));
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_BLOCKED);
+    ck_assert_uint_eq(resolves(&f), n + 1);
+    vg_wr(f.g, RTADDR, 8, old_root);
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) | SRTP);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_TRANSLATED);
+
+    /* Commands of features not advertised (IRE, SIRTP, CFI with ECAP.IR = 0;
+     * WBF with CAP.RWBF = 0; SFL, EAFL with CAP.AFL = 0) are ignored. */
+    ck_assert_uint_eq((vg_rd(f.g, ECAP, 8) >> 3) & 1, 0);
+    const uint32_t unsupported = (1u << 25) | (1u << 24) | (1u << 23) | WBF | (1u << 29) | (1u << 28);
+    n = resolves(&f);
+    vg_wr(f.g, GCMD, 4, TE | QIE | unsupported); /* SRTP not written: no re-latch */
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert_uint_eq(resolves(&f), n);
+    expect_tr(a, 0x10010, VIOMMU_PERM_WRITE, 0x7000010, 0xFFF);
     ck_assert_uint_eq(vg_rd(f.g, GCMD, 4), 0); /* write-only */
-    vg_wr(f.g, RTADDR, 4, 0x3000 | 0x3FF);     /* low half; bits 9:0 reserved */
+
+    /* Everything off in one write, then root, translation and queue on in one
+     * write: the space resolves once, from the new root. */
+    vg_wr(f.g, GCMD, 4, 0);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), SRTP); /* RTPS stays set */
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_PASSTHROUGH);
+    vg_wr(f.g, RTADDR, 8, empty_root);
+    n = resolves(&f);
+    vg_wr(f.g, GCMD, 4, TE | SRTP | QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_BLOCKED);
+    ck_assert_uint_eq(resolves(&f), n + 1);
+
+    vg_wr(f.g, RTADDR, 4, 0x3000 | 0x3FF); /* low half; bits 9:0 reserved */
     ck_assert_uint_eq(vg_rd(f.g, RTADDR, 8), 0x3000);
     fx_fini(&f);
 }
 END_TEST
 
+/* Without ECAP.QI the QIE bit is not a command: it is ignored, not refused. */
+START_TEST(gcmd_qie_ignored_without_qi)
+{
+    struct fx f;
+    fx_init(&f, VIOMMU_VTD_F_PT, 8, false);
+    ck_assert_uint_eq((vg_rd(f.g, ECAP, 8) >> 1) & 1, 0);
+    uint64_t root = th_alloc_pages(&f.th, 1);
+    vg_wr(f.g, RTADDR, 8, root);
+    vg_wr(f.g, GCMD, 4, TE | SRTP | QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP);
+    fx_fini(&f);
+}
+END_TEST
 
 START_TEST(register_masks_and_rw1c)
 {
@@ -1367,7 +1439,8 @@ static Suite *suite(void)
     tcase_add_test(tc, qi_bounded_per_doorbell);
     tcase_add_test(tc, register_based_invalidation);
     tcase_add_test(tc, register_invalidation_ignored_with_qi);
-    tcase_add_test(tc, gcmd_one_command_per_write);
+    tcase_add_test(tc, gcmd_write_carries_several_commands);
+    tcase_add_test(tc, gcmd_qie_ignored_without_qi);
     tcase_add_test(tc, register_masks_and_rw1c);
     tcase_add_test(tc, iqt_32bit_write_rings);
     tcase_add_test(tc, table_bomb_is_bounded);
