@@ -5,11 +5,34 @@ The shared library is found through the environment variable
 ``LIBVIOMMU_PATH`` (the library file itself or the directory holding
 ``libviommu.so*``), else through :func:`ctypes.util.find_library`.
 
-Everything mirrors the C API one to one; handles are Python objects that free
-their C object on :meth:`close` (or at garbage collection, or on leaving a
-``with`` block). Errors raise :class:`ViommuError` whose ``code`` is an
-:class:`Error` member; a translation fault raises :class:`TranslationFault`
-carrying the fault record.
+Everything mirrors the C API one to one. Errors raise :class:`ViommuError`
+whose ``code`` is an :class:`Error` member; a translation fault raises
+:class:`TranslationFault` carrying the fault record.
+
+Ownership (the same rule as in C, where viommu_ctx_destroy() frees
+everything created in a context):
+
+* A :class:`Context` owns every C object created in it: address spaces,
+  notifiers, mapping domains and device models. Dropping the Python handle
+  of one of them does **not** destroy the C object (an address space whose
+  handle is gone still translates and still answers
+  :meth:`Context.find_as`; a notifier keeps notifying). It is destroyed by
+  its :meth:`close` (or on leaving its ``with`` block), or when the context
+  is closed, whichever comes first; the result never depends on when the
+  garbage collector runs.
+* Closing an object invalidates every handle on what it contained: closing
+  an address space closes its notifiers' handles, closing a device model
+  the handles of its address spaces and their notifiers, closing the
+  context all of them. An invalidated handle raises ``ViommuError(EINVAL)``
+  when used; closing it again is a no-op.
+* Address spaces of device models (``Vtd.address_space()``,
+  ``VirtioIommu.add_endpoint()``, ...) are *borrowed*: their device owns
+  them and their :meth:`close` only forgets the handle.
+  :meth:`Context.find_as` returns the owning handle of an address space
+  created through this module, else a borrowed one.
+* A :class:`Context` itself (and a standalone :class:`IovaTree`) is
+  destroyed by :meth:`close`/``with``, or else when it is garbage-collected
+  together with everything in it.
 
 Typical use::
 
@@ -28,6 +51,7 @@ import enum
 import glob
 import os
 import struct
+import weakref
 
 __all__ = [
     "Error", "Perm", "Mode", "FaultReason", "LogLevel", "AsKind", "EventKind", "NotifierFlag",
@@ -480,6 +504,7 @@ def version_string():
 
 class _Handle:
     _ptr = None
+    _within = None  # pointer of the C object this one lives in (None: the context itself)
 
     def __enter__(self):
         return self
@@ -498,6 +523,11 @@ class _Handle:
         if not self._ptr:
             raise ViommuError(Error.EINVAL, "%s is closed" % type(self).__name__)
         return self._ptr
+
+    @property
+    def closed(self):
+        """True once the C object is gone (closed, or destroyed with its container)."""
+        return not self._ptr
 
 
 class Context(_Handle):
@@ -535,7 +565,8 @@ class Context(_Handle):
         _check(self._lib.viommu_ctx_create(ctypes.byref(ops), None, ctypes.byref(cfg),
                                            ctypes.byref(out)), "viommu_ctx_create")
         self._ptr = out.value
-        self._children = []
+        self._children = []  # weak references to every handle in this context
+        self._owned = {}     # id -> handle of every live C object created here (kept alive)
         if direct and ram is not None:
             self.add_ram(ram_base, len(ram), ctypes.addressof(self._ram_c))
 
@@ -589,18 +620,45 @@ class Context(_Handle):
 
     # -- API --
     def close(self):
-        """Destroy the context (and every address space, notifier and domain in it)."""
+        """Destroy the context (and every address space, notifier, domain and
+        device model in it); every handle on them becomes invalid."""
         if self._ptr:
             for child in reversed(self._children):
                 obj = child()
                 if obj is not None:
                     obj._ptr = None  # freed by viommu_ctx_destroy
+            self._children, self._owned = [], {}
             self._lib.viommu_ctx_destroy(self._ptr)
             self._ptr = None
 
-    def _adopt(self, obj):
-        import weakref
+    def _adopt(self, obj, owned=True, within=None):
+        """Track a new handle; an owned one is kept alive until destroyed."""
+        obj._within = within
+        if len(self._children) % 256 == 255:  # forget dropped borrowed handles now and then
+            self._children = [r for r in self._children if r() is not None and r()._ptr]
         self._children.append(weakref.ref(obj))
+        if owned:
+            self._owned[id(obj)] = obj
+
+    def _destroyed(self, ptr):
+        """The C object at ``ptr`` was freed, with everything inside it:
+        invalidate every handle on any of them and stop keeping them alive."""
+        dead, changed = {ptr}, True
+        while changed:
+            changed = False
+            for ref in self._children:
+                obj = ref()
+                if obj is not None and obj._ptr and (obj._ptr in dead or obj._within in dead):
+                    dead.add(obj._ptr)
+                    obj._ptr = None
+                    self._owned.pop(id(obj), None)
+                    changed = True
+        self._children = [r for r in self._children if r() is not None and r()._ptr]
+
+    def _forget(self, obj):
+        """Drop a borrowed handle (its C object lives on)."""
+        obj._ptr = None
+        self._children = [r for r in self._children if r() is not None and r() is not obj]
 
     def add_ram(self, gpa, length, host_addr):
         """viommu_ctx_add_ram() with a raw host address (keep the memory alive!)."""
@@ -633,12 +691,19 @@ class Context(_Handle):
         _check(self._lib.viommu_iotlb_invalidate_all(self.ptr), "viommu_iotlb_invalidate_all")
 
     def find_as(self, as_id):
-        """viommu_as_find(): a non-owning :class:`AddressSpace` or None."""
+        """viommu_as_find(): the :class:`AddressSpace` with this identity or None.
+
+        For a space created through this module it is that space's owning
+        handle (its :meth:`AddressSpace.close` destroys it), otherwise a
+        borrowed handle (e.g. a device model's space)."""
         out = c_void_p()
         r = self._lib.viommu_as_find(self.ptr, ctypes.byref(as_id), ctypes.byref(out))
         if r == Error.ENOENT:
             return None
         _check(r, "viommu_as_find")
+        for obj in self._owned.values():
+            if isinstance(obj, AddressSpace) and obj._ptr == out.value:
+                return obj
         return AddressSpace._borrow(self, out.value)
 
     def domain_sync(self, domain, first=0, last=(1 << 64) - 1, owner=None):
@@ -677,7 +742,11 @@ class Context(_Handle):
 
 
 class AddressSpace(_Handle):
-    """An address space (viommu_as). Created ones are owned; found/device ones are borrowed."""
+    """An address space (viommu_as).
+
+    One created here belongs to its :class:`Context`: dropping this handle
+    does not destroy it, :meth:`close` (or ``with``) or closing the context
+    does. Device models' spaces are borrowed (see the module documentation)."""
 
     def __init__(self, ctx, as_id, on_fault=None, notifier_check=None):
         self.ctx = ctx
@@ -694,10 +763,10 @@ class AddressSpace(_Handle):
         ctx._adopt(self)
 
     @classmethod
-    def _borrow(cls, ctx, ptr):
+    def _borrow(cls, ctx, ptr, within=None):
         obj = cls.__new__(cls)
         obj.ctx, obj._owned, obj._ptr, obj.faults = ctx, False, ptr, []
-        ctx._adopt(obj)
+        ctx._adopt(obj, owned=False, within=within)
         return obj
 
     def _cb_fault(self, _o, _as, fp):
@@ -719,10 +788,16 @@ class AddressSpace(_Handle):
             return int(Error.EINVAL)
 
     def close(self):
-        """Destroy an owned address space (borrowed ones are just forgotten)."""
-        if self._ptr and getattr(self, "_owned", False) and self.ctx._ptr:
-            self.ctx._lib.viommu_as_destroy(self._ptr)
-        self._ptr = None
+        """Destroy an owned address space and its notifiers (every handle on
+        them becomes invalid); a borrowed handle is just forgotten."""
+        if not self._ptr or not self.ctx._ptr:
+            self._ptr = None
+        elif getattr(self, "_owned", False):
+            ptr = self._ptr
+            self.ctx._lib.viommu_as_destroy(ptr)
+            self.ctx._destroyed(ptr)
+        else:
+            self.ctx._forget(self)
 
     @property
     def id(self):
@@ -763,7 +838,10 @@ class AddressSpace(_Handle):
         _check(self.ctx._lib.viommu_as_invalidate(self.ptr, first, last), "viommu_as_invalidate")
 
     def notifier(self, fn, first=0, last=(1 << 64) - 1, events=EventKind.ALL, flags=NotifierFlag.NONE):
-        """Register a notifier; ``fn(event)`` returns None/0 or a negative int (failure)."""
+        """Register a notifier; ``fn(event)`` returns None/0 or a negative int (failure).
+
+        The notifier stays registered until its :meth:`Notifier.close` or the
+        end of the address space, whether or not the returned handle is kept."""
         return Notifier(self, fn, first, last, events, flags)
 
 
@@ -779,7 +857,7 @@ class Notifier(_Handle):
         _check(self.ctx._lib.viommu_notifier_register(space.ptr, ctypes.byref(cfg), ctypes.byref(out)),
                "viommu_notifier_register")
         self._ptr = out.value
-        self.ctx._adopt(self)
+        self.ctx._adopt(self, within=space._ptr)
 
     def _cb(self, _o, _as, evp):
         try:
@@ -790,8 +868,11 @@ class Notifier(_Handle):
             return -1
 
     def close(self):
+        """Unregister the notifier."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_notifier_unregister(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_notifier_unregister(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def replay(self):
@@ -823,8 +904,11 @@ class MapDomain(_Handle):
         ctx._adopt(self)
 
     def close(self):
+        """Destroy the domain (address spaces using it become blocked)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_map_domain_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_map_domain_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def map(self, first, last, addr, perm=Perm.RW):
@@ -1023,8 +1107,11 @@ class VirtioIommu(_Handle):
         self.fault_kicks += 1
 
     def close(self):
+        """Destroy the device model and its address spaces (their handles become invalid)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_virtio_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_virtio_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def add_endpoint(self, endpoint):
@@ -1032,15 +1119,21 @@ class VirtioIommu(_Handle):
         out = c_void_p()
         _check(self.ctx._lib.viommu_virtio_add_endpoint(self.ptr, endpoint, ctypes.byref(out)),
                "viommu_virtio_add_endpoint")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def remove_endpoint(self, endpoint):
+        """Unregister an endpoint; its address space (and any handle on it) is gone."""
+        space = c_void_p()
+        if self.ctx._lib.viommu_virtio_get_as(self.ptr, endpoint, ctypes.byref(space)) != 0:
+            space.value = None
         _check(self.ctx._lib.viommu_virtio_remove_endpoint(self.ptr, endpoint), "viommu_virtio_remove_endpoint")
+        if space.value:
+            self.ctx._destroyed(space.value)
 
     def address_space(self, endpoint):
         out = c_void_p()
         _check(self.ctx._lib.viommu_virtio_get_as(self.ptr, endpoint, ctypes.byref(out)), "viommu_virtio_get_as")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def add_resv(self, endpoint, first, last, subtype=VirtioResvSubtype.RESERVED):
         _check(self.ctx._lib.viommu_virtio_add_resv(self.ptr, endpoint, first, last, int(subtype)),
@@ -1308,8 +1401,11 @@ class Vtd(_Handle):
         ctx._adopt(self)
 
     def close(self):
+        """Destroy the device model and its address spaces (their handles become invalid)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_vtd_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_vtd_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def mmio_read(self, offset, size=8):
@@ -1324,7 +1420,7 @@ class Vtd(_Handle):
         """The (device-owned) :class:`AddressSpace` of requester ``rid``."""
         out = c_void_p()
         _check(self.ctx._lib.viommu_vtd_get_as(self.ptr, rid, pasid, ctypes.byref(out)), "viommu_vtd_get_as")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def reset(self):
         _check(self.ctx._lib.viommu_vtd_reset(self.ptr), "viommu_vtd_reset")
@@ -1491,8 +1587,11 @@ class Amdvi(_Handle):
         ctx._adopt(self)
 
     def close(self):
+        """Destroy the device model and its address spaces (their handles become invalid)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_amdvi_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_amdvi_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def pci_cap_read(self, off, size=4):
@@ -1526,7 +1625,7 @@ class Amdvi(_Handle):
     def address_space(self, devid):
         out = c_void_p()
         _check(self.ctx._lib.viommu_amdvi_get_as(self.ptr, devid, ctypes.byref(out)), "viommu_amdvi_get_as")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def reset(self):
         _check(self.ctx._lib.viommu_amdvi_reset(self.ptr), "viommu_amdvi_reset")
