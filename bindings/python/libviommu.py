@@ -1,9 +1,15 @@
 # SPDX-License-Identifier: MIT
 """ctypes bindings for libviommu (standard library only).
 
-The shared library is found through the environment variable
-``LIBVIOMMU_PATH`` (the library file itself or the directory holding
-``libviommu.so*``), else through :func:`ctypes.util.find_library`.
+Install with ``pip install ./bindings/python`` (a venv works; offline add
+``--no-build-isolation --no-index`` and use ``--system-site-packages`` so
+Debian's setuptools is seen). The shared library is found the way the
+dynamic loader finds any library: ``libviommu.so.0`` by its SONAME
+(``LD_LIBRARY_PATH``, the ``ldconfig`` cache, the default directories), then
+:func:`ctypes.util.find_library`, then ``libviommu.so``. The environment
+variable ``LIBVIOMMU_PATH`` (the library file itself or the directory
+holding ``libviommu.so*``) overrides this, e.g. for a build tree;
+:func:`library_path` tells which file was loaded.
 
 Everything mirrors the C API one to one. Errors raise :class:`ViommuError`
 whose ``code`` is an :class:`Error` member; a translation fault raises
@@ -58,8 +64,8 @@ __all__ = [
     "PteKind", "ViommuError", "TranslationFault", "Range", "Fault", "Translation", "Stats",
     "HostOps", "Budget", "CtxConfig", "AsId", "AsHooks", "Event", "NotifierConfig", "Pte",
     "PtFormat", "PtConfig", "PtLeaf", "AcpiOem", "Context", "AddressSpace", "Notifier",
-    "MapDomain", "PageTableFormat", "lib", "load", "strerror", "strerror_name", "version",
-    "version_string", "STRUCTS", "ENUMS", "FUNCTIONS",
+    "MapDomain", "PageTableFormat", "lib", "load", "library_path", "SONAME", "strerror",
+    "strerror_name", "version", "version_string", "STRUCTS", "ENUMS", "FUNCTIONS",
 ]
 
 # ---------------------------------------------------------------------------
@@ -401,21 +407,33 @@ OPTIONAL_FUNCTIONS = {}
 lib = None
 
 
+SONAME = "libviommu.so.0"
+
+
 def _candidates():
+    """Names to dlopen(), in order (generated lazily: find_library runs tools)."""
     env = os.environ.get("LIBVIOMMU_PATH")
     if env:
         if os.path.isdir(env):
             found = sorted(glob.glob(os.path.join(env, "libviommu.so*")), key=len)
-            if found:
-                return [found[0]]
-            return [os.path.join(env, "libviommu.so")]
-        return [env]
+            yield found[0] if found else os.path.join(env, "libviommu.so")
+        else:
+            yield env
+        return
+    # A bare name: the dynamic loader searches LD_LIBRARY_PATH, the ld.so
+    # cache and the default directories, exactly as for a linked program.
+    yield SONAME
     name = ctypes.util.find_library("viommu")
-    return [name] if name else ["libviommu.so.0", "libviommu.so"]
+    if name and name != SONAME:
+        yield name
+    yield "libviommu.so"
 
 
 def load(path=None):
-    """Load (or reload) the shared library and bind every prototype."""
+    """Load (or reload) the shared library and bind every prototype.
+
+    :param path: a file name for dlopen(); default: ``LIBVIOMMU_PATH`` or the
+        normal loader search (see the module documentation)."""
     global lib
     errors = []
     for cand in ([path] if path else _candidates()):
@@ -425,7 +443,8 @@ def load(path=None):
         except OSError as e:
             errors.append(str(e))
     else:
-        raise OSError("libviommu not found (set LIBVIOMMU_PATH): " + "; ".join(errors))
+        raise OSError("libviommu not found (install it where the dynamic loader looks, or set "
+                      "LD_LIBRARY_PATH or LIBVIOMMU_PATH): " + "; ".join(errors))
     for name, (res, args) in FUNCTIONS.items():
         fn = getattr(handle, name)
         fn.restype, fn.argtypes = res, args
@@ -441,6 +460,26 @@ def _lib():
     if lib is None:
         load()
     return lib
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", c_void_p), ("dli_sname", ctypes.c_char_p),
+                ("dli_saddr", c_void_p)]
+
+
+def library_path():
+    """Absolute file name of the loaded shared library (loading it if needed),
+    as the dynamic loader resolved it (dladdr() of one of its functions)."""
+    fn = _lib().viommu_version
+    try:
+        dladdr = ctypes.CDLL(None).dladdr
+        dladdr.restype, dladdr.argtypes = c_int, [c_void_p, ctypes.POINTER(_DlInfo)]
+        info = _DlInfo()
+        if dladdr(ctypes.cast(fn, c_void_p), ctypes.byref(info)) and info.dli_fname:
+            return os.path.realpath(os.fsdecode(info.dli_fname))
+    except AttributeError:  # no dladdr in this C library
+        pass
+    return lib._name
 
 
 # ---------------------------------------------------------------------------

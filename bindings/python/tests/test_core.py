@@ -10,7 +10,10 @@ import struct
 import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The module next to these tests, unless testing an installed one
+# (LIBVIOMMU_TEST_INSTALLED=1: whatever `import libviommu` finds).
+if os.environ.get("LIBVIOMMU_TEST_INSTALLED") != "1":
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import libviommu as v  # noqa: E402
 
 MASK64 = (1 << 64) - 1
@@ -232,6 +235,16 @@ class OwnershipTest(unittest.TestCase):
         with v.AddressSpace(self.ctx, v.AsId.pci(0x0400)) as sp:
             self.assertEqual(sp.mode, v.Mode.BLOCKED)
         self.assertIsNone(self.ctx.find_as(v.AsId.pci(0x0400)))
+
+
+class LoaderTest(unittest.TestCase):
+    def test_loaded_library(self):
+        path = v.library_path()
+        self.assertTrue(os.path.isabs(path), path)
+        self.assertIn("libviommu.so", os.path.basename(path))
+        want = os.environ.get("LIBVIOMMU_TEST_EXPECT_LIB")
+        if want:  # the test driver says which copy must have been loaded
+            self.assertEqual(path, os.path.realpath(want))
 
 
 class WalkerTest(unittest.TestCase):
