@@ -878,8 +878,11 @@ class PageTableFormat:
     def name(self):
         return self.fmt.name.decode()
 
-    def config(self, root, top_level, va_lg2=64, perm=Perm.RW, fmt_flags=0, fmt_data=0):
-        """A :class:`PtConfig` for this format (keep the format object alive)."""
+    def config(self, root, top_level, va_lg2=None, perm=Perm.RW, fmt_flags=0, fmt_data=0):
+        """A :class:`PtConfig` for this format (keep the format object alive).
+        `va_lg2` defaults to what the top table indexes (at most 64)."""
+        if va_lg2 is None:
+            va_lg2 = min(64, self.fmt.granule_lg2 + (top_level + 1) * self.fmt.level_bits)
         return PtConfig(fmt=self.ptr, root=root, top_level=top_level, va_lg2=va_lg2, perm=int(perm),
                         fmt_flags=fmt_flags, fmt_data=fmt_data)
 

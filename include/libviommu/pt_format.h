@@ -12,7 +12,9 @@
  * Geometry: a table at level `L` (0 = the level whose entries map the
  * smallest pages) indexes IOVA bits `[shift(L) + level_bits - 1, shift(L)]`
  * with `shift(L) = granule_lg2 + L * level_bits`. The top table has level
- * `top_level` and only indexes bits below `va_lg2`.
+ * `top_level` and only indexes bits below `va_lg2`, so a valid configuration
+ * has `shift(top_level) < va_lg2 <= min(64, shift(top_level) + level_bits)`;
+ * anything else is refused with ::VIOMMU_EINVAL.
  */
 #ifndef LIBVIOMMU_PT_FORMAT_H
 #define LIBVIOMMU_PT_FORMAT_H

@@ -37,6 +37,11 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg)
         return false;
     if (vi_shift(fmt, cfg->top_level) >= 64 || cfg->va_lg2 > 64 || cfg->va_lg2 <= vi_shift(fmt, cfg->top_level))
         return false;
+    /* The top table indexes level_bits bits above its shift and no more:
+     * a larger va_lg2 would let translate drop the high bits (aliasing)
+     * while the range walker reads past the table. */
+    if (cfg->va_lg2 > vi_shift(fmt, cfg->top_level) + fmt->level_bits)
+        return false;
     return true;
 }
 
