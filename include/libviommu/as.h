@@ -319,6 +319,8 @@ VIOMMU_API int viommu_notifier_replay(struct viommu_notifier *n);
  * @brief Visit the shadow of a notifier (what it was told), in IOVA order.
  * @param n Notifier.
  * @param fn Called once per announced mapping; non-zero stops and is returned.
+ *        It runs as a callback of the context (lock held): callback-safe
+ *        calls work from it, any other call returns ::VIOMMU_EBUSY.
  * @param opaque Passed to `fn`.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
  * @retval VIOMMU_EBUSY Called from a callback.

@@ -10,7 +10,9 @@
  * unless its documentation says otherwise, so calls from several threads are
  * safe; translation from device threads may run while another thread processes
  * invalidations. Callbacks (host ops, notifier callbacks, address-space hooks)
- * run with the lock held, on the calling thread. From inside a callback the
+ * run with the lock held, on the calling thread; so do the visitors of
+ * viommu_pt_walk_range() and viommu_notifier_foreach_shadow(), which count as
+ * callbacks. From inside a callback the
  * only calls into the same context that are allowed are the ones documented as
  * callback-safe (viommu_notifier_unregister(), viommu_ctx_get_stats(),
  * viommu_strerror()); anything else returns ::VIOMMU_EBUSY instead of
