@@ -359,7 +359,9 @@ VIOMMU_API void viommu_map_domain_destroy(struct viommu_map_domain *dom);
  * @retval VIOMMU_ERANGE `first > last` or `addr + (last - first)` wraps.
  * @retval VIOMMU_EEXIST Overlaps an existing mapping (nothing changed).
  * @retval VIOMMU_EFLAGS `perm` has bits beyond ::VIOMMU_PERM_RW.
- * @retval VIOMMU_ENOMEM The mapping cap or allocation failed (nothing changed).
+ * @retval VIOMMU_ENOMEM The mapping cap or an allocation failed, also one
+ *         inside the notifier sync: nothing changed (a partly announced
+ *         mapping is withdrawn again with UNMAP events).
  * @retval VIOMMU_ESINK, VIOMMU_EBUDGET A notifier failed (mapping still added).
  * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
  */
