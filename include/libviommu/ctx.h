@@ -30,10 +30,17 @@
 extern "C" {
 #endif
 
-/** @brief Log levels passed to viommu_host_ops::log. */
+/**
+ * @brief Log levels passed to viommu_host_ops::log.
+ *
+ * Almost every message can be provoked by the guest, so all levels are
+ * rate-limited per context and level: at most 10 messages per second, then
+ * (once the second has passed and the next message of that level comes) one
+ * "N messages suppressed" summary at the same level.
+ */
 enum viommu_log_level {
     VIOMMU_LOG_ERROR = 0, /**< Something failed that the VMM should know about. */
-    VIOMMU_LOG_WARN = 1,  /**< Guest misbehaviour (rate-limited per context). */
+    VIOMMU_LOG_WARN = 1,  /**< Guest misbehaviour. */
     VIOMMU_LOG_INFO = 2,  /**< State changes (enable, reset). */
     VIOMMU_LOG_DEBUG = 3, /**< Tracing. */
 };

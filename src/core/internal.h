@@ -66,10 +66,12 @@ struct viommu_ctx {
     bool scratch_busy;
     uint32_t next_as_uid;
     uint32_t sync_epoch;
-    /* WARN rate limit: tokens refilled once per second. */
-    uint64_t warn_second;
-    unsigned warn_tokens;
-    uint64_t warn_suppressed;
+    /* Log rate limit, one bucket per level: tokens refilled once per second. */
+    struct {
+        uint64_t second;
+        unsigned tokens;
+        uint64_t suppressed;
+    } logrl[VIOMMU_LOG_DEBUG + 1];
 };
 
 enum vi_src {
