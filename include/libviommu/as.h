@@ -85,9 +85,16 @@ VIOMMU_API int viommu_as_create(struct viommu_ctx *ctx, const struct viommu_as_i
 
 /**
  * @brief Destroy an address space and its notifiers (no events are sent).
- * @param as Address space or NULL (no-op).
+ *
+ * Only address spaces made with viommu_as_create() may be destroyed here;
+ * those of a device model belong to it and go with the model's destroy.
+ * A refused call changes nothing.
+ * @param as Address space or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `as` was NULL).
+ * @retval VIOMMU_ESTATE The address space belongs to a device model.
+ * @retval VIOMMU_EBUSY Called from a callback.
  */
-VIOMMU_API void viommu_as_destroy(struct viommu_as *as);
+VIOMMU_API int viommu_as_destroy(struct viommu_as *as);
 
 /**
  * @brief Find an address space by identity.
@@ -343,10 +350,12 @@ VIOMMU_API int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_map
 
 /**
  * @brief Destroy a domain. Address spaces still using it become blocked
- *        (their notifiers get UNMAP + MODE). NULL is a no-op.
- * @param dom Domain.
+ *        (their notifiers get UNMAP + MODE). A refused call changes nothing.
+ * @param dom Domain or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `dom` was NULL).
+ * @retval VIOMMU_EBUSY Called from a callback.
  */
-VIOMMU_API void viommu_map_domain_destroy(struct viommu_map_domain *dom);
+VIOMMU_API int viommu_map_domain_destroy(struct viommu_map_domain *dom);
 
 /**
  * @brief Add one mapping `[first, last] -> addr` and notify attached spaces.

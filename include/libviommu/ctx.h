@@ -132,10 +132,18 @@ VIOMMU_API int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque
 /**
  * @brief Destroy a context and everything still in it (address spaces,
  *        notifiers, mapping domains). Device models must be destroyed first.
- * @param ctx Context or NULL (no-op).
+ *
+ * Like every destroy function of this library, a misuse is refused with an
+ * error code and changes nothing (the object stays valid); it is never
+ * deferred. Callers that ignored the old `void` return keep compiling.
+ * @param ctx Context or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `ctx` was NULL).
+ * @retval VIOMMU_EBUSY Called from one of this context's callbacks.
+ * @retval VIOMMU_ESTATE A device model (virtio-iommu, VT-d, AMD-Vi) created
+ *         in this context still exists.
  * @note Not thread-safe with respect to other calls on the same context.
  */
-VIOMMU_API void viommu_ctx_destroy(struct viommu_ctx *ctx);
+VIOMMU_API int viommu_ctx_destroy(struct viommu_ctx *ctx);
 
 /**
  * @brief Register a direct host mapping of guest RAM (the fast path).

@@ -33,6 +33,11 @@ bool vi_in_callback(const struct viommu_ctx *ctx);
 void vi_callback_begin(struct viommu_ctx *ctx);
 void vi_callback_end(struct viommu_ctx *ctx);
 
+/* A device model was created in / destroyed from the context: the context
+ * refuses to be destroyed while any is alive. Lock held. */
+void vi_ctx_device_get(struct viommu_ctx *ctx);
+void vi_ctx_device_put(struct viommu_ctx *ctx);
+
 /* ---- allocation (routed through the host's allocator hooks) ----------- */
 
 void *vi_alloc(struct viommu_ctx *ctx, size_t size);

@@ -231,10 +231,29 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
     return 0;
 }
 
-void viommu_ctx_destroy(struct viommu_ctx *ctx)
+void vi_ctx_device_get(struct viommu_ctx *ctx)
+{
+    ctx->ndevices++;
+}
+
+void vi_ctx_device_put(struct viommu_ctx *ctx)
+{
+    VI_INVARIANT(ctx->ndevices > 0);
+    ctx->ndevices--;
+}
+
+int viommu_ctx_destroy(struct viommu_ctx *ctx)
 {
     if (!ctx)
-        return;
+        return 0;
+    /* From one of its own callbacks the caller's stack still runs inside
+     * the context: freeing it would be a use-after-free on return. */
+    if (vi_in_callback(ctx))
+        return VIOMMU_EBUSY;
+    /* A device model keeps a pointer to the context and the guest can still
+     * reach it: it must be destroyed first. */
+    if (ctx->ndevices)
+        return VIOMMU_ESTATE;
     /* Address spaces first: they leave their domains without events. */
     while (ctx->as_first)
         vi_as_destroy(ctx->as_first);
@@ -245,6 +264,7 @@ void viommu_ctx_destroy(struct viommu_ctx *ctx)
     vi_iotlb_fini(ctx);
     pthread_mutex_destroy(&ctx->lock);
     vi_free(ctx, ctx);
+    return 0;
 }
 
 int viommu_ctx_add_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa, uint64_t len, void *host)

@@ -66,6 +66,7 @@ struct viommu_ctx {
     bool scratch_busy;
     uint32_t next_as_uid;
     uint32_t sync_epoch;
+    unsigned ndevices; /* live device models: destroy refuses while non-zero */
     /* Log rate limit, one bucket per level: tokens refilled once per second. */
     struct {
         uint64_t second;
@@ -108,6 +109,7 @@ struct viommu_as {
     struct viommu_as *mdom_next; /* list of spaces attached to mdom */
     struct viommu_notifier *notifiers;
     uint32_t sync_epoch;
+    bool vmm_owned; /* made by viommu_as_create(): the VMM may destroy it */
 };
 
 struct viommu_map_domain {

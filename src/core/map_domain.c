@@ -227,14 +227,19 @@ int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, stru
     return r;
 }
 
-void viommu_map_domain_destroy(struct viommu_map_domain *dom)
+int viommu_map_domain_destroy(struct viommu_map_domain *dom)
 {
     struct viommu_ctx *ctx;
-    if (!dom || vi_enter(dom->ctx))
-        return;
+    int r;
+    if (!dom)
+        return 0;
     ctx = dom->ctx;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
     vi_map_domain_destroy(dom);
     vi_leave(ctx);
+    return 0;
 }
 
 #define VI_DOM_CALL(dom, expr)                                                                                         \

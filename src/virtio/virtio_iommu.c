@@ -698,6 +698,7 @@ int viommu_virtio_create(struct viommu_ctx *ctx, const struct viommu_virtio_conf
         vi_leave(ctx);
         return VIOMMU_ENOMEM;
     }
+    vi_ctx_device_get(ctx);
     vi_leave(ctx);
     *out = dev;
     return 0;
@@ -712,13 +713,14 @@ static void vio_ep_free(struct viommu_virtio *dev, struct vio_endpoint *ep)
     vi_free(dev->ctx, ep);
 }
 
-void viommu_virtio_destroy(struct viommu_virtio *dev)
+int viommu_virtio_destroy(struct viommu_virtio *dev)
 {
     if (!dev)
-        return;
+        return 0;
     struct viommu_ctx *ctx = dev->ctx;
-    if (vi_enter(ctx))
-        return; /* from a callback: refused (documented) */
+    int r = vi_enter(ctx);
+    if (r)
+        return r; /* from a callback: refused with VIOMMU_EBUSY (documented) */
     struct vio_endpoint *ep, *etmp;
     HASH_ITER(hh, dev->eps, ep, etmp) {
         vio_ep_free(dev, ep);
@@ -729,7 +731,9 @@ void viommu_virtio_destroy(struct viommu_virtio *dev)
     }
     vi_free(ctx, dev->fq);
     vi_free(ctx, dev);
+    vi_ctx_device_put(ctx);
     vi_leave(ctx);
+    return 0;
 }
 
 int viommu_virtio_add_endpoint(struct viommu_virtio *dev, uint32_t endpoint, struct viommu_as **as)
