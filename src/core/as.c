@@ -397,22 +397,31 @@ int viommu_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, cons
     if (r)
         return r;
     r = vi_as_create(ctx, id, hooks, opaque, out);
+    if (r == 0)
+        (*out)->vmm_owned = true;
     vi_leave(ctx);
     return r;
 }
 
-void viommu_as_destroy(struct viommu_as *as)
+int viommu_as_destroy(struct viommu_as *as)
 {
     struct viommu_ctx *ctx;
+    int r;
     if (!as)
-        return;
+        return 0;
     ctx = as->ctx;
-    if (vi_enter(ctx)) {
-        vi_log(ctx, VIOMMU_LOG_ERROR, "viommu_as_destroy called from a callback: ignored");
-        return;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    /* A device model's space is referenced from the model's own state (and
+     * reached by guest register writes): only the model may free it. */
+    if (!as->vmm_owned) {
+        vi_leave(ctx);
+        return VIOMMU_ESTATE;
     }
     vi_as_destroy(as);
     vi_leave(ctx);
+    return 0;
 }
 
 int viommu_as_find(struct viommu_ctx *ctx, const struct viommu_as_id *id, struct viommu_as **out)

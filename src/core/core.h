@@ -33,6 +33,11 @@ bool vi_in_callback(const struct viommu_ctx *ctx);
 void vi_callback_begin(struct viommu_ctx *ctx);
 void vi_callback_end(struct viommu_ctx *ctx);
 
+/* A device model was created in / destroyed from the context: the context
+ * refuses to be destroyed while any is alive. Lock held. */
+void vi_ctx_device_get(struct viommu_ctx *ctx);
+void vi_ctx_device_put(struct viommu_ctx *ctx);
+
 /* ---- allocation (routed through the host's allocator hooks) ----------- */
 
 void *vi_alloc(struct viommu_ctx *ctx, size_t size);
@@ -48,8 +53,12 @@ int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t 
 /* Little-endian 64-bit read (table entries and descriptors). */
 int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
 void vi_msi(struct viommu_ctx *ctx, uint64_t addr, uint32_t data);
-/* Log through the host sink. VIOMMU_LOG_WARN messages are rate-limited per
- * context (guest-triggerable paths must use WARN or DEBUG). */
+/* Log through the host sink. Every level is rate-limited per context
+ * (VI_LOG_PER_SECOND messages per level and second, then one summary of the
+ * dropped ones): nearly every message can be triggered by the guest. */
+#define VI_LOG_PER_SECOND 10u
+/* Clock of the rate limiter (monotonic seconds); tests may replace it. */
+extern uint64_t (*vi_log_clock)(void);
 void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

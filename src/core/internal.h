@@ -66,10 +66,13 @@ struct viommu_ctx {
     bool scratch_busy;
     uint32_t next_as_uid;
     uint32_t sync_epoch;
-    /* WARN rate limit: tokens refilled once per second. */
-    uint64_t warn_second;
-    unsigned warn_tokens;
-    uint64_t warn_suppressed;
+    unsigned ndevices; /* live device models: destroy refuses while non-zero */
+    /* Log rate limit, one bucket per level: tokens refilled once per second. */
+    struct {
+        uint64_t second;
+        unsigned tokens;
+        uint64_t suppressed;
+    } logrl[VIOMMU_LOG_DEBUG + 1];
 };
 
 enum vi_src {
@@ -107,6 +110,7 @@ struct viommu_as {
     struct viommu_notifier *notifiers;
     uint32_t sync_epoch;
     vi_as_recheck_fn recheck; /* see vi_as_set_recheck() */
+    bool vmm_owned; /* made by viommu_as_create(): the VMM may destroy it */
 };
 
 struct viommu_map_domain {

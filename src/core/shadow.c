@@ -684,7 +684,10 @@ int viommu_notifier_foreach_shadow(struct viommu_notifier *n,
                                   .iova_first = node->first,
                                   .iova_last = node->last,
                                   .addr = node->addr};
+        /* The VMM's visitor is a callback: callback-safe calls work from it. */
+        vi_callback_begin(n->as->ctx);
         r = fn(opaque, &ev);
+        vi_callback_end(n->as->ctx);
         if (r)
             break;
     }

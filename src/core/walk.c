@@ -37,6 +37,11 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg)
         return false;
     if (vi_shift(fmt, cfg->top_level) >= 64 || cfg->va_lg2 > 64 || cfg->va_lg2 <= vi_shift(fmt, cfg->top_level))
         return false;
+    /* The top table indexes level_bits bits above its shift and no more:
+     * a larger va_lg2 would let translate drop the high bits (aliasing)
+     * while the range walker reads past the table. */
+    if (cfg->va_lg2 > vi_shift(fmt, cfg->top_level) + fmt->level_bits)
+        return false;
     return true;
 }
 
@@ -320,13 +325,45 @@ int viommu_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *c
     return r;
 }
 
+/* The VMM's walk callbacks run marked as callbacks of the context, so a
+ * callback-safe call from them works instead of deadlocking on the lock and
+ * any other call is refused with VIOMMU_EBUSY. */
+struct vi_walk_cb {
+    struct viommu_ctx *ctx;
+    viommu_pt_leaf_fn leaf;
+    viommu_pt_bad_fn bad;
+    void *opaque;
+};
+
+static int vi_walk_cb_leaf(void *opaque, const struct viommu_pt_leaf *leaf)
+{
+    struct vi_walk_cb *w = opaque;
+    int r;
+    vi_callback_begin(w->ctx);
+    r = w->leaf(w->opaque, leaf);
+    vi_callback_end(w->ctx);
+    return r;
+}
+
+static void vi_walk_cb_bad(void *opaque, const struct viommu_fault *f)
+{
+    struct vi_walk_cb *w = opaque;
+    vi_callback_begin(w->ctx);
+    w->bad(w->opaque, f);
+    vi_callback_end(w->ctx);
+}
+
 int viommu_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
                          viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque, uint64_t *walked_last)
 {
-    int r = vi_enter(ctx);
+    struct vi_walk_cb w = {.ctx = ctx, .leaf = leaf, .bad = bad, .opaque = opaque};
+    int r;
+    if (!leaf)
+        return VIOMMU_EINVAL;
+    r = vi_enter(ctx);
     if (r)
         return r;
-    r = vi_pt_walk_range(ctx, cfg, first, last, leaf, bad, opaque, walked_last);
+    r = vi_pt_walk_range(ctx, cfg, first, last, vi_walk_cb_leaf, bad ? vi_walk_cb_bad : NULL, &w, walked_last);
     vi_leave(ctx);
     return r;
 }

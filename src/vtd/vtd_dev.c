@@ -301,6 +301,7 @@ int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cf
     dev->cfg.endpoints = dev->endpoints;
     compute_caps(dev);
     vtd_reset_regs(dev);
+    vi_ctx_device_get(ctx);
     vi_leave(ctx);
     *out = dev;
     return 0;
@@ -314,13 +315,14 @@ nomem:
     return VIOMMU_ENOMEM;
 }
 
-void viommu_vtd_destroy(struct viommu_vtd *dev)
+int viommu_vtd_destroy(struct viommu_vtd *dev)
 {
     if (!dev)
-        return;
+        return 0;
     struct viommu_ctx *ctx = dev->ctx;
-    if (vi_enter(ctx))
-        return; /* from a callback: refused (documented) */
+    int r = vi_enter(ctx);
+    if (r)
+        return r; /* from a callback: refused with VIOMMU_EBUSY (documented) */
     while (dev->spaces) {
         struct vtd_as *v = dev->spaces;
         dev->spaces = v->next;
@@ -331,7 +333,9 @@ void viommu_vtd_destroy(struct viommu_vtd *dev)
         vi_free(ctx, dev->endpoints);
     vi_free(ctx, dev->frcd);
     vi_free(ctx, dev);
+    vi_ctx_device_put(ctx);
     vi_leave(ctx);
+    return 0;
 }
 
 int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, struct viommu_as **out)
