@@ -545,6 +545,7 @@ struct walk_state {
     struct viommu_ctx *ctx;
     uint16_t sid;
     uint32_t pasid; /* VIOMMU_PASID_NONE outside scalable mode */
+    bool rid_pasid; /* scalable: pasid is the RID_PASID, i.e. requests without PASID */
     bool have_run, first_json;
     uint64_t first, last, addr;
     unsigned perm;
@@ -719,6 +720,8 @@ static void do_view(struct walk_state *w, const struct view *v)
             if (!pt) {
                 printf(", \"reason\": ");
                 json_str(v->blocked);
+                if (w->rid_pasid)
+                    printf(", \"without_pasid\": true");
             }
             printf("}");
             w->first_json = false;
@@ -727,7 +730,7 @@ static void do_view(struct walk_state *w, const struct view *v)
         } else if (pt) {
             printf(" passthrough\n");
         } else {
-            printf(" blocked %s\n", v->blocked);
+            printf(" blocked %s%s\n", v->blocked, w->rid_pasid ? " for requests without PASID" : "");
         }
         return;
     }
@@ -756,14 +759,20 @@ static void do_pasid(struct walk_state *w, uint32_t pasid, uint32_t rid_pasid)
     int r = resolve(w->ctx, w->o, w->sid, pasid == rid_pasid ? VIOMMU_PASID_NONE : pasid, &v);
     if (r)
         die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
-    if (!v.configured)
+    /* A PASID whose directory or table entry is not present is simply not set
+     * up, except RID_PASID: the context entry is present, so the device is,
+     * and its requests without PASID are blocked (SPD.2 / SPT.2). */
+    if (!v.configured && pasid != rid_pasid)
         return;
     w->pasid = pasid;
+    w->rid_pasid = pasid == rid_pasid;
     do_view(w, &v);
+    w->rid_pasid = false;
 }
 
 /* 9.4-9.6: every PASID whose PASID-table entry is present (or whose
- * directory entry is malformed), in PASID order; RID_PASID included. */
+ * directory entry is malformed), in PASID order; RID_PASID always (blocked
+ * for requests without PASID when its entries are not present). */
 static void vtd_each_pasid(struct walk_state *w)
 {
     const struct opts *o = w->o;
@@ -790,8 +799,11 @@ static void vtd_each_pasid(struct walk_state *w)
             do_pasid(w, d * 64, rid); /* reported as SPD.1 */
             return;
         }
-        if (!(pde & 1))
+        if (!(pde & 1)) {
+            if (rid >> 6 == d)
+                do_pasid(w, rid, rid); /* SPD.2 for requests without PASID */
             continue;
+        }
         if (pde & 0xffc) { /* reserved bits: report once, through its first PASID */
             do_pasid(w, d * 64, rid);
             continue;
@@ -804,7 +816,7 @@ static void vtd_each_pasid(struct walk_state *w)
                 do_pasid(w, p, rid); /* SPT.1 */
                 break;
             }
-            if (pe & 1)
+            if ((pe & 1) || p == rid) /* RID_PASID: SPT.2 when not present */
                 do_pasid(w, p, rid);
         }
         total_budget(w);

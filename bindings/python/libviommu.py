@@ -1,15 +1,44 @@
 # SPDX-License-Identifier: MIT
 """ctypes bindings for libviommu (standard library only).
 
-The shared library is found through the environment variable
-``LIBVIOMMU_PATH`` (the library file itself or the directory holding
-``libviommu.so*``), else through :func:`ctypes.util.find_library`.
+Install with ``pip install ./bindings/python`` (a venv works; offline add
+``--no-build-isolation --no-index`` and use ``--system-site-packages`` so
+Debian's setuptools is seen). The shared library is found the way the
+dynamic loader finds any library: ``libviommu.so.0`` by its SONAME
+(``LD_LIBRARY_PATH``, the ``ldconfig`` cache, the default directories), then
+:func:`ctypes.util.find_library`, then ``libviommu.so``. The environment
+variable ``LIBVIOMMU_PATH`` (the library file itself or the directory
+holding ``libviommu.so*``) overrides this, e.g. for a build tree;
+:func:`library_path` tells which file was loaded.
 
-Everything mirrors the C API one to one; handles are Python objects that free
-their C object on :meth:`close` (or at garbage collection, or on leaving a
-``with`` block). Errors raise :class:`ViommuError` whose ``code`` is an
-:class:`Error` member; a translation fault raises :class:`TranslationFault`
-carrying the fault record.
+Everything mirrors the C API one to one. Errors raise :class:`ViommuError`
+whose ``code`` is an :class:`Error` member; a translation fault raises
+:class:`TranslationFault` carrying the fault record.
+
+Ownership (the same rule as in C, where viommu_ctx_destroy() frees
+everything created in a context):
+
+* A :class:`Context` owns every C object created in it: address spaces,
+  notifiers, mapping domains and device models. Dropping the Python handle
+  of one of them does **not** destroy the C object (an address space whose
+  handle is gone still translates and still answers
+  :meth:`Context.find_as`; a notifier keeps notifying). It is destroyed by
+  its :meth:`close` (or on leaving its ``with`` block), or when the context
+  is closed, whichever comes first; the result never depends on when the
+  garbage collector runs.
+* Closing an object invalidates every handle on what it contained: closing
+  an address space closes its notifiers' handles, closing a device model
+  the handles of its address spaces and their notifiers, closing the
+  context all of them. An invalidated handle raises ``ViommuError(EINVAL)``
+  when used; closing it again is a no-op.
+* Address spaces of device models (``Vtd.address_space()``,
+  ``VirtioIommu.add_endpoint()``, ...) are *borrowed*: their device owns
+  them and their :meth:`close` only forgets the handle.
+  :meth:`Context.find_as` returns the owning handle of an address space
+  created through this module, else a borrowed one.
+* A :class:`Context` itself (and a standalone :class:`IovaTree`) is
+  destroyed by :meth:`close`/``with``, or else when it is garbage-collected
+  together with everything in it.
 
 Typical use::
 
@@ -28,14 +57,15 @@ import enum
 import glob
 import os
 import struct
+import weakref
 
 __all__ = [
     "Error", "Perm", "Mode", "FaultReason", "LogLevel", "AsKind", "EventKind", "NotifierFlag",
     "PteKind", "ViommuError", "TranslationFault", "Range", "Fault", "Translation", "Stats",
     "HostOps", "Budget", "CtxConfig", "AsId", "AsHooks", "Event", "NotifierConfig", "Pte",
     "PtFormat", "PtConfig", "PtLeaf", "AcpiOem", "Context", "AddressSpace", "Notifier",
-    "MapDomain", "PageTableFormat", "lib", "load", "strerror", "strerror_name", "version",
-    "version_string", "STRUCTS", "ENUMS", "FUNCTIONS",
+    "MapDomain", "PageTableFormat", "lib", "load", "library_path", "SONAME", "strerror",
+    "strerror_name", "version", "version_string", "STRUCTS", "ENUMS", "FUNCTIONS",
 ]
 
 # ---------------------------------------------------------------------------
@@ -377,21 +407,33 @@ OPTIONAL_FUNCTIONS = {}
 lib = None
 
 
+SONAME = "libviommu.so.0"
+
+
 def _candidates():
+    """Names to dlopen(), in order (generated lazily: find_library runs tools)."""
     env = os.environ.get("LIBVIOMMU_PATH")
     if env:
         if os.path.isdir(env):
             found = sorted(glob.glob(os.path.join(env, "libviommu.so*")), key=len)
-            if found:
-                return [found[0]]
-            return [os.path.join(env, "libviommu.so")]
-        return [env]
+            yield found[0] if found else os.path.join(env, "libviommu.so")
+        else:
+            yield env
+        return
+    # A bare name: the dynamic loader searches LD_LIBRARY_PATH, the ld.so
+    # cache and the default directories, exactly as for a linked program.
+    yield SONAME
     name = ctypes.util.find_library("viommu")
-    return [name] if name else ["libviommu.so.0", "libviommu.so"]
+    if name and name != SONAME:
+        yield name
+    yield "libviommu.so"
 
 
 def load(path=None):
-    """Load (or reload) the shared library and bind every prototype."""
+    """Load (or reload) the shared library and bind every prototype.
+
+    :param path: a file name for dlopen(); default: ``LIBVIOMMU_PATH`` or the
+        normal loader search (see the module documentation)."""
     global lib
     errors = []
     for cand in ([path] if path else _candidates()):
@@ -401,7 +443,8 @@ def load(path=None):
         except OSError as e:
             errors.append(str(e))
     else:
-        raise OSError("libviommu not found (set LIBVIOMMU_PATH): " + "; ".join(errors))
+        raise OSError("libviommu not found (install it where the dynamic loader looks, or set "
+                      "LD_LIBRARY_PATH or LIBVIOMMU_PATH): " + "; ".join(errors))
     for name, (res, args) in FUNCTIONS.items():
         fn = getattr(handle, name)
         fn.restype, fn.argtypes = res, args
@@ -417,6 +460,26 @@ def _lib():
     if lib is None:
         load()
     return lib
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", c_void_p), ("dli_sname", ctypes.c_char_p),
+                ("dli_saddr", c_void_p)]
+
+
+def library_path():
+    """Absolute file name of the loaded shared library (loading it if needed),
+    as the dynamic loader resolved it (dladdr() of one of its functions)."""
+    fn = _lib().viommu_version
+    try:
+        dladdr = ctypes.CDLL(None).dladdr
+        dladdr.restype, dladdr.argtypes = c_int, [c_void_p, ctypes.POINTER(_DlInfo)]
+        info = _DlInfo()
+        if dladdr(ctypes.cast(fn, c_void_p), ctypes.byref(info)) and info.dli_fname:
+            return os.path.realpath(os.fsdecode(info.dli_fname))
+    except AttributeError:  # no dladdr in this C library
+        pass
+    return lib._name
 
 
 # ---------------------------------------------------------------------------
@@ -480,6 +543,7 @@ def version_string():
 
 class _Handle:
     _ptr = None
+    _within = None  # pointer of the C object this one lives in (None: the context itself)
 
     def __enter__(self):
         return self
@@ -498,6 +562,11 @@ class _Handle:
         if not self._ptr:
             raise ViommuError(Error.EINVAL, "%s is closed" % type(self).__name__)
         return self._ptr
+
+    @property
+    def closed(self):
+        """True once the C object is gone (closed, or destroyed with its container)."""
+        return not self._ptr
 
 
 class Context(_Handle):
@@ -535,7 +604,8 @@ class Context(_Handle):
         _check(self._lib.viommu_ctx_create(ctypes.byref(ops), None, ctypes.byref(cfg),
                                            ctypes.byref(out)), "viommu_ctx_create")
         self._ptr = out.value
-        self._children = []
+        self._children = []  # weak references to every handle in this context
+        self._owned = {}     # id -> handle of every live C object created here (kept alive)
         if direct and ram is not None:
             self.add_ram(ram_base, len(ram), ctypes.addressof(self._ram_c))
 
@@ -589,18 +659,45 @@ class Context(_Handle):
 
     # -- API --
     def close(self):
-        """Destroy the context (and every address space, notifier and domain in it)."""
+        """Destroy the context (and every address space, notifier, domain and
+        device model in it); every handle on them becomes invalid."""
         if self._ptr:
             for child in reversed(self._children):
                 obj = child()
                 if obj is not None:
                     obj._ptr = None  # freed by viommu_ctx_destroy
+            self._children, self._owned = [], {}
             self._lib.viommu_ctx_destroy(self._ptr)
             self._ptr = None
 
-    def _adopt(self, obj):
-        import weakref
+    def _adopt(self, obj, owned=True, within=None):
+        """Track a new handle; an owned one is kept alive until destroyed."""
+        obj._within = within
+        if len(self._children) % 256 == 255:  # forget dropped borrowed handles now and then
+            self._children = [r for r in self._children if r() is not None and r()._ptr]
         self._children.append(weakref.ref(obj))
+        if owned:
+            self._owned[id(obj)] = obj
+
+    def _destroyed(self, ptr):
+        """The C object at ``ptr`` was freed, with everything inside it:
+        invalidate every handle on any of them and stop keeping them alive."""
+        dead, changed = {ptr}, True
+        while changed:
+            changed = False
+            for ref in self._children:
+                obj = ref()
+                if obj is not None and obj._ptr and (obj._ptr in dead or obj._within in dead):
+                    dead.add(obj._ptr)
+                    obj._ptr = None
+                    self._owned.pop(id(obj), None)
+                    changed = True
+        self._children = [r for r in self._children if r() is not None and r()._ptr]
+
+    def _forget(self, obj):
+        """Drop a borrowed handle (its C object lives on)."""
+        obj._ptr = None
+        self._children = [r for r in self._children if r() is not None and r() is not obj]
 
     def add_ram(self, gpa, length, host_addr):
         """viommu_ctx_add_ram() with a raw host address (keep the memory alive!)."""
@@ -633,12 +730,19 @@ class Context(_Handle):
         _check(self._lib.viommu_iotlb_invalidate_all(self.ptr), "viommu_iotlb_invalidate_all")
 
     def find_as(self, as_id):
-        """viommu_as_find(): a non-owning :class:`AddressSpace` or None."""
+        """viommu_as_find(): the :class:`AddressSpace` with this identity or None.
+
+        For a space created through this module it is that space's owning
+        handle (its :meth:`AddressSpace.close` destroys it), otherwise a
+        borrowed handle (e.g. a device model's space)."""
         out = c_void_p()
         r = self._lib.viommu_as_find(self.ptr, ctypes.byref(as_id), ctypes.byref(out))
         if r == Error.ENOENT:
             return None
         _check(r, "viommu_as_find")
+        for obj in self._owned.values():
+            if isinstance(obj, AddressSpace) and obj._ptr == out.value:
+                return obj
         return AddressSpace._borrow(self, out.value)
 
     def domain_sync(self, domain, first=0, last=(1 << 64) - 1, owner=None):
@@ -677,7 +781,11 @@ class Context(_Handle):
 
 
 class AddressSpace(_Handle):
-    """An address space (viommu_as). Created ones are owned; found/device ones are borrowed."""
+    """An address space (viommu_as).
+
+    One created here belongs to its :class:`Context`: dropping this handle
+    does not destroy it, :meth:`close` (or ``with``) or closing the context
+    does. Device models' spaces are borrowed (see the module documentation)."""
 
     def __init__(self, ctx, as_id, on_fault=None, notifier_check=None):
         self.ctx = ctx
@@ -694,10 +802,10 @@ class AddressSpace(_Handle):
         ctx._adopt(self)
 
     @classmethod
-    def _borrow(cls, ctx, ptr):
+    def _borrow(cls, ctx, ptr, within=None):
         obj = cls.__new__(cls)
         obj.ctx, obj._owned, obj._ptr, obj.faults = ctx, False, ptr, []
-        ctx._adopt(obj)
+        ctx._adopt(obj, owned=False, within=within)
         return obj
 
     def _cb_fault(self, _o, _as, fp):
@@ -719,10 +827,16 @@ class AddressSpace(_Handle):
             return int(Error.EINVAL)
 
     def close(self):
-        """Destroy an owned address space (borrowed ones are just forgotten)."""
-        if self._ptr and getattr(self, "_owned", False) and self.ctx._ptr:
-            self.ctx._lib.viommu_as_destroy(self._ptr)
-        self._ptr = None
+        """Destroy an owned address space and its notifiers (every handle on
+        them becomes invalid); a borrowed handle is just forgotten."""
+        if not self._ptr or not self.ctx._ptr:
+            self._ptr = None
+        elif getattr(self, "_owned", False):
+            ptr = self._ptr
+            self.ctx._lib.viommu_as_destroy(ptr)
+            self.ctx._destroyed(ptr)
+        else:
+            self.ctx._forget(self)
 
     @property
     def id(self):
@@ -763,7 +877,10 @@ class AddressSpace(_Handle):
         _check(self.ctx._lib.viommu_as_invalidate(self.ptr, first, last), "viommu_as_invalidate")
 
     def notifier(self, fn, first=0, last=(1 << 64) - 1, events=EventKind.ALL, flags=NotifierFlag.NONE):
-        """Register a notifier; ``fn(event)`` returns None/0 or a negative int (failure)."""
+        """Register a notifier; ``fn(event)`` returns None/0 or a negative int (failure).
+
+        The notifier stays registered until its :meth:`Notifier.close` or the
+        end of the address space, whether or not the returned handle is kept."""
         return Notifier(self, fn, first, last, events, flags)
 
 
@@ -779,7 +896,7 @@ class Notifier(_Handle):
         _check(self.ctx._lib.viommu_notifier_register(space.ptr, ctypes.byref(cfg), ctypes.byref(out)),
                "viommu_notifier_register")
         self._ptr = out.value
-        self.ctx._adopt(self)
+        self.ctx._adopt(self, within=space._ptr)
 
     def _cb(self, _o, _as, evp):
         try:
@@ -790,8 +907,11 @@ class Notifier(_Handle):
             return -1
 
     def close(self):
+        """Unregister the notifier."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_notifier_unregister(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_notifier_unregister(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def replay(self):
@@ -823,8 +943,11 @@ class MapDomain(_Handle):
         ctx._adopt(self)
 
     def close(self):
+        """Destroy the domain (address spaces using it become blocked)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_map_domain_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_map_domain_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def map(self, first, last, addr, perm=Perm.RW):
@@ -1023,8 +1146,11 @@ class VirtioIommu(_Handle):
         self.fault_kicks += 1
 
     def close(self):
+        """Destroy the device model and its address spaces (their handles become invalid)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_virtio_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_virtio_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def add_endpoint(self, endpoint):
@@ -1032,15 +1158,21 @@ class VirtioIommu(_Handle):
         out = c_void_p()
         _check(self.ctx._lib.viommu_virtio_add_endpoint(self.ptr, endpoint, ctypes.byref(out)),
                "viommu_virtio_add_endpoint")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def remove_endpoint(self, endpoint):
+        """Unregister an endpoint; its address space (and any handle on it) is gone."""
+        space = c_void_p()
+        if self.ctx._lib.viommu_virtio_get_as(self.ptr, endpoint, ctypes.byref(space)) != 0:
+            space.value = None
         _check(self.ctx._lib.viommu_virtio_remove_endpoint(self.ptr, endpoint), "viommu_virtio_remove_endpoint")
+        if space.value:
+            self.ctx._destroyed(space.value)
 
     def address_space(self, endpoint):
         out = c_void_p()
         _check(self.ctx._lib.viommu_virtio_get_as(self.ptr, endpoint, ctypes.byref(out)), "viommu_virtio_get_as")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def add_resv(self, endpoint, first, last, subtype=VirtioResvSubtype.RESERVED):
         _check(self.ctx._lib.viommu_virtio_add_resv(self.ptr, endpoint, first, last, int(subtype)),
@@ -1308,8 +1440,11 @@ class Vtd(_Handle):
         ctx._adopt(self)
 
     def close(self):
+        """Destroy the device model and its address spaces (their handles become invalid)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_vtd_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_vtd_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def mmio_read(self, offset, size=8):
@@ -1324,7 +1459,7 @@ class Vtd(_Handle):
         """The (device-owned) :class:`AddressSpace` of requester ``rid``."""
         out = c_void_p()
         _check(self.ctx._lib.viommu_vtd_get_as(self.ptr, rid, pasid, ctypes.byref(out)), "viommu_vtd_get_as")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def reset(self):
         _check(self.ctx._lib.viommu_vtd_reset(self.ptr), "viommu_vtd_reset")
@@ -1491,8 +1626,11 @@ class Amdvi(_Handle):
         ctx._adopt(self)
 
     def close(self):
+        """Destroy the device model and its address spaces (their handles become invalid)."""
         if self._ptr and self.ctx._ptr:
-            self.ctx._lib.viommu_amdvi_destroy(self._ptr)
+            ptr = self._ptr
+            self.ctx._lib.viommu_amdvi_destroy(ptr)
+            self.ctx._destroyed(ptr)
         self._ptr = None
 
     def pci_cap_read(self, off, size=4):
@@ -1526,7 +1664,7 @@ class Amdvi(_Handle):
     def address_space(self, devid):
         out = c_void_p()
         _check(self.ctx._lib.viommu_amdvi_get_as(self.ptr, devid, ctypes.byref(out)), "viommu_amdvi_get_as")
-        return AddressSpace._borrow(self.ctx, out.value)
+        return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def reset(self):
         _check(self.ctx._lib.viommu_amdvi_reset(self.ptr), "viommu_amdvi_reset")

@@ -123,6 +123,9 @@ VIOMMU_API int viommu_as_get_mode(const struct viommu_as *as);
  * callback. On a miss the tables (or mapping domain) are consulted and the
  * result is cached. On a fault the owner's fault hook is called (the device
  * model records it the way the guest expects) and ::VIOMMU_EFAULT returned.
+ * On a blocked space a device model that caches no not-present entries
+ * (VT-d with CAP.CM = 0) first resolves the space again; if that switches
+ * it, the space's notifiers receive the events from inside this call.
  * @param as Address space.
  * @param iova Address.
  * @param access enum viommu_perm the DMA needs (READ, WRITE or RW; not 0).

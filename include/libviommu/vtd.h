@@ -134,7 +134,12 @@ enum viommu_vtd_agaw {
 
 /** @brief viommu_vtd_config::flags. */
 enum viommu_vtd_flag {
-    VIOMMU_VTD_F_NO_CACHING_MODE = 1u << 0, /**< Clear CAP.CM (MAP notifiers then refused). */
+    /** Clear CAP.CM. The guest then does not invalidate after making a root,
+     *  context or PASID entry present, so MAP notifiers are refused and a
+     *  space blocked by a not-present or erroneous entry is resolved again
+     *  on each viommu_as_translate() (see viommu_vtd_get_as()). Keep CM set
+     *  (the default) when assigned devices sit behind the unit. */
+    VIOMMU_VTD_F_NO_CACHING_MODE = 1u << 0,
     VIOMMU_VTD_F_PSI = 1u << 1,             /**< Page-selective invalidation (CAP.PSI). */
     VIOMMU_VTD_F_SL_2M = 1u << 2,           /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
     VIOMMU_VTD_F_SL_1G = 1u << 3,           /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
@@ -235,6 +240,20 @@ VIOMMU_API int viommu_vtd_mmio_write(struct viommu_vtd *dev, uint64_t offset, un
  * @brief Address space of requester `rid` (and `pasid`), created on demand
  *        with its mode loaded from the current context entries. Owned by the
  *        unit: do not viommu_as_destroy() it.
+ *
+ * The space follows the guest's invalidations (context-cache, PASID-cache,
+ * IOTLB), SRTP, TE and reset. A space blocked because its root, context,
+ * PASID-directory or PASID-table entry is not present (or erroneous) stays
+ * blocked until such an event when CAP.CM = 1 (the default: the guest
+ * invalidates after filling the entry in). With CAP.CM = 0
+ * (::VIOMMU_VTD_F_NO_CACHING_MODE) hardware caches no such entry and the
+ * guest sends no invalidation, so the space is resolved again on every
+ * viommu_as_translate() while it is blocked: that call may then switch the
+ * space and deliver the resulting MODE (and UNMAP) events to its notifiers
+ * from inside translate(). A space nobody translates through (an assigned
+ * device: its DMA does not pass through libviommu) stays blocked until the
+ * guest's next invalidation, SRTP or TE change, which is why a VMM with
+ * assigned devices must keep CM = 1.
  * @param dev Unit. @param rid Requester ID. @param pasid PASID or ::VIOMMU_PASID_NONE.
  * @param[out] out Address space.
  * @retval 0 Success.

@@ -1,10 +1,10 @@
 #!/bin/sh
 # Build Debian's QEMU (x86_64-softmmu only, minimal features) with the libviommu
 # patch series applied.  Nothing of QEMU's source lives in this repository: the
-# source package is fetched with `apt-get source` through a PRIVATE apt
-# configuration (own sources.list with deb-src entries for the archives the
-# system already uses, own state/cache dirs).  The system's apt sources are
-# never modified.
+# source package is fetched with `apt-get source` through the PRIVATE apt
+# configuration of private-apt.sh (own sources.list with deb/deb-src lines for
+# the archives the system already uses, own state/cache dirs).  The system's
+# apt sources are never modified.
 #
 # Usage: build-qemu.sh [--unpatched] [--print-path]
 #   env: VIOMMU_PREFIX   install prefix of libviommu (pkg-config dir looked up
@@ -31,40 +31,9 @@ for t in ninja meson pkg-config cc python3; do
 done
 pkg-config --exists glib-2.0 pixman-1 && [ -f /usr/include/libfdt.h ] || skip "libglib2.0-dev/libpixman-1-dev/libfdt-dev missing"
 
-# ---- private apt configuration --------------------------------------------
-apt_dir=$cache/apt
-mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/parts"
-srcs=$apt_dir/sources.list
-{
-    # deb822 files: turn every "Types: deb" stanza into deb-src one-liners.
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '
-          function flush() {
-            if (types ~ /(^| )deb( |$)/ && uris != "")
-              { n = split(uris, U, " "); m = split(suites, S, " ");
-                for (i = 1; i <= n; i++) for (j = 1; j <= m; j++)
-                  printf "deb-src %s%s %s %s\n", (sb != "" ? "[signed-by=" sb "] " : ""), U[i], S[j], comps }
-            types = uris = suites = comps = sb = "" }
-          /^[ \t]*$/ { flush(); next }
-          /^#/ { next }
-          /^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
-          /^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
-          /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
-          /^Components:/ { sub(/^Components:[ \t]*/, ""); comps = $0 }
-          /^Signed-By:/ { sub(/^Signed-By:[ \t]*/, ""); sb = $0 }
-          END { flush() }' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        sed -n 's/^[ \t]*deb[ \t]\(.*debian.*\)$/deb-src \1/p' "$f"
-    done
-} | grep -E 'debian(-security)?([ /]|$)' | sort -u > "$srcs.new"
-[ -s "$srcs.new" ] || skip "no Debian archive found in /etc/apt sources"
-mv "$srcs.new" "$srcs"
-APT="apt-get -q -o Dir::Etc::SourceList=$srcs -o Dir::Etc::SourceParts=$apt_dir/parts \
- -o Dir::State=$apt_dir/state -o Dir::Cache=$apt_dir/cache \
- -o Dir::State::status=/var/lib/dpkg/status -o Debug::NoLocking=1"
+# ---- private apt configuration (shared with fetch-guest.sh) ----------------
+. "$here/private-apt.sh"
+viommu_apt_setup "$cache" || skip "no Debian archive found in /etc/apt sources"
 
 # Same version as the installed/candidate binary (binNMU suffix +bN stripped).
 ver=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
@@ -76,7 +45,7 @@ upver=$(echo "$srcver" | sed 's/^[0-9]*://; s/-[^-]*$//')
 srcdir=$cache/src/qemu-$srcdirver
 if [ ! -f "$srcdir/.extracted" ]; then
     log "fetching qemu source $srcver via private apt config"
-    $APT update >&2 || skip "private apt update failed"
+    viommu_apt_update >&2 || skip "private apt update failed"
     mkdir -p "$cache/src/dl.$$" && cd "$cache/src/dl.$$"
     # Try the exact version first, then whatever the archive has.
     $APT source --download-only "qemu=$srcver" >&2 || \

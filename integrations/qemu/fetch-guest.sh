@@ -1,6 +1,10 @@
 #!/bin/sh
 # Fetch Debian's linux-image-6.12.*-amd64-unsigned and busybox-static with
-# `apt-get download` into ${XDG_CACHE_HOME:-$HOME/.cache}/libviommu/guest and
+# `apt-get download` through the project's private apt configuration
+# (private-apt.sh: own lists under ~/.cache/libviommu/apt, refreshed when
+# older than a day, so a kernel the system's own apt lists do not know, or
+# know in a version the archive no longer has, is still found; the system's
+# apt state is not touched) into ${XDG_CACHE_HOME:-$HOME/.cache}/libviommu/guest and
 # build the e2e guest: vmlinuz + initramfs (busybox, virtio_blk and
 # virtio-iommu modules, /init from guest/init, the randread benchmark, a
 # known 4 MiB pattern).  Prints the guest directory on the last stdout line;
@@ -14,17 +18,29 @@ for t in apt-get apt-cache dpkg-deb cpio gzip xz modinfo python3 cc; do
     command -v $t >/dev/null || skip "$t not installed"
 done
 mkdir -p "$cache/debs"
-kpkg=${VIOMMU_E2E_KERNEL_PKG:-$(apt-cache search --names-only '^linux-image-6\.12\.[0-9.]*\+deb[0-9]*-amd64-unsigned$' \
-       | cut -d' ' -f1 | sort -V | tail -1)}
-[ -n "$kpkg" ] || skip "no linux-image-6.12.*-amd64-unsigned in the apt lists (run apt-get update)"
+inputs=$(cat "$here/guest/init" "$here/guest/randread.c" "$here/fetch-guest.sh" | sha256sum | cut -c1-12)
+# shellcheck source=integrations/qemu/private-apt.sh
+. "$here/private-apt.sh"
+viommu_apt_setup "${XDG_CACHE_HOME:-$HOME/.cache}/libviommu" || skip "no Debian archive found in /etc/apt sources"
+# A failed refresh (offline) keeps the previous private lists.
+viommu_apt_update "${VIOMMU_APT_MAX_AGE_MIN:-1440}" >&2 || echo "fetch-guest: private apt update failed" >&2
+kpkg=${VIOMMU_E2E_KERNEL_PKG:-$($APT_CACHE search --names-only '^linux-image-6\.12\.[0-9.]*\+deb[0-9]*-amd64-unsigned$' \
+       2>/dev/null | cut -d' ' -f1 | sort -V | tail -1)}
+if [ -z "$kpkg" ]; then
+    # Offline and never fetched through the private lists: a guest built before still does.
+    built=$(ls -dt "$cache"/*/.built-"$inputs" 2>/dev/null | head -1)
+    [ -n "$built" ] || skip "no linux-image-6.12.*-amd64-unsigned in the private apt lists ($APT_DIR)"
+    echo "fetch-guest: no kernel in the private apt lists; using the guest built before" >&2
+    dirname "$built"
+    exit 0
+fi
 kver=$(echo "$kpkg" | sed 's/^linux-image-//; s/-unsigned$//')
 gdir=$cache/$kver
-inputs=$(cat "$here/guest/init" "$here/guest/randread.c" "$here/fetch-guest.sh" | sha256sum | cut -c1-12)
 if [ -f "$gdir/.built-$inputs" ]; then echo "$gdir"; exit 0; fi
 
 cd "$cache/debs"
-ls ${kpkg}_*.deb >/dev/null 2>&1 || apt-get download -q "$kpkg" >&2 || skip "apt-get download $kpkg failed"
-ls busybox-static_*.deb >/dev/null 2>&1 || apt-get download -q busybox-static >&2 || skip "apt-get download busybox-static failed"
+ls "${kpkg}"_*.deb >/dev/null 2>&1 || $APT download "$kpkg" >&2 || skip "apt-get download $kpkg failed"
+ls busybox-static_*.deb >/dev/null 2>&1 || $APT download busybox-static >&2 || skip "apt-get download busybox-static failed"
 
 rm -rf "$gdir" && mkdir -p "$gdir/x" "$gdir/root/bin" "$gdir/root/lib/modules" "$gdir/root/proc" \
     "$gdir/root/sys" "$gdir/root/dev" "$gdir/root/tmp"

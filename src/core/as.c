@@ -208,6 +208,11 @@ int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom)
 
 /* ---- translate -------------------------------------------------------- */
 
+void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn)
+{
+    as->recheck = fn;
+}
+
 static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out,
                         struct viommu_fault *fault)
 {
@@ -241,6 +246,9 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
     if (!out || access == 0 || access > VIOMMU_PERM_RW)
         return VIOMMU_EINVAL;
     ctx->stats.translations++;
+    /* A blocked space holds no IOTLB entries; its owner may re-derive it. */
+    if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
+        as->recheck(as->opaque, as);
     if (vi_iotlb_lookup(as, iova, &tr)) {
         ctx->stats.iotlb_hits++;
         if ((tr.perm & access) == access) {

@@ -78,6 +78,14 @@ int vi_as_set_passthrough_perm(struct viommu_as *as, unsigned perm);
 int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg);
 int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
 
+/* Owner hook run by vi_as_translate() while the space is blocked, before
+ * the lookup: the owner may re-derive the space's state and switch it with
+ * vi_as_set_*() (notifiers then get their events from inside translate).
+ * For units that do not cache not-present or erroneous entries (VT-d with
+ * CAP.CM = 0). Runs with the context lock held; NULL (the default) = none. */
+typedef void (*vi_as_recheck_fn)(void *opaque, struct viommu_as *as);
+void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn);
+
 /* Translate with IOTLB; calls the owner's fault hook on a fault unless
  * `report` is false. */
 int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,

@@ -106,6 +106,7 @@ struct viommu_as {
     struct viommu_as *mdom_next; /* list of spaces attached to mdom */
     struct viommu_notifier *notifiers;
     uint32_t sync_epoch;
+    vi_as_recheck_fn recheck; /* see vi_as_set_recheck() */
 };
 
 struct viommu_map_domain {

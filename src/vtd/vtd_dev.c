@@ -4,7 +4,7 @@
  * wiring of invalidations to the core's shadow sync.
  *
  * Spec sections: 10.4.2/10.4.3 (CAP/ECAP values advertised), 6.1 (caching
- * mode), 6.5 (context-cache and IOTLB invalidation semantics), 3.4 (what a
+ * mode: with CM = 0 blocked spaces re-resolve on translate), 6.5 (context-cache and IOTLB invalidation semantics), 3.4 (what a
  * request sees; resolved in vtd_context.c), 10.4.4 (translation disabled:
  * requests are not remapped).
  *
@@ -243,6 +243,22 @@ bool vtd_inv_iotlb(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint64_t
     return true;
 }
 
+/* 6.1: with CAP.CM = 0 hardware caches neither not-present nor erroneous
+ * root, context or PASID-directory/-table entries, so software does not
+ * invalidate after filling one in or fixing it (Linux only flushes the
+ * write buffer then). A space blocked because of such an entry is
+ * therefore resolved again on its next DMA, i.e. on each translate() while
+ * it stays blocked. With CM = 1 a not-present or erroneous entry may be
+ * cached and the guest invalidates after changing it: the blocked result
+ * is kept until that invalidation (vtd_inv_context). */
+static void vtd_recheck(void *opaque, struct viommu_as *as)
+{
+    struct viommu_vtd *dev = opaque;
+    struct vtd_as *v = vtd_as_lookup(dev, as);
+    if (v && (dev->gsts & VTD_GSTS_TES))
+        vtd_apply(dev, v);
+}
+
 static int vtd_notifier_check(void *opaque, struct viommu_as *as, uint32_t events)
 {
     struct viommu_vtd *dev = opaque;
@@ -352,6 +368,8 @@ int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, stru
         vi_leave(dev->ctx);
         return r;
     }
+    if (!(dev->hw.cap & VTD_CAP_CM))
+        vi_as_set_recheck(v->as, vtd_recheck);
     v->rid = rid;
     v->pasid = pasid;
     v->next = dev->spaces;

@@ -3,8 +3,8 @@
  * VT-d register file: reads, writes and their side effects.
  *
  * Spec sections: 10.4 (register layout and RO/RW/RW1C/WO attributes),
- * 10.4.4/10.4.5 (GCMD/GSTS: one command per write; SRTP latches RTADDR,
- * TE/QIE persistent), 10.4.7 (CCMD), 10.4.8 (IVA/IOTLB at ECAP.IRO),
+ * 10.4.4/10.4.5 (GCMD/GSTS: every command of a write is carried out;
+ * SRTP latches RTADDR, TE/QIE persistent), 10.4.7 (CCMD), 10.4.8 (IVA/IOTLB at ECAP.IRO),
  * 10.4.9-10.4.13 (fault status and event registers), 10.4.14 (fault
  * recording registers at CAP.FRO), 10.4.22-10.4.29 (invalidation queue and
  * completion event registers), 6.5.1/6.5.2 (register-based invalidation is
@@ -95,42 +95,43 @@ int vtd_reg_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_
     return 0;
 }
 
-static unsigned popcount32(uint32_t v)
-{
-    unsigned n = 0;
-    for (; v; v &= v - 1)
-        n++;
-    return n;
-}
-
-/* 10.4.4: GCMD. Software changes one command at a time; a write that
- * changes more than one is ignored (the spec leaves it undefined). */
+/* 10.4.4/10.4.5: GCMD. The spec asks software to change one control per
+ * write; a write still carries the current value of every other bit, and
+ * guests commonly write "GSTS | command", so a set one-shot status (RTPS)
+ * travels along with a new TE or QIE. As hardware does, every command in
+ * the write is carried out:
+ *  - persistent controls (TE, QIE) act when the written value differs from
+ *    the status bit;
+ *  - one-shot commands (SRTP) act whenever written as 1, so SRTP re-latches
+ *    RTADDR each time it is written set.
+ * Commands of features this unit does not advertise are ignored and their
+ * status bits stay 0: IRE, SIRTP and CFI (ECAP.IR = 0: interrupt remapping
+ * is not implemented), WBF (CAP.RWBF = 0: nothing is buffered, WBFS stays 0),
+ * SFL and EAFL (CAP.AFL = 0), QIE without ECAP.QI.
+ * SRTP is handled before TE so that a write enabling translation together
+ * with a new root resolves every space once, from the new root. */
 static void gcmd_write(struct viommu_vtd *dev, uint32_t val)
 {
-    uint32_t changed = (val ^ dev->gsts) & (VTD_GCMD_TE | VTD_GCMD_QIE);
-    if (!(dev->hw.ecap & VTD_ECAP_QI))
-        changed &= ~VTD_GCMD_QIE;
-    uint32_t oneshot = val & (VTD_GCMD_SRTP | VTD_GCMD_WBF);
-    if (popcount32(changed) + popcount32(oneshot) > 1) {
-        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: GCMD write %#x issues more than one command; ignored", val);
-        return;
-    }
-    if (oneshot & VTD_GCMD_SRTP) {
+    uint32_t persistent = VTD_GCMD_TE;
+    if (dev->hw.ecap & VTD_ECAP_QI)
+        persistent |= VTD_GCMD_QIE;
+    uint32_t changed = (val ^ dev->gsts) & persistent;
+    bool srtp = (val & VTD_GCMD_SRTP) != 0;
+    if (srtp) {
         dev->rtaddr_active = dev->rtaddr;
         dev->gsts |= VTD_GSTS_RTPS;
-        /* A new root table with translation on: every space re-resolves. */
-        if (dev->gsts & VTD_GSTS_TES)
-            vtd_apply_all(dev);
     }
-    /* WBF: nothing is buffered, the flush completes at once (WBFS stays 0). */
     if (changed & VTD_GCMD_TE) {
         if (val & VTD_GCMD_TE)
             dev->gsts |= VTD_GSTS_TES;
         else
             dev->gsts &= ~VTD_GSTS_TES;
         vi_log(dev->ctx, VIOMMU_LOG_INFO, "vtd: translation %s", (val & VTD_GCMD_TE) ? "enabled" : "disabled");
-        vtd_apply_all(dev);
     }
+    /* A new root table with translation on, or translation switched: every
+     * space re-resolves (TE off: pass-through). */
+    if ((changed & VTD_GCMD_TE) || (srtp && (dev->gsts & VTD_GSTS_TES)))
+        vtd_apply_all(dev);
     if (changed & VTD_GCMD_QIE) {
         /* 10.4.22: IQH is reset when queued invalidation is (de)activated. */
         dev->iqh = 0;

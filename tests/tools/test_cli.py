@@ -374,6 +374,38 @@ class VtdScalableTest(unittest.TestCase):
         self.assertEqual(items[3], {"sid": "01:00.0", "pasid": "0x6", "mode": "blocked",
                                     "reason": "0x5b (SPT.4 invalid PASID table entry programming (PGTT))"})
 
+    def test_dump_rid_pasid_not_present(self):
+        # Issue 10: the context entry is present but RID_PASID's PASID directory
+        # (SPD.2) or PASID table entry (SPT.2) is not: dump --sid printed nothing.
+        pdir_a, pdir_b = self.img.page(), self.img.page()
+        sm_ctx(self.img, self.rta & ~0xfff, 0x0300, pdir_a)  # PASIDE set, RID_PASID 0
+        sm_pasid(self.img, pdir_a, 70, PGTT_PT)  # only the second directory entry is present
+        sm_ctx(self.img, self.rta & ~0xfff, 0x0301, pdir_b, paside=False)
+        sm_pasid(self.img, pdir_b, 1, PGTT_PT)  # directory entry present, PASID 0's table entry not
+        ram = self.img.save(self.d, "ridpasid.bin")
+        rc, out, err = cli("vtd", "dump", ram, self.rta, "--sid", "03:00.0")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out.splitlines(), [
+            "03:00.0 pasid 0x0 blocked 0x51 (SPD.2 PASID directory entry not present) for requests without PASID",
+            "03:00.0 pasid 0x46 passthrough"])
+        rc, out, err = cli("vtd", "dump", ram, self.rta, "--sid", "03:00.1")
+        self.assertEqual((rc, out, err),
+                         (0, "03:00.1 pasid 0x0 blocked 0x59 (SPT.2 PASID table entry not present) "
+                             "for requests without PASID\n", ""))
+        rc, out, _ = cli("vtd", "dump", ram, self.rta, "--sid", "03:00.1", "--json")
+        self.assertEqual(json.loads(out), [{"sid": "03:00.1", "pasid": "0x0", "mode": "blocked",
+                                            "reason": "0x59 (SPT.2 PASID table entry not present)",
+                                            "without_pasid": True}])
+        # The whole dump lists them too (their context entries are present) ...
+        rc, out, _ = cli("vtd", "dump", ram, self.rta)
+        self.assertEqual(out.splitlines()[-3:], [
+            "03:00.0 pasid 0x0 blocked 0x51 (SPD.2 PASID directory entry not present) for requests without PASID",
+            "03:00.0 pasid 0x46 passthrough",
+            "03:00.1 pasid 0x0 blocked 0x59 (SPT.2 PASID table entry not present) for requests without PASID"])
+        # ... and a not-present entry is not a malformed one.
+        rc, out, _ = cli("vtd", "check", ram, self.rta, "--sid", "03:00.1")
+        self.assertEqual((rc, out), (0, "no problems found\n"))
+
     def test_check_scalable(self):
         rc, out, _ = cli("vtd", "check", self.ram, self.rta)
         self.assertEqual(rc, 1)

@@ -536,6 +536,144 @@ START_TEST(caching_mode_off_refuses_map_notifiers)
 }
 END_TEST
 
+/* Translate must fault and record `reason` in fault recording register idx. */
+static void expect_blocked(struct fx *f, struct viommu_as *as, unsigned idx, unsigned reason)
+{
+    expect_fault(as, 0x10000, VIOMMU_PERM_READ);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_BLOCKED);
+    ck_assert_uint_eq(frcd_reason(f, idx), reason);
+}
+
+/* Issue 10: with CAP.CM = 0 hardware does not cache not-present (or
+ * erroneous) root, context, PASID-directory or PASID-table entries, so a
+ * requester blocked by one must be resolved again on its next DMA after the
+ * guest fills the entry in, without any invalidation (6.1). The blocked
+ * result used to persist until a context-cache invalidation. Each step
+ * below writes guest memory only. */
+START_TEST(cm0_not_present_entries_resolve_on_next_dma)
+{
+    bool sm = _i != 0;
+    struct fx f;
+    fx_init(&f, (sm ? SCALABLE : LEGACY) | VIOMMU_VTD_F_NO_CACHING_MODE, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x10000, 0x7000000, 12, VG_R | VG_W);
+    const uint16_t rid = 0x0108;
+    struct viommu_as *a = get_as(&f, rid, VIOMMU_PASID_NONE);
+    struct viommu_vtd_stats st0, st1;
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, &st0, sizeof(st0)), 0);
+
+    expect_blocked(&f, a, 0, sm ? 0x39 : 0x01); /* root entry not present */
+    uint64_t ce = vg_ctx_entry(f.g, rid);       /* root entry now present */
+    expect_blocked(&f, a, 1, sm ? 0x41 : 0x02); /* context entry not present */
+    if (!sm) {
+        /* An erroneous entry is not cached either: reserved bit 63 set. */
+        th_w64(&f.th, ce + 8, pt.aw | (1ull << 8) | (1ull << 63));
+        th_w64(&f.th, ce, pt.root | 1);
+        expect_blocked(&f, a, 2, 0x0B);
+        th_w64(&f.th, ce + 8, pt.aw | (1ull << 8));
+    } else {
+        uint64_t pdir = th_alloc_pages(&f.th, 1), ptbl = th_alloc_pages(&f.th, 1);
+        th_w64(&f.th, ce + 8, 0);
+        th_w64(&f.th, ce, pdir | 1);
+        expect_blocked(&f, a, 2, 0x51); /* PASID directory entry not present */
+        th_w64(&f.th, pdir, ptbl | 1);
+        expect_blocked(&f, a, 3, 0x59); /* PASID table entry not present */
+        th_w64(&f.th, ptbl + 8, 1);     /* DID 1 */
+        th_w64(&f.th, ptbl, pt.root | (2u << 6) | ((uint64_t)pt.aw << 2) | 1);
+    }
+    expect_tr(a, 0x10010, VIOMMU_PERM_READ, 0x7000010, 0xFFF);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_TRANSLATED);
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, &st1, sizeof(st1)), 0);
+    ck_assert_uint_eq(st1.cc_invalidations, st0.cc_invalidations);
+    ck_assert_uint_eq(st1.descriptors, st0.descriptors);
+
+    /* Present entries are cached: clearing one needs an invalidation (6.5). */
+    th_w64(&f.th, ce, 0);
+    expect_tr(a, 0x10010, VIOMMU_PERM_READ, 0x7000010, 0xFFF);
+    vg_cc_device(f.g, 1, rid, 0);
+    ck_assert(vg_wait(f.g));
+    expect_blocked(&f, a, sm ? 4 : 3, sm ? 0x41 : 0x02);
+
+    /* The same through vg_attach(), which skips the invalidation with CM = 0. */
+    const uint16_t rid2 = 0x0010;
+    struct viommu_as *b = get_as(&f, rid2, VIOMMU_PASID_NONE);
+    ck_assert_int_eq(viommu_as_get_mode(b), VIOMMU_MODE_BLOCKED);
+    vg_attach(f.g, rid2, VIOMMU_PASID_NONE, 2, &pt);
+    expect_tr(b, 0x10010, VIOMMU_PERM_WRITE, 0x7000010, 0xFFF);
+    fx_fini(&f);
+}
+END_TEST
+
+/* With CM = 1 a not-present entry may be cached (6.1) and Linux invalidates
+ * after making it present: the blocked result stays until that invalidation. */
+START_TEST(cm1_not_present_kept_until_invalidation)
+{
+    bool sm = _i != 0;
+    struct fx f;
+    fx_init(&f, sm ? SCALABLE : LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x10000, 0x7000000, 12, VG_R | VG_W);
+    const uint16_t rid = 0x0010;
+    struct viommu_as *a = get_as(&f, rid, VIOMMU_PASID_NONE);
+    expect_blocked(&f, a, 0, sm ? 0x39 : 0x01);
+    uint64_t ce = vg_ctx_entry(f.g, rid);
+    if (sm) {
+        uint64_t pe = vg_pasid_entry(f.g, rid, 0);
+        th_w64(&f.th, pe + 8, 1);
+        th_w64(&f.th, pe, pt.root | (2u << 6) | ((uint64_t)pt.aw << 2) | 1);
+    } else {
+        th_w64(&f.th, ce + 8, pt.aw | (1ull << 8));
+        th_w64(&f.th, ce, pt.root | 1);
+    }
+    expect_blocked(&f, a, 1, sm ? 0x39 : 0x01); /* still the cached result */
+    if (sm)
+        vg_pc_inv(f.g, 1, 0);
+    vg_cc_device(f.g, 1, rid, 0);
+    ck_assert(vg_wait(f.g));
+    expect_tr(a, 0x10010, VIOMMU_PERM_READ, 0x7000010, 0xFFF);
+    fx_fini(&f);
+}
+END_TEST
+
+/* An assigned device (notifier, CM = 0: MAP is refused, UNMAP | MODE is
+ * allowed) on a space blocked by a not-present entry: the guest sends no
+ * invalidation after filling the entry in, so the space (and its notifier)
+ * stays blocked until a DMA is translated through it or something else
+ * re-resolves it. The MODE event then comes from inside translate(). */
+START_TEST(cm0_notifier_follows_reresolution_on_translate)
+{
+    struct fx f;
+    fx_init(&f, LEGACY | VIOMMU_VTD_F_NO_CACHING_MODE, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x10000, 0x7000000, 12, VG_R | VG_W);
+    struct viommu_as *a = get_as(&f, 0x0008, VIOMMU_PASID_NONE);
+    struct rec r = {0};
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_UNMAP | VIOMMU_EVENT_MODE, .fn = rec_fn, .opaque = &r};
+    struct viommu_notifier *n;
+    ck_assert_int_eq(viommu_notifier_register(a, &nc, &n), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    unsigned base = r.n;
+    vg_attach(f.g, 0x0008, VIOMMU_PASID_NONE, 1, &pt);
+    ck_assert_uint_eq(r.n, base); /* nothing re-resolved the space yet */
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_BLOCKED);
+    expect_tr(a, 0x10010, VIOMMU_PERM_READ, 0x7000010, 0xFFF);
+    ck_assert_uint_eq(r.n, base + 1);
+    ck_assert_uint_eq(r.ev[base].kind, VIOMMU_EVENT_MODE);
+    ck_assert_uint_eq(r.ev[base].mode, VIOMMU_MODE_TRANSLATED);
+    expect_shadow(n, NULL, 0); /* no MAP events: nothing is held */
+    /* Detach (present -> not present) is invalidated by the guest: MODE blocked. */
+    vg_detach(f.g, 0x0008);
+    ck_assert_uint_gt(r.n, base + 1);
+    ck_assert_uint_eq(r.ev[r.n - 1].kind, VIOMMU_EVENT_MODE);
+    ck_assert_uint_eq(r.ev[r.n - 1].mode, VIOMMU_MODE_BLOCKED);
+    fx_fini(&f);
+}
+END_TEST
+
 /* ---- faults ------------------------------------------------------------- */
 
 START_TEST(fault_recording_and_event)
@@ -1054,29 +1192,101 @@ START_TEST(register_invalidation_ignored_with_qi)
 }
 END_TEST
 
-START_TEST(gcmd_one_command_per_write)
+static uint64_t resolves(struct fx *f)
+{
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(f->dev, &st, sizeof(st)), 0);
+    return st.resolves;
+}
+
+/* Issue 10: a GCMD write that carries several commands (a guest writing
+ * "GSTS | command", so the set RTPS travels with TE or QIE) was ignored.
+ * VT-d 10.4.4: every command of the write is carried out; persistent ones
+ * when they change, one-shot ones (SRTP) whenever written as 1. */
+START_TEST(gcmd_write_carries_several_commands)
 {
     struct fx f;
-    fx_init(&f, LEGACY, 8, false);
-    uint64_t root = th_alloc_pages(&f.th, 1);
-    vg_wr(f.g, RTADDR, 8, root);
-    vg_wr(f.g, GCMD, 4, TE | SRTP); /* two commands: ignored */
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), 0);
-    vg_wr(f.g, GCMD, 4, SRTP);
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), SRTP);
-    vg_wr(f.g, GCMD, 4, WBF); /* write-buffer flush completes at once */
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4) & WBF, 0);
-    vg_wr(f.g, GCMD, 4, TE);
-    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP);
-    vg_wr(f.g, GCMD, 4, TE | QIE);
+    fx_init(&f, LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x10000, 0x7000000, 12, VG_R | VG_W);
+    vg_attach(f.g, 0x0008, VIOMMU_PASID_NONE, 1, &pt);
+    struct viommu_as *a = get_as(&f, 0x0008, VIOMMU_PASID_NONE);
     ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_TRANSLATED);
+
+    /* TE off with RTPS and QIES echoed back. */
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) & ~TE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), SRTP | QIE);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_PASSTHROUGH);
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) | TE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    expect_tr(a, 0x10010, VIOMMU_PERM_READ, 0x7000010, 0xFFF);
+
+    /* QIE off and on again the same way; IQH restarts at 0. */
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) & ~QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), 0);
+    vg_wr(f.g, IQT, 8, 0);
+    f.g->iq_tail = 0;
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) | QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert(vg_wait(f.g));
+
+    /* SRTP already set in GSTS still re-latches RTADDR when written as 1. */
+    uint64_t old_root = vg_rd(f.g, RTADDR, 8);
+    uint64_t empty_root = th_alloc_pages(&f.th, 1);
+    vg_wr(f.g, RTADDR, 8, empty_root);
+    uint64_t n = resolves(&f);
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4));
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_BLOCKED);
+    ck_assert_uint_eq(resolves(&f), n + 1);
+    vg_wr(f.g, RTADDR, 8, old_root);
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) | SRTP);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_TRANSLATED);
+
+    /* Commands of features not advertised (IRE, SIRTP, CFI with ECAP.IR = 0;
+     * WBF with CAP.RWBF = 0; SFL, EAFL with CAP.AFL = 0) are ignored. */
+    ck_assert_uint_eq((vg_rd(f.g, ECAP, 8) >> 3) & 1, 0);
+    const uint32_t unsupported = (1u << 25) | (1u << 24) | (1u << 23) | WBF | (1u << 29) | (1u << 28);
+    n = resolves(&f);
+    vg_wr(f.g, GCMD, 4, TE | QIE | unsupported); /* SRTP not written: no re-latch */
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert_uint_eq(resolves(&f), n);
+    expect_tr(a, 0x10010, VIOMMU_PERM_WRITE, 0x7000010, 0xFFF);
     ck_assert_uint_eq(vg_rd(f.g, GCMD, 4), 0); /* write-only */
-    vg_wr(f.g, RTADDR, 4, 0x3000 | 0x3FF);     /* low half; bits 9:0 reserved */
+
+    /* Everything off in one write, then root, translation and queue on in one
+     * write: the space resolves once, from the new root. */
+    vg_wr(f.g, GCMD, 4, 0);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), SRTP); /* RTPS stays set */
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_PASSTHROUGH);
+    vg_wr(f.g, RTADDR, 8, empty_root);
+    n = resolves(&f);
+    vg_wr(f.g, GCMD, 4, TE | SRTP | QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP | QIE);
+    ck_assert_int_eq(viommu_as_get_mode(a), VIOMMU_MODE_BLOCKED);
+    ck_assert_uint_eq(resolves(&f), n + 1);
+
+    vg_wr(f.g, RTADDR, 4, 0x3000 | 0x3FF); /* low half; bits 9:0 reserved */
     ck_assert_uint_eq(vg_rd(f.g, RTADDR, 8), 0x3000);
     fx_fini(&f);
 }
 END_TEST
 
+/* Without ECAP.QI the QIE bit is not a command: it is ignored, not refused. */
+START_TEST(gcmd_qie_ignored_without_qi)
+{
+    struct fx f;
+    fx_init(&f, VIOMMU_VTD_F_PT, 8, false);
+    ck_assert_uint_eq((vg_rd(f.g, ECAP, 8) >> 1) & 1, 0);
+    uint64_t root = th_alloc_pages(&f.th, 1);
+    vg_wr(f.g, RTADDR, 8, root);
+    vg_wr(f.g, GCMD, 4, TE | SRTP | QIE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4), TE | SRTP);
+    fx_fini(&f);
+}
+END_TEST
 
 START_TEST(register_masks_and_rw1c)
 {
@@ -1351,6 +1561,9 @@ static Suite *suite(void)
     tcase_add_test(tc, te_disable_and_reset_return_to_passthrough);
     tcase_add_test(tc, new_root_pointer_reresolves);
     tcase_add_test(tc, caching_mode_off_refuses_map_notifiers);
+    tcase_add_loop_test(tc, cm0_not_present_entries_resolve_on_next_dma, 0, 2);
+    tcase_add_loop_test(tc, cm1_not_present_kept_until_invalidation, 0, 2);
+    tcase_add_test(tc, cm0_notifier_follows_reresolution_on_translate);
     tcase_add_test(tc, fault_recording_and_event);
     tcase_add_test(tc, fault_masked_sets_ip_then_unmask_sends);
     tcase_add_test(tc, fault_overflow_sets_pfo);
@@ -1367,7 +1580,8 @@ static Suite *suite(void)
     tcase_add_test(tc, qi_bounded_per_doorbell);
     tcase_add_test(tc, register_based_invalidation);
     tcase_add_test(tc, register_invalidation_ignored_with_qi);
-    tcase_add_test(tc, gcmd_one_command_per_write);
+    tcase_add_test(tc, gcmd_write_carries_several_commands);
+    tcase_add_test(tc, gcmd_qie_ignored_without_qi);
     tcase_add_test(tc, register_masks_and_rw1c);
     tcase_add_test(tc, iqt_32bit_write_rings);
     tcase_add_test(tc, table_bomb_is_bounded);

@@ -239,6 +239,10 @@ uint64_t vg_pasid_entry(struct vg *g, uint16_t rid, uint32_t pasid)
 
 static void flush_after_attach(struct vg *g, uint16_t rid, uint32_t pasid, uint16_t did)
 {
+    /* Without caching mode Linux only flushes the write buffer (RWBF = 0 here:
+     * nothing): the entries were not present, so nothing can be cached. */
+    if (!(vg_rd(g, 0x08, 8) & (1u << 7)))
+        return;
     if (g->scalable) {
         /* pasid_flush_caches with caching mode: PASID-cache + IOTLB for the DID. */
         vg_pc_inv(g, did, pasid == VIOMMU_PASID_NONE ? 0 : pasid);

@@ -71,7 +71,9 @@ void vg_iotlb_psi(struct vg *g, uint16_t did, uint64_t addr, unsigned am, bool i
 void vg_pc_inv(struct vg *g, uint16_t did, uint32_t pasid);
 
 /* Point requester `rid` (and pasid in scalable mode; VIOMMU_PASID_NONE = RID_PASID 0)
- * at a domain. Writes the entries and invalidates as Linux does with caching mode. */
+ * at a domain. Writes the entries and, as Linux does, invalidates only with
+ * caching mode (CAP.CM = 1): without it the entries were not present and
+ * hardware cannot have cached them. */
 void vg_attach(struct vg *g, uint16_t rid, uint32_t pasid, uint16_t did, const struct vg_pt *pt);
 void vg_attach_pt(struct vg *g, uint16_t rid, uint16_t did);
 void vg_detach(struct vg *g, uint16_t rid);

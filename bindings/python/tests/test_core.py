@@ -4,12 +4,16 @@ mapping domains, notifiers, the range walker with a Python-defined format,
 budgets and statistics."""
 
 import ctypes
+import gc
 import os
 import struct
 import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The module next to these tests, unless testing an installed one
+# (LIBVIOMMU_TEST_INSTALLED=1: whatever `import libviommu` finds).
+if os.environ.get("LIBVIOMMU_TEST_INSTALLED") != "1":
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import libviommu as v  # noqa: E402
 
 MASK64 = (1 << 64) - 1
@@ -160,13 +164,87 @@ class MapDomainTest(unittest.TestCase):
         self.assertGreaterEqual(self.ctx.stats().sink_errors, 1)
 
     def test_duplicate_identity(self):
-        v.AddressSpace(self.ctx, v.AsId.pci(0x0008))
+        first = v.AddressSpace(self.ctx, v.AsId.pci(0x0008))
+        gc.collect()  # whenever the collector runs, the space stays
         with self.assertRaises(v.ViommuError) as cm:
             v.AddressSpace(self.ctx, v.AsId.pci(0x0008))
         self.assertIs(cm.exception.code, v.Error.EEXIST)
         found = self.ctx.find_as(v.AsId.pci(0x0008))
+        self.assertIs(found, first)  # the owning handle
         self.assertEqual(found.id.rid, 8)
         self.assertIsNone(self.ctx.find_as(v.AsId.pci(0x0010)))
+        first.close()
+        self.assertIsNone(self.ctx.find_as(v.AsId.pci(0x0008)))
+        v.AddressSpace(self.ctx, v.AsId.pci(0x0008)).close()  # the identity is free again
+
+
+class OwnershipTest(unittest.TestCase):
+    """The binding's ownership rule (module docstring): the context owns what
+    is created in it; dropping a handle never destroys, close() does."""
+
+    def setUp(self):
+        self.ctx = v.Context(bytearray(1 << 16))
+        self.addCleanup(self.ctx.close)
+        gc.disable()  # no collection behind the test's back: each step says when
+        self.addCleanup(gc.enable)
+
+    def test_dropped_address_space_is_not_destroyed(self):
+        sp = v.AddressSpace(self.ctx, v.AsId.pci(0x0100))
+        sp.set_passthrough()
+        del sp
+        gc.collect()
+        found = self.ctx.find_as(v.AsId.pci(0x0100))
+        self.assertIsNotNone(found)
+        self.assertEqual(found.translate(0x1234000, v.Perm.READ).addr, 0x1234000)
+        found.close()  # the owning handle: destroys it
+        self.assertTrue(found.closed)
+        self.assertIsNone(self.ctx.find_as(v.AsId.pci(0x0100)))
+
+    def test_dropped_notifier_keeps_notifying(self):
+        dom = v.MapDomain(self.ctx)
+        sp = v.AddressSpace(self.ctx, v.AsId.virtio(3))
+        sp.set_map_domain(dom)
+        events = []
+        sp.notifier(events.append, events=v.EventKind.MAP)  # handle not kept
+        del sp
+        gc.collect()
+        dom.map(0x1000, 0x1fff, 0x4000, v.Perm.RW)
+        self.assertEqual([(e.iova_first, e.addr) for e in events], [(0x1000, 0x4000)])
+
+    def test_closing_a_space_invalidates_its_notifiers(self):
+        sp = v.AddressSpace(self.ctx, v.AsId.pci(0x0200))
+        n = sp.notifier(lambda ev: 0)
+        sp.close()  # viommu_as_destroy() freed the notifier too
+        self.assertTrue(n.closed)
+        with self.assertRaises(v.ViommuError) as cm:
+            n.replay()
+        self.assertIs(cm.exception.code, v.Error.EINVAL)
+        n.close()  # no double free
+        sp.close()
+
+    def test_closing_the_context_invalidates_everything(self):
+        sp = v.AddressSpace(self.ctx, v.AsId.pci(0x0300))
+        n = sp.notifier(lambda ev: 0)
+        dom = v.MapDomain(self.ctx)
+        self.ctx.close()
+        self.assertTrue(sp.closed and n.closed and dom.closed)
+        for h in (n, sp, dom):
+            h.close()
+
+    def test_with_block_destroys(self):
+        with v.AddressSpace(self.ctx, v.AsId.pci(0x0400)) as sp:
+            self.assertEqual(sp.mode, v.Mode.BLOCKED)
+        self.assertIsNone(self.ctx.find_as(v.AsId.pci(0x0400)))
+
+
+class LoaderTest(unittest.TestCase):
+    def test_loaded_library(self):
+        path = v.library_path()
+        self.assertTrue(os.path.isabs(path), path)
+        self.assertIn("libviommu.so", os.path.basename(path))
+        want = os.environ.get("LIBVIOMMU_TEST_EXPECT_LIB")
+        if want:  # the test driver says which copy must have been loaded
+            self.assertEqual(path, os.path.realpath(want))
 
 
 class WalkerTest(unittest.TestCase):

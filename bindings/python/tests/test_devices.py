@@ -10,7 +10,10 @@ import struct
 import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The module next to these tests, unless testing an installed one
+# (LIBVIOMMU_TEST_INSTALLED=1: whatever `import libviommu` finds).
+if os.environ.get("LIBVIOMMU_TEST_INSTALLED") != "1":
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import libviommu as v  # noqa: E402
 
 
