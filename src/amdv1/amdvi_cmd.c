@@ -171,8 +171,7 @@ bool amdvi_cmd_run(struct viommu_amdvi *dev)
         }
         uint32_t c[4];
         for (unsigned i = 0; i < 4; i++)
-            c[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
-                   (uint32_t)b[4 * i + 3] << 24;
+            c[i] = vi_get_le32(b + 4 * i);
         uint64_t err_addr = at;
         enum cmd_result res = exec(dev, c, &err_addr);
         if (res == CMD_ILLEGAL) {
