@@ -76,12 +76,12 @@ static int resync_all(struct viommu_amdvi *dev)
     int ret = 0;
     for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
         int r = amdvi_apply_dte(dev, ds);
-        if (!r && ds->has_domain)
-            r = vi_as_sync(ds->as, 0, UINT64_MAX);
         if (r && !ret)
             ret = r;
     }
-    return ret;
+    /* Every domain of this unit; the core walks each table configuration once. */
+    int r = vi_owner_sync(dev->ctx, dev, 0, UINT64_MAX);
+    return ret ? ret : r;
 }
 
 static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint64_t *err_addr)

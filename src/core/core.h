@@ -86,6 +86,12 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
 int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
 /* opaque == NULL matches every owner. */
 int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last);
+/* "Sync everything this unit owns" (global invalidations): every address
+ * space of owner `opaque` (NULL = any) translated through radix tables, one
+ * walk per group sharing tag and table configuration, as vi_domain_sync()
+ * groups them. Device models must use this rather than looping themselves,
+ * so that every model walks shared tables the same number of times. */
+int vi_owner_sync(struct viommu_ctx *ctx, void *opaque, uint64_t first, uint64_t last);
 
 /* ---- IOTLB ------------------------------------------------------------ */
 

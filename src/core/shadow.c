@@ -528,7 +528,12 @@ int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last)
     return vi_sync_group(as->ctx, as, vi_member_self, as, first, last, &st);
 }
 
-int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last)
+/* Sync every group of address spaces of owner `opaque` (NULL = any) that
+ * translate through radix tables tagged `domain` (any tag unless
+ * `one_domain`). A group shares owner filter, tag and table configuration;
+ * each is walked once, whichever device model asked. */
+static int vi_sync_groups(struct viommu_ctx *ctx, void *opaque, bool one_domain, uint64_t domain, uint64_t first,
+                          uint64_t last)
 {
     struct vi_sync st;
     uint32_t epoch;
@@ -539,7 +544,7 @@ int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64
     vi_sync_init(&st, ctx);
     epoch = ++ctx->sync_epoch;
     for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
-        struct vi_group_key key = {.leader = as, .opaque = opaque, .domain = domain};
+        struct vi_group_key key = {.leader = as, .opaque = opaque, .domain = one_domain ? domain : as->domain};
         if (as->sync_epoch == epoch || !vi_member_group(as, &key))
             continue;
         /* Mark the whole group so each table configuration is walked once. */
@@ -551,6 +556,16 @@ int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64
             return r;
     }
     return st.err;
+}
+
+int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last)
+{
+    return vi_sync_groups(ctx, opaque, true, domain, first, last);
+}
+
+int vi_owner_sync(struct viommu_ctx *ctx, void *opaque, uint64_t first, uint64_t last)
+{
+    return vi_sync_groups(ctx, opaque, false, 0, first, last);
 }
 
 /* ---- mode changes and replay ----------------------------------------- */
