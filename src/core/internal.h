@@ -7,6 +7,7 @@
 #include "core/iova_tree.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define HASH_NONFATAL_OOM 1
 /* Every HASH_* call site has a local `struct viommu_ctx *hctx` in scope. */
@@ -52,6 +53,11 @@ struct viommu_ctx {
     struct viommu_host_ops ops;
     void *opaque;
     pthread_mutex_t lock;
+    /* The thread running this context's callbacks (its vi_tls_self), NULL
+     * when none; cb_depth counts nested callbacks. Written with the lock
+     * held; read without it by vi_in_callback(). */
+    _Atomic(const char *) cb_thread;
+    unsigned cb_depth;
     struct viommu_budget budget;
     struct viommu_stats stats;
     struct vi_ram ram[VIOMMU_MAX_RAM_REGIONS];
@@ -117,7 +123,6 @@ struct viommu_map_domain {
 };
 
 /* ctx.c */
-extern _Thread_local unsigned vi_tls_cb_depth;
 void vi_free_dead_notifiers(struct viommu_ctx *ctx);
 
 /* walk.c */

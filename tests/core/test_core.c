@@ -934,6 +934,56 @@ START_TEST(test_alloc_failure_sweep)
 }
 END_TEST
 
+/* Re-entry is refused (not a deadlock) at any nesting depth of callbacks
+ * across contexts: ctx[i]'s notifier drives ctx[i + 1]. */
+#define NEST 12
+struct nest {
+    struct testhost th;
+    struct viommu_ctx *ctx;
+    struct viommu_as *as;
+    struct nest *next;
+    int reenter, mode;
+};
+
+static int nest_fn(void *opaque, struct viommu_as *a, const struct viommu_event *ev)
+{
+    struct nest *x = opaque;
+    (void)ev;
+    if (x->next) {
+        ck_assert_int_eq(viommu_as_set_passthrough(x->next->as), 0);
+    } else {
+        x->reenter = viommu_as_set_blocked(a, 0);  /* must be refused */
+        x->mode = viommu_as_get_mode(a);           /* callback-safe */
+    }
+    return 0;
+}
+
+START_TEST(test_reentry_refused_at_any_depth)
+{
+    struct nest *x = calloc(NEST, sizeof(*x));
+    for (int i = NEST - 1; i >= 0; i--) {
+        ck_assert(th_init(&x[i].th, 1u << 20));
+        x[i].th.quiet = true;
+        x[i].ctx = th_ctx(&x[i].th, false, NULL);
+        ck_assert_int_eq(viommu_as_create(x[i].ctx, &id0, NULL, NULL, &x[i].as), 0);
+        x[i].next = i + 1 < NEST ? &x[i + 1] : NULL;
+        struct viommu_notifier *n;
+        struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_MODE,
+                                            .fn = nest_fn, .opaque = &x[i]};
+        ck_assert_int_eq(viommu_notifier_register(x[i].as, &nc, &n), 0);
+    }
+    x[NEST - 1].reenter = 1;
+    ck_assert_int_eq(viommu_as_set_passthrough(x[0].as), 0);
+    ck_assert_int_eq(x[NEST - 1].reenter, VIOMMU_EBUSY);
+    ck_assert_int_eq(x[NEST - 1].mode, VIOMMU_MODE_PASSTHROUGH);
+    for (int i = 0; i < NEST; i++) {
+        viommu_ctx_destroy(x[i].ctx);
+        th_fini(&x[i].th);
+    }
+    free(x);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -980,6 +1030,11 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_unregister_in_callback_and_reentry);
     tcase_add_test(tc, test_replay_modes);
     tcase_add_test(tc, test_alloc_failure_sweep);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("nesting");
+    tcase_set_timeout(tc, 10); /* the bug this guards against is a deadlock */
+    tcase_add_test(tc, test_reentry_refused_at_any_depth);
     suite_add_tcase(s, tc);
     return s;
 }
