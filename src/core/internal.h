@@ -72,6 +72,7 @@ struct viommu_ctx {
     bool scratch_busy;
     uint32_t next_as_uid;
     uint32_t sync_epoch;
+    bool pend; /* some notifier may have a pending range */
     /* WARN rate limit: tokens refilled once per second. */
     uint64_t warn_second;
     unsigned warn_tokens;
@@ -85,11 +86,21 @@ enum vi_src {
 };
 
 struct viommu_notifier {
+    struct viommu_ctx *ctx; /* set at registration, never changes: lock it before reading the rest */
     struct viommu_as *as;
     struct viommu_notifier_config cfg;
     struct vi_itree shadow; /* MAP notifiers: what was announced */
+    /* The space's list. A notifier unregistered from a callback stays linked
+     * (only marked dead, so running walks never lose their place) until the
+     * operation ends. */
     struct viommu_notifier *next;
+    struct viommu_notifier *dead_next; /* ctx->dead list */
     bool dead;
+    /* [pend_first, pend_last] may differ from what the consumer was told
+     * (a failed event, a budget stop): re-diffed by the next sync of the
+     * space and by vi_sync_pending() at the guest's next completion. */
+    bool pend;
+    uint64_t pend_first, pend_last;
 };
 
 struct viommu_as {

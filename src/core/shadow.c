@@ -673,26 +673,34 @@ static int vi_notifier_replay(struct viommu_notifier *n)
 
 int viommu_notifier_replay(struct viommu_notifier *n)
 {
+    struct viommu_ctx *ctx;
     int r;
-    if (!n || n->dead || !n->as)
+    if (!n)
         return VIOMMU_EINVAL;
-    r = vi_enter(n->as->ctx);
+    ctx = n->ctx;
+    r = vi_enter(ctx);
     if (r)
         return r;
-    r = vi_notifier_replay(n);
-    vi_leave(n->as->ctx);
+    r = (n->dead || !n->as) ? VIOMMU_EINVAL : vi_notifier_replay(n);
+    vi_leave(ctx);
     return r;
 }
 
 int viommu_notifier_foreach_shadow(struct viommu_notifier *n,
                                    int (*fn)(void *opaque, const struct viommu_event *map), void *opaque)
 {
+    struct viommu_ctx *ctx;
     int r;
-    if (!n || !fn || n->dead || !n->as)
+    if (!n || !fn)
         return VIOMMU_EINVAL;
-    r = vi_enter(n->as->ctx);
+    ctx = n->ctx;
+    r = vi_enter(ctx);
     if (r)
         return r;
+    if (n->dead || !n->as) {
+        vi_leave(ctx);
+        return VIOMMU_EINVAL;
+    }
     for (struct vi_itree_node *node = vi_itree_first(&n->shadow); node; node = vi_itree_next(node)) {
         struct viommu_event ev = {.kind = VIOMMU_EVENT_MAP,
                                   .perm = node->perm,
@@ -703,6 +711,6 @@ int viommu_notifier_foreach_shadow(struct viommu_notifier *n,
         if (r)
             break;
     }
-    vi_leave(n->as->ctx);
+    vi_leave(ctx);
     return r;
 }

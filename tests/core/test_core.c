@@ -934,6 +934,73 @@ START_TEST(test_alloc_failure_sweep)
 }
 END_TEST
 
+/* Notifiers unregistered from a callback during a walk of the list: the
+ * running notifier itself, the next one, an earlier one. Every other
+ * notifier still hears the event, for MODE (resync) and UNMAP (sync). */
+struct unreg {
+    struct viommu_notifier *self, *victim;
+    unsigned events;
+    bool done;
+};
+
+static int unreg_fn(void *opaque, struct viommu_as *a, const struct viommu_event *ev)
+{
+    struct unreg *u = opaque;
+    (void)a;
+    (void)ev;
+    u->events++;
+    if (u->victim && !u->done) {
+        viommu_notifier_unregister(u->victim);
+        u->done = true;
+    }
+    return 0;
+}
+
+START_TEST(test_unregister_self_next_prev_in_callback)
+{
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+    /* List order is newest first: walks visit u[2], u[1], u[0]. */
+    for (int which = 0; which < 3; which++) {
+        for (int kind = 0; kind < 2; kind++) {
+            struct unreg u[3];
+            struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .fn = unreg_fn};
+            nc.events = kind == 0 ? VIOMMU_EVENT_MODE : VIOMMU_EVENT_UNMAP;
+            memset(u, 0, sizeof(u));
+            for (int i = 0; i < 3; i++) {
+                nc.opaque = &u[i];
+                ck_assert_int_eq(viommu_notifier_register(as, &nc, &u[i].self), 0);
+            }
+            int gone;
+            if (which == 0) { /* self: the first visited unregisters itself */
+                u[2].victim = u[2].self;
+                gone = 2;
+            } else if (which == 1) { /* next: the first visited unregisters the second */
+                u[2].victim = u[1].self;
+                gone = 1;
+            } else { /* previous: the last visited unregisters the first */
+                u[0].victim = u[2].self;
+                gone = 2;
+            }
+            if (kind == 0)
+                ck_assert_int_eq(viommu_as_set_passthrough(as), 0);
+            else
+                ck_assert_int_eq(viommu_as_sync(as, 0, 0xfff), 0);
+            for (int i = 0; i < 3; i++) {
+                unsigned want = (which == 1 && i == 1) ? 0 : 1;
+                ck_assert_msg(u[i].events == want, "which %d kind %d: notifier %d heard %u", which, kind, i,
+                              u[i].events);
+            }
+            for (int i = 0; i < 3; i++)
+                if (i != gone)
+                    viommu_notifier_unregister(u[i].self);
+            if (kind == 0)
+                ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+        }
+    }
+}
+END_TEST
+
 /* Re-entry is refused (not a deadlock) at any nesting depth of callbacks
  * across contexts: ctx[i]'s notifier drives ctx[i + 1]. */
 #define NEST 12
@@ -1030,6 +1097,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_unregister_in_callback_and_reentry);
     tcase_add_test(tc, test_replay_modes);
     tcase_add_test(tc, test_alloc_failure_sweep);
+    tcase_add_test(tc, test_unregister_self_next_prev_in_callback);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("nesting");
