@@ -92,6 +92,12 @@ int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64
  * groups them. Device models must use this rather than looping themselves,
  * so that every model walks shared tables the same number of times. */
 int vi_owner_sync(struct viommu_ctx *ctx, void *opaque, uint64_t first, uint64_t last);
+/* Guest completion point (VT-d wait descriptor, AMD-Vi COMPLETION_WAIT):
+ * re-diff whatever an earlier sync of owner `opaque`'s spaces (NULL = any)
+ * left unconfirmed (failed UNMAP or MAP, budget stop), before the
+ * completion is signalled. Cheap when nothing is pending. Returns the first
+ * error (the range then stays pending for the next sync or completion). */
+int vi_sync_pending(struct viommu_ctx *ctx, void *opaque);
 
 /* ---- IOTLB ------------------------------------------------------------ */
 
