@@ -201,8 +201,16 @@ VIOMMU_API int viommu_as_set_map_domain(struct viommu_as *as, struct viommu_map_
  * @param last Last IOVA (inclusive).
  * @retval 0 Success.
  * @retval VIOMMU_ERANGE `first > last`.
- * @retval VIOMMU_EBUDGET A budget stopped it; shadows equal what was announced.
- * @retval VIOMMU_ESINK A notifier callback failed; that change is not in its shadow.
+ * @retval VIOMMU_EBUDGET A budget stopped a notifier's MAPs (every UNMAP was
+ *         still sent); shadows equal what was announced, the rest is pending.
+ * @retval VIOMMU_ESINK A notifier callback failed; that change is not in its
+ *         shadow and stays pending.
+ * @note Each notifier gets its own event budget. Whatever a sync leaves
+ *       unconfirmed (a failed event, a budget stop) is pending for that
+ *       notifier and re-diffed by every later sync of the address space,
+ *       whatever its range, until it succeeds; AMD-Vi and VT-d also do so
+ *       before signalling the guest's completion (COMPLETION_WAIT, wait
+ *       descriptor).
  * @retval VIOMMU_EINVAL NULL argument. @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
@@ -263,9 +271,14 @@ struct viommu_event {
 
 /**
  * @brief Notifier callback. Return 0, or a negative value if the consumer
- *        failed (the change is then not recorded in the shadow and the
- *        operation returns ::VIOMMU_ESINK). Runs with the context lock held;
- *        viommu_notifier_unregister() of any notifier is allowed from it.
+ *        failed (the change is then not recorded in the shadow, the
+ *        operation returns ::VIOMMU_ESINK, and the change stays pending: it
+ *        is sent again by the next sync of the address space and, on AMD-Vi
+ *        and VT-d, before the guest's next completion is signalled; a failed
+ *        UNMAP keeps the mapping in the shadow until an UNMAP succeeds).
+ *        Runs with the context lock held; viommu_notifier_unregister() of
+ *        any notifier (including the running one) is allowed from it and
+ *        does not disturb the delivery to the other notifiers.
  */
 typedef int (*viommu_notify_fn)(void *opaque, struct viommu_as *as, const struct viommu_event *ev);
 

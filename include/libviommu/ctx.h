@@ -83,13 +83,19 @@ struct viommu_host_ops {
 /**
  * @brief Work budgets. A value of 0 selects the default.
  *
- * Exceeding a budget stops the operation, leaves the shadow state equal to
- * what was actually announced, returns ::VIOMMU_EBUDGET and bumps
- * viommu_stats::budget_hits.
+ * Exceeding a budget stops the work for the notifier concerned (others in
+ * the same sync go on), leaves its shadow equal to what was actually
+ * announced, returns ::VIOMMU_EBUDGET and bumps viommu_stats::budget_hits.
+ * A budget never holds back an UNMAP: a stop may leave a consumer without a
+ * valid mapping (announced again by a later sync), never with one the guest
+ * revoked. What a stop left undone is retried by the next sync of the
+ * address space and, on AMD-Vi and VT-d, before the guest's next completion
+ * (COMPLETION_WAIT, wait descriptor) is signalled. See docs/architecture.md,
+ * "Budgets".
  */
 struct viommu_budget {
     uint64_t walk_entries;   /**< Table entries read per walk or sync (default 1 << 20). */
-    uint64_t sync_events;    /**< Notifier events per sync or replay (default 1 << 16). */
+    uint64_t sync_events;    /**< MAP events per notifier per sync or replay (default 1 << 16); UNMAP and MODE are not budgeted. */
     uint64_t as_mappings;    /**< Mappings a notifier's shadow may hold (default 65535). */
 };
 

@@ -103,6 +103,18 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
 int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
 /* opaque == NULL matches every owner. */
 int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last);
+/* "Sync everything this unit owns" (global invalidations): every address
+ * space of owner `opaque` (NULL = any) translated through radix tables, one
+ * walk per group sharing tag and table configuration, as vi_domain_sync()
+ * groups them. Device models must use this rather than looping themselves,
+ * so that every model walks shared tables the same number of times. */
+int vi_owner_sync(struct viommu_ctx *ctx, void *opaque, uint64_t first, uint64_t last);
+/* Guest completion point (VT-d wait descriptor, AMD-Vi COMPLETION_WAIT):
+ * re-diff whatever an earlier sync of owner `opaque`'s spaces (NULL = any)
+ * left unconfirmed (failed UNMAP or MAP, budget stop), before the
+ * completion is signalled. Cheap when nothing is pending. Returns the first
+ * error (the range then stays pending for the next sync or completion). */
+int vi_sync_pending(struct viommu_ctx *ctx, void *opaque);
 
 /* ---- IOTLB ------------------------------------------------------------ */
 

@@ -7,22 +7,16 @@
 #include <string.h>
 #include <time.h>
 
-/* The contexts whose callbacks the current thread is running (innermost
- * last). Only compared against context pointers to refuse re-entry; it
- * carries no state between instances. */
-#define VI_CB_NEST 8
-static _Thread_local const struct viommu_ctx *vi_tls_cb[VI_CB_NEST];
-_Thread_local unsigned vi_tls_cb_depth;
+/* One byte per thread: its address names the thread. A context records
+ * which thread is running its callbacks (and how deeply), so re-entry is
+ * recognised at any nesting depth, across any number of contexts. */
+static _Thread_local char vi_tls_self;
 
 bool vi_in_callback(const struct viommu_ctx *ctx)
 {
-    if (vi_tls_cb_depth == 0)
-        return false;
-    unsigned n = vi_tls_cb_depth < VI_CB_NEST ? vi_tls_cb_depth : VI_CB_NEST;
-    for (unsigned i = 0; ctx && i < n; i++)
-        if (vi_tls_cb[i] == ctx)
-            return true;
-    return false;
+    /* Only this thread stores its own address here, and only while it
+     * holds the lock; any other value means "not this thread". */
+    return ctx && atomic_load_explicit(&ctx->cb_thread, memory_order_relaxed) == &vi_tls_self;
 }
 
 int vi_enter(struct viommu_ctx *ctx)
@@ -44,17 +38,14 @@ void vi_leave(struct viommu_ctx *ctx)
 
 void vi_callback_begin(struct viommu_ctx *ctx)
 {
-    if (vi_tls_cb_depth < VI_CB_NEST)
-        vi_tls_cb[vi_tls_cb_depth] = ctx;
-    vi_tls_cb_depth++;
+    if (ctx->cb_depth++ == 0)
+        atomic_store_explicit(&ctx->cb_thread, &vi_tls_self, memory_order_relaxed);
 }
 
 void vi_callback_end(struct viommu_ctx *ctx)
 {
-    (void)ctx;
-    vi_tls_cb_depth--;
-    if (vi_tls_cb_depth < VI_CB_NEST)
-        vi_tls_cb[vi_tls_cb_depth] = NULL;
+    if (--ctx->cb_depth == 0)
+        atomic_store_explicit(&ctx->cb_thread, NULL, memory_order_relaxed);
 }
 
 void *vi_alloc(struct viommu_ctx *ctx, size_t size)
@@ -88,6 +79,15 @@ void vi_free(struct viommu_ctx *ctx, void *ptr)
         return;
     }
     free(ptr);
+}
+
+/* Free the context itself: nothing may touch it after the host's free. */
+static void vi_free_self(struct viommu_ctx *ctx)
+{
+    if (ctx->ops.free)
+        ctx->ops.free(ctx->opaque, ctx);
+    else
+        free(ctx);
 }
 
 static uint64_t vi_now_seconds(void)
@@ -219,12 +219,12 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
         ctx->logrl[i].second = UINT64_MAX; /* first message of any second: full bucket */
     r = vi_iotlb_init(ctx, iotlb_entries);
     if (r) {
-        vi_free(ctx, ctx);
+        vi_free_self(ctx);
         return r;
     }
     if (pthread_mutex_init(&ctx->lock, NULL)) {
         vi_iotlb_fini(ctx);
-        vi_free(ctx, ctx);
+        vi_free_self(ctx);
         return VIOMMU_ENOMEM;
     }
     *out = ctx;
@@ -263,7 +263,7 @@ int viommu_ctx_destroy(struct viommu_ctx *ctx)
     vi_leafbuf_free(ctx, &ctx->scratch);
     vi_iotlb_fini(ctx);
     pthread_mutex_destroy(&ctx->lock);
-    vi_free(ctx, ctx);
+    vi_free_self(ctx);
     return 0;
 }
 

@@ -217,16 +217,11 @@ bool vtd_inv_iotlb(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint64_t
 {
     dev->stats.iotlb_invalidations++;
     if (gran == VTD_TLB_GLOBAL) {
-        /* One sync per distinct domain of the translated spaces. */
-        for (struct vtd_as *v = dev->spaces; v; v = v->next) {
-            if (!v->translated)
-                continue;
-            bool seen = false;
-            for (struct vtd_as *w = dev->spaces; w != v; w = w->next)
-                if (w->translated && w->did == v->did)
-                    seen = true;
-            if (!seen)
-                sync_domain(dev, v->did, 0, UINT64_MAX);
+        /* Every domain of this unit; the core walks each table configuration once. */
+        int r = vi_owner_sync(dev->ctx, dev, 0, UINT64_MAX);
+        if (r) {
+            dev->stats.sync_errors++;
+            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: global sync failed: %s", viommu_strerror(r));
         }
         return true;
     }

@@ -53,6 +53,14 @@ static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
     if ((d[0] & VTD_WAIT_SW) && (d[1] & VTD_WAIT_RSVD1))
         return VTD_IQEI_RSVD;
     dev->stats.waits++;
+    /* Everything before the wait is complete: a change an earlier sync could
+     * not confirm (failed UNMAP, budget stop) is retried before the guest
+     * hears so. */
+    int r = vi_sync_pending(dev->ctx, dev);
+    if (r) {
+        dev->stats.sync_errors++;
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: wait: pending resync failed: %s", viommu_strerror(r));
+    }
     if (d[0] & VTD_WAIT_SW) {
         uint8_t data[4];
         vi_put_le32(data, (uint32_t)VI_FIELD_GET(VTD_WAIT_SDATA, d[0]));

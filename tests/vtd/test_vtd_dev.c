@@ -1386,7 +1386,9 @@ START_TEST(table_bomb_is_bounded)
     struct viommu_vtd_stats st;
     ck_assert_int_eq(viommu_vtd_get_stats(dev, &st, sizeof(st)), 0);
     ck_assert_uint_ge(st.sync_errors, 1);
-    ck_assert_uint_le(r->n, 1000);
+    /* One event budget for the invalidation, one for the wait that retries
+     * what the invalidation left pending. */
+    ck_assert_uint_le(r->n, 2 * 1000);
     free(r);
     free(g);
     viommu_vtd_destroy(dev);
