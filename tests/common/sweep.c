@@ -153,7 +153,7 @@ static const char *guard_for(const struct sw_scenario *sc, const struct sweep *s
     if (!sc->known)
         return NULL;
     for (const struct sw_known *k = sc->known; k->reason; k++)
-        if ((k->ops & SW_OP(s->op)) && (s->failed & ~k->kinds) == 0)
+        if ((k->ops & SW_OP(s->op)) && (s->failed & ~k->kinds) == 0 && (!k->match || strstr(s->msg, k->match)))
             return k->reason;
     return NULL;
 }

@@ -33,10 +33,12 @@ enum sw_kind {
 #define KNOWN_DEFECT(reason) ("KNOWN_DEFECT: " reason)
 
 /* A guard: failures of `kinds` under faults of `ops` (mask of 1u << th_op)
- * are expected because of `reason` (a KNOWN_DEFECT() string). */
+ * whose first message contains `match` (NULL = any) are expected because of
+ * `reason` (a KNOWN_DEFECT() string). */
 struct sw_known {
     unsigned ops;
     unsigned kinds;
+    const char *match;
     const char *reason;
 };
 
