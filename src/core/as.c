@@ -230,6 +230,11 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_trans
     }
 }
 
+void vi_as_set_refresh(struct viommu_as *as, int (*fn)(void *opaque, struct viommu_as *as))
+{
+    as->refresh = fn;
+}
+
 int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
                     struct viommu_fault *fault, bool report)
 {
@@ -253,6 +258,11 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
         ctx->stats.iotlb_misses++;
         memset(&local, 0, sizeof(local));
         r = vi_as_lookup(as, iova, &tr, &local);
+        if (r == VIOMMU_EFAULT && local.reason == VIOMMU_FAULT_BLOCKED && as->refresh &&
+            as->refresh(as->opaque, as)) {
+            memset(&local, 0, sizeof(local));
+            r = vi_as_lookup(as, iova, &tr, &local);
+        }
         if (r == 0) {
             if (as->mode == VIOMMU_MODE_TRANSLATED)
                 vi_iotlb_insert(as, &tr);

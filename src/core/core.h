@@ -78,6 +78,13 @@ int vi_as_set_passthrough_perm(struct viommu_as *as, unsigned perm);
 int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg);
 int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
 
+/* Owner hook for blocked states the hardware would not cache: when a
+ * translation faults because `as` is blocked, `fn(opaque, as)` runs (lock
+ * held, not a VMM callback) and may re-resolve and switch the space; it
+ * returns non-zero if it did, and the lookup is then retried once. VT-d
+ * uses it for not-present entries when CAP.CM = 0. */
+void vi_as_set_refresh(struct viommu_as *as, int (*fn)(void *opaque, struct viommu_as *as));
+
 /* Translate with IOTLB; calls the owner's fault hook on a fault unless
  * `report` is false. */
 int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,

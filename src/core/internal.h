@@ -106,6 +106,7 @@ struct viommu_as {
     struct viommu_as *mdom_next; /* list of spaces attached to mdom */
     struct viommu_notifier *notifiers;
     uint32_t sync_epoch;
+    int (*refresh)(void *opaque, struct viommu_as *as); /* see vi_as_set_refresh() */
 };
 
 struct viommu_map_domain {

@@ -147,6 +147,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         v->fpd = 0;
         v->scalable = 0;
         v->translated = 0;
+        v->uncached = 0;
         r = vi_as_set_passthrough(v->as);
     } else {
         struct viommu_vtd_resolved res;
@@ -157,6 +158,10 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
             res.fault_reason = 0;
             res.fpd = 1;
         }
+        /* 6.1: without caching mode, not-present and erroneous entries are
+         * not cached, so a blocked result is looked up again on the next
+         * request (vtd_refresh) instead of waiting for an invalidation. */
+        v->uncached = res.mode == VIOMMU_MODE_BLOCKED && !(dev->hw.cap & VTD_CAP_CM);
         v->fpd = res.fpd;
         v->scalable = res.scalable;
         v->translated = res.mode == VIOMMU_MODE_TRANSLATED;
@@ -174,6 +179,18 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: switching %04x/%x failed: %s", v->rid, v->pasid,
                viommu_strerror(r));
     }
+}
+
+/* vi_as_set_refresh() hook: a request hit a space blocked by an entry the
+ * hardware would not have cached; resolve it again. */
+static int vtd_refresh(void *opaque, struct viommu_as *as)
+{
+    struct viommu_vtd *dev = opaque;
+    struct vtd_as *v = vtd_as_lookup(dev, as);
+    if (!v || !v->uncached)
+        return 0;
+    vtd_apply(dev, v);
+    return vi_as_mode(as) != VIOMMU_MODE_BLOCKED;
 }
 
 void vtd_apply_all(struct viommu_vtd *dev)
@@ -356,6 +373,7 @@ int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, stru
     v->pasid = pasid;
     v->next = dev->spaces;
     dev->spaces = v;
+    vi_as_set_refresh(v->as, vtd_refresh);
     vtd_apply(dev, v);
     *out = v->as;
     vi_leave(dev->ctx);

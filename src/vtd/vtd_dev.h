@@ -25,6 +25,7 @@ struct vtd_as {
     uint8_t top_level;
     uint8_t translated; /* currently translated through radix tables */
     uint16_t did;       /* domain ID when translated */
+    uint8_t uncached;   /* blocked by an entry hardware does not cache (CAP.CM = 0): re-resolve on a fault */
 };
 
 struct viommu_vtd {

@@ -536,6 +536,41 @@ START_TEST(caching_mode_off_refuses_map_notifiers)
 }
 END_TEST
 
+/* Regression: with CAP.CM = 0 hardware does not cache not-present (or
+ * erroneous) root/context entries (VT-d 6.1), so Linux makes a context entry
+ * present without invalidating the context cache (only a write-buffer
+ * flush). A requester whose address space the VMM created earlier, while
+ * the entry was not present, must translate as soon as the entry is
+ * present; it stayed blocked until some context-cache invalidation. */
+START_TEST(caching_mode_off_not_present_entries_not_cached)
+{
+    struct fx f;
+    bool scalable = _i;
+    fx_init(&f, (scalable ? SCALABLE : LEGACY) | VIOMMU_VTD_F_NO_CACHING_MODE, 8, true);
+    struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    struct viommu_translation t;
+    struct viommu_fault flt;
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ, &t, &flt), VIOMMU_EFAULT);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x1000, 0x5000000, 12, VG_R | VG_W);
+    if (scalable) {
+        uint64_t pe = vg_pasid_entry(f.g, 0x0010, 0);
+        th_w64(&f.th, pe + 8, 4);
+        th_w64(&f.th, pe, pt.root | (2u << 6) | ((uint64_t)pt.aw << 2) | 1);
+    } else {
+        uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+        th_w64(&f.th, ce + 8, pt.aw | (4u << 8));
+        th_w64(&f.th, ce, pt.root | 1);
+    }
+    ck_assert_int_eq(viommu_as_translate(as, 0x1234, VIOMMU_PERM_WRITE, &t, &flt), 0);
+    ck_assert_uint_eq(t.addr | (0x1234 & t.addr_mask), 0x5000234);
+    /* the first (not-present) fault was recorded; the second was not a fault */
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, PPF);
+    fx_fini(&f);
+}
+END_TEST
+
 /* ---- faults ------------------------------------------------------------- */
 
 START_TEST(fault_recording_and_event)
@@ -1351,6 +1386,7 @@ static Suite *suite(void)
     tcase_add_test(tc, te_disable_and_reset_return_to_passthrough);
     tcase_add_test(tc, new_root_pointer_reresolves);
     tcase_add_test(tc, caching_mode_off_refuses_map_notifiers);
+    tcase_add_loop_test(tc, caching_mode_off_not_present_entries_not_cached, 0, 2);
     tcase_add_test(tc, fault_recording_and_event);
     tcase_add_test(tc, fault_masked_sets_ip_then_unmask_sends);
     tcase_add_test(tc, fault_overflow_sets_pfo);
