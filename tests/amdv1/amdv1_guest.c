@@ -17,10 +17,12 @@ uint64_t g_mmio_r(struct guest *g, uint64_t off)
     return v;
 }
 
+uint64_t g_ram_size = 64u << 20;
+
 void g_init(struct guest *g, unsigned levels, uint64_t efr, uint32_t per_doorbell)
 {
     memset(g, 0, sizeof(*g));
-    ck_assert(th_init(&g->th, 64u << 20));
+    ck_assert(th_init(&g->th, g_ram_size));
     g->th.quiet = true;
     g->ctx = th_ctx(&g->th, false, NULL);
     ck_assert_ptr_nonnull(g->ctx);
