@@ -130,6 +130,16 @@ static void walk_psi(struct sweep *s, uint32_t flags)
         sw_check_xlate_legal(s, as, C, VIOMMU_PERM_WRITE, lc, 2, "after");
         sw_check_xlate_legal(s, as, E, VIOMMU_PERM_READ, le, 1, "after");
     }
+    if (as) {
+        /* a translation fault: recorded in FRCD with FSTS.PPF (registers,
+         * whatever the host does) and signalled by MSI (which may be lost) */
+        vg_wr(f.g, 0x40, 4, 0xfee00000); /* FEADDR */
+        vg_wr(f.g, 0x3C, 4, 0x41);       /* FEDATA */
+        vg_wr(f.g, 0x38, 4, 0);          /* FECTL: unmask, as Linux does */
+        sw_check_xlate_legal(s, as, 0x7000000, VIOMMU_PERM_READ, NULL, 0, "unmapped");
+        sw_check(s, SW_STATE, vg_rd(f.g, FSTS, 4) & 2u, "fault not recorded: FSTS %#llx",
+                 (unsigned long long)vg_rd(f.g, FSTS, 4));
+    }
     if (n1)
         sw_check_sink(s, &k1, n1, "during, low");
     if (n2)
