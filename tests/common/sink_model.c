@@ -8,6 +8,8 @@ int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
 {
     struct sink *s = opaque;
 
+    s->events++;
+    s->last = *ev;
     if (s->unregister_me) {
         viommu_notifier_unregister(s->unregister_me);
         s->unregister_me = NULL;
@@ -51,6 +53,7 @@ int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
     default:
         s->modes++;
         s->last_mode = ev->mode;
+        s->last_mode_perm = ev->perm;
         return 0;
     }
 }

@@ -26,6 +26,9 @@ struct sink {
     struct viommu_as *reenter_as;          /* translate() from the callback */
     int reenter_result;
     struct testhost *fi;   /* when set, its TH_OP_SINK fault plan may refuse MAP/UNMAP */
+    unsigned events;       /* every event delivered, refused ones included */
+    struct viommu_event last; /* the last event delivered */
+    uint32_t last_mode_perm;  /* perm of the last MODE event (passthrough: allowed accesses) */
 };
 
 int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev);
