@@ -10,6 +10,10 @@ int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
 
     s->events++;
     s->last = *ev;
+    if (s->nlog < SINK_LOG)
+        s->log[s->nlog++] = *ev;
+    else
+        s->log_overflow = true;
     if (s->unregister_me) {
         viommu_notifier_unregister(s->unregister_me);
         s->unregister_me = NULL;

@@ -13,6 +13,7 @@
 struct testhost;
 
 #define SINK_MAX 8192
+#define SINK_LOG 4096
 
 struct sink {
     struct viommu_event m[SINK_MAX];
@@ -29,6 +30,9 @@ struct sink {
     unsigned events;       /* every event delivered, refused ones included */
     struct viommu_event last; /* the last event delivered */
     uint32_t last_mode_perm;  /* perm of the last MODE event (passthrough: allowed accesses) */
+    struct viommu_event log[SINK_LOG]; /* events in order of delivery (tests may reset nlog) */
+    unsigned nlog;
+    bool log_overflow;
 };
 
 int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev);
