@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void (*th_init_hook)(struct testhost *th);
 void (*th_fini_hook)(struct testhost *th);
 bool th_faults_expected;
 
@@ -130,8 +129,6 @@ bool th_init(struct testhost *th, uint64_t ram_size)
     th->fail_from = 1;
     th->fail_to = 0;
     th->bump = 1u << 20;
-    if (th_init_hook)
-        th_init_hook(th);
     return th->ram != NULL;
 }
 

@@ -60,10 +60,8 @@ struct testhost {
     uint64_t injected[TH_OP_N];   /* faults injected per op */
 };
 
-/* Optional global hooks: called at the end of th_init() and at the start of
- * th_fini() of every testhost (the sweep harness uses them to arm its plan
- * and to collect counters and the live allocation count). */
-extern void (*th_init_hook)(struct testhost *th);
+/* Optional global hook called at the start of th_fini() of every testhost
+ * (the sweep harness collects counters and the live allocation count). */
 extern void (*th_fini_hook)(struct testhost *th);
 /* True while a sweep injects faults: guest-driver helpers then tolerate a
  * completion wait that did not complete instead of asserting. */
