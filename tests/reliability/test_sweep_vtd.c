@@ -318,6 +318,51 @@ static void run_save_restore(struct sweep *s)
     fx_down(&f);
 }
 
+/* ---- 4: no caching mode: attach without invalidation ------------------ */
+
+/* CAP.CM = 0: Linux makes context entries present with only a write-buffer
+ * flush. The VMM created the space before (blocked); a request after the
+ * guest's change must see the new entry, and since a not-present or failed
+ * fetch is not cached, no invalidation is needed once the host works. */
+static void run_no_caching_mode(struct sweep *s)
+{
+    static struct fx f;
+    fx_up(&f, LEGACY | VIOMMU_VTD_F_NO_CACHING_MODE);
+    sw_arm(s, &f.th);
+    vg_init(f.g, &f.th, f.dev, false);
+    struct viommu_as *as = as_of(&f, 0x0010, VIOMMU_PASID_NONE);
+    /* UNMAP/MODE consumer (MAP notifiers need caching mode) */
+    static struct sink k;
+    memset(&k, 0, sizeof(k));
+    k.fi = s->th;
+    struct viommu_notifier *n = NULL;
+    if (as) {
+        struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
+                                            .events = VIOMMU_EVENT_UNMAP | VIOMMU_EVENT_MODE, .fn = sink_fn,
+                                            .opaque = &k};
+        int e = viommu_notifier_register(as, &nc, &n);
+        sw_check(s, SW_STATE, e == 0 || e == VIOMMU_ENOMEM, "notifier_register = %d", e);
+    }
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x10000, 0x7000000, 12, VG_R | VG_W);
+    uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+    th_w64(&f.th, ce + 8, pt.aw | (3u << 8));
+    th_w64(&f.th, ce, pt.root | 1);
+    vg_gcmd_set(f.g, 1u << 27, true); /* write-buffer flush, as Linux does */
+    if (as) {
+        uint64_t l[] = {0x7000000};
+        sw_check_xlate_legal(s, as, 0x10000, VIOMMU_PERM_RW, l, 1, "after attach");
+    }
+    sw_disarm(s);
+    if (!as)
+        as = as_of(&f, 0x0010, VIOMMU_PASID_NONE);
+    const struct sw_ref ref[] = {{0x10000, 0x7000000, 12, VIOMMU_PERM_RW}};
+    sw_check_xlate_is(s, as, ref, 1, NULL, 0, "host works again, no invalidation");
+    sw_check(s, SW_STATE, k.violations == 0, "consumer saw %u rule breaks", k.violations);
+    fx_down(&f);
+}
+
 /* ---- sweeps ------------------------------------------------------------ */
 
 static const struct sw_scenario scenarios[] = {
@@ -325,6 +370,7 @@ static const struct sw_scenario scenarios[] = {
     {.name = "vtd_scalable_walk_psi", .run = run_walk_psi_scalable},
     {.name = "vtd_domain_switch_multi_notifier", .run = run_domain_switch},
     {.name = "vtd_save_restore", .run = run_save_restore},
+    {.name = "vtd_no_caching_mode_attach", .run = run_no_caching_mode},
 };
 
 START_TEST(sweep)
