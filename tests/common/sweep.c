@@ -148,16 +148,6 @@ static void one_run(const struct sw_scenario *sc, struct sweep *s)
         sw_fail(s, SW_LEAK, "%" PRIu64 " allocations still live after teardown", s->leaked);
 }
 
-static const char *guard_for(const struct sw_scenario *sc, const struct sweep *s)
-{
-    if (!sc->known)
-        return NULL;
-    for (const struct sw_known *k = sc->known; k->reason; k++)
-        if ((k->ops & SW_OP(s->op)) && (s->failed & ~k->kinds) == 0 && (!k->match || strstr(s->msg, k->match)))
-            return k->reason;
-    return NULL;
-}
-
 void sw_sweep(const struct sw_scenario *sc, struct sw_report *rep)
 {
     unsigned ops = sc->ops ? sc->ops : SW_ALL_OPS;
@@ -171,7 +161,6 @@ void sw_sweep(const struct sw_scenario *sc, struct sw_report *rep)
     ck_assert_msg(!base.failed, "%s: fault-free run failed: %s", sc->name, base.msg);
     ck_assert_msg(base.nhosts > 0, "%s: scenario never called th_fini", sc->name);
     memcpy(rep->points, base.calls, sizeof(rep->points));
-    unsigned reported = 0; /* guards already printed, by index */
     const char *only = getenv("SWEEP_ONLY"); /* "OP:N:t|p" reruns one case, for debugging */
     if (only) {
         char opn[16] = "", mode = 't';
@@ -196,28 +185,16 @@ void sw_sweep(const struct sw_scenario *sc, struct sw_report *rep)
                 one_run(sc, &s);
                 rep->runs++;
                 rep->injected += s.injected;
-                if (s.failed) {
-                    const char *why = guard_for(sc, &s);
-                    ck_assert_msg(why, "%s: %s fault at call %" PRIu64 " (%s): %s", sc->name, th_op_name(op), n,
-                                  persistent ? "persistent" : "transient", s.msg);
-                    rep->known_skips++;
-                    unsigned idx = 0;
-                    for (const struct sw_known *k = sc->known; k->reason != why; k++)
-                        idx++;
-                    if (!(reported & (1u << idx))) {
-                        reported |= 1u << idx;
-                        printf("SKIP %s: %s fault at call %" PRIu64 " (%s): %s [%s]\n", sc->name, th_op_name(op),
-                               n, persistent ? "persistent" : "transient", s.msg, why);
-                    }
-                }
+                ck_assert_msg(!s.failed, "%s: %s fault at call %" PRIu64 " (%s): %s", sc->name, th_op_name(op), n,
+                              persistent ? "persistent" : "transient", s.msg);
                 if (!s.injected)
                     break;
             }
         }
     }
     printf("sweep %s: fault points read=%" PRIu64 " write=%" PRIu64 " msi=%" PRIu64 " alloc=%" PRIu64
-           " sink=%" PRIu64 "; %" PRIu64 " runs, %" PRIu64 " faults injected, %" PRIu64 " guarded runs\n",
+           " sink=%" PRIu64 "; %" PRIu64 " runs, %" PRIu64 " faults injected\n",
            sc->name, rep->points[TH_OP_READ], rep->points[TH_OP_WRITE], rep->points[TH_OP_MSI],
-           rep->points[TH_OP_ALLOC], rep->points[TH_OP_SINK], rep->runs, rep->injected, rep->known_skips);
+           rep->points[TH_OP_ALLOC], rep->points[TH_OP_SINK], rep->runs, rep->injected);
     fflush(stdout);
 }

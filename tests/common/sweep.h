@@ -9,9 +9,7 @@
  *  - every notifier's shadow equals what its consumer (sink_model.h) was
  *    told and the consumer saw no rule break (sw_check_sink()),
  *  - the scenario's own "legal spec outcome" checks (sw_check()).
- * A check that fails because of a defect already known and being fixed
- * elsewhere is covered by a KNOWN_DEFECT() guard: the run is then reported
- * as skipped with the reason printed instead of failing the test. */
+ * Any failed check fails the test. */
 #ifndef VIOMMU_SWEEP_H
 #define VIOMMU_SWEEP_H
 
@@ -21,25 +19,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* What a check is about (a guard names the kinds it covers). */
+/* What a check is about. */
 enum sw_kind {
     SW_LEAK = 1u << 0,   /* live allocations after teardown */
     SW_SHADOW = 1u << 1, /* notifier shadow vs consumer, consumer rule breaks */
     SW_STATE = 1u << 2,  /* guest-visible state / translation / request status */
     SW_ANY = 7u,
-};
-
-/* Greppable marker of an expected failure; remove the guard once fixed. */
-#define KNOWN_DEFECT(reason) ("KNOWN_DEFECT: " reason)
-
-/* A guard: failures of `kinds` under faults of `ops` (mask of 1u << th_op)
- * whose first message contains `match` (NULL = any) are expected because of
- * `reason` (a KNOWN_DEFECT() string). */
-struct sw_known {
-    unsigned ops;
-    unsigned kinds;
-    const char *match;
-    const char *reason;
 };
 
 #define SW_OP(op) (1u << (op))
@@ -64,15 +49,13 @@ struct sweep {
 struct sw_scenario {
     const char *name;
     void (*run)(struct sweep *s);
-    unsigned ops;                 /* ops to sweep (0 = SW_ALL_OPS) */
-    const struct sw_known *known; /* guards, terminated by reason == NULL */
+    unsigned ops; /* ops to sweep (0 = SW_ALL_OPS) */
 };
 
 struct sw_report {
     uint64_t points[TH_OP_N]; /* calls of each op in the fault-free run */
     uint64_t runs;
     uint64_t injected;
-    uint64_t known_skips;     /* runs whose failure a guard covered */
 };
 
 /* Start injecting faults into `th` from now on (counters restart). */

@@ -6,9 +6,7 @@
  * another context, and calls from inside callbacks (notifier callbacks,
  * host ops, shadow visitors, walk visitors). Each row asserts the
  * documented error code and that nothing crashed, leaked or changed.
- * Rows that hit a defect being fixed on another branch are guarded with
- * KNOWN_DEFECT(): they print the reason and skip (set MISUSE_RUN_KNOWN=1 to
- * run them anyway). True use-after-free of a freed handle is out of scope:
+ * True use-after-free of a freed handle is out of scope:
  * handles are pointers and the library keeps no handle table. */
 #include "sink_model.h"
 #include "sweep.h"
@@ -708,40 +706,32 @@ static void ctx_destroy_from_callback(void)
 struct row {
     const char *name;
     void (*fn)(void);
-    const char *known; /* KNOWN_DEFECT() reason: skipped unless MISUSE_RUN_KNOWN is set */
 };
 
 static const struct row rows[] = {
-    {"null_core", null_core, NULL},
-    {"null_devices", null_devices, NULL},
-    {"null_iova_tree", null_iova_tree, NULL},
-    {"wrong_sizes", wrong_sizes, NULL},
-    {"bad_values", bad_values, NULL},
-    {"pt_config_va_lg2", pt_config_va_lg2, NULL},
-    {"iova_tree_alloc_without_free", iova_tree_alloc_without_free, KNOWN_DEFECT("api: iova_tree alloc-without-free")},
-    {"foreign_handles", foreign_handles, NULL},
-    {"destroyed_handles", destroyed_handles, NULL},
-    {"as_destroy_device_owned", as_destroy_device_owned, KNOWN_DEFECT("api: as_destroy of device-owned AS")},
-    {"calls_from_notifier", calls_from_notifier, NULL},
-    {"calls_from_own_host_read", calls_from_own_host_read, NULL},
-    {"unregister_from_callback", unregister_from_callback, NULL},
-    {"self_unregister_during_domain_sync", self_unregister_during_domain_sync, NULL},
-    {"other_unregister_during_domain_sync", other_unregister_during_domain_sync, NULL},
-    {"calls_from_shadow_visitor", calls_from_shadow_visitor,
-     KNOWN_DEFECT("api: foreach_shadow/pt_walk_range not marked as callbacks")},
-    {"calls_from_walk_visitor", calls_from_walk_visitor,
-     KNOWN_DEFECT("api: foreach_shadow/pt_walk_range not marked as callbacks")},
-    {"ctx_destroy_from_callback", ctx_destroy_from_callback, KNOWN_DEFECT("api: ctx_destroy from callbacks")},
+    {"null_core", null_core},
+    {"null_devices", null_devices},
+    {"null_iova_tree", null_iova_tree},
+    {"wrong_sizes", wrong_sizes},
+    {"bad_values", bad_values},
+    {"pt_config_va_lg2", pt_config_va_lg2},
+    {"iova_tree_alloc_without_free", iova_tree_alloc_without_free},
+    {"foreign_handles", foreign_handles},
+    {"destroyed_handles", destroyed_handles},
+    {"as_destroy_device_owned", as_destroy_device_owned},
+    {"calls_from_notifier", calls_from_notifier},
+    {"calls_from_own_host_read", calls_from_own_host_read},
+    {"unregister_from_callback", unregister_from_callback},
+    {"self_unregister_during_domain_sync", self_unregister_during_domain_sync},
+    {"other_unregister_during_domain_sync", other_unregister_during_domain_sync},
+    {"calls_from_shadow_visitor", calls_from_shadow_visitor},
+    {"calls_from_walk_visitor", calls_from_walk_visitor},
+    {"ctx_destroy_from_callback", ctx_destroy_from_callback},
 };
 
 START_TEST(misuse)
 {
     const struct row *r = &rows[_i];
-    if (r->known && !getenv("MISUSE_RUN_KNOWN")) {
-        printf("SKIP %s: %s\n", r->name, r->known);
-        fflush(stdout);
-        return;
-    }
     up();
     r->fn();
     down();

@@ -392,22 +392,12 @@ static void run_save_restore(struct sweep *s)
     vfx_down(&a);
 }
 
-/* Expected failures of defects being fixed on other branches; remove each
- * guard once its fix is merged (grep KNOWN_DEFECT). */
-static const struct sw_known known[] = {
-    {SW_OP(TH_OP_ALLOC), SW_STATE | SW_SHADOW, "MAP failed with status 8",
-     KNOWN_DEFECT("api: virtio MAP partial failure on ENOMEM")},
-    {SW_OP(TH_OP_ALLOC) | SW_OP(TH_OP_SINK), SW_STATE | SW_SHADOW, "ATTACH failed",
-     KNOWN_DEFECT("api: ATTACH/DETACH error state")},
-    {SW_OP(TH_OP_ALLOC) | SW_OP(TH_OP_SINK), SW_STATE | SW_SHADOW, "DETACH failed",
-     KNOWN_DEFECT("api: ATTACH/DETACH error state")},
-    {0, 0, NULL, NULL},
-};
+
 
 static const struct sw_scenario scenarios[] = {
-    {.name = "virtio_attach_map_unmap_switch", .run = run_requests_plain, .known = known},
-    {.name = "virtio_attach_map_unmap_switch_coalesce", .run = run_requests_coalesce, .known = known},
-    {.name = "virtio_save_restore", .run = run_save_restore, .known = known},
+    {.name = "virtio_attach_map_unmap_switch", .run = run_requests_plain},
+    {.name = "virtio_attach_map_unmap_switch_coalesce", .run = run_requests_coalesce},
+    {.name = "virtio_save_restore", .run = run_save_restore},
 };
 
 START_TEST(sweep)
