@@ -10,6 +10,7 @@
  */
 #include "core/bits.h"
 #include "core/internal.h"
+#include "core/pt_fmt.h"
 
 #include <string.h>
 
@@ -17,7 +18,7 @@
 
 static unsigned vi_shift(const struct viommu_pt_format *fmt, unsigned level)
 {
-    return fmt->granule_lg2 + level * fmt->level_bits;
+    return vi_pt_level_lg2(fmt, level);
 }
 
 /* Last byte of the naturally aligned block of 2^lg2 bytes at `base`. */
