@@ -12,8 +12,11 @@
 /* AMD v1 (fmt/amdv1.c): IOVA bits a DTE paging mode (1-6) translates. */
 unsigned amdv1_mode_va_lg2(unsigned mode);
 
-/* VT-d second level (fmt/vtd_sl.c): viommu_vtd_sl_config() for callers
- * inside the library. */
+/* VT-d second level (fmt/vtd_sl.c): the AGAW (IOVA bits) of AW 1-3
+ * (3/4/5-level tables, spec 10.4.2 SAGAW). */
+unsigned vtd_sl_agaw(unsigned aw);
+
+/* VT-d second level: viommu_vtd_sl_config() for callers inside the library. */
 int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
                   struct viommu_pt_config *out);
 

@@ -107,6 +107,11 @@ const struct viommu_pt_format *viommu_pt_format_vtd_sl(void)
     return &vtd_sl_format;
 }
 
+unsigned vtd_sl_agaw(unsigned aw)
+{
+    return vi_pt_va_lg2(&vtd_sl_format, aw + 2); /* aw + 2 tables (3.6, 10.4.2) */
+}
+
 int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
                   struct viommu_pt_config *out)
 {
@@ -114,8 +119,7 @@ int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, 
         return VIOMMU_EINVAL;
     if (fmt_flags & ~(uint32_t)(VIOMMU_VTD_SL_2M | VIOMMU_VTD_SL_1G))
         return VIOMMU_EFLAGS;
-    /* AGAW: aw + 2 tables (3.6, 10.4.2 SAGAW). */
-    unsigned agaw = vi_pt_va_lg2(&vtd_sl_format, aw + 2);
+    unsigned agaw = vtd_sl_agaw(aw);
     unsigned va = (mgaw && mgaw < agaw) ? mgaw : agaw;
     /* The walker needs the top table to index at least one bit: an MGAW
      * below that (an odd configuration) is widened to it. */
