@@ -188,8 +188,10 @@ int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, 
         case VI_STEP_LEAF:
             perm &= st.pte.perm;
             mask = vi_lg2_mask(st.pte.page_lg2);
-            *out = (struct viommu_translation){
-                .iova = iova & ~mask, .addr = st.pte.addr & ~mask, .addr_mask = mask, .perm = perm & VIOMMU_PERM_RW};
+            *out = (struct viommu_translation){.iova = iova & ~mask,
+                                               .addr = st.pte.addr & ~mask,
+                                               .addr_mask = mask,
+                                               .perm = perm & VIOMMU_PERM_RW};
             if ((access & perm) != access) {
                 vi_fault_set(fault, VIOMMU_FAULT_PERM, 0, st.gpa, level);
                 return VIOMMU_EFAULT;
@@ -241,10 +243,10 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
     if (first > va_last)
         return 0;
     stack[sp++] = (struct vi_frame){.table = cfg->root,
-                                     .hi = last < va_last ? last : va_last,
-                                     .next = first,
-                                     .level = cfg->top_level,
-                                     .perm = cfg->perm};
+                                    .hi = last < va_last ? last : va_last,
+                                    .next = first,
+                                    .level = cfg->top_level,
+                                    .perm = cfg->perm};
     while (sp > 0) {
         struct vi_frame *f = &stack[sp - 1];
         unsigned shift, level;
@@ -285,10 +287,10 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
                 child_last = entry_last;
             VI_INVARIANT(sp < 8);
             stack[sp++] = (struct vi_frame){.table = st.pte.addr,
-                                             .hi = f->hi < child_last ? f->hi : child_last,
-                                             .next = iova,
-                                             .level = st.pte.next_level,
-                                             .perm = (uint8_t)(f->perm & st.pte.perm)};
+                                            .hi = f->hi < child_last ? f->hi : child_last,
+                                            .next = iova,
+                                            .level = st.pte.next_level,
+                                            .perm = (uint8_t)(f->perm & st.pte.perm)};
             break;
         }
         case VI_STEP_LEAF: {

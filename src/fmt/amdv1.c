@@ -17,7 +17,7 @@
 #define AMDV1_PR VI_BIT(0)
 #define AMDV1_NEXT_LEVEL VI_GENMASK(11, 9)
 #define AMDV1_ADDR VI_GENMASK(51, 12)
-#define AMDV1_RSVD VI_GENMASK(58, 52) /* must be zero in PDEs and PTEs */
+#define AMDV1_RSVD VI_GENMASK(58, 52)     /* must be zero in PDEs and PTEs */
 #define AMDV1_PDE_RSVD VI_GENMASK(60, 59) /* U and FC only mean something in PTEs */
 #define AMDV1_IR VI_BIT(61)
 #define AMDV1_IW VI_BIT(62)

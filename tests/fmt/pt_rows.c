@@ -121,7 +121,8 @@ static uint64_t amdv1_bad(const struct viommu_pt_config *cfg, unsigned level, ui
     return (UINT64_C(1) << 52) | AMD_IR | AMD_PR; /* reserved bit 52 */
 }
 
-static const uint64_t amdv1_cfgs[][PT_ARGS] = {{1, 3, 52}, {2, 3, 52}, {3, 3, 52}, {4, 3, 52}, {5, 3, 52}, {6, 3, 52}};
+static const uint64_t amdv1_cfgs[][PT_ARGS] = {{1, 3, 52}, {2, 3, 52}, {3, 3, 52},
+                                               {4, 3, 52}, {5, 3, 52}, {6, 3, 52}};
 
 const struct pt_row pt_row_amdv1 = {
     .name = "amdv1",

@@ -443,7 +443,8 @@ START_TEST(every_page_size_every_level)
                 check_translate(e, &md, last + 1, VIOMMU_PERM_READ);
             check_walk(e, &md, 0, UINT64_MAX);
             check_walk(e, &md, iova, last);
-            uint64_t a = iova + (th_rand(&e->seed) & lg2_mask(lg2)), b = iova + (th_rand(&e->seed) & lg2_mask(lg2));
+            uint64_t a = iova + (th_rand(&e->seed) & lg2_mask(lg2)),
+                     b = iova + (th_rand(&e->seed) & lg2_mask(lg2));
             check_walk(e, &md, a < b ? a : b, a < b ? b : a);
             unmap(e, iova, lg2);
             md.n = 0;
@@ -663,7 +664,8 @@ START_TEST(malformed_and_not_present)
     map(e, a, 0x5000, 12, VIOMMU_PERM_RW);
     map(e, b, 0x6000, 12, VIOMMU_PERM_RW);
     if (top > 0) {
-        ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, a + 0x1000, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+        ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, a + 0x1000, VIOMMU_PERM_READ, &t, &f),
+                         VIOMMU_EFAULT);
         ck_assert_uint_eq(f.reason, VIOMMU_FAULT_NOT_PRESENT);
         ck_assert_uint_eq(f.level, 0);
         ck_assert_uint_eq(f.entry_gpa, slot_of(e, table_at(e, 0, a, false), 0, a + 0x1000));
@@ -740,7 +742,8 @@ START_TEST(level_skipping)
             continue; /* no level skipping in this format */
         cfg.root = root;
         unsigned clg2 = lvl_lg2(e, to);
-        uint64_t tidx = th_rand(&e->seed) % (UINT64_C(1) << (cfg.va_lg2 - lvl_lg2(e, top) < 9 ? cfg.va_lg2 - lvl_lg2(e, top) : 9));
+        uint64_t tidx = th_rand(&e->seed) %
+                        (UINT64_C(1) << (cfg.va_lg2 - lvl_lg2(e, top) < 9 ? cfg.va_lg2 - lvl_lg2(e, top) : 9));
         uint64_t cidx = th_rand(&e->seed) % 512;
         uint64_t pa = rand_pa(e, clg2);
         uint64_t leaf = e->row->enc_leaf(&cfg, to, pa, clg2, VIOMMU_PERM_READ);
@@ -958,12 +961,30 @@ END_TEST
 #define PS (UINT64_C(1) << 7)
 #define B(n) (UINT64_C(1) << (n))
 
-#define AMD_M6 {6, 3, 52}
-#define AMD_M4_PA40 {4, 3, 40}
-#define SL_ALL_48 {3, 0, 48, VIOMMU_VTD_SL_2M | VIOMMU_VTD_SL_1G}
-#define SL_2M_48 {3, 0, 48, VIOMMU_VTD_SL_2M}
-#define SL_NONE_48 {3, 0, 48, 0}
-#define SL_NONE_52 {3, 0, 52, 0}
+#define AMD_M6                                                                                                    \
+    {                                                                                                             \
+        6, 3, 52                                                                                                  \
+    }
+#define AMD_M4_PA40                                                                                               \
+    {                                                                                                             \
+        4, 3, 40                                                                                                  \
+    }
+#define SL_ALL_48                                                                                                 \
+    {                                                                                                             \
+        3, 0, 48, VIOMMU_VTD_SL_2M | VIOMMU_VTD_SL_1G                                                             \
+    }
+#define SL_2M_48                                                                                                  \
+    {                                                                                                             \
+        3, 0, 48, VIOMMU_VTD_SL_2M                                                                                \
+    }
+#define SL_NONE_48                                                                                                \
+    {                                                                                                             \
+        3, 0, 48, 0                                                                                               \
+    }
+#define SL_NONE_52                                                                                                \
+    {                                                                                                             \
+        3, 0, 52, 0                                                                                               \
+    }
 
 struct decode_case {
     const struct pt_row *row;
@@ -973,10 +994,22 @@ struct decode_case {
     struct viommu_pte want; /* kind; BAD: fault_code; TABLE: addr, next_level, perm; LEAF: addr, page_lg2, perm */
 };
 
-#define LEAF(a, lg2, p) {.kind = VIOMMU_PTE_LEAF, .addr = (a), .page_lg2 = (lg2), .perm = (p)}
-#define TABLE(a, nl, p) {.kind = VIOMMU_PTE_TABLE, .addr = (a), .next_level = (nl), .perm = (p)}
-#define BAD(c) {.kind = VIOMMU_PTE_BAD, .fault_code = (c)}
-#define NONE {.kind = VIOMMU_PTE_NONE}
+#define LEAF(a, lg2, p)                                                                                           \
+    {                                                                                                             \
+        .kind = VIOMMU_PTE_LEAF, .addr = (a), .page_lg2 = (lg2), .perm = (p)                                      \
+    }
+#define TABLE(a, nl, p)                                                                                           \
+    {                                                                                                             \
+        .kind = VIOMMU_PTE_TABLE, .addr = (a), .next_level = (nl), .perm = (p)                                    \
+    }
+#define BAD(c)                                                                                                    \
+    {                                                                                                             \
+        .kind = VIOMMU_PTE_BAD, .fault_code = (c)                                                                 \
+    }
+#define NONE                                                                                                      \
+    {                                                                                                             \
+        .kind = VIOMMU_PTE_NONE                                                                                   \
+    }
 
 static const struct decode_case decode_cases[] = {
     /* AMD v1 §2.2.3: PR=0 ignores every other bit */
@@ -1011,7 +1044,8 @@ static const struct decode_case decode_cases[] = {
     {&pt_row_vtd_sl, SL_ALL_48, 0, 0x2000 | SW, LEAF(0x2000, 12, VIOMMU_PERM_WRITE)},
     {&pt_row_vtd_sl, SL_ALL_48, 2, 0x5000 | SR | SW, TABLE(0x5000, 1, VIOMMU_PERM_RW)},
     /* superpages when CAP.SLLPS advertises them */
-    {&pt_row_vtd_sl, SL_ALL_48, 1, (UINT64_C(3) << 21) | PS | SR | SW, LEAF(UINT64_C(3) << 21, 21, VIOMMU_PERM_RW)},
+    {&pt_row_vtd_sl, SL_ALL_48, 1, (UINT64_C(3) << 21) | PS | SR | SW,
+     LEAF(UINT64_C(3) << 21, 21, VIOMMU_PERM_RW)},
     {&pt_row_vtd_sl, SL_ALL_48, 2, (UINT64_C(5) << 30) | PS | SR, LEAF(UINT64_C(5) << 30, 30, VIOMMU_PERM_READ)},
     /* PS reserved where not advertised, and always in PML4E / PML5E */
     {&pt_row_vtd_sl, SL_NONE_48, 1, (UINT64_C(3) << 21) | PS | SR, BAD(VIOMMU_VTD_SL_PS)},
