@@ -16,11 +16,6 @@
 
 #define VI_ENTRY_LG2 3u /* 8-byte entries */
 
-static unsigned vi_shift(const struct viommu_pt_format *fmt, unsigned level)
-{
-    return vi_pt_level_lg2(fmt, level);
-}
-
 /* Last byte of the naturally aligned block of 2^lg2 bytes at `base`. */
 static uint64_t vi_span_last(uint64_t base, unsigned lg2)
 {
@@ -38,12 +33,13 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg)
         return false;
     if (cfg->top_level >= fmt->max_levels)
         return false;
-    if (vi_shift(fmt, cfg->top_level) >= 64 || cfg->va_lg2 > 64 || cfg->va_lg2 <= vi_shift(fmt, cfg->top_level))
+    if (vi_pt_level_lg2(fmt, cfg->top_level) >= 64 || cfg->va_lg2 > 64 ||
+        cfg->va_lg2 <= vi_pt_level_lg2(fmt, cfg->top_level))
         return false;
     /* The top table indexes level_bits bits above its shift and no more:
      * a larger va_lg2 would let translate drop the high bits (aliasing)
      * while the range walker reads past the table. */
-    if (cfg->va_lg2 > vi_shift(fmt, cfg->top_level) + fmt->level_bits)
+    if (cfg->va_lg2 > vi_pt_level_lg2(fmt, cfg->top_level) + fmt->level_bits)
         return false;
     return true;
 }
@@ -77,7 +73,7 @@ static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *
 /* IOVA bits that index the levels skipped between `level` and `next`. */
 static uint64_t vi_skipped_bits(const struct viommu_pt_format *fmt, unsigned level, unsigned next)
 {
-    unsigned lo = vi_shift(fmt, next + 1), hi = vi_shift(fmt, level);
+    unsigned lo = vi_pt_level_lg2(fmt, next + 1), hi = vi_pt_level_lg2(fmt, level);
     if (next + 1 >= level)
         return 0;
     return vi_lg2_mask(hi) & ~vi_lg2_mask(lo);
@@ -86,7 +82,7 @@ static uint64_t vi_skipped_bits(const struct viommu_pt_format *fmt, unsigned lev
 /* Does a LEAF found at `level` have a page size the walk can honour? */
 static bool vi_leaf_size_ok(const struct viommu_pt_format *fmt, unsigned level, unsigned page_lg2)
 {
-    unsigned shift = vi_shift(fmt, level);
+    unsigned shift = vi_pt_level_lg2(fmt, level);
     return page_lg2 >= shift && page_lg2 < shift + fmt->level_bits && page_lg2 < 64;
 }
 
@@ -111,7 +107,7 @@ static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_
                                     unsigned level, uint64_t iova, struct vi_step *st)
 {
     const struct viommu_pt_format *fmt = cfg->fmt;
-    uint64_t idx = (iova >> vi_shift(fmt, level)) & vi_lg2_mask(fmt->level_bits);
+    uint64_t idx = (iova >> vi_pt_level_lg2(fmt, level)) & vi_lg2_mask(fmt->level_bits);
 
     st->gpa = table + (idx << VI_ENTRY_LG2);
     st->reason = 0;
@@ -258,7 +254,7 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
             continue;
         }
         level = f->level;
-        shift = vi_shift(fmt, level);
+        shift = vi_pt_level_lg2(fmt, level);
         iova = f->next;
         entry_first = iova & ~vi_lg2_mask(shift);
         entry_last = vi_span_last(entry_first, shift);
@@ -282,7 +278,7 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
             break;
         case VI_STEP_DESCEND: {
             /* With skipped levels the child only covers the low part. */
-            uint64_t child_last = vi_span_last(entry_first, vi_shift(fmt, st.pte.next_level + 1u));
+            uint64_t child_last = vi_span_last(entry_first, vi_pt_level_lg2(fmt, st.pte.next_level + 1u));
             if (child_last > entry_last)
                 child_last = entry_last;
             VI_INVARIANT(sp < 8);
