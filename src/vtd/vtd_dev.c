@@ -40,7 +40,7 @@ static int fill_config(struct viommu_vtd_config *c)
     if (c->agaw_mask & ~(VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57))
         return VIOMMU_EINVAL;
     if (c->mgaw == 0)
-        c->mgaw = (uint8_t)(30 + 9 * widest_aw(c->agaw_mask));
+        c->mgaw = (uint8_t)vtd_sl_agaw(widest_aw(c->agaw_mask));
     if (c->mgaw < 32 || c->mgaw > 64)
         return VIOMMU_EINVAL;
     if (c->haw == 0)
