@@ -99,6 +99,10 @@ class Perm(enum.IntFlag):
     READ = 1
     WRITE = 2
     RW = 3
+    EXEC = 4
+    PRIV = 8
+    USER = 16
+    PRIV_WRITE = 32
 
 
 class Mode(enum.IntEnum):
@@ -117,6 +121,7 @@ class FaultReason(enum.IntEnum):
     ADDR_RANGE = 4
     BAD_ENTRY = 5
     READ_FAILED = 6
+    UPDATE_FAILED = 7
 
 
 class LogLevel(enum.IntEnum):
@@ -160,6 +165,9 @@ class PtWalkerCode(enum.IntEnum):
     BAD_LEVEL = 0xFFFF0001
     BAD_PAGE_SIZE = 0xFFFF0002
     SKIPPED_BITS = 0xFFFF0003
+    NON_CANONICAL = 0xFFFF0004
+    USER = 0xFFFF0005
+    EXEC = 0xFFFF0006
 
 
 PASID_NONE = 0xFFFFFFFF
@@ -313,7 +321,8 @@ DECODE_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(PtConfig), ctypes.c_uint, c_u6
 class PtFormat(_Struct):
     """struct viommu_pt_format."""
     _fields_ = [("size", c_size_t), ("name", ctypes.c_char_p), ("granule_lg2", c_u8),
-                ("level_bits", c_u8), ("max_levels", c_u8), ("reserved", c_u8), ("decode", DECODE_FN)]
+                ("level_bits", c_u8), ("max_levels", c_u8), ("reserved", c_u8), ("decode", DECODE_FN),
+                ("flags", c_u32), ("reserved2", c_u32), ("accessed_bits", c_u64), ("dirty_bits", c_u64)]
 
 
 class PtLeaf(_Struct):
@@ -1540,6 +1549,24 @@ class Amdv1Bad(enum.IntEnum):
     ADDR = 4
 
 
+# ---------------------------------------------------------------------------
+# x86-64 paging as an I/O page table (x86_pt.h)
+# ---------------------------------------------------------------------------
+
+
+class X86PtFlags(enum.IntFlag):
+    """enum viommu_x86_pt_flags."""
+    PAGE_1G = 1
+    WPE = 2
+    EA = 4
+
+
+class X86PtBad(enum.IntEnum):
+    """enum viommu_x86_pt_bad: fault codes of malformed x86-64 entries."""
+    RSVD = 1
+    HAW = 2
+
+
 class AmdviEvent(enum.IntEnum):
     """enum viommu_amdvi_event_code."""
     NONE = 0
@@ -1594,10 +1621,14 @@ class IvrsDev(_Struct):
 
 STRUCTS.update({"viommu_amdvi_config": AmdviConfig, "viommu_amdvi_stats": AmdviStats,
                 "viommu_amdvi_resolution": AmdviResolution, "viommu_ivrs_dev": IvrsDev})
-ENUMS.update({"viommu_amdv1_bad": ("VIOMMU_AMDV1_BAD_", Amdv1Bad),
+ENUMS.update({"viommu_x86_pt_flags": ("VIOMMU_X86_PT_", X86PtFlags),
+              "viommu_x86_pt_bad": ("VIOMMU_X86_PT_", X86PtBad),
+              "viommu_amdv1_bad": ("VIOMMU_AMDV1_BAD_", Amdv1Bad),
               "viommu_amdvi_event_code": ("VIOMMU_AMDVI_EV_", AmdviEvent),
               "viommu_ivrs_dev_kind": ("VIOMMU_IVRS_DEV_", IvrsDevKind)})
 OPTIONAL_FUNCTIONS.update({
+    "viommu_pt_format_x86": (c_void_p, [c_int]),
+    "viommu_x86_pt_config": (c_int, [ctypes.c_uint, ctypes.c_uint, c_u32, c_u64, P(PtConfig)]),
     "viommu_pt_format_amdv1": (c_void_p, []),
     "viommu_amdv1_pt_config": (c_int, [ctypes.c_uint, c_u64, ctypes.c_uint, ctypes.c_uint, P(PtConfig)]),
     "viommu_amdvi_create": (c_int, [_ctx_p, P(AmdviConfig), P(c_void_p)]),
@@ -1697,6 +1728,19 @@ class Amdvi(_Handle):
         arr = (IvrsDev * max(1, len(devs)))(*devs)
         return _build_bytes(lambda b, n: self.ctx._lib.viommu_amdvi_build_ivrs(
             self.ptr, ctypes.cast(arr, P(IvrsDev)), len(devs), None, b, n), "viommu_amdvi_build_ivrs")
+
+
+def x86_format(ea=False):
+    """The built-in x86-64 :class:`PageTableFormat` (``ea``: the EAFE variant)."""
+    return PageTableFormat(ptr=_lib().viommu_pt_format_x86(1 if ea else 0))
+
+
+def x86_pt_config(levels, root, flags=0, pa_lg2=52):
+    """viommu_x86_pt_config(): a :class:`PtConfig` for ``levels``-level x86-64 paging at ``root``."""
+    cfg = PtConfig()
+    _check(_lib().viommu_x86_pt_config(levels, pa_lg2, int(flags), root, ctypes.byref(cfg)),
+           "viommu_x86_pt_config")
+    return cfg
 
 
 def amdv1_format():
@@ -1801,4 +1845,5 @@ class IovaTree(_Handle):
 __all__ += ["VirtioIommu", "viot_build", "Vtd", "VtdConfig", "VtdStats", "VtdResolved", "VtdFlag", "VtdAgaw",
             "VtdSlCode", "DmarScope", "DmarScopeType", "dmar_build", "vtd_sl_config", "vtd_sl_format",
             "vtd_resolve", "Amdvi", "AmdviConfig", "AmdviStats", "AmdviResolution", "AmdviEvent", "Amdv1Bad",
-            "IvrsDev", "IvrsDevKind", "amdv1_pt_config", "amdv1_format", "amdvi_resolve", "IovaTree", "IovaMap"]
+            "IvrsDev", "IvrsDevKind", "amdv1_pt_config", "amdv1_format",
+            "X86PtFlags", "X86PtBad", "x86_format", "x86_pt_config", "amdvi_resolve", "IovaTree", "IovaMap"]

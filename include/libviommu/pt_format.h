@@ -52,6 +52,26 @@ struct viommu_pte {
 /** @brief viommu_fault::code when IOVA bits of skipped levels are not zero (reason ::VIOMMU_FAULT_NOT_PRESENT).
  *  Codes from 0xFFFF0000 up are the core walker's; format codes stay below. */
 #define VIOMMU_PT_CODE_SKIPPED_BITS UINT32_C(0xFFFF0003)
+/** @brief viommu_fault::code (reason ::VIOMMU_FAULT_ADDR_RANGE) of a non-canonical IOVA
+ *  (formats with ::VIOMMU_PT_FMT_CANONICAL). */
+#define VIOMMU_PT_CODE_NON_CANONICAL UINT32_C(0xFFFF0004)
+/** @brief viommu_fault::code (reason ::VIOMMU_FAULT_PERM): a user request met a page
+ *  that is not user-accessible (::VIOMMU_PERM_USER clear over the walk). */
+#define VIOMMU_PT_CODE_USER UINT32_C(0xFFFF0005)
+/** @brief viommu_fault::code (reason ::VIOMMU_FAULT_PERM): an execute request met a page
+ *  that may not be executed (XD set on the walk, or a privileged fetch from a user page). */
+#define VIOMMU_PT_CODE_EXEC UINT32_C(0xFFFF0006)
+
+/** @brief viommu_pt_format::flags: entry permissions carry ::VIOMMU_PERM_EXEC,
+ *  ::VIOMMU_PERM_USER and ::VIOMMU_PERM_PRIV_WRITE, and the rights of a
+ *  request depend on its ::VIOMMU_PERM_PRIV attribute (x86-64 paging rules:
+ *  user requests need USER; privileged writes need WRITE or PRIV_WRITE;
+ *  privileged fetches need EXEC and a page that is not user-accessible). */
+#define VIOMMU_PT_FMT_PRIV 0x1u
+/** @brief viommu_pt_format::flags: IOVAs are canonical: bits from `va_lg2 - 1` up must
+ *  all equal bit `va_lg2 - 1` (else ::VIOMMU_FAULT_ADDR_RANGE with
+ *  ::VIOMMU_PT_CODE_NON_CANONICAL). Range walks cover the lower half only. */
+#define VIOMMU_PT_FMT_CANONICAL 0x2u
 
 struct viommu_pt_config;
 
@@ -71,6 +91,17 @@ struct viommu_pt_format {
     /** Decode `pte`, found at `level` while translating `iova`. */
     void (*decode)(const struct viommu_pt_config *cfg, unsigned level, uint64_t iova, uint64_t pte,
                    struct viommu_pte *out);
+    /* Members below are used only when `size` covers them (formats compiled
+     * against 0.1 headers end here and get none of these behaviours). */
+    uint32_t flags;         /**< VIOMMU_PT_FMT_* behaviours. */
+    uint32_t reserved2;     /**< Zero. */
+    /** Bits the walker sets, as the hardware does, in every entry a translation
+     *  uses (the accessed flag; 0 = the format has none). Written back only by
+     *  translations with a non-zero access, atomically per entry (see
+     *  docs/architecture.md, "Accessed and dirty bits"). */
+    uint64_t accessed_bits;
+    /** Bits the walker sets in the leaf a write request goes through (dirty; 0 = none). */
+    uint64_t dirty_bits;
 };
 
 /** @brief Where and how an address space's tables are walked. A value type. */

@@ -30,13 +30,38 @@ struct viommu_range {
     uint64_t last;  /**< Last byte of the range (inclusive). */
 };
 
-/** @brief Permission / access bits. */
+/**
+ * @brief Permission / access bits.
+ *
+ * As an access (what a request asks for) and as rights (what a translation
+ * grants). READ and WRITE mean the same everywhere. The bits from
+ * ::VIOMMU_PERM_EXEC up only apply to formats with privilege attributes
+ * (viommu_pt_format::flags has ::VIOMMU_PT_FMT_PRIV, e.g. x86-64 paging used
+ * as VT-d first-stage or AMD-Vi v2 tables); every other format treats them as
+ * not applicable: an EXEC or PRIV request is checked for READ/WRITE only and
+ * its rights never carry them.
+ */
 enum viommu_perm {
     VIOMMU_PERM_NONE = 0,  /**< No access. */
     VIOMMU_PERM_READ = 1,  /**< Device may read (DMA from memory). */
     VIOMMU_PERM_WRITE = 2, /**< Device may write (DMA to memory). */
     VIOMMU_PERM_RW = 3,    /**< Read and write. */
+    /** Execute: an instruction fetch (access) / the page may be executed (rights). */
+    VIOMMU_PERM_EXEC = 4,
+    /** Access attribute: a privileged (supervisor) request; without it a
+     *  request is a user request. In rights: they were evaluated for a
+     *  privileged request. */
+    VIOMMU_PERM_PRIV = 8,
+    /** Rights: user (non-privileged) requests may access the page (U/S set at every level). */
+    VIOMMU_PERM_USER = 16,
+    /** Entry permission only (viommu_pte::perm): privileged requests may
+     *  write through this entry even where WRITE is clear (write protection
+     *  for supervisor requests off). Never in an access or in rights. */
+    VIOMMU_PERM_PRIV_WRITE = 32,
 };
+
+/** @brief Every bit an access may carry (READ, WRITE, EXEC, PRIV). */
+#define VIOMMU_PERM_ACCESS_ALL 15u
 
 /** @brief What an endpoint currently sees. */
 enum viommu_mode {
@@ -54,6 +79,7 @@ enum viommu_fault_reason {
     VIOMMU_FAULT_ADDR_RANGE = 4,  /**< IOVA beyond the input address width. */
     VIOMMU_FAULT_BAD_ENTRY = 5,   /**< Malformed table entry (reserved bits, bad level); `code` is format specific. */
     VIOMMU_FAULT_READ_FAILED = 6, /**< Reading a table entry from guest memory failed. */
+    VIOMMU_FAULT_UPDATE_FAILED = 7, /**< Setting an accessed/dirty bit in a table entry failed (`entry_gpa` says which). */
 };
 
 /** @brief A guest-visible translation fault, as data. */
@@ -63,7 +89,7 @@ struct viommu_fault {
     uint64_t iova;      /**< Faulting IOVA. */
     uint64_t entry_gpa; /**< GPA of the entry that caused it, when one did; else 0. */
     uint8_t level;      /**< Table level of that entry (0 = leaf level), when known. */
-    uint8_t access;     /**< enum viommu_perm: the access that faulted. */
+    uint8_t access;     /**< enum viommu_perm: the access that faulted (with its EXEC/PRIV attributes). */
     uint8_t reserved[6]; /**< Zero. */
 };
 
@@ -72,7 +98,10 @@ struct viommu_translation {
     uint64_t iova;      /**< Page-aligned IOVA (input IOVA & ~addr_mask). */
     uint64_t addr;      /**< Page-aligned output address. */
     uint64_t addr_mask; /**< Page size - 1. */
-    uint32_t perm;      /**< enum viommu_perm allowed for the whole page. */
+    uint32_t perm;      /**< enum viommu_perm allowed for the whole page: READ/WRITE, and for formats with
+                             privilege attributes the rights of the request's privilege (EXEC, plus USER
+                             when user requests may access the page and PRIV when evaluated for a
+                             privileged request). */
     uint32_t reserved;  /**< Zero. */
 };
 

@@ -18,5 +18,6 @@
 #include <libviommu/version.h>
 #include <libviommu/virtio_iommu.h>
 #include <libviommu/vtd.h>
+#include <libviommu/x86_pt.h>
 
 #endif /* LIBVIOMMU_VIOMMU_H */

@@ -3,6 +3,7 @@
 #include "core/bits.h"
 #include "core/internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- identity and lifetime ------------------------------------------- */
@@ -212,7 +213,20 @@ void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn)
     as->recheck = fn;
 }
 
-static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out,
+/* Does the space walk a format whose translations depend on more than the
+ * page (request privilege, accessed/dirty write-back)? Its walks get the
+ * request's access, and a cached entry that does not grant the access is
+ * walked again instead of faulting from the cache. */
+static bool vi_as_walk_per_access(const struct viommu_as *as)
+{
+    const struct viommu_pt_format *fmt = as->pt.fmt;
+    if (as->mode != VIOMMU_MODE_TRANSLATED || as->src != VI_SRC_PT || !fmt ||
+        fmt->size < offsetof(struct viommu_pt_format, dirty_bits) + sizeof(fmt->dirty_bits))
+        return false;
+    return fmt->flags != 0 || fmt->accessed_bits != 0 || fmt->dirty_bits != 0;
+}
+
+static int vi_as_lookup(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
                         struct viommu_fault *fault)
 {
     switch (as->mode) {
@@ -222,7 +236,7 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_trans
         return 0;
     case VIOMMU_MODE_TRANSLATED:
         if (as->src == VI_SRC_PT)
-            return vi_pt_translate(as->ctx, &as->pt, iova, 0, out, fault);
+            return vi_pt_translate(as->ctx, &as->pt, iova, vi_as_walk_per_access(as) ? access : 0, out, fault);
         if (as->src == VI_SRC_MAP && vi_map_domain_translate(as->mdom, iova, out) == 0)
             return 0;
         fault->reason = VIOMMU_FAULT_NOT_PRESENT;
@@ -240,17 +254,26 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
     struct viommu_ctx *ctx = as->ctx;
     struct viommu_fault local;
     struct viommu_translation tr;
+    unsigned needed;
+    bool per_access, hit;
     int r;
 
-    if (!out || access == 0 || access > VIOMMU_PERM_RW)
+    if (!out || !(access & (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC)) || (access & ~VIOMMU_PERM_ACCESS_ALL))
         return VIOMMU_EINVAL;
     ctx->stats.translations++;
     /* A blocked space holds no IOTLB entries; its owner may re-derive it. */
     if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
         as->recheck(as->opaque, as);
-    if (vi_iotlb_lookup(as, iova, &tr)) {
+    per_access = vi_as_walk_per_access(as);
+    /* Formats without privilege attributes check READ/WRITE only. */
+    needed = access & (per_access ? (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC) : VIOMMU_PERM_RW);
+    hit = vi_iotlb_lookup(as, iova, &tr);
+    if (hit && per_access &&
+        ((tr.perm & needed) != needed || (tr.perm & VIOMMU_PERM_PRIV) != (access & VIOMMU_PERM_PRIV)))
+        hit = false; /* walk again: dirty bits to set, or another privilege */
+    if (hit) {
         ctx->stats.iotlb_hits++;
-        if ((tr.perm & access) == access) {
+        if ((tr.perm & needed) == needed) {
             *out = tr;
             return 0;
         }
@@ -259,11 +282,11 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
     } else {
         ctx->stats.iotlb_misses++;
         memset(&local, 0, sizeof(local));
-        r = vi_as_lookup(as, iova, &tr, &local);
+        r = vi_as_lookup(as, iova, access, &tr, &local);
         if (r == 0) {
             if (as->mode == VIOMMU_MODE_TRANSLATED)
                 vi_iotlb_insert(as, &tr);
-            if ((tr.perm & access) == access) {
+            if ((tr.perm & needed) == needed) {
                 *out = tr;
                 return 0;
             }

@@ -52,6 +52,10 @@ int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len);
 int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len);
 /* Little-endian 64-bit read (table entries and descriptors). */
 int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
+/* Replace the little-endian u64 at `gpa` by `desired` if it still holds
+ * `expected`: 0 done, 1 the entry changed (nothing written), VIOMMU_EIO. On
+ * registered RAM (8-byte aligned) it is one atomic compare-and-exchange. */
+int vi_gmem_cmpxchg_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t expected, uint64_t desired);
 void vi_msi(struct viommu_ctx *ctx, uint64_t addr, uint32_t data);
 /* Log through the host sink. Every level is rate-limited per context
  * (VI_LOG_PER_SECOND messages per level and second, then one summary of the

@@ -72,3 +72,39 @@ int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val)
     *val = vi_get_le64(b);
     return 0;
 }
+
+int vi_gmem_cmpxchg_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t expected, uint64_t desired)
+{
+    const struct vi_ram *ram = vi_ram_find(ctx, gpa, 8);
+    uint8_t le_exp[8], le_des[8], cur[8];
+    int r;
+
+    vi_put_le64(le_exp, expected);
+    vi_put_le64(le_des, desired);
+    if (ram) {
+        uint8_t *p = ram->host + (gpa - ram->gpa);
+        if (((uintptr_t)p & 7u) == 0) {
+            /* The guest's vCPUs may write this entry concurrently: one
+             * compare-and-exchange, as the hardware's locked update. */
+            uint64_t e, d;
+            memcpy(&e, le_exp, 8);
+            memcpy(&d, le_des, 8);
+            return __atomic_compare_exchange_n((uint64_t *)(void *)p, &e, d, false, __ATOMIC_SEQ_CST,
+                                               __ATOMIC_SEQ_CST)
+                       ? 0
+                       : 1;
+        }
+        if (memcmp(p, le_exp, 8) != 0)
+            return 1;
+        memcpy(p, le_des, 8);
+        return 0;
+    }
+    /* Callback path: read, compare, write (atomic only against this
+     * context, which holds its lock). */
+    r = vi_gmem_read(ctx, gpa, cur, 8);
+    if (r)
+        return r;
+    if (memcmp(cur, le_exp, 8) != 0)
+        return 1;
+    return vi_gmem_write(ctx, gpa, le_des, 8);
+}

@@ -6,15 +6,20 @@
  * permission accumulation, the depth bound (levels strictly decrease), the
  * entries-per-walk budget, and failed reads as data, never as "not mapped".
  * Translate and the range walk share one step (vi_pt_step: descend, leaf,
- * skip or fault), and vi_read_entry() is the only place an entry is read.
+ * skip or fault), and vi_read_entry() is the only place an entry is read;
+ * vi_write_back_entry() next to it is the only place one is written (the
+ * accessed/dirty bits a format declares, set by translations only).
  */
 #include "core/bits.h"
 #include "core/internal.h"
 #include "core/pt_fmt.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define VI_ENTRY_LG2 3u /* 8-byte entries */
+/* Walks started over because the guest changed an entry under an A/D update. */
+#define VI_WB_TRIES 4u
 
 /* Last byte of the naturally aligned block of 2^lg2 bytes at `base`. */
 static uint64_t vi_span_last(uint64_t base, unsigned lg2)
@@ -54,20 +59,87 @@ static void vi_fault_set(struct viommu_fault *f, uint32_t reason, uint32_t code,
 }
 
 /* Read and decode the entry at `gpa`. Returns 0, or VIOMMU_EIO. The only
- * place page-table entries are read. */
+ * place page-table entries are read; `raw` gets the entry as read, for the
+ * write-back below. */
 static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t gpa, unsigned level,
-                         uint64_t iova, struct viommu_pte *pte)
+                         uint64_t iova, struct viommu_pte *pte, uint64_t *raw)
 {
-    uint64_t raw;
     int r;
 
     ctx->stats.entries_read++;
-    r = vi_gmem_read_u64(ctx, gpa, &raw);
+    r = vi_gmem_read_u64(ctx, gpa, raw);
     if (r)
         return r;
     memset(pte, 0, sizeof(*pte));
-    cfg->fmt->decode(cfg, level, iova, raw, pte);
+    cfg->fmt->decode(cfg, level, iova, *raw, pte);
     return 0;
+}
+
+/* ---- format behaviours beyond 0.1 (members covered by fmt->size) ---- */
+
+#define VI_FMT_HAS(fmt, member) ((fmt)->size >= offsetof(struct viommu_pt_format, member) + sizeof((fmt)->member))
+
+static uint32_t vi_fmt_flags(const struct viommu_pt_format *fmt)
+{
+    return VI_FMT_HAS(fmt, flags) ? fmt->flags : 0;
+}
+
+static uint64_t vi_fmt_accessed(const struct viommu_pt_format *fmt)
+{
+    return VI_FMT_HAS(fmt, accessed_bits) ? fmt->accessed_bits : 0;
+}
+
+static uint64_t vi_fmt_dirty(const struct viommu_pt_format *fmt)
+{
+    return VI_FMT_HAS(fmt, dirty_bits) ? fmt->dirty_bits : 0;
+}
+
+/* The write-back next to vi_read_entry: set `bits` in the entry at `gpa`
+ * that was read as `raw`, as the hardware's atomic update does. 0 done (or
+ * nothing to do), 1 the guest changed the entry since it was read (the walk
+ * must start over), VIOMMU_EIO the update failed. */
+static int vi_write_back_entry(struct viommu_ctx *ctx, uint64_t gpa, uint64_t raw, uint64_t bits)
+{
+    if ((raw & bits) == bits)
+        return 0;
+    return vi_gmem_cmpxchg_u64(ctx, gpa, raw, raw | bits);
+}
+
+/* Rights of a request with attributes `access` (enum viommu_perm) over the
+ * entry permissions `acc` accumulated by a walk. */
+static unsigned vi_rights(uint32_t fflags, unsigned acc, unsigned access)
+{
+    unsigned r;
+    if (!(fflags & VIOMMU_PT_FMT_PRIV))
+        return acc & VIOMMU_PERM_RW;
+    if (access & VIOMMU_PERM_PRIV) {
+        r = VIOMMU_PERM_PRIV | (acc & (VIOMMU_PERM_READ | VIOMMU_PERM_USER));
+        if (acc & VIOMMU_PERM_PRIV_WRITE)
+            r |= VIOMMU_PERM_WRITE;
+        /* A privileged fetch from a user-accessible page is refused. */
+        if ((acc & VIOMMU_PERM_EXEC) && !(acc & VIOMMU_PERM_USER))
+            r |= VIOMMU_PERM_EXEC;
+        return r;
+    }
+    if (!(acc & VIOMMU_PERM_USER))
+        return 0;
+    return acc & (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC | VIOMMU_PERM_USER);
+}
+
+/* What of `access` a rights check looks at. */
+static unsigned vi_needed(uint32_t fflags, unsigned access)
+{
+    return access & ((fflags & VIOMMU_PT_FMT_PRIV) ? (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC) : VIOMMU_PERM_RW);
+}
+
+/* Canonical formats: is `iova` canonical for a `va_lg2`-bit space? */
+static bool vi_canonical(uint64_t iova, unsigned va_lg2)
+{
+    uint64_t hi;
+    if (va_lg2 >= 64)
+        return true;
+    hi = iova >> (va_lg2 - 1);
+    return hi == 0 || hi == (UINT64_MAX >> (va_lg2 - 1));
 }
 
 /* IOVA bits that index the levels skipped between `level` and `next`. */
@@ -96,6 +168,7 @@ enum vi_step_kind {
 
 struct vi_step {
     uint64_t gpa;          /* GPA of the entry */
+    uint64_t raw;          /* the entry as read (for the A/D write-back) */
     struct viommu_pte pte; /* the decoded entry (DESCEND, LEAF) */
     uint32_t reason;       /* SKIP, FAULT: viommu_fault::reason */
     uint32_t code;         /* SKIP, FAULT: viommu_fault::code */
@@ -112,7 +185,7 @@ static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_
     st->gpa = table + (idx << VI_ENTRY_LG2);
     st->reason = 0;
     st->code = 0;
-    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte)) {
+    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw)) {
         st->reason = VIOMMU_FAULT_READ_FAILED;
         return VI_STEP_FAULT;
     }
@@ -151,22 +224,33 @@ int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, 
                     struct viommu_translation *out, struct viommu_fault *fault)
 {
     struct viommu_fault dummy;
-    uint64_t table;
-    unsigned level, perm, steps;
+    uint64_t table, abits, dbits;
+    unsigned level, perm, steps, tries = 0;
+    uint32_t fflags;
 
-    if (!ctx || !out || access > VIOMMU_PERM_RW || !vi_pt_config_valid(cfg))
+    if (!ctx || !out || (access & ~VIOMMU_PERM_ACCESS_ALL) || !vi_pt_config_valid(cfg))
         return VIOMMU_EINVAL;
     if (!fault)
         fault = &dummy;
     memset(fault, 0, sizeof(*fault));
     fault->iova = iova;
     fault->access = (uint8_t)access;
+    fflags = vi_fmt_flags(cfg->fmt);
+    /* A/D bits are set only by a request (access != 0), never by a lookup. */
+    abits = access ? vi_fmt_accessed(cfg->fmt) : 0;
+    dbits = (access & VIOMMU_PERM_WRITE) ? vi_fmt_dirty(cfg->fmt) : 0;
     ctx->stats.walks++;
 
-    if (cfg->va_lg2 < 64 && (iova >> cfg->va_lg2) != 0) {
+    if (fflags & VIOMMU_PT_FMT_CANONICAL) {
+        if (!vi_canonical(iova, cfg->va_lg2)) {
+            vi_fault_set(fault, VIOMMU_FAULT_ADDR_RANGE, VIOMMU_PT_CODE_NON_CANONICAL, 0, cfg->top_level);
+            return VIOMMU_EFAULT;
+        }
+    } else if (cfg->va_lg2 < 64 && (iova >> cfg->va_lg2) != 0) {
         vi_fault_set(fault, VIOMMU_FAULT_ADDR_RANGE, 0, 0, cfg->top_level);
         return VIOMMU_EFAULT;
     }
+restart:
     level = cfg->top_level;
     table = cfg->root;
     perm = cfg->perm;
@@ -174,24 +258,53 @@ int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, 
     for (steps = 0; steps <= cfg->top_level; steps++) {
         struct vi_step st;
         uint64_t mask;
+        unsigned rights, needed;
+        int wb;
 
         switch (vi_pt_step(ctx, cfg, table, level, iova, &st)) {
         case VI_STEP_DESCEND:
+            /* Write-back point 1: accessed bits of a table entry used. */
+            wb = vi_write_back_entry(ctx, st.gpa, st.raw, abits);
+            if (wb == 1 && ++tries < VI_WB_TRIES)
+                goto restart;
+            if (wb) {
+                vi_fault_set(fault, VIOMMU_FAULT_UPDATE_FAILED, 0, st.gpa, level);
+                return VIOMMU_EFAULT;
+            }
             perm &= st.pte.perm;
             table = st.pte.addr;
             level = st.pte.next_level;
             continue;
         case VI_STEP_LEAF:
             perm &= st.pte.perm;
+            rights = vi_rights(fflags, perm, access);
+            needed = vi_needed(fflags, access);
             mask = vi_lg2_mask(st.pte.page_lg2);
-            *out = (struct viommu_translation){.iova = iova & ~mask,
-                                               .addr = st.pte.addr & ~mask,
-                                               .addr_mask = mask,
-                                               .perm = perm & VIOMMU_PERM_RW};
-            if ((access & perm) != access) {
-                vi_fault_set(fault, VIOMMU_FAULT_PERM, 0, st.gpa, level);
+            *out = (struct viommu_translation){
+                .iova = iova & ~mask, .addr = st.pte.addr & ~mask, .addr_mask = mask, .perm = rights};
+            if ((needed & rights) != needed) {
+                uint32_t code = 0;
+                if ((fflags & VIOMMU_PT_FMT_PRIV) && !(access & VIOMMU_PERM_PRIV) && !(perm & VIOMMU_PERM_USER))
+                    code = VIOMMU_PT_CODE_USER;
+                else if ((needed & VIOMMU_PERM_EXEC) && !(rights & VIOMMU_PERM_EXEC))
+                    code = VIOMMU_PT_CODE_EXEC;
+                vi_fault_set(fault, VIOMMU_FAULT_PERM, code, st.gpa, level);
                 return VIOMMU_EFAULT;
             }
+            /* Write-back point 2: accessed bits of the leaf, dirty bits
+             * when a write goes through it. */
+            wb = vi_write_back_entry(ctx, st.gpa, st.raw, abits | dbits);
+            if (wb == 1 && ++tries < VI_WB_TRIES)
+                goto restart;
+            if (wb) {
+                vi_fault_set(fault, VIOMMU_FAULT_UPDATE_FAILED, 0, st.gpa, level);
+                return VIOMMU_EFAULT;
+            }
+            /* Until the leaf is dirty a translation does not grant WRITE:
+             * a later write must come back and set the dirty bits. */
+            if (vi_fmt_dirty(cfg->fmt) &&
+                ((st.raw | abits | dbits) & vi_fmt_dirty(cfg->fmt)) != vi_fmt_dirty(cfg->fmt))
+                out->perm &= ~(uint32_t)VIOMMU_PERM_WRITE;
             return 0;
         default: /* SKIP, FAULT */
             vi_fault_set(fault, st.reason, st.code, st.gpa, level);
@@ -235,6 +348,9 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
     fmt = cfg->fmt;
     ctx->stats.walks++;
     va_last = vi_span_last(0, cfg->va_lg2);
+    /* Canonical formats: the range walk covers the lower half. */
+    if ((vi_fmt_flags(fmt) & VIOMMU_PT_FMT_CANONICAL) && cfg->va_lg2 < 64)
+        va_last >>= 1;
     *resume = first;
     if (first > va_last)
         return 0;

@@ -35,6 +35,10 @@ pub const VIOMMU_PERM_NONE: u32 = 0;
 pub const VIOMMU_PERM_READ: u32 = 1;
 pub const VIOMMU_PERM_WRITE: u32 = 2;
 pub const VIOMMU_PERM_RW: u32 = 3;
+pub const VIOMMU_PERM_EXEC: u32 = 4;
+pub const VIOMMU_PERM_PRIV: u32 = 8;
+pub const VIOMMU_PERM_USER: u32 = 16;
+pub const VIOMMU_PERM_PRIV_WRITE: u32 = 32;
 
 pub const VIOMMU_MODE_BLOCKED: u32 = 0;
 pub const VIOMMU_MODE_PASSTHROUGH: u32 = 1;
@@ -47,6 +51,7 @@ pub const VIOMMU_FAULT_PERM: u32 = 3;
 pub const VIOMMU_FAULT_ADDR_RANGE: u32 = 4;
 pub const VIOMMU_FAULT_BAD_ENTRY: u32 = 5;
 pub const VIOMMU_FAULT_READ_FAILED: u32 = 6;
+pub const VIOMMU_FAULT_UPDATE_FAILED: u32 = 7;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -237,6 +242,11 @@ pub const VIOMMU_PTE_BAD: u32 = 3;
 pub const VIOMMU_PT_CODE_BAD_LEVEL: u32 = 0xFFFF_0001;
 pub const VIOMMU_PT_CODE_BAD_PAGE_SIZE: u32 = 0xFFFF_0002;
 pub const VIOMMU_PT_CODE_SKIPPED_BITS: u32 = 0xFFFF_0003;
+pub const VIOMMU_PT_CODE_NON_CANONICAL: u32 = 0xFFFF_0004;
+pub const VIOMMU_PT_CODE_USER: u32 = 0xFFFF_0005;
+pub const VIOMMU_PT_CODE_EXEC: u32 = 0xFFFF_0006;
+pub const VIOMMU_PT_FMT_PRIV: u32 = 0x1;
+pub const VIOMMU_PT_FMT_CANONICAL: u32 = 0x2;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -263,6 +273,10 @@ pub struct viommu_pt_format {
     pub max_levels: u8,
     pub reserved: u8,
     pub decode: Option<viommu_decode_fn>,
+    pub flags: u32,
+    pub reserved2: u32,
+    pub accessed_bits: u64,
+    pub dirty_bits: u64,
 }
 
 #[repr(C)]
@@ -542,6 +556,13 @@ pub struct viommu_dmar_config {
     pub oem: *const viommu_acpi_oem,
 }
 
+// ---------------------------------------------------------------- x86_pt.h
+pub const VIOMMU_X86_PT_PAGE_1G: u32 = 1 << 0;
+pub const VIOMMU_X86_PT_WPE: u32 = 1 << 1;
+pub const VIOMMU_X86_PT_EA: u32 = 1 << 2;
+pub const VIOMMU_X86_PT_RSVD: u32 = 1;
+pub const VIOMMU_X86_PT_HAW: u32 = 2;
+
 // ---------------------------------------------------------------- amdvi.h
 pub const VIOMMU_AMDV1_BAD_RSVD: u32 = 1;
 pub const VIOMMU_AMDV1_BAD_LEVEL: u32 = 2;
@@ -792,6 +813,10 @@ extern "C" {
     pub fn viommu_vtd_process(dev: *mut viommu_vtd) -> c_int;
     pub fn viommu_vtd_get_stats(dev: *mut viommu_vtd, out: *mut viommu_vtd_stats, size: usize) -> c_int;
     pub fn viommu_dmar_build(cfg: *const viommu_dmar_config, buf: *mut c_void, len: *mut usize) -> c_int;
+    // x86_pt.h
+    pub fn viommu_pt_format_x86(ea: c_int) -> *const viommu_pt_format;
+    pub fn viommu_x86_pt_config(levels: c_uint, pa_lg2: c_uint, flags: u32, root: u64, out: *mut viommu_pt_config)
+        -> c_int;
     // amdvi.h
     pub fn viommu_pt_format_amdv1() -> *const viommu_pt_format;
     pub fn viommu_amdv1_pt_config(mode: c_uint, root: u64, perm: c_uint, pa_lg2: c_uint, out: *mut viommu_pt_config)

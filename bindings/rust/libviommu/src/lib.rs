@@ -193,6 +193,9 @@ impl Perm {
     pub const READ: Perm = Perm(sys::VIOMMU_PERM_READ);
     pub const WRITE: Perm = Perm(sys::VIOMMU_PERM_WRITE);
     pub const RW: Perm = Perm(sys::VIOMMU_PERM_RW);
+    pub const EXEC: Perm = Perm(sys::VIOMMU_PERM_EXEC);
+    pub const PRIV: Perm = Perm(sys::VIOMMU_PERM_PRIV);
+    pub const USER: Perm = Perm(sys::VIOMMU_PERM_USER);
 }
 
 /// What an address space currently does (`enum viommu_mode`).
@@ -220,6 +223,7 @@ pub mod fault_reason {
         VIOMMU_FAULT_ADDR_RANGE as ADDR_RANGE, VIOMMU_FAULT_BAD_ENTRY as BAD_ENTRY,
         VIOMMU_FAULT_BLOCKED as BLOCKED, VIOMMU_FAULT_NONE as NONE, VIOMMU_FAULT_NOT_PRESENT as NOT_PRESENT,
         VIOMMU_FAULT_PERM as PERM, VIOMMU_FAULT_READ_FAILED as READ_FAILED,
+        VIOMMU_FAULT_UPDATE_FAILED as UPDATE_FAILED,
     };
 }
 
