@@ -168,6 +168,7 @@ class PtWalkerCode(enum.IntEnum):
     NON_CANONICAL = 0xFFFF0004
     USER = 0xFFFF0005
     EXEC = 0xFFFF0006
+    ATTR_REFUSED = 0xFFFF0007
 
 
 PASID_NONE = 0xFFFFFFFF
@@ -1355,6 +1356,9 @@ class VtdFlag(enum.IntFlag):
     DT = 1 << 6
     SCALABLE = 1 << 7
     ALL_ENDPOINTS = 1 << 8
+    FS = 1 << 11
+    FS_1G = 1 << 12
+    FS_5L = 1 << 13
 
 
 VTD_F_DEFAULT = VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS
@@ -1395,7 +1399,7 @@ class VtdStats(_Struct):
     _fields_ = [(n, c_u64) for n in (
         "mmio_reads", "mmio_writes", "descriptors", "queue_errors", "cc_invalidations",
         "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
-        "fault_events", "inv_events", "resolves", "sync_errors")]
+        "fault_events", "inv_events", "resolves", "sync_errors", "fs_resolves")]
 
 
 class DmarScope(_Struct):

@@ -61,6 +61,10 @@ struct viommu_pte {
 /** @brief viommu_fault::code (reason ::VIOMMU_FAULT_PERM): an execute request met a page
  *  that may not be executed (XD set on the walk, or a privileged fetch from a user page). */
 #define VIOMMU_PT_CODE_EXEC UINT32_C(0xFFFF0006)
+/** @brief viommu_fault::code (reason ::VIOMMU_FAULT_PERM): the address space refuses a
+ *  request attribute before any walk (e.g. a privileged request to a VT-d PASID entry
+ *  with SRE = 0). */
+#define VIOMMU_PT_CODE_ATTR_REFUSED UINT32_C(0xFFFF0007)
 
 /** @brief viommu_pt_format::flags: entry permissions carry ::VIOMMU_PERM_EXEC,
  *  ::VIOMMU_PERM_USER and ::VIOMMU_PERM_PRIV_WRITE, and the rights of a

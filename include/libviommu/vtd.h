@@ -82,14 +82,14 @@ struct viommu_vtd_resolved {
     uint16_t domain_id;    /**< TRANSLATED/PASSTHROUGH: domain ID of the context/PASID entry. */
     uint8_t fpd;           /**< 1 if a fault-processing-disable bit applies to faults of this request. */
     uint8_t scalable;      /**< 1 if RTADDR selected scalable mode. */
-    struct viommu_pt_config pt; /**< TRANSLATED: second-level table configuration. */
+    struct viommu_pt_config pt; /**< TRANSLATED: second-level or first-stage table configuration. */
 };
 
 /** @brief Hardware parameters viommu_vtd_resolve() checks entries against. */
 struct viommu_vtd_hw {
     size_t size;   /**< sizeof(struct viommu_vtd_hw). */
-    uint64_t cap;  /**< CAP register value (SAGAW, MGAW, SLLPS, ND). */
-    uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, PASID, PSS, DT). */
+    uint64_t cap;  /**< CAP register value (SAGAW, MGAW, SLLPS, ND, FS1GP, FS5LP). */
+    uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, FSTS, PASID, PSS, DT). */
     uint8_t haw;   /**< Host address width in bits (0 = 52). */
     uint8_t reserved[7]; /**< Zero. */
 };
@@ -102,8 +102,10 @@ struct viommu_vtd_hw {
  * Pure with respect to device state: the device model uses the same
  * function. Translation is assumed enabled. Legacy TT untranslated/all map
  * to TRANSLATED, TT pass-through (when ECAP.PT) to PASSTHROUGH; scalable PGTT
- * second-level and pass-through are implemented, first-level and nested give
- * fault reason 0x5B (not advertised).
+ * second-level, first-stage (when ECAP.FSTS: `pt` is an x86-64 configuration
+ * from viommu_x86_pt_config(), with CAP.FS1GP, FSPM, WPE and EAFE applied)
+ * and pass-through are implemented; nested (PGTT 011b, ECAP.NEST not
+ * advertised) gives fault reason 0x5B.
  * @param ctx Context (guest memory).
  * @param hw Capabilities.
  * @param rtaddr RTADDR register value (TTM bits select legacy/scalable).
@@ -148,9 +150,16 @@ enum viommu_vtd_flag {
     VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
     VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
     VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    /* Bits 9 and 10 are kept for interrupt remapping. */
+    /** First-stage translation (ECAP.FSTS; PASID entries with PGTT = 001b walk
+     *  x86-64 tables, see x86_pt.h); needs ::VIOMMU_VTD_F_SCALABLE. SSTS stays
+     *  advertised: with both, Linux uses first-stage tables for DMA domains. */
+    VIOMMU_VTD_F_FS = 1u << 11,
+    VIOMMU_VTD_F_FS_1G = 1u << 12, /**< 1 GiB first-stage pages (CAP.FS1GP); needs ::VIOMMU_VTD_F_FS. */
+    VIOMMU_VTD_F_FS_5L = 1u << 13, /**< 5-level first-stage tables (CAP.FS5LP); needs ::VIOMMU_VTD_F_FS. */
 };
 /** @brief Every viommu_vtd_flag. */
-#define VIOMMU_VTD_F_ALL 0x1FFu
+#define VIOMMU_VTD_F_ALL 0x39FFu
 /** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
 #define VIOMMU_VTD_F_DEFAULT                                                                                      \
     (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \
@@ -191,6 +200,7 @@ struct viommu_vtd_stats {
     uint64_t inv_events;        /**< Invalidation completion MSIs sent. */
     uint64_t resolves;          /**< Context/PASID resolutions. */
     uint64_t sync_errors;       /**< Shadow syncs that returned an error. */
+    uint64_t fs_resolves;       /**< Resolutions that found first-stage tables (PGTT = 001b). */
 };
 
 /** @brief Opaque VT-d unit. */

@@ -213,6 +213,13 @@ void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn)
     as->recheck = fn;
 }
 
+void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refuse)
+{
+    const unsigned attrs = VIOMMU_PERM_EXEC | VIOMMU_PERM_PRIV;
+    as->access_strip = (uint8_t)(strip & attrs);
+    as->access_refuse = (uint8_t)(refuse & attrs & ~strip);
+}
+
 /* Does the space walk a format whose translations depend on more than the
  * page (request privilege, accessed/dirty write-back)? Its walks get the
  * request's access, and a cached entry that does not grant the access is
@@ -261,6 +268,13 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
     if (!out || !(access & (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC)) || (access & ~VIOMMU_PERM_ACCESS_ALL))
         return VIOMMU_EINVAL;
     ctx->stats.translations++;
+    access &= ~(unsigned)as->access_strip;
+    if (access & as->access_refuse) {
+        memset(&local, 0, sizeof(local));
+        local.reason = VIOMMU_FAULT_PERM;
+        local.code = VIOMMU_PT_CODE_ATTR_REFUSED;
+        goto fault;
+    }
     /* A blocked space holds no IOTLB entries; its owner may re-derive it. */
     if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
         as->recheck(as->opaque, as);
@@ -295,6 +309,7 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
             return r;
         }
     }
+fault:
     local.iova = iova;
     local.access = (uint8_t)access;
     ctx->stats.faults++;

@@ -98,6 +98,11 @@ int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
  * CAP.CM = 0). Runs with the context lock held; NULL (the default) = none. */
 typedef void (*vi_as_recheck_fn)(void *opaque, struct viommu_as *as);
 void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn);
+/* Request attributes (enum viommu_perm EXEC/PRIV) of translate(): `strip`
+ * ones are dropped (the request is treated as without them), `refuse` ones
+ * fault with VIOMMU_FAULT_PERM, code VIOMMU_PT_CODE_ATTR_REFUSED. The owner
+ * sets this with the space's translation (e.g. VT-d SRE = 0). */
+void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refuse);
 
 /* Translate with IOTLB; calls the owner's fault hook on a fault unless
  * `report` is false. */

@@ -119,6 +119,7 @@ struct viommu_as {
     enum viommu_mode mode;
     uint32_t blocked_code;
     uint8_t pass_perm; /* passthrough: accesses allowed (AMD-Vi DTE Mode 0 IR/IW) */
+    uint8_t access_strip, access_refuse; /* see vi_as_set_access_policy() */
     enum vi_src src;
     uint64_t domain;
     struct viommu_pt_config pt;

@@ -14,6 +14,8 @@
 #include "vtd/vtd_hw.h"
 #include "vtd/vtd_sl.h"
 
+#include <libviommu/x86_pt.h>
+
 #include <string.h>
 
 struct resolve_state {
@@ -21,6 +23,7 @@ struct resolve_state {
     const struct viommu_vtd_hw *hw;
     uint64_t haw_mask; /* address bits a table pointer may use */
     uint32_t ndoms;
+    struct vtd_resolve_ext *ext; /* may be NULL */
 };
 
 static int blocked(struct viommu_vtd_resolved *out, uint32_t reason)
@@ -106,6 +109,39 @@ static int resolve_legacy(struct resolve_state *st, uint64_t rta, uint16_t sid, 
     return 0;
 }
 
+/* 3.6, 9.6: a PASID entry with PGTT = 001b (first-stage translation). */
+static int resolve_first_stage(struct resolve_state *st, const uint64_t *pe, uint16_t did,
+                               struct viommu_vtd_resolved *out)
+{
+    const uint64_t cap = st->hw->cap;
+    unsigned fspm = (unsigned)VI_FIELD_GET(VTD_PTE_FSPM, pe[2]);
+    uint64_t fspt = pe[2] & VTD_PTE_FSPTPTR;
+    uint32_t flags = 0;
+    /* FSPM: 00b 4-level, 01b 5-level (only with CAP.FS5LP); others reserved. */
+    if (fspm > 1 || (fspm == 1 && !(cap & VTD_CAP_FS5LP)))
+        return blocked(out, VTD_FR_SM_PTE_INV);
+    if (fspt & ~st->haw_mask)
+        return blocked(out, VTD_FR_FS_ROOT);
+    if (cap & VTD_CAP_FS1GP)
+        flags |= VIOMMU_X86_PT_PAGE_1G;
+    if (pe[2] & VTD_PTE_WPE)
+        flags |= VIOMMU_X86_PT_WPE;
+    if (pe[2] & VTD_PTE_EAFE)
+        flags |= VIOMMU_X86_PT_EA;
+    unsigned haw = st->hw->haw && st->hw->haw < 52 ? st->hw->haw : 52;
+    if (haw < 32)
+        haw = 32;
+    if (viommu_x86_pt_config(fspm ? 5 : 4, haw, flags, fspt, &out->pt))
+        return blocked(out, VTD_FR_FS_ROOT);
+    if (st->ext) {
+        st->ext->first_stage = 1;
+        st->ext->sre = (pe[2] & VTD_PTE_SRE) ? 1 : 0;
+    }
+    out->mode = VIOMMU_MODE_TRANSLATED;
+    out->domain_id = did;
+    return 0;
+}
+
 /* 3.4.3: scalable mode. */
 static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
                             struct viommu_vtd_resolved *out)
@@ -174,7 +210,9 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
         out->domain_id = did;
         return 0;
     }
-    /* First-level and nested need ECAP.FLTS / NEST, which are not advertised. */
+    if (pgtt == VTD_PGTT_FL && (ecap & VTD_ECAP_FLTS))
+        return resolve_first_stage(st, pe, did, out);
+    /* Nested needs ECAP.NEST, which is not advertised (nor FSTS, unless configured). */
     if (pgtt != VTD_PGTT_SL || !(ecap & VTD_ECAP_SLTS))
         return blocked(out, VTD_FR_SM_PTE_INV);
     unsigned aw = (unsigned)VI_FIELD_GET(VTD_PTE_AW, pe[0]);
@@ -190,6 +228,12 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
                 uint32_t pasid, struct viommu_vtd_resolved *out)
 {
+    return vtd_resolve_ex(ctx, hw, rtaddr, sid, pasid, out, NULL);
+}
+
+int vtd_resolve_ex(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                   uint32_t pasid, struct viommu_vtd_resolved *out, struct vtd_resolve_ext *ext)
+{
     if (!ctx || !hw || !out)
         return VIOMMU_EINVAL;
     if (hw->size < sizeof(struct viommu_vtd_hw))
@@ -197,6 +241,8 @@ int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t
     if (pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS))
         return VIOMMU_EINVAL;
     memset(out, 0, sizeof(*out));
+    if (ext)
+        memset(ext, 0, sizeof(*ext));
     out->pasid = VIOMMU_PASID_NONE;
     unsigned haw = hw->haw && hw->haw < 52 ? hw->haw : 52;
     struct resolve_state st = {
@@ -204,6 +250,7 @@ int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t
         .hw = hw,
         .haw_mask = vi_lg2_mask(haw),
         .ndoms = 1u << (4 + 2 * (unsigned)VI_FIELD_GET(VTD_CAP_ND, hw->cap)),
+        .ext = ext,
     };
     if (st.ndoms > 65536)
         st.ndoms = 65536;
@@ -229,6 +276,36 @@ int viommu_vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, u
     r = vtd_resolve(ctx, hw, rtaddr, sid, pasid, out);
     vi_leave(ctx);
     return r;
+}
+
+uint8_t vtd_fs_fault_reason(const struct viommu_fault *f, unsigned top_level)
+{
+    bool write = (f->access & VIOMMU_PERM_WRITE) != 0;
+    switch (f->reason) {
+    case VIOMMU_FAULT_BLOCKED:
+        return (uint8_t)(f->code & 0xFF);
+    case VIOMMU_FAULT_NOT_PRESENT:
+        return VTD_FR_FS_P;
+    case VIOMMU_FAULT_PERM:
+        if (f->code == VIOMMU_PT_CODE_USER)
+            return VTD_FR_FS_US;
+        if (f->code == VIOMMU_PT_CODE_EXEC)
+            return VTD_FR_FS_XD;
+        if (f->code == VIOMMU_PT_CODE_ATTR_REFUSED)
+            return VTD_FR_SM_SRE;
+        return write ? VTD_FR_SM_WRITE : VTD_FR_SM_READ;
+    case VIOMMU_FAULT_ADDR_RANGE:
+        return f->code == VIOMMU_PT_CODE_NON_CANONICAL ? VTD_FR_FS_NON_CANONICAL : VTD_FR_SM_ADDR;
+    case VIOMMU_FAULT_BAD_ENTRY:
+        return VTD_FR_FS_RSVD;
+    case VIOMMU_FAULT_READ_FAILED:
+        /* SFS.4 names the table FSPTPTR points to, SFS.1 any deeper one. */
+        return f->level == top_level ? VTD_FR_FS_ROOT : VTD_FR_FS_ACCESS;
+    case VIOMMU_FAULT_UPDATE_FAILED:
+        return VTD_FR_FS_AD;
+    default:
+        return 0;
+    }
 }
 
 uint8_t vtd_fault_reason(const struct viommu_fault *f, bool scalable, unsigned top_level)

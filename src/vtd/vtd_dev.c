@@ -35,6 +35,10 @@ static int fill_config(struct viommu_vtd_config *c)
         return VIOMMU_EFLAGS;
     if ((c->flags & VIOMMU_VTD_F_SCALABLE) && !(c->flags & VIOMMU_VTD_F_QI))
         return VIOMMU_EINVAL; /* 6.5: scalable mode has no register-based invalidation */
+    if ((c->flags & VIOMMU_VTD_F_FS) && !(c->flags & VIOMMU_VTD_F_SCALABLE))
+        return VIOMMU_EINVAL; /* first stage exists only in scalable mode */
+    if ((c->flags & (VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L)) && !(c->flags & VIOMMU_VTD_F_FS))
+        return VIOMMU_EINVAL;
     if (c->agaw_mask == 0)
         c->agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48;
     if (c->agaw_mask & ~(VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57))
@@ -83,6 +87,10 @@ static void compute_caps(struct viommu_vtd *dev)
         cap |= VTD_CAP_SLLPS_1G;
     if (c->flags & VIOMMU_VTD_F_PSI)
         cap |= VTD_CAP_PSI | VI_FIELD_PREP(VTD_CAP_MAMV, c->mamv);
+    if (c->flags & VIOMMU_VTD_F_FS_1G)
+        cap |= VTD_CAP_FS1GP;
+    if (c->flags & VIOMMU_VTD_F_FS_5L)
+        cap |= VTD_CAP_FS5LP;
     /* C: table reads go through the host and are always coherent. */
     uint64_t ecap = VTD_ECAP_C | VI_FIELD_PREP(VTD_ECAP_IRO, VTD_IOTLB_BASE / 16);
     if (c->flags & VIOMMU_VTD_F_QI)
@@ -94,6 +102,8 @@ static void compute_caps(struct viommu_vtd *dev)
     if (c->flags & VIOMMU_VTD_F_SCALABLE)
         ecap |= VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_PASID | VI_FIELD_PREP(VTD_ECAP_PSS, VTD_PASID_BITS - 1) |
                 VTD_ECAP_SMPWCS;
+    if (c->flags & VIOMMU_VTD_F_FS)
+        ecap |= VTD_ECAP_FLTS; /* FSTS (formerly FLTS) */
     dev->hw = (struct viommu_vtd_hw){.size = sizeof(struct viommu_vtd_hw), .cap = cap, .ecap = ecap, .haw = c->haw};
     dev->ver = (c->flags & VIOMMU_VTD_F_SCALABLE) ? 0x30 : 0x10;
 }
@@ -147,16 +157,30 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         v->fpd = 0;
         v->scalable = 0;
         v->translated = 0;
+        v->fs = 0;
+        vi_as_set_access_policy(v->as, 0, 0);
         r = vi_as_set_passthrough(v->as);
     } else {
         struct viommu_vtd_resolved res;
+        struct vtd_resolve_ext ext;
         dev->stats.resolves++;
-        r = vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, v->rid, v->pasid, &res);
+        r = vtd_resolve_ex(dev->ctx, &dev->hw, dev->rtaddr_active, v->rid, v->pasid, &res, &ext);
         if (r) {
             res.mode = VIOMMU_MODE_BLOCKED;
             res.fault_reason = 0;
             res.fpd = 1;
+            memset(&ext, 0, sizeof(ext));
         }
+        v->fs = ext.first_stage;
+        if (ext.first_stage)
+            dev->stats.fs_resolves++;
+        /* Requests without PASID are user, non-execute requests (3.6); ECAP.ERS
+         * is not advertised, so no request executes; SRE = 0 refuses
+         * supervisor requests (SPT.6). */
+        if (v->pasid == VIOMMU_PASID_NONE)
+            vi_as_set_access_policy(v->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
+        else
+            vi_as_set_access_policy(v->as, VIOMMU_PERM_EXEC, ext.first_stage && !ext.sre ? VIOMMU_PERM_PRIV : 0);
         v->fpd = res.fpd;
         v->scalable = res.scalable;
         v->translated = res.mode == VIOMMU_MODE_TRANSLATED;

@@ -25,6 +25,7 @@ struct vtd_as {
     uint8_t top_level;
     uint8_t translated; /* currently translated through radix tables */
     uint16_t did;       /* domain ID when translated */
+    uint8_t fs;         /* translated through first-stage tables */
 };
 
 struct viommu_vtd {
@@ -77,6 +78,9 @@ unsigned vtd_qi_pending(const struct viommu_vtd *dev);
 void vtd_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fault *fault);
 void vtd_record_fault(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, bool write,
                       uint8_t reason);
+/* The same with the request's attributes (enum viommu_perm) for PRIV/EXE. */
+void vtd_record_fault_attr(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, unsigned access,
+                           uint8_t reason);
 /* Raise a fault event condition that just became set (IQE, PFO, PPF, ...). */
 void vtd_fault_event(struct viommu_vtd *dev);
 /* Re-evaluate FECTL.IP after software cleared status bits. */

@@ -70,6 +70,13 @@ void vtd_frcd_write_hi(struct viommu_vtd *dev, unsigned idx, uint64_t val)
 void vtd_record_fault(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, bool write,
                       uint8_t reason)
 {
+    vtd_record_fault_attr(dev, sid, pasid, addr, write ? VIOMMU_PERM_WRITE : VIOMMU_PERM_READ, reason);
+}
+
+void vtd_record_fault_attr(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, unsigned access,
+                           uint8_t reason)
+{
+    bool write = (access & VIOMMU_PERM_WRITE) != 0;
     /* 7.2.1: while PFO is set, new faults are not recorded. */
     if (dev->fsts & VTD_FSTS_PFO) {
         dev->stats.faults_overflow++;
@@ -85,8 +92,14 @@ void vtd_record_fault(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint
     uint64_t hi = VTD_FRCD_F | VI_FIELD_PREP(VTD_FRCD_FR, reason) | VI_FIELD_PREP(VTD_FRCD_SID, sid);
     if (!write)
         hi |= VTD_FRCD_T1; /* T: 1 = read request */
-    if (pasid != VIOMMU_PASID_NONE)
+    if (pasid != VIOMMU_PASID_NONE) {
         hi |= VTD_FRCD_PP | VI_FIELD_PREP(VTD_FRCD_PV, pasid);
+        /* 10.4.14: PRIV and EXE report the request's attributes (with PASID only). */
+        if (access & VIOMMU_PERM_PRIV)
+            hi |= VTD_FRCD_PRIV;
+        if (access & VIOMMU_PERM_EXEC)
+            hi |= VTD_FRCD_EXE;
+    }
     dev->frcd[2 * idx] = addr & VTD_FRCD_FI;
     dev->frcd[2 * idx + 1] = hi;
     dev->fr_next = (idx + 1) % dev->cfg.nfr;
@@ -109,14 +122,15 @@ void vtd_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_faul
     bool fpd = v->fpd != 0;
     if (fault->reason == VIOMMU_FAULT_BLOCKED)
         fpd = (fault->code & VTD_BLOCK_FPD) != 0;
-    uint8_t reason = vtd_fault_reason(fault, v->scalable != 0, v->top_level);
+    uint8_t reason = v->fs ? vtd_fs_fault_reason(fault, v->top_level)
+                           : vtd_fault_reason(fault, v->scalable != 0, v->top_level);
     if (!reason)
         return;
     if (fpd) {
         dev->stats.faults_fpd++;
         return;
     }
-    vtd_record_fault(dev, v->rid, v->pasid, fault->iova, (fault->access & VIOMMU_PERM_WRITE) != 0, reason);
+    vtd_record_fault_attr(dev, v->rid, v->pasid, fault->iova, fault->access, reason);
 }
 
 void vtd_inv_event(struct viommu_vtd *dev)

@@ -67,6 +67,8 @@
 #define VTD_CAP_MAMV VI_GENMASK(53, 48)
 #define VTD_CAP_DWD VI_BIT(54)
 #define VTD_CAP_DRD VI_BIT(55)
+#define VTD_CAP_FS1GP VI_BIT(56)
+#define VTD_CAP_FS5LP VI_BIT(60)
 
 /* ---- 10.4.3 ECAP ------------------------------------------------------ */
 #define VTD_ECAP_C VI_BIT(0)
@@ -149,6 +151,8 @@
 #define VTD_FRCD_PP VI_BIT(31)
 #define VTD_FRCD_FR VI_GENMASK(39, 32)
 #define VTD_FRCD_PV VI_GENMASK(59, 40)
+#define VTD_FRCD_EXE VI_BIT(60)
+#define VTD_FRCD_PRIV VI_BIT(61)
 #define VTD_FRCD_T1 VI_BIT(62)
 #define VTD_FRCD_F VI_BIT(63)
 #define VTD_FRCD_FI VI_GENMASK(63, 12)
@@ -261,6 +265,12 @@
 #define VTD_PTE_SLPTPTR VI_GENMASK(63, 12)
 #define VTD_PTE_DID VI_GENMASK(15, 0)
 #define VTD_PTE_RSVD1 VI_GENMASK(22, 16)
+/* Third qword (bits 191:128): first-stage fields. */
+#define VTD_PTE_SRE VI_BIT(0)
+#define VTD_PTE_FSPM VI_GENMASK(3, 2)
+#define VTD_PTE_WPE VI_BIT(4)
+#define VTD_PTE_EAFE VI_BIT(7)
+#define VTD_PTE_FSPTPTR VI_GENMASK(63, 12)
 #define VTD_PGTT_FL 1u
 #define VTD_PGTT_SL 2u
 #define VTD_PGTT_NESTED 3u
@@ -303,6 +313,15 @@
 #define VTD_FR_SM_PTE_P 0x59        /* SPT.2 */
 #define VTD_FR_SM_PTE_RSVD 0x5A     /* SPT.3 */
 #define VTD_FR_SM_PTE_INV 0x5B      /* SPT.4 (also first-level / nested PGTT, not supported) */
+#define VTD_FR_SM_SRE 0x5D          /* SPT.6: supervisor request, SRE clear */
+#define VTD_FR_FS_ACCESS 0x70       /* SFS.1: first-stage table not accessible */
+#define VTD_FR_FS_P 0x71            /* SFS.2: first-stage entry not present */
+#define VTD_FR_FS_RSVD 0x72         /* SFS.3: first-stage entry reserved bits */
+#define VTD_FR_FS_ROOT 0x73         /* SFS.4: FSPTPTR table not accessible / beyond HAW */
+#define VTD_FR_FS_NON_CANONICAL 0x80 /* SGN.1 */
+#define VTD_FR_FS_US 0x81           /* SGN.2: user request, U/S clear */
+#define VTD_FR_FS_XD 0x82           /* SGN.3: execute request, no execute permission */
+#define VTD_FR_FS_AD 0x91           /* SFS.10: A/EA/D update failed (QEMU's value; Linux names 0x90 for no-snoop) */
 #define VTD_FR_SM_SL_ACCESS 0x78    /* SSL.1 */
 #define VTD_FR_SM_SL_RSVD 0x7A      /* SSL.3 */
 #define VTD_FR_SM_SLPTPTR 0x7B      /* SSL.4 */

@@ -11,9 +11,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* What resolution found beyond viommu_vtd_resolved (device model only). */
+struct vtd_resolve_ext {
+    uint8_t first_stage; /* TRANSLATED through first-stage (x86-64) tables */
+    uint8_t sre;         /* first stage: supervisor requests enabled */
+};
+
 /* Resolve without taking the context lock (caller holds it). */
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
                 uint32_t pasid, struct viommu_vtd_resolved *out);
+int vtd_resolve_ex(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                   uint32_t pasid, struct viommu_vtd_resolved *out, struct vtd_resolve_ext *ext);
+/* The same for spaces translated through first-stage tables (0x70-0x91). */
+uint8_t vtd_fs_fault_reason(const struct viommu_fault *f, unsigned top_level);
 
 /* Map a core translate fault of an address space to the spec's fault
  * reason (0 = nothing to record). `scalable` selects the 0x30+ codes;

@@ -245,6 +245,7 @@ pub const VIOMMU_PT_CODE_SKIPPED_BITS: u32 = 0xFFFF_0003;
 pub const VIOMMU_PT_CODE_NON_CANONICAL: u32 = 0xFFFF_0004;
 pub const VIOMMU_PT_CODE_USER: u32 = 0xFFFF_0005;
 pub const VIOMMU_PT_CODE_EXEC: u32 = 0xFFFF_0006;
+pub const VIOMMU_PT_CODE_ATTR_REFUSED: u32 = 0xFFFF_0007;
 pub const VIOMMU_PT_FMT_PRIV: u32 = 0x1;
 pub const VIOMMU_PT_FMT_CANONICAL: u32 = 0x2;
 
@@ -445,7 +446,10 @@ pub const VIOMMU_VTD_F_PT: u32 = 1 << 5;
 pub const VIOMMU_VTD_F_DT: u32 = 1 << 6;
 pub const VIOMMU_VTD_F_SCALABLE: u32 = 1 << 7;
 pub const VIOMMU_VTD_F_ALL_ENDPOINTS: u32 = 1 << 8;
-pub const VIOMMU_VTD_F_ALL: u32 = 0x1FF;
+pub const VIOMMU_VTD_F_FS: u32 = 1 << 11;
+pub const VIOMMU_VTD_F_FS_1G: u32 = 1 << 12;
+pub const VIOMMU_VTD_F_FS_5L: u32 = 1 << 13;
+pub const VIOMMU_VTD_F_ALL: u32 = 0x39FF;
 pub const VIOMMU_VTD_F_DEFAULT: u32 = VIOMMU_VTD_F_PSI
     | VIOMMU_VTD_F_SL_2M
     | VIOMMU_VTD_F_SL_1G
@@ -516,6 +520,7 @@ pub struct viommu_vtd_stats {
     pub inv_events: u64,
     pub resolves: u64,
     pub sync_errors: u64,
+    pub fs_resolves: u64,
 }
 
 /// Opaque VT-d unit.
@@ -971,7 +976,8 @@ pub mod layout {
                 iotlb_invalidations => "iotlb_invalidations", psi => "psi", waits => "waits",
                 faults_recorded => "faults_recorded", faults_fpd => "faults_fpd",
                 faults_overflow => "faults_overflow", fault_events => "fault_events", inv_events => "inv_events",
-                resolves => "resolves", sync_errors => "sync_errors" }),
+                resolves => "resolves", sync_errors => "sync_errors",
+                fs_resolves => "fs_resolves" }),
             layout!(viommu_dmar_scope { type_ => "type", enum_id => "enum_id", bus => "bus", devfn => "devfn" }),
             layout!(viommu_dmar_drhd { reg_base => "reg_base", segment => "segment",
                 include_pci_all => "include_pci_all", reserved => "reserved", nscopes => "nscopes",

@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/* VT-d first-stage translation (PASID entry PGTT = 001b): capabilities,
+ * resolution (FSPM, SRE, WPE, EAFE, DID), requests with and without PASID,
+ * the first-stage fault reasons, A/D updates in guest memory, PASID-based
+ * IOTLB invalidation and stage switches by PASID-cache invalidation, each
+ * resynced by diff. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testhost.h"
+#include "vtd_guest.h"
+
+#define CAP 0x08
+#define ECAP 0x10
+#define FRCD 0x200
+
+#define P UINT64_C(0x1)
+#define RW UINT64_C(0x2)
+#define US UINT64_C(0x4)
+#define A UINT64_C(0x20)
+#define D UINT64_C(0x40)
+#define PS UINT64_C(0x80)
+#define EA UINT64_C(0x400)
+#define XD (UINT64_C(1) << 63)
+
+#define SCALABLE (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE)
+#define FS (SCALABLE | VIOMMU_VTD_F_FS)
+
+#define RID 0x0010
+#define DID 3
+
+struct fx {
+    struct testhost th;
+    struct viommu_ctx *ctx;
+    struct viommu_vtd *dev;
+    struct vg *g;
+};
+
+static void fx_init(struct fx *f, uint32_t flags)
+{
+    memset(f, 0, sizeof(*f));
+    ck_assert(th_init(&f->th, 64u << 20));
+    f->th.quiet = true;
+    f->ctx = th_ctx(&f->th, true, NULL);
+    ck_assert_ptr_nonnull(f->ctx);
+    struct viommu_vtd_config c = {.size = sizeof(c), .flags = flags, .nfr = 32, .haw = 46};
+    ck_assert_int_eq(viommu_vtd_create(f->ctx, &c, &f->dev), 0);
+    f->g = calloc(1, sizeof(*f->g));
+    ck_assert_ptr_nonnull(f->g);
+    vg_init(f->g, &f->th, f->dev, true);
+}
+
+static void fx_fini(struct fx *f)
+{
+    ck_assert_int_eq(viommu_vtd_destroy(f->dev), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(f->ctx), 0);
+    th_fini(&f->th);
+    free(f->g);
+}
+
+/* ---- a guest's first-stage page table ----------------------------------- */
+
+struct fs_pt {
+    struct testhost *th;
+    unsigned levels;
+    uint64_t root;
+};
+
+static void fs_init(struct fs_pt *pt, struct testhost *th, unsigned levels)
+{
+    pt->th = th;
+    pt->levels = levels;
+    pt->root = th_alloc_pages(th, 1);
+}
+
+/* GPA of the entry at `level` for iova, creating tables (flags tflags) above it. */
+static uint64_t fs_slot(struct fs_pt *pt, uint64_t iova, unsigned level, uint64_t tflags)
+{
+    uint64_t table = pt->root;
+    for (unsigned l = pt->levels - 1;; l--) {
+        uint64_t e = table + 8 * ((iova >> (12 + 9 * l)) & 511);
+        if (l == level)
+            return e;
+        uint64_t v = th_r64(pt->th, e);
+        if (!(v & P)) {
+            v = th_alloc_pages(pt->th, 1) | tflags;
+            th_w64(pt->th, e, v);
+        }
+        table = v & UINT64_C(0x000FFFFFFFFFF000);
+    }
+}
+
+/* Map a 4 KiB page the way Linux does for DMA domains (P, R/W, U/S, A, D). */
+static void fs_map(struct fs_pt *pt, uint64_t iova, uint64_t pa, uint64_t lflags)
+{
+    th_w64(pt->th, fs_slot(pt, iova, 0, P | RW | US | A), pa | lflags);
+}
+
+/* Point the PASID entry of (RID, pasid) at first-stage tables. */
+static void fs_attach(struct vg *g, uint32_t pasid, const struct fs_pt *pt, uint64_t q2_flags, bool flush)
+{
+    uint64_t pe = vg_pasid_entry(g, RID, pasid == VIOMMU_PASID_NONE ? 0 : pasid);
+    for (unsigned i = 1; i < 8; i++)
+        th_w64(g->th, pe + 8 * i, 0);
+    th_w64(g->th, pe + 8, DID);
+    th_w64(g->th, pe + 16, pt->root | (pt->levels == 5 ? 1u << 2 : 0) | q2_flags);
+    th_w64(g->th, pe, (1u << 6) | 1); /* P, PGTT = 001b */
+    if (flush) {
+        vg_pc_inv(g, DID, pasid == VIOMMU_PASID_NONE ? 0 : pasid);
+        ck_assert(vg_wait(g));
+    }
+}
+
+/* PASID-based IOTLB invalidation (type 6): all of DID+PASID, or page-selective. */
+static void piotlb(struct vg *g, uint32_t pasid, bool page, uint64_t addr, unsigned am, bool ih)
+{
+    vg_qi(g, 6 | ((page ? 3u : 2u) << 4) | ((uint64_t)DID << 16) | ((uint64_t)pasid << 32),
+          page ? ((addr & ~UINT64_C(0xFFF)) | (ih ? 1u << 6 : 0) | am) : 0);
+    ck_assert(vg_wait(g));
+}
+
+static struct viommu_as *get_as(struct fx *f, uint32_t pasid)
+{
+    struct viommu_as *as = NULL;
+    ck_assert_int_eq(viommu_vtd_get_as(f->dev, RID, pasid, &as), 0);
+    return as;
+}
+
+static unsigned frcd_reason(struct fx *f, unsigned idx)
+{
+    uint64_t hi = vg_rd(f->g, FRCD + 16 * idx + 8, 8);
+    ck_assert_msg(hi >> 63, "no fault recorded in FRCD %u", idx);
+    return (unsigned)((hi >> 32) & 0xFF);
+}
+
+static uint64_t frcd_hi(struct fx *f, unsigned idx)
+{
+    return vg_rd(f->g, FRCD + 16 * idx + 8, 8);
+}
+
+static int tr(struct viommu_as *as, uint64_t iova, unsigned access, uint64_t *pa)
+{
+    struct viommu_translation t;
+    struct viommu_fault fl;
+    int r = viommu_as_translate(as, iova, access, &t, &fl);
+    if (r == 0 && pa)
+        *pa = t.addr | (iova & t.addr_mask);
+    return r;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+START_TEST(caps_follow_config)
+{
+    struct fx f;
+    fx_init(&f, FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L);
+    uint64_t cap = vg_rd(f.g, CAP, 8), ecap = vg_rd(f.g, ECAP, 8);
+    ck_assert(ecap & (UINT64_C(1) << 47)); /* FSTS */
+    ck_assert(ecap & (UINT64_C(1) << 46)); /* SSTS kept */
+    ck_assert(cap & (UINT64_C(1) << 56));  /* FS1GP */
+    ck_assert(cap & (UINT64_C(1) << 60));  /* FS5LP */
+    fx_fini(&f);
+    fx_init(&f, SCALABLE);
+    ck_assert_uint_eq(vg_rd(f.g, ECAP, 8) & (UINT64_C(1) << 47), 0);
+    ck_assert_uint_eq(vg_rd(f.g, CAP, 8) & ((UINT64_C(1) << 56) | (UINT64_C(1) << 60)), 0);
+    fx_fini(&f);
+
+    struct testhost th;
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    struct viommu_vtd *d;
+    struct viommu_vtd_config c = {.size = sizeof(c), .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_FS};
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &d), VIOMMU_EINVAL); /* FS needs scalable mode */
+    c.flags = SCALABLE | VIOMMU_VTD_F_FS_1G;
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &d), VIOMMU_EINVAL); /* FS1GP needs FS */
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    th_fini(&th);
+}
+END_TEST
+
+START_TEST(rid_pasid_walks_first_stage)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    fx_init(&f, FS);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x5000, 0x900000, P | RW | US);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    struct viommu_as *as = get_as(&f, VIOMMU_PASID_NONE);
+    ck_assert_int_eq(tr(as, 0x5123, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0x900123);
+    /* The hardware set A, and D on the write. */
+    uint64_t leaf = fs_slot(&pt, 0x5000, 0, 0);
+    ck_assert_uint_eq(th_r64(&f.th, leaf) & (A | D), A);
+    ck_assert_int_eq(tr(as, 0x5000, VIOMMU_PERM_WRITE, &pa), 0);
+    ck_assert_uint_eq(th_r64(&f.th, leaf) & (A | D), A | D);
+    /* Requests without PASID are user requests: a PRIV attribute is ignored,
+     * so a supervisor-only page faults with U/S (0x81). */
+    fs_map(&pt, 0x6000, 0x901000, P | RW);
+    piotlb(f.g, 0, true, 0x6000, 0, false);
+    ck_assert_int_eq(tr(as, 0x6000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x81);
+    ck_assert_uint_eq(frcd_hi(&f, 0) & (UINT64_C(1) << 31), 0); /* no PASID in the record */
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, &st, sizeof(st)), 0);
+    ck_assert_uint_ge(st.fs_resolves, 1);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(pasid_requests_privilege_and_sre)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    const uint32_t pasid = 0x42;
+    fx_init(&f, FS);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x7000, 0x902000, P); /* supervisor-only, read-only */
+    /* SRE = 0: a supervisor request is refused (0x5D) before any walk. */
+    fs_attach(f.g, pasid, &pt, 0, true);
+    struct viommu_as *as = get_as(&f, pasid);
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x5D);
+    uint64_t hi = frcd_hi(&f, 0);
+    ck_assert(hi & (UINT64_C(1) << 31));                  /* PP */
+    ck_assert_uint_eq((hi >> 40) & 0xFFFFF, pasid);        /* PV */
+    ck_assert(hi & (UINT64_C(1) << 61));                  /* PRIV */
+    /* SRE = 1, WPE = 0: the supervisor reads and even writes the read-only page. */
+    fs_attach(f.g, pasid, &pt, 1 /* SRE */, true);
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), 0);
+    ck_assert_uint_eq(pa, 0x902000);
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_WRITE | VIOMMU_PERM_PRIV, &pa), 0);
+    /* A user request still faults with U/S. */
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 1), 0x81);
+    /* WPE = 1: the supervisor write faults like any write to a read-only page. */
+    fs_attach(f.g, pasid, &pt, 1 | (1u << 4), true);
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_WRITE | VIOMMU_PERM_PRIV, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 2), 0x85);
+    /* EAFE: the extended-accessed bit is set with A. */
+    fs_map(&pt, 0x8000, 0x903000, P | RW | US);
+    fs_attach(f.g, pasid, &pt, 1u << 7, true);
+    ck_assert_int_eq(tr(as, 0x8000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(th_r64(&f.th, fs_slot(&pt, 0x8000, 0, 0)) & (A | EA), A | EA);
+    ck_assert_uint_eq(th_r64(&f.th, fs_slot(&pt, 0x8000, 3, 0)) & (A | EA), A | EA);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(first_stage_fault_reasons)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    unsigned idx = 0;
+    fx_init(&f, FS);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x1000, 0x904000, P | US);
+    fs_map(&pt, 0x2000, 0x905000, P | RW | US | (UINT64_C(1) << 50)); /* beyond HAW 46 */
+    fs_map(&pt, 0x3000, 0x906000, P | RW | US | XD);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    struct viommu_as *as = get_as(&f, VIOMMU_PASID_NONE);
+    ck_assert_int_eq(tr(as, UINT64_C(0x0000800000000000), VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x80); /* non-canonical */
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_WRITE, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x85); /* read-only */
+    ck_assert_int_eq(tr(as, 0x9000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x71); /* not present */
+    ck_assert_int_eq(tr(as, 0x2000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x72); /* reserved (address width) */
+    /* Requests without PASID carry no execute attribute: XD does not matter. */
+    ck_assert_int_eq(tr(as, 0x3000, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &pa), 0);
+    /* A table outside guest RAM: 0x70 below the top, 0x73 for FSPTPTR's table. */
+    th_w64(&f.th, fs_slot(&pt, 0x400000, 1, P | RW | US | A), (UINT64_C(1) << 40) | P | RW | US);
+    ck_assert_int_eq(tr(as, 0x400000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x70);
+    struct fs_pt far = {.th = &f.th, .levels = 4, .root = UINT64_C(1) << 40};
+    fs_attach(f.g, VIOMMU_PASID_NONE, &far, 0, true);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x73);
+    /* FSPTPTR beyond the host address width. */
+    far.root = UINT64_C(1) << 47;
+    fs_attach(f.g, VIOMMU_PASID_NONE, &far, 0, true);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x73);
+    /* 5-level tables without CAP.FS5LP, nested and reserved FSPM: 0x5B. */
+    struct fs_pt p5;
+    fs_init(&p5, &f.th, 5);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &p5, 0, true);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x5B);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 2u << 2, true);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x5B);
+    uint64_t pe = vg_pasid_entry(f.g, RID, 0);
+    th_w64(&f.th, pe, (3u << 6) | 1); /* PGTT = 011b nested */
+    vg_pc_inv(f.g, DID, 0);
+    ck_assert(vg_wait(f.g));
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x5B);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(first_stage_unsupported_without_fsts)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    fx_init(&f, SCALABLE);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x1000, 0x904000, P | RW | US);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    ck_assert_int_eq(tr(get_as(&f, VIOMMU_PASID_NONE), 0x1000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x5B);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(five_level_and_1g_when_advertised)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    fx_init(&f, FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L);
+    fs_init(&pt, &f.th, 5);
+    const uint64_t iova = UINT64_C(0x0001000040000000);
+    th_w64(&f.th, fs_slot(&pt, iova, 2, P | RW | US | A), (UINT64_C(1) << 30) | P | RW | US | PS);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    ck_assert_int_eq(tr(get_as(&f, VIOMMU_PASID_NONE), iova + 0x12345, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, (UINT64_C(1) << 30) + 0x12345);
+    fx_fini(&f);
+}
+END_TEST
+
+/* ---- notifiers: diff resync on PIOTLB and stage switches --------------- */
+
+struct evrec {
+    unsigned maps, unmaps;
+    uint64_t last_first, last_last, last_addr;
+};
+
+static int ev_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct evrec *r = opaque;
+    (void)as;
+    if (ev->kind == VIOMMU_EVENT_MAP) {
+        r->maps++;
+        r->last_first = ev->iova_first;
+        r->last_last = ev->iova_last;
+        r->last_addr = ev->addr;
+    } else if (ev->kind == VIOMMU_EVENT_UNMAP) {
+        r->unmaps++;
+        r->last_first = ev->iova_first;
+        r->last_last = ev->iova_last;
+    }
+    return 0;
+}
+
+static struct viommu_notifier *watch(struct viommu_as *as, struct evrec *r)
+{
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = ev_fn, .opaque = r};
+    struct viommu_notifier *n = NULL;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    return n;
+}
+
+START_TEST(piotlb_resyncs_first_stage)
+{
+    struct fx f;
+    struct fs_pt pt;
+    struct evrec r = {0};
+    fx_init(&f, FS);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x10000, 0xA00000, P | RW | US | A | D);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    struct viommu_as *as = get_as(&f, VIOMMU_PASID_NONE);
+    watch(as, &r);
+    ck_assert_uint_eq(r.maps, 1);
+    /* Page-selective with AM = 1 (8 KiB) and the leaf hint. */
+    fs_map(&pt, 0x11000, 0xA01000, P | RW | US | A | D);
+    piotlb(f.g, 0, true, 0x10000, 1, true);
+    ck_assert_uint_eq(r.maps, 2);
+    ck_assert_uint_eq(r.last_first, 0x11000);
+    ck_assert_uint_eq(r.last_addr, 0xA01000);
+    ck_assert_uint_eq(r.unmaps, 0);
+    /* All-in-PASID after an unmap. */
+    th_w64(&f.th, fs_slot(&pt, 0x10000, 0, 0), 0);
+    piotlb(f.g, 0, false, 0, 0, false);
+    ck_assert_uint_eq(r.unmaps, 1);
+    ck_assert_uint_eq(r.last_first, 0x10000);
+    ck_assert_uint_eq(r.last_last, 0x10FFF);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(stage_switch_is_a_diff)
+{
+    struct fx f;
+    struct fs_pt pt;
+    struct vg_pt sl;
+    struct evrec r = {0};
+    fx_init(&f, FS);
+    /* Second stage first: 0x20000 -> 0xB00000. */
+    vg_pt_init(&sl, &f.th, 2);
+    vg_pt_map(&sl, 0x20000, 0xB00000, 12, VG_R | VG_W);
+    vg_attach(f.g, RID, VIOMMU_PASID_NONE, DID, &sl);
+    struct viommu_as *as = get_as(&f, VIOMMU_PASID_NONE);
+    watch(as, &r);
+    ck_assert_uint_eq(r.maps, 1);
+    /* The same mapping plus one more in first-stage tables; the PASID-cache
+     * invalidation switches stages without unmapping what stays valid. */
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x20000, 0xB00000, P | RW | US | A | D);
+    fs_map(&pt, 0x21000, 0xB01000, P | RW | US | A | D);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    ck_assert_uint_eq(r.unmaps, 0);
+    ck_assert_uint_eq(r.maps, 2);
+    ck_assert_uint_eq(r.last_first, 0x21000);
+    uint64_t pa;
+    ck_assert_int_eq(tr(as, 0x21000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xB01000);
+    /* And back: 0x21000 goes away, 0x20000 stays. */
+    vg_attach(f.g, RID, VIOMMU_PASID_NONE, DID, &sl);
+    vg_pc_inv(f.g, DID, 0);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(r.unmaps, 1);
+    ck_assert_uint_eq(r.last_first, 0x21000);
+    fx_fini(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("vtd_fs");
+    TCase *t = tcase_create("fs");
+    tcase_add_test(t, caps_follow_config);
+    tcase_add_test(t, rid_pasid_walks_first_stage);
+    tcase_add_test(t, pasid_requests_privilege_and_sre);
+    tcase_add_test(t, first_stage_fault_reasons);
+    tcase_add_test(t, first_stage_unsupported_without_fsts);
+    tcase_add_test(t, five_level_and_1g_when_advertised);
+    tcase_add_test(t, piotlb_resyncs_first_stage);
+    tcase_add_test(t, stage_switch_is_a_diff);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
