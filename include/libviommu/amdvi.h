@@ -77,8 +77,30 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief Extended Feature Register bits this model can advertise (spec §3.4.5). */
 #define VIOMMU_AMDVI_EFR_PREFSUP (UINT64_C(1) << 0)  /**< PREFETCH_IOMMU_PAGES (a hint, accepted). */
 #define VIOMMU_AMDVI_EFR_IASUP (UINT64_C(1) << 6)    /**< INVALIDATE_IOMMU_ALL. */
-/** @brief Every EFR feature bit that may be requested in viommu_amdvi_config::efr_features. */
-#define VIOMMU_AMDVI_EFR_ALL (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP)
+/** @brief NXSup: the no-execute bit of guest (v2) page tables is honoured. */
+#define VIOMMU_AMDVI_EFR_NXSUP (UINT64_C(1) << 3)
+/** @brief GTSup: guest (v2) page tables through the DTE's GCR3 table (DTE GV, GLX, GCR3 root). */
+#define VIOMMU_AMDVI_EFR_GTSUP (UINT64_C(1) << 4)
+/** @brief GATS field (bits 13:12): guest paging levels, 00b 4-level, 01b 5-level too. */
+#define VIOMMU_AMDVI_EFR_GATS_MASK (UINT64_C(3) << 12)
+/** @brief GATS value: 5-level guest tables supported. */
+#define VIOMMU_AMDVI_EFR_GATS_5L (UINT64_C(1) << 12)
+/** @brief GLXSup field (bits 15:14): GCR3 table levels supported minus 1 (0..2). */
+#define VIOMMU_AMDVI_EFR_GLXSUP_MASK (UINT64_C(3) << 14)
+/** @brief PASmax field (bits 36:32): PASID bits supported minus 1. */
+#define VIOMMU_AMDVI_EFR_PASMAX_MASK (UINT64_C(0x1F) << 32)
+/** @brief GIoSup: requests without PASID may use PASID 0's guest tables (DTE GIoV). */
+#define VIOMMU_AMDVI_EFR_GIOSUP (UINT64_C(1) << 48)
+/** @brief Every EFR feature bit or field that may be requested in viommu_amdvi_config::efr_features. */
+#define VIOMMU_AMDVI_EFR_ALL                                                                                   \
+    (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP |     \
+     VIOMMU_AMDVI_EFR_GATS_MASK | VIOMMU_AMDVI_EFR_GLXSUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK |               \
+     VIOMMU_AMDVI_EFR_GIOSUP)
+/** @brief The guest-table features Linux's `amd_iommu=pgtbl_v2` needs: GTSup, GIoSup,
+ *  NXSup, 5-level guest tables, GLXSup 1 (two-level GCR3 tables) and 16 PASID bits. */
+#define VIOMMU_AMDVI_EFR_V2                                                                                    \
+    (VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_5L | (UINT64_C(1) << 14) |        \
+     (UINT64_C(15) << 32) | VIOMMU_AMDVI_EFR_GIOSUP)
 
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
 #define VIOMMU_AMDVI_CAP_BLOCK_LEN 40u
@@ -100,7 +122,8 @@ struct viommu_amdvi_config {
     uint8_t dma_remap;      /**< 1 = full translation; 0 = passthrough only (HATS = 11b). */
     uint8_t reserved[2];    /**< Zero. */
     uint64_t mmio_base;     /**< Initial MMIO base (the guest may rewrite it; 16 KiB aligned). */
-    uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise. */
+    uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise (e.g. ::VIOMMU_AMDVI_EFR_V2 for guest
+                                 tables); the guest-table fields need ::VIOMMU_AMDVI_EFR_GTSUP. */
     uint32_t cmds_per_doorbell; /**< Commands processed per tail write / process call; 0 = 256. */
     uint32_t reserved2;     /**< Zero. */
 };
@@ -119,6 +142,9 @@ struct viommu_amdvi;
  *         below 0x40 or not dword aligned.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS `efr_features` has bits outside ::VIOMMU_AMDVI_EFR_ALL.
+ * @retval VIOMMU_EINVAL Guest-table fields (GATS, GLXSup, PASmax, GIoSup) without GTSup.
+ * @note GATS and GLXSup values above the model's maximum (5-level, 2) are
+ *       clamped to it, so ::VIOMMU_AMDVI_EFR_ALL advertises everything.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
  * @retval VIOMMU_EBUSY Called from a callback.
  */

@@ -34,6 +34,7 @@ enum {
 #define CW_I VI_BIT(1)
 #define INV_S VI_BIT(0)
 #define INV_PDE VI_BIT(1)
+#define INV_GN VI_BIT(2)
 
 enum cmd_result { CMD_OK, CMD_ILLEGAL, CMD_HWERR };
 
@@ -122,8 +123,21 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         inv_range(addr, c[2] & INV_S, &first, &last);
         /* PDE=1 also drops cached directory entries; the IOTLB only holds
          * leaves, so both cases invalidate and resync the same range. */
+        /* GN = 1 names guest (v2) translations of PASID c[0][19:0]; the
+         * GCR3 table they hang off may have changed too: re-resolve the
+         * domain's devices (a diff), then sync the range (a superset of
+         * the PASID's translations). */
+        if (c[2] & INV_GN)
+            for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next)
+                if (ds->domain_id == dom) {
+                    int r2 = amdvi_apply_dte(dev, ds);
+                    if (r2 && !r)
+                        r = r2;
+                }
         vi_iotlb_invalidate_domain(dev->ctx, dev, dom, first, last);
-        r = vi_domain_sync(dev->ctx, dev, dom, first, last);
+        int rs = vi_domain_sync(dev->ctx, dev, dom, first, last);
+        if (!r)
+            r = rs;
         break;
     }
     case CMD_INV_IOTLB_PAGES: /* no device IOTLB (ATS) is emulated: complete */

@@ -6,6 +6,8 @@
  */
 #include "amdv1/amdvi_internal.h"
 
+#include <libviommu/x86_pt.h>
+
 #include "core/core.h"
 
 #include <string.h>
@@ -49,6 +51,9 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
 {
     ds->has_domain = 0;
     ds->suppress = 0;
+    ds->guest = 0;
+    /* Requests without PASID carry no privilege or execute attribute. */
+    vi_as_set_access_policy(ds->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
     if (!(dev->control & AMDVI_CTRL_IOMMU_EN)) {
         if (vi_as_mode(ds->as) == VIOMMU_MODE_PASSTHROUGH)
             return 0;
@@ -66,6 +71,7 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
         return vi_as_set_passthrough_perm(ds->as, res.perm);
     case VIOMMU_MODE_TRANSLATED:
         ds->has_domain = 1;
+        ds->guest = res.pt.fmt == viommu_pt_format_x86(0);
         return vi_as_set_pt(ds->as, res.domain_id, &res.pt);
     default:
         return vi_as_set_blocked(ds->as, block_code(res.event));
@@ -98,6 +104,10 @@ static int check_cfg(const struct viommu_amdvi_config *cfg)
         return VIOMMU_EINVAL;
     if (cfg->efr_features & ~VIOMMU_AMDVI_EFR_ALL)
         return VIOMMU_EFLAGS;
+    if (!(cfg->efr_features & VIOMMU_AMDVI_EFR_GTSUP) &&
+        (cfg->efr_features & (VIOMMU_AMDVI_EFR_GATS_MASK | VIOMMU_AMDVI_EFR_GLXSUP_MASK |
+                              VIOMMU_AMDVI_EFR_PASMAX_MASK | VIOMMU_AMDVI_EFR_GIOSUP)))
+        return VIOMMU_EINVAL;
     return 0;
 }
 
@@ -131,7 +141,14 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
     dev->pa_lg2 = dev->cfg.pa_lg2;
     /* EFR (§3.4.5): HATS 00b/01b/10b = 4/5/6 levels, 11b = host translation disabled. */
     unsigned hats = dev->levels ? dev->levels - 4 : 3;
-    dev->efr = (dev->cfg.efr_features & VIOMMU_AMDVI_EFR_ALL) | VI_FIELD_PREP(AMDVI_EFR_HATS, hats);
+    uint64_t feat = dev->cfg.efr_features & VIOMMU_AMDVI_EFR_ALL;
+    /* Field values above what the model supports (GATS 5-level, GLXSup 2)
+     * are clamped, so VIOMMU_AMDVI_EFR_ALL advertises everything. */
+    if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_GATS_MASK, feat) > 1)
+        feat = (feat & ~VIOMMU_AMDVI_EFR_GATS_MASK) | VIOMMU_AMDVI_EFR_GATS_5L;
+    if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_GLXSUP_MASK, feat) > 2)
+        feat = (feat & ~VIOMMU_AMDVI_EFR_GLXSUP_MASK) | VI_FIELD_PREP(VIOMMU_AMDVI_EFR_GLXSUP_MASK, 2);
+    dev->efr = feat | VI_FIELD_PREP(AMDVI_EFR_HATS, hats);
     amdvi_regs_reset(dev);
     vi_ctx_device_get(ctx);
     *out = dev;

@@ -14,10 +14,25 @@
  *  - Mode 7 (reserved encoding): IO_PAGE_FAULT; Mode above the advertised
  *    levels or a set reserved bit: ILLEGAL_DEV_TABLE_ENTRY.
  *  - DeviceID beyond the device-table size: ILLEGAL_DEV_TABLE_ENTRY.
+ *  - Guest (v2) tables (§2.2.6, with EFR GTSup): GV, GLX (reserved value 3
+ *    or above GLXSup), the GCR3 table root pointer split over DTE bits
+ *    60:58, 95:80 and 127:107 (beyond PAsize) and the guest paging mode
+ *    (DTE bits 183:182; 5-level only with GATS = 01b) are checked, bad
+ *    values give ILLEGAL_DEV_TABLE_ENTRY. With GIoV (needs GIoSup) and
+ *    Mode 0, requests without PASID walk PASID 0's guest tables: the GCR3
+ *    table (GLX + 1 levels of 512 entries, valid bit 0) gives the guest CR3,
+ *    whose x86-64 tables translate (fmt/x86.c). An invalid GCR3 entry gives
+ *    IO_PAGE_FAULT. GIoV with Mode != 0 (v2 nested over v1) is not
+ *    implemented: such a DTE blocks with IO_PAGE_FAULT and a log line.
+ *    With GIoV clear, requests without PASID use the v1 table (Mode) or
+ *    Mode 0's IR/IW as before: the guest tables only serve PASID requests,
+ *    which this model does not take yet.
  */
 #include "amdv1/amdvi_internal.h"
 
 #include "core/core.h"
+
+#include <libviommu/x86_pt.h>
 
 #include <string.h>
 
@@ -28,13 +43,23 @@
 #define DTE_MODE VI_GENMASK(11, 9)
 #define DTE_ROOT VI_GENMASK(51, 12)
 #define DTE_PPR VI_BIT(52)
+#define DTE_GIOV VI_BIT(54)
 #define DTE_GV VI_BIT(55)
+#define DTE_GLX VI_GENMASK(57, 56)
+#define DTE_GCR3_LO VI_GENMASK(60, 58) /* GCR3 table root pointer [14:12] */
 #define DTE_IR VI_BIT(61)
 #define DTE_IW VI_BIT(62)
 /* second quadword */
 #define DTE_DOMAIN VI_GENMASK(15, 0)
 #define DTE_SE VI_BIT(33)
 #define DTE_SA VI_BIT(34)
+#define DTE_GCR3_MID VI_GENMASK(31, 16) /* [30:15] */
+#define DTE_GCR3_HI VI_GENMASK(63, 43)  /* [51:31] */
+/* third quadword */
+#define DTE_GPT_LEVEL VI_GENMASK(55, 54) /* guest paging mode: 0 4-level, 1 5-level */
+
+#define GCR3_VALID VI_BIT(0)
+#define GCR3_ADDR VI_GENMASK(51, 12)
 
 #define DTE_LEN 32u
 
@@ -42,6 +67,54 @@ static void blocked(struct viommu_amdvi_resolution *out, uint32_t event)
 {
     out->mode = VIOMMU_MODE_BLOCKED;
     out->event = event;
+}
+
+/* GV = 1 (§2.2.6): check the guest-table fields and, with GIoV, point
+ * requests without PASID at PASID 0's guest tables. Returns true when it
+ * decided the outcome. */
+static bool resolve_guest(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, unsigned mode,
+                          struct viommu_amdvi_resolution *out)
+{
+    uint64_t q0 = out->dte[0], q1 = out->dte[1], q2 = out->dte[2];
+    unsigned glx = (unsigned)VI_FIELD_GET(DTE_GLX, q0);
+    unsigned gpt = (unsigned)VI_FIELD_GET(DTE_GPT_LEVEL, q2);
+    uint64_t gcr3 = (VI_FIELD_GET(DTE_GCR3_LO, q0) << 12) | (VI_FIELD_GET(DTE_GCR3_MID, q1) << 15) |
+                    (VI_FIELD_GET(DTE_GCR3_HI, q1) << 31);
+    uint64_t pa_mask = vi_lg2_mask(pa_lg2);
+
+    if (glx == 3 || glx > VI_FIELD_GET(VIOMMU_AMDVI_EFR_GLXSUP_MASK, efr) || (gcr3 & ~pa_mask) || gpt > 1 ||
+        (gpt == 1 && VI_FIELD_GET(VIOMMU_AMDVI_EFR_GATS_MASK, efr) != 1) ||
+        ((q0 & DTE_GIOV) && !(efr & VIOMMU_AMDVI_EFR_GIOSUP))) {
+        blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+        return true;
+    }
+    if (!(q0 & DTE_GIOV))
+        return false;
+    if (mode != 0) {
+        vi_log(ctx, VIOMMU_LOG_WARN, "amdvi: DTE with GIoV and Mode %u (v2 nested over v1) is not implemented",
+               mode);
+        blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+        return true;
+    }
+    /* PASID 0: index 0 at every level of the GCR3 table. */
+    uint64_t table = gcr3, e = 0;
+    for (unsigned l = 0; l <= glx; l++) {
+        if (vi_gmem_read_u64(ctx, table, &e) || !(e & GCR3_VALID) || ((e & GCR3_ADDR) & ~pa_mask)) {
+            blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+            return true;
+        }
+        table = e & GCR3_ADDR;
+    }
+    /* 1 GiB guest pages are always supported; DTE IR/IW still gate the access. */
+    if (viommu_x86_pt_config(gpt ? 5 : 4, pa_lg2 < 32 ? 32 : pa_lg2, VIOMMU_X86_PT_PAGE_1G, table, &out->pt)) {
+        blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+        return true;
+    }
+    out->pt.perm &= (uint8_t)(~VIOMMU_PERM_RW | out->perm);
+    if (!(out->perm & VIOMMU_PERM_WRITE))
+        out->pt.perm &= (uint8_t)~VIOMMU_PERM_PRIV_WRITE;
+    out->mode = VIOMMU_MODE_TRANSLATED;
+    return true;
 }
 
 void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
@@ -75,8 +148,8 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
     out->suppress = (uint8_t)(((q1 & DTE_SA) ? AMDVI_SUPPRESS_SA : 0) | ((q1 & DTE_SE) ? AMDVI_SUPPRESS_SE : 0));
     out->perm = (uint8_t)(((q0 & DTE_IR) ? VIOMMU_PERM_READ : 0) | ((q0 & DTE_IW) ? VIOMMU_PERM_WRITE : 0));
 
-    /* Reserved fields and features we do not advertise (HASup, PPRSup, GTSup). */
-    if (q0 & (DTE_RSVD0 | DTE_HAD | DTE_PPR | DTE_GV)) {
+    /* Reserved fields and features we do not advertise (HASup, PPRSup; GTSup unless configured). */
+    if ((q0 & (DTE_RSVD0 | DTE_HAD | DTE_PPR)) || ((q0 & DTE_GV) && !(efr_features & VIOMMU_AMDVI_EFR_GTSUP))) {
         blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
         return;
     }
@@ -85,6 +158,8 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
         return;
     }
     unsigned mode = (unsigned)VI_FIELD_GET(DTE_MODE, q0);
+    if ((q0 & DTE_GV) && mode == 0 && resolve_guest(ctx, efr_features, pa_lg2, mode, out))
+        return;
     if (mode == 0) {
         if (out->perm == VIOMMU_PERM_NONE)
             blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
@@ -96,6 +171,8 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
         blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
         return;
     }
+    if ((q0 & DTE_GV) && resolve_guest(ctx, efr_features, pa_lg2, mode, out))
+        return;
     uint64_t root = q0 & DTE_ROOT;
     if (mode > levels || (root & ~vi_lg2_mask(pa_lg2))) {
         blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);

@@ -65,6 +65,9 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     uint8_t suppress = ds ? ds->suppress : 0;
     uint16_t dom = ds ? ds->domain_id : 0;
     uint32_t rw = (f->access & VIOMMU_PERM_WRITE) ? (uint32_t)AMDVI_EVF_RW : 0;
+    /* Faults in guest (v2) tables carry GN; their requests are user requests. */
+    if (ds && ds->guest && f->reason != VIOMMU_FAULT_BLOCKED)
+        rw |= (uint32_t)AMDVI_EVF_GN | ((f->access & VIOMMU_PERM_PRIV) ? 0 : (uint32_t)AMDVI_EVF_US);
     uint32_t ev[4];
     uint32_t code;
 
@@ -88,7 +91,8 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
         }
         break;
     case VIOMMU_FAULT_READ_FAILED:
-        /* §2.5.5: the walk could not read an entry: hardware error, not "not mapped". */
+    case VIOMMU_FAULT_UPDATE_FAILED:
+        /* §2.5.5: the walk could not read (or update A/D in) an entry: hardware error, not "not mapped". */
         code = VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR;
         put(ev, code, devid, dom | rw, f->entry_gpa & ~UINT64_C(7));
         break;
@@ -99,7 +103,8 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     case VIOMMU_FAULT_BAD_ENTRY:
         code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
         put(ev, code, devid,
-            dom | rw | (uint32_t)AMDVI_EVF_PR | (f->code == VIOMMU_AMDV1_BAD_RSVD ? (uint32_t)AMDVI_EVF_RZ : 0),
+            dom | rw | (uint32_t)AMDVI_EVF_PR |
+                ((f->code == VIOMMU_AMDV1_BAD_RSVD || (ds && ds->guest)) ? (uint32_t)AMDVI_EVF_RZ : 0),
             f->iova);
         break;
     default: /* NOT_PRESENT, ADDR_RANGE */

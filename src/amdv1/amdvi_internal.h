@@ -125,6 +125,7 @@ struct amdvi_devstate {
     uint16_t domain_id;
     uint8_t suppress;
     uint8_t has_domain; /* translated through tables tagged domain_id */
+    uint8_t guest;      /* translated through guest (v2) tables */
     uint64_t dte_gpa;
 };
 

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/* AMD-Vi guest (v2) page tables: EFR fields, DTE GV/GLX/GCR3 root/GIoV and
+ * guest paging mode, the GCR3 table walk for requests without PASID (PASID
+ * 0), A/D updates in the guest's x86-64 tables, IO_PAGE_FAULT flags (GN,
+ * US), ILLEGAL_DEV_TABLE_ENTRY for bad GCR3 fields, INVALIDATE_IOMMU_PAGES
+ * with GN re-reading the GCR3 table. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amdv1_guest.h"
+
+#define P UINT64_C(0x1)
+#define RW UINT64_C(0x2)
+#define US UINT64_C(0x4)
+#define A UINT64_C(0x20)
+#define D UINT64_C(0x40)
+
+#define EV_ILLEGAL_DTE 1u
+#define EV_IO_PAGE_FAULT 2u
+#define EVF_GN (1u << 16)
+#define EVF_US (1u << 18)
+#define EVF_PR (1u << 20)
+#define EVF_RW (1u << 21)
+
+#define DEVID 0x10
+#define DOM 7
+
+/* DTE q0: V, TV, IR, IW, Mode 0, GV, GIoV, GLX, GCR3[14:12]; q1: DomainID, GCR3[30:15], GCR3[51:31];
+ * q2: guest paging mode. */
+static void set_v2_dte(struct guest *g, uint64_t gcr3, unsigned glx, unsigned gpt, bool giov, unsigned mode,
+                       uint64_t v1_root)
+{
+    uint64_t q0 = 1u | 2u | (UINT64_C(3) << 61) | (UINT64_C(1) << 55) | ((uint64_t)glx << 56) |
+                  (((gcr3 >> 12) & 7) << 58) | ((uint64_t)mode << 9) | (v1_root & UINT64_C(0xffffffffff000));
+    if (giov)
+        q0 |= UINT64_C(1) << 54;
+    uint64_t q1 = DOM | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43);
+    uint64_t a = g->devtab + (uint64_t)DEVID * 32;
+    th_w64(&g->th, a + 8, q1);
+    th_w64(&g->th, a + 16, (uint64_t)gpt << 54);
+    th_w64(&g->th, a + 24, 0);
+    th_w64(&g->th, a, q0);
+    g_inv_dte(g, DEVID);
+}
+
+/* A GCR3 table of glx + 1 levels whose PASID 0 entry holds `cr3`. Returns its root. */
+static uint64_t gcr3_table(struct guest *g, unsigned glx, uint64_t cr3, uint64_t *leaf_entry)
+{
+    uint64_t root = th_alloc_pages(&g->th, 1), t = root;
+    for (unsigned l = 0; l < glx; l++) {
+        uint64_t n = th_alloc_pages(&g->th, 1);
+        th_w64(&g->th, t, n | 1);
+        t = n;
+    }
+    th_w64(&g->th, t, cr3 | 1);
+    if (leaf_entry)
+        *leaf_entry = t;
+    return root;
+}
+
+struct gpt {
+    struct guest *g;
+    unsigned levels;
+    uint64_t root;
+};
+
+static uint64_t gpt_slot(struct gpt *pt, uint64_t iova, unsigned level)
+{
+    uint64_t table = pt->root;
+    for (unsigned l = pt->levels - 1;; l--) {
+        uint64_t e = table + 8 * ((iova >> (12 + 9 * l)) & 511);
+        if (l == level)
+            return e;
+        uint64_t v = th_r64(&pt->g->th, e);
+        if (!(v & P)) {
+            v = th_alloc_pages(&pt->g->th, 1) | P | RW | US;
+            th_w64(&pt->g->th, e, v);
+        }
+        table = v & UINT64_C(0x000FFFFFFFFFF000);
+    }
+}
+
+static void gpt_init(struct gpt *pt, struct guest *g, unsigned levels)
+{
+    pt->g = g;
+    pt->levels = levels;
+    pt->root = th_alloc_pages(&g->th, 1);
+}
+
+static struct viommu_as *get_as(struct guest *g)
+{
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_amdvi_get_as(g->dev, DEVID, &as), 0);
+    return as;
+}
+
+static int tr(struct viommu_as *as, uint64_t iova, unsigned access, uint64_t *pa)
+{
+    struct viommu_translation t;
+    struct viommu_fault f;
+    int r = viommu_as_translate(as, iova, access, &t, &f);
+    if (r == 0 && pa)
+        *pa = t.addr | (iova & t.addr_mask);
+    return r;
+}
+
+START_TEST(efr_advertises_guest_tables)
+{
+    struct guest g;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    uint64_t efr = g_mmio_r(&g, 0x30);
+    ck_assert(efr & (1u << 4));                  /* GTSup */
+    ck_assert(efr & (1u << 3));                  /* NXSup */
+    ck_assert(efr & (UINT64_C(1) << 48));        /* GIoSup */
+    ck_assert_uint_eq((efr >> 12) & 3, 1);       /* GATS: 5-level */
+    ck_assert_uint_eq((efr >> 14) & 3, 1);       /* GLXSup */
+    ck_assert_uint_eq((efr >> 32) & 0x1F, 15);   /* PASmax: 16 bits */
+    g_fini(&g);
+    /* ALL clamps the fields to what the model supports. */
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_ALL, 0);
+    efr = g_mmio_r(&g, 0x30);
+    ck_assert_uint_eq((efr >> 12) & 3, 1);
+    ck_assert_uint_eq((efr >> 14) & 3, 2);
+    g_fini(&g);
+    /* Guest-table fields without GTSup are refused. */
+    struct testhost th;
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .cap_offset = 0x40, .dma_remap = 1,
+                                      .efr_features = VIOMMU_AMDVI_EFR_GIOSUP};
+    struct viommu_amdvi *d;
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &d), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    th_fini(&th);
+}
+END_TEST
+
+START_TEST(gv_without_gtsup_is_illegal)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
+    set_v2_dte(&g, gcr3_table(&g, 0, 0x200000, NULL), 0, 0, true, 0, 0);
+    ck_assert_int_eq(tr(get_as(&g), 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_ILLEGAL_DTE);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(giov_walks_pasid0_guest_tables)
+{
+    struct guest g;
+    struct gpt pt;
+    uint64_t pa;
+    unsigned glx = (unsigned)_i; /* 0 or 1 */
+    unsigned levels = glx ? 5 : 4;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&pt, &g, levels);
+    const uint64_t iova = UINT64_C(0x7f0012345000);
+    th_w64(&g.th, gpt_slot(&pt, iova, 0), 0xC00000 | P | RW | US);
+    /* The GCR3 root deliberately uses high address bits (split fields). */
+    uint64_t root = gcr3_table(&g, glx, pt.root, NULL);
+    set_v2_dte(&g, root, glx, levels == 5, true, 0, 0);
+    struct viommu_as *as = get_as(&g);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
+    ck_assert_int_eq(tr(as, iova + 0x10, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xC00010);
+    uint64_t leaf = gpt_slot(&pt, iova, 0);
+    ck_assert_uint_eq(th_r64(&g.th, leaf) & (A | D), A);
+    ck_assert_uint_eq(th_r64(&g.th, pt.root + 8 * ((iova >> (12 + 9 * (levels - 1))) & 511)) & A, A);
+    ck_assert_int_eq(tr(as, iova, VIOMMU_PERM_WRITE, &pa), 0);
+    ck_assert_uint_eq(th_r64(&g.th, leaf) & (A | D), A | D);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(gcr3_root_split_fields)
+{
+    struct guest g;
+    struct gpt pt;
+    uint64_t pa;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&pt, &g, 4);
+    th_w64(&g.th, gpt_slot(&pt, 0x3000, 0), 0xD00000 | P | RW | US);
+    /* Place the GCR3 table at an address with bits in all three fields
+     * (inside the 64 MiB of test RAM: bits 14:12 and 25:15). */
+    uint64_t root = UINT64_C(0x3ABF000);
+    th_w64(&g.th, root, pt.root | 1);
+    set_v2_dte(&g, root, 0, 0, true, 0, 0);
+    ck_assert_int_eq(tr(get_as(&g), 0x3000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xD00000);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(bad_gcr3_fields_are_illegal)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    struct viommu_as *as = get_as(&g);
+    uint64_t root = gcr3_table(&g, 2, 0x200000, NULL);
+    /* GLX 3 (reserved), GLX 2 above GLXSup 1, guest paging mode 2, GCR3 beyond PAsize. */
+    const struct {
+        uint64_t gcr3;
+        unsigned glx, gpt;
+    } bad[] = {{root, 3, 0}, {root, 2, 0}, {root, 0, 2}, {UINT64_C(1) << 50, 0, 0}};
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        set_v2_dte(&g, bad[i].gcr3, bad[i].glx, bad[i].gpt, true, 0, 0);
+        ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+        ck_assert_msg(g_event(&g, ev), "case %u: no event", i);
+        ck_assert_uint_eq(ev[1] >> 28, EV_ILLEGAL_DTE);
+    }
+    g_fini(&g);
+    /* GIoV without GIoSup; 5-level guest tables without GATS = 01b. */
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_GTSUP | (UINT64_C(1) << 14), 0);
+    as = get_as(&g);
+    set_v2_dte(&g, gcr3_table(&g, 0, 0x200000, NULL), 0, 0, true, 0, 0);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_ILLEGAL_DTE);
+    set_v2_dte(&g, gcr3_table(&g, 0, 0x200000, NULL), 0, 1, false, 0, 0);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_ILLEGAL_DTE);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(guest_faults_carry_gn_and_us)
+{
+    struct guest g;
+    struct gpt pt;
+    uint32_t ev[4];
+    uint64_t gcr3_leaf;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&pt, &g, 4);
+    th_w64(&g.th, gpt_slot(&pt, 0x5000, 0), 0xE00000 | P | US); /* read-only */
+    set_v2_dte(&g, gcr3_table(&g, 0, pt.root, &gcr3_leaf), 0, 0, true, 0, 0);
+    struct viommu_as *as = get_as(&g);
+    ck_assert_int_eq(tr(as, 0x5000, VIOMMU_PERM_WRITE, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[0] & 0xFFFF, DEVID);
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_US | EVF_PR | EVF_RW), EVF_GN | EVF_US | EVF_PR | EVF_RW);
+    ck_assert_uint_eq(ev[2], 0x5000);
+    /* Not present. */
+    ck_assert_int_eq(tr(as, 0x9000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_PR), EVF_GN);
+    /* A supervisor-only page: requests without PASID are user requests. */
+    th_w64(&g.th, gpt_slot(&pt, 0x6000, 0), 0xE01000 | P | RW);
+    g_inv_pages(&g, DOM, 0x6000, 0x1000);
+    ck_assert_int_eq(tr(as, 0x6000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_US | EVF_PR), EVF_GN | EVF_US | EVF_PR);
+    /* An invalid GCR3 entry: IO_PAGE_FAULT. */
+    th_w64(&g.th, gcr3_leaf, 0);
+    g_inv_dte(&g, DEVID);
+    ck_assert_int_eq(tr(as, 0x5000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    g_fini(&g);
+}
+END_TEST
+
+static void inv_pages_gn(struct guest *g, uint32_t pasid, uint64_t addr)
+{
+    g_cmd(g, pasid, (3u << 28) | DOM, (uint32_t)(addr & ~UINT64_C(0xfff)) | 4u /* GN */, (uint32_t)(addr >> 32),
+          true);
+    ck_assert(g_sync(g));
+}
+
+START_TEST(gn_invalidation_rereads_gcr3)
+{
+    struct guest g;
+    struct gpt a, b;
+    uint64_t pa, gcr3_leaf;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&a, &g, 4);
+    gpt_init(&b, &g, 4);
+    th_w64(&g.th, gpt_slot(&a, 0x1000, 0), 0xF00000 | P | RW | US);
+    th_w64(&g.th, gpt_slot(&b, 0x1000, 0), 0xF10000 | P | RW | US);
+    set_v2_dte(&g, gcr3_table(&g, 0, a.root, &gcr3_leaf), 0, 0, true, 0, 0);
+    struct viommu_as *as = get_as(&g);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xF00000);
+    /* The guest points PASID 0 at other tables and flushes with GN = 1. */
+    th_w64(&g.th, gcr3_leaf, b.root | 1);
+    inv_pages_gn(&g, 0, 0x1000);
+    ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xF10000);
+    g_fini(&g);
+}
+END_TEST
+
+START_TEST(gv_with_v1_and_nested_giov)
+{
+    struct guest g;
+    uint32_t ev[4];
+    uint64_t pa;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    uint64_t v1 = g_pt_root(&g);
+    g_pt_map(&g, v1, 3, 0x4000, 0xAB000, 12, VIOMMU_PERM_RW);
+    struct gpt pt;
+    gpt_init(&pt, &g, 4);
+    uint64_t gcr3 = gcr3_table(&g, 0, pt.root, NULL);
+    /* GV = 1 with a v1 table and GIoV = 0: requests without PASID use v1. */
+    set_v2_dte(&g, gcr3, 0, 0, false, 3, v1);
+    struct viommu_as *as = get_as(&g);
+    ck_assert_int_eq(tr(as, 0x4000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xAB000);
+    /* GIoV with Mode != 0 (v2 nested over v1) is not implemented: blocked. */
+    set_v2_dte(&g, gcr3, 0, 0, true, 3, v1);
+    ck_assert_int_eq(tr(as, 0x4000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    g_fini(&g);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("amdvi_v2");
+    TCase *t = tcase_create("v2");
+    tcase_add_test(t, efr_advertises_guest_tables);
+    tcase_add_test(t, gv_without_gtsup_is_illegal);
+    tcase_add_loop_test(t, giov_walks_pasid0_guest_tables, 0, 2);
+    tcase_add_test(t, gcr3_root_split_fields);
+    tcase_add_test(t, bad_gcr3_fields_are_illegal);
+    tcase_add_test(t, guest_faults_carry_gn_and_us);
+    tcase_add_test(t, gn_invalidation_rereads_gcr3);
+    tcase_add_test(t, gv_with_v1_and_nested_giov);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
