@@ -323,6 +323,31 @@ START_TEST(gv_with_v1_and_nested_giov)
 }
 END_TEST
 
+START_TEST(saved_state_keeps_guest_tables)
+{
+    struct guest g;
+    struct gpt pt;
+    uint64_t pa;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&pt, &g, 4);
+    th_w64(&g.th, gpt_slot(&pt, 0x2000, 0), 0xB70000 | P | RW | US);
+    set_v2_dte(&g, gcr3_table(&g, 1, pt.root, NULL), 1, 0, true, 0, 0);
+    ck_assert_int_eq(tr(get_as(&g), 0x2000, VIOMMU_PERM_READ, &pa), 0);
+    size_t len = 0;
+    ck_assert_int_eq(viommu_amdvi_save(g.dev, NULL, &len), VIOMMU_ESIZE);
+    void *buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(viommu_amdvi_save(g.dev, buf, &len), 0);
+    ck_assert_int_eq(viommu_amdvi_reset(g.dev), 0);
+    ck_assert_int_eq(viommu_as_get_mode(get_as(&g)), VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_int_eq(viommu_amdvi_restore(g.dev, buf, len), 0);
+    ck_assert_int_eq(tr(get_as(&g), 0x2000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xB70000);
+    free(buf);
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_v2");
@@ -335,6 +360,7 @@ static Suite *suite(void)
     tcase_add_test(t, guest_faults_carry_gn_and_us);
     tcase_add_test(t, gn_invalidation_rereads_gcr3);
     tcase_add_test(t, gv_with_v1_and_nested_giov);
+    tcase_add_test(t, saved_state_keeps_guest_tables);
     suite_add_tcase(s, t);
     return s;
 }

@@ -436,6 +436,42 @@ START_TEST(stage_switch_is_a_diff)
 }
 END_TEST
 
+START_TEST(saved_state_keeps_first_stage)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    const uint32_t pasid = 7;
+    fx_init(&f, FS | VIOMMU_VTD_F_FS_1G);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0xA000, 0x907000, P | RW | US);
+    fs_attach(f.g, pasid, &pt, 1 /* SRE */, true);
+    struct viommu_as *as = get_as(&f, pasid);
+    ck_assert_int_eq(tr(as, 0xA000, VIOMMU_PERM_WRITE | VIOMMU_PERM_PRIV, &pa), 0);
+    size_t len = 0;
+    ck_assert_int_eq(viommu_vtd_save(f.dev, NULL, &len), VIOMMU_ESIZE);
+    void *buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(viommu_vtd_save(f.dev, buf, &len), 0);
+    /* A unit with the same configuration takes it and translates the same,
+     * SRE included; one without first stage (other CAP/ECAP) refuses it. */
+    ck_assert_int_eq(viommu_vtd_destroy(f.dev), 0);
+    struct viommu_vtd_config c = {.size = sizeof(c), .flags = FS | VIOMMU_VTD_F_FS_1G, .nfr = 32, .haw = 46};
+    ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &f.dev), 0);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, buf, len), 0);
+    as = get_as(&f, pasid);
+    ck_assert_int_eq(tr(as, 0xA000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), 0);
+    ck_assert_uint_eq(pa, 0x907000);
+    struct viommu_vtd *other;
+    c.flags = FS;
+    ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &other), 0);
+    ck_assert_int_ne(viommu_vtd_restore(other, buf, len), 0);
+    ck_assert_int_eq(viommu_vtd_destroy(other), 0);
+    free(buf);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_fs");
@@ -448,6 +484,7 @@ static Suite *suite(void)
     tcase_add_test(t, five_level_and_1g_when_advertised);
     tcase_add_test(t, piotlb_resyncs_first_stage);
     tcase_add_test(t, stage_switch_is_a_diff);
+    tcase_add_test(t, saved_state_keeps_first_stage);
     suite_add_tcase(s, t);
     return s;
 }
