@@ -139,14 +139,14 @@ struct viommu_amdvi;
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL NULL argument; `levels` not 0/4/5/6; `va_lg2` or
  *         `pa_lg2` out of range; `mmio_base` not 16 KiB aligned; cap_offset
- *         below 0x40 or not dword aligned.
+ *         below 0x40 or not dword aligned; guest-table fields (GATS,
+ *         GLXSup, PASmax, GIoSup) without GTSup.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS `efr_features` has bits outside ::VIOMMU_AMDVI_EFR_ALL.
- * @retval VIOMMU_EINVAL Guest-table fields (GATS, GLXSup, PASmax, GIoSup) without GTSup.
- * @note GATS and GLXSup values above the model's maximum (5-level, 2) are
- *       clamped to it, so ::VIOMMU_AMDVI_EFR_ALL advertises everything.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
  * @retval VIOMMU_EBUSY Called from a callback.
+ * @note GATS and GLXSup values above the model's maximum (5-level, 2) are
+ *       clamped to it, so ::VIOMMU_AMDVI_EFR_ALL advertises everything.
  */
 VIOMMU_API int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config *cfg,
                                    struct viommu_amdvi **out);
