@@ -92,14 +92,14 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief GIoSup: requests without PASID may use PASID 0's guest tables (DTE GIoV). */
 #define VIOMMU_AMDVI_EFR_GIOSUP (UINT64_C(1) << 48)
 /** @brief Every EFR feature bit or field that may be requested in viommu_amdvi_config::efr_features. */
-#define VIOMMU_AMDVI_EFR_ALL                                                                                   \
-    (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP |     \
-     VIOMMU_AMDVI_EFR_GATS_MASK | VIOMMU_AMDVI_EFR_GLXSUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK |               \
+#define VIOMMU_AMDVI_EFR_ALL                                                                                      \
+    (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP |        \
+     VIOMMU_AMDVI_EFR_GATS_MASK | VIOMMU_AMDVI_EFR_GLXSUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK |                   \
      VIOMMU_AMDVI_EFR_GIOSUP)
 /** @brief The guest-table features Linux's `amd_iommu=pgtbl_v2` needs: GTSup, GIoSup,
  *  NXSup, 5-level guest tables, GLXSup 1 (two-level GCR3 tables) and 16 PASID bits. */
-#define VIOMMU_AMDVI_EFR_V2                                                                                    \
-    (VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_5L | (UINT64_C(1) << 14) |        \
+#define VIOMMU_AMDVI_EFR_V2                                                                                       \
+    (VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_5L | (UINT64_C(1) << 14) |           \
      (UINT64_C(15) << 32) | VIOMMU_AMDVI_EFR_GIOSUP)
 
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */

@@ -97,8 +97,8 @@ struct viommu_pt_format {
                    struct viommu_pte *out);
     /* Members below are used only when `size` covers them (formats compiled
      * against 0.1 headers end here and get none of these behaviours). */
-    uint32_t flags;         /**< VIOMMU_PT_FMT_* behaviours. */
-    uint32_t reserved2;     /**< Zero. */
+    uint32_t flags;     /**< VIOMMU_PT_FMT_* behaviours. */
+    uint32_t reserved2; /**< Zero. */
     /** Bits the walker sets, as the hardware does, in every entry a translation
      *  uses (the accessed flag; 0 = the format has none). Written back only by
      *  translations with a non-zero access, atomically per entry (see

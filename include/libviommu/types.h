@@ -77,9 +77,12 @@ enum viommu_fault_reason {
     VIOMMU_FAULT_NOT_PRESENT = 2, /**< No translation for the IOVA. */
     VIOMMU_FAULT_PERM = 3,        /**< A translation exists but forbids the access. */
     VIOMMU_FAULT_ADDR_RANGE = 4,  /**< IOVA beyond the input address width. */
-    VIOMMU_FAULT_BAD_ENTRY = 5,   /**< Malformed table entry (reserved bits, bad level); `code` is format specific. */
+    VIOMMU_FAULT_BAD_ENTRY =
+        5, /**< Malformed table entry (reserved bits, bad level); `code` is format specific. */
     VIOMMU_FAULT_READ_FAILED = 6, /**< Reading a table entry from guest memory failed. */
-    VIOMMU_FAULT_UPDATE_FAILED = 7, /**< Setting an accessed/dirty bit in a table entry failed (`entry_gpa` says which). */
+
+    /** Setting an accessed/dirty bit in a table entry failed (`entry_gpa` says which). */
+    VIOMMU_FAULT_UPDATE_FAILED = 7,
 };
 
 /** @brief A guest-visible translation fault, as data. */

@@ -142,21 +142,23 @@ enum viommu_vtd_flag {
      *  on each viommu_as_translate() (see viommu_vtd_get_as()). Keep CM set
      *  (the default) when assigned devices sit behind the unit. */
     VIOMMU_VTD_F_NO_CACHING_MODE = 1u << 0,
-    VIOMMU_VTD_F_PSI = 1u << 1,             /**< Page-selective invalidation (CAP.PSI). */
-    VIOMMU_VTD_F_SL_2M = 1u << 2,           /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
-    VIOMMU_VTD_F_SL_1G = 1u << 3,           /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
-    VIOMMU_VTD_F_QI = 1u << 4,              /**< Queued invalidation (ECAP.QI). */
-    VIOMMU_VTD_F_PT = 1u << 5,              /**< Pass-through translation type (ECAP.PT). */
-    VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
-    VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
-    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    VIOMMU_VTD_F_PSI = 1u << 1,           /**< Page-selective invalidation (CAP.PSI). */
+    VIOMMU_VTD_F_SL_2M = 1u << 2,         /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
+    VIOMMU_VTD_F_SL_1G = 1u << 3,         /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
+    VIOMMU_VTD_F_QI = 1u << 4,            /**< Queued invalidation (ECAP.QI). */
+    VIOMMU_VTD_F_PT = 1u << 5,            /**< Pass-through translation type (ECAP.PT). */
+    VIOMMU_VTD_F_DT = 1u << 6,            /**< Device-TLB invalidations accepted (ECAP.DT). */
+    VIOMMU_VTD_F_SCALABLE = 1u << 7,      /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
+    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8, /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
     /* Bits 9 and 10 are kept for interrupt remapping. */
     /** First-stage translation (ECAP.FSTS; PASID entries with PGTT = 001b walk
      *  x86-64 tables, see x86_pt.h); needs ::VIOMMU_VTD_F_SCALABLE. SSTS stays
      *  advertised: with both, Linux uses first-stage tables for DMA domains. */
     VIOMMU_VTD_F_FS = 1u << 11,
-    VIOMMU_VTD_F_FS_1G = 1u << 12, /**< 1 GiB first-stage pages (CAP.FS1GP); needs ::VIOMMU_VTD_F_FS. */
-    VIOMMU_VTD_F_FS_5L = 1u << 13, /**< 5-level first-stage tables (CAP.FS5LP); needs ::VIOMMU_VTD_F_FS. */
+    /** 1 GiB first-stage pages (CAP.FS1GP); needs ::VIOMMU_VTD_F_FS. */
+    VIOMMU_VTD_F_FS_1G = 1u << 12,
+    /** 5-level first-stage tables (CAP.FS5LP); needs ::VIOMMU_VTD_F_FS. */
+    VIOMMU_VTD_F_FS_5L = 1u << 13,
 };
 /** @brief Every viommu_vtd_flag. */
 #define VIOMMU_VTD_F_ALL 0x39FFu

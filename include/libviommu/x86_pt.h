@@ -32,9 +32,9 @@ extern "C" {
 
 /** @brief Configuration flags of viommu_x86_pt_config(). */
 enum viommu_x86_pt_flags {
-    VIOMMU_X86_PT_PAGE_1G = 1u << 0,  /**< 1 GiB pages (VT-d CAP.FS1GP; AMD-Vi always). */
-    VIOMMU_X86_PT_WPE = 1u << 1, /**< Write protect privileged requests too (VT-d PASID entry WPE). */
-    VIOMMU_X86_PT_EA = 1u << 2,  /**< Set the extended-accessed bit 10 with A (VT-d PASID entry EAFE). */
+    VIOMMU_X86_PT_PAGE_1G = 1u << 0, /**< 1 GiB pages (VT-d CAP.FS1GP; AMD-Vi always). */
+    VIOMMU_X86_PT_WPE = 1u << 1,     /**< Write protect privileged requests too (VT-d PASID entry WPE). */
+    VIOMMU_X86_PT_EA = 1u << 2,      /**< Set the extended-accessed bit 10 with A (VT-d PASID entry EAFE). */
 };
 
 /** @brief Every flag of enum viommu_x86_pt_flags. */

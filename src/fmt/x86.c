@@ -127,8 +127,8 @@ int viommu_x86_pt_config(unsigned levels, unsigned pa_lg2, uint32_t flags, uint6
         .root = root,
         .top_level = (uint8_t)(levels - 1),
         .va_lg2 = (uint8_t)(levels == 5 ? 57 : 48),
-        .perm = VIOMMU_PERM_READ | VIOMMU_PERM_WRITE | VIOMMU_PERM_EXEC | VIOMMU_PERM_USER |
-                VIOMMU_PERM_PRIV_WRITE,
+        .perm =
+            VIOMMU_PERM_READ | VIOMMU_PERM_WRITE | VIOMMU_PERM_EXEC | VIOMMU_PERM_USER | VIOMMU_PERM_PRIV_WRITE,
         .fmt_flags = flags,
         .fmt_data = pa_lg2,
     };

@@ -122,8 +122,8 @@ void vtd_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_faul
     bool fpd = v->fpd != 0;
     if (fault->reason == VIOMMU_FAULT_BLOCKED)
         fpd = (fault->code & VTD_BLOCK_FPD) != 0;
-    uint8_t reason = v->fs ? vtd_fs_fault_reason(fault, v->top_level)
-                           : vtd_fault_reason(fault, v->scalable != 0, v->top_level);
+    uint8_t reason =
+        v->fs ? vtd_fs_fault_reason(fault, v->top_level) : vtd_fault_reason(fault, v->scalable != 0, v->top_level);
     if (!reason)
         return;
     if (fpd) {

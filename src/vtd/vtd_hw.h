@@ -319,9 +319,9 @@
 #define VTD_FR_FS_RSVD 0x72         /* SFS.3: first-stage entry reserved bits */
 #define VTD_FR_FS_ROOT 0x73         /* SFS.4: FSPTPTR table not accessible / beyond HAW */
 #define VTD_FR_FS_NON_CANONICAL 0x80 /* SGN.1 */
-#define VTD_FR_FS_US 0x81           /* SGN.2: user request, U/S clear */
-#define VTD_FR_FS_XD 0x82           /* SGN.3: execute request, no execute permission */
-#define VTD_FR_FS_AD 0x91           /* SFS.10: A/EA/D update failed (QEMU's value; Linux names 0x90 for no-snoop) */
+#define VTD_FR_FS_US 0x81            /* SGN.2: user request, U/S clear */
+#define VTD_FR_FS_XD 0x82            /* SGN.3: execute request, no execute permission */
+#define VTD_FR_FS_AD 0x91 /* SFS.10: A/EA/D update failed (QEMU's value; Linux names 0x90 for no-snoop) */
 #define VTD_FR_SM_SL_ACCESS 0x78    /* SSL.1 */
 #define VTD_FR_SM_SL_RSVD 0x7A      /* SSL.3 */
 #define VTD_FR_SM_SLPTPTR 0x7B      /* SSL.4 */

@@ -110,12 +110,12 @@ START_TEST(efr_advertises_guest_tables)
     struct guest g;
     g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
     uint64_t efr = g_mmio_r(&g, 0x30);
-    ck_assert(efr & (1u << 4));                  /* GTSup */
-    ck_assert(efr & (1u << 3));                  /* NXSup */
-    ck_assert(efr & (UINT64_C(1) << 48));        /* GIoSup */
-    ck_assert_uint_eq((efr >> 12) & 3, 1);       /* GATS: 5-level */
-    ck_assert_uint_eq((efr >> 14) & 3, 1);       /* GLXSup */
-    ck_assert_uint_eq((efr >> 32) & 0x1F, 15);   /* PASmax: 16 bits */
+    ck_assert(efr & (1u << 4));                /* GTSup */
+    ck_assert(efr & (1u << 3));                /* NXSup */
+    ck_assert(efr & (UINT64_C(1) << 48));      /* GIoSup */
+    ck_assert_uint_eq((efr >> 12) & 3, 1);     /* GATS: 5-level */
+    ck_assert_uint_eq((efr >> 14) & 3, 1);     /* GLXSup */
+    ck_assert_uint_eq((efr >> 32) & 0x1F, 15); /* PASmax: 16 bits */
     g_fini(&g);
     /* ALL clamps the fields to what the model supports. */
     g_init(&g, 6, VIOMMU_AMDVI_EFR_ALL, 0);
@@ -128,8 +128,8 @@ START_TEST(efr_advertises_guest_tables)
     ck_assert(th_init(&th, 1u << 20));
     th.quiet = true;
     struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
-    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .cap_offset = 0x40, .dma_remap = 1,
-                                      .efr_features = VIOMMU_AMDVI_EFR_GIOSUP};
+    struct viommu_amdvi_config cfg = {
+        .size = sizeof(cfg), .cap_offset = 0x40, .dma_remap = 1, .efr_features = VIOMMU_AMDVI_EFR_GIOSUP};
     struct viommu_amdvi *d;
     ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &d), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);

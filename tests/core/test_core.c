@@ -128,7 +128,8 @@ START_TEST(test_as_errors)
     ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_BLOCKED);
     ck_assert_int_eq(viommu_as_get_mode(NULL), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_as_translate(as, 0, 0, &tr, NULL), VIOMMU_EINVAL);
-    ck_assert_int_eq(viommu_as_translate(as, 0, 64, &tr, NULL), VIOMMU_EINVAL); /* EXEC (4) is an access since 0.2 */
+    ck_assert_int_eq(viommu_as_translate(as, 0, 64, &tr, NULL),
+                     VIOMMU_EINVAL); /* EXEC (4) is an access since 0.2 */
     ck_assert_int_eq(viommu_as_translate(NULL, 0, 1, &tr, NULL), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_as_sync(as, 2, 1), VIOMMU_ERANGE);
     ck_assert_int_eq(viommu_as_invalidate(as, 2, 1), VIOMMU_ERANGE);

@@ -909,7 +909,8 @@ START_TEST(api_errors)
     struct viommu_pt_config bad = e->cfg;
 
     ck_assert_int_eq(viommu_pt_translate(e->ctx, NULL, 0, 1, &t, NULL), VIOMMU_EINVAL);
-    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, 0, 64, &t, NULL), VIOMMU_EINVAL); /* 4 is EXEC since 0.2 */
+    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, 0, 64, &t, NULL),
+                     VIOMMU_EINVAL); /* 4 is EXEC since 0.2 */
     ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, 0, 1, NULL, NULL), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, 2, 1, collect, NULL, ls, NULL), VIOMMU_ERANGE);
     ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, 0, 1, NULL, NULL, ls, NULL), VIOMMU_EINVAL);

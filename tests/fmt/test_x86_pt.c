@@ -75,8 +75,9 @@ START_TEST(decode_reserved_bits)
     ck_assert_uint_eq(p.kind, VIOMMU_PTE_LEAF);
     ck_assert_uint_eq(p.addr, UINT64_C(3) << 21);
     ck_assert_uint_eq(dec(1, (UINT64_C(3) << 21) | 0x2000 | P | PS, 0, 52).fault_code, VIOMMU_X86_PT_RSVD);
-    ck_assert_uint_eq(dec(2, (UINT64_C(1) << 30) | (UINT64_C(1) << 29) | P | PS, VIOMMU_X86_PT_PAGE_1G, 52).fault_code,
-                      VIOMMU_X86_PT_RSVD);
+    ck_assert_uint_eq(
+        dec(2, (UINT64_C(1) << 30) | (UINT64_C(1) << 29) | P | PS, VIOMMU_X86_PT_PAGE_1G, 52).fault_code,
+        VIOMMU_X86_PT_RSVD);
     /* Address bits at or above the physical address width. */
     ck_assert_uint_eq(dec(0, (UINT64_C(1) << 39) | P, 0, 39).fault_code, VIOMMU_X86_PT_HAW);
     ck_assert_uint_eq(dec(0, (UINT64_C(1) << 38) | P, 0, 39).kind, VIOMMU_PTE_LEAF);
@@ -311,9 +312,9 @@ END_TEST
 
 struct racer {
     struct testhost *th;
-    uint64_t race_gpa;  /* after the Nth read of this GPA ... */
+    uint64_t race_gpa; /* after the Nth read of this GPA ... */
     unsigned race_nth, seen;
-    uint64_t race_val;  /* ... the "guest" stores this there */
+    uint64_t race_val; /* ... the "guest" stores this there */
     bool fail_writes;
 };
 

@@ -226,9 +226,9 @@ START_TEST(pasid_requests_privilege_and_sre)
     ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), VIOMMU_EFAULT);
     ck_assert_uint_eq(frcd_reason(&f, 0), 0x5D);
     uint64_t hi = frcd_hi(&f, 0);
-    ck_assert(hi & (UINT64_C(1) << 31));                  /* PP */
-    ck_assert_uint_eq((hi >> 40) & 0xFFFFF, pasid);        /* PV */
-    ck_assert(hi & (UINT64_C(1) << 61));                  /* PRIV */
+    ck_assert(hi & (UINT64_C(1) << 31));            /* PP */
+    ck_assert_uint_eq((hi >> 40) & 0xFFFFF, pasid); /* PV */
+    ck_assert(hi & (UINT64_C(1) << 61));            /* PRIV */
     /* SRE = 1, WPE = 0: the supervisor reads and even writes the read-only page. */
     fs_attach(f.g, pasid, &pt, 1 /* SRE */, true);
     ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), 0);
@@ -363,8 +363,12 @@ static int ev_fn(void *opaque, struct viommu_as *as, const struct viommu_event *
 
 static struct viommu_notifier *watch(struct viommu_as *as, struct evrec *r)
 {
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = ev_fn, .opaque = r};
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .first = 0,
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP,
+                                        .fn = ev_fn,
+                                        .opaque = r};
     struct viommu_notifier *n = NULL;
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
     ck_assert_int_eq(viommu_notifier_replay(n), 0);
