@@ -79,8 +79,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct viommu_amdvi *dev = NULL;
     if (viommu_ctx_create(&ops, &vm, &cc, &ctx))
         return 0;
-    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .cap_offset = 0x40, .dma_remap = 1,
-                                      .levels = (uint8_t)(4 + take(&in, 1) % 3), .cmds_per_doorbell = 32};
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg),
+                                      .cap_offset = 0x40,
+                                      .dma_remap = 1,
+                                      .levels = (uint8_t)(4 + take(&in, 1) % 3),
+                                      .cmds_per_doorbell = 32};
     uint64_t efr = take(&in, 1);
     /* GTSup in the feature byte brings every guest-table feature along. */
     cfg.efr_features = (efr & VIOMMU_AMDVI_EFR_ALL) | ((efr & VIOMMU_AMDVI_EFR_GTSUP) ? VIOMMU_AMDVI_EFR_V2 : 0);

@@ -71,9 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct viommu_vtd_config cfg = {
         .size = sizeof(cfg),
         /* Scalable units also take first-stage tables (PGTT 001b), SSTS stays. */
-        .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT |
-                 ((mode & 1) ? VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L : 0) |
-                 ((mode & 2) ? VIOMMU_VTD_F_NO_CACHING_MODE : 0),
+        .flags =
+            VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT |
+            ((mode & 1) ? VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L : 0) |
+            ((mode & 2) ? VIOMMU_VTD_F_NO_CACHING_MODE : 0),
         .agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57,
         .nfr = (uint8_t)(1 + (mode >> 4)),
         .descs_per_doorbell = 1u + ((mode >> 2) & 3) * 8,
