@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "amdv1_guest.h"
+#include "check_main.h"
 #include "sink_model.h"
 
 #define EFR_ALL VIOMMU_AMDVI_EFR_ALL
@@ -741,11 +742,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

@@ -5,6 +5,7 @@
  * same guest RAM, and everything guest- and consumer-visible must match:
  * register reads, translations, notifier shadows. Hostile blobs are
  * rejected with VIOMMU_EFORMAT and leave the instance untouched. */
+#include "check_main.h"
 #include "amdv1_guest.h"
 #include "core/state.h"
 #include "shadow_rec.h"
@@ -287,11 +288,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

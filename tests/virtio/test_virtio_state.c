@@ -6,6 +6,7 @@
  * context, where config space, translations, notifier shadows and the fault
  * queue must match. Hostile blobs and destinations that cannot hold the
  * state are rejected with VIOMMU_EFORMAT and change nothing. */
+#include "check_main.h"
 #include "core/acpi_table.h"
 #include "core/state.h"
 #include "shadow_rec.h"
@@ -330,11 +331,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

@@ -7,6 +7,7 @@
  * the same guest RAM: register reads, translations and notifier shadows
  * must match and the guest must carry on (IQT/IQH continue). Hostile blobs
  * and a unit with other capabilities are rejected without changes. */
+#include "check_main.h"
 #include "core/state.h"
 #include "shadow_rec.h"
 #include "vtd_guest.h"
@@ -249,11 +250,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)
