@@ -9,6 +9,7 @@
 #include "check_main.h"
 #include "core/acpi_table.h"
 #include "core/state.h"
+#include "hostile_blob.h"
 #include "shadow_rec.h"
 #include "testhost.h"
 #include "virtio/vio_wire.h"
@@ -88,10 +89,9 @@ static uint8_t *save(struct viommu_virtio *d, size_t *len)
     return b;
 }
 
-static void fix_crc(uint8_t *b, size_t len)
+static int restore_cb(void *dev, const void *buf, size_t len)
 {
-    memset(b + 20, 0, 4);
-    vi_put_le32(b + 20, vi_crc32(0, b, len));
+    return viommu_virtio_restore(dev, buf, len);
 }
 
 /* Source: domains 1 (ep 100, 101), 2 (ep 102), bypass domain 3 (ep 103),
@@ -238,24 +238,12 @@ START_TEST(virtio_restore_rejects_bad_blobs)
     size_t blen;
     uint8_t *before = save(dst, &blen);
     uint8_t *bad = malloc(len + 16);
+    struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
 
-    uint64_t seed = 99;
-    for (unsigned k = 0; k < 3000; k++) { /* random single-bit corruptions */
-        size_t i = th_rand(&seed) % len;
-        memcpy(bad, blob, len);
-        bad[i] ^= (uint8_t)(1u << (th_rand(&seed) % 8));
-        ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
-    }
-    for (size_t l = 0; l < len; l += 1 + l / 64)
-        ck_assert_int_eq(viommu_virtio_restore(dst, blob, l), VIOMMU_EFORMAT);
-    memcpy(bad, blob, len);
-    bad[8] = 9; /* version */
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
-    memcpy(bad, blob, len);
-    bad[12] = VI_STATE_KIND_AMDVI;
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
+    hb_flip_random(&hb, 99, 3000); /* random single-bit corruptions */
+    hb_truncations(&hb, 64);
+    hb_patch_byte(&hb, 8, 9); /* version */
+    hb_patch_byte(&hb, 12, VI_STATE_KIND_AMDVI);
     /* Valid framing and CRC, hostile content: the first mapping of the
      * first domain made unaligned (DOMAINS section located by walking). */
     memcpy(bad, blob, len);
@@ -265,7 +253,7 @@ START_TEST(virtio_restore_rejects_bad_blobs)
     size_t dom0 = pos + 8 + 4;
     ck_assert_uint_gt(vi_get_le64(bad + dom0 + 5), 0); /* it has mappings */
     bad[dom0 + 13] |= 1;                                /* mapping 0 first |= 1 */
-    fix_crc(bad, len);
+    hb_fix_crc(bad, len);
     ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
 
     size_t alen;
