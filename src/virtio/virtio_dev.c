@@ -152,7 +152,8 @@ static void vio_fault_hook(void *opaque, struct viommu_as *as, const struct viom
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-int viommu_virtio_create(struct viommu_ctx *ctx, const struct viommu_virtio_config *cfg, struct viommu_virtio **out)
+int viommu_virtio_create(struct viommu_ctx *ctx, const struct viommu_virtio_config *cfg,
+                         struct viommu_virtio **out)
 {
     struct viommu_virtio_config c = {0};
     if (!ctx || !out)
@@ -532,4 +533,3 @@ int viommu_virtio_get_stats(struct viommu_virtio *dev, struct viommu_virtio_stat
     vi_copy_sized(out, size, &s, sizeof(s));
     return 0;
 }
-

@@ -154,12 +154,12 @@ START_TEST(fault_reasons_legacy_context)
         uint64_t lo, hi;
         unsigned reason;
     } cases[] = {
-        {0x0001, 0, 0, 0x02},                                    /* context not present */
-        {0x0002, pt.root | (2u << 2) | 1, 2 | (1u << 8), 0x03},  /* TT pass-through without ECAP.PT */
-        {0x0003, pt.root | (3u << 2) | 1, 2 | (1u << 8), 0x03},  /* TT reserved */
-        {0x0004, pt.root | 1, 4 | (1u << 8), 0x03},              /* AW not in SAGAW */
-        {0x0005, pt.root | (1u << 5) | 1, 2 | (1u << 8), 0x0B},  /* reserved bit */
-        {0x0006, (UINT64_C(1) << 50) | 1, 2 | (1u << 8), 0x0B},  /* SLPTPTR above HAW */
+        {0x0001, 0, 0, 0x02},                                   /* context not present */
+        {0x0002, pt.root | (2u << 2) | 1, 2 | (1u << 8), 0x03}, /* TT pass-through without ECAP.PT */
+        {0x0003, pt.root | (3u << 2) | 1, 2 | (1u << 8), 0x03}, /* TT reserved */
+        {0x0004, pt.root | 1, 4 | (1u << 8), 0x03},             /* AW not in SAGAW */
+        {0x0005, pt.root | (1u << 5) | 1, 2 | (1u << 8), 0x0B}, /* reserved bit */
+        {0x0006, (UINT64_C(1) << 50) | 1, 2 | (1u << 8), 0x0B}, /* SLPTPTR above HAW */
         {0x0007, UINT64_C(0x7FF000) << 28 | 1, 2, 0x0B},
     };
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

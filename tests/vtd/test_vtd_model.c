@@ -22,8 +22,11 @@ static void run_sync_model(bool scalable, unsigned aw, uint64_t seed)
     struct viommu_as *as = get_as(&f, 0x0018, VIOMMU_PASID_NONE);
     static struct sink r;
     r.nlog = 0;
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = sink_fn, .opaque = &r};
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP,
+                                        .fn = sink_fn,
+                                        .opaque = &r};
     struct viommu_notifier *n;
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
     static struct gmap m[256];

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* VT-d device tests, invalidation queue (VT-d 6.5.2): descriptor errors, fetch errors, wait descriptors, bounds. */
+/* VT-d device tests, invalidation queue (VT-d 6.5.2): descriptor errors, fetch errors, wait descriptors, bounds.
+ */
 #include "vtd_fixture.h"
 
 #include <stdlib.h>
@@ -95,12 +96,12 @@ START_TEST(qi_descriptor_types_accepted)
 {
     struct fx f;
     fx_init(&f, SCALABLE, 8, true);
-    vg_qi(f.g, 3 | ((uint64_t)0x0010 << 32), (UINT64_C(0x5000)) | 0); /* device-TLB */
-    vg_qi(f.g, 8 | ((uint64_t)0x0010 << 16) | ((uint64_t)5 << 32), 0x5000); /* PASID device-TLB */
-    vg_qi(f.g, 6 | (2u << 4) | ((uint64_t)1 << 16) | ((uint64_t)5 << 32), 0);           /* PASID IOTLB, all */
+    vg_qi(f.g, 3 | ((uint64_t)0x0010 << 32), (UINT64_C(0x5000)) | 0);                  /* device-TLB */
+    vg_qi(f.g, 8 | ((uint64_t)0x0010 << 16) | ((uint64_t)5 << 32), 0x5000);            /* PASID device-TLB */
+    vg_qi(f.g, 6 | (2u << 4) | ((uint64_t)1 << 16) | ((uint64_t)5 << 32), 0);          /* PASID IOTLB, all */
     vg_qi(f.g, 6 | (3u << 4) | ((uint64_t)1 << 16) | ((uint64_t)5 << 32), 0x4000 | 2); /* page */
     vg_qi(f.g, 6 | (2u << 4) | ((uint64_t)4 << 16), 0); /* as Linux sends it (qw0 0x40026) */
-    vg_qi(f.g, 7 | ((uint64_t)1 << 16), 0);                                  /* PASID cache, domain */
+    vg_qi(f.g, 7 | ((uint64_t)1 << 16), 0);             /* PASID cache, domain */
     ck_assert(vg_wait(f.g));
     ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, 0);
     struct viommu_vtd_stats st;

@@ -32,8 +32,8 @@ START_TEST(register_based_invalidation)
     /* CCMD device-selective (CIRG=11), as a 64-bit write */
     vg_wr(g, CCMD, 8, (UINT64_C(1) << 63) | (UINT64_C(3) << 61) | (UINT64_C(0x0008) << 16));
     uint64_t ccmd = vg_rd(g, CCMD, 8);
-    ck_assert_uint_eq(ccmd >> 63, 0);           /* ICC cleared: done */
-    ck_assert_uint_eq((ccmd >> 59) & 3, 3);     /* CAIG */
+    ck_assert_uint_eq(ccmd >> 63, 0);       /* ICC cleared: done */
+    ck_assert_uint_eq((ccmd >> 59) & 3, 3); /* CAIG */
     ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
     expect_tr(as, 0x1000, 3, 0x9000000, 0xFFF);
     /* IOTLB PSI through IVA + IOTLB registers, 32-bit writes (low then high) */
@@ -251,8 +251,11 @@ START_TEST(table_bomb_is_bounded)
     struct viommu_as *as;
     ck_assert_int_eq(viommu_vtd_get_as(dev, 0x0008, VIOMMU_PASID_NONE, &as), 0);
     struct sink *r = calloc(1, sizeof(*r));
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = sink_fn, .opaque = r};
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP,
+                                        .fn = sink_fn,
+                                        .opaque = r};
     struct viommu_notifier *n;
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
     vg_iotlb_global(g);
@@ -303,7 +306,6 @@ START_TEST(device_selective_function_mask)
 }
 END_TEST
 
-
 START_TEST(ttm_errors_and_scalable_register_invalidation)
 {
     struct fx f;
@@ -316,8 +318,8 @@ START_TEST(ttm_errors_and_scalable_register_invalidation)
     struct viommu_as *as = get_as(&f, 0x0008, 9);
     expect_fault(as, 0x1000, 1);
     ck_assert_uint_eq(frcd_reason(&f, 0), 0x31);
-    ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 31) & 1, 1);        /* PP */
-    ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 40) & 0xFFFFF, 9);  /* PV */
+    ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 31) & 1, 1);       /* PP */
+    ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 40) & 0xFFFFF, 9); /* PV */
     /* reserved TTM 10b: everything blocked with RTA.1 */
     vg_wr(f.g, RTADDR, 8, root | (2u << 10));
     vg_gcmd_set(f.g, SRTP, true);

@@ -12,7 +12,9 @@ void fx_init(struct fx *f, uint32_t flags, uint8_t nfr, bool guest_init)
     f->th.quiet = true;
     f->ctx = th_ctx(&f->th, true, NULL);
     ck_assert_ptr_nonnull(f->ctx);
-    struct viommu_vtd_config c = {.size = sizeof(c), .flags = flags, .nfr = nfr,
+    struct viommu_vtd_config c = {.size = sizeof(c),
+                                  .flags = flags,
+                                  .nfr = nfr,
                                   .agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57};
     ck_assert_int_eq(viommu_vtd_create(f->ctx, &c, &f->dev), 0);
     f->g = calloc(1, sizeof(*f->g));
@@ -66,8 +68,12 @@ unsigned frcd_reason(struct fx *f, unsigned idx)
 /* ---- notifier consumer: the shared VFIO-like model (sink_model.h) ------ */
 struct viommu_notifier *watch(struct viommu_as *as, struct sink *r)
 {
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_ALL, .fn = sink_fn, .opaque = r};
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .first = 0,
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_ALL,
+                                        .fn = sink_fn,
+                                        .opaque = r};
     struct viommu_notifier *n = NULL;
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
     return n;
@@ -100,7 +106,8 @@ void expect_shadow(struct viommu_notifier *n, const struct exp *e, unsigned ne)
         /* every expected byte range is covered by one shadow entry with the right address */
         bool found = false;
         for (unsigned j = 0; j < s.n; j++) {
-            if (s.m[j].iova_first <= e[i].iova && e[i].iova + ((UINT64_C(1) << e[i].lg2) - 1) <= s.m[j].iova_last) {
+            if (s.m[j].iova_first <= e[i].iova &&
+                e[i].iova + ((UINT64_C(1) << e[i].lg2) - 1) <= s.m[j].iova_last) {
                 ck_assert_uint_eq(s.m[j].addr + (e[i].iova - s.m[j].iova_first), e[i].pa);
                 ck_assert_uint_eq(s.m[j].perm, e[i].perm);
                 found = true;

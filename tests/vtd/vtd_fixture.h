@@ -82,8 +82,8 @@ void expect_shadow(struct viommu_notifier *n, const struct exp *e, unsigned ne);
 /* ---- the sections: each adds its tests to the one test case ---- */
 
 void vtd_dev_add_faults_tests(TCase *tc); /* test_vtd_faults.c */
-void vtd_dev_add_qi_tests(TCase *tc); /* test_vtd_qi.c */
-void vtd_dev_add_regs_tests(TCase *tc); /* test_vtd_regs.c */
-void vtd_dev_add_model_tests(TCase *tc); /* test_vtd_model.c */
+void vtd_dev_add_qi_tests(TCase *tc);     /* test_vtd_qi.c */
+void vtd_dev_add_regs_tests(TCase *tc);   /* test_vtd_regs.c */
+void vtd_dev_add_model_tests(TCase *tc);  /* test_vtd_model.c */
 
 #endif
