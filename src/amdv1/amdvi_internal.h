@@ -81,20 +81,22 @@
 #define AMDVI_EVF_RZ VI_BIT(23)
 #define AMDVI_EVF_TR VI_BIT(24)
 
-/* Codes passed to vi_as_set_blocked(): what a DMA through a blocked DTE logs. */
-enum amdvi_block_code {
-    AMDVI_BLOCK_SILENT = 0,      /* target abort, no event */
-    AMDVI_BLOCK_IOPF = 1,        /* IO_PAGE_FAULT (e.g. V=1 TV=0, Mode 0 with IR=IW=0) */
-    AMDVI_BLOCK_ILLEGAL_DTE = 2, /* ILLEGAL_DEV_TABLE_ENTRY */
-    AMDVI_BLOCK_DTE_HWERR = 3,   /* DEV_TAB_HARDWARE_ERROR */
-};
+/* The code passed to vi_as_set_blocked() is the enum viommu_amdvi_event_code
+ * a DMA through the blocked DTE logs (0 = target abort, no event): public,
+ * see viommu_fault::code. */
 
 #define AMDVI_SUPPRESS_SA 1u
 #define AMDVI_SUPPRESS_SE 2u
 
 /* Lock held: read and validate a DTE (amdvi_dte.c). */
-void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out);
+/* Physical-address bits when a device-level pa_lg2 is 0 (viommu_amdvi_config,
+ * viommu_amdvi_hw, viommu_amdvi_resolve()): one default for the device.
+ * viommu_amdv1_pt_config() is format-level: there 0 is the format's 52. */
+#define AMDVI_DEFAULT_PA_LG2 48u
+
+/* levels: 4..6, 0 = translation disabled (HATS = 11b); pa_lg2: 32..52. */
+void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, unsigned levels,
+                       unsigned pa_lg2, struct viommu_amdvi_resolution *out);
 
 /* ---- device state ------------------------------------------------------ */
 

@@ -67,6 +67,11 @@ int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
 typedef void (*vi_as_recheck_fn)(void *opaque, struct viommu_as *as);
 void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn);
 
+/* viommu_fault::flags (enum viommu_fault_flag) of every fault the space
+ * reports from now on, whatever its mode; the owner keeps them current
+ * (VT-d: FPD of the entries that resolved the space). Default 0. */
+void vi_as_set_fault_flags(struct viommu_as *as, uint8_t flags);
+
 /* Translate with IOTLB; calls the owner's fault hook on a fault unless
  * `report` is false. */
 int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,

@@ -122,6 +122,7 @@ struct viommu_as {
     uint64_t iotlb_sizes; /* bit n set: entries of page size 2^n may be cached */
     enum viommu_mode mode;
     uint32_t blocked_code;
+    uint8_t fault_flags; /* viommu_fault::flags of its faults, see vi_as_set_fault_flags() */
     uint8_t pass_perm; /* passthrough: accesses allowed (AMD-Vi DTE Mode 0 IR/IW) */
     enum vi_src src;
     uint64_t domain;

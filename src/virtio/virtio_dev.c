@@ -68,8 +68,8 @@ int vio_set_unattached(struct viommu_virtio *dev, struct vio_endpoint *ep)
             return 0;
         return vi_as_set_passthrough(ep->as);
     }
-    if (vi_as_mode(ep->as) == VIOMMU_MODE_BLOCKED)
-        return 0;
+    /* Also when already blocked: a space is born blocked with code 0, and
+     * viommu_fault::code must say UNATTACHED (no event when the mode stays). */
     return vi_as_set_blocked(ep->as, VIO_BLOCK_UNATTACHED);
 }
 

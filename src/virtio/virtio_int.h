@@ -35,7 +35,7 @@
 #define VIO_MAX_RESV_PER_EP 256u
 /* viommu_fault::code of an address space blocked because its endpoint is
  * not attached to a domain (and not in bypass mode). */
-#define VIO_BLOCK_UNATTACHED 1u
+#define VIO_BLOCK_UNATTACHED VIOMMU_VIRTIO_BLOCK_UNATTACHED
 
 struct vio_resv {
     uint64_t first, last;

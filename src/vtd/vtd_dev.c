@@ -144,12 +144,12 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
     int r;
     if (!(dev->gsts & VTD_GSTS_TES)) {
         /* 10.4.4: with translation disabled requests are not remapped. */
-        v->fpd = 0;
+        vi_as_set_fault_flags(v->as, 0);
         v->scalable = 0;
         v->translated = 0;
         r = vi_as_set_passthrough(v->as);
     } else {
-        struct viommu_vtd_resolved res;
+        struct viommu_vtd_resolved_v2 res;
         dev->stats.resolves++;
         r = vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, v->rid, v->pasid, &res);
         if (r) {
@@ -157,7 +157,8 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
             res.fault_reason = 0;
             res.fpd = 1;
         }
-        v->fpd = res.fpd;
+        /* 7.1.1: FPD travels with every fault of the space as its own flag. */
+        vi_as_set_fault_flags(v->as, res.fpd ? VIOMMU_FAULT_F_FPD : 0);
         v->scalable = res.scalable;
         v->translated = res.mode == VIOMMU_MODE_TRANSLATED;
         v->did = res.domain_id;
@@ -167,7 +168,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         else if (res.mode == VIOMMU_MODE_PASSTHROUGH)
             r = vi_as_set_passthrough(v->as);
         else
-            r = vi_as_set_blocked(v->as, res.fault_reason | (res.fpd ? VTD_BLOCK_FPD : 0));
+            r = vi_as_set_blocked(v->as, res.fault_reason);
     }
     if (r) {
         dev->stats.sync_errors++;
@@ -421,15 +422,20 @@ int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, s
 
 static int check_access(struct viommu_vtd *dev, uint64_t offset, unsigned size)
 {
-    if (!dev || (size != 4 && size != 8) || (offset & (size - 1)) || offset > VTD_MMIO_SIZE - size)
+    if (!dev || (size != 4 && size != 8) || (offset & (size - 1)))
         return VIOMMU_EINVAL;
+    /* Out of the window: ERANGE, as AMD-Vi's MMIO and capability accesses. */
+    if (offset > VTD_MMIO_SIZE - size)
+        return VIOMMU_ERANGE;
     return 0;
 }
 
 int viommu_vtd_mmio_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t *val)
 {
     int r = check_access(dev, offset, size);
-    if (r || !val)
+    if (r)
+        return r;
+    if (!val)
         return VIOMMU_EINVAL;
     r = vi_enter(dev->ctx);
     if (r)

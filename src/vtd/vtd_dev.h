@@ -11,16 +11,12 @@
 
 #include <libviommu/vtd.h>
 
-/* vi_as_set_blocked() code: spec fault reason | FPD flag. */
-#define VTD_BLOCK_FPD (1u << 31)
-
 /* One address space the unit created (per requester ID and PASID). */
 struct vtd_as {
     struct vtd_as *next; /* creation order; a unit has few spaces */
     struct viommu_as *as;
     uint16_t rid;
     uint32_t pasid;
-    uint8_t fpd;      /* FPD applies to faults of the current translation */
     uint8_t scalable; /* resolved in scalable mode */
     uint8_t top_level;
     uint8_t translated; /* currently translated through radix tables */

@@ -269,45 +269,6 @@
 
 /* 9.8 second-stage paging entries: in the format (src/fmt/vtd_sl.c). */
 
-/* ---- 7.1.3 fault reasons ----------------------------------------------- */
-/* legacy mode */
-#define VTD_FR_ROOT_P 0x01
-#define VTD_FR_CTX_P 0x02
-#define VTD_FR_CTX_INV 0x03
-#define VTD_FR_ADDR_MGAW 0x04
-#define VTD_FR_WRITE 0x05
-#define VTD_FR_READ 0x06
-#define VTD_FR_PTE_ACCESS 0x07
-#define VTD_FR_ROOT_ACCESS 0x08
-#define VTD_FR_CTX_ACCESS 0x09
-#define VTD_FR_ROOT_RSVD 0x0A
-#define VTD_FR_CTX_RSVD 0x0B
-#define VTD_FR_PTE_RSVD 0x0C
-/* scalable mode */
-#define VTD_FR_SM_RTADDR 0x30       /* RTA.1: invalid root table address / TTM */
-#define VTD_FR_SM_TTM0_PASID 0x31   /* RTA.2: request with PASID while TTM is legacy */
-#define VTD_FR_SM_ROOT_ACCESS 0x38  /* SRT.1 */
-#define VTD_FR_SM_ROOT_P 0x39       /* SRT.2 */
-#define VTD_FR_SM_ROOT_RSVD 0x3A    /* SRT.3 */
-#define VTD_FR_SM_CTX_ACCESS 0x40   /* SCT.1 */
-#define VTD_FR_SM_CTX_P 0x41        /* SCT.2 */
-#define VTD_FR_SM_CTX_RSVD 0x42     /* SCT.3 */
-#define VTD_FR_SM_CTX_INV 0x43      /* SCT.4 */
-#define VTD_FR_SM_PASIDE 0x45       /* SCT.6: request with PASID, PASIDE clear */
-#define VTD_FR_SM_PASID_SIZE 0x46   /* SCT.7: PASID beyond PDTS */
-#define VTD_FR_SM_RID_PASID 0x48    /* SCT.9 */
-#define VTD_FR_SM_PDE_ACCESS 0x50   /* SPD.1 */
-#define VTD_FR_SM_PDE_P 0x51        /* SPD.2 */
-#define VTD_FR_SM_PDE_RSVD 0x52     /* SPD.3 */
-#define VTD_FR_SM_PTE_ACCESS 0x58   /* SPT.1 */
-#define VTD_FR_SM_PTE_P 0x59        /* SPT.2 */
-#define VTD_FR_SM_PTE_RSVD 0x5A     /* SPT.3 */
-#define VTD_FR_SM_PTE_INV 0x5B      /* SPT.4 (also first-level / nested PGTT, not supported) */
-#define VTD_FR_SM_SL_ACCESS 0x78    /* SSL.1 */
-#define VTD_FR_SM_SL_RSVD 0x7A      /* SSL.3 */
-#define VTD_FR_SM_SLPTPTR 0x7B      /* SSL.4 */
-#define VTD_FR_SM_ADDR 0x83         /* SGN.4: input address beyond the address width */
-#define VTD_FR_SM_WRITE 0x85        /* SGN.6 */
-#define VTD_FR_SM_READ 0x86         /* SGN.7 */
+/* 7.1.3 fault reasons are public: enum viommu_vtd_fault_reason (vtd.h). */
 
 #endif

@@ -13,7 +13,7 @@
 
 /* Resolve without taking the context lock (caller holds it). */
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
-                uint32_t pasid, struct viommu_vtd_resolved *out);
+                uint32_t pasid, struct viommu_vtd_resolved_v2 *out);
 
 /* Map a core translate fault of an address space to the spec's fault
  * reason (0 = nothing to record). `scalable` selects the 0x30+ codes;

@@ -117,6 +117,8 @@ static void drive_source(struct viommu_virtio *d, struct viommu_as **as)
     struct viommu_translation t;
     struct viommu_fault f;
     ck_assert_int_eq(viommu_as_translate(as[4], 0x1000, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_BLOCKED);
+    ck_assert_uint_eq(f.code, VIOMMU_VIRTIO_BLOCK_UNATTACHED); /* the public code */
     ck_assert_int_eq(viommu_as_translate(as[2], UINT64_C(0x7000000000), VIOMMU_PERM_WRITE, &t, &f), VIOMMU_EFAULT);
 }
 

@@ -77,9 +77,13 @@ START_TEST(create_errors)
     ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH); /* TE off */
     uint64_t v;
     ck_assert_int_eq(viommu_vtd_mmio_read(d, 3, 4, &v), VIOMMU_EINVAL);
-    ck_assert_int_eq(viommu_vtd_mmio_read(d, 0x1000, 4, &v), VIOMMU_EINVAL);
+    /* Out of the window: ERANGE, the same code as AMD-Vi (was EINVAL). */
+    ck_assert_int_eq(viommu_vtd_mmio_read(d, 0x1000, 4, &v), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_vtd_mmio_write(d, 0x1000, 8, 0), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_vtd_mmio_read(d, UINT64_MAX - 7, 8, &v), VIOMMU_ERANGE);
+    ck_assert_int_eq(viommu_vtd_mmio_read(d, 0xFF8, 8, NULL), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_vtd_mmio_read(d, 0, 2, &v), VIOMMU_EINVAL);
-    ck_assert_int_eq(viommu_vtd_mmio_write(d, 0xFFC, 8, 0), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_vtd_mmio_write(d, 0xFFC, 8, 0), VIOMMU_EINVAL); /* misaligned */
     viommu_vtd_destroy(d);
     viommu_vtd_destroy(NULL);
     viommu_ctx_destroy(ctx);

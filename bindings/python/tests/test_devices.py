@@ -161,6 +161,9 @@ class VtdTest(unittest.TestCase):
         self.assertEqual(t.addr | (0x10123 & t.addr_mask), 0x300123)
         res = v.vtd_resolve(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid, 5)
         self.assertEqual((res.mode, res.scalable, res.pasid, res.domain_id), (v.Mode.TRANSLATED, 1, 5, 2))
+        res2 = v.vtd_resolve_v2(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid, 5)
+        self.assertEqual((res2.mode, res2.scalable, res2.pasid, res2.domain_id), (v.Mode.TRANSLATED, 1, 5, 2))
+        self.assertEqual(res2.entry_kind, v.VtdEntryKind.PASID_TABLE)  # the entry that decided
         res = v.vtd_resolve(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid)
         self.assertEqual((res.mode, res.pasid, res.domain_id), (v.Mode.TRANSLATED, 0, 1))
 
@@ -170,6 +173,8 @@ class VtdTest(unittest.TestCase):
         lo, hi = d.mmio_read(fro), d.mmio_read(fro + 8)
         self.assertTrue(hi >> 63)                          # FRCD.F
         self.assertEqual((hi & 0xFFFF, (hi >> 32) & 0xFF), (rid, 0x5B))  # SPT.4
+        self.assertEqual(v.vtd_fault_reason_str(v.VtdFaultReason.SM_PTE_INV),
+                         "SPT.4 invalid PASID table entry programming (PGTT)")
         self.assertTrue(hi & (1 << 31))                    # PP: PASID present
         self.assertEqual((hi >> 40) & 0xFFFFF, 6)          # PV
         with self.assertRaises(v.TranslationFault):
@@ -244,6 +249,9 @@ class AmdviTest(unittest.TestCase):
 
         res = v.amdvi_resolve(self.ctx, self.DEVTAB, 0x10, levels=4)
         self.assertEqual((res.mode, res.domain_id), (v.Mode.TRANSLATED, 1))
+        res2 = v.amdvi_resolve_v2(self.ctx, self.DEVTAB, 0x10, levels=4)
+        self.assertEqual((res2.mode, res2.domain_id, res2.dte_gpa), (v.Mode.TRANSLATED, 1, res.dte_gpa))
+        self.assertEqual(res2.size, v.ctypes.sizeof(v.AmdviResolutionV2))
         cfg = v.amdv1_pt_config(3, pt)
         self.assertEqual(self.ctx.pt_translate(cfg, 0x1000, v.Perm.READ).addr, 0x5000)
         self.assertTrue(v.amdv1_format().name)

@@ -47,6 +47,7 @@ pub const VIOMMU_FAULT_PERM: u32 = 3;
 pub const VIOMMU_FAULT_ADDR_RANGE: u32 = 4;
 pub const VIOMMU_FAULT_BAD_ENTRY: u32 = 5;
 pub const VIOMMU_FAULT_READ_FAILED: u32 = 6;
+pub const VIOMMU_FAULT_F_FPD: u32 = 1 << 0;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,7 +65,8 @@ pub struct viommu_fault {
     pub entry_gpa: u64,
     pub level: u8,
     pub access: u8,
-    pub reserved: [u8; 6],
+    pub flags: u8,
+    pub reserved: [u8; 5],
 }
 
 #[repr(C)]
@@ -321,6 +323,7 @@ pub const VIOMMU_VIRTIO_RESV_PROP_LEN: u32 = 24;
 pub const VIOMMU_VIRTIO_RESV_RESERVED: u32 = 0;
 pub const VIOMMU_VIRTIO_RESV_MSI: u32 = 1;
 pub const VIOMMU_VIRTIO_RESET_SYSTEM: u32 = 1 << 0;
+pub const VIOMMU_VIRTIO_BLOCK_UNATTACHED: u32 = 1;
 pub const VIOMMU_VIOT_IOMMU_PCI: u32 = 0;
 pub const VIOMMU_VIOT_IOMMU_MMIO: u32 = 1;
 
@@ -417,6 +420,48 @@ pub const VIOMMU_VTD_SL_1G: u32 = 1 << 1;
 pub const VIOMMU_VTD_SL_RSVD: u32 = 1;
 pub const VIOMMU_VTD_SL_PS: u32 = 2;
 pub const VIOMMU_VTD_SL_HAW: u32 = 3;
+pub const VIOMMU_VTD_FR_ROOT_P: u32 = 0x01;
+pub const VIOMMU_VTD_FR_CTX_P: u32 = 0x02;
+pub const VIOMMU_VTD_FR_CTX_INV: u32 = 0x03;
+pub const VIOMMU_VTD_FR_ADDR_MGAW: u32 = 0x04;
+pub const VIOMMU_VTD_FR_WRITE: u32 = 0x05;
+pub const VIOMMU_VTD_FR_READ: u32 = 0x06;
+pub const VIOMMU_VTD_FR_PTE_ACCESS: u32 = 0x07;
+pub const VIOMMU_VTD_FR_ROOT_ACCESS: u32 = 0x08;
+pub const VIOMMU_VTD_FR_CTX_ACCESS: u32 = 0x09;
+pub const VIOMMU_VTD_FR_ROOT_RSVD: u32 = 0x0A;
+pub const VIOMMU_VTD_FR_CTX_RSVD: u32 = 0x0B;
+pub const VIOMMU_VTD_FR_PTE_RSVD: u32 = 0x0C;
+pub const VIOMMU_VTD_FR_SM_RTADDR: u32 = 0x30;
+pub const VIOMMU_VTD_FR_SM_TTM0_PASID: u32 = 0x31;
+pub const VIOMMU_VTD_FR_SM_ROOT_ACCESS: u32 = 0x38;
+pub const VIOMMU_VTD_FR_SM_ROOT_P: u32 = 0x39;
+pub const VIOMMU_VTD_FR_SM_ROOT_RSVD: u32 = 0x3A;
+pub const VIOMMU_VTD_FR_SM_CTX_ACCESS: u32 = 0x40;
+pub const VIOMMU_VTD_FR_SM_CTX_P: u32 = 0x41;
+pub const VIOMMU_VTD_FR_SM_CTX_RSVD: u32 = 0x42;
+pub const VIOMMU_VTD_FR_SM_CTX_INV: u32 = 0x43;
+pub const VIOMMU_VTD_FR_SM_PASIDE: u32 = 0x45;
+pub const VIOMMU_VTD_FR_SM_PASID_SIZE: u32 = 0x46;
+pub const VIOMMU_VTD_FR_SM_RID_PASID: u32 = 0x48;
+pub const VIOMMU_VTD_FR_SM_PDE_ACCESS: u32 = 0x50;
+pub const VIOMMU_VTD_FR_SM_PDE_P: u32 = 0x51;
+pub const VIOMMU_VTD_FR_SM_PDE_RSVD: u32 = 0x52;
+pub const VIOMMU_VTD_FR_SM_PTE_ACCESS: u32 = 0x58;
+pub const VIOMMU_VTD_FR_SM_PTE_P: u32 = 0x59;
+pub const VIOMMU_VTD_FR_SM_PTE_RSVD: u32 = 0x5A;
+pub const VIOMMU_VTD_FR_SM_PTE_INV: u32 = 0x5B;
+pub const VIOMMU_VTD_FR_SM_SL_ACCESS: u32 = 0x78;
+pub const VIOMMU_VTD_FR_SM_SL_RSVD: u32 = 0x7A;
+pub const VIOMMU_VTD_FR_SM_SLPTPTR: u32 = 0x7B;
+pub const VIOMMU_VTD_FR_SM_ADDR: u32 = 0x83;
+pub const VIOMMU_VTD_FR_SM_WRITE: u32 = 0x85;
+pub const VIOMMU_VTD_FR_SM_READ: u32 = 0x86;
+pub const VIOMMU_VTD_ENTRY_NONE: u32 = 0;
+pub const VIOMMU_VTD_ENTRY_ROOT: u32 = 1;
+pub const VIOMMU_VTD_ENTRY_CONTEXT: u32 = 2;
+pub const VIOMMU_VTD_ENTRY_PASID_DIR: u32 = 3;
+pub const VIOMMU_VTD_ENTRY_PASID_TABLE: u32 = 4;
 pub const VIOMMU_VTD_MMIO_SIZE: u32 = 0x1000;
 pub const VIOMMU_VTD_MAX_FRCD: u32 = 224;
 pub const VIOMMU_VTD_AGAW_39: u32 = 1 << 1;
@@ -453,6 +498,22 @@ pub struct viommu_vtd_resolved {
     pub fpd: u8,
     pub scalable: u8,
     pub pt: viommu_pt_config,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_vtd_resolved_v2 {
+    pub size: usize,
+    pub mode: u32,
+    pub fault_reason: u32,
+    pub pasid: u32,
+    pub domain_id: u16,
+    pub fpd: u8,
+    pub scalable: u8,
+    pub pt: viommu_pt_config,
+    pub entry_gpa: u64,
+    pub entry_kind: u32,
+    pub reserved: u32,
 }
 
 #[repr(C)]
@@ -604,8 +665,33 @@ pub struct viommu_amdvi_stats {
 }
 
 #[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_amdvi_hw {
+    pub size: usize,
+    pub levels: u8,
+    pub pa_lg2: u8,
+    pub dma_remap: u8,
+    pub reserved: [u8; 5],
+}
+
+#[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct viommu_amdvi_resolution {
+    pub mode: u32,
+    pub event: u32,
+    pub domain_id: u16,
+    pub perm: u8,
+    pub suppress: u8,
+    pub reserved: u32,
+    pub dte_gpa: u64,
+    pub dte: [u64; 4],
+    pub pt: viommu_pt_config,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_amdvi_resolution_v2 {
+    pub size: usize,
     pub mode: u32,
     pub event: u32,
     pub domain_id: u16,
@@ -773,6 +859,7 @@ extern "C" {
         root: u64,
         out: *mut viommu_pt_config,
     ) -> c_int;
+    pub fn viommu_vtd_fault_reason_str(reason: c_uint) -> *const c_char;
     pub fn viommu_vtd_resolve(
         ctx: *mut viommu_ctx,
         hw: *const viommu_vtd_hw,
@@ -780,6 +867,14 @@ extern "C" {
         sid: u16,
         pasid: u32,
         out: *mut viommu_vtd_resolved,
+    ) -> c_int;
+    pub fn viommu_vtd_resolve_v2(
+        ctx: *mut viommu_ctx,
+        hw: *const viommu_vtd_hw,
+        rtaddr: u64,
+        sid: u16,
+        pasid: u32,
+        out: *mut viommu_vtd_resolved_v2,
     ) -> c_int;
     pub fn viommu_vtd_create(ctx: *mut viommu_ctx, cfg: *const viommu_vtd_config, out: *mut *mut viommu_vtd) -> c_int;
     pub fn viommu_vtd_destroy(dev: *mut viommu_vtd) -> c_int;
@@ -818,6 +913,13 @@ extern "C" {
         levels: c_uint,
         pa_lg2: c_uint,
         out: *mut viommu_amdvi_resolution,
+    ) -> c_int;
+    pub fn viommu_amdvi_resolve_v2(
+        ctx: *mut viommu_ctx,
+        hw: *const viommu_amdvi_hw,
+        devtab_reg: u64,
+        devid: u16,
+        out: *mut viommu_amdvi_resolution_v2,
     ) -> c_int;
     pub fn viommu_amdvi_build_ivrs(
         dev: *mut viommu_amdvi,
@@ -880,7 +982,7 @@ pub mod layout {
         vec![
             layout!(viommu_range { first => "first", last => "last" }),
             layout!(viommu_fault { reason => "reason", code => "code", iova => "iova", entry_gpa => "entry_gpa",
-                level => "level", access => "access", reserved => "reserved" }),
+                level => "level", access => "access", flags => "flags", reserved => "reserved" }),
             layout!(viommu_translation { iova => "iova", addr => "addr", addr_mask => "addr_mask", perm => "perm",
                 reserved => "reserved" }),
             layout!(viommu_stats { translations => "translations", iotlb_hits => "iotlb_hits",
@@ -934,6 +1036,9 @@ pub mod layout {
                 mmio_endpoints => "mmio_endpoints", oem => "oem" }),
             layout!(viommu_vtd_resolved { mode => "mode", fault_reason => "fault_reason", pasid => "pasid",
                 domain_id => "domain_id", fpd => "fpd", scalable => "scalable", pt => "pt" }),
+            layout!(viommu_vtd_resolved_v2 { size => "size", mode => "mode", fault_reason => "fault_reason",
+                pasid => "pasid", domain_id => "domain_id", fpd => "fpd", scalable => "scalable", pt => "pt",
+                entry_gpa => "entry_gpa", entry_kind => "entry_kind", reserved => "reserved" }),
             layout!(viommu_vtd_hw { size => "size", cap => "cap", ecap => "ecap", haw => "haw",
                 reserved => "reserved" }),
             layout!(viommu_vtd_config { size => "size", reg_base => "reg_base", segment => "segment",
@@ -962,7 +1067,13 @@ pub mod layout {
                 cmd_hw_errors => "cmd_hw_errors", doorbell_bound_hits => "doorbell_bound_hits",
                 events_logged => "events_logged", events_dropped => "events_dropped",
                 events_suppressed => "events_suppressed", msis => "msis", dte_resolves => "dte_resolves" }),
+            layout!(viommu_amdvi_hw { size => "size", levels => "levels", pa_lg2 => "pa_lg2",
+                dma_remap => "dma_remap", reserved => "reserved" }),
             layout!(viommu_amdvi_resolution { mode => "mode", event => "event", domain_id => "domain_id",
+                perm => "perm", suppress => "suppress", reserved => "reserved", dte_gpa => "dte_gpa", dte => "dte",
+                pt => "pt" }),
+            layout!(viommu_amdvi_resolution_v2 { size => "size", mode => "mode", event => "event",
+                domain_id => "domain_id",
                 perm => "perm", suppress => "suppress", reserved => "reserved", dte_gpa => "dte_gpa", dte => "dte",
                 pt => "pt" }),
             layout!(viommu_ivrs_dev { kind => "kind", devid => "devid", devid_last => "devid_last", data => "data",

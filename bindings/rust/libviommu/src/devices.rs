@@ -524,6 +524,38 @@ pub fn vtd_resolve<C: RawContext>(ctx: &C, cap: u64, ecap: u64, haw: u8, rtaddr:
     Ok(out)
 }
 
+/// Result of [`vtd_resolve_v2`].
+pub type VtdResolvedV2 = sys::viommu_vtd_resolved_v2;
+
+/// As [`vtd_resolve`], also naming the entry that decided the result
+/// (`viommu_vtd_resolve_v2`).
+pub fn vtd_resolve_v2<C: RawContext>(ctx: &C, cap: u64, ecap: u64, haw: u8, rtaddr: u64, sid: u16, pasid: Option<u32>) -> Result<VtdResolvedV2> {
+    let hw = sys::viommu_vtd_hw { size: std::mem::size_of::<sys::viommu_vtd_hw>(), cap, ecap, haw, reserved: [0; 7] };
+    let mut out = VtdResolvedV2 {
+        size: std::mem::size_of::<VtdResolvedV2>(),
+        mode: 0,
+        fault_reason: 0,
+        pasid: 0,
+        domain_id: 0,
+        fpd: 0,
+        scalable: 0,
+        pt: empty_pt_config(),
+        entry_gpa: 0,
+        entry_kind: 0,
+        reserved: 0,
+    };
+    check(unsafe {
+        sys::viommu_vtd_resolve_v2(ctx.raw_ctx(), &hw, rtaddr, sid, pasid.unwrap_or(sys::VIOMMU_PASID_NONE), &mut out)
+    })?;
+    Ok(out)
+}
+
+/// Short text of a VT-d fault reason (`viommu_vtd_fault_reason_str`), e.g.
+/// "SCT.2 scalable context entry not present".
+pub fn vtd_fault_reason_str(reason: u32) -> &'static str {
+    crate::cstr(unsafe { sys::viommu_vtd_fault_reason_str(reason) })
+}
+
 /// One DRHD of a DMAR table.
 #[derive(Debug, Clone, Default)]
 pub struct DmarDrhd {
@@ -669,7 +701,8 @@ impl Drop for Amdvi<'_> {
     }
 }
 
-/// Resolve the DTE of `devid` in the device table `devtab_reg`.
+/// Resolve the DTE of `devid` in the device table `devtab_reg` (the 0.1
+/// form; `efr_features` is ignored, `levels` 0 = translation disabled).
 pub fn amdvi_resolve<C: RawContext>(ctx: &C, devtab_reg: u64, devid: u16, efr_features: u64, levels: u32, pa_lg2: u32) -> Result<AmdviResolution> {
     let mut out = AmdviResolution {
         mode: 0,
@@ -683,6 +716,38 @@ pub fn amdvi_resolve<C: RawContext>(ctx: &C, devtab_reg: u64, devid: u16, efr_fe
         pt: empty_pt_config(),
     };
     check(unsafe { sys::viommu_amdvi_resolve(ctx.raw_ctx(), devtab_reg, devid, efr_features, levels, pa_lg2, &mut out) })?;
+    Ok(out)
+}
+
+/// Result of [`amdvi_resolve_v2`].
+pub type AmdviResolutionV2 = sys::viommu_amdvi_resolution_v2;
+
+/// Resolve the DTE of `devid` in the device table `devtab_reg` for an IOMMU
+/// with `levels` page-table levels (0 = 6), `pa_lg2` physical-address bits
+/// (0 = 48) and full translation unless `dma_remap` is false: the members
+/// of `viommu_amdvi_hw`, with the defaults of [`AmdviConfig`]
+/// (`viommu_amdvi_resolve_v2`).
+pub fn amdvi_resolve_v2<C: RawContext>(ctx: &C, devtab_reg: u64, devid: u16, levels: u8, pa_lg2: u8, dma_remap: bool) -> Result<AmdviResolutionV2> {
+    let hw = sys::viommu_amdvi_hw {
+        size: std::mem::size_of::<sys::viommu_amdvi_hw>(),
+        levels,
+        pa_lg2,
+        dma_remap: dma_remap as u8,
+        reserved: [0; 5],
+    };
+    let mut out = AmdviResolutionV2 {
+        size: std::mem::size_of::<AmdviResolutionV2>(),
+        mode: 0,
+        event: 0,
+        domain_id: 0,
+        perm: 0,
+        suppress: 0,
+        reserved: 0,
+        dte_gpa: 0,
+        dte: [0; 4],
+        pt: empty_pt_config(),
+    };
+    check(unsafe { sys::viommu_amdvi_resolve_v2(ctx.raw_ctx(), &hw, devtab_reg, devid, &mut out) })?;
     Ok(out)
 }
 

@@ -214,6 +214,10 @@ fn vtd_scalable_mode_translate_with_and_without_pasid() {
     assert_eq!(t.addr | (0x10123 & t.addr_mask), 0x300123);
     let res = vtd_resolve(&ctx, cap, ecap, 0, root | (1 << 10), rid, Some(5)).unwrap();
     assert_eq!((res.mode, res.scalable, res.pasid, res.domain_id), (2, 1, 5, 2));
+    let res2 = vtd_resolve_v2(&ctx, cap, ecap, 0, root | (1 << 10), rid, Some(5)).unwrap();
+    assert_eq!((res2.mode, res2.scalable, res2.pasid, res2.domain_id), (2, 1, 5, 2));
+    assert_eq!(res2.entry_kind, libviommu_sys::VIOMMU_VTD_ENTRY_PASID_TABLE);
+    assert_eq!(vtd_fault_reason_str(libviommu_sys::VIOMMU_VTD_FR_SM_PTE_INV), "SPT.4 invalid PASID table entry programming (PGTT)");
     let res = vtd_resolve(&ctx, cap, ecap, 0, root | (1 << 10), rid, None).unwrap();
     assert_eq!((res.mode, res.pasid, res.domain_id), (2, 0, 1));
 
@@ -298,6 +302,9 @@ fn amdvi_mmio_tables_translate_event_log_and_msi() {
     let st = dev.stats().unwrap();
     assert_eq!((st.events_logged, st.msis), (1, 1));
     let res = amdvi_resolve(&ctx, DEVTAB, 0x10, libviommu_sys::VIOMMU_AMDVI_EFR_ALL, 4, 48).unwrap();
+    let res2 = amdvi_resolve_v2(&ctx, DEVTAB, 0x10, 4, 48, true).unwrap();
+    assert_eq!((res2.mode, res2.domain_id, res2.dte_gpa), (res.mode, res.domain_id, res.dte_gpa));
+    assert_eq!(res2.size, std::mem::size_of::<AmdviResolutionV2>());
     assert_eq!((res.mode, res.domain_id), (2, 1));
     let pt = PtConfig::amdv1(3, PT, Perm::RW, 48).unwrap();
     assert_eq!(ctx.pt_translate(&pt, 0x1000, Perm::READ).unwrap().addr, 0x5000);
