@@ -148,13 +148,17 @@ enum viommu_vtd_flag {
     VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
     VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
     VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    /** Interrupt remapping (ECAP.IR; see irq.h and viommu_vtd_remap_irq()).
+     *  Posted interrupts are never advertised. */
+    VIOMMU_VTD_F_IR = 1u << 9,
+    VIOMMU_VTD_F_EIM = 1u << 10,            /**< Extended interrupt mode, x2APIC destinations (ECAP.EIM); needs IR. */
 };
 /** @brief Every viommu_vtd_flag. */
-#define VIOMMU_VTD_F_ALL 0x1FFu
+#define VIOMMU_VTD_F_ALL 0x7FFu
 /** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
 #define VIOMMU_VTD_F_DEFAULT                                                                                      \
     (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \
-     VIOMMU_VTD_F_ALL_ENDPOINTS)
+     VIOMMU_VTD_F_ALL_ENDPOINTS | VIOMMU_VTD_F_IR)
 
 /** @brief Configuration of one DMA-remapping unit. Zero members select defaults. */
 struct viommu_vtd_config {
@@ -191,6 +195,11 @@ struct viommu_vtd_stats {
     uint64_t inv_events;        /**< Invalidation completion MSIs sent. */
     uint64_t resolves;          /**< Context/PASID resolutions. */
     uint64_t sync_errors;       /**< Shadow syncs that returned an error. */
+    uint64_t irq_remapped;      /**< Interrupt requests remapped (viommu_vtd_remap_irq()). */
+    uint64_t irq_untranslated;  /**< Interrupt requests passed unchanged. */
+    uint64_t irq_blocked;       /**< Interrupt requests blocked. */
+    uint64_t iec_invalidations; /**< Interrupt-entry-cache invalidation descriptors. */
+    uint64_t irq_notifications; /**< Interrupt-notifier events delivered. */
 };
 
 /** @brief Opaque VT-d unit. */
@@ -364,6 +373,13 @@ struct viommu_dmar_drhd {
     uint32_t nscopes;        /**< Entries in `scopes`. */
     const struct viommu_dmar_scope *scopes; /**< Device scopes (may be NULL if 0). */
 };
+
+/** @brief viommu_dmar_config::flags: interrupt remapping supported (VT-d 8.1). */
+#define VIOMMU_DMAR_F_INTR_REMAP 0x1u
+/** @brief viommu_dmar_config::flags: the platform asks the OS not to enable x2APIC (VT-d 8.1). */
+#define VIOMMU_DMAR_F_X2APIC_OPT_OUT 0x2u
+/** @brief viommu_dmar_config::flags: DMA control opt-in (VT-d 8.1). */
+#define VIOMMU_DMAR_F_DMA_CTRL_PLATFORM_OPT_IN 0x4u
 
 /** @brief DMAR table description. */
 struct viommu_dmar_config {

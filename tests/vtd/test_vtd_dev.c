@@ -200,7 +200,9 @@ START_TEST(caps_reflect_config)
     ck_assert_uint_eq((cap >> 48) & 0x3F, 18);          /* MAMV */
     ck_assert_uint_eq((cap >> 5) & 3, 0);               /* no PMR */
     ck_assert_uint_eq((ecap >> 1) & 1, 1);              /* QI */
-    ck_assert_uint_eq((ecap >> 3) & 1, 0);              /* no IR */
+    ck_assert_uint_eq((ecap >> 3) & 1, 1);              /* IR (default) */
+    ck_assert_uint_eq((ecap >> 4) & 1, 0);              /* no EIM unless asked */
+    ck_assert_uint_eq((ecap >> 59) & 1, 0);             /* never PI */
     ck_assert_uint_eq((ecap >> 6) & 1, 1);              /* PT */
     ck_assert_uint_eq(((ecap >> 8) & 0x3FF) * 16, IVA); /* IRO */
     ck_assert_uint_eq((ecap >> 43) & 1, 1);             /* SMTS */
@@ -960,7 +962,7 @@ END_TEST
 START_TEST(qi_invalid_descriptor_type_sets_iqe_and_stops)
 {
     struct fx f;
-    fx_init(&f, LEGACY, 8, true);
+    fx_init(&f, LEGACY & ~VIOMMU_VTD_F_IR, 8, true);
     vg_wr(f.g, FECTL, 4, 0);
     unsigned msi = f.th.nmsi;
     uint64_t head = vg_rd(f.g, IQH, 8);
@@ -1206,7 +1208,7 @@ static uint64_t resolves(struct fx *f)
 START_TEST(gcmd_write_carries_several_commands)
 {
     struct fx f;
-    fx_init(&f, LEGACY, 8, true);
+    fx_init(&f, LEGACY & ~VIOMMU_VTD_F_IR, 8, true);
     struct vg_pt pt;
     vg_pt_init(&pt, &f.th, 2);
     vg_pt_map(&pt, 0x10000, 0x7000000, 12, VG_R | VG_W);
@@ -1317,11 +1319,12 @@ START_TEST(register_masks_and_rw1c)
     /* FSTS: PPF cannot be written, writing 1 to clear bits that are 0 is harmless */
     vg_wr(f.g, FSTS, 4, 0xFFFFFFFF);
     ck_assert_uint_eq(vg_rd(f.g, FSTS, 4), 0);
-    /* PMR and interrupt remapping registers are absent: read 0, ignore writes */
+    /* PMR registers are absent: read 0, ignore writes */
     vg_wr(f.g, 0x64, 4, 0x80000000);
     ck_assert_uint_eq(vg_rd(f.g, 0x64, 4), 0);
-    vg_wr(f.g, 0xB8, 8, 0x5000);
-    ck_assert_uint_eq(vg_rd(f.g, 0xB8, 8), 0);
+    /* IRTA keeps the table address and S; EIME is reserved without ECAP.EIM */
+    vg_wr(f.g, 0xB8, 8, 0x5000 | 0xFFF);
+    ck_assert_uint_eq(vg_rd(f.g, 0xB8, 8), 0x500F);
     /* IVA keeps address, IH and AM */
     vg_wr(f.g, IVA, 8, 0x5000 | 0xF80 | 0x40 | 5);
     ck_assert_uint_eq(vg_rd(f.g, IVA, 8), 0x5000 | 0x40 | 5);
