@@ -148,8 +148,8 @@ enum viommu_vtd_flag {
     VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
     VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
     VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
-    /** Interrupt remapping (ECAP.IR; see irq.h and viommu_vtd_remap_irq()).
-     *  Posted interrupts are never advertised. */
+    /** Interrupt remapping (ECAP.IR; see irq.h and viommu_vtd_remap_irq());
+     *  needs QI. Posted interrupts are never advertised. */
     VIOMMU_VTD_F_IR = 1u << 9,
     VIOMMU_VTD_F_EIM = 1u << 10,            /**< Extended interrupt mode, x2APIC destinations (ECAP.EIM); needs IR. */
 };
@@ -211,7 +211,8 @@ struct viommu_vtd;
  * @param cfg Configuration (copied).
  * @param[out] out New unit.
  * @retval 0 Success.
- * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable without QI.
+ * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable or IR without QI,
+ *         EIM without IR.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS Unknown flag bits.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).

@@ -37,6 +37,8 @@ static int fill_config(struct viommu_vtd_config *c)
         return VIOMMU_EINVAL; /* 6.5: scalable mode has no register-based invalidation */
     if ((c->flags & VIOMMU_VTD_F_EIM) && !(c->flags & VIOMMU_VTD_F_IR))
         return VIOMMU_EINVAL; /* 10.4.3: EIM is reported only with IR */
+    if ((c->flags & VIOMMU_VTD_F_IR) && !(c->flags & VIOMMU_VTD_F_QI))
+        return VIOMMU_EINVAL; /* 10.4.3: IR implies QI (the IEC is invalidated through the queue) */
     if (c->agaw_mask == 0)
         c->agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48;
     if (c->agaw_mask & ~(VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57))

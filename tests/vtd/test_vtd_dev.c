@@ -1138,7 +1138,7 @@ END_TEST
 START_TEST(register_based_invalidation)
 {
     struct fx f;
-    fx_init(&f, VIOMMU_VTD_F_DEFAULT & ~VIOMMU_VTD_F_QI, 8, false);
+    fx_init(&f, VIOMMU_VTD_F_DEFAULT & ~(VIOMMU_VTD_F_QI | VIOMMU_VTD_F_IR), 8, false);
     struct vg *g = f.g;
     g->root = th_alloc_pages(&f.th, 1);
     vg_wr(g, RTADDR, 8, g->root);

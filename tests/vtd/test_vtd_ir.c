@@ -442,6 +442,9 @@ START_TEST(eim_destinations)
     struct viommu_vtd_config c = {.size = sizeof(c), .flags = VIOMMU_VTD_F_QI | VIOMMU_VTD_F_EIM};
     struct viommu_vtd *d2;
     ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &d2), VIOMMU_EINVAL);
+    /* IR without QI: the interrupt entry cache could not be invalidated (10.4.3). */
+    c.flags = VIOMMU_VTD_F_IR;
+    ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &d2), VIOMMU_EINVAL);
     fx_fini(&f);
 }
 END_TEST
