@@ -1626,7 +1626,7 @@ static int cmd_remap(int argc, char **argv)
     for (int i = 0; i < npos; i++) {
         char *copy = strdup(pos[i]);
         char *colon = strchr(copy, ':');
-        uint64_t av, dv;
+        uint64_t av = 0, dv = 0;
         if (!colon)
             die(EXIT_USAGE, "remap: expected ADDR:DATA, got '%s'", pos[i]);
         *colon = 0;
