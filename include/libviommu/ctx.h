@@ -12,9 +12,9 @@
  * invalidations. Callbacks (host ops, notifier callbacks, address-space hooks)
  * run with the lock held, on the calling thread. From inside a callback the
  * only calls into the same context that are allowed are the ones documented as
- * callback-safe (viommu_notifier_unregister(), viommu_ctx_get_stats(),
- * viommu_strerror()); anything else returns ::VIOMMU_EBUSY instead of
- * deadlocking.
+ * callback-safe (viommu_notifier_unregister(), viommu_irq_notifier_unregister(),
+ * viommu_ctx_get_stats(), viommu_strerror()); anything else returns
+ * ::VIOMMU_EBUSY instead of deadlocking.
  *
  * Nothing in libviommu creates threads, does I/O or keeps global state.
  */
