@@ -33,6 +33,7 @@ TEST_PKGS=(
 TEST_PKGS+=(cargo debhelper lintian dpkg-dev fakeroot)  # issue 6: bindings, packaging tests
 TEST_PKGS+=(build-essential)  # issue 10: dpkg-buildpackage checks it (packaging_deb)
 TEST_PKGS+=(python3-venv python3-setuptools python3-wheel)  # issue 10: pip install of the Python binding into a venv, offline
+TEST_PKGS+=(clang-format-14 git)  # issue 11: format check of changed lines (scripts/check-format.sh)
 # ---- end of hook
 
 # viommu_ensure_pkgs PKG...: install whatever is missing, quietly and

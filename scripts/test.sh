@@ -4,12 +4,14 @@
 # Quick start, part 2: the full test suite, exactly what CI runs (.ci/run).
 #
 #  1. install missing Debian packages (scripts/deps.sh: TEST_PKGS)
-#  2. `asan` preset (Debug, ASan+UBSan, -Werror): configure, build, ctest
-#  3. `release` preset (-Werror): configure, build, ctest
-#  4. `tsan` preset: configure, build, ctest -L tsan (tests labelled `tsan`)
+#  2. format check: lines changed against main (or by the last commit) must
+#     follow .clang-format (scripts/check-format.sh; skipped without a base)
+#  3. `asan` preset (Debug, ASan+UBSan, -Werror): configure, build, ctest
+#  4. `release` preset (-Werror): configure, build, ctest
+#  5. `tsan` preset: configure, build, ctest -L tsan (tests labelled `tsan`)
 #     `fuzz` preset (clang, libFuzzer): configure, build, ctest -L fuzz-smoke
-#  5. docs: Doxygen with warnings as errors (target `docs` of build/release)
-#  6. install build/release to a temporary prefix, then move the prefix (the
+#  6. docs: Doxygen with warnings as errors (target `docs` of build/release)
+#  7. install build/release to a temporary prefix, then move the prefix (the
 #     package must be relocatable) and build + run tests/consumer/ twice:
 #     with `cc $(pkg-config --cflags --libs libviommu)` and with CMake's
 #     find_package(libviommu); also check the installed headers are ISO C11
@@ -18,8 +20,9 @@
 # ctest runs with --output-on-failure and 2 parallel jobs. Build dirs are
 # build/<preset> and are reused, so a second run only rebuilds what changed.
 # The last line is the summary "N passed, N failed, N skipped": every ctest
-# test plus one test each for docs, install, the two consumer builds and the
-# ISO C11 (-pedantic-errors) compile of the installed headers; a
+# test plus one test each for the format check, docs, install, the two
+# consumer builds and the ISO C11 (-pedantic-errors) compile of the
+# installed headers; a
 # configure or build that fails counts as one failure and its tests do not
 # run. Exit status is non-zero if anything failed. Logs: build/test-logs/.
 set -uo pipefail
@@ -103,6 +106,18 @@ preset() {
     count_ctest "$p" "$LOGS/$p-ctest.xml" "$rc"
     echo "   preset $p: $((SECONDS - t0))s"
 }
+
+say "format check (changed lines, .clang-format)"
+rc=0
+scripts/check-format.sh >"$LOGS/format.log" 2>&1 || rc=$?
+case $rc in
+0) pass "format check ($(head -n1 "$LOGS/format.log"))" ;;
+77) SKIPPED=$((SKIPPED + 1)); echo "$(grep -m1 '^SKIP' "$LOGS/format.log") (format check)" ;;
+*)
+    tail -n 60 "$LOGS/format.log" | sed 's/^/   | /'
+    fail "format check (changed lines; see $LOGS/format.log)"
+    ;;
+esac
 
 # The e2e and packaging tests do not use the preset's build (they build a
 # Release library of their own), so they run once, with the release preset.

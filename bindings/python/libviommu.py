@@ -366,7 +366,7 @@ FUNCTIONS = {
     "viommu_version": (c_int, []),
     "viommu_version_string": (ctypes.c_char_p, []),
     "viommu_ctx_create": (c_int, [P(HostOps), c_void_p, P(CtxConfig), P(c_void_p)]),
-    "viommu_ctx_destroy": (None, [_ctx_p]),
+    "viommu_ctx_destroy": (c_int, [_ctx_p]),
     "viommu_ctx_add_ram": (c_int, [_ctx_p, c_u64, c_u64, c_void_p]),
     "viommu_ctx_remove_ram": (c_int, [_ctx_p, c_u64]),
     "viommu_ctx_get_stats": (c_int, [_ctx_p, P(Stats), c_size_t]),
@@ -374,7 +374,7 @@ FUNCTIONS = {
     "viommu_ctx_set_budget": (c_int, [_ctx_p, P(Budget)]),
     "viommu_iotlb_invalidate_all": (c_int, [_ctx_p]),
     "viommu_as_create": (c_int, [_ctx_p, P(AsId), P(AsHooks), c_void_p, P(c_void_p)]),
-    "viommu_as_destroy": (None, [c_void_p]),
+    "viommu_as_destroy": (c_int, [c_void_p]),
     "viommu_as_find": (c_int, [_ctx_p, P(AsId), P(c_void_p)]),
     "viommu_as_get_id": (c_int, [c_void_p, P(AsId)]),
     "viommu_as_get_mode": (c_int, [c_void_p]),
@@ -391,7 +391,7 @@ FUNCTIONS = {
     "viommu_notifier_replay": (c_int, [c_void_p]),
     "viommu_notifier_foreach_shadow": (c_int, [c_void_p, SHADOW_FN, c_void_p]),
     "viommu_map_domain_create": (c_int, [_ctx_p, c_u64, P(c_void_p)]),
-    "viommu_map_domain_destroy": (None, [c_void_p]),
+    "viommu_map_domain_destroy": (c_int, [c_void_p]),
     "viommu_map_domain_map": (c_int, [c_void_p, c_u64, c_u64, c_u64, ctypes.c_uint]),
     "viommu_map_domain_unmap": (c_int, [c_void_p, c_u64, c_u64, P(c_u64)]),
     "viommu_map_domain_lookup": (c_int, [c_void_p, c_u64, P(Event)]),
@@ -662,6 +662,11 @@ class Context(_Handle):
         """Destroy the context (and every address space, notifier, domain and
         device model in it); every handle on them becomes invalid."""
         if self._ptr:
+            # Device models first: the context refuses to go while one lives.
+            for child in reversed(self._children):
+                obj = child()
+                if isinstance(obj, (VirtioIommu, Vtd, Amdvi)):
+                    obj.close()
             for child in reversed(self._children):
                 obj = child()
                 if obj is not None:
@@ -1001,8 +1006,11 @@ class PageTableFormat:
     def name(self):
         return self.fmt.name.decode()
 
-    def config(self, root, top_level, va_lg2=64, perm=Perm.RW, fmt_flags=0, fmt_data=0):
-        """A :class:`PtConfig` for this format (keep the format object alive)."""
+    def config(self, root, top_level, va_lg2=None, perm=Perm.RW, fmt_flags=0, fmt_data=0):
+        """A :class:`PtConfig` for this format (keep the format object alive).
+        `va_lg2` defaults to what the top table indexes (at most 64)."""
+        if va_lg2 is None:
+            va_lg2 = min(64, self.fmt.granule_lg2 + (top_level + 1) * self.fmt.level_bits)
         return PtConfig(fmt=self.ptr, root=root, top_level=top_level, va_lg2=va_lg2, perm=int(perm),
                         fmt_flags=fmt_flags, fmt_data=fmt_data)
 
@@ -1097,7 +1105,7 @@ ENUMS.update({"viommu_virtio_feature": ("VIOMMU_VIRTIO_F_", VirtioFeature),
               "viommu_viot_iommu_kind": ("VIOMMU_VIOT_IOMMU_", ViotIommuKind)})
 OPTIONAL_FUNCTIONS.update({
     "viommu_virtio_create": (c_int, [_ctx_p, P(VirtioConfig), P(c_void_p)]),
-    "viommu_virtio_destroy": (None, [c_void_p]),
+    "viommu_virtio_destroy": (c_int, [c_void_p]),
     "viommu_virtio_add_endpoint": (c_int, [c_void_p, c_u32, P(c_void_p)]),
     "viommu_virtio_remove_endpoint": (c_int, [c_void_p, c_u32]),
     "viommu_virtio_get_as": (c_int, [c_void_p, c_u32, P(c_void_p)]),
@@ -1546,7 +1554,7 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_vtd_sl_config": (c_int, [ctypes.c_uint, ctypes.c_uint, ctypes.c_uint, c_u32, c_u64, P(PtConfig)]),
     "viommu_vtd_resolve": (c_int, [_ctx_p, P(VtdHw), c_u64, c_u16, c_u32, P(VtdResolved)]),
     "viommu_vtd_create": (c_int, [_ctx_p, P(VtdConfig), P(c_void_p)]),
-    "viommu_vtd_destroy": (None, [c_void_p]),
+    "viommu_vtd_destroy": (c_int, [c_void_p]),
     "viommu_vtd_mmio_read": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(c_u64)]),
     "viommu_vtd_mmio_write": (c_int, [c_void_p, c_u64, ctypes.c_uint, c_u64]),
     "viommu_vtd_get_as": (c_int, [c_void_p, c_u16, c_u32, P(c_void_p)]),
@@ -1743,7 +1751,7 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_pt_format_amdv1": (c_void_p, []),
     "viommu_amdv1_pt_config": (c_int, [ctypes.c_uint, c_u64, ctypes.c_uint, ctypes.c_uint, P(PtConfig)]),
     "viommu_amdvi_create": (c_int, [_ctx_p, P(AmdviConfig), P(c_void_p)]),
-    "viommu_amdvi_destroy": (None, [c_void_p]),
+    "viommu_amdvi_destroy": (c_int, [c_void_p]),
     "viommu_amdvi_pci_cap_read": (c_int, [c_void_p, c_u32, ctypes.c_uint, P(c_u32)]),
     "viommu_amdvi_pci_cap_write": (c_int, [c_void_p, c_u32, ctypes.c_uint, c_u32]),
     "viommu_amdvi_get_mmio_base": (c_int, [c_void_p, P(c_u64), P(c_int)]),

@@ -132,9 +132,12 @@ VIOMMU_API int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_a
 
 /**
  * @brief Destroy an instance and the address spaces it created (no events).
- * @param dev Instance or NULL (no-op).
+ *        A refused call changes nothing.
+ * @param dev Instance or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `dev` was NULL).
+ * @retval VIOMMU_EBUSY Called from a callback of the instance's context.
  */
-VIOMMU_API void viommu_amdvi_destroy(struct viommu_amdvi *dev);
+VIOMMU_API int viommu_amdvi_destroy(struct viommu_amdvi *dev);
 
 /**
  * @brief Read from the capability block (IOMMU capability + MSI capability).

@@ -85,9 +85,16 @@ VIOMMU_API int viommu_as_create(struct viommu_ctx *ctx, const struct viommu_as_i
 
 /**
  * @brief Destroy an address space and its notifiers (no events are sent).
- * @param as Address space or NULL (no-op).
+ *
+ * Only address spaces made with viommu_as_create() may be destroyed here;
+ * those of a device model belong to it and go with the model's destroy.
+ * A refused call changes nothing.
+ * @param as Address space or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `as` was NULL).
+ * @retval VIOMMU_ESTATE The address space belongs to a device model.
+ * @retval VIOMMU_EBUSY Called from a callback.
  */
-VIOMMU_API void viommu_as_destroy(struct viommu_as *as);
+VIOMMU_API int viommu_as_destroy(struct viommu_as *as);
 
 /**
  * @brief Find an address space by identity.
@@ -194,8 +201,16 @@ VIOMMU_API int viommu_as_set_map_domain(struct viommu_as *as, struct viommu_map_
  * @param last Last IOVA (inclusive).
  * @retval 0 Success.
  * @retval VIOMMU_ERANGE `first > last`.
- * @retval VIOMMU_EBUDGET A budget stopped it; shadows equal what was announced.
- * @retval VIOMMU_ESINK A notifier callback failed; that change is not in its shadow.
+ * @retval VIOMMU_EBUDGET A budget stopped a notifier's MAPs (every UNMAP was
+ *         still sent); shadows equal what was announced, the rest is pending.
+ * @retval VIOMMU_ESINK A notifier callback failed; that change is not in its
+ *         shadow and stays pending.
+ * @note Each notifier gets its own event budget. Whatever a sync leaves
+ *       unconfirmed (a failed event, a budget stop) is pending for that
+ *       notifier and re-diffed by every later sync of the address space,
+ *       whatever its range, until it succeeds; AMD-Vi and VT-d also do so
+ *       before signalling the guest's completion (COMPLETION_WAIT, wait
+ *       descriptor).
  * @retval VIOMMU_EINVAL NULL argument. @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
@@ -256,9 +271,14 @@ struct viommu_event {
 
 /**
  * @brief Notifier callback. Return 0, or a negative value if the consumer
- *        failed (the change is then not recorded in the shadow and the
- *        operation returns ::VIOMMU_ESINK). Runs with the context lock held;
- *        viommu_notifier_unregister() of any notifier is allowed from it.
+ *        failed (the change is then not recorded in the shadow, the
+ *        operation returns ::VIOMMU_ESINK, and the change stays pending: it
+ *        is sent again by the next sync of the address space and, on AMD-Vi
+ *        and VT-d, before the guest's next completion is signalled; a failed
+ *        UNMAP keeps the mapping in the shadow until an UNMAP succeeds).
+ *        Runs with the context lock held; viommu_notifier_unregister() of
+ *        any notifier (including the running one) is allowed from it and
+ *        does not disturb the delivery to the other notifiers.
  */
 typedef int (*viommu_notify_fn)(void *opaque, struct viommu_as *as, const struct viommu_event *ev);
 
@@ -322,6 +342,8 @@ VIOMMU_API int viommu_notifier_replay(struct viommu_notifier *n);
  * @brief Visit the shadow of a notifier (what it was told), in IOVA order.
  * @param n Notifier.
  * @param fn Called once per announced mapping; non-zero stops and is returned.
+ *        It runs as a callback of the context (lock held): callback-safe
+ *        calls work from it, any other call returns ::VIOMMU_EBUSY.
  * @param opaque Passed to `fn`.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
  * @retval VIOMMU_EBUSY Called from a callback.
@@ -344,10 +366,12 @@ VIOMMU_API int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_map
 
 /**
  * @brief Destroy a domain. Address spaces still using it become blocked
- *        (their notifiers get UNMAP + MODE). NULL is a no-op.
- * @param dom Domain.
+ *        (their notifiers get UNMAP + MODE). A refused call changes nothing.
+ * @param dom Domain or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `dom` was NULL).
+ * @retval VIOMMU_EBUSY Called from a callback.
  */
-VIOMMU_API void viommu_map_domain_destroy(struct viommu_map_domain *dom);
+VIOMMU_API int viommu_map_domain_destroy(struct viommu_map_domain *dom);
 
 /**
  * @brief Add one mapping `[first, last] -> addr` and notify attached spaces.
@@ -360,7 +384,9 @@ VIOMMU_API void viommu_map_domain_destroy(struct viommu_map_domain *dom);
  * @retval VIOMMU_ERANGE `first > last` or `addr + (last - first)` wraps.
  * @retval VIOMMU_EEXIST Overlaps an existing mapping (nothing changed).
  * @retval VIOMMU_EFLAGS `perm` has bits beyond ::VIOMMU_PERM_RW.
- * @retval VIOMMU_ENOMEM The mapping cap or allocation failed (nothing changed).
+ * @retval VIOMMU_ENOMEM The mapping cap or an allocation failed, also one
+ *         inside the notifier sync: nothing changed (a partly announced
+ *         mapping is withdrawn again with UNMAP events).
  * @retval VIOMMU_ESINK, VIOMMU_EBUDGET A notifier failed (mapping still added).
  * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
  */

@@ -10,7 +10,9 @@
  * unless its documentation says otherwise, so calls from several threads are
  * safe; translation from device threads may run while another thread processes
  * invalidations. Callbacks (host ops, notifier callbacks, address-space hooks)
- * run with the lock held, on the calling thread. From inside a callback the
+ * run with the lock held, on the calling thread; so do the visitors of
+ * viommu_pt_walk_range() and viommu_notifier_foreach_shadow(), which count as
+ * callbacks. From inside a callback the
  * only calls into the same context that are allowed are the ones documented as
  * callback-safe (viommu_notifier_unregister(), viommu_irq_notifier_unregister(),
  * viommu_ctx_get_stats(), viommu_strerror()); anything else returns
@@ -28,10 +30,17 @@
 extern "C" {
 #endif
 
-/** @brief Log levels passed to viommu_host_ops::log. */
+/**
+ * @brief Log levels passed to viommu_host_ops::log.
+ *
+ * Almost every message can be provoked by the guest, so all levels are
+ * rate-limited per context and level: at most 10 messages per second, then
+ * (once the second has passed and the next message of that level comes) one
+ * "N messages suppressed" summary at the same level.
+ */
 enum viommu_log_level {
     VIOMMU_LOG_ERROR = 0, /**< Something failed that the VMM should know about. */
-    VIOMMU_LOG_WARN = 1,  /**< Guest misbehaviour (rate-limited per context). */
+    VIOMMU_LOG_WARN = 1,  /**< Guest misbehaviour. */
     VIOMMU_LOG_INFO = 2,  /**< State changes (enable, reset). */
     VIOMMU_LOG_DEBUG = 3, /**< Tracing. */
 };
@@ -74,13 +83,19 @@ struct viommu_host_ops {
 /**
  * @brief Work budgets. A value of 0 selects the default.
  *
- * Exceeding a budget stops the operation, leaves the shadow state equal to
- * what was actually announced, returns ::VIOMMU_EBUDGET and bumps
- * viommu_stats::budget_hits.
+ * Exceeding a budget stops the work for the notifier concerned (others in
+ * the same sync go on), leaves its shadow equal to what was actually
+ * announced, returns ::VIOMMU_EBUDGET and bumps viommu_stats::budget_hits.
+ * A budget never holds back an UNMAP: a stop may leave a consumer without a
+ * valid mapping (announced again by a later sync), never with one the guest
+ * revoked. What a stop left undone is retried by the next sync of the
+ * address space and, on AMD-Vi and VT-d, before the guest's next completion
+ * (COMPLETION_WAIT, wait descriptor) is signalled. See docs/architecture.md,
+ * "Budgets".
  */
 struct viommu_budget {
     uint64_t walk_entries;   /**< Table entries read per walk or sync (default 1 << 20). */
-    uint64_t sync_events;    /**< Notifier events per sync or replay (default 1 << 16). */
+    uint64_t sync_events;    /**< MAP events per notifier per sync or replay (default 1 << 16); UNMAP and MODE are not budgeted. */
     uint64_t as_mappings;    /**< Mappings a notifier's shadow may hold (default 65535). */
 };
 
@@ -123,10 +138,18 @@ VIOMMU_API int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque
 /**
  * @brief Destroy a context and everything still in it (address spaces,
  *        notifiers, mapping domains). Device models must be destroyed first.
- * @param ctx Context or NULL (no-op).
+ *
+ * Like every destroy function of this library, a misuse is refused with an
+ * error code and changes nothing (the object stays valid); it is never
+ * deferred. Callers that ignored the old `void` return keep compiling.
+ * @param ctx Context or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `ctx` was NULL).
+ * @retval VIOMMU_EBUSY Called from one of this context's callbacks.
+ * @retval VIOMMU_ESTATE A device model (virtio-iommu, VT-d, AMD-Vi) created
+ *         in this context still exists.
  * @note Not thread-safe with respect to other calls on the same context.
  */
-VIOMMU_API void viommu_ctx_destroy(struct viommu_ctx *ctx);
+VIOMMU_API int viommu_ctx_destroy(struct viommu_ctx *ctx);
 
 /**
  * @brief Register a direct host mapping of guest RAM (the fast path).

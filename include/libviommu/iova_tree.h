@@ -48,13 +48,13 @@ struct viommu_iova_tree;
  * @param alloc_ops_or_NULL Host ops whose `alloc`/`free` hooks (and `opaque`)
  *        serve every allocation of this tree, or NULL for malloc()/free().
  *        Only `size`, `alloc` and `free` are read; the pointer is not kept
- *        (the two hooks are copied). As for viommu_ctx_create(), a NULL
- *        `alloc` means malloc() and a NULL `free` means free(); members
- *        beyond `size` are treated as NULL.
+ *        (the two hooks are copied). As for viommu_ctx_create(), both
+ *        hooks NULL means malloc()/free(), and giving only one of them is
+ *        refused; members beyond `size` are treated as NULL.
  * @param opaque Passed unchanged to the `alloc` and `free` hooks.
  * @param[out] out The new tree; set to NULL on failure.
  * @retval 0 Success.
- * @retval VIOMMU_EINVAL `out` is NULL.
+ * @retval VIOMMU_EINVAL `out` is NULL, or exactly one of `alloc` and `free` is NULL.
  * @retval VIOMMU_ESIZE `alloc_ops_or_NULL->size` is below ::VIOMMU_HOST_OPS_MIN_SIZE.
  * @retval VIOMMU_ENOMEM Allocation failed; nothing is left allocated.
  * @note Thread-safe (touches no shared state).

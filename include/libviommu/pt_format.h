@@ -12,7 +12,9 @@
  * Geometry: a table at level `L` (0 = the level whose entries map the
  * smallest pages) indexes IOVA bits `[shift(L) + level_bits - 1, shift(L)]`
  * with `shift(L) = granule_lg2 + L * level_bits`. The top table has level
- * `top_level` and only indexes bits below `va_lg2`.
+ * `top_level` and only indexes bits below `va_lg2`, so a valid configuration
+ * has `shift(top_level) < va_lg2 <= min(64, shift(top_level) + level_bits)`;
+ * anything else is refused with ::VIOMMU_EINVAL.
  */
 #ifndef LIBVIOMMU_PT_FORMAT_H
 #define LIBVIOMMU_PT_FORMAT_H
@@ -147,8 +149,9 @@ VIOMMU_API int viommu_pt_translate(struct viommu_ctx *ctx, const struct viommu_p
  * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
  * @retval VIOMMU_EBUSY Called from a callback.
  * @return Any non-zero value returned by `leaf` stops the walk and is returned.
- * @note The callbacks run with the context lock held; they must not call into
- *       the context.
+ * @note The callbacks run with the context lock held, as callbacks of `ctx`:
+ *       callback-safe calls (e.g. viommu_ctx_get_stats()) work from them and
+ *       every other call on `ctx` returns ::VIOMMU_EBUSY.
  */
 VIOMMU_API int viommu_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first,
                                     uint64_t last, viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque,

@@ -153,10 +153,12 @@ VIOMMU_API int viommu_virtio_create(struct viommu_ctx *ctx, const struct viommu_
 
 /**
  * @brief Destroy a device, its endpoints' address spaces (with their
- *        notifiers, no events) and its domains. NULL is a no-op.
- * @param dev Device.
+ *        notifiers, no events) and its domains. A refused call changes nothing.
+ * @param dev Device or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `dev` was NULL).
+ * @retval VIOMMU_EBUSY Called from a callback of the device's context.
  */
-VIOMMU_API void viommu_virtio_destroy(struct viommu_virtio *dev);
+VIOMMU_API int viommu_virtio_destroy(struct viommu_virtio *dev);
 
 /**
  * @brief Register an endpoint and create its address space (kind

@@ -223,9 +223,12 @@ VIOMMU_API int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd
 
 /**
  * @brief Destroy a unit and the address spaces it created (no events).
- * @param dev Unit or NULL (no-op).
+ *        A refused call changes nothing.
+ * @param dev Unit or NULL (no-op, returns 0).
+ * @retval 0 Destroyed (or `dev` was NULL).
+ * @retval VIOMMU_EBUSY Called from a callback of the unit's context.
  */
-VIOMMU_API void viommu_vtd_destroy(struct viommu_vtd *dev);
+VIOMMU_API int viommu_vtd_destroy(struct viommu_vtd *dev);
 
 /**
  * @brief Guest register read.

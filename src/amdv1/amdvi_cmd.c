@@ -76,12 +76,12 @@ static int resync_all(struct viommu_amdvi *dev)
     int ret = 0;
     for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
         int r = amdvi_apply_dte(dev, ds);
-        if (!r && ds->has_domain)
-            r = vi_as_sync(ds->as, 0, UINT64_MAX);
         if (r && !ret)
             ret = r;
     }
-    return ret;
+    /* Every domain of this unit; the core walks each table configuration once. */
+    int r = vi_owner_sync(dev->ctx, dev, 0, UINT64_MAX);
+    return ret ? ret : r;
 }
 
 static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint64_t *err_addr)
@@ -91,6 +91,9 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
     switch (op) {
     case CMD_COMPLETION_WAIT: {
         uint64_t store = (((uint64_t)c[1] & 0xfffffu) << 32) | (c[0] & ~7u);
+        /* Earlier commands are complete: a change a sync could not confirm
+         * (failed UNMAP, budget stop) is retried before the guest hears so. */
+        r = vi_sync_pending(dev->ctx, dev);
         if (c[0] & CW_S) {
             uint8_t b[8];
             for (unsigned i = 0; i < 8; i++)
@@ -177,8 +180,7 @@ bool amdvi_cmd_run(struct viommu_amdvi *dev)
         }
         uint32_t c[4];
         for (unsigned i = 0; i < 4; i++)
-            c[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
-                   (uint32_t)b[4 * i + 3] << 24;
+            c[i] = vi_get_le32(b + 4 * i);
         uint64_t err_addr = at;
         enum cmd_result res = exec(dev, c, &err_addr);
         if (res == CMD_ILLEGAL) {

@@ -134,18 +134,20 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
     unsigned hats = dev->levels ? dev->levels - 4 : 3;
     dev->efr = (dev->cfg.efr_features & VIOMMU_AMDVI_EFR_ALL) | VI_FIELD_PREP(AMDVI_EFR_HATS, hats);
     amdvi_regs_reset(dev);
+    vi_ctx_device_get(ctx);
     *out = dev;
     vi_leave(ctx);
     return 0;
 }
 
-void viommu_amdvi_destroy(struct viommu_amdvi *dev)
+int viommu_amdvi_destroy(struct viommu_amdvi *dev)
 {
     if (!dev)
-        return;
+        return 0;
     struct viommu_ctx *ctx = dev->ctx;
-    if (vi_enter(ctx))
-        return; /* from a callback: refused (documented) */
+    int r = vi_enter(ctx);
+    if (r)
+        return r; /* from a callback: refused with VIOMMU_EBUSY (documented) */
     struct amdvi_devstate *ds = dev->devs;
     while (ds) {
         struct amdvi_devstate *next = ds->next;
@@ -155,7 +157,9 @@ void viommu_amdvi_destroy(struct viommu_amdvi *dev)
     }
     vi_irq_notifiers_clear(&dev->irqn);
     vi_free(ctx, dev);
+    vi_ctx_device_put(ctx);
     vi_leave(ctx);
+    return 0;
 }
 
 int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out)

@@ -63,12 +63,8 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
         blocked(out, VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR);
         return;
     }
-    for (unsigned i = 0; i < 4; i++) {
-        uint64_t q = 0;
-        for (unsigned b = 0; b < 8; b++)
-            q |= (uint64_t)raw[i * 8 + b] << (8 * b);
-        out->dte[i] = q;
-    }
+    for (unsigned i = 0; i < 4; i++)
+        out->dte[i] = vi_get_le64(raw + 8 * i);
     uint64_t q0 = out->dte[0], q1 = out->dte[1];
     if (!(q0 & DTE_V)) {
         out->mode = VIOMMU_MODE_PASSTHROUGH; /* Table 7, V=0: no translation, no checks */

@@ -32,8 +32,8 @@ void amdvi_log_event(struct viommu_amdvi *dev, const uint32_t ev[4])
         return;
     }
     uint8_t b[16];
-    for (unsigned i = 0; i < 16; i++)
-        b[i] = (uint8_t)(ev[i / 4] >> (8 * (i % 4)));
+    for (unsigned i = 0; i < 4; i++)
+        vi_put_le32(b + 4 * i, ev[i]);
     if (vi_gmem_write(dev->ctx, (dev->evtlog & AMDVI_BASE_ADDR) + tail, b, sizeof(b))) {
         dev->stats.events_dropped++;
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: event log write failed at 0x%llx",

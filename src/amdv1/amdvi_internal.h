@@ -11,6 +11,7 @@
 
 #include "core/bits.h"
 #include "core/irq.h"
+#include "fmt/fmt.h"
 
 /* ---- MMIO register offsets (spec §3.4) -------------------------------- */
 #define AMDVI_MMIO_DEVTAB 0x0000
@@ -93,8 +94,6 @@ enum amdvi_block_code {
 
 #define AMDVI_SUPPRESS_SA 1u
 #define AMDVI_SUPPRESS_SE 2u
-
-unsigned amdv1_mode_va_lg2(unsigned mode);
 
 /* Lock held: read and validate a DTE (amdvi_dte.c). */
 void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,

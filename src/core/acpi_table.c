@@ -3,39 +3,6 @@
 
 #include <string.h>
 
-void vi_put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-void vi_put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-void vi_put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint16_t vi_get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-uint32_t vi_get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-uint64_t vi_get_le64(const uint8_t *p)
-{
-    return (uint64_t)vi_get_le32(p) | (uint64_t)vi_get_le32(p + 4) << 32;
-}
-
 void vi_acpi_put_header(uint8_t *buf, const char sig[4], uint32_t len, uint8_t rev,
                         const struct viommu_acpi_oem *oem)
 {

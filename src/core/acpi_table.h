@@ -3,6 +3,8 @@
 #ifndef VIOMMU_ACPI_TABLE_H
 #define VIOMMU_ACPI_TABLE_H
 
+#include "core/bits.h" /* vi_get_le* / vi_put_le* */
+
 #include <libviommu/acpi.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,11 +17,5 @@ void vi_acpi_put_header(uint8_t *buf, const char sig[4], uint32_t len, uint8_t r
                         const struct viommu_acpi_oem *oem);
 /* Set the checksum byte (offset 9) so all `len` bytes sum to 0. */
 void vi_acpi_finish(uint8_t *table, size_t len);
-void vi_put_le16(uint8_t *p, uint16_t v);
-void vi_put_le32(uint8_t *p, uint32_t v);
-void vi_put_le64(uint8_t *p, uint64_t v);
-uint16_t vi_get_le16(const uint8_t *p);
-uint32_t vi_get_le32(const uint8_t *p);
-uint64_t vi_get_le64(const uint8_t *p);
 
 #endif

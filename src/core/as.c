@@ -93,12 +93,11 @@ void vi_as_destroy(struct viommu_as *as)
     while (as->notifiers) {
         struct viommu_notifier *n = as->notifiers;
         as->notifiers = n->next;
-        vi_notifier_free(ctx, n);
+        if (n->dead)
+            n->as = NULL; /* unregistered from a callback: freed from ctx->dead */
+        else
+            vi_notifier_free(ctx, n);
     }
-    /* Notifiers unregistered from callbacks but not yet freed point here. */
-    for (struct viommu_notifier *n = ctx->dead; n; n = n->next)
-        if (n->as == as)
-            n->as = NULL;
     HASH_DELETE(hh, ctx->as_hash, as);
     if (as->prev)
         as->prev->next = as->next;
@@ -321,6 +320,7 @@ static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifi
     n = vi_zalloc(ctx, sizeof(*n));
     if (!n)
         return VIOMMU_ENOMEM;
+    n->ctx = ctx;
     n->as = as;
     memcpy(&n->cfg, cfg, sizeof(n->cfg));
     n->cfg.size = sizeof(n->cfg);
@@ -348,7 +348,8 @@ void vi_free_dead_notifiers(struct viommu_ctx *ctx)
 {
     while (ctx->dead) {
         struct viommu_notifier *n = ctx->dead;
-        ctx->dead = n->next;
+        ctx->dead = n->dead_next;
+        vi_notifier_unlink(n);
         vi_notifier_free(ctx, n);
     }
 }
@@ -357,21 +358,25 @@ void viommu_notifier_unregister(struct viommu_notifier *n)
 {
     struct viommu_ctx *ctx;
 
-    if (!n || n->dead || !n->as)
+    if (!n)
         return;
-    ctx = n->as->ctx;
+    ctx = n->ctx;
     if (vi_in_callback(ctx)) {
-        /* The lock is ours already and a walk may be iterating the list:
-         * silence it now, unlink and free when the operation ends. */
+        /* The lock is ours already and walks may be iterating the list:
+         * silence it now, but leave it linked so no walk loses its place;
+         * unlink and free when the operation ends (vi_leave). */
+        if (n->dead || !n->as)
+            return;
         n->dead = true;
-        vi_notifier_unlink(n);
-        n->next = ctx->dead;
+        n->dead_next = ctx->dead;
         ctx->dead = n;
         return;
     }
     pthread_mutex_lock(&ctx->lock);
-    vi_notifier_unlink(n);
-    vi_notifier_free(ctx, n);
+    if (!n->dead && n->as) {
+        vi_notifier_unlink(n);
+        vi_notifier_free(ctx, n);
+    }
     pthread_mutex_unlock(&ctx->lock);
 }
 
@@ -397,22 +402,31 @@ int viommu_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, cons
     if (r)
         return r;
     r = vi_as_create(ctx, id, hooks, opaque, out);
+    if (r == 0)
+        (*out)->vmm_owned = true;
     vi_leave(ctx);
     return r;
 }
 
-void viommu_as_destroy(struct viommu_as *as)
+int viommu_as_destroy(struct viommu_as *as)
 {
     struct viommu_ctx *ctx;
+    int r;
     if (!as)
-        return;
+        return 0;
     ctx = as->ctx;
-    if (vi_enter(ctx)) {
-        vi_log(ctx, VIOMMU_LOG_ERROR, "viommu_as_destroy called from a callback: ignored");
-        return;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
+    /* A device model's space is referenced from the model's own state (and
+     * reached by guest register writes): only the model may free it. */
+    if (!as->vmm_owned) {
+        vi_leave(ctx);
+        return VIOMMU_ESTATE;
     }
     vi_as_destroy(as);
     vi_leave(ctx);
+    return 0;
 }
 
 int viommu_as_find(struct viommu_ctx *ctx, const struct viommu_as_id *id, struct viommu_as **out)

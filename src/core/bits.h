@@ -38,6 +38,42 @@ static_assert(VI_GENMASK(63, 0) == ~UINT64_C(0), "GENMASK full");
 static_assert(VI_GENMASK(11, 4) == UINT64_C(0xff0), "GENMASK mid");
 static_assert(VI_GENMASK(0, 0) == 1, "GENMASK bit 0");
 
+/* Little-endian loads and stores of guest memory, register images, ACPI
+ * tables and saved-state blobs: independent of the host's byte order and
+ * alignment. The only copy of these helpers. */
+static inline uint16_t vi_get_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t vi_get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t vi_get_le64(const uint8_t *p)
+{
+    return (uint64_t)vi_get_le32(p) | (uint64_t)vi_get_le32(p + 4) << 32;
+}
+
+static inline void vi_put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void vi_put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void vi_put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 /* Internal invariant: loud in debug/test builds, never used on guest- or
  * caller-supplied data (validate those and return an error instead). */
 #ifdef NDEBUG

@@ -33,6 +33,11 @@ bool vi_in_callback(const struct viommu_ctx *ctx);
 void vi_callback_begin(struct viommu_ctx *ctx);
 void vi_callback_end(struct viommu_ctx *ctx);
 
+/* A device model was created in / destroyed from the context: the context
+ * refuses to be destroyed while any is alive. Lock held. */
+void vi_ctx_device_get(struct viommu_ctx *ctx);
+void vi_ctx_device_put(struct viommu_ctx *ctx);
+
 /* ---- allocation (routed through the host's allocator hooks) ----------- */
 
 void *vi_alloc(struct viommu_ctx *ctx, size_t size);
@@ -48,8 +53,12 @@ int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t 
 /* Little-endian 64-bit read (table entries and descriptors). */
 int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
 void vi_msi(struct viommu_ctx *ctx, uint64_t addr, uint32_t data);
-/* Log through the host sink. VIOMMU_LOG_WARN messages are rate-limited per
- * context (guest-triggerable paths must use WARN or DEBUG). */
+/* Log through the host sink. Every level is rate-limited per context
+ * (VI_LOG_PER_SECOND messages per level and second, then one summary of the
+ * dropped ones): nearly every message can be triggered by the guest. */
+#define VI_LOG_PER_SECOND 10u
+/* Clock of the rate limiter (monotonic seconds); tests may replace it. */
+extern uint64_t (*vi_log_clock)(void);
 void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -94,6 +103,18 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
 int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
 /* opaque == NULL matches every owner. */
 int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last);
+/* "Sync everything this unit owns" (global invalidations): every address
+ * space of owner `opaque` (NULL = any) translated through radix tables, one
+ * walk per group sharing tag and table configuration, as vi_domain_sync()
+ * groups them. Device models must use this rather than looping themselves,
+ * so that every model walks shared tables the same number of times. */
+int vi_owner_sync(struct viommu_ctx *ctx, void *opaque, uint64_t first, uint64_t last);
+/* Guest completion point (VT-d wait descriptor, AMD-Vi COMPLETION_WAIT):
+ * re-diff whatever an earlier sync of owner `opaque`'s spaces (NULL = any)
+ * left unconfirmed (failed UNMAP or MAP, budget stop), before the
+ * completion is signalled. Cheap when nothing is pending. Returns the first
+ * error (the range then stays pending for the next sync or completion). */
+int vi_sync_pending(struct viommu_ctx *ctx, void *opaque);
 
 /* ---- IOTLB ------------------------------------------------------------ */
 

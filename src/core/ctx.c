@@ -7,24 +7,16 @@
 #include <string.h>
 #include <time.h>
 
-/* The contexts whose callbacks the current thread is running (innermost
- * last). Only compared against context pointers to refuse re-entry; it
- * carries no state between instances. */
-#define VI_CB_NEST 8
-static _Thread_local const struct viommu_ctx *vi_tls_cb[VI_CB_NEST];
-_Thread_local unsigned vi_tls_cb_depth;
-
-#define VI_WARN_PER_SECOND 10u
+/* One byte per thread: its address names the thread. A context records
+ * which thread is running its callbacks (and how deeply), so re-entry is
+ * recognised at any nesting depth, across any number of contexts. */
+static _Thread_local char vi_tls_self;
 
 bool vi_in_callback(const struct viommu_ctx *ctx)
 {
-    if (vi_tls_cb_depth == 0)
-        return false;
-    unsigned n = vi_tls_cb_depth < VI_CB_NEST ? vi_tls_cb_depth : VI_CB_NEST;
-    for (unsigned i = 0; ctx && i < n; i++)
-        if (vi_tls_cb[i] == ctx)
-            return true;
-    return false;
+    /* Only this thread stores its own address here, and only while it
+     * holds the lock; any other value means "not this thread". */
+    return ctx && atomic_load_explicit(&ctx->cb_thread, memory_order_relaxed) == &vi_tls_self;
 }
 
 int vi_enter(struct viommu_ctx *ctx)
@@ -46,17 +38,14 @@ void vi_leave(struct viommu_ctx *ctx)
 
 void vi_callback_begin(struct viommu_ctx *ctx)
 {
-    if (vi_tls_cb_depth < VI_CB_NEST)
-        vi_tls_cb[vi_tls_cb_depth] = ctx;
-    vi_tls_cb_depth++;
+    if (ctx->cb_depth++ == 0)
+        atomic_store_explicit(&ctx->cb_thread, &vi_tls_self, memory_order_relaxed);
 }
 
 void vi_callback_end(struct viommu_ctx *ctx)
 {
-    (void)ctx;
-    vi_tls_cb_depth--;
-    if (vi_tls_cb_depth < VI_CB_NEST)
-        vi_tls_cb[vi_tls_cb_depth] = NULL;
+    if (--ctx->cb_depth == 0)
+        atomic_store_explicit(&ctx->cb_thread, NULL, memory_order_relaxed);
 }
 
 void *vi_alloc(struct viommu_ctx *ctx, size_t size)
@@ -92,6 +81,15 @@ void vi_free(struct viommu_ctx *ctx, void *ptr)
     free(ptr);
 }
 
+/* Free the context itself: nothing may touch it after the host's free. */
+static void vi_free_self(struct viommu_ctx *ctx)
+{
+    if (ctx->ops.free)
+        ctx->ops.free(ctx->opaque, ctx);
+    else
+        free(ctx);
+}
+
 static uint64_t vi_now_seconds(void)
 {
     struct timespec ts;
@@ -99,35 +97,39 @@ static uint64_t vi_now_seconds(void)
     return (uint64_t)ts.tv_sec;
 }
 
+uint64_t (*vi_log_clock)(void) = vi_now_seconds;
+
 void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
+    unsigned lv = (unsigned)level <= VIOMMU_LOG_DEBUG ? (unsigned)level : VIOMMU_LOG_DEBUG;
+    uint64_t now;
 
     if (!ctx->ops.log)
         return;
-    if (level == VIOMMU_LOG_WARN) {
-        /* Guest-triggerable: a guest must not be able to flood the host log. */
-        uint64_t now = vi_now_seconds();
-        if (now != ctx->warn_second) {
-            if (ctx->warn_suppressed) {
-                char note[96];
-                snprintf(note, sizeof(note), "%llu warnings suppressed",
-                         (unsigned long long)ctx->warn_suppressed);
-                vi_callback_begin(ctx);
-                ctx->ops.log(ctx->opaque, VIOMMU_LOG_WARN, note);
-                vi_callback_end(ctx);
-            }
-            ctx->warn_second = now;
-            ctx->warn_tokens = VI_WARN_PER_SECOND;
-            ctx->warn_suppressed = 0;
+    /* Nearly every message can be provoked by the guest (register writes,
+     * malformed tables, full queues): none may flood the host log. One
+     * bucket per level, so tracing cannot starve warnings. */
+    now = vi_log_clock();
+    if (now != ctx->logrl[lv].second) {
+        if (ctx->logrl[lv].suppressed) {
+            char note[96];
+            snprintf(note, sizeof(note), "%llu messages suppressed",
+                     (unsigned long long)ctx->logrl[lv].suppressed);
+            vi_callback_begin(ctx);
+            ctx->ops.log(ctx->opaque, (enum viommu_log_level)lv, note);
+            vi_callback_end(ctx);
         }
-        if (ctx->warn_tokens == 0) {
-            ctx->warn_suppressed++;
-            return;
-        }
-        ctx->warn_tokens--;
+        ctx->logrl[lv].second = now;
+        ctx->logrl[lv].tokens = VI_LOG_PER_SECOND;
+        ctx->logrl[lv].suppressed = 0;
     }
+    if (ctx->logrl[lv].tokens == 0) {
+        ctx->logrl[lv].suppressed++;
+        return;
+    }
+    ctx->logrl[lv].tokens--;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
@@ -213,24 +215,45 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
     if (cfg)
         vi_budget_merge(&ctx->budget, &cfg->budget);
     ctx->next_as_uid = 1;
+    for (unsigned i = 0; i <= VIOMMU_LOG_DEBUG; i++)
+        ctx->logrl[i].second = UINT64_MAX; /* first message of any second: full bucket */
     r = vi_iotlb_init(ctx, iotlb_entries);
     if (r) {
-        vi_free(ctx, ctx);
+        vi_free_self(ctx);
         return r;
     }
     if (pthread_mutex_init(&ctx->lock, NULL)) {
         vi_iotlb_fini(ctx);
-        vi_free(ctx, ctx);
+        vi_free_self(ctx);
         return VIOMMU_ENOMEM;
     }
     *out = ctx;
     return 0;
 }
 
-void viommu_ctx_destroy(struct viommu_ctx *ctx)
+void vi_ctx_device_get(struct viommu_ctx *ctx)
+{
+    ctx->ndevices++;
+}
+
+void vi_ctx_device_put(struct viommu_ctx *ctx)
+{
+    VI_INVARIANT(ctx->ndevices > 0);
+    ctx->ndevices--;
+}
+
+int viommu_ctx_destroy(struct viommu_ctx *ctx)
 {
     if (!ctx)
-        return;
+        return 0;
+    /* From one of its own callbacks the caller's stack still runs inside
+     * the context: freeing it would be a use-after-free on return. */
+    if (vi_in_callback(ctx))
+        return VIOMMU_EBUSY;
+    /* A device model keeps a pointer to the context and the guest can still
+     * reach it: it must be destroyed first. */
+    if (ctx->ndevices)
+        return VIOMMU_ESTATE;
     /* Address spaces first: they leave their domains without events. */
     while (ctx->as_first)
         vi_as_destroy(ctx->as_first);
@@ -240,7 +263,8 @@ void viommu_ctx_destroy(struct viommu_ctx *ctx)
     vi_leafbuf_free(ctx, &ctx->scratch);
     vi_iotlb_fini(ctx);
     pthread_mutex_destroy(&ctx->lock);
-    vi_free(ctx, ctx);
+    vi_free_self(ctx);
+    return 0;
 }
 
 int viommu_ctx_add_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa, uint64_t len, void *host)

@@ -69,7 +69,6 @@ int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val)
     int r = vi_gmem_read(ctx, gpa, b, sizeof(b));
     if (r)
         return r;
-    *val = (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24 |
-           (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 | (uint64_t)b[6] << 48 | (uint64_t)b[7] << 56;
+    *val = vi_get_le64(b);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "core/iova_tree.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define HASH_NONFATAL_OOM 1
 /* Every HASH_* call site has a local `struct viommu_ctx *hctx` in scope. */
@@ -52,6 +53,11 @@ struct viommu_ctx {
     struct viommu_host_ops ops;
     void *opaque;
     pthread_mutex_t lock;
+    /* The thread running this context's callbacks (its vi_tls_self), NULL
+     * when none; cb_depth counts nested callbacks. Written with the lock
+     * held; read without it by vi_in_callback(). */
+    _Atomic(const char *) cb_thread;
+    unsigned cb_depth;
     struct viommu_budget budget;
     struct viommu_stats stats;
     struct vi_ram ram[VIOMMU_MAX_RAM_REGIONS];
@@ -66,10 +72,14 @@ struct viommu_ctx {
     bool scratch_busy;
     uint32_t next_as_uid;
     uint32_t sync_epoch;
-    /* WARN rate limit: tokens refilled once per second. */
-    uint64_t warn_second;
-    unsigned warn_tokens;
-    uint64_t warn_suppressed;
+    bool pend; /* some notifier may have a pending range */
+    unsigned ndevices; /* live device models: destroy refuses while non-zero */
+    /* Log rate limit, one bucket per level: tokens refilled once per second. */
+    struct {
+        uint64_t second;
+        unsigned tokens;
+        uint64_t suppressed;
+    } logrl[VIOMMU_LOG_DEBUG + 1];
 };
 
 enum vi_src {
@@ -79,11 +89,21 @@ enum vi_src {
 };
 
 struct viommu_notifier {
+    struct viommu_ctx *ctx; /* set at registration, never changes: lock it before reading the rest */
     struct viommu_as *as;
     struct viommu_notifier_config cfg;
     struct vi_itree shadow; /* MAP notifiers: what was announced */
+    /* The space's list. A notifier unregistered from a callback stays linked
+     * (only marked dead, so running walks never lose their place) until the
+     * operation ends. */
     struct viommu_notifier *next;
+    struct viommu_notifier *dead_next; /* ctx->dead list */
     bool dead;
+    /* [pend_first, pend_last] may differ from what the consumer was told
+     * (a failed event, a budget stop): re-diffed by the next sync of the
+     * space and by vi_sync_pending() at the guest's next completion. */
+    bool pend;
+    uint64_t pend_first, pend_last;
 };
 
 struct viommu_as {
@@ -107,6 +127,7 @@ struct viommu_as {
     struct viommu_notifier *notifiers;
     uint32_t sync_epoch;
     vi_as_recheck_fn recheck; /* see vi_as_set_recheck() */
+    bool vmm_owned; /* made by viommu_as_create(): the VMM may destroy it */
 };
 
 struct viommu_map_domain {
@@ -118,7 +139,6 @@ struct viommu_map_domain {
 };
 
 /* ctx.c */
-extern _Thread_local unsigned vi_tls_cb_depth;
 void vi_free_dead_notifiers(struct viommu_ctx *ctx);
 
 /* walk.c */

@@ -51,10 +51,16 @@ int viommu_iova_tree_create(const struct viommu_host_ops *ops, void *opaque, str
     if (ops) {
         if (ops->size < VIOMMU_HOST_OPS_MIN_SIZE)
             return VIOMMU_ESIZE;
-        if (OPS_HAS(ops, alloc) && ops->alloc)
-            alloc_fn = ops->alloc;
-        if (OPS_HAS(ops, free) && ops->free)
-            free_fn = ops->free;
+        void *(*a)(void *, size_t) = OPS_HAS(ops, alloc) ? ops->alloc : NULL;
+        void (*f)(void *, void *) = OPS_HAS(ops, free) ? ops->free : NULL;
+        /* One hook without the other would hand the host's memory to libc
+         * free() (or the reverse): refused, as viommu_ctx_create() does. */
+        if ((a == NULL) != (f == NULL))
+            return VIOMMU_EINVAL;
+        if (a) {
+            alloc_fn = a;
+            free_fn = f;
+        }
     }
     struct viommu_iova_tree *t = alloc_fn(opaque, sizeof(*t));
     if (!t)

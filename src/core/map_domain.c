@@ -76,7 +76,9 @@ void vi_map_domain_destroy(struct viommu_map_domain *dom)
     vi_free(ctx, dom);
 }
 
-/* Push a change of [first, last] to every attached address space. */
+/* Push a change of [first, last] to every attached address space. An
+ * allocation failure in any of them wins over a sink error, so that a MAP
+ * can be undone and answered with "nothing changed". */
 static int vi_map_domain_notify(struct viommu_map_domain *dom, uint64_t first, uint64_t last)
 {
     int err = 0;
@@ -84,7 +86,7 @@ static int vi_map_domain_notify(struct viommu_map_domain *dom, uint64_t first, u
         int r = vi_as_sync(as, first, last);
         if (r == VIOMMU_EBUDGET)
             return r;
-        if (r && !err)
+        if (r && (!err || r == VIOMMU_ENOMEM))
             err = r;
     }
     return err;
@@ -93,6 +95,7 @@ static int vi_map_domain_notify(struct viommu_map_domain *dom, uint64_t first, u
 int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t addr, unsigned perm)
 {
     struct vi_itree_node *node;
+    int r;
 
     if (first > last || addr + (last - first) < addr)
         return VIOMMU_ERANGE;
@@ -110,7 +113,18 @@ int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t la
     node->addr = addr;
     node->perm = perm;
     vi_itree_insert(&dom->tree, node);
-    return vi_map_domain_notify(dom, first, last);
+    r = vi_map_domain_notify(dom, first, last);
+    if (r == VIOMMU_ENOMEM) {
+        /* The sync could not allocate: some consumers may have the mapping,
+         * others not, and the caller is told "nothing changed". Make that
+         * true: drop the node and sync again, which only UNMAPs what was
+         * announced (no allocation on that path). Emulated DMA, consumers
+         * and a retried MAP then all agree that it does not exist. */
+        vi_itree_remove(&dom->tree, node);
+        vi_free(dom->ctx, node);
+        (void)vi_map_domain_notify(dom, first, last);
+    }
+    return r;
 }
 
 int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t *removed)
@@ -213,14 +227,19 @@ int viommu_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, stru
     return r;
 }
 
-void viommu_map_domain_destroy(struct viommu_map_domain *dom)
+int viommu_map_domain_destroy(struct viommu_map_domain *dom)
 {
     struct viommu_ctx *ctx;
-    if (!dom || vi_enter(dom->ctx))
-        return;
+    int r;
+    if (!dom)
+        return 0;
     ctx = dom->ctx;
+    r = vi_enter(ctx);
+    if (r)
+        return r;
     vi_map_domain_destroy(dom);
     vi_leave(ctx);
+    return 0;
 }
 
 #define VI_DOM_CALL(dom, expr)                                                                                         \

@@ -146,8 +146,52 @@ static void vi_buf_give(struct viommu_ctx *ctx, struct vi_leafbuf *buf)
         vi_leafbuf_free(ctx, buf);
 }
 
+/* ---- pending ranges ---------------------------------------------------- */
+
+/* Remember that the notifier's view of [first, last] is not confirmed: a
+ * failed UNMAP or MAP, a budget stop, a walk stopped short. The next sync of
+ * the space and the next guest completion (vi_sync_pending) diff it again. */
+static void vi_pend(struct viommu_notifier *n, uint64_t first, uint64_t last)
+{
+    if (first < n->cfg.first)
+        first = n->cfg.first;
+    if (last > n->cfg.last)
+        last = n->cfg.last;
+    if (first > last)
+        return;
+    if (!n->pend) {
+        n->pend = true;
+        n->pend_first = first;
+        n->pend_last = last;
+    } else {
+        n->pend_first = first < n->pend_first ? first : n->pend_first;
+        n->pend_last = last > n->pend_last ? last : n->pend_last;
+    }
+    n->as->ctx->pend = true;
+}
+
+/* A diff of [first, last] is about to re-check everything pending. */
+static void vi_pend_covered(struct viommu_notifier *n, uint64_t first, uint64_t last)
+{
+    if (n->pend && first <= n->pend_first && last >= n->pend_last)
+        n->pend = false;
+}
+
+/* Widen [*first, *last] to the notifier's pending range. */
+static void vi_pend_widen(const struct viommu_notifier *n, uint64_t *first, uint64_t *last)
+{
+    if (!n->pend)
+        return;
+    *first = n->pend_first < *first ? n->pend_first : *first;
+    *last = n->pend_last > *last ? n->pend_last : *last;
+}
+
 /* ---- events ----------------------------------------------------------- */
 
+/* Only MAP events count against (and are stopped by) the event budget:
+ * UNMAPs are bounded by the shadow (budget as_mappings), MODE and plain
+ * UNMAP notices by one per notifier and sync, and a revocation is never
+ * held back by a budget. */
 static int vi_emit(struct vi_sync *st, struct viommu_notifier *n, const struct viommu_event *ev)
 {
     struct viommu_ctx *ctx = st->ctx;
@@ -155,11 +199,13 @@ static int vi_emit(struct vi_sync *st, struct viommu_notifier *n, const struct v
 
     if (n->dead)
         return 0;
-    if (st->events_left == 0) {
-        ctx->stats.budget_hits++;
-        return VIOMMU_EBUDGET;
+    if (ev->kind == VIOMMU_EVENT_MAP) {
+        if (st->events_left == 0) {
+            ctx->stats.budget_hits++;
+            return VIOMMU_EBUDGET;
+        }
+        st->events_left--;
     }
-    st->events_left--;
     ctx->stats.events++;
     if (ev->kind == VIOMMU_EVENT_MAP)
         ctx->stats.map_events++;
@@ -187,29 +233,31 @@ static int vi_emit_mode(struct vi_sync *st, struct viommu_notifier *n, enum viom
     return vi_emit(st, n, &ev);
 }
 
-/* Plain UNMAP notice for notifiers without a shadow (UNMAP but no MAP). */
+/* Plain UNMAP notice for notifiers without a shadow (UNMAP but no MAP); a
+ * failed notice stays pending and is sent again. */
 static int vi_emit_unmap_notice(struct vi_sync *st, struct viommu_notifier *n, uint64_t first, uint64_t last)
 {
     struct viommu_event ev = {.kind = VIOMMU_EVENT_UNMAP};
+    int r;
     if ((n->cfg.events & (VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP)) != VIOMMU_EVENT_UNMAP)
         return 0;
+    vi_pend_widen(n, &first, &last);
     ev.iova_first = first > n->cfg.first ? first : n->cfg.first;
     ev.iova_last = last < n->cfg.last ? last : n->cfg.last;
     if (ev.iova_first > ev.iova_last)
         return 0;
-    return vi_emit(st, n, &ev);
+    vi_pend_covered(n, ev.iova_first, ev.iova_last);
+    r = vi_emit(st, n, &ev);
+    if (r)
+        vi_pend(n, ev.iova_first, ev.iova_last);
+    return r;
 }
 
-/* Record an error; returns true when the whole operation must stop. */
-static bool vi_sync_fail(struct vi_sync *st, int r)
+/* Record the first error of the operation. */
+static void vi_sync_fail(struct vi_sync *st, int r)
 {
-    if (r == VIOMMU_EBUDGET) {
-        st->err = r;
-        return true;
-    }
     if (!st->err)
         st->err = r;
-    return false;
 }
 
 /* ---- diff ------------------------------------------------------------- */
@@ -219,14 +267,17 @@ static bool vi_is_map_notifier(const struct viommu_notifier *n)
     return !n->dead && (n->cfg.events & VIOMMU_EVENT_MAP);
 }
 
-/* Clip [*first, *last] to the notifier and widen it to whole announced
- * mappings. False when nothing of the range is the notifier's. */
+/* Clip [*first, *last] (widened to what is pending) to the notifier and
+ * widen it to whole announced mappings. False when nothing of the range is
+ * the notifier's. */
 static bool vi_notifier_range(const struct viommu_notifier *n, uint64_t *first, uint64_t *last)
 {
     struct vi_itree_node *node;
-    uint64_t f = *first > n->cfg.first ? *first : n->cfg.first;
-    uint64_t l = *last < n->cfg.last ? *last : n->cfg.last;
+    uint64_t f = *first, l = *last;
 
+    vi_pend_widen(n, &f, &l);
+    f = f > n->cfg.first ? f : n->cfg.first;
+    l = l < n->cfg.last ? l : n->cfg.last;
     if (f > l)
         return false;
     node = vi_itree_first_overlap(&n->shadow, f, l);
@@ -296,6 +347,8 @@ static int vi_flush_run(struct vi_sync *st, struct viommu_notifier *n, struct vi
     r = vi_emit(st, n, &run->ev);
     if (r) {
         vi_free(ctx, node);
+        if (r == VIOMMU_ESINK)
+            vi_pend(n, run->ev.iova_first, run->ev.iova_last);
         return r;
     }
     node->first = run->ev.iova_first;
@@ -327,7 +380,7 @@ static int vi_add_piece(struct vi_sync *st, struct viommu_notifier *n, struct vi
 
 /* Announce [a, z] of run `lf`: as one piece when coalescing (merged with
  * neighbours), else split back into the run's leaves. Only ESINK is
- * absorbed (the piece stays unannounced and the next sync retries it). */
+ * absorbed (the piece stays unannounced and pending). */
 static int vi_add_span(struct vi_sync *st, struct viommu_notifier *n, struct vi_run *run,
                        const struct viommu_pt_leaf *lf, uint64_t a, uint64_t z)
 {
@@ -351,21 +404,30 @@ static int vi_add_span(struct vi_sync *st, struct viommu_notifier *n, struct vi_
     }
 }
 
-/* Diff one notifier over [first, limit] against the collected leaves. */
+/* Diff one notifier over [first, last] (whole announced mappings) against
+ * the leaves collected for [first, resume - 1], or all of it when
+ * `complete`. The notifier gets its own event budget. An announced mapping
+ * the collection does not fully confirm (the walk stopped before its end)
+ * is UNMAPped: a budget stop may cost the consumer a valid mapping, which
+ * stays pending and comes back on a later sync, but never leaves it one the
+ * guest revoked. */
 static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const struct vi_leafbuf *b,
-                            uint64_t first, uint64_t limit)
+                            uint64_t first, uint64_t last, bool complete, uint64_t resume)
 {
     struct viommu_ctx *ctx = st->ctx;
     struct vi_itree_node *node, *next;
     struct vi_run run = {.active = false};
     int r;
 
-    /* 1. UNMAP what is no longer backed exactly. */
-    for (node = vi_itree_first_overlap(&n->shadow, first, limit); node; node = next) {
-        next = vi_itree_next_overlap(node, first, limit);
-        if (node->first < first || node->last > limit)
-            continue; /* only partly walked (budget stop): keep as announced */
-        if (vi_node_backed(b, node))
+    st->events_left = ctx->budget.sync_events;
+    vi_pend_covered(n, first, last);
+
+    /* 1. UNMAP what is no longer backed exactly (not budgeted). */
+    for (node = vi_itree_first_overlap(&n->shadow, first, last); node; node = next) {
+        next = vi_itree_next_overlap(node, first, last);
+        if (node->first < first || node->last > last)
+            continue; /* not ours to judge: the range was widened to whole mappings */
+        if ((complete || node->last < resume) && vi_node_backed(b, node))
             continue;
         struct viommu_event ev = {.kind = VIOMMU_EVENT_UNMAP,
                                   .perm = node->perm,
@@ -374,20 +436,24 @@ static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const
                                   .addr = node->addr};
         r = vi_emit(st, n, &ev);
         if (r) {
-            if (vi_sync_fail(st, r))
-                return r;
-            continue; /* sink kept it: so does the shadow */
+            vi_sync_fail(st, r);
+            vi_pend(n, node->first, node->last); /* sink kept it: so does the shadow */
+            continue;
         }
         vi_itree_remove(&n->shadow, node);
         vi_free(ctx, node);
     }
+    if (!complete) {
+        vi_pend(n, resume > first ? resume : first, last);
+        st->err = VIOMMU_EBUDGET;
+    }
 
     /* 2. MAP what is translated but not announced: the gaps between the
      * remaining shadow entries, per run of leaves. */
-    for (size_t i = vi_leaf_search(b, first); i < b->n && b->v[i].iova_first <= limit; i++) {
+    for (size_t i = vi_leaf_search(b, first); i < b->n && b->v[i].iova_first <= last; i++) {
         const struct viommu_pt_leaf *lf = &b->v[i];
         uint64_t a = lf->iova_first > first ? lf->iova_first : first;
-        uint64_t z = lf->iova_last < limit ? lf->iova_last : limit;
+        uint64_t z = lf->iova_last < last ? lf->iova_last : last;
         uint64_t cur = a;
 
         for (struct vi_itree_node *o = vi_itree_first_overlap(&n->shadow, a, z);;
@@ -409,6 +475,8 @@ static int vi_diff_notifier(struct vi_sync *st, struct viommu_notifier *n, const
         goto fail;
     return 0;
 fail:
+    /* Budget or allocation stop: this notifier only; what it did not get stays pending. */
+    vi_pend(n, first, last);
     vi_sync_fail(st, r);
     return r;
 }
@@ -435,13 +503,15 @@ static bool vi_member_group(const struct viommu_as *as, const void *key)
            (!k->opaque || as->opaque == k->opaque) && vi_pt_config_equal(&as->pt, &k->leader->pt);
 }
 
-/* Sync every member over [first, last] with one collection. `leader` is a
- * member whose translation stands for all of them. */
+/* Sync every member over [first, last] (each notifier also over what it has
+ * pending) with one collection. `leader` is a member whose translation
+ * stands for all of them. Every notifier gets its own event budget, and a
+ * budget stop of one notifier does not stop the others. */
 static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_member_fn is_member, const void *key,
                          uint64_t first, uint64_t last, struct vi_sync *st)
 {
     struct vi_leafbuf local, *buf;
-    uint64_t hull_first = UINT64_MAX, hull_last = 0, resume, limit_cap;
+    uint64_t hull_first = UINT64_MAX, hull_last = 0, resume;
     bool any = false, complete;
     int r;
 
@@ -464,9 +534,11 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
         if (!is_member(as, key))
             continue;
         for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+            if (n->dead)
+                continue;
             r = vi_emit_unmap_notice(st, n, first, last);
-            if (r && vi_sync_fail(st, r))
-                return r;
+            if (r)
+                vi_sync_fail(st, r);
         }
     }
     if (!any)
@@ -477,32 +549,31 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
     r = vi_collect(leader, hull_first, hull_last, buf, &resume);
     complete = r == 0;
     if (r && r != VIOMMU_EBUDGET) {
+        /* Nothing known (allocation failed): keep every shadow, retry later. */
         vi_buf_give(ctx, buf);
         vi_sync_fail(st, r);
+        for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+            if (!is_member(as, key))
+                continue;
+            for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+                uint64_t f = first, l = last;
+                if (vi_is_map_notifier(n) && vi_notifier_range(n, &f, &l))
+                    vi_pend(n, f, l);
+            }
+        }
         return r;
     }
-    if (!complete && resume == hull_first) {
-        vi_buf_give(ctx, buf);
-        st->err = VIOMMU_EBUDGET;
-        return VIOMMU_EBUDGET;
-    }
-    limit_cap = complete ? hull_last : resume - 1;
 
     for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
         if (!is_member(as, key))
             continue;
         for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
             uint64_t f = first, l = last;
-            if (!vi_is_map_notifier(n) || !vi_notifier_range(n, &f, &l) || f > limit_cap)
+            if (!vi_is_map_notifier(n) || !vi_notifier_range(n, &f, &l))
                 continue;
-            r = vi_diff_notifier(st, n, buf, f, l < limit_cap ? l : limit_cap);
-            if (r == VIOMMU_EBUDGET)
-                goto out;
+            vi_diff_notifier(st, n, buf, f, l, complete, resume);
         }
     }
-    if (!complete)
-        st->err = VIOMMU_EBUDGET;
-out:
     vi_buf_give(ctx, buf);
     return st->err;
 }
@@ -514,42 +585,93 @@ static void vi_sync_init(struct vi_sync *st, struct viommu_ctx *ctx)
     st->err = 0;
 }
 
+static bool vi_as_pending(const struct viommu_as *as, uint64_t *first, uint64_t *last)
+{
+    bool any = false;
+    for (const struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+        if (n->dead || !n->pend)
+            continue;
+        if (!any || n->pend_first < *first)
+            *first = n->pend_first;
+        if (!any || n->pend_last > *last)
+            *last = n->pend_last;
+        any = true;
+    }
+    return any;
+}
+
 int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last)
 {
     struct vi_sync st;
+    uint64_t pf, pl;
 
     if (first > last)
         return VIOMMU_ERANGE;
     vi_sync_init(&st, as->ctx);
-    if (as->mode != VIOMMU_MODE_TRANSLATED) {
+    if (as->mode != VIOMMU_MODE_TRANSLATED && !vi_as_pending(as, &pf, &pl)) {
         vi_iotlb_invalidate_as(as, first, last);
         return 0;
     }
     return vi_sync_group(as->ctx, as, vi_member_self, as, first, last, &st);
 }
 
-int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last)
+/* Sync every group of address spaces of owner `opaque` (NULL = any) that
+ * translate through radix tables tagged `domain` (any tag unless
+ * `one_domain`). A group shares owner filter, tag and table configuration;
+ * each is walked once, whichever device model asked. */
+static int vi_sync_groups(struct viommu_ctx *ctx, void *opaque, bool one_domain, uint64_t domain, uint64_t first,
+                          uint64_t last)
 {
     struct vi_sync st;
     uint32_t epoch;
-    int r;
 
     if (first > last)
         return VIOMMU_ERANGE;
     vi_sync_init(&st, ctx);
     epoch = ++ctx->sync_epoch;
     for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
-        struct vi_group_key key = {.leader = as, .opaque = opaque, .domain = domain};
+        struct vi_group_key key = {.leader = as, .opaque = opaque, .domain = one_domain ? domain : as->domain};
         if (as->sync_epoch == epoch || !vi_member_group(as, &key))
             continue;
         /* Mark the whole group so each table configuration is walked once. */
         for (struct viommu_as *m = as; m; m = m->next)
             if (vi_member_group(m, &key))
                 m->sync_epoch = epoch;
-        r = vi_sync_group(ctx, as, vi_member_group, &key, first, last, &st);
-        if (r == VIOMMU_EBUDGET)
-            return r;
+        vi_sync_group(ctx, as, vi_member_group, &key, first, last, &st);
     }
+    return st.err;
+}
+
+int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last)
+{
+    return vi_sync_groups(ctx, opaque, true, domain, first, last);
+}
+
+int vi_owner_sync(struct viommu_ctx *ctx, void *opaque, uint64_t first, uint64_t last)
+{
+    return vi_sync_groups(ctx, opaque, false, 0, first, last);
+}
+
+int vi_sync_pending(struct viommu_ctx *ctx, void *opaque)
+{
+    struct vi_sync st;
+    bool left = false;
+
+    vi_sync_init(&st, ctx);
+    if (!ctx->pend)
+        return 0;
+    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+        uint64_t pf = 0, pl = 0; /* set by vi_as_pending() when it returns true */
+        if (opaque && as->opaque != opaque) {
+            left = left || vi_as_pending(as, &pf, &pl);
+            continue;
+        }
+        if (!vi_as_pending(as, &pf, &pl))
+            continue;
+        vi_sync_group(ctx, as, vi_member_self, as, pf, pl, &st);
+        left = left || vi_as_pending(as, &pf, &pl);
+    }
+    ctx->pend = left;
     return st.err;
 }
 
@@ -573,6 +695,7 @@ void vi_shadow_clear(struct viommu_ctx *ctx, struct viommu_notifier *n)
         }
     }
     vi_itree_init(&n->shadow);
+    n->pend = false;
 }
 
 /* Bring one notifier in line with the space's current state. */
@@ -586,35 +709,33 @@ static int vi_notifier_resync_one(struct vi_sync *st, struct viommu_notifier *n,
     if (mode != VIOMMU_MODE_TRANSLATED) {
         if (vi_is_map_notifier(n)) {
             struct vi_leafbuf empty = {0};
-            r = vi_diff_notifier(st, n, &empty, n->cfg.first, n->cfg.last);
-        } else if (old == VIOMMU_MODE_TRANSLATED) {
+            r = vi_diff_notifier(st, n, &empty, n->cfg.first, n->cfg.last, true, 0);
+        } else if (old == VIOMMU_MODE_TRANSLATED || n->pend) {
             r = vi_emit_unmap_notice(st, n, n->cfg.first, n->cfg.last);
+            if (r)
+                vi_sync_fail(st, r);
         }
-        if (r == VIOMMU_EBUDGET)
-            return r;
         if (changed) {
             int r2 = vi_emit_mode(st, n, mode);
-            if (r2 && vi_sync_fail(st, r2))
-                return r2;
+            if (r2)
+                vi_sync_fail(st, r2);
         }
         return r;
     }
     if (changed) {
         r = vi_emit_mode(st, n, mode);
-        if (r && vi_sync_fail(st, r))
-            return r;
+        if (r)
+            vi_sync_fail(st, r);
     }
     if (vi_is_map_notifier(n)) {
         struct vi_leafbuf local, *buf = vi_buf_take(st->ctx, &local);
         uint64_t resume;
         st->ctx->stats.syncs++;
         r = vi_collect(as, n->cfg.first, n->cfg.last, buf, &resume);
-        if (r == 0) {
-            r = vi_diff_notifier(st, n, buf, n->cfg.first, n->cfg.last);
-        } else if (r == VIOMMU_EBUDGET && resume != n->cfg.first) {
-            vi_diff_notifier(st, n, buf, n->cfg.first, resume - 1);
-            st->err = VIOMMU_EBUDGET;
+        if (r == 0 || r == VIOMMU_EBUDGET) {
+            r = vi_diff_notifier(st, n, buf, n->cfg.first, n->cfg.last, r == 0, resume);
         } else {
+            vi_pend(n, n->cfg.first, n->cfg.last);
             vi_sync_fail(st, r);
         }
         vi_buf_give(st->ctx, buf);
@@ -634,8 +755,7 @@ int vi_notifiers_resync(struct viommu_as *as, enum viommu_mode old_mode, bool ch
     for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
         if (n->dead)
             continue;
-        if (vi_notifier_resync_one(&st, n, old_mode, changed) == VIOMMU_EBUDGET)
-            return VIOMMU_EBUDGET;
+        vi_notifier_resync_one(&st, n, old_mode, changed);
     }
     return st.err;
 }
@@ -658,36 +778,47 @@ static int vi_notifier_replay(struct viommu_notifier *n)
 
 int viommu_notifier_replay(struct viommu_notifier *n)
 {
+    struct viommu_ctx *ctx;
     int r;
-    if (!n || n->dead || !n->as)
+    if (!n)
         return VIOMMU_EINVAL;
-    r = vi_enter(n->as->ctx);
+    ctx = n->ctx;
+    r = vi_enter(ctx);
     if (r)
         return r;
-    r = vi_notifier_replay(n);
-    vi_leave(n->as->ctx);
+    r = (n->dead || !n->as) ? VIOMMU_EINVAL : vi_notifier_replay(n);
+    vi_leave(ctx);
     return r;
 }
 
 int viommu_notifier_foreach_shadow(struct viommu_notifier *n,
                                    int (*fn)(void *opaque, const struct viommu_event *map), void *opaque)
 {
+    struct viommu_ctx *ctx;
     int r;
-    if (!n || !fn || n->dead || !n->as)
+    if (!n || !fn)
         return VIOMMU_EINVAL;
-    r = vi_enter(n->as->ctx);
+    ctx = n->ctx;
+    r = vi_enter(ctx);
     if (r)
         return r;
+    if (n->dead || !n->as) {
+        vi_leave(ctx);
+        return VIOMMU_EINVAL;
+    }
     for (struct vi_itree_node *node = vi_itree_first(&n->shadow); node; node = vi_itree_next(node)) {
         struct viommu_event ev = {.kind = VIOMMU_EVENT_MAP,
                                   .perm = node->perm,
                                   .iova_first = node->first,
                                   .iova_last = node->last,
                                   .addr = node->addr};
+        /* The VMM's visitor is a callback: callback-safe calls work from it. */
+        vi_callback_begin(n->as->ctx);
         r = fn(opaque, &ev);
+        vi_callback_end(n->as->ctx);
         if (r)
             break;
     }
-    vi_leave(n->as->ctx);
+    vi_leave(ctx);
     return r;
 }

@@ -314,6 +314,13 @@ static struct vio_domain *vio_dom_new(struct viommu_virtio *dev, struct vio_doma
     return d;
 }
 
+/* Point the endpoint's address space at domain `d` (identity for a bypass
+ * domain). */
+static int vio_enter_domain(struct vio_endpoint *ep, struct vio_domain *d)
+{
+    return d->bypass ? vi_as_set_passthrough(ep->as) : vi_as_set_map_domain(ep->as, d->md);
+}
+
 /* "ATTACH request", device requirements. */
 static uint8_t vio_attach(struct viommu_virtio *dev, const uint8_t *req, size_t len)
 {
@@ -339,6 +346,7 @@ static uint8_t vio_attach(struct viommu_virtio *dev, const uint8_t *req, size_t 
     if (d && ep->dom == d)
         return VIO_S_OK;
 
+    bool created = false;
     if (!d) {
         if (dev->ndomains >= dev->cfg.max_domains)
             return VIO_S_NOMEM;
@@ -346,6 +354,7 @@ static uint8_t vio_attach(struct viommu_virtio *dev, const uint8_t *req, size_t 
         if (!d)
             return VIO_S_NOMEM;
         dev->ndomains++;
+        created = true;
     } else if (d->md) {
         /* Properties must be compatible: the endpoint's reserved regions may
          * not be mapped in the domain, else S_UNSUPP. */
@@ -357,14 +366,23 @@ static uint8_t vio_attach(struct viommu_virtio *dev, const uint8_t *req, size_t 
     /* Moving from another domain: the core resyncs notifiers by diff, which
      * is what DETACH + ATTACH would leave behind, without the transient. */
     struct vio_domain *old = ep->dom;
-    int r = bypass ? vi_as_set_passthrough(ep->as) : vi_as_set_map_domain(ep->as, d->md);
+    int r = vio_enter_domain(ep, d);
+    if (r) {
+        /* A consumer could not follow (ESINK, EBUDGET) or a sync could not
+         * allocate. A failed request must not have changed the endpoint: a
+         * driver (Linux) keeps using the previous attachment after an error.
+         * Switch back; the core's shadows stay what consumers were told, so
+         * this resync only repairs what was announced. */
+        (void)(old ? vio_enter_domain(ep, old) : vio_set_unattached(dev, ep));
+        if (created)
+            vio_dom_free(dev, d);
+        return r == VIOMMU_ENOMEM ? VIO_S_NOMEM : VIO_S_DEVERR;
+    }
     ep->dom = d;
     d->nendpoints++;
     if (old)
         vio_dom_put(dev, old);
-    if (r == VIOMMU_ESINK || r == VIOMMU_EBUDGET)
-        return VIO_S_DEVERR; /* attached, but a consumer could not follow */
-    return r ? VIO_S_DEVERR : VIO_S_OK;
+    return VIO_S_OK;
 }
 
 /* "DETACH request", device requirements. Reserved is ignored (MUST). */
@@ -382,10 +400,15 @@ static uint8_t vio_detach(struct viommu_virtio *dev, const uint8_t *req, size_t 
     struct vio_domain *d = vio_dom_find(dev, domain);
     if (!d || ep->dom != d)
         return VIO_S_INVAL;
-    ep->dom = NULL;
     int r = vio_set_unattached(dev, ep); /* MUST: no access to the domain's mappings any more */
+    if (r) {
+        /* As for ATTACH: a failed DETACH leaves the endpoint attached. */
+        (void)vio_enter_domain(ep, d);
+        return r == VIOMMU_ENOMEM ? VIO_S_NOMEM : VIO_S_DEVERR;
+    }
+    ep->dom = NULL;
     vio_dom_put(dev, d);
-    return r ? VIO_S_DEVERR : VIO_S_OK;
+    return VIO_S_OK;
 }
 
 static bool vio_resv_overlaps(struct viommu_virtio *dev, const struct vio_domain *d, uint64_t first, uint64_t last)
@@ -675,6 +698,7 @@ int viommu_virtio_create(struct viommu_ctx *ctx, const struct viommu_virtio_conf
         vi_leave(ctx);
         return VIOMMU_ENOMEM;
     }
+    vi_ctx_device_get(ctx);
     vi_leave(ctx);
     *out = dev;
     return 0;
@@ -689,13 +713,14 @@ static void vio_ep_free(struct viommu_virtio *dev, struct vio_endpoint *ep)
     vi_free(dev->ctx, ep);
 }
 
-void viommu_virtio_destroy(struct viommu_virtio *dev)
+int viommu_virtio_destroy(struct viommu_virtio *dev)
 {
     if (!dev)
-        return;
+        return 0;
     struct viommu_ctx *ctx = dev->ctx;
-    if (vi_enter(ctx))
-        return; /* from a callback: refused (documented) */
+    int r = vi_enter(ctx);
+    if (r)
+        return r; /* from a callback: refused with VIOMMU_EBUSY (documented) */
     struct vio_endpoint *ep, *etmp;
     HASH_ITER(hh, dev->eps, ep, etmp) {
         vio_ep_free(dev, ep);
@@ -706,7 +731,9 @@ void viommu_virtio_destroy(struct viommu_virtio *dev)
     }
     vi_free(ctx, dev->fq);
     vi_free(ctx, dev);
+    vi_ctx_device_put(ctx);
     vi_leave(ctx);
+    return 0;
 }
 
 int viommu_virtio_add_endpoint(struct viommu_virtio *dev, uint32_t endpoint, struct viommu_as **as)

@@ -44,7 +44,7 @@ static int fill_config(struct viommu_vtd_config *c)
     if (c->agaw_mask & ~(VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57))
         return VIOMMU_EINVAL;
     if (c->mgaw == 0)
-        c->mgaw = (uint8_t)(30 + 9 * widest_aw(c->agaw_mask));
+        c->mgaw = (uint8_t)vtd_sl_agaw(widest_aw(c->agaw_mask));
     if (c->mgaw < 32 || c->mgaw > 64)
         return VIOMMU_EINVAL;
     if (c->haw == 0)
@@ -226,16 +226,11 @@ bool vtd_inv_iotlb(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint64_t
 {
     dev->stats.iotlb_invalidations++;
     if (gran == VTD_TLB_GLOBAL) {
-        /* One sync per distinct domain of the translated spaces. */
-        for (struct vtd_as *v = dev->spaces; v; v = v->next) {
-            if (!v->translated)
-                continue;
-            bool seen = false;
-            for (struct vtd_as *w = dev->spaces; w != v; w = w->next)
-                if (w->translated && w->did == v->did)
-                    seen = true;
-            if (!seen)
-                sync_domain(dev, v->did, 0, UINT64_MAX);
+        /* Every domain of this unit; the core walks each table configuration once. */
+        int r = vi_owner_sync(dev->ctx, dev, 0, UINT64_MAX);
+        if (r) {
+            dev->stats.sync_errors++;
+            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: global sync failed: %s", viommu_strerror(r));
         }
         return true;
     }
@@ -311,6 +306,7 @@ int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cf
     dev->cfg.endpoints = dev->endpoints;
     compute_caps(dev);
     vtd_reset_regs(dev);
+    vi_ctx_device_get(ctx);
     vi_leave(ctx);
     *out = dev;
     return 0;
@@ -324,13 +320,14 @@ nomem:
     return VIOMMU_ENOMEM;
 }
 
-void viommu_vtd_destroy(struct viommu_vtd *dev)
+int viommu_vtd_destroy(struct viommu_vtd *dev)
 {
     if (!dev)
-        return;
+        return 0;
     struct viommu_ctx *ctx = dev->ctx;
-    if (vi_enter(ctx))
-        return; /* from a callback: refused (documented) */
+    int r = vi_enter(ctx);
+    if (r)
+        return r; /* from a callback: refused with VIOMMU_EBUSY (documented) */
     while (dev->spaces) {
         struct vtd_as *v = dev->spaces;
         dev->spaces = v->next;
@@ -342,7 +339,9 @@ void viommu_vtd_destroy(struct viommu_vtd *dev)
         vi_free(ctx, dev->endpoints);
     vi_free(ctx, dev->frcd);
     vi_free(ctx, dev);
+    vi_ctx_device_put(ctx);
     vi_leave(ctx);
+    return 0;
 }
 
 int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, struct viommu_as **out)

@@ -271,12 +271,7 @@
 #define VTD_PGTT_PT 4u
 #define VTD_PASID_BITS 20u
 
-/* ---- 9.8 second-stage paging entries ----------------------------------- */
-#define VTD_SL_R VI_BIT(0)
-#define VTD_SL_W VI_BIT(1)
-#define VTD_SL_PS VI_BIT(7)
-#define VTD_SL_RSVD_COMMON (VI_BIT(11) | VI_BIT(62))
-#define VTD_SL_ADDR VI_GENMASK(51, 12)
+/* 9.8 second-stage paging entries: in the format (src/fmt/vtd_sl.c). */
 
 /* ---- 7.1.3 fault reasons ----------------------------------------------- */
 /* legacy mode */

@@ -53,11 +53,17 @@ static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
     if ((d[0] & VTD_WAIT_SW) && (d[1] & VTD_WAIT_RSVD1))
         return VTD_IQEI_RSVD;
     dev->stats.waits++;
+    /* Everything before the wait is complete: a change an earlier sync could
+     * not confirm (failed UNMAP, budget stop) is retried before the guest
+     * hears so. */
+    int r = vi_sync_pending(dev->ctx, dev);
+    if (r) {
+        dev->stats.sync_errors++;
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: wait: pending resync failed: %s", viommu_strerror(r));
+    }
     if (d[0] & VTD_WAIT_SW) {
         uint8_t data[4];
-        uint32_t sd = (uint32_t)VI_FIELD_GET(VTD_WAIT_SDATA, d[0]);
-        for (unsigned i = 0; i < 4; i++)
-            data[i] = (uint8_t)(sd >> (8 * i));
+        vi_put_le32(data, (uint32_t)VI_FIELD_GET(VTD_WAIT_SDATA, d[0]));
         if (vi_gmem_write(dev->ctx, d[1] & VTD_WAIT_SADDR, data, sizeof(data)))
             vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: wait status write to %#llx failed",
                    (unsigned long long)(d[1] & VTD_WAIT_SADDR));

@@ -8,44 +8,20 @@
 #include <string.h>
 
 #include "amdv1_guest.h"
+#include "sink_model.h"
 
 #define EFR_ALL VIOMMU_AMDVI_EFR_ALL
 #define DEV 0x10u
 #define DOM 7u
 #define CTRL_BASE ((1u << 12) | (1u << 2) | (1u << 3) | (1u << 4) | 1u)
 
-/* ---- VFIO-like sink ------------------------------------------------------ */
-struct sink {
-    unsigned n, maps, unmaps, modes;
-    unsigned last_mode_perm;
-    struct viommu_event ev[256];
-};
-
-static int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
-{
-    (void)as;
-    struct sink *s = opaque;
-    if (s->n < 256)
-        s->ev[s->n] = *ev;
-    s->n++;
-    if (ev->kind == VIOMMU_EVENT_MAP)
-        s->maps++;
-    else if (ev->kind == VIOMMU_EVENT_UNMAP)
-        s->unmaps++;
-    else {
-        s->modes++;
-        s->last_mode_perm = ev->perm;
-    }
-    return 0;
-}
+/* ---- consumer: the shared VFIO-like model (sink_model.h) ---------------- */
 
 static struct viommu_notifier *attach(struct viommu_as *as, struct sink *s)
 {
     memset(s, 0, sizeof(*s));
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_ALL, .fn = sink_fn, .opaque = s};
     struct viommu_notifier *n = NULL;
-    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(sink_register(as, s, 0, UINT64_MAX, 0, &n), 0);
     return n;
 }
 
@@ -392,7 +368,7 @@ START_TEST(linux_like_map_sizes_translate_and_shadow)
     g_init(&g, 6, EFR_ALL, 0);
     uint64_t root = g_pt_root(&g);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 4, root, DOM, VIOMMU_PERM_RW);
     ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
@@ -417,8 +393,8 @@ START_TEST(linux_like_map_sizes_translate_and_shadow)
     g_pt_unmap(&g, root, 4, 0x40000000, 30);
     g_inv_pages(&g, DOM, 0x40000000, UINT64_C(1) << 30);
     ck_assert_uint_eq(s.unmaps, 1);
-    ck_assert_uint_eq(s.ev[s.n - 1].iova_first, 0x40000000);
-    ck_assert_uint_eq(s.ev[s.n - 1].iova_last, 0x7fffffff);
+    ck_assert_uint_eq(s.last.iova_first, 0x40000000);
+    ck_assert_uint_eq(s.last.iova_last, 0x7fffffff);
     /* bad DMA -> IO_PAGE_FAULT with DeviceID, DomainID, RW flag; MSI */
     unsigned msi = g.th.nmsi;
     struct viommu_translation t;
@@ -434,9 +410,9 @@ START_TEST(linux_like_map_sizes_translate_and_shadow)
     ck_assert_uint_eq(ev[2], 0x40000000);
     ck_assert_uint_eq(g.th.nmsi, msi + 1);
     /* flush of everything: no change, no events */
-    unsigned n = s.n;
+    unsigned n = s.events;
     g_inv_all_pages(&g, DOM);
-    ck_assert_uint_eq(s.n, n);
+    ck_assert_uint_eq(s.events, n);
     g_fini(&g);
 }
 END_TEST
@@ -494,7 +470,7 @@ START_TEST(mode0_permission_filter)
     struct viommu_as *as = get_as(&g, DEV);
     struct viommu_translation t;
     struct viommu_fault f;
-    struct sink s;
+    static struct sink s;
     uint32_t ev[4];
     attach(as, &s);
     /* V=1, TV=1, Mode 0, IR=1, IW=0 */
@@ -596,7 +572,7 @@ START_TEST(devtab_switch_resyncs_by_diff)
     g_pt_map(&g, r2, 3, 0x1000, 0x10000, 12, 3); /* same */
     g_pt_map(&g, r2, 3, 0x3000, 0x30000, 12, 3); /* new */
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, r1, DOM, 3);
     ck_assert_uint_eq(s.maps, 2);
@@ -607,8 +583,8 @@ START_TEST(devtab_switch_resyncs_by_diff)
     g_set_dte(&g, DEV, 0, 0);
     g_inv_dte(&g, DEV);
     ck_assert_uint_eq(s.unmaps, 3);
-    ck_assert_uint_eq(s.ev[s.n - 1].kind, VIOMMU_EVENT_MODE);
-    ck_assert_uint_eq(s.ev[s.n - 1].mode, VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_uint_eq(s.last.kind, VIOMMU_EVENT_MODE);
+    ck_assert_uint_eq(s.last.mode, VIOMMU_MODE_PASSTHROUGH);
     g_fini(&g);
 }
 END_TEST
@@ -619,7 +595,7 @@ START_TEST(invalidate_all_resyncs_everything)
     g_init(&g, 6, EFR_ALL, 0);
     uint64_t root = g_pt_root(&g);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, root, DOM, 3);
     g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3); /* no per-page flush */
@@ -637,7 +613,7 @@ START_TEST(inv_pages_other_domain_untouched_and_size_encoding)
     g_init(&g, 6, 0, 0);
     uint64_t root = g_pt_root(&g);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 4, root, DOM, 3);
     g_pt_map(&g, root, 4, 0x400000, 0x10000, 12, 3);
@@ -659,7 +635,7 @@ START_TEST(reset_returns_to_passthrough_and_unmaps)
     uint64_t root = g_pt_root(&g);
     g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, root, DOM, 3);
     ck_assert_uint_eq(s.maps, 1);
@@ -680,7 +656,7 @@ START_TEST(disable_returns_to_passthrough)
     uint64_t root = g_pt_root(&g);
     g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, root, DOM, 3);
     g_mmio_w(&g, 0x18, CTRL_BASE & ~UINT64_C(1));

@@ -765,7 +765,7 @@ extern "C" {
         cfg: *const viommu_ctx_config,
         out: *mut *mut viommu_ctx,
     ) -> c_int;
-    pub fn viommu_ctx_destroy(ctx: *mut viommu_ctx);
+    pub fn viommu_ctx_destroy(ctx: *mut viommu_ctx) -> c_int;
     pub fn viommu_ctx_add_ram(ctx: *mut viommu_ctx, gpa: viommu_gpa_t, len: u64, host: *mut c_void) -> c_int;
     pub fn viommu_ctx_remove_ram(ctx: *mut viommu_ctx, gpa: viommu_gpa_t) -> c_int;
     pub fn viommu_ctx_get_stats(ctx: *mut viommu_ctx, out: *mut viommu_stats, size: usize) -> c_int;
@@ -780,7 +780,7 @@ extern "C" {
         opaque: *mut c_void,
         out: *mut *mut viommu_as,
     ) -> c_int;
-    pub fn viommu_as_destroy(as_: *mut viommu_as);
+    pub fn viommu_as_destroy(as_: *mut viommu_as) -> c_int;
     pub fn viommu_as_find(ctx: *mut viommu_ctx, id: *const viommu_as_id, out: *mut *mut viommu_as) -> c_int;
     pub fn viommu_as_get_id(as_: *const viommu_as, out: *mut viommu_as_id) -> c_int;
     pub fn viommu_as_get_mode(as_: *const viommu_as) -> c_int;
@@ -813,7 +813,7 @@ extern "C" {
     ) -> c_int;
     pub fn viommu_map_domain_create(ctx: *mut viommu_ctx, max_mappings: u64, out: *mut *mut viommu_map_domain)
         -> c_int;
-    pub fn viommu_map_domain_destroy(dom: *mut viommu_map_domain);
+    pub fn viommu_map_domain_destroy(dom: *mut viommu_map_domain) -> c_int;
     pub fn viommu_map_domain_map(dom: *mut viommu_map_domain, first: u64, last: u64, addr: u64, perm: c_uint)
         -> c_int;
     pub fn viommu_map_domain_unmap(dom: *mut viommu_map_domain, first: u64, last: u64, removed: *mut u64)
@@ -842,7 +842,7 @@ extern "C" {
     // virtio_iommu.h
     pub fn viommu_virtio_create(ctx: *mut viommu_ctx, cfg: *const viommu_virtio_config, out: *mut *mut viommu_virtio)
         -> c_int;
-    pub fn viommu_virtio_destroy(dev: *mut viommu_virtio);
+    pub fn viommu_virtio_destroy(dev: *mut viommu_virtio) -> c_int;
     pub fn viommu_virtio_add_endpoint(dev: *mut viommu_virtio, endpoint: u32, as_: *mut *mut viommu_as) -> c_int;
     pub fn viommu_virtio_remove_endpoint(dev: *mut viommu_virtio, endpoint: u32) -> c_int;
     pub fn viommu_virtio_get_as(dev: *mut viommu_virtio, endpoint: u32, as_: *mut *mut viommu_as) -> c_int;
@@ -887,7 +887,7 @@ extern "C" {
         out: *mut viommu_vtd_resolved,
     ) -> c_int;
     pub fn viommu_vtd_create(ctx: *mut viommu_ctx, cfg: *const viommu_vtd_config, out: *mut *mut viommu_vtd) -> c_int;
-    pub fn viommu_vtd_destroy(dev: *mut viommu_vtd);
+    pub fn viommu_vtd_destroy(dev: *mut viommu_vtd) -> c_int;
     pub fn viommu_vtd_mmio_read(dev: *mut viommu_vtd, offset: u64, size: c_uint, val: *mut u64) -> c_int;
     pub fn viommu_vtd_mmio_write(dev: *mut viommu_vtd, offset: u64, size: c_uint, val: u64) -> c_int;
     pub fn viommu_vtd_get_as(dev: *mut viommu_vtd, rid: u16, pasid: u32, out: *mut *mut viommu_as) -> c_int;
@@ -903,7 +903,7 @@ extern "C" {
         -> c_int;
     pub fn viommu_amdvi_create(ctx: *mut viommu_ctx, cfg: *const viommu_amdvi_config, out: *mut *mut viommu_amdvi)
         -> c_int;
-    pub fn viommu_amdvi_destroy(dev: *mut viommu_amdvi);
+    pub fn viommu_amdvi_destroy(dev: *mut viommu_amdvi) -> c_int;
     pub fn viommu_amdvi_pci_cap_read(dev: *mut viommu_amdvi, off: u32, size: c_uint, val: *mut u32) -> c_int;
     pub fn viommu_amdvi_pci_cap_write(dev: *mut viommu_amdvi, off: u32, size: c_uint, val: u32) -> c_int;
     pub fn viommu_amdvi_get_mmio_base(dev: *mut viommu_amdvi, base: *mut u64, enabled: *mut c_int) -> c_int;
