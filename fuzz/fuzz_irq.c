@@ -84,8 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     struct viommu_irq_notifier_config nc = {.size = sizeof(nc), .fn = on_inval, .opaque = &events};
     if (mode & 1) {
-        struct viommu_amdvi_config c = {.size = sizeof(c), .cap_offset = 0x40, .dma_remap = 1,
-                                        .efr_features = VIOMMU_AMDVI_EFR_ALL};
+        struct viommu_amdvi_config c = {
+            .size = sizeof(c), .cap_offset = 0x40, .dma_remap = 1, .efr_features = VIOMMU_AMDVI_EFR_ALL};
         if (viommu_amdvi_create(ctx, &c, &amd) || viommu_amdvi_irq_notifier_register(amd, &nc, &n))
             goto out;
     } else {

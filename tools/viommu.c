@@ -1536,7 +1536,8 @@ static uint8_t remap_scratch[4096];
 static int remap_write(void *opaque, viommu_gpa_t gpa, const void *buf, size_t len)
 {
     (void)opaque;
-    if (gpa < REMAP_SCRATCH_GPA || len > sizeof(remap_scratch) || gpa - REMAP_SCRATCH_GPA > sizeof(remap_scratch) - len)
+    if (gpa < REMAP_SCRATCH_GPA || len > sizeof(remap_scratch) ||
+        gpa - REMAP_SCRATCH_GPA > sizeof(remap_scratch) - len)
         return -1;
     memcpy(remap_scratch + (gpa - REMAP_SCRATCH_GPA), buf, len);
     return 0;
@@ -1564,7 +1565,12 @@ static int cmd_remap(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VAL() do { if (!val) die(EXIT_USAGE, "remap: %s needs a value", a); i++; } while (0)
+#define NEED_VAL()                                                                                                \
+    do {                                                                                                          \
+        if (!val)                                                                                                 \
+            die(EXIT_USAGE, "remap: %s needs a value", a);                                                        \
+        i++;                                                                                                      \
+    } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_remap, stdout);
             exit(0);
@@ -1658,18 +1664,21 @@ static int cmd_remap(int argc, char **argv)
         /* IRTA.EIME (bit 11) needs ECAP.EIM; the widest host address width
          * lets tables sit anywhere the RAM files put them. */
         eim = eim || (irta & (UINT64_C(1) << 11));
-        struct viommu_vtd_config c = {.size = sizeof(c), .haw = 52,
-                                      .flags = VIOMMU_VTD_F_DEFAULT | (eim ? VIOMMU_VTD_F_EIM : 0)};
+        struct viommu_vtd_config c = {
+            .size = sizeof(c), .haw = 52, .flags = VIOMMU_VTD_F_DEFAULT | (eim ? VIOMMU_VTD_F_EIM : 0)};
         if ((r = viommu_vtd_create(ctx, &c, &vtd)))
             die(EXIT_USAGE, "viommu_vtd_create: %s", viommu_strerror(r));
-        viommu_vtd_mmio_write(vtd, 0xB8, 8, irta | (eim ? UINT64_C(1) << 11 : 0)); /* IRTA */
+        viommu_vtd_mmio_write(vtd, 0xB8, 8, irta | (eim ? UINT64_C(1) << 11 : 0));           /* IRTA */
         viommu_vtd_mmio_write(vtd, 0x18, 4, (1u << 24) | (1u << 25) | (cfi ? 1u << 23 : 0)); /* SIRTP, IRE, CFI */
     } else {
-        struct viommu_amdvi_config c = {.size = sizeof(c), .cap_offset = 0x40, .dma_remap = 1, .pa_lg2 = 52,
+        struct viommu_amdvi_config c = {.size = sizeof(c),
+                                        .cap_offset = 0x40,
+                                        .dma_remap = 1,
+                                        .pa_lg2 = 52,
                                         .efr_features = VIOMMU_AMDVI_EFR_ALL};
         if ((r = viommu_amdvi_create(ctx, &c, &amd)))
             die(EXIT_USAGE, "viommu_amdvi_create: %s", viommu_strerror(r));
-        viommu_amdvi_mmio_write(amd, 0x0000, 8, root);                                  /* device table */
+        viommu_amdvi_mmio_write(amd, 0x0000, 8, root);                                    /* device table */
         viommu_amdvi_mmio_write(amd, 0x0010, 8, REMAP_SCRATCH_GPA | (UINT64_C(8) << 56)); /* event log */
         viommu_amdvi_mmio_write(amd, 0x0018, 8,
                                 1u | (1u << 2) | (ga ? UINT64_C(1) << 17 : 0) | (xt ? UINT64_C(1) << 50 : 0));
@@ -1678,7 +1687,10 @@ static int cmd_remap(int argc, char **argv)
     if (json)
         printf("[");
     for (int i = 0; i < npos; i++) {
-        struct viommu_irq_request q = {.size = sizeof(q), .addr = addrs[i], .data = datas[i], .rid = sid,
+        struct viommu_irq_request q = {.size = sizeof(q),
+                                       .addr = addrs[i],
+                                       .data = datas[i],
+                                       .rid = sid,
                                        .flags = ioapic ? VIOMMU_IRQ_F_IOAPIC : 0};
         struct viommu_irq_result res = {.size = sizeof(res)};
         r = vtd ? viommu_vtd_remap_irq(vtd, &q, &res) : viommu_amdvi_remap_irq(amd, &q, &res);
@@ -1703,19 +1715,23 @@ static int cmd_remap(int argc, char **argv)
             remap_reason(amd != NULL, &res, reason, sizeof(reason));
         }
         if (json) {
-            printf("%s\n {\"addr\": %" PRIu32 ", \"data\": %" PRIu32 ", \"result\": \"%s\"", i ? "," : "", addrs[i],
-                   datas[i], fault ? "fault" : res.status == VIOMMU_IRQ_REMAPPED ? "remapped" : "untranslated");
+            printf("%s\n {\"addr\": %" PRIu32 ", \"data\": %" PRIu32 ", \"result\": \"%s\"", i ? "," : "",
+                   addrs[i], datas[i],
+                   fault                               ? "fault"
+                   : res.status == VIOMMU_IRQ_REMAPPED ? "remapped"
+                                                       : "untranslated");
             if (dec)
                 printf(", \"vector\": %u, \"dest\": %" PRIu32 ", \"dest_mode\": %u, \"delivery_mode\": %u, "
                        "\"trigger_mode\": %u, \"redirection_hint\": %u, \"reason\": null, \"recorded\": false}",
-                       res.vector, res.dest, res.dest_mode, res.delivery_mode, res.trigger_mode, res.redirection_hint);
+                       res.vector, res.dest, res.dest_mode, res.delivery_mode, res.trigger_mode,
+                       res.redirection_hint);
             else
                 printf(", \"vector\": null, \"dest\": null, \"dest_mode\": null, \"delivery_mode\": null, "
                        "\"trigger_mode\": null, \"redirection_hint\": null, \"reason\": \"%s\", \"recorded\": %s}",
                        reason, res.fault_recorded ? "true" : "false");
         } else if (res.status == VIOMMU_IRQ_REMAPPED) {
-            printf("%s remapped 0x%x 0x%" PRIx32 " dm=0x%x dlm=0x%x tm=0x%x rh=0x%x\n", pos[i], res.vector, res.dest,
-                   res.dest_mode, res.delivery_mode, res.trigger_mode, res.redirection_hint);
+            printf("%s remapped 0x%x 0x%" PRIx32 " dm=0x%x dlm=0x%x tm=0x%x rh=0x%x\n", pos[i], res.vector,
+                   res.dest, res.dest_mode, res.delivery_mode, res.trigger_mode, res.redirection_hint);
         } else if (res.status == VIOMMU_IRQ_UNTRANSLATED) {
             printf("%s untranslated\n", pos[i]);
         } else {

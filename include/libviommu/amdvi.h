@@ -82,7 +82,7 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief GASup: 128-bit IRTEs (Control.GAEn). Guest virtual APIC mode (GAMSup) is never advertised. */
 #define VIOMMU_AMDVI_EFR_GASUP (UINT64_C(1) << 7)
 /** @brief Every EFR feature bit that may be requested in viommu_amdvi_config::efr_features. */
-#define VIOMMU_AMDVI_EFR_ALL                                                                                \
+#define VIOMMU_AMDVI_EFR_ALL                                                                                      \
     (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP)
 
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
@@ -279,10 +279,10 @@ struct viommu_amdvi_stats {
     uint64_t msis;            /**< MSIs sent. */
     uint64_t dte_resolves;    /**< DTE reads. */
     uint64_t irq_remapped;    /**< Interrupt requests remapped (viommu_amdvi_remap_irq()). */
-    uint64_t irq_untranslated; /**< Interrupt requests passed unchanged. */
-    uint64_t irq_blocked;     /**< Interrupt requests blocked (target abort). */
+    uint64_t irq_untranslated;        /**< Interrupt requests passed unchanged. */
+    uint64_t irq_blocked;             /**< Interrupt requests blocked (target abort). */
     uint64_t int_table_invalidations; /**< INVALIDATE_INTERRUPT_TABLE commands. */
-    uint64_t irq_notifications; /**< Interrupt-notifier events delivered. */
+    uint64_t irq_notifications;       /**< Interrupt-notifier events delivered. */
 };
 
 /**
@@ -345,7 +345,8 @@ enum viommu_ivrs_dev_kind {
      *  (special-device entry 48h, variety 1). Linux turns interrupt
      *  remapping off without one. */
     VIOMMU_IVRS_DEV_IOAPIC = 2,
-    VIOMMU_IVRS_DEV_HPET = 3,   /**< HPET number `handle` sends with DeviceID `devid` (48h, variety 2). */
+    /** HPET number `handle` sends with DeviceID `devid` (48h, variety 2). */
+    VIOMMU_IVRS_DEV_HPET = 3,
 };
 
 /** @brief One endpoint (or range) covered by the IOMMU. */

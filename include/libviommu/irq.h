@@ -84,11 +84,11 @@ enum viommu_irq_flag {
 
 /** @brief An interrupt message as the device (or the IOAPIC) wrote it. */
 struct viommu_irq_request {
-    size_t size;    /**< sizeof(struct viommu_irq_request). */
-    uint64_t addr;  /**< MSI address (0xFEE00000..0xFEEFFFFF; upper half 0). */
-    uint32_t data;  /**< MSI data. */
-    uint32_t flags; /**< enum viommu_irq_flag. */
-    uint16_t rid;   /**< Requester ID (bus << 8 | devfn) / AMD-Vi DeviceID. */
+    size_t size;          /**< sizeof(struct viommu_irq_request). */
+    uint64_t addr;        /**< MSI address (0xFEE00000..0xFEEFFFFF; upper half 0). */
+    uint32_t data;        /**< MSI data. */
+    uint32_t flags;       /**< enum viommu_irq_flag. */
+    uint16_t rid;         /**< Requester ID (bus << 8 | devfn) / AMD-Vi DeviceID. */
     uint16_t reserved[3]; /**< Zero. */
 };
 
@@ -134,9 +134,9 @@ struct viommu_irq_result {
      *  offset), also for faults that computed one; ::VIOMMU_IRQ_INDEX_NONE
      *  otherwise. */
     uint32_t index;
-    uint64_t msi_addr;        /**< Compatibility-format MSI address to inject. */
-    uint32_t msi_data;        /**< Compatibility-format MSI data to inject. */
-    uint32_t reserved1;       /**< Zero. */
+    uint64_t msi_addr;  /**< Compatibility-format MSI address to inject. */
+    uint32_t msi_data;  /**< Compatibility-format MSI data to inject. */
+    uint32_t reserved1; /**< Zero. */
 };
 
 /**
@@ -153,7 +153,8 @@ struct viommu_irq_result {
  * @retval 0 Success. @retval VIOMMU_EINVAL `out` NULL.
  * @note Thread-safe, pure.
  */
-VIOMMU_API int viommu_irq_request_from_ioapic_rte(uint64_t rte, uint16_t ioapic_sid, struct viommu_irq_request *out);
+VIOMMU_API int viommu_irq_request_from_ioapic_rte(uint64_t rte, uint16_t ioapic_sid,
+                                                  struct viommu_irq_request *out);
 
 /**
  * @brief Remap an interrupt message through a VT-d unit (spec chapter 5,
@@ -209,12 +210,12 @@ enum viommu_irq_inval_cause {
 
 /** @brief One "cached interrupt routes are stale" event. A value type. */
 struct viommu_irq_inval {
-    size_t size;    /**< sizeof(struct viommu_irq_inval). */
-    uint32_t scope; /**< enum viommu_irq_inval_scope. */
-    uint32_t cause; /**< enum viommu_irq_inval_cause. */
-    uint32_t first; /**< INDEX: first interrupt index. */
-    uint32_t last;  /**< INDEX: last interrupt index (inclusive). */
-    uint16_t rid;   /**< DEVICE: requester/DeviceID. */
+    size_t size;          /**< sizeof(struct viommu_irq_inval). */
+    uint32_t scope;       /**< enum viommu_irq_inval_scope. */
+    uint32_t cause;       /**< enum viommu_irq_inval_cause. */
+    uint32_t first;       /**< INDEX: first interrupt index. */
+    uint32_t last;        /**< INDEX: last interrupt index (inclusive). */
+    uint16_t rid;         /**< DEVICE: requester/DeviceID. */
     uint16_t reserved[3]; /**< Zero. */
 };
 
@@ -242,7 +243,8 @@ struct viommu_irq_notifier;
  * @retval VIOMMU_ESIZE `cfg->size` too small. @retval VIOMMU_EFLAGS Non-zero flags.
  * @retval VIOMMU_ENOMEM Allocation failed. @retval VIOMMU_EBUSY Called from a callback.
  */
-VIOMMU_API int viommu_vtd_irq_notifier_register(struct viommu_vtd *dev, const struct viommu_irq_notifier_config *cfg,
+VIOMMU_API int viommu_vtd_irq_notifier_register(struct viommu_vtd *dev,
+                                                const struct viommu_irq_notifier_config *cfg,
                                                 struct viommu_irq_notifier **out);
 
 /**

@@ -140,18 +140,19 @@ enum viommu_vtd_flag {
      *  on each viommu_as_translate() (see viommu_vtd_get_as()). Keep CM set
      *  (the default) when assigned devices sit behind the unit. */
     VIOMMU_VTD_F_NO_CACHING_MODE = 1u << 0,
-    VIOMMU_VTD_F_PSI = 1u << 1,             /**< Page-selective invalidation (CAP.PSI). */
-    VIOMMU_VTD_F_SL_2M = 1u << 2,           /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
-    VIOMMU_VTD_F_SL_1G = 1u << 3,           /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
-    VIOMMU_VTD_F_QI = 1u << 4,              /**< Queued invalidation (ECAP.QI). */
-    VIOMMU_VTD_F_PT = 1u << 5,              /**< Pass-through translation type (ECAP.PT). */
-    VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
-    VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
-    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    VIOMMU_VTD_F_PSI = 1u << 1,           /**< Page-selective invalidation (CAP.PSI). */
+    VIOMMU_VTD_F_SL_2M = 1u << 2,         /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
+    VIOMMU_VTD_F_SL_1G = 1u << 3,         /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
+    VIOMMU_VTD_F_QI = 1u << 4,            /**< Queued invalidation (ECAP.QI). */
+    VIOMMU_VTD_F_PT = 1u << 5,            /**< Pass-through translation type (ECAP.PT). */
+    VIOMMU_VTD_F_DT = 1u << 6,            /**< Device-TLB invalidations accepted (ECAP.DT). */
+    VIOMMU_VTD_F_SCALABLE = 1u << 7,      /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
+    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8, /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
     /** Interrupt remapping (ECAP.IR; see irq.h and viommu_vtd_remap_irq());
      *  needs QI. Posted interrupts are never advertised. */
     VIOMMU_VTD_F_IR = 1u << 9,
-    VIOMMU_VTD_F_EIM = 1u << 10,            /**< Extended interrupt mode, x2APIC destinations (ECAP.EIM); needs IR. */
+    /** Extended interrupt mode, x2APIC destinations (ECAP.EIM); needs IR. */
+    VIOMMU_VTD_F_EIM = 1u << 10,
 };
 /** @brief Every viommu_vtd_flag. */
 #define VIOMMU_VTD_F_ALL 0x7FFu

@@ -80,8 +80,8 @@
 #define IRTE32_VECTOR VI_GENMASK(23, 16)
 #define IRTE32_RSVD (VI_BIT(7) | VI_GENMASK(31, 24))
 #define IRTE128_DEST_LO VI_GENMASK(31, 8)
-#define IRTE128_VECTOR VI_GENMASK(7, 0)      /* high quadword */
-#define IRTE128_DEST_HI VI_GENMASK(63, 56)   /* high quadword */
+#define IRTE128_VECTOR VI_GENMASK(7, 0)    /* high quadword */
+#define IRTE128_DEST_HI VI_GENMASK(63, 56) /* high quadword */
 
 /* MSI data: message type and index. */
 #define MSI_MT VI_GENMASK(10, 8)
@@ -97,7 +97,7 @@ struct ir_ctx {
     struct viommu_amdvi *dev;
     const struct viommu_irq_request *req;
     struct viommu_irq_result *r;
-    uint64_t q1;       /* DTE quadword 1 (DomainID, SE, SA) when read */
+    uint64_t q1; /* DTE quadword 1 (DomainID, SE, SA) when read */
     bool have_dte;
     bool suppress_iopf; /* IRTE SupIOPF or DTE IG for this fault */
 };
@@ -173,7 +173,8 @@ static void remap_table(struct ir_ctx *c, uint64_t q2)
     if (ga) {
         r->vector = (uint8_t)VI_FIELD_GET(IRTE128_VECTOR, hi);
         if (dev->control & AMDVI_CTRL_XT_EN)
-            r->dest = (uint32_t)VI_FIELD_GET(IRTE128_DEST_LO, lo) | ((uint32_t)VI_FIELD_GET(IRTE128_DEST_HI, hi) << 24);
+            r->dest =
+                (uint32_t)VI_FIELD_GET(IRTE128_DEST_LO, lo) | ((uint32_t)VI_FIELD_GET(IRTE128_DEST_HI, hi) << 24);
         else
             r->dest = (uint32_t)VI_FIELD_GET(IRTE32_DEST, lo);
     } else {

@@ -23,7 +23,8 @@ struct viommu_irq_notifier {
     bool dead;
 };
 
-#define REQ_MIN_SIZE (offsetof(struct viommu_irq_request, reserved) + sizeof(((struct viommu_irq_request *)0)->reserved))
+#define REQ_MIN_SIZE                                                                                              \
+    (offsetof(struct viommu_irq_request, reserved) + sizeof(((struct viommu_irq_request *)0)->reserved))
 #define RES_MIN_SIZE sizeof(struct viommu_irq_result)
 
 int vi_irq_check(const struct viommu_irq_request *req, const struct viommu_irq_result *res)

@@ -355,12 +355,12 @@
 #define VTD_IEC_DSC_IIDX VI_GENMASK(47, 32)
 #define VTD_IEC_DSC_RSVD0 (VI_GENMASK(8, 5) | VI_GENMASK(26, 12) | VI_GENMASK(63, 48))
 /* 7.1.3 interrupt-remapping fault reasons */
-#define VTD_FR_IR_REQ_RSVD 0x20   /* reserved field set in a remappable request */
-#define VTD_FR_IR_INDEX 0x21      /* interrupt_index beyond the table size */
+#define VTD_FR_IR_REQ_RSVD 0x20    /* reserved field set in a remappable request */
+#define VTD_FR_IR_INDEX 0x21       /* interrupt_index beyond the table size */
 #define VTD_FR_IR_NOT_PRESENT 0x22 /* IRTE P = 0 */
-#define VTD_FR_IR_ACCESS 0x23     /* reading the IRTE failed */
-#define VTD_FR_IR_RSVD 0x24       /* reserved field set in the IRTE */
-#define VTD_FR_IR_COMPAT 0x25     /* compatibility format blocked (CFIS = 0 or EIME = 1) */
-#define VTD_FR_IR_SID 0x26        /* source-id verification failed */
+#define VTD_FR_IR_ACCESS 0x23      /* reading the IRTE failed */
+#define VTD_FR_IR_RSVD 0x24        /* reserved field set in the IRTE */
+#define VTD_FR_IR_COMPAT 0x25      /* compatibility format blocked (CFIS = 0 or EIME = 1) */
+#define VTD_FR_IR_SID 0x26         /* source-id verification failed */
 
 #endif

@@ -200,7 +200,8 @@ static void remap(struct viommu_vtd *dev, const struct viommu_irq_request *req, 
     vi_irq_compose(r);
 }
 
-int viommu_vtd_remap_irq(struct viommu_vtd *dev, const struct viommu_irq_request *req, struct viommu_irq_result *res)
+int viommu_vtd_remap_irq(struct viommu_vtd *dev, const struct viommu_irq_request *req,
+                         struct viommu_irq_result *res)
 {
     if (!dev)
         return VIOMMU_EINVAL;

@@ -110,8 +110,9 @@ int vtd_reg_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_
  *    RTADDR each time it is written set.
  * IRE, SIRTP and CFI (ECAP.IR) are carried out by vtd_ir_gcmd() with the
  * same rules. Commands of features this unit does not advertise are ignored
- * and their status bits stay 0: IRE, SIRTP and CFI without ECAP.IR, WBF (CAP.RWBF = 0: nothing is buffered, WBFS stays 0),
- * SFL and EAFL (CAP.AFL = 0), QIE without ECAP.QI.
+ * and their status bits stay 0: IRE, SIRTP and CFI without ECAP.IR, WBF
+ * (CAP.RWBF = 0: nothing is buffered, WBFS stays 0), SFL and EAFL
+ * (CAP.AFL = 0), QIE without ECAP.QI.
  * SRTP is handled before TE so that a write enabling translation together
  * with a new root resolves every space once, from the new root. */
 static void gcmd_write(struct viommu_vtd *dev, uint32_t val)

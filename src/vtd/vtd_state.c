@@ -146,7 +146,8 @@ static int parse_regs(const struct viommu_vtd *dev, struct vi_state_r *s, struct
     if (s->bad)
         return VIOMMU_EFORMAT;
     /* Only what the register file can hold (10.4 attributes). */
-    if ((v->gsts & ~(VTD_GSTS_ALL | VTD_GSTS_IR_ALL)) || ((v->gsts & VTD_GSTS_QIES) && !(dev->hw.ecap & VTD_ECAP_QI)) ||
+    if ((v->gsts & ~(VTD_GSTS_ALL | VTD_GSTS_IR_ALL)) ||
+        ((v->gsts & VTD_GSTS_QIES) && !(dev->hw.ecap & VTD_ECAP_QI)) ||
         ((v->gsts & VTD_GSTS_IR_ALL) && !(dev->hw.ecap & VTD_ECAP_IR)))
         return VIOMMU_EFORMAT;
     if ((v->rtaddr & ~(VTD_RTADDR_RTA | VTD_RTADDR_TTM)) || (v->rtaddr_active & ~(VTD_RTADDR_RTA | VTD_RTADDR_TTM)))

@@ -220,8 +220,8 @@ START_TEST(illegal_dte_interrupt_fields)
 {
     struct fx f;
     fx_init(&f, 0);
-    static const uint64_t bad[] = {LEN(12), LEN(15), INTCTL(3), 1ull << 52, 1ull << 55, 1ull << 59,
-                                   (1ull << 50) /* root beyond the 48-bit PA size */};
+    static const uint64_t bad[] = {LEN(12),    LEN(15),    INTCTL(3),   1ull << 52,
+                                   1ull << 55, 1ull << 59, (1ull << 50) /* root beyond the 48-bit PA size */};
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t q2 = (q2_remap(&f) & ~LEN(15)) | (bad[i] == INTCTL(3) ? 0 : LEN(9)) | bad[i];
         set_int(&f, DEV, q2);
@@ -427,8 +427,13 @@ START_TEST(state_keeps_ga_xt)
     uint8_t *b = malloc(len);
     ck_assert_int_eq(viommu_amdvi_save(f.g.dev, b, &len), 0);
     struct viommu_ctx *c2 = th_ctx(&f.g.th, false, NULL);
-    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .bdf = 0x0002, .cap_offset = 0x40, .levels = 4,
-                                      .dma_remap = 1, .mmio_base = G_MMIO_BASE, .efr_features = FEAT};
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg),
+                                      .bdf = 0x0002,
+                                      .cap_offset = 0x40,
+                                      .levels = 4,
+                                      .dma_remap = 1,
+                                      .mmio_base = G_MMIO_BASE,
+                                      .efr_features = FEAT};
     struct viommu_amdvi *d2;
     ck_assert_int_eq(viommu_amdvi_create(c2, &cfg, &d2), 0);
     struct nrec n = {0};

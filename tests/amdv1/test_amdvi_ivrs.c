@@ -57,12 +57,22 @@ int main(void)
     size_t n = fread(dsl, 1, sizeof(dsl) - 1, fp);
     dsl[n] = 0;
     fclose(fp);
-    static const char *const want[] = {"[I/O Virtualization Reporting Structure]", "Table Length : 0000005C",
-                                       "Subtable Type : 10", "DeviceId : 0002", "Capability Offset : 0040",
-                                       "Base Address : 00000000FD200000", "Entry Type : 02",
-                                       "Device ID : 0010", "Entry Type : 03", "Device ID : 0100",
-                                       "Entry Type : 04", "Device ID : 01FF", "Entry Type : 48",
-                                       "Handle : 21", "Source Used Device ID : 00A0", "Variety : 01"};
+    static const char *const want[] = {"[I/O Virtualization Reporting Structure]",
+                                       "Table Length : 0000005C",
+                                       "Subtable Type : 10",
+                                       "DeviceId : 0002",
+                                       "Capability Offset : 0040",
+                                       "Base Address : 00000000FD200000",
+                                       "Entry Type : 02",
+                                       "Device ID : 0010",
+                                       "Entry Type : 03",
+                                       "Device ID : 0100",
+                                       "Entry Type : 04",
+                                       "Device ID : 01FF",
+                                       "Entry Type : 48",
+                                       "Handle : 21",
+                                       "Source Used Device ID : 00A0",
+                                       "Variety : 01"};
     int rc = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(dsl, want[i])) {

@@ -91,7 +91,8 @@ static void irte(struct fx *f, unsigned idx, uint64_t lo, uint64_t hi)
 /* Remappable MSI address (5.1.2.2). */
 static uint64_t ra(unsigned handle, bool shv)
 {
-    return 0xFEE00000u | ((uint64_t)(handle & 0x7FFF) << 5) | (1u << 4) | (shv ? 8u : 0) | ((handle >> 15) ? 4u : 0);
+    return 0xFEE00000u | ((uint64_t)(handle & 0x7FFF) << 5) | (1u << 4) | (shv ? 8u : 0) |
+           ((handle >> 15) ? 4u : 0);
 }
 
 static int remap(struct fx *f, uint64_t addr, uint32_t data, uint16_t rid, uint32_t flags,
@@ -279,12 +280,11 @@ static const struct {
     bool eime;
 } rsvd_cases[] = {
     {1ull << 12, 0, false}, {1ull << 13, 0, false}, {1ull << 14, 0, false},
-    {1ull << 15, 0, false}, /* IM: posted format, ECAP.PI = 0 */
-    {1ull << 24, 0, false}, {1ull << 31, 0, false},
-    {1ull << 32, 0, false}, /* DST[7:0]: reserved in xAPIC mode */
+    {1ull << 15, 0, false},                                                 /* IM: posted format, ECAP.PI = 0 */
+    {1ull << 24, 0, false}, {1ull << 31, 0, false}, {1ull << 32, 0, false}, /* DST[7:0]: reserved in xAPIC mode */
     {1ull << 39, 0, false}, {1ull << 48, 0, false}, {1ull << 63, 0, false},
     {0, 1ull << 20, false}, {0, 1ull << 40, false}, {0, 1ull << 63, false},
-    {0, H_SVT(3), false},   /* SVT 11b */
+    {0, H_SVT(3), false},                         /* SVT 11b */
     {E_DLM(3), 0, false},   {E_DLM(6), 0, false}, /* reserved delivery modes */
     {1ull << 15, 0, true},  {0, 1ull << 20, true},
 };
@@ -495,7 +495,8 @@ START_TEST(ioapic_rte_in_remappable_format)
     ck_assert_int_eq(viommu_vtd_remap_irq(f.dev, &q, &r), 0);
     ck_assert_uint_eq(r.status, VIOMMU_IRQ_REMAPPED);
     /* Compatibility-format RTE: destination 0x05 in bits 63:56, DM bit 11. */
-    ck_assert_int_eq(viommu_irq_request_from_ioapic_rte((0x05ull << 56) | (1u << 11) | (1u << 8) | 0x44, 0, &q), 0);
+    ck_assert_int_eq(viommu_irq_request_from_ioapic_rte((0x05ull << 56) | (1u << 11) | (1u << 8) | 0x44, 0, &q),
+                     0);
     ck_assert_uint_eq(q.addr, 0xFEE05004u);
     ck_assert_uint_eq(q.data, 0x144);
     ck_assert_int_eq(viommu_irq_request_from_ioapic_rte(0, 0, NULL), VIOMMU_EINVAL);
@@ -816,9 +817,11 @@ START_TEST(dmar_intr_remap_and_ioapic_scope)
     };
     const struct viommu_dmar_drhd drhd = {
         .reg_base = 0xFED90000, .include_pci_all = 1, .nscopes = 1, .scopes = sc};
-    const struct viommu_dmar_config cfg = {.size = sizeof(cfg), .haw = 46,
+    const struct viommu_dmar_config cfg = {.size = sizeof(cfg),
+                                           .haw = 46,
                                            .flags = VIOMMU_DMAR_F_INTR_REMAP | VIOMMU_DMAR_F_X2APIC_OPT_OUT,
-                                           .ndrhd = 1, .drhd = &drhd};
+                                           .ndrhd = 1,
+                                           .drhd = &drhd};
     uint8_t buf[256];
     size_t len = sizeof(buf);
     ck_assert_int_eq(viommu_dmar_build(&cfg, buf, &len), 0);

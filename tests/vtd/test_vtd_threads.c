@@ -125,7 +125,9 @@ static void *irq_thread(void *arg)
     uint64_t s = (uint64_t)(uintptr_t)arg | 1;
     while (!atomic_load(&stop)) {
         unsigned i = (unsigned)(th_rand(&s) % 16);
-        struct viommu_irq_request q = {.size = sizeof(q), .addr = 0xFEE00010u | (i << 5), .rid = 0x0008,
+        struct viommu_irq_request q = {.size = sizeof(q),
+                                       .addr = 0xFEE00010u | (i << 5),
+                                       .rid = 0x0008,
                                        .flags = (th_rand(&s) & 1) ? VIOMMU_IRQ_F_NO_FAULT_RECORD : 0};
         struct viommu_irq_result r = {.size = sizeof(r)};
         if (viommu_vtd_remap_irq(ir_dev, &q, &r) != 0)
