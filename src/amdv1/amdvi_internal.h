@@ -55,7 +55,8 @@
 #define AMDVI_CTRL_CMDBUF_EN VI_BIT(12)
 #define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
-/* Bits kept as written: the ones above. PPR, GT, GA, SMI filter, XT, ... are
+/* Bits kept as written: the ones above, plus GAEn/XTEn when EFR GASup/XTSup
+ * are advertised (amdvi_ctrl_rw_mask()). PPR, GT, GAM, SMI filter, ... are
  * not advertised and read as zero. */
 #define AMDVI_CTRL_RW_MASK                                                                                  \
     (AMDVI_CTRL_IOMMU_EN | AMDVI_CTRL_HT_TUN_EN | AMDVI_CTRL_EVTLOG_EN | AMDVI_CTRL_EVTINT_EN |               \
