@@ -1329,6 +1329,137 @@ def _build_bytes(call, what):
 
 
 # ---------------------------------------------------------------------------
+# Interrupt remapping (irq.h), shared by VT-d and AMD-Vi
+# ---------------------------------------------------------------------------
+
+
+class IrqFlag(enum.IntFlag):
+    """enum viommu_irq_flag."""
+    IOAPIC = 1 << 0
+    NO_SID = 1 << 1
+    NO_FAULT_RECORD = 1 << 2
+
+
+class IrqStatus(enum.IntEnum):
+    """enum viommu_irq_status."""
+    REMAPPED = 1
+    UNTRANSLATED = 2
+    BLOCKED = 3
+
+
+class IrqInvalScope(enum.IntEnum):
+    """enum viommu_irq_inval_scope."""
+    ALL = 0
+    INDEX = 1
+    DEVICE = 2
+
+
+class IrqInvalCause(enum.IntEnum):
+    """enum viommu_irq_inval_cause."""
+    IEC = 1
+    INT_TABLE = 2
+    ENABLE = 3
+    DISABLE = 4
+    TABLE_SWITCH = 5
+    MODE = 6
+    RESET = 7
+    RESTORE = 8
+    DTE = 9
+
+
+IRQ_F_ALL = 0x7
+IRQ_INDEX_NONE = 0xFFFFFFFF
+
+
+class IrqRequest(_Struct):
+    """struct viommu_irq_request."""
+    _fields_ = [("size", c_size_t), ("addr", c_u64), ("data", c_u32), ("flags", c_u32), ("rid", c_u16),
+                ("reserved", c_u16 * 3)]
+
+
+class IrqResult(_Struct):
+    """struct viommu_irq_result."""
+    _fields_ = [("size", c_size_t), ("status", c_u32), ("dest", c_u32), ("vector", c_u8), ("dest_mode", c_u8),
+                ("delivery_mode", c_u8), ("trigger_mode", c_u8), ("redirection_hint", c_u8),
+                ("fault_recorded", c_u8), ("reserved0", c_u16), ("fault_reason", c_u32), ("index", c_u32),
+                ("msi_addr", c_u64), ("msi_data", c_u32), ("reserved1", c_u32)]
+
+
+class IrqInval(_Struct):
+    """struct viommu_irq_inval."""
+    _fields_ = [("size", c_size_t), ("scope", c_u32), ("cause", c_u32), ("first", c_u32), ("last", c_u32),
+                ("rid", c_u16), ("reserved", c_u16 * 3)]
+
+
+IRQ_INVAL_FN = ctypes.CFUNCTYPE(None, c_void_p, ctypes.POINTER(IrqInval))
+
+
+class IrqNotifierConfig(_Struct):
+    """struct viommu_irq_notifier_config."""
+    _fields_ = [("size", c_size_t), ("flags", c_u32), ("reserved", c_u32), ("fn", IRQ_INVAL_FN),
+                ("opaque", c_void_p)]
+
+
+STRUCTS.update({"viommu_irq_request": IrqRequest, "viommu_irq_result": IrqResult, "viommu_irq_inval": IrqInval,
+                "viommu_irq_notifier_config": IrqNotifierConfig})
+ENUMS.update({"viommu_irq_flag": ("VIOMMU_IRQ_F_", IrqFlag),
+              "viommu_irq_status": ("VIOMMU_IRQ_", IrqStatus),
+              "viommu_irq_inval_scope": ("VIOMMU_IRQ_INVAL_", IrqInvalScope),
+              "viommu_irq_inval_cause": ("VIOMMU_IRQ_CAUSE_", IrqInvalCause)})
+OPTIONAL_FUNCTIONS.update({
+    "viommu_irq_request_from_ioapic_rte": (c_int, [c_u64, c_u16, P(IrqRequest)]),
+    "viommu_vtd_remap_irq": (c_int, [c_void_p, P(IrqRequest), P(IrqResult)]),
+    "viommu_amdvi_remap_irq": (c_int, [c_void_p, P(IrqRequest), P(IrqResult)]),
+    "viommu_vtd_irq_notifier_register": (c_int, [c_void_p, P(IrqNotifierConfig), P(c_void_p)]),
+    "viommu_amdvi_irq_notifier_register": (c_int, [c_void_p, P(IrqNotifierConfig), P(c_void_p)]),
+    "viommu_irq_notifier_unregister": (None, [c_void_p]),
+})
+
+
+def irq_request_from_ioapic_rte(rte, ioapic_sid):
+    """viommu_irq_request_from_ioapic_rte(): the :class:`IrqRequest` an IOAPIC sends for ``rte``."""
+    out = IrqRequest()
+    _check(_lib().viommu_irq_request_from_ioapic_rte(rte, ioapic_sid, ctypes.byref(out)),
+           "viommu_irq_request_from_ioapic_rte")
+    return out
+
+
+def _remap_irq(dev, fname, addr, data, rid, flags):
+    q = IrqRequest(size=ctypes.sizeof(IrqRequest), addr=addr, data=data, rid=rid, flags=int(flags))
+    r = IrqResult(size=ctypes.sizeof(IrqResult))
+    _check(getattr(dev.ctx._lib, fname)(dev.ptr, ctypes.byref(q), ctypes.byref(r)), fname)
+    return r
+
+
+class IrqNotifier(_Handle):
+    """A registered interrupt notifier: ``fn(IrqInval)`` is called when cached
+    interrupt routes are stale (with the context lock held: do not call back in)."""
+
+    def __init__(self, dev, fname, fn):
+        self.ctx, self._fn = dev.ctx, fn
+        self._thunk = IRQ_INVAL_FN(self._cb)
+        cfg = IrqNotifierConfig(size=ctypes.sizeof(IrqNotifierConfig), fn=self._thunk, opaque=None)
+        out = c_void_p()
+        _check(getattr(self.ctx._lib, fname)(dev.ptr, ctypes.byref(cfg), ctypes.byref(out)), fname)
+        self._ptr = out.value
+        self.ctx._adopt(self, within=dev._ptr)
+
+    def _cb(self, _o, evp):
+        try:
+            self._fn(IrqInval.from_buffer_copy(evp.contents))
+        except Exception as e:
+            self.ctx.callback_errors.append(e)
+
+    def close(self):
+        """Unregister the notifier."""
+        if self._ptr and self.ctx._ptr:
+            ptr = self._ptr
+            self.ctx._lib.viommu_irq_notifier_unregister(ptr)
+            self.ctx._destroyed(ptr)
+        self._ptr = None
+
+
+# ---------------------------------------------------------------------------
 # Intel VT-d (vtd.h)
 # ---------------------------------------------------------------------------
 
@@ -1358,9 +1489,13 @@ class VtdFlag(enum.IntFlag):
     DT = 1 << 6
     SCALABLE = 1 << 7
     ALL_ENDPOINTS = 1 << 8
+    IR = 1 << 9
+    EIM = 1 << 10
 
 
-VTD_F_DEFAULT = VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS
+VTD_F_DEFAULT = (VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS |
+                 VtdFlag.IR)
+DMAR_F_INTR_REMAP, DMAR_F_X2APIC_OPT_OUT, DMAR_F_DMA_CTRL_PLATFORM_OPT_IN = 0x1, 0x2, 0x4
 VTD_SL_2M, VTD_SL_1G = 1, 2
 VTD_MMIO_SIZE = 0x1000
 VTD_MAX_FRCD = 224
@@ -1455,7 +1590,8 @@ class VtdStats(_Struct):
     _fields_ = [(n, c_u64) for n in (
         "mmio_reads", "mmio_writes", "descriptors", "queue_errors", "cc_invalidations",
         "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
-        "fault_events", "inv_events", "resolves", "sync_errors")]
+        "fault_events", "inv_events", "resolves", "sync_errors", "irq_remapped", "irq_untranslated",
+        "irq_blocked", "iec_invalidations", "irq_notifications")]
 
 
 class DmarScope(_Struct):
@@ -1536,6 +1672,14 @@ class Vtd(_Handle):
 
     def mmio_write(self, offset, size, val):
         _check(self.ctx._lib.viommu_vtd_mmio_write(self.ptr, offset, size, val), "viommu_vtd_mmio_write")
+
+    def remap_irq(self, addr, data, rid, flags=0):
+        """viommu_vtd_remap_irq(): an :class:`IrqResult` for the message (``addr``, ``data``) from ``rid``."""
+        return _remap_irq(self, "viommu_vtd_remap_irq", addr, data, rid, flags)
+
+    def irq_notifier(self, fn):
+        """Register ``fn(IrqInval)`` for "cached interrupt routes are stale"; an :class:`IrqNotifier`."""
+        return IrqNotifier(self, "viommu_vtd_irq_notifier_register", fn)
 
     def address_space(self, rid, pasid=PASID_NONE):
         """The (device-owned) :class:`AddressSpace` of requester ``rid``."""
@@ -1644,11 +1788,15 @@ class IvrsDevKind(enum.IntEnum):
     """enum viommu_ivrs_dev_kind."""
     SELECT = 0
     RANGE = 1
+    IOAPIC = 2
+    HPET = 3
 
 
 AMDVI_EFR_PREFSUP = 1 << 0
 AMDVI_EFR_IASUP = 1 << 6
-AMDVI_EFR_ALL = AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP
+AMDVI_EFR_XTSUP = 1 << 2
+AMDVI_EFR_GASUP = 1 << 7
+AMDVI_EFR_ALL = AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP | AMDVI_EFR_XTSUP | AMDVI_EFR_GASUP
 AMDVI_CAP_BLOCK_LEN = 40
 AMDVI_MSI_CAP_OFF = 0x18
 AMDVI_MMIO_LEN = 0x4000
@@ -1666,7 +1814,8 @@ class AmdviStats(_Struct):
     """struct viommu_amdvi_stats."""
     _fields_ = [(n, c_u64) for n in (
         "commands", "illegal_commands", "cmd_hw_errors", "doorbell_bound_hits", "events_logged",
-        "events_dropped", "events_suppressed", "msis", "dte_resolves")]
+        "events_dropped", "events_suppressed", "msis", "dte_resolves", "irq_remapped", "irq_untranslated",
+        "irq_blocked", "int_table_invalidations", "irq_notifications")]
 
 
 class AmdviHw(_Struct):
@@ -1689,7 +1838,8 @@ class AmdviResolutionV2(_Struct):
 
 class IvrsDev(_Struct):
     """struct viommu_ivrs_dev."""
-    _fields_ = [("kind", c_u32), ("devid", c_u16), ("devid_last", c_u16), ("data", c_u8), ("reserved", c_u8 * 7)]
+    _fields_ = [("kind", c_u32), ("devid", c_u16), ("devid_last", c_u16), ("data", c_u8), ("handle", c_u8),
+                ("reserved", c_u8 * 6)]
 
 
 STRUCTS.update({"viommu_amdvi_config": AmdviConfig, "viommu_amdvi_stats": AmdviStats,
@@ -1767,6 +1917,14 @@ class Amdvi(_Handle):
 
     def mmio_write(self, off, size, val):
         _check(self.ctx._lib.viommu_amdvi_mmio_write(self.ptr, off, size, val), "viommu_amdvi_mmio_write")
+
+    def remap_irq(self, addr, data, devid, flags=0):
+        """viommu_amdvi_remap_irq(): an :class:`IrqResult` for the message (``addr``, ``data``) from ``devid``."""
+        return _remap_irq(self, "viommu_amdvi_remap_irq", addr, data, devid, flags)
+
+    def irq_notifier(self, fn):
+        """Register ``fn(IrqInval)`` for "cached interrupt routes are stale"; an :class:`IrqNotifier`."""
+        return IrqNotifier(self, "viommu_amdvi_irq_notifier_register", fn)
 
     def process(self):
         """Process deferred commands; returns how many."""

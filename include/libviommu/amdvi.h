@@ -80,8 +80,13 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief Extended Feature Register bits this model can advertise (spec §3.4.5). */
 #define VIOMMU_AMDVI_EFR_PREFSUP (UINT64_C(1) << 0)  /**< PREFETCH_IOMMU_PAGES (a hint, accepted). */
 #define VIOMMU_AMDVI_EFR_IASUP (UINT64_C(1) << 6)    /**< INVALIDATE_IOMMU_ALL. */
+/** @brief XTSup: x2APIC interrupt destinations (Control.XTEn; 32-bit destinations in 128-bit IRTEs). */
+#define VIOMMU_AMDVI_EFR_XTSUP (UINT64_C(1) << 2)
+/** @brief GASup: 128-bit IRTEs (Control.GAEn). Guest virtual APIC mode (GAMSup) is never advertised. */
+#define VIOMMU_AMDVI_EFR_GASUP (UINT64_C(1) << 7)
 /** @brief Every EFR feature bit that may be requested in viommu_amdvi_config::efr_features. */
-#define VIOMMU_AMDVI_EFR_ALL (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP)
+#define VIOMMU_AMDVI_EFR_ALL                                                                                      \
+    (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP)
 
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
 #define VIOMMU_AMDVI_CAP_BLOCK_LEN 40u
@@ -276,6 +281,11 @@ struct viommu_amdvi_stats {
     uint64_t events_suppressed; /**< Events suppressed by DTE SA/SE. */
     uint64_t msis;            /**< MSIs sent. */
     uint64_t dte_resolves;    /**< DTE reads. */
+    uint64_t irq_remapped;    /**< Interrupt requests remapped (viommu_amdvi_remap_irq()). */
+    uint64_t irq_untranslated;        /**< Interrupt requests passed unchanged. */
+    uint64_t irq_blocked;             /**< Interrupt requests blocked (target abort). */
+    uint64_t int_table_invalidations; /**< INVALIDATE_INTERRUPT_TABLE commands. */
+    uint64_t irq_notifications;       /**< Interrupt-notifier events delivered. */
 };
 
 /**
@@ -395,6 +405,12 @@ VIOMMU_API int viommu_amdvi_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg,
 enum viommu_ivrs_dev_kind {
     VIOMMU_IVRS_DEV_SELECT = 0, /**< One device (IVHD type 2h entry). */
     VIOMMU_IVRS_DEV_RANGE = 1,  /**< `devid`..`devid_last` (types 3h + 4h). */
+    /** The IOAPIC whose APIC ID is `handle` sends with DeviceID `devid`
+     *  (special-device entry 48h, variety 1). Linux turns interrupt
+     *  remapping off without one. */
+    VIOMMU_IVRS_DEV_IOAPIC = 2,
+    /** HPET number `handle` sends with DeviceID `devid` (48h, variety 2). */
+    VIOMMU_IVRS_DEV_HPET = 3,
 };
 
 /** @brief One endpoint (or range) covered by the IOMMU. */
@@ -403,11 +419,13 @@ struct viommu_ivrs_dev {
     uint16_t devid;      /**< DeviceID (first of a range). */
     uint16_t devid_last; /**< RANGE: last DeviceID (inclusive). */
     uint8_t data;        /**< DTE setting byte (0 = none). */
-    uint8_t reserved[7]; /**< Zero. */
+    uint8_t handle;      /**< IOAPIC/HPET: the IOAPIC ID or HPET number. */
+    uint8_t reserved[6]; /**< Zero. */
 };
 
 /**
- * @brief Build an IVRS table with one IVHD (type 10h) for `dev`.
+ * @brief Build an IVRS table with one IVHD (type 10h) for `dev`. The IVHD
+ *        feature-reporting field carries XTSup, IASup and GASup from the EFR.
  * @param dev Instance (its segment, BDF, capability offset, MMIO base, features).
  * @param devs Endpoints (may be NULL when `ndevs` is 0).
  * @param ndevs Number of entries.

@@ -257,21 +257,26 @@ enum viommu_vtd_flag {
      *  on each viommu_as_translate() (see viommu_vtd_get_as()). Keep CM set
      *  (the default) when assigned devices sit behind the unit. */
     VIOMMU_VTD_F_NO_CACHING_MODE = 1u << 0,
-    VIOMMU_VTD_F_PSI = 1u << 1,             /**< Page-selective invalidation (CAP.PSI). */
-    VIOMMU_VTD_F_SL_2M = 1u << 2,           /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
-    VIOMMU_VTD_F_SL_1G = 1u << 3,           /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
-    VIOMMU_VTD_F_QI = 1u << 4,              /**< Queued invalidation (ECAP.QI). */
-    VIOMMU_VTD_F_PT = 1u << 5,              /**< Pass-through translation type (ECAP.PT). */
-    VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
-    VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
-    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    VIOMMU_VTD_F_PSI = 1u << 1,           /**< Page-selective invalidation (CAP.PSI). */
+    VIOMMU_VTD_F_SL_2M = 1u << 2,         /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
+    VIOMMU_VTD_F_SL_1G = 1u << 3,         /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
+    VIOMMU_VTD_F_QI = 1u << 4,            /**< Queued invalidation (ECAP.QI). */
+    VIOMMU_VTD_F_PT = 1u << 5,            /**< Pass-through translation type (ECAP.PT). */
+    VIOMMU_VTD_F_DT = 1u << 6,            /**< Device-TLB invalidations accepted (ECAP.DT). */
+    VIOMMU_VTD_F_SCALABLE = 1u << 7,      /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
+    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8, /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    /** Interrupt remapping (ECAP.IR; see irq.h and viommu_vtd_remap_irq());
+     *  needs QI. Posted interrupts are never advertised. */
+    VIOMMU_VTD_F_IR = 1u << 9,
+    /** Extended interrupt mode, x2APIC destinations (ECAP.EIM); needs IR. */
+    VIOMMU_VTD_F_EIM = 1u << 10,
 };
 /** @brief Every viommu_vtd_flag. */
-#define VIOMMU_VTD_F_ALL 0x1FFu
+#define VIOMMU_VTD_F_ALL 0x7FFu
 /** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
 #define VIOMMU_VTD_F_DEFAULT                                                                                      \
     (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \
-     VIOMMU_VTD_F_ALL_ENDPOINTS)
+     VIOMMU_VTD_F_ALL_ENDPOINTS | VIOMMU_VTD_F_IR)
 
 /** @brief Configuration of one DMA-remapping unit. Zero members select defaults. */
 struct viommu_vtd_config {
@@ -308,6 +313,11 @@ struct viommu_vtd_stats {
     uint64_t inv_events;        /**< Invalidation completion MSIs sent. */
     uint64_t resolves;          /**< Context/PASID resolutions. */
     uint64_t sync_errors;       /**< Shadow syncs that returned an error. */
+    uint64_t irq_remapped;      /**< Interrupt requests remapped (viommu_vtd_remap_irq()). */
+    uint64_t irq_untranslated;  /**< Interrupt requests passed unchanged. */
+    uint64_t irq_blocked;       /**< Interrupt requests blocked. */
+    uint64_t iec_invalidations; /**< Interrupt-entry-cache invalidation descriptors. */
+    uint64_t irq_notifications; /**< Interrupt-notifier events delivered. */
 };
 
 /** @brief Opaque VT-d unit. */
@@ -319,7 +329,8 @@ struct viommu_vtd;
  * @param cfg Configuration (copied).
  * @param[out] out New unit.
  * @retval 0 Success.
- * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable without QI.
+ * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable or IR without QI,
+ *         EIM without IR.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS Unknown flag bits.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
@@ -487,6 +498,13 @@ struct viommu_dmar_drhd {
     uint32_t nscopes;        /**< Entries in `scopes`. */
     const struct viommu_dmar_scope *scopes; /**< Device scopes (may be NULL if 0). */
 };
+
+/** @brief viommu_dmar_config::flags: interrupt remapping supported (VT-d 8.1). */
+#define VIOMMU_DMAR_F_INTR_REMAP 0x1u
+/** @brief viommu_dmar_config::flags: the platform asks the OS not to enable x2APIC (VT-d 8.1). */
+#define VIOMMU_DMAR_F_X2APIC_OPT_OUT 0x2u
+/** @brief viommu_dmar_config::flags: DMA control opt-in (VT-d 8.1). */
+#define VIOMMU_DMAR_F_DMA_CTRL_PLATFORM_OPT_IN 0x4u
 
 /** @brief DMAR table description. */
 struct viommu_dmar_config {

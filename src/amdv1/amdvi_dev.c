@@ -103,6 +103,7 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
         return VIOMMU_ENOMEM;
     }
     dev->ctx = ctx;
+    vi_irq_notifiers_init(&dev->irqn, ctx);
     memcpy(&dev->cfg, cfg, sizeof(dev->cfg));
     dev->cfg.size = sizeof(dev->cfg);
     if (!dev->cfg.levels)
@@ -140,6 +141,7 @@ int viommu_amdvi_destroy(struct viommu_amdvi *dev)
         vi_free(ctx, ds);
         ds = next;
     }
+    vi_irq_notifiers_clear(&dev->irqn);
     vi_free(ctx, dev);
     vi_ctx_device_put(ctx);
     vi_leave(ctx);
@@ -192,6 +194,7 @@ int viommu_amdvi_reset(struct viommu_amdvi *dev)
         return r;
     amdvi_regs_reset(dev);
     r = amdvi_apply_all(dev);
+    amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_RESET, 0);
     vi_leave(dev->ctx);
     return r;
 }
@@ -205,6 +208,7 @@ int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_amdvi_stats *
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
+    dev->stats.irq_notifications = dev->irqn.events;
     vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;

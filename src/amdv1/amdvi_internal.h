@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/bits.h"
+#include "core/irq.h"
 #include "fmt/fmt.h"
 
 /* ---- MMIO register offsets (spec §3.4) -------------------------------- */
@@ -52,7 +53,10 @@
 #define AMDVI_CTRL_COHERENT VI_BIT(10)
 #define AMDVI_CTRL_ISOC VI_BIT(11)
 #define AMDVI_CTRL_CMDBUF_EN VI_BIT(12)
-/* Bits kept as written: the ones above. PPR, GT, GA, SMI filter, XT, ... are
+#define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
+#define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
+/* Bits kept as written: the ones above, plus GAEn/XTEn when EFR GASup/XTSup
+ * are advertised (amdvi_ctrl_rw_mask()). PPR, GT, GAM, SMI filter, ... are
  * not advertised and read as zero. */
 #define AMDVI_CTRL_RW_MASK                                                                                  \
     (AMDVI_CTRL_IOMMU_EN | AMDVI_CTRL_HT_TUN_EN | AMDVI_CTRL_EVTLOG_EN | AMDVI_CTRL_EVTINT_EN |               \
@@ -115,6 +119,7 @@ struct viommu_amdvi {
     /* MMIO registers */
     uint64_t devtab, cmdbuf, evtlog, control, excl_base, excl_limit;
     uint64_t cmd_head, cmd_tail, evt_head, evt_tail, status;
+    struct vi_irq_notifiers irqn;
     struct amdvi_devstate *devs; /* list of address spaces we own */
     struct viommu_amdvi_stats stats;
 };
@@ -146,6 +151,11 @@ bool amdvi_cmd_running(const struct viommu_amdvi *dev);
 
 /* amdvi_regs.c */
 void amdvi_regs_reset(struct viommu_amdvi *dev);
+/* Control bits a write keeps (GAEn/XTEn only when advertised). */
+uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev);
+
+/* amdvi_ir.c */
+void amdvi_ir_notify(struct viommu_amdvi *dev, uint32_t scope, uint32_t cause, uint16_t devid);
 uint64_t amdvi_buf_entries(uint64_t reg);
 
 #endif /* VIOMMU_AMDVI_INTERNAL_H */

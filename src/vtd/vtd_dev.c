@@ -35,6 +35,10 @@ static int fill_config(struct viommu_vtd_config *c)
         return VIOMMU_EFLAGS;
     if ((c->flags & VIOMMU_VTD_F_SCALABLE) && !(c->flags & VIOMMU_VTD_F_QI))
         return VIOMMU_EINVAL; /* 6.5: scalable mode has no register-based invalidation */
+    if ((c->flags & VIOMMU_VTD_F_EIM) && !(c->flags & VIOMMU_VTD_F_IR))
+        return VIOMMU_EINVAL; /* 10.4.3: EIM is reported only with IR */
+    if ((c->flags & VIOMMU_VTD_F_IR) && !(c->flags & VIOMMU_VTD_F_QI))
+        return VIOMMU_EINVAL; /* 10.4.3: IR implies QI (the IEC is invalidated through the queue) */
     if (c->agaw_mask == 0)
         c->agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48;
     if (c->agaw_mask & ~(VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57))
@@ -91,6 +95,10 @@ static void compute_caps(struct viommu_vtd *dev)
         ecap |= VTD_ECAP_DT;
     if (c->flags & VIOMMU_VTD_F_PT)
         ecap |= VTD_ECAP_PT;
+    if (c->flags & VIOMMU_VTD_F_IR)
+        ecap |= VTD_ECAP_IR; /* never ECAP.PI: posted interrupts are not emulated */
+    if (c->flags & VIOMMU_VTD_F_EIM)
+        ecap |= VTD_ECAP_EIM;
     if (c->flags & VIOMMU_VTD_F_SCALABLE)
         ecap |= VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_PASID | VI_FIELD_PREP(VTD_ECAP_PSS, VTD_PASID_BITS - 1) |
                 VTD_ECAP_SMPWCS;
@@ -111,6 +119,7 @@ void vtd_reset_regs(struct viommu_vtd *dev)
     dev->iectl = VTD_XECTL_IM;
     dev->iedata = dev->ieaddr = dev->ieuaddr = 0;
     dev->iva = dev->iotlb = 0;
+    dev->irta = dev->irta_active = 0;
     memset(dev->frcd, 0, sizeof(uint64_t) * 2u * dev->cfg.nfr);
     dev->fr_next = 0;
     dev->qi_pending = 0;
@@ -285,6 +294,7 @@ int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cf
         goto nomem;
     dev->ctx = ctx;
     dev->cfg = c;
+    vi_irq_notifiers_init(&dev->irqn, ctx);
     dev->frcd = vi_zalloc(ctx, sizeof(uint64_t) * 2u * c.nfr);
     if (!dev->frcd)
         goto nomem;
@@ -325,6 +335,7 @@ int viommu_vtd_destroy(struct viommu_vtd *dev)
         vi_as_destroy(v->as);
         vi_free(ctx, v);
     }
+    vi_irq_notifiers_clear(&dev->irqn);
     if (dev->endpoints)
         vi_free(ctx, dev->endpoints);
     vi_free(ctx, dev->frcd);
@@ -389,6 +400,7 @@ int viommu_vtd_reset(struct viommu_vtd *dev)
         return r;
     vtd_reset_regs(dev);
     vtd_apply_all(dev);
+    vtd_ir_notify_all(dev, VIOMMU_IRQ_CAUSE_RESET);
     vi_log(dev->ctx, VIOMMU_LOG_INFO, "vtd: reset");
     vi_leave(dev->ctx);
     return 0;
@@ -415,6 +427,7 @@ int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, s
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
+    dev->stats.irq_notifications = dev->irqn.events;
     vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;

@@ -6,6 +6,7 @@
 #define VIOMMU_VTD_DEV_H
 
 #include "core/core.h"
+#include "core/irq.h"
 #include "vtd/vtd_hw.h"
 #include "vtd/vtd_sl.h"
 
@@ -41,6 +42,9 @@ struct viommu_vtd {
     uint64_t *frcd; /* 2 qwords per fault recording register */
     unsigned fr_next;
     /* address spaces */
+    uint64_t irta;        /* IRTA as written */
+    uint64_t irta_active; /* latched by SIRTP */
+    struct vi_irq_notifiers irqn;
     struct vtd_as *spaces; /* list head (newest first) */
     unsigned qi_pending;   /* descriptors left by the per-doorbell bound */
     struct viommu_vtd_stats stats;
@@ -82,5 +86,14 @@ void vtd_iectl_write(struct viommu_vtd *dev, uint32_t val);
 void vtd_inv_event(struct viommu_vtd *dev);
 void vtd_ics_write(struct viommu_vtd *dev, uint32_t val);
 void vtd_frcd_write_hi(struct viommu_vtd *dev, unsigned idx, uint64_t val);
+
+/* vtd_ir.c */
+/* GCMD bits IRE, SIRTP, CFI (called from the GCMD write with ECAP.IR). */
+void vtd_ir_gcmd(struct viommu_vtd *dev, uint32_t val);
+/* iec_inv_dsc: returns 0 or an IQEI code. */
+unsigned vtd_ir_iec_desc(struct viommu_vtd *dev, const uint64_t *d);
+/* IRTA register write (mask: bytes written). */
+void vtd_ir_irta_write(struct viommu_vtd *dev, uint64_t val, uint64_t mask);
+void vtd_ir_notify_all(struct viommu_vtd *dev, uint32_t cause);
 
 #endif

@@ -73,6 +73,7 @@
 #define VTD_ECAP_QI VI_BIT(1)
 #define VTD_ECAP_DT VI_BIT(2)
 #define VTD_ECAP_IR VI_BIT(3)
+#define VTD_ECAP_EIM VI_BIT(4)
 #define VTD_ECAP_PT VI_BIT(6)
 #define VTD_ECAP_IRO VI_GENMASK(17, 8)
 #define VTD_ECAP_PSS VI_GENMASK(39, 35)
@@ -98,6 +99,9 @@
 #define VTD_GSTS_RTPS VTD_GCMD_SRTP
 #define VTD_GSTS_WBFS VTD_GCMD_WBF
 #define VTD_GSTS_QIES VTD_GCMD_QIE
+#define VTD_GSTS_IRES VTD_GCMD_IRE
+#define VTD_GSTS_IRTPS VTD_GCMD_SIRTP
+#define VTD_GSTS_CFIS VTD_GCMD_CFI
 
 /* ---- 10.4.6 RTADDR ---------------------------------------------------- */
 #define VTD_RTADDR_TTM VI_GENMASK(11, 10)
@@ -270,5 +274,54 @@
 /* 9.8 second-stage paging entries: in the format (src/fmt/vtd_sl.c). */
 
 /* 7.1.3 fault reasons are public: enum viommu_vtd_fault_reason (vtd.h). */
+
+/* ---- interrupt remapping (chapter 5, 9.10, 10.4.30, 6.5.2.7) ----------- */
+/* 10.4.30 IRTA */
+#define VTD_IRTA_S VI_GENMASK(3, 0)
+#define VTD_IRTA_EIME VI_BIT(11)
+#define VTD_IRTA_IRTA VI_GENMASK(63, 12)
+/* 9.10 interrupt remapping table entry, remapped format (IM = 0) */
+#define VTD_IRTE_P VI_BIT(0)
+#define VTD_IRTE_FPD VI_BIT(1)
+#define VTD_IRTE_DM VI_BIT(2)
+#define VTD_IRTE_RH VI_BIT(3)
+#define VTD_IRTE_TM VI_BIT(4)
+#define VTD_IRTE_DLM VI_GENMASK(7, 5)
+#define VTD_IRTE_AVAIL VI_GENMASK(11, 8)
+#define VTD_IRTE_RSVD_LO0 VI_GENMASK(14, 12)
+#define VTD_IRTE_IM VI_BIT(15) /* posted format: ECAP.PI = 0, so reserved */
+#define VTD_IRTE_V VI_GENMASK(23, 16)
+#define VTD_IRTE_RSVD_LO1 VI_GENMASK(31, 24)
+#define VTD_IRTE_DST VI_GENMASK(63, 32)
+/* xAPIC mode (IRTA.EIME = 0): APIC ID in DST bits 15:8, the rest reserved */
+#define VTD_IRTE_DST_XAPIC VI_GENMASK(47, 40)
+#define VTD_IRTE_DST_XAPIC_RSVD (VI_GENMASK(39, 32) | VI_GENMASK(63, 48))
+#define VTD_IRTE_SID VI_GENMASK(15, 0)
+#define VTD_IRTE_SQ VI_GENMASK(17, 16)
+#define VTD_IRTE_SVT VI_GENMASK(19, 18)
+#define VTD_IRTE_RSVD_HI VI_GENMASK(63, 20)
+#define VTD_SVT_NONE 0u
+#define VTD_SVT_RID 1u
+#define VTD_SVT_BUS 2u
+/* 5.1.2.2 remappable interrupt request: address / data */
+#define VTD_IRQ_ADDR_HANDLE_HI VI_BIT(2)
+#define VTD_IRQ_ADDR_SHV VI_BIT(3)
+#define VTD_IRQ_ADDR_REMAP VI_BIT(4)
+#define VTD_IRQ_ADDR_HANDLE_LO VI_GENMASK(19, 5)
+#define VTD_IRQ_DATA_SUBHANDLE VI_GENMASK(15, 0)
+#define VTD_IRQ_DATA_RSVD VI_GENMASK(31, 16)
+/* 6.5.2.7 iec_inv_dsc */
+#define VTD_IEC_DSC_G VI_BIT(4)
+#define VTD_IEC_DSC_IM VI_GENMASK(31, 27)
+#define VTD_IEC_DSC_IIDX VI_GENMASK(47, 32)
+#define VTD_IEC_DSC_RSVD0 (VI_GENMASK(8, 5) | VI_GENMASK(26, 12) | VI_GENMASK(63, 48))
+/* 7.1.3 interrupt-remapping fault reasons */
+#define VTD_FR_IR_REQ_RSVD 0x20    /* reserved field set in a remappable request */
+#define VTD_FR_IR_INDEX 0x21       /* interrupt_index beyond the table size */
+#define VTD_FR_IR_NOT_PRESENT 0x22 /* IRTE P = 0 */
+#define VTD_FR_IR_ACCESS 0x23      /* reading the IRTE failed */
+#define VTD_FR_IR_RSVD 0x24        /* reserved field set in the IRTE */
+#define VTD_FR_IR_COMPAT 0x25      /* compatibility format blocked (CFIS = 0 or EIME = 1) */
+#define VTD_FR_IR_SID 0x26         /* source-id verification failed */
 
 #endif

@@ -26,7 +26,9 @@ START_TEST(caps_reflect_config)
     ck_assert_uint_eq((cap >> 48) & 0x3F, 18);          /* MAMV */
     ck_assert_uint_eq((cap >> 5) & 3, 0);               /* no PMR */
     ck_assert_uint_eq((ecap >> 1) & 1, 1);              /* QI */
-    ck_assert_uint_eq((ecap >> 3) & 1, 0);              /* no IR */
+    ck_assert_uint_eq((ecap >> 3) & 1, 1);              /* IR (default) */
+    ck_assert_uint_eq((ecap >> 4) & 1, 0);              /* no EIM unless asked */
+    ck_assert_uint_eq((ecap >> 59) & 1, 0);             /* never PI */
     ck_assert_uint_eq((ecap >> 6) & 1, 1);              /* PT */
     ck_assert_uint_eq(((ecap >> 8) & 0x3FF) * 16, IVA); /* IRO */
     ck_assert_uint_eq((ecap >> 43) & 1, 1);             /* SMTS */

@@ -11,7 +11,7 @@
 START_TEST(qi_invalid_descriptor_type_sets_iqe_and_stops)
 {
     struct fx f;
-    fx_init(&f, LEGACY, 8, true);
+    fx_init(&f, LEGACY & ~VIOMMU_VTD_F_IR, 8, true);
     vg_wr(f.g, FECTL, 4, 0);
     unsigned msi = f.th.nmsi;
     uint64_t head = vg_rd(f.g, IQH, 8);

@@ -476,13 +476,19 @@ pub const VIOMMU_VTD_F_PT: u32 = 1 << 5;
 pub const VIOMMU_VTD_F_DT: u32 = 1 << 6;
 pub const VIOMMU_VTD_F_SCALABLE: u32 = 1 << 7;
 pub const VIOMMU_VTD_F_ALL_ENDPOINTS: u32 = 1 << 8;
-pub const VIOMMU_VTD_F_ALL: u32 = 0x1FF;
+pub const VIOMMU_VTD_F_IR: u32 = 1 << 9;
+pub const VIOMMU_VTD_F_EIM: u32 = 1 << 10;
+pub const VIOMMU_VTD_F_ALL: u32 = 0x7FF;
 pub const VIOMMU_VTD_F_DEFAULT: u32 = VIOMMU_VTD_F_PSI
     | VIOMMU_VTD_F_SL_2M
     | VIOMMU_VTD_F_SL_1G
     | VIOMMU_VTD_F_QI
     | VIOMMU_VTD_F_PT
-    | VIOMMU_VTD_F_ALL_ENDPOINTS;
+    | VIOMMU_VTD_F_ALL_ENDPOINTS
+    | VIOMMU_VTD_F_IR;
+pub const VIOMMU_DMAR_F_INTR_REMAP: u8 = 0x1;
+pub const VIOMMU_DMAR_F_X2APIC_OPT_OUT: u8 = 0x2;
+pub const VIOMMU_DMAR_F_DMA_CTRL_PLATFORM_OPT_IN: u8 = 0x4;
 pub const VIOMMU_DMAR_SCOPE_PCI_ENDPOINT: u32 = 1;
 pub const VIOMMU_DMAR_SCOPE_PCI_BRIDGE: u32 = 2;
 pub const VIOMMU_DMAR_SCOPE_IOAPIC: u32 = 3;
@@ -563,6 +569,11 @@ pub struct viommu_vtd_stats {
     pub inv_events: u64,
     pub resolves: u64,
     pub sync_errors: u64,
+    pub irq_remapped: u64,
+    pub irq_untranslated: u64,
+    pub irq_blocked: u64,
+    pub iec_invalidations: u64,
+    pub irq_notifications: u64,
 }
 
 /// Opaque VT-d unit.
@@ -610,7 +621,10 @@ pub const VIOMMU_AMDV1_BAD_PGSIZE: u32 = 3;
 pub const VIOMMU_AMDV1_BAD_ADDR: u32 = 4;
 pub const VIOMMU_AMDVI_EFR_PREFSUP: u64 = 1 << 0;
 pub const VIOMMU_AMDVI_EFR_IASUP: u64 = 1 << 6;
-pub const VIOMMU_AMDVI_EFR_ALL: u64 = VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP;
+pub const VIOMMU_AMDVI_EFR_XTSUP: u64 = 1 << 2;
+pub const VIOMMU_AMDVI_EFR_GASUP: u64 = 1 << 7;
+pub const VIOMMU_AMDVI_EFR_ALL: u64 =
+    VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP;
 pub const VIOMMU_AMDVI_CAP_BLOCK_LEN: u32 = 40;
 pub const VIOMMU_AMDVI_MSI_CAP_OFF: u32 = 0x18;
 pub const VIOMMU_AMDVI_MMIO_LEN: u32 = 0x4000;
@@ -624,6 +638,8 @@ pub const VIOMMU_AMDVI_EV_COMMAND_HW_ERROR: u32 = 6;
 pub const VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST: u32 = 8;
 pub const VIOMMU_IVRS_DEV_SELECT: u32 = 0;
 pub const VIOMMU_IVRS_DEV_RANGE: u32 = 1;
+pub const VIOMMU_IVRS_DEV_IOAPIC: u32 = 2;
+pub const VIOMMU_IVRS_DEV_HPET: u32 = 3;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -662,6 +678,11 @@ pub struct viommu_amdvi_stats {
     pub events_suppressed: u64,
     pub msis: u64,
     pub dte_resolves: u64,
+    pub irq_remapped: u64,
+    pub irq_untranslated: u64,
+    pub irq_blocked: u64,
+    pub int_table_invalidations: u64,
+    pub irq_notifications: u64,
 }
 
 #[repr(C)]
@@ -710,7 +731,91 @@ pub struct viommu_ivrs_dev {
     pub devid: u16,
     pub devid_last: u16,
     pub data: u8,
-    pub reserved: [u8; 7],
+    pub handle: u8,
+    pub reserved: [u8; 6],
+}
+
+// ---------------------------------------------------------------- irq.h
+pub const VIOMMU_IRQ_F_IOAPIC: u32 = 1 << 0;
+pub const VIOMMU_IRQ_F_NO_SID: u32 = 1 << 1;
+pub const VIOMMU_IRQ_F_NO_FAULT_RECORD: u32 = 1 << 2;
+pub const VIOMMU_IRQ_F_ALL: u32 = 0x7;
+pub const VIOMMU_IRQ_REMAPPED: u32 = 1;
+pub const VIOMMU_IRQ_UNTRANSLATED: u32 = 2;
+pub const VIOMMU_IRQ_BLOCKED: u32 = 3;
+pub const VIOMMU_IRQ_INDEX_NONE: u32 = 0xFFFF_FFFF;
+pub const VIOMMU_IRQ_INVAL_ALL: u32 = 0;
+pub const VIOMMU_IRQ_INVAL_INDEX: u32 = 1;
+pub const VIOMMU_IRQ_INVAL_DEVICE: u32 = 2;
+pub const VIOMMU_IRQ_CAUSE_IEC: u32 = 1;
+pub const VIOMMU_IRQ_CAUSE_INT_TABLE: u32 = 2;
+pub const VIOMMU_IRQ_CAUSE_ENABLE: u32 = 3;
+pub const VIOMMU_IRQ_CAUSE_DISABLE: u32 = 4;
+pub const VIOMMU_IRQ_CAUSE_TABLE_SWITCH: u32 = 5;
+pub const VIOMMU_IRQ_CAUSE_MODE: u32 = 6;
+pub const VIOMMU_IRQ_CAUSE_RESET: u32 = 7;
+pub const VIOMMU_IRQ_CAUSE_RESTORE: u32 = 8;
+pub const VIOMMU_IRQ_CAUSE_DTE: u32 = 9;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_irq_request {
+    pub size: usize,
+    pub addr: u64,
+    pub data: u32,
+    pub flags: u32,
+    pub rid: u16,
+    pub reserved: [u16; 3],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_irq_result {
+    pub size: usize,
+    pub status: u32,
+    pub dest: u32,
+    pub vector: u8,
+    pub dest_mode: u8,
+    pub delivery_mode: u8,
+    pub trigger_mode: u8,
+    pub redirection_hint: u8,
+    pub fault_recorded: u8,
+    pub reserved0: u16,
+    pub fault_reason: u32,
+    pub index: u32,
+    pub msi_addr: u64,
+    pub msi_data: u32,
+    pub reserved1: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_irq_inval {
+    pub size: usize,
+    pub scope: u32,
+    pub cause: u32,
+    pub first: u32,
+    pub last: u32,
+    pub rid: u16,
+    pub reserved: [u16; 3],
+}
+
+pub type viommu_irq_inval_fn = unsafe extern "C" fn(*mut c_void, *const viommu_irq_inval);
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_irq_notifier_config {
+    pub size: usize,
+    pub flags: u32,
+    pub reserved: u32,
+    pub fn_: Option<viommu_irq_inval_fn>,
+    pub opaque: *mut c_void,
+}
+
+/// Opaque interrupt notifier.
+#[repr(C)]
+pub struct viommu_irq_notifier {
+    _private: [u8; 0],
 }
 
 // ---------------------------------------------------------------- iova_tree.h
@@ -929,6 +1034,29 @@ extern "C" {
         buf: *mut c_void,
         len: *mut usize,
     ) -> c_int;
+    // irq.h
+    pub fn viommu_irq_request_from_ioapic_rte(rte: u64, ioapic_sid: u16, out: *mut viommu_irq_request) -> c_int;
+    pub fn viommu_vtd_remap_irq(
+        dev: *mut viommu_vtd,
+        req: *const viommu_irq_request,
+        res: *mut viommu_irq_result,
+    ) -> c_int;
+    pub fn viommu_amdvi_remap_irq(
+        dev: *mut viommu_amdvi,
+        req: *const viommu_irq_request,
+        res: *mut viommu_irq_result,
+    ) -> c_int;
+    pub fn viommu_vtd_irq_notifier_register(
+        dev: *mut viommu_vtd,
+        cfg: *const viommu_irq_notifier_config,
+        out: *mut *mut viommu_irq_notifier,
+    ) -> c_int;
+    pub fn viommu_amdvi_irq_notifier_register(
+        dev: *mut viommu_amdvi,
+        cfg: *const viommu_irq_notifier_config,
+        out: *mut *mut viommu_irq_notifier,
+    ) -> c_int;
+    pub fn viommu_irq_notifier_unregister(n: *mut viommu_irq_notifier);
     // iova_tree.h
     pub fn viommu_iova_tree_create(
         alloc_ops_or_null: *const viommu_host_ops,

@@ -508,6 +508,22 @@ impl<'c> Vtd<'c> {
     }
 }
 
+impl<'c> Vtd<'c> {
+    /// Remap an interrupt message (`viommu_vtd_remap_irq`, irq.h).
+    pub fn remap_irq(&self, req: &IrqRequest) -> Result<IrqResult> {
+        remap_irq(req, |q, r| unsafe { sys::viommu_vtd_remap_irq(self.raw, q, r) })
+    }
+
+    /// Register `f` for "cached interrupt routes are stale" events; unregistered on drop.
+    /// `f` runs with the context lock held: it must not call back into the library.
+    pub fn irq_notifier<'a, F>(&'a self, f: F) -> Result<IrqNotifier<'a>>
+    where
+        F: FnMut(&IrqInval) + Send + 'a,
+    {
+        IrqNotifier::new(Box::new(f), |cfg, out| unsafe { sys::viommu_vtd_irq_notifier_register(self.raw, cfg, out) })
+    }
+}
+
 impl Drop for Vtd<'_> {
     fn drop(&mut self) {
         unsafe { sys::viommu_vtd_destroy(self.raw) };
@@ -695,6 +711,22 @@ impl<'c> Amdvi<'c> {
     }
 }
 
+impl<'c> Amdvi<'c> {
+    /// Remap an interrupt message (`viommu_amdvi_remap_irq`, irq.h).
+    pub fn remap_irq(&self, req: &IrqRequest) -> Result<IrqResult> {
+        remap_irq(req, |q, r| unsafe { sys::viommu_amdvi_remap_irq(self.raw, q, r) })
+    }
+
+    /// Register `f` for "cached interrupt routes are stale" events; unregistered on drop.
+    /// `f` runs with the context lock held: it must not call back into the library.
+    pub fn irq_notifier<'a, F>(&'a self, f: F) -> Result<IrqNotifier<'a>>
+    where
+        F: FnMut(&IrqInval) + Send + 'a,
+    {
+        IrqNotifier::new(Box::new(f), |cfg, out| unsafe { sys::viommu_amdvi_irq_notifier_register(self.raw, cfg, out) })
+    }
+}
+
 impl Drop for Amdvi<'_> {
     fn drop(&mut self) {
         unsafe { sys::viommu_amdvi_destroy(self.raw) };
@@ -824,5 +856,81 @@ impl IovaTree {
 impl Drop for IovaTree {
     fn drop(&mut self) {
         unsafe { sys::viommu_iova_tree_destroy(self.raw) };
+    }
+}
+
+// ------------------------------------------------------------------ interrupt remapping (irq.h)
+
+/// An interrupt request (`struct viommu_irq_request`); build with [`IrqRequest::msi`]
+/// or [`IrqRequest::from_ioapic_rte`].
+pub type IrqRequest = sys::viommu_irq_request;
+/// What an interrupt request became (`struct viommu_irq_result`).
+pub type IrqResult = sys::viommu_irq_result;
+/// One "cached interrupt routes are stale" event (`struct viommu_irq_inval`).
+pub type IrqInval = sys::viommu_irq_inval;
+
+/// Constructors of [`IrqRequest`].
+pub trait IrqRequestExt: Sized {
+    /// An MSI written by requester `rid` with `flags` (VIOMMU_IRQ_F_*).
+    fn msi(addr: u64, data: u32, rid: u16, flags: u32) -> Self;
+    /// The message an IOAPIC sends for redirection-table entry `rte`.
+    fn from_ioapic_rte(rte: u64, ioapic_sid: u16) -> Result<Self>;
+}
+
+impl IrqRequestExt for IrqRequest {
+    fn msi(addr: u64, data: u32, rid: u16, flags: u32) -> Self {
+        IrqRequest { size: std::mem::size_of::<IrqRequest>(), addr, data, flags, rid, reserved: [0; 3] }
+    }
+
+    fn from_ioapic_rte(rte: u64, ioapic_sid: u16) -> Result<Self> {
+        let mut q = IrqRequest::default();
+        check(unsafe { sys::viommu_irq_request_from_ioapic_rte(rte, ioapic_sid, &mut q) })?;
+        Ok(q)
+    }
+}
+
+fn remap_irq<F: FnOnce(*const IrqRequest, *mut IrqResult) -> c_int>(req: &IrqRequest, f: F) -> Result<IrqResult> {
+    let mut q = *req;
+    q.size = std::mem::size_of::<IrqRequest>();
+    let mut r = IrqResult { size: std::mem::size_of::<IrqResult>(), ..Default::default() };
+    check(f(&q, &mut r))?;
+    Ok(r)
+}
+
+type IrqBox<'a> = Box<dyn FnMut(&IrqInval) + Send + 'a>;
+
+/// A registered interrupt notifier; unregistered on drop.
+pub struct IrqNotifier<'a> {
+    raw: *mut sys::viommu_irq_notifier,
+    _cb: Box<IrqBox<'a>>,
+}
+
+unsafe extern "C" fn irq_tramp(o: *mut c_void, ev: *const IrqInval) {
+    let cb = &mut *(o as *mut IrqBox);
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&*ev)));
+}
+
+impl<'a> IrqNotifier<'a> {
+    fn new<R>(f: IrqBox<'a>, register: R) -> Result<Self>
+    where
+        R: FnOnce(*const sys::viommu_irq_notifier_config, *mut *mut sys::viommu_irq_notifier) -> c_int,
+    {
+        let mut cb: Box<IrqBox<'a>> = Box::new(f);
+        let cfg = sys::viommu_irq_notifier_config {
+            size: std::mem::size_of::<sys::viommu_irq_notifier_config>(),
+            flags: 0,
+            reserved: 0,
+            fn_: Some(irq_tramp),
+            opaque: &mut *cb as *mut IrqBox as *mut c_void,
+        };
+        let mut raw = ptr::null_mut();
+        check(register(&cfg, &mut raw))?;
+        Ok(IrqNotifier { raw, _cb: cb })
+    }
+}
+
+impl Drop for IrqNotifier<'_> {
+    fn drop(&mut self) {
+        unsafe { sys::viommu_irq_notifier_unregister(self.raw) };
     }
 }

@@ -328,3 +328,39 @@ fn iova_tree_insert_lookup_remove() {
     assert_eq!(t.remove(0x1000, 0x1fff), Err(Error::NoEnt));
     assert_eq!(t.len(), 1);
 }
+
+// ---------------------------------------------------------------- interrupt remapping
+
+/// VT-d interrupt remapping (spec 5.1, 9.10): IRTA + SIRTP + IRE, a
+/// remappable MSI through a 128-bit IRTE, a not-present entry recorded as
+/// fault 0x22, and the interrupt notifier told about the table switch.
+#[test]
+fn vtd_remap_irq_and_notifier() {
+    let ram = GuestRam::new(1 << 20);
+    let ctx = Context::new(ram.clone()).unwrap();
+    let dev = Vtd::new(&ctx, &VtdConfig { ..Default::default() }).unwrap();
+    let seen: Arc<Mutex<Vec<IrqInval>>> = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let n = dev.irq_notifier(move |e| s2.lock().unwrap().push(*e)).unwrap();
+    let table = 0x8000u64;
+    ram.write_u64(table + 16 * 3, 1 | (0x45 << 16) | (0x07 << 40)); // P, vector 0x45, dest 7
+    ram.write_u64(table + 16 * 3 + 8, 0);
+    dev.mmio_write(0xb8, 8, table | 3).unwrap(); // IRTA: 16 entries
+    dev.mmio_write(0x18, 4, 1 << 24).unwrap(); // SIRTP
+    dev.mmio_write(0x18, 4, 1 << 25).unwrap(); // IRE
+    let addr = 0xfee0_0000u64 | (3 << 5) | (1 << 4); // remappable, handle 3
+    let r = dev.remap_irq(&IrqRequest::msi(addr, 0, 0x0010, 0)).unwrap();
+    assert_eq!(r.status, libviommu_sys::VIOMMU_IRQ_REMAPPED);
+    assert_eq!((r.vector, r.dest, r.msi_addr, r.msi_data), (0x45, 7, 0xfee0_7000, 0x45));
+    let addr4 = 0xfee0_0000u64 | (4 << 5) | (1 << 4);
+    let r = dev.remap_irq(&IrqRequest::msi(addr4, 0, 0x0010, 0)).unwrap();
+    assert_eq!((r.status, r.fault_reason, r.fault_recorded), (libviommu_sys::VIOMMU_IRQ_BLOCKED, 0x22, 1));
+    let causes: Vec<u32> = seen.lock().unwrap().iter().map(|e| e.cause).collect();
+    assert_eq!(causes, vec![libviommu_sys::VIOMMU_IRQ_CAUSE_TABLE_SWITCH, libviommu_sys::VIOMMU_IRQ_CAUSE_ENABLE]);
+    drop(n);
+    dev.reset().unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    let q = IrqRequest::from_ioapic_rte((1 << 48) | (3 << 49), 0x00f8).unwrap();
+    assert_eq!(q.addr, addr);
+    assert_eq!(q.flags, libviommu_sys::VIOMMU_IRQ_F_IOAPIC);
+}
