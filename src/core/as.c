@@ -213,6 +213,11 @@ void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn)
     as->recheck = fn;
 }
 
+void vi_as_set_fault_flags(struct viommu_as *as, uint8_t flags)
+{
+    as->fault_flags = flags;
+}
+
 void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refuse)
 {
     const unsigned attrs = VIOMMU_PERM_EXEC | VIOMMU_PERM_PRIV;
@@ -312,6 +317,7 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
 fault:
     local.iova = iova;
     local.access = (uint8_t)access;
+    local.flags = as->fault_flags;
     ctx->stats.faults++;
     if (fault)
         *fault = local;

@@ -124,3 +124,13 @@ void vi_iotlb_invalidate_domain(struct viommu_ctx *ctx, void *opaque, uint64_t d
         if (as->src == VI_SRC_PT && as->domain == domain && (!opaque || as->opaque == opaque))
             vi_iotlb_invalidate_as(as, first, last);
 }
+
+int viommu_iotlb_invalidate_all(struct viommu_ctx *ctx)
+{
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    vi_iotlb_invalidate_all(ctx);
+    vi_leave(ctx);
+    return 0;
+}

@@ -19,9 +19,9 @@ struct vtd_resolve_ext {
 
 /* Resolve without taking the context lock (caller holds it). */
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
-                uint32_t pasid, struct viommu_vtd_resolved *out);
+                uint32_t pasid, struct viommu_vtd_resolved_v2 *out);
 int vtd_resolve_ex(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
-                   uint32_t pasid, struct viommu_vtd_resolved *out, struct vtd_resolve_ext *ext);
+                   uint32_t pasid, struct viommu_vtd_resolved_v2 *out, struct vtd_resolve_ext *ext);
 /* The same for spaces translated through first-stage tables (0x70-0x91). */
 uint8_t vtd_fs_fault_reason(const struct viommu_fault *f, unsigned top_level);
 

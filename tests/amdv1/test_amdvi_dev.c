@@ -5,9 +5,11 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "amdv1_guest.h"
+#include "check_main.h"
 #include "sink_model.h"
 
 #define EFR_ALL VIOMMU_AMDVI_EFR_ALL
@@ -534,6 +536,104 @@ START_TEST(blocked_dte_events)
 }
 END_TEST
 
+/* Regression: a blocked space's viommu_fault::code used to be a private
+ * number (IO_PAGE_FAULT was 1, ILLEGAL_DEV_TABLE_ENTRY 2); it is now the
+ * public enum viommu_amdvi_event_code the DMA logs, 0 for a silent abort. */
+START_TEST(blocked_fault_code_is_the_event_code)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct viommu_translation t;
+    struct viommu_fault f;
+    uint32_t ev[4];
+    g_set_dte(&g, DEV, 1, 0); /* TV=0 */
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 1, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_BLOCKED);
+    ck_assert_uint_eq(f.code, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(f.flags, 0);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), f.code);
+    g_set_dte(&g, DEV, 3 | (1u << 2), 0); /* reserved bit */
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 2, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.code, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), f.code);
+    g_fini(&g);
+}
+END_TEST
+
+/* viommu_amdvi_hw: the members and defaults of viommu_amdvi_config. */
+START_TEST(resolve_hw_parameters)
+{
+    struct guest g;
+    g_init(&g, 4, 0, 0);
+    struct viommu_amdvi_resolution_v2 r = {.size = sizeof(r)};
+    struct viommu_amdvi_hw hw = {.size = sizeof(hw), .dma_remap = 1};
+    /* Mode 5: legal with the default of 6 levels, not with 4 */
+    g_set_dte(&g, 1, 3 | (5u << 9) | 0x123000, 9);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(r.size, sizeof(r));
+    hw.levels = 4;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* dma_remap 0 (HATS = 11b): no table is legal */
+    hw = (struct viommu_amdvi_hw){.size = sizeof(hw)};
+    g_set_dte(&g, 1, 3 | (3u << 9) | 0x123000, 9);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* pa_lg2 0 = 48, as the device's default: a root at 2^48 is illegal */
+    hw.dma_remap = 1;
+    g_set_dte(&g, 1, 3 | (3u << 9) | (UINT64_C(1) << 48), 9);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    hw.pa_lg2 = 52;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(r.pt.fmt_data & (UINT64_C(1) << 51), UINT64_C(1) << 51); /* 52 address bits */
+    /* careless input */
+    hw.levels = 3;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_EINVAL);
+    hw.levels = 0;
+    hw.pa_lg2 = 53;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_EINVAL);
+    hw.pa_lg2 = 31;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_EINVAL);
+    hw.pa_lg2 = 0;
+    hw.size = offsetof(struct viommu_amdvi_hw, efr_features) - 1;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_ESIZE);
+    /* the first version of the struct (without efr_features) is accepted */
+    hw.size = offsetof(struct viommu_amdvi_hw, efr_features);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    hw.size = sizeof(hw);
+    r.size = sizeof(r) - 1;
+    r.mode = 77;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_ESIZE);
+    ck_assert_uint_eq(r.mode, 77);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, NULL, g.devtab, 1, &r), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, NULL), VIOMMU_EINVAL);
+    /* The 0.1 entry point agrees with v2 (its levels 0 = translation off). */
+    r.size = sizeof(r);
+    hw = (struct viommu_amdvi_hw){.size = sizeof(hw), .levels = 4, .pa_lg2 = 48, .dma_remap = 1};
+    g_set_dte(&g, 1, 3 | (3u << 9) | 0x123000 | (UINT64_C(3) << 61), 9);
+    struct viommu_amdvi_resolution v1;
+    ck_assert_int_eq(viommu_amdvi_resolve(g.ctx, g.devtab, 1, 0, 4, 48, &v1), 0);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(v1.mode, r.mode);
+    ck_assert_uint_eq(v1.domain_id, r.domain_id);
+    ck_assert_uint_eq(v1.perm, r.perm);
+    ck_assert_uint_eq(v1.dte_gpa, r.dte_gpa);
+    ck_assert_uint_eq(v1.dte[0], r.dte[0]);
+    ck_assert_uint_eq(v1.pt.root, r.pt.root);
+    ck_assert_uint_eq(v1.pt.fmt_data, r.pt.fmt_data);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(event_log_overflow)
 {
     struct guest g;
@@ -722,6 +822,8 @@ static Suite *suite(void)
     tcase_add_test(tc, dte_modes);
     tcase_add_test(tc, disabled_iommu_is_passthrough);
     tcase_add_test(tc, blocked_dte_events);
+    tcase_add_test(tc, blocked_fault_code_is_the_event_code);
+    tcase_add_test(tc, resolve_hw_parameters);
     tcase_add_test(tc, mode0_permission_filter);
     suite_add_tcase(s, tc);
     tc = tcase_create("translate_sync");
@@ -741,11 +843,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

@@ -10,6 +10,7 @@
 
 #include "amdv1/amdvi_internal.h"
 #include "amdv1_guest.h"
+#include "check_main.h"
 #include "sink_model.h"
 
 #define DEV 0x21u
@@ -247,11 +248,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

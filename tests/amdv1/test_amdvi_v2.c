@@ -4,7 +4,10 @@
  * 0), A/D updates in the guest's x86-64 tables, IO_PAGE_FAULT flags (GN,
  * US), ILLEGAL_DEV_TABLE_ENTRY for bad GCR3 fields, INVALIDATE_IOMMU_PAGES
  * with GN re-reading the GCR3 table. */
+#include "check_main.h"
+
 #include <check.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +176,39 @@ START_TEST(giov_walks_pasid0_guest_tables)
     ck_assert_uint_eq(th_r64(&g.th, pt.root + 8 * ((iova >> (12 + 9 * (levels - 1))) & 511)) & A, A);
     ck_assert_int_eq(tr(as, iova, VIOMMU_PERM_WRITE, &pa), 0);
     ck_assert_uint_eq(th_r64(&g.th, leaf) & (A | D), A | D);
+    g_fini(&g);
+}
+END_TEST
+
+/* viommu_amdvi_resolve_v2() checks a GV DTE against viommu_amdvi_hw::efr_features
+ * (appended to the struct in the merge of guest tables with the versioned resolver):
+ * without GTSup it is illegal, with the guest-table features it resolves to the
+ * guest's x86-64 tables, and a caller of the first struct version gets no GTSup. */
+START_TEST(resolve_v2_takes_efr_features)
+{
+    struct guest g;
+    struct gpt pt;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&pt, &g, 4);
+    set_v2_dte(&g, gcr3_table(&g, 0, pt.root, NULL), 0, 0, true, 0, 0);
+    struct viommu_amdvi_hw hw = {.size = sizeof(hw), .dma_remap = 1};
+    struct viommu_amdvi_resolution_v2 r = {.size = sizeof(r)};
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, DEVID, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_BLOCKED);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    hw.efr_features = VIOMMU_AMDVI_EFR_V2;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, DEVID, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_ptr_eq(r.pt.fmt, viommu_pt_format_x86(0));
+    hw.size = offsetof(struct viommu_amdvi_hw, efr_features);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, DEVID, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_BLOCKED);
+    /* the 0.1 resolver takes the EFR as its argument */
+    struct viommu_amdvi_resolution r1;
+    ck_assert_int_eq(viommu_amdvi_resolve(g.ctx, g.devtab, DEVID, VIOMMU_AMDVI_EFR_V2, 6, 48, &r1), 0);
+    ck_assert_uint_eq(r1.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_int_eq(viommu_amdvi_resolve(g.ctx, g.devtab, DEVID, 0, 6, 48, &r1), 0);
+    ck_assert_uint_eq(r1.mode, VIOMMU_MODE_BLOCKED);
     g_fini(&g);
 }
 END_TEST
@@ -355,6 +391,7 @@ static Suite *suite(void)
     tcase_add_test(t, efr_advertises_guest_tables);
     tcase_add_test(t, gv_without_gtsup_is_illegal);
     tcase_add_loop_test(t, giov_walks_pasid0_guest_tables, 0, 2);
+    tcase_add_test(t, resolve_v2_takes_efr_features);
     tcase_add_test(t, gcr3_root_split_fields);
     tcase_add_test(t, bad_gcr3_fields_are_illegal);
     tcase_add_test(t, guest_faults_carry_gn_and_us);
@@ -365,11 +402,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

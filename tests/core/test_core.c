@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "sink_model.h"
 #include "testhost.h"
 #include "toy_format.h"
@@ -967,12 +968,4 @@ static Suite *core_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(core_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+VI_CHECK_MAIN(core_suite)

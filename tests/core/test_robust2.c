@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../virtio/vtest.h"
+#include "check_main.h"
 #include "core/core.h"
 #include "sink_model.h"
 #include "testhost.h"
@@ -489,11 +490,4 @@ Suite *robust2_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(robust2_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(robust2_suite)

@@ -3,6 +3,8 @@
  * the walk per request privilege, canonical input, and the walker's
  * accessed/dirty write-back (atomic per entry, restarted on a concurrent
  * guest change, faulting when the update fails). */
+#include "check_main.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,11 +465,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

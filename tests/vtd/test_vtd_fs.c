@@ -4,6 +4,8 @@
  * the first-stage fault reasons, A/D updates in guest memory, PASID-based
  * IOTLB invalidation and stage switches by PASID-cache invalidation, each
  * resynced by diff. */
+#include "check_main.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,11 +495,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)
