@@ -57,8 +57,8 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
         memcpy(&as->hooks, hooks, hooks->size < sizeof(as->hooks) ? hooks->size : sizeof(as->hooks));
     as->hooks.size = sizeof(as->hooks);
     as->opaque = opaque;
-    as->uid = ctx->next_as_uid++;
-    as->gen = 1;
+    atomic_init(&as->tag, (uint64_t)ctx->next_as_uid++ << 32 | 1);
+    atomic_init(&as->iotlb_sizes, 0);
     as->mode = VIOMMU_MODE_BLOCKED;
     as->pass_perm = VIOMMU_PERM_RW;
     HASH_ADD(hh, ctx->as_hash, id, sizeof(as->id), as);
@@ -466,10 +466,35 @@ int viommu_as_get_mode(const struct viommu_as *as)
     return mode;
 }
 
+static int vi_as_translate_locked(struct viommu_as *as, uint64_t iova, unsigned access,
+                                  struct viommu_translation *out, struct viommu_fault *fault)
+{
+    int r = vi_as_translate(as, iova, access, out, fault, true);
+    /* This thread translates here: give it a hit counter, so that its next
+     * hits can take the lock-free path. */
+    if (!vi_tstat_self(as->ctx))
+        vi_tstat_claim(as->ctx);
+    return r;
+}
+
 int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
                         struct viommu_fault *fault)
 {
-    VI_AS_CALL(as, vi_as_translate(as, iova, access, out, fault, true));
+    struct viommu_translation tr;
+    struct vi_tstat *ts;
+
+    /* Hit path, without the lock: a live IOTLB entry that allows the access.
+     * Anything else (miss, permission fault, a callback running, no counter
+     * slot for this thread) takes the locked path, which decides and counts
+     * exactly as before. Writes only this thread's counter. */
+    if (as && out && access && access <= VIOMMU_PERM_RW && (ts = vi_tstat_self(as->ctx)) != NULL &&
+        !atomic_load_explicit(&as->ctx->cb_thread, memory_order_relaxed) && vi_iotlb_lookup(as, iova, &tr) &&
+        (tr.perm & access) == access) {
+        vi_tstat_hit(ts);
+        *out = tr;
+        return 0;
+    }
+    VI_AS_CALL(as, vi_as_translate_locked(as, iova, access, out, fault));
 }
 
 int viommu_as_set_blocked(struct viommu_as *as, uint32_t code)
