@@ -126,8 +126,12 @@ VIOMMU_API int viommu_as_get_mode(const struct viommu_as *as);
 /**
  * @brief Translate one IOVA for an emulated device's DMA.
  *
- * Served from the IOTLB when possible: then there is no allocation and no
- * callback. On a miss the tables (or mapping domain) are consulted and the
+ * Served from the IOTLB when possible: then there is no allocation, no
+ * callback and no lock (the hit path reads the IOTLB lock-free and writes
+ * only a counter of the calling thread, so device threads on different
+ * address spaces, or on the same one, do not serialise). An invalidation
+ * that has returned is exact: no translate call that starts after it can
+ * be handed a translation it removed. On a miss the tables (or mapping domain) are consulted and the
  * result is cached. On a fault the owner's fault hook is called (the device
  * model records it the way the guest expects) and ::VIOMMU_EFAULT returned.
  * On a blocked space a device model that caches no not-present entries
@@ -142,7 +146,9 @@ VIOMMU_API int viommu_as_get_mode(const struct viommu_as *as);
  * @retval VIOMMU_EFAULT Faulted.
  * @retval VIOMMU_EINVAL NULL `as`/`out`, or `access` not in 1..3.
  * @retval VIOMMU_EBUSY Called from a callback.
- * @note Thread-safe; may run concurrently with invalidations.
+ * @note Thread-safe; may run concurrently with invalidations. A context has
+ *       lock-free hit counters for 64 threads (claimed by each thread's
+ *       first translate in it); further threads translate under the lock.
  */
 VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access,
                                    struct viommu_translation *out, struct viommu_fault *fault);
