@@ -67,7 +67,14 @@ struct vi_tls_stat {
     uint64_t serial;
     struct vi_tstat *slot; /* NULL: no slot left, use the locked path */
 };
-extern _Thread_local struct vi_tls_stat vi_tls_stat[VI_TLS_STAT_WAYS];
+#if defined(__GNUC__) && defined(__ELF__)
+/* initial-exec: no __tls_get_addr call on the hit path, also in the shared
+ * library (64 bytes of static TLS, within what glibc reserves for dlopen). */
+#define VI_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define VI_TLS_MODEL
+#endif
+extern _Thread_local struct vi_tls_stat vi_tls_stat[VI_TLS_STAT_WAYS] VI_TLS_MODEL;
 
 /* A leaf of the current translation, as collected for a sync. */
 struct vi_leafbuf {

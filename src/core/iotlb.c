@@ -21,7 +21,7 @@
 /* Range invalidations probing more pages than this flush the whole space. */
 #define VI_IOTLB_MAX_PROBES 64u
 
-_Thread_local struct vi_tls_stat vi_tls_stat[VI_TLS_STAT_WAYS];
+_Thread_local struct vi_tls_stat vi_tls_stat[VI_TLS_STAT_WAYS] VI_TLS_MODEL;
 static _Thread_local unsigned vi_tls_stat_next;
 
 int vi_iotlb_init(struct viommu_ctx *ctx, uint32_t entries)
