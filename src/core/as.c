@@ -480,7 +480,6 @@ static int vi_as_translate_locked(struct viommu_as *as, uint64_t iova, unsigned 
 int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
                         struct viommu_fault *fault)
 {
-    struct viommu_translation tr;
     struct vi_tstat *ts;
 
     /* Hit path, without the lock: a live IOTLB entry that allows the access.
@@ -488,10 +487,8 @@ int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, st
      * slot for this thread) takes the locked path, which decides and counts
      * exactly as before. Writes only this thread's counter. */
     if (as && out && access && access <= VIOMMU_PERM_RW && (ts = vi_tstat_self(as->ctx)) != NULL &&
-        !atomic_load_explicit(&as->ctx->cb_thread, memory_order_relaxed) && vi_iotlb_lookup(as, iova, &tr) &&
-        (tr.perm & access) == access) {
+        !atomic_load_explicit(&as->ctx->cb_thread, memory_order_relaxed) && vi_iotlb_hit(as, iova, access, out)) {
         vi_tstat_hit(ts);
-        *out = tr;
         return 0;
     }
     VI_AS_CALL(as, vi_as_translate_locked(as, iova, access, out, fault));

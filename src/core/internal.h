@@ -240,8 +240,9 @@ static inline struct vi_iotlb_entry *vi_iotlb_set(struct vi_iotlb *t, uint32_t a
 /* Look iova up; safe without the lock (and with it). A true return means
  * the entry was live, consistent and matched at one instant during the
  * call: after an invalidation has returned, no lookup that starts later can
- * return what it removed. */
-static inline bool vi_iotlb_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out)
+ * return what it removed. On success *info holds the entry's page base,
+ * lg2 and permissions, *addr its output page base. */
+static inline bool vi_iotlb_find(struct viommu_as *as, uint64_t iova, uint64_t *info_out, uint64_t *addr_out)
 {
     struct vi_iotlb *t = &as->ctx->iotlb;
     uint64_t sizes = atomic_load_explicit(&as->iotlb_sizes, VI_RLX);
@@ -274,14 +275,44 @@ static inline bool vi_iotlb_lookup(struct viommu_as *as, uint64_t iova, struct v
             /* Still this space's and table's generation after the reads. */
             if (atomic_load_explicit(&as->tag, VI_RLX) != tag || atomic_load_explicit(&t->gen, VI_RLX) != gen)
                 return false;
-            *out = (struct viommu_translation){.iova = base,
-                                               .addr = addr,
-                                               .addr_mask = vi_lg2_mask(lg2),
-                                               .perm = (uint32_t)(info >> VI_IOTLB_PERM_SHIFT) & 3u};
+            *info_out = info;
+            *addr_out = addr;
             return true;
         }
     }
     return false;
+}
+
+/* Fill a translation member by member (no temporary: a struct built on the
+ * stack and copied stalls store forwarding on the hit path). */
+static inline void vi_iotlb_out(uint64_t info, uint64_t addr, struct viommu_translation *out)
+{
+    uint64_t mask = vi_lg2_mask((unsigned)(info & VI_IOTLB_LG2_MASK));
+    out->iova = info & ~mask;
+    out->addr = addr;
+    out->addr_mask = mask;
+    out->perm = (uint32_t)(info >> VI_IOTLB_PERM_SHIFT) & 3u;
+    out->reserved = 0;
+}
+
+static inline bool vi_iotlb_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out)
+{
+    uint64_t info, addr;
+    if (!vi_iotlb_find(as, iova, &info, &addr))
+        return false;
+    vi_iotlb_out(info, addr, out);
+    return true;
+}
+
+/* The hit path: true (and *out written) only for a live entry allowing
+ * `access`; *out is untouched otherwise. */
+static inline bool vi_iotlb_hit(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out)
+{
+    uint64_t info, addr;
+    if (!vi_iotlb_find(as, iova, &info, &addr) || ((info >> VI_IOTLB_PERM_SHIFT) & access) != access)
+        return false;
+    vi_iotlb_out(info, addr, out);
+    return true;
 }
 
 /* The calling thread's hit-counter slot in ctx, or NULL (not claimed yet,
