@@ -66,12 +66,41 @@ static double pct(double *v, size_t n, double p)
     return v[i];
 }
 
+/* Per-op samples over batches: preemption inflates a few batches, not the
+ * median. */
+struct samples {
+    double *v;
+    size_t n, cap;
+};
+static void sample(struct samples *s, double ns_per_op)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->v = realloc(s->v, s->cap * sizeof(double));
+    }
+    s->v[s->n++] = ns_per_op;
+}
+static double s_med(struct samples *s, double *p99);
+
 static bool quick;
 static unsigned runs = 11;
 static const char *filter;
 static FILE *json;
 static bool json_first = true;
 static volatile uint64_t sink_hole;
+
+static double s_med(struct samples *s, double *p99)
+{
+    double m;
+    if (!s->n)
+        return NAN;
+    if (p99)
+        *p99 = pct(s->v, s->n, 0.99);
+    m = pct(s->v, s->n, 0.5);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+    return m;
+}
 
 static bool want(const char *name)
 {
@@ -421,40 +450,52 @@ static void bench_translate(unsigned maxthreads)
 
 /* ---- miss + 4-level walk ------------------------------------------------ */
 
+#define WB 64u /* ops per sample */
+
 static void bench_walk(void)
 {
     struct viommu_ctx *fast, *slow;
     struct viommu_translation tr;
     struct viommu_stats a, b;
     unsigned iters = quick ? 1u << 16 : 1u << 18;
-    double *s = malloc(runs * sizeof(double)), *c = malloc(runs * sizeof(double));
-    uint64_t seed = 3;
-    char note[128];
+    struct samples s = {0}, c = {0};
+    uint64_t seed = 3, hot[1024];
+    double p99, p99c, m;
+    char note[160];
 
-    if (!want("walk")) {
-        free(s);
-        free(c);
+    if (!want("walk") && !want("translate_miss"))
         return;
-    }
     fast = th_ctx(&th, true, NULL);
     slow = th_ctx(&th, false, NULL);
-    for (unsigned r = 0; r < runs; r++) {
-        double t0 = now_ns();
-        for (unsigned i = 0; i < iters; i++)
-            viommu_pt_translate(fast, &cfg, GIB + ((th_rand(&seed) % 262144) << 12), VIOMMU_PERM_READ, &tr, NULL);
-        s[r] = (now_ns() - t0) / iters;
-        t0 = now_ns();
-        for (unsigned i = 0; i < iters; i++)
-            viommu_pt_translate(slow, &cfg, GIB + ((th_rand(&seed) % 262144) << 12), VIOMMU_PERM_READ, &tr, NULL);
-        c[r] = (now_ns() - t0) / iters;
+    for (unsigned i = 0; i < 1024; i++)
+        hot[i] = GIB + ((th_rand(&seed) % 262144) << 12);
+    /* Walks of 1,024 pages (tables cached), then of random pages of the
+     * whole GiB (leaf tables mostly not in cache). */
+    for (int cold = 0; cold < 2; cold++) {
+        for (unsigned r = 0; r < runs; r++)
+            for (unsigned k = 0; k < iters / WB; k++) {
+                double t0 = now_ns();
+                for (unsigned i = 0; i < WB; i++) {
+                    uint64_t iova = cold ? GIB + ((th_rand(&seed) % 262144) << 12) : hot[(k * WB + i) % 1024];
+                    viommu_pt_translate(fast, &cfg, iova, VIOMMU_PERM_READ, &tr, NULL);
+                }
+                sample(&s, (now_ns() - t0) / WB);
+                t0 = now_ns();
+                for (unsigned i = 0; i < WB; i++) {
+                    uint64_t iova = cold ? GIB + ((th_rand(&seed) % 262144) << 12) : hot[(k * WB + i) % 1024];
+                    viommu_pt_translate(slow, &cfg, iova, VIOMMU_PERM_READ, &tr, NULL);
+                }
+                sample(&c, (now_ns() - t0) / WB);
+            }
+        get_stats(fast, &a);
+        viommu_pt_translate(fast, &cfg, GIB + 4096, VIOMMU_PERM_READ, &tr, NULL);
+        get_stats(fast, &b);
+        m = s_med(&s, &p99);
+        snprintf(note, sizeof(note), "%s; entries read per walk %llu", cold ? "random pages of 1 GiB" : "1,024 pages",
+                 (unsigned long long)(b.entries_read - a.entries_read));
+        report(cold ? "walk_miss_4level_cold" : "walk_miss_4level", "ns/op", m, p99, s_med(&c, &p99c),
+               "same walk via host read callback", true, 1, note);
     }
-    get_stats(fast, &a);
-    viommu_pt_translate(fast, &cfg, GIB + 4096, VIOMMU_PERM_READ, &tr, NULL);
-    get_stats(fast, &b);
-    snprintf(note, sizeof(note), "random pages of 1 GiB; entries read per walk %llu",
-             (unsigned long long)(b.entries_read - a.entries_read));
-    report("walk_miss_4level", "ns/op", pct(s, runs, 0.5), -1, pct(c, runs, 0.5), "same walk via host read callback",
-           true, 1, note);
 
     /* Miss through an address space: IOTLB too small to hold the set. */
     {
@@ -464,22 +505,22 @@ static void bench_walk(void)
         struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 1, .pasid = VIOMMU_PASID_NONE};
         viommu_as_create(ctx, &id, NULL, NULL, &as);
         viommu_as_set_pt(as, 1, &cfg);
-        for (unsigned r = 0; r < runs; r++) {
-            double t0 = now_ns();
-            for (unsigned i = 0; i < iters; i++)
-                viommu_as_translate(as, GIB + ((th_rand(&seed) % 262144) << 12), VIOMMU_PERM_READ, &tr, NULL);
-            s[r] = (now_ns() - t0) / iters;
-        }
+        for (unsigned r = 0; r < runs; r++)
+            for (unsigned k = 0; k < iters / WB; k++) {
+                double t0 = now_ns();
+                for (unsigned i = 0; i < WB; i++)
+                    viommu_as_translate(as, hot[(k * WB + i) % 1024], VIOMMU_PERM_READ, &tr, NULL);
+                sample(&s, (now_ns() - t0) / WB);
+            }
         get_stats(ctx, &b);
-        snprintf(note, sizeof(note), "viommu_as_translate, 4-entry IOTLB; misses %llu of %llu",
+        m = s_med(&s, &p99);
+        snprintf(note, sizeof(note), "viommu_as_translate of 1,024 pages, 4-entry IOTLB; misses %llu of %llu",
                  (unsigned long long)b.iotlb_misses, (unsigned long long)b.translations);
-        report("translate_miss_4level", "ns/op", pct(s, runs, 0.5), -1, NAN, "", true, 1, note);
+        report("translate_miss_4level", "ns/op", m, p99, NAN, "", true, 1, note);
         viommu_ctx_destroy(ctx);
     }
     viommu_ctx_destroy(slow);
     viommu_ctx_destroy(fast);
-    free(s);
-    free(c);
 }
 
 /* ---- replay -------------------------------------------------------------- */
@@ -500,7 +541,11 @@ static int count_sink(void *opaque, struct viommu_as *as, const struct viommu_ev
 static void replay_one(const char *name, uint64_t r, uint64_t base, uint64_t pages, bool with_baseline,
                        FILE *plot)
 {
-    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    /* Budgets out of the way: the whole range must be replayed. */
+    struct viommu_ctx_config cc = {.size = sizeof(cc),
+                                   .budget = {.walk_entries = UINT64_MAX, .sync_events = UINT64_MAX,
+                                              .as_mappings = UINT64_MAX}};
+    struct viommu_ctx *ctx = th_ctx(&th, true, &cc);
     struct viommu_as *as;
     struct viommu_notifier *n;
     struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 2, .pasid = VIOMMU_PASID_NONE};
@@ -541,15 +586,18 @@ static void replay_one(const char *name, uint64_t r, uint64_t base, uint64_t pag
     if (with_baseline)
         per_page = pct(p, rr, 0.5);
     if (name) {
-        snprintf(note, sizeof(note), "%llu leaves, %.0f M leaves/s; sink calls %llu (per page: %llu); entries read %llu",
+        snprintf(note, sizeof(note),
+                 "%llu leaves, %.0f M leaves/s; sink calls %llu (per page: %llu); entries read %llu; budget stops %llu",
                  (unsigned long long)pages, (double)pages / lib * 1e3, (unsigned long long)calls,
-                 (unsigned long long)(with_baseline ? page_calls : pages), (unsigned long long)reads);
+                 (unsigned long long)(with_baseline ? page_calls : pages), (unsigned long long)reads,
+                 (unsigned long long)b.budget_hits);
         report(name, "ns/leaf", lib / (double)pages, -1, with_baseline ? per_page / (double)pages : NAN,
                "translate every page", true, 1, note);
     }
     if (plot)
-        fprintf(plot, "%llu %.0f %.0f %llu %llu\n", (unsigned long long)(pages << 12), lib,
-                with_baseline ? per_page : -1.0, (unsigned long long)calls, (unsigned long long)pages);
+        fprintf(plot, "%llu %.0f %.0f %llu %llu %llu %llu\n", (unsigned long long)(pages << 12), lib,
+                with_baseline ? per_page : -1.0, (unsigned long long)calls, (unsigned long long)pages,
+                (unsigned long long)reads, (unsigned long long)b.budget_hits);
     viommu_ctx_destroy(ctx);
     free(s);
     free(p);
@@ -602,7 +650,7 @@ static void bench_replay(const char *plotdir)
         f = fopen(path, "w");
         if (!f)
             return;
-        fprintf(f, "# bytes replay_ns per_page_ns sink_calls pages\n");
+        fprintf(f, "# bytes replay_ns per_page_ns sink_calls pages entries_read budget_stops\n");
         for (uint64_t sz = UINT64_C(4) << 20; sz <= max; sz <<= 2) {
             uint64_t r = th_alloc_pages(&th, 1), pages = sz >> 12;
             for (uint64_t p = 0; p < pages; p++)
@@ -734,7 +782,8 @@ static void bench_virtio(void)
     struct viommu_virtio_config vc = {.size = sizeof(vc)};
     struct viommu_as *as;
     uint8_t req[64];
-    double *s, *g, lib, base = NAN;
+    struct samples ls = {0}, gs = {0};
+    double lib, base = NAN, p99 = -1;
     uint64_t seed = 11, bad = 0;
     char note[128];
 
@@ -757,8 +806,6 @@ static void bench_virtio(void)
     /* 65,534 live 4 KiB mappings with a free page between neighbours. */
     for (uint64_t i = 0; i < live; i++)
         bad += vsend(dev, req, vreq_map(req, 1, i << 13, (i << 13) + 4095, i << 12)) != 0;
-    s = malloc(runs * sizeof(double));
-    g = malloc(runs * sizeof(double));
 #ifdef VIOMMU_BENCH_GLIB
     GTree *t = g_tree_new_full(interval_cmp, NULL, g_free, g_free);
     g_rec_mutex_init(&gmu);
@@ -768,35 +815,34 @@ static void bench_virtio(void)
     }
 #endif
     /* Each op pair: MAP a page in a random gap, then UNMAP it. */
-    for (unsigned r = 0; r < runs; r++) {
-        double t0 = now_ns();
-        for (unsigned i = 0; i < iters; i++) {
-            uint64_t gap = ((th_rand(&seed) % live) << 13) + 4096;
-            bad += vsend(dev, req, vreq_map(req, 1, gap, gap + 4095, gap)) != 0;
-            bad += vsend(dev, req, vreq_unmap(req, 1, gap, gap + 4095)) != 0;
-        }
-        s[r] = (now_ns() - t0) / (2.0 * iters);
+    for (unsigned r = 0; r < runs; r++)
+        for (unsigned k = 0; k < iters / WB; k++) {
+            double t0 = now_ns();
+            for (unsigned i = 0; i < WB; i++) {
+                uint64_t gap = ((th_rand(&seed) % live) << 13) + 4096;
+                bad += vsend(dev, req, vreq_map(req, 1, gap, gap + 4095, gap)) != 0;
+                bad += vsend(dev, req, vreq_unmap(req, 1, gap, gap + 4095)) != 0;
+            }
+            sample(&ls, (now_ns() - t0) / (2.0 * WB));
 #ifdef VIOMMU_BENCH_GLIB
-        t0 = now_ns();
-        for (unsigned i = 0; i < iters; i++) {
-            uint64_t gap = ((th_rand(&seed) % live) << 13) + 4096;
-            uint8_t tail[4];
-            gtree_request(t, req, vreq_map(req, 1, gap, gap + 4095, gap), tail);
-            gtree_request(t, req, vreq_unmap(req, 1, gap, gap + 4095), tail);
-        }
-        g[r] = (now_ns() - t0) / (2.0 * iters);
+            t0 = now_ns();
+            for (unsigned i = 0; i < WB; i++) {
+                uint64_t gap = ((th_rand(&seed) % live) << 13) + 4096;
+                uint8_t tail[4];
+                gtree_request(t, req, vreq_map(req, 1, gap, gap + 4095, gap), tail);
+                gtree_request(t, req, vreq_unmap(req, 1, gap, gap + 4095), tail);
+            }
+            sample(&gs, (now_ns() - t0) / (2.0 * WB));
 #endif
-    }
-    lib = pct(s, runs, 0.5);
+        }
+    lib = s_med(&ls, &p99);
 #ifdef VIOMMU_BENCH_GLIB
-    base = pct(g, runs, 0.5);
+    base = s_med(&gs, NULL);
     g_tree_destroy(t);
 #endif
     snprintf(note, sizeof(note), "%llu live mappings, no notifier; %.2f M req/s; failed requests %llu",
              (unsigned long long)live, 1e3 / lib, (unsigned long long)bad);
-    report("virtio_map_unmap", "ns/req", lib, -1, base, "GTree+mutex, same parsing", true, 1, note);
-    free(s);
-    free(g);
+    report("virtio_map_unmap", "ns/req", lib, p99, base, "GTree+mutex, same parsing", true, 1, note);
     viommu_virtio_destroy(dev);
     viommu_ctx_destroy(ctx);
 }
@@ -816,15 +862,13 @@ static void bench_tree(void)
     unsigned iters = quick ? 1u << 18 : 1u << 20;
     struct viommu_iova_tree *t;
     struct viommu_iova_map m;
-    double *s = malloc(runs * sizeof(double)), *g = malloc(runs * sizeof(double)), base = NAN;
+    struct samples ls = {0}, gs = {0};
+    double lib, base = NAN, p99 = -1;
     uint64_t seed = 13, found = 0;
     char note[96];
 
-    if (!want("tree")) {
-        free(s);
-        free(g);
+    if (!want("tree"))
         return;
-    }
     viommu_iova_tree_create(NULL, NULL, &t);
     for (uint64_t i = 0; i < live; i++)
         viommu_iova_tree_insert(t, i << 13, (i << 13) + 4095, i << 12, VIOMMU_PERM_RW);
@@ -837,33 +881,33 @@ static void bench_tree(void)
         g_tree_insert(gt, k, k);
     }
 #endif
-    for (unsigned r = 0; r < runs; r++) {
-        uint64_t sd = seed + r;
-        double t0 = now_ns();
-        found = 0;
-        for (unsigned i = 0; i < iters; i++)
-            found += viommu_iova_tree_lookup(t, (th_rand(&sd) % (live << 13)), &m) == 0;
-        s[r] = (now_ns() - t0) / iters;
+    for (unsigned r = 0; r < runs; r++)
+        for (unsigned k = 0; k < iters / WB; k++) {
+            uint64_t sd = seed + r * 100003u + k;
+            double t0 = now_ns();
+            for (unsigned i = 0; i < WB; i++)
+                found += viommu_iova_tree_lookup(t, (th_rand(&sd) % (live << 13)), &m) == 0;
+            sample(&ls, (now_ns() - t0) / WB);
 #ifdef VIOMMU_BENCH_GLIB
-        sd = seed + r;
-        t0 = now_ns();
-        for (unsigned i = 0; i < iters; i++) {
-            uint64_t iova = th_rand(&sd) % (live << 13);
-            struct gmap_key k = {iova, iova};
-            sink_hole += (uintptr_t)g_tree_lookup(gt, &k);
-        }
-        g[r] = (now_ns() - t0) / iters;
+            sd = seed + r * 100003u + k;
+            t0 = now_ns();
+            for (unsigned i = 0; i < WB; i++) {
+                uint64_t iova = th_rand(&sd) % (live << 13);
+                struct gmap_key k2 = {iova, iova};
+                sink_hole += (uintptr_t)g_tree_lookup(gt, &k2);
+            }
+            sample(&gs, (now_ns() - t0) / WB);
 #endif
-    }
+        }
+    lib = s_med(&ls, &p99);
 #ifdef VIOMMU_BENCH_GLIB
-    base = pct(g, runs, 0.5);
+    base = s_med(&gs, NULL);
     g_tree_destroy(gt);
 #endif
-    snprintf(note, sizeof(note), "65,535 live 4 KiB mappings, random IOVAs, %.0f%% hits", 100.0 * found / iters);
-    report("tree_lookup_65k", "ns/op", pct(s, runs, 0.5), -1, base, "GTree, overlap comparator", true, 1, note);
+    snprintf(note, sizeof(note), "65,535 live 4 KiB mappings, random IOVAs, %.0f%% hits",
+             100.0 * (double)found / ((double)runs * (iters / WB) * WB));
+    report("tree_lookup_65k", "ns/op", lib, p99, base, "GTree, overlap comparator", true, 1, note);
     viommu_iova_tree_destroy(t);
-    free(s);
-    free(g);
 }
 
 /* ---- main ------------------------------------------------------------------ */
