@@ -83,6 +83,7 @@ static void sample(struct samples *s, double ns_per_op)
 static double s_med(struct samples *s, double *p99);
 
 static bool quick;
+static const char *plot_dir; /* --plot-data: gnuplot input files go here */
 static unsigned runs = 11;
 static const char *filter;
 static FILE *json;
@@ -110,8 +111,8 @@ static bool want(const char *name)
 /* One metric: median value (and p99 when >= 0) against a baseline (or NAN
  * when none); ratio = how many times better libviommu is (lower_better
  * selects the direction). */
-static void report(const char *name, const char *unit, double value, double p99, double base, const char *base_name,
-                   bool lower_better, unsigned threads, const char *note)
+static void report(const char *name, const char *unit, double value, double p99, double base,
+                   const char *base_name, bool lower_better, unsigned threads, const char *note)
 {
     double ratio = !isnan(base) ? (lower_better ? base / value : value / base) : -1;
     printf("%-34s %12.2f %-8s", name, value, unit);
@@ -126,8 +127,8 @@ static void report(const char *name, const char *unit, double value, double p99,
     printf("  %s%s%s\n", base_name ? base_name : "", note && *note ? "; " : "", note ? note : "");
     if (!json)
         return;
-    fprintf(json, "%s  {\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.4f, \"p99\": ", json_first ? "" : ",\n", name,
-            unit, value);
+    fprintf(json, "%s  {\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.4f, \"p99\": ", json_first ? "" : ",\n",
+            name, unit, value);
     json_first = false;
     if (p99 >= 0)
         fprintf(json, "%.4f", p99);
@@ -151,13 +152,13 @@ static void get_stats(struct viommu_ctx *ctx, struct viommu_stats *st)
 
 #define GIB (UINT64_C(1) << 30)
 static struct testhost th;
-static uint64_t root;            /* 1 GiB of 4 KiB pages at IOVA 1 GiB */
+static uint64_t root; /* 1 GiB of 4 KiB pages at IOVA 1 GiB */
 static struct viommu_pt_config cfg;
 
 /* ---- translate hit ----------------------------------------------------- */
 
-#define HOT 256u        /* hot pages per thread: fits the IOTLB for 16 threads */
-#define BATCH 256u      /* ops per timed sample (p99 is over samples) */
+#define HOT 256u   /* hot pages per thread: fits the IOTLB for 16 threads */
+#define BATCH 256u /* ops per timed sample (p99 is over samples) */
 #define MAXT 16u
 
 struct hit_env {
@@ -408,6 +409,14 @@ static void bench_translate(unsigned maxthreads)
 
     /* Aggregate over N threads, each on its own address space of one
      * context. Runs of lib and baseline alternate, so load drift hits both. */
+    FILE *pf = NULL;
+    if (plot_dir) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/translate_threads.dat", plot_dir);
+        pf = fopen(path, "w");
+        if (pf)
+            fprintf(pf, "# threads libviommu_Mops baseline_Mops (NaN: no window with all threads running)\n");
+    }
     for (unsigned n = 1; n <= maxthreads; n = n < 2 ? 2 : n * 2) {
         struct mt_result l = {0}, g = {0};
         double lm, gm = NAN;
@@ -436,6 +445,8 @@ static void bench_translate(unsigned maxthreads)
                  !g.windows && n > 1 ? ": never all progressing, its 1-thread rate is used" : "",
                  l.wall_ns / l.wall_ops, g.wall_ops ? g.wall_ns / g.wall_ops : NAN);
         report(name, "ns/op", lm, -1, gm, "GHashTable+mutex, same threads", true, n, note);
+        if (pf)
+            fprintf(pf, "%u %.2f %.2f\n", n, 1e3 / lm, g.windows ? 1e3 * g.ops / (g.windows * WINDOW_NS) : NAN);
         if (n == 1) {
             lib1t = lm;
             base1t = gm;
@@ -445,6 +456,8 @@ static void bench_translate(unsigned maxthreads)
                    "aggregate throughput / 1 thread's (same method)");
         }
     }
+    if (pf)
+        fclose(pf);
     hit_teardown();
 }
 
@@ -491,7 +504,8 @@ static void bench_walk(void)
         viommu_pt_translate(fast, &cfg, GIB + 4096, VIOMMU_PERM_READ, &tr, NULL);
         get_stats(fast, &b);
         m = s_med(&s, &p99);
-        snprintf(note, sizeof(note), "%s; entries read per walk %llu", cold ? "random pages of 1 GiB" : "1,024 pages",
+        snprintf(note, sizeof(note), "%s; entries read per walk %llu",
+                 cold ? "random pages of 1 GiB" : "1,024 pages",
                  (unsigned long long)(b.entries_read - a.entries_read));
         report(cold ? "walk_miss_4level_cold" : "walk_miss_4level", "ns/op", m, p99, s_med(&c, &p99c),
                "same walk via host read callback", true, 1, note);
@@ -538,20 +552,22 @@ static int count_sink(void *opaque, struct viommu_as *as, const struct viommu_ev
 
 /* Replay of `pages` 4 KiB pages mapped contiguously at IOVA base (tables at
  * r), coalesced, against translate-every-page (QEMU's generic replay). */
-static void replay_one(const char *name, uint64_t r, uint64_t base, uint64_t pages, bool with_baseline,
-                       FILE *plot)
+static void replay_one(const char *name, uint64_t r, uint64_t base, uint64_t pages, bool with_baseline, FILE *plot)
 {
     /* Budgets out of the way: the whole range must be replayed. */
-    struct viommu_ctx_config cc = {.size = sizeof(cc),
-                                   .budget = {.walk_entries = UINT64_MAX, .sync_events = UINT64_MAX,
-                                              .as_mappings = UINT64_MAX}};
+    struct viommu_ctx_config cc = {
+        .size = sizeof(cc),
+        .budget = {.walk_entries = UINT64_MAX, .sync_events = UINT64_MAX, .as_mappings = UINT64_MAX}};
     struct viommu_ctx *ctx = th_ctx(&th, true, &cc);
     struct viommu_as *as;
     struct viommu_notifier *n;
     struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 2, .pasid = VIOMMU_PASID_NONE};
     struct viommu_pt_config c = toy_config(r, 4);
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_MAP, .flags = VIOMMU_NOTIFIER_COALESCE,
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .first = 0,
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP,
+                                        .flags = VIOMMU_NOTIFIER_COALESCE,
                                         .fn = count_sink};
     struct viommu_translation tr;
     struct viommu_stats a, b;
@@ -586,11 +602,12 @@ static void replay_one(const char *name, uint64_t r, uint64_t base, uint64_t pag
     if (with_baseline)
         per_page = pct(p, rr, 0.5);
     if (name) {
-        snprintf(note, sizeof(note),
-                 "%llu leaves, %.0f M leaves/s; sink calls %llu (per page: %llu); entries read %llu; budget stops %llu",
-                 (unsigned long long)pages, (double)pages / lib * 1e3, (unsigned long long)calls,
-                 (unsigned long long)(with_baseline ? page_calls : pages), (unsigned long long)reads,
-                 (unsigned long long)b.budget_hits);
+        snprintf(
+            note, sizeof(note),
+            "%llu leaves, %.0f M leaves/s; sink calls %llu (per page: %llu); entries read %llu; budget stops %llu",
+            (unsigned long long)pages, (double)pages / lib * 1e3, (unsigned long long)calls,
+            (unsigned long long)(with_baseline ? page_calls : pages), (unsigned long long)reads,
+            (unsigned long long)b.budget_hits);
         report(name, "ns/leaf", lib / (double)pages, -1, with_baseline ? per_page / (double)pages : NAN,
                "translate every page", true, 1, note);
     }
@@ -607,8 +624,9 @@ static void bench_replay(const char *plotdir)
 {
     if (want("replay_dense")) {
         replay_one("replay_dense", root, GIB, 262144, true, NULL);
-        report("replay_dense_sink_calls_1g", "calls", 1, -1, 262144, "one call per page", true, 1,
-               "contiguous 1 GiB of 4 KiB pages, COALESCE notifier (see replay_dense note for the measured count)");
+        report(
+            "replay_dense_sink_calls_1g", "calls", 1, -1, 262144, "one call per page", true, 1,
+            "contiguous 1 GiB of 4 KiB pages, COALESCE notifier (see replay_dense note for the measured count)");
     }
     if (want("replay_empty")) {
         for (unsigned lv = 4; lv <= 6; lv += 2) {
@@ -617,8 +635,8 @@ static void bench_replay(const char *plotdir)
             struct viommu_notifier *n;
             struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 3, .pasid = VIOMMU_PASID_NONE};
             struct viommu_pt_config c = toy_config(th_alloc_pages(&th, 1), lv);
-            struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
-                                                .events = VIOMMU_EVENT_MAP, .fn = count_sink};
+            struct viommu_notifier_config nc = {
+                .size = sizeof(nc), .first = 0, .last = UINT64_MAX, .events = VIOMMU_EVENT_MAP, .fn = count_sink};
             double *s = malloc(runs * sizeof(double));
             struct viommu_stats a, b;
             char note[96];
@@ -790,7 +808,8 @@ static void bench_virtio(void)
     if (!want("virtio"))
         return;
     ctx = th_ctx(&th, true, NULL);
-    if (viommu_virtio_create(ctx, &vc, &dev) || viommu_virtio_set_driver_features(dev, VIOMMU_VIRTIO_FEATURES_DEFAULT) ||
+    if (viommu_virtio_create(ctx, &vc, &dev) ||
+        viommu_virtio_set_driver_features(dev, VIOMMU_VIRTIO_FEATURES_DEFAULT) ||
         viommu_virtio_add_endpoint(dev, 1, &as)) {
         fprintf(stderr, "virtio setup failed\n");
         return;
@@ -976,6 +995,7 @@ int main(int argc, char **argv)
            ncpu, l0, runs, quick ? " (--quick)" : "");
     printf("%-34s %12s %-8s %13s %12s %8s  %s\n", "metric", "value", "unit", "", "baseline", "ratio",
            "baseline / notes");
+    plot_dir = plotdir;
     bench_translate(maxthreads);
     bench_walk();
     bench_replay(plotdir);

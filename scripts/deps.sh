@@ -36,6 +36,12 @@ TEST_PKGS+=(python3-venv python3-setuptools python3-wheel)  # issue 10: pip inst
 TEST_PKGS+=(clang-format-14 git)  # issue 11: format check of changed lines (scripts/check-format.sh)
 # ---- end of hook
 
+# Docs generation only (scripts/bench-plots.sh), not needed by the tests.
+BENCH_PKGS=(
+    gnuplot-nox  # plots in docs/bench.md
+    libglib2.0-dev # GLib baselines in bench/viommu_bench (optional)
+)
+
 # viommu_ensure_pkgs PKG...: install whatever is missing, quietly and
 # non-interactively; `apt-get update` only runs when something is missing.
 viommu_ensure_pkgs() {
