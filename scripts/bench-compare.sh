@@ -35,3 +35,4 @@ while [ "$i" -le "$rounds" ]; do
     "$top/build/release/bench/viommu_bench" --json "$out/new-$i.json" "$@"
     i=$((i + 1))
 done
+python3 "$top/scripts/bench-summary.py" "$out"
