@@ -158,7 +158,8 @@ void vi_iotlb_invalidate_as(struct viommu_as *as, uint64_t first, uint64_t last)
             struct vi_iotlb_entry *set = vi_iotlb_set(t, (uint32_t)(tag >> 32), base, lg2);
             for (unsigned w = 0; w < VI_IOTLB_WAYS; w++) {
                 uint64_t info = atomic_load_explicit(&set[w].info, VI_RLX);
-                if ((info & ~(VI_IOTLB_PERM_MASK | VI_IOTLB_VALID)) == (base | lg2) && vi_entry_live(t, tag, &set[w]))
+                if ((info & ~(VI_IOTLB_PERM_MASK | VI_IOTLB_VALID)) == (base | lg2) &&
+                    vi_entry_live(t, tag, &set[w]))
                     vi_entry_kill(&set[w]);
             }
             if (pfn == UINT64_MAX >> lg2)

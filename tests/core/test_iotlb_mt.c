@@ -176,8 +176,7 @@ static void *hitter(void *arg)
     pthread_barrier_wait(&bar);
     for (unsigned k = 0; k < PER_THREAD; k++) {
         uint64_t p = (i + k) % PAGES;
-        if (viommu_as_translate(as[i % NAS], p << 12, VIOMMU_PERM_READ, &tr, NULL) == 0 &&
-            tr.addr == pa_of(p, 1))
+        if (viommu_as_translate(as[i % NAS], p << 12, VIOMMU_PERM_READ, &tr, NULL) == 0 && tr.addr == pa_of(p, 1))
             atomic_fetch_add(&hits_seen, 1);
     }
     return NULL;
