@@ -234,8 +234,10 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_trans
     }
 }
 
-int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
-                    struct viommu_fault *fault, bool report)
+/* lookup == false: the caller has just missed in the IOTLB (without the
+ * lock); walking again without a second probe is equally correct. */
+static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+                              struct viommu_fault *fault, bool report, bool lookup)
 {
     struct viommu_ctx *ctx = as->ctx;
     struct viommu_fault local;
@@ -248,7 +250,7 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
     /* A blocked space holds no IOTLB entries; its owner may re-derive it. */
     if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
         as->recheck(as->opaque, as);
-    if (vi_iotlb_lookup(as, iova, &tr)) {
+    if (lookup && vi_iotlb_lookup(as, iova, &tr)) {
         ctx->stats.iotlb_hits++;
         if ((tr.perm & access) == access) {
             *out = tr;
@@ -283,6 +285,12 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
         vi_callback_end(ctx);
     }
     return VIOMMU_EFAULT;
+}
+
+int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+                    struct viommu_fault *fault, bool report)
+{
+    return vi_as_translate_ex(as, iova, access, out, fault, report, true);
 }
 
 /* ---- notifiers -------------------------------------------------------- */
@@ -467,9 +475,9 @@ int viommu_as_get_mode(const struct viommu_as *as)
 }
 
 static int vi_as_translate_locked(struct viommu_as *as, uint64_t iova, unsigned access,
-                                  struct viommu_translation *out, struct viommu_fault *fault)
+                                  struct viommu_translation *out, struct viommu_fault *fault, bool lookup)
 {
-    int r = vi_as_translate(as, iova, access, out, fault, true);
+    int r = vi_as_translate_ex(as, iova, access, out, fault, true, lookup);
     /* This thread translates here: give it a hit counter, so that its next
      * hits can take the lock-free path. */
     if (!vi_tstat_self(as->ctx))
@@ -481,17 +489,27 @@ int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, st
                         struct viommu_fault *fault)
 {
     struct vi_tstat *ts;
+    bool missed = false;
 
     /* Hit path, without the lock: a live IOTLB entry that allows the access.
      * Anything else (miss, permission fault, a callback running, no counter
      * slot for this thread) takes the locked path, which decides and counts
-     * exactly as before. Writes only this thread's counter. */
+     * exactly as before (after a plain miss it walks without probing the
+     * IOTLB a second time). Writes only this thread's counter. */
     if (as && out && access && access <= VIOMMU_PERM_RW && (ts = vi_tstat_self(as->ctx)) != NULL &&
-        !atomic_load_explicit(&as->ctx->cb_thread, memory_order_relaxed) && vi_iotlb_hit(as, iova, access, out)) {
-        vi_tstat_hit(ts);
-        return 0;
+        !atomic_load_explicit(&as->ctx->cb_thread, memory_order_relaxed)) {
+        uint64_t info, addr;
+        if (vi_iotlb_find(as, iova, &info, &addr)) {
+            if (((info >> VI_IOTLB_PERM_SHIFT) & access) == access) {
+                vi_iotlb_out(info, addr, out);
+                vi_tstat_hit(ts);
+                return 0;
+            }
+        } else {
+            missed = true;
+        }
     }
-    VI_AS_CALL(as, vi_as_translate_locked(as, iova, access, out, fault));
+    VI_AS_CALL(as, vi_as_translate_locked(as, iova, access, out, fault, !missed));
 }
 
 int viommu_as_set_blocked(struct viommu_as *as, uint32_t code)

@@ -97,7 +97,7 @@ struct viommu_ctx {
     _Atomic(const char *) cb_thread;
     unsigned cb_depth;
     struct vi_iotlb iotlb;
-    uint64_t serial; /* process-unique, never reused: keys vi_tls_stat */
+    uint64_t serial;        /* process-unique, never reused: keys vi_tls_stat */
     struct vi_tstat *tstat; /* VI_TSTAT_SLOTS, 64-byte aligned inside tstat_mem */
     char pad_hot1[64];
     void *tstat_mem;
@@ -299,17 +299,6 @@ static inline bool vi_iotlb_lookup(struct viommu_as *as, uint64_t iova, struct v
 {
     uint64_t info, addr;
     if (!vi_iotlb_find(as, iova, &info, &addr))
-        return false;
-    vi_iotlb_out(info, addr, out);
-    return true;
-}
-
-/* The hit path: true (and *out written) only for a live entry allowing
- * `access`; *out is untouched otherwise. */
-static inline bool vi_iotlb_hit(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out)
-{
-    uint64_t info, addr;
-    if (!vi_iotlb_find(as, iova, &info, &addr) || ((info >> VI_IOTLB_PERM_SHIFT) & access) != access)
         return false;
     vi_iotlb_out(info, addr, out);
     return true;
