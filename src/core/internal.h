@@ -31,7 +31,7 @@ struct vi_ram {
 struct vi_iotlb_entry {
     _Atomic uint32_t seq;
     _Atomic uint32_t gen;  /* table generation (vi_iotlb::gen) at insert */
-    _Atomic uint64_t tag;  /* the space's vi_as_tag at insert */
+    _Atomic uint64_t tag;  /* the space's tag (viommu_as::tag) at insert */
     _Atomic uint64_t info; /* page base | lg2 (bits 0..5) | perm << 6 | VI_IOTLB_VALID */
     _Atomic uint64_t addr; /* output page base */
 };
