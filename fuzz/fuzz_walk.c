@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the core: guest page tables made of fuzz bytes (a
- * test-only format with level skipping, replicated pages and malformed
- * entries), translated, range-walked and shadow-synced under small budgets.
+/* libFuzzer target for the core: guest page tables made of fuzz bytes, in a
+ * format the input picks from the conformance rows (tests/fmt/pt_rows.c:
+ * the test-only format with level skipping, replicated pages and malformed
+ * entries, AMD v1, VT-d second level), translated, range-walked and
+ * shadow-synced under small budgets.
  * Invariants: no crash, no hang (budgets), a notifier never sees an
  * overlapping MAP or an UNMAP that names something it was not told, and the
  * shadow equals what the sink holds after every operation. */
@@ -9,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pt_rows.h"
 #include "testhost.h"
-#include "toy_format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -93,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* First bytes drive the operations; the rest is guest RAM (8 tables). */
     size_t ops = size / 4 < 256 ? size / 4 : 256;
     memcpy(th.ram, data + ops, size - ops < ram ? size - ops : ram);
+    /* data[0]: bit 0 fast path, the rest the format (row). */
+    const struct pt_row *row = pt_rows[(data[0] >> 1) % pt_rows_count()];
     ctx = th_ctx(&th, data[0] & 1, &cc);
     if (!ctx || viommu_as_create(ctx, &id, NULL, NULL, &as) || viommu_notifier_register(as, &nc, &n)) {
         viommu_ctx_destroy(ctx);
@@ -103,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t op = data[i], a = data[i + 1], b = data[i + 2], c = data[i + 3];
         uint64_t iova = ((uint64_t)a << 12 | (uint64_t)b << 24 | (uint64_t)(c & 0x3f) << 36) ^
                         ((uint64_t)(c >> 6) << 62);
-        struct viommu_pt_config cfg = toy_config((uint64_t)(a & 15) << 12, 1 + (b % 6));
+        struct viommu_pt_config cfg = pt_row_config(row, b % row->n_cfgs, (uint64_t)(a & 15) << 12);
         struct viommu_translation tr;
         struct viommu_fault f;
         unsigned leaves = 0;

@@ -5,8 +5,8 @@
  *
  * Everything goes through the public API: RAM files are mmapped and
  * registered with viommu_ctx_add_ram(); a device's view comes from the
- * device model's pure resolve function (viommu_amdvi_resolve(),
- * viommu_vtd_resolve()); translations from viommu_pt_translate() and
+ * device model's pure resolve function (viommu_amdvi_resolve_v2(),
+ * viommu_vtd_resolve_v2()); translations from viommu_pt_translate() and
  * listings from viommu_pt_walk_range() with the library's budgets, so a
  * page-table bomb stops in bounded time (exit status 3).
  *
@@ -207,8 +207,7 @@ struct opts {
     unsigned access;
     uint64_t walk_entries, max_total;
     struct viommu_vtd_hw vtd; /* capabilities the VT-d unit is assumed to have */
-    uint64_t amd_efr;
-    unsigned amd_levels, amd_pa;
+    struct viommu_amdvi_hw amd; /* likewise for AMD-Vi */
     char **args;
     int nargs;
 };
@@ -259,107 +258,29 @@ static const char *amd_event_name(unsigned ev)
     }
 }
 
-/* VT-d 7.1.3 fault reasons (legacy 0x1-0xC, scalable 0x30-0x86), short. */
-static const char *vtd_reason_name(unsigned fr)
-{
-    switch (fr) {
-    case 0x01: return "root entry not present";
-    case 0x02: return "context entry not present";
-    case 0x03: return "invalid context entry programming";
-    case 0x04: return "address beyond MGAW";
-    case 0x05: return "write not permitted";
-    case 0x06: return "read not permitted";
-    case 0x07: return "page-table entry not accessible";
-    case 0x08: return "root table not accessible";
-    case 0x09: return "context table not accessible";
-    case 0x0A: return "root entry reserved bits set";
-    case 0x0B: return "context entry reserved bits set";
-    case 0x0C: return "page-table entry reserved bits set";
-    case 0x30: return "RTA.1 invalid RTADDR translation table mode";
-    case 0x31: return "RTA.2 request with PASID in legacy mode";
-    case 0x38: return "SRT.1 scalable root table not accessible";
-    case 0x39: return "SRT.2 scalable root entry not present";
-    case 0x3A: return "SRT.3 scalable root entry reserved bits set";
-    case 0x40: return "SCT.1 scalable context table not accessible";
-    case 0x41: return "SCT.2 scalable context entry not present";
-    case 0x42: return "SCT.3 scalable context entry reserved bits set";
-    case 0x43: return "SCT.4 invalid scalable context entry programming";
-    case 0x45: return "SCT.6 request with PASID but PASIDE is clear";
-    case 0x46: return "SCT.7 PASID beyond the PASID directory size";
-    case 0x48: return "SCT.9 RID_PASID not supported";
-    case 0x50: return "SPD.1 PASID directory not accessible";
-    case 0x51: return "SPD.2 PASID directory entry not present";
-    case 0x52: return "SPD.3 PASID directory entry reserved bits set";
-    case 0x58: return "SPT.1 PASID table not accessible";
-    case 0x59: return "SPT.2 PASID table entry not present";
-    case 0x5A: return "SPT.3 PASID table entry reserved bits set";
-    case 0x5B: return "SPT.4 invalid PASID table entry programming (PGTT)";
-    case 0x78: return "SSL.1 second-level table not accessible";
-    case 0x7A: return "SSL.3 second-level entry reserved bits set";
-    case 0x7B: return "SSL.4 SLPTPTR beyond the host address width";
-    case 0x83: return "SGN.4 address beyond the address width";
-    case 0x85: return "SGN.6 write not permitted";
-    case 0x86: return "SGN.7 read not permitted";
-    default: return "fault";
-    }
-}
-
 /* Root- and context-level reasons: they concern the whole device, not one PASID. */
 static bool vtd_device_level(unsigned fr)
 {
     return fr <= 0x0B || (fr >= 0x30 && fr < 0x50);
 }
 
-static bool rd64(uint64_t gpa, uint64_t *v)
-{
-    uint8_t b[8];
-    if (gpa > UINT64_MAX - 7 || host_read(NULL, gpa, b, 8))
-        return false;
-    *v = 0;
-    for (int i = 7; i >= 0; i--)
-        *v = *v << 8 | b[i];
-    return true;
-}
-
 #define ADDR_4K(x) ((x) & ~UINT64_C(0xfff))
 
-/* Which entry a VT-d resolution fault reason (7.1.3) is about, and its GPA. */
-static const char *vtd_locate(const struct opts *o, uint16_t sid, uint32_t pasid, unsigned fr, uint64_t *gpa)
+/* The entry a VT-d resolution names (viommu_vtd_resolved_v2::entry_kind). */
+static const char *vtd_entry_name(uint32_t kind, bool scalable)
 {
-    bool sm = ((o->root >> 10) & 3) == 1;
-    unsigned bus = sid >> 8, devfn = sid & 0xff;
-    uint64_t re_gpa = ADDR_4K(o->root) + 16u * bus + (sm && devfn >= 128 ? 8 : 0), re, ce0, ce1, pde;
-    switch (fr) {
-    case 0x01: case 0x08: case 0x0A: case 0x38: case 0x39: case 0x3A:
-        *gpa = re_gpa;
-        return sm ? "scalable root entry" : "root entry";
-    }
-    if (fr == 0x30 || fr == 0x31 || !rd64(re_gpa, &re))
-        return NULL;
-    uint64_t ce_gpa = ADDR_4K(re) + (sm ? 32u * (devfn & 0x7f) : 16u * devfn);
-    switch (fr) {
-    case 0x02: case 0x03: case 0x09: case 0x0B:
-    case 0x40: case 0x41: case 0x42: case 0x43: case 0x45: case 0x46: case 0x48:
-        *gpa = ce_gpa;
-        return sm ? "scalable context entry" : "context entry";
-    }
-    if (!sm || !rd64(ce_gpa, &ce0) || !rd64(ce_gpa + 8, &ce1))
-        return NULL;
-    uint32_t eff = pasid == VIOMMU_PASID_NONE ? (uint32_t)(ce1 & 0xfffff) : pasid;
-    uint64_t pde_gpa = ADDR_4K(ce0) + 8ull * (eff >> 6);
-    switch (fr) {
-    case 0x50: case 0x51: case 0x52:
-        *gpa = pde_gpa;
+    switch (kind) {
+    case VIOMMU_VTD_ENTRY_ROOT:
+        return scalable ? "scalable root entry" : "root entry";
+    case VIOMMU_VTD_ENTRY_CONTEXT:
+        return scalable ? "scalable context entry" : "context entry";
+    case VIOMMU_VTD_ENTRY_PASID_DIR:
         return "PASID directory entry";
-    }
-    if (!rd64(pde_gpa, &pde))
-        return NULL;
-    switch (fr) {
-    case 0x58: case 0x59: case 0x5A: case 0x5B: case 0x7B:
-        *gpa = ADDR_4K(pde) + 64ull * (eff & 63);
+    case VIOMMU_VTD_ENTRY_PASID_TABLE:
         return "PASID table entry";
+    default:
+        return NULL;
     }
-    return NULL;
 }
 
 static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, uint32_t pasid, struct view *v)
@@ -368,8 +289,8 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
     v->pasid = VIOMMU_PASID_NONE;
     int r;
     if (o->fmt == FMT_AMDV1) {
-        struct viommu_amdvi_resolution res;
-        r = viommu_amdvi_resolve(ctx, o->root, sid, o->amd_efr, o->amd_levels, o->amd_pa, &res);
+        struct viommu_amdvi_resolution_v2 res = {.size = sizeof(res)};
+        r = viommu_amdvi_resolve_v2(ctx, &o->amd, o->root, sid, &res);
         if (r)
             return r;
         v->mode = res.mode;
@@ -385,8 +306,8 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
         }
         return 0;
     }
-    struct viommu_vtd_resolved res;
-    r = viommu_vtd_resolve(ctx, &o->vtd, o->root, sid, pasid, &res);
+    struct viommu_vtd_resolved_v2 res = {.size = sizeof(res)};
+    r = viommu_vtd_resolve_v2(ctx, &o->vtd, o->root, sid, pasid, &res);
     if (r)
         return r;
     v->mode = res.mode;
@@ -396,12 +317,16 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
     v->pasid = res.scalable ? res.pasid : VIOMMU_PASID_NONE;
     unsigned fr = res.fault_reason;
     /* Root/context/PASID entries simply not present: the device is not set up. */
-    v->configured = !(res.mode == VIOMMU_MODE_BLOCKED &&
-                      (fr == 0x01 || fr == 0x02 || fr == 0x39 || fr == 0x41 || fr == 0x51 || fr == 0x59));
+    v->configured =
+        !(res.mode == VIOMMU_MODE_BLOCKED &&
+          (fr == VIOMMU_VTD_FR_ROOT_P || fr == VIOMMU_VTD_FR_CTX_P || fr == VIOMMU_VTD_FR_SM_ROOT_P ||
+           fr == VIOMMU_VTD_FR_SM_CTX_P || fr == VIOMMU_VTD_FR_SM_PDE_P || fr == VIOMMU_VTD_FR_SM_PTE_P));
     if (res.mode == VIOMMU_MODE_BLOCKED) {
         v->fr = fr;
-        snprintf(v->blocked, sizeof(v->blocked), "0x%x (%s)", fr, vtd_reason_name(fr));
-        v->entry_what = vtd_locate(o, sid, pasid, fr, &v->entry_gpa);
+        snprintf(v->blocked, sizeof(v->blocked), "0x%x (%s)", fr, viommu_vtd_fault_reason_str(fr));
+        /* The library names the entry that decided: no walk of our own. */
+        v->entry_what = vtd_entry_name(res.entry_kind, res.scalable);
+        v->entry_gpa = res.entry_gpa;
     }
     return 0;
 }
@@ -421,12 +346,22 @@ static void fault_text(const struct opts *o, const struct view *v, const struct 
     unsigned fr;
     bool w = (f->access & VIOMMU_PERM_WRITE) != 0;
     switch (f->reason) {
-    case VIOMMU_FAULT_ADDR_RANGE: fr = v->scalable ? 0x83 : 0x04; break;
-    case VIOMMU_FAULT_READ_FAILED: fr = v->scalable ? 0x78 : (f->level == v->pt.top_level ? 0x03 : 0x07); break;
-    case VIOMMU_FAULT_BAD_ENTRY: fr = v->scalable ? 0x7A : 0x0C; break;
-    default: fr = v->scalable ? (w ? 0x85 : 0x86) : (w ? 0x05 : 0x06); break;
+    case VIOMMU_FAULT_ADDR_RANGE:
+        fr = v->scalable ? VIOMMU_VTD_FR_SM_ADDR : VIOMMU_VTD_FR_ADDR_MGAW;
+        break;
+    case VIOMMU_FAULT_READ_FAILED:
+        fr = v->scalable ? VIOMMU_VTD_FR_SM_SL_ACCESS
+                         : (f->level == v->pt.top_level ? VIOMMU_VTD_FR_CTX_INV : VIOMMU_VTD_FR_PTE_ACCESS);
+        break;
+    case VIOMMU_FAULT_BAD_ENTRY:
+        fr = v->scalable ? VIOMMU_VTD_FR_SM_SL_RSVD : VIOMMU_VTD_FR_PTE_RSVD;
+        break;
+    default:
+        fr = v->scalable ? (w ? VIOMMU_VTD_FR_SM_WRITE : VIOMMU_VTD_FR_SM_READ)
+                         : (w ? VIOMMU_VTD_FR_WRITE : VIOMMU_VTD_FR_READ);
+        break;
     }
-    snprintf(buf, n, "0x%x (%s: %s)", fr, g, vtd_reason_name(fr));
+    snprintf(buf, n, "0x%x (%s: %s)", fr, g, viommu_vtd_fault_reason_str(fr));
 }
 
 static void json_str(const char *s)
@@ -705,8 +640,9 @@ static void do_view(struct walk_state *w, const struct view *v)
         if (w->check) {
             if (!pt && v->configured && strcmp(v->blocked, "blocked")) {
                 /* A table that cannot be read: one report for the table, not one per entry. */
-                bool table = v->fr == 0x08 || v->fr == 0x09 || v->fr == 0x38 || v->fr == 0x40 || v->fr == 0x50 ||
-                             v->fr == 0x58;
+                bool table = v->fr == VIOMMU_VTD_FR_ROOT_ACCESS || v->fr == VIOMMU_VTD_FR_CTX_ACCESS ||
+                             v->fr == VIOMMU_VTD_FR_SM_ROOT_ACCESS || v->fr == VIOMMU_VTD_FR_SM_CTX_ACCESS ||
+                             v->fr == VIOMMU_VTD_FR_SM_PDE_ACCESS || v->fr == VIOMMU_VTD_FR_SM_PTE_ACCESS;
                 report_problem(w, table ? "table" : v->entry_what ? v->entry_what : "device", v->entry_what != NULL,
                                table ? ADDR_4K(v->entry_gpa) : v->entry_gpa, -1, 0, v->blocked);
             }
@@ -752,74 +688,70 @@ static void do_view(struct walk_state *w, const struct view *v)
     total_budget(w);
 }
 
-static void do_pasid(struct walk_state *w, uint32_t pasid, uint32_t rid_pasid)
+/* Show PASID `pasid` of the device (RID_PASID: resolved the way requests
+ * without PASID are) from its resolution `v`. */
+static void do_pasid(struct walk_state *w, uint32_t pasid, uint32_t rid_pasid, const struct view *v)
 {
-    struct view v;
-    /* Requests without PASID use RID_PASID: resolve that one the way they do. */
-    int r = resolve(w->ctx, w->o, w->sid, pasid == rid_pasid ? VIOMMU_PASID_NONE : pasid, &v);
-    if (r)
-        die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
     /* A PASID whose directory or table entry is not present is simply not set
      * up, except RID_PASID: the context entry is present, so the device is,
      * and its requests without PASID are blocked (SPD.2 / SPT.2). */
-    if (!v.configured && pasid != rid_pasid)
+    if (!v->configured && pasid != rid_pasid)
         return;
     w->pasid = pasid;
     w->rid_pasid = pasid == rid_pasid;
-    do_view(w, &v);
+    do_view(w, v);
     w->rid_pasid = false;
 }
 
 /* 9.4-9.6: every PASID whose PASID-table entry is present (or whose
  * directory entry is malformed), in PASID order; RID_PASID always (blocked
- * for requests without PASID when its entries are not present). */
-static void vtd_each_pasid(struct walk_state *w)
+ * for requests without PASID when its entries are not present).
+ *
+ * Driven by viommu_vtd_resolve_v2() alone: the fault reason of each PASID says
+ * how far the next one worth resolving is (a directory entry covers 64
+ * PASIDs), so the tool keeps no copy of the device's root/context/PASID walk. */
+static void vtd_each_pasid(struct walk_state *w, uint32_t rid)
 {
-    const struct opts *o = w->o;
-    unsigned devfn = w->sid & 0xff;
-    uint64_t re, ce0, ce1;
-    uint64_t re_gpa = ADDR_4K(o->root) + 16u * (w->sid >> 8) + (devfn >= 128 ? 8 : 0);
-    if (!rd64(re_gpa, &re))
-        return;
-    uint64_t ce_gpa = ADDR_4K(re) + 32u * (devfn & 0x7f);
-    if (!rd64(ce_gpa, &ce0) || !rd64(ce_gpa + 8, &ce1))
-        return;
-    uint32_t rid = (uint32_t)(ce1 & 0xfffff);
-    if (!(ce0 & 8)) { /* PASIDE clear: only requests without PASID */
-        do_pasid(w, rid, rid);
-        return;
-    }
-    uint32_t ndir = 1u << (((ce0 >> 9) & 7) + 7);
-    if (ndir > (1u << 14))
-        ndir = 1u << 14;
-    for (uint32_t d = 0; d < ndir; d++) {
-        uint64_t pde;
-        w->own_reads++;
-        if (!rd64(ADDR_4K(ce0) + 8ull * d, &pde)) {
-            do_pasid(w, d * 64, rid); /* reported as SPD.1 */
+    for (uint32_t p = 0; p < VIOMMU_PASID_NONE;) {
+        struct view v;
+        if (!(p & 63))
+            total_budget(w);
+        w->own_reads += 4; /* root, context, directory and table entry */
+        int r = resolve(w->ctx, w->o, w->sid, p == rid ? VIOMMU_PASID_NONE : p, &v);
+        if (r)
+            die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
+        uint32_t next_dir = (p | 63) + 1;
+        switch (v.mode == VIOMMU_MODE_BLOCKED ? v.fr : 0) {
+        case VIOMMU_VTD_FR_SM_PASIDE: /* PASIDE clear: only requests without PASID */
+            if (p > rid)
+                return;
+            p = rid;
+            continue;
+        case VIOMMU_VTD_FR_SM_PASID_SIZE: /* past the PASID directory */
             return;
-        }
-        if (!(pde & 1)) {
-            if (rid >> 6 == d)
-                do_pasid(w, rid, rid); /* SPD.2 for requests without PASID */
-            continue;
-        }
-        if (pde & 0xffc) { /* reserved bits: report once, through its first PASID */
-            do_pasid(w, d * 64, rid);
-            continue;
-        }
-        for (uint32_t i = 0; i < 64; i++) {
-            uint64_t pe;
-            uint32_t p = d * 64 + i;
-            w->own_reads++;
-            if (!rd64(ADDR_4K(pde) + 64ull * i, &pe)) {
-                do_pasid(w, p, rid); /* SPT.1 */
-                break;
+        case VIOMMU_VTD_FR_SM_PDE_ACCESS: /* the directory cannot be read: report it once */
+            do_pasid(w, p, rid, &v);
+            return;
+        case VIOMMU_VTD_FR_SM_PDE_P:
+            /* Nothing in this directory entry's 64 PASIDs, except RID_PASID
+             * (SPD.2 for requests without PASID). */
+            if (p < rid && rid < next_dir) {
+                p = rid;
+                continue;
             }
-            if ((pe & 1) || p == rid) /* RID_PASID: SPT.2 when not present */
-                do_pasid(w, p, rid);
+            do_pasid(w, p, rid, &v);
+            p = next_dir;
+            continue;
+        case VIOMMU_VTD_FR_SM_PDE_RSVD:   /* reported once, through its first PASID */
+        case VIOMMU_VTD_FR_SM_PTE_ACCESS: /* the PASID table cannot be read (SPT.1) */
+            do_pasid(w, p, rid, &v);
+            p = next_dir;
+            continue;
+        default: /* present entries, SPT.2 (shown for RID_PASID only), SPT.3/4, SSL.4 */
+            do_pasid(w, p, rid, &v);
+            p++;
+            continue;
         }
-        total_budget(w);
     }
 }
 
@@ -873,7 +805,7 @@ static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
             do_view(&w, &v);
             continue;
         }
-        vtd_each_pasid(&w);
+        vtd_each_pasid(&w, v.pasid);
     }
     emit_json_close(o, w.first_json);
     if (check && !o->json && !w.problems)
@@ -919,8 +851,10 @@ static const char *usage_tables =
 
 static int cmd_tables(const char *cmd, int argc, char **argv)
 {
-    struct opts o = {.pasid = VIOMMU_PASID_NONE, .access = VIOMMU_PERM_READ, .max_total = DEFAULT_MAX_TOTAL,
-                     .amd_efr = VIOMMU_AMDVI_EFR_ALL, .amd_levels = 6, .amd_pa = 52};
+    struct opts o = {.pasid = VIOMMU_PASID_NONE,
+                     .access = VIOMMU_PERM_READ,
+                     .max_total = DEFAULT_MAX_TOTAL,
+                     .amd = {.size = sizeof(struct viommu_amdvi_hw), .levels = 6, .pa_lg2 = 52, .dma_remap = 1}};
     o.vtd = (struct viommu_vtd_hw){.size = sizeof(o.vtd), .cap = DEFAULT_VTD_CAP, .ecap = DEFAULT_VTD_ECAP};
     char **pos = calloc((size_t)argc + 1, sizeof(*pos));
     int npos = 0;
@@ -1008,13 +942,13 @@ static int cmd_tables(const char *cmd, int argc, char **argv)
             uint64_t l = need_u64(a, val);
             if (l < 4 || l > 6)
                 die(EXIT_USAGE, "--amd-levels: expected 4, 5 or 6, got '%s'", val);
-            o.amd_levels = (unsigned)l;
+            o.amd.levels = (uint8_t)l;
         } else if (!strcmp(a, "--amd-pa")) {
             NEED_VAL();
             uint64_t p = need_u64(a, val);
             if (p < 32 || p > 52)
                 die(EXIT_USAGE, "--amd-pa: expected 32..52, got '%s'", val);
-            o.amd_pa = (unsigned)p;
+            o.amd.pa_lg2 = (uint8_t)p;
         } else if (!strcmp(a, "--json")) {
             o.json = true;
         } else if (a[0] == '-' && a[1] == '-') {
@@ -1508,11 +1442,253 @@ static int cmd_acpi(int argc, char **argv)
     return 0;
 }
 
+/* ---- remap: interrupt messages through the guest's remapping tables -------- */
+
+static const char *usage_remap =
+    "usage: viommu remap --format vtd   --ram FILE[@GPA]... --irta VALUE [--cfi] [--eim]\n"
+    "                    --sid BB:DD.F [--ioapic] [--json] ADDR:DATA...\n"
+    "       viommu remap --format amdvi --ram FILE[@GPA]... --root VALUE [--ga] [--xt]\n"
+    "                    --sid BB:DD.F [--ioapic] [--json] ADDR:DATA...\n"
+    "Remap each interrupt message (32-bit MSI address and data, as the device wrote\n"
+    "them) through the interrupt remapping tables in the RAM image.\n"
+    "  --format vtd     --irta is the VT-d IRTA register (remapping taken as enabled)\n"
+    "  --format amdvi   --root is the AMD-Vi Device Table Base Address register (amdv1: synonym)\n"
+    "  --cfi            VT-d: compatibility-format interrupts allowed (GSTS.CFIS)\n"
+    "  --eim            VT-d: extended interrupt mode (ECAP.EIM, IRTA.EIME: x2APIC IDs)\n"
+    "  --ga, --xt       AMD-Vi: Control.GAEn (128-bit IRTEs), Control.XTEn (x2APIC IDs)\n"
+    "  --sid BB:DD.F    requester ID (with --ioapic: the IOAPIC's source ID)\n"
+    "  --ioapic         the messages come from the IOAPIC\n"
+    "  --json           one JSON object per message\n"
+    "Output per message: ADDR:DATA remapped VECTOR DEST dm= dlm= tm= rh=,\n"
+    "ADDR:DATA untranslated, or ADDR:DATA fault REASON. Exit 1 if any faulted.\n";
+
+/* A private 4 KiB page outside every --ram file takes the AMD-Vi event log,
+ * so the tool can tell whether the guest would have got an event. */
+#define REMAP_SCRATCH_GPA UINT64_C(0xFFFFFFFFF000)
+static uint8_t remap_scratch[4096];
+
+static int remap_write(void *opaque, viommu_gpa_t gpa, const void *buf, size_t len)
+{
+    (void)opaque;
+    if (gpa < REMAP_SCRATCH_GPA || len > sizeof(remap_scratch) ||
+        gpa - REMAP_SCRATCH_GPA > sizeof(remap_scratch) - len)
+        return -1;
+    memcpy(remap_scratch + (gpa - REMAP_SCRATCH_GPA), buf, len);
+    return 0;
+}
+
+static void remap_reason(bool amd, const struct viommu_irq_result *r, char *buf, size_t n)
+{
+    if (!amd)
+        snprintf(buf, n, "0x%" PRIx32, r->fault_reason);
+    else if (r->fault_reason == VIOMMU_AMDVI_EV_NONE)
+        snprintf(buf, n, "TARGET_ABORT");
+    else
+        snprintf(buf, n, "%s", amd_event_name(r->fault_reason));
+}
+
+static int cmd_remap(int argc, char **argv)
+{
+    enum { R_NONE, R_VTD, R_AMD } fmt = R_NONE;
+    bool have_irta = false, have_root = false, have_sid = false, cfi = false, eim = false, ga = false, xt = false,
+         ioapic = false, json = false;
+    uint64_t irta = 0, root = 0;
+    uint16_t sid = 0;
+    char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VAL()                                                                                                \
+    do {                                                                                                          \
+        if (!val)                                                                                                 \
+            die(EXIT_USAGE, "remap: %s needs a value", a);                                                        \
+        i++;                                                                                                      \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_remap, stdout);
+            exit(0);
+        } else if (!strcmp(a, "--format")) {
+            NEED_VAL();
+            if (!strcmp(val, "vtd"))
+                fmt = R_VTD;
+            else if (!strcmp(val, "amdvi") || !strcmp(val, "amdv1"))
+                fmt = R_AMD;
+            else
+                die(EXIT_USAGE, "--format: expected vtd or amdvi, got '%s'", val);
+        } else if (!strcmp(a, "--ram")) {
+            NEED_VAL();
+            add_ram_file(val);
+        } else if (!strcmp(a, "--irta")) {
+            NEED_VAL();
+            irta = need_u64(a, val);
+            have_irta = true;
+        } else if (!strcmp(a, "--root")) {
+            NEED_VAL();
+            root = need_u64(a, val);
+            have_root = true;
+        } else if (!strcmp(a, "--sid")) {
+            NEED_VAL();
+            sid = parse_sid(val);
+            have_sid = true;
+        } else if (!strcmp(a, "--cfi")) {
+            cfi = true;
+        } else if (!strcmp(a, "--eim")) {
+            eim = true;
+        } else if (!strcmp(a, "--ga")) {
+            ga = true;
+        } else if (!strcmp(a, "--xt")) {
+            xt = true;
+        } else if (!strcmp(a, "--ioapic")) {
+            ioapic = true;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (a[0] == '-' && a[1] == '-') {
+            die(EXIT_USAGE, "remap: unknown option %s (see --help)", a);
+        } else {
+            pos[npos++] = argv[i];
+        }
+#undef NEED_VAL
+    }
+    if (fmt == R_NONE)
+        die(EXIT_USAGE, "remap: --format vtd|amdvi is required (see --help)");
+    if (!nram)
+        die(EXIT_USAGE, "remap: at least one --ram FILE is required");
+    if (!have_sid)
+        die(EXIT_USAGE, "remap: --sid BB:DD.F is required");
+    if (fmt == R_VTD && (!have_irta || have_root || ga || xt))
+        die(EXIT_USAGE, "remap: --format vtd takes --irta (and --cfi, --eim), not --root, --ga, --xt");
+    if (fmt == R_AMD && (!have_root || have_irta || cfi || eim))
+        die(EXIT_USAGE, "remap: --format amdvi takes --root (and --ga, --xt), not --irta, --cfi, --eim");
+    if (!npos)
+        die(EXIT_USAGE, "remap: no ADDR:DATA given (see --help)");
+    uint32_t *addrs = calloc((size_t)npos, sizeof(*addrs)), *datas = calloc((size_t)npos, sizeof(*datas));
+    for (int i = 0; i < npos; i++) {
+        char *copy = strdup(pos[i]);
+        char *colon = strchr(copy, ':');
+        uint64_t av = 0, dv = 0;
+        if (!colon)
+            die(EXIT_USAGE, "remap: expected ADDR:DATA, got '%s'", pos[i]);
+        *colon = 0;
+        if (!parse_u64(copy, &av) || !parse_u64(colon + 1, &dv) || av > UINT32_MAX || dv > UINT32_MAX)
+            die(EXIT_USAGE, "remap: '%s': ADDR and DATA are 32-bit numbers", pos[i]);
+        if ((av >> 20) != 0xFEE)
+            die(EXIT_USAGE, "remap: '%s': 0x%" PRIx64 " is not an interrupt address (0xFEExxxxx)", pos[i], av);
+        addrs[i] = (uint32_t)av;
+        datas[i] = (uint32_t)dv;
+        free(copy);
+    }
+    for (unsigned i = 0; i < nram; i++)
+        if (rams[i].gpa <= REMAP_SCRATCH_GPA + sizeof(remap_scratch) - 1 &&
+            REMAP_SCRATCH_GPA <= rams[i].gpa + rams[i].len - 1)
+            die(EXIT_USAGE, "remap: %s overlaps GPA 0x%" PRIx64 ", which the tool keeps for itself", rams[i].path,
+                REMAP_SCRATCH_GPA);
+
+    struct viommu_host_ops ops = {.size = sizeof(ops), .read = host_read, .write = remap_write};
+    struct viommu_ctx *ctx;
+    int r = viommu_ctx_create(&ops, NULL, NULL, &ctx);
+    if (r)
+        die(EXIT_USAGE, "viommu_ctx_create: %s", viommu_strerror(r));
+    for (unsigned i = 0; i < nram; i++)
+        if ((r = viommu_ctx_add_ram(ctx, rams[i].gpa, rams[i].len, rams[i].map)))
+            die(EXIT_USAGE, "%s: viommu_ctx_add_ram: %s", rams[i].path, viommu_strerror(r));
+    struct viommu_vtd *vtd = NULL;
+    struct viommu_amdvi *amd = NULL;
+    if (fmt == R_VTD) {
+        /* IRTA.EIME (bit 11) needs ECAP.EIM; the widest host address width
+         * lets tables sit anywhere the RAM files put them. */
+        eim = eim || (irta & (UINT64_C(1) << 11));
+        struct viommu_vtd_config c = {
+            .size = sizeof(c), .haw = 52, .flags = VIOMMU_VTD_F_DEFAULT | (eim ? VIOMMU_VTD_F_EIM : 0)};
+        if ((r = viommu_vtd_create(ctx, &c, &vtd)))
+            die(EXIT_USAGE, "viommu_vtd_create: %s", viommu_strerror(r));
+        viommu_vtd_mmio_write(vtd, 0xB8, 8, irta | (eim ? UINT64_C(1) << 11 : 0));           /* IRTA */
+        viommu_vtd_mmio_write(vtd, 0x18, 4, (1u << 24) | (1u << 25) | (cfi ? 1u << 23 : 0)); /* SIRTP, IRE, CFI */
+    } else {
+        struct viommu_amdvi_config c = {.size = sizeof(c),
+                                        .cap_offset = 0x40,
+                                        .dma_remap = 1,
+                                        .pa_lg2 = 52,
+                                        .efr_features = VIOMMU_AMDVI_EFR_ALL};
+        if ((r = viommu_amdvi_create(ctx, &c, &amd)))
+            die(EXIT_USAGE, "viommu_amdvi_create: %s", viommu_strerror(r));
+        viommu_amdvi_mmio_write(amd, 0x0000, 8, root);                                    /* device table */
+        viommu_amdvi_mmio_write(amd, 0x0010, 8, REMAP_SCRATCH_GPA | (UINT64_C(8) << 56)); /* event log */
+        viommu_amdvi_mmio_write(amd, 0x0018, 8,
+                                1u | (1u << 2) | (ga ? UINT64_C(1) << 17 : 0) | (xt ? UINT64_C(1) << 50 : 0));
+    }
+    int status = 0;
+    if (json)
+        printf("[");
+    for (int i = 0; i < npos; i++) {
+        struct viommu_irq_request q = {.size = sizeof(q),
+                                       .addr = addrs[i],
+                                       .data = datas[i],
+                                       .rid = sid,
+                                       .flags = ioapic ? VIOMMU_IRQ_F_IOAPIC : 0};
+        struct viommu_irq_result res = {.size = sizeof(res)};
+        r = vtd ? viommu_vtd_remap_irq(vtd, &q, &res) : viommu_amdvi_remap_irq(amd, &q, &res);
+        if (r)
+            die(EXIT_USAGE, "remap %s: %s", pos[i], viommu_strerror(r));
+        /* Keep room for the next record: clear the VT-d fault records and
+         * FSTS, consume the AMD-Vi event log. */
+        if (vtd) {
+            for (unsigned k = 0; k < 8; k++)
+                viommu_vtd_mmio_write(vtd, 0x200 + 16 * k + 8, 8, UINT64_C(1) << 63);
+            viommu_vtd_mmio_write(vtd, 0x34, 4, 0xFF);
+        } else {
+            uint64_t tail = 0;
+            viommu_amdvi_mmio_read(amd, 0x2018, 8, &tail);
+            viommu_amdvi_mmio_write(amd, 0x2010, 8, tail);
+        }
+        char reason[64] = "";
+        bool fault = res.status == VIOMMU_IRQ_BLOCKED;
+        bool dec = !fault;
+        if (fault) {
+            status = EXIT_FAULT;
+            remap_reason(amd != NULL, &res, reason, sizeof(reason));
+        }
+        if (json) {
+            printf("%s\n {\"addr\": %" PRIu32 ", \"data\": %" PRIu32 ", \"result\": \"%s\"", i ? "," : "",
+                   addrs[i], datas[i],
+                   fault                               ? "fault"
+                   : res.status == VIOMMU_IRQ_REMAPPED ? "remapped"
+                                                       : "untranslated");
+            if (dec)
+                printf(", \"vector\": %u, \"dest\": %" PRIu32 ", \"dest_mode\": %u, \"delivery_mode\": %u, "
+                       "\"trigger_mode\": %u, \"redirection_hint\": %u, \"reason\": null, \"recorded\": false}",
+                       res.vector, res.dest, res.dest_mode, res.delivery_mode, res.trigger_mode,
+                       res.redirection_hint);
+            else
+                printf(", \"vector\": null, \"dest\": null, \"dest_mode\": null, \"delivery_mode\": null, "
+                       "\"trigger_mode\": null, \"redirection_hint\": null, \"reason\": \"%s\", \"recorded\": %s}",
+                       reason, res.fault_recorded ? "true" : "false");
+        } else if (res.status == VIOMMU_IRQ_REMAPPED) {
+            printf("%s remapped 0x%x 0x%" PRIx32 " dm=0x%x dlm=0x%x tm=0x%x rh=0x%x\n", pos[i], res.vector,
+                   res.dest, res.dest_mode, res.delivery_mode, res.trigger_mode, res.redirection_hint);
+        } else if (res.status == VIOMMU_IRQ_UNTRANSLATED) {
+            printf("%s untranslated\n", pos[i]);
+        } else {
+            printf("%s fault %s\n", pos[i], reason);
+        }
+    }
+    if (json)
+        printf("\n]\n");
+    viommu_vtd_destroy(vtd);
+    viommu_amdvi_destroy(amd);
+    viommu_ctx_destroy(ctx);
+    free(addrs);
+    free(datas);
+    free(pos);
+    return status;
+}
+
 static const char *usage_main =
     "usage: viommu COMMAND [options]\n"
     "  translate  translate IOVAs through the guest's AMD-Vi or VT-d tables in a RAM image\n"
     "  dump       list every live mapping of every device (or one)\n"
     "  check      report malformed table entries with their location\n"
+    "  remap      remap interrupt messages through VT-d or AMD-Vi interrupt remapping tables\n"
     "  virtio run drive the virtio-iommu model from a script\n"
     "  acpi       write the IVRS, DMAR or VIOT table the library builds\n"
     "Run 'viommu COMMAND --help' for a command's options; see viommu(1).\n";
@@ -1534,6 +1710,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "translate") || !strcmp(cmd, "dump") || !strcmp(cmd, "check"))
         return cmd_tables(cmd, argc - 2, argv + 2);
+    if (!strcmp(cmd, "remap"))
+        return cmd_remap(argc - 2, argv + 2);
     if (!strcmp(cmd, "virtio"))
         return cmd_virtio(argc - 2, argv + 2);
     if (!strcmp(cmd, "acpi"))

@@ -119,6 +119,11 @@ class FaultReason(enum.IntEnum):
     READ_FAILED = 6
 
 
+class FaultFlag(enum.IntFlag):
+    """enum viommu_fault_flag (types.h): :attr:`Fault.flags` bits."""
+    FPD = 1 << 0
+
+
 class LogLevel(enum.IntEnum):
     """enum viommu_log_level (ctx.h)."""
     ERROR = 0
@@ -202,7 +207,7 @@ class Range(_Struct):
 class Fault(_Struct):
     """struct viommu_fault: a guest-visible translation fault."""
     _fields_ = [("reason", c_u32), ("code", c_u32), ("iova", c_u64), ("entry_gpa", c_u64),
-                ("level", c_u8), ("access", c_u8), ("reserved", c_u8 * 6)]
+                ("level", c_u8), ("access", c_u8), ("flags", c_u8), ("reserved", c_u8 * 5)]
 
 
 class Translation(_Struct):
@@ -347,6 +352,7 @@ STRUCTS = {
 ENUMS = {
     "viommu_error": ("VIOMMU_", Error), "viommu_perm": ("VIOMMU_PERM_", Perm),
     "viommu_mode": ("VIOMMU_MODE_", Mode), "viommu_fault_reason": ("VIOMMU_FAULT_", FaultReason),
+    "viommu_fault_flag": ("VIOMMU_FAULT_F_", FaultFlag),
     "viommu_log_level": ("VIOMMU_LOG_", LogLevel), "viommu_as_kind": ("VIOMMU_AS_", AsKind),
     "viommu_event_kind": ("VIOMMU_EVENT_", EventKind),
     "viommu_notifier_flag": ("VIOMMU_NOTIFIER_", NotifierFlag), "viommu_pte_kind": ("VIOMMU_PTE_", PteKind),
@@ -1088,6 +1094,11 @@ class ViotMmioEndpoint(_Struct):
     _fields_ = [("endpoint", c_u32), ("reserved", c_u32), ("base", c_u64)]
 
 
+class VirtioBlockCode(enum.IntEnum):
+    """enum viommu_virtio_block_code: :attr:`Fault.code` of a blocked endpoint."""
+    UNATTACHED = 1
+
+
 class ViotConfig(_Struct):
     """struct viommu_viot_config."""
     _fields_ = [("size", c_size_t), ("iommu_kind", c_u32), ("iommu_segment", c_u16), ("iommu_bdf", c_u16),
@@ -1102,7 +1113,8 @@ STRUCTS.update({"viommu_iovec": Iovec, "viommu_virtio_config": VirtioConfig,
 ENUMS.update({"viommu_virtio_feature": ("VIOMMU_VIRTIO_F_", VirtioFeature),
               "viommu_virtio_resv_subtype": ("VIOMMU_VIRTIO_RESV_", VirtioResvSubtype),
               "viommu_virtio_reset_flag": ("VIOMMU_VIRTIO_RESET_", VirtioResetFlag),
-              "viommu_viot_iommu_kind": ("VIOMMU_VIOT_IOMMU_", ViotIommuKind)})
+              "viommu_viot_iommu_kind": ("VIOMMU_VIOT_IOMMU_", ViotIommuKind),
+              "viommu_virtio_block_code": ("VIOMMU_VIRTIO_BLOCK_", VirtioBlockCode)})
 OPTIONAL_FUNCTIONS.update({
     "viommu_virtio_create": (c_int, [_ctx_p, P(VirtioConfig), P(c_void_p)]),
     "viommu_virtio_destroy": (c_int, [c_void_p]),
@@ -1317,6 +1329,137 @@ def _build_bytes(call, what):
 
 
 # ---------------------------------------------------------------------------
+# Interrupt remapping (irq.h), shared by VT-d and AMD-Vi
+# ---------------------------------------------------------------------------
+
+
+class IrqFlag(enum.IntFlag):
+    """enum viommu_irq_flag."""
+    IOAPIC = 1 << 0
+    NO_SID = 1 << 1
+    NO_FAULT_RECORD = 1 << 2
+
+
+class IrqStatus(enum.IntEnum):
+    """enum viommu_irq_status."""
+    REMAPPED = 1
+    UNTRANSLATED = 2
+    BLOCKED = 3
+
+
+class IrqInvalScope(enum.IntEnum):
+    """enum viommu_irq_inval_scope."""
+    ALL = 0
+    INDEX = 1
+    DEVICE = 2
+
+
+class IrqInvalCause(enum.IntEnum):
+    """enum viommu_irq_inval_cause."""
+    IEC = 1
+    INT_TABLE = 2
+    ENABLE = 3
+    DISABLE = 4
+    TABLE_SWITCH = 5
+    MODE = 6
+    RESET = 7
+    RESTORE = 8
+    DTE = 9
+
+
+IRQ_F_ALL = 0x7
+IRQ_INDEX_NONE = 0xFFFFFFFF
+
+
+class IrqRequest(_Struct):
+    """struct viommu_irq_request."""
+    _fields_ = [("size", c_size_t), ("addr", c_u64), ("data", c_u32), ("flags", c_u32), ("rid", c_u16),
+                ("reserved", c_u16 * 3)]
+
+
+class IrqResult(_Struct):
+    """struct viommu_irq_result."""
+    _fields_ = [("size", c_size_t), ("status", c_u32), ("dest", c_u32), ("vector", c_u8), ("dest_mode", c_u8),
+                ("delivery_mode", c_u8), ("trigger_mode", c_u8), ("redirection_hint", c_u8),
+                ("fault_recorded", c_u8), ("reserved0", c_u16), ("fault_reason", c_u32), ("index", c_u32),
+                ("msi_addr", c_u64), ("msi_data", c_u32), ("reserved1", c_u32)]
+
+
+class IrqInval(_Struct):
+    """struct viommu_irq_inval."""
+    _fields_ = [("size", c_size_t), ("scope", c_u32), ("cause", c_u32), ("first", c_u32), ("last", c_u32),
+                ("rid", c_u16), ("reserved", c_u16 * 3)]
+
+
+IRQ_INVAL_FN = ctypes.CFUNCTYPE(None, c_void_p, ctypes.POINTER(IrqInval))
+
+
+class IrqNotifierConfig(_Struct):
+    """struct viommu_irq_notifier_config."""
+    _fields_ = [("size", c_size_t), ("flags", c_u32), ("reserved", c_u32), ("fn", IRQ_INVAL_FN),
+                ("opaque", c_void_p)]
+
+
+STRUCTS.update({"viommu_irq_request": IrqRequest, "viommu_irq_result": IrqResult, "viommu_irq_inval": IrqInval,
+                "viommu_irq_notifier_config": IrqNotifierConfig})
+ENUMS.update({"viommu_irq_flag": ("VIOMMU_IRQ_F_", IrqFlag),
+              "viommu_irq_status": ("VIOMMU_IRQ_", IrqStatus),
+              "viommu_irq_inval_scope": ("VIOMMU_IRQ_INVAL_", IrqInvalScope),
+              "viommu_irq_inval_cause": ("VIOMMU_IRQ_CAUSE_", IrqInvalCause)})
+OPTIONAL_FUNCTIONS.update({
+    "viommu_irq_request_from_ioapic_rte": (c_int, [c_u64, c_u16, P(IrqRequest)]),
+    "viommu_vtd_remap_irq": (c_int, [c_void_p, P(IrqRequest), P(IrqResult)]),
+    "viommu_amdvi_remap_irq": (c_int, [c_void_p, P(IrqRequest), P(IrqResult)]),
+    "viommu_vtd_irq_notifier_register": (c_int, [c_void_p, P(IrqNotifierConfig), P(c_void_p)]),
+    "viommu_amdvi_irq_notifier_register": (c_int, [c_void_p, P(IrqNotifierConfig), P(c_void_p)]),
+    "viommu_irq_notifier_unregister": (None, [c_void_p]),
+})
+
+
+def irq_request_from_ioapic_rte(rte, ioapic_sid):
+    """viommu_irq_request_from_ioapic_rte(): the :class:`IrqRequest` an IOAPIC sends for ``rte``."""
+    out = IrqRequest()
+    _check(_lib().viommu_irq_request_from_ioapic_rte(rte, ioapic_sid, ctypes.byref(out)),
+           "viommu_irq_request_from_ioapic_rte")
+    return out
+
+
+def _remap_irq(dev, fname, addr, data, rid, flags):
+    q = IrqRequest(size=ctypes.sizeof(IrqRequest), addr=addr, data=data, rid=rid, flags=int(flags))
+    r = IrqResult(size=ctypes.sizeof(IrqResult))
+    _check(getattr(dev.ctx._lib, fname)(dev.ptr, ctypes.byref(q), ctypes.byref(r)), fname)
+    return r
+
+
+class IrqNotifier(_Handle):
+    """A registered interrupt notifier: ``fn(IrqInval)`` is called when cached
+    interrupt routes are stale (with the context lock held: do not call back in)."""
+
+    def __init__(self, dev, fname, fn):
+        self.ctx, self._fn = dev.ctx, fn
+        self._thunk = IRQ_INVAL_FN(self._cb)
+        cfg = IrqNotifierConfig(size=ctypes.sizeof(IrqNotifierConfig), fn=self._thunk, opaque=None)
+        out = c_void_p()
+        _check(getattr(self.ctx._lib, fname)(dev.ptr, ctypes.byref(cfg), ctypes.byref(out)), fname)
+        self._ptr = out.value
+        self.ctx._adopt(self, within=dev._ptr)
+
+    def _cb(self, _o, evp):
+        try:
+            self._fn(IrqInval.from_buffer_copy(evp.contents))
+        except Exception as e:
+            self.ctx.callback_errors.append(e)
+
+    def close(self):
+        """Unregister the notifier."""
+        if self._ptr and self.ctx._ptr:
+            ptr = self._ptr
+            self.ctx._lib.viommu_irq_notifier_unregister(ptr)
+            self.ctx._destroyed(ptr)
+        self._ptr = None
+
+
+# ---------------------------------------------------------------------------
 # Intel VT-d (vtd.h)
 # ---------------------------------------------------------------------------
 
@@ -1346,12 +1489,66 @@ class VtdFlag(enum.IntFlag):
     DT = 1 << 6
     SCALABLE = 1 << 7
     ALL_ENDPOINTS = 1 << 8
+    IR = 1 << 9
+    EIM = 1 << 10
 
 
-VTD_F_DEFAULT = VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS
+VTD_F_DEFAULT = (VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS |
+                 VtdFlag.IR)
+DMAR_F_INTR_REMAP, DMAR_F_X2APIC_OPT_OUT, DMAR_F_DMA_CTRL_PLATFORM_OPT_IN = 0x1, 0x2, 0x4
 VTD_SL_2M, VTD_SL_1G = 1, 2
 VTD_MMIO_SIZE = 0x1000
 VTD_MAX_FRCD = 224
+
+
+class VtdFaultReason(enum.IntEnum):
+    """enum viommu_vtd_fault_reason (VT-d 7.1.3)."""
+    ROOT_P = 0x01
+    CTX_P = 0x02
+    CTX_INV = 0x03
+    ADDR_MGAW = 0x04
+    WRITE = 0x05
+    READ = 0x06
+    PTE_ACCESS = 0x07
+    ROOT_ACCESS = 0x08
+    CTX_ACCESS = 0x09
+    ROOT_RSVD = 0x0A
+    CTX_RSVD = 0x0B
+    PTE_RSVD = 0x0C
+    SM_RTADDR = 0x30
+    SM_TTM0_PASID = 0x31
+    SM_ROOT_ACCESS = 0x38
+    SM_ROOT_P = 0x39
+    SM_ROOT_RSVD = 0x3A
+    SM_CTX_ACCESS = 0x40
+    SM_CTX_P = 0x41
+    SM_CTX_RSVD = 0x42
+    SM_CTX_INV = 0x43
+    SM_PASIDE = 0x45
+    SM_PASID_SIZE = 0x46
+    SM_RID_PASID = 0x48
+    SM_PDE_ACCESS = 0x50
+    SM_PDE_P = 0x51
+    SM_PDE_RSVD = 0x52
+    SM_PTE_ACCESS = 0x58
+    SM_PTE_P = 0x59
+    SM_PTE_RSVD = 0x5A
+    SM_PTE_INV = 0x5B
+    SM_SL_ACCESS = 0x78
+    SM_SL_RSVD = 0x7A
+    SM_SLPTPTR = 0x7B
+    SM_ADDR = 0x83
+    SM_WRITE = 0x85
+    SM_READ = 0x86
+
+
+class VtdEntryKind(enum.IntEnum):
+    """enum viommu_vtd_entry_kind: which entry decided a :class:`VtdResolved`."""
+    NONE = 0
+    ROOT = 1
+    CONTEXT = 2
+    PASID_DIR = 3
+    PASID_TABLE = 4
 
 
 class DmarScopeType(enum.IntEnum):
@@ -1363,9 +1560,16 @@ class DmarScopeType(enum.IntEnum):
 
 
 class VtdResolved(_Struct):
-    """struct viommu_vtd_resolved."""
+    """struct viommu_vtd_resolved (the 0.1 result; see :class:`VtdResolvedV2`)."""
     _fields_ = [("mode", c_u32), ("fault_reason", c_u32), ("pasid", c_u32), ("domain_id", c_u16),
                 ("fpd", c_u8), ("scalable", c_u8), ("pt", PtConfig)]
+
+
+class VtdResolvedV2(_Struct):
+    """struct viommu_vtd_resolved_v2: also names the entry that decided."""
+    _fields_ = [("size", c_size_t), ("mode", c_u32), ("fault_reason", c_u32), ("pasid", c_u32),
+                ("domain_id", c_u16), ("fpd", c_u8), ("scalable", c_u8), ("pt", PtConfig),
+                ("entry_gpa", c_u64), ("entry_kind", c_u32), ("reserved", c_u32)]
 
 
 class VtdHw(_Struct):
@@ -1386,7 +1590,8 @@ class VtdStats(_Struct):
     _fields_ = [(n, c_u64) for n in (
         "mmio_reads", "mmio_writes", "descriptors", "queue_errors", "cc_invalidations",
         "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
-        "fault_events", "inv_events", "resolves", "sync_errors")]
+        "fault_events", "inv_events", "resolves", "sync_errors", "irq_remapped", "irq_untranslated",
+        "irq_blocked", "iec_invalidations", "irq_notifications")]
 
 
 class DmarScope(_Struct):
@@ -1406,17 +1611,22 @@ class DmarConfig(_Struct):
                 ("drhd", P(DmarDrhd)), ("oem", P(AcpiOem))]
 
 
-STRUCTS.update({"viommu_vtd_resolved": VtdResolved, "viommu_vtd_hw": VtdHw, "viommu_vtd_config": VtdConfig,
+STRUCTS.update({"viommu_vtd_resolved": VtdResolved, "viommu_vtd_resolved_v2": VtdResolvedV2,
+                "viommu_vtd_hw": VtdHw, "viommu_vtd_config": VtdConfig,
                 "viommu_vtd_stats": VtdStats, "viommu_dmar_scope": DmarScope, "viommu_dmar_drhd": DmarDrhd,
                 "viommu_dmar_config": DmarConfig})
 ENUMS.update({"viommu_vtd_sl_code": ("VIOMMU_VTD_SL_", VtdSlCode),
+              "viommu_vtd_fault_reason": ("VIOMMU_VTD_FR_", VtdFaultReason),
+              "viommu_vtd_entry_kind": ("VIOMMU_VTD_ENTRY_", VtdEntryKind),
               "viommu_vtd_agaw": ("VIOMMU_VTD_", VtdAgaw),
               "viommu_vtd_flag": ("VIOMMU_VTD_F_", VtdFlag),
               "viommu_dmar_scope_type": ("VIOMMU_DMAR_SCOPE_", DmarScopeType)})
 OPTIONAL_FUNCTIONS.update({
     "viommu_pt_format_vtd_sl": (c_void_p, []),
     "viommu_vtd_sl_config": (c_int, [ctypes.c_uint, ctypes.c_uint, ctypes.c_uint, c_u32, c_u64, P(PtConfig)]),
+    "viommu_vtd_fault_reason_str": (ctypes.c_char_p, [ctypes.c_uint]),
     "viommu_vtd_resolve": (c_int, [_ctx_p, P(VtdHw), c_u64, c_u16, c_u32, P(VtdResolved)]),
+    "viommu_vtd_resolve_v2": (c_int, [_ctx_p, P(VtdHw), c_u64, c_u16, c_u32, P(VtdResolvedV2)]),
     "viommu_vtd_create": (c_int, [_ctx_p, P(VtdConfig), P(c_void_p)]),
     "viommu_vtd_destroy": (c_int, [c_void_p]),
     "viommu_vtd_mmio_read": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(c_u64)]),
@@ -1463,6 +1673,14 @@ class Vtd(_Handle):
     def mmio_write(self, offset, size, val):
         _check(self.ctx._lib.viommu_vtd_mmio_write(self.ptr, offset, size, val), "viommu_vtd_mmio_write")
 
+    def remap_irq(self, addr, data, rid, flags=0):
+        """viommu_vtd_remap_irq(): an :class:`IrqResult` for the message (``addr``, ``data``) from ``rid``."""
+        return _remap_irq(self, "viommu_vtd_remap_irq", addr, data, rid, flags)
+
+    def irq_notifier(self, fn):
+        """Register ``fn(IrqInval)`` for "cached interrupt routes are stale"; an :class:`IrqNotifier`."""
+        return IrqNotifier(self, "viommu_vtd_irq_notifier_register", fn)
+
     def address_space(self, rid, pasid=PASID_NONE):
         """The (device-owned) :class:`AddressSpace` of requester ``rid``."""
         out = c_void_p()
@@ -1492,6 +1710,11 @@ class Vtd(_Handle):
         return s
 
 
+def vtd_fault_reason_str(reason):
+    """viommu_vtd_fault_reason_str(): short text of a VT-d fault reason."""
+    return _lib().viommu_vtd_fault_reason_str(int(reason)).decode()
+
+
 def vtd_sl_format():
     """The built-in VT-d second-level :class:`PageTableFormat`."""
     return PageTableFormat(ptr=_lib().viommu_pt_format_vtd_sl())
@@ -1510,6 +1733,15 @@ def vtd_resolve(ctx, cap, ecap, rtaddr, sid, pasid=PASID_NONE, haw=0):
     out = VtdResolved()
     _check(ctx._lib.viommu_vtd_resolve(ctx.ptr, ctypes.byref(hw), rtaddr, sid, pasid, ctypes.byref(out)),
            "viommu_vtd_resolve")
+    return out
+
+
+def vtd_resolve_v2(ctx, cap, ecap, rtaddr, sid, pasid=PASID_NONE, haw=0):
+    """viommu_vtd_resolve_v2(): a :class:`VtdResolvedV2` (with the deciding entry)."""
+    hw = VtdHw(size=ctypes.sizeof(VtdHw), cap=cap, ecap=ecap, haw=haw)
+    out = VtdResolvedV2(size=ctypes.sizeof(VtdResolvedV2))
+    _check(ctx._lib.viommu_vtd_resolve_v2(ctx.ptr, ctypes.byref(hw), rtaddr, sid, pasid, ctypes.byref(out)),
+           "viommu_vtd_resolve_v2")
     return out
 
 
@@ -1556,11 +1788,15 @@ class IvrsDevKind(enum.IntEnum):
     """enum viommu_ivrs_dev_kind."""
     SELECT = 0
     RANGE = 1
+    IOAPIC = 2
+    HPET = 3
 
 
 AMDVI_EFR_PREFSUP = 1 << 0
 AMDVI_EFR_IASUP = 1 << 6
-AMDVI_EFR_ALL = AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP
+AMDVI_EFR_XTSUP = 1 << 2
+AMDVI_EFR_GASUP = 1 << 7
+AMDVI_EFR_ALL = AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP | AMDVI_EFR_XTSUP | AMDVI_EFR_GASUP
 AMDVI_CAP_BLOCK_LEN = 40
 AMDVI_MSI_CAP_OFF = 0x18
 AMDVI_MMIO_LEN = 0x4000
@@ -1578,22 +1814,38 @@ class AmdviStats(_Struct):
     """struct viommu_amdvi_stats."""
     _fields_ = [(n, c_u64) for n in (
         "commands", "illegal_commands", "cmd_hw_errors", "doorbell_bound_hits", "events_logged",
-        "events_dropped", "events_suppressed", "msis", "dte_resolves")]
+        "events_dropped", "events_suppressed", "msis", "dte_resolves", "irq_remapped", "irq_untranslated",
+        "irq_blocked", "int_table_invalidations", "irq_notifications")]
+
+
+class AmdviHw(_Struct):
+    """struct viommu_amdvi_hw."""
+    _fields_ = [("size", c_size_t), ("levels", c_u8), ("pa_lg2", c_u8), ("dma_remap", c_u8),
+                ("reserved", c_u8 * 5)]
 
 
 class AmdviResolution(_Struct):
-    """struct viommu_amdvi_resolution."""
+    """struct viommu_amdvi_resolution (the 0.1 result; see :class:`AmdviResolutionV2`)."""
     _fields_ = [("mode", c_u32), ("event", c_u32), ("domain_id", c_u16), ("perm", c_u8), ("suppress", c_u8),
+                ("reserved", c_u32), ("dte_gpa", c_u64), ("dte", c_u64 * 4), ("pt", PtConfig)]
+
+
+class AmdviResolutionV2(_Struct):
+    """struct viommu_amdvi_resolution_v2."""
+    _fields_ = [("size", c_size_t), ("mode", c_u32), ("event", c_u32), ("domain_id", c_u16), ("perm", c_u8), ("suppress", c_u8),
                 ("reserved", c_u32), ("dte_gpa", c_u64), ("dte", c_u64 * 4), ("pt", PtConfig)]
 
 
 class IvrsDev(_Struct):
     """struct viommu_ivrs_dev."""
-    _fields_ = [("kind", c_u32), ("devid", c_u16), ("devid_last", c_u16), ("data", c_u8), ("reserved", c_u8 * 7)]
+    _fields_ = [("kind", c_u32), ("devid", c_u16), ("devid_last", c_u16), ("data", c_u8), ("handle", c_u8),
+                ("reserved", c_u8 * 6)]
 
 
 STRUCTS.update({"viommu_amdvi_config": AmdviConfig, "viommu_amdvi_stats": AmdviStats,
-                "viommu_amdvi_resolution": AmdviResolution, "viommu_ivrs_dev": IvrsDev})
+                "viommu_amdvi_resolution": AmdviResolution, "viommu_amdvi_resolution_v2": AmdviResolutionV2,
+                "viommu_amdvi_hw": AmdviHw,
+                "viommu_ivrs_dev": IvrsDev})
 ENUMS.update({"viommu_amdv1_bad": ("VIOMMU_AMDV1_BAD_", Amdv1Bad),
               "viommu_amdvi_event_code": ("VIOMMU_AMDVI_EV_", AmdviEvent),
               "viommu_ivrs_dev_kind": ("VIOMMU_IVRS_DEV_", IvrsDevKind)})
@@ -1615,6 +1867,7 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_amdvi_get_stats": (c_int, [c_void_p, P(AmdviStats), c_size_t]),
     "viommu_amdvi_resolve": (c_int, [_ctx_p, c_u64, c_u16, c_u64, ctypes.c_uint, ctypes.c_uint,
                                      P(AmdviResolution)]),
+    "viommu_amdvi_resolve_v2": (c_int, [_ctx_p, P(AmdviHw), c_u64, c_u16, P(AmdviResolutionV2)]),
     "viommu_amdvi_build_ivrs": (c_int, [c_void_p, P(IvrsDev), c_size_t, P(AcpiOem), c_void_p, P(c_size_t)]),
 })
 
@@ -1665,6 +1918,14 @@ class Amdvi(_Handle):
     def mmio_write(self, off, size, val):
         _check(self.ctx._lib.viommu_amdvi_mmio_write(self.ptr, off, size, val), "viommu_amdvi_mmio_write")
 
+    def remap_irq(self, addr, data, devid, flags=0):
+        """viommu_amdvi_remap_irq(): an :class:`IrqResult` for the message (``addr``, ``data``) from ``devid``."""
+        return _remap_irq(self, "viommu_amdvi_remap_irq", addr, data, devid, flags)
+
+    def irq_notifier(self, fn):
+        """Register ``fn(IrqInval)`` for "cached interrupt routes are stale"; an :class:`IrqNotifier`."""
+        return IrqNotifier(self, "viommu_amdvi_irq_notifier_register", fn)
+
     def process(self):
         """Process deferred commands; returns how many."""
         return _check(self.ctx._lib.viommu_amdvi_process(self.ptr), "viommu_amdvi_process")
@@ -1713,10 +1974,22 @@ def amdv1_pt_config(mode, root, perm=Perm.RW, pa_lg2=48):
 
 
 def amdvi_resolve(ctx, devtab_reg, devid, efr_features=AMDVI_EFR_ALL, levels=6, pa_lg2=48):
-    """viommu_amdvi_resolve(): an :class:`AmdviResolution`."""
+    """viommu_amdvi_resolve() (the 0.1 form; ``efr_features`` is ignored):
+    an :class:`AmdviResolution`."""
     out = AmdviResolution()
     _check(ctx._lib.viommu_amdvi_resolve(ctx.ptr, devtab_reg, devid, efr_features, levels, pa_lg2,
                                          ctypes.byref(out)), "viommu_amdvi_resolve")
+    return out
+
+
+def amdvi_resolve_v2(ctx, devtab_reg, devid, levels=0, pa_lg2=0, dma_remap=1):
+    """viommu_amdvi_resolve_v2(): an :class:`AmdviResolutionV2`. ``levels``,
+    ``pa_lg2`` and ``dma_remap`` are the :class:`AmdviHw` members (0 = the
+    defaults of :class:`AmdviConfig`: 6 levels, 48 bits)."""
+    hw = AmdviHw(size=ctypes.sizeof(AmdviHw), levels=levels, pa_lg2=pa_lg2, dma_remap=dma_remap)
+    out = AmdviResolutionV2(size=ctypes.sizeof(AmdviResolutionV2))
+    _check(ctx._lib.viommu_amdvi_resolve_v2(ctx.ptr, ctypes.byref(hw), devtab_reg, devid, ctypes.byref(out)),
+           "viommu_amdvi_resolve_v2")
     return out
 
 
@@ -1800,5 +2073,8 @@ class IovaTree(_Handle):
 
 __all__ += ["VirtioIommu", "viot_build", "Vtd", "VtdConfig", "VtdStats", "VtdResolved", "VtdFlag", "VtdAgaw",
             "VtdSlCode", "DmarScope", "DmarScopeType", "dmar_build", "vtd_sl_config", "vtd_sl_format",
-            "vtd_resolve", "Amdvi", "AmdviConfig", "AmdviStats", "AmdviResolution", "AmdviEvent", "Amdv1Bad",
+            "vtd_resolve", "VtdFaultReason", "VtdEntryKind", "vtd_fault_reason_str", "FaultFlag",
+            "VirtioBlockCode", "AmdviHw", "AmdviResolutionV2", "VtdResolvedV2", "vtd_resolve_v2",
+            "amdvi_resolve_v2",
+            "Amdvi", "AmdviConfig", "AmdviStats", "AmdviResolution", "AmdviEvent", "Amdv1Bad",
             "IvrsDev", "IvrsDevKind", "amdv1_pt_config", "amdv1_format", "amdvi_resolve", "IovaTree", "IovaMap"]

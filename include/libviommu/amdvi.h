@@ -66,7 +66,10 @@ enum viommu_amdv1_bad {
  * @param mode DTE Mode field.
  * @param root Page Table Root Pointer (GPA, 4 KiB aligned).
  * @param perm DTE IR/IW as enum viommu_perm.
- * @param pa_lg2 Supported physical-address bits (<= 52; 0 = 52).
+ * @param pa_lg2 Supported physical-address bits (<= 52; 0 = 52, the
+ *        format's limit: this helper knows no device. The device-level
+ *        `pa_lg2` of viommu_amdvi_config and viommu_amdvi_hw default to 48,
+ *        the PAsize the model advertises; pass the device's value here).
  * @param[out] out Configuration.
  * @retval 0 Success. @retval VIOMMU_EINVAL `mode` not in 1..6 or `out` NULL.
  * @note Thread-safe, pure.
@@ -77,8 +80,13 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief Extended Feature Register bits this model can advertise (spec §3.4.5). */
 #define VIOMMU_AMDVI_EFR_PREFSUP (UINT64_C(1) << 0)  /**< PREFETCH_IOMMU_PAGES (a hint, accepted). */
 #define VIOMMU_AMDVI_EFR_IASUP (UINT64_C(1) << 6)    /**< INVALIDATE_IOMMU_ALL. */
+/** @brief XTSup: x2APIC interrupt destinations (Control.XTEn; 32-bit destinations in 128-bit IRTEs). */
+#define VIOMMU_AMDVI_EFR_XTSUP (UINT64_C(1) << 2)
+/** @brief GASup: 128-bit IRTEs (Control.GAEn). Guest virtual APIC mode (GAMSup) is never advertised. */
+#define VIOMMU_AMDVI_EFR_GASUP (UINT64_C(1) << 7)
 /** @brief Every EFR feature bit that may be requested in viommu_amdvi_config::efr_features. */
-#define VIOMMU_AMDVI_EFR_ALL (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP)
+#define VIOMMU_AMDVI_EFR_ALL                                                                                      \
+    (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP)
 
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
 #define VIOMMU_AMDVI_CAP_BLOCK_LEN 40u
@@ -96,7 +104,7 @@ struct viommu_amdvi_config {
     uint8_t cap_next;       /**< Capability pointer after the block's MSI capability (0 = end). */
     uint8_t levels;         /**< Page-table levels advertised: 4, 5 or 6 (EFR HATS); 0 = 6. */
     uint8_t va_lg2;         /**< Virtual-address size advertised (Misc Info VAsize); 0 = 64. */
-    uint8_t pa_lg2;         /**< Physical-address size advertised (PAsize); 0 = 48. */
+    uint8_t pa_lg2;         /**< Physical-address size advertised (PAsize, 32..52); 0 = 48. */
     uint8_t dma_remap;      /**< 1 = full translation; 0 = passthrough only (HATS = 11b). */
     uint8_t reserved[2];    /**< Zero. */
     uint64_t mmio_base;     /**< Initial MMIO base (the guest may rewrite it; 16 KiB aligned). */
@@ -170,7 +178,7 @@ VIOMMU_API int viommu_amdvi_get_mmio_base(struct viommu_amdvi *dev, uint64_t *ba
  * @param size 4 or 8.
  * @param[out] val Value; unknown and reserved registers read 0.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL, bad size or alignment.
- * @retval VIOMMU_ERANGE Offset beyond the window.
+ * @retval VIOMMU_ERANGE Offset beyond the window (as on VT-d).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_amdvi_mmio_read(struct viommu_amdvi *dev, uint64_t off, unsigned size, uint64_t *val);
@@ -273,6 +281,11 @@ struct viommu_amdvi_stats {
     uint64_t events_suppressed; /**< Events suppressed by DTE SA/SE. */
     uint64_t msis;            /**< MSIs sent. */
     uint64_t dte_resolves;    /**< DTE reads. */
+    uint64_t irq_remapped;    /**< Interrupt requests remapped (viommu_amdvi_remap_irq()). */
+    uint64_t irq_untranslated;        /**< Interrupt requests passed unchanged. */
+    uint64_t irq_blocked;             /**< Interrupt requests blocked (target abort). */
+    uint64_t int_table_invalidations; /**< INVALIDATE_INTERRUPT_TABLE commands. */
+    uint64_t irq_notifications;       /**< Interrupt-notifier events delivered. */
 };
 
 /**
@@ -296,7 +309,9 @@ enum viommu_amdvi_event_code {
     VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST = 8, /**< INVALID_DEVICE_REQUEST. */
 };
 
-/** @brief Outcome of resolving one DTE (a value type). */
+/** @brief Outcome of resolving one DTE with viommu_amdvi_resolve() (the 0.1
+ *         interface, which cannot grow: new code uses struct
+ *         viommu_amdvi_resolution_v2). A value type. */
 struct viommu_amdvi_resolution {
     uint32_t mode;        /**< enum viommu_mode. */
     uint32_t event;       /**< enum viommu_amdvi_event_code a DMA through this DTE logs (0 = none). */
@@ -310,14 +325,73 @@ struct viommu_amdvi_resolution {
 };
 
 /**
+ * @brief Outcome of resolving one DTE with viommu_amdvi_resolve_v2(); the
+ *        caller sets `size` before the call, later versions add members at
+ *        the end. A value type.
+ *
+ * A BLOCKED outcome's `event` is also the viommu_fault::code of the faults
+ * of a blocked address space of the device model.
+ */
+struct viommu_amdvi_resolution_v2 {
+    size_t size;                /**< In: sizeof(struct viommu_amdvi_resolution_v2) as compiled by the caller. */
+    uint32_t mode;              /**< enum viommu_mode. */
+    uint32_t event;             /**< enum viommu_amdvi_event_code a DMA through this DTE logs (0 = none). */
+    uint16_t domain_id;         /**< DTE DomainID (valid when the DTE was read). */
+    uint8_t perm;               /**< DTE IR/IW as enum viommu_perm (passthrough/translated). */
+    uint8_t suppress;           /**< Bit 0: SA (suppress I/O page faults), bit 1: SE (suppress all). */
+    uint32_t reserved;          /**< Zero. */
+    uint64_t dte_gpa;           /**< GPA of the DTE (the entry that decided the outcome). */
+    uint64_t dte[4];            /**< Raw DTE (zero if not read). */
+    struct viommu_pt_config pt; /**< TRANSLATED: table configuration. */
+};
+
+/**
+ * @brief Hardware parameters viommu_amdvi_resolve_v2() checks a DTE
+ *        against: the members of viommu_amdvi_config that matter, with the
+ *        same meaning and defaults. Zero-initialise, set `size`.
+ */
+struct viommu_amdvi_hw {
+    size_t size;         /**< sizeof(struct viommu_amdvi_hw). */
+    uint8_t levels;      /**< Page-table levels supported: 4, 5 or 6 (EFR HATS); 0 = 6. */
+    uint8_t pa_lg2;      /**< Physical-address size (PAsize, 32..52); 0 = 48. */
+    uint8_t dma_remap;   /**< 1 = full translation; 0 = passthrough only (HATS = 11b: every DTE with Mode 1-6 is
+                            illegal). */
+    uint8_t reserved[5]; /**< Zero. */
+};
+
+/**
  * @brief Read and validate DeviceID `devid`'s DTE (spec §2.2.2) without
- *        changing anything: pure except for the guest-memory read.
+ *        changing anything: pure except for the guest-memory read. The
+ *        device model uses the same function.
+ * @param ctx Context.
+ * @param hw Hardware parameters.
+ * @param devtab_reg Device Table Base Address register value (base + Size).
+ * @param devid DeviceID.
+ * @param[in,out] out Outcome; a failed DTE read is reported in it (BLOCKED,
+ *        DEV_TAB_HARDWARE_ERROR), not as an error. Set `out->size` first;
+ *        the call writes no more than `out->size` bytes and leaves `size`
+ *        as it was.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL argument; `levels` not 0/4/5/6; `pa_lg2` not
+ *         0 or 32..52.
+ * @retval VIOMMU_ESIZE `hw->size` or `out->size` too small.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw,
+                                       uint64_t devtab_reg, uint16_t devid,
+                                       struct viommu_amdvi_resolution_v2 *out);
+
+/**
+ * @brief The 0.1 form of viommu_amdvi_resolve_v2(), kept for binaries built
+ *        against 0.1; new code calls viommu_amdvi_resolve_v2().
  * @param ctx Context.
  * @param devtab_reg Device Table Base Address register value (base + Size).
  * @param devid DeviceID.
- * @param efr_features EFR features advertised (VIOMMU_AMDVI_EFR_*).
- * @param levels Page-table levels supported (4..6); 0 = translation disabled (HATS=11b).
- * @param pa_lg2 Physical-address bits (0 = 48).
+ * @param efr_features Ignored (no advertised EFR feature changes how a DTE
+ *        is checked).
+ * @param levels Page-table levels supported (4..6); 0 = translation
+ *        disabled (HATS=11b). Note: unlike viommu_amdvi_hw::levels.
+ * @param pa_lg2 Physical-address bits (0, or above 52: 48).
  * @param[out] out Outcome; a failed DTE read is reported in it (BLOCKED,
  *        DEV_TAB_HARDWARE_ERROR), not as an error.
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
@@ -331,6 +405,12 @@ VIOMMU_API int viommu_amdvi_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg,
 enum viommu_ivrs_dev_kind {
     VIOMMU_IVRS_DEV_SELECT = 0, /**< One device (IVHD type 2h entry). */
     VIOMMU_IVRS_DEV_RANGE = 1,  /**< `devid`..`devid_last` (types 3h + 4h). */
+    /** The IOAPIC whose APIC ID is `handle` sends with DeviceID `devid`
+     *  (special-device entry 48h, variety 1). Linux turns interrupt
+     *  remapping off without one. */
+    VIOMMU_IVRS_DEV_IOAPIC = 2,
+    /** HPET number `handle` sends with DeviceID `devid` (48h, variety 2). */
+    VIOMMU_IVRS_DEV_HPET = 3,
 };
 
 /** @brief One endpoint (or range) covered by the IOMMU. */
@@ -339,11 +419,13 @@ struct viommu_ivrs_dev {
     uint16_t devid;      /**< DeviceID (first of a range). */
     uint16_t devid_last; /**< RANGE: last DeviceID (inclusive). */
     uint8_t data;        /**< DTE setting byte (0 = none). */
-    uint8_t reserved[7]; /**< Zero. */
+    uint8_t handle;      /**< IOAPIC/HPET: the IOAPIC ID or HPET number. */
+    uint8_t reserved[6]; /**< Zero. */
 };
 
 /**
- * @brief Build an IVRS table with one IVHD (type 10h) for `dev`.
+ * @brief Build an IVRS table with one IVHD (type 10h) for `dev`. The IVHD
+ *        feature-reporting field carries XTSup, IASup and GASup from the EFR.
  * @param dev Instance (its segment, BDF, capability offset, MMIO base, features).
  * @param devs Endpoints (may be NULL when `ndevs` is 0).
  * @param ndevs Number of entries.

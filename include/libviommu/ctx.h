@@ -14,9 +14,9 @@
  * viommu_pt_walk_range() and viommu_notifier_foreach_shadow(), which count as
  * callbacks. From inside a callback the
  * only calls into the same context that are allowed are the ones documented as
- * callback-safe (viommu_notifier_unregister(), viommu_ctx_get_stats(),
- * viommu_strerror()); anything else returns ::VIOMMU_EBUSY instead of
- * deadlocking.
+ * callback-safe (viommu_notifier_unregister(), viommu_irq_notifier_unregister(),
+ * viommu_ctx_get_stats(), viommu_strerror()); anything else returns
+ * ::VIOMMU_EBUSY instead of deadlocking.
  *
  * viommu_as_translate() is the exception to the locking rule: an IOTLB hit
  * takes no lock (see its documentation).

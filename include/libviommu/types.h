@@ -56,15 +56,37 @@ enum viommu_fault_reason {
     VIOMMU_FAULT_READ_FAILED = 6, /**< Reading a table entry from guest memory failed. */
 };
 
-/** @brief A guest-visible translation fault, as data. */
+/** @brief viommu_fault::flags bits. */
+enum viommu_fault_flag {
+    /** The device model does not record or report this fault: VT-d fault
+     *  processing disable (FPD, spec 7.1.1) is set in the context, PASID
+     *  directory or PASID table entry of the request. */
+    VIOMMU_FAULT_F_FPD = 1u << 0,
+};
+
+/**
+ * @brief A guest-visible translation fault, as data.
+ *
+ * `code` by `reason`:
+ * - ::VIOMMU_FAULT_BAD_ENTRY: the format's reason (enum viommu_amdv1_bad,
+ *   enum viommu_vtd_sl_code) or a core walker code.
+ * - ::VIOMMU_FAULT_BLOCKED: why the space is blocked, in the vocabulary of
+ *   the space's owner: an enum viommu_amdvi_event_code for AMD-Vi (the event
+ *   a DMA logs; 0 = silently aborted), an enum viommu_vtd_fault_reason for
+ *   VT-d, ::VIOMMU_VIRTIO_BLOCK_UNATTACHED for virtio-iommu, the VMM's own
+ *   value for a space blocked with viommu_as_set_blocked(), 0 for a space
+ *   detached from a destroyed mapping domain.
+ * - otherwise 0.
+ */
 struct viommu_fault {
     uint32_t reason;    /**< enum viommu_fault_reason. */
-    uint32_t code;      /**< Format/device specific detail (e.g. a reserved-bit code); 0 if none. */
+    uint32_t code;      /**< Detail of `reason` (see above); 0 if none. */
     uint64_t iova;      /**< Faulting IOVA. */
     uint64_t entry_gpa; /**< GPA of the entry that caused it, when one did; else 0. */
     uint8_t level;      /**< Table level of that entry (0 = leaf level), when known. */
     uint8_t access;     /**< enum viommu_perm: the access that faulted. */
-    uint8_t reserved[6]; /**< Zero. */
+    uint8_t flags;      /**< enum viommu_fault_flag bits (formerly reserved[0], which was always 0). */
+    uint8_t reserved[5]; /**< Zero. */
 };
 
 /** @brief A successful translation: one naturally aligned page. */

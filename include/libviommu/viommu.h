@@ -13,6 +13,7 @@
 #include <libviommu/error.h>
 #include <libviommu/export.h>
 #include <libviommu/iova_tree.h>
+#include <libviommu/irq.h>
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>
 #include <libviommu/version.h>

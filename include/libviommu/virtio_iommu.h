@@ -86,6 +86,13 @@ enum viommu_virtio_reset_flag {
     VIOMMU_VIRTIO_RESET_SYSTEM = 1u << 0,
 };
 
+/** @brief viommu_fault::code of a fault with reason ::VIOMMU_FAULT_BLOCKED. */
+enum viommu_virtio_block_code {
+    /** The endpoint is attached to no domain (and bypass is off): the
+     *  device reports such a fault as VIRTIO_IOMMU_FAULT_R_DOMAIN. */
+    VIOMMU_VIRTIO_BLOCK_UNATTACHED = 1,
+};
+
 /** @brief One scatter-gather segment of a descriptor chain (host memory). */
 struct viommu_iovec {
     void *base; /**< Host pointer to the segment (may be NULL only if `len` is 0). */

@@ -72,17 +72,115 @@ VIOMMU_API const struct viommu_pt_format *viommu_pt_format_vtd_sl(void);
 VIOMMU_API int viommu_vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
                                     struct viommu_pt_config *out);
 
+/* ---- fault reasons ------------------------------------------------------ */
+
+/**
+ * @brief VT-d fault reasons (spec 7.1.3, "Fault Conditions and Reasons").
+ *
+ * Legacy-mode reasons are 0x1-0xC, scalable-mode reasons 0x30-0x86 (the
+ * scalable names carry the spec's condition code, e.g. SCT.2). These are the
+ * values the unit writes into a fault recording register, that
+ * viommu_vtd_resolved_v2::fault_reason holds, and that viommu_fault::code holds
+ * when an address space of a VT-d unit is blocked (reason
+ * ::VIOMMU_FAULT_BLOCKED). Only the reasons this model produces are listed.
+ */
+enum viommu_vtd_fault_reason {
+    VIOMMU_VTD_FR_ROOT_P = 0x01,    /**< Root entry not present. */
+    VIOMMU_VTD_FR_CTX_P = 0x02,     /**< Context entry not present. */
+    VIOMMU_VTD_FR_CTX_INV = 0x03,   /**< Invalid context entry programming (also: SLPTPTR table not accessible). */
+    VIOMMU_VTD_FR_ADDR_MGAW = 0x04, /**< Input address beyond MGAW / the AGAW. */
+    VIOMMU_VTD_FR_WRITE = 0x05,     /**< Write not permitted. */
+    VIOMMU_VTD_FR_READ = 0x06,      /**< Read not permitted. */
+    VIOMMU_VTD_FR_PTE_ACCESS = 0x07,     /**< Second-level table not accessible. */
+    VIOMMU_VTD_FR_ROOT_ACCESS = 0x08,    /**< Root table not accessible. */
+    VIOMMU_VTD_FR_CTX_ACCESS = 0x09,     /**< Context table not accessible. */
+    VIOMMU_VTD_FR_ROOT_RSVD = 0x0A,      /**< Root entry reserved bits set. */
+    VIOMMU_VTD_FR_CTX_RSVD = 0x0B,       /**< Context entry reserved bits set. */
+    VIOMMU_VTD_FR_PTE_RSVD = 0x0C,       /**< Second-level entry reserved bits set. */
+    VIOMMU_VTD_FR_SM_RTADDR = 0x30,      /**< RTA.1: invalid RTADDR translation table mode. */
+    VIOMMU_VTD_FR_SM_TTM0_PASID = 0x31,  /**< RTA.2: request with PASID in legacy mode. */
+    VIOMMU_VTD_FR_SM_ROOT_ACCESS = 0x38, /**< SRT.1: scalable root table not accessible. */
+    VIOMMU_VTD_FR_SM_ROOT_P = 0x39,      /**< SRT.2: scalable root entry not present. */
+    VIOMMU_VTD_FR_SM_ROOT_RSVD = 0x3A,   /**< SRT.3: scalable root entry reserved bits set. */
+    VIOMMU_VTD_FR_SM_CTX_ACCESS = 0x40,  /**< SCT.1: scalable context table not accessible. */
+    VIOMMU_VTD_FR_SM_CTX_P = 0x41,       /**< SCT.2: scalable context entry not present. */
+    VIOMMU_VTD_FR_SM_CTX_RSVD = 0x42,    /**< SCT.3: scalable context entry reserved bits set. */
+    VIOMMU_VTD_FR_SM_CTX_INV = 0x43,     /**< SCT.4: invalid scalable context entry programming. */
+    VIOMMU_VTD_FR_SM_PASIDE = 0x45,      /**< SCT.6: request with PASID but PASIDE clear. */
+    VIOMMU_VTD_FR_SM_PASID_SIZE = 0x46,  /**< SCT.7: PASID beyond the PASID directory size (PDTS). */
+    VIOMMU_VTD_FR_SM_RID_PASID = 0x48,   /**< SCT.9: non-zero RID_PASID without ECAP.RPS. */
+    VIOMMU_VTD_FR_SM_PDE_ACCESS = 0x50,  /**< SPD.1: PASID directory not accessible. */
+    VIOMMU_VTD_FR_SM_PDE_P = 0x51,       /**< SPD.2: PASID directory entry not present. */
+    VIOMMU_VTD_FR_SM_PDE_RSVD = 0x52,    /**< SPD.3: PASID directory entry reserved bits set. */
+    VIOMMU_VTD_FR_SM_PTE_ACCESS = 0x58,  /**< SPT.1: PASID table not accessible. */
+    VIOMMU_VTD_FR_SM_PTE_P = 0x59,       /**< SPT.2: PASID table entry not present. */
+    VIOMMU_VTD_FR_SM_PTE_RSVD = 0x5A,    /**< SPT.3: PASID table entry reserved bits set. */
+    VIOMMU_VTD_FR_SM_PTE_INV = 0x5B,     /**< SPT.4: invalid PASID table entry programming (PGTT). */
+    VIOMMU_VTD_FR_SM_SL_ACCESS = 0x78,   /**< SSL.1: second-level table not accessible. */
+    VIOMMU_VTD_FR_SM_SL_RSVD = 0x7A,     /**< SSL.3: second-level entry reserved bits set. */
+    VIOMMU_VTD_FR_SM_SLPTPTR = 0x7B,     /**< SSL.4: SLPTPTR beyond the host address width. */
+    VIOMMU_VTD_FR_SM_ADDR = 0x83,        /**< SGN.4: input address beyond the address width. */
+    VIOMMU_VTD_FR_SM_WRITE = 0x85,       /**< SGN.6: write not permitted. */
+    VIOMMU_VTD_FR_SM_READ = 0x86,        /**< SGN.7: read not permitted. */
+};
+
+/**
+ * @brief Short English description of a VT-d fault reason, e.g.
+ *        "SCT.2 scalable context entry not present".
+ * @param reason An enum viommu_vtd_fault_reason value.
+ * @return A static string; "unknown fault reason" for values not in
+ *         enum viommu_vtd_fault_reason. Never NULL.
+ * @note Thread-safe.
+ */
+VIOMMU_API const char *viommu_vtd_fault_reason_str(unsigned reason);
+
 /* ---- resolution of root / context / PASID entries --------------------- */
 
-/** @brief Result of viommu_vtd_resolve(). A value type. */
+/** @brief Which table entry decided a viommu_vtd_resolved_v2 result. */
+enum viommu_vtd_entry_kind {
+    VIOMMU_VTD_ENTRY_NONE = 0,        /**< None (RTADDR itself, or translation not attempted). */
+    VIOMMU_VTD_ENTRY_ROOT = 1,        /**< Root entry (scalable: the lower or upper half for the devfn). */
+    VIOMMU_VTD_ENTRY_CONTEXT = 2,     /**< Context entry (legacy 128-bit or scalable 256-bit). */
+    VIOMMU_VTD_ENTRY_PASID_DIR = 3,   /**< PASID directory entry. */
+    VIOMMU_VTD_ENTRY_PASID_TABLE = 4, /**< PASID table entry. */
+};
+
+/**
+ * @brief Result of viommu_vtd_resolve() (the 0.1 interface, which cannot
+ *        grow: new code uses struct viommu_vtd_resolved_v2). A value type.
+ */
 struct viommu_vtd_resolved {
     uint32_t mode;         /**< enum viommu_mode the request sees. */
-    uint32_t fault_reason; /**< BLOCKED: spec fault reason (7.1.3); 0 otherwise. */
+    uint32_t fault_reason; /**< BLOCKED: enum viommu_vtd_fault_reason; 0 otherwise. */
     uint32_t pasid;        /**< Effective PASID (scalable: RID_PASID for requests without PASID); else ::VIOMMU_PASID_NONE. */
     uint16_t domain_id;    /**< TRANSLATED/PASSTHROUGH: domain ID of the context/PASID entry. */
     uint8_t fpd;           /**< 1 if a fault-processing-disable bit applies to faults of this request. */
     uint8_t scalable;      /**< 1 if RTADDR selected scalable mode. */
     struct viommu_pt_config pt; /**< TRANSLATED: second-level table configuration. */
+};
+
+/**
+ * @brief Result of viommu_vtd_resolve_v2(). A value type; the caller sets
+ *        `size` before the call, later versions add members at the end.
+ */
+struct viommu_vtd_resolved_v2 {
+    size_t size;           /**< In: sizeof(struct viommu_vtd_resolved_v2) as compiled by the caller. */
+    uint32_t mode;         /**< enum viommu_mode the request sees. */
+    uint32_t fault_reason; /**< BLOCKED: enum viommu_vtd_fault_reason; 0 otherwise. */
+    uint32_t
+        pasid; /**< Effective PASID (scalable: RID_PASID for requests without PASID); else ::VIOMMU_PASID_NONE. */
+    uint16_t domain_id;         /**< TRANSLATED/PASSTHROUGH: domain ID of the context/PASID entry. */
+    uint8_t fpd;                /**< 1 if a fault-processing-disable bit applies to faults of this request. */
+    uint8_t scalable;           /**< 1 if RTADDR selected scalable mode. */
+    struct viommu_pt_config pt; /**< TRANSLATED: second-level table configuration. */
+    /** GPA of the entry that decided the result: the last entry read for a
+     *  TRANSLATED or PASSTHROUGH result (context entry in legacy mode, PASID
+     *  table entry in scalable mode); for a BLOCKED one the entry the fault
+     *  reason is about, or, for a table that could not be read, the entry's
+     *  address inside that table. 0 with ::VIOMMU_VTD_ENTRY_NONE. */
+    uint64_t entry_gpa;
+    uint32_t entry_kind; /**< enum viommu_vtd_entry_kind of `entry_gpa`. */
+    uint32_t reserved;   /**< Zero. */
 };
 
 /** @brief Hardware parameters viommu_vtd_resolve() checks entries against. */
@@ -109,7 +207,26 @@ struct viommu_vtd_hw {
  * @param rtaddr RTADDR register value (TTM bits select legacy/scalable).
  * @param sid Source ID (bus << 8 | devfn).
  * @param pasid PASID or ::VIOMMU_PASID_NONE.
- * @param[out] out Result (a blocked result carries the fault reason).
+ * @param[in,out] out Result (a blocked result carries the fault reason and
+ *        the entry it is about). Set `out->size` first; the call writes no
+ *        more than `out->size` bytes and leaves `size` as it was.
+ * @retval 0 Success (also when the result is BLOCKED).
+ * @retval VIOMMU_EINVAL NULL argument, `pasid` >= 2^20.
+ * @retval VIOMMU_ESIZE `hw->size` or `out->size` too small.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_resolve_v2(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr,
+                                     uint16_t sid, uint32_t pasid, struct viommu_vtd_resolved_v2 *out);
+
+/**
+ * @brief The 0.1 form of viommu_vtd_resolve_v2(): the same resolution,
+ *        into a result without `size` and without the deciding entry.
+ *        Kept for binaries built against 0.1; new code calls
+ *        viommu_vtd_resolve_v2().
+ * @param ctx Context (guest memory). @param hw Capabilities.
+ * @param rtaddr RTADDR register value. @param sid Source ID.
+ * @param pasid PASID or ::VIOMMU_PASID_NONE.
+ * @param[out] out Result.
  * @retval 0 Success (also when the result is BLOCKED).
  * @retval VIOMMU_EINVAL NULL argument, `pasid` >= 2^20.
  * @retval VIOMMU_ESIZE `hw->size` too small.
@@ -140,21 +257,26 @@ enum viommu_vtd_flag {
      *  on each viommu_as_translate() (see viommu_vtd_get_as()). Keep CM set
      *  (the default) when assigned devices sit behind the unit. */
     VIOMMU_VTD_F_NO_CACHING_MODE = 1u << 0,
-    VIOMMU_VTD_F_PSI = 1u << 1,             /**< Page-selective invalidation (CAP.PSI). */
-    VIOMMU_VTD_F_SL_2M = 1u << 2,           /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
-    VIOMMU_VTD_F_SL_1G = 1u << 3,           /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
-    VIOMMU_VTD_F_QI = 1u << 4,              /**< Queued invalidation (ECAP.QI). */
-    VIOMMU_VTD_F_PT = 1u << 5,              /**< Pass-through translation type (ECAP.PT). */
-    VIOMMU_VTD_F_DT = 1u << 6,              /**< Device-TLB invalidations accepted (ECAP.DT). */
-    VIOMMU_VTD_F_SCALABLE = 1u << 7,        /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
-    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8,   /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    VIOMMU_VTD_F_PSI = 1u << 1,           /**< Page-selective invalidation (CAP.PSI). */
+    VIOMMU_VTD_F_SL_2M = 1u << 2,         /**< 2 MiB second-level pages (CAP.SLLPS bit 0). */
+    VIOMMU_VTD_F_SL_1G = 1u << 3,         /**< 1 GiB second-level pages (CAP.SLLPS bit 1). */
+    VIOMMU_VTD_F_QI = 1u << 4,            /**< Queued invalidation (ECAP.QI). */
+    VIOMMU_VTD_F_PT = 1u << 5,            /**< Pass-through translation type (ECAP.PT). */
+    VIOMMU_VTD_F_DT = 1u << 6,            /**< Device-TLB invalidations accepted (ECAP.DT). */
+    VIOMMU_VTD_F_SCALABLE = 1u << 7,      /**< Scalable mode (ECAP.SMTS, SLTS, PASID); needs QI. */
+    VIOMMU_VTD_F_ALL_ENDPOINTS = 1u << 8, /**< Covers every endpoint of the segment (INCLUDE_PCI_ALL). */
+    /** Interrupt remapping (ECAP.IR; see irq.h and viommu_vtd_remap_irq());
+     *  needs QI. Posted interrupts are never advertised. */
+    VIOMMU_VTD_F_IR = 1u << 9,
+    /** Extended interrupt mode, x2APIC destinations (ECAP.EIM); needs IR. */
+    VIOMMU_VTD_F_EIM = 1u << 10,
 };
 /** @brief Every viommu_vtd_flag. */
-#define VIOMMU_VTD_F_ALL 0x1FFu
+#define VIOMMU_VTD_F_ALL 0x7FFu
 /** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
 #define VIOMMU_VTD_F_DEFAULT                                                                                      \
     (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \
-     VIOMMU_VTD_F_ALL_ENDPOINTS)
+     VIOMMU_VTD_F_ALL_ENDPOINTS | VIOMMU_VTD_F_IR)
 
 /** @brief Configuration of one DMA-remapping unit. Zero members select defaults. */
 struct viommu_vtd_config {
@@ -191,6 +313,11 @@ struct viommu_vtd_stats {
     uint64_t inv_events;        /**< Invalidation completion MSIs sent. */
     uint64_t resolves;          /**< Context/PASID resolutions. */
     uint64_t sync_errors;       /**< Shadow syncs that returned an error. */
+    uint64_t irq_remapped;      /**< Interrupt requests remapped (viommu_vtd_remap_irq()). */
+    uint64_t irq_untranslated;  /**< Interrupt requests passed unchanged. */
+    uint64_t irq_blocked;       /**< Interrupt requests blocked. */
+    uint64_t iec_invalidations; /**< Interrupt-entry-cache invalidation descriptors. */
+    uint64_t irq_notifications; /**< Interrupt-notifier events delivered. */
 };
 
 /** @brief Opaque VT-d unit. */
@@ -202,7 +329,8 @@ struct viommu_vtd;
  * @param cfg Configuration (copied).
  * @param[out] out New unit.
  * @retval 0 Success.
- * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable without QI.
+ * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable or IR without QI,
+ *         EIM without IR.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS Unknown flag bits.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
@@ -222,9 +350,11 @@ VIOMMU_API int viommu_vtd_destroy(struct viommu_vtd *dev);
 
 /**
  * @brief Guest register read.
- * @param dev Unit. @param offset Offset in the window. @param size 4 or 8.
+ * @param dev Unit. @param offset Offset in the window (< ::VIOMMU_VTD_MMIO_SIZE), aligned to `size`.
+ * @param size 4 or 8.
  * @param[out] val Value (reserved/unimplemented registers read 0).
- * @retval 0 Success. @retval VIOMMU_EINVAL NULL, size not 4/8, misaligned or out of window.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL, size not 4/8, misaligned.
+ * @retval VIOMMU_ERANGE Offset beyond the window (as on AMD-Vi).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_vtd_mmio_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t *val);
@@ -234,7 +364,8 @@ VIOMMU_API int viommu_vtd_mmio_read(struct viommu_vtd *dev, uint64_t offset, uns
  *        queue processing, interrupts through the host's msi callback).
  * @param dev Unit. @param offset Offset. @param size 4 or 8. @param val Value.
  * @retval 0 Success (guest errors are reported the VT-d way, not here).
- * @retval VIOMMU_EINVAL NULL, size not 4/8, misaligned or out of window.
+ * @retval VIOMMU_EINVAL NULL, size not 4/8, misaligned.
+ * @retval VIOMMU_ERANGE Offset beyond the window (as on AMD-Vi).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_vtd_mmio_write(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t val);
@@ -367,6 +498,13 @@ struct viommu_dmar_drhd {
     uint32_t nscopes;        /**< Entries in `scopes`. */
     const struct viommu_dmar_scope *scopes; /**< Device scopes (may be NULL if 0). */
 };
+
+/** @brief viommu_dmar_config::flags: interrupt remapping supported (VT-d 8.1). */
+#define VIOMMU_DMAR_F_INTR_REMAP 0x1u
+/** @brief viommu_dmar_config::flags: the platform asks the OS not to enable x2APIC (VT-d 8.1). */
+#define VIOMMU_DMAR_F_X2APIC_OPT_OUT 0x2u
+/** @brief viommu_dmar_config::flags: DMA control opt-in (VT-d 8.1). */
+#define VIOMMU_DMAR_F_DMA_CTRL_PLATFORM_OPT_IN 0x4u
 
 /** @brief DMAR table description. */
 struct viommu_dmar_config {

@@ -114,6 +114,8 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         struct amdvi_devstate *ds = amdvi_find_dev(dev, (uint16_t)c[0]);
         if (ds)
             r = amdvi_apply_dte(dev, ds);
+        /* The DTE's interrupt fields may have changed too. */
+        amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_DEVICE, VIOMMU_IRQ_CAUSE_DTE, (uint16_t)c[0]);
         break;
     }
     case CMD_INV_IOMMU_PAGES: {
@@ -127,7 +129,10 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         break;
     }
     case CMD_INV_IOTLB_PAGES: /* no device IOTLB (ATS) is emulated: complete */
-    case CMD_INV_INT_TABLE:   /* interrupt remapping is not emulated: nothing cached */
+        break;
+    case CMD_INV_INT_TABLE: /* nothing cached here; the VMM may cache routes (amdvi_ir.c) */
+        dev->stats.int_table_invalidations++;
+        amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_DEVICE, VIOMMU_IRQ_CAUSE_INT_TABLE, (uint16_t)c[0]);
         break;
     case CMD_PREFETCH_PAGES:
         if (!(dev->efr & VIOMMU_AMDVI_EFR_PREFSUP))
@@ -138,6 +143,7 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
             return CMD_ILLEGAL;
         vi_iotlb_invalidate_all(dev->ctx);
         r = resync_all(dev);
+        amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_DTE, 0);
         break;
     case CMD_COMPLETE_PPR: /* PPR not advertised */
     default:

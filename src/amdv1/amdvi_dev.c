@@ -29,20 +29,6 @@ void amdvi_msi(struct viommu_amdvi *dev)
     vi_msi(dev->ctx, addr, dev->msi_data & 0xffffu);
 }
 
-static uint32_t block_code(uint32_t event)
-{
-    switch (event) {
-    case VIOMMU_AMDVI_EV_IO_PAGE_FAULT:
-        return AMDVI_BLOCK_IOPF;
-    case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
-        return AMDVI_BLOCK_ILLEGAL_DTE;
-    case VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR:
-        return AMDVI_BLOCK_DTE_HWERR;
-    default:
-        return AMDVI_BLOCK_SILENT;
-    }
-}
-
 /* Bring one address space in line with the IOMMU state and its DTE. The
  * core diffs the notifiers' shadows against the new translation. */
 int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
@@ -56,7 +42,7 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     }
     struct viommu_amdvi_resolution res;
     dev->stats.dte_resolves++;
-    amdvi_dte_resolve(dev->ctx, dev->devtab, ds->devid, dev->efr, dev->levels, dev->pa_lg2, &res);
+    amdvi_dte_resolve(dev->ctx, dev->devtab, ds->devid, dev->levels, dev->pa_lg2, &res);
     ds->domain_id = res.domain_id;
     ds->suppress = res.suppress;
     ds->dte_gpa = res.dte_gpa;
@@ -68,7 +54,7 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
         ds->has_domain = 1;
         return vi_as_set_pt(ds->as, res.domain_id, &res.pt);
     default:
-        return vi_as_set_blocked(ds->as, block_code(res.event));
+        return vi_as_set_blocked(ds->as, res.event);
     }
 }
 
@@ -117,6 +103,7 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
         return VIOMMU_ENOMEM;
     }
     dev->ctx = ctx;
+    vi_irq_notifiers_init(&dev->irqn, ctx);
     memcpy(&dev->cfg, cfg, sizeof(dev->cfg));
     dev->cfg.size = sizeof(dev->cfg);
     if (!dev->cfg.levels)
@@ -124,7 +111,7 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
     if (!dev->cfg.va_lg2)
         dev->cfg.va_lg2 = 64;
     if (!dev->cfg.pa_lg2)
-        dev->cfg.pa_lg2 = 48;
+        dev->cfg.pa_lg2 = AMDVI_DEFAULT_PA_LG2;
     if (!dev->cfg.cmds_per_doorbell)
         dev->cfg.cmds_per_doorbell = AMDVI_DEFAULT_CMDS_PER_DOORBELL;
     dev->levels = dev->cfg.dma_remap ? dev->cfg.levels : 0;
@@ -154,6 +141,7 @@ int viommu_amdvi_destroy(struct viommu_amdvi *dev)
         vi_free(ctx, ds);
         ds = next;
     }
+    vi_irq_notifiers_clear(&dev->irqn);
     vi_free(ctx, dev);
     vi_ctx_device_put(ctx);
     vi_leave(ctx);
@@ -206,6 +194,7 @@ int viommu_amdvi_reset(struct viommu_amdvi *dev)
         return r;
     amdvi_regs_reset(dev);
     r = amdvi_apply_all(dev);
+    amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_RESET, 0);
     vi_leave(dev->ctx);
     return r;
 }
@@ -219,6 +208,7 @@ int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_amdvi_stats *
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
+    dev->stats.irq_notifications = dev->irqn.events;
     vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;

@@ -44,13 +44,10 @@ static void blocked(struct viommu_amdvi_resolution *out, uint32_t event)
     out->event = event;
 }
 
-void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out)
+void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, unsigned levels,
+                       unsigned pa_lg2, struct viommu_amdvi_resolution *out)
 {
-    (void)efr_features;
     memset(out, 0, sizeof(*out));
-    if (pa_lg2 == 0 || pa_lg2 > 52)
-        pa_lg2 = 48;
     uint64_t base = devtab_reg & AMDVI_BASE_ADDR;
     uint64_t entries = (VI_FIELD_GET(AMDVI_DEVTAB_SIZE, devtab_reg) + 1) * (4096u / DTE_LEN);
     out->dte_gpa = base + (uint64_t)devid * DTE_LEN;
@@ -105,15 +102,59 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
     out->mode = VIOMMU_MODE_TRANSLATED;
 }
 
-int viommu_amdvi_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                         unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out)
+int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw, uint64_t devtab_reg,
+                            uint16_t devid, struct viommu_amdvi_resolution_v2 *out)
 {
-    if (!ctx || !out)
+    if (!ctx || !hw || !out)
         return VIOMMU_EINVAL;
+    if (hw->size < sizeof(struct viommu_amdvi_hw))
+        return VIOMMU_ESIZE;
+    /* Every member up to `pt` is in the first version of the struct; a
+     * later, longer version is written only as far as the caller's size. */
+    size_t size = out->size;
+    if (size < sizeof(struct viommu_amdvi_resolution_v2))
+        return VIOMMU_ESIZE;
+    /* The same ranges and defaults as viommu_amdvi_create(). */
+    if (hw->levels != 0 && (hw->levels < 4 || hw->levels > 6))
+        return VIOMMU_EINVAL;
+    if (hw->pa_lg2 > 52 || (hw->pa_lg2 && hw->pa_lg2 < 32))
+        return VIOMMU_EINVAL;
+    unsigned levels = hw->dma_remap ? (hw->levels ? hw->levels : 6) : 0;
+    unsigned pa_lg2 = hw->pa_lg2 ? hw->pa_lg2 : AMDVI_DEFAULT_PA_LG2;
+    struct viommu_amdvi_resolution res;
     int r = vi_enter(ctx);
     if (r)
         return r;
-    amdvi_dte_resolve(ctx, devtab_reg, devid, efr_features, levels, pa_lg2, out);
+    amdvi_dte_resolve(ctx, devtab_reg, devid, levels, pa_lg2, &res);
+    vi_leave(ctx);
+    struct viommu_amdvi_resolution_v2 v2 = {
+        .size = size,
+        .mode = res.mode,
+        .event = res.event,
+        .domain_id = res.domain_id,
+        .perm = res.perm,
+        .suppress = res.suppress,
+        .dte_gpa = res.dte_gpa,
+        .pt = res.pt,
+    };
+    memcpy(v2.dte, res.dte, sizeof(v2.dte));
+    memcpy(out, &v2, sizeof(v2));
+    return 0;
+}
+
+/* The 0.1 interface: scalars, `levels` 0 = translation disabled. */
+int viommu_amdvi_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
+                         unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out)
+{
+    (void)efr_features; /* no advertised EFR feature changes the DTE checks */
+    if (!ctx || !out)
+        return VIOMMU_EINVAL;
+    if (pa_lg2 == 0 || pa_lg2 > 52)
+        pa_lg2 = AMDVI_DEFAULT_PA_LG2;
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    amdvi_dte_resolve(ctx, devtab_reg, devid, levels, pa_lg2, out);
     vi_leave(ctx);
     return 0;
 }

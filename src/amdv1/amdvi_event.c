@@ -71,15 +71,15 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     switch (f->reason) {
     case VIOMMU_FAULT_BLOCKED:
         switch (f->code) {
-        case AMDVI_BLOCK_IOPF:
+        case VIOMMU_AMDVI_EV_IO_PAGE_FAULT:
             code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
             put(ev, code, devid, dom | rw, f->iova);
             break;
-        case AMDVI_BLOCK_ILLEGAL_DTE:
+        case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
             code = VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
             put(ev, code, devid, rw, f->iova);
             break;
-        case AMDVI_BLOCK_DTE_HWERR:
+        case VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR:
             code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
             put(ev, code, devid, rw, ds ? ds->dte_gpa : 0);
             break;

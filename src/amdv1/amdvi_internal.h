@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "core/bits.h"
+#include "core/irq.h"
+#include "fmt/fmt.h"
 
 /* ---- MMIO register offsets (spec §3.4) -------------------------------- */
 #define AMDVI_MMIO_DEVTAB 0x0000
@@ -51,7 +53,10 @@
 #define AMDVI_CTRL_COHERENT VI_BIT(10)
 #define AMDVI_CTRL_ISOC VI_BIT(11)
 #define AMDVI_CTRL_CMDBUF_EN VI_BIT(12)
-/* Bits kept as written: the ones above. PPR, GT, GA, SMI filter, XT, ... are
+#define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
+#define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
+/* Bits kept as written: the ones above, plus GAEn/XTEn when EFR GASup/XTSup
+ * are advertised (amdvi_ctrl_rw_mask()). PPR, GT, GAM, SMI filter, ... are
  * not advertised and read as zero. */
 #define AMDVI_CTRL_RW_MASK                                                                                  \
     (AMDVI_CTRL_IOMMU_EN | AMDVI_CTRL_HT_TUN_EN | AMDVI_CTRL_EVTLOG_EN | AMDVI_CTRL_EVTINT_EN |               \
@@ -80,22 +85,22 @@
 #define AMDVI_EVF_RZ VI_BIT(23)
 #define AMDVI_EVF_TR VI_BIT(24)
 
-/* Codes passed to vi_as_set_blocked(): what a DMA through a blocked DTE logs. */
-enum amdvi_block_code {
-    AMDVI_BLOCK_SILENT = 0,      /* target abort, no event */
-    AMDVI_BLOCK_IOPF = 1,        /* IO_PAGE_FAULT (e.g. V=1 TV=0, Mode 0 with IR=IW=0) */
-    AMDVI_BLOCK_ILLEGAL_DTE = 2, /* ILLEGAL_DEV_TABLE_ENTRY */
-    AMDVI_BLOCK_DTE_HWERR = 3,   /* DEV_TAB_HARDWARE_ERROR */
-};
+/* The code passed to vi_as_set_blocked() is the enum viommu_amdvi_event_code
+ * a DMA through the blocked DTE logs (0 = target abort, no event): public,
+ * see viommu_fault::code. */
 
 #define AMDVI_SUPPRESS_SA 1u
 #define AMDVI_SUPPRESS_SE 2u
 
-unsigned amdv1_mode_va_lg2(unsigned mode);
-
 /* Lock held: read and validate a DTE (amdvi_dte.c). */
-void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out);
+/* Physical-address bits when a device-level pa_lg2 is 0 (viommu_amdvi_config,
+ * viommu_amdvi_hw, viommu_amdvi_resolve()): one default for the device.
+ * viommu_amdv1_pt_config() is format-level: there 0 is the format's 52. */
+#define AMDVI_DEFAULT_PA_LG2 48u
+
+/* levels: 4..6, 0 = translation disabled (HATS = 11b); pa_lg2: 32..52. */
+void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, unsigned levels,
+                       unsigned pa_lg2, struct viommu_amdvi_resolution *out);
 
 /* ---- device state ------------------------------------------------------ */
 
@@ -114,6 +119,7 @@ struct viommu_amdvi {
     /* MMIO registers */
     uint64_t devtab, cmdbuf, evtlog, control, excl_base, excl_limit;
     uint64_t cmd_head, cmd_tail, evt_head, evt_tail, status;
+    struct vi_irq_notifiers irqn;
     struct amdvi_devstate *devs; /* list of address spaces we own */
     struct viommu_amdvi_stats stats;
 };
@@ -145,6 +151,11 @@ bool amdvi_cmd_running(const struct viommu_amdvi *dev);
 
 /* amdvi_regs.c */
 void amdvi_regs_reset(struct viommu_amdvi *dev);
+/* Control bits a write keeps (GAEn/XTEn only when advertised). */
+uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev);
+
+/* amdvi_ir.c */
+void amdvi_ir_notify(struct viommu_amdvi *dev, uint32_t scope, uint32_t cause, uint16_t devid);
 uint64_t amdvi_buf_entries(uint64_t reg);
 
 #endif /* VIOMMU_AMDVI_INTERNAL_H */

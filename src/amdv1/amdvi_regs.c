@@ -40,6 +40,12 @@ uint64_t amdvi_buf_entries(uint64_t reg)
     return UINT64_C(1) << len;
 }
 
+uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev)
+{
+    return AMDVI_CTRL_RW_MASK | ((dev->efr & VIOMMU_AMDVI_EFR_GASUP) ? AMDVI_CTRL_GA_EN : 0) |
+           ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? AMDVI_CTRL_XT_EN : 0);
+}
+
 void amdvi_regs_reset(struct viommu_amdvi *dev)
 {
     dev->devtab = dev->cmdbuf = dev->evtlog = dev->control = 0;
@@ -232,7 +238,7 @@ int viommu_amdvi_mmio_read(struct viommu_amdvi *dev, uint64_t off, unsigned size
 static void control_write(struct viommu_amdvi *dev, uint64_t v)
 {
     uint64_t old = dev->control;
-    dev->control = v & AMDVI_CTRL_RW_MASK;
+    dev->control = v & amdvi_ctrl_rw_mask(dev);
     bool en = dev->control & AMDVI_CTRL_IOMMU_EN;
     bool was_en = old & AMDVI_CTRL_IOMMU_EN;
 
@@ -249,6 +255,10 @@ static void control_write(struct viommu_amdvi *dev, uint64_t v)
         int r = amdvi_apply_all(dev);
         if (r)
             vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: mode switch on enable/disable: %d", r);
+        amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, en ? VIOMMU_IRQ_CAUSE_ENABLE : VIOMMU_IRQ_CAUSE_DISABLE, 0);
+    } else if (en && ((old ^ dev->control) & (AMDVI_CTRL_GA_EN | AMDVI_CTRL_XT_EN))) {
+        /* IRTE format or destination width changed under live remapping. */
+        amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_MODE, 0);
     }
 
     /* Command buffer runs while IommuEn and CmdBufEn; a stop after an

@@ -92,7 +92,7 @@ static int parse_config(const struct viommu_amdvi *dev, struct vi_state_r *s)
     return 0;
 }
 
-static int parse_regs(struct vi_state_r *s, struct amdvi_saved *v)
+static int parse_regs(const struct viommu_amdvi *dev, struct vi_state_r *s, struct amdvi_saved *v)
 {
     v->base_lo = vi_state_r_u32(s);
     v->base_hi = vi_state_r_u32(s);
@@ -118,7 +118,7 @@ static int parse_regs(struct vi_state_r *s, struct amdvi_saved *v)
         v->msi_data > 0xffffu)
         return VIOMMU_EFORMAT;
     if ((v->devtab & ~AMDVI_DEVTAB_MASK) || (v->cmdbuf & ~AMDVI_BUF_MASK) || (v->evtlog & ~AMDVI_BUF_MASK) ||
-        (v->control & ~AMDVI_CTRL_RW_MASK) || (v->excl_base & ~AMDVI_EXCL_BASE_MASK) ||
+        (v->control & ~amdvi_ctrl_rw_mask(dev)) || (v->excl_base & ~AMDVI_EXCL_BASE_MASK) ||
         (v->excl_limit & ~AMDVI_BASE_ADDR) || (v->status & ~AMDVI_STS_ALL))
         return VIOMMU_EFORMAT;
     if ((v->cmd_head & ~AMDVI_PTR_MASK) || (v->cmd_tail & ~AMDVI_PTR_MASK) || (v->evt_head & ~AMDVI_PTR_MASK) ||
@@ -146,7 +146,7 @@ static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, st
             have_cfg = true;
             break;
         case AMDVI_SEC_REGS:
-            if (have_regs || (r = parse_regs(&s, v)))
+            if (have_regs || (r = parse_regs(dev, &s, v)))
                 return VIOMMU_EFORMAT;
             have_regs = true;
             break;
@@ -194,6 +194,7 @@ int viommu_amdvi_restore(struct viommu_amdvi *dev, const void *buf, size_t len)
      * re-reads its DTE; the core diffs the notifiers' shadows. */
     vi_iotlb_invalidate_all(dev->ctx);
     r = amdvi_apply_all(dev);
+    amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_RESTORE, 0);
     vi_leave(dev->ctx);
     return r;
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * IVRS ACPI table builder (AMD IOMMU spec 48882 §5.2 "IVRS": IVinfo, IVHD
- * type 10h block, §5.2.2.x device entries: 2h select, 3h/4h range).
+ * type 10h block, §5.2.2.x device entries: 2h select, 3h/4h range, 48h
+ * special device: IOAPIC / HPET with its handle and source DeviceID).
+ * The type 10h IOMMU feature-reporting field mirrors the EFR bits Linux
+ * reads from it: XTSup (bit 0), IASup (bit 5), GASup (bit 6).
  */
 #include "amdv1/amdvi_internal.h"
 
@@ -14,10 +17,15 @@
 #define IVHD10_LEN 24u
 #define IVHD_FLAG_COHERENT 0x20u
 #define IVHD_FLAG_PREFSUP 0x40u
+#define IVHD_FEAT_XTSUP 0x1u
+#define IVHD_FEAT_IASUP 0x20u
+#define IVHD_FEAT_GASUP 0x40u
+#define IVHD_SPECIAL_IOAPIC 1u
+#define IVHD_SPECIAL_HPET 2u
 
 static size_t entry_len(const struct viommu_ivrs_dev *d)
 {
-    return d->kind == VIOMMU_IVRS_DEV_RANGE ? 8u : 4u;
+    return d->kind == VIOMMU_IVRS_DEV_SELECT ? 4u : 8u;
 }
 
 int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
@@ -27,7 +35,7 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
         return VIOMMU_EINVAL;
     size_t need = IVRS_HDR_LEN + IVHD10_LEN;
     for (size_t i = 0; i < ndevs; i++) {
-        if (devs[i].kind > VIOMMU_IVRS_DEV_RANGE ||
+        if (devs[i].kind > VIOMMU_IVRS_DEV_HPET ||
             (devs[i].kind == VIOMMU_IVRS_DEV_RANGE && devs[i].devid_last < devs[i].devid))
             return VIOMMU_EINVAL;
         need += entry_len(&devs[i]);
@@ -55,11 +63,21 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
     vi_put_le64(h + 8, ((uint64_t)dev->base_hi << 32) | (dev->base_lo & 0xffffc000u));
     vi_put_le16(h + 16, dev->cfg.segment);
     vi_put_le16(h + 18, 0);         /* IOMMU info: MSI number 0, UnitID 0 */
-    vi_put_le32(h + 20, 0);         /* feature reporting: the EFR register is authoritative */
+    uint32_t feat = ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? IVHD_FEAT_XTSUP : 0) |
+                    ((dev->efr & VIOMMU_AMDVI_EFR_IASUP) ? IVHD_FEAT_IASUP : 0) |
+                    ((dev->efr & VIOMMU_AMDVI_EFR_GASUP) ? IVHD_FEAT_GASUP : 0);
+    vi_put_le32(h + 20, feat); /* IOMMU feature reporting (the EFR holds the rest) */
     uint8_t *e = h + IVHD10_LEN;
     for (size_t i = 0; i < ndevs; i++) {
         const struct viommu_ivrs_dev *d = &devs[i];
-        if (d->kind == VIOMMU_IVRS_DEV_RANGE) {
+        if (d->kind == VIOMMU_IVRS_DEV_IOAPIC || d->kind == VIOMMU_IVRS_DEV_HPET) {
+            e[0] = 0x48;
+            e[3] = d->data;
+            e[4] = d->handle;
+            vi_put_le16(e + 5, d->devid);
+            e[7] = d->kind == VIOMMU_IVRS_DEV_IOAPIC ? IVHD_SPECIAL_IOAPIC : IVHD_SPECIAL_HPET;
+            e += 8;
+        } else if (d->kind == VIOMMU_IVRS_DEV_RANGE) {
             e[0] = 0x03;
             vi_put_le16(e + 1, d->devid);
             e[3] = d->data;

@@ -212,6 +212,11 @@ void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn)
     as->recheck = fn;
 }
 
+void vi_as_set_fault_flags(struct viommu_as *as, uint8_t flags)
+{
+    as->fault_flags = flags;
+}
+
 static int vi_as_lookup(struct viommu_as *as, uint64_t iova, struct viommu_translation *out,
                         struct viommu_fault *fault)
 {
@@ -276,6 +281,7 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
     }
     local.iova = iova;
     local.access = (uint8_t)access;
+    local.flags = as->fault_flags;
     ctx->stats.faults++;
     if (fault)
         *fault = local;

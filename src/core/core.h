@@ -5,6 +5,9 @@
  * by the caller (the device model's public entry point takes it with
  * vi_enter() and drops it with vi_leave()). The public viommu_* core
  * functions are thin wrappers that do exactly that around these.
+ *
+ * Includes base.h (locking, allocation, log, MSI: the bottom of the core);
+ * internal.h includes this header. See base.h for the order of the files.
  */
 #ifndef VIOMMU_CORE_H
 #define VIOMMU_CORE_H
@@ -15,36 +18,22 @@
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>
 
+#include "core/base.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- locking and re-entrancy ------------------------------------------ */
-
-/* Lock the context for a public entry point. Returns VIOMMU_EBUSY (and does
- * not lock) when called from inside one of this context's callbacks on the
- * same thread, VIOMMU_EINVAL for NULL. */
-int vi_enter(struct viommu_ctx *ctx);
-void vi_leave(struct viommu_ctx *ctx);
-/* True while the current thread runs a callback of `ctx`. */
-bool vi_in_callback(const struct viommu_ctx *ctx);
-/* Bracket every callback into the VMM (host ops and notifier callbacks). */
-void vi_callback_begin(struct viommu_ctx *ctx);
-void vi_callback_end(struct viommu_ctx *ctx);
+/* ---- context (ctx.c) -------------------------------------------------- */
 
 /* A device model was created in / destroyed from the context: the context
  * refuses to be destroyed while any is alive. Lock held. */
 void vi_ctx_device_get(struct viommu_ctx *ctx);
 void vi_ctx_device_put(struct viommu_ctx *ctx);
+const struct viommu_budget *vi_budget(const struct viommu_ctx *ctx);
 
-/* ---- allocation (routed through the host's allocator hooks) ----------- */
-
-void *vi_alloc(struct viommu_ctx *ctx, size_t size);
-void *vi_zalloc(struct viommu_ctx *ctx, size_t size);
-void vi_free(struct viommu_ctx *ctx, void *ptr);
-
-/* ---- guest memory, interrupts, logging -------------------------------- */
+/* ---- guest memory (gmem.c) ------------------------------------------- */
 
 /* Read/write guest memory: registered RAM ranges first, then the host
  * callback. Return 0 or VIOMMU_EIO (counted in stats.read_errors). */
@@ -52,23 +41,6 @@ int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len);
 int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len);
 /* Little-endian 64-bit read (table entries and descriptors). */
 int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
-void vi_msi(struct viommu_ctx *ctx, uint64_t addr, uint32_t data);
-/* Log through the host sink. Every level is rate-limited per context
- * (VI_LOG_PER_SECOND messages per level and second, then one summary of the
- * dropped ones): nearly every message can be triggered by the guest. */
-#define VI_LOG_PER_SECOND 10u
-/* Clock of the rate limiter (monotonic seconds); tests may replace it. */
-extern uint64_t (*vi_log_clock)(void);
-void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-/* Copy a versioned value struct out to a caller that compiled it with
- * `size` bytes: fewer bytes if smaller, the rest zero-filled if larger. */
-void vi_copy_sized(void *out, size_t size, const void *src, size_t src_size);
-const struct viommu_budget *vi_budget(const struct viommu_ctx *ctx);
 
 /* ---- address spaces (see as.h for semantics) -------------------------- */
 
@@ -94,6 +66,11 @@ int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
  * CAP.CM = 0). Runs with the context lock held; NULL (the default) = none. */
 typedef void (*vi_as_recheck_fn)(void *opaque, struct viommu_as *as);
 void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn);
+
+/* viommu_fault::flags (enum viommu_fault_flag) of every fault the space
+ * reports from now on, whatever its mode; the owner keeps them current
+ * (VT-d: FPD of the entries that resolved the space). Default 0. */
+void vi_as_set_fault_flags(struct viommu_as *as, uint8_t flags);
 
 /* Translate with IOTLB; calls the owner's fault hook on a fault unless
  * `report` is false. */

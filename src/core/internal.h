@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Private structures of the core, included only by the core sources. */
+/* Private structures of the core, included only by the core sources.
+ * Includes core.h (and through it base.h); see base.h for the file order. */
 #ifndef VIOMMU_CORE_INTERNAL_H
 #define VIOMMU_CORE_INTERNAL_H
 
@@ -103,6 +104,9 @@ struct viommu_ctx {
     void *tstat_mem;
     const void *tstat_owner[VI_TSTAT_SLOTS]; /* lock held */
     unsigned ntstat;
+    /* Run by vi_leave() while `dead` is set: vi_free_dead_notifiers (as.c),
+     * so that base.c need not call up into the address-space layer. */
+    void (*reap)(struct viommu_ctx *ctx);
     struct viommu_budget budget;
     struct viommu_stats stats;
     struct vi_ram ram[VIOMMU_MAX_RAM_REGIONS];
@@ -164,6 +168,7 @@ struct viommu_as {
     _Atomic uint64_t iotlb_sizes; /* bit n set: entries of page size 2^n may be cached */
     enum viommu_mode mode;
     uint32_t blocked_code;
+    uint8_t fault_flags; /* viommu_fault::flags of its faults, see vi_as_set_fault_flags() */
     uint8_t pass_perm; /* passthrough: accesses allowed (AMD-Vi DTE Mode 0 IR/IW) */
     enum vi_src src;
     uint64_t domain;
@@ -184,7 +189,7 @@ struct viommu_map_domain {
     struct viommu_map_domain *next;
 };
 
-/* ctx.c */
+/* as.c: free notifiers unregistered from a callback (the ctx's reap hook). */
 void vi_free_dead_notifiers(struct viommu_ctx *ctx);
 
 /* walk.c */

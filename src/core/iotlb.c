@@ -176,6 +176,16 @@ void vi_iotlb_invalidate_domain(struct viommu_ctx *ctx, void *opaque, uint64_t d
             vi_iotlb_invalidate_as(as, first, last);
 }
 
+int viommu_iotlb_invalidate_all(struct viommu_ctx *ctx)
+{
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    vi_iotlb_invalidate_all(ctx);
+    vi_leave(ctx);
+    return 0;
+}
+
 /* ---- per-thread hit counters ------------------------------------------ */
 
 int vi_tstat_init(struct viommu_ctx *ctx)

@@ -661,7 +661,7 @@ int vi_sync_pending(struct viommu_ctx *ctx, void *opaque)
     if (!ctx->pend)
         return 0;
     for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
-        uint64_t pf = 0, pl = 0;
+        uint64_t pf = 0, pl = 0; /* set by vi_as_pending() when it returns true */
         if (opaque && as->opaque != opaque) {
             left = left || vi_as_pending(as, &pf, &pl);
             continue;

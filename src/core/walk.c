@@ -5,18 +5,16 @@
  * skipping (AMD v1), large and replicated pages (AMD v1 NextLevel 7),
  * permission accumulation, the depth bound (levels strictly decrease), the
  * entries-per-walk budget, and failed reads as data, never as "not mapped".
+ * Translate and the range walk share one step (vi_pt_step: descend, leaf,
+ * skip or fault), and vi_read_entry() is the only place an entry is read.
  */
 #include "core/bits.h"
 #include "core/internal.h"
+#include "core/pt_fmt.h"
 
 #include <string.h>
 
 #define VI_ENTRY_LG2 3u /* 8-byte entries */
-
-static unsigned vi_shift(const struct viommu_pt_format *fmt, unsigned level)
-{
-    return fmt->granule_lg2 + level * fmt->level_bits;
-}
 
 /* Last byte of the naturally aligned block of 2^lg2 bytes at `base`. */
 static uint64_t vi_span_last(uint64_t base, unsigned lg2)
@@ -35,12 +33,13 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg)
         return false;
     if (cfg->top_level >= fmt->max_levels)
         return false;
-    if (vi_shift(fmt, cfg->top_level) >= 64 || cfg->va_lg2 > 64 || cfg->va_lg2 <= vi_shift(fmt, cfg->top_level))
+    if (vi_pt_level_lg2(fmt, cfg->top_level) >= 64 || cfg->va_lg2 > 64 ||
+        cfg->va_lg2 <= vi_pt_level_lg2(fmt, cfg->top_level))
         return false;
     /* The top table indexes level_bits bits above its shift and no more:
      * a larger va_lg2 would let translate drop the high bits (aliasing)
      * while the range walker reads past the table. */
-    if (cfg->va_lg2 > vi_shift(fmt, cfg->top_level) + fmt->level_bits)
+    if (cfg->va_lg2 > vi_pt_level_lg2(fmt, cfg->top_level) + fmt->level_bits)
         return false;
     return true;
 }
@@ -54,7 +53,8 @@ static void vi_fault_set(struct viommu_fault *f, uint32_t reason, uint32_t code,
     f->level = (uint8_t)level;
 }
 
-/* Read and decode the entry at `gpa`. Returns 0, or VIOMMU_EIO. */
+/* Read and decode the entry at `gpa`. Returns 0, or VIOMMU_EIO. The only
+ * place page-table entries are read. */
 static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t gpa, unsigned level,
                          uint64_t iova, struct viommu_pte *pte)
 {
@@ -73,7 +73,7 @@ static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *
 /* IOVA bits that index the levels skipped between `level` and `next`. */
 static uint64_t vi_skipped_bits(const struct viommu_pt_format *fmt, unsigned level, unsigned next)
 {
-    unsigned lo = vi_shift(fmt, next + 1), hi = vi_shift(fmt, level);
+    unsigned lo = vi_pt_level_lg2(fmt, next + 1), hi = vi_pt_level_lg2(fmt, level);
     if (next + 1 >= level)
         return 0;
     return vi_lg2_mask(hi) & ~vi_lg2_mask(lo);
@@ -82,14 +82,74 @@ static uint64_t vi_skipped_bits(const struct viommu_pt_format *fmt, unsigned lev
 /* Does a LEAF found at `level` have a page size the walk can honour? */
 static bool vi_leaf_size_ok(const struct viommu_pt_format *fmt, unsigned level, unsigned page_lg2)
 {
-    unsigned shift = vi_shift(fmt, level);
+    unsigned shift = vi_pt_level_lg2(fmt, level);
     return page_lg2 >= shift && page_lg2 < shift + fmt->level_bits && page_lg2 < 64;
+}
+
+/* What one step of a walk found. */
+enum vi_step_kind {
+    VI_STEP_DESCEND, /* pte is a table below this level that covers iova */
+    VI_STEP_LEAF,    /* pte maps a page of a size this level can hold */
+    VI_STEP_SKIP,    /* nothing mapped here (reason NOT_PRESENT, code) */
+    VI_STEP_FAULT,   /* failed read or malformed entry (reason, code) */
+};
+
+struct vi_step {
+    uint64_t gpa;          /* GPA of the entry */
+    struct viommu_pte pte; /* the decoded entry (DESCEND, LEAF) */
+    uint32_t reason;       /* SKIP, FAULT: viommu_fault::reason */
+    uint32_t code;         /* SKIP, FAULT: viommu_fault::code */
+};
+
+/* One step of translate and range walk alike: read the entry of the table at
+ * `table` (at `level`) that indexes `iova`, and classify it. */
+static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t table,
+                                    unsigned level, uint64_t iova, struct vi_step *st)
+{
+    const struct viommu_pt_format *fmt = cfg->fmt;
+    uint64_t idx = (iova >> vi_pt_level_lg2(fmt, level)) & vi_lg2_mask(fmt->level_bits);
+
+    st->gpa = table + (idx << VI_ENTRY_LG2);
+    st->reason = 0;
+    st->code = 0;
+    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte)) {
+        st->reason = VIOMMU_FAULT_READ_FAILED;
+        return VI_STEP_FAULT;
+    }
+    switch (st->pte.kind) {
+    case VIOMMU_PTE_NONE:
+        st->reason = VIOMMU_FAULT_NOT_PRESENT;
+        return VI_STEP_SKIP;
+    case VIOMMU_PTE_TABLE:
+        if (level == 0 || st->pte.next_level >= level) {
+            st->reason = VIOMMU_FAULT_BAD_ENTRY;
+            st->code = VIOMMU_PT_CODE_BAD_LEVEL;
+            return VI_STEP_FAULT;
+        }
+        /* With skipped levels the child only covers the low part. */
+        if (iova & vi_skipped_bits(fmt, level, st->pte.next_level)) {
+            st->reason = VIOMMU_FAULT_NOT_PRESENT;
+            st->code = VIOMMU_PT_CODE_SKIPPED_BITS;
+            return VI_STEP_SKIP;
+        }
+        return VI_STEP_DESCEND;
+    case VIOMMU_PTE_LEAF:
+        if (!vi_leaf_size_ok(fmt, level, st->pte.page_lg2)) {
+            st->reason = VIOMMU_FAULT_BAD_ENTRY;
+            st->code = VIOMMU_PT_CODE_BAD_PAGE_SIZE;
+            return VI_STEP_FAULT;
+        }
+        return VI_STEP_LEAF;
+    default:
+        st->reason = VIOMMU_FAULT_BAD_ENTRY;
+        st->code = st->pte.fault_code;
+        return VI_STEP_FAULT;
+    }
 }
 
 int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t iova, unsigned access,
                     struct viommu_translation *out, struct viommu_fault *fault)
 {
-    const struct viommu_pt_format *fmt;
     struct viommu_fault dummy;
     uint64_t table;
     unsigned level, perm, steps;
@@ -101,7 +161,6 @@ int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, 
     memset(fault, 0, sizeof(*fault));
     fault->iova = iova;
     fault->access = (uint8_t)access;
-    fmt = cfg->fmt;
     ctx->stats.walks++;
 
     if (cfg->va_lg2 < 64 && (iova >> cfg->va_lg2) != 0) {
@@ -113,50 +172,29 @@ int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, 
     perm = cfg->perm;
     /* Levels strictly decrease, so at most top_level + 1 entries are read. */
     for (steps = 0; steps <= cfg->top_level; steps++) {
-        unsigned shift = vi_shift(fmt, level);
-        uint64_t idx = (iova >> shift) & vi_lg2_mask(fmt->level_bits);
-        uint64_t gpa = table + (idx << VI_ENTRY_LG2);
-        struct viommu_pte pte;
+        struct vi_step st;
+        uint64_t mask;
 
-        if (vi_read_entry(ctx, cfg, gpa, level, iova, &pte)) {
-            vi_fault_set(fault, VIOMMU_FAULT_READ_FAILED, 0, gpa, level);
-            return VIOMMU_EFAULT;
-        }
-        switch (pte.kind) {
-        case VIOMMU_PTE_NONE:
-            vi_fault_set(fault, VIOMMU_FAULT_NOT_PRESENT, 0, gpa, level);
-            return VIOMMU_EFAULT;
-        case VIOMMU_PTE_TABLE:
-            if (level == 0 || pte.next_level >= level) {
-                vi_fault_set(fault, VIOMMU_FAULT_BAD_ENTRY, VIOMMU_PT_CODE_BAD_LEVEL, gpa, level);
-                return VIOMMU_EFAULT;
-            }
-            if (iova & vi_skipped_bits(fmt, level, pte.next_level)) {
-                vi_fault_set(fault, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_CODE_SKIPPED_BITS, gpa, level);
-                return VIOMMU_EFAULT;
-            }
-            perm &= pte.perm;
-            table = pte.addr;
-            level = pte.next_level;
+        switch (vi_pt_step(ctx, cfg, table, level, iova, &st)) {
+        case VI_STEP_DESCEND:
+            perm &= st.pte.perm;
+            table = st.pte.addr;
+            level = st.pte.next_level;
             continue;
-        case VIOMMU_PTE_LEAF: {
-            uint64_t mask;
-            if (!vi_leaf_size_ok(fmt, level, pte.page_lg2)) {
-                vi_fault_set(fault, VIOMMU_FAULT_BAD_ENTRY, VIOMMU_PT_CODE_BAD_PAGE_SIZE, gpa, level);
-                return VIOMMU_EFAULT;
-            }
-            perm &= pte.perm;
-            mask = vi_lg2_mask(pte.page_lg2);
-            *out = (struct viommu_translation){
-                .iova = iova & ~mask, .addr = pte.addr & ~mask, .addr_mask = mask, .perm = perm & VIOMMU_PERM_RW};
+        case VI_STEP_LEAF:
+            perm &= st.pte.perm;
+            mask = vi_lg2_mask(st.pte.page_lg2);
+            *out = (struct viommu_translation){.iova = iova & ~mask,
+                                               .addr = st.pte.addr & ~mask,
+                                               .addr_mask = mask,
+                                               .perm = perm & VIOMMU_PERM_RW};
             if ((access & perm) != access) {
-                vi_fault_set(fault, VIOMMU_FAULT_PERM, 0, gpa, level);
+                vi_fault_set(fault, VIOMMU_FAULT_PERM, 0, st.gpa, level);
                 return VIOMMU_EFAULT;
             }
             return 0;
-        }
-        default:
-            vi_fault_set(fault, VIOMMU_FAULT_BAD_ENTRY, pte.fault_code, gpa, level);
+        default: /* SKIP, FAULT */
+            vi_fault_set(fault, st.reason, st.code, st.gpa, level);
             return VIOMMU_EFAULT;
         }
     }
@@ -166,7 +204,6 @@ int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, 
 
 struct vi_frame {
     uint64_t table; /* GPA of the table */
-    uint64_t base;  /* IOVA mapped by index 0 */
     uint64_t hi;    /* last IOVA to visit in this table */
     uint64_t next;  /* next IOVA to visit */
     uint8_t level;
@@ -202,28 +239,25 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
     if (first > va_last)
         return 0;
     stack[sp++] = (struct vi_frame){.table = cfg->root,
-                                     .base = 0,
-                                     .hi = last < va_last ? last : va_last,
-                                     .next = first,
-                                     .level = cfg->top_level,
-                                     .perm = cfg->perm};
+                                    .hi = last < va_last ? last : va_last,
+                                    .next = first,
+                                    .level = cfg->top_level,
+                                    .perm = cfg->perm};
     while (sp > 0) {
         struct vi_frame *f = &stack[sp - 1];
         unsigned shift, level;
-        uint64_t iova, idx, entry_first, entry_last, gpa;
-        struct viommu_pte pte;
+        uint64_t iova, entry_first, entry_last;
+        struct vi_step st;
 
         if (f->done) {
             sp--;
             continue;
         }
         level = f->level;
-        shift = vi_shift(fmt, level);
+        shift = vi_pt_level_lg2(fmt, level);
         iova = f->next;
-        idx = (iova - f->base) >> shift;
-        entry_first = f->base + (idx << shift);
+        entry_first = iova & ~vi_lg2_mask(shift);
         entry_last = vi_span_last(entry_first, shift);
-        gpa = f->table + (idx << VI_ENTRY_LG2);
 
         if (entries >= ctx->budget.walk_entries) {
             ctx->stats.budget_hits++;
@@ -236,54 +270,38 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
         else
             f->next = entry_last + 1;
 
-        if (vi_read_entry(ctx, cfg, gpa, level, iova, &pte)) {
-            vi_report_bad(bad, opaque, VIOMMU_FAULT_READ_FAILED, 0, entry_first, gpa, level);
-            continue;
-        }
-        switch (pte.kind) {
-        case VIOMMU_PTE_NONE:
+        switch (vi_pt_step(ctx, cfg, f->table, level, iova, &st)) {
+        case VI_STEP_SKIP:
             break;
-        case VIOMMU_PTE_TABLE: {
-            uint64_t child_last, hi;
-            if (level == 0 || pte.next_level >= level) {
-                vi_report_bad(bad, opaque, VIOMMU_FAULT_BAD_ENTRY, VIOMMU_PT_CODE_BAD_LEVEL, entry_first, gpa,
-                              level);
-                break;
-            }
+        case VI_STEP_FAULT:
+            vi_report_bad(bad, opaque, st.reason, st.code, entry_first, st.gpa, level);
+            break;
+        case VI_STEP_DESCEND: {
             /* With skipped levels the child only covers the low part. */
-            child_last = vi_span_last(entry_first, vi_shift(fmt, pte.next_level + 1u));
+            uint64_t child_last = vi_span_last(entry_first, vi_pt_level_lg2(fmt, st.pte.next_level + 1u));
             if (child_last > entry_last)
                 child_last = entry_last;
-            hi = f->hi < child_last ? f->hi : child_last;
-            if (iova > hi)
-                break;
             VI_INVARIANT(sp < 8);
-            stack[sp++] = (struct vi_frame){.table = pte.addr,
-                                             .base = entry_first,
-                                             .hi = hi,
-                                             .next = iova,
-                                             .level = pte.next_level,
-                                             .perm = (uint8_t)(f->perm & pte.perm)};
+            stack[sp++] = (struct vi_frame){.table = st.pte.addr,
+                                            .hi = f->hi < child_last ? f->hi : child_last,
+                                            .next = iova,
+                                            .level = st.pte.next_level,
+                                            .perm = (uint8_t)(f->perm & st.pte.perm)};
             break;
         }
-        case VIOMMU_PTE_LEAF: {
+        case VI_STEP_LEAF: {
             struct viommu_pt_leaf leaf;
-            uint64_t pfirst, plast;
+            unsigned lg2 = st.pte.page_lg2;
+            uint64_t pfirst = iova & ~vi_lg2_mask(lg2), plast = vi_span_last(pfirst, lg2);
             int r;
-            if (!vi_leaf_size_ok(fmt, level, pte.page_lg2)) {
-                vi_report_bad(bad, opaque, VIOMMU_FAULT_BAD_ENTRY, VIOMMU_PT_CODE_BAD_PAGE_SIZE, entry_first,
-                              gpa, level);
-                break;
-            }
-            pfirst = iova & ~vi_lg2_mask(pte.page_lg2);
-            plast = vi_span_last(pfirst, pte.page_lg2);
+
             memset(&leaf, 0, sizeof(leaf));
             leaf.iova_first = iova;
             leaf.iova_last = plast < f->hi ? plast : f->hi;
-            leaf.addr = (pte.addr & ~vi_lg2_mask(pte.page_lg2)) + (iova - pfirst);
-            leaf.page_lg2 = pte.page_lg2;
+            leaf.addr = (st.pte.addr & ~vi_lg2_mask(lg2)) + (iova - pfirst);
+            leaf.page_lg2 = (uint8_t)lg2;
             leaf.level = (uint8_t)level;
-            leaf.perm = (uint8_t)(f->perm & pte.perm & VIOMMU_PERM_RW);
+            leaf.perm = (uint8_t)(f->perm & st.pte.perm & VIOMMU_PERM_RW);
             /* Replicated entries of a large page are not visited again. */
             if (plast >= f->hi)
                 f->done = true;
@@ -296,9 +314,6 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
             }
             break;
         }
-        default:
-            vi_report_bad(bad, opaque, VIOMMU_FAULT_BAD_ENTRY, pte.fault_code, entry_first, gpa, level);
-            break;
         }
     }
     return 0;

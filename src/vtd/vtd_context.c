@@ -23,7 +23,14 @@ struct resolve_state {
     uint32_t ndoms;
 };
 
-static int blocked(struct viommu_vtd_resolved *out, uint32_t reason)
+/* The entry about to be read decides the result unless a later one does. */
+static void at(struct viommu_vtd_resolved_v2 *out, enum viommu_vtd_entry_kind kind, uint64_t gpa)
+{
+    out->entry_kind = kind;
+    out->entry_gpa = gpa;
+}
+
+static int blocked(struct viommu_vtd_resolved_v2 *out, uint32_t reason)
 {
     out->mode = VIOMMU_MODE_BLOCKED;
     out->fault_reason = reason;
@@ -54,8 +61,8 @@ static bool aw_supported(const struct viommu_vtd_hw *hw, unsigned aw)
     return aw >= 1 && aw <= 3 && (VI_FIELD_GET(VTD_CAP_SAGAW, hw->cap) & (1u << aw));
 }
 
-static void set_translated(struct resolve_state *st, struct viommu_vtd_resolved *out, unsigned aw, uint64_t root,
-                           uint16_t did)
+static void set_translated(struct resolve_state *st, struct viommu_vtd_resolved_v2 *out, unsigned aw,
+                           uint64_t root, uint16_t did)
 {
     unsigned mgaw = (unsigned)VI_FIELD_GET(VTD_CAP_MGAW, st->hw->cap) + 1;
     unsigned haw = st->hw->haw ? st->hw->haw : 52;
@@ -67,128 +74,135 @@ static void set_translated(struct resolve_state *st, struct viommu_vtd_resolved 
 
 /* 3.4.2: legacy mode. */
 static int resolve_legacy(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
-                          struct viommu_vtd_resolved *out)
+                          struct viommu_vtd_resolved_v2 *out)
 {
     uint64_t re[2], ce[2];
     if (pasid != VIOMMU_PASID_NONE)
-        return blocked(out, VTD_FR_SM_TTM0_PASID);
-    if (rta & ~st->haw_mask || read_qwords(st, rta + 16ull * (sid >> 8), re, 2))
-        return blocked(out, VTD_FR_ROOT_ACCESS);
+        return blocked(out, VIOMMU_VTD_FR_SM_TTM0_PASID);
+    at(out, VIOMMU_VTD_ENTRY_ROOT, rta + 16ull * (sid >> 8));
+    if (rta & ~st->haw_mask || read_qwords(st, out->entry_gpa, re, 2))
+        return blocked(out, VIOMMU_VTD_FR_ROOT_ACCESS);
     if (!(re[0] & VTD_RE_P))
-        return blocked(out, VTD_FR_ROOT_P);
+        return blocked(out, VIOMMU_VTD_FR_ROOT_P);
     if ((re[0] & VTD_RE_RSVD_LO) || re[1] || (re[0] & VTD_RE_CTP & ~st->haw_mask))
-        return blocked(out, VTD_FR_ROOT_RSVD);
-    if (read_qwords(st, (re[0] & VTD_RE_CTP) + 16ull * (sid & 0xFF), ce, 2))
-        return blocked(out, VTD_FR_CTX_ACCESS);
+        return blocked(out, VIOMMU_VTD_FR_ROOT_RSVD);
+    at(out, VIOMMU_VTD_ENTRY_CONTEXT, (re[0] & VTD_RE_CTP) + 16ull * (sid & 0xFF));
+    if (read_qwords(st, out->entry_gpa, ce, 2))
+        return blocked(out, VIOMMU_VTD_FR_CTX_ACCESS);
     if (!(ce[0] & VTD_CE_P))
-        return blocked(out, VTD_FR_CTX_P);
+        return blocked(out, VIOMMU_VTD_FR_CTX_P);
     /* 7.1.1: FPD of a present context entry covers every later fault. */
     out->fpd = (ce[0] & VTD_CE_FPD) ? 1 : 0;
     uint16_t did = (uint16_t)VI_FIELD_GET(VTD_CE_DID, ce[1]);
     uint64_t slpt = ce[0] & VTD_CE_SLPTPTR;
     /* DID bits beyond CAP.ND are reserved (9.3). */
     if ((ce[0] & VTD_CE_RSVD_LO) || (ce[1] & VTD_CE_RSVD_HI) || did >= st->ndoms || (slpt & ~st->haw_mask))
-        return blocked(out, VTD_FR_CTX_RSVD);
+        return blocked(out, VIOMMU_VTD_FR_CTX_RSVD);
     unsigned tt = (unsigned)VI_FIELD_GET(VTD_CE_TT, ce[0]);
     if (tt == VTD_TT_PASSTHROUGH) {
         if (!(st->hw->ecap & VTD_ECAP_PT))
-            return blocked(out, VTD_FR_CTX_INV);
+            return blocked(out, VIOMMU_VTD_FR_CTX_INV);
         out->mode = VIOMMU_MODE_PASSTHROUGH;
         out->domain_id = did;
         return 0;
     }
     if (tt > VTD_TT_PASSTHROUGH || (tt == VTD_TT_ALL && !(st->hw->ecap & VTD_ECAP_DT)))
-        return blocked(out, VTD_FR_CTX_INV);
+        return blocked(out, VIOMMU_VTD_FR_CTX_INV);
     unsigned aw = (unsigned)VI_FIELD_GET(VTD_CE_AW, ce[1]);
     if (!aw_supported(st->hw, aw))
-        return blocked(out, VTD_FR_CTX_INV);
+        return blocked(out, VIOMMU_VTD_FR_CTX_INV);
     set_translated(st, out, aw, slpt, did);
     return 0;
 }
 
 /* 3.4.3: scalable mode. */
 static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
-                            struct viommu_vtd_resolved *out)
+                            struct viommu_vtd_resolved_v2 *out)
 {
     const uint64_t ecap = st->hw->ecap;
     uint64_t re[2], ce[4], pde, pe[8];
     if (!(ecap & VTD_ECAP_SMTS))
-        return blocked(out, VTD_FR_SM_RTADDR);
-    if (rta & ~st->haw_mask || read_qwords(st, rta + 16ull * (sid >> 8), re, 2))
-        return blocked(out, VTD_FR_SM_ROOT_ACCESS);
+        return blocked(out, VIOMMU_VTD_FR_SM_RTADDR);
     unsigned devfn = sid & 0xFF;
+    /* 9.2: the lower half (LP/LCTP) serves devfn 0..127, the upper half 128..255. */
+    at(out, VIOMMU_VTD_ENTRY_ROOT, rta + 16ull * (sid >> 8) + (devfn >= 128 ? 8 : 0));
+    if (rta & ~st->haw_mask || read_qwords(st, rta + 16ull * (sid >> 8), re, 2))
+        return blocked(out, VIOMMU_VTD_FR_SM_ROOT_ACCESS);
     uint64_t half = devfn >= 128 ? re[1] : re[0]; /* 9.2: UP/UCTP for devfn 128..255 */
     if (!(half & VTD_RE_P))
-        return blocked(out, VTD_FR_SM_ROOT_P);
+        return blocked(out, VIOMMU_VTD_FR_SM_ROOT_P);
     if ((half & VTD_RE_RSVD_LO) || (half & VTD_RE_CTP & ~st->haw_mask))
-        return blocked(out, VTD_FR_SM_ROOT_RSVD);
-    if (read_qwords(st, (half & VTD_RE_CTP) + 32ull * (devfn & 0x7F), ce, 4))
-        return blocked(out, VTD_FR_SM_CTX_ACCESS);
+        return blocked(out, VIOMMU_VTD_FR_SM_ROOT_RSVD);
+    at(out, VIOMMU_VTD_ENTRY_CONTEXT, (half & VTD_RE_CTP) + 32ull * (devfn & 0x7F));
+    if (read_qwords(st, out->entry_gpa, ce, 4))
+        return blocked(out, VIOMMU_VTD_FR_SM_CTX_ACCESS);
     if (!(ce[0] & VTD_SCE_P))
-        return blocked(out, VTD_FR_SM_CTX_P);
+        return blocked(out, VIOMMU_VTD_FR_SM_CTX_P);
     out->fpd = (ce[0] & VTD_SCE_FPD) ? 1 : 0;
     uint64_t pdir = ce[0] & VTD_SCE_PDIR;
     if ((ce[0] & VTD_SCE_RSVD0) || (ce[1] & VTD_SCE_RSVD1) || ce[2] || ce[3] || (pdir & ~st->haw_mask) ||
         (ce[1] & VTD_SCE_RID_PRIV))
-        return blocked(out, VTD_FR_SM_CTX_RSVD);
+        return blocked(out, VIOMMU_VTD_FR_SM_CTX_RSVD);
     /* PRE needs ECAP.PRS, DTE needs ECAP.DT: neither advertised -> invalid programming. */
     if ((ce[0] & VTD_SCE_PRE) || ((ce[0] & VTD_SCE_DTE) && !(ecap & VTD_ECAP_DT)))
-        return blocked(out, VTD_FR_SM_CTX_INV);
+        return blocked(out, VIOMMU_VTD_FR_SM_CTX_INV);
     uint32_t eff;
     if (pasid == VIOMMU_PASID_NONE) {
         eff = (uint32_t)VI_FIELD_GET(VTD_SCE_RID_PASID, ce[1]);
         if (eff && !(ecap & VTD_ECAP_RPS))
-            return blocked(out, VTD_FR_SM_RID_PASID);
+            return blocked(out, VIOMMU_VTD_FR_SM_RID_PASID);
     } else {
         if (!(ce[0] & VTD_SCE_PASIDE))
-            return blocked(out, VTD_FR_SM_PASIDE);
+            return blocked(out, VIOMMU_VTD_FR_SM_PASIDE);
         eff = pasid;
     }
     out->pasid = eff;
     unsigned pdts = (unsigned)VI_FIELD_GET(VTD_SCE_PDTS, ce[0]);
     if ((eff >> 6) >= (1u << (pdts + 7)))
-        return blocked(out, VTD_FR_SM_PASID_SIZE);
-    if (read_qwords(st, pdir + 8ull * (eff >> 6), &pde, 1))
-        return blocked(out, VTD_FR_SM_PDE_ACCESS);
+        return blocked(out, VIOMMU_VTD_FR_SM_PASID_SIZE);
+    at(out, VIOMMU_VTD_ENTRY_PASID_DIR, pdir + 8ull * (eff >> 6));
+    if (read_qwords(st, out->entry_gpa, &pde, 1))
+        return blocked(out, VIOMMU_VTD_FR_SM_PDE_ACCESS);
     if (!(pde & VTD_PDE_P))
-        return blocked(out, VTD_FR_SM_PDE_P);
+        return blocked(out, VIOMMU_VTD_FR_SM_PDE_P);
     if (pde & VTD_PDE_FPD)
         out->fpd = 1;
     if ((pde & VTD_PDE_RSVD) || (pde & VTD_PDE_PTP & ~st->haw_mask))
-        return blocked(out, VTD_FR_SM_PDE_RSVD);
-    if (read_qwords(st, (pde & VTD_PDE_PTP) + 64ull * (eff & 0x3F), pe, 8))
-        return blocked(out, VTD_FR_SM_PTE_ACCESS);
+        return blocked(out, VIOMMU_VTD_FR_SM_PDE_RSVD);
+    at(out, VIOMMU_VTD_ENTRY_PASID_TABLE, (pde & VTD_PDE_PTP) + 64ull * (eff & 0x3F));
+    if (read_qwords(st, out->entry_gpa, pe, 8))
+        return blocked(out, VIOMMU_VTD_FR_SM_PTE_ACCESS);
     if (!(pe[0] & VTD_PTE_P))
-        return blocked(out, VTD_FR_SM_PTE_P);
+        return blocked(out, VIOMMU_VTD_FR_SM_PTE_P);
     if (pe[0] & VTD_PTE_FPD)
         out->fpd = 1;
     uint16_t did = (uint16_t)VI_FIELD_GET(VTD_PTE_DID, pe[1]);
     if ((pe[0] & VTD_PTE_RSVD0) || (pe[1] & VTD_PTE_RSVD1) || pe[3] || pe[4] || pe[5] || pe[6] || pe[7] ||
         did >= st->ndoms)
-        return blocked(out, VTD_FR_SM_PTE_RSVD);
+        return blocked(out, VIOMMU_VTD_FR_SM_PTE_RSVD);
     unsigned pgtt = (unsigned)VI_FIELD_GET(VTD_PTE_PGTT, pe[0]);
     if (pgtt == VTD_PGTT_PT) {
         if (!(ecap & VTD_ECAP_PT))
-            return blocked(out, VTD_FR_SM_PTE_INV);
+            return blocked(out, VIOMMU_VTD_FR_SM_PTE_INV);
         out->mode = VIOMMU_MODE_PASSTHROUGH;
         out->domain_id = did;
         return 0;
     }
     /* First-level and nested need ECAP.FLTS / NEST, which are not advertised. */
     if (pgtt != VTD_PGTT_SL || !(ecap & VTD_ECAP_SLTS))
-        return blocked(out, VTD_FR_SM_PTE_INV);
+        return blocked(out, VIOMMU_VTD_FR_SM_PTE_INV);
     unsigned aw = (unsigned)VI_FIELD_GET(VTD_PTE_AW, pe[0]);
     if (!aw_supported(st->hw, aw) || ((pe[0] & VTD_PTE_SLADE) && !(ecap & VTD_ECAP_SLADS)))
-        return blocked(out, VTD_FR_SM_PTE_INV);
+        return blocked(out, VIOMMU_VTD_FR_SM_PTE_INV);
     uint64_t slpt = pe[0] & VTD_PTE_SLPTPTR;
     if (slpt & ~st->haw_mask)
-        return blocked(out, VTD_FR_SM_SLPTPTR);
+        return blocked(out, VIOMMU_VTD_FR_SM_SLPTPTR);
     set_translated(st, out, aw, slpt, did);
     return 0;
 }
 
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
-                uint32_t pasid, struct viommu_vtd_resolved *out)
+                uint32_t pasid, struct viommu_vtd_resolved_v2 *out)
 {
     if (!ctx || !hw || !out)
         return VIOMMU_EINVAL;
@@ -215,20 +229,52 @@ int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t
     if (ttm == VTD_TTM_SCALABLE)
         return resolve_scalable(&st, rta, sid, pasid, out);
     /* TTM 10b is reserved, 11b (abort DMA) needs ECAP.ADMS: invalid RTADDR. */
-    return blocked(out, VTD_FR_SM_RTADDR);
+    return blocked(out, VIOMMU_VTD_FR_SM_RTADDR);
 }
 
-int viommu_vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
-                       uint32_t pasid, struct viommu_vtd_resolved *out)
+int viommu_vtd_resolve_v2(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                          uint32_t pasid, struct viommu_vtd_resolved_v2 *out)
 {
     if (!hw || !out)
         return VIOMMU_EINVAL;
+    /* Every member up to `reserved` is in the first version of the struct;
+     * a later, longer version is written only as far as the caller's size. */
+    size_t size = out->size;
+    if (size < sizeof(struct viommu_vtd_resolved_v2))
+        return VIOMMU_ESIZE;
+    struct viommu_vtd_resolved_v2 res;
     int r = vi_enter(ctx);
     if (r)
         return r;
-    r = vtd_resolve(ctx, hw, rtaddr, sid, pasid, out);
+    r = vtd_resolve(ctx, hw, rtaddr, sid, pasid, &res);
     vi_leave(ctx);
-    return r;
+    if (r)
+        return r;
+    res.size = size;
+    memcpy(out, &res, sizeof(res));
+    return 0;
+}
+
+/* The 0.1 interface: same resolution, the members its struct has. */
+int viommu_vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                       uint32_t pasid, struct viommu_vtd_resolved *out)
+{
+    if (!out)
+        return VIOMMU_EINVAL;
+    struct viommu_vtd_resolved_v2 res = {.size = sizeof(res)};
+    int r = viommu_vtd_resolve_v2(ctx, hw, rtaddr, sid, pasid, &res);
+    if (r)
+        return r;
+    *out = (struct viommu_vtd_resolved){
+        .mode = res.mode,
+        .fault_reason = res.fault_reason,
+        .pasid = res.pasid,
+        .domain_id = res.domain_id,
+        .fpd = res.fpd,
+        .scalable = res.scalable,
+        .pt = res.pt,
+    };
+    return 0;
 }
 
 uint8_t vtd_fault_reason(const struct viommu_fault *f, bool scalable, unsigned top_level)
@@ -241,18 +287,100 @@ uint8_t vtd_fault_reason(const struct viommu_fault *f, bool scalable, unsigned t
     case VIOMMU_FAULT_PERM:
         /* 3.6: a non-present entry denies the access like a missing R/W bit. */
         if (scalable)
-            return write ? VTD_FR_SM_WRITE : VTD_FR_SM_READ;
-        return write ? VTD_FR_WRITE : VTD_FR_READ;
+            return write ? VIOMMU_VTD_FR_SM_WRITE : VIOMMU_VTD_FR_SM_READ;
+        return write ? VIOMMU_VTD_FR_WRITE : VIOMMU_VTD_FR_READ;
     case VIOMMU_FAULT_ADDR_RANGE:
-        return scalable ? VTD_FR_SM_ADDR : VTD_FR_ADDR_MGAW;
+        return scalable ? VIOMMU_VTD_FR_SM_ADDR : VIOMMU_VTD_FR_ADDR_MGAW;
     case VIOMMU_FAULT_BAD_ENTRY:
-        return scalable ? VTD_FR_SM_SL_RSVD : VTD_FR_PTE_RSVD;
+        return scalable ? VIOMMU_VTD_FR_SM_SL_RSVD : VIOMMU_VTD_FR_PTE_RSVD;
     case VIOMMU_FAULT_READ_FAILED:
         if (scalable)
-            return VTD_FR_SM_SL_ACCESS;
+            return VIOMMU_VTD_FR_SM_SL_ACCESS;
         /* LCT.4: the table referenced by SLPTPTR; LSL.1: any deeper table. */
-        return f->level == top_level ? VTD_FR_CTX_INV : VTD_FR_PTE_ACCESS;
+        return f->level == top_level ? VIOMMU_VTD_FR_CTX_INV : VIOMMU_VTD_FR_PTE_ACCESS;
     default:
         return 0;
+    }
+}
+
+const char *viommu_vtd_fault_reason_str(unsigned reason)
+{
+    switch (reason) {
+    case VIOMMU_VTD_FR_ROOT_P:
+        return "root entry not present";
+    case VIOMMU_VTD_FR_CTX_P:
+        return "context entry not present";
+    case VIOMMU_VTD_FR_CTX_INV:
+        return "invalid context entry programming";
+    case VIOMMU_VTD_FR_ADDR_MGAW:
+        return "address beyond MGAW";
+    case VIOMMU_VTD_FR_WRITE:
+        return "write not permitted";
+    case VIOMMU_VTD_FR_READ:
+        return "read not permitted";
+    case VIOMMU_VTD_FR_PTE_ACCESS:
+        return "page-table entry not accessible";
+    case VIOMMU_VTD_FR_ROOT_ACCESS:
+        return "root table not accessible";
+    case VIOMMU_VTD_FR_CTX_ACCESS:
+        return "context table not accessible";
+    case VIOMMU_VTD_FR_ROOT_RSVD:
+        return "root entry reserved bits set";
+    case VIOMMU_VTD_FR_CTX_RSVD:
+        return "context entry reserved bits set";
+    case VIOMMU_VTD_FR_PTE_RSVD:
+        return "page-table entry reserved bits set";
+    case VIOMMU_VTD_FR_SM_RTADDR:
+        return "RTA.1 invalid RTADDR translation table mode";
+    case VIOMMU_VTD_FR_SM_TTM0_PASID:
+        return "RTA.2 request with PASID in legacy mode";
+    case VIOMMU_VTD_FR_SM_ROOT_ACCESS:
+        return "SRT.1 scalable root table not accessible";
+    case VIOMMU_VTD_FR_SM_ROOT_P:
+        return "SRT.2 scalable root entry not present";
+    case VIOMMU_VTD_FR_SM_ROOT_RSVD:
+        return "SRT.3 scalable root entry reserved bits set";
+    case VIOMMU_VTD_FR_SM_CTX_ACCESS:
+        return "SCT.1 scalable context table not accessible";
+    case VIOMMU_VTD_FR_SM_CTX_P:
+        return "SCT.2 scalable context entry not present";
+    case VIOMMU_VTD_FR_SM_CTX_RSVD:
+        return "SCT.3 scalable context entry reserved bits set";
+    case VIOMMU_VTD_FR_SM_CTX_INV:
+        return "SCT.4 invalid scalable context entry programming";
+    case VIOMMU_VTD_FR_SM_PASIDE:
+        return "SCT.6 request with PASID but PASIDE is clear";
+    case VIOMMU_VTD_FR_SM_PASID_SIZE:
+        return "SCT.7 PASID beyond the PASID directory size";
+    case VIOMMU_VTD_FR_SM_RID_PASID:
+        return "SCT.9 RID_PASID not supported";
+    case VIOMMU_VTD_FR_SM_PDE_ACCESS:
+        return "SPD.1 PASID directory not accessible";
+    case VIOMMU_VTD_FR_SM_PDE_P:
+        return "SPD.2 PASID directory entry not present";
+    case VIOMMU_VTD_FR_SM_PDE_RSVD:
+        return "SPD.3 PASID directory entry reserved bits set";
+    case VIOMMU_VTD_FR_SM_PTE_ACCESS:
+        return "SPT.1 PASID table not accessible";
+    case VIOMMU_VTD_FR_SM_PTE_P:
+        return "SPT.2 PASID table entry not present";
+    case VIOMMU_VTD_FR_SM_PTE_RSVD:
+        return "SPT.3 PASID table entry reserved bits set";
+    case VIOMMU_VTD_FR_SM_PTE_INV:
+        return "SPT.4 invalid PASID table entry programming (PGTT)";
+    case VIOMMU_VTD_FR_SM_SL_ACCESS:
+        return "SSL.1 second-level table not accessible";
+    case VIOMMU_VTD_FR_SM_SL_RSVD:
+        return "SSL.3 second-level entry reserved bits set";
+    case VIOMMU_VTD_FR_SM_SLPTPTR:
+        return "SSL.4 SLPTPTR beyond the host address width";
+    case VIOMMU_VTD_FR_SM_ADDR:
+        return "SGN.4 address beyond the address width";
+    case VIOMMU_VTD_FR_SM_WRITE:
+        return "SGN.6 write not permitted";
+    case VIOMMU_VTD_FR_SM_READ:
+        return "SGN.7 read not permitted";
+    default:
+        return "unknown fault reason";
     }
 }

@@ -35,12 +35,16 @@ static int fill_config(struct viommu_vtd_config *c)
         return VIOMMU_EFLAGS;
     if ((c->flags & VIOMMU_VTD_F_SCALABLE) && !(c->flags & VIOMMU_VTD_F_QI))
         return VIOMMU_EINVAL; /* 6.5: scalable mode has no register-based invalidation */
+    if ((c->flags & VIOMMU_VTD_F_EIM) && !(c->flags & VIOMMU_VTD_F_IR))
+        return VIOMMU_EINVAL; /* 10.4.3: EIM is reported only with IR */
+    if ((c->flags & VIOMMU_VTD_F_IR) && !(c->flags & VIOMMU_VTD_F_QI))
+        return VIOMMU_EINVAL; /* 10.4.3: IR implies QI (the IEC is invalidated through the queue) */
     if (c->agaw_mask == 0)
         c->agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48;
     if (c->agaw_mask & ~(VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57))
         return VIOMMU_EINVAL;
     if (c->mgaw == 0)
-        c->mgaw = (uint8_t)(30 + 9 * widest_aw(c->agaw_mask));
+        c->mgaw = (uint8_t)vtd_sl_agaw(widest_aw(c->agaw_mask));
     if (c->mgaw < 32 || c->mgaw > 64)
         return VIOMMU_EINVAL;
     if (c->haw == 0)
@@ -91,6 +95,10 @@ static void compute_caps(struct viommu_vtd *dev)
         ecap |= VTD_ECAP_DT;
     if (c->flags & VIOMMU_VTD_F_PT)
         ecap |= VTD_ECAP_PT;
+    if (c->flags & VIOMMU_VTD_F_IR)
+        ecap |= VTD_ECAP_IR; /* never ECAP.PI: posted interrupts are not emulated */
+    if (c->flags & VIOMMU_VTD_F_EIM)
+        ecap |= VTD_ECAP_EIM;
     if (c->flags & VIOMMU_VTD_F_SCALABLE)
         ecap |= VTD_ECAP_SMTS | VTD_ECAP_SLTS | VTD_ECAP_PASID | VI_FIELD_PREP(VTD_ECAP_PSS, VTD_PASID_BITS - 1) |
                 VTD_ECAP_SMPWCS;
@@ -111,6 +119,7 @@ void vtd_reset_regs(struct viommu_vtd *dev)
     dev->iectl = VTD_XECTL_IM;
     dev->iedata = dev->ieaddr = dev->ieuaddr = 0;
     dev->iva = dev->iotlb = 0;
+    dev->irta = dev->irta_active = 0;
     memset(dev->frcd, 0, sizeof(uint64_t) * 2u * dev->cfg.nfr);
     dev->fr_next = 0;
     dev->qi_pending = 0;
@@ -144,12 +153,12 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
     int r;
     if (!(dev->gsts & VTD_GSTS_TES)) {
         /* 10.4.4: with translation disabled requests are not remapped. */
-        v->fpd = 0;
+        vi_as_set_fault_flags(v->as, 0);
         v->scalable = 0;
         v->translated = 0;
         r = vi_as_set_passthrough(v->as);
     } else {
-        struct viommu_vtd_resolved res;
+        struct viommu_vtd_resolved_v2 res;
         dev->stats.resolves++;
         r = vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, v->rid, v->pasid, &res);
         if (r) {
@@ -157,7 +166,8 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
             res.fault_reason = 0;
             res.fpd = 1;
         }
-        v->fpd = res.fpd;
+        /* 7.1.1: FPD travels with every fault of the space as its own flag. */
+        vi_as_set_fault_flags(v->as, res.fpd ? VIOMMU_FAULT_F_FPD : 0);
         v->scalable = res.scalable;
         v->translated = res.mode == VIOMMU_MODE_TRANSLATED;
         v->did = res.domain_id;
@@ -167,7 +177,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         else if (res.mode == VIOMMU_MODE_PASSTHROUGH)
             r = vi_as_set_passthrough(v->as);
         else
-            r = vi_as_set_blocked(v->as, res.fault_reason | (res.fpd ? VTD_BLOCK_FPD : 0));
+            r = vi_as_set_blocked(v->as, res.fault_reason);
     }
     if (r) {
         dev->stats.sync_errors++;
@@ -284,6 +294,7 @@ int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cf
         goto nomem;
     dev->ctx = ctx;
     dev->cfg = c;
+    vi_irq_notifiers_init(&dev->irqn, ctx);
     dev->frcd = vi_zalloc(ctx, sizeof(uint64_t) * 2u * c.nfr);
     if (!dev->frcd)
         goto nomem;
@@ -324,6 +335,7 @@ int viommu_vtd_destroy(struct viommu_vtd *dev)
         vi_as_destroy(v->as);
         vi_free(ctx, v);
     }
+    vi_irq_notifiers_clear(&dev->irqn);
     if (dev->endpoints)
         vi_free(ctx, dev->endpoints);
     vi_free(ctx, dev->frcd);
@@ -388,6 +400,7 @@ int viommu_vtd_reset(struct viommu_vtd *dev)
         return r;
     vtd_reset_regs(dev);
     vtd_apply_all(dev);
+    vtd_ir_notify_all(dev, VIOMMU_IRQ_CAUSE_RESET);
     vi_log(dev->ctx, VIOMMU_LOG_INFO, "vtd: reset");
     vi_leave(dev->ctx);
     return 0;
@@ -414,6 +427,7 @@ int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, s
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
+    dev->stats.irq_notifications = dev->irqn.events;
     vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;
@@ -421,15 +435,20 @@ int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, s
 
 static int check_access(struct viommu_vtd *dev, uint64_t offset, unsigned size)
 {
-    if (!dev || (size != 4 && size != 8) || (offset & (size - 1)) || offset > VTD_MMIO_SIZE - size)
+    if (!dev || (size != 4 && size != 8) || (offset & (size - 1)))
         return VIOMMU_EINVAL;
+    /* Out of the window: ERANGE, as AMD-Vi's MMIO and capability accesses. */
+    if (offset > VTD_MMIO_SIZE - size)
+        return VIOMMU_ERANGE;
     return 0;
 }
 
 int viommu_vtd_mmio_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t *val)
 {
     int r = check_access(dev, offset, size);
-    if (r || !val)
+    if (r)
+        return r;
+    if (!val)
         return VIOMMU_EINVAL;
     r = vi_enter(dev->ctx);
     if (r)

@@ -6,13 +6,11 @@
 #define VIOMMU_VTD_DEV_H
 
 #include "core/core.h"
+#include "core/irq.h"
 #include "vtd/vtd_hw.h"
 #include "vtd/vtd_sl.h"
 
 #include <libviommu/vtd.h>
-
-/* vi_as_set_blocked() code: spec fault reason | FPD flag. */
-#define VTD_BLOCK_FPD (1u << 31)
 
 /* One address space the unit created (per requester ID and PASID). */
 struct vtd_as {
@@ -20,7 +18,6 @@ struct vtd_as {
     struct viommu_as *as;
     uint16_t rid;
     uint32_t pasid;
-    uint8_t fpd;      /* FPD applies to faults of the current translation */
     uint8_t scalable; /* resolved in scalable mode */
     uint8_t top_level;
     uint8_t translated; /* currently translated through radix tables */
@@ -45,6 +42,9 @@ struct viommu_vtd {
     uint64_t *frcd; /* 2 qwords per fault recording register */
     unsigned fr_next;
     /* address spaces */
+    uint64_t irta;        /* IRTA as written */
+    uint64_t irta_active; /* latched by SIRTP */
+    struct vi_irq_notifiers irqn;
     struct vtd_as *spaces; /* list head (newest first) */
     unsigned qi_pending;   /* descriptors left by the per-doorbell bound */
     struct viommu_vtd_stats stats;
@@ -86,5 +86,14 @@ void vtd_iectl_write(struct viommu_vtd *dev, uint32_t val);
 void vtd_inv_event(struct viommu_vtd *dev);
 void vtd_ics_write(struct viommu_vtd *dev, uint32_t val);
 void vtd_frcd_write_hi(struct viommu_vtd *dev, unsigned idx, uint64_t val);
+
+/* vtd_ir.c */
+/* GCMD bits IRE, SIRTP, CFI (called from the GCMD write with ECAP.IR). */
+void vtd_ir_gcmd(struct viommu_vtd *dev, uint32_t val);
+/* iec_inv_dsc: returns 0 or an IQEI code. */
+unsigned vtd_ir_iec_desc(struct viommu_vtd *dev, const uint64_t *d);
+/* IRTA register write (mask: bytes written). */
+void vtd_ir_irta_write(struct viommu_vtd *dev, uint64_t val, uint64_t mask);
+void vtd_ir_notify_all(struct viommu_vtd *dev, uint32_t cause);
 
 #endif

@@ -106,9 +106,7 @@ void vtd_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_faul
     struct vtd_as *v = vtd_as_lookup(dev, as);
     if (!v || !fault)
         return;
-    bool fpd = v->fpd != 0;
-    if (fault->reason == VIOMMU_FAULT_BLOCKED)
-        fpd = (fault->code & VTD_BLOCK_FPD) != 0;
+    bool fpd = (fault->flags & VIOMMU_FAULT_F_FPD) != 0;
     uint8_t reason = vtd_fault_reason(fault, v->scalable != 0, v->top_level);
     if (!reason)
         return;

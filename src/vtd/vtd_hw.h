@@ -73,6 +73,7 @@
 #define VTD_ECAP_QI VI_BIT(1)
 #define VTD_ECAP_DT VI_BIT(2)
 #define VTD_ECAP_IR VI_BIT(3)
+#define VTD_ECAP_EIM VI_BIT(4)
 #define VTD_ECAP_PT VI_BIT(6)
 #define VTD_ECAP_IRO VI_GENMASK(17, 8)
 #define VTD_ECAP_PSS VI_GENMASK(39, 35)
@@ -98,6 +99,9 @@
 #define VTD_GSTS_RTPS VTD_GCMD_SRTP
 #define VTD_GSTS_WBFS VTD_GCMD_WBF
 #define VTD_GSTS_QIES VTD_GCMD_QIE
+#define VTD_GSTS_IRES VTD_GCMD_IRE
+#define VTD_GSTS_IRTPS VTD_GCMD_SIRTP
+#define VTD_GSTS_CFIS VTD_GCMD_CFI
 
 /* ---- 10.4.6 RTADDR ---------------------------------------------------- */
 #define VTD_RTADDR_TTM VI_GENMASK(11, 10)
@@ -267,52 +271,57 @@
 #define VTD_PGTT_PT 4u
 #define VTD_PASID_BITS 20u
 
-/* ---- 9.8 second-stage paging entries ----------------------------------- */
-#define VTD_SL_R VI_BIT(0)
-#define VTD_SL_W VI_BIT(1)
-#define VTD_SL_PS VI_BIT(7)
-#define VTD_SL_RSVD_COMMON (VI_BIT(11) | VI_BIT(62))
-#define VTD_SL_ADDR VI_GENMASK(51, 12)
+/* 9.8 second-stage paging entries: in the format (src/fmt/vtd_sl.c). */
 
-/* ---- 7.1.3 fault reasons ----------------------------------------------- */
-/* legacy mode */
-#define VTD_FR_ROOT_P 0x01
-#define VTD_FR_CTX_P 0x02
-#define VTD_FR_CTX_INV 0x03
-#define VTD_FR_ADDR_MGAW 0x04
-#define VTD_FR_WRITE 0x05
-#define VTD_FR_READ 0x06
-#define VTD_FR_PTE_ACCESS 0x07
-#define VTD_FR_ROOT_ACCESS 0x08
-#define VTD_FR_CTX_ACCESS 0x09
-#define VTD_FR_ROOT_RSVD 0x0A
-#define VTD_FR_CTX_RSVD 0x0B
-#define VTD_FR_PTE_RSVD 0x0C
-/* scalable mode */
-#define VTD_FR_SM_RTADDR 0x30       /* RTA.1: invalid root table address / TTM */
-#define VTD_FR_SM_TTM0_PASID 0x31   /* RTA.2: request with PASID while TTM is legacy */
-#define VTD_FR_SM_ROOT_ACCESS 0x38  /* SRT.1 */
-#define VTD_FR_SM_ROOT_P 0x39       /* SRT.2 */
-#define VTD_FR_SM_ROOT_RSVD 0x3A    /* SRT.3 */
-#define VTD_FR_SM_CTX_ACCESS 0x40   /* SCT.1 */
-#define VTD_FR_SM_CTX_P 0x41        /* SCT.2 */
-#define VTD_FR_SM_CTX_RSVD 0x42     /* SCT.3 */
-#define VTD_FR_SM_CTX_INV 0x43      /* SCT.4 */
-#define VTD_FR_SM_PASIDE 0x45       /* SCT.6: request with PASID, PASIDE clear */
-#define VTD_FR_SM_PASID_SIZE 0x46   /* SCT.7: PASID beyond PDTS */
-#define VTD_FR_SM_RID_PASID 0x48    /* SCT.9 */
-#define VTD_FR_SM_PDE_ACCESS 0x50   /* SPD.1 */
-#define VTD_FR_SM_PDE_P 0x51        /* SPD.2 */
-#define VTD_FR_SM_PDE_RSVD 0x52     /* SPD.3 */
-#define VTD_FR_SM_PTE_ACCESS 0x58   /* SPT.1 */
-#define VTD_FR_SM_PTE_P 0x59        /* SPT.2 */
-#define VTD_FR_SM_PTE_RSVD 0x5A     /* SPT.3 */
-#define VTD_FR_SM_PTE_INV 0x5B      /* SPT.4 (also first-level / nested PGTT, not supported) */
-#define VTD_FR_SM_SL_ACCESS 0x78    /* SSL.1 */
-#define VTD_FR_SM_SL_RSVD 0x7A      /* SSL.3 */
-#define VTD_FR_SM_SLPTPTR 0x7B      /* SSL.4 */
-#define VTD_FR_SM_ADDR 0x83         /* SGN.4: input address beyond the address width */
-#define VTD_FR_SM_WRITE 0x85        /* SGN.6 */
-#define VTD_FR_SM_READ 0x86         /* SGN.7 */
+/* 7.1.3 fault reasons are public: enum viommu_vtd_fault_reason (vtd.h). */
+
+/* ---- interrupt remapping (chapter 5, 9.10, 10.4.30, 6.5.2.7) ----------- */
+/* 10.4.30 IRTA */
+#define VTD_IRTA_S VI_GENMASK(3, 0)
+#define VTD_IRTA_EIME VI_BIT(11)
+#define VTD_IRTA_IRTA VI_GENMASK(63, 12)
+/* 9.10 interrupt remapping table entry, remapped format (IM = 0) */
+#define VTD_IRTE_P VI_BIT(0)
+#define VTD_IRTE_FPD VI_BIT(1)
+#define VTD_IRTE_DM VI_BIT(2)
+#define VTD_IRTE_RH VI_BIT(3)
+#define VTD_IRTE_TM VI_BIT(4)
+#define VTD_IRTE_DLM VI_GENMASK(7, 5)
+#define VTD_IRTE_AVAIL VI_GENMASK(11, 8)
+#define VTD_IRTE_RSVD_LO0 VI_GENMASK(14, 12)
+#define VTD_IRTE_IM VI_BIT(15) /* posted format: ECAP.PI = 0, so reserved */
+#define VTD_IRTE_V VI_GENMASK(23, 16)
+#define VTD_IRTE_RSVD_LO1 VI_GENMASK(31, 24)
+#define VTD_IRTE_DST VI_GENMASK(63, 32)
+/* xAPIC mode (IRTA.EIME = 0): APIC ID in DST bits 15:8, the rest reserved */
+#define VTD_IRTE_DST_XAPIC VI_GENMASK(47, 40)
+#define VTD_IRTE_DST_XAPIC_RSVD (VI_GENMASK(39, 32) | VI_GENMASK(63, 48))
+#define VTD_IRTE_SID VI_GENMASK(15, 0)
+#define VTD_IRTE_SQ VI_GENMASK(17, 16)
+#define VTD_IRTE_SVT VI_GENMASK(19, 18)
+#define VTD_IRTE_RSVD_HI VI_GENMASK(63, 20)
+#define VTD_SVT_NONE 0u
+#define VTD_SVT_RID 1u
+#define VTD_SVT_BUS 2u
+/* 5.1.2.2 remappable interrupt request: address / data */
+#define VTD_IRQ_ADDR_HANDLE_HI VI_BIT(2)
+#define VTD_IRQ_ADDR_SHV VI_BIT(3)
+#define VTD_IRQ_ADDR_REMAP VI_BIT(4)
+#define VTD_IRQ_ADDR_HANDLE_LO VI_GENMASK(19, 5)
+#define VTD_IRQ_DATA_SUBHANDLE VI_GENMASK(15, 0)
+#define VTD_IRQ_DATA_RSVD VI_GENMASK(31, 16)
+/* 6.5.2.7 iec_inv_dsc */
+#define VTD_IEC_DSC_G VI_BIT(4)
+#define VTD_IEC_DSC_IM VI_GENMASK(31, 27)
+#define VTD_IEC_DSC_IIDX VI_GENMASK(47, 32)
+#define VTD_IEC_DSC_RSVD0 (VI_GENMASK(8, 5) | VI_GENMASK(26, 12) | VI_GENMASK(63, 48))
+/* 7.1.3 interrupt-remapping fault reasons */
+#define VTD_FR_IR_REQ_RSVD 0x20    /* reserved field set in a remappable request */
+#define VTD_FR_IR_INDEX 0x21       /* interrupt_index beyond the table size */
+#define VTD_FR_IR_NOT_PRESENT 0x22 /* IRTE P = 0 */
+#define VTD_FR_IR_ACCESS 0x23      /* reading the IRTE failed */
+#define VTD_FR_IR_RSVD 0x24        /* reserved field set in the IRTE */
+#define VTD_FR_IR_COMPAT 0x25      /* compatibility format blocked (CFIS = 0 or EIME = 1) */
+#define VTD_FR_IR_SID 0x26         /* source-id verification failed */
 
 #endif

@@ -5,9 +5,10 @@
  * Spec sections: 6.5.2 (queued invalidation interface: IQH/IQT/IQA, 128-bit
  * and 256-bit descriptors), 6.5.2.1 context-cache, 6.5.2.2 PASID-cache,
  * 6.5.2.3 IOTLB, 6.5.2.4 PASID-based IOTLB, 6.5.2.5 device-TLB, 6.5.2.6
- * PASID-based device-TLB, 6.5.2.8 invalidation wait, 6.5.2.10 queue errors
- * (IQE with IQERCD.IQEI, IQH left at the offending descriptor, processing
- * stops until software clears FSTS.IQE).
+ * PASID-based device-TLB, 6.5.2.7 interrupt entry cache (vtd_ir.c),
+ * 6.5.2.8 invalidation wait, 6.5.2.10 queue errors (IQE with IQERCD.IQEI,
+ * IQH left at the offending descriptor, processing stops until software
+ * clears FSTS.IQE).
  *
  * Descriptors processed per doorbell are bounded by
  * viommu_vtd_config::descs_per_doorbell; the rest continue on the next IQT
@@ -141,7 +142,8 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
         if (d[1] & VTD_PDEVTLB_DSC_RSVD1)
             return VTD_IQEI_RSVD;
         return 0;
-    case VTD_DSC_IEC: /* interrupt remapping is not advertised */
+    case VTD_DSC_IEC:
+        return vtd_ir_iec_desc(dev, d);
     default:
         return VTD_IQEI_TYPE;
     }

@@ -9,8 +9,8 @@
  * recording registers at CAP.FRO), 10.4.22-10.4.29 (invalidation queue and
  * completion event registers), 6.5.1/6.5.2 (register-based invalidation is
  * legacy-mode only and not used while QI is enabled).
- * PMR (PMEN/PLMBASE/...) and interrupt remapping (IRTA) are absent: CAP.PLMR,
- * CAP.PHMR and ECAP.IR are 0, so those registers read 0 and ignore writes.
+ * PMR (PMEN/PLMBASE/...) is absent: CAP.PLMR and CAP.PHMR are 0, so those
+ * registers read 0 and ignore writes. IRTA (10.4.30) is in vtd_ir.c.
  */
 #include "vtd/vtd_dev.h"
 
@@ -73,6 +73,10 @@ static uint32_t read32(struct viommu_vtd *dev, uint64_t off)
         return (uint32_t)dev->iqercd;
     case VTD_REG_IQERCD + 4:
         return (uint32_t)(dev->iqercd >> 32);
+    case VTD_REG_IRTA:
+        return (uint32_t)dev->irta;
+    case VTD_REG_IRTA + 4:
+        return (uint32_t)(dev->irta >> 32);
     case VTD_IOTLB_BASE:
         return (uint32_t)dev->iva;
     case VTD_IOTLB_BASE + 4:
@@ -104,10 +108,11 @@ int vtd_reg_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_
  *    the status bit;
  *  - one-shot commands (SRTP) act whenever written as 1, so SRTP re-latches
  *    RTADDR each time it is written set.
- * Commands of features this unit does not advertise are ignored and their
- * status bits stay 0: IRE, SIRTP and CFI (ECAP.IR = 0: interrupt remapping
- * is not implemented), WBF (CAP.RWBF = 0: nothing is buffered, WBFS stays 0),
- * SFL and EAFL (CAP.AFL = 0), QIE without ECAP.QI.
+ * IRE, SIRTP and CFI (ECAP.IR) are carried out by vtd_ir_gcmd() with the
+ * same rules. Commands of features this unit does not advertise are ignored
+ * and their status bits stay 0: IRE, SIRTP and CFI without ECAP.IR, WBF
+ * (CAP.RWBF = 0: nothing is buffered, WBFS stays 0), SFL and EAFL
+ * (CAP.AFL = 0), QIE without ECAP.QI.
  * SRTP is handled before TE so that a write enabling translation together
  * with a new root resolves every space once, from the new root. */
 static void gcmd_write(struct viommu_vtd *dev, uint32_t val)
@@ -143,6 +148,8 @@ static void gcmd_write(struct viommu_vtd *dev, uint32_t val)
             dev->gsts &= ~VTD_GSTS_QIES;
         }
     }
+    if (dev->hw.ecap & VTD_ECAP_IR)
+        vtd_ir_gcmd(dev, val);
 }
 
 static bool reg_inv_allowed(const struct viommu_vtd *dev)
@@ -221,6 +228,9 @@ static bool write64(struct viommu_vtd *dev, uint64_t off, uint64_t val, uint64_t
     case VTD_REG_IQA:
         reg = &dev->iqa;
         *reg = ((*reg & ~mask) | (val & mask)) & (VTD_IQA_IQA | VTD_IQA_DW | VTD_IQA_QS);
+        return true;
+    case VTD_REG_IRTA:
+        vtd_ir_irta_write(dev, val, mask);
         return true;
     case VTD_IOTLB_BASE:
         dev->iva = ((dev->iva & ~mask) | (val & mask)) & (VTD_IVA_ADDR | VTD_IVA_IH | VTD_IVA_AM);

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal interface of the VT-d second-level format and of the resolver. */
+/* Internal interface of the VT-d resolver (the second-level format itself is
+ * src/fmt/vtd_sl.c; its internal entry points are in fmt/fmt.h). */
 #ifndef VIOMMU_VTD_SL_H
 #define VIOMMU_VTD_SL_H
 
 #include <libviommu/vtd.h>
 
+#include "fmt/fmt.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
-int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
-                  struct viommu_pt_config *out);
-
 /* Resolve without taking the context lock (caller holds it). */
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
-                uint32_t pasid, struct viommu_vtd_resolved *out);
+                uint32_t pasid, struct viommu_vtd_resolved_v2 *out);
 
 /* Map a core translate fault of an address space to the spec's fault
  * reason (0 = nothing to record). `scalable` selects the 0x30+ codes;

@@ -7,7 +7,12 @@
  * RTADDR as written and as latched by SRTP, CCMD, fault status/event
  * registers 10.4.9-10.4.13, invalidation queue head/tail/address/error
  * 10.4.22-10.4.29, IVA/IOTLB), the fault recording registers (10.4.14) with
- * the next-record index, and the count of queued descriptors still pending.
+ * the next-record index, the count of queued descriptors still pending,
+ * and (section IR, added with interrupt remapping) IRTA as written and as
+ * latched by SIRTP. A blob without the IR section (written before
+ * interrupt remapping existed) still restores: its unit did not advertise
+ * ECAP.IR/EIM, so those two ECAP bits are left out of the comparison and
+ * the IR registers start at their reset values (remapping off).
  * Not saved: address spaces (the destination creates its own with
  * viommu_vtd_get_as(); restore re-resolves root/context/PASID entries from
  * guest memory for each) and counters.
@@ -22,6 +27,7 @@ enum vtd_state_section {
     VTD_SEC_CONFIG = 1,
     VTD_SEC_REGS = 2,
     VTD_SEC_FAULTS = 3,
+    VTD_SEC_IR = 4,
 };
 
 #define VTD_GSTS_ALL (VTD_GSTS_TES | VTD_GSTS_RTPS | VTD_GSTS_QIES)
@@ -30,11 +36,14 @@ enum vtd_state_section {
 #define VTD_IOTLB_ALL (VTD_IOTLB_DID | VTD_IOTLB_DW | VTD_IOTLB_DR | VTD_IOTLB_IIRG | VTD_IOTLB_IVT | VTD_IOTLB_IAIG)
 #define VTD_FRCD_HI_ALL (VTD_FRCD_SID | VTD_FRCD_PP | VTD_FRCD_FR | VTD_FRCD_PV | VTD_FRCD_T1 | VTD_FRCD_F)
 #define VTD_XECTL_ALL (VTD_XECTL_IM | VTD_XECTL_IP)
+#define VTD_GSTS_IR_ALL (VTD_GSTS_IRES | VTD_GSTS_IRTPS | VTD_GSTS_CFIS)
 
 struct vtd_saved {
     uint32_t gsts, fsts, fectl, fedata, feaddr, feuaddr, ics, iectl, iedata, ieaddr, ieuaddr;
     uint64_t rtaddr, rtaddr_active, ccmd, iqh, iqt, iqa, iqercd, iva, iotlb;
     uint32_t qi_pending, fr_next;
+    uint64_t ecap; /* as saved (compared once we know whether IR was saved) */
+    uint64_t irta, irta_active;
 };
 
 static void save_all(const struct viommu_vtd *dev, struct vi_state_w *w)
@@ -74,6 +83,12 @@ static void save_all(const struct viommu_vtd *dev, struct vi_state_w *w)
     vi_state_w_u32(w, dev->fr_next);
     for (unsigned i = 0; i < 2u * dev->cfg.nfr; i++)
         vi_state_w_u64(w, dev->frcd[i]);
+
+    /* Critical only when it holds state an older reader would lose. */
+    bool ir_used = dev->irta || dev->irta_active || (dev->gsts & VTD_GSTS_IR_ALL);
+    vi_state_w_begin(w, VTD_SEC_IR, ir_used ? VI_STATE_SEC_CRITICAL : 0);
+    vi_state_w_u64(w, dev->irta);
+    vi_state_w_u64(w, dev->irta_active);
     vi_state_w_end(w);
 }
 
@@ -90,7 +105,7 @@ int viommu_vtd_save(struct viommu_vtd *dev, void *buf, size_t *len)
     return vi_state_save(dev->ctx, VI_STATE_KIND_VTD, save_all_fill, dev, buf, len);
 }
 
-static int parse_config(const struct viommu_vtd *dev, struct vi_state_r *s)
+static int parse_config(const struct viommu_vtd *dev, struct vi_state_r *s, struct vtd_saved *v)
 {
     uint64_t cap = vi_state_r_u64(s), ecap = vi_state_r_u64(s);
     uint32_t ver = vi_state_r_u32(s), haw = vi_state_r_u32(s);
@@ -99,9 +114,9 @@ static int parse_config(const struct viommu_vtd *dev, struct vi_state_r *s)
         return VIOMMU_EFORMAT;
     /* The guest already read CAP/ECAP/VER: the destination must match
      * (this covers NFR, domains, AGAW, MGAW, caching mode, QI, scalable). */
-    if (cap != dev->hw.cap || ecap != dev->hw.ecap || ver != dev->ver || haw != dev->hw.haw ||
-        seg != dev->cfg.segment)
+    if (cap != dev->hw.cap || ver != dev->ver || haw != dev->hw.haw || seg != dev->cfg.segment)
         return VIOMMU_EFORMAT;
+    v->ecap = ecap; /* compared in parse() */
     return 0;
 }
 
@@ -131,7 +146,9 @@ static int parse_regs(const struct viommu_vtd *dev, struct vi_state_r *s, struct
     if (s->bad)
         return VIOMMU_EFORMAT;
     /* Only what the register file can hold (10.4 attributes). */
-    if ((v->gsts & ~VTD_GSTS_ALL) || ((v->gsts & VTD_GSTS_QIES) && !(dev->hw.ecap & VTD_ECAP_QI)))
+    if ((v->gsts & ~(VTD_GSTS_ALL | VTD_GSTS_IR_ALL)) ||
+        ((v->gsts & VTD_GSTS_QIES) && !(dev->hw.ecap & VTD_ECAP_QI)) ||
+        ((v->gsts & VTD_GSTS_IR_ALL) && !(dev->hw.ecap & VTD_ECAP_IR)))
         return VIOMMU_EFORMAT;
     if ((v->rtaddr & ~(VTD_RTADDR_RTA | VTD_RTADDR_TTM)) || (v->rtaddr_active & ~(VTD_RTADDR_RTA | VTD_RTADDR_TTM)))
         return VIOMMU_EFORMAT;
@@ -169,6 +186,20 @@ static int parse_faults(const struct viommu_vtd *dev, struct vi_state_r *s, stru
     return s->bad ? VIOMMU_EFORMAT : 0;
 }
 
+static int parse_ir(const struct viommu_vtd *dev, struct vi_state_r *s, struct vtd_saved *v)
+{
+    v->irta = vi_state_r_u64(s);
+    v->irta_active = vi_state_r_u64(s);
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    uint64_t keep = VTD_IRTA_IRTA | VTD_IRTA_S | ((dev->hw.ecap & VTD_ECAP_EIM) ? VTD_IRTA_EIME : 0);
+    if (!(dev->hw.ecap & VTD_ECAP_IR))
+        keep = 0;
+    if ((v->irta & ~keep) || (v->irta_active & ~keep))
+        return VIOMMU_EFORMAT;
+    return 0;
+}
+
 static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, struct vtd_saved *v,
                  struct vi_state_r *frcd)
 {
@@ -179,20 +210,23 @@ static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, stru
     if (r)
         return r;
     while (vi_state_next(&body, &type, &flags, &s)) {
-        if (type >= VTD_SEC_CONFIG && type <= VTD_SEC_FAULTS) {
+        if (type >= VTD_SEC_CONFIG && type <= VTD_SEC_IR) {
             if (seen & (1u << type))
                 return VIOMMU_EFORMAT; /* duplicate section */
             seen |= 1u << type;
         }
         switch (type) {
         case VTD_SEC_CONFIG:
-            r = parse_config(dev, &s);
+            r = parse_config(dev, &s, v);
             break;
         case VTD_SEC_REGS:
             r = parse_regs(dev, &s, v);
             break;
         case VTD_SEC_FAULTS:
             r = parse_faults(dev, &s, v, frcd);
+            break;
+        case VTD_SEC_IR:
+            r = parse_ir(dev, &s, v);
             break;
         default:
             r = (flags & VI_STATE_SEC_CRITICAL) ? VIOMMU_EFORMAT : 0;
@@ -202,7 +236,18 @@ static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, stru
             return VIOMMU_EFORMAT;
     }
     unsigned need = (1u << VTD_SEC_CONFIG) | (1u << VTD_SEC_REGS) | (1u << VTD_SEC_FAULTS);
-    return (seen & need) == need ? 0 : VIOMMU_EFORMAT;
+    if ((seen & need) != need)
+        return VIOMMU_EFORMAT;
+    /* The guest read ECAP: it must match. A blob without the IR section
+     * comes from a unit without ECAP.IR/EIM (state before interrupt
+     * remapping existed): the guest never used them, so a destination that
+     * offers them now is compatible (IR stays off until the guest enables it). */
+    uint64_t ir_bits = VTD_ECAP_IR | VTD_ECAP_EIM;
+    if (seen & (1u << VTD_SEC_IR))
+        return v->ecap == dev->hw.ecap ? 0 : VIOMMU_EFORMAT;
+    if (v->ecap & ir_bits)
+        return VIOMMU_EFORMAT;
+    return (v->ecap & ~ir_bits) == (dev->hw.ecap & ~ir_bits) ? 0 : VIOMMU_EFORMAT;
 }
 
 int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
@@ -243,6 +288,8 @@ int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
     dev->iotlb = v.iotlb;
     dev->qi_pending = v.qi_pending;
     dev->fr_next = v.fr_next;
+    dev->irta = v.irta;
+    dev->irta_active = v.irta_active;
     for (unsigned i = 0; i < 2u * dev->cfg.nfr; i++)
         dev->frcd[i] = vi_state_r_u64(&frcd);
     /* Cached translations belong to the old state; every space re-resolves
@@ -251,6 +298,7 @@ int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
     uint64_t errs = dev->stats.sync_errors;
     vtd_apply_all(dev);
     r = dev->stats.sync_errors != errs ? VIOMMU_ESINK : 0;
+    vtd_ir_notify_all(dev, VIOMMU_IRQ_CAUSE_RESTORE);
     vi_leave(dev->ctx);
     return r;
 }

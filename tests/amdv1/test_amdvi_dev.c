@@ -8,44 +8,21 @@
 #include <string.h>
 
 #include "amdv1_guest.h"
+#include "check_main.h"
+#include "sink_model.h"
 
 #define EFR_ALL VIOMMU_AMDVI_EFR_ALL
 #define DEV 0x10u
 #define DOM 7u
 #define CTRL_BASE ((1u << 12) | (1u << 2) | (1u << 3) | (1u << 4) | 1u)
 
-/* ---- VFIO-like sink ------------------------------------------------------ */
-struct sink {
-    unsigned n, maps, unmaps, modes;
-    unsigned last_mode_perm;
-    struct viommu_event ev[256];
-};
-
-static int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
-{
-    (void)as;
-    struct sink *s = opaque;
-    if (s->n < 256)
-        s->ev[s->n] = *ev;
-    s->n++;
-    if (ev->kind == VIOMMU_EVENT_MAP)
-        s->maps++;
-    else if (ev->kind == VIOMMU_EVENT_UNMAP)
-        s->unmaps++;
-    else {
-        s->modes++;
-        s->last_mode_perm = ev->perm;
-    }
-    return 0;
-}
+/* ---- consumer: the shared VFIO-like model (sink_model.h) ---------------- */
 
 static struct viommu_notifier *attach(struct viommu_as *as, struct sink *s)
 {
     memset(s, 0, sizeof(*s));
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_ALL, .fn = sink_fn, .opaque = s};
     struct viommu_notifier *n = NULL;
-    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(sink_register(as, s, 0, UINT64_MAX, 0, &n), 0);
     return n;
 }
 
@@ -392,7 +369,7 @@ START_TEST(linux_like_map_sizes_translate_and_shadow)
     g_init(&g, 6, EFR_ALL, 0);
     uint64_t root = g_pt_root(&g);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 4, root, DOM, VIOMMU_PERM_RW);
     ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
@@ -417,8 +394,8 @@ START_TEST(linux_like_map_sizes_translate_and_shadow)
     g_pt_unmap(&g, root, 4, 0x40000000, 30);
     g_inv_pages(&g, DOM, 0x40000000, UINT64_C(1) << 30);
     ck_assert_uint_eq(s.unmaps, 1);
-    ck_assert_uint_eq(s.ev[s.n - 1].iova_first, 0x40000000);
-    ck_assert_uint_eq(s.ev[s.n - 1].iova_last, 0x7fffffff);
+    ck_assert_uint_eq(s.last.iova_first, 0x40000000);
+    ck_assert_uint_eq(s.last.iova_last, 0x7fffffff);
     /* bad DMA -> IO_PAGE_FAULT with DeviceID, DomainID, RW flag; MSI */
     unsigned msi = g.th.nmsi;
     struct viommu_translation t;
@@ -434,9 +411,9 @@ START_TEST(linux_like_map_sizes_translate_and_shadow)
     ck_assert_uint_eq(ev[2], 0x40000000);
     ck_assert_uint_eq(g.th.nmsi, msi + 1);
     /* flush of everything: no change, no events */
-    unsigned n = s.n;
+    unsigned n = s.events;
     g_inv_all_pages(&g, DOM);
-    ck_assert_uint_eq(s.n, n);
+    ck_assert_uint_eq(s.events, n);
     g_fini(&g);
 }
 END_TEST
@@ -494,7 +471,7 @@ START_TEST(mode0_permission_filter)
     struct viommu_as *as = get_as(&g, DEV);
     struct viommu_translation t;
     struct viommu_fault f;
-    struct sink s;
+    static struct sink s;
     uint32_t ev[4];
     attach(as, &s);
     /* V=1, TV=1, Mode 0, IR=1, IW=0 */
@@ -558,6 +535,101 @@ START_TEST(blocked_dte_events)
 }
 END_TEST
 
+/* Regression: a blocked space's viommu_fault::code used to be a private
+ * number (IO_PAGE_FAULT was 1, ILLEGAL_DEV_TABLE_ENTRY 2); it is now the
+ * public enum viommu_amdvi_event_code the DMA logs, 0 for a silent abort. */
+START_TEST(blocked_fault_code_is_the_event_code)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct viommu_translation t;
+    struct viommu_fault f;
+    uint32_t ev[4];
+    g_set_dte(&g, DEV, 1, 0); /* TV=0 */
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 1, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_BLOCKED);
+    ck_assert_uint_eq(f.code, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(f.flags, 0);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), f.code);
+    g_set_dte(&g, DEV, 3 | (1u << 2), 0); /* reserved bit */
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, 2, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.code, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), f.code);
+    g_fini(&g);
+}
+END_TEST
+
+/* viommu_amdvi_hw: the members and defaults of viommu_amdvi_config. */
+START_TEST(resolve_hw_parameters)
+{
+    struct guest g;
+    g_init(&g, 4, 0, 0);
+    struct viommu_amdvi_resolution_v2 r = {.size = sizeof(r)};
+    struct viommu_amdvi_hw hw = {.size = sizeof(hw), .dma_remap = 1};
+    /* Mode 5: legal with the default of 6 levels, not with 4 */
+    g_set_dte(&g, 1, 3 | (5u << 9) | 0x123000, 9);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(r.size, sizeof(r));
+    hw.levels = 4;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* dma_remap 0 (HATS = 11b): no table is legal */
+    hw = (struct viommu_amdvi_hw){.size = sizeof(hw)};
+    g_set_dte(&g, 1, 3 | (3u << 9) | 0x123000, 9);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* pa_lg2 0 = 48, as the device's default: a root at 2^48 is illegal */
+    hw.dma_remap = 1;
+    g_set_dte(&g, 1, 3 | (3u << 9) | (UINT64_C(1) << 48), 9);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.event, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    hw.pa_lg2 = 52;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(r.pt.fmt_data & (UINT64_C(1) << 51), UINT64_C(1) << 51); /* 52 address bits */
+    /* careless input */
+    hw.levels = 3;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_EINVAL);
+    hw.levels = 0;
+    hw.pa_lg2 = 53;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_EINVAL);
+    hw.pa_lg2 = 31;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_EINVAL);
+    hw.pa_lg2 = 0;
+    hw.size = sizeof(hw) - 1;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_ESIZE);
+    hw.size = sizeof(hw);
+    r.size = sizeof(r) - 1;
+    r.mode = 77;
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_ESIZE);
+    ck_assert_uint_eq(r.mode, 77);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, NULL, g.devtab, 1, &r), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, NULL), VIOMMU_EINVAL);
+    /* The 0.1 entry point agrees with v2 (its levels 0 = translation off). */
+    r.size = sizeof(r);
+    hw = (struct viommu_amdvi_hw){.size = sizeof(hw), .levels = 4, .pa_lg2 = 48, .dma_remap = 1};
+    g_set_dte(&g, 1, 3 | (3u << 9) | 0x123000 | (UINT64_C(3) << 61), 9);
+    struct viommu_amdvi_resolution v1;
+    ck_assert_int_eq(viommu_amdvi_resolve(g.ctx, g.devtab, 1, 0, 4, 48, &v1), 0);
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_eq(r.mode, VIOMMU_MODE_TRANSLATED);
+    ck_assert_uint_eq(v1.mode, r.mode);
+    ck_assert_uint_eq(v1.domain_id, r.domain_id);
+    ck_assert_uint_eq(v1.perm, r.perm);
+    ck_assert_uint_eq(v1.dte_gpa, r.dte_gpa);
+    ck_assert_uint_eq(v1.dte[0], r.dte[0]);
+    ck_assert_uint_eq(v1.pt.root, r.pt.root);
+    ck_assert_uint_eq(v1.pt.fmt_data, r.pt.fmt_data);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(event_log_overflow)
 {
     struct guest g;
@@ -596,7 +668,7 @@ START_TEST(devtab_switch_resyncs_by_diff)
     g_pt_map(&g, r2, 3, 0x1000, 0x10000, 12, 3); /* same */
     g_pt_map(&g, r2, 3, 0x3000, 0x30000, 12, 3); /* new */
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, r1, DOM, 3);
     ck_assert_uint_eq(s.maps, 2);
@@ -607,8 +679,8 @@ START_TEST(devtab_switch_resyncs_by_diff)
     g_set_dte(&g, DEV, 0, 0);
     g_inv_dte(&g, DEV);
     ck_assert_uint_eq(s.unmaps, 3);
-    ck_assert_uint_eq(s.ev[s.n - 1].kind, VIOMMU_EVENT_MODE);
-    ck_assert_uint_eq(s.ev[s.n - 1].mode, VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_uint_eq(s.last.kind, VIOMMU_EVENT_MODE);
+    ck_assert_uint_eq(s.last.mode, VIOMMU_MODE_PASSTHROUGH);
     g_fini(&g);
 }
 END_TEST
@@ -619,7 +691,7 @@ START_TEST(invalidate_all_resyncs_everything)
     g_init(&g, 6, EFR_ALL, 0);
     uint64_t root = g_pt_root(&g);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, root, DOM, 3);
     g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3); /* no per-page flush */
@@ -637,7 +709,7 @@ START_TEST(inv_pages_other_domain_untouched_and_size_encoding)
     g_init(&g, 6, 0, 0);
     uint64_t root = g_pt_root(&g);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 4, root, DOM, 3);
     g_pt_map(&g, root, 4, 0x400000, 0x10000, 12, 3);
@@ -659,7 +731,7 @@ START_TEST(reset_returns_to_passthrough_and_unmaps)
     uint64_t root = g_pt_root(&g);
     g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, root, DOM, 3);
     ck_assert_uint_eq(s.maps, 1);
@@ -680,7 +752,7 @@ START_TEST(disable_returns_to_passthrough)
     uint64_t root = g_pt_root(&g);
     g_pt_map(&g, root, 3, 0x1000, 0x10000, 12, 3);
     struct viommu_as *as = get_as(&g, DEV);
-    struct sink s;
+    static struct sink s;
     attach(as, &s);
     g_dte_translate(&g, DEV, 3, root, DOM, 3);
     g_mmio_w(&g, 0x18, CTRL_BASE & ~UINT64_C(1));
@@ -746,6 +818,8 @@ static Suite *suite(void)
     tcase_add_test(tc, dte_modes);
     tcase_add_test(tc, disabled_iommu_is_passthrough);
     tcase_add_test(tc, blocked_dte_events);
+    tcase_add_test(tc, blocked_fault_code_is_the_event_code);
+    tcase_add_test(tc, resolve_hw_parameters);
     tcase_add_test(tc, mode0_permission_filter);
     suite_add_tcase(s, tc);
     tc = tcase_create("translate_sync");
@@ -765,11 +839,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

@@ -31,10 +31,11 @@ int main(void)
     if (!ctx || viommu_amdvi_create(ctx, &cfg, &dev))
         return fail("create");
     struct viommu_ivrs_dev devs[] = {{.kind = VIOMMU_IVRS_DEV_SELECT, .devid = 0x0010},
-                                     {.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x0100, .devid_last = 0x01ff}};
+                                     {.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x0100, .devid_last = 0x01ff},
+                                     {.kind = VIOMMU_IVRS_DEV_IOAPIC, .devid = 0x00a0, .handle = 0x21}};
     uint8_t buf[128];
     size_t len = sizeof(buf);
-    if (viommu_amdvi_build_ivrs(dev, devs, 2, NULL, buf, &len))
+    if (viommu_amdvi_build_ivrs(dev, devs, 3, NULL, buf, &len))
         return fail("build");
     char dir[] = "/tmp/amdvi_ivrsXXXXXX";
     if (!mkdtemp(dir))
@@ -56,11 +57,22 @@ int main(void)
     size_t n = fread(dsl, 1, sizeof(dsl) - 1, fp);
     dsl[n] = 0;
     fclose(fp);
-    static const char *const want[] = {"[I/O Virtualization Reporting Structure]", "Table Length : 00000054",
-                                       "Subtable Type : 10", "DeviceId : 0002", "Capability Offset : 0040",
-                                       "Base Address : 00000000FD200000", "Entry Type : 02",
-                                       "Device ID : 0010", "Entry Type : 03", "Device ID : 0100",
-                                       "Entry Type : 04", "Device ID : 01FF"};
+    static const char *const want[] = {"[I/O Virtualization Reporting Structure]",
+                                       "Table Length : 0000005C",
+                                       "Subtable Type : 10",
+                                       "DeviceId : 0002",
+                                       "Capability Offset : 0040",
+                                       "Base Address : 00000000FD200000",
+                                       "Entry Type : 02",
+                                       "Device ID : 0010",
+                                       "Entry Type : 03",
+                                       "Device ID : 0100",
+                                       "Entry Type : 04",
+                                       "Device ID : 01FF",
+                                       "Entry Type : 48",
+                                       "Handle : 21",
+                                       "Source Used Device ID : 00A0",
+                                       "Variety : 01"};
     int rc = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(dsl, want[i])) {

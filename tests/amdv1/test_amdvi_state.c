@@ -6,7 +6,9 @@
  * register reads, translations, notifier shadows. Hostile blobs are
  * rejected with VIOMMU_EFORMAT and leave the instance untouched. */
 #include "amdv1_guest.h"
+#include "check_main.h"
 #include "core/state.h"
+#include "hostile_blob.h"
 #include "shadow_rec.h"
 
 #include <check.h>
@@ -46,14 +48,9 @@ static uint8_t *save(struct viommu_amdvi *dev, size_t *len)
     return b;
 }
 
-static void fix_crc(uint8_t *b, size_t len)
+static int restore_cb(void *dev, const void *buf, size_t len)
 {
-    memset(b + 20, 0, 4);
-    uint32_t c = vi_crc32(0, b, len);
-    b[20] = (uint8_t)c;
-    b[21] = (uint8_t)(c >> 8);
-    b[22] = (uint8_t)(c >> 16);
-    b[23] = (uint8_t)(c >> 24);
+    return viommu_amdvi_restore(dev, buf, len);
 }
 
 static const uint64_t mmio_regs[] = {0x0, 0x8, 0x10, 0x18, 0x20, 0x28, 0x30, 0x2000, 0x2008, 0x2010, 0x2018, 0x2020};
@@ -206,28 +203,18 @@ START_TEST(amdvi_restore_rejects_bad_blobs)
     size_t blen;
     uint8_t *before = save(dst, &blen);
     uint8_t *bad = malloc(len + 16);
+    struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
 
     /* Every single-byte corruption (CRC, or a field check, catches it). */
-    for (size_t i = 0; i < len; i++) {
-        memcpy(bad, blob, len);
-        bad[i] ^= (uint8_t)(1u << (i % 8));
-        ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len), VIOMMU_EFORMAT);
-    }
+    hb_flip_every_byte(&hb, false);
     /* Every truncation, and trailing garbage. */
-    for (size_t l = 0; l < len; l++)
-        ck_assert_int_eq(viommu_amdvi_restore(dst, blob, l), VIOMMU_EFORMAT);
+    hb_truncations(&hb, 0);
     memcpy(bad, blob, len);
     memset(bad + len, 0, 16);
     ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len + 16), VIOMMU_EFORMAT);
     /* Wrong version and wrong kind, with a valid CRC. */
-    memcpy(bad, blob, len);
-    bad[8] = 2;
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len), VIOMMU_EFORMAT);
-    memcpy(bad, blob, len);
-    bad[12] = VI_STATE_KIND_VTD;
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len), VIOMMU_EFORMAT);
+    hb_patch_byte(&hb, 8, 2);
+    hb_patch_byte(&hb, 12, VI_STATE_KIND_VTD);
     /* Out-of-range register value with a valid CRC: Control (REGS payload
      * starts after header 32 + CONFIG 8+15 + REGS header 8; Control follows
      * six u32 and three u64). */
@@ -235,7 +222,7 @@ START_TEST(amdvi_restore_rejects_bad_blobs)
     memcpy(bad, blob, len);
     ck_assert_uint_eq(bad[ctrl] & 1u, 1u); /* sanity: IommuEn of the source */
     bad[ctrl + 7] = 0x80;                  /* bit 63: not a Control bit we keep */
-    fix_crc(bad, len);
+    hb_fix_crc(bad, len);
     ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len), VIOMMU_EFORMAT);
     /* Unknown critical section: rejected; unknown optional one: skipped. */
     memcpy(bad, blob, len);
@@ -243,7 +230,7 @@ START_TEST(amdvi_restore_rejects_bad_blobs)
     memcpy(bad + len, extra, 8);
     bad[16] = (uint8_t)(len + 8);
     bad[17] = (uint8_t)((len + 8) >> 8);
-    fix_crc(bad, len + 8);
+    hb_fix_crc(bad, len + 8);
     ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len + 8), VIOMMU_EFORMAT);
     size_t alen;
     uint8_t *after = save(dst, &alen);
@@ -251,7 +238,7 @@ START_TEST(amdvi_restore_rejects_bad_blobs)
     ck_assert(memcmp(before, after, blen) == 0); /* untouched */
     ck_assert_int_eq(viommu_as_get_mode(das), VIOMMU_MODE_PASSTHROUGH);
     bad[len + 2] = 0; /* not critical */
-    fix_crc(bad, len + 8);
+    hb_fix_crc(bad, len + 8);
     ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len + 8), 0);
     ck_assert_int_eq(viommu_as_get_mode(das), VIOMMU_MODE_TRANSLATED);
 
@@ -287,11 +274,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

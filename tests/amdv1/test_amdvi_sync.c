@@ -10,6 +10,8 @@
 
 #include "amdv1/amdvi_internal.h"
 #include "amdv1_guest.h"
+#include "check_main.h"
+#include "sink_model.h"
 
 #define DEV 0x21u
 #define DOM 3u
@@ -97,12 +99,11 @@ static void run(unsigned mode, uint64_t seed, unsigned steps, bool coalesce)
     uint64_t root = g_pt_root(&g);
     struct viommu_as *as;
     ck_assert_int_eq(viommu_amdvi_get_as(g.dev, DEV, &as), 0);
-    unsigned nev = 0;
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
-                                        .flags = coalesce ? VIOMMU_NOTIFIER_COALESCE : 0, .fn = count_fn,
-                                        .opaque = &nev};
+    /* the shared VFIO-like consumer: what it was told must equal the shadow */
+    static struct sink consumer;
+    memset(&consumer, 0, sizeof(consumer));
     struct viommu_notifier *n;
-    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(sink_register(as, &consumer, 0, UINT64_MAX, coalesce ? VIOMMU_NOTIFIER_COALESCE : 0, &n), 0);
     g_dte_translate(&g, DEV, mode, root, DOM, VIOMMU_PERM_RW);
     unsigned va_lg2 = amdv1_mode_va_lg2(mode);
     unsigned maxlg2 = va_lg2 - 1 < 31 ? va_lg2 - 1 : 31; /* up to 2 GiB pages */
@@ -140,6 +141,8 @@ static void run(unsigned mode, uint64_t seed, unsigned steps, bool coalesce)
                 g_inv_pages(&g, DOM, mm.iova, UINT64_C(1) << mm.lg2);
         }
         check_shadow(n, &md);
+        ck_assert(sink_matches_shadow(&consumer, n));
+        ck_assert_uint_eq(consumer.violations, 0);
         /* translate a mapped and a random address */
         struct viommu_translation t;
         if (md.n) {
@@ -162,10 +165,12 @@ static void run(unsigned mode, uint64_t seed, unsigned steps, bool coalesce)
     }
     /* replay into a fresh notifier reproduces the model */
     viommu_notifier_unregister(n);
-    nc.flags = 0;
-    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    memset(&consumer, 0, sizeof(consumer));
+    ck_assert_int_eq(sink_register(as, &consumer, 0, UINT64_MAX, 0, &n), 0);
     ck_assert_int_eq(viommu_notifier_replay(n), 0);
     check_shadow(n, &md);
+    ck_assert(sink_matches_shadow(&consumer, n));
+    ck_assert_uint_eq(consumer.violations, 0);
     g_fini(&g);
 }
 
@@ -243,11 +248,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

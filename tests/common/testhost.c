@@ -5,9 +5,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+void (*th_fini_hook)(struct testhost *th);
+bool th_faults_expected;
+
+bool th_inject(struct testhost *th, enum th_op op)
+{
+    if (!th->armed)
+        return false;
+    uint64_t n = ++th->calls[op];
+    const struct th_fault *f = &th->fault[op];
+    if (!f->nth || n < f->nth || (n > f->nth && !f->persistent))
+        return false;
+    th->injected[op]++;
+    return true;
+}
+
+uint64_t th_injected(const struct testhost *th)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; i < TH_OP_N; i++)
+        t += th->injected[i];
+    return t;
+}
+
+const char *th_op_name(enum th_op op)
+{
+    static const char *const names[TH_OP_N] = {"read", "write", "msi", "alloc", "sink"};
+    return (unsigned)op < TH_OP_N ? names[op] : "?";
+}
+
 static bool th_read_fails(struct testhost *th, uint64_t gpa, size_t len)
 {
     th->reads++;
+    if (th_inject(th, TH_OP_READ))
+        return true;
     if (th->fail_read_nth && th->reads >= th->fail_read_nth)
         return true;
     if (th->fail_from <= th->fail_to && gpa <= th->fail_to && gpa + len - 1 >= th->fail_from)
@@ -30,6 +61,8 @@ static int th_write(void *opaque, viommu_gpa_t gpa, const void *buf, size_t len)
 {
     struct testhost *th = opaque;
     th->writes++;
+    if (th_inject(th, TH_OP_WRITE))
+        return -1;
     if (len == 0 || gpa >= th->ram_size || len > th->ram_size - gpa)
         return -1;
     memcpy(th->ram + gpa, buf, len);
@@ -39,6 +72,8 @@ static int th_write(void *opaque, viommu_gpa_t gpa, const void *buf, size_t len)
 static void th_msi(void *opaque, uint64_t addr, uint32_t data)
 {
     struct testhost *th = opaque;
+    if (th_inject(th, TH_OP_MSI))
+        return; /* the interrupt is lost */
     if (th->nmsi < TH_MAX_MSI) {
         th->msi_addr[th->nmsi] = addr;
         th->msi_data[th->nmsi] = data;
@@ -59,6 +94,8 @@ static void *th_alloc(void *opaque, size_t size)
 {
     struct testhost *th = opaque;
     th->allocs++;
+    if (th_inject(th, TH_OP_ALLOC))
+        return NULL;
     if (th->fail_alloc_nth && th->allocs == th->fail_alloc_nth)
         return NULL;
     void *p = malloc(size);
@@ -97,6 +134,8 @@ bool th_init(struct testhost *th, uint64_t ram_size)
 
 void th_fini(struct testhost *th)
 {
+    if (th_fini_hook)
+        th_fini_hook(th);
     free(th->ram);
     th->ram = NULL;
 }

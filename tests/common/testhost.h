@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* A fake VMM for tests: flat guest RAM, MSI and log capture, failure
  * injection (fail the Nth guest read, or reads inside a GPA range, or the
- * Nth allocation), all through the public host-ops table. */
+ * Nth allocation), all through the public host-ops table.
+ *
+ * Fault injection layer (modelled on SQLite's test VFS, src/test_vfs.c: the
+ * real operation is wrapped and fails on its Nth call): every host op
+ * (read, write, msi, alloc) and the test consumer (sink, see sink_model.h)
+ * has a call counter and an optional fault plan "fail the Nth call", either
+ * once (transient) or from then on (persistent). Injected faults are
+ * counted. A failed msi drops the interrupt; a failed alloc returns NULL;
+ * failed read/write/sink return -1. */
 #ifndef VIOMMU_TESTHOST_H
 #define VIOMMU_TESTHOST_H
 
@@ -11,6 +19,23 @@
 #include <stdint.h>
 
 #define TH_MAX_MSI 64
+
+/* Operations the fault layer can fail. */
+enum th_op {
+    TH_OP_READ = 0,
+    TH_OP_WRITE,
+    TH_OP_MSI,
+    TH_OP_ALLOC,
+    TH_OP_SINK, /* a notifier consumer (sink_model.h) refusing an event */
+    TH_OP_N
+};
+
+/* Fault plan of one op: fail call number `nth` (1-based; 0 = never), and
+ * every later call too when `persistent`. */
+struct th_fault {
+    uint64_t nth;
+    bool persistent;
+};
 
 struct testhost {
     uint8_t *ram;          /* guest RAM, GPA 0 .. ram_size-1 */
@@ -28,7 +53,25 @@ struct testhost {
     char last_log[256];
     bool quiet;               /* do not print log lines */
     uint64_t bump;            /* next free GPA for th_alloc_page */
+    /* fault layer */
+    bool armed;                   /* plans below only apply while armed */
+    struct th_fault fault[TH_OP_N];
+    uint64_t calls[TH_OP_N];      /* calls of each op while armed */
+    uint64_t injected[TH_OP_N];   /* faults injected per op */
 };
+
+/* Optional global hook called at the start of th_fini() of every testhost
+ * (the sweep harness collects counters and the live allocation count). */
+extern void (*th_fini_hook)(struct testhost *th);
+/* True while a sweep injects faults: guest-driver helpers then tolerate a
+ * completion wait that did not complete instead of asserting. */
+extern bool th_faults_expected;
+
+/* Count one call of `op` and decide whether the fault layer fails it. */
+bool th_inject(struct testhost *th, enum th_op op);
+/* Total faults injected into `th`. */
+uint64_t th_injected(const struct testhost *th);
+const char *th_op_name(enum th_op op);
 
 /* Host ops wired to a testhost (pass the testhost as opaque). */
 extern const struct viommu_host_ops testhost_ops;

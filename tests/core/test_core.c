@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Core tests: API error paths, the range walker (through a test-only
- * format), IOTLB, notifiers, shadow sync and replay against models,
- * budgets, sink failures, re-entrancy. */
+/* Core tests: API error paths, IOTLB, notifiers, shadow sync and replay
+ * against models, budgets, sink failures, re-entrancy (through a test-only
+ * format). The range walker and translate are tested for every format by
+ * tests/fmt/test_pt_conformance.c. */
 #include <check.h>
 #include <libviommu/viommu.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "sink_model.h"
 #include "testhost.h"
 #include "toy_format.h"
@@ -211,235 +213,6 @@ START_TEST(test_notifier_veto)
     ck_assert_int_eq(viommu_notifier_register(a, &nc, &n), VIOMMU_ENOTSUP);
     nc.events = VIOMMU_EVENT_UNMAP;
     ck_assert_int_eq(viommu_notifier_register(a, &nc, &n), 0);
-}
-END_TEST
-
-/* ---- walker ------------------------------------------------------------ */
-
-START_TEST(test_walk_translate)
-{
-    struct viommu_pt_config cfg = toy_config(root, 4);
-    struct viommu_translation tr;
-    struct viommu_fault f;
-
-    toy_map(&th, root, 4, 0x1000, 0x5000, 12, TOY_R | TOY_W);
-    toy_map(&th, root, 4, 0x40200000, 0x800000, 21, TOY_R);
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1234, VIOMMU_PERM_RW, &tr, &f), 0);
-    ck_assert_uint_eq(tr.iova, 0x1000);
-    ck_assert_uint_eq(tr.addr, 0x5000);
-    ck_assert_uint_eq(tr.addr_mask, 0xfff);
-    ck_assert_uint_eq(tr.perm, VIOMMU_PERM_RW);
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x40300000, VIOMMU_PERM_READ, &tr, &f), 0);
-    ck_assert_uint_eq(tr.addr, 0x800000);
-    ck_assert_uint_eq(tr.addr_mask, 0x1fffff);
-    /* Write to a read-only 2 MiB page: permission fault at level 1. */
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x40300000, VIOMMU_PERM_WRITE, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
-    ck_assert_uint_eq(f.level, 1);
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x2000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_NOT_PRESENT);
-    ck_assert_uint_eq(f.level, 0);
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, UINT64_C(1) << 48, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_ADDR_RANGE);
-    /* Permissions are ANDed over all levels: make the top entry read-only. */
-    th_w64(&th, root, th_r64(&th, root) & ~TOY_W);
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1000, VIOMMU_PERM_WRITE, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
-    /* Malformed entries carry the format's code and the entry's GPA. */
-    th_w64(&th, root, th_r64(&th, root) | TOY_BAD);
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_BAD_ENTRY);
-    ck_assert_uint_eq(f.code, TOY_BAD_CODE);
-    ck_assert_uint_eq(f.entry_gpa, root);
-    ck_assert_uint_eq(f.level, 3);
-    ck_assert_int_eq(viommu_pt_translate(ctx, NULL, 0, 1, &tr, &f), VIOMMU_EINVAL);
-}
-END_TEST
-
-START_TEST(test_walk_read_failure_is_data)
-{
-    /* Same walk via the callback path with a failing read: a fault with
-     * reason READ_FAILED, never "not present". */
-    struct testhost h2;
-    struct viommu_ctx *c;
-    struct viommu_pt_config cfg;
-    struct viommu_translation tr;
-    struct viommu_fault f;
-    uint64_t r2;
-
-    ck_assert(th_init(&h2, 8u << 20));
-    h2.quiet = true;
-    c = th_ctx(&h2, false, NULL);
-    r2 = th_alloc_pages(&h2, 1);
-    toy_map(&h2, r2, 3, 0x3000, 0x9000, 12, TOY_R | TOY_W);
-    cfg = toy_config(r2, 3);
-    ck_assert_int_eq(viommu_pt_translate(c, &cfg, 0x3000, VIOMMU_PERM_READ, &tr, &f), 0);
-    h2.fail_from = r2;
-    h2.fail_to = r2 + 4095;
-    ck_assert_int_eq(viommu_pt_translate(c, &cfg, 0x3000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_READ_FAILED);
-    ck_assert_uint_eq(f.entry_gpa, r2);
-    struct viommu_stats st;
-    viommu_ctx_get_stats(c, &st, sizeof(st));
-    ck_assert_uint_ge(st.read_errors, 1);
-    viommu_ctx_destroy(c);
-    th_fini(&h2);
-}
-END_TEST
-
-START_TEST(test_walk_level_skip_and_replicated)
-{
-    struct viommu_pt_config cfg = toy_config(root, 4);
-    struct viommu_translation tr;
-    struct viommu_fault f;
-    uint64_t l0 = th_alloc_pages(&th, 1);
-
-    /* Top entry (level 3) skips levels 2 and 1: points straight to a level-0 table. */
-    th_w64(&th, root, l0 | TOY_P | TOY_R | TOY_W | TOY_SKIP | TOY_NEXT(0));
-    /* A 16 KiB page written as four replicated level-0 entries. */
-    for (int i = 4; i < 8; i++)
-        th_w64(&th, l0 + 8 * i, 0x100000 | TOY_P | TOY_R | TOY_W | TOY_SIZE(14));
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x6abc, VIOMMU_PERM_READ, &tr, &f), 0);
-    ck_assert_uint_eq(tr.iova, 0x4000);
-    ck_assert_uint_eq(tr.addr, 0x100000);
-    ck_assert_uint_eq(tr.addr_mask, 0x3fff);
-    /* Skipped levels' IOVA bits must be zero. */
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x200000 + 0x4000, VIOMMU_PERM_READ, &tr, &f),
-                     VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_NOT_PRESENT);
-    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_SKIPPED_BITS);
-    /* A next level that does not decrease is malformed (no loops). */
-    th_w64(&th, root, root | TOY_P | TOY_R | TOY_W | TOY_SKIP | TOY_NEXT(3));
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x6000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_BAD_LEVEL);
-    /* A page size that does not fit its level is malformed. */
-    th_w64(&th, root, l0 | TOY_P | TOY_R | TOY_W | TOY_SKIP | TOY_NEXT(0));
-    th_w64(&th, l0 + 8 * 4, 0x100000 | TOY_P | TOY_R | TOY_SIZE(30));
-    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x4000, VIOMMU_PERM_READ, &tr, &f), VIOMMU_EFAULT);
-    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_BAD_PAGE_SIZE);
-}
-END_TEST
-
-struct leaves {
-    struct viommu_pt_leaf v[64];
-    unsigned n;
-    unsigned bad;
-};
-
-static int collect_leaf(void *o, const struct viommu_pt_leaf *l)
-{
-    struct leaves *ls = o;
-    if (ls->n < 64)
-        ls->v[ls->n] = *l;
-    ls->n++;
-    return 0;
-}
-
-static void collect_bad(void *o, const struct viommu_fault *f)
-{
-    (void)f;
-    ((struct leaves *)o)->bad++;
-}
-
-START_TEST(test_walk_range_skips_empty)
-{
-    struct viommu_pt_config cfg = toy_config(root, 4);
-    struct leaves ls = {0};
-    struct viommu_stats a, b;
-    uint64_t wl;
-
-    toy_map(&th, root, 4, 0x7f0000000000, 0x5000, 12, TOY_R);
-    toy_map(&th, root, 4, 0x7f0000001000, 0x6000, 12, TOY_R | TOY_W);
-    toy_map(&th, root, 4, 0x40000000, 0x40000000, 30, TOY_R | TOY_W);
-    viommu_ctx_get_stats(ctx, &a, sizeof(a));
-    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 0, UINT64_MAX, collect_leaf, collect_bad, &ls, &wl), 0);
-    viommu_ctx_get_stats(ctx, &b, sizeof(b));
-    ck_assert_uint_eq(wl, UINT64_MAX);
-    ck_assert_uint_eq(ls.n, 3);
-    ck_assert_uint_eq(ls.v[0].iova_first, 0x40000000);
-    ck_assert_uint_eq(ls.v[0].iova_last, 0x7fffffff);
-    ck_assert_uint_eq(ls.v[0].page_lg2, 30);
-    ck_assert_uint_eq(ls.v[1].iova_first, 0x7f0000000000);
-    ck_assert_uint_eq(ls.v[1].perm, VIOMMU_PERM_READ);
-    ck_assert_uint_eq(ls.v[2].addr, 0x6000);
-    /* Cost follows present tables: five tables of 512 entries, not 2^36 leaves. */
-    ck_assert_uint_eq(b.entries_read - a.entries_read, 5 * 512);
-    /* Clipping: a range inside the 1 GiB page yields just that part. */
-    ls.n = 0;
-    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 0x40001000, 0x40001fff, collect_leaf, NULL, &ls, NULL), 0);
-    ck_assert_uint_eq(ls.n, 1);
-    ck_assert_uint_eq(ls.v[0].addr, 0x40001000);
-    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 2, 1, collect_leaf, NULL, &ls, NULL), VIOMMU_ERANGE);
-    /* Bad entries are reported and skipped. */
-    th_w64(&th, root + 8 * 254, th_r64(&th, root + 8 * 254) | TOY_BAD);
-    ls.n = 0;
-    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 0, UINT64_MAX, collect_leaf, collect_bad, &ls, NULL), 0);
-    ck_assert_uint_eq(ls.bad, 1);
-    ck_assert_uint_eq(ls.n, 1);
-}
-END_TEST
-
-START_TEST(test_walk_bomb_is_bounded)
-{
-    /* Every entry of every table points to the same next table: 512^3
-     * leaves from three guest pages. The budget stops it. */
-    struct viommu_ctx_config cc = {.size = sizeof(cc), .budget = {.walk_entries = 100000}};
-    struct viommu_ctx *c = th_ctx(&th, true, &cc);
-    uint64_t t[4];
-    struct leaves ls = {0};
-    struct viommu_pt_config cfg;
-    uint64_t wl;
-
-    for (int i = 0; i < 4; i++)
-        t[i] = th_alloc_pages(&th, 1);
-    for (int i = 0; i < 512; i++) {
-        th_w64(&th, t[3] + 8 * i, t[2] | TOY_P | TOY_R | TOY_W);
-        th_w64(&th, t[2] + 8 * i, t[1] | TOY_P | TOY_R | TOY_W);
-        th_w64(&th, t[1] + 8 * i, t[0] | TOY_P | TOY_R | TOY_W);
-        th_w64(&th, t[0] + 8 * i, (0x1000ull * i) | TOY_P | TOY_R);
-    }
-    cfg = toy_config(t[3], 4);
-    ck_assert_int_eq(viommu_pt_walk_range(c, &cfg, 0, UINT64_MAX, collect_leaf, NULL, &ls, &wl), VIOMMU_EBUDGET);
-    ck_assert_uint_lt(ls.n, 100000);
-    ck_assert_uint_gt(wl, 0);
-    struct viommu_stats st;
-    viommu_ctx_get_stats(c, &st, sizeof(st));
-    ck_assert_uint_eq(st.budget_hits, 1);
-    viommu_ctx_destroy(c);
-}
-END_TEST
-
-START_TEST(test_fast_path_equals_callback)
-{
-    struct testhost h2;
-    struct viommu_ctx *slow;
-    uint64_t seed = 77;
-
-    ck_assert(th_init(&h2, 1u));
-    h2.quiet = true;
-    free(h2.ram);
-    h2.ram = th.ram; /* same bytes, callback path only */
-    h2.ram_size = th.ram_size;
-    slow = th_ctx(&h2, false, NULL);
-    for (int i = 0; i < 200; i++) {
-        uint64_t iova = (th_rand(&seed) % 4096) << 12;
-        toy_map(&th, root, 4, iova, (th_rand(&seed) % 4096) << 12, 12, TOY_R | (i & 1 ? TOY_W : 0));
-    }
-    struct viommu_pt_config cfg = toy_config(root, 4);
-    for (int i = 0; i < 5000; i++) {
-        uint64_t iova = (th_rand(&seed) % (4096u << 12));
-        struct viommu_translation a, b;
-        struct viommu_fault fa, fb;
-        int ra = viommu_pt_translate(ctx, &cfg, iova, 0, &a, &fa);
-        int rb = viommu_pt_translate(slow, &cfg, iova, 0, &b, &fb);
-        ck_assert_int_eq(ra, rb);
-        if (ra == 0)
-            ck_assert_mem_eq(&a, &b, sizeof(a));
-        else
-            ck_assert_mem_eq(&fa, &fb, sizeof(fa));
-    }
-    viommu_ctx_destroy(slow);
-    h2.ram = NULL;
 }
 END_TEST
 
@@ -1158,16 +931,6 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_notifier_veto);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("walker");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_walk_translate);
-    tcase_add_test(tc, test_walk_read_failure_is_data);
-    tcase_add_test(tc, test_walk_level_skip_and_replicated);
-    tcase_add_test(tc, test_walk_range_skips_empty);
-    tcase_add_test(tc, test_walk_bomb_is_bounded);
-    tcase_add_test(tc, test_fast_path_equals_callback);
-    suite_add_tcase(s, tc);
-
     tc = tcase_create("iotlb");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_iotlb);
@@ -1204,12 +967,4 @@ static Suite *core_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(core_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+VI_CHECK_MAIN(core_suite)

@@ -14,6 +14,7 @@
 #include <libviommu/error.h>
 #include <libviommu/iova_tree.h>
 
+#include "check_main.h"
 #include "core/iova_tree.h"
 
 #define U64MAX UINT64_MAX
@@ -838,11 +839,4 @@ static Suite *itree_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(itree_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(itree_suite)

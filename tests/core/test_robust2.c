@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "../virtio/vtest.h"
+#include "check_main.h"
 #include "core/core.h"
+#include "sink_model.h"
 #include "testhost.h"
 #include "toy_format.h"
 
@@ -312,15 +314,17 @@ START_TEST(test_virtio_map_nomem_changes_nothing)
 {
     bool saw_nomem_after_insert = false, saw_ok = false;
     for (uint64_t nth = 1; nth <= 16 && !saw_ok; nth++) {
-        struct rec rc = {0};
+        static struct sink rc;
+        memset(&rc, 0, sizeof(rc));
         env_up(NULL, ALLF);
         v_ep(1);
-        rec_on(v_as(1), 0, UINT64_MAX, &rc);
+        struct viommu_notifier *rn;
+        ck_assert_int_eq(sink_register(v_as(1), &rc, 0, UINT64_MAX, 0, &rn), 0);
         ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
         E.th.fail_alloc_nth = E.th.allocs + nth;
         int st = v_map(1, 0x10000, 0x1ffff, 0x80000, VIO_MAP_F_READ | VIO_MAP_F_WRITE);
         E.th.fail_alloc_nth = 0;
-        unsigned maps = rec_count(&rc, VIOMMU_EVENT_MAP), unmaps = rec_count(&rc, VIOMMU_EVENT_UNMAP);
+        unsigned maps = rc.maps, unmaps = rc.unmaps;
         uint64_t pa = 0;
         if (st == VIO_S_OK) {
             saw_ok = true;
@@ -337,7 +341,7 @@ START_TEST(test_virtio_map_nomem_changes_nothing)
             ck_assert_uint_eq(maps, unmaps);
             ck_assert_int_eq(v_map(1, 0x10000, 0x1ffff, 0x80000, VIO_MAP_F_READ | VIO_MAP_F_WRITE), VIO_S_OK);
             ck_assert_int_eq(v_xlate(1, 0x10040, VIOMMU_PERM_READ, &pa), 0);
-            ck_assert_uint_eq(rec_count(&rc, VIOMMU_EVENT_MAP) - rec_count(&rc, VIOMMU_EVENT_UNMAP), 1);
+            ck_assert_uint_eq(rc.maps - rc.unmaps, 1);
         }
         env_down();
     }
@@ -360,13 +364,14 @@ static int probe_shadow_count(void *o, const struct viommu_event *m)
 static int flaky_sink(void *o, struct viommu_as *as, const struct viommu_event *ev)
 {
     (void)as;
-    rec_fn(o, as, ev);
+    sink_fn(o, as, ev);
     return sink_fails ? -1 : 0;
 }
 
 START_TEST(test_virtio_attach_detach_failure_leaves_state)
 {
-    struct rec rc = {0};
+    static struct sink rc;
+    memset(&rc, 0, sizeof(rc));
     env_up(NULL, ALLF);
     v_ep(1);
     struct viommu_notifier_config nc = {.size = sizeof(nc), .first = 0, .last = UINT64_MAX,
@@ -485,11 +490,4 @@ Suite *robust2_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(robust2_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(robust2_suite)

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "sink_model.h"
 #include "testhost.h"
 #include "toy_format.h"
@@ -117,16 +118,14 @@ START_TEST(test_translate_while_invalidating)
 }
 END_TEST
 
-int main(void)
+static Suite *threads_suite(void)
 {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("concurrency");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_translate_while_invalidating);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }
+
+VI_CHECK_MAIN(threads_suite)

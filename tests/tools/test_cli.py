@@ -717,6 +717,123 @@ class ErrorsTest(unittest.TestCase):
         self.assertTrue(out.startswith("viommu "))
 
 
+class RemapTest(unittest.TestCase):
+    """viommu remap: interrupt messages through VT-d (5.1, 9.10) and AMD-Vi
+    (48882 2.2.5) interrupt remapping tables built in the image."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_vtd(self):
+        img = Image()
+        irt = img.page()
+        # IRTE 5: P, DM, RH, DLM 1, vector 0x31, xAPIC dest 2; SVT 01 SID 01:00.0.
+        img.w64(irt + 16 * 5, 1 | 4 | 8 | (1 << 5) | (0x31 << 16) | (2 << 40))
+        img.w64(irt + 16 * 5 + 8, 0x0100 | (1 << 18))
+        # IRTE 6: x2APIC destination (needs EIME).
+        img.w64(irt + 16 * 6, 1 | (0x44 << 16) | (0x12345678 << 32))
+        # IRTE 7: not present, FPD.
+        img.w64(irt + 16 * 7, 2)
+        ram = img.save(self.d)
+        base = ["remap", "--format", "vtd", "--ram", ram, "--irta", hex(irt | 3), "--sid", "01:00.0"]
+        ma = lambda h, shv=False: "0x%x" % (0xFEE00010 | (h << 5) | (8 if shv else 0))
+        rc, out, err = run(*base, ma(5) + ":0", ma(4, True) + ":1", ma(9) + ":0x0", "0xfee00000:0x30",
+                           ma(7) + ":0", ma(16) + ":0")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out.splitlines(), [
+            ma(5) + ":0 remapped 0x31 0x2 dm=0x1 dlm=0x1 tm=0x0 rh=0x1",
+            ma(4, True) + ":1 remapped 0x31 0x2 dm=0x1 dlm=0x1 tm=0x0 rh=0x1",
+            ma(9) + ":0x0 fault 0x22",
+            "0xfee00000:0x30 fault 0x25",
+            ma(7) + ":0 fault 0x22",
+            ma(16) + ":0 fault 0x21"])
+        rc, out, _ = run(*base, "--cfi", "0xfee00000:0x30")
+        self.assertEqual((rc, out), (0, "0xfee00000:0x30 untranslated\n"))
+        # Source validation: another requester; --ioapic with the IOAPIC's SID.
+        rc, out, _ = run(*(base[:-1] + ["02:00.0", ma(5) + ":0"]))
+        self.assertEqual((rc, out), (1, ma(5) + ":0 fault 0x26\n"))
+        # x2APIC: EIME; the same entry without it has reserved DST bits.
+        rc, out, _ = run(*base, "--eim", ma(6) + ":0")
+        self.assertEqual((rc, out.split()[1:4]), (0, ["remapped", "0x44", "0x12345678"]))
+        rc, out, _ = run(*base, ma(6) + ":0")
+        self.assertEqual(out.split()[1:], ["fault", "0x24"])
+        rc, out, _ = run(*base, "--json", ma(5) + ":0", ma(7) + ":0", ma(9) + ":0")
+        self.assertEqual(rc, 1)
+        j = json.loads(out)
+        self.assertEqual(j[0], {"addr": 0xFEE00010 | (5 << 5), "data": 0, "result": "remapped", "vector": 0x31,
+                                "dest": 2, "dest_mode": 1, "delivery_mode": 1, "trigger_mode": 0,
+                                "redirection_hint": 1, "reason": None, "recorded": False})
+        self.assertEqual((j[1]["result"], j[1]["reason"], j[1]["recorded"]), ("fault", "0x22", False))  # FPD
+        self.assertEqual((j[2]["result"], j[2]["reason"], j[2]["recorded"]), ("fault", "0x22", True))
+
+    def test_amdvi(self):
+        img = Image()
+        devtab, reg = amd_setup(img)
+        table = img.page()
+        dev = 0x0010
+        img.w64(devtab + 32 * dev + 16, 1 | (9 << 1) | table | (2 << 60))  # IV, 512 entries, remap
+        img.w64(devtab + 32 * dev + 8, 3)  # DomainID 3
+        ram_entries = {2: 1 | (1 << 2) | (5 << 8) | (0x41 << 16)}  # RemapEn, arbitrated, dest 5, vector 0x41
+        for idx, e in ram_entries.items():
+            struct.pack_into("<I", img.ram, table + 4 * idx, e)
+        struct.pack_into("<I", img.ram, table + 4 * 3, 2)  # SupIOPF, not remapped
+        ram = img.save(self.d)
+        base = ["remap", "--format", "amdvi", "--ram", ram, "--root", hex(reg), "--sid", "00:02.0"]
+        rc, out, err = run(*base, "0xfee00000:2", "0xfee00000:4", "0xfee00000:3", "0xfee00000:0x400")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out.splitlines(), [
+            "0xfee00000:2 remapped 0x41 0x5 dm=0x0 dlm=0x1 tm=0x0 rh=0x0",
+            "0xfee00000:4 fault IO_PAGE_FAULT",
+            "0xfee00000:3 fault IO_PAGE_FAULT",
+            "0xfee00000:0x400 fault TARGET_ABORT"])  # NMI without NMIPass
+        rc, out, _ = run(*base, "--json", "0xfee00000:4", "0xfee00000:3")
+        j = json.loads(out)
+        self.assertEqual((j[0]["reason"], j[0]["recorded"]), ("IO_PAGE_FAULT", True))
+        self.assertEqual((j[1]["reason"], j[1]["recorded"]), ("IO_PAGE_FAULT", False))  # SupIOPF
+        # GA: 128-bit entries; XT: 32-bit destinations. amdv1 is a synonym.
+        struct.pack_into("<QQ", img.ram, table + 16 * 2, 1 | (0x123456 << 8), 0x52 | (0x78 << 56))
+        ram = img.save(self.d)
+        rc, out, _ = run("remap", "--format", "amdv1", "--ram", ram, "--root", hex(reg), "--sid", "00:02.0",
+                         "--ga", "--xt", "0xfee00000:2")
+        self.assertEqual((rc, out), (0, "0xfee00000:2 remapped 0x52 0x78123456 dm=0x0 dlm=0x0 tm=0x0 rh=0x0\n"))
+        # A device without IV: untranslated.
+        rc, out, _ = run(*(base[:-1] + ["00:03.0", "0xfee01000:0x31"]))
+        self.assertEqual((rc, out), (0, "0xfee01000:0x31 untranslated\n"))
+
+    def test_usage(self):
+        ram = Image().save(self.d)
+        vtd = ["remap", "--format", "vtd", "--ram", ram, "--irta", "0x100003", "--sid", "0"]
+        for args, needle in [
+            (vtd + ["0x1000:0"], "interrupt address"),
+            (vtd + ["0xfee00000"], "ADDR:DATA"),
+            (vtd + ["0xfee00000:0x100000000"], "32-bit"),
+            (vtd, "no ADDR:DATA"),
+            (vtd + ["--ga", "0xfee00000:0"], "--ga"),
+            (["remap", "--format", "vtd", "--ram", ram, "--sid", "0", "0xfee00000:0"], "--irta"),
+            (["remap", "--format", "amdvi", "--ram", ram, "--sid", "0", "0xfee00000:0"], "--root"),
+            (["remap", "--format", "x", "--ram", ram], "--format"),
+            (["remap", "--format", "vtd", "--ram", ram, "--irta", "0"], "--sid"),
+        ]:
+            rc, out, err = run(*args)
+            self.assertEqual(rc, 2, (args, err))
+            self.assertIn(needle, err, args)
+        rc, out, err = run("remap", "--help")
+        self.assertEqual(rc, 0)
+        top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(os.path.join(top, "tools", "viommu.1")) as f:
+            man = f.read().replace("\\-", "-")
+        with open(os.path.join(top, "docs", "cli.md")) as f:
+            md = f.read()
+        for opt in ("--irta", "--cfi", "--eim", "--ga", "--xt", "--ioapic"):
+            self.assertIn(opt, out)
+            self.assertIn(opt, man, opt)
+            self.assertIn(opt, md, opt)
+
+
 class VirtioRunTest(unittest.TestCase):
     SCRIPT = """# virtio 1.3 IOMMU device requests
 attach 1 8

@@ -149,7 +149,7 @@ static void run_model(uint64_t seed, unsigned ops, bool split)
     env_up(NULL, ALLF);
     E.split_seed = split ? seed * 7919 + 1 : 0;
     struct viommu_notifier *n[NEP];
-    struct rec r[NEP];
+    static struct sink r[NEP];
     for (unsigned e = 0; e < NEP; e++) {
         memset(&r[e], 0, sizeof(r[e]));
         n[e] = rec_on(v_ep(EP0 + e), 0, UINT64_MAX, &r[e]);
@@ -296,7 +296,7 @@ START_TEST(guest_driver_linux_sequence)
     c.domain_first = 1;
     c.domain_last = 0xffff;
     env_up(&c, 0);
-    struct rec vfio = {0};
+    struct sink vfio = {0};
     v_ep(0x8);                                  /* emulated NIC */
     rec_on(v_ep(0x10), 0, UINT64_MAX, &vfio);   /* assigned device with a VFIO-like sink */
     ck_assert_int_eq(viommu_virtio_add_resv(E.dev, 0x8, 0xfee00000, 0xfeefffff, VIOMMU_VIRTIO_RESV_MSI), 0);

@@ -256,7 +256,7 @@ START_TEST(ops_bypass_config_write_switches_unattached)
     struct viommu_as *as = v_ep(1);
     v_ep(2);
     ck_assert_int_eq(v_attach(5, 2, 0), VIO_S_OK);
-    struct rec r = {0};
+    struct sink r = {0};
     rec_on(as, 0, UINT64_MAX, &r);
     uint8_t v = 1;
     ck_assert_int_eq(viommu_virtio_config_write(E.dev, 36, &v, 1), 0);
@@ -337,21 +337,21 @@ END_TEST
 START_TEST(attach_multiple_endpoints_share_domain)
 {
     env_up(NULL, ALLF);
-    struct rec r1 = {0}, r2 = {0};
+    struct sink r1 = {0}, r2 = {0};
     rec_on(v_ep(1), 0, UINT64_MAX, &r1);
     rec_on(v_ep(2), 0x2000, 0x2fff, &r2); /* clipped */
     ck_assert_int_eq(v_attach(7, 1, 0), VIO_S_OK);
     ck_assert_int_eq(v_attach(7, 2, 0), VIO_S_OK);
-    r1.n = r2.n = 0;
+    r1.nlog = r2.nlog = 0;
     ck_assert_int_eq(v_map(7, 0x1000, 0x3fff, 0x80000, VIO_MAP_F_READ | VIO_MAP_F_WRITE), VIO_S_OK);
     ck_assert_uint_eq(rec_count(&r1, VIOMMU_EVENT_MAP), 1);
-    ck_assert_uint_eq(r1.ev[0].iova_first, 0x1000);
-    ck_assert_uint_eq(r1.ev[0].iova_last, 0x3fff);
-    ck_assert_uint_eq(r1.ev[0].addr, 0x80000);
+    ck_assert_uint_eq(r1.log[0].iova_first, 0x1000);
+    ck_assert_uint_eq(r1.log[0].iova_last, 0x3fff);
+    ck_assert_uint_eq(r1.log[0].addr, 0x80000);
     ck_assert_uint_eq(rec_count(&r2, VIOMMU_EVENT_MAP), 1);
-    ck_assert_uint_eq(r2.ev[0].iova_first, 0x2000);
-    ck_assert_uint_eq(r2.ev[0].iova_last, 0x2fff);
-    ck_assert_uint_eq(r2.ev[0].addr, 0x81000);
+    ck_assert_uint_eq(r2.log[0].iova_first, 0x2000);
+    ck_assert_uint_eq(r2.log[0].iova_last, 0x2fff);
+    ck_assert_uint_eq(r2.log[0].addr, 0x81000);
     uint64_t a;
     ck_assert_int_eq(v_xlate(2, 0x3010, VIOMMU_PERM_WRITE, &a), 0);
     ck_assert_uint_eq(a, 0x82010);
@@ -367,12 +367,12 @@ START_TEST(attach_replays_existing_mappings)
 {
     env_up(NULL, ALLF);
     v_ep(1);
-    struct rec r = {0};
+    struct sink r = {0};
     rec_on(v_ep(2), 0, UINT64_MAX, &r);
     ck_assert_int_eq(v_attach(3, 1, 0), VIO_S_OK);
     ck_assert_int_eq(v_map(3, 0x10000, 0x10fff, 0x5000, 1), VIO_S_OK);
     ck_assert_int_eq(v_map(3, 0x20000, 0x21fff, 0x7000, 3), VIO_S_OK);
-    r.n = 0;
+    r.nlog = 0;
     ck_assert_int_eq(v_attach(3, 2, 0), VIO_S_OK);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_MAP), 2);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_UNMAP), 0);
@@ -385,7 +385,7 @@ START_TEST(attach_moves_endpoint_resync_by_diff)
     env_up(NULL, ALLF);
     v_ep(1);
     v_ep(2);
-    struct rec r = {0};
+    struct sink r = {0};
     rec_on(v_ep(3), 0, UINT64_MAX, &r);
     ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
     ck_assert_int_eq(v_attach(2, 2, 0), VIO_S_OK);
@@ -396,16 +396,16 @@ START_TEST(attach_moves_endpoint_resync_by_diff)
     ck_assert_int_eq(v_map(2, 0x8000, 0x8fff, 0xb000, 3), VIO_S_OK);
     ck_assert_int_eq(v_attach(1, 3, 0), VIO_S_OK);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_MAP), 2);
-    r.n = 0;
+    r.nlog = 0;
     /* Move 3 from domain 1 to 2: only 0x4000 unmapped, only 0x8000 mapped. */
     ck_assert_int_eq(v_attach(2, 3, 0), VIO_S_OK);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_UNMAP), 1);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_MAP), 1);
-    for (unsigned i = 0; i < r.n; i++) {
-        if (r.ev[i].kind == VIOMMU_EVENT_UNMAP)
-            ck_assert_uint_eq(r.ev[i].iova_first, 0x4000);
-        if (r.ev[i].kind == VIOMMU_EVENT_MAP)
-            ck_assert_uint_eq(r.ev[i].iova_first, 0x8000);
+    for (unsigned i = 0; i < r.nlog; i++) {
+        if (r.log[i].kind == VIOMMU_EVENT_UNMAP)
+            ck_assert_uint_eq(r.log[i].iova_first, 0x4000);
+        if (r.log[i].kind == VIOMMU_EVENT_MAP)
+            ck_assert_uint_eq(r.log[i].iova_first, 0x8000);
     }
     /* Moving endpoint 1 away empties domain 1: it ceases to exist. */
     ck_assert_int_eq(v_attach(2, 1, 0), VIO_S_OK);
@@ -474,11 +474,11 @@ END_TEST
 START_TEST(detach_unmaps_and_reports_mode)
 {
     env_up(NULL, ALLF);
-    struct rec r = {0};
+    struct sink r = {0};
     rec_on(v_ep(1), 0, UINT64_MAX, &r);
     ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
     ck_assert_int_eq(v_map(1, 0x1000, 0x2fff, 0x1000, 3), VIO_S_OK);
-    r.n = 0;
+    r.nlog = 0;
     ck_assert_int_eq(v_detach(1, 1), VIO_S_OK);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_UNMAP), 1);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_MODE), 1);
@@ -840,13 +840,13 @@ END_TEST
 START_TEST(reset_detaches_everything)
 {
     env_up(NULL, ALLF);
-    struct rec r = {0};
+    struct sink r = {0};
     rec_on(v_ep(1), 0, UINT64_MAX, &r);
     v_ep(2);
     ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
     ck_assert_int_eq(v_attach(2, 2, VIO_ATTACH_F_BYPASS), VIO_S_OK);
     ck_assert_int_eq(v_map(1, 0x1000, 0x1fff, 0, 3), VIO_S_OK);
-    r.n = 0;
+    r.nlog = 0;
     ck_assert_int_eq(viommu_virtio_reset(E.dev, 0), 0);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_UNMAP), 1);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_MODE), 1);
@@ -866,11 +866,11 @@ END_TEST
 START_TEST(remove_endpoint_hot_unplug)
 {
     env_up(NULL, ALLF);
-    struct rec r = {0};
+    struct sink r = {0};
     rec_on(v_ep(1), 0, UINT64_MAX, &r);
     ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
     ck_assert_int_eq(v_map(1, 0x1000, 0x1fff, 0, 3), VIO_S_OK);
-    r.n = 0;
+    r.nlog = 0;
     ck_assert_int_eq(viommu_virtio_remove_endpoint(E.dev, 1), 0);
     ck_assert_uint_eq(rec_count(&r, VIOMMU_EVENT_UNMAP), 1);
     ck_assert_int_eq(viommu_virtio_remove_endpoint(E.dev, 1), VIOMMU_ENOENT);

@@ -6,8 +6,10 @@
  * context, where config space, translations, notifier shadows and the fault
  * queue must match. Hostile blobs and destinations that cannot hold the
  * state are rejected with VIOMMU_EFORMAT and change nothing. */
+#include "check_main.h"
 #include "core/acpi_table.h"
 #include "core/state.h"
+#include "hostile_blob.h"
 #include "shadow_rec.h"
 #include "testhost.h"
 #include "virtio/vio_wire.h"
@@ -87,10 +89,9 @@ static uint8_t *save(struct viommu_virtio *d, size_t *len)
     return b;
 }
 
-static void fix_crc(uint8_t *b, size_t len)
+static int restore_cb(void *dev, const void *buf, size_t len)
 {
-    memset(b + 20, 0, 4);
-    vi_put_le32(b + 20, vi_crc32(0, b, len));
+    return viommu_virtio_restore(dev, buf, len);
 }
 
 /* Source: domains 1 (ep 100, 101), 2 (ep 102), bypass domain 3 (ep 103),
@@ -116,6 +117,8 @@ static void drive_source(struct viommu_virtio *d, struct viommu_as **as)
     struct viommu_translation t;
     struct viommu_fault f;
     ck_assert_int_eq(viommu_as_translate(as[4], 0x1000, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_BLOCKED);
+    ck_assert_uint_eq(f.code, VIOMMU_VIRTIO_BLOCK_UNATTACHED); /* the public code */
     ck_assert_int_eq(viommu_as_translate(as[2], UINT64_C(0x7000000000), VIOMMU_PERM_WRITE, &t, &f), VIOMMU_EFAULT);
 }
 
@@ -237,24 +240,12 @@ START_TEST(virtio_restore_rejects_bad_blobs)
     size_t blen;
     uint8_t *before = save(dst, &blen);
     uint8_t *bad = malloc(len + 16);
+    struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
 
-    uint64_t seed = 99;
-    for (unsigned k = 0; k < 3000; k++) { /* random single-bit corruptions */
-        size_t i = th_rand(&seed) % len;
-        memcpy(bad, blob, len);
-        bad[i] ^= (uint8_t)(1u << (th_rand(&seed) % 8));
-        ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
-    }
-    for (size_t l = 0; l < len; l += 1 + l / 64)
-        ck_assert_int_eq(viommu_virtio_restore(dst, blob, l), VIOMMU_EFORMAT);
-    memcpy(bad, blob, len);
-    bad[8] = 9; /* version */
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
-    memcpy(bad, blob, len);
-    bad[12] = VI_STATE_KIND_AMDVI;
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
+    hb_flip_random(&hb, 99, 3000); /* random single-bit corruptions */
+    hb_truncations(&hb, 64);
+    hb_patch_byte(&hb, 8, 9); /* version */
+    hb_patch_byte(&hb, 12, VI_STATE_KIND_AMDVI);
     /* Valid framing and CRC, hostile content: the first mapping of the
      * first domain made unaligned (DOMAINS section located by walking). */
     memcpy(bad, blob, len);
@@ -264,7 +255,7 @@ START_TEST(virtio_restore_rejects_bad_blobs)
     size_t dom0 = pos + 8 + 4;
     ck_assert_uint_gt(vi_get_le64(bad + dom0 + 5), 0); /* it has mappings */
     bad[dom0 + 13] |= 1;                                /* mapping 0 first |= 1 */
-    fix_crc(bad, len);
+    hb_fix_crc(bad, len);
     ck_assert_int_eq(viommu_virtio_restore(dst, bad, len), VIOMMU_EFORMAT);
 
     size_t alen;
@@ -330,11 +321,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

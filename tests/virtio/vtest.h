@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared helpers of the virtio-iommu tests: a test environment, a tiny
  * "virtqueue" that hands requests to the device as (optionally randomly
- * split) scatter-gather segments, request builders and a notifier recorder. */
+ * split) scatter-gather segments, request builders, and consumers from the
+ * shared model (sink_model.h). */
 #ifndef VIOMMU_VTEST_H
 #define VIOMMU_VTEST_H
 
 #include "core/acpi_table.h"
+#include "sink_model.h"
 #include "testhost.h"
 #include "virtio/vio_wire.h"
 
@@ -197,36 +199,21 @@ static inline int v_xlate(uint32_t ep, uint64_t iova, unsigned access, uint64_t 
     return r;
 }
 
-#define REC_MAX 512
-struct rec {
-    unsigned n;
-    struct viommu_event ev[REC_MAX];
-};
-
-static inline int rec_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+/* Consumers are the shared VFIO-like model (sink_model.h); tests count
+ * events from its log (reset `nlog` to count from a point on). */
+static inline struct viommu_notifier *rec_on(struct viommu_as *as, uint64_t first, uint64_t last, struct sink *r)
 {
-    struct rec *r = opaque;
-    (void)as;
-    if (r->n < REC_MAX)
-        r->ev[r->n] = *ev;
-    r->n++;
-    return 0;
-}
-
-static inline struct viommu_notifier *rec_on(struct viommu_as *as, uint64_t first, uint64_t last, struct rec *r)
-{
-    struct viommu_notifier_config c = {.size = sizeof(c), .first = first, .last = last,
-                                       .events = VIOMMU_EVENT_ALL, .fn = rec_fn, .opaque = r};
     struct viommu_notifier *n = NULL;
-    ck_assert_int_eq(viommu_notifier_register(as, &c, &n), 0);
+    memset(r, 0, sizeof(*r));
+    ck_assert_int_eq(sink_register(as, r, first, last, 0, &n), 0);
     return n;
 }
 
-static inline unsigned rec_count(const struct rec *r, uint32_t kind)
+static inline unsigned rec_count(const struct sink *r, uint32_t kind)
 {
     unsigned c = 0;
-    for (unsigned i = 0; i < r->n && i < REC_MAX; i++)
-        c += r->ev[i].kind == kind;
+    for (unsigned i = 0; i < r->nlog; i++)
+        c += r->log[i].kind == kind;
     return c;
 }
 

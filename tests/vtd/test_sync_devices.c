@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../amdv1/amdv1_guest.h"
+#include "check_main.h"
 #include "testhost.h"
 #include "vtd_guest.h"
 
@@ -394,7 +395,7 @@ START_TEST(vtd_two_devices_budget_and_completion)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("sync_devices");
     TCase *tc = tcase_create("sync");
@@ -402,9 +403,7 @@ int main(void)
     tcase_add_loop_test(tc, amdvi_two_devices_budget_and_completion, 0, 2);
     tcase_add_loop_test(tc, vtd_two_devices_budget_and_completion, 0, 2);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+VI_CHECK_MAIN(suite)

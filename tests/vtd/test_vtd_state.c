@@ -7,7 +7,9 @@
  * the same guest RAM: register reads, translations and notifier shadows
  * must match and the guest must carry on (IQT/IQH continue). Hostile blobs
  * and a unit with other capabilities are rejected without changes. */
+#include "check_main.h"
 #include "core/state.h"
+#include "hostile_blob.h"
 #include "shadow_rec.h"
 #include "vtd_guest.h"
 
@@ -42,12 +44,9 @@ static uint8_t *save(struct viommu_vtd *d, size_t *len)
     return b;
 }
 
-static void fix_crc(uint8_t *b, size_t len)
+static int restore_cb(void *dev, const void *buf, size_t len)
 {
-    memset(b + 20, 0, 4);
-    uint32_t c = vi_crc32(0, b, len);
-    for (unsigned i = 0; i < 4; i++)
-        b[20 + i] = (uint8_t)(c >> (8 * i));
+    return viommu_vtd_restore(dev, buf, len);
 }
 
 struct src {
@@ -191,26 +190,16 @@ START_TEST(vtd_restore_rejects_bad_blobs)
     size_t blen;
     uint8_t *before = save(dst, &blen);
     uint8_t *bad = malloc(len + 8);
-    for (size_t i = 0; i < len; i++) {
-        memcpy(bad, blob, len);
-        bad[i] ^= (uint8_t)(0x80u >> (i % 8));
-        ck_assert_int_eq(viommu_vtd_restore(dst, bad, len), VIOMMU_EFORMAT);
-    }
-    for (size_t l = 0; l < len; l++)
-        ck_assert_int_eq(viommu_vtd_restore(dst, blob, l), VIOMMU_EFORMAT);
-    memcpy(bad, blob, len);
-    bad[12] = VI_STATE_KIND_VIRTIO;
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_vtd_restore(dst, bad, len), VIOMMU_EFORMAT);
-    memcpy(bad, blob, len);
-    bad[8] = 0;
-    fix_crc(bad, len);
-    ck_assert_int_eq(viommu_vtd_restore(dst, bad, len), VIOMMU_EFORMAT);
+    struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
+    hb_flip_every_byte(&hb, true);
+    hb_truncations(&hb, 0);
+    hb_patch_byte(&hb, 12, VI_STATE_KIND_VIRTIO);
+    hb_patch_byte(&hb, 8, 0);
     /* GSTS (first REGS field) with WBFS set: no guest can see that here. */
     size_t gsts = 32 + 8 + 26 + 8; /* header, CONFIG (26), REGS header */
     memcpy(bad, blob, len);
     bad[gsts + 3] |= 0x08;
-    fix_crc(bad, len);
+    hb_fix_crc(bad, len);
     ck_assert_int_eq(viommu_vtd_restore(dst, bad, len), VIOMMU_EFORMAT);
     size_t alen;
     uint8_t *after = save(dst, &alen);
@@ -249,11 +238,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+VI_CHECK_MAIN(suite)

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "testhost.h"
 #include "vtd_guest.h"
 
@@ -113,17 +114,110 @@ START_TEST(translate_during_invalidation)
 }
 END_TEST
 
-int main(void)
+/* Interrupt remapping: device threads remap MSIs while the guest thread
+ * flips IRTEs between present (vector 0x40 + index) and not present, sends
+ * index-selective IEC invalidations, and a notifier registers and
+ * unregisters. Every remapped result must be one the table held. */
+static struct viommu_vtd *ir_dev;
+static atomic_uint ir_events;
+
+static void *irq_thread(void *arg)
+{
+    uint64_t s = (uint64_t)(uintptr_t)arg | 1;
+    while (!atomic_load(&stop)) {
+        unsigned i = (unsigned)(th_rand(&s) % 16);
+        struct viommu_irq_request q = {.size = sizeof(q),
+                                       .addr = 0xFEE00010u | (i << 5),
+                                       .rid = 0x0008,
+                                       .flags = (th_rand(&s) & 1) ? VIOMMU_IRQ_F_NO_FAULT_RECORD : 0};
+        struct viommu_irq_result r = {.size = sizeof(r)};
+        if (viommu_vtd_remap_irq(ir_dev, &q, &r) != 0)
+            atomic_fetch_add(&bad, 1);
+        else if (r.status == VIOMMU_IRQ_REMAPPED)
+            atomic_fetch_add(r.vector == 0x40 + i ? &good : &bad, 1);
+        else if (r.status != VIOMMU_IRQ_BLOCKED || r.fault_reason != 0x22)
+            atomic_fetch_add(&bad, 1);
+    }
+    return NULL;
+}
+
+static void count_inval(void *opaque, const struct viommu_irq_inval *ev)
+{
+    (void)opaque;
+    (void)ev;
+    atomic_fetch_add(&ir_events, 1);
+}
+
+START_TEST(remap_irq_during_iec)
+{
+    atomic_store(&stop, false);
+    atomic_store(&bad, 0);
+    atomic_store(&good, 0);
+    ck_assert(th_init(&th, 16u << 20));
+    th.quiet = true;
+    struct viommu_host_ops ops = testhost_ops;
+    ops.read = locked_read;
+    ops.write = locked_write;
+    struct viommu_ctx *ctx;
+    ck_assert_int_eq(viommu_ctx_create(&ops, &th, NULL, &ctx), 0);
+    struct viommu_vtd_config c = {.size = sizeof(c), .nfr = 4};
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &ir_dev), 0);
+    struct vg *g = calloc(1, sizeof(*g));
+    vg_init(g, &th, ir_dev, false);
+    uint64_t table = th_alloc_pages(&th, 1);
+    vg_wr(g, 0xB8, 8, table | 3);
+    vg_wr(g, 0x18, 4, (uint32_t)g->gcmd | (1u << 24));
+    vg_gcmd_set(g, 1u << 25, true);
+    pthread_t tid[2];
+    for (unsigned i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&tid[i], NULL, irq_thread, (void *)(uintptr_t)(i + 7)), 0);
+    uint64_t s = 5;
+    bool present[16] = {false};
+    struct viommu_irq_notifier *n = NULL;
+    struct viommu_irq_notifier_config nc = {.size = sizeof(nc), .fn = count_inval};
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        unsigned i = (unsigned)(th_rand(&s) % 16);
+        present[i] = !present[i];
+        pthread_mutex_lock(&ram_lock);
+        th_w64(&th, table + 16ull * i, present[i] ? 1u | ((0x40ull + i) << 16) : 0);
+        vg_qi_put(g, 4 | (1u << 4) | ((uint64_t)i << 32), 0); /* index-selective IEC */
+        pthread_mutex_unlock(&ram_lock);
+        vg_qi_ring(g);
+        if (r % 64 == 0) {
+            if (n) {
+                viommu_irq_notifier_unregister(n);
+                n = NULL;
+            } else {
+                ck_assert_int_eq(viommu_vtd_irq_notifier_register(ir_dev, &nc, &n), 0);
+            }
+            for (unsigned k = 0; k < 4; k++)
+                vg_wr(g, 0x208 + 16 * k, 8, UINT64_C(1) << 63);
+        }
+    }
+    for (unsigned w = 0; w < 10000 && atomic_load(&good) == 0; w++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    atomic_store(&stop, true);
+    for (unsigned i = 0; i < 2; i++)
+        pthread_join(tid[i], NULL);
+    ck_assert_uint_eq(atomic_load(&bad), 0);
+    ck_assert_uint_gt(atomic_load(&good), 0);
+    ck_assert_uint_gt(atomic_load(&ir_events), 0);
+    free(g);
+    viommu_vtd_destroy(ir_dev);
+    viommu_ctx_destroy(ctx);
+    th_fini(&th);
+}
+END_TEST
+
+static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_threads");
     TCase *tc = tcase_create("threads");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, translate_during_invalidation);
+    tcase_add_test(tc, remap_irq_during_iec);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }
+
+VI_CHECK_MAIN_NOFORK(suite)

@@ -161,6 +161,9 @@ class VtdTest(unittest.TestCase):
         self.assertEqual(t.addr | (0x10123 & t.addr_mask), 0x300123)
         res = v.vtd_resolve(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid, 5)
         self.assertEqual((res.mode, res.scalable, res.pasid, res.domain_id), (v.Mode.TRANSLATED, 1, 5, 2))
+        res2 = v.vtd_resolve_v2(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid, 5)
+        self.assertEqual((res2.mode, res2.scalable, res2.pasid, res2.domain_id), (v.Mode.TRANSLATED, 1, 5, 2))
+        self.assertEqual(res2.entry_kind, v.VtdEntryKind.PASID_TABLE)  # the entry that decided
         res = v.vtd_resolve(self.ctx, d.mmio_read(0x08), ecap, root | (1 << 10), rid)
         self.assertEqual((res.mode, res.pasid, res.domain_id), (v.Mode.TRANSLATED, 0, 1))
 
@@ -170,6 +173,8 @@ class VtdTest(unittest.TestCase):
         lo, hi = d.mmio_read(fro), d.mmio_read(fro + 8)
         self.assertTrue(hi >> 63)                          # FRCD.F
         self.assertEqual((hi & 0xFFFF, (hi >> 32) & 0xFF), (rid, 0x5B))  # SPT.4
+        self.assertEqual(v.vtd_fault_reason_str(v.VtdFaultReason.SM_PTE_INV),
+                         "SPT.4 invalid PASID table entry programming (PGTT)")
         self.assertTrue(hi & (1 << 31))                    # PP: PASID present
         self.assertEqual((hi >> 40) & 0xFFFFF, 6)          # PV
         with self.assertRaises(v.TranslationFault):
@@ -244,6 +249,9 @@ class AmdviTest(unittest.TestCase):
 
         res = v.amdvi_resolve(self.ctx, self.DEVTAB, 0x10, levels=4)
         self.assertEqual((res.mode, res.domain_id), (v.Mode.TRANSLATED, 1))
+        res2 = v.amdvi_resolve_v2(self.ctx, self.DEVTAB, 0x10, levels=4)
+        self.assertEqual((res2.mode, res2.domain_id, res2.dte_gpa), (v.Mode.TRANSLATED, 1, res.dte_gpa))
+        self.assertEqual(res2.size, v.ctypes.sizeof(v.AmdviResolutionV2))
         cfg = v.amdv1_pt_config(3, pt)
         self.assertEqual(self.ctx.pt_translate(cfg, 0x1000, v.Perm.READ).addr, 0x5000)
         self.assertTrue(v.amdv1_format().name)
@@ -275,6 +283,49 @@ class IovaTreeTest(unittest.TestCase):
                 t.remove(0x1000, 0x1FFF)
             self.assertEqual(len(t), 1)
 
+
+
+class IrqRemapTest(unittest.TestCase):
+    """Interrupt remapping through VT-d and AMD-Vi (irq.h)."""
+
+    def test_vtd_remap_and_notifier(self):
+        ram = bytearray(1 << 20)
+        ctx = v.Context(ram)
+        dev = v.Vtd(ctx)
+        seen = []
+        n = dev.irq_notifier(lambda e: seen.append((e.scope, e.cause)))
+        struct.pack_into("<QQ", ram, 0x8000 + 16 * 3, 1 | (0x45 << 16) | (0x07 << 40), 0)
+        dev.mmio_write(0xB8, 8, 0x8000 | 3)
+        dev.mmio_write(0x18, 4, 1 << 24)
+        dev.mmio_write(0x18, 4, 1 << 25)
+        r = dev.remap_irq(0xFEE00000 | (3 << 5) | (1 << 4), 0, 0x10)
+        self.assertEqual(r.status, v.IrqStatus.REMAPPED)
+        self.assertEqual((r.vector, r.dest, r.msi_addr, r.msi_data), (0x45, 7, 0xFEE07000, 0x45))
+        r = dev.remap_irq(0xFEE00000 | (4 << 5) | (1 << 4), 0, 0x10, v.IrqFlag.NO_FAULT_RECORD)
+        self.assertEqual((r.status, r.fault_reason, r.fault_recorded), (v.IrqStatus.BLOCKED, 0x22, 0))
+        self.assertEqual(seen, [(v.IrqInvalScope.ALL, v.IrqInvalCause.TABLE_SWITCH),
+                                (v.IrqInvalScope.ALL, v.IrqInvalCause.ENABLE)])
+        n.close()
+        dev.reset()
+        self.assertEqual(len(seen), 2)
+        q = v.irq_request_from_ioapic_rte((1 << 48) | (3 << 49), 0xF8)
+        self.assertEqual(q.addr, 0xFEE00000 | (3 << 5) | (1 << 4))
+        self.assertEqual(q.flags, v.IrqFlag.IOAPIC)
+        self.assertEqual(dev.stats().irq_remapped, 1)
+        dev.close()
+        ctx.close()
+
+    def test_amdvi_untranslated_when_disabled(self):
+        ram = bytearray(1 << 20)
+        ctx = v.Context(ram)
+        dev = v.Amdvi(ctx, bdf=2, cap_offset=0x40, dma_remap=1, efr_features=v.AMDVI_EFR_ALL)
+        r = dev.remap_irq(0xFEE01000, 0x31, 0x10)
+        self.assertEqual((r.status, r.dest, r.vector), (v.IrqStatus.UNTRANSLATED, 1, 0x31))
+        self.assertEqual(dev.mmio_read(0x30) & ((1 << 2) | (1 << 7)), (1 << 2) | (1 << 7))
+        with self.assertRaises(v.ViommuError):
+            dev.remap_irq(0x1000, 0, 0)
+        dev.close()
+        ctx.close()
 
 if __name__ == "__main__":
     unittest.main()

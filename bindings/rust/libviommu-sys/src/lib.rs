@@ -47,6 +47,7 @@ pub const VIOMMU_FAULT_PERM: u32 = 3;
 pub const VIOMMU_FAULT_ADDR_RANGE: u32 = 4;
 pub const VIOMMU_FAULT_BAD_ENTRY: u32 = 5;
 pub const VIOMMU_FAULT_READ_FAILED: u32 = 6;
+pub const VIOMMU_FAULT_F_FPD: u32 = 1 << 0;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,7 +65,8 @@ pub struct viommu_fault {
     pub entry_gpa: u64,
     pub level: u8,
     pub access: u8,
-    pub reserved: [u8; 6],
+    pub flags: u8,
+    pub reserved: [u8; 5],
 }
 
 #[repr(C)]
@@ -321,6 +323,7 @@ pub const VIOMMU_VIRTIO_RESV_PROP_LEN: u32 = 24;
 pub const VIOMMU_VIRTIO_RESV_RESERVED: u32 = 0;
 pub const VIOMMU_VIRTIO_RESV_MSI: u32 = 1;
 pub const VIOMMU_VIRTIO_RESET_SYSTEM: u32 = 1 << 0;
+pub const VIOMMU_VIRTIO_BLOCK_UNATTACHED: u32 = 1;
 pub const VIOMMU_VIOT_IOMMU_PCI: u32 = 0;
 pub const VIOMMU_VIOT_IOMMU_MMIO: u32 = 1;
 
@@ -417,6 +420,48 @@ pub const VIOMMU_VTD_SL_1G: u32 = 1 << 1;
 pub const VIOMMU_VTD_SL_RSVD: u32 = 1;
 pub const VIOMMU_VTD_SL_PS: u32 = 2;
 pub const VIOMMU_VTD_SL_HAW: u32 = 3;
+pub const VIOMMU_VTD_FR_ROOT_P: u32 = 0x01;
+pub const VIOMMU_VTD_FR_CTX_P: u32 = 0x02;
+pub const VIOMMU_VTD_FR_CTX_INV: u32 = 0x03;
+pub const VIOMMU_VTD_FR_ADDR_MGAW: u32 = 0x04;
+pub const VIOMMU_VTD_FR_WRITE: u32 = 0x05;
+pub const VIOMMU_VTD_FR_READ: u32 = 0x06;
+pub const VIOMMU_VTD_FR_PTE_ACCESS: u32 = 0x07;
+pub const VIOMMU_VTD_FR_ROOT_ACCESS: u32 = 0x08;
+pub const VIOMMU_VTD_FR_CTX_ACCESS: u32 = 0x09;
+pub const VIOMMU_VTD_FR_ROOT_RSVD: u32 = 0x0A;
+pub const VIOMMU_VTD_FR_CTX_RSVD: u32 = 0x0B;
+pub const VIOMMU_VTD_FR_PTE_RSVD: u32 = 0x0C;
+pub const VIOMMU_VTD_FR_SM_RTADDR: u32 = 0x30;
+pub const VIOMMU_VTD_FR_SM_TTM0_PASID: u32 = 0x31;
+pub const VIOMMU_VTD_FR_SM_ROOT_ACCESS: u32 = 0x38;
+pub const VIOMMU_VTD_FR_SM_ROOT_P: u32 = 0x39;
+pub const VIOMMU_VTD_FR_SM_ROOT_RSVD: u32 = 0x3A;
+pub const VIOMMU_VTD_FR_SM_CTX_ACCESS: u32 = 0x40;
+pub const VIOMMU_VTD_FR_SM_CTX_P: u32 = 0x41;
+pub const VIOMMU_VTD_FR_SM_CTX_RSVD: u32 = 0x42;
+pub const VIOMMU_VTD_FR_SM_CTX_INV: u32 = 0x43;
+pub const VIOMMU_VTD_FR_SM_PASIDE: u32 = 0x45;
+pub const VIOMMU_VTD_FR_SM_PASID_SIZE: u32 = 0x46;
+pub const VIOMMU_VTD_FR_SM_RID_PASID: u32 = 0x48;
+pub const VIOMMU_VTD_FR_SM_PDE_ACCESS: u32 = 0x50;
+pub const VIOMMU_VTD_FR_SM_PDE_P: u32 = 0x51;
+pub const VIOMMU_VTD_FR_SM_PDE_RSVD: u32 = 0x52;
+pub const VIOMMU_VTD_FR_SM_PTE_ACCESS: u32 = 0x58;
+pub const VIOMMU_VTD_FR_SM_PTE_P: u32 = 0x59;
+pub const VIOMMU_VTD_FR_SM_PTE_RSVD: u32 = 0x5A;
+pub const VIOMMU_VTD_FR_SM_PTE_INV: u32 = 0x5B;
+pub const VIOMMU_VTD_FR_SM_SL_ACCESS: u32 = 0x78;
+pub const VIOMMU_VTD_FR_SM_SL_RSVD: u32 = 0x7A;
+pub const VIOMMU_VTD_FR_SM_SLPTPTR: u32 = 0x7B;
+pub const VIOMMU_VTD_FR_SM_ADDR: u32 = 0x83;
+pub const VIOMMU_VTD_FR_SM_WRITE: u32 = 0x85;
+pub const VIOMMU_VTD_FR_SM_READ: u32 = 0x86;
+pub const VIOMMU_VTD_ENTRY_NONE: u32 = 0;
+pub const VIOMMU_VTD_ENTRY_ROOT: u32 = 1;
+pub const VIOMMU_VTD_ENTRY_CONTEXT: u32 = 2;
+pub const VIOMMU_VTD_ENTRY_PASID_DIR: u32 = 3;
+pub const VIOMMU_VTD_ENTRY_PASID_TABLE: u32 = 4;
 pub const VIOMMU_VTD_MMIO_SIZE: u32 = 0x1000;
 pub const VIOMMU_VTD_MAX_FRCD: u32 = 224;
 pub const VIOMMU_VTD_AGAW_39: u32 = 1 << 1;
@@ -431,13 +476,19 @@ pub const VIOMMU_VTD_F_PT: u32 = 1 << 5;
 pub const VIOMMU_VTD_F_DT: u32 = 1 << 6;
 pub const VIOMMU_VTD_F_SCALABLE: u32 = 1 << 7;
 pub const VIOMMU_VTD_F_ALL_ENDPOINTS: u32 = 1 << 8;
-pub const VIOMMU_VTD_F_ALL: u32 = 0x1FF;
+pub const VIOMMU_VTD_F_IR: u32 = 1 << 9;
+pub const VIOMMU_VTD_F_EIM: u32 = 1 << 10;
+pub const VIOMMU_VTD_F_ALL: u32 = 0x7FF;
 pub const VIOMMU_VTD_F_DEFAULT: u32 = VIOMMU_VTD_F_PSI
     | VIOMMU_VTD_F_SL_2M
     | VIOMMU_VTD_F_SL_1G
     | VIOMMU_VTD_F_QI
     | VIOMMU_VTD_F_PT
-    | VIOMMU_VTD_F_ALL_ENDPOINTS;
+    | VIOMMU_VTD_F_ALL_ENDPOINTS
+    | VIOMMU_VTD_F_IR;
+pub const VIOMMU_DMAR_F_INTR_REMAP: u8 = 0x1;
+pub const VIOMMU_DMAR_F_X2APIC_OPT_OUT: u8 = 0x2;
+pub const VIOMMU_DMAR_F_DMA_CTRL_PLATFORM_OPT_IN: u8 = 0x4;
 pub const VIOMMU_DMAR_SCOPE_PCI_ENDPOINT: u32 = 1;
 pub const VIOMMU_DMAR_SCOPE_PCI_BRIDGE: u32 = 2;
 pub const VIOMMU_DMAR_SCOPE_IOAPIC: u32 = 3;
@@ -453,6 +504,22 @@ pub struct viommu_vtd_resolved {
     pub fpd: u8,
     pub scalable: u8,
     pub pt: viommu_pt_config,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_vtd_resolved_v2 {
+    pub size: usize,
+    pub mode: u32,
+    pub fault_reason: u32,
+    pub pasid: u32,
+    pub domain_id: u16,
+    pub fpd: u8,
+    pub scalable: u8,
+    pub pt: viommu_pt_config,
+    pub entry_gpa: u64,
+    pub entry_kind: u32,
+    pub reserved: u32,
 }
 
 #[repr(C)]
@@ -502,6 +569,11 @@ pub struct viommu_vtd_stats {
     pub inv_events: u64,
     pub resolves: u64,
     pub sync_errors: u64,
+    pub irq_remapped: u64,
+    pub irq_untranslated: u64,
+    pub irq_blocked: u64,
+    pub iec_invalidations: u64,
+    pub irq_notifications: u64,
 }
 
 /// Opaque VT-d unit.
@@ -549,7 +621,10 @@ pub const VIOMMU_AMDV1_BAD_PGSIZE: u32 = 3;
 pub const VIOMMU_AMDV1_BAD_ADDR: u32 = 4;
 pub const VIOMMU_AMDVI_EFR_PREFSUP: u64 = 1 << 0;
 pub const VIOMMU_AMDVI_EFR_IASUP: u64 = 1 << 6;
-pub const VIOMMU_AMDVI_EFR_ALL: u64 = VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP;
+pub const VIOMMU_AMDVI_EFR_XTSUP: u64 = 1 << 2;
+pub const VIOMMU_AMDVI_EFR_GASUP: u64 = 1 << 7;
+pub const VIOMMU_AMDVI_EFR_ALL: u64 =
+    VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP;
 pub const VIOMMU_AMDVI_CAP_BLOCK_LEN: u32 = 40;
 pub const VIOMMU_AMDVI_MSI_CAP_OFF: u32 = 0x18;
 pub const VIOMMU_AMDVI_MMIO_LEN: u32 = 0x4000;
@@ -563,6 +638,8 @@ pub const VIOMMU_AMDVI_EV_COMMAND_HW_ERROR: u32 = 6;
 pub const VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST: u32 = 8;
 pub const VIOMMU_IVRS_DEV_SELECT: u32 = 0;
 pub const VIOMMU_IVRS_DEV_RANGE: u32 = 1;
+pub const VIOMMU_IVRS_DEV_IOAPIC: u32 = 2;
+pub const VIOMMU_IVRS_DEV_HPET: u32 = 3;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -601,11 +678,41 @@ pub struct viommu_amdvi_stats {
     pub events_suppressed: u64,
     pub msis: u64,
     pub dte_resolves: u64,
+    pub irq_remapped: u64,
+    pub irq_untranslated: u64,
+    pub irq_blocked: u64,
+    pub int_table_invalidations: u64,
+    pub irq_notifications: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_amdvi_hw {
+    pub size: usize,
+    pub levels: u8,
+    pub pa_lg2: u8,
+    pub dma_remap: u8,
+    pub reserved: [u8; 5],
 }
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct viommu_amdvi_resolution {
+    pub mode: u32,
+    pub event: u32,
+    pub domain_id: u16,
+    pub perm: u8,
+    pub suppress: u8,
+    pub reserved: u32,
+    pub dte_gpa: u64,
+    pub dte: [u64; 4],
+    pub pt: viommu_pt_config,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_amdvi_resolution_v2 {
+    pub size: usize,
     pub mode: u32,
     pub event: u32,
     pub domain_id: u16,
@@ -624,7 +731,91 @@ pub struct viommu_ivrs_dev {
     pub devid: u16,
     pub devid_last: u16,
     pub data: u8,
-    pub reserved: [u8; 7],
+    pub handle: u8,
+    pub reserved: [u8; 6],
+}
+
+// ---------------------------------------------------------------- irq.h
+pub const VIOMMU_IRQ_F_IOAPIC: u32 = 1 << 0;
+pub const VIOMMU_IRQ_F_NO_SID: u32 = 1 << 1;
+pub const VIOMMU_IRQ_F_NO_FAULT_RECORD: u32 = 1 << 2;
+pub const VIOMMU_IRQ_F_ALL: u32 = 0x7;
+pub const VIOMMU_IRQ_REMAPPED: u32 = 1;
+pub const VIOMMU_IRQ_UNTRANSLATED: u32 = 2;
+pub const VIOMMU_IRQ_BLOCKED: u32 = 3;
+pub const VIOMMU_IRQ_INDEX_NONE: u32 = 0xFFFF_FFFF;
+pub const VIOMMU_IRQ_INVAL_ALL: u32 = 0;
+pub const VIOMMU_IRQ_INVAL_INDEX: u32 = 1;
+pub const VIOMMU_IRQ_INVAL_DEVICE: u32 = 2;
+pub const VIOMMU_IRQ_CAUSE_IEC: u32 = 1;
+pub const VIOMMU_IRQ_CAUSE_INT_TABLE: u32 = 2;
+pub const VIOMMU_IRQ_CAUSE_ENABLE: u32 = 3;
+pub const VIOMMU_IRQ_CAUSE_DISABLE: u32 = 4;
+pub const VIOMMU_IRQ_CAUSE_TABLE_SWITCH: u32 = 5;
+pub const VIOMMU_IRQ_CAUSE_MODE: u32 = 6;
+pub const VIOMMU_IRQ_CAUSE_RESET: u32 = 7;
+pub const VIOMMU_IRQ_CAUSE_RESTORE: u32 = 8;
+pub const VIOMMU_IRQ_CAUSE_DTE: u32 = 9;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_irq_request {
+    pub size: usize,
+    pub addr: u64,
+    pub data: u32,
+    pub flags: u32,
+    pub rid: u16,
+    pub reserved: [u16; 3],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_irq_result {
+    pub size: usize,
+    pub status: u32,
+    pub dest: u32,
+    pub vector: u8,
+    pub dest_mode: u8,
+    pub delivery_mode: u8,
+    pub trigger_mode: u8,
+    pub redirection_hint: u8,
+    pub fault_recorded: u8,
+    pub reserved0: u16,
+    pub fault_reason: u32,
+    pub index: u32,
+    pub msi_addr: u64,
+    pub msi_data: u32,
+    pub reserved1: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_irq_inval {
+    pub size: usize,
+    pub scope: u32,
+    pub cause: u32,
+    pub first: u32,
+    pub last: u32,
+    pub rid: u16,
+    pub reserved: [u16; 3],
+}
+
+pub type viommu_irq_inval_fn = unsafe extern "C" fn(*mut c_void, *const viommu_irq_inval);
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_irq_notifier_config {
+    pub size: usize,
+    pub flags: u32,
+    pub reserved: u32,
+    pub fn_: Option<viommu_irq_inval_fn>,
+    pub opaque: *mut c_void,
+}
+
+/// Opaque interrupt notifier.
+#[repr(C)]
+pub struct viommu_irq_notifier {
+    _private: [u8; 0],
 }
 
 // ---------------------------------------------------------------- iova_tree.h
@@ -773,6 +964,7 @@ extern "C" {
         root: u64,
         out: *mut viommu_pt_config,
     ) -> c_int;
+    pub fn viommu_vtd_fault_reason_str(reason: c_uint) -> *const c_char;
     pub fn viommu_vtd_resolve(
         ctx: *mut viommu_ctx,
         hw: *const viommu_vtd_hw,
@@ -780,6 +972,14 @@ extern "C" {
         sid: u16,
         pasid: u32,
         out: *mut viommu_vtd_resolved,
+    ) -> c_int;
+    pub fn viommu_vtd_resolve_v2(
+        ctx: *mut viommu_ctx,
+        hw: *const viommu_vtd_hw,
+        rtaddr: u64,
+        sid: u16,
+        pasid: u32,
+        out: *mut viommu_vtd_resolved_v2,
     ) -> c_int;
     pub fn viommu_vtd_create(ctx: *mut viommu_ctx, cfg: *const viommu_vtd_config, out: *mut *mut viommu_vtd) -> c_int;
     pub fn viommu_vtd_destroy(dev: *mut viommu_vtd) -> c_int;
@@ -819,6 +1019,13 @@ extern "C" {
         pa_lg2: c_uint,
         out: *mut viommu_amdvi_resolution,
     ) -> c_int;
+    pub fn viommu_amdvi_resolve_v2(
+        ctx: *mut viommu_ctx,
+        hw: *const viommu_amdvi_hw,
+        devtab_reg: u64,
+        devid: u16,
+        out: *mut viommu_amdvi_resolution_v2,
+    ) -> c_int;
     pub fn viommu_amdvi_build_ivrs(
         dev: *mut viommu_amdvi,
         devs: *const viommu_ivrs_dev,
@@ -827,6 +1034,29 @@ extern "C" {
         buf: *mut c_void,
         len: *mut usize,
     ) -> c_int;
+    // irq.h
+    pub fn viommu_irq_request_from_ioapic_rte(rte: u64, ioapic_sid: u16, out: *mut viommu_irq_request) -> c_int;
+    pub fn viommu_vtd_remap_irq(
+        dev: *mut viommu_vtd,
+        req: *const viommu_irq_request,
+        res: *mut viommu_irq_result,
+    ) -> c_int;
+    pub fn viommu_amdvi_remap_irq(
+        dev: *mut viommu_amdvi,
+        req: *const viommu_irq_request,
+        res: *mut viommu_irq_result,
+    ) -> c_int;
+    pub fn viommu_vtd_irq_notifier_register(
+        dev: *mut viommu_vtd,
+        cfg: *const viommu_irq_notifier_config,
+        out: *mut *mut viommu_irq_notifier,
+    ) -> c_int;
+    pub fn viommu_amdvi_irq_notifier_register(
+        dev: *mut viommu_amdvi,
+        cfg: *const viommu_irq_notifier_config,
+        out: *mut *mut viommu_irq_notifier,
+    ) -> c_int;
+    pub fn viommu_irq_notifier_unregister(n: *mut viommu_irq_notifier);
     // iova_tree.h
     pub fn viommu_iova_tree_create(
         alloc_ops_or_null: *const viommu_host_ops,
@@ -880,7 +1110,7 @@ pub mod layout {
         vec![
             layout!(viommu_range { first => "first", last => "last" }),
             layout!(viommu_fault { reason => "reason", code => "code", iova => "iova", entry_gpa => "entry_gpa",
-                level => "level", access => "access", reserved => "reserved" }),
+                level => "level", access => "access", flags => "flags", reserved => "reserved" }),
             layout!(viommu_translation { iova => "iova", addr => "addr", addr_mask => "addr_mask", perm => "perm",
                 reserved => "reserved" }),
             layout!(viommu_stats { translations => "translations", iotlb_hits => "iotlb_hits",
@@ -934,6 +1164,9 @@ pub mod layout {
                 mmio_endpoints => "mmio_endpoints", oem => "oem" }),
             layout!(viommu_vtd_resolved { mode => "mode", fault_reason => "fault_reason", pasid => "pasid",
                 domain_id => "domain_id", fpd => "fpd", scalable => "scalable", pt => "pt" }),
+            layout!(viommu_vtd_resolved_v2 { size => "size", mode => "mode", fault_reason => "fault_reason",
+                pasid => "pasid", domain_id => "domain_id", fpd => "fpd", scalable => "scalable", pt => "pt",
+                entry_gpa => "entry_gpa", entry_kind => "entry_kind", reserved => "reserved" }),
             layout!(viommu_vtd_hw { size => "size", cap => "cap", ecap => "ecap", haw => "haw",
                 reserved => "reserved" }),
             layout!(viommu_vtd_config { size => "size", reg_base => "reg_base", segment => "segment",
@@ -962,7 +1195,13 @@ pub mod layout {
                 cmd_hw_errors => "cmd_hw_errors", doorbell_bound_hits => "doorbell_bound_hits",
                 events_logged => "events_logged", events_dropped => "events_dropped",
                 events_suppressed => "events_suppressed", msis => "msis", dte_resolves => "dte_resolves" }),
+            layout!(viommu_amdvi_hw { size => "size", levels => "levels", pa_lg2 => "pa_lg2",
+                dma_remap => "dma_remap", reserved => "reserved" }),
             layout!(viommu_amdvi_resolution { mode => "mode", event => "event", domain_id => "domain_id",
+                perm => "perm", suppress => "suppress", reserved => "reserved", dte_gpa => "dte_gpa", dte => "dte",
+                pt => "pt" }),
+            layout!(viommu_amdvi_resolution_v2 { size => "size", mode => "mode", event => "event",
+                domain_id => "domain_id",
                 perm => "perm", suppress => "suppress", reserved => "reserved", dte_gpa => "dte_gpa", dte => "dte",
                 pt => "pt" }),
             layout!(viommu_ivrs_dev { kind => "kind", devid => "devid", devid_last => "devid_last", data => "data",

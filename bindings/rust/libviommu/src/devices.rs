@@ -508,6 +508,22 @@ impl<'c> Vtd<'c> {
     }
 }
 
+impl<'c> Vtd<'c> {
+    /// Remap an interrupt message (`viommu_vtd_remap_irq`, irq.h).
+    pub fn remap_irq(&self, req: &IrqRequest) -> Result<IrqResult> {
+        remap_irq(req, |q, r| unsafe { sys::viommu_vtd_remap_irq(self.raw, q, r) })
+    }
+
+    /// Register `f` for "cached interrupt routes are stale" events; unregistered on drop.
+    /// `f` runs with the context lock held: it must not call back into the library.
+    pub fn irq_notifier<'a, F>(&'a self, f: F) -> Result<IrqNotifier<'a>>
+    where
+        F: FnMut(&IrqInval) + Send + 'a,
+    {
+        IrqNotifier::new(Box::new(f), |cfg, out| unsafe { sys::viommu_vtd_irq_notifier_register(self.raw, cfg, out) })
+    }
+}
+
 impl Drop for Vtd<'_> {
     fn drop(&mut self) {
         unsafe { sys::viommu_vtd_destroy(self.raw) };
@@ -522,6 +538,38 @@ pub fn vtd_resolve<C: RawContext>(ctx: &C, cap: u64, ecap: u64, haw: u8, rtaddr:
         sys::viommu_vtd_resolve(ctx.raw_ctx(), &hw, rtaddr, sid, pasid.unwrap_or(sys::VIOMMU_PASID_NONE), &mut out)
     })?;
     Ok(out)
+}
+
+/// Result of [`vtd_resolve_v2`].
+pub type VtdResolvedV2 = sys::viommu_vtd_resolved_v2;
+
+/// As [`vtd_resolve`], also naming the entry that decided the result
+/// (`viommu_vtd_resolve_v2`).
+pub fn vtd_resolve_v2<C: RawContext>(ctx: &C, cap: u64, ecap: u64, haw: u8, rtaddr: u64, sid: u16, pasid: Option<u32>) -> Result<VtdResolvedV2> {
+    let hw = sys::viommu_vtd_hw { size: std::mem::size_of::<sys::viommu_vtd_hw>(), cap, ecap, haw, reserved: [0; 7] };
+    let mut out = VtdResolvedV2 {
+        size: std::mem::size_of::<VtdResolvedV2>(),
+        mode: 0,
+        fault_reason: 0,
+        pasid: 0,
+        domain_id: 0,
+        fpd: 0,
+        scalable: 0,
+        pt: empty_pt_config(),
+        entry_gpa: 0,
+        entry_kind: 0,
+        reserved: 0,
+    };
+    check(unsafe {
+        sys::viommu_vtd_resolve_v2(ctx.raw_ctx(), &hw, rtaddr, sid, pasid.unwrap_or(sys::VIOMMU_PASID_NONE), &mut out)
+    })?;
+    Ok(out)
+}
+
+/// Short text of a VT-d fault reason (`viommu_vtd_fault_reason_str`), e.g.
+/// "SCT.2 scalable context entry not present".
+pub fn vtd_fault_reason_str(reason: u32) -> &'static str {
+    crate::cstr(unsafe { sys::viommu_vtd_fault_reason_str(reason) })
 }
 
 /// One DRHD of a DMAR table.
@@ -663,13 +711,30 @@ impl<'c> Amdvi<'c> {
     }
 }
 
+impl<'c> Amdvi<'c> {
+    /// Remap an interrupt message (`viommu_amdvi_remap_irq`, irq.h).
+    pub fn remap_irq(&self, req: &IrqRequest) -> Result<IrqResult> {
+        remap_irq(req, |q, r| unsafe { sys::viommu_amdvi_remap_irq(self.raw, q, r) })
+    }
+
+    /// Register `f` for "cached interrupt routes are stale" events; unregistered on drop.
+    /// `f` runs with the context lock held: it must not call back into the library.
+    pub fn irq_notifier<'a, F>(&'a self, f: F) -> Result<IrqNotifier<'a>>
+    where
+        F: FnMut(&IrqInval) + Send + 'a,
+    {
+        IrqNotifier::new(Box::new(f), |cfg, out| unsafe { sys::viommu_amdvi_irq_notifier_register(self.raw, cfg, out) })
+    }
+}
+
 impl Drop for Amdvi<'_> {
     fn drop(&mut self) {
         unsafe { sys::viommu_amdvi_destroy(self.raw) };
     }
 }
 
-/// Resolve the DTE of `devid` in the device table `devtab_reg`.
+/// Resolve the DTE of `devid` in the device table `devtab_reg` (the 0.1
+/// form; `efr_features` is ignored, `levels` 0 = translation disabled).
 pub fn amdvi_resolve<C: RawContext>(ctx: &C, devtab_reg: u64, devid: u16, efr_features: u64, levels: u32, pa_lg2: u32) -> Result<AmdviResolution> {
     let mut out = AmdviResolution {
         mode: 0,
@@ -683,6 +748,38 @@ pub fn amdvi_resolve<C: RawContext>(ctx: &C, devtab_reg: u64, devid: u16, efr_fe
         pt: empty_pt_config(),
     };
     check(unsafe { sys::viommu_amdvi_resolve(ctx.raw_ctx(), devtab_reg, devid, efr_features, levels, pa_lg2, &mut out) })?;
+    Ok(out)
+}
+
+/// Result of [`amdvi_resolve_v2`].
+pub type AmdviResolutionV2 = sys::viommu_amdvi_resolution_v2;
+
+/// Resolve the DTE of `devid` in the device table `devtab_reg` for an IOMMU
+/// with `levels` page-table levels (0 = 6), `pa_lg2` physical-address bits
+/// (0 = 48) and full translation unless `dma_remap` is false: the members
+/// of `viommu_amdvi_hw`, with the defaults of [`AmdviConfig`]
+/// (`viommu_amdvi_resolve_v2`).
+pub fn amdvi_resolve_v2<C: RawContext>(ctx: &C, devtab_reg: u64, devid: u16, levels: u8, pa_lg2: u8, dma_remap: bool) -> Result<AmdviResolutionV2> {
+    let hw = sys::viommu_amdvi_hw {
+        size: std::mem::size_of::<sys::viommu_amdvi_hw>(),
+        levels,
+        pa_lg2,
+        dma_remap: dma_remap as u8,
+        reserved: [0; 5],
+    };
+    let mut out = AmdviResolutionV2 {
+        size: std::mem::size_of::<AmdviResolutionV2>(),
+        mode: 0,
+        event: 0,
+        domain_id: 0,
+        perm: 0,
+        suppress: 0,
+        reserved: 0,
+        dte_gpa: 0,
+        dte: [0; 4],
+        pt: empty_pt_config(),
+    };
+    check(unsafe { sys::viommu_amdvi_resolve_v2(ctx.raw_ctx(), &hw, devtab_reg, devid, &mut out) })?;
     Ok(out)
 }
 
@@ -759,5 +856,81 @@ impl IovaTree {
 impl Drop for IovaTree {
     fn drop(&mut self) {
         unsafe { sys::viommu_iova_tree_destroy(self.raw) };
+    }
+}
+
+// ------------------------------------------------------------------ interrupt remapping (irq.h)
+
+/// An interrupt request (`struct viommu_irq_request`); build with [`IrqRequest::msi`]
+/// or [`IrqRequest::from_ioapic_rte`].
+pub type IrqRequest = sys::viommu_irq_request;
+/// What an interrupt request became (`struct viommu_irq_result`).
+pub type IrqResult = sys::viommu_irq_result;
+/// One "cached interrupt routes are stale" event (`struct viommu_irq_inval`).
+pub type IrqInval = sys::viommu_irq_inval;
+
+/// Constructors of [`IrqRequest`].
+pub trait IrqRequestExt: Sized {
+    /// An MSI written by requester `rid` with `flags` (VIOMMU_IRQ_F_*).
+    fn msi(addr: u64, data: u32, rid: u16, flags: u32) -> Self;
+    /// The message an IOAPIC sends for redirection-table entry `rte`.
+    fn from_ioapic_rte(rte: u64, ioapic_sid: u16) -> Result<Self>;
+}
+
+impl IrqRequestExt for IrqRequest {
+    fn msi(addr: u64, data: u32, rid: u16, flags: u32) -> Self {
+        IrqRequest { size: std::mem::size_of::<IrqRequest>(), addr, data, flags, rid, reserved: [0; 3] }
+    }
+
+    fn from_ioapic_rte(rte: u64, ioapic_sid: u16) -> Result<Self> {
+        let mut q = IrqRequest::default();
+        check(unsafe { sys::viommu_irq_request_from_ioapic_rte(rte, ioapic_sid, &mut q) })?;
+        Ok(q)
+    }
+}
+
+fn remap_irq<F: FnOnce(*const IrqRequest, *mut IrqResult) -> c_int>(req: &IrqRequest, f: F) -> Result<IrqResult> {
+    let mut q = *req;
+    q.size = std::mem::size_of::<IrqRequest>();
+    let mut r = IrqResult { size: std::mem::size_of::<IrqResult>(), ..Default::default() };
+    check(f(&q, &mut r))?;
+    Ok(r)
+}
+
+type IrqBox<'a> = Box<dyn FnMut(&IrqInval) + Send + 'a>;
+
+/// A registered interrupt notifier; unregistered on drop.
+pub struct IrqNotifier<'a> {
+    raw: *mut sys::viommu_irq_notifier,
+    _cb: Box<IrqBox<'a>>,
+}
+
+unsafe extern "C" fn irq_tramp(o: *mut c_void, ev: *const IrqInval) {
+    let cb = &mut *(o as *mut IrqBox);
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&*ev)));
+}
+
+impl<'a> IrqNotifier<'a> {
+    fn new<R>(f: IrqBox<'a>, register: R) -> Result<Self>
+    where
+        R: FnOnce(*const sys::viommu_irq_notifier_config, *mut *mut sys::viommu_irq_notifier) -> c_int,
+    {
+        let mut cb: Box<IrqBox<'a>> = Box::new(f);
+        let cfg = sys::viommu_irq_notifier_config {
+            size: std::mem::size_of::<sys::viommu_irq_notifier_config>(),
+            flags: 0,
+            reserved: 0,
+            fn_: Some(irq_tramp),
+            opaque: &mut *cb as *mut IrqBox as *mut c_void,
+        };
+        let mut raw = ptr::null_mut();
+        check(register(&cfg, &mut raw))?;
+        Ok(IrqNotifier { raw, _cb: cb })
+    }
+}
+
+impl Drop for IrqNotifier<'_> {
+    fn drop(&mut self) {
+        unsafe { sys::viommu_irq_notifier_unregister(self.raw) };
     }
 }

@@ -223,6 +223,11 @@ pub mod fault_reason {
     };
 }
 
+/// `viommu_fault::flags` bits (`enum viommu_fault_flag`).
+pub mod fault_flag {
+    pub use libviommu_sys::VIOMMU_FAULT_F_FPD as FPD;
+}
+
 /// Notifier event kinds (bit mask, `enum viommu_event_kind`).
 pub mod event_kind {
     pub use libviommu_sys::{

@@ -214,6 +214,10 @@ fn vtd_scalable_mode_translate_with_and_without_pasid() {
     assert_eq!(t.addr | (0x10123 & t.addr_mask), 0x300123);
     let res = vtd_resolve(&ctx, cap, ecap, 0, root | (1 << 10), rid, Some(5)).unwrap();
     assert_eq!((res.mode, res.scalable, res.pasid, res.domain_id), (2, 1, 5, 2));
+    let res2 = vtd_resolve_v2(&ctx, cap, ecap, 0, root | (1 << 10), rid, Some(5)).unwrap();
+    assert_eq!((res2.mode, res2.scalable, res2.pasid, res2.domain_id), (2, 1, 5, 2));
+    assert_eq!(res2.entry_kind, libviommu_sys::VIOMMU_VTD_ENTRY_PASID_TABLE);
+    assert_eq!(vtd_fault_reason_str(libviommu_sys::VIOMMU_VTD_FR_SM_PTE_INV), "SPT.4 invalid PASID table entry programming (PGTT)");
     let res = vtd_resolve(&ctx, cap, ecap, 0, root | (1 << 10), rid, None).unwrap();
     assert_eq!((res.mode, res.pasid, res.domain_id), (2, 0, 1));
 
@@ -298,6 +302,9 @@ fn amdvi_mmio_tables_translate_event_log_and_msi() {
     let st = dev.stats().unwrap();
     assert_eq!((st.events_logged, st.msis), (1, 1));
     let res = amdvi_resolve(&ctx, DEVTAB, 0x10, libviommu_sys::VIOMMU_AMDVI_EFR_ALL, 4, 48).unwrap();
+    let res2 = amdvi_resolve_v2(&ctx, DEVTAB, 0x10, 4, 48, true).unwrap();
+    assert_eq!((res2.mode, res2.domain_id, res2.dte_gpa), (res.mode, res.domain_id, res.dte_gpa));
+    assert_eq!(res2.size, std::mem::size_of::<AmdviResolutionV2>());
     assert_eq!((res.mode, res.domain_id), (2, 1));
     let pt = PtConfig::amdv1(3, PT, Perm::RW, 48).unwrap();
     assert_eq!(ctx.pt_translate(&pt, 0x1000, Perm::READ).unwrap().addr, 0x5000);
@@ -320,4 +327,40 @@ fn iova_tree_insert_lookup_remove() {
     t.remove(0x1000, 0x1fff).unwrap();
     assert_eq!(t.remove(0x1000, 0x1fff), Err(Error::NoEnt));
     assert_eq!(t.len(), 1);
+}
+
+// ---------------------------------------------------------------- interrupt remapping
+
+/// VT-d interrupt remapping (spec 5.1, 9.10): IRTA + SIRTP + IRE, a
+/// remappable MSI through a 128-bit IRTE, a not-present entry recorded as
+/// fault 0x22, and the interrupt notifier told about the table switch.
+#[test]
+fn vtd_remap_irq_and_notifier() {
+    let ram = GuestRam::new(1 << 20);
+    let ctx = Context::new(ram.clone()).unwrap();
+    let dev = Vtd::new(&ctx, &VtdConfig { ..Default::default() }).unwrap();
+    let seen: Arc<Mutex<Vec<IrqInval>>> = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let n = dev.irq_notifier(move |e| s2.lock().unwrap().push(*e)).unwrap();
+    let table = 0x8000u64;
+    ram.write_u64(table + 16 * 3, 1 | (0x45 << 16) | (0x07 << 40)); // P, vector 0x45, dest 7
+    ram.write_u64(table + 16 * 3 + 8, 0);
+    dev.mmio_write(0xb8, 8, table | 3).unwrap(); // IRTA: 16 entries
+    dev.mmio_write(0x18, 4, 1 << 24).unwrap(); // SIRTP
+    dev.mmio_write(0x18, 4, 1 << 25).unwrap(); // IRE
+    let addr = 0xfee0_0000u64 | (3 << 5) | (1 << 4); // remappable, handle 3
+    let r = dev.remap_irq(&IrqRequest::msi(addr, 0, 0x0010, 0)).unwrap();
+    assert_eq!(r.status, libviommu_sys::VIOMMU_IRQ_REMAPPED);
+    assert_eq!((r.vector, r.dest, r.msi_addr, r.msi_data), (0x45, 7, 0xfee0_7000, 0x45));
+    let addr4 = 0xfee0_0000u64 | (4 << 5) | (1 << 4);
+    let r = dev.remap_irq(&IrqRequest::msi(addr4, 0, 0x0010, 0)).unwrap();
+    assert_eq!((r.status, r.fault_reason, r.fault_recorded), (libviommu_sys::VIOMMU_IRQ_BLOCKED, 0x22, 1));
+    let causes: Vec<u32> = seen.lock().unwrap().iter().map(|e| e.cause).collect();
+    assert_eq!(causes, vec![libviommu_sys::VIOMMU_IRQ_CAUSE_TABLE_SWITCH, libviommu_sys::VIOMMU_IRQ_CAUSE_ENABLE]);
+    drop(n);
+    dev.reset().unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    let q = IrqRequest::from_ioapic_rte((1 << 48) | (3 << 49), 0x00f8).unwrap();
+    assert_eq!(q.addr, addr);
+    assert_eq!(q.flags, libviommu_sys::VIOMMU_IRQ_F_IOAPIC);
 }

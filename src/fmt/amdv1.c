@@ -7,29 +7,38 @@
  *    the number of trailing ones in address bits [51:12] (+1), and the
  *    "default page size" leaf (NextLevel = 0) at every level.
  *  - §2.2.2 DTE Mode: number of levels, IOVA width per mode.
- * Only decoding lives here; the core range walker (src/core) walks.
+ * Only decoding lives here; the core range walker (src/core) walks. A leaf
+ * module: it depends on the core's format interface only.
  */
-#include "amdv1/amdvi_internal.h"
-
-#include "core/bits.h"
+#include "fmt/fmt.h"
 
 #include <libviommu/amdvi.h>
-#include <libviommu/error.h>
 
 #define AMDV1_PR VI_BIT(0)
 #define AMDV1_NEXT_LEVEL VI_GENMASK(11, 9)
 #define AMDV1_ADDR VI_GENMASK(51, 12)
-#define AMDV1_RSVD VI_GENMASK(58, 52) /* must be zero in PDEs and PTEs */
+#define AMDV1_RSVD VI_GENMASK(58, 52)     /* must be zero in PDEs and PTEs */
 #define AMDV1_PDE_RSVD VI_GENMASK(60, 59) /* U and FC only mean something in PTEs */
 #define AMDV1_IR VI_BIT(61)
 #define AMDV1_IW VI_BIT(62)
 
 #define AMDV1_GRANULE_LG2 12u
-#define AMDV1_LEVEL_BITS 9u
+
+static void amdv1_decode(const struct viommu_pt_config *cfg, unsigned level, uint64_t iova, uint64_t pte,
+                         struct viommu_pte *out);
+
+static const struct viommu_pt_format amdv1_format = {
+    .size = sizeof(struct viommu_pt_format),
+    .name = "amdv1",
+    .granule_lg2 = AMDV1_GRANULE_LG2,
+    .level_bits = 9,
+    .max_levels = 6,
+    .decode = amdv1_decode,
+};
 
 static unsigned level_span_lg2(unsigned level)
 {
-    return AMDV1_GRANULE_LG2 + AMDV1_LEVEL_BITS * level;
+    return vi_pt_level_lg2(&amdv1_format, level);
 }
 
 static void bad(struct viommu_pte *out, uint32_t code)
@@ -52,7 +61,7 @@ static void amdv1_decode(const struct viommu_pt_config *cfg, unsigned level, uin
     unsigned nl = (unsigned)VI_FIELD_GET(AMDV1_NEXT_LEVEL, pte);
     uint64_t addr = pte & AMDV1_ADDR;
 
-    out->perm = (uint8_t)(((pte & AMDV1_IR) ? VIOMMU_PERM_READ : 0) | ((pte & AMDV1_IW) ? VIOMMU_PERM_WRITE : 0));
+    out->perm = vi_pt_perm(pte & AMDV1_IR, pte & AMDV1_IW);
     if (pte & AMDV1_RSVD) {
         bad(out, VIOMMU_AMDV1_BAD_RSVD);
         return;
@@ -108,15 +117,6 @@ static void amdv1_decode(const struct viommu_pt_config *cfg, unsigned level, uin
     out->page_lg2 = (uint8_t)page_lg2;
 }
 
-static const struct viommu_pt_format amdv1_format = {
-    .size = sizeof(struct viommu_pt_format),
-    .name = "amdv1",
-    .granule_lg2 = AMDV1_GRANULE_LG2,
-    .level_bits = AMDV1_LEVEL_BITS,
-    .max_levels = 6,
-    .decode = amdv1_decode,
-};
-
 const struct viommu_pt_format *viommu_pt_format_amdv1(void)
 {
     return &amdv1_format;
@@ -124,8 +124,7 @@ const struct viommu_pt_format *viommu_pt_format_amdv1(void)
 
 unsigned amdv1_mode_va_lg2(unsigned mode)
 {
-    unsigned v = AMDV1_GRANULE_LG2 + AMDV1_LEVEL_BITS * mode;
-    return v > 64 ? 64 : v;
+    return vi_pt_va_lg2(&amdv1_format, mode);
 }
 
 int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned perm, unsigned pa_lg2,

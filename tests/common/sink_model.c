@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "sink_model.h"
+#include "testhost.h"
 
 #include <string.h>
 
@@ -7,6 +8,12 @@ int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
 {
     struct sink *s = opaque;
 
+    s->events++;
+    s->last = *ev;
+    if (s->nlog < SINK_LOG)
+        s->log[s->nlog++] = *ev;
+    else
+        s->log_overflow = true;
     if (s->unregister_me) {
         viommu_notifier_unregister(s->unregister_me);
         s->unregister_me = NULL;
@@ -17,6 +24,8 @@ int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
         s->reenter_as = NULL;
     }
     (void)as;
+    if (s->fi && ev->kind != VIOMMU_EVENT_MODE && th_inject(s->fi, TH_OP_SINK))
+        return -1;
     switch (ev->kind) {
     case VIOMMU_EVENT_MAP:
         if (s->fail_map_nth && --s->fail_map_nth == 0)
@@ -48,6 +57,7 @@ int sink_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
     default:
         s->modes++;
         s->last_mode = ev->mode;
+        s->last_mode_perm = ev->perm;
         return 0;
     }
 }
@@ -92,4 +102,17 @@ bool sink_lookup(const struct sink *s, uint64_t iova, uint64_t *pa, unsigned *pe
         }
     }
     return false;
+}
+
+int sink_register(struct viommu_as *as, struct sink *s, uint64_t first, uint64_t last, uint32_t flags,
+                  struct viommu_notifier **out)
+{
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .first = first,
+                                        .last = last,
+                                        .events = VIOMMU_EVENT_ALL,
+                                        .flags = flags,
+                                        .fn = sink_fn,
+                                        .opaque = s};
+    return viommu_notifier_register(as, &nc, out);
 }

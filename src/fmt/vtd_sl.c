@@ -10,14 +10,31 @@
  *
  * Levels follow the core convention: level 0 maps 4 KiB (the spec's SL-PTE),
  * level 1 the SL-PDE (2 MiB with PS), level 2 the SL-PDPE (1 GiB with PS),
- * levels 3 and 4 the SL-PML4E and SL-PML5E (PS reserved).
+ * levels 3 and 4 the SL-PML4E and SL-PML5E (PS reserved). A leaf module:
+ * it depends on the core's format interface only.
  */
-#include "vtd/vtd_sl.h"
+#include "fmt/fmt.h"
 
-#include "vtd/vtd_hw.h"
-
-#include <libviommu/error.h>
 #include <libviommu/vtd.h>
+
+/* 9.8 second-stage paging entries */
+#define VTD_SL_R VI_BIT(0)
+#define VTD_SL_W VI_BIT(1)
+#define VTD_SL_PS VI_BIT(7)
+#define VTD_SL_RSVD_COMMON (VI_BIT(11) | VI_BIT(62))
+#define VTD_SL_ADDR VI_GENMASK(51, 12)
+
+static void sl_decode(const struct viommu_pt_config *cfg, unsigned level, uint64_t iova, uint64_t pte,
+                      struct viommu_pte *out);
+
+static const struct viommu_pt_format vtd_sl_format = {
+    .size = sizeof(struct viommu_pt_format),
+    .name = "vtd-sl",
+    .granule_lg2 = 12,
+    .level_bits = 9,
+    .max_levels = 5,
+    .decode = sl_decode,
+};
 
 static uint64_t sl_haw_mask(const struct viommu_pt_config *cfg)
 {
@@ -45,7 +62,7 @@ static void sl_decode(const struct viommu_pt_config *cfg, unsigned level, uint64
     /* 9.8: an entry with R and W clear is not present; nothing else is checked. */
     if (!(pte & (VTD_SL_R | VTD_SL_W)))
         return;
-    uint8_t perm = (uint8_t)(((pte & VTD_SL_R) ? VIOMMU_PERM_READ : 0) | ((pte & VTD_SL_W) ? VIOMMU_PERM_WRITE : 0));
+    uint8_t perm = vi_pt_perm(pte & VTD_SL_R, pte & VTD_SL_W);
     bool leaf = level == 0;
     if (level > 0 && (pte & VTD_SL_PS)) {
         if (!sl_ps_allowed(cfg, level)) {
@@ -66,7 +83,7 @@ static void sl_decode(const struct viommu_pt_config *cfg, unsigned level, uint64
         out->fault_code = VIOMMU_VTD_SL_HAW;
         return;
     }
-    unsigned page_lg2 = 12 + 9 * level;
+    unsigned page_lg2 = vi_pt_level_lg2(&vtd_sl_format, level);
     if (leaf) {
         /* Superpage: address bits below the page size are reserved. */
         if (addr & vi_lg2_mask(page_lg2)) {
@@ -85,18 +102,14 @@ static void sl_decode(const struct viommu_pt_config *cfg, unsigned level, uint64
     out->perm = perm;
 }
 
-static const struct viommu_pt_format vtd_sl_format = {
-    .size = sizeof(struct viommu_pt_format),
-    .name = "vtd-sl",
-    .granule_lg2 = 12,
-    .level_bits = 9,
-    .max_levels = 5,
-    .decode = sl_decode,
-};
-
 const struct viommu_pt_format *viommu_pt_format_vtd_sl(void)
 {
     return &vtd_sl_format;
+}
+
+unsigned vtd_sl_agaw(unsigned aw)
+{
+    return vi_pt_va_lg2(&vtd_sl_format, aw + 2); /* aw + 2 tables (3.6, 10.4.2) */
 }
 
 int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, uint64_t root,
@@ -106,12 +119,12 @@ int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, 
         return VIOMMU_EINVAL;
     if (fmt_flags & ~(uint32_t)(VIOMMU_VTD_SL_2M | VIOMMU_VTD_SL_1G))
         return VIOMMU_EFLAGS;
-    unsigned agaw = 30 + 9 * aw;
+    unsigned agaw = vtd_sl_agaw(aw);
     unsigned va = (mgaw && mgaw < agaw) ? mgaw : agaw;
     /* The walker needs the top table to index at least one bit: an MGAW
      * below that (an odd configuration) is widened to it. */
-    if (va < 12 + 9 * (aw + 1) + 1)
-        va = 12 + 9 * (aw + 1) + 1;
+    if (va < vi_pt_level_lg2(&vtd_sl_format, aw + 1) + 1)
+        va = vi_pt_level_lg2(&vtd_sl_format, aw + 1) + 1;
     *out = (struct viommu_pt_config){
         .fmt = &vtd_sl_format,
         .root = root,

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Hostile saved-state blobs for the restore tests (tests/<area>/test_*_state.c):
+ * corrupted copies of a valid blob, each of which the restore under test
+ * must reject with VIOMMU_EFORMAT (asserted here, with Check). The header
+ * layout is the common one of docs/migration.md (CRC-32 at offset 20). */
+#ifndef VIOMMU_TEST_HOSTILE_BLOB_H
+#define VIOMMU_TEST_HOSTILE_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The device's restore entry point, e.g. viommu_vtd_restore behind a cast-free wrapper. */
+typedef int (*hb_restore_fn)(void *dev, const void *buf, size_t len);
+
+struct hostile_blob {
+    hb_restore_fn restore;
+    void *dev;
+    const uint8_t *blob; /* a valid blob */
+    size_t len;
+    uint8_t *bad; /* scratch, at least len bytes */
+};
+
+/* Recompute the header CRC of a modified blob of `len` bytes. */
+void hb_fix_crc(uint8_t *b, size_t len);
+/* For every byte i, flip one bit of it: bit i % 8 counted from the least
+ * (msb_first: the most) significant one. */
+void hb_flip_every_byte(const struct hostile_blob *hb, bool msb_first);
+/* `n` single-bit flips at random places (th_rand() from `seed`). */
+void hb_flip_random(const struct hostile_blob *hb, uint64_t seed, unsigned n);
+/* Truncations to lengths 0 .. len - 1: all of them (sparse = 0), or length
+ * l followed by l + 1 + l / sparse. */
+void hb_truncations(const struct hostile_blob *hb, unsigned sparse);
+/* Set byte `off` to `val`, recompute the CRC: still rejected (version,
+ * kind and field checks). */
+void hb_patch_byte(const struct hostile_blob *hb, size_t off, uint8_t val);
+
+#endif
