@@ -198,14 +198,13 @@ int cmd_virtio(int argc, char **argv)
         uint8_t req[96] = {0}, out[1024 + 8];
         size_t written = 0, reqlen = 0;
         const char *c = tok[0];
+/* No do/while (0) here: its 'continue' would only leave that inner loop. */
 #define ARGS(cnt)                                                                                  \
-    do {                                                                                           \
-        if (nt < (cnt) + 1) {                                                                      \
-            fprintf(stderr, "%s:%u: %s needs %d arguments\n", name, lineno, c, (cnt));              \
-            status = EXIT_USAGE;                                                                   \
-            continue;                                                                              \
-        }                                                                                          \
-    } while (0)
+    if (nt < (cnt) + 1) {                                                                          \
+        fprintf(stderr, "%s:%u: %s needs %d arguments\n", name, lineno, c, (cnt));                  \
+        status = EXIT_USAGE;                                                                       \
+        continue;                                                                                  \
+    }
 #define NUM(i, dst)                                                                                \
     if (!parse_u64(tok[i], &(dst))) {                                                              \
         fprintf(stderr, "%s:%u: invalid number '%s'\n", name, lineno, tok[i]);                     \
