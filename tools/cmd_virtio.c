@@ -242,7 +242,8 @@ static bool vio_num(const struct vio_run *s, const char *tok, uint64_t *dst)
 }
 
 /* Encode attach/detach/map/unmap/probe as the driver would queue it
- * (virtio 1.3 5.13.6): 0, or EXIT_USAGE for a malformed line. */
+ * (virtio 1.3, "IOMMU device": "Device operations"): 0, or EXIT_USAGE for a
+ * malformed line. */
 static int vio_encode(const struct vio_run *s, char **tok, int nt, uint8_t req[96], size_t *reqlen)
 {
     uint64_t n[6] = {0};
