@@ -162,13 +162,20 @@ int host_read(void *opaque, viommu_gpa_t gpa, void *buf, size_t len)
     return 0;
 }
 
-struct viommu_ctx *make_ctx(uint64_t walk_entries)
+const char *ram_overlap(uint64_t first, uint64_t last)
 {
-    struct viommu_host_ops ops = {.size = sizeof(ops), .read = host_read};
+    for (unsigned i = 0; i < nram; i++)
+        if (rams[i].gpa <= last && first <= rams[i].gpa + rams[i].len - 1)
+            return rams[i].path;
+    return NULL;
+}
+
+struct viommu_ctx *make_ctx_ops(const struct viommu_host_ops *ops, uint64_t walk_entries)
+{
     struct viommu_ctx_config cfg = {.size = sizeof(cfg)};
     cfg.budget.walk_entries = walk_entries;
     struct viommu_ctx *ctx;
-    int r = viommu_ctx_create(&ops, NULL, &cfg, &ctx);
+    int r = viommu_ctx_create(ops, NULL, &cfg, &ctx);
     if (r)
         die(EXIT_USAGE, "viommu_ctx_create: %s", viommu_strerror(r));
     for (unsigned i = 0; i < nram; i++) {
@@ -177,4 +184,10 @@ struct viommu_ctx *make_ctx(uint64_t walk_entries)
             die(EXIT_USAGE, "%s: viommu_ctx_add_ram: %s", rams[i].path, viommu_strerror(r));
     }
     return ctx;
+}
+
+struct viommu_ctx *make_ctx(uint64_t walk_entries)
+{
+    struct viommu_host_ops ops = {.size = sizeof(ops), .read = host_read};
+    return make_ctx_ops(&ops, walk_entries);
 }

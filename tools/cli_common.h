@@ -43,11 +43,19 @@ void gpa_where(uint64_t gpa, char *buf, size_t n);
 /* The host read callback over the RAM files; -1 for a hole. */
 int host_read(void *opaque, viommu_gpa_t gpa, void *buf, size_t len);
 /* A context with the RAM files registered and the given walk budget. */
+/* The --ram file that overlaps guest-physical [first, last], or NULL. */
+const char *ram_overlap(uint64_t first, uint64_t last);
+/* make_ctx() with the caller's host ops (reads should be host_read). */
+struct viommu_ctx *make_ctx_ops(const struct viommu_host_ops *ops, uint64_t walk_entries);
 struct viommu_ctx *make_ctx(uint64_t walk_entries);
 
 /* ---- the commands: argv after the command word; return the exit status - */
 
+/* The AMD-Vi event name of an event code (cmd_tables.c). */
+const char *amd_event_name(unsigned ev);
+
 int cmd_tables(const char *cmd, int argc, char **argv); /* translate, dump, check */
+int cmd_remap(int argc, char **argv);
 int cmd_virtio(int argc, char **argv);
 int cmd_acpi(int argc, char **argv);
 

@@ -65,7 +65,7 @@ struct view {
     struct viommu_pt_config pt;
 };
 
-static const char *amd_event_name(unsigned ev)
+const char *amd_event_name(unsigned ev)
 {
     switch (ev) {
     case VIOMMU_AMDVI_EV_NONE: return "NONE";
