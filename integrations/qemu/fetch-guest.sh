@@ -18,9 +18,15 @@ kpkg=${VIOMMU_E2E_KERNEL_PKG:-$(apt-cache search --names-only '^linux-image-6\.1
        | cut -d' ' -f1 | sort -V | tail -1)}
 [ -n "$kpkg" ] || skip "no linux-image-6.12.*-amd64-unsigned in the apt lists (run apt-get update)"
 kver=$(echo "$kpkg" | sed 's/^linux-image-//; s/-unsigned$//')
-gdir=$cache/$kver
 inputs=$(cat "$here/guest/init" "$here/guest/randread.c" "$here/fetch-guest.sh" | sha256sum | cut -c1-12)
-if [ -f "$gdir/.built-$inputs" ]; then echo "$gdir"; exit 0; fi
+# One directory per kernel and guest inputs, built under a temporary name
+# and renamed: checkouts with different guest files (several worktrees, CI)
+# share the cache without rebuilding each other's guest.
+gdir=$cache/$kver-$inputs
+if [ -f "$gdir/.built" ]; then echo "$gdir"; exit 0; fi
+final=$gdir
+gdir=$cache/.tmp-$kver-$inputs.$$
+trap 'rm -rf "$gdir"' EXIT
 
 cd "$cache/debs"
 ls ${kpkg}_*.deb >/dev/null 2>&1 || apt-get download -q "$kpkg" >&2 || skip "apt-get download $kpkg failed"
@@ -63,5 +69,10 @@ PY
 cp "$gdir/pattern.bin" "$gdir/root/pattern.bin"
 (cd "$gdir/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$gdir/initrd.gz"
 rm -rf "$gdir/x" "$gdir/bb"
-touch "$gdir/.built-$inputs"
-echo "$gdir"
+touch "$gdir/.built"
+if ! mv -T "$gdir" "$final" 2>/dev/null; then
+    [ -f "$final/.built" ] || { echo "fetch-guest: cannot install $final" >&2; exit 1; }
+fi
+trap - EXIT
+rm -rf "$gdir"
+echo "$final"
