@@ -17,7 +17,8 @@
 #                        this checkout in the cache).
 #        JOBS            ninja parallelism (default 2)
 # Output: path of the qemu-system-x86_64 binary on the last stdout line; its
-#         directory also holds share/ (firmware: pass -L DIR/share first).
+#         directory also holds share/ (firmware: pass -L DIR/share first) and
+#         qtests/ (QEMU's intel-iommu-test and amd-iommu-test).
 # Exit:   0 built/cached, 77 cannot be had (reason on stderr), 1 build error.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -217,11 +218,15 @@ for sp in pyvenv/lib/python3*/site-packages; do
 done
 # meson regenerates with the pkg-config path it stored at setup: give it ours.
 pyvenv/bin/meson configure -Dpkg_config_path="${PKG_CONFIG_PATH:-}" . >&2 || { log "meson configure failed"; exit 1; }
-nice -n 10 ninja -j"$jobs" qemu-system-x86_64 >&2 || { log "build failed"; exit 1; }
+# QEMU's own vIOMMU qtests (patches/0002 runs them against the libviommu
+# devices too; tests/e2e/run-qtests.sh).
+qtests="tests/qtest/intel-iommu-test tests/qtest/amd-iommu-test"
+nice -n 10 ninja -j"$jobs" qemu-system-x86_64 $qtests >&2 || { log "build failed"; exit 1; }
 end=$(date +%s)
 log "build time: $((end - start)) s ($flavour, key $key)"
 rm -rf "$out.tmp" && mkdir -p "$out.tmp/share"
 cp qemu-system-x86_64 "$out.tmp/"
+mkdir -p "$out.tmp/qtests" && cp $qtests "$out.tmp/qtests/"
 # Firmware: SeaBIOS 1.16.3 from bookworm-backports (run-guest.sh passes
 # -L <dir>/share first; option ROMs such as linuxboot_dma.bin come from the
 # distro's qemu-system-data).
