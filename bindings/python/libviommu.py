@@ -143,7 +143,9 @@ class EventKind(enum.IntFlag):
     MAP = 1
     UNMAP = 2
     MODE = 4
-    ALL = 7
+    DEVIOTLB = 8
+    ALL = 7  # frozen: MAP | UNMAP | MODE (DEVIOTLB must be asked for by name)
+    KINDS_ALL = 15
 
 
 class NotifierFlag(enum.IntFlag):
@@ -385,6 +387,8 @@ FUNCTIONS = {
     "viommu_as_get_id": (c_int, [c_void_p, P(AsId)]),
     "viommu_as_get_mode": (c_int, [c_void_p]),
     "viommu_as_translate": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(Translation), P(Fault)]),
+    "viommu_as_ats_translate": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(Translation)]),
+    "viommu_as_deviotlb_invalidate": (c_int, [c_void_p, c_u64, c_u64, c_u32, c_u32]),
     "viommu_as_set_blocked": (c_int, [c_void_p, c_u32]),
     "viommu_as_set_passthrough": (c_int, [c_void_p]),
     "viommu_as_set_pt": (c_int, [c_void_p, c_u64, P(PtConfig)]),
@@ -868,6 +872,20 @@ class AddressSpace(_Handle):
             raise TranslationFault(f, "viommu_as_translate")
         _check(r, "viommu_as_translate")
         return t
+
+    def ats_translate(self, iova, access=Perm.READ):
+        """viommu_as_ats_translate(): a :class:`Translation` or None ("no translation")."""
+        t = Translation()
+        r = self.ctx._lib.viommu_as_ats_translate(self.ptr, iova, int(access), ctypes.byref(t))
+        if r == Error.ENOENT:
+            return None
+        _check(r, "viommu_as_ats_translate")
+        return t
+
+    def deviotlb_invalidate(self, first=0, last=(1 << 64) - 1, pasid=PASID_NONE, flags=0):
+        """viommu_as_deviotlb_invalidate(): tell the DEVIOTLB notifiers."""
+        _check(self.ctx._lib.viommu_as_deviotlb_invalidate(self.ptr, first, last, pasid, flags),
+               "viommu_as_deviotlb_invalidate")
 
     def set_blocked(self, code=0):
         _check(self.ctx._lib.viommu_as_set_blocked(self.ptr, code), "viommu_as_set_blocked")

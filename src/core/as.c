@@ -299,6 +299,54 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
     return vi_as_translate_ex(as, iova, access, out, fault, report, true);
 }
 
+int vi_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out)
+{
+    struct viommu_fault local;
+    struct viommu_translation tr;
+
+    if (!out || access == 0 || access > VIOMMU_PERM_RW)
+        return VIOMMU_EINVAL;
+    as->ctx->stats.translations++;
+    if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
+        as->recheck(as->opaque, as);
+    if (vi_iotlb_lookup(as, iova, &tr)) {
+        as->ctx->stats.iotlb_hits++;
+        *out = tr;
+        return 0;
+    }
+    as->ctx->stats.iotlb_misses++;
+    /* No IOTLB fill (it may allocate) and no fault record: a failed lookup
+     * is "no translation" whatever the reason. */
+    memset(&local, 0, sizeof(local));
+    if (vi_as_lookup(as, iova, &tr, &local) != 0)
+        return VIOMMU_ENOENT;
+    *out = tr;
+    return 0;
+}
+
+int vi_as_deviotlb(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid, uint32_t flags)
+{
+    struct viommu_ctx *ctx = as->ctx;
+    const struct viommu_event ev = {
+        .kind = VIOMMU_EVENT_DEVIOTLB, .perm = flags, .iova_first = first, .iova_last = last, .mode = pasid};
+    int err = 0;
+
+    for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+        int r;
+        if (n->dead || !(n->cfg.events & VIOMMU_EVENT_DEVIOTLB) || first > n->cfg.last || last < n->cfg.first)
+            continue;
+        ctx->stats.events++;
+        vi_callback_begin(ctx);
+        r = n->cfg.fn(n->cfg.opaque, as, &ev);
+        vi_callback_end(ctx);
+        if (r < 0) {
+            ctx->stats.sink_errors++;
+            err = VIOMMU_ESINK;
+        }
+    }
+    return err;
+}
+
 /* ---- notifiers -------------------------------------------------------- */
 
 static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifier_config *cfg,
@@ -313,7 +361,7 @@ static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifi
         return VIOMMU_ESIZE;
     if (cfg->events == 0)
         return VIOMMU_EINVAL;
-    if ((cfg->events & ~(uint32_t)VIOMMU_EVENT_ALL) || (cfg->flags & ~(uint32_t)VIOMMU_NOTIFIER_FLAGS_ALL))
+    if ((cfg->events & ~(uint32_t)VIOMMU_EVENT_KINDS_ALL) || (cfg->flags & ~(uint32_t)VIOMMU_NOTIFIER_FLAGS_ALL))
         return VIOMMU_EFLAGS;
     if (cfg->first > cfg->last)
         return VIOMMU_ERANGE;
@@ -516,6 +564,27 @@ int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, st
         }
     }
     VI_AS_CALL(as, vi_as_translate_locked(as, iova, access, out, fault, !missed));
+}
+
+int viommu_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out)
+{
+    VI_AS_CALL(as, vi_as_ats_translate(as, iova, access, out));
+}
+
+static int vi_as_deviotlb_checked(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid,
+                                  uint32_t flags)
+{
+    if (first > last)
+        return VIOMMU_ERANGE;
+    if (flags & ~VIOMMU_DEVIOTLB_GLOBAL)
+        return VIOMMU_EFLAGS;
+    return vi_as_deviotlb(as, first, last, pasid, flags);
+}
+
+int viommu_as_deviotlb_invalidate(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid,
+                                  uint32_t flags)
+{
+    VI_AS_CALL(as, vi_as_deviotlb_checked(as, first, last, pasid, flags));
 }
 
 int viommu_as_set_blocked(struct viommu_as *as, uint32_t code)

@@ -199,7 +199,10 @@ pub struct viommu_as_hooks {
 pub const VIOMMU_EVENT_MAP: u32 = 1 << 0;
 pub const VIOMMU_EVENT_UNMAP: u32 = 1 << 1;
 pub const VIOMMU_EVENT_MODE: u32 = 1 << 2;
+pub const VIOMMU_EVENT_DEVIOTLB: u32 = 1 << 3;
 pub const VIOMMU_EVENT_ALL: u32 = 7;
+pub const VIOMMU_EVENT_KINDS_ALL: u32 = 15;
+pub const VIOMMU_DEVIOTLB_GLOBAL: u32 = 1;
 pub const VIOMMU_NOTIFIER_COALESCE: u32 = 1 << 0;
 pub const VIOMMU_NOTIFIER_FLAGS_ALL: u32 = 1;
 
@@ -877,6 +880,10 @@ extern "C" {
         out: *mut viommu_translation,
         fault: *mut viommu_fault,
     ) -> c_int;
+    pub fn viommu_as_ats_translate(as_: *mut viommu_as, iova: u64, access: c_uint, out: *mut viommu_translation)
+        -> c_int;
+    pub fn viommu_as_deviotlb_invalidate(as_: *mut viommu_as, first: u64, last: u64, pasid: u32, flags: u32)
+        -> c_int;
     pub fn viommu_as_set_blocked(as_: *mut viommu_as, code: u32) -> c_int;
     pub fn viommu_as_set_passthrough(as_: *mut viommu_as) -> c_int;
     pub fn viommu_as_set_pt(as_: *mut viommu_as, domain: u64, cfg: *const viommu_pt_config) -> c_int;
