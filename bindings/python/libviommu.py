@@ -1609,7 +1609,7 @@ class VtdStats(_Struct):
         "mmio_reads", "mmio_writes", "descriptors", "queue_errors", "cc_invalidations",
         "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
         "fault_events", "inv_events", "resolves", "sync_errors", "irq_remapped", "irq_untranslated",
-        "irq_blocked", "iec_invalidations", "irq_notifications")]
+        "irq_blocked", "iec_invalidations", "irq_notifications", "devtlb_invalidations")]
 
 
 class DmarScope(_Struct):

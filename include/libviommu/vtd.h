@@ -318,6 +318,7 @@ struct viommu_vtd_stats {
     uint64_t irq_blocked;       /**< Interrupt requests blocked. */
     uint64_t iec_invalidations; /**< Interrupt-entry-cache invalidation descriptors. */
     uint64_t irq_notifications; /**< Interrupt-notifier events delivered. */
+    uint64_t devtlb_invalidations; /**< Device-TLB invalidation descriptors (legacy and PASID-based). */
 };
 
 /** @brief Opaque VT-d unit. */

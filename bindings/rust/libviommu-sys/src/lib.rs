@@ -577,6 +577,7 @@ pub struct viommu_vtd_stats {
     pub irq_blocked: u64,
     pub iec_invalidations: u64,
     pub irq_notifications: u64,
+    pub devtlb_invalidations: u64,
 }
 
 /// Opaque VT-d unit.
