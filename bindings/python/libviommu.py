@@ -1623,15 +1623,21 @@ class DmarDrhd(_Struct):
                 ("nscopes", c_u32), ("scopes", P(DmarScope))]
 
 
+class DmarAtsr(_Struct):
+    """struct viommu_dmar_atsr."""
+    _fields_ = [("segment", c_u16), ("all_ports", c_u8), ("reserved", c_u8), ("nscopes", c_u32),
+                ("scopes", P(DmarScope))]
+
+
 class DmarConfig(_Struct):
     """struct viommu_dmar_config."""
     _fields_ = [("size", c_size_t), ("haw", c_u8), ("flags", c_u8), ("reserved", c_u16), ("ndrhd", c_u32),
-                ("drhd", P(DmarDrhd)), ("oem", P(AcpiOem))]
+                ("drhd", P(DmarDrhd)), ("oem", P(AcpiOem)), ("natsr", c_u32), ("atsr", P(DmarAtsr))]
 
 
 STRUCTS.update({"viommu_vtd_resolved": VtdResolved, "viommu_vtd_resolved_v2": VtdResolvedV2,
                 "viommu_vtd_hw": VtdHw, "viommu_vtd_config": VtdConfig,
-                "viommu_vtd_stats": VtdStats, "viommu_dmar_scope": DmarScope, "viommu_dmar_drhd": DmarDrhd,
+                "viommu_vtd_stats": VtdStats, "viommu_dmar_scope": DmarScope, "viommu_dmar_drhd": DmarDrhd, "viommu_dmar_atsr": DmarAtsr,
                 "viommu_dmar_config": DmarConfig})
 ENUMS.update({"viommu_vtd_sl_code": ("VIOMMU_VTD_SL_", VtdSlCode),
               "viommu_vtd_fault_reason": ("VIOMMU_VTD_FR_", VtdFaultReason),
@@ -1763,8 +1769,9 @@ def vtd_resolve_v2(ctx, cap, ecap, rtaddr, sid, pasid=PASID_NONE, haw=0):
     return out
 
 
-def dmar_build(drhds, haw=46, flags=0):
-    """viommu_dmar_build(): ``drhds`` is a list of (reg_base, segment, include_pci_all, [DmarScope])."""
+def dmar_build(drhds, haw=46, flags=0, atsrs=()):
+    """viommu_dmar_build(): ``drhds`` is a list of (reg_base, segment, include_pci_all, [DmarScope]),
+    ``atsrs`` a list of (segment, all_ports, [DmarScope])."""
     keep = []
     arr = (DmarDrhd * max(1, len(drhds)))()
     for i, (base, seg, allpci, scopes) in enumerate(drhds):
@@ -1772,8 +1779,15 @@ def dmar_build(drhds, haw=46, flags=0):
         keep.append(sc)
         arr[i] = DmarDrhd(reg_base=base, segment=seg, include_pci_all=int(allpci), nscopes=len(scopes),
                           scopes=ctypes.cast(sc, P(DmarScope)) if scopes else None)
+    atsr = (DmarAtsr * max(1, len(atsrs)))()
+    for i, (seg, allports, scopes) in enumerate(atsrs):
+        sc = (DmarScope * max(1, len(scopes)))(*scopes)
+        keep.append(sc)
+        atsr[i] = DmarAtsr(segment=seg, all_ports=int(allports), nscopes=len(scopes),
+                           scopes=ctypes.cast(sc, P(DmarScope)) if scopes else None)
     cfg = DmarConfig(size=ctypes.sizeof(DmarConfig), haw=haw, flags=flags, ndrhd=len(drhds),
-                     drhd=ctypes.cast(arr, P(DmarDrhd)), oem=None)
+                     drhd=ctypes.cast(arr, P(DmarDrhd)), oem=None, natsr=len(atsrs),
+                     atsr=ctypes.cast(atsr, P(DmarAtsr)) if atsrs else None)
     return _build_bytes(lambda b, n: _lib().viommu_dmar_build(ctypes.byref(cfg), b, n), "viommu_dmar_build")
 
 

@@ -608,6 +608,16 @@ pub struct viommu_dmar_drhd {
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
+pub struct viommu_dmar_atsr {
+    pub segment: u16,
+    pub all_ports: u8,
+    pub reserved: u8,
+    pub nscopes: u32,
+    pub scopes: *const viommu_dmar_scope,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
 pub struct viommu_dmar_config {
     pub size: usize,
     pub haw: u8,
@@ -616,6 +626,8 @@ pub struct viommu_dmar_config {
     pub ndrhd: u32,
     pub drhd: *const viommu_dmar_drhd,
     pub oem: *const viommu_acpi_oem,
+    pub natsr: u32,
+    pub atsr: *const viommu_dmar_atsr,
 }
 
 // ---------------------------------------------------------------- amdvi.h
@@ -1192,8 +1204,10 @@ pub mod layout {
             layout!(viommu_dmar_drhd { reg_base => "reg_base", segment => "segment",
                 include_pci_all => "include_pci_all", reserved => "reserved", nscopes => "nscopes",
                 scopes => "scopes" }),
+            layout!(viommu_dmar_atsr { segment => "segment", all_ports => "all_ports", reserved => "reserved",
+                nscopes => "nscopes", scopes => "scopes" }),
             layout!(viommu_dmar_config { size => "size", haw => "haw", flags => "flags", reserved => "reserved",
-                ndrhd => "ndrhd", drhd => "drhd", oem => "oem" }),
+                ndrhd => "ndrhd", drhd => "drhd", oem => "oem", natsr => "natsr", atsr => "atsr" }),
             layout!(viommu_amdvi_config { size => "size", segment => "segment", bdf => "bdf",
                 cap_offset => "cap_offset", cap_next => "cap_next", levels => "levels", va_lg2 => "va_lg2",
                 pa_lg2 => "pa_lg2", dma_remap => "dma_remap", reserved => "reserved", mmio_base => "mmio_base",
