@@ -1837,7 +1837,7 @@ AMDVI_MMIO_LEN = 0x4000
 class AmdviConfig(_Struct):
     """struct viommu_amdvi_config."""
     _fields_ = [("size", c_size_t), ("segment", c_u16), ("bdf", c_u16), ("cap_offset", c_u8), ("cap_next", c_u8),
-                ("levels", c_u8), ("va_lg2", c_u8), ("pa_lg2", c_u8), ("dma_remap", c_u8), ("reserved", c_u8 * 2),
+                ("levels", c_u8), ("va_lg2", c_u8), ("pa_lg2", c_u8), ("dma_remap", c_u8), ("flags", c_u8), ("reserved", c_u8),
                 ("mmio_base", c_u64), ("efr_features", c_u64), ("cmds_per_doorbell", c_u32),
                 ("reserved2", c_u32)]
 
@@ -1847,7 +1847,7 @@ class AmdviStats(_Struct):
     _fields_ = [(n, c_u64) for n in (
         "commands", "illegal_commands", "cmd_hw_errors", "doorbell_bound_hits", "events_logged",
         "events_dropped", "events_suppressed", "msis", "dte_resolves", "irq_remapped", "irq_untranslated",
-        "irq_blocked", "int_table_invalidations", "irq_notifications")]
+        "irq_blocked", "int_table_invalidations", "irq_notifications", "iotlb_invalidations")]
 
 
 class AmdviHw(_Struct):

@@ -669,7 +669,8 @@ pub struct viommu_amdvi_config {
     pub va_lg2: u8,
     pub pa_lg2: u8,
     pub dma_remap: u8,
-    pub reserved: [u8; 2],
+    pub flags: u8,
+    pub reserved: u8,
     pub mmio_base: u64,
     pub efr_features: u64,
     pub cmds_per_doorbell: u32,
@@ -699,6 +700,7 @@ pub struct viommu_amdvi_stats {
     pub irq_blocked: u64,
     pub int_table_invalidations: u64,
     pub irq_notifications: u64,
+    pub iotlb_invalidations: u64,
 }
 
 #[repr(C)]
@@ -1210,7 +1212,7 @@ pub mod layout {
                 ndrhd => "ndrhd", drhd => "drhd", oem => "oem", natsr => "natsr", atsr => "atsr" }),
             layout!(viommu_amdvi_config { size => "size", segment => "segment", bdf => "bdf",
                 cap_offset => "cap_offset", cap_next => "cap_next", levels => "levels", va_lg2 => "va_lg2",
-                pa_lg2 => "pa_lg2", dma_remap => "dma_remap", reserved => "reserved", mmio_base => "mmio_base",
+                pa_lg2 => "pa_lg2", dma_remap => "dma_remap", flags => "flags", reserved => "reserved", mmio_base => "mmio_base",
                 efr_features => "efr_features", cmds_per_doorbell => "cmds_per_doorbell",
                 reserved2 => "reserved2" }),
             layout!(viommu_amdvi_stats { commands => "commands", illegal_commands => "illegal_commands",
