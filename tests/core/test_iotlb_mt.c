@@ -12,6 +12,8 @@
  *   viommu_ctx_get_stats() must still count every call, also with more
  *   threads than the context has per-thread counter slots.
  */
+#include "check_main.h"
+
 #include <check.h>
 #include <libviommu/viommu.h>
 #include <pthread.h>
@@ -233,7 +235,7 @@ START_TEST(test_hit_perm_fault_counted)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("iotlb_mt");
     TCase *tc = tcase_create("lockfree");
@@ -242,9 +244,7 @@ int main(void)
     tcase_add_test(tc, test_stats_exact_across_threads);
     tcase_add_test(tc, test_hit_perm_fault_counted);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }
+
+VI_CHECK_MAIN(suite)
