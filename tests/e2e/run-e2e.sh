@@ -83,8 +83,20 @@ fi
 extra_q=
 [ "$mode" = notify ] && extra_q=$(probe_args "$probe")
 t0=$(date +%s)
-res=$(VIOMMU_E2E_QEMU_EXTRA="$extra_q" VIOMMU_E2E_DEVOPTS=$devopts VIOMMU_E2E_TOPO=$topo \
-      VIOMMU_E2E_STATS=$stats "$q/run-guest.sh" "$qemu" "$phase" viommu "$gmode" "$disk" "$log" $secs)
+run_job() {
+    VIOMMU_E2E_QEMU_EXTRA="$extra_q" VIOMMU_E2E_DEVOPTS=$devopts VIOMMU_E2E_TOPO=$topo \
+        VIOMMU_E2E_STATS=$stats "$q/run-guest.sh" "$qemu" "$phase" viommu "$gmode" "$disk" "$log" $secs
+}
+res=$(run_job)
+# Known and not root-caused (docs/e2e.md, "Findings"): an AMD-Vi guest, with
+# QEMU's own amd-iommu as well, now and then corrupts one of its page tables
+# during long DMA loops. Only on that signature is the job run once more.
+case $res in "VIOMMU-E2E RESULT ok"*) ;; *)
+    if [ "$phase" = amdvi ] && grep -aqE 'bad pud|Bad page state' "$log" "$log.src" 2>/dev/null; then
+        echo "e2e: the known AMD-Vi guest page-table corruption; running the job once more"
+        res=$(run_job)
+    fi ;;
+esac
 t1=$(date +%s)
 echo "e2e: guest ran $((t1 - t0)) s: ${res:-<no result line>}"
 show() { [ -f "$log.src" ] && { echo "---- source console (tail) ----"; tail -n 30 "$log.src"; }; \
