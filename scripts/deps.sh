@@ -22,10 +22,11 @@ TEST_PKGS=(
     clang        # `fuzz` preset
     libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang (only "recommended" by clang)
     python3      # test helpers
-    # e2e (tests/e2e, integrations/qemu): QEMU source build + guest initramfs
-    dpkg-dev ninja-build meson libglib2.0-dev libpixman-1-dev libfdt-dev rsync cpio xz-utils kmod
-    qemu-system-data seabios # firmware for the QEMU we build
-    qemu-system-x86 time     # QEMU's own models for comparison; /usr/bin/time for side-by-side
+    # e2e (tests/e2e, integrations/qemu): QEMU 10.0.13 source build (meson 1.7,
+    # pycotap and SeaBIOS 1.16.3 come unpacked from bookworm-backports) + guest initramfs
+    dpkg-dev ninja-build python3-venv bzip2 libglib2.0-dev libpixman-1-dev libfdt-dev rsync cpio xz-utils kmod
+    qemu-system-data         # option ROMs (linuxboot_dma.bin) for the QEMU we build
+    time                     # /usr/bin/time for side-by-side
 )
 
 # ---- Hook: later issues add the packages their tests need here, one line
@@ -35,6 +36,12 @@ TEST_PKGS+=(build-essential)  # issue 10: dpkg-buildpackage checks it (packaging
 TEST_PKGS+=(python3-venv python3-setuptools python3-wheel)  # issue 10: pip install of the Python binding into a venv, offline
 TEST_PKGS+=(clang-format-14 git)  # issue 11: format check of changed lines (scripts/check-format.sh)
 # ---- end of hook
+
+# Docs generation only (scripts/bench-plots.sh), not needed by the tests.
+BENCH_PKGS=(
+    gnuplot-nox  # plots in docs/bench.md
+    libglib2.0-dev # GLib baselines in bench/viommu_bench (optional)
+)
 
 # viommu_ensure_pkgs PKG...: install whatever is missing, quietly and
 # non-interactively; `apt-get update` only runs when something is missing.

@@ -148,7 +148,9 @@ class EventKind(enum.IntFlag):
     MAP = 1
     UNMAP = 2
     MODE = 4
-    ALL = 7
+    DEVIOTLB = 8
+    ALL = 7  # frozen: MAP | UNMAP | MODE (DEVIOTLB must be asked for by name)
+    KINDS_ALL = 15
 
 
 class NotifierFlag(enum.IntFlag):
@@ -395,6 +397,8 @@ FUNCTIONS = {
     "viommu_as_get_id": (c_int, [c_void_p, P(AsId)]),
     "viommu_as_get_mode": (c_int, [c_void_p]),
     "viommu_as_translate": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(Translation), P(Fault)]),
+    "viommu_as_ats_translate": (c_int, [c_void_p, c_u64, ctypes.c_uint, P(Translation)]),
+    "viommu_as_deviotlb_invalidate": (c_int, [c_void_p, c_u64, c_u64, c_u32, c_u32]),
     "viommu_as_set_blocked": (c_int, [c_void_p, c_u32]),
     "viommu_as_set_passthrough": (c_int, [c_void_p]),
     "viommu_as_set_pt": (c_int, [c_void_p, c_u64, P(PtConfig)]),
@@ -878,6 +882,20 @@ class AddressSpace(_Handle):
             raise TranslationFault(f, "viommu_as_translate")
         _check(r, "viommu_as_translate")
         return t
+
+    def ats_translate(self, iova, access=Perm.READ):
+        """viommu_as_ats_translate(): a :class:`Translation` or None ("no translation")."""
+        t = Translation()
+        r = self.ctx._lib.viommu_as_ats_translate(self.ptr, iova, int(access), ctypes.byref(t))
+        if r == Error.ENOENT:
+            return None
+        _check(r, "viommu_as_ats_translate")
+        return t
+
+    def deviotlb_invalidate(self, first=0, last=(1 << 64) - 1, pasid=PASID_NONE, flags=0):
+        """viommu_as_deviotlb_invalidate(): tell the DEVIOTLB notifiers."""
+        _check(self.ctx._lib.viommu_as_deviotlb_invalidate(self.ptr, first, last, pasid, flags),
+               "viommu_as_deviotlb_invalidate")
 
     def set_blocked(self, code=0):
         _check(self.ctx._lib.viommu_as_set_blocked(self.ptr, code), "viommu_as_set_blocked")
@@ -1613,7 +1631,7 @@ class VtdStats(_Struct):
         "mmio_reads", "mmio_writes", "descriptors", "queue_errors", "cc_invalidations",
         "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
         "fault_events", "inv_events", "resolves", "sync_errors", "irq_remapped", "irq_untranslated",
-        "irq_blocked", "iec_invalidations", "irq_notifications", "fs_resolves")]
+        "irq_blocked", "iec_invalidations", "irq_notifications", "devtlb_invalidations", "fs_resolves")]
 
 
 class DmarScope(_Struct):
@@ -1627,15 +1645,21 @@ class DmarDrhd(_Struct):
                 ("nscopes", c_u32), ("scopes", P(DmarScope))]
 
 
+class DmarAtsr(_Struct):
+    """struct viommu_dmar_atsr."""
+    _fields_ = [("segment", c_u16), ("all_ports", c_u8), ("reserved", c_u8), ("nscopes", c_u32),
+                ("scopes", P(DmarScope))]
+
+
 class DmarConfig(_Struct):
     """struct viommu_dmar_config."""
     _fields_ = [("size", c_size_t), ("haw", c_u8), ("flags", c_u8), ("reserved", c_u16), ("ndrhd", c_u32),
-                ("drhd", P(DmarDrhd)), ("oem", P(AcpiOem))]
+                ("drhd", P(DmarDrhd)), ("oem", P(AcpiOem)), ("natsr", c_u32), ("atsr", P(DmarAtsr))]
 
 
 STRUCTS.update({"viommu_vtd_resolved": VtdResolved, "viommu_vtd_resolved_v2": VtdResolvedV2,
                 "viommu_vtd_hw": VtdHw, "viommu_vtd_config": VtdConfig,
-                "viommu_vtd_stats": VtdStats, "viommu_dmar_scope": DmarScope, "viommu_dmar_drhd": DmarDrhd,
+                "viommu_vtd_stats": VtdStats, "viommu_dmar_scope": DmarScope, "viommu_dmar_drhd": DmarDrhd, "viommu_dmar_atsr": DmarAtsr,
                 "viommu_dmar_config": DmarConfig})
 ENUMS.update({"viommu_vtd_sl_code": ("VIOMMU_VTD_SL_", VtdSlCode),
               "viommu_vtd_fault_reason": ("VIOMMU_VTD_FR_", VtdFaultReason),
@@ -1767,8 +1791,9 @@ def vtd_resolve_v2(ctx, cap, ecap, rtaddr, sid, pasid=PASID_NONE, haw=0):
     return out
 
 
-def dmar_build(drhds, haw=46, flags=0):
-    """viommu_dmar_build(): ``drhds`` is a list of (reg_base, segment, include_pci_all, [DmarScope])."""
+def dmar_build(drhds, haw=46, flags=0, atsrs=()):
+    """viommu_dmar_build(): ``drhds`` is a list of (reg_base, segment, include_pci_all, [DmarScope]),
+    ``atsrs`` a list of (segment, all_ports, [DmarScope])."""
     keep = []
     arr = (DmarDrhd * max(1, len(drhds)))()
     for i, (base, seg, allpci, scopes) in enumerate(drhds):
@@ -1776,8 +1801,15 @@ def dmar_build(drhds, haw=46, flags=0):
         keep.append(sc)
         arr[i] = DmarDrhd(reg_base=base, segment=seg, include_pci_all=int(allpci), nscopes=len(scopes),
                           scopes=ctypes.cast(sc, P(DmarScope)) if scopes else None)
+    atsr = (DmarAtsr * max(1, len(atsrs)))()
+    for i, (seg, allports, scopes) in enumerate(atsrs):
+        sc = (DmarScope * max(1, len(scopes)))(*scopes)
+        keep.append(sc)
+        atsr[i] = DmarAtsr(segment=seg, all_ports=int(allports), nscopes=len(scopes),
+                           scopes=ctypes.cast(sc, P(DmarScope)) if scopes else None)
     cfg = DmarConfig(size=ctypes.sizeof(DmarConfig), haw=haw, flags=flags, ndrhd=len(drhds),
-                     drhd=ctypes.cast(arr, P(DmarDrhd)), oem=None)
+                     drhd=ctypes.cast(arr, P(DmarDrhd)), oem=None, natsr=len(atsrs),
+                     atsr=ctypes.cast(atsr, P(DmarAtsr)) if atsrs else None)
     return _build_bytes(lambda b, n: _lib().viommu_dmar_build(ctypes.byref(cfg), b, n), "viommu_dmar_build")
 
 
@@ -1856,7 +1888,7 @@ AMDVI_MMIO_LEN = 0x4000
 class AmdviConfig(_Struct):
     """struct viommu_amdvi_config."""
     _fields_ = [("size", c_size_t), ("segment", c_u16), ("bdf", c_u16), ("cap_offset", c_u8), ("cap_next", c_u8),
-                ("levels", c_u8), ("va_lg2", c_u8), ("pa_lg2", c_u8), ("dma_remap", c_u8), ("reserved", c_u8 * 2),
+                ("levels", c_u8), ("va_lg2", c_u8), ("pa_lg2", c_u8), ("dma_remap", c_u8), ("flags", c_u8), ("reserved", c_u8),
                 ("mmio_base", c_u64), ("efr_features", c_u64), ("cmds_per_doorbell", c_u32),
                 ("reserved2", c_u32)]
 
@@ -1866,7 +1898,7 @@ class AmdviStats(_Struct):
     _fields_ = [(n, c_u64) for n in (
         "commands", "illegal_commands", "cmd_hw_errors", "doorbell_bound_hits", "events_logged",
         "events_dropped", "events_suppressed", "msis", "dte_resolves", "irq_remapped", "irq_untranslated",
-        "irq_blocked", "int_table_invalidations", "irq_notifications")]
+        "irq_blocked", "int_table_invalidations", "irq_notifications", "iotlb_invalidations")]
 
 
 class AmdviHw(_Struct):

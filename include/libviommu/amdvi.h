@@ -109,6 +109,13 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
     (VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_5L | (UINT64_C(1) << 14) |           \
      (UINT64_C(15) << 32) | VIOMMU_AMDVI_EFR_GIOSUP)
 
+/** @brief viommu_amdvi_config::flags: remote IOTLB (ATS) support: capability
+ *         header and IVHD IotlbSup, and INVALIDATE_IOTLB_PAGES delivered as
+ *         ::VIOMMU_EVENT_DEVIOTLB events (spec §2.4.4). */
+#define VIOMMU_AMDVI_F_IOTLB 0x1u
+/** @brief Every viommu_amdvi_config::flags bit. */
+#define VIOMMU_AMDVI_F_ALL VIOMMU_AMDVI_F_IOTLB
+
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
 #define VIOMMU_AMDVI_CAP_BLOCK_LEN 40u
 /** @brief Offset of the MSI capability inside the block. */
@@ -127,7 +134,8 @@ struct viommu_amdvi_config {
     uint8_t va_lg2;         /**< Virtual-address size advertised (Misc Info VAsize); 0 = 64. */
     uint8_t pa_lg2;         /**< Physical-address size advertised (PAsize, 32..52); 0 = 48. */
     uint8_t dma_remap;      /**< 1 = full translation; 0 = passthrough only (HATS = 11b). */
-    uint8_t reserved[2];    /**< Zero. */
+    uint8_t flags;          /**< Mask of VIOMMU_AMDVI_F_* (was reserved, zero). */
+    uint8_t reserved;       /**< Zero. */
     uint64_t mmio_base;     /**< Initial MMIO base (the guest may rewrite it; 16 KiB aligned). */
     uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise (e.g. ::VIOMMU_AMDVI_EFR_V2 for guest
                                  tables); the guest-table fields need ::VIOMMU_AMDVI_EFR_GTSUP. */
@@ -149,7 +157,8 @@ struct viommu_amdvi;
  *         below 0x40 or not dword aligned; guest-table fields (GATS,
  *         GLXSup, PASmax, GIoSup) without GTSup.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
- * @retval VIOMMU_EFLAGS `efr_features` has bits outside ::VIOMMU_AMDVI_EFR_ALL.
+ * @retval VIOMMU_EFLAGS `efr_features` has bits outside ::VIOMMU_AMDVI_EFR_ALL, or `flags`
+ *         bits outside ::VIOMMU_AMDVI_F_ALL.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
  * @retval VIOMMU_EBUSY Called from a callback.
  * @note GATS and GLXSup values above the model's maximum (5-level, 2) are
@@ -311,6 +320,7 @@ struct viommu_amdvi_stats {
     uint64_t irq_blocked;             /**< Interrupt requests blocked (target abort). */
     uint64_t int_table_invalidations; /**< INVALIDATE_INTERRUPT_TABLE commands. */
     uint64_t irq_notifications;       /**< Interrupt-notifier events delivered. */
+    uint64_t iotlb_invalidations;     /**< INVALIDATE_IOTLB_PAGES commands (any device). */
 };
 
 /**

@@ -126,8 +126,12 @@ VIOMMU_API int viommu_as_get_mode(const struct viommu_as *as);
 /**
  * @brief Translate one IOVA for an emulated device's DMA.
  *
- * Served from the IOTLB when possible: then there is no allocation and no
- * callback. On a miss the tables (or mapping domain) are consulted and the
+ * Served from the IOTLB when possible: then there is no allocation, no
+ * callback and no lock (the hit path reads the IOTLB lock-free and writes
+ * only a counter of the calling thread, so device threads on different
+ * address spaces, or on the same one, do not serialise). An invalidation
+ * that has returned is exact: no translate call that starts after it can
+ * be handed a translation it removed. On a miss the tables (or mapping domain) are consulted and the
  * result is cached. On a fault the owner's fault hook is called (the device
  * model records it the way the guest expects) and ::VIOMMU_EFAULT returned.
  * On a blocked space a device model that caches no not-present entries
@@ -142,10 +146,60 @@ VIOMMU_API int viommu_as_get_mode(const struct viommu_as *as);
  * @retval VIOMMU_EFAULT Faulted.
  * @retval VIOMMU_EINVAL NULL `as`/`out`, or `access` not in 1..3.
  * @retval VIOMMU_EBUSY Called from a callback.
- * @note Thread-safe; may run concurrently with invalidations.
+ * @note Thread-safe; may run concurrently with invalidations. A context has
+ *       lock-free hit counters for 64 threads (claimed by each thread's
+ *       first translate in it); further threads translate under the lock.
  */
 VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access,
                                    struct viommu_translation *out, struct viommu_fault *fault);
+
+/**
+ * @brief Answer a PCIe ATS translation request for a device that caches
+ *        translations itself.
+ *
+ * PCIe ATS semantics: the answer is a translation (the page containing
+ * `iova`, its size in `addr_mask` and the permissions the tables grant,
+ * which may be fewer than `access`; the device checks them) or "no
+ * translation". No fault is recorded and the owner's fault hook is not
+ * called, whatever the reason (not present, blocked, reserved bits): the
+ * device reports a failed request on its own. The lookup neither allocates
+ * nor fills the IOTLB. As for viommu_as_translate(), a blocked space whose
+ * owner caches no not-present entries (VT-d with CAP.CM = 0) is first
+ * resolved again; only that may send notifier events.
+ * @param as Address space (the requester's; one with a PASID for requests
+ *        with a PASID prefix).
+ * @param iova Untranslated address.
+ * @param access enum viommu_perm requested (READ, or RW when the request
+ *        does not set "no write"; not 0).
+ * @param[out] out The translation on success.
+ * @retval 0 Translated (check `out->perm`).
+ * @retval VIOMMU_ENOENT No translation (the completion says "not present").
+ * @retval VIOMMU_EINVAL NULL `as`/`out`, or `access` not in 1..3.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Thread-safe.
+ */
+VIOMMU_API int viommu_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access,
+                                       struct viommu_translation *out);
+
+/**
+ * @brief Tell the ::VIOMMU_EVENT_DEVIOTLB notifiers of an address space that
+ *        the guest invalidated `[first, last]` in the device's own IOTLB.
+ *
+ * The device models call this for the guest's device-TLB invalidations; a
+ * VMM with its own IOMMU model may call it too. Nothing is cached for the
+ * notice: a notifier whose callback fails is not told again.
+ * @param as Address space.
+ * @param first First IOVA.
+ * @param last Last IOVA (inclusive).
+ * @param pasid PASID named by the invalidation or ::VIOMMU_PASID_NONE.
+ * @param flags 0 or ::VIOMMU_DEVIOTLB_GLOBAL.
+ * @retval 0 Every interested notifier was told (or none asked).
+ * @retval VIOMMU_ESINK A callback failed (the others were still told).
+ * @retval VIOMMU_ERANGE `first > last`. @retval VIOMMU_EFLAGS Unknown `flags`.
+ * @retval VIOMMU_EINVAL NULL `as`. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_as_deviotlb_invalidate(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid,
+                                             uint32_t flags);
 
 /**
  * @brief Block an address space; translate() then faults with reason
@@ -245,9 +299,23 @@ enum viommu_event_kind {
     VIOMMU_EVENT_MAP = 1u << 0,   /**< A mapping appeared. */
     VIOMMU_EVENT_UNMAP = 1u << 1, /**< A mapping disappeared (extent = what was announced). */
     VIOMMU_EVENT_MODE = 1u << 2,  /**< The address space became blocked, passthrough or translated. */
+    /** The guest invalidated the device's own IOTLB (VT-d device-TLB
+     *  invalidation, AMD-Vi INVALIDATE_IOTLB_PAGES): a stateless notice for
+     *  consumers that cache translations themselves (vhost, vDPA, emulated
+     *  ATS devices). Not part of ::VIOMMU_EVENT_ALL: ask for it by name. */
+    VIOMMU_EVENT_DEVIOTLB = 1u << 3,
 };
-/** @brief Every event kind. */
+/** @brief The table-tracking event kinds (MAP, UNMAP, MODE). Its value is
+ *         frozen: it does not include ::VIOMMU_EVENT_DEVIOTLB, so callers
+ *         registering with it keep receiving exactly what they did before. */
 #define VIOMMU_EVENT_ALL (VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP | VIOMMU_EVENT_MODE)
+/** @brief Every event kind a notifier may ask for. */
+#define VIOMMU_EVENT_KINDS_ALL (VIOMMU_EVENT_ALL | VIOMMU_EVENT_DEVIOTLB)
+
+/** @brief ::VIOMMU_EVENT_DEVIOTLB flag (in viommu_event::perm): the
+ *         invalidation applies to every PASID of the device (VT-d G bit,
+ *         PCIe "global invalidate"). */
+#define VIOMMU_DEVIOTLB_GLOBAL UINT32_C(1)
 
 /** @brief Notifier flags. */
 enum viommu_notifier_flag {
@@ -258,14 +326,22 @@ enum viommu_notifier_flag {
 /** @brief Every notifier flag. */
 #define VIOMMU_NOTIFIER_FLAGS_ALL VIOMMU_NOTIFIER_COALESCE
 
-/** @brief One notification. A value type. */
+/**
+ * @brief One notification. A value type.
+ *
+ * A ::VIOMMU_EVENT_DEVIOTLB event reuses the members (the layout is frozen):
+ * `iova_first`/`iova_last` give the invalidated range (inclusive, not
+ * clipped to the notifier: a device IOTLB may hold bigger translations),
+ * `perm` holds ::VIOMMU_DEVIOTLB_GLOBAL or 0, `mode` the PASID the
+ * invalidation names or ::VIOMMU_PASID_NONE, and `addr` is 0.
+ */
 struct viommu_event {
     uint32_t kind;      /**< One enum viommu_event_kind bit. */
-    uint32_t perm;      /**< MAP: enum viommu_perm. MODE passthrough: the accesses the identity mapping allows. */
-    uint64_t iova_first; /**< MAP/UNMAP: first IOVA (clipped to the notifier). */
-    uint64_t iova_last;  /**< MAP/UNMAP: last IOVA (inclusive). */
+    uint32_t perm;      /**< MAP: enum viommu_perm. MODE passthrough: the accesses the identity mapping allows. DEVIOTLB: flags. */
+    uint64_t iova_first; /**< MAP/UNMAP/DEVIOTLB: first IOVA (MAP/UNMAP: clipped to the notifier). */
+    uint64_t iova_last;  /**< MAP/UNMAP/DEVIOTLB: last IOVA (inclusive). */
     uint64_t addr;      /**< MAP/UNMAP: output address of iova_first. */
-    uint32_t mode;      /**< MODE: the new enum viommu_mode. */
+    uint32_t mode;      /**< MODE: the new enum viommu_mode. DEVIOTLB: PASID or ::VIOMMU_PASID_NONE. */
     uint32_t reserved;  /**< Zero. */
 };
 
@@ -287,7 +363,7 @@ struct viommu_notifier_config {
     size_t size;        /**< sizeof(struct viommu_notifier_config). */
     uint64_t first;     /**< First IOVA of interest. */
     uint64_t last;      /**< Last IOVA of interest (inclusive; UINT64_MAX allowed). */
-    uint32_t events;    /**< Mask of enum viommu_event_kind (non-zero). */
+    uint32_t events;    /**< Mask of enum viommu_event_kind (non-zero; ::VIOMMU_EVENT_KINDS_ALL at most). */
     uint32_t flags;     /**< Mask of enum viommu_notifier_flag. */
     viommu_notify_fn fn; /**< Callback (required). */
     void *opaque;       /**< Passed to `fn`. */

@@ -18,7 +18,12 @@
  * viommu_ctx_get_stats(), viommu_strerror()); anything else returns
  * ::VIOMMU_EBUSY instead of deadlocking.
  *
- * Nothing in libviommu creates threads, does I/O or keeps global state.
+ * viommu_as_translate() is the exception to the locking rule: an IOTLB hit
+ * takes no lock (see its documentation).
+ *
+ * Nothing in libviommu creates threads or does I/O. The only process-wide
+ * state is a counter that names contexts and a small per-thread cache of
+ * the translate hit counters (no locks, nothing to initialise or free).
  */
 #ifndef LIBVIOMMU_CTX_H
 #define LIBVIOMMU_CTX_H

@@ -338,7 +338,8 @@ struct viommu_vtd_stats {
     uint64_t irq_blocked;       /**< Interrupt requests blocked. */
     uint64_t iec_invalidations; /**< Interrupt-entry-cache invalidation descriptors. */
     uint64_t irq_notifications; /**< Interrupt-notifier events delivered. */
-    uint64_t fs_resolves;       /**< Resolutions that found first-stage tables (PGTT = 001b). */
+    uint64_t devtlb_invalidations; /**< Device-TLB invalidation descriptors (legacy and PASID-based). */
+    uint64_t fs_resolves;          /**< Resolutions that found first-stage tables (PGTT = 001b). */
 };
 
 /** @brief Opaque VT-d unit. */
@@ -527,6 +528,20 @@ struct viommu_dmar_drhd {
 /** @brief viommu_dmar_config::flags: DMA control opt-in (VT-d 8.1). */
 #define VIOMMU_DMAR_F_DMA_CTRL_PLATFORM_OPT_IN 0x4u
 
+/**
+ * @brief One ATSR (root port ATS capability reporting, VT-d 8.5): root ports
+ *        below which devices may use ATS. Describe one per segment when a
+ *        unit advertises device-TLB support (::VIOMMU_VTD_F_DT), or the
+ *        guest OS does not enable ATS.
+ */
+struct viommu_dmar_atsr {
+    uint16_t segment;   /**< PCI segment. */
+    uint8_t all_ports;  /**< 1 = ALL_PORTS: every root port of the segment supports ATS (no scopes). */
+    uint8_t reserved;   /**< Zero. */
+    uint32_t nscopes;   /**< Entries in `scopes` (root ports, type ::VIOMMU_DMAR_SCOPE_PCI_BRIDGE). */
+    const struct viommu_dmar_scope *scopes; /**< Device scopes (may be NULL if 0). */
+};
+
 /** @brief DMAR table description. */
 struct viommu_dmar_config {
     size_t size;           /**< sizeof(struct viommu_dmar_config). */
@@ -536,16 +551,20 @@ struct viommu_dmar_config {
     uint32_t ndrhd;        /**< Entries in `drhd` (>= 1). */
     const struct viommu_dmar_drhd *drhd; /**< Units. */
     const struct viommu_acpi_oem *oem;   /**< OEM fields or NULL for defaults. */
+    /* Since 0.2 (read only when `size` covers them): */
+    uint32_t natsr;                      /**< Entries in `atsr` (0 = no ATSR structures). */
+    const struct viommu_dmar_atsr *atsr; /**< ATSR structures, written after the DRHDs (8.2). */
 };
 
 /**
- * @brief Build a DMAR table (VT-d spec 8.1-8.3) into a caller buffer.
+ * @brief Build a DMAR table (VT-d spec 8.1-8.3, 8.5) into a caller buffer.
  * @param cfg Description.
  * @param buf Destination (may be NULL when `*len` is 0).
  * @param[in,out] len In: buffer size. Out: table length (also on ::VIOMMU_ESIZE).
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL NULL `cfg`/`len`, no DRHD, haw 0 or > 64, NULL scopes with nscopes > 0,
- *         an INCLUDE_PCI_ALL unit followed by another unit of the same segment (8.3).
+ *         an INCLUDE_PCI_ALL unit followed by another unit of the same segment (8.3),
+ *         NULL `atsr` with natsr > 0, an ALL_PORTS ATSR with scopes (8.5).
  * @retval VIOMMU_ESIZE Buffer too small (or `cfg->size` too small); `*len` holds the needed size.
  * @retval VIOMMU_EFLAGS Unknown DMAR flag bits.
  * @note Thread-safe.

@@ -1,17 +1,24 @@
 #!/bin/sh
-# Build Debian's QEMU (x86_64-softmmu only, minimal features) with the libviommu
-# patch series applied.  Nothing of QEMU's source lives in this repository: the
-# source package is fetched with `apt-get source` through the PRIVATE apt
-# configuration of private-apt.sh (own sources.list with deb/deb-src lines for
-# the archives the system already uses, own state/cache dirs).  The system's
-# apt sources are never modified.
+# Build QEMU 10.0.13 (x86_64-softmmu only, minimal features) with the
+# libviommu patch series applied, on Debian 12.  Nothing of QEMU's source
+# lives in this repository: the upstream tarball comes from Debian 13's
+# `qemu` source package, fetched with `apt-get source` through a PRIVATE apt
+# configuration (own sources.list, own state/cache dirs): deb-src for trixie
+# (the source) and deb for bookworm-backports (meson 1.7 and python3-pycotap,
+# which QEMU 10's configure needs, and SeaBIOS 1.16.3, which boots QEMU 10
+# without Debian 12's SeaBIOS 1.16.2's ~30 s stall under TCG).  The backports
+# .debs are unpacked into the cache, never installed; the system's apt
+# sources are never modified.
 #
-# Usage: build-qemu.sh [--unpatched] [--print-path]
+# Usage: build-qemu.sh [--unpatched]
 #   env: VIOMMU_PREFIX   install prefix of libviommu (pkg-config dir looked up
 #                        under it); default: the build tree given by
-#                        VIOMMU_BUILD_DIR (default <repo>/build).
-#        JOBS            make parallelism (default 2)
-# Output: path of the qemu-system-x86_64 binary on the last stdout line.
+#                        VIOMMU_BUILD_DIR (default: a Release PIC build of
+#                        this checkout in the cache).
+#        JOBS            ninja parallelism (default 2)
+# Output: path of the qemu-system-x86_64 binary on the last stdout line; its
+#         directory also holds share/ (firmware: pass -L DIR/share first) and
+#         qtests/ (QEMU's intel-iommu-test and amd-iommu-test).
 # Exit:   0 built/cached, 77 cannot be had (reason on stderr), 1 build error.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,39 +28,93 @@ jobs=${JOBS:-2}
 patched=1
 [ "${1:-}" = "--unpatched" ] && patched=0
 
+QEMU_UPSTREAM=10.0.13           # the one QEMU version this tree supports
+SRC_SUITE=trixie                # Debian release whose source package has it
+TOOLS_SUITE=bookworm-backports  # meson >= 1.5, pycotap, SeaBIOS 1.16.3
+TOOL_DEBS="meson python3-pycotap seabios"
+
 skip() { echo "build-qemu: SKIP: $*" >&2; exit 77; }
 log() { echo "build-qemu: $*" >&2; }
 
 command -v apt-get >/dev/null || skip "apt-get not available"
 command -v dpkg-source >/dev/null || skip "dpkg-source (dpkg-dev) not installed"
-for t in ninja meson pkg-config cc python3; do
+for t in ninja pkg-config cc python3 rsync dpkg-deb; do
     command -v $t >/dev/null || skip "$t not installed"
 done
+python3 -c 'import venv, ensurepip' 2>/dev/null || skip "python3-venv not installed"
 pkg-config --exists glib-2.0 pixman-1 && [ -f /usr/include/libfdt.h ] || skip "libglib2.0-dev/libpixman-1-dev/libfdt-dev missing"
 
-# ---- private apt configuration (shared with fetch-guest.sh) ----------------
-. "$here/private-apt.sh"
-viommu_apt_setup "$cache" || skip "no Debian archive found in /etc/apt sources"
+# ---- private apt configuration ---------------------------------------------
+# The Debian mirror (and keyring) the system already uses, for suites it
+# does not list: deb-src $SRC_SUITE, deb $TOOLS_SUITE.
+apt_dir=$cache/apt-qemu
+mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/parts"
+mirror=$( {
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk '/^URIs:/ { u = $2 } /^Signed-By:/ { s = $2 }
+             /^[ \t]*$/ { if (u ~ /debian\/?$/ && u !~ /security/) { print u, s; exit } u = s = "" }
+             END { if (u ~ /debian\/?$/ && u !~ /security/) print u, s }' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        sed -n 's/^[ \t]*deb[ \t]\(\[[^]]*signed-by=\([^] ]*\)[^]]*\][ \t]*\)\{0,1\}\([^ \t]*debian\/\{0,1\}\)[ \t].*/\3 \2/p' "$f" | grep -v security
+    done; } | head -1)
+[ -n "$mirror" ] || skip "no Debian archive found in /etc/apt sources"
+uri=${mirror%% *}; kr=${mirror#* }
+[ "$kr" != "$mirror" ] && [ -n "$kr" ] || kr=/usr/share/keyrings/debian-archive-keyring.gpg
+srcs=$apt_dir/sources.list
+printf 'deb-src [signed-by=%s] %s %s main\ndeb [signed-by=%s] %s %s main\n' \
+    "$kr" "$uri" "$SRC_SUITE" "$kr" "$uri" "$TOOLS_SUITE" > "$srcs.new"
+cmp -s "$srcs.new" "$srcs" 2>/dev/null && rm "$srcs.new" || { mv "$srcs.new" "$srcs"; rm -f "$apt_dir/.updated"; }
+APT_OPTS="-o Dir::Etc::SourceList=$srcs -o Dir::Etc::SourceParts=$apt_dir/parts \
+ -o Dir::State=$apt_dir/state -o Dir::Cache=$apt_dir/cache \
+ -o Dir::State::status=/var/lib/dpkg/status -o Debug::NoLocking=1"
+APT="apt-get -q $APT_OPTS"
+apt_update() {
+    [ -f "$apt_dir/.updated" ] && return 0
+    log "private apt update ($SRC_SUITE source, $TOOLS_SUITE tools)"
+    $APT update >&2 || skip "private apt update failed (no network?)"
+    touch "$apt_dir/.updated"
+}
 
-# Same version as the installed/candidate binary (binNMU suffix +bN stripped).
-ver=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
-[ -n "$ver" ] || ver=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/{print $2}')
-srcver=$(echo "$ver" | sed 's/+b[0-9]*$//')
-srcdirver=$(echo "$srcver" | sed "s/^[0-9]*://")
-[ -n "$srcver" ] && [ "$srcver" != "(none)" ] || skip "cannot determine qemu version"
-upver=$(echo "$srcver" | sed 's/^[0-9]*://; s/-[^-]*$//')
-srcdir=$cache/src/qemu-$srcdirver
+# ---- build tools from bookworm-backports (unpacked, not installed) ----------
+tools=$cache/tools/$TOOLS_SUITE
+if [ ! -f "$tools/.unpacked" ]; then
+    apt_update
+    rm -rf "$tools.dl" && mkdir -p "$tools.dl" && cd "$tools.dl"
+    for p in $TOOL_DEBS; do
+        $APT download "$p/$TOOLS_SUITE" >&2 || skip "apt-get download $p/$TOOLS_SUITE failed"
+    done
+    rm -rf "$tools" && mkdir -p "$tools"
+    for d in ./*.deb; do dpkg-deb -x "$d" "$tools"; done
+    cd "$cache" && rm -rf "$tools.dl"
+    touch "$tools/.unpacked"
+fi
+pydeps=$tools/usr/lib/python3/dist-packages
+PYTHONPATH=$pydeps${PYTHONPATH:+:$PYTHONPATH}
+PATH=$tools/usr/bin:$PATH
+export PYTHONPATH PATH
+mver=$(meson --version 2>/dev/null || echo 0)
+case $mver in 1.[5-9]*|1.[1-9][0-9]*) ;; *) skip "meson $mver from $TOOLS_SUITE is older than 1.5";; esac
+[ -f "$tools/usr/share/seabios/bios-256k.bin" ] || skip "no SeaBIOS in $TOOLS_SUITE's seabios package"
+
+# ---- QEMU source: the upstream tarball of Debian's source package -----------
+srcdir=$cache/src/qemu-$QEMU_UPSTREAM
 if [ ! -f "$srcdir/.extracted" ]; then
-    log "fetching qemu source $srcver via private apt config"
-    viommu_apt_update >&2 || skip "private apt update failed"
-    mkdir -p "$cache/src/dl.$$" && cd "$cache/src/dl.$$"
-    # Try the exact version first, then whatever the archive has.
-    $APT source --download-only "qemu=$srcver" >&2 || \
-        skip "apt-get source qemu=$srcver failed"
-    dsc=$(ls ./*.dsc | head -1)
-    rm -rf "$srcdir"
-    dpkg-source --no-check -x "$dsc" "$srcdir" >&2 || skip "dpkg-source -x failed"
-    cd "$cache/src" && rm -rf "dl.$$"
+    apt_update
+    ver=$(apt-cache $APT_OPTS showsrc qemu 2>/dev/null | awk '/^Version:/ {print $2}' |
+          grep "^[0-9]*:$QEMU_UPSTREAM+" | sort -V | tail -1)
+    [ -n "$ver" ] || skip "no qemu $QEMU_UPSTREAM source in $SRC_SUITE"
+    log "fetching qemu $ver source via the private apt config"
+    dl=$cache/dl && mkdir -p "$dl" && cd "$dl"
+    $APT source --download-only "qemu=$ver" >&2 || skip "apt-get source qemu=$ver failed"
+    orig=$(ls "$dl"/qemu_"$QEMU_UPSTREAM"*.orig.tar.* | head -1)
+    [ -f "$orig" ] || skip "no upstream tarball in the qemu source package"
+    rm -rf "$srcdir" "$srcdir.tmp" && mkdir -p "$srcdir.tmp"
+    tar -C "$srcdir.tmp" -xf "$orig" || skip "cannot unpack $orig"
+    mv "$srcdir.tmp"/qemu-* "$srcdir" && rm -rf "$srcdir.tmp"
+    rm -f "$dl"/qemu_*
     touch "$srcdir/.extracted"
 fi
 
@@ -79,27 +140,29 @@ if [ $patched = 1 ]; then
                 { log "libviommu build failed"; exit 1; }
         fi
         [ -f "$bdir/libviommu.a" ] || skip "no $bdir/libviommu.a"
-        mkdir -p "$cache/pc"
+        pcdir=$cache/pc/$(echo "$bdir" | sha256sum | cut -c1-8)
+        mkdir -p "$pcdir"
         lver=$(sed -n 's/^Version: //p' "$bdir/libviommu.pc" 2>/dev/null || echo 0)
-        cat > "$cache/pc/libviommu.pc" <<PC
+        cat > "$pcdir/libviommu.pc" <<PC
 Name: libviommu
 Description: libviommu (static, from $bdir)
 Version: ${lver:-0}
 Libs: $bdir/libviommu.a -pthread
 Cflags: -DVIOMMU_STATIC -I$repo/include -I$bdir/include
 PC
-        PKG_CONFIG_PATH=$cache/pc
+        PKG_CONFIG_PATH=$pcdir
     fi
     export PKG_CONFIG_PATH
     pkg-config --exists libviommu || skip "libviommu.pc not found (PKG_CONFIG_PATH=$PKG_CONFIG_PATH)"
     # Key on the library *contents* so a rebuilt lib relinks QEMU.
     libfile=$(pkg-config --libs libviommu | tr ' ' '\n' | grep '\.a$' || true)
     [ -n "$libfile" ] || libfile=$(pkg-config --variable=libdir libviommu)/libviommu.a
+    incdir=$(pkg-config --cflags-only-I libviommu | tr ' ' '\n' | sed -n 's/^-I//p' | head -1)
     vver=$(pkg-config --modversion libviommu)-$( (cat "$libfile" 2>/dev/null; \
-        cat "$repo"/include/libviommu/*.h) | sha256sum | cut -c1-8)
+        cat "$incdir"/libviommu/*.h 2>/dev/null) | sha256sum | cut -c1-8)
 fi
-key="$srcdirver-p$phash-v$vver"
-[ $patched = 1 ] || key="$srcdirver-unpatched-p$phash"
+key="$QEMU_UPSTREAM-p$phash-v$vver"
+[ $patched = 1 ] || key="$QEMU_UPSTREAM-unpatched-p$phash"
 out=$cache/qemu/$key
 if [ -x "$out/qemu-system-x86_64" ]; then
     log "cached: $out"
@@ -107,20 +170,19 @@ if [ -x "$out/qemu-system-x86_64" ]; then
     exit 0
 fi
 
-# One work tree for both flavours (created by the first, usually unpatched,
-# build): switching series re-syncs the pristine source, touching only files
-# whose content changes, so ninja rebuilds just what the series touches.
-wdir=$cache/work/qemu-$srcdirver-unpatched
+# One work tree for both flavours: switching series re-syncs the pristine
+# source, touching only files whose content changes, so ninja rebuilds just
+# what the series touches.
+wdir=$cache/work/qemu-$QEMU_UPSTREAM
 flavour=patched; [ $patched = 1 ] || flavour=unpatched
 stamp=$wdir/.series
 want="$(cat $patches /dev/null "$here/minimal.mak" | sha256sum)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     mkdir -p "$wdir"
-    command -v rsync >/dev/null || skip "rsync not installed"
     # Remove files a previous series added, restore pristine content.
     if [ -f "$wdir/.added" ]; then (cd "$wdir" && xargs rm -f < .added); fi
     rsync -a --checksum -i --exclude=/build --exclude=/.series --exclude=/.added \
-        "$srcdir/" "$wdir/" | awk '$1 ~ /^>f/ {print $2}' > "$wdir/.changed"
+        --exclude=/.placeholders "$srcdir/" "$wdir/" | awk '$1 ~ /^>f/ {print $2}' > "$wdir/.changed"
     (cd "$wdir" && xargs -r touch < .changed)
     : > "$wdir/.added"
     for p in $patches; do
@@ -129,6 +191,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         patch -d "$wdir" -p1 --no-backup-if-mismatch -s < "$p" >&2 || { log "patch failed: $p"; exit 1; }
     done
     cp "$here/minimal.mak" "$wdir/configs/devices/x86_64-softmmu/viommu-minimal.mak"
+    # Debian's +ds tarball drops the prebuilt EDK2 images pc-bios/meson.build
+    # unpacks when bzip2 exists: empty placeholders (we boot SeaBIOS).
+    for f in $(sed -n "/^  fds = \[/,/\]/p" "$wdir/pc-bios/meson.build" | grep -o "'edk2[^']*'" | tr -d "'"); do
+        [ -e "$wdir/pc-bios/$f.bz2" ] || bzip2 < /dev/null > "$wdir/pc-bios/$f.bz2" 2>/dev/null || true
+    done
     echo "$want" > "$stamp"
 fi
 
@@ -142,17 +209,28 @@ if [ ! -f build.ninja ]; then
         --disable-docs --disable-tools --disable-werror --disable-debug-info \
         --disable-user --enable-tcg --disable-kvm --disable-xen --enable-fdt=system \
         --disable-slirp --disable-guest-agent --disable-install-blobs \
-        >&2 || { log "configure failed"; exit 1; }
+        --disable-download >&2 || { log "configure failed"; exit 1; }
 fi
+# The pyvenv configure made must find the unpacked meson/pycotap even when
+# ninja re-runs meson on its own.
+for sp in pyvenv/lib/python3*/site-packages; do
+    [ -d "$sp" ] && echo "$pydeps" > "$sp/zz-$TOOLS_SUITE.pth"
+done
 # meson regenerates with the pkg-config path it stored at setup: give it ours.
-meson configure -Dpkg_config_path="${PKG_CONFIG_PATH:-}" . >&2 || { log "meson configure failed"; exit 1; }
-nice -n 10 ninja -j"$jobs" qemu-system-x86_64 >&2 || { log "build failed"; exit 1; }
+pyvenv/bin/meson configure -Dpkg_config_path="${PKG_CONFIG_PATH:-}" . >&2 || { log "meson configure failed"; exit 1; }
+# QEMU's own vIOMMU qtests (patches/0002 runs them against the libviommu
+# devices too; tests/e2e/run-qtests.sh).
+qtests="tests/qtest/intel-iommu-test tests/qtest/amd-iommu-test"
+nice -n 10 ninja -j"$jobs" qemu-system-x86_64 $qtests >&2 || { log "build failed"; exit 1; }
 end=$(date +%s)
 log "build time: $((end - start)) s ($flavour, key $key)"
-mkdir -p "$out.tmp"
+rm -rf "$out.tmp" && mkdir -p "$out.tmp/share"
 cp qemu-system-x86_64 "$out.tmp/"
-mkdir -p "$out.tmp/share"
-# firmware blobs: use Debian's installed ones (seabios, ipxe not needed)
+mkdir -p "$out.tmp/qtests" && cp $qtests "$out.tmp/qtests/"
+# Firmware: SeaBIOS 1.16.3 from bookworm-backports (run-guest.sh passes
+# -L <dir>/share first; option ROMs such as linuxboot_dma.bin come from the
+# distro's qemu-system-data).
+cp "$tools"/usr/share/seabios/bios*.bin "$out.tmp/share/"
 echo "$((end - start))" > "$out.tmp/build-seconds"
 rm -rf "$out" && mv "$out.tmp" "$out"
 echo "$out/qemu-system-x86_64"

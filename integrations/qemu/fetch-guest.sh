@@ -28,15 +28,21 @@ kpkg=${VIOMMU_E2E_KERNEL_PKG:-$($APT_CACHE search --names-only '^linux-image-6\.
        2>/dev/null | cut -d' ' -f1 | sort -V | tail -1)}
 if [ -z "$kpkg" ]; then
     # Offline and never fetched through the private lists: a guest built before still does.
-    built=$(ls -dt "$cache"/*/.built-"$inputs" 2>/dev/null | head -1)
+    built=$(ls -dt "$cache"/*-"$inputs"/.built 2>/dev/null | head -1)
     [ -n "$built" ] || skip "no linux-image-6.12.*-amd64-unsigned in the private apt lists ($APT_DIR)"
     echo "fetch-guest: no kernel in the private apt lists; using the guest built before" >&2
     dirname "$built"
     exit 0
 fi
 kver=$(echo "$kpkg" | sed 's/^linux-image-//; s/-unsigned$//')
-gdir=$cache/$kver
-if [ -f "$gdir/.built-$inputs" ]; then echo "$gdir"; exit 0; fi
+# One directory per kernel and guest inputs, built under a temporary name
+# and renamed: checkouts with different guest files (several worktrees, CI)
+# share the cache without rebuilding each other's guest.
+gdir=$cache/$kver-$inputs
+if [ -f "$gdir/.built" ]; then echo "$gdir"; exit 0; fi
+final=$gdir
+gdir=$cache/.tmp-$kver-$inputs.$$
+trap 'rm -rf "$gdir"' EXIT
 
 cd "$cache/debs"
 ls "${kpkg}"_*.deb >/dev/null 2>&1 || $APT download "$kpkg" >&2 || skip "apt-get download $kpkg failed"
@@ -79,5 +85,10 @@ PY
 cp "$gdir/pattern.bin" "$gdir/root/pattern.bin"
 (cd "$gdir/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$gdir/initrd.gz"
 rm -rf "$gdir/x" "$gdir/bb"
-touch "$gdir/.built-$inputs"
-echo "$gdir"
+touch "$gdir/.built"
+if ! mv -T "$gdir" "$final" 2>/dev/null; then
+    [ -f "$final/.built" ] || { echo "fetch-guest: cannot install $final" >&2; exit 1; }
+fi
+trap - EXIT
+rm -rf "$gdir"
+echo "$final"

@@ -9,3 +9,6 @@ CONFIG_VIRTIO_BLK=y
 CONFIG_VIRTIO_IOMMU=y
 CONFIG_TEST_DEVICES=y
 CONFIG_EDU=y
+# endpoints behind bridges / root ports (requester IDs beyond bus 0)
+CONFIG_PCI_BRIDGE=y
+CONFIG_PCIE_PORT=y

@@ -3,9 +3,13 @@
 # Usage: run-guest.sh QEMU PHASE IMPL MODE DISK LOG [SECS]
 #   PHASE: virtio | vtd | vtd-sm | amdvi
 #   IMPL:  builtin (QEMU's own model) | viommu (libviommu-backed device)
-#   MODE:  io | fault | bench
+#   MODE:  io | fault | bench | migrate
 # The serial console goes to LOG; prints the guest's result line (or nothing).
+# migrate: the guest is migrated mid-job to a second QEMU (see below).
 # env: VIOMMU_E2E_STATS=file  (passed to the libviommu glue: stats at exit)
+#      VIOMMU_E2E_TOPO root|rootport|bridge|hotplug (where the disk sits)
+#      VIOMMU_E2E_DEVOPTS ,opt=val... appended to the vIOMMU's -device
+#      VIOMMU_E2E_QEMU_EXTRA more QEMU arguments
 #      VIOMMU_E2E_TIMEOUT (s, default 600)
 set -eu
 qemu=$1 phase=$2 impl=$3 mode=$4 disk=$5 log=$6 secs=${7:-10}
@@ -22,20 +26,93 @@ vtd-sm) dev="-device ${pre}intel-iommu,x-scalable-mode=on"; append="$append inte
 amdvi)  dev="-device ${pre}amd-iommu"; append="$append" ;;
 *) echo "bad phase $phase" >&2; exit 2 ;;
 esac
-if [ "$impl" = viommu ] && [ -n "${VIOMMU_E2E_STATS:-}" ]; then
-    dev="$dev,stats-file=$VIOMMU_E2E_STATS"
-fi
 extra=""
 [ "$mode" = fault ] && extra="-device edu"
-# Firmware from the distro's QEMU data dirs (our build installs no blobs).
+# Firmware: the build's share/ first (SeaBIOS 1.16.3), then the distro's
+# QEMU data dirs (option ROMs: linuxboot_dma.bin).
 L=""
-for d in /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu; do [ -d $d ] && L="$L -L $d"; done
-# shellcheck disable=SC2086
-timeout "${VIOMMU_E2E_TIMEOUT:-600}" "$qemu" $L -accel tcg -M $machine -m 512 -smp 1 -nodefaults \
-    -display none -no-reboot -serial "file:$log" -monitor none \
-    -kernel "$gdir/vmlinuz" -initrd "$gdir/initrd.gz" -append "$append" \
-    $dev ${VIOMMU_E2E_QEMU_EXTRA:-} \
-    -drive "file=$disk,if=none,id=d0,format=raw,cache=writeback" \
-    -device virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on $extra \
-    </dev/null >>"$log.qemu" 2>&1 || echo "run-guest: qemu exited $?" >>"$log.qemu"
+for d in "$(dirname "$qemu")/share" /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu; do
+    [ -d "$d" ] && L="$L -L $d"
+done
+# Where the disk sits (VIOMMU_E2E_TOPO): root (bus 0), rootport (behind a
+# PCIe root port: requester ID 01:00.0), bridge (behind a conventional
+# PCI-PCI bridge, which takes ownership: DMA aliased to the bridge's ID),
+# hotplug (plugged into an empty root port by QMP once the guest is up).
+blkdev="virtio-blk-pci,id=blk0,drive=d0,iommu_platform=on,disable-legacy=on"
+topo=${VIOMMU_E2E_TOPO:-root}
+case $topo in
+root)     blk="-device $blkdev" ;;
+rootport) blk="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=4 -device $blkdev,bus=rp0" ;;
+bridge)   blk="-device pci-bridge,id=br0,bus=pcie.0,chassis_nr=2,addr=5 -device $blkdev,bus=br0,addr=3" ;;
+hotplug)  blk="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=4"
+          append="$append e2e.hotplug=1" ;;
+*) echo "bad VIOMMU_E2E_TOPO $topo" >&2; exit 2 ;;
+esac
+
+# run_qemu LOG STATS EXTRA...: one QEMU, serial console to LOG.
+run_qemu() {
+    rlog=$1 rstats=$2; shift 2
+    rdev=$dev${VIOMMU_E2E_DEVOPTS:-}
+    if [ "$impl" = viommu ] && [ -n "$rstats" ]; then rdev="$rdev,stats-file=$rstats"; fi
+    # shellcheck disable=SC2086
+    timeout "${VIOMMU_E2E_TIMEOUT:-600}" "$qemu" $L -accel tcg -M $machine -m 512 -smp 1 -nodefaults \
+        -display none -no-reboot -serial "file:$rlog" -monitor none \
+        -kernel "$gdir/vmlinuz" -initrd "$gdir/initrd.gz" -append "$append" \
+        $rdev ${VIOMMU_E2E_QEMU_EXTRA:-} \
+        -drive "file=$disk,if=none,id=d0,format=raw,cache=writeback" \
+        $blk $extra "$@" \
+        </dev/null >>"$log.qemu" 2>&1 || echo "run-guest: qemu exited $?" >>"$log.qemu"
+}
+stats=${VIOMMU_E2E_STATS:-}
+if [ "$topo" = hotplug ]; then
+    sock=$log.qmp
+    rm -f "$sock"
+    run_qemu "$log" "$stats" -qmp "unix:$sock,server=on,wait=off" &
+    vm=$!
+    n=0
+    until grep -aq 'e2e: hotplug-ready' "$log" 2>/dev/null; do
+        sleep 0.2; n=$((n + 1))
+        kill -0 $vm 2>/dev/null && [ $n -lt 1500 ] || break
+    done
+    python3 "$here/qmp.py" "$sock" cmd \
+        '{"execute": "device_add", "arguments": {"driver": "virtio-blk-pci", "id": "blk0", "bus": "rp0", "drive": "d0", "iommu_platform": true, "disable-legacy": "on"}}' \
+        >>"$log.qemu" 2>&1 || echo "run-guest: device_add failed" >>"$log.qemu"
+    wait $vm || true
+    grep -a '^VIOMMU-E2E RESULT' "$log" | head -1 | tr -d '\r' || true
+    exit 0
+fi
+if [ "$mode" != migrate ]; then
+    run_qemu "$log" "$stats"
+    grep -a '^VIOMMU-E2E RESULT' "$log" | head -1 | tr -d '\r' || true
+    exit 0
+fi
+
+# migrate: the source runs until the guest's job says "migrate-point", is
+# migrated to a file (QMP `migrate file:`), quits; a second QEMU with the
+# same configuration and `-incoming file:` resumes the job.  The source's
+# console/stats go to LOG.src / STATS.src, the destination's to LOG / STATS;
+# the migration's downtime and total time go to LOG.migration.
+sock=$log.qmp
+mig=$log.vmstate
+rm -f "$sock" "$mig" "$log.migration"
+run_qemu "$log.src" "${stats:+$stats.src}" -qmp "unix:$sock,server=on,wait=off" &
+src=$!
+n=0
+until grep -aq 'e2e: migrate-point' "$log.src" 2>/dev/null; do
+    sleep 0.2; n=$((n + 1))
+    if [ $n -gt 1500 ] || ! kill -0 $src 2>/dev/null; then
+        echo "run-guest: the guest never reached the migration point" >>"$log.qemu"
+        python3 "$here/qmp.py" "$sock" quit 2>/dev/null || true; wait $src || true
+        cat "$log.src" > "$log"
+        exit 0
+    fi
+done
+if ! python3 "$here/qmp.py" "$sock" migrate "file:$mig" > "$log.migration" 2>>"$log.qemu"; then
+    echo "run-guest: migration failed" >>"$log.qemu"
+    python3 "$here/qmp.py" "$sock" quit 2>/dev/null || true
+fi
+wait $src || true
+[ -s "$log.migration" ] || { cat "$log.src" > "$log"; exit 0; }
+run_qemu "$log" "$stats" -incoming "file:$mig"
+rm -f "$mig"
 grep -a '^VIOMMU-E2E RESULT' "$log" | head -1 | tr -d '\r' || true

@@ -35,6 +35,7 @@ enum {
 #define INV_S VI_BIT(0)
 #define INV_PDE VI_BIT(1)
 #define INV_GN VI_BIT(2)
+#define DTE_Q1_IOTLB_EN VI_BIT(32) /* DTE bit 96: I */
 
 enum cmd_result { CMD_OK, CMD_ILLEGAL, CMD_HWERR };
 
@@ -83,6 +84,33 @@ static int resync_all(struct viommu_amdvi *dev)
     /* Every domain of this unit; the core walks each table configuration once. */
     int r = vi_owner_sync(dev->ctx, dev, 0, UINT64_MAX);
     return ret ? ret : r;
+}
+
+/* §2.4.4 INVALIDATE_IOTLB_PAGES: DeviceID (dword0 15:0), Maxpend (31:24),
+ * PASID[15:8] (dword0 23:16) and PASID[7:0] (dword1 23:16) when GN is set,
+ * S and the address as for INVALIDATE_IOMMU_PAGES. Maxpend and QueueID only
+ * pace a real device's invalidation queue: the notice is synchronous. The
+ * invalidation reaches the device's consumers when its DTE is valid with
+ * I = 1 (IOTLB enabled); otherwise there is no device IOTLB to invalidate. */
+static void inv_iotlb_pages(struct viommu_amdvi *dev, const uint32_t c[4])
+{
+    dev->stats.iotlb_invalidations++;
+    if (!(dev->cfg.flags & VIOMMU_AMDVI_F_IOTLB))
+        return;
+    struct amdvi_devstate *ds = amdvi_find_dev(dev, (uint16_t)c[0]);
+    if (!ds)
+        return; /* nobody holds this device's address space */
+    uint64_t q0 = 0, q1 = 0;
+    if (vi_gmem_read_u64(dev->ctx, ds->dte_gpa, &q0) || vi_gmem_read_u64(dev->ctx, ds->dte_gpa + 8, &q1) ||
+        !(q0 & 1) || !(q1 & DTE_Q1_IOTLB_EN))
+        return;
+    uint64_t addr = ((uint64_t)c[3] << 32) | c[2], first, last;
+    inv_range(addr, c[2] & INV_S, &first, &last);
+    uint32_t pasid = VIOMMU_PASID_NONE;
+    if (c[2] & INV_GN)
+        pasid = (((c[0] >> 16) & 0xffu) << 8) | ((c[1] >> 16) & 0xffu);
+    if (vi_as_deviotlb(ds->as, first, last, pasid, 0))
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: device 0x%04x: device-IOTLB notifier failed", (unsigned)ds->devid);
 }
 
 static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint64_t *err_addr)
@@ -142,7 +170,8 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
             r = rs;
         break;
     }
-    case CMD_INV_IOTLB_PAGES: /* no device IOTLB (ATS) is emulated: complete */
+    case CMD_INV_IOTLB_PAGES:
+        inv_iotlb_pages(dev, c);
         break;
     case CMD_INV_INT_TABLE: /* nothing cached here; the VMM may cache routes (amdvi_ir.c) */
         dev->stats.int_table_invalidations++;

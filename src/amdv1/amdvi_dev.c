@@ -88,7 +88,7 @@ static int check_cfg(const struct viommu_amdvi_config *cfg)
         return VIOMMU_EINVAL;
     if (cfg->cap_offset < 0x40 || (cfg->cap_offset & 3u) || cfg->cap_offset > 0x100 - VIOMMU_AMDVI_CAP_BLOCK_LEN)
         return VIOMMU_EINVAL;
-    if (cfg->efr_features & ~VIOMMU_AMDVI_EFR_ALL)
+    if ((cfg->efr_features & ~VIOMMU_AMDVI_EFR_ALL) || (cfg->flags & ~VIOMMU_AMDVI_F_ALL))
         return VIOMMU_EFLAGS;
     if (!(cfg->efr_features & VIOMMU_AMDVI_EFR_GTSUP) &&
         (cfg->efr_features & (VIOMMU_AMDVI_EFR_GATS_MASK | VIOMMU_AMDVI_EFR_GLXSUP_MASK |

@@ -20,6 +20,7 @@
 #define CAP_TYPE_IOMMU 3u
 #define CAP_REV 1u
 #define CAP_NPCACHE VI_BIT(26)
+#define CAP_IOTLBSUP VI_BIT(24)
 #define CAP_EFRSUP VI_BIT(27)
 #define CAP_CAPEXT VI_BIT(28)
 #define CAP_BASE_LO_EN 1u
@@ -66,7 +67,8 @@ static uint32_t cap_dword(const struct viommu_amdvi *dev, unsigned idx)
     switch (idx) {
     case 0: /* header */
         return CAP_ID_SECURE | (msi_ptr << 8) | (CAP_TYPE_IOMMU << 16) | (CAP_REV << 19) |
-               (uint32_t)(dev->levels ? CAP_NPCACHE : 0) | (uint32_t)CAP_EFRSUP | (uint32_t)CAP_CAPEXT;
+               (uint32_t)(dev->levels ? CAP_NPCACHE : 0) | (uint32_t)CAP_EFRSUP | (uint32_t)CAP_CAPEXT |
+               (uint32_t)((c->flags & VIOMMU_AMDVI_F_IOTLB) ? CAP_IOTLBSUP : 0);
     case 1:
         return dev->base_lo;
     case 2:

@@ -15,6 +15,7 @@
 
 #define IVRS_HDR_LEN 48u  /* ACPI header + IVinfo + 8 reserved */
 #define IVHD10_LEN 24u
+#define IVHD_FLAG_IOTLBSUP 0x10u
 #define IVHD_FLAG_COHERENT 0x20u
 #define IVHD_FLAG_PREFSUP 0x40u
 #define IVHD_FEAT_XTSUP 0x1u
@@ -56,7 +57,8 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
     vi_put_le32(t + 36, ((uint32_t)dev->cfg.pa_lg2 << 8) | ((uint32_t)dev->cfg.va_lg2 << 15));
     uint8_t *h = t + IVRS_HDR_LEN;
     h[0] = 0x10;
-    h[1] = (uint8_t)(IVHD_FLAG_COHERENT | ((dev->efr & VIOMMU_AMDVI_EFR_PREFSUP) ? IVHD_FLAG_PREFSUP : 0));
+    h[1] = (uint8_t)(IVHD_FLAG_COHERENT | ((dev->efr & VIOMMU_AMDVI_EFR_PREFSUP) ? IVHD_FLAG_PREFSUP : 0) |
+                     ((dev->cfg.flags & VIOMMU_AMDVI_F_IOTLB) ? IVHD_FLAG_IOTLBSUP : 0));
     vi_put_le16(h + 2, (uint16_t)(need - IVRS_HDR_LEN));
     vi_put_le16(h + 4, dev->cfg.bdf);
     vi_put_le16(h + 6, dev->cfg.cap_offset);

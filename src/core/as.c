@@ -58,8 +58,8 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
         memcpy(&as->hooks, hooks, hooks->size < sizeof(as->hooks) ? hooks->size : sizeof(as->hooks));
     as->hooks.size = sizeof(as->hooks);
     as->opaque = opaque;
-    as->uid = ctx->next_as_uid++;
-    as->gen = 1;
+    atomic_init(&as->tag, (uint64_t)ctx->next_as_uid++ << 32 | 1);
+    atomic_init(&as->iotlb_sizes, 0);
     as->mode = VIOMMU_MODE_BLOCKED;
     as->pass_perm = VIOMMU_PERM_RW;
     HASH_ADD(hh, ctx->as_hash, id, sizeof(as->id), as);
@@ -260,8 +260,10 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, unsigned access, st
     }
 }
 
-int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
-                    struct viommu_fault *fault, bool report)
+/* lookup == false: the caller has just missed in the IOTLB (without the
+ * lock); walking again without a second probe is equally correct. */
+static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+                              struct viommu_fault *fault, bool report, bool lookup)
 {
     struct viommu_ctx *ctx = as->ctx;
     struct viommu_fault local;
@@ -286,7 +288,7 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
     per_access = vi_as_walk_per_access(as);
     /* Formats without privilege attributes check READ/WRITE only. */
     needed = access & (per_access ? (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC) : VIOMMU_PERM_RW);
-    hit = vi_iotlb_lookup(as, iova, &tr);
+    hit = lookup && vi_iotlb_lookup(as, iova, &tr);
     if (hit && per_access &&
         ((tr.perm & needed) != needed || (tr.perm & VIOMMU_PERM_PRIV) != (access & VIOMMU_PERM_PRIV)))
         hit = false; /* walk again: dirty bits to set, or another privilege */
@@ -329,6 +331,60 @@ fault:
     return VIOMMU_EFAULT;
 }
 
+int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+                    struct viommu_fault *fault, bool report)
+{
+    return vi_as_translate_ex(as, iova, access, out, fault, report, true);
+}
+
+int vi_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out)
+{
+    struct viommu_fault local;
+    struct viommu_translation tr;
+
+    if (!out || access == 0 || access > VIOMMU_PERM_RW)
+        return VIOMMU_EINVAL;
+    as->ctx->stats.translations++;
+    if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
+        as->recheck(as->opaque, as);
+    if (vi_iotlb_lookup(as, iova, &tr)) {
+        as->ctx->stats.iotlb_hits++;
+        *out = tr;
+        return 0;
+    }
+    as->ctx->stats.iotlb_misses++;
+    /* No IOTLB fill (it may allocate) and no fault record: a failed lookup
+     * is "no translation" whatever the reason. */
+    memset(&local, 0, sizeof(local));
+    if (vi_as_lookup(as, iova, 0, &tr, &local) != 0) /* access 0: no A/D write-back */
+        return VIOMMU_ENOENT;
+    *out = tr;
+    return 0;
+}
+
+int vi_as_deviotlb(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid, uint32_t flags)
+{
+    struct viommu_ctx *ctx = as->ctx;
+    const struct viommu_event ev = {
+        .kind = VIOMMU_EVENT_DEVIOTLB, .perm = flags, .iova_first = first, .iova_last = last, .mode = pasid};
+    int err = 0;
+
+    for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
+        int r;
+        if (n->dead || !(n->cfg.events & VIOMMU_EVENT_DEVIOTLB) || first > n->cfg.last || last < n->cfg.first)
+            continue;
+        ctx->stats.events++;
+        vi_callback_begin(ctx);
+        r = n->cfg.fn(n->cfg.opaque, as, &ev);
+        vi_callback_end(ctx);
+        if (r < 0) {
+            ctx->stats.sink_errors++;
+            err = VIOMMU_ESINK;
+        }
+    }
+    return err;
+}
+
 /* ---- notifiers -------------------------------------------------------- */
 
 static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifier_config *cfg,
@@ -343,7 +399,7 @@ static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifi
         return VIOMMU_ESIZE;
     if (cfg->events == 0)
         return VIOMMU_EINVAL;
-    if ((cfg->events & ~(uint32_t)VIOMMU_EVENT_ALL) || (cfg->flags & ~(uint32_t)VIOMMU_NOTIFIER_FLAGS_ALL))
+    if ((cfg->events & ~(uint32_t)VIOMMU_EVENT_KINDS_ALL) || (cfg->flags & ~(uint32_t)VIOMMU_NOTIFIER_FLAGS_ALL))
         return VIOMMU_EFLAGS;
     if (cfg->first > cfg->last)
         return VIOMMU_ERANGE;
@@ -510,10 +566,65 @@ int viommu_as_get_mode(const struct viommu_as *as)
     return mode;
 }
 
+static int vi_as_translate_locked(struct viommu_as *as, uint64_t iova, unsigned access,
+                                  struct viommu_translation *out, struct viommu_fault *fault, bool lookup)
+{
+    int r = vi_as_translate_ex(as, iova, access, out, fault, true, lookup);
+    /* This thread translates here: give it a hit counter, so that its next
+     * hits can take the lock-free path. */
+    if (!vi_tstat_self(as->ctx))
+        vi_tstat_claim(as->ctx);
+    return r;
+}
+
 int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
                         struct viommu_fault *fault)
 {
-    VI_AS_CALL(as, vi_as_translate(as, iova, access, out, fault, true));
+    struct vi_tstat *ts;
+    bool missed = false;
+
+    /* Hit path, without the lock: a live IOTLB entry that allows the access.
+     * Anything else (miss, permission fault, a callback running, no counter
+     * slot for this thread) takes the locked path, which decides and counts
+     * exactly as before (after a plain miss it walks without probing the
+     * IOTLB a second time). Writes only this thread's counter. */
+    if (as && out && access && access <= VIOMMU_PERM_RW && (ts = vi_tstat_self(as->ctx)) != NULL &&
+        !atomic_load_explicit(&as->ctx->cb_thread, memory_order_relaxed)) {
+        uint64_t info, addr;
+        if (vi_iotlb_find(as, iova, &info, &addr)) {
+            /* access has no attribute here (a user request): an entry
+             * made for a privileged request is decided on the locked path. */
+            if (((info >> VI_IOTLB_PERM_SHIFT) & (access | VIOMMU_PERM_PRIV)) == access) {
+                vi_iotlb_out(info, addr, out);
+                vi_tstat_hit(ts);
+                return 0;
+            }
+        } else {
+            missed = true;
+        }
+    }
+    VI_AS_CALL(as, vi_as_translate_locked(as, iova, access, out, fault, !missed));
+}
+
+int viommu_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out)
+{
+    VI_AS_CALL(as, vi_as_ats_translate(as, iova, access, out));
+}
+
+static int vi_as_deviotlb_checked(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid,
+                                  uint32_t flags)
+{
+    if (first > last)
+        return VIOMMU_ERANGE;
+    if (flags & ~VIOMMU_DEVIOTLB_GLOBAL)
+        return VIOMMU_EFLAGS;
+    return vi_as_deviotlb(as, first, last, pasid, flags);
+}
+
+int viommu_as_deviotlb_invalidate(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid,
+                                  uint32_t flags)
+{
+    VI_AS_CALL(as, vi_as_deviotlb_checked(as, first, last, pasid, flags));
 }
 
 int viommu_as_set_blocked(struct viommu_as *as, uint32_t code)

@@ -87,6 +87,10 @@ int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct
                     struct viommu_fault *fault, bool report);
 
 int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last);
+/* ATS translation request: 0 (translation in *out) or VIOMMU_ENOENT. */
+int vi_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out);
+/* Device-IOTLB notice to the space's DEVIOTLB notifiers (0 or VIOMMU_ESINK). */
+int vi_as_deviotlb(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid, uint32_t flags);
 /* opaque == NULL matches every owner. */
 int vi_domain_sync(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first, uint64_t last);
 /* "Sync everything this unit owns" (global invalidations): every address

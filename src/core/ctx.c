@@ -82,7 +82,14 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
         vi_free_self(ctx);
         return r;
     }
+    r = vi_tstat_init(ctx);
+    if (r) {
+        vi_iotlb_fini(ctx);
+        vi_free_self(ctx);
+        return r;
+    }
     if (pthread_mutex_init(&ctx->lock, NULL)) {
+        vi_tstat_fini(ctx);
         vi_iotlb_fini(ctx);
         vi_free_self(ctx);
         return VIOMMU_ENOMEM;
@@ -121,6 +128,7 @@ int viommu_ctx_destroy(struct viommu_ctx *ctx)
         vi_map_domain_destroy(ctx->domains);
     vi_free_dead_notifiers(ctx);
     vi_leafbuf_free(ctx, &ctx->scratch);
+    vi_tstat_fini(ctx);
     vi_iotlb_fini(ctx);
     pthread_mutex_destroy(&ctx->lock);
     vi_free_self(ctx);
@@ -181,6 +189,7 @@ int viommu_ctx_remove_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa)
 int viommu_ctx_get_stats(struct viommu_ctx *ctx, struct viommu_stats *out, size_t size)
 {
     struct viommu_stats copy;
+    uint64_t hits;
     bool locked;
 
     if (!ctx || !out)
@@ -192,6 +201,10 @@ int viommu_ctx_get_stats(struct viommu_ctx *ctx, struct viommu_stats *out, size_
     if (locked)
         pthread_mutex_lock(&ctx->lock);
     copy = ctx->stats;
+    /* Hits served without the lock are counted per thread. */
+    hits = vi_tstat_hits(ctx);
+    copy.translations += hits;
+    copy.iotlb_hits += hits;
     if (locked)
         pthread_mutex_unlock(&ctx->lock);
     vi_copy_sized(out, size, &copy, sizeof(copy));

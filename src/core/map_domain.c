@@ -129,7 +129,7 @@ int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t la
 
 int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t *removed)
 {
-    struct vi_itree_node *node, *next;
+    struct vi_itree_node *node, *next, *start;
     uint64_t n = 0;
 
     if (removed)
@@ -137,11 +137,12 @@ int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t 
     if (first > last)
         return VIOMMU_ERANGE;
     /* Refuse before touching anything if a mapping would be split. */
-    for (node = vi_itree_first_overlap(&dom->tree, first, last); node;
-         node = vi_itree_next_overlap(node, first, last))
+    start = vi_itree_first_overlap(&dom->tree, first, last);
+    for (node = start; node; node = vi_itree_next_overlap(node, first, last))
         if (node->first < first || node->last > last)
             return VIOMMU_ERANGE;
-    for (node = vi_itree_first_overlap(&dom->tree, first, last); node; node = next) {
+    /* The tree has not changed: remove from the same first node. */
+    for (node = start; node; node = next) {
         next = vi_itree_next_overlap(node, first, last);
         vi_itree_remove(&dom->tree, node);
         vi_free(dom->ctx, node);

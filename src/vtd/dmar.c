@@ -5,26 +5,49 @@
  * Spec sections: VT-d 8.1 (DMA Remapping Reporting Structure: header, host
  * address width N-1, flags), 8.3 (DRHD: type 0, flags INCLUDE_PCI_ALL,
  * size, segment, register base), 8.3.1 (device scope entries with one path
- * element). ACPI 6.5 5.2.6 for the common header and checksum.
+ * element), 8.5 (ATSR: type 2, flags ALL_PORTS, segment, root-port
+ * scopes). ACPI 6.5 5.2.6 for the common header and checksum.
  */
 #include "core/acpi_table.h"
 
 #include <libviommu/error.h>
 #include <libviommu/vtd.h>
 
+#include <stddef.h>
 #include <string.h>
 
 #define DMAR_HDR_LEN 48u
 #define DRHD_LEN 16u
 #define SCOPE_LEN 8u
+#define ATSR_LEN 8u
+#define DMAR_CFG_V01_SIZE (offsetof(struct viommu_dmar_config, oem) + sizeof(((struct viommu_dmar_config *)0)->oem))
 #define DMAR_FLAGS_ALL 0x7u
+
+/* 8.3.1: device scope entries with one path element. */
+static void put_scopes(uint8_t *p, const struct viommu_dmar_scope *scopes, uint32_t n)
+{
+    for (uint32_t j = 0; j < n; j++, p += SCOPE_LEN) {
+        const struct viommu_dmar_scope *sc = &scopes[j];
+        p[0] = sc->type;
+        p[1] = SCOPE_LEN;
+        p[4] = sc->enum_id;
+        p[5] = sc->bus;
+        p[6] = (uint8_t)(sc->devfn >> 3);
+        p[7] = (uint8_t)(sc->devfn & 7);
+    }
+}
 
 int viommu_dmar_build(const struct viommu_dmar_config *cfg, void *buf, size_t *len)
 {
     if (!cfg || !len)
         return VIOMMU_EINVAL;
-    if (cfg->size < sizeof(struct viommu_dmar_config))
+    if (cfg->size < DMAR_CFG_V01_SIZE)
         return VIOMMU_ESIZE;
+    /* 0.1 callers' struct ends at oem: no ATSR. */
+    uint32_t natsr = cfg->size >= sizeof(struct viommu_dmar_config) ? cfg->natsr : 0;
+    const struct viommu_dmar_atsr *atsr = natsr ? cfg->atsr : NULL;
+    if (natsr && !atsr)
+        return VIOMMU_EINVAL;
     if (cfg->ndrhd == 0 || !cfg->drhd || cfg->haw == 0 || cfg->haw > 64)
         return VIOMMU_EINVAL;
     if (cfg->flags & ~DMAR_FLAGS_ALL)
@@ -40,6 +63,15 @@ int viommu_dmar_build(const struct viommu_dmar_config *cfg, void *buf, size_t *l
                 if (cfg->drhd[j].segment == d->segment)
                     return VIOMMU_EINVAL;
         uint64_t l = DRHD_LEN + (uint64_t)SCOPE_LEN * d->nscopes;
+        if (l > 0xFFFF)
+            return VIOMMU_EINVAL;
+        total += l;
+    }
+    for (uint32_t i = 0; i < natsr; i++) {
+        const struct viommu_dmar_atsr *a = &atsr[i];
+        if ((a->nscopes && !a->scopes) || (a->all_ports && a->nscopes))
+            return VIOMMU_EINVAL;
+        uint64_t l = ATSR_LEN + (uint64_t)SCOPE_LEN * a->nscopes;
         if (l > 0xFFFF)
             return VIOMMU_EINVAL;
         total += l;
@@ -65,16 +97,17 @@ int viommu_dmar_build(const struct viommu_dmar_config *cfg, void *buf, size_t *l
         p[off + 5] = 0; /* size: 2^0 4 KiB pages of registers */
         vi_put_le16(p + off + 6, d->segment);
         vi_put_le64(p + off + 8, d->reg_base);
-        size_t s = off + DRHD_LEN;
-        for (uint32_t j = 0; j < d->nscopes; j++, s += SCOPE_LEN) {
-            const struct viommu_dmar_scope *sc = &d->scopes[j];
-            p[s] = sc->type;
-            p[s + 1] = SCOPE_LEN;
-            p[s + 4] = sc->enum_id;
-            p[s + 5] = sc->bus;
-            p[s + 6] = (uint8_t)(sc->devfn >> 3);
-            p[s + 7] = (uint8_t)(sc->devfn & 7);
-        }
+        put_scopes(p + off + DRHD_LEN, d->scopes, d->nscopes);
+        off += l;
+    }
+    for (uint32_t i = 0; i < natsr; i++) {
+        const struct viommu_dmar_atsr *a = &atsr[i];
+        uint16_t l = (uint16_t)(ATSR_LEN + SCOPE_LEN * a->nscopes);
+        vi_put_le16(p + off, 2); /* type 2: ATSR */
+        vi_put_le16(p + off + 2, l);
+        p[off + 4] = a->all_ports ? 1 : 0;
+        vi_put_le16(p + off + 6, a->segment);
+        put_scopes(p + off + ATSR_LEN, a->scopes, a->nscopes);
         off += l;
     }
     vi_acpi_finish(p, (size_t)total);

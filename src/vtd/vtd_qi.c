@@ -79,6 +79,50 @@ static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
     return 0;
 }
 
+/* ATS invalidation range (PCIe ATS 2.3.2, VT-d 6.5.2.5): with S clear the
+ * 4 KiB page at addr; with S set the lowest clear bit k (>= 12) of the
+ * address gives a naturally aligned range of 2^(k+1) bytes, and an address
+ * with bits 63:12 all set names the whole address space. */
+static void devtlb_range(uint64_t addr, bool s, uint64_t *first, uint64_t *last)
+{
+    addr &= VTD_DEVTLB_DSC_ADDR;
+    if (!s) {
+        *first = addr;
+        *last = addr | 0xfff;
+        return;
+    }
+    uint64_t clear = ~addr & VTD_DEVTLB_DSC_ADDR;
+    if (!clear) {
+        *first = 0;
+        *last = UINT64_MAX;
+        return;
+    }
+    unsigned k = (unsigned)__builtin_ctzll(clear);
+    if (k == 63) {
+        *first = 0;
+        *last = UINT64_MAX;
+        return;
+    }
+    uint64_t mask = (UINT64_C(2) << k) - 1;
+    *first = addr & ~mask;
+    *last = *first | mask;
+}
+
+/* Tell the device-IOTLB notifiers of requester sid: those of its space
+ * without PASID always (a vhost-style consumer registers there), and those
+ * of the named PASID's space when it has one. */
+static void devtlb_notify(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint32_t flags, uint64_t first,
+                          uint64_t last)
+{
+    dev->stats.devtlb_invalidations++;
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (v->rid != sid || (v->pasid != VIOMMU_PASID_NONE && v->pasid != pasid))
+            continue;
+        if (vi_as_deviotlb(v->as, first, last, pasid, flags))
+            dev->stats.sync_errors++;
+    }
+}
+
 /* Returns 0 or an IQEI code. */
 static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
 {
@@ -110,7 +154,14 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
             return VTD_IQEI_TYPE;
         if ((d[0] & VTD_DEVTLB_DSC_RSVD0) || (d[1] & VTD_DEVTLB_DSC_RSVD1))
             return VTD_IQEI_RSVD;
-        return 0; /* no device-TLB is emulated: accepted and complete */
+        {
+            /* PFSID and MIP describe the physical function and the queue
+             * depth of a real device; the notice completes synchronously. */
+            uint64_t first, last;
+            devtlb_range(d[1], (d[1] & VTD_DEVTLB_DSC_S) != 0, &first, &last);
+            devtlb_notify(dev, (uint16_t)VI_FIELD_GET(VTD_DEVTLB_DSC_SID, d[0]), VIOMMU_PASID_NONE, 0, first, last);
+        }
+        return 0;
     case VTD_DSC_WAIT:
         return desc_wait(dev, d);
     case VTD_DSC_PIOTLB: {
@@ -141,6 +192,13 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
             return VTD_IQEI_TYPE;
         if (d[1] & VTD_PDEVTLB_DSC_RSVD1)
             return VTD_IQEI_RSVD;
+        {
+            uint64_t first, last;
+            devtlb_range(d[1], (d[1] & VTD_PDEVTLB_DSC_S) != 0, &first, &last);
+            devtlb_notify(dev, (uint16_t)VI_FIELD_GET(VTD_PDEVTLB_DSC_SID, d[0]),
+                          (uint32_t)VI_FIELD_GET(VTD_PDEVTLB_DSC_PASID, d[0]),
+                          (d[1] & VTD_PDEVTLB_DSC_G) ? VIOMMU_DEVIOTLB_GLOBAL : 0, first, last);
+        }
         return 0;
     case VTD_DSC_IEC:
         return vtd_ir_iec_desc(dev, d);

@@ -18,6 +18,7 @@ uint64_t g_mmio_r(struct guest *g, uint64_t off)
 }
 
 uint64_t g_ram_size = 64u << 20;
+uint8_t g_cfg_flags;
 
 void g_init(struct guest *g, unsigned levels, uint64_t efr, uint32_t per_doorbell)
 {
@@ -33,6 +34,7 @@ void g_init(struct guest *g, unsigned levels, uint64_t efr, uint32_t per_doorbel
                                       .dma_remap = 1,
                                       .mmio_base = G_MMIO_BASE,
                                       .efr_features = efr,
+                                      .flags = g_cfg_flags,
                                       .cmds_per_doorbell = per_doorbell};
     ck_assert_int_eq(viommu_amdvi_create(g->ctx, &cfg, &g->dev), 0);
     g->devtab = th_alloc_pages(&g->th, 1);

@@ -28,6 +28,8 @@ struct guest {
 /* Guest RAM g_init() gives the test host (default 64 MiB; the fault sweeps
  * use less, since they set up and tear down thousands of guests). */
 extern uint64_t g_ram_size;
+/* viommu_amdvi_config::flags g_init() passes (default 0). */
+extern uint8_t g_cfg_flags;
 void g_init(struct guest *g, unsigned levels, uint64_t efr, uint32_t per_doorbell);
 void g_fini(struct guest *g);
 void g_mmio_w(struct guest *g, uint64_t off, uint64_t v);

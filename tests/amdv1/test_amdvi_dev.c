@@ -233,6 +233,89 @@ START_TEST(cmd_advertised_optional_commands_are_legal)
 }
 END_TEST
 
+struct iotlb_rec {
+    struct viommu_event ev[8];
+    unsigned n;
+};
+
+static int iotlb_fn(void *o, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct iotlb_rec *r = o;
+    (void)as;
+    if (r->n < 8)
+        r->ev[r->n] = *ev;
+    r->n++;
+    return 0;
+}
+
+/* §2.4.4: DeviceID, PASID (GN), S size encoding; delivered only to a device
+ * whose DTE is valid with I = 1, and only with IotlbSup advertised. */
+START_TEST(cmd_inv_iotlb_pages_delivers_deviotlb_event)
+{
+    struct guest g;
+    struct iotlb_rec r = {0};
+    struct viommu_notifier *n = NULL;
+    uint32_t cap0 = 0, ev[4];
+    struct viommu_amdvi_stats st;
+    g_cfg_flags = VIOMMU_AMDVI_F_IOTLB;
+    g_init(&g, 6, 0, 0);
+    g_cfg_flags = 0;
+    ck_assert_int_eq(viommu_amdvi_pci_cap_read(g.dev, 0, 4, &cap0), 0);
+    ck_assert_uint_eq((cap0 >> 24) & 1, 1); /* IotlbSup */
+    struct viommu_as *as = get_as(&g, DEV);
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_DEVIOTLB, .fn = iotlb_fn, .opaque = &r};
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    uint64_t root = g_pt_root(&g);
+    g_dte_translate(&g, DEV, 3, root, 1, VIOMMU_PERM_RW);
+    ck_assert(g_sync(&g));
+
+    /* I = 0: no device IOTLB, nothing delivered (the command completes). */
+    g_cmd(&g, DEV | (4u << 24), 4u << 28, 0x5000, 0, false);
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(r.n, 0);
+
+    /* I = 1 (DTE bit 96). */
+    uint64_t q0 = th_r64(&g.th, g.devtab + DEV * 32), q1 = th_r64(&g.th, g.devtab + DEV * 32 + 8);
+    g_set_dte(&g, DEV, q0, q1 | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEV);
+    g_cmd(&g, DEV | (4u << 24), 4u << 28, 0x5000, 0, false);             /* one page */
+    g_cmd(&g, DEV, 4u << 28, 0x4000 | 1, 0, false);                       /* S: 8 KiB */
+    g_cmd(&g, DEV | (0x12u << 16), (4u << 28) | (0x34u << 16), 0x9000 | 4, 0, false); /* GN, PASID 0x1234 */
+    g_cmd(&g, DEV, 4u << 28, 0xfffff000u | 1, 0x7fffffffu, false);          /* everything */
+    g_cmd(&g, DEV + 1, 4u << 28, 0x5000, 0, false);                       /* another device */
+    ck_assert(g_sync(&g));
+    ck_assert(!g_event(&g, ev));
+    ck_assert_uint_eq(r.n, 4);
+    ck_assert_uint_eq(r.ev[0].kind, VIOMMU_EVENT_DEVIOTLB);
+    ck_assert_uint_eq(r.ev[0].iova_first, 0x5000);
+    ck_assert_uint_eq(r.ev[0].iova_last, 0x5fff);
+    ck_assert_uint_eq(r.ev[0].mode, VIOMMU_PASID_NONE);
+    ck_assert_uint_eq(r.ev[1].iova_first, 0x4000);
+    ck_assert_uint_eq(r.ev[1].iova_last, 0x5fff);
+    ck_assert_uint_eq(r.ev[2].mode, 0x1234);
+    ck_assert_uint_eq(r.ev[2].iova_first, 0x9000);
+    ck_assert_uint_eq(r.ev[3].iova_first, 0);
+    ck_assert_uint_eq(r.ev[3].iova_last, UINT64_MAX);
+    ck_assert_int_eq(viommu_amdvi_get_stats(g.dev, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.iotlb_invalidations, 6);
+    g_fini(&g);
+
+    /* Without IotlbSup: accepted, nothing delivered, not advertised. */
+    r.n = 0;
+    g_init(&g, 6, 0, 0);
+    ck_assert_int_eq(viommu_amdvi_pci_cap_read(g.dev, 0, 4, &cap0), 0);
+    ck_assert_uint_eq((cap0 >> 24) & 1, 0);
+    as = get_as(&g, DEV);
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    g_dte_translate(&g, DEV, 3, g_pt_root(&g), 1, VIOMMU_PERM_RW);
+    g_cmd(&g, DEV, 4u << 28, 0x5000, 0, false);
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(r.n, 0);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(cmd_fetch_failure_is_command_hw_error)
 {
     struct guest g;
@@ -812,6 +895,7 @@ static Suite *suite(void)
     tc = tcase_create("cmds");
     tcase_add_test(tc, cmd_completion_wait_store_and_interrupt);
     tcase_add_test(tc, cmd_illegal_stops_and_logs);
+    tcase_add_test(tc, cmd_inv_iotlb_pages_delivers_deviotlb_event);
     tcase_add_test(tc, cmd_advertised_optional_commands_are_legal);
     tcase_add_test(tc, cmd_fetch_failure_is_command_hw_error);
     tcase_add_test(tc, cmd_head_tail_wrap);

@@ -5,6 +5,8 @@
  * irq code: a per-device table of 512 entries (IntTabLen 9, IntCtl remap,
  * IV), 32-bit IRTEs or 128-bit ones with Control.GAEn, XTEn for x2APIC,
  * INVALIDATE_INTERRUPT_TABLE after every IRTE change, MSI data = index. */
+#include "check_main.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,11 +545,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+VI_CHECK_MAIN(suite)

@@ -26,7 +26,8 @@ int main(void)
     th.quiet = true;
     struct viommu_ctx *ctx = th_ctx(&th, false, NULL);
     struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .bdf = 0x0002, .cap_offset = 0x40, .dma_remap = 1,
-                                      .mmio_base = G_MMIO_BASE, .efr_features = VIOMMU_AMDVI_EFR_ALL};
+                                      .mmio_base = G_MMIO_BASE, .efr_features = VIOMMU_AMDVI_EFR_ALL,
+                                      .flags = VIOMMU_AMDVI_F_IOTLB};
     struct viommu_amdvi *dev;
     if (!ctx || viommu_amdvi_create(ctx, &cfg, &dev))
         return fail("create");
@@ -72,7 +73,8 @@ int main(void)
                                        "Entry Type : 48",
                                        "Handle : 21",
                                        "Source Used Device ID : 00A0",
-                                       "Variety : 01"};
+                                       "Variety : 01",
+                                       "Flags : 70"}; /* IotlbSup, Coherent, PrefSup */
     int rc = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(dsl, want[i])) {

@@ -1,7 +1,11 @@
 #!/bin/sh
 # End-to-end test: a Debian Linux guest drives a libviommu-backed vIOMMU in
 # the patched QEMU (integrations/qemu).  Usage: run-e2e.sh PHASE [MODE]
-#   PHASE: virtio | vtd | vtd-sm | amdvi     MODE: io (default) | fault
+#   PHASE: virtio | vtd | vtd-sm | amdvi
+#   MODE: io (default) | fault | bench | migrate (the io job, migrated
+#         mid-run) | rootport | bridge | hotplug (the io job with the disk
+#         behind a root port / PCI bridge / hot-plugged) | notify (the io job
+#         with an IOMMU-notifier consumer on the disk)
 # Exit 0 pass, 1 fail, 77 skipped (reason printed: no kernel, no QEMU build,
 # device not in the patch series).  Building QEMU takes minutes the first
 # time, so it only happens with VIOMMU_E2E=1 (else a cached build is used or
@@ -31,7 +35,8 @@ if [ "${VIOMMU_E2E:-0}" = 1 ]; then
     qemu=$(tail -1 "$work/qemu")
 else
     qemu=${VIOMMU_E2E_QEMU:-}
-    [ -n "$qemu" ] || qemu=$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/libviommu/qemu/*-p*-v*/qemu-system-x86_64 2>/dev/null | head -1)
+    qv=$(sed -n 's/^QEMU_UPSTREAM=\([^ ]*\).*/\1/p' "$q/build-qemu.sh")
+    [ -n "$qemu" ] || qemu=$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/libviommu/qemu/"$qv"-p*-v*/qemu-system-x86_64 2>/dev/null | head -1)
     [ -n "$qemu" ] && [ -x "$qemu" ] || skip "no patched QEMU build cached; run with VIOMMU_E2E=1 to build it (minutes)"
     echo "e2e: using cached QEMU $qemu (VIOMMU_E2E=1 rebuilds against the current library)"
 fi
@@ -49,25 +54,96 @@ disk=$work/disk.img
 truncate -s 64M "$disk"
 log=$work/console.log
 stats=$work/stats
+# Test name -> guest job (io/fault/bench/migrate), disk placement, probe.
+gmode=$mode topo=root secs=10 probe=$work/probe
+case $mode in
+io|fault) ;;
+bench) secs=3 ;;
+migrate) secs=3 ;;
+rootport|bridge|hotplug) gmode=io topo=$mode ;;
+notify) gmode=io ;;
+*) fail "unknown mode $mode" ;;
+esac
+# notify: QEMU's IOMMU notifier interface (what VFIO and vhost use), fed by
+# libviommu's notifiers, consumed by viommu-notifier-probe on the disk.
+# VT-d offers MAP events only with caching mode (spec 6.1): first check
+# that a MAP notifier is refused without it, then run with caching-mode=on.
+probe_args() { echo "-device viommu-notifier-probe,target=blk0,log=$1"; }
+pv() { awk -v k="$1" '$1 == k {sub(/^[^ ]* /, ""); print}' "$2"; }
+devopts=
+if [ "$mode" = notify ] && [ "$phase" = vtd ] || { [ "$mode" = notify ] && [ "$phase" = vtd-sm ]; }; then
+    res=$(VIOMMU_E2E_QEMU_EXTRA="$(probe_args "$probe.nocm")" VIOMMU_E2E_STATS=$stats.nocm \
+          "$q/run-guest.sh" "$qemu" "$phase" viommu io "$disk" "$log.nocm" 10)
+    echo "e2e: caching mode off: probe: $(tr '\n' ' ' < "$probe.nocm" 2>/dev/null)"
+    [ "$(pv registered "$probe.nocm")" = 0 ] || fail "a MAP notifier was accepted without caching mode"
+    pv refused "$probe.nocm" | grep -q "caching mode" || fail "refusal does not name caching mode"
+    case $res in "VIOMMU-E2E RESULT ok"*) ;; *) fail "guest failed with caching mode off" ;; esac
+    devopts=,caching-mode=on
+fi
+extra_q=
+[ "$mode" = notify ] && extra_q=$(probe_args "$probe")
 t0=$(date +%s)
-res=$(VIOMMU_E2E_STATS=$stats "$q/run-guest.sh" "$qemu" "$phase" viommu "$mode" "$disk" "$log")
+run_job() {
+    VIOMMU_E2E_QEMU_EXTRA="$extra_q" VIOMMU_E2E_DEVOPTS=$devopts VIOMMU_E2E_TOPO=$topo \
+        VIOMMU_E2E_STATS=$stats "$q/run-guest.sh" "$qemu" "$phase" viommu "$gmode" "$disk" "$log" $secs
+}
+res=$(run_job)
+# Known and not root-caused (docs/e2e.md, "Findings"): an AMD-Vi guest, with
+# QEMU's own amd-iommu as well, now and then corrupts one of its page tables
+# during long DMA loops. Only on that signature is the job run once more.
+case $res in "VIOMMU-E2E RESULT ok"*) ;; *)
+    if [ "$phase" = amdvi ] && grep -aqE 'bad pud|Bad page state' "$log" "$log.src" 2>/dev/null; then
+        echo "e2e: the known AMD-Vi guest page-table corruption; running the job once more"
+        res=$(run_job)
+    fi ;;
+esac
 t1=$(date +%s)
 echo "e2e: guest ran $((t1 - t0)) s: ${res:-<no result line>}"
-show() { echo "---- console (tail) ----"; tail -n 40 "$log"; cat "$log.qemu" 2>/dev/null; \
+show() { [ -f "$log.src" ] && { echo "---- source console (tail) ----"; tail -n 30 "$log.src"; }; \
+         echo "---- console (tail) ----"; tail -n 40 "$log"; cat "$log.qemu" 2>/dev/null; \
          echo "---- stats ----"; cat "$stats" 2>/dev/null; }
 case $res in "VIOMMU-E2E RESULT ok"*) ;; *) show; fail "guest did not report ok" ;; esac
 [ -f "$stats" ] || { show; fail "no libviommu stats file"; }
 st() { awk -v k="$1" '$1 == k {print $2}' "$stats"; }
 echo "e2e: libviommu stats: $(tr '\n' ' ' < "$stats")"
 [ "$(st translations)" -gt 0 ] 2>/dev/null || { show; fail "libviommu translated nothing"; }
-if [ "$mode" = io ]; then
-    cmp -n "$(wc -c < "$gdir/pattern.bin")" \
-        "$disk" "$gdir/pattern.bin" >/dev/null || fail "disk content differs from the pattern"
+if [ "$gmode" != fault ]; then
+    psz=$(wc -c < "$gdir/pattern.bin")
+    cmp -n "$psz" "$disk" "$gdir/pattern.bin" >/dev/null || fail "disk content differs from the pattern"
     [ "$(st faults)" = 0 ] || { show; fail "unexpected translation faults: $(st faults)"; }
     case $phase in
     virtio) [ "$(st map)" -gt 0 ] && [ "$(st unmap)" -gt 0 ] || fail "no MAP/UNMAP requests seen" ;;
     *) [ "$(st walks)" -gt 0 ] || fail "no table walks seen"
        [ "$(st queue_errors)" = 0 ] || { show; fail "invalidation queue errors: $(st queue_errors)"; } ;;
+    esac
+    case $mode in
+    rootport|bridge|hotplug)
+        where=$(grep -a 'e2e: vda on' "$log" | sed 's/.*vda on //')
+        echo "e2e: disk ($topo): $where"
+        case $topo:$where in
+        rootport:*0000:01:00.0*|hotplug:*0000:01:00.0*|bridge:*0000:01:03.0*) ;;
+        *) fail "disk is not where the topology puts it: $where" ;;
+        esac ;;
+    notify)
+        [ -f "$probe" ] || fail "no probe log"
+        echo "e2e: probe: $(tr '\n' ' ' < "$probe")"
+        [ "$(pv registered "$probe")" = 1 ] || fail "probe's notifier refused: $(pv refused "$probe")"
+        [ "$(pv maps "$probe")" -gt 0 ] && [ "$(pv unmaps "$probe")" -gt 0 ] || fail "no MAP/UNMAP notifications"
+        for k in overlaps unknown_unmaps mismatches; do
+            [ "$(pv $k "$probe")" = 0 ] || fail "probe: $k = $(pv $k "$probe")"
+        done ;;
+    bench)
+        ios=$(echo "$res" | tr ' ' '\n' | sed -n 's/^ios=//p')
+        [ "${ios:-0}" -gt 0 ] 2>/dev/null || fail "the benchmark did no I/O"
+        echo "e2e: bench: $(echo "$res" | tr ' ' '\n' | grep -E '^(ios|secs|iops)=' | tr '\n' ' ')" ;;
+    migrate)
+        # The destination's libviommu context is new: every translation it
+        # counted happened after the switch-over.
+        cmp -i "$psz:0" -n "$psz" "$disk" "$gdir/pattern.bin" >/dev/null || \
+            fail "pattern written after the migration differs"
+        grep -aq 'e2e: round' "$log" || { show; fail "no job round ran on the destination"; }
+        echo "e2e: migration: $(cat "$log.migration"); destination rounds: $(grep -ac 'e2e: round' "$log"), translations after switch-over: $(st translations)"
+        [ -f "$stats.src" ] && echo "e2e: source stats: $(tr '\n' ' ' < "$stats.src")" ;;
     esac
 else
     [ "$(st faults)" -gt 0 ] 2>/dev/null || { show; fail "libviommu reported no fault"; }

@@ -1,14 +1,20 @@
 #!/bin/sh
 # Side by side: the same guest workload through QEMU's built-in vIOMMU and
 # through libviommu, in ONE QEMU binary (the patched build has both), same
-# run.  Prints a Markdown table (used for docs/e2e.md).
-# Usage: side-by-side.sh [SECS] [PHASES...]   env: VIOMMU_E2E_QEMU (binary)
+# run.  Prints a Markdown table of medians over RUNS runs (used for
+# docs/e2e.md).
+# Usage: side-by-side.sh [SECS] [PHASES...]
+#   env: VIOMMU_E2E_QEMU (binary), RUNS (default 3)
 set -eu
 secs=${1:-10}; shift 2>/dev/null || true
 phases=${*:-virtio vtd vtd-sm amdvi}
+runs=${RUNS:-3}
+# A guest that hangs (QEMU 10's amd-iommu soft-locks the benchmark) costs 2 min, not 10.
+export VIOMMU_E2E_TIMEOUT=${VIOMMU_E2E_TIMEOUT:-120}
 here=$(cd "$(dirname "$0")" && pwd)
 q=$here/../../integrations/qemu
-qemu=${VIOMMU_E2E_QEMU:-$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/libviommu/qemu/*-p*-v*/qemu-system-x86_64 | head -1)}
+qv=$(sed -n 's/^QEMU_UPSTREAM=\([^ ]*\).*/\1/p' "$q/build-qemu.sh")
+qemu=${VIOMMU_E2E_QEMU:-$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/libviommu/qemu/"$qv"-p*-v*/qemu-system-x86_64 | head -1)}
 w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
 cpu() { awk '{printf "%.2f", $1 + $2}' "$1"; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -28,31 +34,53 @@ libcount() {
     esac
 }
 what() { case $1 in virtio) echo "MAP+UNMAP requests";; amdvi) echo "commands";; *) echo "inv. descriptors";; esac; }
-echo "| phase | model | boot to /init (s) | wall, fixed 4 MiB job (s) | $secs s randread IOPS | host CPU / I/O (ms) | map/unmap or invalidations (4 MiB job) |"
-echo "|---|---|---|---|---|---|---|"
+# rows: phase impl run boot wall iops cpu count downtime
+for r in $(seq 1 "$runs"); do
 for p in $phases; do
     for impl in builtin viommu; do
-        d=$w/$p-$impl; mkdir -p "$d"; truncate -s 64M "$d/disk"
+        d=$w/$p-$impl-$r; mkdir -p "$d"; truncate -s 64M "$d/disk"
         # 1) fixed job (write+read 4 MiB) with counting
         t0=$(date +%s.%N)
         if [ $impl = builtin ]; then
-            r=$(VIOMMU_E2E_QEMU_EXTRA="$(traces $p) -D $d/trace" "$q/run-guest.sh" "$qemu" $p builtin io "$d/disk" "$d/io.log")
-            n=$(cat "$d/trace" 2>/dev/null | wc -l)
+            res=$(VIOMMU_E2E_QEMU_EXTRA="$(traces $p) -D $d/trace" "$q/run-guest.sh" "$qemu" $p builtin io "$d/disk" "$d/io.log")
+            n=$(wc -l < "$d/trace" 2>/dev/null || echo n/a)
         else
-            r=$(VIOMMU_E2E_STATS=$d/stats "$q/run-guest.sh" "$qemu" $p viommu io "$d/disk" "$d/io.log")
+            res=$(VIOMMU_E2E_STATS=$d/stats "$q/run-guest.sh" "$qemu" $p viommu io "$d/disk" "$d/io.log")
             n=$(libcount $p "$d/stats")
         fi
         t1=$(date +%s.%N)
-        boot=$(field "$r" boot-s)
+        case $res in *"RESULT ok"*) ;; *) n=fail ;; esac
+        boot=$(field "$res" boot-s)
         wall=$(echo "$t1 $t0" | awk '{printf "%.1f", $1 - $2}')
         # 2) timed random reads, host CPU measured around QEMU
         truncate -s 64M "$d/disk2"
-        /usr/bin/time -f "%U %S" -o "$d/cpu" "$q/run-guest.sh" "$qemu" $p $impl bench "$d/disk2" "$d/b.log" $secs > "$d/res"
+        /usr/bin/time -f "%U %S" -o "$d/cpu" "$q/run-guest.sh" "$qemu" $p $impl bench "$d/disk2" "$d/b.log" "$secs" > "$d/res"
         /usr/bin/time -f "%U %S" -o "$d/cpu0" "$q/run-guest.sh" "$qemu" $p $impl bench "$d/disk2" "$d/b0.log" 0 > "$d/res0"
         rb=$(cat "$d/res"); ios=$(field "$rb" ios); s=$(field "$rb" secs)
         case $rb in *"RESULT ok"*) ;; *) ios=0 ;; esac
         iops=$(echo "$ios $s" | awk '{ if ($2 > 0) printf "%.0f", $1 / $2; else print "n/a" }')
         cpio=$(echo "$(cpu "$d/cpu") $(cpu "$d/cpu0") $ios" | awk '{ if ($3 > 0) printf "%.3f", ($1 - $2) * 1000 / $3; else print "n/a" }')
-        echo "| $p | $impl | $boot | $wall | $iops | $cpio | $n $(what $p) |"
+        # 3) the io job migrated mid-run: downtime reported by the source
+        truncate -s 64M "$d/disk3"
+        rm=$("$q/run-guest.sh" "$qemu" $p $impl migrate "$d/disk3" "$d/m.log" 3)
+        dt=n/a
+        case $rm in *"RESULT ok"*) dt=$(sed -n 's/.*downtime-ms=\([0-9]*\).*/\1/p' "$d/m.log.migration") ;; esac
+        echo "$p $impl $r ${boot:-n/a} $wall $iops $cpio $n ${dt:-n/a}" >> "$w/rows"
+        echo "side-by-side: run $r $p $impl: boot ${boot:-n/a} wall $wall iops $iops cpu/io $cpio count $n downtime ${dt:-n/a}" >&2
     done
 done
+done
+med() { # med PHASE IMPL COLUMN: median of the numeric values
+    awk -v p="$1" -v i="$2" -v c="$3" '$1 == p && $2 == i && $c ~ /^[0-9.]+$/ {print $c}' "$w/rows" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo "| phase | model | boot to /init (s) | wall, fixed 4 MiB job (s) | $secs s randread IOPS | host CPU / I/O (ms) | map/unmap or invalidations (4 MiB job) | migration downtime (ms) |"
+echo "|---|---|---|---|---|---|---|---|"
+for p in $phases; do
+    for impl in builtin viommu; do
+        echo "| $p | $impl | $(med $p $impl 4) | $(med $p $impl 5) | $(med $p $impl 6) | $(med $p $impl 7) | $(med $p $impl 8) $(what $p) | $(med $p $impl 9) |"
+    done
+done
+echo
+echo "Runs: $runs (medians). Raw rows (phase impl run boot wall iops cpu/io count downtime):"
+sed 's/^/    /' "$w/rows"

@@ -12,6 +12,8 @@
 #include "sweep.h"
 #include "testhost.h"
 
+#include "check_main.h"
+
 #include <check.h>
 #include <libviommu/viommu.h>
 #include <stdio.h>
@@ -738,16 +740,14 @@ START_TEST(misuse)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *su = suite_create("api_misuse");
     TCase *tc = tcase_create("misuse");
     tcase_set_timeout(tc, 20);
     tcase_add_loop_test(tc, misuse, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_VERBOSE);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? 1 : 0;
+    return su;
 }
+
+VI_CHECK_MAIN(suite)

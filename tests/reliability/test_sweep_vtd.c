@@ -10,6 +10,8 @@
 #include "sweep.h"
 #include "vtd_guest.h"
 
+#include "check_main.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,16 +382,14 @@ START_TEST(sweep)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *su = suite_create("sweep_vtd");
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, sweep, 0, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? 1 : 0;
+    return su;
 }
+
+VI_CHECK_MAIN(suite)

@@ -875,6 +875,16 @@ NOENT
         self.assertEqual(rc, 2)
         self.assertIn("<stdin>:2", err)
 
+    def test_missing_arguments_skip_the_line(self):
+        # Regression: a request with too few arguments was reported and then
+        # executed anyway from uninitialised tokens (a crash for probe/map).
+        for line, n in (("attach 1", 2), ("detach", 2), ("map 1 2 3", 5), ("unmap 1", 3), ("probe", 1),
+                        ("translate 0 0x1000", 3)):
+            rc, out, err = run("virtio", "run", "-", stdin=line + "\nattach 1 0\n")
+            self.assertEqual(rc, 2, line)
+            self.assertEqual(err, "<stdin>:1: %s needs %d arguments\n" % (line.split()[0], n), line)
+            self.assertEqual(out, "OK\n", line)
+
 
 class AcpiTest(unittest.TestCase):
     def test_tables_checksum(self):

@@ -239,6 +239,43 @@ START_TEST(fault_reasons_legacy_context)
 }
 END_TEST
 
+/* Context TT = 01b (device-TLB enabled, 9.3): translated like 00b with
+ * ECAP.DT; reserved (fault 0x03) without it. ATS translation requests are
+ * answered through it without fault records. */
+START_TEST(context_tt01_needs_ecap_dt)
+{
+    for (int dt = 1; dt >= 0; dt--) {
+        struct fx f;
+        fx_init(&f, dt ? LEGACY : (LEGACY & ~VIOMMU_VTD_F_DT), 8, true);
+        struct vg_pt pt;
+        vg_pt_init(&pt, &f.th, 2);
+        vg_pt_map(&pt, 0x1000, 0x9000000, 12, VG_R | VG_W);
+        struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+        vg_attach(f.g, 0x0010, VIOMMU_PASID_NONE, 5, &pt);
+        uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+        th_w64(&f.th, ce, th_r64(&f.th, ce) | (1u << 2)); /* TT = 01b */
+        vg_cc_global(f.g);
+        vg_iotlb_global(f.g);
+        struct viommu_translation t;
+        if (dt) {
+            ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
+            expect_tr(as, 0x1234, VIOMMU_PERM_RW, 0x9000234, 0xFFF);
+            ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+            ck_assert_uint_eq(t.addr, 0x9000000);
+            ck_assert_uint_eq(t.perm, VIOMMU_PERM_RW);
+            ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_ENOENT);
+            ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, 0); /* no fault recorded */
+        } else {
+            ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_ENOENT);
+            ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, 0); /* ATS: never a fault record */
+            expect_fault(as, 0x1000, 1);
+            ck_assert_uint_eq(frcd_reason(&f, 0), 0x03);
+        }
+        fx_fini(&f);
+    }
+}
+END_TEST
+
 START_TEST(resolve_fault_reasons)
 {
     struct testhost th;
@@ -416,6 +453,7 @@ END_TEST
 void vtd_dev_add_faults_tests(TCase *tc)
 {
     tcase_add_test(tc, fault_recording_and_event);
+    tcase_add_test(tc, context_tt01_needs_ecap_dt);
     tcase_add_test(tc, fault_masked_sets_ip_then_unmask_sends);
     tcase_add_test(tc, fault_overflow_sets_pfo);
     tcase_add_test(tc, fault_fpd_suppresses_recording);

@@ -182,8 +182,127 @@ START_TEST(qi_bounded_per_doorbell)
 }
 END_TEST
 
+struct devtlb_rec {
+    struct viommu_event ev[16];
+    unsigned n;
+};
+
+static int devtlb_fn(void *o, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct devtlb_rec *r = o;
+    (void)as;
+    if (r->n < 16)
+        r->ev[r->n] = *ev;
+    r->n++;
+    return 0;
+}
+
+static struct viommu_notifier *devtlb_watch(struct viommu_as *as, struct devtlb_rec *r)
+{
+    struct viommu_notifier *n = NULL;
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_DEVIOTLB, .fn = devtlb_fn, .opaque = r};
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    return n;
+}
+
+static void devtlb_expect(const struct devtlb_rec *r, unsigned i, uint64_t first, uint64_t last, uint32_t pasid,
+                          uint32_t flags)
+{
+    ck_assert_uint_gt(r->n, i);
+    ck_assert_uint_eq(r->ev[i].kind, VIOMMU_EVENT_DEVIOTLB);
+    ck_assert_uint_eq(r->ev[i].iova_first, first);
+    ck_assert_uint_eq(r->ev[i].iova_last, last);
+    ck_assert_uint_eq(r->ev[i].mode, pasid);
+    ck_assert_uint_eq(r->ev[i].perm, flags);
+}
+
+/* 6.5.2.5: SID selects the requester; PFSID and MIP are carried but not
+ * used; S with the lowest clear address bit gives the range size. */
+START_TEST(qi_devtlb_legacy_delivers_deviotlb_event)
+{
+    struct fx f;
+    struct devtlb_rec a = {0}, b = {0}, all = {0};
+    struct viommu_vtd_stats st;
+    fx_init(&f, LEGACY, 8, true);
+    devtlb_watch(get_as(&f, 0x0010, VIOMMU_PASID_NONE), &a);
+    devtlb_watch(get_as(&f, 0x0018, VIOMMU_PASID_NONE), &b);
+    /* An old-style UNMAP notifier (VIOMMU_EVENT_ALL minus MAP) sees nothing. */
+    struct viommu_notifier *n = NULL;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_ALL & ~(uint32_t)VIOMMU_EVENT_MAP,
+                                        .fn = devtlb_fn, .opaque = &all};
+    ck_assert_int_eq(viommu_notifier_register(get_as(&f, 0x0010, VIOMMU_PASID_NONE), &nc, &n), 0);
+
+    uint64_t pfsid = 0x0010, mip = 7;
+    uint64_t q0 = 3 | ((pfsid & 0xf) << 12) | (mip << 16) | ((uint64_t)0x0010 << 32) | ((pfsid >> 4) << 52);
+    vg_qi(f.g, q0, 0x5000);                     /* S = 0: one 4 KiB page */
+    vg_qi(f.g, q0, 0x4000 | 1);                 /* S = 1, bit 12 clear: 8 KiB at 0x4000 */
+    vg_qi(f.g, q0, 0x5000 | 1);                 /* bit 12 set, 13 clear: 16 KiB at 0x4000 */
+    vg_qi(f.g, q0, 0x17000 | 1);                /* bits 12-14 set, 15 clear: 64 KiB at 0x10000 */
+    vg_qi(f.g, q0, UINT64_C(0x7ffffffffffff000) | 1); /* PCIe "all": bit 63 clear */
+    vg_qi(f.g, q0, UINT64_C(0xfffffffffffff000) | 1); /* bits 63:12 all set */
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, 0);
+    ck_assert_uint_eq(a.n, 6);
+    devtlb_expect(&a, 0, 0x5000, 0x5fff, VIOMMU_PASID_NONE, 0);
+    devtlb_expect(&a, 1, 0x4000, 0x5fff, VIOMMU_PASID_NONE, 0);
+    devtlb_expect(&a, 2, 0x4000, 0x7fff, VIOMMU_PASID_NONE, 0);
+    devtlb_expect(&a, 3, 0x10000, 0x1ffff, VIOMMU_PASID_NONE, 0);
+    devtlb_expect(&a, 4, 0, UINT64_MAX, VIOMMU_PASID_NONE, 0);
+    devtlb_expect(&a, 5, 0, UINT64_MAX, VIOMMU_PASID_NONE, 0);
+    ck_assert_uint_eq(b.n, 0);   /* another requester */
+    ck_assert_uint_eq(all.n, 0); /* did not ask for DEVIOTLB */
+
+    /* Requester 0x18 only. */
+    vg_qi(f.g, 3 | ((uint64_t)0x0018 << 32), 0x9000);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(a.n, 6);
+    ck_assert_uint_eq(b.n, 1);
+    devtlb_expect(&b, 0, 0x9000, 0x9fff, VIOMMU_PASID_NONE, 0);
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.devtlb_invalidations, 7);
+
+    /* Reserved bits still stop the queue, and nothing is delivered. */
+    vg_qi(f.g, 3 | ((uint64_t)0x0010 << 32) | (UINT64_C(1) << 48), 0x5000);
+    ck_assert_uint_eq(vg_rd(f.g, IQERCD, 8) & 0xF, 4);
+    ck_assert_uint_eq(a.n, 6);
+    fx_fini(&f);
+}
+END_TEST
+
+/* 6.5.2.6: SID, PASID and G; delivered to the requester's space without
+ * PASID and to the named PASID's space, not to other PASIDs. */
+START_TEST(qi_pasid_devtlb_delivers_pasid_and_global)
+{
+    struct fx f;
+    struct devtlb_rec rid = {0}, p5 = {0}, p6 = {0};
+    fx_init(&f, SCALABLE, 8, true);
+    devtlb_watch(get_as(&f, 0x0010, VIOMMU_PASID_NONE), &rid);
+    devtlb_watch(get_as(&f, 0x0010, 5), &p5);
+    devtlb_watch(get_as(&f, 0x0010, 6), &p6);
+    uint64_t q0 = 8 | ((uint64_t)3 << 4) | ((uint64_t)0x0010 << 16) | ((uint64_t)5 << 32);
+    vg_qi(f.g, q0, 0x5000);                                    /* one page, PASID 5 */
+    vg_qi(f.g, q0, 0x4000 | (UINT64_C(1) << 11) | 1);          /* S, G: 8 KiB, global */
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, 0);
+    ck_assert_uint_eq(rid.n, 2);
+    ck_assert_uint_eq(p5.n, 2);
+    ck_assert_uint_eq(p6.n, 0);
+    devtlb_expect(&rid, 0, 0x5000, 0x5fff, 5, 0);
+    devtlb_expect(&p5, 1, 0x4000, 0x5fff, 5, VIOMMU_DEVIOTLB_GLOBAL);
+    /* Bits 10:1 of the second qword are reserved. */
+    vg_qi(f.g, q0, 0x5000 | 2);
+    ck_assert_uint_eq(vg_rd(f.g, IQERCD, 8) & 0xF, 4);
+    ck_assert_uint_eq(rid.n, 2);
+    fx_fini(&f);
+}
+END_TEST
+
 void vtd_dev_add_qi_tests(TCase *tc)
 {
+    tcase_add_test(tc, qi_devtlb_legacy_delivers_deviotlb_event);
+    tcase_add_test(tc, qi_pasid_devtlb_delivers_pasid_and_global);
     tcase_add_test(tc, qi_invalid_descriptor_type_sets_iqe_and_stops);
     tcase_add_test(tc, qi_reserved_bits_and_tail_errors);
     tcase_add_test(tc, qi_fetch_error);

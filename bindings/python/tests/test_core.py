@@ -153,6 +153,24 @@ class MapDomainTest(unittest.TestCase):
         self.assertEqual(t.addr, 0xabc000)
         n.close()
 
+    def test_ats_translate_and_deviotlb(self):
+        dom = v.MapDomain(self.ctx)
+        sp = v.AddressSpace(self.ctx, v.AsId.virtio(3))
+        self.assertIsNone(sp.ats_translate(0x1000))  # blocked: no translation
+        self.assertEqual(len(sp.faults), 0)  # never a fault record
+        dom.map(0x10000, 0x1ffff, 0x80000, v.Perm.READ)
+        sp.set_map_domain(dom)
+        t = sp.ats_translate(0x12345, v.Perm.RW)
+        self.assertEqual(t.addr + (0x12345 & t.addr_mask), 0x82345)
+        self.assertEqual(t.perm, v.Perm.READ)
+        self.assertIsNone(sp.ats_translate(0x30000))
+        events = []
+        sp.notifier(events.append, 0, MASK64, events=v.EventKind.DEVIOTLB)
+        sp.deviotlb_invalidate(0x10000, 0x10fff, pasid=4, flags=1)
+        self.assertEqual([(e.kind, e.iova_first, e.iova_last, e.mode, e.perm) for e in events],
+                         [(v.EventKind.DEVIOTLB, 0x10000, 0x10fff, 4, 1)])
+        self.assertEqual(len(sp.faults), 0)
+
     def test_failing_sink_reports_esink(self):
         dom = v.MapDomain(self.ctx)
         sp = v.AddressSpace(self.ctx, v.AsId.virtio(2))

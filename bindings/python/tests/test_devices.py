@@ -184,6 +184,9 @@ class VtdTest(unittest.TestCase):
         tbl = v.dmar_build([(0xFED90000, 0, True, [])])
         self.assertEqual(tbl[:4], b"DMAR")
         self.assertEqual(len(tbl), struct.unpack_from("<I", tbl, 4)[0])
+        atsr = v.dmar_build([(0xFED90000, 0, True, [])], atsrs=[(0, True, [])])
+        self.assertEqual(len(atsr), len(tbl) + 8)
+        self.assertEqual(struct.unpack_from("<HHBBH", atsr, len(tbl)), (2, 8, 1, 0, 0))  # ATSR, ALL_PORTS
         self.dev.reset()
         self.assertEqual(self.dev.mmio_read(0x1C, 4), 0)
         self.assertEqual(self.dev.process(), 0)

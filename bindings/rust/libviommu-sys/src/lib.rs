@@ -204,7 +204,10 @@ pub struct viommu_as_hooks {
 pub const VIOMMU_EVENT_MAP: u32 = 1 << 0;
 pub const VIOMMU_EVENT_UNMAP: u32 = 1 << 1;
 pub const VIOMMU_EVENT_MODE: u32 = 1 << 2;
+pub const VIOMMU_EVENT_DEVIOTLB: u32 = 1 << 3;
 pub const VIOMMU_EVENT_ALL: u32 = 7;
+pub const VIOMMU_EVENT_KINDS_ALL: u32 = 15;
+pub const VIOMMU_DEVIOTLB_GLOBAL: u32 = 1;
 pub const VIOMMU_NOTIFIER_COALESCE: u32 = 1 << 0;
 pub const VIOMMU_NOTIFIER_FLAGS_ALL: u32 = 1;
 
@@ -601,6 +604,7 @@ pub struct viommu_vtd_stats {
     pub irq_blocked: u64,
     pub iec_invalidations: u64,
     pub irq_notifications: u64,
+    pub devtlb_invalidations: u64,
     pub fs_resolves: u64,
 }
 
@@ -632,6 +636,16 @@ pub struct viommu_dmar_drhd {
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
+pub struct viommu_dmar_atsr {
+    pub segment: u16,
+    pub all_ports: u8,
+    pub reserved: u8,
+    pub nscopes: u32,
+    pub scopes: *const viommu_dmar_scope,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
 pub struct viommu_dmar_config {
     pub size: usize,
     pub haw: u8,
@@ -640,6 +654,8 @@ pub struct viommu_dmar_config {
     pub ndrhd: u32,
     pub drhd: *const viommu_dmar_drhd,
     pub oem: *const viommu_acpi_oem,
+    pub natsr: u32,
+    pub atsr: *const viommu_dmar_atsr,
 }
 
 // ---------------------------------------------------------------- x86_pt.h
@@ -709,7 +725,8 @@ pub struct viommu_amdvi_config {
     pub va_lg2: u8,
     pub pa_lg2: u8,
     pub dma_remap: u8,
-    pub reserved: [u8; 2],
+    pub flags: u8,
+    pub reserved: u8,
     pub mmio_base: u64,
     pub efr_features: u64,
     pub cmds_per_doorbell: u32,
@@ -739,6 +756,7 @@ pub struct viommu_amdvi_stats {
     pub irq_blocked: u64,
     pub int_table_invalidations: u64,
     pub irq_notifications: u64,
+    pub iotlb_invalidations: u64,
 }
 
 #[repr(C)]
@@ -934,6 +952,10 @@ extern "C" {
         out: *mut viommu_translation,
         fault: *mut viommu_fault,
     ) -> c_int;
+    pub fn viommu_as_ats_translate(as_: *mut viommu_as, iova: u64, access: c_uint, out: *mut viommu_translation)
+        -> c_int;
+    pub fn viommu_as_deviotlb_invalidate(as_: *mut viommu_as, first: u64, last: u64, pasid: u32, flags: u32)
+        -> c_int;
     pub fn viommu_as_set_blocked(as_: *mut viommu_as, code: u32) -> c_int;
     pub fn viommu_as_set_passthrough(as_: *mut viommu_as) -> c_int;
     pub fn viommu_as_set_pt(as_: *mut viommu_as, domain: u64, cfg: *const viommu_pt_config) -> c_int;
@@ -1246,11 +1268,13 @@ pub mod layout {
             layout!(viommu_dmar_drhd { reg_base => "reg_base", segment => "segment",
                 include_pci_all => "include_pci_all", reserved => "reserved", nscopes => "nscopes",
                 scopes => "scopes" }),
+            layout!(viommu_dmar_atsr { segment => "segment", all_ports => "all_ports", reserved => "reserved",
+                nscopes => "nscopes", scopes => "scopes" }),
             layout!(viommu_dmar_config { size => "size", haw => "haw", flags => "flags", reserved => "reserved",
-                ndrhd => "ndrhd", drhd => "drhd", oem => "oem" }),
+                ndrhd => "ndrhd", drhd => "drhd", oem => "oem", natsr => "natsr", atsr => "atsr" }),
             layout!(viommu_amdvi_config { size => "size", segment => "segment", bdf => "bdf",
                 cap_offset => "cap_offset", cap_next => "cap_next", levels => "levels", va_lg2 => "va_lg2",
-                pa_lg2 => "pa_lg2", dma_remap => "dma_remap", reserved => "reserved", mmio_base => "mmio_base",
+                pa_lg2 => "pa_lg2", dma_remap => "dma_remap", flags => "flags", reserved => "reserved", mmio_base => "mmio_base",
                 efr_features => "efr_features", cmds_per_doorbell => "cmds_per_doorbell",
                 reserved2 => "reserved2" }),
             layout!(viommu_amdvi_stats { commands => "commands", illegal_commands => "illegal_commands",

@@ -581,8 +581,27 @@ pub struct DmarDrhd {
     pub scopes: Vec<sys::viommu_dmar_scope>,
 }
 
+/// One ATSR (root ports with ATS) of a DMAR table.
+#[derive(Debug, Clone, Default)]
+pub struct DmarAtsr {
+    pub segment: u16,
+    pub all_ports: bool,
+    pub scopes: Vec<sys::viommu_dmar_scope>,
+}
+
 /// Build an ACPI DMAR table (`viommu_dmar_build`).
 pub fn dmar_build(haw: u8, flags: u8, drhds: &[DmarDrhd], oem: Option<&AcpiOem>) -> Result<Vec<u8>> {
+    dmar_build_with_atsr(haw, flags, drhds, &[], oem)
+}
+
+/// Build an ACPI DMAR table with ATSR structures (`viommu_dmar_build`).
+pub fn dmar_build_with_atsr(
+    haw: u8,
+    flags: u8,
+    drhds: &[DmarDrhd],
+    atsrs: &[DmarAtsr],
+    oem: Option<&AcpiOem>,
+) -> Result<Vec<u8>> {
     let raw: Vec<sys::viommu_dmar_drhd> = drhds
         .iter()
         .map(|d| sys::viommu_dmar_drhd {
@@ -594,6 +613,16 @@ pub fn dmar_build(haw: u8, flags: u8, drhds: &[DmarDrhd], oem: Option<&AcpiOem>)
             scopes: if d.scopes.is_empty() { ptr::null() } else { d.scopes.as_ptr() },
         })
         .collect();
+    let raw_atsr: Vec<sys::viommu_dmar_atsr> = atsrs
+        .iter()
+        .map(|a| sys::viommu_dmar_atsr {
+            segment: a.segment,
+            all_ports: a.all_ports as u8,
+            reserved: 0,
+            nscopes: a.scopes.len() as u32,
+            scopes: if a.scopes.is_empty() { ptr::null() } else { a.scopes.as_ptr() },
+        })
+        .collect();
     let cfg = sys::viommu_dmar_config {
         size: std::mem::size_of::<sys::viommu_dmar_config>(),
         haw,
@@ -602,6 +631,8 @@ pub fn dmar_build(haw: u8, flags: u8, drhds: &[DmarDrhd], oem: Option<&AcpiOem>)
         ndrhd: raw.len() as u32,
         drhd: if raw.is_empty() { ptr::null() } else { raw.as_ptr() },
         oem: oem.map_or(ptr::null(), |o| o as *const AcpiOem),
+        natsr: raw_atsr.len() as u32,
+        atsr: if raw_atsr.is_empty() { ptr::null() } else { raw_atsr.as_ptr() },
     };
     build_bytes(|buf, len| unsafe { sys::viommu_dmar_build(&cfg, buf, len) })
 }

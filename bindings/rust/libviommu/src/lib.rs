@@ -235,7 +235,9 @@ pub mod fault_flag {
 /// Notifier event kinds (bit mask, `enum viommu_event_kind`).
 pub mod event_kind {
     pub use libviommu_sys::{
-        VIOMMU_EVENT_ALL as ALL, VIOMMU_EVENT_MAP as MAP, VIOMMU_EVENT_MODE as MODE, VIOMMU_EVENT_UNMAP as UNMAP,
+        VIOMMU_DEVIOTLB_GLOBAL as DEVIOTLB_GLOBAL, VIOMMU_EVENT_ALL as ALL, VIOMMU_EVENT_DEVIOTLB as DEVIOTLB,
+        VIOMMU_EVENT_KINDS_ALL as KINDS_ALL, VIOMMU_EVENT_MAP as MAP, VIOMMU_EVENT_MODE as MODE,
+        VIOMMU_EVENT_UNMAP as UNMAP,
     };
 }
 
@@ -662,6 +664,22 @@ impl<'c> AddressSpace<'c> {
         let mut f = Fault::default();
         let r = unsafe { sys::viommu_as_translate(self.raw, iova, access.0 as c_uint, &mut t, &mut f) };
         translate_result(r, t, f)
+    }
+
+    /// Answer an ATS translation request: `Ok(None)` is "no translation".
+    pub fn ats_translate(&self, iova: u64, access: Perm) -> Result<Option<Translation>> {
+        let mut t = Translation::default();
+        let r = unsafe { sys::viommu_as_ats_translate(self.raw, iova, access.0 as c_uint, &mut t) };
+        if r == sys::VIOMMU_ENOENT {
+            return Ok(None);
+        }
+        check(r).map(|_| Some(t))
+    }
+
+    /// Tell the DEVIOTLB notifiers that `[first, last]` went stale in the device IOTLB.
+    pub fn deviotlb_invalidate(&self, first: u64, last: u64, pasid: Option<u32>, flags: u32) -> Result<()> {
+        let p = pasid.unwrap_or(sys::VIOMMU_PASID_NONE);
+        check(unsafe { sys::viommu_as_deviotlb_invalidate(self.raw, first, last, p, flags) }).map(|_| ())
     }
 
     /// Block (translate faults with reason BLOCKED and `code`).
