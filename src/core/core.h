@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal core API used by the device models (src/amdv1, src/vtd,
+ * Internal core API used by the device models (src/amdvi, src/vtd,
  * src/virtio). Every vi_* function here expects the context lock to be held
  * by the caller (the device model's public entry point takes it with
  * vi_enter() and drops it with vi_leave()). The public viommu_* core

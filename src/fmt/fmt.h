@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internal entry points of the built-in page-table formats, for the device
- * models (src/amdv1, src/vtd) beyond the public builders in amdvi.h and
+ * models (src/amdvi, src/vtd) beyond the public builders in amdvi.h and
  * vtd.h. The formats themselves depend only on core/pt_fmt.h.
  */
 #ifndef VIOMMU_FMT_H

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../amdv1/amdv1_guest.h"
+#include "../amdvi/amdv1_guest.h"
 #include "check_main.h"
 #include "testhost.h"
 #include "vtd_guest.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 #include "amdv1_guest.h"
 #include "check_main.h"
 #include "sink_model.h"

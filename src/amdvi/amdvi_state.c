@@ -12,7 +12,7 @@
  * viommu_amdvi_get_as(); restore re-reads their DTEs from guest memory) and
  * counters.
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include "core/core.h"
 #include "core/state.h"

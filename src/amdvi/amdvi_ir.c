@@ -44,7 +44,7 @@
  *    advertised). IntTabLen up to 1011b is accepted.
  *  - No interrupt table cache: every request reads the DTE and the IRTE.
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include "core/core.h"
 

@@ -28,7 +28,7 @@
  *    Mode 0's IR/IW as before: the guest tables only serve PASID requests,
  *    which this model does not take yet.
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include "core/core.h"
 

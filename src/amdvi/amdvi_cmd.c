@@ -15,7 +15,7 @@
  * happens until a valid tail is written); at most cmds_per_doorbell
  * commands run per tail write or viommu_amdvi_process() call.
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include "core/core.h"
 

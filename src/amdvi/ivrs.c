@@ -6,7 +6,7 @@
  * The type 10h IOMMU feature-reporting field mirrors the EFR bits Linux
  * reads from it: XTSup (bit 0), IASup (bit 5), GASup (bit 6).
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include "core/acpi_table.h"
 #include "core/core.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal interfaces of the AMD-Vi device model (src/amdv1). */
+/* Internal interfaces of the AMD-Vi device model (src/amdvi). */
 #ifndef VIOMMU_AMDVI_INTERNAL_H
 #define VIOMMU_AMDVI_INTERNAL_H
 

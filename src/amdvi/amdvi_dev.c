@@ -4,7 +4,7 @@
  * (AMD IOMMU spec 48882 §2.2.2 device table use, §3.4.3 IommuEn:
  * with the IOMMU disabled, DMA is not translated).
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include <libviommu/x86_pt.h>
 

@@ -10,7 +10,7 @@
  *    sets EventOverflow, stops logging (EventLogRun = 0) and interrupts.
  *  - DTE SE suppresses every event of the device, SA its I/O page faults.
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include "core/core.h"
 

@@ -9,7 +9,7 @@
  *    Control, Exclusion Base/Limit, EFR, Command/Event head/tail, Status.
  * Reserved bits read as zero and ignore writes; unknown offsets read 0.
  */
-#include "amdv1/amdvi_internal.h"
+#include "amdvi/amdvi_internal.h"
 
 #include "core/core.h"
 
