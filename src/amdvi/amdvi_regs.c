@@ -96,13 +96,7 @@ static int cap_check(const struct viommu_amdvi *dev, uint32_t off, unsigned size
 {
     if (!dev)
         return VIOMMU_EINVAL;
-    if (size != 1 && size != 2 && size != 4)
-        return VIOMMU_EINVAL;
-    if (off % size)
-        return VIOMMU_EINVAL;
-    if (off >= VIOMMU_AMDVI_CAP_BLOCK_LEN)
-        return VIOMMU_ERANGE;
-    return 0;
+    return vi_window_check(off, size, 1 | 2 | 4, VIOMMU_AMDVI_CAP_BLOCK_LEN);
 }
 
 int viommu_amdvi_pci_cap_read(struct viommu_amdvi *dev, uint32_t off, unsigned size, uint32_t *val)
@@ -212,11 +206,9 @@ static uint64_t reg_read(const struct viommu_amdvi *dev, uint64_t off)
 
 static int mmio_check(const struct viommu_amdvi *dev, uint64_t off, unsigned size)
 {
-    if (!dev || (size != 4 && size != 8) || (off % size))
+    if (!dev)
         return VIOMMU_EINVAL;
-    if (off >= VIOMMU_AMDVI_MMIO_LEN)
-        return VIOMMU_ERANGE;
-    return 0;
+    return vi_window_check(off, size, 4 | 8, VIOMMU_AMDVI_MMIO_LEN);
 }
 
 int viommu_amdvi_mmio_read(struct viommu_amdvi *dev, uint64_t off, unsigned size, uint64_t *val)

@@ -81,6 +81,20 @@ void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refu
  * (VT-d: FPD of the entries that resolved the space). Default 0. */
 void vi_as_set_fault_flags(struct viommu_as *as, uint8_t flags);
 
+/* A guest-interface access of `size` bytes at `off` in a register window of
+ * `len` bytes (a multiple of every allowed size): VIOMMU_EINVAL for a size
+ * not in `sizes` (a mask of allowed byte counts, e.g. 4 | 8) or a misaligned
+ * offset, VIOMMU_ERANGE outside the window. The devices' MMIO and PCI
+ * capability entry points share these answers. */
+static inline int vi_window_check(uint64_t off, unsigned size, unsigned sizes, uint64_t len)
+{
+    if (size == 0 || size > 8 || !(sizes & size) || (size & (size - 1)) || (off & (size - 1)))
+        return VIOMMU_EINVAL;
+    if (off >= len)
+        return VIOMMU_ERANGE;
+    return 0;
+}
+
 /* Translate with IOTLB; calls the owner's fault hook on a fault unless
  * `report` is false. */
 int vi_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,

@@ -459,12 +459,9 @@ int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, s
 
 static int check_access(struct viommu_vtd *dev, uint64_t offset, unsigned size)
 {
-    if (!dev || (size != 4 && size != 8) || (offset & (size - 1)))
+    if (!dev)
         return VIOMMU_EINVAL;
-    /* Out of the window: ERANGE, as AMD-Vi's MMIO and capability accesses. */
-    if (offset > VTD_MMIO_SIZE - size)
-        return VIOMMU_ERANGE;
-    return 0;
+    return vi_window_check(offset, size, 4 | 8, VTD_MMIO_SIZE);
 }
 
 int viommu_vtd_mmio_read(struct viommu_vtd *dev, uint64_t offset, unsigned size, uint64_t *val)
