@@ -18,7 +18,8 @@
 #        JOBS            ninja parallelism (default 2)
 # Output: path of the qemu-system-x86_64 binary on the last stdout line; its
 #         directory also holds share/ (firmware: pass -L DIR/share first) and
-#         qtests/ (QEMU's intel-iommu-test and amd-iommu-test).
+#         qtests/ (QEMU's intel-iommu-test, amd-iommu-test and qos-test,
+#         which holds virtio-iommu-test).
 # Exit:   0 built/cached, 77 cannot be had (reason on stderr), 1 build error.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -219,8 +220,9 @@ done
 # meson regenerates with the pkg-config path it stored at setup: give it ours.
 pyvenv/bin/meson configure -Dpkg_config_path="${PKG_CONFIG_PATH:-}" . >&2 || { log "meson configure failed"; exit 1; }
 # QEMU's own vIOMMU qtests (patches/0002 runs them against the libviommu
-# devices too; tests/e2e/run-qtests.sh).
-qtests="tests/qtest/intel-iommu-test tests/qtest/amd-iommu-test"
+# devices too; tests/e2e/run-qtests.sh).  virtio-iommu-test lives in
+# qos-test (the libqos graph driver).
+qtests="tests/qtest/intel-iommu-test tests/qtest/amd-iommu-test tests/qtest/qos-test"
 nice -n 10 ninja -j"$jobs" qemu-system-x86_64 $qtests >&2 || { log "build failed"; exit 1; }
 end=$(date +%s)
 log "build time: $((end - start)) s ($flavour, key $key)"
