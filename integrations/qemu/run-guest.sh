@@ -9,6 +9,7 @@
 # env: VIOMMU_E2E_STATS=file  (passed to the libviommu glue: stats at exit)
 #      VIOMMU_E2E_TOPO root|rootport|bridge|hotplug (where the disk sits)
 #      VIOMMU_E2E_DEVOPTS ,opt=val... appended to the vIOMMU's -device
+#      VIOMMU_E2E_BLKOPTS ,opt=val... appended to the disk's -device
 #      VIOMMU_E2E_QEMU_EXTRA more QEMU arguments
 #      VIOMMU_E2E_TIMEOUT (s, default 600)
 set -eu
@@ -38,7 +39,7 @@ done
 # PCIe root port: requester ID 01:00.0), bridge (behind a conventional
 # PCI-PCI bridge, which takes ownership: DMA aliased to the bridge's ID),
 # hotplug (plugged into an empty root port by QMP once the guest is up).
-blkdev="virtio-blk-pci,id=blk0,drive=d0,iommu_platform=on,disable-legacy=on"
+blkdev="virtio-blk-pci,id=blk0,drive=d0,iommu_platform=on,disable-legacy=on${VIOMMU_E2E_BLKOPTS:-}"
 topo=${VIOMMU_E2E_TOPO:-root}
 case $topo in
 root)     blk="-device $blkdev" ;;

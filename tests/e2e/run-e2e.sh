@@ -5,7 +5,10 @@
 #   MODE: io (default) | fault | bench | migrate (the io job, migrated
 #         mid-run) | rootport | bridge | hotplug (the io job with the disk
 #         behind a root port / PCI bridge / hot-plugged) | notify (the io job
-#         with an IOMMU-notifier consumer on the disk)
+#         with an IOMMU-notifier consumer on the disk) | ats (vtd, vtd-sm:
+#         the io job on a disk with PCIe ATS behind a root port, the VT-d
+#         unit advertising device-TLB support, a device-IOTLB notifier
+#         consumer on the disk)
 # Exit 0 pass, 1 fail, 77 skipped (reason printed: no kernel, no QEMU build,
 # device not in the patch series).  Building QEMU takes minutes the first
 # time, so it only happens with VIOMMU_E2E=1 (else a cached build is used or
@@ -62,6 +65,7 @@ bench) secs=3 ;;
 migrate) secs=3 ;;
 rootport|bridge|hotplug) gmode=io topo=$mode ;;
 notify) gmode=io ;;
+ats) gmode=io topo=rootport ;;
 *) fail "unknown mode $mode" ;;
 esac
 # notify: QEMU's IOMMU notifier interface (what VFIO and vhost use), fed by
@@ -82,9 +86,34 @@ if [ "$mode" = notify ] && [ "$phase" = vtd ] || { [ "$mode" = notify ] && [ "$p
 fi
 extra_q=
 [ "$mode" = notify ] && extra_q=$(probe_args "$probe")
+# ats: the disk has an ATS capability (PCIe: behind a root port); the unit
+# advertises ECAP.DT and the DMAR an ATSR (device-iotlb=on), so Linux enables
+# ATS and sends device-TLB invalidations; a DEVIOTLB_UNMAP notifier (what
+# vhost registers with ATS) on the disk counts what reaches it.
+blkopts=
+if [ "$mode" = ats ]; then
+    case $phase in vtd|vtd-sm) ;; *) skip "ats: device-TLB support is only wired for VT-d (device-iotlb)" ;; esac
+    "$qemu" -device help 2>/dev/null | grep -q '"viommu-deviotlb-probe"' || \
+        skip "viommu-deviotlb-probe is not in the QEMU patch series (patches/0004)"
+    blkopts=,ats=on
+    # First without device-iotlb: no ECAP.DT, no ATSR, so the guest must leave
+    # ATS off, send no device-TLB invalidation, and the notifier hear nothing.
+    res=$(VIOMMU_E2E_QEMU_EXTRA="-device viommu-deviotlb-probe,target=blk0,log=$probe.nodt" \
+          VIOMMU_E2E_STATS=$stats.nodt VIOMMU_E2E_TOPO=rootport VIOMMU_E2E_BLKOPTS=$blkopts \
+          "$q/run-guest.sh" "$qemu" "$phase" viommu io "$disk" "$log.nodt" 10)
+    ats=$(grep -a 'e2e: vda ats:' "$log.nodt" | sed 's/.*vda ats: //' | tr -d '\r')
+    echo "e2e: device-iotlb off: ATS $ats; devtlb_invalidations $(awk '$1 == "devtlb_invalidations" {print $2}' "$stats.nodt" 2>/dev/null); probe: $(tr '\n' ' ' < "$probe.nodt" 2>/dev/null)"
+    case $res in "VIOMMU-E2E RESULT ok"*) ;; *) tail -n 30 "$log.nodt"; fail "guest failed with device-iotlb off" ;; esac
+    case $ats in *enabled=0*) ;; *) fail "ATS not reported disabled without device-iotlb: ${ats:-no report}" ;; esac
+    [ "$(awk '$1 == "devtlb_invalidations" {print $2}' "$stats.nodt")" = 0 ] || fail "device-TLB invalidations without ECAP.DT"
+    [ "$(pv registered "$probe.nodt")" = 1 ] && [ "$(pv deviotlb_events "$probe.nodt")" = 0 ] || \
+        fail "device-IOTLB notifier: not registered, or told something without ECAP.DT"
+    devopts=,device-iotlb=on
+    extra_q="-device viommu-deviotlb-probe,target=blk0,log=$probe"
+fi
 t0=$(date +%s)
 run_job() {
-    VIOMMU_E2E_QEMU_EXTRA="$extra_q" VIOMMU_E2E_DEVOPTS=$devopts VIOMMU_E2E_TOPO=$topo \
+    VIOMMU_E2E_QEMU_EXTRA="$extra_q" VIOMMU_E2E_DEVOPTS=$devopts VIOMMU_E2E_TOPO=$topo VIOMMU_E2E_BLKOPTS=$blkopts \
         VIOMMU_E2E_STATS=$stats "$q/run-guest.sh" "$qemu" "$phase" viommu "$gmode" "$disk" "$log" $secs
 }
 res=$(run_job)
@@ -117,13 +146,33 @@ if [ "$gmode" != fault ]; then
        [ "$(st queue_errors)" = 0 ] || { show; fail "invalidation queue errors: $(st queue_errors)"; } ;;
     esac
     case $mode in
-    rootport|bridge|hotplug)
+    rootport|bridge|hotplug|ats)
         where=$(grep -a 'e2e: vda on' "$log" | sed 's/.*vda on //')
         echo "e2e: disk ($topo): $where"
         case $topo:$where in
         rootport:*0000:01:00.0*|hotplug:*0000:01:00.0*|bridge:*0000:01:03.0*) ;;
         *) fail "disk is not where the topology puts it: $where" ;;
-        esac ;;
+        esac
+        if [ "$mode" = ats ]; then
+            ats=$(grep -a 'e2e: vda ats:' "$log" | sed 's/.*vda ats: //' | tr -d '\r')
+            echo "e2e: disk ATS capability: $ats"
+            case $ats in *enabled=1*) ;; *) show; fail "the guest did not enable ATS on the disk: ${ats:-no report}" ;; esac
+            dtlb=$(st devtlb_invalidations)
+            [ "${dtlb:-0}" -gt 0 ] 2>/dev/null || { show; fail "libviommu counted no device-TLB invalidations" ; }
+            [ -f "$probe" ] || fail "no device-IOTLB probe log"
+            echo "e2e: device-IOTLB probe: $(tr '\n' ' ' < "$probe")"
+            [ "$(pv registered "$probe")" = 1 ] || fail "DEVIOTLB_UNMAP notifier refused: $(pv refused "$probe")"
+            ev=$(pv deviotlb_events "$probe")
+            [ "${ev:-0}" -gt 0 ] 2>/dev/null || fail "no DEVIOTLB_UNMAP events reached QEMU's notifier"
+            # The disk is the only ATS device and the probe registered before
+            # the guest ran: every device-TLB invalidation libviommu executed
+            # must reach QEMU's notifier exactly once.
+            [ "$ev" = "$dtlb" ] || fail "DEVIOTLB_UNMAP events ($ev) != device-TLB invalidations ($dtlb)"
+            for k in bad_ranges bad_perm; do
+                [ "$(pv $k "$probe")" = 0 ] || fail "probe: $k = $(pv $k "$probe")"
+            done
+            echo "e2e: ats: device-TLB invalidations $dtlb, DEVIOTLB_UNMAP events $ev"
+        fi ;;
     notify)
         [ -f "$probe" ] || fail "no probe log"
         echo "e2e: probe: $(tr '\n' ' ' < "$probe")"
