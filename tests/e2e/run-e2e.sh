@@ -87,11 +87,9 @@ fi
 extra_q=
 [ "$mode" = notify ] && extra_q=$(probe_args "$probe")
 # ats: the disk has an ATS capability (PCIe: behind a root port); with
-# device-iotlb=on the VT-d unit advertises ECAP.DT and the DMAR an ATSR, the
-# AMD-Vi IOMMU IotlbSup (capability and IVHD), so Linux enables ATS and
-# sends device-TLB invalidations (AMD-Vi: INVALIDATE_IOTLB_PAGES); a
-# DEVIOTLB_UNMAP notifier (what
-# vhost registers with ATS) on the disk counts what reaches it.
+# device-iotlb=on the VT-d unit advertises ECAP.DT and the DMAR an ATSR, so
+# Linux enables ATS and sends device-TLB invalidations; a DEVIOTLB_UNMAP
+# notifier (what vhost registers with ATS) on the disk counts what reaches it.
 blkopts=
 if [ "$mode" = ats ]; then
     case $phase in
