@@ -10,6 +10,7 @@
 
 #include "amdv1_guest.h"
 #include "check_main.h"
+#include "hostile_blob.h"
 
 #define DEV 0x10u
 #define DOM 7u
@@ -299,6 +300,75 @@ START_TEST(ppr_api_misuse)
 }
 END_TEST
 
+
+static uint8_t *save_blob(struct viommu_amdvi *d, size_t *len)
+{
+    size_t need = 0;
+    ck_assert_int_eq(viommu_amdvi_save(d, NULL, &need), VIOMMU_ESIZE);
+    uint8_t *b = malloc(need);
+    *len = need;
+    ck_assert_int_eq(viommu_amdvi_save(d, b, len), 0);
+    return b;
+}
+
+static int restore_cb(void *dev, const void *buf, size_t len)
+{
+    return viommu_amdvi_restore(dev, buf, len);
+}
+
+START_TEST(ppr_state_roundtrip_and_old_blobs)
+{
+    struct guest g;
+    setup(&g, NULL);
+    for (unsigned i = 0; i < 3; i++)
+        ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, (uint16_t)i, 0x1000), VIOMMU_PRQ_QUEUED);
+    g_mmio_w(&g, PPR_HEAD, 16);
+    size_t len;
+    uint8_t *blob = save_blob(g.dev, &len);
+    struct viommu_ctx *c2 = th_ctx(&g.th, true, NULL);
+    struct viommu_amdvi_config c = {.size = sizeof(c), .bdf = 0x0002, .cap_offset = 0x40, .levels = 4, .dma_remap = 1, .mmio_base = G_MMIO_BASE,
+                                    .efr_features = PPRSUP | VIOMMU_AMDVI_EFR_IASUP};
+    struct viommu_amdvi *dst;
+    ck_assert_int_eq(viommu_amdvi_create(c2, &c, &dst), 0);
+    int rr = viommu_amdvi_restore(dst, blob, len);
+    if (rr == 0) {
+        static const uint32_t regs[] = {PPRLOG, PPR_HEAD, PPR_TAIL, STATUS, 0x18};
+        for (unsigned i = 0; i < 5; i++) {
+            uint64_t a, b;
+            ck_assert_int_eq(viommu_amdvi_mmio_read(g.dev, regs[i], 8, &a), 0);
+            ck_assert_int_eq(viommu_amdvi_mmio_read(dst, regs[i], 8, &b), 0);
+            ck_assert_uint_eq(a, b);
+        }
+        struct viommu_page_request r = {
+            .size = sizeof(r), .rid = DEV, .prgi = 9, .flags = VIOMMU_PAGE_REQ_READ, .addr = 0xB000};
+        ck_assert_int_eq(viommu_amdvi_page_request(dst, &r), VIOMMU_PRQ_QUEUED);
+        ck_assert_uint_eq(th_r64(&g.th, g_ppr + 3 * 16 + 8), 0xB000);
+        uint8_t *bad = malloc(len);
+        struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
+        hb_flip_every_byte(&hb, false);
+        /* PPR head beyond the log (the section is last: base, head, tail). */
+        memcpy(bad, blob, len);
+        bad[len - 16 + 1] = 0x10; /* head = 0x1000 + ... */
+        hb_fix_crc(bad, len);
+        ck_assert_int_eq(viommu_amdvi_restore(dst, bad, len), VIOMMU_EFORMAT);
+        /* An older blob without the PPR section: log registers restore as 0. */
+        memcpy(bad, blob, len);
+        size_t olen = hb_strip_section(bad, len, 3);
+        ck_assert_uint_lt(olen, len);
+        ck_assert_int_eq(viommu_amdvi_restore(dst, bad, olen), 0);
+        uint64_t v;
+        ck_assert_int_eq(viommu_amdvi_mmio_read(dst, PPRLOG, 8, &v), 0);
+        ck_assert_uint_eq(v, 0);
+        free(bad);
+    }
+    ck_assert_int_eq(rr, 0);
+    free(blob);
+    ck_assert_int_eq(viommu_amdvi_destroy(dst), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(c2), 0);
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *ppr_suite(void)
 {
     Suite *s = suite_create("amdvi_ppr");
@@ -311,6 +381,7 @@ static Suite *ppr_suite(void)
     tcase_add_test(tc, ppr_dte_ppr_bit_needs_pprsup);
     tcase_add_test(tc, ppr_complete_ppr_request_to_vmm);
     tcase_add_test(tc, ppr_api_misuse);
+    tcase_add_test(tc, ppr_state_roundtrip_and_old_blobs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostile_blob.h"
 #include "testhost.h"
 #include "vtd_guest.h"
 
@@ -503,6 +504,115 @@ START_TEST(devtlb_ice_keeps_queue_running)
 }
 END_TEST
 
+
+static uint8_t *save_blob(struct viommu_vtd *d, size_t *len)
+{
+    size_t need = 0;
+    ck_assert_int_eq(viommu_vtd_save(d, NULL, &need), VIOMMU_ESIZE);
+    uint8_t *b = malloc(need);
+    *len = need;
+    ck_assert_int_eq(viommu_vtd_save(d, b, len), 0);
+    return b;
+}
+
+static int restore_cb(void *dev, const void *buf, size_t len)
+{
+    return viommu_vtd_restore(dev, buf, len);
+}
+
+static const uint32_t prq_regs[] = {PQH, PQH + 4, PQT, PQT + 4, PQA, PQA + 4, PRS, PECTL, PEDATA, PEADDR, PEUADDR};
+
+START_TEST(prq_state_roundtrip)
+{
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    for (unsigned i = 0; i < 3; i++)
+        ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, (uint16_t)i, 0x1000),
+                         VIOMMU_PRQ_QUEUED);
+    vg_wr(f.g, PQH, 8, 32);
+    vg_wr(f.g, PECTL, 4, IM);
+    vg_wr(f.g, PRS, 4, PPR);
+    ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, 9, 0x1000), VIOMMU_PRQ_QUEUED);
+    ck_assert_uint_eq(vg_rd(f.g, PECTL, 4), IM | IP);
+    size_t len;
+    uint8_t *blob = save_blob(f.dev, &len);
+    struct viommu_ctx *c2 = th_ctx(&f.th, true, NULL);
+    struct viommu_vtd_config c = {.size = sizeof(c), .flags = PRQ, .nfr = 8, .haw = 46};
+    struct viommu_vtd *dst;
+    ck_assert_int_eq(viommu_vtd_create(c2, &c, &dst), 0);
+    ck_assert_int_eq(viommu_vtd_restore(dst, blob, len), 0);
+    for (unsigned i = 0; i < sizeof(prq_regs) / sizeof(prq_regs[0]); i++) {
+        uint64_t a, b;
+        ck_assert_int_eq(viommu_vtd_mmio_read(f.dev, prq_regs[i], 4, &a), 0);
+        ck_assert_int_eq(viommu_vtd_mmio_read(dst, prq_regs[i], 4, &b), 0);
+        ck_assert_uint_eq(a, b);
+    }
+    /* The queue continues on the destination. */
+    struct viommu_page_request r = req(RID, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID, PASID, 7, 0xA000);
+    ck_assert_int_eq(viommu_vtd_page_request(dst, &r), VIOMMU_PRQ_QUEUED);
+    ck_assert_uint_eq(th_r64(&f.th, f.pq + 4 * 32 + 8), 0xA000 | (7u << 3) | 2);
+    /* Hostile: every bit flip is refused. */
+    uint8_t *bad = malloc(len);
+    struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
+    hb_flip_every_byte(&hb, false);
+    /* A unit without PRS refuses a blob of one with it (ECAP differs). */
+    struct viommu_vtd *noprs;
+    c.flags = SCALABLE;
+    ck_assert_int_eq(viommu_vtd_create(c2, &c, &noprs), 0);
+    ck_assert_int_eq(viommu_vtd_restore(noprs, blob, len), VIOMMU_EFORMAT);
+    ck_assert_int_eq(viommu_vtd_destroy(noprs), 0);
+    free(bad);
+    free(blob);
+    ck_assert_int_eq(viommu_vtd_destroy(dst), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(c2), 0);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(prq_state_bad_values_and_old_blobs)
+{
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    size_t len;
+    uint8_t *blob = save_blob(f.dev, &len);
+    /* The PRQ section is the last one: PRS (offset 24 of its payload) with a reserved bit. */
+    uint8_t *bad = malloc(len);
+    memcpy(bad, blob, len);
+    size_t prs_off = len - 20;
+    bad[prs_off] = 4;
+    hb_fix_crc(bad, len);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, bad, len), VIOMMU_EFORMAT);
+    bad[prs_off] = PRO;
+    hb_fix_crc(bad, len);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, bad, len), 0);
+    ck_assert_uint_eq(vg_rd(f.g, PRS, 4), PRO);
+    /* A blob without the section (written before page requests existed)
+     * restores the reset values. */
+    memcpy(bad, blob, len);
+    size_t olen = hb_strip_section(bad, len, 5);
+    ck_assert_uint_lt(olen, len);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, bad, olen), 0);
+    ck_assert_uint_eq(vg_rd(f.g, PQA, 8), 0);
+    ck_assert_uint_eq(vg_rd(f.g, PECTL, 4), IM);
+    ck_assert_uint_eq(vg_rd(f.g, PRS, 4), 0);
+    free(bad);
+    free(blob);
+    fx_fini(&f);
+    /* A unit without PRS writes the section non-critical, with reset values;
+     * its blob without the section still restores. */
+    fx_init(&f, SCALABLE, true);
+    blob = save_blob(f.dev, &len);
+    bad = malloc(len);
+    memcpy(bad, blob, len);
+    size_t olen2 = hb_strip_section(bad, len, 5);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, bad, olen2), 0);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, blob, len), 0);
+    free(bad);
+    free(blob);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *prq_suite(void)
 {
     Suite *s = suite_create("vtd_prq");
@@ -521,6 +631,8 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_wait_pd_needs_prs);
     tcase_add_test(tc, devtlb_ite_stops_queue_until_cleared);
     tcase_add_test(tc, devtlb_ice_keeps_queue_running);
+    tcase_add_test(tc, prq_state_roundtrip);
+    tcase_add_test(tc, prq_state_bad_values_and_old_blobs);
     suite_add_tcase(s, tc);
     return s;
 }
