@@ -259,6 +259,30 @@ class AmdviTest(unittest.TestCase):
         self.assertEqual(self.ctx.pt_translate(cfg, 0x1000, v.Perm.READ).addr, 0x5000)
         self.assertTrue(v.amdv1_format().name)
 
+    def test_ppr_log_and_complete_ppr(self):
+        """48882 PPR log: a page request lands in the log, COMPLETE_PPR_REQUEST reaches the callback."""
+        d, ram = self.dev, self.ram
+        ppr = 0x104000
+        d.mmio_write(0x00, 8, self.DEVTAB)
+        d.mmio_write(0x08, 8, self.CMDBUF | (8 << 56))
+        d.mmio_write(0x10, 8, self.EVTLOG | (8 << 56))
+        d.mmio_write(0x38, 8, ppr | (8 << 56))
+        d.mmio_write(0x18, 8, (1 << 15) | (1 << 13) | (1 << 12) | (1 << 2) | 1)  # PPREn PPRLogEn CmdBufEn EvtLogEn
+        w64(ram, self.DEVTAB + 0x10 * 32, 1 | (1 << 52))                  # V, PPR
+        got = []
+        d.set_page_response_fn(lambda r: got.append((r.rid, r.pasid, r.prgi, r.code, r.flags)))
+        st = d.page_request(0x10, 0x7000, v.PageReqFlag.READ | v.PageReqFlag.PASID_VALID | v.PageReqFlag.LAST,
+                            prgi=5, pasid=3)
+        self.assertEqual(st, v.PrqStatus.QUEUED)
+        e0 = r64(ram, ppr)
+        self.assertEqual((e0 & 0xFFFF, (e0 >> 16) & 0xFFFF, (e0 >> 32) & 0x3FF, e0 >> 60), (0x10, 3, 0x205, 1))
+        self.assertEqual(r64(ram, ppr + 8), 0x7000)
+        self.assertEqual(d.page_request(0x20, 0x7000, v.PageReqFlag.READ), v.PrqStatus.INVALID)
+        self.cmd(0x10 | (7 << 60) | (3 << 32), (1 << 2) | ((5 | (v.PageResponseCode.SUCCESS << 12)) << 32))
+        self.assertEqual(got, [(0x10, 3, 5, 0, v.PageReqFlag.PASID_VALID)])
+        d.set_page_response_fn(None)
+        self.assertEqual(d.stats().ppr_completions, 1)
+
     def test_ivrs_and_cap_block(self):
         tbl = self.dev.build_ivrs([v.IvrsDev(kind=v.IvrsDevKind.RANGE, devid=0, devid_last=0xFF)])
         self.assertEqual(tbl[:4], b"IVRS")
