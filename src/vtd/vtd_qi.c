@@ -6,9 +6,10 @@
  * and 256-bit descriptors), 6.5.2.1 context-cache, 6.5.2.2 PASID-cache,
  * 6.5.2.3 IOTLB, 6.5.2.4 PASID-based IOTLB, 6.5.2.5 device-TLB, 6.5.2.6
  * PASID-based device-TLB, 6.5.2.7 interrupt entry cache (vtd_ir.c),
- * 6.5.2.8 invalidation wait, 6.5.2.10 queue errors (IQE with IQERCD.IQEI,
- * IQH left at the offending descriptor, processing stops until software
- * clears FSTS.IQE).
+ * 6.5.2.8 invalidation wait (PD with ECAP.PRS), 6.5.2.9 page group response
+ * (vtd_prq.c), 6.5.2.10 queue errors (IQE with IQERCD.IQEI, IQH left at the
+ * offending descriptor, processing stops until software clears FSTS.IQE;
+ * likewise while ITE, reported by the VMM, is set).
  *
  * Descriptors processed per doorbell are bounded by
  * viommu_vtd_config::descs_per_doorbell; the rest continue on the next IQT
