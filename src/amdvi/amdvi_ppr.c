@@ -108,6 +108,12 @@ static int page_request(struct viommu_amdvi *dev, const struct viommu_page_reque
             amdvi_msi(dev);
         return VIOMMU_PRQ_FULL;
     }
+    /* Drop what is cached for the page before it is reported: the guest
+     * fixes its tables and completes the request without an invalidation
+     * (an IOTLB is a cache: dropping more than needed is always allowed). */
+    struct amdvi_devstate *ds = amdvi_find_dev(dev, req->rid);
+    if (ds)
+        vi_iotlb_invalidate_as(ds->as, req->addr & ~UINT64_C(0xfff), req->addr | 0xfff);
     uint32_t e[4];
     build_entry(req, PPR_TYPE_REQUEST, e);
     uint8_t b[16];

@@ -25,6 +25,9 @@
  *    unless the request asked for write.
  *  - No private data (ECAP.PDS = 0): the upper half of every descriptor is
  *    zero, and a response with bit 5 (PDP) set is a reserved-field error.
+ *  - A queued request first drops the IOTLB entries of its page for the
+ *    requester's space (implicit invalidation): the guest's fault handler
+ *    fixes its tables and answers without invalidating.
  */
 #include "vtd/vtd_prq.h"
 
@@ -246,6 +249,16 @@ static int page_request(struct viommu_vtd *dev, const struct viommu_page_request
         hi |= VTD_PRD_WRR;
     if (req->flags & VIOMMU_PAGE_REQ_LAST)
         hi |= VTD_PRD_LPIG;
+    /* The guest answers a page request by fixing its tables, without an
+     * IOTLB invalidation: what is cached for the page goes before the
+     * request is reported (as QEMU's implicit invalidation does), so the
+     * device's retry walks the new entries. Shadows are not touched: they
+     * follow the guest's invalidations. */
+    uint64_t page = req->addr & VTD_PRD_ADDR;
+    uint32_t pasid = with_pasid ? req->pasid : VIOMMU_PASID_NONE;
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        if (v->rid == req->rid && v->pasid == pasid)
+            vi_iotlb_invalidate_as(v->as, page, page | 0xfff);
     uint8_t b[VTD_PRQ_DESC_BYTES];
     memset(b, 0, sizeof(b));
     vi_put_le64(b, lo);

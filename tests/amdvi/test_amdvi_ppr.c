@@ -301,6 +301,28 @@ START_TEST(ppr_api_misuse)
 END_TEST
 
 
+START_TEST(ppr_drops_cached_translation_of_the_page)
+{
+    struct guest g;
+    setup(&g, NULL);
+    uint64_t dte = g.devtab + 32ull * DEV;
+    uint64_t root = th_r64(&g.th, dte) & UINT64_C(0x000FFFFFFFFFF000);
+    g_pt_map(&g, root, 4, 0x8000, 0x300000, 12, 1 /* read */);
+    g_inv_pages(&g, DOM, 0x8000, 0x1000);
+    ck_assert(g_sync(&g));
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_amdvi_get_as(g.dev, DEV, &as), 0);
+    struct viommu_translation t;
+    struct viommu_fault f;
+    ck_assert_int_eq(viommu_as_translate(as, 0x8000, VIOMMU_PERM_READ, &t, &f), 0); /* cached */
+    g_pt_map(&g, root, 4, 0x8000, 0x300000, 12, 3);
+    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_LAST, 0, 1, 0x8000), VIOMMU_PRQ_QUEUED);
+    ck_assert_int_eq(viommu_as_translate(as, 0x8123, VIOMMU_PERM_WRITE, &t, &f), 0);
+    ck_assert_uint_eq(t.addr, 0x300000);
+    g_fini(&g);
+}
+END_TEST
+
 static uint8_t *save_blob(struct viommu_amdvi *d, size_t *len)
 {
     size_t need = 0;
@@ -381,6 +403,7 @@ static Suite *ppr_suite(void)
     tcase_add_test(tc, ppr_dte_ppr_bit_needs_pprsup);
     tcase_add_test(tc, ppr_complete_ppr_request_to_vmm);
     tcase_add_test(tc, ppr_api_misuse);
+    tcase_add_test(tc, ppr_drops_cached_translation_of_the_page);
     tcase_add_test(tc, ppr_state_roundtrip_and_old_blobs);
     suite_add_tcase(s, tc);
     return s;

@@ -505,6 +505,30 @@ START_TEST(devtlb_ice_keeps_queue_running)
 END_TEST
 
 
+START_TEST(prq_drops_cached_translation_of_the_page)
+{
+    /* The guest resolves a page request by fixing its tables and answering;
+     * it sends no IOTLB invalidation (the request itself made the unit drop
+     * what it cached for the page). A read-only page made writable must be
+     * writable for the device's retry. */
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    vg_pt_map(&f.pt, 0x8000, 0x300000, 12, VG_R);
+    vg_iotlb_psi(f.g, DID, 0x8000, 0, false);
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_vtd_get_as(f.dev, RID, PASID, &as), 0);
+    struct viommu_translation t;
+    struct viommu_fault flt;
+    ck_assert_int_eq(viommu_as_translate(as, 0x8000, VIOMMU_PERM_READ, &t, &flt), 0); /* cached */
+    vg_pt_map(&f.pt, 0x8000, 0x300000, 12, VG_R | VG_W);
+    ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 1, 0x8000),
+                     VIOMMU_PRQ_QUEUED);
+    ck_assert_int_eq(viommu_as_translate(as, 0x8123, VIOMMU_PERM_WRITE, &t, &flt), 0);
+    ck_assert_uint_eq(t.addr, 0x300000);
+    fx_fini(&f);
+}
+END_TEST
+
 static uint8_t *save_blob(struct viommu_vtd *d, size_t *len)
 {
     size_t need = 0;
@@ -631,6 +655,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_wait_pd_needs_prs);
     tcase_add_test(tc, devtlb_ite_stops_queue_until_cleared);
     tcase_add_test(tc, devtlb_ice_keeps_queue_running);
+    tcase_add_test(tc, prq_drops_cached_translation_of_the_page);
     tcase_add_test(tc, prq_state_roundtrip);
     tcase_add_test(tc, prq_state_bad_values_and_old_blobs);
     suite_add_tcase(s, tc);
