@@ -178,6 +178,10 @@ void amdvi_ppr_complete(struct viommu_amdvi *dev, const uint32_t c[4])
         rsp.pasid = c[1] & 0xfffffu;
     }
     dev->stats.ppr_completions++;
-    if (dev->resp_fn)
+    if (dev->resp_fn) {
+        /* Marked as a callback: a call back into the context gets VIOMMU_EBUSY, not a deadlock. */
+        vi_callback_begin(dev->ctx);
         dev->resp_fn(dev->resp_opaque, &rsp);
+        vi_callback_end(dev->ctx);
+    }
 }

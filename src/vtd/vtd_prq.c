@@ -328,8 +328,12 @@ unsigned vtd_prq_response_desc(struct viommu_vtd *dev, const uint64_t *d)
         rsp.pasid = (uint32_t)VI_FIELD_GET(VTD_PGR_PASID, d[0]);
     }
     dev->stats.page_responses++;
-    if (dev->resp_fn)
+    if (dev->resp_fn) {
+        /* Marked as a callback: a call back into the context gets VIOMMU_EBUSY, not a deadlock. */
+        vi_callback_begin(dev->ctx);
         dev->resp_fn(dev->resp_opaque, &rsp);
+        vi_callback_end(dev->ctx);
+    }
     return 0;
 }
 

@@ -323,6 +323,33 @@ START_TEST(ppr_drops_cached_translation_of_the_page)
 }
 END_TEST
 
+struct reenter {
+    struct viommu_amdvi *dev;
+    int rc, calls;
+};
+
+static void on_rsp_reenter(void *o, const struct viommu_page_response *r)
+{
+    struct reenter *e = o;
+    struct viommu_page_request q = {.size = sizeof(q), .rid = r->rid, .flags = VIOMMU_PAGE_REQ_READ};
+    e->calls++;
+    e->rc = viommu_amdvi_page_request(e->dev, &q);
+}
+
+START_TEST(ppr_response_callback_cannot_reenter)
+{
+    struct guest g;
+    setup(&g, NULL);
+    struct reenter e = {.dev = g.dev};
+    ck_assert_int_eq(viommu_amdvi_set_page_response_fn(g.dev, on_rsp_reenter, &e), 0);
+    g_cmd(&g, DEV, 7u << 28, 0, 0, false);
+    ck_assert(g_sync(&g));
+    ck_assert_int_eq(e.calls, 1);
+    ck_assert_int_eq(e.rc, VIOMMU_EBUSY);
+    g_fini(&g);
+}
+END_TEST
+
 static uint8_t *save_blob(struct viommu_amdvi *d, size_t *len)
 {
     size_t need = 0;
@@ -404,6 +431,7 @@ static Suite *ppr_suite(void)
     tcase_add_test(tc, ppr_complete_ppr_request_to_vmm);
     tcase_add_test(tc, ppr_api_misuse);
     tcase_add_test(tc, ppr_drops_cached_translation_of_the_page);
+    tcase_add_test(tc, ppr_response_callback_cannot_reenter);
     tcase_add_test(tc, ppr_state_roundtrip_and_old_blobs);
     suite_add_tcase(s, tc);
     return s;

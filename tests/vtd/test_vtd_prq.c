@@ -529,6 +529,37 @@ START_TEST(prq_drops_cached_translation_of_the_page)
 }
 END_TEST
 
+struct reenter {
+    struct viommu_vtd *dev;
+    int rc_request, rc_set, calls;
+};
+
+static void on_rsp_reenter(void *o, const struct viommu_page_response *r)
+{
+    struct reenter *e = o;
+    struct viommu_page_request q = {.size = sizeof(q), .rid = r->rid, .flags = VIOMMU_PAGE_REQ_READ};
+    e->calls++;
+    e->rc_request = viommu_vtd_page_request(e->dev, &q);
+    e->rc_set = viommu_vtd_set_page_response_fn(e->dev, NULL, NULL);
+}
+
+START_TEST(prq_response_callback_cannot_reenter)
+{
+    /* A VMM that answers the device from the callback and calls back into
+     * the unit gets VIOMMU_EBUSY (the context lock is held), never a hang. */
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    struct reenter e = {.dev = f.dev};
+    ck_assert_int_eq(viommu_vtd_set_page_response_fn(f.dev, on_rsp_reenter, &e), 0);
+    vg_qi(f.g, 9 | ((uint64_t)RID << 16), 0);
+    ck_assert(vg_wait(f.g));
+    ck_assert_int_eq(e.calls, 1);
+    ck_assert_int_eq(e.rc_request, VIOMMU_EBUSY);
+    ck_assert_int_eq(e.rc_set, VIOMMU_EBUSY);
+    fx_fini(&f);
+}
+END_TEST
+
 static uint8_t *save_blob(struct viommu_vtd *d, size_t *len)
 {
     size_t need = 0;
@@ -656,6 +687,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, devtlb_ite_stops_queue_until_cleared);
     tcase_add_test(tc, devtlb_ice_keeps_queue_running);
     tcase_add_test(tc, prq_drops_cached_translation_of_the_page);
+    tcase_add_test(tc, prq_response_callback_cannot_reenter);
     tcase_add_test(tc, prq_state_roundtrip);
     tcase_add_test(tc, prq_state_bad_values_and_old_blobs);
     suite_add_tcase(s, tc);
