@@ -73,8 +73,8 @@ struct viommu_page_response {
 
 /**
  * @brief Page-response callback. Runs with the context lock held (like every
- *        libviommu callback): forward the response, do not call into the
- *        context.
+ *        libviommu callback): forward the response; calls into the same
+ *        context from here return ::VIOMMU_EBUSY.
  * @param opaque The pointer given at registration.
  * @param rsp The response (valid during the call only).
  */
@@ -86,9 +86,11 @@ enum viommu_prq_status {
      *  page-response callback (for the last request of the group). */
     VIOMMU_PRQ_QUEUED = 0,
     /** The queue is full or an overflow is pending (VT-d PRS.PRO, AMD-Vi
-     *  PPROverflow): dropped, overflow flagged and the guest interrupted. VT-d
-     *  hardware answers a dropped last request of a group with Success
-     *  (the device retries); answer ::VIOMMU_PAGE_RESP_SUCCESS. */
+     *  PPROverflow): dropped, overflow flagged and the guest interrupted. The
+     *  guest never sees it: for the last request of a group answer
+     *  ::VIOMMU_PAGE_RESP_SUCCESS (the device retries the access and
+     *  faults again once there is room), or ::VIOMMU_PAGE_RESP_FAILURE to
+     *  make it stop using PRI. */
     VIOMMU_PRQ_FULL = 1,
     /** Page requests are not enabled by the guest (VT-d: translation or the
      *  page request queue not set up; AMD-Vi: IommuEn, PPREn or PPRLogEn
