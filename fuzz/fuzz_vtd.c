@@ -55,9 +55,9 @@ static uint64_t take(struct in *in, unsigned bytes)
     return v;
 }
 
-static const uint16_t regs[] = {0x18, 0x20, 0x28, 0x34, 0x38, 0x3c, 0x40, 0x44, 0x80, 0x88, 0x90, 0x9c,
-                                0xa0, 0xa4, 0xa8, 0xac, 0x100, 0x108, 0x200, 0x208, 0x218, 0xc0, 0xc8,
-                                0xd0, 0xdc, 0xe0, 0xe4, 0xe8, 0xec};
+static const uint16_t regs[] = {0x18,  0x20, 0x28, 0x34, 0x38, 0x3c, 0x40,  0x44,  0x80,  0x88,
+                                0x90,  0x9c, 0xa0, 0xa4, 0xa8, 0xac, 0x100, 0x108, 0x200, 0x208,
+                                0x218, 0xc0, 0xc8, 0xd0, 0xdc, 0xe0, 0xe4,  0xe8,  0xec};
 
 /* Page group responses reach the VMM with fields in range. */
 static void on_page_response(void *opaque, const struct viommu_page_response *r)
@@ -81,12 +81,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct viommu_vtd_config cfg = {
         .size = sizeof(cfg),
         /* Scalable units also take first-stage tables (PGTT 001b), SSTS stays. */
-        .flags =
-            VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT |
-            ((mode & 1) ? VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L |
-                              VIOMMU_VTD_F_PRS
-                        : 0) |
-            ((mode & 2) ? VIOMMU_VTD_F_NO_CACHING_MODE : 0),
+        .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT |
+                 ((mode & 1) ? VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L |
+                                   VIOMMU_VTD_F_PRS
+                             : 0) |
+                 ((mode & 2) ? VIOMMU_VTD_F_NO_CACHING_MODE : 0),
         .agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57,
         .nfr = (uint8_t)(1 + (mode >> 4)),
         .descs_per_doorbell = 1u + ((mode >> 2) & 3) * 8,

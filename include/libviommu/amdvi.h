@@ -106,7 +106,7 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief Every EFR feature bit or field that may be requested in viommu_amdvi_config::efr_features. */
 #define VIOMMU_AMDVI_EFR_ALL                                                                                      \
     (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP |        \
-     VIOMMU_AMDVI_EFR_PPRSUP | VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_MASK |                               \
+     VIOMMU_AMDVI_EFR_PPRSUP | VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_MASK |     \
      VIOMMU_AMDVI_EFR_GLXSUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK | VIOMMU_AMDVI_EFR_GIOSUP)
 /** @brief The guest-table features Linux's `amd_iommu=pgtbl_v2` needs: GTSup, GIoSup,
  *  NXSup, 5-level guest tables, GLXSup 1 (two-level GCR3 tables) and 16 PASID bits. */
@@ -342,15 +342,15 @@ VIOMMU_API int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_am
 
 /** @brief Event codes (spec §2.5). */
 enum viommu_amdvi_event_code {
-    VIOMMU_AMDVI_EV_NONE = 0,                 /**< No event. */
+    VIOMMU_AMDVI_EV_NONE = 0,                    /**< No event. */
     VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY = 1, /**< ILLEGAL_DEV_TABLE_ENTRY. */
-    VIOMMU_AMDVI_EV_IO_PAGE_FAULT = 2,        /**< IO_PAGE_FAULT. */
-    VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR = 3,     /**< DEV_TAB_HARDWARE_ERROR. */
-    VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR = 4,    /**< PAGE_TAB_HARDWARE_ERROR. */
-    VIOMMU_AMDVI_EV_ILLEGAL_COMMAND = 5,      /**< ILLEGAL_COMMAND_ERROR. */
-    VIOMMU_AMDVI_EV_COMMAND_HW_ERROR = 6,     /**< COMMAND_HARDWARE_ERROR. */
-    VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST = 8, /**< INVALID_DEVICE_REQUEST. */
-    VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST = 9,  /**< INVALID_PPR_REQUEST (a page request the DTE does not allow). */
+    VIOMMU_AMDVI_EV_IO_PAGE_FAULT = 2,           /**< IO_PAGE_FAULT. */
+    VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR = 3,        /**< DEV_TAB_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR = 4,       /**< PAGE_TAB_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_ILLEGAL_COMMAND = 5,         /**< ILLEGAL_COMMAND_ERROR. */
+    VIOMMU_AMDVI_EV_COMMAND_HW_ERROR = 6,        /**< COMMAND_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST = 8,  /**< INVALID_DEVICE_REQUEST. */
+    VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST = 9, /**< INVALID_PPR_REQUEST (a page request the DTE does not allow). */
 };
 
 /** @brief Outcome of resolving one DTE with viommu_amdvi_resolve() (the 0.1

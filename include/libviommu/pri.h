@@ -45,20 +45,20 @@ enum viommu_page_req_flag {
 
 /** @brief One PCIe page request message (device to IOMMU). */
 struct viommu_page_request {
-    size_t size;     /**< sizeof(struct viommu_page_request) as compiled by the caller. */
-    uint16_t rid;    /**< Requester ID (bus << 8 | devfn). */
-    uint16_t prgi;   /**< Page request group index (0..511). */
-    uint32_t flags;  /**< enum viommu_page_req_flag. */
-    uint32_t pasid;  /**< PASID (< 2^20) with ::VIOMMU_PAGE_REQ_PASID_VALID; else ignored. */
+    size_t size;       /**< sizeof(struct viommu_page_request) as compiled by the caller. */
+    uint16_t rid;      /**< Requester ID (bus << 8 | devfn). */
+    uint16_t prgi;     /**< Page request group index (0..511). */
+    uint32_t flags;    /**< enum viommu_page_req_flag. */
+    uint32_t pasid;    /**< PASID (< 2^20) with ::VIOMMU_PAGE_REQ_PASID_VALID; else ignored. */
     uint32_t reserved; /**< Zero. */
-    uint64_t addr;   /**< Page address (bits 11:0 are ignored). */
+    uint64_t addr;     /**< Page address (bits 11:0 are ignored). */
 };
 
 /** @brief PCIe PRG response codes (PCIe base spec, "PRG Response Message"). */
 enum viommu_page_response_code {
-    VIOMMU_PAGE_RESP_SUCCESS = 0x0,  /**< Pages made resident; the device retries its translation. */
-    VIOMMU_PAGE_RESP_INVALID = 0x1,  /**< Invalid request: the device treats the pages as not mappable. */
-    VIOMMU_PAGE_RESP_FAILURE = 0xF,  /**< Response failure: the device disables its PRI. */
+    VIOMMU_PAGE_RESP_SUCCESS = 0x0, /**< Pages made resident; the device retries its translation. */
+    VIOMMU_PAGE_RESP_INVALID = 0x1, /**< Invalid request: the device treats the pages as not mappable. */
+    VIOMMU_PAGE_RESP_FAILURE = 0xF, /**< Response failure: the device disables its PRI. */
 };
 
 /** @brief One page (group) response from the guest, to forward to the device. */
@@ -66,7 +66,7 @@ struct viommu_page_response {
     size_t size;    /**< sizeof(struct viommu_page_response) as compiled by the library. */
     uint16_t rid;   /**< Requester ID the response goes to. */
     uint16_t prgi;  /**< Page request group index (0..511). */
-    uint32_t flags; /**< ::VIOMMU_PAGE_REQ_PASID_VALID and (VT-d) ::VIOMMU_PAGE_REQ_LAST as the guest wrote them. */
+    uint32_t flags; /**< ::VIOMMU_PAGE_REQ_PASID_VALID and (VT-d) ::VIOMMU_PAGE_REQ_LAST, as written. */
     uint32_t pasid; /**< PASID with ::VIOMMU_PAGE_REQ_PASID_VALID; else ::VIOMMU_PASID_NONE. */
     uint32_t code;  /**< Response code as written by the guest (4 bits; enum viommu_page_response_code). */
 };

@@ -79,8 +79,8 @@
 #define AMDVI_STS_PPR_OVERFLOW VI_BIT(5)
 #define AMDVI_STS_PPR_INT VI_BIT(6)
 #define AMDVI_STS_PPR_RUN VI_BIT(7)
-#define AMDVI_STS_W1C                                                                                      \
-    (AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_INT | AMDVI_STS_COMWAIT_INT | AMDVI_STS_PPR_OVERFLOW |        \
+#define AMDVI_STS_W1C                                                                                             \
+    (AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_INT | AMDVI_STS_COMWAIT_INT | AMDVI_STS_PPR_OVERFLOW |                \
      AMDVI_STS_PPR_INT)
 
 /* EFR (spec §3.4.5). */

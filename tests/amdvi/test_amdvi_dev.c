@@ -228,7 +228,7 @@ START_TEST(cmd_advertised_optional_commands_are_legal)
     ck_assert(!g_event(&g, ev));
     g_fini(&g);
     g_init(&g, 6, EFR_ALL & ~VIOMMU_AMDVI_EFR_PPRSUP, 0);
-    g_cmd(&g, 0, 7u << 28, 0, 0, false);          /* COMPLETE_PPR without PPRSup */
+    g_cmd(&g, 0, 7u << 28, 0, 0, false); /* COMPLETE_PPR without PPRSup */
     ck_assert(!g_sync(&g));
     ck_assert(g_event(&g, ev));
     ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_COMMAND);

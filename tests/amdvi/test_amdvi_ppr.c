@@ -112,9 +112,9 @@ START_TEST(ppr_entry_format_and_interrupt)
     ck_assert_int_eq(send(&g, DEV, fl, 0xABCDE, 0x1A5, UINT64_C(0x76543210FFF)), VIOMMU_PRQ_QUEUED);
     uint64_t q0 = th_r64(&g.th, g_ppr), q1 = th_r64(&g.th, g_ppr + 8);
     ck_assert_uint_eq(q0 & 0xffff, DEV);
-    ck_assert_uint_eq((q0 >> 16) & 0xffff, 0xBCDE);          /* PASID[15:0] */
-    ck_assert_uint_eq((q0 >> 32) & 0x3ff, 0x1A5 | 0x200);    /* tag: PRGI, last */
-    ck_assert_uint_eq((q0 >> 42) & 0xf, 0xA);                /* PASID[19:16] */
+    ck_assert_uint_eq((q0 >> 16) & 0xffff, 0xBCDE);                       /* PASID[15:0] */
+    ck_assert_uint_eq((q0 >> 32) & 0x3ff, 0x1A5 | 0x200);                 /* tag: PRGI, last */
+    ck_assert_uint_eq((q0 >> 42) & 0xf, 0xA);                             /* PASID[19:16] */
     ck_assert_uint_eq((q0 >> 48) & 0xfff, 0x2 | 0x4 | 0x8 | 0x10 | 0x40); /* EXEC READ WRITE US GN */
     ck_assert_uint_eq(q0 >> 60, 1);
     ck_assert_uint_eq(q1, UINT64_C(0x76543210000));
@@ -128,9 +128,9 @@ START_TEST(ppr_entry_format_and_interrupt)
     ck_assert_uint_eq((q0 >> 48) & 0xfff, 0x4 | 0x10);
     ck_assert_uint_eq((q0 >> 32) & 0x3ff, 3);
     ck_assert_uint_eq((q0 >> 16) & 0xffff, 0);
-    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PRIV | VIOMMU_PAGE_REQ_PASID_VALID, 5, 4,
-                          0x6000),
-                     VIOMMU_PRQ_QUEUED);
+    ck_assert_int_eq(
+        send(&g, DEV, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PRIV | VIOMMU_PAGE_REQ_PASID_VALID, 5, 4, 0x6000),
+        VIOMMU_PRQ_QUEUED);
     q0 = th_r64(&g.th, g_ppr + 32);
     ck_assert_uint_eq((q0 >> 48) & 0xfff, 0x4 | 0x40);
     /* PprIntEn clear: PPRInt still set, no MSI. */
@@ -203,8 +203,8 @@ START_TEST(ppr_dte_without_ppr_logs_invalid_ppr_request)
     th_w64(&g.th, dte, th_r64(&g.th, dte) & ~DTE_PPR);
     g_inv_dte(&g, DEV);
     ck_assert(g_sync(&g));
-    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 0x12345,
-                          0x42, 0x3000),
+    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST,
+                          0x12345, 0x42, 0x3000),
                      VIOMMU_PRQ_INVALID);
     ck_assert_uint_eq(g_mmio_r(&g, PPR_TAIL), 0);
     uint32_t ev[4];
@@ -300,7 +300,6 @@ START_TEST(ppr_api_misuse)
 }
 END_TEST
 
-
 START_TEST(ppr_drops_cached_translation_of_the_page)
 {
     struct guest g;
@@ -375,7 +374,12 @@ START_TEST(ppr_state_roundtrip_and_old_blobs)
     size_t len;
     uint8_t *blob = save_blob(g.dev, &len);
     struct viommu_ctx *c2 = th_ctx(&g.th, true, NULL);
-    struct viommu_amdvi_config c = {.size = sizeof(c), .bdf = 0x0002, .cap_offset = 0x40, .levels = 4, .dma_remap = 1, .mmio_base = G_MMIO_BASE,
+    struct viommu_amdvi_config c = {.size = sizeof(c),
+                                    .bdf = 0x0002,
+                                    .cap_offset = 0x40,
+                                    .levels = 4,
+                                    .dma_remap = 1,
+                                    .mmio_base = G_MMIO_BASE,
                                     .efr_features = PPRSUP | VIOMMU_AMDVI_EFR_IASUP};
     struct viommu_amdvi *dst;
     ck_assert_int_eq(viommu_amdvi_create(c2, &c, &dst), 0);

@@ -63,8 +63,8 @@ static struct rnd_req random_req(uint64_t *seed, const uint16_t *rids, unsigned 
 
 static int submit(int (*fn)(void *, const struct viommu_page_request *), void *dev, const struct rnd_req *q)
 {
-    struct viommu_page_request r = {.size = sizeof(r), .rid = q->rid, .prgi = q->prgi, .flags = q->flags,
-                                    .pasid = q->pasid, .addr = q->addr};
+    struct viommu_page_request r = {
+        .size = sizeof(r), .rid = q->rid, .prgi = q->prgi, .flags = q->flags, .pasid = q->pasid, .addr = q->addr};
     return fn(dev, &r);
 }
 
@@ -140,7 +140,7 @@ START_TEST(model_vtd_page_request_queue)
     th.nmsi = 0;
 
     /* The model. */
-    uint64_t (*mem)[4] = calloc(n, sizeof(*mem));
+    uint64_t(*mem)[4] = calloc(n, sizeof(*mem));
     uint64_t head = 0, tail = 0, msis = 0;
     bool ppr = false, pro = false;
     static const uint16_t rids[] = {V_RID_OK, V_RID_OK, V_RID_OK, V_RID_NOPRE, V_RID_NONE};
@@ -226,9 +226,10 @@ static void amd_encode(const struct rnd_req *q, unsigned type, uint64_t e[2])
 {
     bool pv = (q->flags & VIOMMU_PAGE_REQ_PASID_VALID) != 0;
     uint64_t pasid = pv ? q->pasid : 0;
-    uint64_t flags = ((q->flags & VIOMMU_PAGE_REQ_EXEC) ? 0x2 : 0) | ((q->flags & VIOMMU_PAGE_REQ_READ) ? 0x4 : 0) |
-                     ((q->flags & VIOMMU_PAGE_REQ_WRITE) ? 0x8 : 0) | ((q->flags & VIOMMU_PAGE_REQ_PRIV) ? 0 : 0x10) |
-                     (pv ? 0x40 : 0);
+    uint64_t flags = ((q->flags & VIOMMU_PAGE_REQ_EXEC) ? 0x2 : 0) |
+                     ((q->flags & VIOMMU_PAGE_REQ_READ) ? 0x4 : 0) |
+                     ((q->flags & VIOMMU_PAGE_REQ_WRITE) ? 0x8 : 0) |
+                     ((q->flags & VIOMMU_PAGE_REQ_PRIV) ? 0 : 0x10) | (pv ? 0x40 : 0);
     uint64_t tag = q->prgi | ((q->flags & VIOMMU_PAGE_REQ_LAST) ? 0x200 : 0);
     e[0] = q->rid | ((pasid & 0xFFFF) << 16) | (tag << 32) | ((pasid >> 16) << 42) | (flags << 48) |
            ((uint64_t)type << 60);
@@ -255,7 +256,7 @@ START_TEST(model_amdvi_ppr_log)
     ck_assert_int_eq(viommu_amdvi_set_page_response_fn(g.dev, on_rsp, &log), 0);
     g.th.nmsi = 0;
 
-    uint64_t (*mem)[2] = calloc(n, sizeof(*mem));
+    uint64_t(*mem)[2] = calloc(n, sizeof(*mem));
     uint64_t head = 0, tail = 0, msis = 0;
     bool ovf = false, run = true, pint = false;
     static const uint16_t rids[] = {A_DEV_OK, A_DEV_OK, A_DEV_OK, A_DEV_NOPPR, A_DEV_INVALID};

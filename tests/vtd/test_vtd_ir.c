@@ -788,7 +788,7 @@ START_TEST(state_roundtrip_and_old_blobs)
      * off. It restores into a unit that now advertises IR, IR off. */
     size_t l3;
     uint8_t *old = save(d3, &l3);
-    l3 = hb_strip_section(old, l3, 5); /* older than page requests too */
+    l3 = hb_strip_section(old, l3, 5);          /* older than page requests too */
     ck_assert_uint_eq(old[l3 - 16 - 8 + 2], 0); /* not critical when unused */
     l3 -= 16 + 8;
     fix_crc(old, l3);

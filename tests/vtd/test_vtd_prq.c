@@ -149,7 +149,8 @@ START_TEST(prq_caps_and_config)
 
     ck_assert(th_init(&f.th, 1u << 20));
     f.ctx = th_ctx(&f.th, false, NULL);
-    struct viommu_vtd_config c = {.size = sizeof(c), .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT | VIOMMU_VTD_F_PRS};
+    struct viommu_vtd_config c = {.size = sizeof(c),
+                                  .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT | VIOMMU_VTD_F_PRS};
     ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &f.dev), VIOMMU_EINVAL); /* needs scalable */
     c.flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_PRS;
     ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &f.dev), VIOMMU_EINVAL); /* needs DT */
@@ -189,8 +190,8 @@ START_TEST(prq_descriptor_format)
 {
     struct fx f;
     fx_init(&f, PRQ, true);
-    uint32_t fl = VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_LAST | VIOMMU_PAGE_REQ_PASID_VALID |
-                  VIOMMU_PAGE_REQ_EXEC | VIOMMU_PAGE_REQ_PRIV;
+    uint32_t fl = VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_LAST |
+                  VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_EXEC | VIOMMU_PAGE_REQ_PRIV;
     ck_assert_int_eq(send(&f, fl, 0x1A5, 0x7654321FFF), VIOMMU_PRQ_QUEUED);
     uint64_t lo = th_r64(&f.th, f.pq), hi = th_r64(&f.th, f.pq + 8);
     ck_assert_uint_eq(lo, 1 | (1u << 8) | ((uint64_t)RID << 16) | ((uint64_t)PASID << 32) | (UINT64_C(1) << 52) |
@@ -260,8 +261,9 @@ START_TEST(prq_overflow_sets_pro_and_drops)
                          VIOMMU_PRQ_QUEUED);
     ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 127 * 32);
     ck_assert_uint_eq(f.th.nmsi, 1);
-    ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 1, 0x1000),
-                     VIOMMU_PRQ_FULL);
+    ck_assert_int_eq(
+        send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 1, 0x1000),
+        VIOMMU_PRQ_FULL);
     ck_assert_uint_eq(vg_rd(f.g, PRS, 4), PPR | PRO);
     ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 127 * 32);
     /* PPR was already set and IP clear: PRO rising raises the event. */
@@ -290,11 +292,11 @@ START_TEST(prq_pre_clear_faults_0x47)
     ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID, 1, 0x3000), VIOMMU_PRQ_INVALID);
     ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 0);
     uint64_t hi = vg_rd(f.g, FRCD + 8, 8);
-    ck_assert(hi >> 63);                          /* F */
-    ck_assert_uint_eq((hi >> 32) & 0xFF, 0x47);   /* SCT.8 */
+    ck_assert(hi >> 63);                        /* F */
+    ck_assert_uint_eq((hi >> 32) & 0xFF, 0x47); /* SCT.8 */
     ck_assert_uint_eq(hi & 0xFFFF, RID);
     ck_assert_uint_eq((hi >> 40) & 0xFFFFF, PASID);
-    ck_assert(!(hi & (UINT64_C(1) << 62)));       /* write */
+    ck_assert(!(hi & (UINT64_C(1) << 62))); /* write */
     ck_assert_uint_eq(vg_rd(f.g, FRCD, 8), 0x3000);
     fx_fini(&f);
 }
@@ -417,12 +419,12 @@ START_TEST(prq_page_group_response_reserved_bits)
     static const struct {
         uint64_t q0, q1;
     } bad[] = {
-        {9 | (1u << 5), 0},                 /* PDP without ECAP.PDS */
-        {9 | (1u << 6), 0},                 /* reserved 8:6 */
-        {9 | (UINT64_C(1) << 52), 0},       /* reserved 63:52 */
-        {9, 1},                             /* reserved qw1 bit 0 */
-        {9, 2},                             /* reserved qw1 bit 1 */
-        {9, UINT64_C(1) << 12},             /* reserved qw1 63:12 */
+        {9 | (1u << 5), 0},           /* PDP without ECAP.PDS */
+        {9 | (1u << 6), 0},           /* reserved 8:6 */
+        {9 | (UINT64_C(1) << 52), 0}, /* reserved 63:52 */
+        {9, 1},                       /* reserved qw1 bit 0 */
+        {9, 2},                       /* reserved qw1 bit 1 */
+        {9, UINT64_C(1) << 12},       /* reserved qw1 63:12 */
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct fx f;
@@ -504,7 +506,6 @@ START_TEST(devtlb_ice_keeps_queue_running)
 }
 END_TEST
 
-
 START_TEST(prq_drops_cached_translation_of_the_page)
 {
     /* The guest resolves a page request by fixing its tables and answering;
@@ -521,8 +522,9 @@ START_TEST(prq_drops_cached_translation_of_the_page)
     struct viommu_fault flt;
     ck_assert_int_eq(viommu_as_translate(as, 0x8000, VIOMMU_PERM_READ, &t, &flt), 0); /* cached */
     vg_pt_map(&f.pt, 0x8000, 0x300000, 12, VG_R | VG_W);
-    ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 1, 0x8000),
-                     VIOMMU_PRQ_QUEUED);
+    ck_assert_int_eq(
+        send(&f, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 1, 0x8000),
+        VIOMMU_PRQ_QUEUED);
     ck_assert_int_eq(viommu_as_translate(as, 0x8123, VIOMMU_PERM_WRITE, &t, &flt), 0);
     ck_assert_uint_eq(t.addr, 0x300000);
     fx_fini(&f);
