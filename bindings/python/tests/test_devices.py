@@ -124,6 +124,32 @@ class VtdTest(unittest.TestCase):
         self.assertEqual(sp.mode, v.Mode.PASSTHROUGH)
         n.close()
 
+    def test_page_group_response_and_devtlb_errors(self):
+        """VT-d 6.5.2.9 page group response to the callback; 6.5.2.10 ITE stops the queue."""
+        flags = v.VTD_F_DEFAULT | v.VtdFlag.SCALABLE | v.VtdFlag.DT | v.VtdFlag.PRS
+        d = v.Vtd(self.ctx, reg_base=0xFED91000, flags=flags)
+        self.assertTrue(d.mmio_read(0x10) & (1 << 29))     # ECAP.PRS
+        self.iq = self.page()
+        self.dev = d
+        d.mmio_write(0x90, 8, self.iq)                     # IQA
+        d.mmio_write(0x18, 4, 1 << 26)                     # GCMD.QIE
+        got = []
+        d.set_page_response_fn(lambda r: got.append((r.rid, r.pasid, r.prgi, r.code, r.flags)))
+        self.qi(9 | (1 << 4) | (1 << 12) | (0x18 << 16) | (7 << 32), (3 << 3) | 4)
+        self.assertEqual(got, [(0x18, 7, 3, v.PageResponseCode.INVALID,
+                                v.PageReqFlag.PASID_VALID | v.PageReqFlag.LAST)])
+        # Translation disabled: the request is not queued.
+        self.assertEqual(d.page_request(0x18, 0x5000, v.PageReqFlag.READ), v.PrqStatus.DISABLED)
+        d.report_devtlb_error(v.VtdDevtlbError.ITE)
+        self.assertTrue(d.mmio_read(0x34, 4) & (1 << 6))   # FSTS.ITE
+        head = d.mmio_read(0x80)
+        self.qi(9)
+        self.assertEqual(d.mmio_read(0x80), head)          # stopped
+        d.mmio_write(0x34, 4, 1 << 6)                      # clear ITE: resumes
+        self.assertEqual(len(got), 2)
+        d.set_page_response_fn(None)
+        self.assertEqual(d.stats().page_responses, 2)
+
     def test_scalable_mode_pasid_translate(self):
         """Scalable mode (VT-d 3.4.3): RTADDR.TTM=01b, scalable root/context
         entries (9.2/9.4), PASID directory/table (9.5/9.6) with second-level
