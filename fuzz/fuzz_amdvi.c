@@ -59,8 +59,17 @@ static uint64_t take(struct in *in, unsigned bytes)
     return v;
 }
 
-static const uint16_t regs[] = {0x0000, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028, 0x0030,
-                                0x2000, 0x2008, 0x2010, 0x2018, 0x2020, 0x0038, 0x1ff8};
+static const uint16_t regs[] = {0x0000, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028, 0x0030, 0x2000,
+                                0x2008, 0x2010, 0x2018, 0x2020, 0x0038, 0x1ff8, 0x2030, 0x2038};
+
+/* COMPLETE_PPR_REQUEST reaches the VMM with fields in range. */
+static void on_page_response(void *opaque, const struct viommu_page_response *r)
+{
+    (void)opaque;
+    if (r->prgi > 511 || r->code > 15 || (r->pasid != VIOMMU_PASID_NONE && r->pasid >= (1u << 20)) ||
+        r->size != sizeof(*r))
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -89,13 +98,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.efr_features = (efr & VIOMMU_AMDVI_EFR_ALL) | ((efr & VIOMMU_AMDVI_EFR_GTSUP) ? VIOMMU_AMDVI_EFR_V2 : 0);
     if (viommu_amdvi_create(ctx, &cfg, &dev))
         goto out;
+    viommu_amdvi_set_page_response_fn(dev, on_page_response, NULL);
     for (unsigned step = 0; step < 64 && in.n; step++) {
-        unsigned op = (unsigned)take(&in, 1) % 7;
+        unsigned op = (unsigned)take(&in, 1) % 8;
         switch (op) {
         case 0: { /* register write: base registers point into RAM most of the time */
             uint16_t off = regs[take(&in, 1) % (sizeof(regs) / sizeof(regs[0]))];
             uint64_t v = take(&in, 8);
-            if (off <= 0x0010 && (v & 1))
+            if ((off <= 0x0010 || off == 0x0038) && (v & 1))
                 v &= UINT64_C(0xff000000000001ff) | (RAM - 1);
             viommu_amdvi_mmio_write(dev, off, (take(&in, 1) & 1) ? 4 : 8, v);
             break;
@@ -129,6 +139,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint32_t off = (uint32_t)take(&in, 1) % VIOMMU_AMDVI_CAP_BLOCK_LEN & ~3u;
             viommu_amdvi_pci_cap_write(dev, off, 4, (uint32_t)take(&in, 4));
             viommu_amdvi_pci_cap_read(dev, off, 4, &v);
+            break;
+        }
+        case 7: { /* a device's page request (PPR log, INVALID_PPR_REQUEST) */
+            struct viommu_page_request r = {.size = sizeof(r),
+                                            .rid = (uint16_t)take(&in, 1),
+                                            .prgi = (uint16_t)(take(&in, 2) & 0x1ff),
+                                            .flags = (uint32_t)take(&in, 1) & VIOMMU_PAGE_REQ_ALL,
+                                            .pasid = (uint32_t)take(&in, 3) & 0xfffff,
+                                            .addr = take(&in, 8)};
+            int st = viommu_amdvi_page_request(dev, &r);
+            if (st > VIOMMU_PRQ_INVALID)
+                abort();
             break;
         }
         default:

@@ -54,7 +54,10 @@ static void dev_create(struct viommu_ctx *ctx, unsigned kind, struct dev *d)
                 abort();
         (void)viommu_virtio_add_resv(d->vio, 1, 0xfee00000, 0xfeefffff, VIOMMU_VIRTIO_RESV_MSI);
     } else if (kind == 1) {
-        struct viommu_vtd_config c = {.size = sizeof(c), .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_ALL_ENDPOINTS,
+        /* Page requests (ECAP.PRS) bring the PRQ state section along. */
+        struct viommu_vtd_config c = {.size = sizeof(c),
+                                      .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_ALL_ENDPOINTS |
+                                               VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_DT | VIOMMU_VTD_F_PRS,
                                       .nfr = 4};
         if (viommu_vtd_create(ctx, &c, &d->vtd))
             abort();
@@ -62,8 +65,11 @@ static void dev_create(struct viommu_ctx *ctx, unsigned kind, struct dev *d)
             if (viommu_vtd_get_as(d->vtd, rids[i], VIOMMU_PASID_NONE, &d->as[i]))
                 abort();
     } else {
-        struct viommu_amdvi_config c = {.size = sizeof(c), .cap_offset = 0x40, .dma_remap = 1,
-                                        .cmds_per_doorbell = 16};
+        struct viommu_amdvi_config c = {.size = sizeof(c),
+                                        .cap_offset = 0x40,
+                                        .dma_remap = 1,
+                                        .cmds_per_doorbell = 16,
+                                        .efr_features = VIOMMU_AMDVI_EFR_PPRSUP};
         if (viommu_amdvi_create(ctx, &c, &d->amd))
             abort();
         for (unsigned i = 0; i < 3; i++)
@@ -134,12 +140,23 @@ static void exercise(struct dev *d, const uint8_t *p, size_t n)
         for (uint64_t off = 0; off < 0x300; off += 8)
             (void)viommu_vtd_mmio_read(d->vtd, off, 8, &v);
         (void)viommu_vtd_process(d->vtd);
+        /* A page request into whatever queue the restored registers describe. */
+        struct viommu_page_request r = {.size = sizeof(r),
+                                        .rid = rids[(n ? p[0] : 0) % 3],
+                                        .flags = VIOMMU_PAGE_REQ_READ,
+                                        .addr = n ? (uint64_t)p[n - 1] << 12 : 0};
+        (void)viommu_vtd_page_request(d->vtd, &r);
         (void)viommu_vtd_mmio_write(d->vtd, 0x34, 4, 0xffffffff); /* FSTS: clear all */
         (void)viommu_vtd_mmio_write(d->vtd, 0x88, 8, 0);         /* IQT */
     } else {
         for (uint64_t off = 0; off < 0x38; off += 8)
             (void)viommu_amdvi_mmio_read(d->amd, off, 8, &v);
         (void)viommu_amdvi_process(d->amd);
+        struct viommu_page_request r = {.size = sizeof(r),
+                                        .rid = rids[(n ? p[0] : 0) % 3],
+                                        .flags = VIOMMU_PAGE_REQ_READ,
+                                        .addr = n ? (uint64_t)p[n - 1] << 12 : 0};
+        (void)viommu_amdvi_page_request(d->amd, &r);
         (void)viommu_amdvi_mmio_write(d->amd, 0x2020, 8, ~UINT64_C(0));
         (void)viommu_amdvi_mmio_write(d->amd, 0x2008, 8, 0);
     }

@@ -55,8 +55,18 @@ static uint64_t take(struct in *in, unsigned bytes)
     return v;
 }
 
-static const uint16_t regs[] = {0x18, 0x20, 0x28, 0x34, 0x38, 0x3c, 0x40, 0x44, 0x80, 0x88, 0x90,
-                                0x9c, 0xa0, 0xa4, 0xa8, 0xac, 0x100, 0x108, 0x200, 0x208, 0x218};
+static const uint16_t regs[] = {0x18,  0x20, 0x28, 0x34, 0x38, 0x3c, 0x40,  0x44,  0x80,  0x88,
+                                0x90,  0x9c, 0xa0, 0xa4, 0xa8, 0xac, 0x100, 0x108, 0x200, 0x208,
+                                0x218, 0xc0, 0xc8, 0xd0, 0xdc, 0xe0, 0xe4,  0xe8,  0xec};
+
+/* Page group responses reach the VMM with fields in range. */
+static void on_page_response(void *opaque, const struct viommu_page_response *r)
+{
+    (void)opaque;
+    if (r->prgi > 511 || r->code > 15 || (r->pasid != VIOMMU_PASID_NONE && r->pasid >= (1u << 20)) ||
+        r->size != sizeof(*r))
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,16 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct viommu_vtd_config cfg = {
         .size = sizeof(cfg),
         /* Scalable units also take first-stage tables (PGTT 001b), SSTS stays. */
-        .flags =
-            VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT |
-            ((mode & 1) ? VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L : 0) |
-            ((mode & 2) ? VIOMMU_VTD_F_NO_CACHING_MODE : 0),
+        .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_DT |
+                 ((mode & 1) ? VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L |
+                                   VIOMMU_VTD_F_PRS
+                             : 0) |
+                 ((mode & 2) ? VIOMMU_VTD_F_NO_CACHING_MODE : 0),
         .agaw_mask = VIOMMU_VTD_AGAW_39 | VIOMMU_VTD_AGAW_48 | VIOMMU_VTD_AGAW_57,
         .nfr = (uint8_t)(1 + (mode >> 4)),
         .descs_per_doorbell = 1u + ((mode >> 2) & 3) * 8,
     };
     if (viommu_ctx_create(&ops, NULL, &cc, &ctx) || viommu_vtd_create(ctx, &cfg, &dev))
         goto out;
+    viommu_vtd_set_page_response_fn(dev, on_page_response, NULL);
     while (in.n) {
         uint8_t op = (uint8_t)take(&in, 1);
         switch (op % 8) {
@@ -133,8 +145,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             viommu_vtd_process(dev);
             break;
         case 7:
-            if ((op >> 3) == 0)
+            if ((op >> 3) == 0) {
                 viommu_vtd_reset(dev);
+            } else if ((op >> 3) & 1) { /* a device's page request (queue, PRO, PRE faults) */
+                struct viommu_page_request r = {.size = sizeof(r),
+                                                .rid = (uint16_t)take(&in, 2),
+                                                .prgi = (uint16_t)(take(&in, 2) & 0x1ff),
+                                                .flags = (uint32_t)take(&in, 1) & VIOMMU_PAGE_REQ_ALL,
+                                                .pasid = (uint32_t)take(&in, 3) & 0xfffff,
+                                                .addr = take(&in, 8)};
+                int st = viommu_vtd_page_request(dev, &r);
+                if (st > VIOMMU_PRQ_INVALID)
+                    abort();
+            } else { /* the VMM reports a device-TLB time-out or completion error */
+                viommu_vtd_report_devtlb_error(dev, 1 + (unsigned)((op >> 4) & 1));
+            }
             break;
         }
     }

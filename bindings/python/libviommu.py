@@ -1444,6 +1444,86 @@ OPTIONAL_FUNCTIONS.update({
 })
 
 
+# ---- pri.h: page requests and page responses ------------------------------
+
+
+class PageReqFlag(enum.IntFlag):
+    """enum viommu_page_req_flag."""
+    READ = 1 << 0
+    WRITE = 1 << 1
+    EXEC = 1 << 2
+    PRIV = 1 << 3
+    LAST = 1 << 4
+    PASID_VALID = 1 << 5
+
+
+PAGE_REQ_ALL = 0x3F
+
+
+class PageResponseCode(enum.IntEnum):
+    """enum viommu_page_response_code (PCIe PRG response codes)."""
+    SUCCESS = 0x0
+    INVALID = 0x1
+    FAILURE = 0xF
+
+
+class PrqStatus(enum.IntEnum):
+    """enum viommu_prq_status: what became of a page request."""
+    QUEUED = 0
+    FULL = 1
+    DISABLED = 2
+    INVALID = 3
+
+
+class PageRequest(_Struct):
+    """struct viommu_page_request."""
+    _fields_ = [("size", c_size_t), ("rid", c_u16), ("prgi", c_u16), ("flags", c_u32), ("pasid", c_u32),
+                ("reserved", c_u32), ("addr", c_u64)]
+
+
+class PageResponse(_Struct):
+    """struct viommu_page_response."""
+    _fields_ = [("size", c_size_t), ("rid", c_u16), ("prgi", c_u16), ("flags", c_u32), ("pasid", c_u32),
+                ("code", c_u32)]
+
+
+PAGE_RESPONSE_FN = ctypes.CFUNCTYPE(None, c_void_p, ctypes.POINTER(PageResponse))
+
+STRUCTS.update({"viommu_page_request": PageRequest, "viommu_page_response": PageResponse})
+ENUMS.update({"viommu_page_req_flag": ("VIOMMU_PAGE_REQ_", PageReqFlag),
+              "viommu_page_response_code": ("VIOMMU_PAGE_RESP_", PageResponseCode),
+              "viommu_prq_status": ("VIOMMU_PRQ_", PrqStatus)})
+OPTIONAL_FUNCTIONS.update({
+    "viommu_vtd_page_request": (c_int, [c_void_p, P(PageRequest)]),
+    "viommu_vtd_set_page_response_fn": (c_int, [c_void_p, PAGE_RESPONSE_FN, c_void_p]),
+    "viommu_vtd_report_devtlb_error": (c_int, [c_void_p, ctypes.c_uint]),
+    "viommu_amdvi_page_request": (c_int, [c_void_p, P(PageRequest)]),
+    "viommu_amdvi_set_page_response_fn": (c_int, [c_void_p, PAGE_RESPONSE_FN, c_void_p]),
+})
+
+
+def _page_request(dev, fname, rid, addr, flags, prgi=0, pasid=0):
+    q = PageRequest(size=ctypes.sizeof(PageRequest), rid=rid, prgi=prgi, flags=int(flags), pasid=pasid, addr=addr)
+    return PrqStatus(_check(getattr(dev.ctx._lib, fname)(dev.ptr, ctypes.byref(q)), fname))
+
+
+def _set_page_response_fn(dev, fname, fn):
+    if fn is None:
+        dev._page_response_thunk = None
+        _check(getattr(dev.ctx._lib, fname)(dev.ptr, ctypes.cast(None, PAGE_RESPONSE_FN), None), fname)
+        return
+
+    def cb(_opaque, rsp):
+        try:
+            r = rsp.contents
+            fn(PageResponse(size=r.size, rid=r.rid, prgi=r.prgi, flags=r.flags, pasid=r.pasid, code=r.code))
+        except Exception:  # never let an exception unwind through C
+            pass
+    thunk = PAGE_RESPONSE_FN(cb)
+    _check(getattr(dev.ctx._lib, fname)(dev.ptr, thunk, None), fname)
+    dev._page_response_thunk = thunk  # keep alive while registered
+
+
 def irq_request_from_ioapic_rte(rte, ioapic_sid):
     """viommu_irq_request_from_ioapic_rte(): the :class:`IrqRequest` an IOAPIC sends for ``rte``."""
     out = IrqRequest()
@@ -1522,6 +1602,7 @@ class VtdFlag(enum.IntFlag):
     FS = 1 << 11
     FS_1G = 1 << 12
     FS_5L = 1 << 13
+    PRS = 1 << 14
 
 
 VTD_F_DEFAULT = (VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS |
@@ -1582,6 +1663,12 @@ class VtdFaultReason(enum.IntEnum):
     FS_AD = 0x91
 
 
+class VtdDevtlbError(enum.IntEnum):
+    """enum viommu_vtd_devtlb_error."""
+    ITE = 1
+    ICE = 2
+
+
 class VtdEntryKind(enum.IntEnum):
     """enum viommu_vtd_entry_kind: which entry decided a :class:`VtdResolved`."""
     NONE = 0
@@ -1631,7 +1718,8 @@ class VtdStats(_Struct):
         "mmio_reads", "mmio_writes", "descriptors", "queue_errors", "cc_invalidations",
         "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
         "fault_events", "inv_events", "resolves", "sync_errors", "irq_remapped", "irq_untranslated",
-        "irq_blocked", "iec_invalidations", "irq_notifications", "devtlb_invalidations", "fs_resolves")]
+        "irq_blocked", "iec_invalidations", "irq_notifications", "devtlb_invalidations", "fs_resolves",
+        "prq_queued", "prq_dropped", "pr_events", "page_responses", "devtlb_errors")]
 
 
 class DmarScope(_Struct):
@@ -1664,6 +1752,7 @@ STRUCTS.update({"viommu_vtd_resolved": VtdResolved, "viommu_vtd_resolved_v2": Vt
 ENUMS.update({"viommu_vtd_sl_code": ("VIOMMU_VTD_SL_", VtdSlCode),
               "viommu_vtd_fault_reason": ("VIOMMU_VTD_FR_", VtdFaultReason),
               "viommu_vtd_entry_kind": ("VIOMMU_VTD_ENTRY_", VtdEntryKind),
+              "viommu_vtd_devtlb_error": ("VIOMMU_VTD_DEVTLB_", VtdDevtlbError),
               "viommu_vtd_agaw": ("VIOMMU_VTD_", VtdAgaw),
               "viommu_vtd_flag": ("VIOMMU_VTD_F_", VtdFlag),
               "viommu_dmar_scope_type": ("VIOMMU_DMAR_SCOPE_", DmarScopeType)})
@@ -1726,6 +1815,18 @@ class Vtd(_Handle):
     def irq_notifier(self, fn):
         """Register ``fn(IrqInval)`` for "cached interrupt routes are stale"; an :class:`IrqNotifier`."""
         return IrqNotifier(self, "viommu_vtd_irq_notifier_register", fn)
+
+    def page_request(self, rid, addr, flags, prgi=0, pasid=0):
+        """viommu_vtd_page_request(): hand a device's page request to the unit; a :class:`PrqStatus`."""
+        return _page_request(self, "viommu_vtd_page_request", rid, addr, flags, prgi, pasid)
+
+    def set_page_response_fn(self, fn):
+        """Call ``fn(PageResponse)`` for every page group response descriptor (None: stop)."""
+        _set_page_response_fn(self, "viommu_vtd_set_page_response_fn", fn)
+
+    def report_devtlb_error(self, kind):
+        """viommu_vtd_report_devtlb_error(): ``kind`` is a :class:`VtdDevtlbError` (ITE or ICE)."""
+        _check(self.ctx._lib.viommu_vtd_report_devtlb_error(self.ptr, int(kind)), "viommu_vtd_report_devtlb_error")
 
     def address_space(self, rid, pasid=PASID_NONE):
         """The (device-owned) :class:`AddressSpace` of requester ``rid``."""
@@ -1854,6 +1955,7 @@ class AmdviEvent(enum.IntEnum):
     ILLEGAL_COMMAND = 5
     COMMAND_HW_ERROR = 6
     INVALID_DEVICE_REQUEST = 8
+    INVALID_PPR_REQUEST = 9
 
 
 class IvrsDevKind(enum.IntEnum):
@@ -1866,6 +1968,7 @@ class IvrsDevKind(enum.IntEnum):
 
 AMDVI_EFR_PREFSUP = 1 << 0
 AMDVI_EFR_IASUP = 1 << 6
+AMDVI_EFR_PPRSUP = 1 << 1
 AMDVI_EFR_XTSUP = 1 << 2
 AMDVI_EFR_GASUP = 1 << 7
 AMDVI_EFR_NXSUP = 1 << 3
@@ -1875,7 +1978,8 @@ AMDVI_EFR_GATS_5L = 1 << 12
 AMDVI_EFR_GLXSUP_MASK = 3 << 14
 AMDVI_EFR_PASMAX_MASK = 0x1F << 32
 AMDVI_EFR_GIOSUP = 1 << 48
-AMDVI_EFR_ALL = (AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP | AMDVI_EFR_XTSUP | AMDVI_EFR_GASUP | AMDVI_EFR_NXSUP
+AMDVI_EFR_ALL = (AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP | AMDVI_EFR_XTSUP | AMDVI_EFR_GASUP | AMDVI_EFR_PPRSUP
+                 | AMDVI_EFR_NXSUP
                  | AMDVI_EFR_GTSUP | AMDVI_EFR_GATS_MASK | AMDVI_EFR_GLXSUP_MASK | AMDVI_EFR_PASMAX_MASK
                  | AMDVI_EFR_GIOSUP)
 AMDVI_EFR_V2 = (AMDVI_EFR_NXSUP | AMDVI_EFR_GTSUP | AMDVI_EFR_GATS_5L | (1 << 14) | (15 << 32)
@@ -1898,7 +2002,8 @@ class AmdviStats(_Struct):
     _fields_ = [(n, c_u64) for n in (
         "commands", "illegal_commands", "cmd_hw_errors", "doorbell_bound_hits", "events_logged",
         "events_dropped", "events_suppressed", "msis", "dte_resolves", "irq_remapped", "irq_untranslated",
-        "irq_blocked", "int_table_invalidations", "irq_notifications", "iotlb_invalidations")]
+        "irq_blocked", "int_table_invalidations", "irq_notifications", "iotlb_invalidations",
+        "ppr_logged", "ppr_dropped", "ppr_completions")]
 
 
 class AmdviHw(_Struct):
@@ -2012,6 +2117,14 @@ class Amdvi(_Handle):
     def irq_notifier(self, fn):
         """Register ``fn(IrqInval)`` for "cached interrupt routes are stale"; an :class:`IrqNotifier`."""
         return IrqNotifier(self, "viommu_amdvi_irq_notifier_register", fn)
+
+    def page_request(self, rid, addr, flags, prgi=0, pasid=0):
+        """viommu_amdvi_page_request(): hand a device's page request to the PPR log; a :class:`PrqStatus`."""
+        return _page_request(self, "viommu_amdvi_page_request", rid, addr, flags, prgi, pasid)
+
+    def set_page_response_fn(self, fn):
+        """Call ``fn(PageResponse)`` for every COMPLETE_PPR_REQUEST command (None: stop)."""
+        _set_page_response_fn(self, "viommu_amdvi_set_page_response_fn", fn)
 
     def process(self):
         """Process deferred commands; returns how many."""

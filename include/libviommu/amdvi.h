@@ -30,6 +30,7 @@
 #include <libviommu/as.h>
 #include <libviommu/ctx.h>
 #include <libviommu/export.h>
+#include <libviommu/pri.h>
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>
 
@@ -80,6 +81,10 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief Extended Feature Register bits this model can advertise (spec §3.4.5). */
 #define VIOMMU_AMDVI_EFR_PREFSUP (UINT64_C(1) << 0)  /**< PREFETCH_IOMMU_PAGES (a hint, accepted). */
 #define VIOMMU_AMDVI_EFR_IASUP (UINT64_C(1) << 6)    /**< INVALIDATE_IOMMU_ALL. */
+/** @brief EFR PPRSup: peripheral page requests (PPR log, Control PPRLogEn/PprIntEn/PPREn,
+ *  DTE PPR, COMPLETE_PPR_REQUEST, viommu_amdvi_page_request()). PRI devices use ATS:
+ *  advertise ::VIOMMU_AMDVI_F_IOTLB too. */
+#define VIOMMU_AMDVI_EFR_PPRSUP (UINT64_C(1) << 1)
 /** @brief XTSup: x2APIC interrupt destinations (Control.XTEn; 32-bit destinations in 128-bit IRTEs). */
 #define VIOMMU_AMDVI_EFR_XTSUP (UINT64_C(1) << 2)
 /** @brief GASup: 128-bit IRTEs (Control.GAEn). Guest virtual APIC mode (GAMSup) is never advertised. */
@@ -101,7 +106,7 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 /** @brief Every EFR feature bit or field that may be requested in viommu_amdvi_config::efr_features. */
 #define VIOMMU_AMDVI_EFR_ALL                                                                                      \
     (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP |        \
-     VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_MASK |                               \
+     VIOMMU_AMDVI_EFR_PPRSUP | VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_MASK |     \
      VIOMMU_AMDVI_EFR_GLXSUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK | VIOMMU_AMDVI_EFR_GIOSUP)
 /** @brief The guest-table features Linux's `amd_iommu=pgtbl_v2` needs: GTSup, GIoSup,
  *  NXSup, 5-level guest tables, GLXSup 1 (two-level GCR3 tables) and 16 PASID bits. */
@@ -321,6 +326,9 @@ struct viommu_amdvi_stats {
     uint64_t int_table_invalidations; /**< INVALIDATE_INTERRUPT_TABLE commands. */
     uint64_t irq_notifications;       /**< Interrupt-notifier events delivered. */
     uint64_t iotlb_invalidations;     /**< INVALIDATE_IOTLB_PAGES commands (any device). */
+    uint64_t ppr_logged;              /**< PPR log entries written (viommu_amdvi_page_request()). */
+    uint64_t ppr_dropped;             /**< Page requests not logged (overflow, disabled, refused, write failed). */
+    uint64_t ppr_completions;         /**< COMPLETE_PPR_REQUEST commands. */
 };
 
 /**
@@ -334,14 +342,15 @@ VIOMMU_API int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_am
 
 /** @brief Event codes (spec §2.5). */
 enum viommu_amdvi_event_code {
-    VIOMMU_AMDVI_EV_NONE = 0,                 /**< No event. */
+    VIOMMU_AMDVI_EV_NONE = 0,                    /**< No event. */
     VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY = 1, /**< ILLEGAL_DEV_TABLE_ENTRY. */
-    VIOMMU_AMDVI_EV_IO_PAGE_FAULT = 2,        /**< IO_PAGE_FAULT. */
-    VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR = 3,     /**< DEV_TAB_HARDWARE_ERROR. */
-    VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR = 4,    /**< PAGE_TAB_HARDWARE_ERROR. */
-    VIOMMU_AMDVI_EV_ILLEGAL_COMMAND = 5,      /**< ILLEGAL_COMMAND_ERROR. */
-    VIOMMU_AMDVI_EV_COMMAND_HW_ERROR = 6,     /**< COMMAND_HARDWARE_ERROR. */
-    VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST = 8, /**< INVALID_DEVICE_REQUEST. */
+    VIOMMU_AMDVI_EV_IO_PAGE_FAULT = 2,           /**< IO_PAGE_FAULT. */
+    VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR = 3,        /**< DEV_TAB_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR = 4,       /**< PAGE_TAB_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_ILLEGAL_COMMAND = 5,         /**< ILLEGAL_COMMAND_ERROR. */
+    VIOMMU_AMDVI_EV_COMMAND_HW_ERROR = 6,        /**< COMMAND_HARDWARE_ERROR. */
+    VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST = 8,  /**< INVALID_DEVICE_REQUEST. */
+    VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST = 9, /**< INVALID_PPR_REQUEST (a page request the DTE does not allow). */
 };
 
 /** @brief Outcome of resolving one DTE with viommu_amdvi_resolve() (the 0.1
@@ -478,6 +487,44 @@ struct viommu_ivrs_dev {
  */
 VIOMMU_API int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
                                        const struct viommu_acpi_oem *oem, void *buf, size_t *len);
+
+/* ---- peripheral page requests (PPR) ------------------------------------ */
+
+/**
+ * @brief Hand a PCIe page request message of a device to the IOMMU
+ *        (48882 §2.6 peripheral page request log, §3.4 PPR log registers).
+ *
+ * With IommuEn, PPREn and PPRLogEn set and the log running (Status
+ * PPRLogRun), the requester's DTE must be valid with PPR set; otherwise an
+ * INVALID_PPR_REQUEST event (code 9, the PPR entry layout) is logged
+ * (unless DTE.SE) and ::VIOMMU_PRQ_INVALID returned. A 16-byte PPR log
+ * entry (DeviceID, PASID, tag = PRG index with bit 9 = last in group,
+ * flags EXEC/READ/WRITE/US/GN, type 1; the page address) is written at the
+ * PPR log tail, Status PPRInt is set and, with PprIntEn, the MSI sent. A
+ * full log sets PPROverflow, stops the log (PPRLogRun = 0) and interrupts;
+ * PPRLogEn written 0 then 1 restarts it.
+ * The guest's COMPLETE_PPR_REQUEST commands arrive at the callback of
+ * viommu_amdvi_set_page_response_fn().
+ * @param dev Instance. @param req Request (see struct viommu_page_request).
+ * @retval >=0 enum viommu_prq_status.
+ * @retval VIOMMU_EINVAL NULL, `req->reserved` not 0, `prgi` > 511, PASID >= 2^20, EXEC/PRIV without a PASID.
+ * @retval VIOMMU_ESIZE `req->size` too small. @retval VIOMMU_EFLAGS Unknown `req->flags`.
+ * @retval VIOMMU_ENOTSUP EFR PPRSup is not advertised.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; may call the host's read, write and msi callbacks.
+ */
+VIOMMU_API int viommu_amdvi_page_request(struct viommu_amdvi *dev, const struct viommu_page_request *req);
+
+/**
+ * @brief Set (or clear, with NULL) the callback that receives the guest's
+ *        COMPLETE_PPR_REQUEST commands (DeviceID, PASID with GN, tag,
+ *        status) to forward to devices. Completions processed without a
+ *        callback are counted and dropped.
+ * @param dev Instance. @param fn Callback or NULL. @param opaque Passed to `fn`.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL `dev`. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_set_page_response_fn(struct viommu_amdvi *dev, viommu_page_response_fn fn,
+                                                 void *opaque);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 #include <libviommu/as.h>
 #include <libviommu/ctx.h>
 #include <libviommu/export.h>
+#include <libviommu/pri.h>
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>
 
@@ -290,9 +291,14 @@ enum viommu_vtd_flag {
     VIOMMU_VTD_F_FS_1G = 1u << 12,
     /** 5-level first-stage tables (CAP.FS5LP); needs ::VIOMMU_VTD_F_FS. */
     VIOMMU_VTD_F_FS_5L = 1u << 13,
+    /** Page requests (ECAP.PRS): the page request queue registers, PRE in
+     *  scalable context entries, page group response descriptors and
+     *  viommu_vtd_page_request(); needs ::VIOMMU_VTD_F_SCALABLE and
+     *  ::VIOMMU_VTD_F_DT (PRI devices use ATS). */
+    VIOMMU_VTD_F_PRS = 1u << 14,
 };
 /** @brief Every viommu_vtd_flag. */
-#define VIOMMU_VTD_F_ALL 0x3FFFu
+#define VIOMMU_VTD_F_ALL 0x7FFFu
 /** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
 #define VIOMMU_VTD_F_DEFAULT                                                                                      \
     (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \
@@ -340,6 +346,11 @@ struct viommu_vtd_stats {
     uint64_t irq_notifications; /**< Interrupt-notifier events delivered. */
     uint64_t devtlb_invalidations; /**< Device-TLB invalidation descriptors (legacy and PASID-based). */
     uint64_t fs_resolves;          /**< Resolutions that found first-stage tables (PGTT = 001b). */
+    uint64_t prq_queued;           /**< Page request descriptors written into the page request queue. */
+    uint64_t prq_dropped;          /**< Page requests not queued (full/overflow, disabled, refused). */
+    uint64_t pr_events;            /**< Page request event MSIs sent. */
+    uint64_t page_responses;       /**< Page group response descriptors processed. */
+    uint64_t devtlb_errors;        /**< ITE/ICE reports from the VMM (viommu_vtd_report_devtlb_error()). */
 };
 
 /** @brief Opaque VT-d unit. */
@@ -492,6 +503,70 @@ VIOMMU_API int viommu_vtd_process(struct viommu_vtd *dev);
  * @retval VIOMMU_EBUSY From a callback.
  */
 VIOMMU_API int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, size_t size);
+
+/* ---- page requests and device-TLB completion errors ---------------------- */
+
+/**
+ * @brief Hand a PCIe page request message of a device to the unit (VT-d 7.5).
+ *
+ * With translation enabled and the unit in scalable mode, the requester's
+ * root, scalable context and (with a PASID) PASID entries are checked as
+ * for a DMA, and the context entry must have PRE set (else fault 0x47,
+ * SCT.8); a failed check records the fault (unless fault-processing
+ * disable applies) and returns ::VIOMMU_PRQ_INVALID. Otherwise a 32-byte
+ * page request descriptor (type 1: PP, RID, PASID, ER, PM; RDR, WRR, LPIG,
+ * PRGI, address) is written at PQT, PQT advances, PRS.PPR is set and the
+ * page request event is raised when PPR was clear (PECTL IM/IP, PEDATA,
+ * PEADDR, PEUADDR). A full queue sets PRS.PRO (event when it was clear)
+ * and every request is dropped while PRO stays set.
+ * The guest's page group response descriptor (type 9) arrives at the
+ * callback of viommu_vtd_set_page_response_fn().
+ * @param dev Unit. @param req Request (see struct viommu_page_request).
+ * @retval >=0 enum viommu_prq_status.
+ * @retval VIOMMU_EINVAL NULL, `req->reserved` not 0, `prgi` > 511, PASID >= 2^20, EXEC/PRIV without a PASID.
+ * @retval VIOMMU_ESIZE `req->size` too small. @retval VIOMMU_EFLAGS Unknown `req->flags`.
+ * @retval VIOMMU_ENOTSUP The unit does not advertise ECAP.PRS (::VIOMMU_VTD_F_PRS).
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @note Takes the context lock; may call the host's read, write and msi callbacks.
+ */
+VIOMMU_API int viommu_vtd_page_request(struct viommu_vtd *dev, const struct viommu_page_request *req);
+
+/**
+ * @brief Set (or clear, with NULL) the callback that receives the guest's
+ *        page group responses (type 9 descriptors) to forward to devices.
+ *        Responses processed without a callback are counted and dropped.
+ * @param dev Unit. @param fn Callback or NULL. @param opaque Passed to `fn`.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL `dev`. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_set_page_response_fn(struct viommu_vtd *dev, viommu_page_response_fn fn, void *opaque);
+
+/** @brief viommu_vtd_report_devtlb_error() kinds (VT-d 6.5.2.10). */
+enum viommu_vtd_devtlb_error {
+    /** Invalidation time-out error: a device did not complete a device-TLB
+     *  invalidation in time. Sets FSTS.ITE; the invalidation queue stops
+     *  fetching until software clears ITE. */
+    VIOMMU_VTD_DEVTLB_ITE = 1,
+    /** Invalidation completion error: a device returned an invalid
+     *  completion. Sets FSTS.ICE; the queue goes on. */
+    VIOMMU_VTD_DEVTLB_ICE = 2,
+};
+
+/**
+ * @brief Report that a device failed a device-TLB invalidation (the device
+ *        model of the VMM forwards the ::VIOMMU_EVENT_DEVIOTLB notice to the
+ *        device and learns the outcome later).
+ *
+ * Sets FSTS.ITE or FSTS.ICE and raises the fault event when the bit was
+ * clear. With ITE set no further descriptor is fetched (IQH stays at the
+ * next descriptor) until the guest clears ITE; clearing it resumes the
+ * queue. Descriptors already processed, including wait descriptors, stay
+ * completed: processing is synchronous.
+ * @param dev Unit. @param kind enum viommu_vtd_devtlb_error.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL or unknown `kind`.
+ * @retval VIOMMU_ENOTSUP The unit does not advertise ECAP.DT.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_report_devtlb_error(struct viommu_vtd *dev, unsigned kind);
 
 /* ---- DMAR ACPI table ---------------------------------------------------- */
 

@@ -188,7 +188,11 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         r = resync_all(dev);
         amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_DTE, 0);
         break;
-    case CMD_COMPLETE_PPR: /* PPR not advertised */
+    case CMD_COMPLETE_PPR:
+        if (!(dev->efr & VIOMMU_AMDVI_EFR_PPRSUP))
+            return CMD_ILLEGAL;
+        amdvi_ppr_complete(dev, c);
+        break;
     default:
         return CMD_ILLEGAL;
     }

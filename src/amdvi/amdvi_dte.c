@@ -146,8 +146,9 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
     out->suppress = (uint8_t)(((q1 & DTE_SA) ? AMDVI_SUPPRESS_SA : 0) | ((q1 & DTE_SE) ? AMDVI_SUPPRESS_SE : 0));
     out->perm = (uint8_t)(((q0 & DTE_IR) ? VIOMMU_PERM_READ : 0) | ((q0 & DTE_IW) ? VIOMMU_PERM_WRITE : 0));
 
-    /* Reserved fields and features we do not advertise (HASup, PPRSup; GTSup unless configured). */
-    if ((q0 & (DTE_RSVD0 | DTE_HAD | DTE_PPR)) || ((q0 & DTE_GV) && !(efr_features & VIOMMU_AMDVI_EFR_GTSUP))) {
+    /* Reserved fields and features we do not advertise (HASup; PPRSup and GTSup unless configured). */
+    if ((q0 & (DTE_RSVD0 | DTE_HAD)) || ((q0 & DTE_PPR) && !(efr_features & VIOMMU_AMDVI_EFR_PPRSUP)) ||
+        ((q0 & DTE_GV) && !(efr_features & VIOMMU_AMDVI_EFR_GTSUP))) {
         blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
         return;
     }

@@ -21,11 +21,14 @@
 #define AMDVI_MMIO_EXCL_BASE 0x0020
 #define AMDVI_MMIO_EXCL_LIMIT 0x0028
 #define AMDVI_MMIO_EFR 0x0030
+#define AMDVI_MMIO_PPRLOG 0x0038
 #define AMDVI_MMIO_CMD_HEAD 0x2000
 #define AMDVI_MMIO_CMD_TAIL 0x2008
 #define AMDVI_MMIO_EVT_HEAD 0x2010
 #define AMDVI_MMIO_EVT_TAIL 0x2018
 #define AMDVI_MMIO_STATUS 0x2020
+#define AMDVI_MMIO_PPR_HEAD 0x2030
+#define AMDVI_MMIO_PPR_TAIL 0x2038
 
 #define AMDVI_BASE_ADDR VI_GENMASK(51, 12)
 #define AMDVI_DEVTAB_SIZE VI_GENMASK(8, 0)
@@ -53,6 +56,10 @@
 #define AMDVI_CTRL_COHERENT VI_BIT(10)
 #define AMDVI_CTRL_ISOC VI_BIT(11)
 #define AMDVI_CTRL_CMDBUF_EN VI_BIT(12)
+#define AMDVI_CTRL_PPRLOG_EN VI_BIT(13) /* writable with EFR PPRSup */
+#define AMDVI_CTRL_PPRINT_EN VI_BIT(14)
+#define AMDVI_CTRL_PPR_EN VI_BIT(15)
+#define AMDVI_CTRL_PPR_ALL (AMDVI_CTRL_PPRLOG_EN | AMDVI_CTRL_PPRINT_EN | AMDVI_CTRL_PPR_EN)
 #define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
 /* Bits kept as written: the ones above, plus GAEn/XTEn when EFR GASup/XTSup
@@ -69,7 +76,12 @@
 #define AMDVI_STS_COMWAIT_INT VI_BIT(2)
 #define AMDVI_STS_EVT_RUN VI_BIT(3)
 #define AMDVI_STS_CMD_RUN VI_BIT(4)
-#define AMDVI_STS_W1C (AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_INT | AMDVI_STS_COMWAIT_INT)
+#define AMDVI_STS_PPR_OVERFLOW VI_BIT(5)
+#define AMDVI_STS_PPR_INT VI_BIT(6)
+#define AMDVI_STS_PPR_RUN VI_BIT(7)
+#define AMDVI_STS_W1C                                                                                             \
+    (AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_INT | AMDVI_STS_COMWAIT_INT | AMDVI_STS_PPR_OVERFLOW |                \
+     AMDVI_STS_PPR_INT)
 
 /* EFR (spec §3.4.5). */
 #define AMDVI_EFR_HATS VI_GENMASK(11, 10)
@@ -122,6 +134,10 @@ struct viommu_amdvi {
     struct vi_irq_notifiers irqn;
     struct amdvi_devstate *devs; /* list of address spaces we own */
     struct viommu_amdvi_stats stats;
+    /* PPR log (amdvi_ppr.c, EFR PPRSup) */
+    uint64_t pprlog, ppr_head, ppr_tail;
+    viommu_page_response_fn resp_fn;
+    void *resp_opaque;
 };
 
 struct amdvi_devstate {
@@ -154,6 +170,10 @@ bool amdvi_cmd_running(const struct viommu_amdvi *dev);
 void amdvi_regs_reset(struct viommu_amdvi *dev);
 /* Control bits a write keeps (GAEn/XTEn only when advertised). */
 uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev);
+
+/* amdvi_ppr.c */
+/* COMPLETE_PPR_REQUEST (PPRSup checked by the caller). */
+void amdvi_ppr_complete(struct viommu_amdvi *dev, const uint32_t c[4]);
 
 /* amdvi_ir.c */
 void amdvi_ir_notify(struct viommu_amdvi *dev, uint32_t scope, uint32_t cause, uint16_t devid);

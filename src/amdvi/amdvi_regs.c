@@ -44,6 +44,7 @@ uint64_t amdvi_buf_entries(uint64_t reg)
 uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev)
 {
     return AMDVI_CTRL_RW_MASK | ((dev->efr & VIOMMU_AMDVI_EFR_GASUP) ? AMDVI_CTRL_GA_EN : 0) |
+           ((dev->efr & VIOMMU_AMDVI_EFR_PPRSUP) ? AMDVI_CTRL_PPR_ALL : 0) |
            ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? AMDVI_CTRL_XT_EN : 0);
 }
 
@@ -52,6 +53,7 @@ void amdvi_regs_reset(struct viommu_amdvi *dev)
     dev->devtab = dev->cmdbuf = dev->evtlog = dev->control = 0;
     dev->excl_base = dev->excl_limit = 0;
     dev->cmd_head = dev->cmd_tail = dev->evt_head = dev->evt_tail = dev->status = 0;
+    dev->pprlog = dev->ppr_head = dev->ppr_tail = 0;
     dev->base_lo = (uint32_t)(dev->cfg.mmio_base & 0xffffc000u);
     dev->base_hi = (uint32_t)(dev->cfg.mmio_base >> 32);
     dev->msi_ctrl = 0;
@@ -199,6 +201,12 @@ static uint64_t reg_read(const struct viommu_amdvi *dev, uint64_t off)
         return dev->evt_tail;
     case AMDVI_MMIO_STATUS:
         return dev->status;
+    case AMDVI_MMIO_PPRLOG:
+        return dev->pprlog;
+    case AMDVI_MMIO_PPR_HEAD:
+        return dev->ppr_head;
+    case AMDVI_MMIO_PPR_TAIL:
+        return dev->ppr_tail;
     default:
         return 0;
     }
@@ -244,6 +252,13 @@ static void control_write(struct viommu_amdvi *dev, uint64_t v)
         dev->status |= AMDVI_STS_EVT_RUN;
     else if (!evt)
         dev->status &= ~AMDVI_STS_EVT_RUN;
+    /* The PPR log runs the same way with PPRLogEn (PPRLogRun, PPROverflow). */
+    bool ppr = en && (dev->control & AMDVI_CTRL_PPRLOG_EN);
+    bool ppr_old = was_en && (old & AMDVI_CTRL_PPRLOG_EN);
+    if (ppr && !ppr_old)
+        dev->status |= AMDVI_STS_PPR_RUN;
+    else if (!ppr)
+        dev->status &= ~AMDVI_STS_PPR_RUN;
 
     if (en != was_en) {
         int r = amdvi_apply_all(dev);
@@ -303,6 +318,18 @@ static void reg_write(struct viommu_amdvi *dev, uint64_t off, uint64_t v)
         break;
     case AMDVI_MMIO_STATUS:
         dev->status &= ~(v & AMDVI_STS_W1C);
+        break;
+    case AMDVI_MMIO_PPRLOG:
+        if (dev->efr & VIOMMU_AMDVI_EFR_PPRSUP)
+            dev->pprlog = v & BUF_MASK;
+        break;
+    case AMDVI_MMIO_PPR_HEAD:
+        if (dev->efr & VIOMMU_AMDVI_EFR_PPRSUP)
+            dev->ppr_head = (v & AMDVI_PTR_MASK) % (amdvi_buf_entries(dev->pprlog) * 16);
+        break;
+    case AMDVI_MMIO_PPR_TAIL:
+        if (dev->efr & VIOMMU_AMDVI_EFR_PPRSUP)
+            dev->ppr_tail = (v & AMDVI_PTR_MASK) % (amdvi_buf_entries(dev->pprlog) * 16);
         break;
     default:
         break; /* EFR and unknown registers: read-only / ignored */

@@ -11,6 +11,9 @@
  * Not saved: address spaces (the destination VMM creates its own with
  * viommu_amdvi_get_as(); restore re-reads their DTEs from guest memory) and
  * counters.
+ * Section PPR (added with peripheral page requests): the PPR log base,
+ * head and tail. Written critical only when any is non-zero; a blob
+ * without it (older, or a unit that never used the log) restores them as 0.
  */
 #include "amdvi/amdvi_internal.h"
 
@@ -22,14 +25,17 @@
 enum amdvi_state_section {
     AMDVI_SEC_CONFIG = 1,
     AMDVI_SEC_REGS = 2,
+    AMDVI_SEC_PPR = 3,
 };
 
-#define AMDVI_STS_ALL (AMDVI_STS_W1C | AMDVI_STS_EVT_RUN | AMDVI_STS_CMD_RUN)
+#define AMDVI_STS_ALL (AMDVI_STS_W1C | AMDVI_STS_EVT_RUN | AMDVI_STS_CMD_RUN | AMDVI_STS_PPR_RUN)
+#define AMDVI_STS_PPR_ALL (AMDVI_STS_PPR_OVERFLOW | AMDVI_STS_PPR_INT | AMDVI_STS_PPR_RUN)
 
 struct amdvi_saved {
     uint32_t base_lo, base_hi, msi_ctrl, msi_addr_lo, msi_addr_hi, msi_data;
     uint64_t devtab, cmdbuf, evtlog, control, excl_base, excl_limit;
     uint64_t cmd_head, cmd_tail, evt_head, evt_tail, status;
+    uint64_t pprlog, ppr_head, ppr_tail;
 };
 
 static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
@@ -61,6 +67,12 @@ static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
     vi_state_w_u64(w, dev->evt_head);
     vi_state_w_u64(w, dev->evt_tail);
     vi_state_w_u64(w, dev->status);
+
+    bool ppr_used = dev->pprlog || dev->ppr_head || dev->ppr_tail;
+    vi_state_w_begin(w, AMDVI_SEC_PPR, ppr_used ? VI_STATE_SEC_CRITICAL : 0);
+    vi_state_w_u64(w, dev->pprlog);
+    vi_state_w_u64(w, dev->ppr_head);
+    vi_state_w_u64(w, dev->ppr_tail);
     vi_state_w_end(w);
 }
 
@@ -121,6 +133,8 @@ static int parse_regs(const struct viommu_amdvi *dev, struct vi_state_r *s, stru
         (v->control & ~amdvi_ctrl_rw_mask(dev)) || (v->excl_base & ~AMDVI_EXCL_BASE_MASK) ||
         (v->excl_limit & ~AMDVI_BASE_ADDR) || (v->status & ~AMDVI_STS_ALL))
         return VIOMMU_EFORMAT;
+    if ((v->status & AMDVI_STS_PPR_ALL) && !(dev->efr & VIOMMU_AMDVI_EFR_PPRSUP))
+        return VIOMMU_EFORMAT;
     if ((v->cmd_head & ~AMDVI_PTR_MASK) || (v->cmd_tail & ~AMDVI_PTR_MASK) || (v->evt_head & ~AMDVI_PTR_MASK) ||
         (v->evt_tail & ~AMDVI_PTR_MASK))
         return VIOMMU_EFORMAT;
@@ -130,11 +144,27 @@ static int parse_regs(const struct viommu_amdvi *dev, struct vi_state_r *s, stru
     return 0;
 }
 
+static int parse_ppr(const struct viommu_amdvi *dev, struct vi_state_r *s, struct amdvi_saved *v)
+{
+    v->pprlog = vi_state_r_u64(s);
+    v->ppr_head = vi_state_r_u64(s);
+    v->ppr_tail = vi_state_r_u64(s);
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    if (!(dev->efr & VIOMMU_AMDVI_EFR_PPRSUP))
+        return (v->pprlog || v->ppr_head || v->ppr_tail) ? VIOMMU_EFORMAT : 0;
+    uint64_t size = amdvi_buf_entries(v->pprlog) * 16;
+    if ((v->pprlog & ~AMDVI_BUF_MASK) || (v->ppr_head & ~AMDVI_PTR_MASK) || (v->ppr_tail & ~AMDVI_PTR_MASK) ||
+        v->ppr_head >= size || v->ppr_tail >= size)
+        return VIOMMU_EFORMAT;
+    return 0;
+}
+
 static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, struct amdvi_saved *v)
 {
     struct vi_state_r body, s;
     uint16_t type, flags;
-    bool have_cfg = false, have_regs = false;
+    bool have_cfg = false, have_regs = false, have_ppr = false;
     int r = vi_state_open(buf, len, VI_STATE_KIND_AMDVI, &body);
     if (r)
         return r;
@@ -149,6 +179,11 @@ static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, st
             if (have_regs || (r = parse_regs(dev, &s, v)))
                 return VIOMMU_EFORMAT;
             have_regs = true;
+            break;
+        case AMDVI_SEC_PPR:
+            if (have_ppr || (r = parse_ppr(dev, &s, v)))
+                return VIOMMU_EFORMAT;
+            have_ppr = true;
             break;
         default:
             if (flags & VI_STATE_SEC_CRITICAL)
@@ -190,6 +225,9 @@ int viommu_amdvi_restore(struct viommu_amdvi *dev, const void *buf, size_t len)
     dev->evt_head = v.evt_head;
     dev->evt_tail = v.evt_tail;
     dev->status = v.status;
+    dev->pprlog = v.pprlog;
+    dev->ppr_head = v.ppr_head;
+    dev->ppr_tail = v.ppr_tail;
     /* Cached translations belong to the old state. Every address space
      * re-reads its DTE; the core diffs the notifiers' shadows. */
     vi_iotlb_invalidate_all(dev->ctx);

@@ -4,7 +4,8 @@
  * type 10h block, §5.2.2.x device entries: 2h select, 3h/4h range, 48h
  * special device: IOAPIC / HPET with its handle and source DeviceID).
  * The type 10h IOMMU feature-reporting field mirrors the EFR bits Linux
- * reads from it: XTSup (bit 0), IASup (bit 5), GASup (bit 6).
+ * reads from it: XTSup (bit 0), IASup (bit 5), GASup (bit 6); the IVHD
+ * flags carry IotlbSup (bit 4), PrefSup (bit 6) and PPRSup (bit 7).
  */
 #include "amdvi/amdvi_internal.h"
 
@@ -18,6 +19,7 @@
 #define IVHD_FLAG_IOTLBSUP 0x10u
 #define IVHD_FLAG_COHERENT 0x20u
 #define IVHD_FLAG_PREFSUP 0x40u
+#define IVHD_FLAG_PPRSUP 0x80u
 #define IVHD_FEAT_XTSUP 0x1u
 #define IVHD_FEAT_IASUP 0x20u
 #define IVHD_FEAT_GASUP 0x40u
@@ -58,7 +60,8 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
     uint8_t *h = t + IVRS_HDR_LEN;
     h[0] = 0x10;
     h[1] = (uint8_t)(IVHD_FLAG_COHERENT | ((dev->efr & VIOMMU_AMDVI_EFR_PREFSUP) ? IVHD_FLAG_PREFSUP : 0) |
-                     ((dev->cfg.flags & VIOMMU_AMDVI_F_IOTLB) ? IVHD_FLAG_IOTLBSUP : 0));
+                     ((dev->cfg.flags & VIOMMU_AMDVI_F_IOTLB) ? IVHD_FLAG_IOTLBSUP : 0) |
+                     ((dev->efr & VIOMMU_AMDVI_EFR_PPRSUP) ? IVHD_FLAG_PPRSUP : 0));
     vi_put_le16(h + 2, (uint16_t)(need - IVRS_HDR_LEN));
     vi_put_le16(h + 4, dev->cfg.bdf);
     vi_put_le16(h + 6, dev->cfg.cap_offset);

@@ -12,6 +12,7 @@
  */
 #include "core/core.h"
 #include "vtd/vtd_hw.h"
+#include "vtd/vtd_prq.h"
 #include "vtd/vtd_sl.h"
 
 #include <libviommu/x86_pt.h>
@@ -179,9 +180,11 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     if ((ce[0] & VTD_SCE_RSVD0) || (ce[1] & VTD_SCE_RSVD1) || ce[2] || ce[3] || (pdir & ~st->haw_mask) ||
         (ce[1] & VTD_SCE_RID_PRIV))
         return blocked(out, VIOMMU_VTD_FR_SM_CTX_RSVD);
-    /* PRE needs ECAP.PRS, DTE needs ECAP.DT: neither advertised -> invalid programming. */
-    if ((ce[0] & VTD_SCE_PRE) || ((ce[0] & VTD_SCE_DTE) && !(ecap & VTD_ECAP_DT)))
+    /* PRE needs ECAP.PRS, DTE needs ECAP.DT: without them -> invalid programming. */
+    if (((ce[0] & VTD_SCE_PRE) && !(ecap & VTD_ECAP_PRS)) || ((ce[0] & VTD_SCE_DTE) && !(ecap & VTD_ECAP_DT)))
         return blocked(out, VIOMMU_VTD_FR_SM_CTX_INV);
+    if (st->ext)
+        st->ext->pre = (ce[0] & VTD_SCE_PRE) ? 1 : 0;
     uint32_t eff;
     if (pasid == VIOMMU_PASID_NONE) {
         eff = (uint32_t)VI_FIELD_GET(VTD_SCE_RID_PASID, ce[1]);

@@ -14,6 +14,7 @@
  * IOTLB invalidation calls vi_domain_sync() for the domain and range.
  */
 #include "vtd/vtd_dev.h"
+#include "vtd/vtd_prq.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -38,6 +39,8 @@ static int fill_config(struct viommu_vtd_config *c)
     if ((c->flags & VIOMMU_VTD_F_FS) && !(c->flags & VIOMMU_VTD_F_SCALABLE))
         return VIOMMU_EINVAL; /* first stage exists only in scalable mode */
     if ((c->flags & (VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L)) && !(c->flags & VIOMMU_VTD_F_FS))
+        return VIOMMU_EINVAL;
+    if ((c->flags & VIOMMU_VTD_F_PRS) && (!(c->flags & VIOMMU_VTD_F_SCALABLE) || !(c->flags & VIOMMU_VTD_F_DT)))
         return VIOMMU_EINVAL;
     if ((c->flags & VIOMMU_VTD_F_EIM) && !(c->flags & VIOMMU_VTD_F_IR))
         return VIOMMU_EINVAL; /* 10.4.3: EIM is reported only with IR */
@@ -112,6 +115,8 @@ static void compute_caps(struct viommu_vtd *dev)
                 VTD_ECAP_SMPWCS;
     if (c->flags & VIOMMU_VTD_F_FS)
         ecap |= VTD_ECAP_FLTS; /* FSTS (formerly FLTS) */
+    if (c->flags & VIOMMU_VTD_F_PRS)
+        ecap |= VTD_ECAP_PRS;
     dev->hw = (struct viommu_vtd_hw){.size = sizeof(struct viommu_vtd_hw), .cap = cap, .ecap = ecap, .haw = c->haw};
     dev->ver = (c->flags & VIOMMU_VTD_F_SCALABLE) ? 0x30 : 0x10;
 }
@@ -133,6 +138,7 @@ void vtd_reset_regs(struct viommu_vtd *dev)
     memset(dev->frcd, 0, sizeof(uint64_t) * 2u * dev->cfg.nfr);
     dev->fr_next = 0;
     dev->qi_pending = 0;
+    vtd_prq_reset(dev);
 }
 
 bool vtd_scalable_active(const struct viommu_vtd *dev)

@@ -49,6 +49,11 @@ struct viommu_vtd {
     struct vtd_as *spaces; /* list head (newest first) */
     unsigned qi_pending;   /* descriptors left by the per-doorbell bound */
     struct viommu_vtd_stats stats;
+    /* page requests (vtd_prq.c, ECAP.PRS) */
+    uint64_t pqh, pqt, pqa;
+    uint32_t prs, pectl, pedata, peaddr, peuaddr;
+    viommu_page_response_fn resp_fn;
+    void *resp_opaque;
 };
 
 /* vtd_dev.c */

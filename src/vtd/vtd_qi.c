@@ -6,9 +6,10 @@
  * and 256-bit descriptors), 6.5.2.1 context-cache, 6.5.2.2 PASID-cache,
  * 6.5.2.3 IOTLB, 6.5.2.4 PASID-based IOTLB, 6.5.2.5 device-TLB, 6.5.2.6
  * PASID-based device-TLB, 6.5.2.7 interrupt entry cache (vtd_ir.c),
- * 6.5.2.8 invalidation wait, 6.5.2.10 queue errors (IQE with IQERCD.IQEI,
- * IQH left at the offending descriptor, processing stops until software
- * clears FSTS.IQE).
+ * 6.5.2.8 invalidation wait (PD with ECAP.PRS), 6.5.2.9 page group response
+ * (vtd_prq.c), 6.5.2.10 queue errors (IQE with IQERCD.IQEI, IQH left at the
+ * offending descriptor, processing stops until software clears FSTS.IQE;
+ * likewise while ITE, reported by the VMM, is set).
  *
  * Descriptors processed per doorbell are bounded by
  * viommu_vtd_config::descs_per_doorbell; the rest continue on the next IQT
@@ -16,6 +17,7 @@
  * descriptor (with or without FN) completes after all earlier descriptors.
  */
 #include "vtd/vtd_dev.h"
+#include "vtd/vtd_prq.h"
 
 static uint64_t queue_bytes(const struct viommu_vtd *dev)
 {
@@ -29,7 +31,7 @@ static unsigned desc_bytes(const struct viommu_vtd *dev)
 
 unsigned vtd_qi_pending(const struct viommu_vtd *dev)
 {
-    if (!(dev->gsts & VTD_GSTS_QIES) || (dev->fsts & VTD_FSTS_IQE))
+    if (!(dev->gsts & VTD_GSTS_QIES) || (dev->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)))
         return 0;
     uint64_t qb = queue_bytes(dev);
     if (dev->iqt >= qb || dev->iqh >= qb)
@@ -49,7 +51,8 @@ static void queue_error(struct viommu_vtd *dev, unsigned iqei)
 
 static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
 {
-    if ((d[0] & VTD_WAIT_RSVD0) || (d[0] & VTD_WAIT_PD)) /* PD needs ECAP.PRS */
+    /* PD (drain page requests) needs ECAP.PRS; requests are queued synchronously, so nothing is left to drain. */
+    if ((d[0] & VTD_WAIT_RSVD0) || ((d[0] & VTD_WAIT_PD) && !(dev->hw.ecap & VTD_ECAP_PRS)))
         return VTD_IQEI_RSVD;
     if ((d[0] & VTD_WAIT_SW) && (d[1] & VTD_WAIT_RSVD1))
         return VTD_IQEI_RSVD;
@@ -202,6 +205,8 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
         return 0;
     case VTD_DSC_IEC:
         return vtd_ir_iec_desc(dev, d);
+    case VTD_DSC_PGRP_RESP:
+        return vtd_prq_response_desc(dev, d);
     default:
         return VTD_IQEI_TYPE;
     }
@@ -209,7 +214,7 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
 
 unsigned vtd_qi_run(struct viommu_vtd *dev)
 {
-    if (!(dev->gsts & VTD_GSTS_QIES) || (dev->fsts & VTD_FSTS_IQE))
+    if (!(dev->gsts & VTD_GSTS_QIES) || (dev->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)))
         return 0;
     bool wide = (dev->iqa & VTD_IQA_DW) != 0;
     uint64_t qb = queue_bytes(dev);

@@ -13,6 +13,7 @@
  * registers read 0 and ignore writes. IRTA (10.4.30) is in vtd_ir.c.
  */
 #include "vtd/vtd_dev.h"
+#include "vtd/vtd_prq.h"
 
 static uint32_t read32(struct viommu_vtd *dev, uint64_t off)
 {
@@ -20,6 +21,9 @@ static uint32_t read32(struct viommu_vtd *dev, uint64_t off)
         uint64_t q = dev->frcd[(off - VTD_FRCD_BASE) / 8];
         return (uint32_t)(off & 4 ? q >> 32 : q);
     }
+    uint32_t prq;
+    if (vtd_prq_reg_read(dev, off, &prq))
+        return prq;
     switch (off) {
     case VTD_REG_VER:
         return dev->ver;
@@ -201,11 +205,11 @@ static void iqt_write(struct viommu_vtd *dev, uint64_t val)
 
 static void fsts_write(struct viommu_vtd *dev, uint32_t val)
 {
-    bool iqe = (dev->fsts & VTD_FSTS_IQE) && (val & VTD_FSTS_IQE);
+    bool resume = (dev->fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE)) && (val & (VTD_FSTS_IQE | VTD_FSTS_ITE));
     dev->fsts &= ~(val & VTD_FSTS_RW1C);
     vtd_fault_status_cleared(dev);
-    /* 6.5.2.10: clearing IQE lets hardware fetch again from IQH. */
-    if (iqe)
+    /* 6.5.2.10: clearing IQE (or ITE) lets hardware fetch again from IQH. */
+    if (resume)
         vtd_qi_run(dev);
 }
 
@@ -247,6 +251,8 @@ static bool write64(struct viommu_vtd *dev, uint64_t off, uint64_t val, uint64_t
     default:
         break;
     }
+    if (vtd_prq_write64(dev, off, val, mask))
+        return true;
     if (off >= VTD_FRCD_BASE && off < VTD_FRCD_BASE + 16ull * dev->cfg.nfr) {
         unsigned idx = (unsigned)((off - VTD_FRCD_BASE) / 16);
         if (off & 8) /* upper qword: F is RW1C, the rest RO */
@@ -295,6 +301,8 @@ static void write32(struct viommu_vtd *dev, uint64_t off, uint32_t val)
     default:
         break;
     }
+    if (vtd_prq_write32(dev, off, val))
+        return;
     uint64_t base = off & ~7ull;
     uint64_t shift = (off & 4) * 8;
     if (!write64(dev, base, (uint64_t)val << shift, 0xFFFFFFFFull << shift))

@@ -15,6 +15,7 @@
 struct vtd_resolve_ext {
     uint8_t first_stage; /* TRANSLATED through first-stage (x86-64) tables */
     uint8_t sre;         /* first stage: supervisor requests enabled */
+    uint8_t pre;         /* scalable context entry: page requests enabled (PRE) */
 };
 
 /* Resolve without taking the context lock (caller holds it). */

@@ -13,11 +13,15 @@
  * interrupt remapping existed) still restores: its unit did not advertise
  * ECAP.IR/EIM, so those two ECAP bits are left out of the comparison and
  * the IR registers start at their reset values (remapping off).
+ * Section PRQ (added with page requests, ECAP.PRS): PQH, PQT, PQA, PRS,
+ * PECTL, PEDATA, PEADDR, PEUADDR. Critical only when a register differs
+ * from its reset value; a blob without it restores the reset values.
  * Not saved: address spaces (the destination creates its own with
  * viommu_vtd_get_as(); restore re-resolves root/context/PASID entries from
  * guest memory for each) and counters.
  */
 #include "vtd/vtd_dev.h"
+#include "vtd/vtd_prq.h"
 
 #include "core/state.h"
 
@@ -28,6 +32,7 @@ enum vtd_state_section {
     VTD_SEC_REGS = 2,
     VTD_SEC_FAULTS = 3,
     VTD_SEC_IR = 4,
+    VTD_SEC_PRQ = 5,
 };
 
 #define VTD_GSTS_ALL (VTD_GSTS_TES | VTD_GSTS_RTPS | VTD_GSTS_QIES)
@@ -44,6 +49,8 @@ struct vtd_saved {
     uint32_t qi_pending, fr_next;
     uint64_t ecap; /* as saved (compared once we know whether IR was saved) */
     uint64_t irta, irta_active;
+    uint64_t pqh, pqt, pqa;
+    uint32_t prs, pectl, pedata, peaddr, peuaddr;
 };
 
 static void save_all(const struct viommu_vtd *dev, struct vi_state_w *w)
@@ -89,6 +96,18 @@ static void save_all(const struct viommu_vtd *dev, struct vi_state_w *w)
     vi_state_w_begin(w, VTD_SEC_IR, ir_used ? VI_STATE_SEC_CRITICAL : 0);
     vi_state_w_u64(w, dev->irta);
     vi_state_w_u64(w, dev->irta_active);
+
+    bool prq_used = dev->pqh || dev->pqt || dev->pqa || dev->prs || dev->pectl != VTD_XECTL_IM || dev->pedata ||
+                    dev->peaddr || dev->peuaddr;
+    vi_state_w_begin(w, VTD_SEC_PRQ, prq_used ? VI_STATE_SEC_CRITICAL : 0);
+    vi_state_w_u64(w, dev->pqh);
+    vi_state_w_u64(w, dev->pqt);
+    vi_state_w_u64(w, dev->pqa);
+    vi_state_w_u32(w, dev->prs);
+    vi_state_w_u32(w, dev->pectl);
+    vi_state_w_u32(w, dev->pedata);
+    vi_state_w_u32(w, dev->peaddr);
+    vi_state_w_u32(w, dev->peuaddr);
     vi_state_w_end(w);
 }
 
@@ -200,6 +219,30 @@ static int parse_ir(const struct viommu_vtd *dev, struct vi_state_r *s, struct v
     return 0;
 }
 
+static int parse_prq(const struct viommu_vtd *dev, struct vi_state_r *s, struct vtd_saved *v)
+{
+    v->pqh = vi_state_r_u64(s);
+    v->pqt = vi_state_r_u64(s);
+    v->pqa = vi_state_r_u64(s);
+    v->prs = vi_state_r_u32(s);
+    v->pectl = vi_state_r_u32(s);
+    v->pedata = vi_state_r_u32(s);
+    v->peaddr = vi_state_r_u32(s);
+    v->peuaddr = vi_state_r_u32(s);
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    if (!(dev->hw.ecap & VTD_ECAP_PRS))
+        return (v->pqh || v->pqt || v->pqa || v->prs || v->pectl != VTD_XECTL_IM || v->pedata || v->peaddr ||
+                v->peuaddr)
+                   ? VIOMMU_EFORMAT
+                   : 0;
+    if ((v->pqh & ~VTD_PQ_PTR) || (v->pqt & ~VTD_PQ_PTR) || (v->pqa & ~(VTD_PQA_PQA | VTD_PQA_PQS)) ||
+        (v->prs & ~VTD_PRS_RW1C) || (v->pectl & ~VTD_XECTL_ALL) || (v->pedata & ~VTD_EDATA_MASK) ||
+        (v->peaddr & ~VTD_EADDR_MASK))
+        return VIOMMU_EFORMAT;
+    return 0;
+}
+
 static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, struct vtd_saved *v,
                  struct vi_state_r *frcd)
 {
@@ -210,7 +253,7 @@ static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, stru
     if (r)
         return r;
     while (vi_state_next(&body, &type, &flags, &s)) {
-        if (type >= VTD_SEC_CONFIG && type <= VTD_SEC_IR) {
+        if (type >= VTD_SEC_CONFIG && type <= VTD_SEC_PRQ) {
             if (seen & (1u << type))
                 return VIOMMU_EFORMAT; /* duplicate section */
             seen |= 1u << type;
@@ -227,6 +270,9 @@ static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, stru
             break;
         case VTD_SEC_IR:
             r = parse_ir(dev, &s, v);
+            break;
+        case VTD_SEC_PRQ:
+            r = parse_prq(dev, &s, v);
             break;
         default:
             r = (flags & VI_STATE_SEC_CRITICAL) ? VIOMMU_EFORMAT : 0;
@@ -260,6 +306,7 @@ int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
     struct vtd_saved v;
     struct vi_state_r frcd;
     memset(&v, 0, sizeof(v));
+    v.pectl = VTD_XECTL_IM; /* reset value when the blob has no PRQ section */
     memset(&frcd, 0, sizeof(frcd));
     r = parse(dev, buf, len, &v, &frcd);
     if (r) {
@@ -290,6 +337,14 @@ int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
     dev->fr_next = v.fr_next;
     dev->irta = v.irta;
     dev->irta_active = v.irta_active;
+    dev->pqh = v.pqh;
+    dev->pqt = v.pqt;
+    dev->pqa = v.pqa;
+    dev->prs = v.prs;
+    dev->pectl = v.pectl;
+    dev->pedata = v.pedata;
+    dev->peaddr = v.peaddr;
+    dev->peuaddr = v.peuaddr;
     for (unsigned i = 0; i < 2u * dev->cfg.nfr; i++)
         dev->frcd[i] = vi_state_r_u64(&frcd);
     /* Cached translations belong to the old state; every space re-resolves

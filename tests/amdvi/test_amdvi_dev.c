@@ -222,10 +222,13 @@ START_TEST(cmd_advertised_optional_commands_are_legal)
     g_cmd(&g, 0, 8u << 28, 0, 0, false);          /* INVALIDATE_IOMMU_ALL */
     g_cmd(&g, DEV, 4u << 28, 0, 0, false);        /* INVALIDATE_IOTLB_PAGES */
     g_cmd(&g, DEV, 5u << 28, 0, 0, false);        /* INVALIDATE_INTERRUPT_TABLE */
+    g_cmd(&g, DEV, 7u << 28, 0, 0, false);        /* COMPLETE_PPR_REQUEST (PPRSup) */
     ck_assert(g_sync(&g));
     uint32_t ev[4];
     ck_assert(!g_event(&g, ev));
-    g_cmd(&g, 0, 7u << 28, 0, 0, false);          /* COMPLETE_PPR: PPR never advertised */
+    g_fini(&g);
+    g_init(&g, 6, EFR_ALL & ~VIOMMU_AMDVI_EFR_PPRSUP, 0);
+    g_cmd(&g, 0, 7u << 28, 0, 0, false); /* COMPLETE_PPR without PPRSup */
     ck_assert(!g_sync(&g));
     ck_assert(g_event(&g, ev));
     ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_COMMAND);

@@ -74,7 +74,7 @@ int main(void)
                                        "Handle : 21",
                                        "Source Used Device ID : 00A0",
                                        "Variety : 01",
-                                       "Flags : 70"}; /* IotlbSup, Coherent, PrefSup */
+                                       "Flags : F0"}; /* IotlbSup, Coherent, PrefSup, PPRSup */
     int rc = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(dsl, want[i])) {

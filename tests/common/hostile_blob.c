@@ -49,3 +49,25 @@ void hb_patch_byte(const struct hostile_blob *hb, size_t off, uint8_t val)
     hb_fix_crc(hb->bad, hb->len);
     ck_assert_int_eq(hb->restore(hb->dev, hb->bad, hb->len), VIOMMU_EFORMAT);
 }
+
+size_t hb_strip_section(uint8_t *b, size_t len, uint16_t type)
+{
+    size_t off = 32;
+    while (off + 8 <= len) {
+        uint16_t t = (uint16_t)(b[off] | (b[off + 1] << 8));
+        uint32_t plen = (uint32_t)b[off + 4] | ((uint32_t)b[off + 5] << 8) | ((uint32_t)b[off + 6] << 16) |
+                        ((uint32_t)b[off + 7] << 24);
+        size_t next = off + 8 + plen;
+        ck_assert(next <= len);
+        if (t == type) {
+            memmove(b + off, b + next, len - next);
+            len -= next - off;
+        } else {
+            off = next;
+        }
+    }
+    for (unsigned i = 0; i < 4; i++)
+        b[16 + i] = (uint8_t)(len >> (8 * i));
+    hb_fix_crc(b, len);
+    return len;
+}

@@ -35,4 +35,9 @@ void hb_truncations(const struct hostile_blob *hb, unsigned sparse);
  * kind and field checks). */
 void hb_patch_byte(const struct hostile_blob *hb, size_t off, uint8_t val);
 
+/* Remove every section of `type` from the blob of `len` bytes in place
+ * (header total length and CRC fixed up); returns the new length. Makes
+ * "older" blobs that predate a section. */
+size_t hb_strip_section(uint8_t *b, size_t len, uint16_t type);
+
 #endif

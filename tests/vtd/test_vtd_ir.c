@@ -5,6 +5,7 @@
  * invalidation, then IRE; MSI-X vectors in remappable format with SHV and
  * subhandle 0; IOAPIC RTEs in remappable format. Every fault reason
  * 0x20-0x26 is produced and read back from the fault recording registers. */
+#include "hostile_blob.h"
 #include "core/state.h"
 #include "vtd_guest.h"
 
@@ -753,6 +754,9 @@ START_TEST(state_roundtrip_and_old_blobs)
     irte(&f, 1, E_P | E_V(0x66) | E_DST_X(3), 0);
     size_t len;
     uint8_t *blob = save(f.dev, &len);
+    /* The offsets below address the IR section as the last one: drop the
+     * (non-critical, reset-valued) page-request section written after it. */
+    len = hb_strip_section(blob, len, 5);
     /* Destination on the same guest RAM. */
     struct viommu_ctx *c2 = th_ctx(&f.th, false, NULL);
     struct viommu_vtd_config c = {.size = sizeof(c)};
@@ -784,6 +788,7 @@ START_TEST(state_roundtrip_and_old_blobs)
      * off. It restores into a unit that now advertises IR, IR off. */
     size_t l3;
     uint8_t *old = save(d3, &l3);
+    l3 = hb_strip_section(old, l3, 5);          /* older than page requests too */
     ck_assert_uint_eq(old[l3 - 16 - 8 + 2], 0); /* not critical when unused */
     l3 -= 16 + 8;
     fix_crc(old, l3);

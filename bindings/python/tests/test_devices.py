@@ -124,6 +124,32 @@ class VtdTest(unittest.TestCase):
         self.assertEqual(sp.mode, v.Mode.PASSTHROUGH)
         n.close()
 
+    def test_page_group_response_and_devtlb_errors(self):
+        """VT-d 6.5.2.9 page group response to the callback; 6.5.2.10 ITE stops the queue."""
+        flags = v.VTD_F_DEFAULT | v.VtdFlag.SCALABLE | v.VtdFlag.DT | v.VtdFlag.PRS
+        d = v.Vtd(self.ctx, reg_base=0xFED91000, flags=flags)
+        self.assertTrue(d.mmio_read(0x10) & (1 << 29))     # ECAP.PRS
+        self.iq = self.page()
+        self.dev = d
+        d.mmio_write(0x90, 8, self.iq)                     # IQA
+        d.mmio_write(0x18, 4, 1 << 26)                     # GCMD.QIE
+        got = []
+        d.set_page_response_fn(lambda r: got.append((r.rid, r.pasid, r.prgi, r.code, r.flags)))
+        self.qi(9 | (1 << 4) | (1 << 12) | (0x18 << 16) | (7 << 32), (3 << 3) | 4)
+        self.assertEqual(got, [(0x18, 7, 3, v.PageResponseCode.INVALID,
+                                v.PageReqFlag.PASID_VALID | v.PageReqFlag.LAST)])
+        # Translation disabled: the request is not queued.
+        self.assertEqual(d.page_request(0x18, 0x5000, v.PageReqFlag.READ), v.PrqStatus.DISABLED)
+        d.report_devtlb_error(v.VtdDevtlbError.ITE)
+        self.assertTrue(d.mmio_read(0x34, 4) & (1 << 6))   # FSTS.ITE
+        head = d.mmio_read(0x80)
+        self.qi(9)
+        self.assertEqual(d.mmio_read(0x80), head)          # stopped
+        d.mmio_write(0x34, 4, 1 << 6)                      # clear ITE: resumes
+        self.assertEqual(len(got), 2)
+        d.set_page_response_fn(None)
+        self.assertEqual(d.stats().page_responses, 2)
+
     def test_scalable_mode_pasid_translate(self):
         """Scalable mode (VT-d 3.4.3): RTADDR.TTM=01b, scalable root/context
         entries (9.2/9.4), PASID directory/table (9.5/9.6) with second-level
@@ -258,6 +284,30 @@ class AmdviTest(unittest.TestCase):
         cfg = v.amdv1_pt_config(3, pt)
         self.assertEqual(self.ctx.pt_translate(cfg, 0x1000, v.Perm.READ).addr, 0x5000)
         self.assertTrue(v.amdv1_format().name)
+
+    def test_ppr_log_and_complete_ppr(self):
+        """48882 PPR log: a page request lands in the log, COMPLETE_PPR_REQUEST reaches the callback."""
+        d, ram = self.dev, self.ram
+        ppr = 0x104000
+        d.mmio_write(0x00, 8, self.DEVTAB)
+        d.mmio_write(0x08, 8, self.CMDBUF | (8 << 56))
+        d.mmio_write(0x10, 8, self.EVTLOG | (8 << 56))
+        d.mmio_write(0x38, 8, ppr | (8 << 56))
+        d.mmio_write(0x18, 8, (1 << 15) | (1 << 13) | (1 << 12) | (1 << 2) | 1)  # PPREn PPRLogEn CmdBufEn EvtLogEn
+        w64(ram, self.DEVTAB + 0x10 * 32, 1 | (1 << 52))                  # V, PPR
+        got = []
+        d.set_page_response_fn(lambda r: got.append((r.rid, r.pasid, r.prgi, r.code, r.flags)))
+        st = d.page_request(0x10, 0x7000, v.PageReqFlag.READ | v.PageReqFlag.PASID_VALID | v.PageReqFlag.LAST,
+                            prgi=5, pasid=3)
+        self.assertEqual(st, v.PrqStatus.QUEUED)
+        e0 = r64(ram, ppr)
+        self.assertEqual((e0 & 0xFFFF, (e0 >> 16) & 0xFFFF, (e0 >> 32) & 0x3FF, e0 >> 60), (0x10, 3, 0x205, 1))
+        self.assertEqual(r64(ram, ppr + 8), 0x7000)
+        self.assertEqual(d.page_request(0x20, 0x7000, v.PageReqFlag.READ), v.PrqStatus.INVALID)
+        self.cmd(0x10 | (7 << 60) | (3 << 32), (1 << 2) | ((5 | (v.PageResponseCode.SUCCESS << 12)) << 32))
+        self.assertEqual(got, [(0x10, 3, 5, 0, v.PageReqFlag.PASID_VALID)])
+        d.set_page_response_fn(None)
+        self.assertEqual(d.stats().ppr_completions, 1)
 
     def test_ivrs_and_cap_block(self):
         tbl = self.dev.build_ivrs([v.IvrsDev(kind=v.IvrsDevKind.RANGE, devid=0, devid_last=0xFF)])

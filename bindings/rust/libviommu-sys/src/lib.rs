@@ -508,7 +508,10 @@ pub const VIOMMU_VTD_F_EIM: u32 = 1 << 10;
 pub const VIOMMU_VTD_F_FS: u32 = 1 << 11;
 pub const VIOMMU_VTD_F_FS_1G: u32 = 1 << 12;
 pub const VIOMMU_VTD_F_FS_5L: u32 = 1 << 13;
-pub const VIOMMU_VTD_F_ALL: u32 = 0x3FFF;
+pub const VIOMMU_VTD_F_PRS: u32 = 1 << 14;
+pub const VIOMMU_VTD_F_ALL: u32 = 0x7FFF;
+pub const VIOMMU_VTD_DEVTLB_ITE: u32 = 1;
+pub const VIOMMU_VTD_DEVTLB_ICE: u32 = 2;
 pub const VIOMMU_VTD_F_DEFAULT: u32 = VIOMMU_VTD_F_PSI
     | VIOMMU_VTD_F_SL_2M
     | VIOMMU_VTD_F_SL_1G
@@ -606,6 +609,11 @@ pub struct viommu_vtd_stats {
     pub irq_notifications: u64,
     pub devtlb_invalidations: u64,
     pub fs_resolves: u64,
+    pub prq_queued: u64,
+    pub prq_dropped: u64,
+    pub pr_events: u64,
+    pub page_responses: u64,
+    pub devtlb_errors: u64,
 }
 
 /// Opaque VT-d unit.
@@ -672,6 +680,7 @@ pub const VIOMMU_AMDV1_BAD_PGSIZE: u32 = 3;
 pub const VIOMMU_AMDV1_BAD_ADDR: u32 = 4;
 pub const VIOMMU_AMDVI_EFR_PREFSUP: u64 = 1 << 0;
 pub const VIOMMU_AMDVI_EFR_IASUP: u64 = 1 << 6;
+pub const VIOMMU_AMDVI_EFR_PPRSUP: u64 = 1 << 1;
 pub const VIOMMU_AMDVI_EFR_XTSUP: u64 = 1 << 2;
 pub const VIOMMU_AMDVI_EFR_GASUP: u64 = 1 << 7;
 pub const VIOMMU_AMDVI_EFR_NXSUP: u64 = 1 << 3;
@@ -683,6 +692,7 @@ pub const VIOMMU_AMDVI_EFR_PASMAX_MASK: u64 = 0x1F << 32;
 pub const VIOMMU_AMDVI_EFR_GIOSUP: u64 = 1 << 48;
 pub const VIOMMU_AMDVI_EFR_ALL: u64 = VIOMMU_AMDVI_EFR_PREFSUP
     | VIOMMU_AMDVI_EFR_IASUP
+    | VIOMMU_AMDVI_EFR_PPRSUP
     | VIOMMU_AMDVI_EFR_XTSUP
     | VIOMMU_AMDVI_EFR_GASUP
     | VIOMMU_AMDVI_EFR_NXSUP
@@ -708,6 +718,7 @@ pub const VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR: u32 = 4;
 pub const VIOMMU_AMDVI_EV_ILLEGAL_COMMAND: u32 = 5;
 pub const VIOMMU_AMDVI_EV_COMMAND_HW_ERROR: u32 = 6;
 pub const VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST: u32 = 8;
+pub const VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST: u32 = 9;
 pub const VIOMMU_IVRS_DEV_SELECT: u32 = 0;
 pub const VIOMMU_IVRS_DEV_RANGE: u32 = 1;
 pub const VIOMMU_IVRS_DEV_IOAPIC: u32 = 2;
@@ -757,6 +768,9 @@ pub struct viommu_amdvi_stats {
     pub int_table_invalidations: u64,
     pub irq_notifications: u64,
     pub iotlb_invalidations: u64,
+    pub ppr_logged: u64,
+    pub ppr_dropped: u64,
+    pub ppr_completions: u64,
 }
 
 #[repr(C)]
@@ -892,6 +906,47 @@ pub struct viommu_irq_notifier_config {
 pub struct viommu_irq_notifier {
     _private: [u8; 0],
 }
+
+// ---------------------------------------------------------------- pri.h
+pub const VIOMMU_PAGE_REQ_READ: u32 = 1 << 0;
+pub const VIOMMU_PAGE_REQ_WRITE: u32 = 1 << 1;
+pub const VIOMMU_PAGE_REQ_EXEC: u32 = 1 << 2;
+pub const VIOMMU_PAGE_REQ_PRIV: u32 = 1 << 3;
+pub const VIOMMU_PAGE_REQ_LAST: u32 = 1 << 4;
+pub const VIOMMU_PAGE_REQ_PASID_VALID: u32 = 1 << 5;
+pub const VIOMMU_PAGE_REQ_ALL: u32 = 0x3F;
+pub const VIOMMU_PAGE_RESP_SUCCESS: u32 = 0x0;
+pub const VIOMMU_PAGE_RESP_INVALID: u32 = 0x1;
+pub const VIOMMU_PAGE_RESP_FAILURE: u32 = 0xF;
+pub const VIOMMU_PRQ_QUEUED: u32 = 0;
+pub const VIOMMU_PRQ_FULL: u32 = 1;
+pub const VIOMMU_PRQ_DISABLED: u32 = 2;
+pub const VIOMMU_PRQ_INVALID: u32 = 3;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_page_request {
+    pub size: usize,
+    pub rid: u16,
+    pub prgi: u16,
+    pub flags: u32,
+    pub pasid: u32,
+    pub reserved: u32,
+    pub addr: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_page_response {
+    pub size: usize,
+    pub rid: u16,
+    pub prgi: u16,
+    pub flags: u32,
+    pub pasid: u32,
+    pub code: u32,
+}
+
+pub type viommu_page_response_fn = unsafe extern "C" fn(*mut c_void, *const viommu_page_response);
 
 // ---------------------------------------------------------------- iova_tree.h
 #[repr(C)]
@@ -1140,6 +1195,20 @@ extern "C" {
         out: *mut *mut viommu_irq_notifier,
     ) -> c_int;
     pub fn viommu_irq_notifier_unregister(n: *mut viommu_irq_notifier);
+    // pri.h (declared in vtd.h / amdvi.h)
+    pub fn viommu_vtd_page_request(dev: *mut viommu_vtd, req: *const viommu_page_request) -> c_int;
+    pub fn viommu_vtd_set_page_response_fn(
+        dev: *mut viommu_vtd,
+        fn_: Option<viommu_page_response_fn>,
+        opaque: *mut c_void,
+    ) -> c_int;
+    pub fn viommu_vtd_report_devtlb_error(dev: *mut viommu_vtd, kind: c_uint) -> c_int;
+    pub fn viommu_amdvi_page_request(dev: *mut viommu_amdvi, req: *const viommu_page_request) -> c_int;
+    pub fn viommu_amdvi_set_page_response_fn(
+        dev: *mut viommu_amdvi,
+        fn_: Option<viommu_page_response_fn>,
+        opaque: *mut c_void,
+    ) -> c_int;
     // iova_tree.h
     pub fn viommu_iova_tree_create(
         alloc_ops_or_null: *const viommu_host_ops,

@@ -40,6 +40,8 @@ pub use sys::viommu_translation as Translation;
 
 mod devices;
 pub use devices::*;
+mod pri;
+pub use pri::*;
 
 // ------------------------------------------------------------------ errors
 

@@ -364,3 +364,54 @@ fn vtd_remap_irq_and_notifier() {
     assert_eq!(q.addr, addr);
     assert_eq!(q.flags, libviommu_sys::VIOMMU_IRQ_F_IOAPIC);
 }
+
+// ---------------------------------------------------------------- page requests (PRI)
+
+#[test]
+fn amdvi_ppr_log_and_complete_ppr() {
+    const DEVTAB: u64 = 0x10_0000;
+    const CMDBUF: u64 = 0x10_1000;
+    const PPR: u64 = 0x10_4000;
+    let ram = GuestRam::new(8 << 20);
+    let ctx = Context::new(ram.clone()).unwrap();
+    let cfg = AmdviConfig {
+        bdf: 0x0002,
+        cap_offset: 0x40,
+        levels: 4,
+        dma_remap: 1,
+        mmio_base: 0xfd20_0000,
+        efr_features: libviommu_sys::VIOMMU_AMDVI_EFR_PPRSUP,
+        ..Default::default()
+    };
+    let dev = Amdvi::new(&ctx, &cfg).unwrap();
+    dev.mmio_write(0x00, 8, DEVTAB).unwrap();
+    dev.mmio_write(0x08, 8, CMDBUF | (8 << 56)).unwrap();
+    dev.mmio_write(0x38, 8, PPR | (8 << 56)).unwrap();
+    dev.mmio_write(0x18, 8, (1 << 15) | (1 << 13) | (1 << 12) | 1).unwrap(); // PPREn PPRLogEn CmdBufEn IommuEn
+    ram.write_u64(DEVTAB + 0x10 * 32, 1 | (1 << 52)); // V, PPR
+    let got: Arc<Mutex<Vec<PageResponse>>> = Arc::new(Mutex::new(Vec::new()));
+    let g2 = got.clone();
+    let h = dev.page_responses(move |r| g2.lock().unwrap().push(*r)).unwrap();
+    let req = PageRequest {
+        rid: 0x10,
+        prgi: 5,
+        flags: libviommu_sys::VIOMMU_PAGE_REQ_READ | libviommu_sys::VIOMMU_PAGE_REQ_LAST,
+        pasid: Some(3),
+        addr: 0x7000,
+    };
+    assert_eq!(dev.page_request(&req).unwrap(), PrqStatus::Queued);
+    let e0 = ram.read_u64(PPR);
+    assert_eq!((e0 & 0xffff, (e0 >> 16) & 0xffff, (e0 >> 32) & 0x3ff, e0 >> 60), (0x10, 3, 0x205, 1));
+    assert_eq!(dev.page_request(&PageRequest { rid: 0x20, ..req }).unwrap(), PrqStatus::Invalid);
+    // COMPLETE_PPR_REQUEST: DeviceID 0x10, PASID 3 with GN, tag 5, status Success.
+    ram.write_u64(CMDBUF, 0x10 | (7u64 << 60) | (3u64 << 32));
+    ram.write_u64(CMDBUF + 8, (1 << 2) | (5u64 << 32));
+    dev.mmio_write(0x2008, 8, 16).unwrap();
+    let v = got.lock().unwrap().clone();
+    assert_eq!(v.len(), 1);
+    assert_eq!((v[0].rid, v[0].pasid, v[0].prgi, v[0].code), (0x10, 3, 5, 0));
+    drop(h);
+    let vtd = Vtd::new(&ctx, &VtdConfig { flags: libviommu_sys::VIOMMU_VTD_F_DEFAULT, ..Default::default() }).unwrap();
+    assert!(vtd.page_request(&req).is_err()); // ENOTSUP without ECAP.PRS
+    assert!(vtd.report_devtlb_error(libviommu_sys::VIOMMU_VTD_DEVTLB_ITE).is_err()); // no ECAP.DT
+}
