@@ -154,9 +154,9 @@
 #define VTD_FRCD_SID VI_GENMASK(15, 0)
 #define VTD_FRCD_PP VI_BIT(31)
 #define VTD_FRCD_FR VI_GENMASK(39, 32)
+#define VTD_FRCD_PRIV VI_BIT(29) /* bit 93 of the record */
+#define VTD_FRCD_EXE VI_BIT(30)  /* bit 94 */
 #define VTD_FRCD_PV VI_GENMASK(59, 40)
-#define VTD_FRCD_EXE VI_BIT(60)
-#define VTD_FRCD_PRIV VI_BIT(61)
 #define VTD_FRCD_T1 VI_BIT(62)
 #define VTD_FRCD_F VI_BIT(63)
 #define VTD_FRCD_FI VI_GENMASK(63, 12)

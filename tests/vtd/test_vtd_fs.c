@@ -230,7 +230,9 @@ START_TEST(pasid_requests_privilege_and_sre)
     uint64_t hi = frcd_hi(&f, 0);
     ck_assert(hi & (UINT64_C(1) << 31));            /* PP */
     ck_assert_uint_eq((hi >> 40) & 0xFFFFF, pasid); /* PV */
-    ck_assert(hi & (UINT64_C(1) << 61));            /* PRIV */
+    ck_assert(hi & (UINT64_C(1) << 29));            /* PRIV: bit 93 of the record (10.4.14) */
+    ck_assert_uint_eq(hi & (UINT64_C(1) << 30), 0); /* EXE: not an execute request */
+    ck_assert_uint_eq((hi >> 60) & 3, 0);           /* AT: untranslated request */
     /* SRE = 1, WPE = 0: the supervisor reads and even writes the read-only page. */
     fs_attach(f.g, pasid, &pt, 1 /* SRE */, true);
     ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), 0);
@@ -442,6 +444,34 @@ START_TEST(stage_switch_is_a_diff)
 }
 END_TEST
 
+/* A fault record with PRIV set is device state like any other: a saved
+ * blob holding one restores (it was refused as malformed). */
+START_TEST(saved_fault_record_with_priv_restores)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    fx_init(&f, FS);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x7000, 0x902000, P | RW);
+    fs_attach(f.g, 9, &pt, 0 /* SRE = 0 */, true);
+    struct viommu_as *as = get_as(&f, 9);
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), VIOMMU_EFAULT);
+    uint64_t hi = frcd_hi(&f, 0);
+    ck_assert(hi & (UINT64_C(1) << 29)); /* PRIV */
+    size_t len = 0;
+    ck_assert_int_eq(viommu_vtd_save(f.dev, NULL, &len), VIOMMU_ESIZE);
+    void *buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(viommu_vtd_save(f.dev, buf, &len), 0);
+    ck_assert_int_eq(viommu_vtd_reset(f.dev), 0);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, buf, len), 0);
+    ck_assert_uint_eq(frcd_hi(&f, 0), hi);
+    free(buf);
+    fx_fini(&f);
+}
+END_TEST
+
 START_TEST(saved_state_keeps_first_stage)
 {
     struct fx f;
@@ -491,6 +521,7 @@ static Suite *suite(void)
     tcase_add_test(t, piotlb_resyncs_first_stage);
     tcase_add_test(t, stage_switch_is_a_diff);
     tcase_add_test(t, saved_state_keeps_first_stage);
+    tcase_add_test(t, saved_fault_record_with_priv_restores);
     suite_add_tcase(s, t);
     return s;
 }
