@@ -74,7 +74,8 @@ struct viommu_pte {
 #define VIOMMU_PT_FMT_PRIV 0x1u
 /** @brief viommu_pt_format::flags: IOVAs are canonical: bits from `va_lg2 - 1` up must
  *  all equal bit `va_lg2 - 1` (else ::VIOMMU_FAULT_ADDR_RANGE with
- *  ::VIOMMU_PT_CODE_NON_CANONICAL). Range walks cover the lower half only. */
+ *  ::VIOMMU_PT_CODE_NON_CANONICAL). Range walks cover both halves: the upper half
+ *  at its sign-extended IOVAs, indexed by the top table's upper entries. */
 #define VIOMMU_PT_FMT_CANONICAL 0x2u
 
 struct viommu_pt_config;
