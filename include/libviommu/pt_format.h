@@ -65,6 +65,10 @@ struct viommu_pte {
  *  request attribute before any walk (e.g. a privileged request to a VT-d PASID entry
  *  with SRE = 0). */
 #define VIOMMU_PT_CODE_ATTR_REFUSED UINT32_C(0xFFFF0007)
+/** @brief viommu_fault::code (reason ::VIOMMU_FAULT_ADDR_RANGE): the translated
+ *  address falls in an output range the address space refuses (VT-d scalable
+ *  mode: the interrupt address range, fault reason 0x87). */
+#define VIOMMU_PT_CODE_OUTPUT_HOLE UINT32_C(0xFFFF0008)
 
 /** @brief viommu_pt_format::flags: entry permissions carry ::VIOMMU_PERM_EXEC,
  *  ::VIOMMU_PERM_USER and ::VIOMMU_PERM_PRIV_WRITE, and the rights of a
