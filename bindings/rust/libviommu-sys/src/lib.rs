@@ -251,6 +251,7 @@ pub const VIOMMU_PT_CODE_NON_CANONICAL: u32 = 0xFFFF_0004;
 pub const VIOMMU_PT_CODE_USER: u32 = 0xFFFF_0005;
 pub const VIOMMU_PT_CODE_EXEC: u32 = 0xFFFF_0006;
 pub const VIOMMU_PT_CODE_ATTR_REFUSED: u32 = 0xFFFF_0007;
+pub const VIOMMU_PT_CODE_OUTPUT_HOLE: u32 = 0xFFFF_0008;
 pub const VIOMMU_PT_FMT_PRIV: u32 = 0x1;
 pub const VIOMMU_PT_FMT_CANONICAL: u32 = 0x2;
 
@@ -483,6 +484,7 @@ pub const VIOMMU_VTD_FR_FS_XD: u32 = 0x82;
 pub const VIOMMU_VTD_FR_SM_ADDR: u32 = 0x83;
 pub const VIOMMU_VTD_FR_SM_WRITE: u32 = 0x85;
 pub const VIOMMU_VTD_FR_SM_READ: u32 = 0x86;
+pub const VIOMMU_VTD_FR_SM_INTR_ADDR: u32 = 0x87;
 pub const VIOMMU_VTD_FR_FS_AD: u32 = 0x91;
 pub const VIOMMU_VTD_ENTRY_NONE: u32 = 0;
 pub const VIOMMU_VTD_ENTRY_ROOT: u32 = 1;
@@ -508,7 +510,10 @@ pub const VIOMMU_VTD_F_EIM: u32 = 1 << 10;
 pub const VIOMMU_VTD_F_FS: u32 = 1 << 11;
 pub const VIOMMU_VTD_F_FS_1G: u32 = 1 << 12;
 pub const VIOMMU_VTD_F_FS_5L: u32 = 1 << 13;
-pub const VIOMMU_VTD_F_ALL: u32 = 0x3FFF;
+pub const VIOMMU_VTD_F_FS_SRS: u32 = 1 << 14;
+pub const VIOMMU_VTD_F_FS_EAFS: u32 = 1 << 15;
+pub const VIOMMU_VTD_F_FS_ERS: u32 = 1 << 16;
+pub const VIOMMU_VTD_F_ALL: u32 = 0x1FFFF;
 pub const VIOMMU_VTD_F_DEFAULT: u32 = VIOMMU_VTD_F_PSI
     | VIOMMU_VTD_F_SL_2M
     | VIOMMU_VTD_F_SL_1G
