@@ -579,6 +579,36 @@ class VtdFirstStageTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("reserved bits set", out)
 
+    def test_fs1gp_fs5lp_from_vtd_cap(self):
+        # A 1 GiB leaf needs CAP.FS1GP (bit 56), 5-level tables CAP.FS5LP (bit 60).
+        fs7, fs8 = self.img.page(), self.img.page()
+        pdir = self.img.r64(self.img.r64((self.rta & ~0xfff) + 16) & ~0xfff) & ~0xfff
+        pe7 = sm_pasid(self.img, pdir, 7, PGTT_FL, 0, aw=0)
+        self.img.w64(pe7 + 16, fs7)
+        pdpt = self.img.page()
+        self.img.w64(fs7, pdpt | FS_P | FS_RW | FS_US)
+        self.img.w64(pdpt + 8, 0x40000000 | FS_P | FS_RW | FS_US | FS_PS | FS_A | FS_D)  # IOVA 1 GiB
+        pe8 = sm_pasid(self.img, pdir, 8, PGTT_FL, 0, aw=0)
+        self.img.w64(pe8 + 16, fs8 | (1 << 2))  # FSPM = 01b: 5-level
+        fs_map(self.img, fs8, 0x1000, 0x308000, FS_P | FS_RW | FS_US, levels=5)
+        ram = self.img.save(self.tmp.name, "caps.bin")
+        cap = 0xc00380e06
+
+        def tr(pasid, iova, c):
+            return cli("vtd", "translate", ram, self.rta, "--sid", "01:00.0", "--vtd-ecap", hex(ECAP_FS),
+                       "--vtd-cap", hex(c), "--pasid", str(pasid), iova)
+        self.assertIn("fault 0x72", tr(7, "0x40001000", cap)[1])
+        self.assertEqual(tr(7, "0x40001000", cap | (1 << 56))[1], "0x40001000 0x40001000 0x40000000 rwxu\n")
+        self.assertIn("fault 0x5b", tr(8, "0x1000", cap)[1])
+        self.assertEqual(tr(8, "0x1000", cap | (1 << 60))[1], "0x1000 0x308000 0x1000 rwxu\n")
+        # --haw: a page address at or above the host address width is reserved (SFS.3).
+        fs_map(self.img, fs8, 0x2000, 1 << 40, FS_P | FS_RW | FS_US, levels=5)
+        ram = self.img.save(self.tmp.name, "caps.bin")
+        self.assertEqual(tr(8, "0x2000", cap | (1 << 60))[1], "0x2000 0x10000000000 0x1000 rwxu\n")
+        rc, out, _ = cli("vtd", "translate", ram, self.rta, "--sid", "01:00.0", "--vtd-ecap", hex(ECAP_FS),
+                         "--vtd-cap", hex(cap | (1 << 60)), "--haw", "40", "--pasid", "8", "0x2000")
+        self.assertIn("fault 0x72", out)
+
     def test_amd_pasid(self):
         img = Image()
         devtab, reg = amd_setup(img)

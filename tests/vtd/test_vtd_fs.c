@@ -705,6 +705,14 @@ START_TEST(pasid_and_rid_pasid_both_first_stage)
     ck_assert_uint_eq(frcd_reason(&f, 0), 0x71);
     ck_assert_int_eq(tr(a9, 0x40010, VIOMMU_PERM_READ, &pa), 0);
     ck_assert_uint_eq(r9.unmaps, 0);
+    /* A page-selective IOTLB invalidation (type 2) of the DID too. */
+    fs_map(&p0, 0x40000, 0xC10000, P | RW | US | A | D);
+    vg_iotlb_psi(f.g, DID, 0x40000, 0, false);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(r0.maps, 2);
+    ck_assert_uint_eq(r0.last_addr, 0xC10000);
+    ck_assert_int_eq(tr(a0, 0x40010, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xC10010);
     fx_fini(&f);
 }
 END_TEST
