@@ -624,6 +624,38 @@ class VtdFirstStageTest(unittest.TestCase):
         self.assertEqual(run("translate", "--format", "vtd", "--ram", ram, "--root", "0", "--sid", "0",
                              "--priv", "kernel", "0")[0], 2)
 
+    def test_amd_v2_guest_tables(self):
+        # DTE GV + GIoV, a one-level GCR3 table whose PASID 0 entry holds the
+        # guest CR3 (48882 2.2.2, 2.2.6): x86-64 tables like VT-d first stage.
+        img = Image()
+        devtab, reg = amd_setup(img)
+        cr3, gcr3 = img.page(), img.page()
+        fs_map(img, cr3, 0x1000, 0x400000, FS_P | FS_RW)  # supervisor-only
+        fs_map(img, cr3, 0x2000, 0x401000, FS_P | FS_RW | FS_US | FS_XD | FS_A | FS_D)
+        img.w64(gcr3, cr3 | 1)
+        g = devtab + 32 * 0x0100
+        img.w64(g + 8, 1 | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43))
+        img.w64(g, 1 | 2 | (3 << 61) | (1 << 55) | (1 << 54) | (((gcr3 >> 12) & 7) << 58))
+        ram = img.save(self.tmp.name, "amdv2.bin")
+
+        def tr(*args):
+            return cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", *args)
+        # Without PASID: a user request; the supervisor page faults.
+        rc, out, _ = tr("0x1000")
+        self.assertEqual(rc, 1)
+        self.assertIn("IO_PAGE_FAULT", out)
+        self.assertEqual(tr("0x2010")[1], "0x2010 0x401010 0x1000 rwu\n")
+        # PASID 0 as a supervisor: read and write; a fetch from the XD page faults.
+        self.assertEqual(tr("--pasid", "0", "--priv", "supervisor", "0x1010")[1], "0x1010 0x400010 0x1000 rwx\n")
+        self.assertEqual(tr("--pasid", "0", "--exec", "0x2000")[0], 1)
+        rc, out, _ = cli("amdv1", "dump", ram, reg, "--sid", "01:00.0")
+        self.assertEqual(out.splitlines(), ["01:00.0 0x1000 0x2fff 0x400000 rw"])  # one contiguous run
+        # Without GTSup the DTE's GV is illegal.
+        rc, out, _ = tr("--amd-efr", "0", "0x2000")
+        self.assertIn("ILLEGAL_DEV_TABLE_ENTRY", out)
+        with open(ram, "rb") as f:
+            self.assertEqual(f.read(), bytes(img.ram))  # A/D went to the private copy
+
 
 
 class VtdBombTest(unittest.TestCase):
