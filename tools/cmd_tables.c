@@ -69,8 +69,8 @@ struct view {
     unsigned pt_perm;       /* PASSTHROUGH: rights granted (AMD DTE Mode 0 honours IR/IW) */
     const char *entry_what; /* entry that decided a BLOCKED result, if known */
     uint64_t entry_gpa;
-    bool fs;                /* the tables are x86-64 paging (VT-d first stage, AMD-Vi v2) */
-    bool sre;               /* VT-d first stage: the PASID entry's SRE */
+    bool fs;  /* the tables are x86-64 paging (VT-d first stage, AMD-Vi v2) */
+    bool sre; /* VT-d first stage: the PASID entry's SRE */
     struct viommu_pt_config pt;
 };
 
@@ -196,11 +196,11 @@ static void fault_text(const struct opts *o, const struct view *v, const struct 
             fr = VIOMMU_VTD_FR_FS_P;
             break;
         case VIOMMU_FAULT_PERM:
-            fr = f->code == VIOMMU_PT_CODE_USER          ? VIOMMU_VTD_FR_FS_US
-                 : f->code == VIOMMU_PT_CODE_EXEC        ? VIOMMU_VTD_FR_FS_XD
+            fr = f->code == VIOMMU_PT_CODE_USER           ? VIOMMU_VTD_FR_FS_US
+                 : f->code == VIOMMU_PT_CODE_EXEC         ? VIOMMU_VTD_FR_FS_XD
                  : f->code == VIOMMU_PT_CODE_ATTR_REFUSED ? VIOMMU_VTD_FR_SM_SRE
-                 : w                                     ? VIOMMU_VTD_FR_SM_WRITE
-                                                         : VIOMMU_VTD_FR_SM_READ;
+                 : w                                      ? VIOMMU_VTD_FR_SM_WRITE
+                                                          : VIOMMU_VTD_FR_SM_READ;
             break;
         case VIOMMU_FAULT_ADDR_RANGE:
             fr = f->code == VIOMMU_PT_CODE_NON_CANONICAL ? VIOMMU_VTD_FR_FS_NON_CANONICAL
@@ -222,8 +222,9 @@ static void fault_text(const struct opts *o, const struct view *v, const struct 
     }
     switch (f->reason) {
     case VIOMMU_FAULT_ADDR_RANGE:
-        fr = v->scalable ? (f->code == VIOMMU_PT_CODE_OUTPUT_HOLE ? VIOMMU_VTD_FR_SM_INTR_ADDR : VIOMMU_VTD_FR_SM_ADDR)
-                         : VIOMMU_VTD_FR_ADDR_MGAW;
+        fr = v->scalable
+                 ? (f->code == VIOMMU_PT_CODE_OUTPUT_HOLE ? VIOMMU_VTD_FR_SM_INTR_ADDR : VIOMMU_VTD_FR_SM_ADDR)
+                 : VIOMMU_VTD_FR_ADDR_MGAW;
         break;
     case VIOMMU_FAULT_READ_FAILED:
         fr = v->scalable ? VIOMMU_VTD_FR_SM_SL_ACCESS
@@ -403,8 +404,8 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
             if (v.scalable)
                 printf("\"pasid\": \"0x%" PRIx32 "\", ", v.pasid);
             if (ok) {
-                printf("\"translated\": \"0x%" PRIx64 "\", \"page_size\": \"0x%" PRIx64 "\", \"perm\": \"%s\"}", out,
-                       t.addr_mask + 1, rights_str(&v, t.perm));
+                printf("\"translated\": \"0x%" PRIx64 "\", \"page_size\": \"0x%" PRIx64 "\", \"perm\": \"%s\"}",
+                       out, t.addr_mask + 1, rights_str(&v, t.perm));
             } else {
                 printf("\"fault\": ");
                 json_str(why);
@@ -417,7 +418,8 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
                 printf("}");
             }
         } else if (ok) {
-            printf("0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s\n", iova, out, t.addr_mask + 1, rights_str(&v, t.perm));
+            printf("0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s\n", iova, out, t.addr_mask + 1,
+                   rights_str(&v, t.perm));
         } else if (what) {
             printf("0x%" PRIx64 " fault %s; %s at %s\n", iova, why, what, where);
         } else {
@@ -961,8 +963,10 @@ int cmd_tables(const char *cmd, int argc, char **argv)
     if (!translate && npos)
         die(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, pos[0]);
     if (o.have_pasid && o.fmt == FMT_AMDV1 && o.pasid != 0)
-        die(EXIT_USAGE, "%s: --format amdv1 takes --pasid 0 only (the library resolves a DTE's PASID 0 "
-            "tables; other PASIDs of the GCR3 table are not supported here)", cmd);
+        die(EXIT_USAGE,
+            "%s: --format amdv1 takes --pasid 0 only (the library resolves a DTE's PASID 0 "
+            "tables; other PASIDs of the GCR3 table are not supported here)",
+            cmd);
     o.args = pos;
     o.nargs = npos;
     struct viommu_ctx *ctx = make_ctx(o.walk_entries);

@@ -198,11 +198,10 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         if (v->pasid == VIOMMU_PASID_NONE)
             vi_as_set_access_policy(v->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
         else
-            vi_as_set_access_policy(
-                v->as,
-                ((dev->hw.ecap & VTD_ECAP_ERS) ? 0 : VIOMMU_PERM_EXEC) |
-                    ((dev->hw.ecap & VTD_ECAP_SRS) ? 0 : VIOMMU_PERM_PRIV),
-                ext.first_stage && !ext.sre ? VIOMMU_PERM_PRIV : 0);
+            vi_as_set_access_policy(v->as,
+                                    ((dev->hw.ecap & VTD_ECAP_ERS) ? 0 : VIOMMU_PERM_EXEC) |
+                                        ((dev->hw.ecap & VTD_ECAP_SRS) ? 0 : VIOMMU_PERM_PRIV),
+                                    ext.first_stage && !ext.sre ? VIOMMU_PERM_PRIV : 0);
         /* SGN.8: scalable-mode translations into the interrupt range fault. */
         vi_as_set_output_hole(v->as, res.scalable ? VTD_INTR_FIRST : 1, res.scalable ? VTD_INTR_LAST : 0);
         /* 7.1.1: FPD travels with every fault of the space as its own flag. */

@@ -288,12 +288,9 @@ static unsigned x86_entry_perm(const struct viommu_pt_config *cfg, unsigned perm
 }
 
 static const uint64_t x86_cfgs[][PT_ARGS] = {
-    {4, 52, VIOMMU_X86_PT_PAGE_1G},
-    {4, 46, 0},
-    {5, 52, VIOMMU_X86_PT_PAGE_1G},
-    {5, 46, VIOMMU_X86_PT_PAGE_1G | VIOMMU_X86_PT_WPE | VIOMMU_X86_PT_EA},
-    {4, 46, VIOMMU_X86_PT_WPE},
-    {5, 48, 0},
+    {4, 52, VIOMMU_X86_PT_PAGE_1G}, {4, 46, 0},
+    {5, 52, VIOMMU_X86_PT_PAGE_1G}, {5, 46, VIOMMU_X86_PT_PAGE_1G | VIOMMU_X86_PT_WPE | VIOMMU_X86_PT_EA},
+    {4, 46, VIOMMU_X86_PT_WPE},     {5, 48, 0},
 };
 
 const struct pt_row pt_row_x86 = {

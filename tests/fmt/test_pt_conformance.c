@@ -384,7 +384,8 @@ static void check_translate(struct env *e, struct model *md, uint64_t iova, unsi
     }
     struct mapping *m = &md->m[i];
     unsigned acc = leaf_acc(e, m->perm), rights = want_rights(e, acc, access);
-    unsigned needed = access & ((e->fflags & VIOMMU_PT_FMT_PRIV) ? VIOMMU_PERM_RW | VIOMMU_PERM_EXEC : VIOMMU_PERM_RW);
+    unsigned needed =
+        access & ((e->fflags & VIOMMU_PT_FMT_PRIV) ? VIOMMU_PERM_RW | VIOMMU_PERM_EXEC : VIOMMU_PERM_RW);
     if ((rights & needed) != needed) {
         uint32_t code = 0;
         if ((e->fflags & VIOMMU_PT_FMT_PRIV) && !(access & VIOMMU_PERM_PRIV) && !(acc & VIOMMU_PERM_USER))
@@ -986,8 +987,7 @@ START_TEST(accessed_dirty_write_back)
     for (unsigned l = 0; l <= top; l++)
         slots[l] = slot_of(e, table_at(e, l, iova2, false), l, iova2);
     th_w64(&e->th, slots[top], th_r64(&e->th, slots[top]) & ~e->ad);
-    ck_assert_int_eq(viommu_pt_translate(rc, &e->cfg, iova2, VIOMMU_PERM_READ, &t, &f),
-                     VIOMMU_EFAULT);
+    ck_assert_int_eq(viommu_pt_translate(rc, &e->cfg, iova2, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
     ck_assert_uint_eq(f.reason, VIOMMU_FAULT_UPDATE_FAILED);
     ck_assert_uint_eq(f.entry_gpa, slots[top]);
     ck_assert_uint_eq(f.level, top);
@@ -1408,7 +1408,8 @@ static const struct decode_case decode_cases[] = {
     {&pt_row_x86, X86_1G_52, 3, XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
     {&pt_row_x86, X86_5L_1G_52, 4, XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
     /* large pages: bit 12 is PAT, the bits above it below the page size reserved */
-    {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | 0x1000 | XP | PS, LEAF(UINT64_C(3) << 21, 21, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | 0x1000 | XP | PS,
+     LEAF(UINT64_C(3) << 21, 21, XRD | XEX | XPW)},
     {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | 0x2000 | XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
     {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | B(20) | XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
     {&pt_row_x86, X86_1G_52, 2, B(30) | 0x1000 | XP | PS, LEAF(B(30), 30, XRD | XEX | XPW)},
