@@ -200,7 +200,7 @@ struct viommu_vtd_resolved_v2 {
 struct viommu_vtd_hw {
     size_t size;   /**< sizeof(struct viommu_vtd_hw). */
     uint64_t cap;  /**< CAP register value (SAGAW, MGAW, SLLPS, ND, FS1GP, FS5LP). */
-    uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, FSTS, PASID, PSS, DT). */
+    uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, FSTS, SRS, EAFS, PASID, PSS, DT). */
     uint8_t haw;   /**< Host address width in bits (0 = 52). */
     uint8_t reserved[7]; /**< Zero. */
 };
@@ -214,7 +214,8 @@ struct viommu_vtd_hw {
  * function. Translation is assumed enabled. Legacy TT untranslated/all map
  * to TRANSLATED, TT pass-through (when ECAP.PT) to PASSTHROUGH; scalable PGTT
  * second-level, first-stage (when ECAP.FSTS: `pt` is an x86-64 configuration
- * from viommu_x86_pt_config(), with CAP.FS1GP, FSPM, WPE and EAFE applied)
+ * from viommu_x86_pt_config(), with CAP.FS1GP, FSPM, WPE and EAFE applied;
+ * SRE without ECAP.SRS and EAFE without ECAP.EAFS are reserved, 0x5A)
  * and pass-through are implemented; nested (PGTT 011b, ECAP.NEST not
  * advertised) gives fault reason 0x5B.
  * @param ctx Context (guest memory).
