@@ -111,7 +111,10 @@ void add_ram_file(const char *arg)
     r->len = (uint64_t)st.st_size;
     if (r->gpa + (r->len - 1) < r->gpa)
         die(EXIT_USAGE, "%s: placed at 0x%" PRIx64 " it wraps around 2^64", copy, r->gpa);
-    r->map = mmap(NULL, (size_t)r->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* A private, writable copy-on-write mapping: the accessed/dirty bits a
+     * first-stage translation sets go to the tool's own copy, never to the
+     * file. */
+    r->map = mmap(NULL, (size_t)r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     close(fd);
     if (r->map == MAP_FAILED)
         die(EXIT_USAGE, "%s: mmap: %s", copy, strerror(errno));

@@ -25,6 +25,7 @@ struct opts {
     uint16_t sid;
     uint32_t pasid;
     unsigned access;
+    unsigned attrs; /* VIOMMU_PERM_PRIV / VIOMMU_PERM_EXEC asked for (--priv, --exec) */
     uint64_t walk_entries, max_total;
     struct viommu_vtd_hw vtd; /* capabilities the VT-d unit is assumed to have */
     struct viommu_amdvi_hw amd; /* likewise for AMD-Vi */
@@ -48,6 +49,12 @@ struct opts {
 #define DEFAULT_VTD_ECAP                                                                                         \
     ((UINT64_C(1) << 2) | (UINT64_C(1) << 6) | (UINT64_C(19) << 35) | (UINT64_C(1) << 40) |                    \
      (UINT64_C(1) << 43) | (UINT64_C(1) << 46))
+/* First-stage capabilities (11.4.2 / 11.4.3). */
+#define ECAP_ERS (UINT64_C(1) << 30)
+#define ECAP_SRS (UINT64_C(1) << 31)
+/* 3.14: the interrupt address range; a scalable-mode result there is SGN.8. */
+#define INTR_FIRST UINT64_C(0xFEE00000)
+#define INTR_LAST UINT64_C(0xFEEFFFFF)
 /* Whole-command work bound for dump/check (entries and resolutions). */
 #define DEFAULT_MAX_TOTAL (UINT64_C(1) << 24)
 
@@ -62,8 +69,17 @@ struct view {
     unsigned pt_perm;       /* PASSTHROUGH: rights granted (AMD DTE Mode 0 honours IR/IW) */
     const char *entry_what; /* entry that decided a BLOCKED result, if known */
     uint64_t entry_gpa;
+    bool fs;  /* the tables are x86-64 paging (VT-d first stage, AMD-Vi v2) */
+    bool sre; /* VT-d first stage: the PASID entry's SRE */
     struct viommu_pt_config pt;
 };
+
+/* Tables whose rights depend on the request's privilege (x86-64 paging). */
+static bool pt_is_fs(const struct viommu_pt_config *pt)
+{
+    return pt->fmt && pt->fmt->size >= offsetof(struct viommu_pt_format, flags) + sizeof(uint32_t) &&
+           (pt->fmt->flags & VIOMMU_PT_FMT_PRIV);
+}
 
 const char *amd_event_name(unsigned ev)
 {
@@ -115,6 +131,7 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
             return r;
         v->mode = res.mode;
         v->pt = res.pt;
+        v->fs = res.mode == VIOMMU_MODE_TRANSLATED && pt_is_fs(&res.pt);
         v->pt_perm = res.perm;
         v->configured = (res.dte[0] & 1) || res.event; /* DTE.V */
         if (res.mode == VIOMMU_MODE_BLOCKED) {
@@ -134,6 +151,13 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
     v->pt = res.pt;
     v->pt_perm = VIOMMU_PERM_RW;
     v->scalable = res.scalable;
+    v->fs = res.mode == VIOMMU_MODE_TRANSLATED && pt_is_fs(&res.pt);
+    if (v->fs && res.entry_kind == VIOMMU_VTD_ENTRY_PASID_TABLE) {
+        /* SRE (PASID entry bit 128) is not part of the table configuration. */
+        uint64_t q2 = 0;
+        if (host_read(NULL, res.entry_gpa + 16, &q2, 8) == 0)
+            v->sre = (q2 & 1) != 0;
+    }
     v->pasid = res.scalable ? res.pasid : VIOMMU_PASID_NONE;
     unsigned fr = res.fault_reason;
     /* Root/context/PASID entries simply not present: the device is not set up. */
@@ -165,9 +189,42 @@ static void fault_text(const struct opts *o, const struct view *v, const struct 
     /* Same mapping as the device model (7.1.3): legacy or scalable reasons. */
     unsigned fr;
     bool w = (f->access & VIOMMU_PERM_WRITE) != 0;
+    if (v->fs) {
+        /* First stage: the SFS/SGN reasons. */
+        switch (f->reason) {
+        case VIOMMU_FAULT_NOT_PRESENT:
+            fr = VIOMMU_VTD_FR_FS_P;
+            break;
+        case VIOMMU_FAULT_PERM:
+            fr = f->code == VIOMMU_PT_CODE_USER           ? VIOMMU_VTD_FR_FS_US
+                 : f->code == VIOMMU_PT_CODE_EXEC         ? VIOMMU_VTD_FR_FS_XD
+                 : f->code == VIOMMU_PT_CODE_ATTR_REFUSED ? VIOMMU_VTD_FR_SM_SRE
+                 : w                                      ? VIOMMU_VTD_FR_SM_WRITE
+                                                          : VIOMMU_VTD_FR_SM_READ;
+            break;
+        case VIOMMU_FAULT_ADDR_RANGE:
+            fr = f->code == VIOMMU_PT_CODE_NON_CANONICAL ? VIOMMU_VTD_FR_FS_NON_CANONICAL
+                 : f->code == VIOMMU_PT_CODE_OUTPUT_HOLE ? VIOMMU_VTD_FR_SM_INTR_ADDR
+                                                         : VIOMMU_VTD_FR_SM_ADDR;
+            break;
+        case VIOMMU_FAULT_BAD_ENTRY:
+            fr = VIOMMU_VTD_FR_FS_RSVD;
+            break;
+        case VIOMMU_FAULT_READ_FAILED:
+            fr = f->level == v->pt.top_level ? VIOMMU_VTD_FR_FS_ROOT : VIOMMU_VTD_FR_FS_ACCESS;
+            break;
+        default:
+            fr = VIOMMU_VTD_FR_FS_AD;
+            break;
+        }
+        snprintf(buf, n, "0x%x (%s: %s)", fr, g, viommu_vtd_fault_reason_str(fr));
+        return;
+    }
     switch (f->reason) {
     case VIOMMU_FAULT_ADDR_RANGE:
-        fr = v->scalable ? VIOMMU_VTD_FR_SM_ADDR : VIOMMU_VTD_FR_ADDR_MGAW;
+        fr = v->scalable
+                 ? (f->code == VIOMMU_PT_CODE_OUTPUT_HOLE ? VIOMMU_VTD_FR_SM_INTR_ADDR : VIOMMU_VTD_FR_SM_ADDR)
+                 : VIOMMU_VTD_FR_ADDR_MGAW;
         break;
     case VIOMMU_FAULT_READ_FAILED:
         fr = v->scalable ? VIOMMU_VTD_FR_SM_SL_ACCESS
@@ -210,6 +267,85 @@ static void emit_json_close(const struct opts *o, bool empty)
         printf(empty ? "]\n" : "\n]\n");
 }
 
+/* The rights this request has: r/w, then x and u for first-stage tables. */
+static const char *rights_str(const struct view *v, unsigned perm)
+{
+    static char buf[8];
+    if (!v->fs)
+        return perm_str(perm);
+    snprintf(buf, sizeof(buf), "%s%s%s", perm_str(perm), (perm & VIOMMU_PERM_EXEC) ? "x" : "",
+             (perm & VIOMMU_PERM_USER) ? "u" : "");
+    return buf;
+}
+
+/* Translate through the resolved tables as the device model does: the
+ * request's attributes per the unit's rules, accessed/dirty updates into
+ * the private copy of the RAM files (never the files), and the rights the
+ * page gives this request whatever its dirty bit. */
+static int fs_translate(struct viommu_ctx *ctx, const struct opts *o, const struct view *v, uint64_t iova,
+                        struct viommu_translation *t, struct viommu_fault *f)
+{
+    unsigned access = o->access;
+    int r;
+    if (v->fs) {
+        unsigned attrs = o->have_pasid ? o->attrs : 0; /* without PASID: user, non-execute */
+        if (o->fmt == FMT_VTD) {
+            if (!(o->vtd.ecap & ECAP_ERS))
+                attrs &= ~(unsigned)VIOMMU_PERM_EXEC;
+            if (!(o->vtd.ecap & ECAP_SRS))
+                attrs &= ~(unsigned)VIOMMU_PERM_PRIV;
+            if ((attrs & VIOMMU_PERM_PRIV) && !v->sre) {
+                /* SPT.6: a supervisor request to a PASID entry with SRE = 0. */
+                memset(f, 0, sizeof(*f));
+                f->reason = VIOMMU_FAULT_PERM;
+                f->code = VIOMMU_PT_CODE_ATTR_REFUSED;
+                f->iova = iova;
+                f->access = (uint8_t)(access | attrs);
+                return VIOMMU_EFAULT;
+            }
+        }
+        access |= attrs;
+    }
+    r = viommu_pt_translate(ctx, &v->pt, iova, access, t, f);
+    if (r == VIOMMU_EFAULT && f->reason == VIOMMU_FAULT_UPDATE_FAILED) {
+        /* An entry the tool could not update is no fault here: look it up
+         * without the write-back and check the rights of the request. */
+        unsigned needed = access & (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC);
+        struct viommu_fault f2;
+        r = viommu_pt_translate(ctx, &v->pt, iova, 0, t, &f2);
+        if (r == 0 && (t->perm & needed) != needed) {
+            *f = f2;
+            f->reason = VIOMMU_FAULT_PERM;
+            f->iova = iova;
+            f->access = (uint8_t)access;
+            r = VIOMMU_EFAULT;
+        } else if (r) {
+            *f = f2;
+        }
+        return r;
+    }
+    if (r == 0 && v->fs && !(t->perm & VIOMMU_PERM_WRITE) && !(access & VIOMMU_PERM_WRITE)) {
+        /* WRITE is granted once the leaf is dirty: ask with a write (on the
+         * private copy) whether this request could write. */
+        struct viommu_translation t2;
+        if (viommu_pt_translate(ctx, &v->pt, iova, access | VIOMMU_PERM_WRITE, &t2, NULL) == 0)
+            t->perm |= VIOMMU_PERM_WRITE;
+    }
+    if (r == 0 && v->scalable) {
+        /* SGN.8: a translated address in the interrupt range. */
+        uint64_t out = t->addr | (iova & t->addr_mask);
+        if (out >= INTR_FIRST && out <= INTR_LAST) {
+            memset(f, 0, sizeof(*f));
+            f->reason = VIOMMU_FAULT_ADDR_RANGE;
+            f->code = VIOMMU_PT_CODE_OUTPUT_HOLE;
+            f->iova = iova;
+            f->access = (uint8_t)access;
+            return VIOMMU_EFAULT;
+        }
+    }
+    return r;
+}
+
 static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
 {
     if (!o->nargs)
@@ -243,7 +379,7 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
             what = v.entry_what;
             entry = v.entry_gpa;
         } else {
-            r = viommu_pt_translate(ctx, &v.pt, iova, o->access, &t, &f);
+            r = fs_translate(ctx, o, &v, iova, &t, &f);
             if (r == 0) {
                 ok = true;
             } else if (r == VIOMMU_EFAULT) {
@@ -268,8 +404,8 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
             if (v.scalable)
                 printf("\"pasid\": \"0x%" PRIx32 "\", ", v.pasid);
             if (ok) {
-                printf("\"translated\": \"0x%" PRIx64 "\", \"page_size\": \"0x%" PRIx64 "\", \"perm\": \"%s\"}", out,
-                       t.addr_mask + 1, perm_str(t.perm));
+                printf("\"translated\": \"0x%" PRIx64 "\", \"page_size\": \"0x%" PRIx64 "\", \"perm\": \"%s\"}",
+                       out, t.addr_mask + 1, rights_str(&v, t.perm));
             } else {
                 printf("\"fault\": ");
                 json_str(why);
@@ -282,7 +418,8 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
                 printf("}");
             }
         } else if (ok) {
-            printf("0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s\n", iova, out, t.addr_mask + 1, perm_str(t.perm));
+            printf("0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s\n", iova, out, t.addr_mask + 1,
+                   rights_str(&v, t.perm));
         } else if (what) {
             printf("0x%" PRIx64 " fault %s; %s at %s\n", iova, why, what, where);
         } else {
@@ -306,6 +443,7 @@ struct walk_state {
     unsigned perm;
     unsigned problems;
     bool check;
+    bool fs;               /* the view being walked has x86-64 tables */
     uint64_t last_bad_gpa; /* dedupe: one report per failing table / entry */
     bool have_last_bad;
     uint64_t own_reads; /* entries the tool read itself (PASID enumeration, resolutions) */
@@ -415,6 +553,10 @@ static void on_bad(void *opaque, const struct viommu_fault *f)
         static const char *amd[] = {"", "reserved bits set", "bad NextLevel (not below the entry's level)",
                                     "bad page size (NextLevel 7)", "address beyond the physical address size"};
         snprintf(why, sizeof(why), "%s", amd[f->code]);
+    } else if (w->fs && f->code >= 1 && f->code <= 2) {
+        static const char *x86[] = {"", "reserved bits set (or PS where the level allows no page)",
+                                    "address beyond the host address width"};
+        snprintf(why, sizeof(why), "%s", x86[f->code]);
     } else if (w->o->fmt == FMT_VTD && f->code >= 1 && f->code <= 3) {
         static const char *vtd[] = {"", "reserved bits set", "PS set where superpages are not supported (CAP.SLLPS)",
                                     "address beyond the host address width"};
@@ -491,6 +633,7 @@ static void do_view(struct walk_state *w, const struct view *v)
         return;
     }
     uint64_t walked = 0;
+    w->fs = v->fs;
     int r = viommu_pt_walk_range(w->ctx, &v->pt, 0, UINT64_MAX, on_leaf, on_bad, w, &walked);
     emit_run(w);
     if (r == VIOMMU_EBUDGET) {
@@ -635,7 +778,8 @@ static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
 
 static const char *usage_tables =
     "usage: viommu translate --format amdv1|vtd --ram FILE[@GPA]... --root VALUE --sid BB:DD.F\n"
-    "                        [--pasid N] [--access r|w|rw] [--json] [options] IOVA...\n"
+    "                        [--pasid N] [--access r|w|rw] [--priv user|supervisor] [--exec]\n"
+    "                        [--json] [options] IOVA...\n"
     "       viommu dump      --format amdv1|vtd --ram FILE[@GPA]... --root VALUE [--sid BB:DD.F]\n"
     "                        [--pasid N] [--json] [options]\n"
     "       viommu check     --format amdv1|vtd --ram FILE[@GPA]... --root VALUE [--sid BB:DD.F]\n"
@@ -647,23 +791,32 @@ static const char *usage_tables =
     "  --ram FILE[@GPA] raw guest RAM loaded at GPA (default 0); repeatable\n"
     "  --sid BB:DD.F    requester (source) ID; dump/check: only this device\n"
     "  --pasid N        VT-d scalable mode: PASID of the request (default: none, i.e. the\n"
-    "                   context entry's RID_PASID); dump/check: only this PASID\n"
+    "                   context entry's RID_PASID); dump/check: only this PASID.\n"
+    "                   AMD-Vi: 0 only (the DTE's PASID 0 / GIoV tables)\n"
     "  --access r|w|rw  access to check (translate; default r)\n"
+    "  --priv user|supervisor  privilege of a request with --pasid (first-stage / v2\n"
+    "                   tables; default user). Requests without PASID are user requests\n"
+    "  --exec           an instruction fetch (only a request with --pasid N carries it)\n"
     "  --max-entries N  table entries one walk may read (default 1048576)\n"
     "  --max-total N    dump/check: table entries the whole command may read (default 16777216)\n"
     "  --json           machine-readable output\n"
     "VT-d unit (later options override earlier ones):\n"
     "  --vtd-cap HEX    CAP register (default 0xc00380e06: ND 65536 domains, SAGAW 39/48/57,\n"
     "                   MGAW 57, 2M and 1G pages)\n"
-    "  --vtd-ecap HEX   ECAP register (default 0x499800000044: DT, PT, PASID 20 bits, SMTS, SLTS)\n"
+    "  --vtd-ecap HEX   ECAP register (default 0x499800000044: DT, PT, PASID 20 bits, SMTS, SLTS;\n"
+    "                   first stage: FSTS bit 47, SRS 31, ERS 30, EAFS 34; CAP: FS1GP bit 56,\n"
+    "                   FS5LP 60)\n"
     "  --aw 39|48|57    largest guest address width: SAGAW up to it, MGAW = it\n"
     "  --superpages none|2m|1g  second-level large pages (CAP.SLLPS)\n"
     "  --haw N          host address width in bits (default 52)\n"
     "AMD-Vi unit:\n"
     "  --amd-levels 4|5|6  page-table levels supported (EFR.HATS; default 6)\n"
     "  --amd-pa N       physical address bits (default 52)\n"
+    "  --amd-efr HEX    EFR feature bits (default: GTSup, GIoSup, GLXSup 1, 5-level guest\n"
+    "                   tables, NXSup, 16 PASID bits)\n"
     "\n"
-    "translate prints 'IOVA TRANSLATED PAGESIZE PERM' or 'IOVA fault REASON' per IOVA;\n"
+    "translate prints 'IOVA TRANSLATED PAGESIZE PERM' or 'IOVA fault REASON' per IOVA\n"
+    "(PERM: the rights of this request; first-stage tables add x and u);\n"
     "dump prints 'SID IOVA_FIRST IOVA_LAST TRANSLATED_FIRST PERM' per contiguous run\n"
     "(VT-d scalable mode: 'SID pasid PASID IOVA_FIRST ...', one group per PASID);\n"
     "check reports malformed entries with their file and offset.\n"
@@ -674,7 +827,11 @@ int cmd_tables(const char *cmd, int argc, char **argv)
     struct opts o = {.pasid = VIOMMU_PASID_NONE,
                      .access = VIOMMU_PERM_READ,
                      .max_total = DEFAULT_MAX_TOTAL,
-                     .amd = {.size = sizeof(struct viommu_amdvi_hw), .levels = 6, .pa_lg2 = 52, .dma_remap = 1}};
+                     .amd = {.size = sizeof(struct viommu_amdvi_hw),
+                             .levels = 6,
+                             .pa_lg2 = 52,
+                             .dma_remap = 1,
+                             .efr_features = VIOMMU_AMDVI_EFR_V2}};
     o.vtd = (struct viommu_vtd_hw){.size = sizeof(o.vtd), .cap = DEFAULT_VTD_CAP, .ecap = DEFAULT_VTD_ECAP};
     char **pos = calloc((size_t)argc + 1, sizeof(*pos));
     int npos = 0;
@@ -721,6 +878,22 @@ int cmd_tables(const char *cmd, int argc, char **argv)
                 o.access = VIOMMU_PERM_RW;
             else
                 die(EXIT_USAGE, "--access: expected r, w or rw, got '%s'", val);
+        } else if (!strcmp(a, "--priv")) {
+            NEED_VAL();
+            if (!strcmp(val, "user"))
+                o.attrs &= ~(unsigned)VIOMMU_PERM_PRIV;
+            else if (!strcmp(val, "supervisor"))
+                o.attrs |= VIOMMU_PERM_PRIV;
+            else
+                die(EXIT_USAGE, "--priv: expected user or supervisor, got '%s'", val);
+        } else if (!strcmp(a, "--exec")) {
+            o.attrs |= VIOMMU_PERM_EXEC;
+        } else if (!strcmp(a, "--amd-efr")) {
+            NEED_VAL();
+            uint64_t e = need_u64(a, val);
+            if (e & ~VIOMMU_AMDVI_EFR_ALL)
+                die(EXIT_USAGE, "--amd-efr: 0x%" PRIx64 " has bits this model cannot advertise", e);
+            o.amd.efr_features = e;
         } else if (!strcmp(a, "--max-entries")) {
             NEED_VAL();
             o.walk_entries = need_u64(a, val);
@@ -789,8 +962,11 @@ int cmd_tables(const char *cmd, int argc, char **argv)
         die(EXIT_USAGE, "translate: --sid BB:DD.F is required");
     if (!translate && npos)
         die(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, pos[0]);
-    if (o.have_pasid && o.fmt != FMT_VTD)
-        die(EXIT_USAGE, "%s: --pasid applies to --format vtd (scalable mode) only", cmd);
+    if (o.have_pasid && o.fmt == FMT_AMDV1 && o.pasid != 0)
+        die(EXIT_USAGE,
+            "%s: --format amdv1 takes --pasid 0 only (the library resolves a DTE's PASID 0 "
+            "tables; other PASIDs of the GCR3 table are not supported here)",
+            cmd);
     o.args = pos;
     o.nargs = npos;
     struct viommu_ctx *ctx = make_ctx(o.walk_entries);

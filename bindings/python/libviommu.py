@@ -176,6 +176,7 @@ class PtWalkerCode(enum.IntEnum):
     USER = 0xFFFF0005
     EXEC = 0xFFFF0006
     ATTR_REFUSED = 0xFFFF0007
+    OUTPUT_HOLE = 0xFFFF0008
 
 
 PASID_NONE = 0xFFFFFFFF
@@ -1602,7 +1603,10 @@ class VtdFlag(enum.IntFlag):
     FS = 1 << 11
     FS_1G = 1 << 12
     FS_5L = 1 << 13
-    PRS = 1 << 14
+    FS_SRS = 1 << 14
+    FS_EAFS = 1 << 15
+    FS_ERS = 1 << 16
+    PRS = 1 << 17
 
 
 VTD_F_DEFAULT = (VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS |
@@ -1660,6 +1664,7 @@ class VtdFaultReason(enum.IntEnum):
     SM_ADDR = 0x83
     SM_WRITE = 0x85
     SM_READ = 0x86
+    SM_INTR_ADDR = 0x87
     FS_AD = 0x91
 
 

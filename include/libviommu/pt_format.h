@@ -65,6 +65,10 @@ struct viommu_pte {
  *  request attribute before any walk (e.g. a privileged request to a VT-d PASID entry
  *  with SRE = 0). */
 #define VIOMMU_PT_CODE_ATTR_REFUSED UINT32_C(0xFFFF0007)
+/** @brief viommu_fault::code (reason ::VIOMMU_FAULT_ADDR_RANGE): the translated
+ *  address falls in an output range the address space refuses (VT-d scalable
+ *  mode: the interrupt address range, fault reason 0x87). */
+#define VIOMMU_PT_CODE_OUTPUT_HOLE UINT32_C(0xFFFF0008)
 
 /** @brief viommu_pt_format::flags: entry permissions carry ::VIOMMU_PERM_EXEC,
  *  ::VIOMMU_PERM_USER and ::VIOMMU_PERM_PRIV_WRITE, and the rights of a
@@ -74,7 +78,8 @@ struct viommu_pte {
 #define VIOMMU_PT_FMT_PRIV 0x1u
 /** @brief viommu_pt_format::flags: IOVAs are canonical: bits from `va_lg2 - 1` up must
  *  all equal bit `va_lg2 - 1` (else ::VIOMMU_FAULT_ADDR_RANGE with
- *  ::VIOMMU_PT_CODE_NON_CANONICAL). Range walks cover the lower half only. */
+ *  ::VIOMMU_PT_CODE_NON_CANONICAL). Range walks cover both halves: the upper half
+ *  at its sign-extended IOVAs, indexed by the top table's upper entries. */
 #define VIOMMU_PT_FMT_CANONICAL 0x2u
 
 struct viommu_pt_config;

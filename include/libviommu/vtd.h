@@ -131,6 +131,9 @@ enum viommu_vtd_fault_reason {
     VIOMMU_VTD_FR_SM_ADDR = 0x83,          /**< SGN.4: input address beyond the address width. */
     VIOMMU_VTD_FR_SM_WRITE = 0x85,         /**< SGN.6: write not permitted. */
     VIOMMU_VTD_FR_SM_READ = 0x86,          /**< SGN.7: read not permitted. */
+    /** SGN.8: the translated address is in the interrupt address range
+     *  (0xFEE00000-0xFEEFFFFF; scalable mode, both stages). */
+    VIOMMU_VTD_FR_SM_INTR_ADDR = 0x87,
     /** SFS.10: setting a first-stage accessed/dirty bit failed (QEMU's value). */
     VIOMMU_VTD_FR_FS_AD = 0x91,
 };
@@ -198,7 +201,7 @@ struct viommu_vtd_resolved_v2 {
 struct viommu_vtd_hw {
     size_t size;   /**< sizeof(struct viommu_vtd_hw). */
     uint64_t cap;  /**< CAP register value (SAGAW, MGAW, SLLPS, ND, FS1GP, FS5LP). */
-    uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, FSTS, PASID, PSS, DT). */
+    uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, FSTS, SRS, EAFS, PASID, PSS, DT). */
     uint8_t haw;   /**< Host address width in bits (0 = 52). */
     uint8_t reserved[7]; /**< Zero. */
 };
@@ -212,7 +215,8 @@ struct viommu_vtd_hw {
  * function. Translation is assumed enabled. Legacy TT untranslated/all map
  * to TRANSLATED, TT pass-through (when ECAP.PT) to PASSTHROUGH; scalable PGTT
  * second-level, first-stage (when ECAP.FSTS: `pt` is an x86-64 configuration
- * from viommu_x86_pt_config(), with CAP.FS1GP, FSPM, WPE and EAFE applied)
+ * from viommu_x86_pt_config(), with CAP.FS1GP, FSPM, WPE and EAFE applied;
+ * SRE without ECAP.SRS and EAFE without ECAP.EAFS are reserved, 0x5A)
  * and pass-through are implemented; nested (PGTT 011b, ECAP.NEST not
  * advertised) gives fault reason 0x5B.
  * @param ctx Context (guest memory).
@@ -291,14 +295,26 @@ enum viommu_vtd_flag {
     VIOMMU_VTD_F_FS_1G = 1u << 12,
     /** 5-level first-stage tables (CAP.FS5LP); needs ::VIOMMU_VTD_F_FS. */
     VIOMMU_VTD_F_FS_5L = 1u << 13,
+    /** Supervisor requests (ECAP.SRS): a PASID entry's SRE lets requests with
+     *  PASID ask for supervisor privilege. Without it SRE is reserved (fault
+     *  0x5A) and requests are user requests. Needs ::VIOMMU_VTD_F_FS. */
+    VIOMMU_VTD_F_FS_SRS = 1u << 14,
+    /** Extended accessed flag (ECAP.EAFS): a PASID entry's EAFE makes the
+     *  unit set EA (bit 10) with A. Without it EAFE is reserved (fault 0x5A).
+     *  Needs ::VIOMMU_VTD_F_FS. */
+    VIOMMU_VTD_F_FS_EAFS = 1u << 15,
+    /** Execute requests (ECAP.ERS): requests with PASID may ask for execute
+     *  permission (checked against XD). Without it the execute attribute is
+     *  dropped. Needs ::VIOMMU_VTD_F_FS. */
+    VIOMMU_VTD_F_FS_ERS = 1u << 16,
     /** Page requests (ECAP.PRS): the page request queue registers, PRE in
      *  scalable context entries, page group response descriptors and
      *  viommu_vtd_page_request(); needs ::VIOMMU_VTD_F_SCALABLE and
      *  ::VIOMMU_VTD_F_DT (PRI devices use ATS). */
-    VIOMMU_VTD_F_PRS = 1u << 14,
+    VIOMMU_VTD_F_PRS = 1u << 17,
 };
 /** @brief Every viommu_vtd_flag. */
-#define VIOMMU_VTD_F_ALL 0x7FFFu
+#define VIOMMU_VTD_F_ALL 0x3FFFFu
 /** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
 #define VIOMMU_VTD_F_DEFAULT                                                                                      \
     (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \

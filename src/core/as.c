@@ -62,6 +62,8 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
     atomic_init(&as->iotlb_sizes, 0);
     as->mode = VIOMMU_MODE_BLOCKED;
     as->pass_perm = VIOMMU_PERM_RW;
+    atomic_init(&as->hole_first, 1); /* no output hole */
+    atomic_init(&as->hole_last, 0);
     HASH_ADD(hh, ctx->as_hash, id, sizeof(as->id), as);
     if (!vi_as_find(ctx, id)) { /* uthash ran out of memory */
         vi_free(ctx, as);
@@ -225,6 +227,25 @@ void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refu
     as->access_refuse = (uint8_t)(refuse & attrs & ~strip);
 }
 
+void vi_as_set_output_hole(struct viommu_as *as, uint64_t first, uint64_t last)
+{
+    atomic_store_explicit(&as->hole_first, first, memory_order_relaxed);
+    atomic_store_explicit(&as->hole_last, last, memory_order_relaxed);
+}
+
+/* Does the translated address of `iova` fall in the space's output hole?
+ * Also called by the lock-free hit path (the bounds are atomics). */
+static bool vi_as_in_hole(struct viommu_as *as, uint64_t iova, const struct viommu_translation *tr)
+{
+    uint64_t first = atomic_load_explicit(&as->hole_first, memory_order_relaxed);
+    uint64_t last = atomic_load_explicit(&as->hole_last, memory_order_relaxed);
+    uint64_t pa;
+    if (first > last)
+        return false;
+    pa = (tr->addr & ~tr->addr_mask) | (iova & tr->addr_mask);
+    return pa >= first && pa <= last;
+}
+
 /* Does the space walk a format whose translations depend on more than the
  * page (request privilege, accessed/dirty write-back)? Its walks get the
  * request's access, and a cached entry that does not grant the access is
@@ -267,7 +288,7 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
 {
     struct viommu_ctx *ctx = as->ctx;
     struct viommu_fault local;
-    struct viommu_translation tr;
+    struct viommu_translation tr = {0};
     unsigned needed;
     bool per_access, hit;
     int r;
@@ -294,11 +315,11 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
         hit = false; /* walk again: dirty bits to set, or another privilege */
     if (hit) {
         ctx->stats.iotlb_hits++;
-        if ((tr.perm & needed) == needed) {
+        memset(&local, 0, sizeof(local));
+        if ((tr.perm & needed) == needed && !vi_as_in_hole(as, iova, &tr)) {
             *out = tr;
             return 0;
         }
-        memset(&local, 0, sizeof(local));
         local.reason = VIOMMU_FAULT_PERM;
     } else {
         ctx->stats.iotlb_misses++;
@@ -307,7 +328,7 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
         if (r == 0) {
             if (as->mode == VIOMMU_MODE_TRANSLATED)
                 vi_iotlb_insert(as, &tr);
-            if ((tr.perm & needed) == needed) {
+            if ((tr.perm & needed) == needed && !vi_as_in_hole(as, iova, &tr)) {
                 *out = tr;
                 return 0;
             }
@@ -315,6 +336,10 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
         } else if (r != VIOMMU_EFAULT) {
             return r;
         }
+    }
+    if (local.reason == VIOMMU_FAULT_PERM && (tr.perm & needed) == needed) {
+        local.reason = VIOMMU_FAULT_ADDR_RANGE; /* the output hole */
+        local.code = VIOMMU_PT_CODE_OUTPUT_HOLE;
     }
 fault:
     local.iova = iova;
@@ -596,8 +621,10 @@ int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned access, st
              * made for a privileged request is decided on the locked path. */
             if (((info >> VI_IOTLB_PERM_SHIFT) & (access | VIOMMU_PERM_PRIV)) == access) {
                 vi_iotlb_out(info, addr, out);
-                vi_tstat_hit(ts);
-                return 0;
+                if (!vi_as_in_hole(as, iova, out)) {
+                    vi_tstat_hit(ts);
+                    return 0;
+                } /* else the locked path faults */
             }
         } else {
             missed = true;

@@ -75,6 +75,10 @@ void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn);
  * fault with VIOMMU_FAULT_PERM, code VIOMMU_PT_CODE_ATTR_REFUSED. The owner
  * sets this with the space's translation (e.g. VT-d SRE = 0). */
 void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refuse);
+/* Translations whose output address falls in [first, last] fault with
+ * VIOMMU_FAULT_ADDR_RANGE, code VIOMMU_PT_CODE_OUTPUT_HOLE (VT-d SGN.8);
+ * first > last: none. Checked per request, also on IOTLB hits. */
+void vi_as_set_output_hole(struct viommu_as *as, uint64_t first, uint64_t last);
 
 /* viommu_fault::flags (enum viommu_fault_flag) of every fault the space
  * reports from now on, whatever its mode; the owner keeps them current

@@ -333,32 +333,22 @@ static void vi_report_bad(viommu_pt_bad_fn bad, void *opaque, uint32_t reason, u
         bad(opaque, &f);
 }
 
-int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
-                        viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
+/* Range-walk [first, last], which the top table indexes without a hole
+ * (one half of a canonical space, or [0, 2^va_lg2 - 1]); `entries` counts
+ * against the walk budget across segments. */
+static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first,
+                              uint64_t last, viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque,
+                              uint64_t *resume, uint64_t *entries_io)
 {
-    const struct viommu_pt_format *fmt;
+    const struct viommu_pt_format *fmt = cfg->fmt;
     struct vi_frame stack[8];
     unsigned sp = 0;
-    uint64_t entries = 0, va_last;
+    uint64_t entries = *entries_io;
+    int ret = 0;
 
-    if (!ctx || !leaf_fn || !vi_pt_config_valid(cfg))
-        return VIOMMU_EINVAL;
-    if (first > last)
-        return VIOMMU_ERANGE;
-    fmt = cfg->fmt;
-    ctx->stats.walks++;
-    va_last = vi_span_last(0, cfg->va_lg2);
-    /* Canonical formats: the range walk covers the lower half. */
-    if ((vi_fmt_flags(fmt) & VIOMMU_PT_FMT_CANONICAL) && cfg->va_lg2 < 64)
-        va_last >>= 1;
     *resume = first;
-    if (first > va_last)
-        return 0;
-    stack[sp++] = (struct vi_frame){.table = cfg->root,
-                                    .hi = last < va_last ? last : va_last,
-                                    .next = first,
-                                    .level = cfg->top_level,
-                                    .perm = cfg->perm};
+    stack[sp++] = (struct vi_frame){
+        .table = cfg->root, .hi = last, .next = first, .level = cfg->top_level, .perm = cfg->perm};
     while (sp > 0) {
         struct vi_frame *f = &stack[sp - 1];
         unsigned shift, level;
@@ -378,7 +368,8 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
         if (entries >= ctx->budget.walk_entries) {
             ctx->stats.budget_hits++;
             *resume = iova;
-            return VIOMMU_EBUDGET;
+            ret = VIOMMU_EBUDGET;
+            break;
         }
         entries++;
         if (entry_last >= f->hi)
@@ -426,12 +417,46 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
             r = leaf_fn(opaque, &leaf);
             if (r) {
                 *resume = leaf.iova_last == UINT64_MAX ? UINT64_MAX : leaf.iova_last + 1;
-                return r;
+                ret = r;
+                sp = 0;
             }
             break;
         }
         }
     }
+    *entries_io = entries;
+    return ret;
+}
+
+int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
+                        viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
+{
+    uint64_t entries = 0, lo_last, hi_first;
+    int r;
+
+    if (!ctx || !leaf_fn || !vi_pt_config_valid(cfg))
+        return VIOMMU_EINVAL;
+    if (first > last)
+        return VIOMMU_ERANGE;
+    ctx->stats.walks++;
+    *resume = first;
+    lo_last = vi_span_last(0, cfg->va_lg2);
+    hi_first = UINT64_MAX; /* no upper segment */
+    /* Canonical formats: the lower half and the sign-extended upper half,
+     * both indexed by the top table (its upper entries serve the upper half). */
+    if ((vi_fmt_flags(cfg->fmt) & VIOMMU_PT_FMT_CANONICAL) && cfg->va_lg2 < 64) {
+        lo_last >>= 1;
+        hi_first = ~lo_last;
+    }
+    if (first <= lo_last) {
+        r = vi_pt_walk_segment(ctx, cfg, first, last < lo_last ? last : lo_last, leaf_fn, bad, opaque, resume,
+                               &entries);
+        if (r)
+            return r;
+    }
+    if (hi_first != UINT64_MAX && last >= hi_first)
+        return vi_pt_walk_segment(ctx, cfg, first > hi_first ? first : hi_first, last, leaf_fn, bad, opaque,
+                                  resume, &entries);
     return 0;
 }
 

@@ -127,6 +127,10 @@ static int resolve_first_stage(struct resolve_state *st, const uint64_t *pe, uin
     unsigned fspm = (unsigned)VI_FIELD_GET(VTD_PTE_FSPM, pe[2]);
     uint64_t fspt = pe[2] & VTD_PTE_FSPTPTR;
     uint32_t flags = 0;
+    /* SRE and EAFE are Reserved(0) without ECAP.SRS / ECAP.EAFS (9.6). */
+    if ((pe[2] & VTD_PTE_FS_RSVD2) || ((pe[2] & VTD_PTE_SRE) && !(st->hw->ecap & VTD_ECAP_SRS)) ||
+        ((pe[2] & VTD_PTE_EAFE) && !(st->hw->ecap & VTD_ECAP_EAFS)))
+        return blocked(out, VIOMMU_VTD_FR_SM_PTE_RSVD);
     /* FSPM: 00b 4-level, 01b 5-level (only with CAP.FS5LP); others reserved. */
     if (fspm > 1 || (fspm == 1 && !(cap & VTD_CAP_FS5LP)))
         return blocked(out, VIOMMU_VTD_FR_SM_PTE_INV);
@@ -344,6 +348,8 @@ uint8_t vtd_fs_fault_reason(const struct viommu_fault *f, unsigned top_level)
             return VIOMMU_VTD_FR_SM_SRE;
         return write ? VIOMMU_VTD_FR_SM_WRITE : VIOMMU_VTD_FR_SM_READ;
     case VIOMMU_FAULT_ADDR_RANGE:
+        if (f->code == VIOMMU_PT_CODE_OUTPUT_HOLE)
+            return VIOMMU_VTD_FR_SM_INTR_ADDR;
         return f->code == VIOMMU_PT_CODE_NON_CANONICAL ? VIOMMU_VTD_FR_FS_NON_CANONICAL : VIOMMU_VTD_FR_SM_ADDR;
     case VIOMMU_FAULT_BAD_ENTRY:
         return VIOMMU_VTD_FR_FS_RSVD;
@@ -370,6 +376,8 @@ uint8_t vtd_fault_reason(const struct viommu_fault *f, bool scalable, unsigned t
             return write ? VIOMMU_VTD_FR_SM_WRITE : VIOMMU_VTD_FR_SM_READ;
         return write ? VIOMMU_VTD_FR_WRITE : VIOMMU_VTD_FR_READ;
     case VIOMMU_FAULT_ADDR_RANGE:
+        if (scalable && f->code == VIOMMU_PT_CODE_OUTPUT_HOLE)
+            return VIOMMU_VTD_FR_SM_INTR_ADDR;
         return scalable ? VIOMMU_VTD_FR_SM_ADDR : VIOMMU_VTD_FR_ADDR_MGAW;
     case VIOMMU_FAULT_BAD_ENTRY:
         return scalable ? VIOMMU_VTD_FR_SM_SL_RSVD : VIOMMU_VTD_FR_PTE_RSVD;
@@ -476,6 +484,8 @@ const char *viommu_vtd_fault_reason_str(unsigned reason)
         return "SGN.6 write not permitted";
     case VIOMMU_VTD_FR_SM_READ:
         return "SGN.7 read not permitted";
+    case VIOMMU_VTD_FR_SM_INTR_ADDR:
+        return "SGN.8 translated address in the interrupt range";
     case VIOMMU_VTD_FR_FS_AD:
         return "SFS.10 first-stage accessed/dirty update failed";
     default:

@@ -38,7 +38,9 @@ static int fill_config(struct viommu_vtd_config *c)
         return VIOMMU_EINVAL; /* 6.5: scalable mode has no register-based invalidation */
     if ((c->flags & VIOMMU_VTD_F_FS) && !(c->flags & VIOMMU_VTD_F_SCALABLE))
         return VIOMMU_EINVAL; /* first stage exists only in scalable mode */
-    if ((c->flags & (VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L)) && !(c->flags & VIOMMU_VTD_F_FS))
+    if ((c->flags & (VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L | VIOMMU_VTD_F_FS_SRS | VIOMMU_VTD_F_FS_EAFS |
+                     VIOMMU_VTD_F_FS_ERS)) &&
+        !(c->flags & VIOMMU_VTD_F_FS))
         return VIOMMU_EINVAL;
     if ((c->flags & VIOMMU_VTD_F_PRS) && (!(c->flags & VIOMMU_VTD_F_SCALABLE) || !(c->flags & VIOMMU_VTD_F_DT)))
         return VIOMMU_EINVAL;
@@ -115,6 +117,12 @@ static void compute_caps(struct viommu_vtd *dev)
                 VTD_ECAP_SMPWCS;
     if (c->flags & VIOMMU_VTD_F_FS)
         ecap |= VTD_ECAP_FLTS; /* FSTS (formerly FLTS) */
+    if (c->flags & VIOMMU_VTD_F_FS_SRS)
+        ecap |= VTD_ECAP_SRS;
+    if (c->flags & VIOMMU_VTD_F_FS_EAFS)
+        ecap |= VTD_ECAP_EAFS;
+    if (c->flags & VIOMMU_VTD_F_FS_ERS)
+        ecap |= VTD_ECAP_ERS;
     if (c->flags & VIOMMU_VTD_F_PRS)
         ecap |= VTD_ECAP_PRS;
     dev->hw = (struct viommu_vtd_hw){.size = sizeof(struct viommu_vtd_hw), .cap = cap, .ecap = ecap, .haw = c->haw};
@@ -174,6 +182,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         v->translated = 0;
         v->fs = 0;
         vi_as_set_access_policy(v->as, 0, 0);
+        vi_as_set_output_hole(v->as, 1, 0);
         r = vi_as_set_passthrough(v->as);
     } else {
         struct viommu_vtd_resolved_v2 res;
@@ -189,13 +198,18 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         v->fs = ext.first_stage;
         if (ext.first_stage)
             dev->stats.fs_resolves++;
-        /* Requests without PASID are user, non-execute requests (3.6); ECAP.ERS
-         * is not advertised, so no request executes; SRE = 0 refuses
-         * supervisor requests (SPT.6). */
+        /* Requests without PASID are user, non-execute requests (3.6); without
+         * ECAP.ERS no request executes, without ECAP.SRS none is supervisor;
+         * SRE = 0 refuses supervisor requests (SPT.6). */
         if (v->pasid == VIOMMU_PASID_NONE)
             vi_as_set_access_policy(v->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
         else
-            vi_as_set_access_policy(v->as, VIOMMU_PERM_EXEC, ext.first_stage && !ext.sre ? VIOMMU_PERM_PRIV : 0);
+            vi_as_set_access_policy(v->as,
+                                    ((dev->hw.ecap & VTD_ECAP_ERS) ? 0 : VIOMMU_PERM_EXEC) |
+                                        ((dev->hw.ecap & VTD_ECAP_SRS) ? 0 : VIOMMU_PERM_PRIV),
+                                    ext.first_stage && !ext.sre ? VIOMMU_PERM_PRIV : 0);
+        /* SGN.8: scalable-mode translations into the interrupt range fault. */
+        vi_as_set_output_hole(v->as, res.scalable ? VTD_INTR_FIRST : 1, res.scalable ? VTD_INTR_LAST : 0);
         /* 7.1.1: FPD travels with every fault of the space as its own flag. */
         vi_as_set_fault_flags(v->as, res.fpd ? VIOMMU_FAULT_F_FPD : 0);
         v->scalable = res.scalable;

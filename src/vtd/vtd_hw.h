@@ -83,6 +83,9 @@
 #define VTD_ECAP_SMTS VI_BIT(43)
 #define VTD_ECAP_SLADS VI_BIT(45)
 #define VTD_ECAP_SLTS VI_BIT(46)
+#define VTD_ECAP_ERS VI_BIT(30)
+#define VTD_ECAP_SRS VI_BIT(31)
+#define VTD_ECAP_EAFS VI_BIT(34)
 #define VTD_ECAP_FLTS VI_BIT(47)
 #define VTD_ECAP_SMPWCS VI_BIT(48)
 #define VTD_ECAP_RPS VI_BIT(49)
@@ -285,6 +288,8 @@
 #define VTD_PTE_FSPM VI_GENMASK(3, 2)
 #define VTD_PTE_WPE VI_BIT(4)
 #define VTD_PTE_EAFE VI_BIT(7)
+/* 9.6: qword 2 bits 133, 134 and 139:136 are reserved with PGTT = 001b. */
+#define VTD_PTE_FS_RSVD2 (VI_GENMASK(6, 5) | VI_GENMASK(11, 8))
 #define VTD_PTE_FSPTPTR VI_GENMASK(63, 12)
 #define VTD_PGTT_FL 1u
 #define VTD_PGTT_SL 2u
@@ -325,6 +330,9 @@
 #define VTD_SVT_RID 1u
 #define VTD_SVT_BUS 2u
 /* 5.1.2.2 remappable interrupt request: address / data */
+/* 3.14: the interrupt address range. */
+#define VTD_INTR_FIRST UINT64_C(0xFEE00000)
+#define VTD_INTR_LAST UINT64_C(0xFEEFFFFF)
 #define VTD_IRQ_ADDR_HANDLE_HI VI_BIT(2)
 #define VTD_IRQ_ADDR_SHV VI_BIT(3)
 #define VTD_IRQ_ADDR_REMAP VI_BIT(4)

@@ -67,6 +67,7 @@ const struct pt_row pt_row_toy = {
     .enc_leaf = toy_leaf,
     .enc_bad = toy_bad,
     .pa_lg2 = 52,
+    .perm_all = VIOMMU_PERM_RW,
 };
 
 /* ---- AMD v1 (spec 48882 §2.2.3) ------------------------------------------ */
@@ -134,6 +135,7 @@ const struct pt_row pt_row_amdv1 = {
     .enc_leaf = amdv1_leaf,
     .enc_bad = amdv1_bad,
     .pa_lg2 = 52,
+    .perm_all = VIOMMU_PERM_RW,
 };
 
 /* ---- VT-d second level (VT-d spec 9.8) ----------------------------------- */
@@ -202,9 +204,110 @@ const struct pt_row pt_row_vtd_sl = {
     .enc_leaf = vtd_sl_leaf,
     .enc_bad = vtd_sl_bad,
     .pa_lg2 = 46,
+    .perm_all = VIOMMU_PERM_RW,
 };
 
-const struct pt_row *const pt_rows[] = {&pt_row_toy, &pt_row_amdv1, &pt_row_vtd_sl, NULL};
+/* ---- x86-64 paging (Intel SDM vol. 3 4.5; VT-d 9.7 first stage) ----------- */
+
+#define X_P UINT64_C(1)
+#define X_RW UINT64_C(2)
+#define X_US UINT64_C(4)
+#define X_A UINT64_C(0x20)
+#define X_D UINT64_C(0x40)
+#define X_PS UINT64_C(0x80)
+#define X_XD (UINT64_C(1) << 63)
+#define X_ADDR UINT64_C(0x000ffffffffff000)
+
+/* args: levels (4 or 5), physical address width, enum viommu_x86_pt_flags. */
+static int x86_build(const uint64_t a[PT_ARGS], uint64_t root, struct viommu_pt_config *out)
+{
+    return viommu_x86_pt_config((unsigned)a[0], (unsigned)a[1], (uint32_t)a[2], root, out);
+}
+
+static const struct viommu_pt_format *x86_format(void)
+{
+    return viommu_pt_format_x86(0);
+}
+
+/* What a driver writes (Linux sets A, and D in leaves, itself): present,
+ * R/W, U/S, XD unless executable. Every present entry is readable. */
+static uint64_t x86_bits(unsigned perm)
+{
+    if (!(perm & VIOMMU_PERM_READ))
+        return 0;
+    return X_P | X_A | (perm & VIOMMU_PERM_WRITE ? X_RW : 0) | (perm & VIOMMU_PERM_USER ? X_US : 0) |
+           (perm & VIOMMU_PERM_EXEC ? 0 : X_XD);
+}
+
+static uint64_t x86_table(const struct viommu_pt_config *cfg, unsigned level, unsigned next, uint64_t table,
+                          unsigned perm)
+{
+    (void)cfg;
+    if (level == 0 || next + 1 != level || !x86_bits(perm))
+        return 0; /* no level skipping */
+    return (table & X_ADDR) | x86_bits(perm);
+}
+
+/* 4 KiB PTEs; 2 MiB with PS in a PDE; 1 GiB with PS in a PDPE when advertised. */
+static uint64_t x86_leaf(const struct viommu_pt_config *cfg, unsigned level, uint64_t pa, unsigned lg2,
+                         unsigned perm)
+{
+    if (lg2 != span_lg2(level) || !x86_bits(perm))
+        return 0;
+    if (level == 0)
+        return (pa & X_ADDR) | x86_bits(perm) | X_D;
+    if (level == 1 || (level == 2 && (cfg->fmt_flags & VIOMMU_X86_PT_PAGE_1G)))
+        return (pa & X_ADDR) | X_PS | x86_bits(perm) | X_D;
+    return 0;
+}
+
+/* PS in a PML4E/PML5E; a large page's address bit 13 (above PAT); an
+ * address bit at the physical width. A PTE with a 52-bit width has none. */
+static uint64_t x86_bad(const struct viommu_pt_config *cfg, unsigned level, uint32_t *code)
+{
+    unsigned pa = (unsigned)cfg->fmt_data;
+    if (level >= 3) {
+        *code = VIOMMU_X86_PT_RSVD;
+        return X_PS | X_P;
+    }
+    if (level >= 1) {
+        *code = VIOMMU_X86_PT_RSVD;
+        return UINT64_C(0x2000) | X_PS | X_P;
+    }
+    if (pa >= 52)
+        return 0;
+    *code = VIOMMU_X86_PT_HAW;
+    return (UINT64_C(1) << pa) | X_P;
+}
+
+static unsigned x86_entry_perm(const struct viommu_pt_config *cfg, unsigned perm)
+{
+    if (!(cfg->fmt_flags & VIOMMU_X86_PT_WPE) || (perm & VIOMMU_PERM_WRITE))
+        perm |= VIOMMU_PERM_PRIV_WRITE;
+    return perm;
+}
+
+static const uint64_t x86_cfgs[][PT_ARGS] = {
+    {4, 52, VIOMMU_X86_PT_PAGE_1G}, {4, 46, 0},
+    {5, 52, VIOMMU_X86_PT_PAGE_1G}, {5, 46, VIOMMU_X86_PT_PAGE_1G | VIOMMU_X86_PT_WPE | VIOMMU_X86_PT_EA},
+    {4, 46, VIOMMU_X86_PT_WPE},     {5, 48, 0},
+};
+
+const struct pt_row pt_row_x86 = {
+    .name = "x86",
+    .format = x86_format,
+    .build = x86_build,
+    .cfgs = x86_cfgs,
+    .n_cfgs = sizeof(x86_cfgs) / sizeof(x86_cfgs[0]),
+    .enc_table = x86_table,
+    .enc_leaf = x86_leaf,
+    .enc_bad = x86_bad,
+    .pa_lg2 = 46,
+    .perm_all = VIOMMU_PERM_RW | VIOMMU_PERM_EXEC | VIOMMU_PERM_USER,
+    .entry_perm = x86_entry_perm,
+};
+
+const struct pt_row *const pt_rows[] = {&pt_row_toy, &pt_row_amdv1, &pt_row_vtd_sl, &pt_row_x86, NULL};
 
 unsigned pt_rows_count(void)
 {

@@ -36,13 +36,21 @@ struct pt_row {
      * level's entry is written as replicated entries (all the same). */
     uint64_t (*enc_leaf)(const struct viommu_pt_config *cfg, unsigned level, uint64_t pa, unsigned page_lg2,
                          unsigned perm);
-    /* A malformed entry at `level` and the fault code it decodes to. */
+    /* A malformed entry at `level` and the fault code it decodes to (0: the
+     * format has no reserved bit at that level in this configuration). */
     uint64_t (*enc_bad)(const struct viommu_pt_config *cfg, unsigned level, uint32_t *code);
     /* Output addresses the rows' configurations accept (bits). */
     unsigned pa_lg2;
+    /* Entry permissions the encoders take (enum viommu_perm: READ, WRITE and,
+     * for formats with VIOMMU_PT_FMT_PRIV, EXEC and USER); 0 = RW. Tables
+     * the suite builds carry all of them. */
+    unsigned perm_all;
+    /* viommu_pte::perm of an entry encoded with `perm` (NULL: `perm`
+     * itself); e.g. x86 adds PRIV_WRITE unless write protection is on. */
+    unsigned (*entry_perm)(const struct viommu_pt_config *cfg, unsigned perm);
 };
 
-extern const struct pt_row pt_row_toy, pt_row_amdv1, pt_row_vtd_sl;
+extern const struct pt_row pt_row_toy, pt_row_amdv1, pt_row_vtd_sl, pt_row_x86;
 /* Every row, NULL-terminated. */
 extern const struct pt_row *const pt_rows[];
 unsigned pt_rows_count(void);

@@ -12,10 +12,19 @@
  *    and range walk against the same model, over random map, unmap and
  *    sub-page unmaps of large pages (the guest splits the page);
  *  - read failures and malformed entries as data (fault records, reports);
- *  - permissions ANDed over levels, level skipping where a format has it,
+ *  - permissions ANDed over levels (R/W, and U/S and XD where the format has
+ *    privilege attributes: requests then carry random PRIV/EXEC attributes
+ *    and the oracle applies the x86 rules), level skipping where a format has it,
  *    walk cost following present tables, the walk budget against a table
  *    bomb, the fast path (registered RAM) equal to the read callback, a
- *    va_lg2 beyond the top table's reach refused.
+ *    va_lg2 beyond the top table's reach refused;
+ *  - canonical formats: every IOVA the model holds is requested at its
+ *    canonical (sign-extended) address, non-canonical ones fault, range walks
+ *    cover both halves;
+ *  - formats with accessed/dirty bits: every other configuration starts with
+ *    the bits clear (the oracle tracks which leaves a write made dirty; a
+ *    translation grants WRITE only through a dirty leaf), and the write-back
+ *    itself is checked entry by entry, its failure a fault.
  *
  * Format quirks live in two small tables at the end: decode rows {format,
  * configuration, level, raw entry, expected decode} and configuration-builder
@@ -70,6 +79,9 @@ struct env {
     unsigned nlink;
     unsigned ntables;
     uint64_t seed;
+    bool fresh;      /* entries are written with the format's A/D bits clear */
+    uint64_t ad;     /* the format's accessed | dirty bits */
+    unsigned fflags; /* viommu_pt_format::flags */
 };
 
 static unsigned lvl_lg2(const struct env *e, unsigned level)
@@ -85,6 +97,80 @@ static uint64_t lg2_mask(unsigned lg2)
 static uint64_t va_last(const struct env *e)
 {
     return lg2_mask(e->cfg.va_lg2);
+}
+
+static bool canonical(const struct env *e)
+{
+    return (e->fflags & VIOMMU_PT_FMT_CANONICAL) && e->cfg.va_lg2 < 64;
+}
+
+/* The address a request uses for the model (table-index) IOVA `iova`: the
+ * canonical, sign-extended form in canonical formats; anything beyond the
+ * space is passed as is. */
+static uint64_t to_req(const struct env *e, uint64_t iova)
+{
+    if (!canonical(e) || iova > va_last(e) || !(iova >> (e->cfg.va_lg2 - 1)))
+        return iova;
+    return iova | ~va_last(e);
+}
+
+static bool is_canonical(const struct env *e, uint64_t req)
+{
+    uint64_t hi;
+    if (!canonical(e))
+        return true;
+    hi = req >> (e->cfg.va_lg2 - 1);
+    return hi == 0 || hi == (UINT64_MAX >> (e->cfg.va_lg2 - 1));
+}
+
+static unsigned perm_all(const struct env *e)
+{
+    return e->row->perm_all ? e->row->perm_all : VIOMMU_PERM_RW;
+}
+
+/* viommu_pte::perm of an entry the row encodes with `perm`. */
+static unsigned entry_perm(const struct env *e, unsigned perm)
+{
+    return e->row->entry_perm ? e->row->entry_perm(&e->cfg, perm) : perm;
+}
+
+/* Accesses a request may carry in this format. */
+static unsigned access_all(const struct env *e)
+{
+    return (e->fflags & VIOMMU_PT_FMT_PRIV) ? VIOMMU_PERM_ACCESS_ALL : VIOMMU_PERM_RW;
+}
+
+/* The rights a request with attributes `access` has over the entry
+ * permissions `acc` ANDed over a walk (types.h, x86-64 paging rules for
+ * formats with privilege attributes: a user request needs U/S everywhere; a
+ * supervisor write needs R/W or no write protection; a supervisor fetch
+ * needs XD clear and a supervisor-only page). */
+static unsigned want_rights(const struct env *e, unsigned acc, unsigned access)
+{
+    unsigned r;
+    if (!(e->fflags & VIOMMU_PT_FMT_PRIV))
+        return acc & VIOMMU_PERM_RW;
+    if (!(access & VIOMMU_PERM_PRIV))
+        return (acc & VIOMMU_PERM_USER) ? acc & (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC | VIOMMU_PERM_USER) : 0;
+    r = VIOMMU_PERM_PRIV | (acc & (VIOMMU_PERM_READ | VIOMMU_PERM_USER));
+    if (acc & VIOMMU_PERM_PRIV_WRITE)
+        r |= VIOMMU_PERM_WRITE;
+    if ((acc & VIOMMU_PERM_EXEC) && !(acc & VIOMMU_PERM_USER))
+        r |= VIOMMU_PERM_EXEC;
+    return r;
+}
+
+/* Entry permissions of a leaf encoded with `perm` under the suite's tables
+ * (which carry perm_all) and the configuration's own. */
+static unsigned leaf_acc(const struct env *e, unsigned perm)
+{
+    return entry_perm(e, perm) & entry_perm(e, perm_all(e)) & e->cfg.perm;
+}
+
+/* The entry as the suite stores it (A/D cleared in fresh environments). */
+static uint64_t stored(const struct env *e, uint64_t raw)
+{
+    return e->fresh ? raw & ~e->ad : raw;
 }
 
 static uint64_t new_table(struct env *e)
@@ -105,7 +191,13 @@ static struct env *env_new(unsigned pair_idx, bool direct, uint64_t ram)
     e->ctx = th_ctx(&e->th, direct, NULL);
     ck_assert_ptr_nonnull(e->ctx);
     e->cfg = pt_row_config(e->row, pairs[pair_idx].cfg, new_table(e));
-    ck_assert_ptr_eq(e->cfg.fmt, e->fmt);
+    /* a builder may pick a variant of the row's format (x86: EA), same geometry */
+    ck_assert_uint_eq(e->cfg.fmt->granule_lg2, e->fmt->granule_lg2);
+    ck_assert_uint_eq(e->cfg.fmt->level_bits, e->fmt->level_bits);
+    e->fmt = e->cfg.fmt;
+    e->fflags = e->fmt->flags;
+    e->ad = e->fmt->accessed_bits | e->fmt->dirty_bits;
+    e->fresh = e->ad && (pairs[pair_idx].cfg & 1);
     e->seed = UINT64_C(0x9e3779b97f4a7c15) ^ ((uint64_t)pair_idx << 32);
     return e;
 }
@@ -123,12 +215,13 @@ static uint64_t slot_of(const struct env *e, uint64_t table, unsigned level, uin
 }
 
 /* The child table behind `slot`, if the slot still holds the table entry
- * the builder wrote (a leaf may have replaced it since). */
+ * the builder wrote (a leaf may have replaced it since; the walker may have
+ * set its accessed bits). */
 static uint64_t child_of(struct env *e, uint64_t slot)
 {
     for (unsigned i = 0; i < e->nlink; i++)
         if (e->link[i].slot == slot)
-            return th_r64(&e->th, slot) == e->link[i].raw ? e->link[i].table : 0;
+            return (th_r64(&e->th, slot) & ~e->ad) == (e->link[i].raw & ~e->ad) ? e->link[i].table : 0;
     return 0;
 }
 
@@ -173,7 +266,7 @@ static uint64_t table_at(struct env *e, unsigned level, uint64_t iova, bool crea
             if (!create)
                 return 0;
             child = new_table(e);
-            uint64_t raw = e->row->enc_table(&e->cfg, l, l - 1, child, VIOMMU_PERM_RW);
+            uint64_t raw = stored(e, e->row->enc_table(&e->cfg, l, l - 1, child, perm_all(e)));
             ck_assert_uint_ne(raw, 0);
             th_w64(&e->th, slot, raw);
             link_set(e, slot, child, raw);
@@ -190,7 +283,7 @@ static void write_leaf(struct env *e, uint64_t iova, unsigned lg2, uint64_t raw)
     ck_assert_uint_ne(table, 0);
     uint64_t first = slot_of(e, table, l, iova & ~lg2_mask(lg2));
     for (uint64_t k = 0; k < (UINT64_C(1) << (lg2 - lvl_lg2(e, l))); k++)
-        th_w64(&e->th, first + 8 * k, raw);
+        th_w64(&e->th, first + 8 * k, stored(e, raw));
 }
 
 static void map(struct env *e, uint64_t iova, uint64_t pa, unsigned lg2, unsigned perm)
@@ -209,10 +302,12 @@ static void unmap(struct env *e, uint64_t iova, unsigned lg2)
  * formats have no write-only page, VT-d none without any). */
 static unsigned rand_perm(struct env *e, unsigned lg2)
 {
-    unsigned perm = 1 + (unsigned)(th_rand(&e->seed) % 3);
-    if (!e->row->enc_leaf(&e->cfg, leaf_level(e, lg2), 0, lg2, perm))
-        perm = VIOMMU_PERM_RW;
-    return perm;
+    for (unsigned tries = 0; tries < 64; tries++) {
+        unsigned perm = (unsigned)th_rand(&e->seed) & perm_all(e);
+        if (perm && e->row->enc_leaf(&e->cfg, leaf_level(e, lg2), 0, lg2, perm))
+            return perm;
+    }
+    return perm_all(e);
 }
 
 static uint64_t rand_pa(struct env *e, unsigned lg2)
@@ -223,8 +318,9 @@ static uint64_t rand_pa(struct env *e, unsigned lg2)
 /* ---- the model: what the guest mapped ------------------------------------ */
 
 struct mapping {
-    uint64_t iova, pa;
+    uint64_t iova, pa; /* iova: model (table-index) address, see to_req() */
     unsigned lg2, perm;
+    bool dirty; /* the leaf's dirty bits are set (formats with dirty bits) */
 };
 
 struct model {
@@ -254,45 +350,66 @@ static bool model_overlaps(const struct model *md, uint64_t iova, unsigned lg2)
     return false;
 }
 
-static void model_add(struct model *md, uint64_t iova, uint64_t pa, unsigned lg2, unsigned perm)
+static void model_add_env(const struct env *e, struct model *md, uint64_t iova, uint64_t pa, unsigned lg2,
+                          unsigned perm)
 {
     ck_assert_uint_lt(md->n, MAXM);
-    md->m[md->n++] = (struct mapping){iova, pa, lg2, perm};
+    md->m[md->n++] = (struct mapping){iova, pa, lg2, perm, !e->fresh};
 }
+#define model_add(md, iova, pa, lg2, perm) model_add_env(e, md, iova, pa, lg2, perm)
 
-/* Translate `iova` with `access` and compare with the model (the oracle). */
-static void check_translate(struct env *e, const struct model *md, uint64_t iova, unsigned access)
+/* Translate the model IOVA `iova` (at its request address, to_req()) with
+ * `access` and compare with the model (the oracle). */
+static void check_translate(struct env *e, struct model *md, uint64_t iova, unsigned access)
 {
     struct viommu_translation t;
     struct viommu_fault f;
-    int r = viommu_pt_translate(e->ctx, &e->cfg, iova, access, &t, &f);
-    int i = model_find(md, iova);
+    uint64_t req = to_req(e, iova);
+    int r = viommu_pt_translate(e->ctx, &e->cfg, req, access, &t, &f);
 
-    if (iova > va_last(e)) {
+    if (canonical(e) ? !is_canonical(e, req) : req > va_last(e)) {
         ck_assert_int_eq(r, VIOMMU_EFAULT);
         ck_assert_uint_eq(f.reason, VIOMMU_FAULT_ADDR_RANGE);
         ck_assert_uint_eq(f.level, e->cfg.top_level);
+        if (canonical(e))
+            ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_NON_CANONICAL);
         return;
     }
+    int i = model_find(md, req & va_last(e));
     if (i < 0) {
         ck_assert_int_eq(r, VIOMMU_EFAULT);
         ck_assert_uint_eq(f.reason, VIOMMU_FAULT_NOT_PRESENT);
-        ck_assert_uint_eq(f.iova, iova);
+        ck_assert_uint_eq(f.iova, req);
         return;
     }
-    const struct mapping *m = &md->m[i];
-    unsigned perm = m->perm & e->cfg.perm;
-    if ((perm & access) != access) {
+    struct mapping *m = &md->m[i];
+    unsigned acc = leaf_acc(e, m->perm), rights = want_rights(e, acc, access);
+    unsigned needed =
+        access & ((e->fflags & VIOMMU_PT_FMT_PRIV) ? VIOMMU_PERM_RW | VIOMMU_PERM_EXEC : VIOMMU_PERM_RW);
+    if ((rights & needed) != needed) {
+        uint32_t code = 0;
+        if ((e->fflags & VIOMMU_PT_FMT_PRIV) && !(access & VIOMMU_PERM_PRIV) && !(acc & VIOMMU_PERM_USER))
+            code = VIOMMU_PT_CODE_USER;
+        else if ((needed & VIOMMU_PERM_EXEC) && !(rights & VIOMMU_PERM_EXEC))
+            code = VIOMMU_PT_CODE_EXEC;
         ck_assert_int_eq(r, VIOMMU_EFAULT);
         ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
+        ck_assert_uint_eq(f.code, code);
         ck_assert_uint_eq(f.level, leaf_level(e, m->lg2));
     } else {
         ck_assert_int_eq(r, 0);
+        /* A write sets the leaf's dirty bits; until then WRITE is not granted. */
+        if (e->fmt->dirty_bits) {
+            if (access & VIOMMU_PERM_WRITE)
+                m->dirty = true;
+            if (!m->dirty)
+                rights &= ~(unsigned)VIOMMU_PERM_WRITE;
+        }
     }
-    ck_assert_uint_eq(t.iova, m->iova);
+    ck_assert_uint_eq(t.iova, to_req(e, m->iova));
     ck_assert_uint_eq(t.addr, m->pa);
     ck_assert_uint_eq(t.addr_mask, lg2_mask(m->lg2));
-    ck_assert_uint_eq(t.perm, perm);
+    ck_assert_uint_eq(t.perm, rights);
 }
 
 struct leaves {
@@ -325,7 +442,9 @@ static int cmp_map(const void *a, const void *b)
     return x->iova < y->iova ? -1 : x->iova > y->iova;
 }
 
-/* Range-walk [first, last] and compare with the model, clipped. */
+/* Range-walk the model range [first, last] (at its request addresses,
+ * to_req()) and compare with the model, clipped. Leaves carry R/W ANDed
+ * over the walk. */
 static void check_walk(struct env *e, const struct model *md, uint64_t first, uint64_t last)
 {
     static struct leaves ls;
@@ -333,25 +452,28 @@ static void check_walk(struct env *e, const struct model *md, uint64_t first, ui
     uint64_t wl = 0;
     unsigned n = 0;
 
+    first = to_req(e, first);
+    last = to_req(e, last);
     ls.n = ls.nbad = 0;
     ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, first, last, collect, collect_bad, &ls, &wl), 0);
     ck_assert_uint_eq(wl, last);
     ck_assert_uint_eq(ls.nbad, 0);
     for (unsigned i = 0; i < md->n; i++)
-        if (md->m[i].iova <= last && m_last(&md->m[i]) >= first)
+        if (to_req(e, md->m[i].iova) <= last && to_req(e, m_last(&md->m[i])) >= first)
             sorted[n++] = md->m[i];
     qsort(sorted, n, sizeof(sorted[0]), cmp_map);
     ck_assert_uint_eq(ls.n, n);
     ck_assert_uint_le(n, MAXM);
     for (unsigned i = 0; i < n; i++) {
         const struct mapping *m = &sorted[i];
-        uint64_t f = m->iova > first ? m->iova : first, l = m_last(m) < last ? m_last(m) : last;
+        uint64_t mf = to_req(e, m->iova), ml = to_req(e, m_last(m));
+        uint64_t f = mf > first ? mf : first, l = ml < last ? ml : last;
         ck_assert_uint_eq(ls.v[i].iova_first, f);
         ck_assert_uint_eq(ls.v[i].iova_last, l);
-        ck_assert_uint_eq(ls.v[i].addr, m->pa + (f - m->iova));
+        ck_assert_uint_eq(ls.v[i].addr, m->pa + (f - mf));
         ck_assert_uint_eq(ls.v[i].page_lg2, m->lg2);
         ck_assert_uint_eq(ls.v[i].level, leaf_level(e, m->lg2));
-        ck_assert_uint_eq(ls.v[i].perm, m->perm & e->cfg.perm);
+        ck_assert_uint_eq(ls.v[i].perm, leaf_acc(e, m->perm) & VIOMMU_PERM_RW);
     }
 }
 
@@ -372,8 +494,10 @@ START_TEST(decode_round_trip)
         uint64_t raw;
 
         for (unsigned lg2 = lvl_lg2(e, l); lg2 < lvl_lg2(e, l + 1) && lg2 < 64; lg2++)
-            for (unsigned perm = 1; perm <= 3; perm++) {
+            for (unsigned perm = 1; perm <= perm_all(e); perm++) {
                 uint64_t pa = rand_pa(e, lg2);
+                if (perm & ~perm_all(e))
+                    continue;
                 raw = e->row->enc_leaf(&e->cfg, l, pa, lg2, perm);
                 if (!raw)
                     continue;
@@ -382,13 +506,22 @@ START_TEST(decode_round_trip)
                 ck_assert_uint_eq(p.kind, VIOMMU_PTE_LEAF);
                 ck_assert_uint_eq(p.page_lg2, lg2);
                 ck_assert_uint_eq(p.addr, pa);
-                ck_assert_uint_eq(p.perm, perm);
+                ck_assert_uint_eq(p.perm, entry_perm(e, perm));
+                /* the accessed and dirty bits do not change the decode */
+                struct viommu_pte q;
+                fmt->decode(&e->cfg, l, 0, raw & ~e->ad, &q);
+                ck_assert_uint_eq(q.kind, p.kind);
+                ck_assert_uint_eq(q.addr, p.addr);
+                ck_assert_uint_eq(q.page_lg2, p.page_lg2);
+                ck_assert_uint_eq(q.perm, p.perm);
             }
         for (unsigned next = 0; next < l; next++)
-            for (unsigned perm = 1; perm <= 3; perm++) {
+            for (unsigned perm = 1; perm <= perm_all(e); perm++) {
                 uint64_t table = rand_pa(e, 12);
+                if (perm & ~perm_all(e))
+                    continue;
                 raw = e->row->enc_table(&e->cfg, l, next, table, perm);
-                if (next + 1 == l)
+                if (next + 1 == l && perm == perm_all(e))
                     ck_assert_uint_ne(raw, 0); /* every format has tables */
                 if (!raw)
                     continue;
@@ -396,14 +529,16 @@ START_TEST(decode_round_trip)
                 ck_assert_uint_eq(p.kind, VIOMMU_PTE_TABLE);
                 ck_assert_uint_eq(p.addr, table);
                 ck_assert_uint_eq(p.next_level, next);
-                ck_assert_uint_eq(p.perm, perm);
+                ck_assert_uint_eq(p.perm, entry_perm(e, perm));
             }
         raw = e->row->enc_bad(&e->cfg, l, &code);
-        fmt->decode(&e->cfg, l, 0, raw, &p);
-        ck_assert_uint_eq(p.kind, VIOMMU_PTE_BAD);
-        ck_assert_uint_eq(p.fault_code, code);
-        ck_assert_uint_ne(code, 0);
-        ck_assert_uint_lt(code, UINT32_C(0xFFFF0000)); /* format codes stay below the core's */
+        if (raw) {
+            fmt->decode(&e->cfg, l, 0, raw, &p);
+            ck_assert_uint_eq(p.kind, VIOMMU_PTE_BAD);
+            ck_assert_uint_eq(p.fault_code, code);
+            ck_assert_uint_ne(code, 0);
+            ck_assert_uint_lt(code, UINT32_C(0xFFFF0000)); /* format codes stay below the core's */
+        }
         fmt->decode(&e->cfg, l, 0, 0, &p);
         ck_assert_uint_eq(p.kind, VIOMMU_PTE_NONE);
     }
@@ -433,7 +568,7 @@ START_TEST(every_page_size_every_level)
             map(e, iova, pa, lg2, perm);
             md.n = 0;
             model_add(&md, iova, pa, lg2, perm);
-            for (unsigned access = 0; access <= 3; access++) {
+            for (unsigned access = 0; access <= access_all(e); access++) {
                 check_translate(e, &md, iova, access);
                 check_translate(e, &md, last, access);
                 check_translate(e, &md, iova + (th_rand(&e->seed) & lg2_mask(lg2)), access);
@@ -468,26 +603,34 @@ START_TEST(top_of_address_space)
     struct viommu_fault f;
     uint64_t top = va_last(e), page = top & ~lg2_mask(e->fmt->granule_lg2), wl = 0;
     struct leaves *ls = calloc(1, sizeof(*ls));
+    unsigned rw = perm_all(e);
 
     md.n = 0;
-    map(e, page, 0x5000, e->fmt->granule_lg2, VIOMMU_PERM_RW);
-    model_add(&md, page, 0x5000, e->fmt->granule_lg2, VIOMMU_PERM_RW);
-    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, top, VIOMMU_PERM_RW, &t, &f), 0);
+    map(e, page, 0x5000, e->fmt->granule_lg2, rw);
+    model_add(&md, page, 0x5000, e->fmt->granule_lg2, rw);
+    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, to_req(e, top), VIOMMU_PERM_RW, &t, &f), 0);
+    md.m[0].dirty = true; /* the write set the dirty bits */
     ck_assert_uint_eq(t.addr | (top & t.addr_mask), 0x5000 | (top & lg2_mask(e->fmt->granule_lg2)));
     check_walk(e, &md, page, top);
     check_walk(e, &md, 0, top);
-    ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, page, UINT64_MAX, collect, collect_bad, ls, &wl), 0);
+    ck_assert_int_eq(
+        viommu_pt_walk_range(e->ctx, &e->cfg, to_req(e, page), UINT64_MAX, collect, collect_bad, ls, &wl), 0);
     ck_assert_uint_eq(wl, UINT64_MAX);
     ck_assert_uint_eq(ls->n, 1);
-    ck_assert_uint_eq(ls->v[0].iova_last, top);
+    ck_assert_uint_eq(ls->v[0].iova_last, to_req(e, top));
     if (e->cfg.va_lg2 < 64) {
+        /* beyond the space: above it, or the non-canonical hole */
+        uint64_t beyond_last = canonical(e) ? ~(va_last(e) >> 1) - 1 : UINT64_MAX;
+        uint64_t beyond_first = canonical(e) ? (va_last(e) >> 1) + 1 : top + 1;
         check_translate(e, &md, top + 1, VIOMMU_PERM_READ);
         check_translate(e, &md, UINT64_MAX, VIOMMU_PERM_READ);
+        check_translate(e, &md, beyond_first, VIOMMU_PERM_READ);
+        check_translate(e, &md, beyond_last, VIOMMU_PERM_READ);
         ls->n = 0;
-        ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, top + 1, UINT64_MAX, collect, collect_bad, ls, &wl),
-                         0);
+        ck_assert_int_eq(
+            viommu_pt_walk_range(e->ctx, &e->cfg, beyond_first, beyond_last, collect, collect_bad, ls, &wl), 0);
         ck_assert_uint_eq(ls->n, 0);
-        ck_assert_uint_eq(wl, UINT64_MAX);
+        ck_assert_uint_eq(wl, beyond_last);
     }
     free(ls);
     env_free(e);
@@ -592,7 +735,7 @@ START_TEST(random_map_unmap_against_model)
             } else {
                 iova = rand_iova(e, 0);
             }
-            check_translate(e, &md, iova, (unsigned)(th_rand(&e->seed) % 4));
+            check_translate(e, &md, iova, (unsigned)(th_rand(&e->seed) % (access_all(e) + 1)));
             checks++;
         }
         if (op % 64 == 63)
@@ -615,7 +758,7 @@ START_TEST(read_failures)
     uint64_t iova = 0x3000, top_slot = slot_of(e, e->cfg.root, e->cfg.top_level, iova);
     unsigned tbytes = 8u << e->fmt->level_bits;
 
-    map(e, iova, 0x9000, e->fmt->granule_lg2, VIOMMU_PERM_RW);
+    map(e, iova, 0x9000, e->fmt->granule_lg2, perm_all(e));
     ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, VIOMMU_PERM_READ, &t, &f), 0);
     e->th.fail_from = e->cfg.root;
     e->th.fail_to = e->cfg.root + tbytes - 1;
@@ -683,46 +826,184 @@ START_TEST(malformed_and_not_present)
     ck_assert_uint_eq(ls->bad[0].code, code);
     ck_assert_uint_eq(ls->bad[0].entry_gpa, slot);
     ck_assert_uint_eq(ls->n, 1);
-    ck_assert_uint_eq(ls->v[0].iova_first, b);
+    ck_assert_uint_eq(ls->v[0].iova_first, to_req(e, b));
     ck_assert_uint_eq(ls->v[0].addr, 0x6000);
     free(ls);
     env_free(e);
 }
 END_TEST
 
-/* Permissions are ANDed over every level and with the configuration's. */
+/* Permissions are ANDed over every level and with the configuration's:
+ * R/W, and U/S and XD in formats with privilege attributes (a table entry
+ * without one of them takes it from everything below). */
 START_TEST(permissions_and_over_levels)
 {
     struct env *e = env_new((unsigned)_i, true, 8u << 20);
+    static struct model md;
     struct viommu_translation t;
     struct viommu_fault f;
     struct leaves *ls = calloc(1, sizeof(*ls));
-    unsigned top = e->cfg.top_level;
+    unsigned top = e->cfg.top_level, all = perm_all(e);
     uint64_t iova = 0x1000;
+    static const unsigned bits[] = {VIOMMU_PERM_WRITE, VIOMMU_PERM_EXEC, VIOMMU_PERM_USER};
 
-    map(e, iova, 0x5000, 12, VIOMMU_PERM_RW);
-    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, VIOMMU_PERM_RW, &t, &f), 0);
-    if (top > 0) {
-        uint64_t slot = slot_of(e, e->cfg.root, top, iova), child = child_of(e, slot);
-        ck_assert_uint_ne(child, 0);
-        th_w64(&e->th, slot, e->row->enc_table(&e->cfg, top, top - 1, child, VIOMMU_PERM_READ));
-        ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, VIOMMU_PERM_WRITE, &t, &f), VIOMMU_EFAULT);
-        ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
-        ck_assert_uint_eq(f.level, 0);
-        ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, VIOMMU_PERM_READ, &t, &f), 0);
-        ck_assert_uint_eq(t.perm, VIOMMU_PERM_READ);
-        ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, 0, UINT64_MAX, collect, NULL, ls, NULL), 0);
-        ck_assert_uint_eq(ls->n, 1);
-        ck_assert_uint_eq(ls->v[0].perm, VIOMMU_PERM_READ);
-        th_w64(&e->th, slot, e->row->enc_table(&e->cfg, top, top - 1, child, VIOMMU_PERM_RW));
+    md.n = 0;
+    map(e, iova, 0x5000, 12, all);
+    model_add(&md, iova, 0x5000, 12, all);
+    for (unsigned access = 0; access <= access_all(e); access++)
+        check_translate(e, &md, iova, access);
+    for (unsigned b = 0; b < 3 && top > 0; b++) {
+        unsigned bit = bits[b];
+        if (!(all & bit))
+            continue;
+        /* user requests: a write, a fetch, a read need W, X, U respectively */
+        unsigned access = bit == VIOMMU_PERM_WRITE  ? VIOMMU_PERM_WRITE
+                          : bit == VIOMMU_PERM_EXEC ? VIOMMU_PERM_READ | VIOMMU_PERM_EXEC
+                                                    : VIOMMU_PERM_READ;
+        for (unsigned at = 1; at <= top; at++) {
+            uint64_t table = table_at(e, at, iova, false), slot = slot_of(e, table, at, iova);
+            uint64_t child = child_of(e, slot), raw = th_r64(&e->th, slot);
+            ck_assert_uint_ne(child, 0);
+            th_w64(&e->th, slot, stored(e, e->row->enc_table(&e->cfg, at, at - 1, child, all & ~bit)));
+            ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, access, &t, &f), VIOMMU_EFAULT);
+            ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
+            ck_assert_uint_eq(f.level, 0);
+            ck_assert_uint_eq(f.code, bit == VIOMMU_PERM_USER   ? VIOMMU_PT_CODE_USER
+                                      : bit == VIOMMU_PERM_EXEC ? VIOMMU_PT_CODE_EXEC
+                                                                : 0);
+            ck_assert_uint_eq(t.perm & bit, 0);
+            ck_assert_uint_eq(t.perm, want_rights(e, leaf_acc(e, all) & entry_perm(e, all & ~bit), access));
+            ls->n = 0;
+            ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, 0, UINT64_MAX, collect, NULL, ls, NULL), 0);
+            ck_assert_uint_eq(ls->n, 1);
+            ck_assert_uint_eq(ls->v[0].perm, all & ~bit & VIOMMU_PERM_RW);
+            /* a supervisor request is not bound by U/S */
+            if (bit == VIOMMU_PERM_USER) {
+                ck_assert_int_eq(
+                    viommu_pt_translate(e->ctx, &e->cfg, iova, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &t, &f), 0);
+                ck_assert_uint_eq(t.perm & VIOMMU_PERM_USER, 0);
+            }
+            th_w64(&e->th, slot, raw);
+        }
     }
     struct viommu_pt_config ro = e->cfg;
-    ro.perm = VIOMMU_PERM_WRITE;
+    ro.perm = e->cfg.perm & ~(unsigned)VIOMMU_PERM_READ;
     ck_assert_int_eq(viommu_pt_translate(e->ctx, &ro, iova, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
     ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
     ck_assert_int_eq(viommu_pt_translate(e->ctx, &ro, iova, VIOMMU_PERM_WRITE, &t, &f), 0);
-    ck_assert_uint_eq(t.perm, VIOMMU_PERM_WRITE);
+    ck_assert_uint_eq(t.perm & VIOMMU_PERM_RW, VIOMMU_PERM_WRITE);
     free(ls);
+    env_free(e);
+}
+END_TEST
+
+/* Canonical formats: the upper half answers at its sign-extended IOVAs
+ * through the top table's upper entries; the hole faults as non-canonical;
+ * range walks report both halves in address order. */
+START_TEST(canonical_halves)
+{
+    struct env *e = env_new((unsigned)_i, true, 8u << 20);
+    static struct model md;
+    struct viommu_translation t;
+    struct viommu_fault f;
+    struct leaves *ls = calloc(1, sizeof(*ls));
+    uint64_t half = va_last(e) >> 1, lo = 0x7000, hi = (half + 1) | 0x3000;
+
+    if (!canonical(e))
+        goto out;
+    md.n = 0;
+    map(e, lo, 0x5000, 12, perm_all(e));
+    model_add(&md, lo, 0x5000, 12, perm_all(e));
+    map(e, hi, 0x6000, 12, perm_all(e));
+    model_add(&md, hi, 0x6000, 12, perm_all(e));
+    ck_assert_uint_eq(slot_of(e, e->cfg.root, e->cfg.top_level, hi),
+                      e->cfg.root + 8 * (UINT64_C(1) << (e->fmt->level_bits - 1)));
+    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, hi | ~va_last(e), VIOMMU_PERM_READ, &t, &f), 0);
+    ck_assert_uint_eq(t.iova, (hi | ~va_last(e)) & ~UINT64_C(0xfff));
+    ck_assert_uint_eq(t.addr, 0x6000);
+    /* the same table index without the sign extension, or half of it */
+    uint64_t bad[] = {hi, hi | (UINT64_C(1) << 63), lo | (UINT64_C(1) << e->cfg.va_lg2), half + 1, ~half - 1};
+    for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, bad[k], VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+        ck_assert_uint_eq(f.reason, VIOMMU_FAULT_ADDR_RANGE);
+        ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_NON_CANONICAL);
+        ck_assert_uint_eq(f.iova, bad[k]);
+    }
+    check_walk(e, &md, 0, va_last(e));
+    check_walk(e, &md, hi, va_last(e));
+    check_walk(e, &md, 0, half);
+    ck_assert_int_eq(viommu_pt_walk_range(e->ctx, &e->cfg, 0, UINT64_MAX, collect, collect_bad, ls, NULL), 0);
+    ck_assert_uint_eq(ls->n, 2);
+    ck_assert_uint_eq(ls->v[0].iova_first, lo);
+    ck_assert_uint_eq(ls->v[1].iova_first, hi | ~va_last(e));
+out:
+    free(ls);
+    env_free(e);
+}
+END_TEST
+
+/* Formats with accessed/dirty bits: a lookup writes nothing; a request sets
+ * the accessed bits in every entry it uses, a write the dirty bits in the
+ * leaf only; a failed update is a fault, never a translation. */
+START_TEST(accessed_dirty_write_back)
+{
+    struct env *e = env_new((unsigned)_i, true, 8u << 20);
+    const uint64_t abits = e->fmt->accessed_bits, dbits = e->fmt->dirty_bits;
+    struct viommu_translation t;
+    struct viommu_fault f;
+    uint64_t iova = 0x40201000, slots[8];
+    unsigned top = e->cfg.top_level, all = perm_all(e);
+
+    if (!e->ad)
+        goto out;
+    e->fresh = true;
+    map(e, iova, 0x5000, 12, all);
+    for (unsigned l = 0; l <= top; l++)
+        slots[l] = slot_of(e, table_at(e, l, iova, false), l, iova);
+    for (unsigned l = 0; l <= top; l++)
+        ck_assert_uint_eq(th_r64(&e->th, slots[l]) & e->ad, 0);
+    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, 0, &t, &f), 0);
+    for (unsigned l = 0; l <= top; l++)
+        ck_assert_uint_eq(th_r64(&e->th, slots[l]) & e->ad, 0);
+    if (dbits)
+        ck_assert_uint_eq(t.perm & VIOMMU_PERM_WRITE, 0);
+    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, VIOMMU_PERM_READ, &t, &f), 0);
+    for (unsigned l = 0; l <= top; l++)
+        ck_assert_uint_eq(th_r64(&e->th, slots[l]) & e->ad, abits);
+    if (dbits)
+        ck_assert_uint_eq(t.perm & VIOMMU_PERM_WRITE, 0);
+    ck_assert_int_eq(viommu_pt_translate(e->ctx, &e->cfg, iova, VIOMMU_PERM_WRITE, &t, &f), 0);
+    ck_assert_uint_eq(th_r64(&e->th, slots[0]) & e->ad, abits | dbits);
+    for (unsigned l = 1; l <= top; l++)
+        ck_assert_uint_eq(th_r64(&e->th, slots[l]) & e->ad, abits);
+    ck_assert_uint_eq(t.perm & VIOMMU_PERM_WRITE, VIOMMU_PERM_WRITE);
+
+    /* a guest that cannot be written: the update fails at the first entry */
+    struct viommu_host_ops ro = {.size = sizeof(ro), .read = testhost_ops.read};
+    struct viommu_ctx *rc;
+    uint64_t iova2 = 0x80403000;
+    ck_assert_int_eq(viommu_ctx_create(&ro, &e->th, NULL, &rc), 0);
+    map(e, iova2, 0x6000, 12, all);
+    for (unsigned l = 0; l <= top; l++)
+        slots[l] = slot_of(e, table_at(e, l, iova2, false), l, iova2);
+    th_w64(&e->th, slots[top], th_r64(&e->th, slots[top]) & ~e->ad);
+    ck_assert_int_eq(viommu_pt_translate(rc, &e->cfg, iova2, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_UPDATE_FAILED);
+    ck_assert_uint_eq(f.entry_gpa, slots[top]);
+    ck_assert_uint_eq(f.level, top);
+    /* bits already set need no update: a read goes through, a write still
+     * needs the dirty bits and fails at the leaf */
+    for (unsigned l = 0; l <= top; l++)
+        th_w64(&e->th, slots[l], th_r64(&e->th, slots[l]) | abits);
+    ck_assert_int_eq(viommu_pt_translate(rc, &e->cfg, iova2, VIOMMU_PERM_READ, &t, &f), 0);
+    if (dbits) {
+        ck_assert_int_eq(viommu_pt_translate(rc, &e->cfg, iova2, VIOMMU_PERM_WRITE, &t, &f), VIOMMU_EFAULT);
+        ck_assert_uint_eq(f.reason, VIOMMU_FAULT_UPDATE_FAILED);
+        ck_assert_uint_eq(f.level, 0);
+        ck_assert_uint_eq(f.entry_gpa, slots[0]);
+    }
+    ck_assert_int_eq(viommu_ctx_destroy(rc), 0);
+out:
     env_free(e);
 }
 END_TEST
@@ -860,7 +1141,7 @@ START_TEST(fast_path_equals_callback)
     }
     for (int i = 0; i < 3000; i++) {
         uint64_t iova = th_rand(&e->seed) % (4096u << 12);
-        unsigned access = (unsigned)(th_rand(&e->seed) % 4);
+        unsigned access = (unsigned)(th_rand(&e->seed) % (access_all(e) + 1));
         struct viommu_translation a, b;
         struct viommu_fault fa, fb;
         memset(&a, 0, sizeof(a));
@@ -988,6 +1269,34 @@ END_TEST
         3, 0, 52, 0                                                                                               \
     }
 
+#define X86_1G_52                                                                                                 \
+    {                                                                                                             \
+        4, 52, VIOMMU_X86_PT_PAGE_1G                                                                              \
+    }
+#define X86_5L_1G_52                                                                                              \
+    {                                                                                                             \
+        5, 52, VIOMMU_X86_PT_PAGE_1G                                                                              \
+    }
+#define X86_NO1G_46                                                                                               \
+    {                                                                                                             \
+        4, 46, 0                                                                                                  \
+    }
+#define X86_WPE_46                                                                                                \
+    {                                                                                                             \
+        4, 46, VIOMMU_X86_PT_WPE                                                                                  \
+    }
+#define X86_5L_39                                                                                                 \
+    {                                                                                                             \
+        5, 39, 0                                                                                                  \
+    }
+#define XP UINT64_C(1)
+#define XRW UINT64_C(2)
+#define XUS UINT64_C(4)
+#define XXD (UINT64_C(1) << 63)
+#define XRD VIOMMU_PERM_READ
+#define XEX VIOMMU_PERM_EXEC
+#define XPW VIOMMU_PERM_PRIV_WRITE
+
 struct decode_case {
     const struct pt_row *row;
     uint64_t args[PT_ARGS];
@@ -1078,6 +1387,45 @@ static const struct decode_case decode_cases[] = {
     {&pt_row_vtd_sl, SL_ALL_48, 2, B(47) | SR, TABLE(B(47), 1, VIOMMU_PERM_READ)},
     {&pt_row_vtd_sl, SL_NONE_52, 0, B(51) | SR, LEAF(B(51), 12, VIOMMU_PERM_READ)},
 
+    /* x86-64 (SDM 4.5, VT-d 9.7): P clear is not present, whatever else is set */
+    {&pt_row_x86, X86_1G_52, 0, ~UINT64_C(1), NONE},
+    {&pt_row_x86, X86_1G_52, 3, ~UINT64_C(1), NONE},
+    /* P alone: readable, executable, supervisor-only; privileged writes only without WPE */
+    {&pt_row_x86, X86_1G_52, 0, 0x1000 | XP, LEAF(0x1000, 12, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_WPE_46, 0, 0x1000 | XP, LEAF(0x1000, 12, XRD | XEX)},
+    {&pt_row_x86, X86_WPE_46, 0, 0x1000 | XP | XRW | XUS | XXD,
+     LEAF(0x1000, 12, XRD | VIOMMU_PERM_WRITE | VIOMMU_PERM_USER | XPW)},
+    {&pt_row_x86, X86_1G_52, 3, 0x5000 | XP | XUS | XXD, TABLE(0x5000, 2, XRD | VIOMMU_PERM_USER | XPW)},
+    {&pt_row_x86, X86_1G_52, 1, 0x5000 | XP | XRW, TABLE(0x5000, 0, XRD | VIOMMU_PERM_WRITE | XEX | XPW)},
+    /* PWT, PCD, A, D, G, bits 11:9 and 62:52 do not matter; bit 7 of a PTE is PAT */
+    {&pt_row_x86, X86_1G_52, 0, 0x1000 | XP | 0x18 | 0x60 | PS | 0xF00 | (UINT64_C(0x7FF) << 52),
+     LEAF(0x1000, 12, XRD | XEX | XPW)},
+    /* PS: a 2 MiB leaf in a PDE, a 1 GiB leaf in a PDPE only with 1 GiB pages,
+     * reserved in a PML4E and PML5E */
+    {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | XP | PS, LEAF(UINT64_C(3) << 21, 21, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_1G_52, 2, (UINT64_C(5) << 30) | XP | PS, LEAF(UINT64_C(5) << 30, 30, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_NO1G_46, 2, (UINT64_C(5) << 30) | XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
+    {&pt_row_x86, X86_1G_52, 3, XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
+    {&pt_row_x86, X86_5L_1G_52, 4, XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
+    /* large pages: bit 12 is PAT, the bits above it below the page size reserved */
+    {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | 0x1000 | XP | PS,
+     LEAF(UINT64_C(3) << 21, 21, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | 0x2000 | XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
+    {&pt_row_x86, X86_1G_52, 1, (UINT64_C(3) << 21) | B(20) | XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
+    {&pt_row_x86, X86_1G_52, 2, B(30) | 0x1000 | XP | PS, LEAF(B(30), 30, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_1G_52, 2, B(30) | B(21) | XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
+    {&pt_row_x86, X86_1G_52, 2, B(30) | B(29) | XP | PS, BAD(VIOMMU_X86_PT_RSVD)},
+    /* address bits at or above the physical address width, at every level */
+    {&pt_row_x86, X86_NO1G_46, 0, B(46) | XP, BAD(VIOMMU_X86_PT_HAW)},
+    {&pt_row_x86, X86_NO1G_46, 1, B(46) | XP | PS, BAD(VIOMMU_X86_PT_HAW)},
+    {&pt_row_x86, X86_NO1G_46, 1, B(46) | XP, BAD(VIOMMU_X86_PT_HAW)},
+    {&pt_row_x86, X86_NO1G_46, 2, B(51) | XP, BAD(VIOMMU_X86_PT_HAW)},
+    {&pt_row_x86, X86_NO1G_46, 3, B(46) | XP, BAD(VIOMMU_X86_PT_HAW)},
+    {&pt_row_x86, X86_5L_39, 4, B(39) | XP, BAD(VIOMMU_X86_PT_HAW)},
+    {&pt_row_x86, X86_5L_39, 0, B(38) | XP, LEAF(B(38), 12, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_NO1G_46, 0, B(45) | XP, LEAF(B(45), 12, XRD | XEX | XPW)},
+    {&pt_row_x86, X86_1G_52, 0, B(51) | XP, LEAF(B(51), 12, XRD | XEX | XPW)},
+
     /* toy (tests/core/toy_format.h): explicit next level, size override */
     {&pt_row_toy, {4}, 3, 0x5000 | TOY_P | TOY_R | TOY_SKIP | TOY_NEXT(0), TABLE(0x5000, 0, VIOMMU_PERM_READ)},
     {&pt_row_toy, {4}, 0, 0x4000 | TOY_P | TOY_W | TOY_SIZE(14), LEAF(0x4000, 14, VIOMMU_PERM_WRITE)},
@@ -1145,6 +1493,18 @@ static const struct config_case config_cases[] = {
     {&pt_row_vtd_sl, {2, 0, 53, 0}, 0, false, VIOMMU_EINVAL, 0, 0},
     {&pt_row_vtd_sl, {2, 0, 46, 4}, 0, false, VIOMMU_EFLAGS, 0, 0},
     {&pt_row_vtd_sl, {2, 0, 46, 0}, 0, true, VIOMMU_EINVAL, 0, 0},
+    /* x86-64: 4 levels translate 48 canonical bits, 5 levels 57 */
+    {&pt_row_x86, {4, 52, 0}, 0x1000, false, 0, 3, 48},
+    {&pt_row_x86, {5, 52, 0}, 0x1000, false, 0, 4, 57},
+    {&pt_row_x86, {4, 0, VIOMMU_X86_PT_PAGE_1G | VIOMMU_X86_PT_WPE}, 0x1000, false, 0, 3, 48},
+    {&pt_row_x86, {3, 52, 0}, 0x1000, false, VIOMMU_EINVAL, 0, 0},
+    {&pt_row_x86, {6, 52, 0}, 0x1000, false, VIOMMU_EINVAL, 0, 0},
+    {&pt_row_x86, {4, 31, 0}, 0x1000, false, VIOMMU_EINVAL, 0, 0},
+    {&pt_row_x86, {4, 53, 0}, 0x1000, false, VIOMMU_EINVAL, 0, 0},
+    {&pt_row_x86, {4, 52, 0}, 0x1010, false, VIOMMU_EINVAL, 0, 0},
+    {&pt_row_x86, {4, 39, 0}, UINT64_C(1) << 39, false, VIOMMU_EINVAL, 0, 0},
+    {&pt_row_x86, {4, 52, 8}, 0x1000, false, VIOMMU_EFLAGS, 0, 0},
+    {&pt_row_x86, {4, 52, 0}, 0x1000, true, VIOMMU_EINVAL, 0, 0},
 };
 
 START_TEST(config_builders)
@@ -1176,6 +1536,8 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, read_failures, 0, (int)npairs);
     tcase_add_loop_test(tc, malformed_and_not_present, 0, (int)npairs);
     tcase_add_loop_test(tc, permissions_and_over_levels, 0, (int)npairs);
+    tcase_add_loop_test(tc, canonical_halves, 0, (int)npairs);
+    tcase_add_loop_test(tc, accessed_dirty_write_back, 0, (int)npairs);
     tcase_add_loop_test(tc, level_skipping, 0, (int)npairs);
     tcase_add_loop_test(tc, walk_cost_follows_present_tables, 0, (int)npairs);
     tcase_add_loop_test(tc, walk_bomb_is_bounded, 0, (int)npairs);

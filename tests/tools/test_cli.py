@@ -448,6 +448,216 @@ class VtdScalableTest(unittest.TestCase):
         self.assertIn("--max-total", err)
 
 
+# ---- VT-d first stage (PGTT 001b): x86-64 paging (SDM 4.5, VT-d 9.7) ---------
+FS_P, FS_RW, FS_US, FS_A, FS_D, FS_PS, FS_XD = 1, 2, 4, 0x20, 0x40, 0x80, 1 << 63
+ECAP_FS = (0x499800000044 | (1 << 47) | (1 << 31) | (1 << 30) | (1 << 34))
+
+
+def fs_map(img, root, iova, pa, flags, levels=4, tflags=FS_P | FS_RW | FS_US):
+    t = root
+    for lvl in range(levels - 1, 0, -1):
+        idx = (iova >> (12 + 9 * lvl)) & 511
+        e = img.r64(t + 8 * idx)
+        if not e & 1:
+            e = img.page() | tflags
+            img.w64(t + 8 * idx, e)
+        t = e & 0x000FFFFFFFFFF000
+    slot = t + 8 * ((iova >> 12) & 511)
+    img.w64(slot, pa | flags)
+    return slot
+
+
+class VtdFirstStageTest(unittest.TestCase):
+    """First-stage tables through the CLI: --pasid, --priv, --exec, the
+    first-stage fault reasons, rights per request, A/D in a private copy."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        img = Image()
+        rt, pdir = img.page(), img.page()
+        self.rta = rt | SM_TTM
+        fs0, fs5 = img.page(), img.page()
+        # RID_PASID 0: user pages with A/D clear (the tool must not write the file).
+        self.leaf0 = fs_map(img, fs0, 0x1000, 0x300000, FS_P | FS_RW | FS_US)
+        fs_map(img, fs0, 0x2000, 0x301000, FS_P | FS_RW)  # supervisor-only
+        fs_map(img, fs0, 0x3000, 0xFEE00000, FS_P | FS_RW | FS_US)  # interrupt range
+        fs_map(img, fs0, 0xFFFF800000004000, 0x304000, FS_P | FS_US)  # upper half, read-only
+        # PASID 5 (SRE=1): supervisor read-only page, user XD page.
+        fs_map(img, fs5, 0x5000, 0x305000, FS_P | FS_A)
+        fs_map(img, fs5, 0x6000, 0x306000, FS_P | FS_RW | FS_US | FS_XD | FS_A | FS_D)
+        # A PML4 entry without R/W: everything below is read-only.
+        fs_map(img, fs5, 0x8000000000, 0x307000, FS_P | FS_RW | FS_US, tflags=FS_P | FS_US)
+        sm_ctx(img, rt, 0x0100, pdir)
+        pe0 = sm_pasid(img, pdir, 0, PGTT_FL, 0, aw=0)
+        img.w64(pe0 + 16, fs0)  # FSPTPTR, 4-level
+        pe5 = sm_pasid(img, pdir, 5, PGTT_FL, 0, aw=0)
+        img.w64(pe5 + 16, fs5 | 1)  # FSPTPTR, SRE
+        pe6 = sm_pasid(img, pdir, 6, PGTT_FL, 0, aw=0)
+        img.w64(pe6 + 16, fs5)  # SRE = 0
+        self.img = img
+        self.ram = img.save(self.tmp.name)
+        with open(self.ram, "rb") as f:
+            self.orig = f.read()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def tr(self, *args, ecap=ECAP_FS):
+        return cli("vtd", "translate", self.ram, self.rta, "--sid", "01:00.0", "--vtd-ecap", hex(ecap), *args)
+
+    def file_unchanged(self):
+        with open(self.ram, "rb") as f:
+            self.assertEqual(f.read(), self.orig)
+
+    def test_rid_pasid_user_rights_and_private_ad(self):
+        # A/D clear: the walk sets them in the tool's copy only; rights of a
+        # user request: read, write (the page is writable), execute, user.
+        rc, out, err = self.tr("--access", "w", "0x1010", "0x1020")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out.split("\n")[0], "0x1010 0x300010 0x1000 rwxu")
+        rc, out, _ = self.tr("0x1010")
+        self.assertEqual(out, "0x1010 0x300010 0x1000 rwxu\n")
+        self.file_unchanged()
+        self.assertEqual(self.img.r64(self.leaf0) & (FS_A | FS_D), 0)
+        # Without a PASID the request is a user request, --priv does not change that.
+        rc, out, _ = self.tr("--priv", "supervisor", "0x2000")
+        self.assertEqual(rc, 1)
+        self.assertIn("fault 0x81", out)
+        # Interrupt range (SGN.8), non-canonical (SGN.1), not present (SFS.2).
+        self.assertIn("fault 0x87", self.tr("0x3000")[1])
+        self.assertIn("fault 0x80", self.tr("0x0000800000000000")[1])
+        self.assertIn("fault 0x71", self.tr("0x9000")[1])
+        # The upper half at its canonical address; IOVAs printed as given.
+        rc, out, _ = self.tr("0xffff800000004123")
+        self.assertEqual(out, "0xffff800000004123 0x304123 0x1000 rxu\n")
+        self.file_unchanged()
+
+    def test_pasid_privilege_and_execute(self):
+        # SRE=1, WPE=0: a supervisor write to a read-only page has rw.
+        rc, out, _ = self.tr("--pasid", "5", "--priv", "supervisor", "--access", "w", "0x5000")
+        self.assertEqual((rc, out), (0, "0x5000 0x305000 0x1000 rwx\n"))
+        # The user is not allowed there (SGN.2), and SRE=0 refuses supervisors (SPT.6).
+        self.assertIn("fault 0x81", self.tr("--pasid", "5", "0x5000")[1])
+        self.assertIn("fault 0x5d", self.tr("--pasid", "6", "--priv", "supervisor", "0x5000")[1])
+        # Execute from an XD page (SGN.3), unless the unit has no ECAP.ERS.
+        self.assertIn("fault 0x82", self.tr("--pasid", "5", "--exec", "0x6000")[1])
+        rc, out, _ = self.tr("--pasid", "5", "--exec", "0x6000", ecap=ECAP_FS & ~(1 << 30))
+        self.assertEqual((rc, out), (0, "0x6000 0x306000 0x1000 rwu\n"))
+        # R/W clear at the PML4 entry: a user write faults (SGN.6).
+        self.assertIn("fault 0x85", self.tr("--pasid", "5", "--access", "w", "0x8000000000")[1])
+        # Without ECAP.SRS the PASID entry's SRE is reserved (SPT.3).
+        self.assertIn("fault 0x5a", self.tr("--pasid", "5", "0x5000", ecap=ECAP_FS & ~(1 << 31))[1])
+        # Without ECAP.FSTS first stage is invalid programming (SPT.4).
+        self.assertIn("fault 0x5b", self.tr("--pasid", "5", "0x5000", ecap=ECAP_FS & ~(1 << 47))[1])
+        rc, out, _ = self.tr("--pasid", "5", "--priv", "supervisor", "0x5000", "--json")
+        self.assertEqual(json.loads(out), [{"iova": "0x5000", "pasid": "0x5", "translated": "0x305000",
+                                            "page_size": "0x1000", "perm": "rwx"}])
+        self.file_unchanged()
+
+    def test_dump_lists_every_leaf_rw_anded(self):
+        rc, out, err = cli("vtd", "dump", self.ram, self.rta, "--vtd-ecap", hex(ECAP_FS), "--sid", "01:00.0",
+                           "--pasid", "5")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out.splitlines(), [
+            "01:00.0 pasid 0x5 0x5000 0x5fff 0x305000 r",
+            "01:00.0 pasid 0x5 0x6000 0x6fff 0x306000 rw",
+            "01:00.0 pasid 0x5 0x8000000000 0x8000000fff 0x307000 r"])
+        rc, out, _ = cli("vtd", "dump", self.ram, self.rta, "--vtd-ecap", hex(ECAP_FS), "--sid", "01:00.0",
+                         "--pasid", "0")
+        self.assertIn("01:00.0 pasid 0x0 0xffff800000004000 0xffff800000004fff 0x304000 r", out.splitlines())
+        self.file_unchanged()
+
+    def test_check_first_stage_reserved_bits(self):
+        fs9 = self.img.page()
+        pdir = self.img.r64(self.img.r64((self.rta & ~0xfff) + 16) & ~0xfff) & ~0xfff
+        pe9 = sm_pasid(self.img, pdir, 9, PGTT_FL, 0, aw=0)
+        self.img.w64(pe9 + 16, fs9)
+        self.img.w64(fs9 + 8, FS_P | FS_PS)  # PS in a PML4E
+        ram = self.img.save(self.tmp.name, "bad.bin")
+        rc, out, _ = cli("vtd", "check", ram, self.rta, "--vtd-ecap", hex(ECAP_FS), "--sid", "01:00.0",
+                         "--pasid", "9")
+        self.assertEqual(rc, 1)
+        self.assertIn("reserved bits set", out)
+
+    def test_fs1gp_fs5lp_from_vtd_cap(self):
+        # A 1 GiB leaf needs CAP.FS1GP (bit 56), 5-level tables CAP.FS5LP (bit 60).
+        fs7, fs8 = self.img.page(), self.img.page()
+        pdir = self.img.r64(self.img.r64((self.rta & ~0xfff) + 16) & ~0xfff) & ~0xfff
+        pe7 = sm_pasid(self.img, pdir, 7, PGTT_FL, 0, aw=0)
+        self.img.w64(pe7 + 16, fs7)
+        pdpt = self.img.page()
+        self.img.w64(fs7, pdpt | FS_P | FS_RW | FS_US)
+        self.img.w64(pdpt + 8, 0x40000000 | FS_P | FS_RW | FS_US | FS_PS | FS_A | FS_D)  # IOVA 1 GiB
+        pe8 = sm_pasid(self.img, pdir, 8, PGTT_FL, 0, aw=0)
+        self.img.w64(pe8 + 16, fs8 | (1 << 2))  # FSPM = 01b: 5-level
+        fs_map(self.img, fs8, 0x1000, 0x308000, FS_P | FS_RW | FS_US, levels=5)
+        ram = self.img.save(self.tmp.name, "caps.bin")
+        cap = 0xc00380e06
+
+        def tr(pasid, iova, c):
+            return cli("vtd", "translate", ram, self.rta, "--sid", "01:00.0", "--vtd-ecap", hex(ECAP_FS),
+                       "--vtd-cap", hex(c), "--pasid", str(pasid), iova)
+        self.assertIn("fault 0x72", tr(7, "0x40001000", cap)[1])
+        self.assertEqual(tr(7, "0x40001000", cap | (1 << 56))[1], "0x40001000 0x40001000 0x40000000 rwxu\n")
+        self.assertIn("fault 0x5b", tr(8, "0x1000", cap)[1])
+        self.assertEqual(tr(8, "0x1000", cap | (1 << 60))[1], "0x1000 0x308000 0x1000 rwxu\n")
+        # --haw: a page address at or above the host address width is reserved (SFS.3).
+        fs_map(self.img, fs8, 0x2000, 1 << 40, FS_P | FS_RW | FS_US, levels=5)
+        ram = self.img.save(self.tmp.name, "caps.bin")
+        self.assertEqual(tr(8, "0x2000", cap | (1 << 60))[1], "0x2000 0x10000000000 0x1000 rwxu\n")
+        rc, out, _ = cli("vtd", "translate", ram, self.rta, "--sid", "01:00.0", "--vtd-ecap", hex(ECAP_FS),
+                         "--vtd-cap", hex(cap | (1 << 60)), "--haw", "40", "--pasid", "8", "0x2000")
+        self.assertIn("fault 0x72", out)
+
+    def test_amd_pasid(self):
+        img = Image()
+        devtab, reg = amd_setup(img)
+        root = img.page()
+        amd_map(img, root, 3, 0x1000, 0x200000)
+        amd_dte(img, devtab, 0x0100, root)
+        ram = img.save(self.tmp.name, "amd.bin")
+        rc, out, _ = cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", "--pasid", "0", "0x1010")
+        self.assertEqual((rc, out), (0, "0x1010 0x200010 0x1000 rw\n"))
+        rc, _, err = cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", "--pasid", "5", "0x1010")
+        self.assertEqual(rc, 2)
+        self.assertIn("--pasid 0 only", err)
+        self.assertEqual(run("translate", "--format", "vtd", "--ram", ram, "--root", "0", "--sid", "0",
+                             "--priv", "kernel", "0")[0], 2)
+
+    def test_amd_v2_guest_tables(self):
+        # DTE GV + GIoV, a one-level GCR3 table whose PASID 0 entry holds the
+        # guest CR3 (48882 2.2.2, 2.2.6): x86-64 tables like VT-d first stage.
+        img = Image()
+        devtab, reg = amd_setup(img)
+        cr3, gcr3 = img.page(), img.page()
+        fs_map(img, cr3, 0x1000, 0x400000, FS_P | FS_RW)  # supervisor-only
+        fs_map(img, cr3, 0x2000, 0x401000, FS_P | FS_RW | FS_US | FS_XD | FS_A | FS_D)
+        img.w64(gcr3, cr3 | 1)
+        g = devtab + 32 * 0x0100
+        img.w64(g + 8, 1 | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43))
+        img.w64(g, 1 | 2 | (3 << 61) | (1 << 55) | (1 << 54) | (((gcr3 >> 12) & 7) << 58))
+        ram = img.save(self.tmp.name, "amdv2.bin")
+
+        def tr(*args):
+            return cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", *args)
+        # Without PASID: a user request; the supervisor page faults.
+        rc, out, _ = tr("0x1000")
+        self.assertEqual(rc, 1)
+        self.assertIn("IO_PAGE_FAULT", out)
+        self.assertEqual(tr("0x2010")[1], "0x2010 0x401010 0x1000 rwu\n")
+        # PASID 0 as a supervisor: read and write; a fetch from the XD page faults.
+        self.assertEqual(tr("--pasid", "0", "--priv", "supervisor", "0x1010")[1], "0x1010 0x400010 0x1000 rwx\n")
+        self.assertEqual(tr("--pasid", "0", "--exec", "0x2000")[0], 1)
+        rc, out, _ = cli("amdv1", "dump", ram, reg, "--sid", "01:00.0")
+        self.assertEqual(out.splitlines(), ["01:00.0 0x1000 0x2fff 0x400000 rw"])  # one contiguous run
+        # Without GTSup the DTE's GV is illegal.
+        rc, out, _ = tr("--amd-efr", "0", "0x2000")
+        self.assertIn("ILLEGAL_DEV_TABLE_ENTRY", out)
+        with open(ram, "rb") as f:
+            self.assertEqual(f.read(), bytes(img.ram))  # A/D went to the private copy
+
+
+
 class VtdBombTest(unittest.TestCase):
     def test_second_level_bomb(self):
         # 5-level (AW=3) tables where every entry points at the next shared table.

@@ -28,6 +28,8 @@
 
 #define SCALABLE (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE)
 #define FS (SCALABLE | VIOMMU_VTD_F_FS)
+/* First stage with supervisor requests and the extended accessed flag. */
+#define FS_SRS (FS | VIOMMU_VTD_F_FS_SRS | VIOMMU_VTD_F_FS_EAFS)
 
 #define RID 0x0010
 #define DID 3
@@ -219,7 +221,7 @@ START_TEST(pasid_requests_privilege_and_sre)
     struct fs_pt pt;
     uint64_t pa;
     const uint32_t pasid = 0x42;
-    fx_init(&f, FS);
+    fx_init(&f, FS_SRS);
     fs_init(&pt, &f.th, 4);
     fs_map(&pt, 0x7000, 0x902000, P); /* supervisor-only, read-only */
     /* SRE = 0: a supervisor request is refused (0x5D) before any walk. */
@@ -451,7 +453,7 @@ START_TEST(saved_fault_record_with_priv_restores)
     struct fx f;
     struct fs_pt pt;
     uint64_t pa;
-    fx_init(&f, FS);
+    fx_init(&f, FS | VIOMMU_VTD_F_FS_SRS);
     fs_init(&pt, &f.th, 4);
     fs_map(&pt, 0x7000, 0x902000, P | RW);
     fs_attach(f.g, 9, &pt, 0 /* SRE = 0 */, true);
@@ -478,7 +480,7 @@ START_TEST(saved_state_keeps_first_stage)
     struct fs_pt pt;
     uint64_t pa;
     const uint32_t pasid = 7;
-    fx_init(&f, FS | VIOMMU_VTD_F_FS_1G);
+    fx_init(&f, FS_SRS | VIOMMU_VTD_F_FS_1G);
     fs_init(&pt, &f.th, 4);
     fs_map(&pt, 0xA000, 0x907000, P | RW | US);
     fs_attach(f.g, pasid, &pt, 1 /* SRE */, true);
@@ -492,7 +494,7 @@ START_TEST(saved_state_keeps_first_stage)
     /* A unit with the same configuration takes it and translates the same,
      * SRE included; one without first stage (other CAP/ECAP) refuses it. */
     ck_assert_int_eq(viommu_vtd_destroy(f.dev), 0);
-    struct viommu_vtd_config c = {.size = sizeof(c), .flags = FS | VIOMMU_VTD_F_FS_1G, .nfr = 32, .haw = 46};
+    struct viommu_vtd_config c = {.size = sizeof(c), .flags = FS_SRS | VIOMMU_VTD_F_FS_1G, .nfr = 32, .haw = 46};
     ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &f.dev), 0);
     ck_assert_int_eq(viommu_vtd_restore(f.dev, buf, len), 0);
     as = get_as(&f, pasid);
@@ -503,7 +505,244 @@ START_TEST(saved_state_keeps_first_stage)
     ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &other), 0);
     ck_assert_int_ne(viommu_vtd_restore(other, buf, len), 0);
     ck_assert_int_eq(viommu_vtd_destroy(other), 0);
+    /* Nor one that differs only in ECAP.SRS (the guest read it). */
+    c.flags = (FS_SRS | VIOMMU_VTD_F_FS_1G) & ~(uint32_t)VIOMMU_VTD_F_FS_SRS;
+    ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &other), 0);
+    ck_assert_int_ne(viommu_vtd_restore(other, buf, len), 0);
+    ck_assert_int_eq(viommu_vtd_destroy(other), 0);
     free(buf);
+    fx_fini(&f);
+}
+END_TEST
+
+/* ECAP.SRS/EAFS/ERS: SRE and EAFE are Reserved(0) without them (SPT.3,
+ * 0x5A), as are PASID-entry bits 133, 134 and 139:136; without SRS every
+ * request is a user request, without ERS none executes. */
+START_TEST(sre_eafe_reserved_without_caps)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    unsigned idx = 0;
+    const uint32_t pasid = 0x11;
+    fx_init(&f, FS);
+    uint64_t ecap = vg_rd(f.g, ECAP, 8);
+    ck_assert_uint_eq(ecap & ((UINT64_C(1) << 31) | (UINT64_C(1) << 34) | (UINT64_C(1) << 30)), 0);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x7000, 0x902000, P | RW | US | XD);
+    fs_map(&pt, 0x8000, 0x903000, P | RW);
+    struct viommu_as *as = get_as(&f, pasid);
+    const uint64_t bad[] = {1 /* SRE */, 1u << 7 /* EAFE */, 1u << 5, 1u << 6, 1u << 8, 1u << 11};
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fs_attach(f.g, pasid, &pt, bad[i], true);
+        ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+        ck_assert_uint_eq(frcd_reason(&f, idx++), 0x5A);
+    }
+    /* SRE = 0 without SRS: a supervisor request is a user request (no 0x5D). */
+    fs_attach(f.g, pasid, &pt, 0, true);
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_WRITE | VIOMMU_PERM_PRIV, &pa), 0);
+    ck_assert_int_eq(tr(as, 0x8000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x81);
+    /* No ERS: an execute request from an XD page is a read. */
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &pa), 0);
+    fx_fini(&f);
+
+    /* With SRS, EAFS and ERS advertised the same entries work. */
+    fx_init(&f, FS_SRS | VIOMMU_VTD_F_FS_ERS);
+    ecap = vg_rd(f.g, ECAP, 8);
+    ck_assert(ecap & (UINT64_C(1) << 31));
+    ck_assert(ecap & (UINT64_C(1) << 34));
+    ck_assert(ecap & (UINT64_C(1) << 30));
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x7000, 0x902000, P | RW | US | XD);
+    fs_map(&pt, 0x8000, 0x903000, P | RW);
+    as = get_as(&f, pasid);
+    fs_attach(f.g, pasid, &pt, 1 | (1u << 7), true);
+    ck_assert_int_eq(tr(as, 0x8000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), 0);
+    ck_assert_uint_eq(pa, 0x903000);
+    ck_assert_uint_eq(th_r64(&f.th, fs_slot(&pt, 0x8000, 0, 0)) & (A | EA), A | EA);
+    /* ERS: the execute request meets XD (0x82), with EXE in the record. */
+    ck_assert_int_eq(tr(as, 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x82);
+    /* Requests without PASID stay user, non-execute. */
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 1, true);
+    ck_assert_int_eq(tr(get_as(&f, VIOMMU_PASID_NONE), 0x7000, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &pa), 0);
+    ck_assert_int_eq(tr(get_as(&f, VIOMMU_PASID_NONE), 0x8000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa),
+                     VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 1), 0x81);
+    fx_fini(&f);
+
+    struct testhost th;
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    struct viommu_vtd *d;
+    struct viommu_vtd_config c = {.size = sizeof(c), .flags = SCALABLE | VIOMMU_VTD_F_FS_SRS};
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &d), VIOMMU_EINVAL); /* SRS, EAFS, ERS need FS */
+    c.flags = SCALABLE | VIOMMU_VTD_F_FS_EAFS;
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &d), VIOMMU_EINVAL);
+    c.flags = SCALABLE | VIOMMU_VTD_F_FS_ERS;
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &d), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    th_fini(&th);
+}
+END_TEST
+
+/* SGN.8: a translation into the interrupt address range faults with 0x87,
+ * first stage and (scalable mode) second stage alike, from the walk and
+ * from the IOTLB. */
+START_TEST(interrupt_range_result_is_0x87)
+{
+    struct fx f;
+    struct fs_pt pt;
+    struct vg_pt sl;
+    uint64_t pa;
+    unsigned idx = 0;
+    fx_init(&f, FS);
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x1000, UINT64_C(0xFEE00000), P | RW | US | A | D);
+    fs_map(&pt, 0x2000, UINT64_C(0xFEEFF000), P | RW | US | A | D);
+    fs_map(&pt, 0x3000, UINT64_C(0xFEF00000), P | RW | US | A | D);
+    fs_map(&pt, 0x4000, UINT64_C(0xFEDFF000), P | RW | US | A | D);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    struct viommu_as *as = get_as(&f, VIOMMU_PASID_NONE);
+    for (int k = 0; k < 2; k++) { /* walk, then the cached entry */
+        ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_WRITE, &pa), VIOMMU_EFAULT);
+        ck_assert_uint_eq(frcd_reason(&f, idx++), 0x87);
+        ck_assert_int_eq(tr(as, 0x2ffc, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+        ck_assert_uint_eq(frcd_reason(&f, idx++), 0x87);
+    }
+    ck_assert_int_eq(tr(as, 0x3000, VIOMMU_PERM_WRITE, &pa), 0);
+    ck_assert_uint_eq(pa, UINT64_C(0xFEF00000));
+    ck_assert_int_eq(tr(as, 0x4ffc, VIOMMU_PERM_WRITE, &pa), 0);
+    struct viommu_translation t;
+    struct viommu_fault fl;
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ, &t, &fl), VIOMMU_EFAULT);
+    ck_assert_uint_eq(fl.reason, VIOMMU_FAULT_ADDR_RANGE);
+    ck_assert_uint_eq(fl.code, VIOMMU_PT_CODE_OUTPUT_HOLE);
+    /* Scalable-mode second stage too. */
+    vg_pt_init(&sl, &f.th, 2);
+    vg_pt_map(&sl, 0x5000, UINT64_C(0xFEE01000), 12, VG_R | VG_W);
+    vg_attach(f.g, RID, VIOMMU_PASID_NONE, DID, &sl);
+    vg_pc_inv(f.g, DID, 0);
+    ck_assert(vg_wait(f.g));
+    ck_assert_int_eq(tr(as, 0x5000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, idx++), 0x87);
+    fx_fini(&f);
+}
+END_TEST
+
+/* A PASID (not RID_PASID) switching stages by PASID-cache invalidation:
+ * second stage -> first stage -> other first-stage tables. Each switch is a
+ * diff: a mapping that stays valid is never unmapped, one that changes is
+ * replaced, one that goes away is unmapped. */
+START_TEST(pasid_stage_switch_keeps_valid_mappings)
+{
+    struct fx f;
+    struct fs_pt pt, pt2;
+    struct vg_pt sl;
+    struct evrec r = {0};
+    uint64_t pa;
+    const uint32_t pasid = 0x23;
+    fx_init(&f, FS);
+    vg_pt_init(&sl, &f.th, 2);
+    vg_pt_map(&sl, 0x20000, 0xB00000, 12, VG_R | VG_W);
+    vg_pt_map(&sl, 0x22000, 0xB02000, 12, VG_R | VG_W);
+    vg_attach(f.g, RID, pasid, DID, &sl);
+    vg_pc_inv(f.g, DID, pasid);
+    ck_assert(vg_wait(f.g));
+    struct viommu_as *as = get_as(&f, pasid);
+    watch(as, &r);
+    ck_assert_uint_eq(r.maps, 2);
+    /* First stage: 0x20000 the same, 0x22000 elsewhere, 0x21000 new. */
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x20000, 0xB00000, P | RW | US | A | D);
+    fs_map(&pt, 0x21000, 0xB01000, P | RW | US | A | D);
+    fs_map(&pt, 0x22000, 0xB0F000, P | RW | US | A | D);
+    fs_attach(f.g, pasid, &pt, 0, true);
+    ck_assert_uint_eq(r.maps, 4);   /* 0x21000, the new 0x22000 */
+    ck_assert_uint_eq(r.unmaps, 1); /* the old 0x22000 only */
+    ck_assert_int_eq(tr(as, 0x22000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xB0F000);
+    /* Other first-stage tables (5-level not advertised: 4), same content
+     * for 0x20000 and 0x21000, 0x22000 gone. */
+    fs_init(&pt2, &f.th, 4);
+    fs_map(&pt2, 0x20000, 0xB00000, P | RW | US | A | D);
+    fs_map(&pt2, 0x21000, 0xB01000, P | RW | US | A | D);
+    fs_attach(f.g, pasid, &pt2, 0, true);
+    ck_assert_uint_eq(r.maps, 4);
+    ck_assert_uint_eq(r.unmaps, 2);
+    ck_assert_uint_eq(r.last_first, 0x22000);
+    /* A read-only leaf replaces a read-write one: unmap + map of that page only. */
+    fs_map(&pt2, 0x21000, 0xB01000, P | US | A | D);
+    vg_pc_inv(f.g, DID, pasid);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(r.maps, 4); /* a PASID-cache flush does not cover the IOTLB of unchanged entries */
+    piotlb(f.g, pasid, true, 0x21000, 0, false);
+    ck_assert_uint_eq(r.maps, 5);
+    ck_assert_uint_eq(r.last_first, 0x21000);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Requests with PASID and without (RID_PASID) of one device both walk
+ * first-stage tables, each its own; a page-selective PASID-based IOTLB
+ * invalidation (AM, IH) of one PASID resyncs that PASID's space, the
+ * all-in-PASID form and a domain-selective IOTLB invalidation too. */
+START_TEST(pasid_and_rid_pasid_both_first_stage)
+{
+    struct fx f;
+    struct fs_pt p0, p9;
+    struct evrec r0 = {0}, r9 = {0};
+    uint64_t pa;
+    const uint32_t pasid = 9;
+    fx_init(&f, FS);
+    fs_init(&p0, &f.th, 4);
+    fs_init(&p9, &f.th, 4);
+    fs_map(&p0, 0x40000, 0xC00000, P | RW | US | A | D);
+    fs_map(&p9, 0x40000, 0xC90000, P | RW | US | A | D);
+    fs_attach(f.g, VIOMMU_PASID_NONE, &p0, 0, true);
+    fs_attach(f.g, pasid, &p9, 0, true);
+    struct viommu_as *a0 = get_as(&f, VIOMMU_PASID_NONE), *a9 = get_as(&f, pasid);
+    ck_assert_ptr_ne(a0, a9);
+    ck_assert_int_eq(tr(a0, 0x40010, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xC00010);
+    ck_assert_int_eq(tr(a9, 0x40010, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xC90010);
+    watch(a0, &r0);
+    watch(a9, &r9);
+    /* AM = 2 (16 KiB at 0x40000), IH: the new 0x43000 of PASID 9 appears. */
+    fs_map(&p9, 0x43000, 0xC93000, P | RW | US | A | D);
+    piotlb(f.g, pasid, true, 0x40000, 2, true);
+    ck_assert_uint_eq(r9.maps, 2);
+    ck_assert_uint_eq(r9.last_first, 0x43000);
+    ck_assert_uint_eq(r0.maps, 1);
+    ck_assert_uint_eq(r0.unmaps, 0);
+    /* Outside the AM range nothing is resynced until a wider invalidation. */
+    fs_map(&p9, 0x48000, 0xC98000, P | RW | US | A | D);
+    piotlb(f.g, pasid, true, 0x40000, 2, false);
+    ck_assert_uint_eq(r9.maps, 2);
+    piotlb(f.g, pasid, false, 0, 0, false);
+    ck_assert_uint_eq(r9.maps, 3);
+    ck_assert_uint_eq(r9.last_first, 0x48000);
+    /* RID_PASID's tables change: a domain-selective IOTLB invalidation (DID
+     * tags first-stage mappings too) resyncs it. */
+    th_w64(&f.th, fs_slot(&p0, 0x40000, 0, 0), 0);
+    vg_iotlb_dsi(f.g, DID);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(r0.unmaps, 1);
+    ck_assert_int_eq(tr(a0, 0x40010, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x71);
+    ck_assert_int_eq(tr(a9, 0x40010, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(r9.unmaps, 0);
+    /* A page-selective IOTLB invalidation (type 2) of the DID too. */
+    fs_map(&p0, 0x40000, 0xC10000, P | RW | US | A | D);
+    vg_iotlb_psi(f.g, DID, 0x40000, 0, false);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(r0.maps, 2);
+    ck_assert_uint_eq(r0.last_addr, 0xC10000);
+    ck_assert_int_eq(tr(a0, 0x40010, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xC10010);
     fx_fini(&f);
 }
 END_TEST
@@ -522,6 +761,10 @@ static Suite *suite(void)
     tcase_add_test(t, stage_switch_is_a_diff);
     tcase_add_test(t, saved_state_keeps_first_stage);
     tcase_add_test(t, saved_fault_record_with_priv_restores);
+    tcase_add_test(t, sre_eafe_reserved_without_caps);
+    tcase_add_test(t, interrupt_range_result_is_0x87);
+    tcase_add_test(t, pasid_stage_switch_keeps_valid_mappings);
+    tcase_add_test(t, pasid_and_rid_pasid_both_first_stage);
     suite_add_tcase(s, t);
     return s;
 }

@@ -150,6 +150,19 @@ class VtdTest(unittest.TestCase):
         d.set_page_response_fn(None)
         self.assertEqual(d.stats().page_responses, 2)
 
+    def test_first_stage_capabilities(self):
+        """VT-d first stage (ECAP.FSTS 47) with supervisor requests (SRS 31),
+        execute requests (ERS 30) and the extended accessed flag (EAFS 34)."""
+        self.dev.close()
+        fs = v.VTD_F_DEFAULT | v.VtdFlag.SCALABLE | v.VtdFlag.FS
+        d = self.dev = v.Vtd(self.ctx, reg_base=0xFED90000,
+                             flags=fs | v.VtdFlag.FS_SRS | v.VtdFlag.FS_EAFS | v.VtdFlag.FS_ERS)
+        ecap = d.mmio_read(0x10)
+        for bit in (47, 31, 30, 34):
+            self.assertTrue(ecap & (1 << bit), bit)
+        self.assertEqual(v.VtdFaultReason.SM_INTR_ADDR, 0x87)
+        self.assertEqual(v.PtWalkerCode.OUTPUT_HOLE, 0xFFFF0008)
+
     def test_scalable_mode_pasid_translate(self):
         """Scalable mode (VT-d 3.4.3): RTADDR.TTM=01b, scalable root/context
         entries (9.2/9.4), PASID directory/table (9.5/9.6) with second-level
