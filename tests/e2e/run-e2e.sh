@@ -81,7 +81,7 @@ esac
 probe_args() { echo "-device viommu-notifier-probe,target=blk0,log=$1"; }
 pv() { awk -v k="$1" '$1 == k {sub(/^[^ ]* /, ""); print}' "$2"; }
 devopts=
-if [ "$mode" = notify ] && [ "$phase" = vtd ] || { [ "$mode" = notify ] && [ "$phase" = vtd-sm ]; }; then
+if [ "$mode" = notify ] && [ "${phase#vtd}" != "$phase" ]; then
     res=$(VIOMMU_E2E_QEMU_EXTRA="$(probe_args "$probe.nocm")" VIOMMU_E2E_STATS=$stats.nocm \
           "$q/run-guest.sh" "$qemu" "$phase" viommu io "$disk" "$log.nocm" 10)
     echo "e2e: caching mode off: probe: $(tr '\n' ' ' < "$probe.nocm" 2>/dev/null)"
@@ -125,9 +125,11 @@ vtd-fs)
     echo "e2e: first stage: fs_resolves=$(st fs_resolves) of resolves=$(st resolves)"
     [ "$(st fs_resolves)" -gt 0 ] 2>/dev/null || { show; fail "no PASID entry with PGTT=001b (first stage) resolved"; } ;;
 amdvi-v2)
-    grep -a 'AMD-Vi: V2 page table enabled' "$log" | head -1 | tr -d '\r'
-    ! grep -aq 'Fallback to v1' "$log" || { show; fail "the driver fell back to v1 tables"; }
-    grep -aq 'AMD-Vi: V2 page table enabled' "$log" || { show; fail "no 'V2 page table enabled' in the guest log"; }
+    # migrate: the boot messages are in the source's console.
+    boot=$log; [ -f "$log.src" ] && boot=$log.src
+    grep -a 'AMD-Vi: V2 page table enabled' "$boot" | head -1 | tr -d '\r'
+    ! grep -aq 'Fallback to v1' "$boot" || { show; fail "the driver fell back to v1 tables"; }
+    grep -aq 'AMD-Vi: V2 page table enabled' "$boot" || { show; fail "no 'V2 page table enabled' in the guest log"; }
     echo "e2e: DTEs at exit: v2=$(st v2_dtes) v1=$(st v1_dtes)"
     [ "$(st v2_dtes)" -gt 0 ] 2>/dev/null && [ "$(st v1_dtes)" = 0 ] || { show; fail "translated DTEs are not all on v2 tables"; } ;;
 esac
