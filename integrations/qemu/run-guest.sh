@@ -1,7 +1,9 @@
 #!/bin/sh
 # Boot the e2e guest under QEMU with one vIOMMU.
 # Usage: run-guest.sh QEMU PHASE IMPL MODE DISK LOG [SECS]
-#   PHASE: virtio | vtd | vtd-sm | amdvi
+#   PHASE: virtio | vtd | vtd-sm | vtd-fs | amdvi | amdvi-v2
+#          (vtd-fs: scalable mode with first-stage tables, x-flts=on;
+#          amdvi-v2: amd_iommu=pgtbl_v2, v2 guest tables)
 #   IMPL:  builtin (QEMU's own model) | viommu (libviommu-backed device)
 #   MODE:  io | fault | bench | migrate
 # The serial console goes to LOG; prints the guest's result line (or nothing).
@@ -24,7 +26,12 @@ case $phase in
 virtio) dev="-device ${pre}virtio-iommu-pci" ;;
 vtd)    dev="-device ${pre}intel-iommu"; append="$append intel_iommu=on" ;;
 vtd-sm) dev="-device ${pre}intel-iommu,x-scalable-mode=on"; append="$append intel_iommu=on,sm_on" ;;
+vtd-fs) dev="-device ${pre}intel-iommu,x-scalable-mode=on,x-flts=on"; append="$append intel_iommu=on,sm_on" ;;
 amdvi)  dev="-device ${pre}amd-iommu"; append="$append" ;;
+# Linux takes EFR from the IVRS (IVHD type 11h) when it picks v1 or v2
+# tables: the libviommu device publishes it with x-ivhd-efr=on (patches/0003).
+amdvi-v2) dev="-device ${pre}amd-iommu"; [ "$impl" = viommu ] && dev="$dev,x-ivhd-efr=on"
+          append="$append amd_iommu=pgtbl_v2" ;;
 *) echo "bad phase $phase" >&2; exit 2 ;;
 esac
 extra=""

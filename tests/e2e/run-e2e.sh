@@ -1,7 +1,9 @@
 #!/bin/sh
 # End-to-end test: a Debian Linux guest drives a libviommu-backed vIOMMU in
 # the patched QEMU (integrations/qemu).  Usage: run-e2e.sh PHASE [MODE]
-#   PHASE: virtio | vtd | vtd-sm | amdvi
+#   PHASE: virtio | vtd | vtd-sm | vtd-fs | amdvi | amdvi-v2
+#          (vtd-fs: scalable mode + first stage, x-flts=on; amdvi-v2:
+#          amd_iommu=pgtbl_v2 on v2 guest tables; docs/e2e.md)
 #   MODE: io (default) | fault | bench | migrate (the io job, migrated
 #         mid-run) | rootport | bridge | hotplug (the io job with the disk
 #         behind a root port / PCI bridge / hot-plugged) | notify (the io job
@@ -46,12 +48,20 @@ fi
 
 case $phase in
 virtio) devname=viommu-virtio-iommu-pci ;;
-vtd|vtd-sm) devname=viommu-intel-iommu ;;
-amdvi) devname=viommu-amd-iommu ;;
+vtd|vtd-sm|vtd-fs) devname=viommu-intel-iommu ;;
+amdvi|amdvi-v2) devname=viommu-amd-iommu ;;
 *) fail "unknown phase $phase" ;;
 esac
 "$qemu" -device help 2>/dev/null | grep -q "\"$devname\"" || \
     skip "$devname is not in the QEMU patch series yet (not implemented)"
+# The first-stage / v2 phases need the options of patches/0003.
+case $phase in
+vtd-fs) opt=x-flts ;;
+amdvi-v2) opt=x-ivhd-efr ;;
+*) opt= ;;
+esac
+[ -z "$opt" ] || "$qemu" -device "$devname,help" 2>/dev/null | grep -q "^ *$opt=" || \
+    skip "$devname has no $opt option in this QEMU build (patches/0003)"
 
 disk=$work/disk.img
 truncate -s 64M "$disk"
@@ -75,7 +85,7 @@ esac
 probe_args() { echo "-device viommu-notifier-probe,target=blk0,log=$1"; }
 pv() { awk -v k="$1" '$1 == k {sub(/^[^ ]* /, ""); print}' "$2"; }
 devopts=
-if [ "$mode" = notify ] && [ "$phase" = vtd ] || { [ "$mode" = notify ] && [ "$phase" = vtd-sm ]; }; then
+if [ "$mode" = notify ] && [ "${phase#vtd}" != "$phase" ]; then
     res=$(VIOMMU_E2E_QEMU_EXTRA="$(probe_args "$probe.nocm")" VIOMMU_E2E_STATS=$stats.nocm \
           "$q/run-guest.sh" "$qemu" "$phase" viommu io "$disk" "$log.nocm" 10)
     echo "e2e: caching mode off: probe: $(tr '\n' ' ' < "$probe.nocm" 2>/dev/null)"
@@ -129,7 +139,7 @@ res=$(run_job)
 # QEMU's own amd-iommu as well, now and then corrupts one of its page tables
 # during long DMA loops. Only on that signature is the job run once more.
 case $res in "VIOMMU-E2E RESULT ok"*) ;; *)
-    if [ "$phase" = amdvi ] && grep -aqE 'bad pud|Bad page state' "$log" "$log.src" 2>/dev/null; then
+    if [ "${phase%-v2}" = amdvi ] && grep -aqE 'bad pud|Bad page state' "$log" "$log.src" 2>/dev/null; then
         echo "e2e: the known AMD-Vi guest page-table corruption; running the job once more"
         res=$(run_job)
     fi ;;
@@ -144,6 +154,22 @@ case $res in "VIOMMU-E2E RESULT ok"*) ;; *) show; fail "guest did not report ok"
 st() { awk -v k="$1" '$1 == k {print $2}' "$stats"; }
 echo "e2e: libviommu stats: $(tr '\n' ' ' < "$stats")"
 [ "$(st translations)" -gt 0 ] 2>/dev/null || { show; fail "libviommu translated nothing"; }
+# vtd-fs: the guest's DMA domains are first-stage ones (PASID entries with
+# PGTT = 001b, counted by libviommu).  amdvi-v2: Linux kept v2 tables (no
+# fallback to v1) and the translated DTEs point at v2 tables (GV, GIoV).
+case $phase in
+vtd-fs)
+    echo "e2e: first stage: fs_resolves=$(st fs_resolves) of resolves=$(st resolves)"
+    [ "$(st fs_resolves)" -gt 0 ] 2>/dev/null || { show; fail "no PASID entry with PGTT=001b (first stage) resolved"; } ;;
+amdvi-v2)
+    # migrate: the boot messages are in the source's console.
+    boot=$log; [ -f "$log.src" ] && boot=$log.src
+    grep -a 'AMD-Vi: V2 page table enabled' "$boot" | head -1 | tr -d '\r'
+    ! grep -aq 'Fallback to v1' "$boot" || { show; fail "the driver fell back to v1 tables"; }
+    grep -aq 'AMD-Vi: V2 page table enabled' "$boot" || { show; fail "no 'V2 page table enabled' in the guest log"; }
+    echo "e2e: DTEs at exit: v2=$(st v2_dtes) v1=$(st v1_dtes)"
+    [ "$(st v2_dtes)" -gt 0 ] 2>/dev/null && [ "$(st v1_dtes)" = 0 ] || { show; fail "translated DTEs are not all on v2 tables"; } ;;
+esac
 if [ "$gmode" != fault ]; then
     psz=$(wc -c < "$gdir/pattern.bin")
     cmp -n "$psz" "$disk" "$gdir/pattern.bin" >/dev/null || fail "disk content differs from the pattern"
@@ -206,5 +232,9 @@ else
     [ "$(st faults)" -gt 0 ] 2>/dev/null || { show; fail "libviommu reported no fault"; }
     [ "$(st queue_errors)" = "" ] || [ "$(st queue_errors)" = 0 ] || { show; fail "invalidation queue errors: $(st queue_errors)"; }
     grep -a 'e2e: fault line' "$log"
+    # First-stage faults carry the scalable-mode first-level reasons.
+    if [ "$phase" = vtd-fs ]; then
+        grep -a 'e2e: fault line' "$log" | grep -qi 'first-level' || { show; fail "no first-stage fault reason in the guest log"; }
+    fi
 fi
 echo "e2e[$phase/$mode]: PASS"

@@ -22,18 +22,18 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 traces() {
     case $1 in
     virtio) echo "-trace enable=virtio_iommu_map -trace enable=virtio_iommu_unmap" ;;
-    vtd|vtd-sm) echo "-trace enable=vtd_inv_desc" ;;
-    amdvi) echo "-trace enable=amdvi_command_exec" ;;
+    vtd|vtd-sm|vtd-fs) echo "-trace enable=vtd_inv_desc" ;;
+    amdvi|amdvi-v2) echo "-trace enable=amdvi_command_exec" ;;
     esac
 }
 libcount() {
     case $1 in
     virtio) awk '$1=="map"||$1=="unmap"{n+=$2} END{print n+0}' "$2" ;;
-    vtd|vtd-sm) awk '$1=="descriptors"{print $2}' "$2" ;;
-    amdvi) awk '$1=="commands"{print $2}' "$2" ;;
+    vtd|vtd-sm|vtd-fs) awk '$1=="descriptors"{print $2}' "$2" ;;
+    amdvi|amdvi-v2) awk '$1=="commands"{print $2}' "$2" ;;
     esac
 }
-what() { case $1 in virtio) echo "MAP+UNMAP requests";; amdvi) echo "commands";; *) echo "inv. descriptors";; esac; }
+what() { case $1 in virtio) echo "MAP+UNMAP requests";; amdvi*) echo "commands";; *) echo "inv. descriptors";; esac; }
 # rows: phase impl run boot wall iops cpu count downtime
 for r in $(seq 1 "$runs"); do
 for p in $phases; do
