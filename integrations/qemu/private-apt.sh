@@ -114,7 +114,9 @@ viommu_apt_setup() {
 # viommu_apt_update [MAX_AGE_MINUTES]: `apt-get update` of the private lists
 # (serialised with flock when available).  With MAX_AGE_MINUTES > 0 it is
 # skipped when the last successful update used the same sources.list and is
-# younger than that.  Returns apt-get's status.
+# younger than that.  Returns apt-get's status: with --error-on=any an index
+# that could not be fetched (no network) is a failure, not a warning with
+# status 0, so it is never recorded as a fresh update.
 viommu_apt_update() {
     _va_stamp=$APT_DIR/state/updated-sources.list
     if [ "${1:-0}" -gt 0 ] && [ -f "$_va_stamp" ] && cmp -s "$_va_stamp" "$APT_DIR/sources.list" &&
@@ -123,10 +125,10 @@ viommu_apt_update() {
     fi
     if command -v flock >/dev/null 2>&1; then
         # shellcheck disable=SC2086
-        flock "$APT_DIR/update.lock" $APT update || return $?
+        flock "$APT_DIR/update.lock" $APT update --error-on=any || return $?
     else
         # shellcheck disable=SC2086
-        $APT update || return $?
+        $APT update --error-on=any || return $?
     fi
     cp "$APT_DIR/sources.list" "$_va_stamp"
 }
