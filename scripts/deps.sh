@@ -23,7 +23,8 @@ TEST_PKGS=(
     libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang (only "recommended" by clang)
     python3      # test helpers
     # e2e (tests/e2e, integrations/qemu): QEMU 10.0.13 source build (meson 1.7,
-    # pycotap and SeaBIOS 1.16.3 come unpacked from bookworm-backports) + guest initramfs
+    # pycotap and SeaBIOS 1.16.3 come unpacked from bookworm-backports; source, tools and
+    # guest kernel are fetched through integrations/qemu/private-apt.sh) + guest initramfs
     dpkg-dev ninja-build python3-venv bzip2 libglib2.0-dev libpixman-1-dev libfdt-dev rsync cpio xz-utils kmod
     qemu-system-data         # option ROMs (linuxboot_dma.bin) for the QEMU we build
     time                     # /usr/bin/time for side-by-side

@@ -2,8 +2,9 @@
 # Build QEMU 10.0.13 (x86_64-softmmu only, minimal features) with the
 # libviommu patch series applied, on Debian 12.  Nothing of QEMU's source
 # lives in this repository: the upstream tarball comes from Debian 13's
-# `qemu` source package, fetched with `apt-get source` through a PRIVATE apt
-# configuration (own sources.list, own state/cache dirs): deb-src for trixie
+# `qemu` source package, fetched with `apt-get source` through the project's
+# PRIVATE apt configuration (private-apt.sh: own sources.list, preferences,
+# state/cache dirs, shared with fetch-guest.sh): deb-src for trixie
 # (the source) and deb for bookworm-backports (meson 1.7 and python3-pycotap,
 # which QEMU 10's configure needs, and SeaBIOS 1.16.3, which boots QEMU 10
 # without Debian 12's SeaBIOS 1.16.2's ~30 s stall under TCG).  The backports
@@ -46,37 +47,19 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || skip "python3-venv not instal
 pkg-config --exists glib-2.0 pixman-1 && [ -f /usr/include/libfdt.h ] || skip "libglib2.0-dev/libpixman-1-dev/libfdt-dev missing"
 
 # ---- private apt configuration ---------------------------------------------
-# The Debian mirror (and keyring) the system already uses, for suites it
-# does not list: deb-src $SRC_SUITE, deb $TOOLS_SUITE.
-apt_dir=$cache/apt-qemu
-mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/parts"
-mirror=$( {
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '/^URIs:/ { u = $2 } /^Signed-By:/ { s = $2 }
-             /^[ \t]*$/ { if (u ~ /debian\/?$/ && u !~ /security/) { print u, s; exit } u = s = "" }
-             END { if (u ~ /debian\/?$/ && u !~ /security/) print u, s }' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        sed -n 's/^[ \t]*deb[ \t]\(\[[^]]*signed-by=\([^] ]*\)[^]]*\][ \t]*\)\{0,1\}\([^ \t]*debian\/\{0,1\}\)[ \t].*/\3 \2/p' "$f" | grep -v security
-    done; } | head -1)
-[ -n "$mirror" ] || skip "no Debian archive found in /etc/apt sources"
-uri=${mirror%% *}; kr=${mirror#* }
-[ "$kr" != "$mirror" ] && [ -n "$kr" ] || kr=/usr/share/keyrings/debian-archive-keyring.gpg
-srcs=$apt_dir/sources.list
-printf 'deb-src [signed-by=%s] %s %s main\ndeb [signed-by=%s] %s %s main\n' \
-    "$kr" "$uri" "$SRC_SUITE" "$kr" "$uri" "$TOOLS_SUITE" > "$srcs.new"
-cmp -s "$srcs.new" "$srcs" 2>/dev/null && rm "$srcs.new" || { mv "$srcs.new" "$srcs"; rm -f "$apt_dir/.updated"; }
-APT_OPTS="-o Dir::Etc::SourceList=$srcs -o Dir::Etc::SourceParts=$apt_dir/parts \
- -o Dir::State=$apt_dir/state -o Dir::Cache=$apt_dir/cache \
- -o Dir::State::status=/var/lib/dpkg/status -o Debug::NoLocking=1"
-APT="apt-get -q $APT_OPTS"
+# The project's one private apt configuration (private-apt.sh, shared with
+# fetch-guest.sh): the system's Debian suites plus deb-src $SRC_SUITE and
+# deb $TOOLS_SUITE on the system's mirror and keyring, the two pinned so
+# only explicit requests (PKG/$TOOLS_SUITE, qemu=VERSION) reach them.
+# shellcheck source=integrations/qemu/private-apt.sh
+. "$here/private-apt.sh"
+viommu_apt_setup "$cache" || skip "no Debian archive found in /etc/apt sources"
+if ! viommu_apt_has_suite deb-src $SRC_SUITE || ! viommu_apt_has_suite deb $TOOLS_SUITE; then
+    skip "private apt sources lack deb-src $SRC_SUITE/deb $TOOLS_SUITE (no Debian mirror in /etc/apt sources?)"
+fi
 apt_update() {
-    [ -f "$apt_dir/.updated" ] && return 0
-    log "private apt update ($SRC_SUITE source, $TOOLS_SUITE tools)"
-    $APT update >&2 || skip "private apt update failed (no network?)"
-    touch "$apt_dir/.updated"
+    log "private apt update if older than ${VIOMMU_APT_MAX_AGE_MIN:-1440} min (system suites, $SRC_SUITE source, $TOOLS_SUITE tools)"
+    viommu_apt_update "${VIOMMU_APT_MAX_AGE_MIN:-1440}" >&2 || skip "private apt update failed (no network?)"
 }
 
 # ---- build tools from bookworm-backports (unpacked, not installed) ----------
@@ -104,7 +87,7 @@ case $mver in 1.[5-9]*|1.[1-9][0-9]*) ;; *) skip "meson $mver from $TOOLS_SUITE 
 srcdir=$cache/src/qemu-$QEMU_UPSTREAM
 if [ ! -f "$srcdir/.extracted" ]; then
     apt_update
-    ver=$(apt-cache $APT_OPTS showsrc qemu 2>/dev/null | awk '/^Version:/ {print $2}' |
+    ver=$($APT_CACHE showsrc qemu 2>/dev/null | awk '/^Version:/ {print $2}' |
           grep "^[0-9]*:$QEMU_UPSTREAM+" | sort -V | tail -1)
     [ -n "$ver" ] || skip "no qemu $QEMU_UPSTREAM source in $SRC_SUITE"
     log "fetching qemu $ver source via the private apt config"
