@@ -248,6 +248,30 @@ VIOMMU_API int viommu_amdvi_process(struct viommu_amdvi *dev);
 VIOMMU_API int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out);
 
 /**
+ * @brief Address space of the requests of DeviceID `devid` with PASID
+ *        `pasid` (created on first use, then the same object). Such
+ *        requests walk the guest (v2) tables the DTE's GCR3 table holds for
+ *        `pasid` (spec §2.2.6; DTE GV = 1), and carry the privilege
+ *        (::VIOMMU_PERM_PRIV) and execute (::VIOMMU_PERM_EXEC) attributes
+ *        of the PASID TLP prefix (execute is not checked without EFR
+ *        NXSup). A DTE with GV = 0 aborts them with IO_PAGE_FAULT; a PASID
+ *        beyond PASmax or beyond what the GLX levels of the GCR3 table
+ *        index fault likewise. Faults log IO_PAGE_FAULT with GN = 1 and the
+ *        PASID.
+ * @param dev Instance.
+ * @param devid DeviceID (requester ID).
+ * @param pasid PASID (< 2^20), or ::VIOMMU_PASID_NONE for the space
+ *        viommu_amdvi_get_as() returns.
+ * @param[out] out Address space (owned by the instance).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL, or `pasid` >= 2^20.
+ * @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EEXIST Another owner created an address space with this identity.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_get_as_pasid(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid,
+                                         struct viommu_as **out);
+
+/**
  * @brief Reset to power-on state: registers cleared, capability base address
  *        back to the configured one, every address space passthrough
  *        (IOMMU disabled) with notifiers resynced (UNMAP + MODE).

@@ -14,12 +14,17 @@
 
 #define AMDVI_DEFAULT_CMDS_PER_DOORBELL 256u
 
-struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid)
+struct amdvi_devstate *amdvi_find_space(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid)
 {
     for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next)
-        if (ds->devid == devid)
+        if (ds->devid == devid && ds->pasid == pasid)
             return ds;
     return NULL;
+}
+
+struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid)
+{
+    return amdvi_find_space(dev, devid, VIOMMU_PASID_NONE);
 }
 
 void amdvi_msi(struct viommu_amdvi *dev)
@@ -38,8 +43,14 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     ds->has_domain = 0;
     ds->suppress = 0;
     ds->guest = 0;
-    /* Requests without PASID carry no privilege or execute attribute. */
-    vi_as_set_access_policy(ds->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
+    if (ds->pasid == VIOMMU_PASID_NONE) {
+        /* Requests without PASID carry no privilege or execute attribute. */
+        vi_as_set_access_policy(ds->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
+    } else {
+        /* Requests with PASID carry both; without NXSup the guest tables'
+         * no-execute bit is not honoured, so execute is not checked. */
+        vi_as_set_access_policy(ds->as, (dev->efr & VIOMMU_AMDVI_EFR_NXSUP) ? 0u : (unsigned)VIOMMU_PERM_EXEC, 0);
+    }
     if (!(dev->control & AMDVI_CTRL_IOMMU_EN)) {
         if (vi_as_mode(ds->as) == VIOMMU_MODE_PASSTHROUGH)
             return 0;
@@ -47,7 +58,8 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     }
     struct viommu_amdvi_resolution res;
     dev->stats.dte_resolves++;
-    amdvi_dte_resolve(dev->ctx, dev->devtab, ds->devid, dev->efr, dev->levels, dev->pa_lg2, &res);
+    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, dev->efr, dev->levels, dev->pa_lg2,
+                            &res);
     ds->domain_id = res.domain_id;
     ds->suppress = res.suppress;
     ds->dte_gpa = res.dte_gpa;
@@ -165,14 +177,14 @@ int viommu_amdvi_destroy(struct viommu_amdvi *dev)
     return 0;
 }
 
-int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out)
+int viommu_amdvi_get_as_pasid(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid, struct viommu_as **out)
 {
-    if (!dev || !out)
+    if (!dev || !out || (pasid != VIOMMU_PASID_NONE && pasid >= (UINT32_C(1) << 20)))
         return VIOMMU_EINVAL;
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
-    struct amdvi_devstate *ds = amdvi_find_dev(dev, devid);
+    struct amdvi_devstate *ds = amdvi_find_space(dev, devid, pasid);
     if (ds) {
         *out = ds->as;
         vi_leave(dev->ctx);
@@ -184,7 +196,7 @@ int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_
         return VIOMMU_ENOMEM;
     }
     const struct viommu_as_id id = {
-        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = devid, .pasid = VIOMMU_PASID_NONE};
+        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = devid, .pasid = pasid};
     const struct viommu_as_hooks hooks = {.size = sizeof(hooks), .fault = amdvi_fault_hook};
     r = vi_as_create(dev->ctx, &id, &hooks, dev, &ds->as);
     if (r) {
@@ -194,12 +206,18 @@ int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_
     }
     ds->dev = dev;
     ds->devid = devid;
+    ds->pasid = pasid;
     ds->next = dev->devs;
     dev->devs = ds;
     (void)amdvi_apply_dte(dev, ds); /* no notifiers yet: cannot fail on sinks */
     *out = ds->as;
     vi_leave(dev->ctx);
     return 0;
+}
+
+int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out)
+{
+    return viommu_amdvi_get_as_pasid(dev, devid, VIOMMU_PASID_NONE, out);
 }
 
 int viommu_amdvi_reset(struct viommu_amdvi *dev)

@@ -101,6 +101,10 @@
 /* levels: 4..6, 0 = translation disabled (HATS = 11b); pa_lg2: 32..52. */
 void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
                        unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out);
+/* The same for a request with `pasid` (::VIOMMU_PASID_NONE: without PASID). */
+void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint32_t pasid,
+                             uint64_t efr_features, unsigned levels, unsigned pa_lg2,
+                             struct viommu_amdvi_resolution *out);
 
 /* ---- device state ------------------------------------------------------ */
 
@@ -130,6 +134,7 @@ struct amdvi_devstate {
     struct amdvi_devstate *next;
     uint16_t devid;
     uint16_t domain_id;
+    uint32_t pasid; /* VIOMMU_PASID_NONE: requests without PASID */
     uint8_t suppress;
     uint8_t has_domain; /* translated through tables tagged domain_id */
     uint8_t guest;      /* translated through guest (v2) tables */
@@ -139,7 +144,10 @@ struct amdvi_devstate {
 /* amdvi_dev.c */
 int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds);
 int amdvi_apply_all(struct viommu_amdvi *dev);
+/* The space of requests without PASID of `devid`. */
 struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid);
+/* The space of (`devid`, `pasid`). */
+struct amdvi_devstate *amdvi_find_space(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid);
 void amdvi_msi(struct viommu_amdvi *dev);
 
 /* amdvi_event.c */

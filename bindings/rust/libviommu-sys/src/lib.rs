@@ -1089,6 +1089,8 @@ extern "C" {
     pub fn viommu_amdvi_mmio_write(dev: *mut viommu_amdvi, off: u64, size: c_uint, val: u64) -> c_int;
     pub fn viommu_amdvi_process(dev: *mut viommu_amdvi) -> c_int;
     pub fn viommu_amdvi_get_as(dev: *mut viommu_amdvi, devid: u16, out: *mut *mut viommu_as) -> c_int;
+    pub fn viommu_amdvi_get_as_pasid(dev: *mut viommu_amdvi, devid: u16, pasid: u32, out: *mut *mut viommu_as)
+        -> c_int;
     pub fn viommu_amdvi_reset(dev: *mut viommu_amdvi) -> c_int;
     pub fn viommu_amdvi_save(dev: *mut viommu_amdvi, buf: *mut c_void, len: *mut usize) -> c_int;
     pub fn viommu_amdvi_restore(dev: *mut viommu_amdvi, buf: *const c_void, len: usize) -> c_int;
