@@ -127,6 +127,7 @@ class FaultReason(enum.IntEnum):
 class FaultFlag(enum.IntFlag):
     """enum viommu_fault_flag (types.h): :attr:`Fault.flags` bits."""
     FPD = 1 << 0
+    HOST = 1 << 1
 
 
 class LogLevel(enum.IntEnum):
@@ -1916,7 +1917,8 @@ class AmdviResolution(_Struct):
 class AmdviResolutionV2(_Struct):
     """struct viommu_amdvi_resolution_v2."""
     _fields_ = [("size", c_size_t), ("mode", c_u32), ("event", c_u32), ("domain_id", c_u16), ("perm", c_u8), ("suppress", c_u8),
-                ("reserved", c_u32), ("dte_gpa", c_u64), ("dte", c_u64 * 4), ("pt", PtConfig)]
+                ("reserved", c_u32), ("dte_gpa", c_u64), ("dte", c_u64 * 4), ("pt", PtConfig),
+                ("host_pt", PtConfig)]
 
 
 class IvrsDev(_Struct):

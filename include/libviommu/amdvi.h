@@ -401,7 +401,13 @@ struct viommu_amdvi_resolution_v2 {
     uint32_t reserved;          /**< Zero. */
     uint64_t dte_gpa;           /**< GPA of the DTE (the entry that decided the outcome). */
     uint64_t dte[4];            /**< Raw DTE (zero if not read). */
-    struct viommu_pt_config pt; /**< TRANSLATED: table configuration. */
+    struct viommu_pt_config pt; /**< TRANSLATED: table configuration (nested: the guest table). */
+    /** TRANSLATED through guest tables nested over the v1 table (DTE GV = 1
+     *  with Mode 1-6, requests without PASID through GIoV): the v1 table,
+     *  which translates every guest table pointer and the guest leaf's
+     *  output; `fmt` NULL when not nested. Added after the first version of
+     *  the struct: written only when `size` covers it. */
+    struct viommu_pt_config host_pt;
 };
 
 /**
@@ -438,7 +444,8 @@ struct viommu_amdvi_hw {
  * @retval VIOMMU_EINVAL NULL argument; `levels` not 0/4/5/6; `pa_lg2` not
  *         0 or 32..52.
  * @retval VIOMMU_ESIZE `hw->size` smaller than the first version of the
- *         struct (up to `reserved`), or `out->size` too small.
+ *         struct (up to `reserved`), or `out->size` smaller than the first
+ *         version of viommu_amdvi_resolution_v2 (up to `pt`).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw,
@@ -457,7 +464,11 @@ VIOMMU_API int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viom
  *        disabled (HATS=11b). Note: unlike viommu_amdvi_hw::levels.
  * @param pa_lg2 Physical-address bits (0, or above 52: 48).
  * @param[out] out Outcome; a failed DTE read is reported in it (BLOCKED,
- *        DEV_TAB_HARDWARE_ERROR), not as an error.
+ *        DEV_TAB_HARDWARE_ERROR), not as an error. A DTE whose requests
+ *        without PASID translate through guest tables nested over the v1
+ *        table (GV, GIoV, Mode 1-6) does not fit this struct: it is
+ *        reported BLOCKED with IO_PAGE_FAULT (viommu_amdvi_resolve_v2()
+ *        reports both tables).
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
  * @retval VIOMMU_EBUSY Called from a callback.
  */

@@ -57,9 +57,10 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
         return vi_as_set_passthrough(ds->as);
     }
     struct viommu_amdvi_resolution res;
+    struct viommu_pt_config host;
     dev->stats.dte_resolves++;
     amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, dev->efr, dev->levels, dev->pa_lg2,
-                            &res);
+                            &res, &host);
     ds->domain_id = res.domain_id;
     ds->suppress = res.suppress;
     ds->dte_gpa = res.dte_gpa;
@@ -70,7 +71,7 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     case VIOMMU_MODE_TRANSLATED:
         ds->has_domain = 1;
         ds->guest = res.pt.fmt == viommu_pt_format_x86(0);
-        return vi_as_set_pt(ds->as, res.domain_id, &res.pt);
+        return vi_as_set_pt_nested(ds->as, res.domain_id, &res.pt, host.fmt ? &host : NULL);
     default:
         return vi_as_set_blocked(ds->as, res.event);
     }

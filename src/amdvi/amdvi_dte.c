@@ -97,7 +97,7 @@ static bool guest_fields_ok(uint64_t efr, unsigned pa_lg2, const uint64_t dte[4]
  * read of an entry: IO_PAGE_FAULT (the resolution carries no address for a
  * PAGE_TAB_HARDWARE_ERROR event). */
 static void walk_gcr3(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, uint32_t pasid,
-                      struct viommu_amdvi_resolution *out)
+                      const struct viommu_pt_config *host, struct viommu_amdvi_resolution *out)
 {
     unsigned glx = (unsigned)VI_FIELD_GET(DTE_GLX, out->dte[0]);
     unsigned gpt = (unsigned)VI_FIELD_GET(DTE_GPT_LEVEL, out->dte[2]);
@@ -111,6 +111,18 @@ static void walk_gcr3(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, uin
     }
     for (unsigned l = glx + 1; l-- > 0;) {
         uint64_t at = table + 8 * ((pasid >> (9 * l)) & 0x1FFu);
+        if (host) {
+            /* Nested: the GCR3 table pointers are guest-physical, read
+             * through the v1 table (the core walker, as every other
+             * pointer of the walk). A v1 fault aborts the request. */
+            struct viommu_translation t;
+            struct viommu_fault f;
+            if (vi_pt_translate(ctx, host, at, VIOMMU_PERM_READ, &t, &f)) {
+                blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+                return;
+            }
+            at = t.addr | (at & t.addr_mask);
+        }
         if (vi_gmem_read_u64(ctx, at, &e) || !(e & GCR3_VALID) || (e & GCR3_RSVD) || ((e & GCR3_ADDR) & ~pa_mask)) {
             blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
             return;
@@ -118,6 +130,8 @@ static void walk_gcr3(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, uin
         table = e & GCR3_ADDR;
     }
     /* 1 GiB guest pages are always supported; DTE IR/IW still gate the access. */
+    /* Nested, `table` (the guest CR3) stays guest-physical: the walker
+     * translates it with the other table pointers. */
     if (viommu_x86_pt_config(gpt ? 5 : 4, pa_lg2 < 32 ? 32 : pa_lg2, VIOMMU_X86_PT_PAGE_1G, table, &out->pt)) {
         blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
         return;
@@ -128,11 +142,35 @@ static void walk_gcr3(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, uin
     out->mode = VIOMMU_MODE_TRANSLATED;
 }
 
+/* GV = 1 with a v1 table (Mode 1..6): the guest tables of `pasid` nested
+ * over the v1 table, which translates every GCR3 table pointer, every guest
+ * table pointer and the guest leaf's output (guest-physical to
+ * system-physical). out->pt is the guest (stage-1) table, `host` the v1
+ * table; the DTE's IR/IW apply to the v1 stage. */
+static void resolve_nested(struct viommu_ctx *ctx, uint64_t efr, unsigned levels, unsigned pa_lg2, uint32_t pasid,
+                           unsigned mode, struct viommu_amdvi_resolution *out, struct viommu_pt_config *host)
+{
+    uint64_t root = out->dte[0] & DTE_ROOT;
+    if (mode > levels || (root & ~vi_lg2_mask(pa_lg2))) {
+        blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+        return;
+    }
+    struct viommu_pt_config v1;
+    viommu_amdv1_pt_config(mode, root, out->perm, pa_lg2, &v1);
+    walk_gcr3(ctx, efr, pa_lg2, pasid, &v1, out);
+    if (out->mode != VIOMMU_MODE_TRANSLATED)
+        return;
+    /* The DTE's IR/IW gate the v1 stage; the guest stage keeps its own rights. */
+    out->pt.perm |= VIOMMU_PERM_RW | VIOMMU_PERM_PRIV_WRITE;
+    *host = v1;
+}
+
 void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint32_t pasid,
                              uint64_t efr_features, unsigned levels, unsigned pa_lg2,
-                             struct viommu_amdvi_resolution *out)
+                             struct viommu_amdvi_resolution *out, struct viommu_pt_config *host)
 {
     memset(out, 0, sizeof(*out));
+    memset(host, 0, sizeof(*host));
     uint64_t base = devtab_reg & AMDVI_BASE_ADDR;
     uint64_t entries = (VI_FIELD_GET(AMDVI_DEVTAB_SIZE, devtab_reg) + 1) * (4096u / DTE_LEN);
     out->dte_gpa = base + (uint64_t)devid * DTE_LEN;
@@ -179,16 +217,14 @@ void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16
             return;
         }
         if (mode != 0) {
-            vi_log(ctx, VIOMMU_LOG_WARN, "amdvi: DTE with GV and Mode %u (v2 nested over v1) is not implemented",
-                   mode);
-            blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+            resolve_nested(ctx, efr_features, levels, pa_lg2, pasid, mode, out, host);
             return;
         }
-        walk_gcr3(ctx, efr_features, pa_lg2, pasid, out);
+        walk_gcr3(ctx, efr_features, pa_lg2, pasid, NULL, out);
         return;
     }
     if ((q0 & DTE_GV) && (q0 & DTE_GIOV) && mode == 0) {
-        walk_gcr3(ctx, efr_features, pa_lg2, 0, out);
+        walk_gcr3(ctx, efr_features, pa_lg2, 0, NULL, out);
         return;
     }
     if (mode == 0) {
@@ -203,9 +239,7 @@ void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16
         return;
     }
     if ((q0 & DTE_GV) && (q0 & DTE_GIOV)) {
-        vi_log(ctx, VIOMMU_LOG_WARN, "amdvi: DTE with GIoV and Mode %u (v2 nested over v1) is not implemented",
-               mode);
-        blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+        resolve_nested(ctx, efr_features, levels, pa_lg2, 0, mode, out, host);
         return;
     }
     uint64_t root = q0 & DTE_ROOT;
@@ -218,9 +252,10 @@ void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16
 }
 
 void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out)
+                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out,
+                       struct viommu_pt_config *host)
 {
-    amdvi_dte_resolve_pasid(ctx, devtab_reg, devid, VIOMMU_PASID_NONE, efr_features, levels, pa_lg2, out);
+    amdvi_dte_resolve_pasid(ctx, devtab_reg, devid, VIOMMU_PASID_NONE, efr_features, levels, pa_lg2, out, host);
 }
 
 int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw, uint64_t devtab_reg,
@@ -237,7 +272,7 @@ int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw
     /* Every member up to `pt` is in the first version of the struct; a
      * later, longer version is written only as far as the caller's size. */
     size_t size = out->size;
-    if (size < sizeof(struct viommu_amdvi_resolution_v2))
+    if (size < offsetof(struct viommu_amdvi_resolution_v2, host_pt))
         return VIOMMU_ESIZE;
     /* The same ranges and defaults as viommu_amdvi_create(). */
     if (hw->levels != 0 && (hw->levels < 4 || hw->levels > 6))
@@ -250,7 +285,8 @@ int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw
     int r = vi_enter(ctx);
     if (r)
         return r;
-    amdvi_dte_resolve(ctx, devtab_reg, devid, efr, levels, pa_lg2, &res);
+    struct viommu_pt_config host;
+    amdvi_dte_resolve(ctx, devtab_reg, devid, efr, levels, pa_lg2, &res, &host);
     vi_leave(ctx);
     struct viommu_amdvi_resolution_v2 v2 = {
         .size = size,
@@ -261,9 +297,10 @@ int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw
         .suppress = res.suppress,
         .dte_gpa = res.dte_gpa,
         .pt = res.pt,
+        .host_pt = host,
     };
     memcpy(v2.dte, res.dte, sizeof(v2.dte));
-    memcpy(out, &v2, sizeof(v2));
+    memcpy(out, &v2, size < sizeof(v2) ? size : sizeof(v2));
     return 0;
 }
 
@@ -278,7 +315,14 @@ int viommu_amdvi_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t d
     int r = vi_enter(ctx);
     if (r)
         return r;
-    amdvi_dte_resolve(ctx, devtab_reg, devid, efr_features, levels, pa_lg2, out);
+    struct viommu_pt_config host;
+    amdvi_dte_resolve(ctx, devtab_reg, devid, efr_features, levels, pa_lg2, out, &host);
     vi_leave(ctx);
+    if (host.fmt) {
+        /* Nested translation does not fit the 0.1 resolution: blocked. */
+        memset(&out->pt, 0, sizeof(out->pt));
+        out->mode = VIOMMU_MODE_BLOCKED;
+        out->event = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+    }
     return 0;
 }

@@ -72,6 +72,11 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
      * reads them back this way). US: a user request (requests without
      * PASID are); NX: an execute request. */
     bool gn = id->pasid != VIOMMU_PASID_NONE || (ds && ds->guest && f->reason != VIOMMU_FAULT_BLOCKED);
+    /* Nested: a fault in the v1 (host) table while translating a guest
+     * table pointer or the guest leaf's output is a host-table fault:
+     * GN = 0, DomainID, the request's address (decision, docs/amdvi.md). */
+    if (f->flags & VIOMMU_FAULT_F_HOST)
+        gn = false;
     uint32_t pasid_hi = 0;
     if (gn) {
         uint32_t pasid = id->pasid != VIOMMU_PASID_NONE ? id->pasid : 0;
@@ -116,7 +121,9 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
         code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
         put(ev, code, devid,
             dom | rw | (uint32_t)AMDVI_EVF_PR |
-                ((f->code == VIOMMU_AMDV1_BAD_RSVD || (ds && ds->guest)) ? (uint32_t)AMDVI_EVF_RZ : 0),
+                ((f->code == VIOMMU_AMDV1_BAD_RSVD || (ds && ds->guest && !(f->flags & VIOMMU_FAULT_F_HOST)))
+                     ? (uint32_t)AMDVI_EVF_RZ
+                     : 0),
             f->iova);
         break;
     default: /* NOT_PRESENT, ADDR_RANGE */

@@ -99,12 +99,16 @@
 #define AMDVI_DEFAULT_PA_LG2 48u
 
 /* levels: 4..6, 0 = translation disabled (HATS = 11b); pa_lg2: 32..52. */
+/* `host`: a TRANSLATED outcome nested over a v1 table (GV = 1, Mode != 0)
+ * gets the v1 table there (out->pt is then the guest table); else its fmt
+ * is NULL. */
 void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out);
+                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out,
+                       struct viommu_pt_config *host);
 /* The same for a request with `pasid` (::VIOMMU_PASID_NONE: without PASID). */
 void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint32_t pasid,
                              uint64_t efr_features, unsigned levels, unsigned pa_lg2,
-                             struct viommu_amdvi_resolution *out);
+                             struct viommu_amdvi_resolution *out, struct viommu_pt_config *host);
 
 /* ---- device state ------------------------------------------------------ */
 

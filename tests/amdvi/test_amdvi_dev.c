@@ -692,10 +692,16 @@ START_TEST(resolve_hw_parameters)
     hw.size = offsetof(struct viommu_amdvi_hw, efr_features);
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
     hw.size = sizeof(hw);
-    r.size = sizeof(r) - 1;
+    r.size = offsetof(struct viommu_amdvi_resolution_v2, host_pt) - 1;
     r.mode = 77;
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_ESIZE);
     ck_assert_uint_eq(r.mode, 77);
+    /* the first version of the struct (without host_pt) is written up to its size */
+    r.size = offsetof(struct viommu_amdvi_resolution_v2, host_pt);
+    memset(&r.host_pt, 0xAB, sizeof(r.host_pt));
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_ne(r.mode, 77);
+    ck_assert_uint_eq(r.host_pt.top_level, 0xAB);
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, NULL, g.devtab, 1, &r), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, NULL), VIOMMU_EINVAL);
     /* The 0.1 entry point agrees with v2 (its levels 0 = translation off). */

@@ -350,7 +350,9 @@ START_TEST(gv_with_v1_and_nested_giov)
     struct viommu_as *as = get_as(&g);
     ck_assert_int_eq(tr(as, 0x4000, VIOMMU_PERM_READ, &pa), 0);
     ck_assert_uint_eq(pa, 0xAB000);
-    /* GIoV with Mode != 0 (v2 nested over v1) is not implemented: blocked. */
+    /* GIoV with Mode != 0: v2 nested over v1, which does not map the GCR3
+     * table's guest-physical page here: IO_PAGE_FAULT (test_amdvi_nested.c
+     * covers nesting). */
     set_v2_dte(&g, gcr3, 0, 0, true, 3, v1);
     ck_assert_int_eq(tr(as, 0x4000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
     ck_assert(g_event(&g, ev));

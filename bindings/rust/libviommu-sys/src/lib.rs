@@ -53,6 +53,7 @@ pub const VIOMMU_FAULT_BAD_ENTRY: u32 = 5;
 pub const VIOMMU_FAULT_READ_FAILED: u32 = 6;
 pub const VIOMMU_FAULT_UPDATE_FAILED: u32 = 7;
 pub const VIOMMU_FAULT_F_FPD: u32 = 1 << 0;
+pub const VIOMMU_FAULT_F_HOST: u32 = 1 << 1;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -797,6 +798,7 @@ pub struct viommu_amdvi_resolution_v2 {
     pub dte_gpa: u64,
     pub dte: [u64; 4],
     pub pt: viommu_pt_config,
+    pub host_pt: viommu_pt_config,
 }
 
 #[repr(C)]

@@ -827,6 +827,7 @@ pub fn amdvi_resolve_v2<C: RawContext>(
         dte_gpa: 0,
         dte: [0; 4],
         pt: empty_pt_config(),
+        host_pt: empty_pt_config(),
     };
     check(unsafe { sys::viommu_amdvi_resolve_v2(ctx.raw_ctx(), &hw, devtab_reg, devid, &mut out) })?;
     Ok(out)
