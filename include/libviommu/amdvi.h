@@ -113,8 +113,22 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
  *         header and IVHD IotlbSup, and INVALIDATE_IOTLB_PAGES delivered as
  *         ::VIOMMU_EVENT_DEVIOTLB events (spec §2.4.4). */
 #define VIOMMU_AMDVI_F_IOTLB 0x1u
+/** @brief viommu_amdvi_config::flags: do not add the default guest-table
+ *         features. Without this flag, a configuration whose `efr_features`
+ *         lacks ::VIOMMU_AMDVI_EFR_GTSUP advertises ::VIOMMU_AMDVI_EFR_V2 as
+ *         well (GTSup, GIoSup, NXSup, 5-level guest tables, GLXSup 1, 16
+ *         PASID bits: what Linux's `amd_iommu=pgtbl_v2` needs). Set it for
+ *         the EFR of libviommu before 0.2 (e.g. to restore state saved by
+ *         it); to choose the guest-table fields one by one, set
+ *         ::VIOMMU_AMDVI_EFR_GTSUP with the wanted fields instead. */
+#define VIOMMU_AMDVI_F_NO_GUEST_TABLES 0x2u
+/** @brief viommu_amdvi_config::flags: viommu_amdvi_build_ivrs() writes the
+ *         table of 0.1: one IVHD of type 10h, no EFR image, IVinfo EFRSup
+ *         clear. Without it (since 0.2) an IVHD of type 11h with the EFR
+ *         image follows. */
+#define VIOMMU_AMDVI_F_IVRS_TYPE10 0x4u
 /** @brief Every viommu_amdvi_config::flags bit. */
-#define VIOMMU_AMDVI_F_ALL VIOMMU_AMDVI_F_IOTLB
+#define VIOMMU_AMDVI_F_ALL (VIOMMU_AMDVI_F_IOTLB | VIOMMU_AMDVI_F_NO_GUEST_TABLES | VIOMMU_AMDVI_F_IVRS_TYPE10)
 
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
 #define VIOMMU_AMDVI_CAP_BLOCK_LEN 40u
@@ -137,8 +151,10 @@ struct viommu_amdvi_config {
     uint8_t flags;          /**< Mask of VIOMMU_AMDVI_F_* (was reserved, zero). */
     uint8_t reserved;       /**< Zero. */
     uint64_t mmio_base;     /**< Initial MMIO base (the guest may rewrite it; 16 KiB aligned). */
-    uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise (e.g. ::VIOMMU_AMDVI_EFR_V2 for guest
-                                 tables); the guest-table fields need ::VIOMMU_AMDVI_EFR_GTSUP. */
+    uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise; the guest-table fields need
+                                 ::VIOMMU_AMDVI_EFR_GTSUP. Without GTSup, ::VIOMMU_AMDVI_EFR_V2 is added
+                                 unless `flags` has ::VIOMMU_AMDVI_F_NO_GUEST_TABLES (since 0.2; before,
+                                 no guest-table feature was advertised unless asked for). */
     uint32_t cmds_per_doorbell; /**< Commands processed per tail write / process call; 0 = 256. */
     uint32_t reserved2;     /**< Zero. */
 };
@@ -161,8 +177,10 @@ struct viommu_amdvi;
  *         bits outside ::VIOMMU_AMDVI_F_ALL.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
  * @retval VIOMMU_EBUSY Called from a callback.
- * @note GATS and GLXSup values above the model's maximum (5-level, 2) are
- *       clamped to it, so ::VIOMMU_AMDVI_EFR_ALL advertises everything.
+ * @note GATS, GLXSup and PASmax values above the model's maximum
+ *       (5-level, 2, 19 = 20 PASID bits) are clamped to it, so
+ *       ::VIOMMU_AMDVI_EFR_ALL advertises everything. Guest-table features
+ *       are advertised by default (see ::VIOMMU_AMDVI_F_NO_GUEST_TABLES).
  */
 VIOMMU_API int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config *cfg,
                                    struct viommu_amdvi **out);
@@ -499,8 +517,13 @@ struct viommu_ivrs_dev {
 };
 
 /**
- * @brief Build an IVRS table with one IVHD (type 10h) for `dev`. The IVHD
- *        feature-reporting field carries XTSup, IASup and GASup from the EFR.
+ * @brief Build an IVRS table for `dev`: an IVHD of type 10h (its
+ *        feature-reporting field carries XTSup, IASup and GASup from the
+ *        EFR) and, unless viommu_amdvi_config::flags has
+ *        ::VIOMMU_AMDVI_F_IVRS_TYPE10, an IVHD of type 11h for the same
+ *        IOMMU with the same device entries and an exact image of the EFR
+ *        register, with IVinfo EFRSup set (Linux takes the EFR from it
+ *        before it can read the register).
  * @param dev Instance (its segment, BDF, capability offset, MMIO base, features).
  * @param devs Endpoints (may be NULL when `ndevs` is 0).
  * @param ndevs Number of entries.

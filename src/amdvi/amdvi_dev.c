@@ -142,8 +142,15 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
     /* EFR (§3.4.5): HATS 00b/01b/10b = 4/5/6 levels, 11b = host translation disabled. */
     unsigned hats = dev->levels ? dev->levels - 4 : 3;
     uint64_t feat = dev->cfg.efr_features & VIOMMU_AMDVI_EFR_ALL;
-    /* Field values above what the model supports (GATS 5-level, GLXSup 2)
-     * are clamped, so VIOMMU_AMDVI_EFR_ALL advertises everything. */
+    /* Guest tables by default (since 0.2), unless the caller chose them
+     * (GTSup set) or opted out. */
+    if (!(feat & VIOMMU_AMDVI_EFR_GTSUP) && !(dev->cfg.flags & VIOMMU_AMDVI_F_NO_GUEST_TABLES))
+        feat |= VIOMMU_AMDVI_EFR_V2;
+    /* Field values above what the model supports (GATS 5-level, GLXSup 2,
+     * PASmax 19: PASIDs have 20 bits) are clamped, so VIOMMU_AMDVI_EFR_ALL
+     * advertises everything. */
+    if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_PASMAX_MASK, feat) > 19)
+        feat = (feat & ~VIOMMU_AMDVI_EFR_PASMAX_MASK) | VI_FIELD_PREP(VIOMMU_AMDVI_EFR_PASMAX_MASK, 19);
     if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_GATS_MASK, feat) > 1)
         feat = (feat & ~VIOMMU_AMDVI_EFR_GATS_MASK) | VIOMMU_AMDVI_EFR_GATS_5L;
     if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_GLXSUP_MASK, feat) > 2)

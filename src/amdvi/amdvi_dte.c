@@ -132,7 +132,10 @@ static void walk_gcr3(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, uin
     /* 1 GiB guest pages are always supported; DTE IR/IW still gate the access. */
     /* Nested, `table` (the guest CR3) stays guest-physical: the walker
      * translates it with the other table pointers. */
-    if (viommu_x86_pt_config(gpt ? 5 : 4, pa_lg2 < 32 ? 32 : pa_lg2, VIOMMU_X86_PT_PAGE_1G, table, &out->pt)) {
+    /* Read-only pages are read-only for privileged requests too (as with
+     * CR0.WP = 1; the IOMMU has no WP switch). */
+    if (viommu_x86_pt_config(gpt ? 5 : 4, pa_lg2 < 32 ? 32 : pa_lg2, VIOMMU_X86_PT_PAGE_1G | VIOMMU_X86_PT_WPE,
+                             table, &out->pt)) {
         blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
         return;
     }

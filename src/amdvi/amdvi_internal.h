@@ -55,6 +55,7 @@
 #define AMDVI_CTRL_CMDBUF_EN VI_BIT(12)
 #define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
+#define AMDVI_CTRL_GT_EN VI_BIT(48) /* writable with EFR GTSup (kept; guest tables follow the DTE) */
 /* Bits kept as written: the ones above, plus GAEn/XTEn when EFR GASup/XTSup
  * are advertised (amdvi_ctrl_rw_mask()). PPR, GT, GAM, SMI filter, ... are
  * not advertised and read as zero. */

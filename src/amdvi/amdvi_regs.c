@@ -44,7 +44,8 @@ uint64_t amdvi_buf_entries(uint64_t reg)
 uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev)
 {
     return AMDVI_CTRL_RW_MASK | ((dev->efr & VIOMMU_AMDVI_EFR_GASUP) ? AMDVI_CTRL_GA_EN : 0) |
-           ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? AMDVI_CTRL_XT_EN : 0);
+           ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? AMDVI_CTRL_XT_EN : 0) |
+           ((dev->efr & VIOMMU_AMDVI_EFR_GTSUP) ? AMDVI_CTRL_GT_EN : 0);
 }
 
 void amdvi_regs_reset(struct viommu_amdvi *dev)

@@ -140,11 +140,64 @@ START_TEST(efr_advertises_guest_tables)
 }
 END_TEST
 
+/* Since 0.2 the unit advertises guest tables unless told otherwise: a
+ * configuration without GTSup gets VIOMMU_AMDVI_EFR_V2, the opt-out flag
+ * gives the old EFR, and GTSup with chosen fields gives exactly those. */
+START_TEST(default_config_advertises_guest_tables)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t efr = g_mmio_r(&g, 0x30);
+    ck_assert(efr & (1u << 4));                     /* GTSup */
+    ck_assert(efr & (1u << 3));                     /* NXSup */
+    ck_assert(efr & (UINT64_C(1) << 48));           /* GIoSup */
+    ck_assert_uint_eq((efr >> 12) & 3, 1);          /* GATS: 5-level */
+    ck_assert_uint_ge((efr >> 14) & 3, 1);          /* GLXSup */
+    ck_assert_uint_ge((efr >> 32) & 0x1F, 10);      /* at least 11 PASID bits */
+    /* Control.GTEn (bit 48, Linux's iommu_enable_gt()) reads back. */
+    g_mmio_w(&g, 0x18, g_mmio_r(&g, 0x18) | (UINT64_C(1) << 48));
+    ck_assert(g_mmio_r(&g, 0x18) & (UINT64_C(1) << 48));
+    g_fini(&g);
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
+    efr = g_mmio_r(&g, 0x30);
+    ck_assert(efr & (1u << 6));
+    ck_assert(efr & (1u << 4));
+    g_fini(&g);
+    g_cfg_flags = VIOMMU_AMDVI_F_NO_GUEST_TABLES;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
+    g_cfg_flags = 0;
+    efr = g_mmio_r(&g, 0x30);
+    ck_assert_uint_eq(efr & ((1u << 4) | (1u << 3) | (UINT64_C(1) << 48) | (UINT64_C(0xF) << 12) |
+                             (UINT64_C(0x1F) << 32)),
+                      0);
+    g_fini(&g);
+    /* GTSup alone: no GIoSup, 4-level guest tables only, one GCR3 level, 1 PASID bit. */
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_GTSUP, 0);
+    efr = g_mmio_r(&g, 0x30);
+    ck_assert(efr & (1u << 4));
+    ck_assert_uint_eq(efr & ((UINT64_C(1) << 48) | (UINT64_C(0xF) << 12) | (UINT64_C(0x1F) << 32)), 0);
+    g_fini(&g);
+}
+END_TEST
+
+/* Regression: VIOMMU_AMDVI_EFR_ALL advertised PASmax 31 (32 PASID bits);
+ * PASIDs have 20 bits, and Linux computes 1 << (PASmax + 1) in an int. */
+START_TEST(pasmax_is_clamped_to_20_bits)
+{
+    struct guest g;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_ALL, 0);
+    ck_assert_uint_eq((g_mmio_r(&g, 0x30) >> 32) & 0x1F, 19);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(gv_without_gtsup_is_illegal)
 {
     struct guest g;
     uint32_t ev[4];
+    g_cfg_flags = VIOMMU_AMDVI_F_NO_GUEST_TABLES;
     g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
+    g_cfg_flags = 0;
     set_v2_dte(&g, gcr3_table(&g, 0, 0x200000, NULL), 0, 0, true, 0, 0);
     ck_assert_int_eq(tr(get_as(&g), 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
     ck_assert(g_event(&g, ev));
@@ -525,6 +578,11 @@ START_TEST(pasid_privilege_and_execute)
         ck_assert(g_event(&g, ev));
         ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_US | EVF_PR), EVF_GN | EVF_US | EVF_PR);
         ck_assert_uint_eq(ev_pasid(ev), 3);
+        /* A privileged write to a read-only page faults (no WP = 0 mode). */
+        th_w64(&g.th, gpt_slot(&a, 0x3000, 0), 0xA02000 | P | US);
+        ck_assert_int_eq(tr(as, 0x3000, VIOMMU_PERM_WRITE | VIOMMU_PERM_PRIV, NULL), VIOMMU_EFAULT);
+        ck_assert(g_event(&g, ev));
+        ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_US | EVF_PR | EVF_RW), EVF_GN | EVF_PR | EVF_RW);
         int r = viommu_as_translate(as, 0x2000, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &t, NULL);
         if (nx) {
             ck_assert_int_eq(r, VIOMMU_EFAULT);
@@ -676,6 +734,8 @@ static Suite *suite(void)
     Suite *s = suite_create("amdvi_v2");
     TCase *t = tcase_create("v2");
     tcase_add_test(t, efr_advertises_guest_tables);
+    tcase_add_test(t, default_config_advertises_guest_tables);
+    tcase_add_test(t, pasmax_is_clamped_to_20_bits);
     tcase_add_test(t, gv_without_gtsup_is_illegal);
     tcase_add_loop_test(t, giov_walks_pasid0_guest_tables, 0, 2);
     tcase_add_test(t, resolve_v2_takes_efr_features);
