@@ -188,6 +188,22 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
             }
             break;
         }
+        /* GN = 0 names host (v1) translations, i.e. guest-physical
+         * addresses. Spaces nested over the domain's v1 table cache and
+         * shadow by their own IOVAs, which no range of guest-physical
+         * addresses maps back to: they re-resolve (the GCR3 table is read
+         * through v1) and drop and resync everything. */
+        for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
+            if (ds->domain_id != dom || !ds->nested)
+                continue;
+            int r2 = amdvi_apply_dte(dev, ds);
+            vi_iotlb_invalidate_as(ds->as, 0, UINT64_MAX);
+            int r3 = vi_as_sync(ds->as, 0, UINT64_MAX);
+            if (!r2)
+                r2 = r3;
+            if (r2 && !r)
+                r = r2;
+        }
         vi_iotlb_invalidate_domain(dev->ctx, dev, dom, first, last);
         int rs = vi_domain_sync(dev->ctx, dev, dom, first, last);
         if (!r)

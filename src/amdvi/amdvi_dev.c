@@ -43,6 +43,7 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     ds->has_domain = 0;
     ds->suppress = 0;
     ds->guest = 0;
+    ds->nested = 0;
     if (ds->pasid == VIOMMU_PASID_NONE) {
         /* Requests without PASID carry no privilege or execute attribute. */
         vi_as_set_access_policy(ds->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
@@ -71,6 +72,7 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     case VIOMMU_MODE_TRANSLATED:
         ds->has_domain = 1;
         ds->guest = res.pt.fmt == viommu_pt_format_x86(0);
+        ds->nested = host.fmt != NULL;
         return vi_as_set_pt_nested(ds->as, res.domain_id, &res.pt, host.fmt ? &host : NULL);
     default:
         return vi_as_set_blocked(ds->as, res.event);

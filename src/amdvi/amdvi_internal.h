@@ -143,6 +143,7 @@ struct amdvi_devstate {
     uint8_t suppress;
     uint8_t has_domain; /* translated through tables tagged domain_id */
     uint8_t guest;      /* translated through guest (v2) tables */
+    uint8_t nested;     /* ... nested over the v1 table */
     uint64_t dte_gpa;
 };
 

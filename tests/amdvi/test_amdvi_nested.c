@@ -434,6 +434,88 @@ START_TEST(host_invalidation_resyncs_nested)
 }
 END_TEST
 
+/* Save/restore: the PASID and nested spaces are re-derived from guest
+ * memory (GCR3 table through v1, guest tables through v1); a notifier
+ * registered before the restore ends with the composed mappings. */
+START_TEST(restore_rederives_nested_pasid_spaces)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    ck_assert_ptr_nonnull(w);
+    build(w, 3);
+    set_dte(w, true);
+    size_t len = 0;
+    ck_assert_int_eq(viommu_amdvi_save(w->g.dev, NULL, &len), VIOMMU_ESIZE);
+    void *blob = malloc(len);
+    ck_assert_ptr_nonnull(blob);
+    ck_assert_int_eq(viommu_amdvi_save(w->g.dev, blob, &len), 0);
+    ck_assert_int_eq(viommu_amdvi_reset(w->g.dev), 0);
+    struct viommu_as *as = space(w, PASID);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    struct viommu_notifier *n;
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = nop_fn};
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_amdvi_restore(w->g.dev, blob, len), 0);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
+    struct shadow_acc a = {.w = w};
+    ck_assert_int_eq(viommu_notifier_foreach_shadow(n, shadow_cb, &a), 0);
+    ck_assert(!a.bad);
+    ck_assert_uint_eq(a.bytes, composed_bytes(w));
+    check_translations(w, as, 100);
+    free(blob);
+    g_fini(&w->g);
+    free(w);
+}
+END_TEST
+
+/* Regression: a page-selective GN = 0 invalidation names a guest-physical
+ * page; the nested space caches and shadows by IOVA, so it must drop and
+ * resync all of it (it only flushed the same-numbered IOVA range). */
+START_TEST(host_page_invalidation_reaches_nested_iovas)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    ck_assert_ptr_nonnull(w);
+    build(w, 5);
+    set_dte(w, false);
+    struct viommu_as *as = space(w, PASID);
+    struct viommu_notifier *n;
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = nop_fn};
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    /* A composed translation, cached. */
+    const struct map *s1 = NULL;
+    uint64_t iova = 0, addr, mask, gpa = 0;
+    unsigned perm;
+    for (unsigned i = 0; i < w->gst.n && !s1; i++) {
+        if (compose(w, w->gst.m[i].in, &addr, &mask, &perm) == 0 && (perm & VIOMMU_PERM_READ)) {
+            s1 = &w->gst.m[i];
+            iova = s1->in;
+            gpa = s1->out;
+        }
+    }
+    ck_assert_ptr_nonnull(s1);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, iova, VIOMMU_PERM_READ, &t, NULL), 0);
+    /* The guest unmaps the host page behind it and flushes that GPA page only. */
+    struct map *h = NULL;
+    for (unsigned i = 0; i < w->host.n; i++)
+        if ((gpa >> w->host.m[i].lg2) == (w->host.m[i].in >> w->host.m[i].lg2))
+            h = &w->host.m[i];
+    ck_assert_ptr_nonnull(h);
+    g_pt_unmap(&w->g, w->v1, V1_MODE, h->in, h->lg2);
+    g_inv_pages(&w->g, DOM, h->in, UINT64_C(1) << h->lg2);
+    h->in = UINT64_C(1) << 47;
+    ck_assert_int_eq(viommu_as_translate(as, iova, VIOMMU_PERM_READ, &t, NULL), VIOMMU_EFAULT);
+    struct shadow_acc a = {.w = w};
+    ck_assert_int_eq(viommu_notifier_foreach_shadow(n, shadow_cb, &a), 0);
+    ck_assert(!a.bad);
+    ck_assert_uint_eq(a.bytes, composed_bytes(w));
+    g_fini(&w->g);
+    free(w);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_nested");
@@ -442,6 +524,8 @@ static Suite *suite(void)
     tcase_add_loop_test(t, random_nested_matches_composition, 0, 12);
     tcase_add_test(t, host_faults_on_guest_structures);
     tcase_add_test(t, host_invalidation_resyncs_nested);
+    tcase_add_test(t, restore_rederives_nested_pasid_spaces);
+    tcase_add_test(t, host_page_invalidation_reaches_nested_iovas);
     suite_add_tcase(s, t);
     return s;
 }
