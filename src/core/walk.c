@@ -9,6 +9,10 @@
  * skip or fault), and vi_read_entry() is the only place an entry is read;
  * vi_write_back_entry() next to it is the only place one is written (the
  * accessed/dirty bits a format declares, set by translations only).
+ * Nested walks (a stage-2 table under every table pointer and leaf output)
+ * are this walker too: vi_pt_step translates each table through a
+ * translate of the stage-2 configuration (see "Nested walks" in
+ * docs/architecture.md).
  */
 #include "core/bits.h"
 #include "core/internal.h"
