@@ -127,6 +127,7 @@ class FaultReason(enum.IntEnum):
 class FaultFlag(enum.IntFlag):
     """enum viommu_fault_flag (types.h): :attr:`Fault.flags` bits."""
     FPD = 1 << 0
+    HOST = 1 << 1
 
 
 class LogLevel(enum.IntEnum):
@@ -2026,7 +2027,8 @@ class AmdviResolution(_Struct):
 class AmdviResolutionV2(_Struct):
     """struct viommu_amdvi_resolution_v2."""
     _fields_ = [("size", c_size_t), ("mode", c_u32), ("event", c_u32), ("domain_id", c_u16), ("perm", c_u8), ("suppress", c_u8),
-                ("reserved", c_u32), ("dte_gpa", c_u64), ("dte", c_u64 * 4), ("pt", PtConfig)]
+                ("reserved", c_u32), ("dte_gpa", c_u64), ("dte", c_u64 * 4), ("pt", PtConfig),
+                ("host_pt", PtConfig)]
 
 
 class IvrsDev(_Struct):
@@ -2058,6 +2060,7 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_amdvi_mmio_write": (c_int, [c_void_p, c_u64, ctypes.c_uint, c_u64]),
     "viommu_amdvi_process": (c_int, [c_void_p]),
     "viommu_amdvi_get_as": (c_int, [c_void_p, c_u16, P(c_void_p)]),
+    "viommu_amdvi_get_as_pasid": (c_int, [c_void_p, c_u16, c_u32, P(c_void_p)]),
     "viommu_amdvi_reset": (c_int, [c_void_p]),
     "viommu_amdvi_save": (c_int, [c_void_p, c_void_p, P(c_size_t)]),
     "viommu_amdvi_restore": (c_int, [c_void_p, c_void_p, c_size_t]),
@@ -2135,9 +2138,14 @@ class Amdvi(_Handle):
         """Process deferred commands; returns how many."""
         return _check(self.ctx._lib.viommu_amdvi_process(self.ptr), "viommu_amdvi_process")
 
-    def address_space(self, devid):
+    def address_space(self, devid, pasid=None):
+        """Address space of DeviceID `devid`; with `pasid`, of its requests with that PASID."""
         out = c_void_p()
-        _check(self.ctx._lib.viommu_amdvi_get_as(self.ptr, devid, ctypes.byref(out)), "viommu_amdvi_get_as")
+        if pasid is None:
+            _check(self.ctx._lib.viommu_amdvi_get_as(self.ptr, devid, ctypes.byref(out)), "viommu_amdvi_get_as")
+        else:
+            _check(self.ctx._lib.viommu_amdvi_get_as_pasid(self.ptr, devid, pasid, ctypes.byref(out)),
+                   "viommu_amdvi_get_as_pasid")
         return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
 
     def reset(self):

@@ -118,8 +118,22 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
  *         header and IVHD IotlbSup, and INVALIDATE_IOTLB_PAGES delivered as
  *         ::VIOMMU_EVENT_DEVIOTLB events (spec §2.4.4). */
 #define VIOMMU_AMDVI_F_IOTLB 0x1u
+/** @brief viommu_amdvi_config::flags: do not add the default guest-table
+ *         features. Without this flag, a configuration whose `efr_features`
+ *         lacks ::VIOMMU_AMDVI_EFR_GTSUP advertises ::VIOMMU_AMDVI_EFR_V2 as
+ *         well (GTSup, GIoSup, NXSup, 5-level guest tables, GLXSup 1, 16
+ *         PASID bits: what Linux's `amd_iommu=pgtbl_v2` needs). Set it for
+ *         the EFR of libviommu before 0.2 (e.g. to restore state saved by
+ *         it); to choose the guest-table fields one by one, set
+ *         ::VIOMMU_AMDVI_EFR_GTSUP with the wanted fields instead. */
+#define VIOMMU_AMDVI_F_NO_GUEST_TABLES 0x2u
+/** @brief viommu_amdvi_config::flags: viommu_amdvi_build_ivrs() writes the
+ *         table of 0.1: one IVHD of type 10h, no EFR image, IVinfo EFRSup
+ *         clear. Without it (since 0.2) an IVHD of type 11h with the EFR
+ *         image follows. */
+#define VIOMMU_AMDVI_F_IVRS_TYPE10 0x4u
 /** @brief Every viommu_amdvi_config::flags bit. */
-#define VIOMMU_AMDVI_F_ALL VIOMMU_AMDVI_F_IOTLB
+#define VIOMMU_AMDVI_F_ALL (VIOMMU_AMDVI_F_IOTLB | VIOMMU_AMDVI_F_NO_GUEST_TABLES | VIOMMU_AMDVI_F_IVRS_TYPE10)
 
 /** @brief Bytes of the capability block (IOMMU capability + 64-bit MSI capability). */
 #define VIOMMU_AMDVI_CAP_BLOCK_LEN 40u
@@ -142,8 +156,10 @@ struct viommu_amdvi_config {
     uint8_t flags;          /**< Mask of VIOMMU_AMDVI_F_* (was reserved, zero). */
     uint8_t reserved;       /**< Zero. */
     uint64_t mmio_base;     /**< Initial MMIO base (the guest may rewrite it; 16 KiB aligned). */
-    uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise (e.g. ::VIOMMU_AMDVI_EFR_V2 for guest
-                                 tables); the guest-table fields need ::VIOMMU_AMDVI_EFR_GTSUP. */
+    uint64_t efr_features;  /**< Mask of VIOMMU_AMDVI_EFR_* to advertise; the guest-table fields need
+                                 ::VIOMMU_AMDVI_EFR_GTSUP. Without GTSup, ::VIOMMU_AMDVI_EFR_V2 is added
+                                 unless `flags` has ::VIOMMU_AMDVI_F_NO_GUEST_TABLES (since 0.2; before,
+                                 no guest-table feature was advertised unless asked for). */
     uint32_t cmds_per_doorbell; /**< Commands processed per tail write / process call; 0 = 256. */
     uint32_t reserved2;     /**< Zero. */
 };
@@ -166,8 +182,10 @@ struct viommu_amdvi;
  *         bits outside ::VIOMMU_AMDVI_F_ALL.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
  * @retval VIOMMU_EBUSY Called from a callback.
- * @note GATS and GLXSup values above the model's maximum (5-level, 2) are
- *       clamped to it, so ::VIOMMU_AMDVI_EFR_ALL advertises everything.
+ * @note GATS, GLXSup and PASmax values above the model's maximum
+ *       (5-level, 2, 19 = 20 PASID bits) are clamped to it, so
+ *       ::VIOMMU_AMDVI_EFR_ALL advertises everything. Guest-table features
+ *       are advertised by default (see ::VIOMMU_AMDVI_F_NO_GUEST_TABLES).
  */
 VIOMMU_API int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config *cfg,
                                    struct viommu_amdvi **out);
@@ -251,6 +269,30 @@ VIOMMU_API int viommu_amdvi_process(struct viommu_amdvi *dev);
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out);
+
+/**
+ * @brief Address space of the requests of DeviceID `devid` with PASID
+ *        `pasid` (created on first use, then the same object). Such
+ *        requests walk the guest (v2) tables the DTE's GCR3 table holds for
+ *        `pasid` (spec §2.2.6; DTE GV = 1), and carry the privilege
+ *        (::VIOMMU_PERM_PRIV) and execute (::VIOMMU_PERM_EXEC) attributes
+ *        of the PASID TLP prefix (execute is not checked without EFR
+ *        NXSup). A DTE with GV = 0 aborts them with IO_PAGE_FAULT; a PASID
+ *        beyond PASmax or beyond what the GLX levels of the GCR3 table
+ *        index fault likewise. Faults log IO_PAGE_FAULT with GN = 1 and the
+ *        PASID.
+ * @param dev Instance.
+ * @param devid DeviceID (requester ID).
+ * @param pasid PASID (< 2^20), or ::VIOMMU_PASID_NONE for the space
+ *        viommu_amdvi_get_as() returns.
+ * @param[out] out Address space (owned by the instance).
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL, or `pasid` >= 2^20.
+ * @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EEXIST Another owner created an address space with this identity.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_get_as_pasid(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid,
+                                         struct viommu_as **out);
 
 /**
  * @brief Reset to power-on state: registers cleared, capability base address
@@ -386,7 +428,13 @@ struct viommu_amdvi_resolution_v2 {
     uint32_t reserved;          /**< Zero. */
     uint64_t dte_gpa;           /**< GPA of the DTE (the entry that decided the outcome). */
     uint64_t dte[4];            /**< Raw DTE (zero if not read). */
-    struct viommu_pt_config pt; /**< TRANSLATED: table configuration. */
+    struct viommu_pt_config pt; /**< TRANSLATED: table configuration (nested: the guest table). */
+    /** TRANSLATED through guest tables nested over the v1 table (DTE GV = 1
+     *  with Mode 1-6, requests without PASID through GIoV): the v1 table,
+     *  which translates every guest table pointer and the guest leaf's
+     *  output; `fmt` NULL when not nested. Added after the first version of
+     *  the struct: written only when `size` covers it. */
+    struct viommu_pt_config host_pt;
 };
 
 /**
@@ -423,7 +471,8 @@ struct viommu_amdvi_hw {
  * @retval VIOMMU_EINVAL NULL argument; `levels` not 0/4/5/6; `pa_lg2` not
  *         0 or 32..52.
  * @retval VIOMMU_ESIZE `hw->size` smaller than the first version of the
- *         struct (up to `reserved`), or `out->size` too small.
+ *         struct (up to `reserved`), or `out->size` smaller than the first
+ *         version of viommu_amdvi_resolution_v2 (up to `pt`).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw,
@@ -442,7 +491,11 @@ VIOMMU_API int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viom
  *        disabled (HATS=11b). Note: unlike viommu_amdvi_hw::levels.
  * @param pa_lg2 Physical-address bits (0, or above 52: 48).
  * @param[out] out Outcome; a failed DTE read is reported in it (BLOCKED,
- *        DEV_TAB_HARDWARE_ERROR), not as an error.
+ *        DEV_TAB_HARDWARE_ERROR), not as an error. A DTE whose requests
+ *        without PASID translate through guest tables nested over the v1
+ *        table (GV, GIoV, Mode 1-6) does not fit this struct: it is
+ *        reported BLOCKED with IO_PAGE_FAULT (viommu_amdvi_resolve_v2()
+ *        reports both tables).
  * @retval 0 Success. @retval VIOMMU_EINVAL NULL argument.
  * @retval VIOMMU_EBUSY Called from a callback.
  */
@@ -473,8 +526,13 @@ struct viommu_ivrs_dev {
 };
 
 /**
- * @brief Build an IVRS table with one IVHD (type 10h) for `dev`. The IVHD
- *        feature-reporting field carries XTSup, IASup and GASup from the EFR.
+ * @brief Build an IVRS table for `dev`: an IVHD of type 10h (its
+ *        feature-reporting field carries XTSup, IASup and GASup from the
+ *        EFR) and, unless viommu_amdvi_config::flags has
+ *        ::VIOMMU_AMDVI_F_IVRS_TYPE10, an IVHD of type 11h for the same
+ *        IOMMU with the same device entries and an exact image of the EFR
+ *        register, with IVinfo EFRSup set (Linux takes the EFR from it
+ *        before it can read the register).
  * @param dev Instance (its segment, BDF, capability offset, MMIO base, features).
  * @param devs Endpoints (may be NULL when `ndevs` is 0).
  * @param ndevs Number of entries.

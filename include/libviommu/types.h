@@ -91,6 +91,12 @@ enum viommu_fault_flag {
      *  processing disable (FPD, spec 7.1.1) is set in the context, PASID
      *  directory or PASID table entry of the request. */
     VIOMMU_FAULT_F_FPD = 1u << 0,
+    /** The fault happened in the host (stage-2) table of a nested walk
+     *  (AMD-Vi guest tables over a v1 table), while translating a guest
+     *  table pointer or the guest leaf's output: `reason`, `code`,
+     *  `entry_gpa` and `level` are the host table's; `iova` and `access`
+     *  are the request's. */
+    VIOMMU_FAULT_F_HOST = 1u << 1,
 };
 
 /**

@@ -97,18 +97,27 @@ static void inv_iotlb_pages(struct viommu_amdvi *dev, const uint32_t c[4])
     dev->stats.iotlb_invalidations++;
     if (!(dev->cfg.flags & VIOMMU_AMDVI_F_IOTLB))
         return;
-    struct amdvi_devstate *ds = amdvi_find_dev(dev, (uint16_t)c[0]);
+    uint32_t pasid = VIOMMU_PASID_NONE;
+    if (c[2] & INV_GN)
+        pasid = (((c[0] >> 16) & 0xffu) << 8) | ((c[1] >> 16) & 0xffu);
+    /* With GN, the space of (DeviceID, PASID) when the VMM holds one, else
+     * the device's space with the PASID in the event (as before PASID spaces). */
+    struct amdvi_devstate *ds = pasid != VIOMMU_PASID_NONE ? amdvi_find_space(dev, (uint16_t)c[0], pasid) : NULL;
     if (!ds)
-        return; /* nobody holds this device's address space */
+        ds = amdvi_find_dev(dev, (uint16_t)c[0]);
+    if (!ds) {
+        /* only PASID spaces: their DTE is the device's */
+        for (ds = dev->devs; ds && ds->devid != (uint16_t)c[0]; ds = ds->next)
+            ;
+        if (!ds)
+            return; /* nobody holds this device's address space */
+    }
     uint64_t q0 = 0, q1 = 0;
     if (vi_gmem_read_u64(dev->ctx, ds->dte_gpa, &q0) || vi_gmem_read_u64(dev->ctx, ds->dte_gpa + 8, &q1) ||
         !(q0 & 1) || !(q1 & DTE_Q1_IOTLB_EN))
         return;
     uint64_t addr = ((uint64_t)c[3] << 32) | c[2], first, last;
     inv_range(addr, c[2] & INV_S, &first, &last);
-    uint32_t pasid = VIOMMU_PASID_NONE;
-    if (c[2] & INV_GN)
-        pasid = (((c[0] >> 16) & 0xffu) << 8) | ((c[1] >> 16) & 0xffu);
     if (vi_as_deviotlb(ds->as, first, last, pasid, 0))
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: device 0x%04x: device-IOTLB notifier failed", (unsigned)ds->devid);
 }
@@ -140,9 +149,13 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         break;
     }
     case CMD_INV_DEVTAB_ENTRY: {
-        struct amdvi_devstate *ds = amdvi_find_dev(dev, (uint16_t)c[0]);
-        if (ds)
-            r = amdvi_apply_dte(dev, ds);
+        /* Every space of the device: without PASID and each PASID's. */
+        for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next)
+            if (ds->devid == (uint16_t)c[0]) {
+                int r2 = amdvi_apply_dte(dev, ds);
+                if (r2 && !r)
+                    r = r2;
+            }
         /* The DTE's interrupt fields may have changed too. */
         amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_DEVICE, VIOMMU_IRQ_CAUSE_DTE, (uint16_t)c[0]);
         break;
@@ -153,17 +166,44 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         inv_range(addr, c[2] & INV_S, &first, &last);
         /* PDE=1 also drops cached directory entries; the IOTLB only holds
          * leaves, so both cases invalidate and resync the same range. */
-        /* GN = 1 names guest (v2) translations of PASID c[0][19:0]; the
-         * GCR3 table they hang off may have changed too: re-resolve the
-         * domain's devices (a diff), then sync the range (a superset of
-         * the PASID's translations). */
-        if (c[2] & INV_GN)
-            for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next)
-                if (ds->domain_id == dom) {
-                    int r2 = amdvi_apply_dte(dev, ds);
-                    if (r2 && !r)
-                        r = r2;
-                }
+        /* GN = 1 names the guest (v2) translations of PASID c[0][19:0]
+         * in the domain: the spaces of that PASID, and with PASID 0 the
+         * spaces of requests without PASID that use PASID 0's tables
+         * (GIoV). The GCR3 table they hang off may have changed too:
+         * re-resolve each of them (a diff), then sync the range in them
+         * only. */
+        if (c[2] & INV_GN) {
+            uint32_t pasid = c[0] & 0xFFFFFu;
+            for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
+                if (ds->domain_id != dom ||
+                    !(ds->pasid == pasid || (pasid == 0 && ds->pasid == VIOMMU_PASID_NONE && ds->guest)))
+                    continue;
+                int r2 = amdvi_apply_dte(dev, ds);
+                vi_iotlb_invalidate_as(ds->as, first, last);
+                int r3 = vi_as_sync(ds->as, first, last);
+                if (!r2)
+                    r2 = r3;
+                if (r2 && !r)
+                    r = r2;
+            }
+            break;
+        }
+        /* GN = 0 names host (v1) translations, i.e. guest-physical
+         * addresses. Spaces nested over the domain's v1 table cache and
+         * shadow by their own IOVAs, which no range of guest-physical
+         * addresses maps back to: they re-resolve (the GCR3 table is read
+         * through v1) and drop and resync everything. */
+        for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
+            if (ds->domain_id != dom || !ds->nested)
+                continue;
+            int r2 = amdvi_apply_dte(dev, ds);
+            vi_iotlb_invalidate_as(ds->as, 0, UINT64_MAX);
+            int r3 = vi_as_sync(ds->as, 0, UINT64_MAX);
+            if (!r2)
+                r2 = r3;
+            if (r2 && !r)
+                r = r2;
+        }
         vi_iotlb_invalidate_domain(dev->ctx, dev, dom, first, last);
         int rs = vi_domain_sync(dev->ctx, dev, dom, first, last);
         if (!r)

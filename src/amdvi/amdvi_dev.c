@@ -14,12 +14,17 @@
 
 #define AMDVI_DEFAULT_CMDS_PER_DOORBELL 256u
 
-struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid)
+struct amdvi_devstate *amdvi_find_space(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid)
 {
     for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next)
-        if (ds->devid == devid)
+        if (ds->devid == devid && ds->pasid == pasid)
             return ds;
     return NULL;
+}
+
+struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid)
+{
+    return amdvi_find_space(dev, devid, VIOMMU_PASID_NONE);
 }
 
 void amdvi_msi(struct viommu_amdvi *dev)
@@ -38,16 +43,25 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     ds->has_domain = 0;
     ds->suppress = 0;
     ds->guest = 0;
-    /* Requests without PASID carry no privilege or execute attribute. */
-    vi_as_set_access_policy(ds->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
+    ds->nested = 0;
+    if (ds->pasid == VIOMMU_PASID_NONE) {
+        /* Requests without PASID carry no privilege or execute attribute. */
+        vi_as_set_access_policy(ds->as, VIOMMU_PERM_PRIV | VIOMMU_PERM_EXEC, 0);
+    } else {
+        /* Requests with PASID carry both; without NXSup the guest tables'
+         * no-execute bit is not honoured, so execute is not checked. */
+        vi_as_set_access_policy(ds->as, (dev->efr & VIOMMU_AMDVI_EFR_NXSUP) ? 0u : (unsigned)VIOMMU_PERM_EXEC, 0);
+    }
     if (!(dev->control & AMDVI_CTRL_IOMMU_EN)) {
         if (vi_as_mode(ds->as) == VIOMMU_MODE_PASSTHROUGH)
             return 0;
         return vi_as_set_passthrough(ds->as);
     }
     struct viommu_amdvi_resolution res;
+    struct viommu_pt_config host;
     dev->stats.dte_resolves++;
-    amdvi_dte_resolve(dev->ctx, dev->devtab, ds->devid, dev->efr, dev->levels, dev->pa_lg2, &res);
+    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, dev->efr, dev->levels, dev->pa_lg2,
+                            &res, &host);
     ds->domain_id = res.domain_id;
     ds->suppress = res.suppress;
     ds->dte_gpa = res.dte_gpa;
@@ -58,7 +72,8 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
     case VIOMMU_MODE_TRANSLATED:
         ds->has_domain = 1;
         ds->guest = res.pt.fmt == viommu_pt_format_x86(0);
-        return vi_as_set_pt(ds->as, res.domain_id, &res.pt);
+        ds->nested = host.fmt != NULL;
+        return vi_as_set_pt_nested(ds->as, res.domain_id, &res.pt, host.fmt ? &host : NULL);
     default:
         return vi_as_set_blocked(ds->as, res.event);
     }
@@ -129,8 +144,15 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
     /* EFR (§3.4.5): HATS 00b/01b/10b = 4/5/6 levels, 11b = host translation disabled. */
     unsigned hats = dev->levels ? dev->levels - 4 : 3;
     uint64_t feat = dev->cfg.efr_features & VIOMMU_AMDVI_EFR_ALL;
-    /* Field values above what the model supports (GATS 5-level, GLXSup 2)
-     * are clamped, so VIOMMU_AMDVI_EFR_ALL advertises everything. */
+    /* Guest tables by default (since 0.2), unless the caller chose them
+     * (GTSup set) or opted out. */
+    if (!(feat & VIOMMU_AMDVI_EFR_GTSUP) && !(dev->cfg.flags & VIOMMU_AMDVI_F_NO_GUEST_TABLES))
+        feat |= VIOMMU_AMDVI_EFR_V2;
+    /* Field values above what the model supports (GATS 5-level, GLXSup 2,
+     * PASmax 19: PASIDs have 20 bits) are clamped, so VIOMMU_AMDVI_EFR_ALL
+     * advertises everything. */
+    if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_PASMAX_MASK, feat) > 19)
+        feat = (feat & ~VIOMMU_AMDVI_EFR_PASMAX_MASK) | VI_FIELD_PREP(VIOMMU_AMDVI_EFR_PASMAX_MASK, 19);
     if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_GATS_MASK, feat) > 1)
         feat = (feat & ~VIOMMU_AMDVI_EFR_GATS_MASK) | VIOMMU_AMDVI_EFR_GATS_5L;
     if (VI_FIELD_GET(VIOMMU_AMDVI_EFR_GLXSUP_MASK, feat) > 2)
@@ -165,14 +187,14 @@ int viommu_amdvi_destroy(struct viommu_amdvi *dev)
     return 0;
 }
 
-int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out)
+int viommu_amdvi_get_as_pasid(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid, struct viommu_as **out)
 {
-    if (!dev || !out)
+    if (!dev || !out || (pasid != VIOMMU_PASID_NONE && pasid >= (UINT32_C(1) << 20)))
         return VIOMMU_EINVAL;
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
-    struct amdvi_devstate *ds = amdvi_find_dev(dev, devid);
+    struct amdvi_devstate *ds = amdvi_find_space(dev, devid, pasid);
     if (ds) {
         *out = ds->as;
         vi_leave(dev->ctx);
@@ -184,7 +206,7 @@ int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_
         return VIOMMU_ENOMEM;
     }
     const struct viommu_as_id id = {
-        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = devid, .pasid = VIOMMU_PASID_NONE};
+        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = devid, .pasid = pasid};
     const struct viommu_as_hooks hooks = {.size = sizeof(hooks), .fault = amdvi_fault_hook};
     r = vi_as_create(dev->ctx, &id, &hooks, dev, &ds->as);
     if (r) {
@@ -194,12 +216,18 @@ int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_
     }
     ds->dev = dev;
     ds->devid = devid;
+    ds->pasid = pasid;
     ds->next = dev->devs;
     dev->devs = ds;
     (void)amdvi_apply_dte(dev, ds); /* no notifiers yet: cannot fail on sinks */
     *out = ds->as;
     vi_leave(dev->ctx);
     return 0;
+}
+
+int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_as **out)
+{
+    return viommu_amdvi_get_as_pasid(dev, devid, VIOMMU_PASID_NONE, out);
 }
 
 int viommu_amdvi_reset(struct viommu_amdvi *dev)

@@ -61,6 +61,7 @@
 
 #define GCR3_VALID VI_BIT(0)
 #define GCR3_ADDR VI_GENMASK(51, 12)
+#define GCR3_RSVD VI_GENMASK(63, 52)
 
 #define DTE_LEN 32u
 
@@ -70,58 +71,109 @@ static void blocked(struct viommu_amdvi_resolution *out, uint32_t event)
     out->event = event;
 }
 
-/* GV = 1 (§2.2.6): check the guest-table fields and, with GIoV, point
- * requests without PASID at PASID 0's guest tables. Returns true when it
- * decided the outcome. */
-static bool resolve_guest(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, unsigned mode,
-                          struct viommu_amdvi_resolution *out)
+/* The GCR3 table root pointer of a DTE, split over three fields. */
+static uint64_t dte_gcr3_root(const uint64_t dte[4])
 {
-    uint64_t q0 = out->dte[0], q1 = out->dte[1], q2 = out->dte[2];
-    unsigned glx = (unsigned)VI_FIELD_GET(DTE_GLX, q0);
-    unsigned gpt = (unsigned)VI_FIELD_GET(DTE_GPT_LEVEL, q2);
-    uint64_t gcr3 = (VI_FIELD_GET(DTE_GCR3_LO, q0) << 12) | (VI_FIELD_GET(DTE_GCR3_MID, q1) << 15) |
-                    (VI_FIELD_GET(DTE_GCR3_HI, q1) << 31);
-    uint64_t pa_mask = vi_lg2_mask(pa_lg2);
+    return (VI_FIELD_GET(DTE_GCR3_LO, dte[0]) << 12) | (VI_FIELD_GET(DTE_GCR3_MID, dte[1]) << 15) |
+           (VI_FIELD_GET(DTE_GCR3_HI, dte[1]) << 31);
+}
 
-    if (glx == 3 || glx > VI_FIELD_GET(VIOMMU_AMDVI_EFR_GLXSUP_MASK, efr) || (gcr3 & ~pa_mask) || gpt > 1 ||
-        (gpt == 1 && VI_FIELD_GET(VIOMMU_AMDVI_EFR_GATS_MASK, efr) != 1) ||
-        ((q0 & DTE_GIOV) && !(efr & VIOMMU_AMDVI_EFR_GIOSUP))) {
-        blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
-        return true;
-    }
-    if (!(q0 & DTE_GIOV))
-        return false;
-    if (mode != 0) {
-        vi_log(ctx, VIOMMU_LOG_WARN, "amdvi: DTE with GIoV and Mode %u (v2 nested over v1) is not implemented",
-               mode);
+/* GV = 1 (§2.2.6): are the guest-table fields legal for this EFR? */
+static bool guest_fields_ok(uint64_t efr, unsigned pa_lg2, const uint64_t dte[4])
+{
+    unsigned glx = (unsigned)VI_FIELD_GET(DTE_GLX, dte[0]);
+    unsigned gpt = (unsigned)VI_FIELD_GET(DTE_GPT_LEVEL, dte[2]);
+    return !(glx == 3 || glx > VI_FIELD_GET(VIOMMU_AMDVI_EFR_GLXSUP_MASK, efr) ||
+             (dte_gcr3_root(dte) & ~vi_lg2_mask(pa_lg2)) || gpt > 1 ||
+             (gpt == 1 && VI_FIELD_GET(VIOMMU_AMDVI_EFR_GATS_MASK, efr) != 1) ||
+             ((dte[0] & DTE_GIOV) && !(efr & VIOMMU_AMDVI_EFR_GIOSUP)));
+}
+
+/* Walk the GCR3 table for `pasid` and point out->pt at that PASID's guest
+ * tables (a request with PASID, or one without through GIoV: PASID 0). The
+ * table has GLX + 1 levels of 512 entries; level l is indexed by PASID bits
+ * [9l + 8 : 9l]. A PASID beyond PASmax or beyond what the table indexes, an
+ * entry without V, with reserved bits 63:52 or beyond PAsize, and a failed
+ * read of an entry: IO_PAGE_FAULT (the resolution carries no address for a
+ * PAGE_TAB_HARDWARE_ERROR event). */
+static void walk_gcr3(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, uint32_t pasid,
+                      const struct viommu_pt_config *host, struct viommu_amdvi_resolution *out)
+{
+    unsigned glx = (unsigned)VI_FIELD_GET(DTE_GLX, out->dte[0]);
+    unsigned gpt = (unsigned)VI_FIELD_GET(DTE_GPT_LEVEL, out->dte[2]);
+    unsigned pasid_bits = (unsigned)VI_FIELD_GET(VIOMMU_AMDVI_EFR_PASMAX_MASK, efr) + 1;
+    uint64_t pa_mask = vi_lg2_mask(pa_lg2);
+    uint64_t table = dte_gcr3_root(out->dte), e = 0;
+
+    if ((uint64_t)pasid >> pasid_bits || (uint64_t)pasid >> (9 * (glx + 1))) {
         blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
-        return true;
+        return;
     }
-    /* PASID 0: index 0 at every level of the GCR3 table. */
-    uint64_t table = gcr3, e = 0;
-    for (unsigned l = 0; l <= glx; l++) {
-        if (vi_gmem_read_u64(ctx, table, &e) || !(e & GCR3_VALID) || ((e & GCR3_ADDR) & ~pa_mask)) {
+    for (unsigned l = glx + 1; l-- > 0;) {
+        uint64_t at = table + 8 * ((pasid >> (9 * l)) & 0x1FFu);
+        if (host) {
+            /* Nested: the GCR3 table pointers are guest-physical, read
+             * through the v1 table (the core walker, as every other
+             * pointer of the walk). A v1 fault aborts the request. */
+            struct viommu_translation t;
+            struct viommu_fault f;
+            if (vi_pt_translate(ctx, host, at, VIOMMU_PERM_READ, &t, &f)) {
+                blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+                return;
+            }
+            at = t.addr | (at & t.addr_mask);
+        }
+        if (vi_gmem_read_u64(ctx, at, &e) || !(e & GCR3_VALID) || (e & GCR3_RSVD) || ((e & GCR3_ADDR) & ~pa_mask)) {
             blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
-            return true;
+            return;
         }
         table = e & GCR3_ADDR;
     }
     /* 1 GiB guest pages are always supported; DTE IR/IW still gate the access. */
-    if (viommu_x86_pt_config(gpt ? 5 : 4, pa_lg2 < 32 ? 32 : pa_lg2, VIOMMU_X86_PT_PAGE_1G, table, &out->pt)) {
+    /* Nested, `table` (the guest CR3) stays guest-physical: the walker
+     * translates it with the other table pointers. */
+    /* Read-only pages are read-only for privileged requests too (as with
+     * CR0.WP = 1; the IOMMU has no WP switch). */
+    if (viommu_x86_pt_config(gpt ? 5 : 4, pa_lg2 < 32 ? 32 : pa_lg2, VIOMMU_X86_PT_PAGE_1G | VIOMMU_X86_PT_WPE,
+                             table, &out->pt)) {
         blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
-        return true;
+        return;
     }
     out->pt.perm &= (uint8_t)(~VIOMMU_PERM_RW | out->perm);
     if (!(out->perm & VIOMMU_PERM_WRITE))
         out->pt.perm &= (uint8_t)~VIOMMU_PERM_PRIV_WRITE;
     out->mode = VIOMMU_MODE_TRANSLATED;
-    return true;
 }
 
-void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out)
+/* GV = 1 with a v1 table (Mode 1..6): the guest tables of `pasid` nested
+ * over the v1 table, which translates every GCR3 table pointer, every guest
+ * table pointer and the guest leaf's output (guest-physical to
+ * system-physical). out->pt is the guest (stage-1) table, `host` the v1
+ * table; the DTE's IR/IW apply to the v1 stage. */
+static void resolve_nested(struct viommu_ctx *ctx, uint64_t efr, unsigned levels, unsigned pa_lg2, uint32_t pasid,
+                           unsigned mode, struct viommu_amdvi_resolution *out, struct viommu_pt_config *host)
+{
+    uint64_t root = out->dte[0] & DTE_ROOT;
+    if (mode > levels || (root & ~vi_lg2_mask(pa_lg2))) {
+        blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+        return;
+    }
+    struct viommu_pt_config v1;
+    viommu_amdv1_pt_config(mode, root, out->perm, pa_lg2, &v1);
+    walk_gcr3(ctx, efr, pa_lg2, pasid, &v1, out);
+    if (out->mode != VIOMMU_MODE_TRANSLATED)
+        return;
+    /* The DTE's IR/IW gate the v1 stage; the guest stage keeps its own rights. */
+    out->pt.perm |= VIOMMU_PERM_RW | VIOMMU_PERM_PRIV_WRITE;
+    *host = v1;
+}
+
+void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint32_t pasid,
+                             uint64_t efr_features, unsigned levels, unsigned pa_lg2,
+                             struct viommu_amdvi_resolution *out, struct viommu_pt_config *host)
 {
     memset(out, 0, sizeof(*out));
+    memset(host, 0, sizeof(*host));
     uint64_t base = devtab_reg & AMDVI_BASE_ADDR;
     uint64_t entries = (VI_FIELD_GET(AMDVI_DEVTAB_SIZE, devtab_reg) + 1) * (4096u / DTE_LEN);
     out->dte_gpa = base + (uint64_t)devid * DTE_LEN;
@@ -157,8 +209,28 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
         return;
     }
     unsigned mode = (unsigned)VI_FIELD_GET(DTE_MODE, q0);
-    if ((q0 & DTE_GV) && mode == 0 && resolve_guest(ctx, efr_features, pa_lg2, mode, out))
+    if ((q0 & DTE_GV) && !guest_fields_ok(efr_features, pa_lg2, out->dte)) {
+        blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
         return;
+    }
+    if (pasid != VIOMMU_PASID_NONE) {
+        /* A request with PASID needs guest tables (GV = 1); without them
+         * it is aborted with IO_PAGE_FAULT. */
+        if (!(q0 & DTE_GV) || mode == 7) {
+            blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+            return;
+        }
+        if (mode != 0) {
+            resolve_nested(ctx, efr_features, levels, pa_lg2, pasid, mode, out, host);
+            return;
+        }
+        walk_gcr3(ctx, efr_features, pa_lg2, pasid, NULL, out);
+        return;
+    }
+    if ((q0 & DTE_GV) && (q0 & DTE_GIOV) && mode == 0) {
+        walk_gcr3(ctx, efr_features, pa_lg2, 0, NULL, out);
+        return;
+    }
     if (mode == 0) {
         if (out->perm == VIOMMU_PERM_NONE)
             blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
@@ -170,8 +242,10 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
         blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
         return;
     }
-    if ((q0 & DTE_GV) && resolve_guest(ctx, efr_features, pa_lg2, mode, out))
+    if ((q0 & DTE_GV) && (q0 & DTE_GIOV)) {
+        resolve_nested(ctx, efr_features, levels, pa_lg2, 0, mode, out, host);
         return;
+    }
     uint64_t root = q0 & DTE_ROOT;
     if (mode > levels || (root & ~vi_lg2_mask(pa_lg2))) {
         blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
@@ -179,6 +253,13 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
     }
     viommu_amdv1_pt_config(mode, root, out->perm, pa_lg2, &out->pt);
     out->mode = VIOMMU_MODE_TRANSLATED;
+}
+
+void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
+                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out,
+                       struct viommu_pt_config *host)
+{
+    amdvi_dte_resolve_pasid(ctx, devtab_reg, devid, VIOMMU_PASID_NONE, efr_features, levels, pa_lg2, out, host);
 }
 
 int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw, uint64_t devtab_reg,
@@ -195,7 +276,7 @@ int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw
     /* Every member up to `pt` is in the first version of the struct; a
      * later, longer version is written only as far as the caller's size. */
     size_t size = out->size;
-    if (size < sizeof(struct viommu_amdvi_resolution_v2))
+    if (size < offsetof(struct viommu_amdvi_resolution_v2, host_pt))
         return VIOMMU_ESIZE;
     /* The same ranges and defaults as viommu_amdvi_create(). */
     if (hw->levels != 0 && (hw->levels < 4 || hw->levels > 6))
@@ -208,7 +289,8 @@ int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw
     int r = vi_enter(ctx);
     if (r)
         return r;
-    amdvi_dte_resolve(ctx, devtab_reg, devid, efr, levels, pa_lg2, &res);
+    struct viommu_pt_config host;
+    amdvi_dte_resolve(ctx, devtab_reg, devid, efr, levels, pa_lg2, &res, &host);
     vi_leave(ctx);
     struct viommu_amdvi_resolution_v2 v2 = {
         .size = size,
@@ -219,9 +301,10 @@ int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw
         .suppress = res.suppress,
         .dte_gpa = res.dte_gpa,
         .pt = res.pt,
+        .host_pt = host,
     };
     memcpy(v2.dte, res.dte, sizeof(v2.dte));
-    memcpy(out, &v2, sizeof(v2));
+    memcpy(out, &v2, size < sizeof(v2) ? size : sizeof(v2));
     return 0;
 }
 
@@ -236,7 +319,14 @@ int viommu_amdvi_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t d
     int r = vi_enter(ctx);
     if (r)
         return r;
-    amdvi_dte_resolve(ctx, devtab_reg, devid, efr_features, levels, pa_lg2, out);
+    struct viommu_pt_config host;
+    amdvi_dte_resolve(ctx, devtab_reg, devid, efr_features, levels, pa_lg2, out, &host);
     vi_leave(ctx);
+    if (host.fmt) {
+        /* Nested translation does not fit the 0.1 resolution: blocked. */
+        memset(&out->pt, 0, sizeof(out->pt));
+        out->mode = VIOMMU_MODE_BLOCKED;
+        out->event = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+    }
     return 0;
 }

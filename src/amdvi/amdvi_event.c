@@ -60,14 +60,31 @@ static void put(uint32_t ev[4], uint32_t code, uint16_t devid, uint32_t dw1_low,
 void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fault *f)
 {
     struct viommu_amdvi *dev = opaque;
-    uint16_t devid = vi_as_id(as)->rid;
-    struct amdvi_devstate *ds = amdvi_find_dev(dev, devid);
+    const struct viommu_as_id *id = vi_as_id(as);
+    uint16_t devid = id->rid;
+    struct amdvi_devstate *ds = amdvi_find_space(dev, devid, id->pasid);
     uint8_t suppress = ds ? ds->suppress : 0;
     uint16_t dom = ds ? ds->domain_id : 0;
     uint32_t rw = (f->access & VIOMMU_PERM_WRITE) ? (uint32_t)AMDVI_EVF_RW : 0;
-    /* Faults in guest (v2) tables carry GN; their requests are user requests. */
-    if (ds && ds->guest && f->reason != VIOMMU_FAULT_BLOCKED)
-        rw |= (uint32_t)AMDVI_EVF_GN | ((f->access & VIOMMU_PERM_PRIV) ? 0 : (uint32_t)AMDVI_EVF_US);
+    /* Faults of requests with PASID, and faults in guest (v2) tables of
+     * requests without PASID (GIoV: PASID 0), carry GN = 1 and the PASID:
+     * bits 19:16 in dword 0, bits 15:0 in place of the DomainID (Linux
+     * reads them back this way). US: a user request (requests without
+     * PASID are); NX: an execute request. */
+    bool gn = id->pasid != VIOMMU_PASID_NONE || (ds && ds->guest && f->reason != VIOMMU_FAULT_BLOCKED);
+    /* Nested: a fault in the v1 (host) table while translating a guest
+     * table pointer or the guest leaf's output is a host-table fault:
+     * GN = 0, DomainID, the request's address (decision, docs/amdvi.md). */
+    if (f->flags & VIOMMU_FAULT_F_HOST)
+        gn = false;
+    uint32_t pasid_hi = 0;
+    if (gn) {
+        uint32_t pasid = id->pasid != VIOMMU_PASID_NONE ? id->pasid : 0;
+        rw |= (uint32_t)AMDVI_EVF_GN | ((f->access & VIOMMU_PERM_PRIV) ? 0 : (uint32_t)AMDVI_EVF_US) |
+              ((f->access & VIOMMU_PERM_EXEC) ? (uint32_t)AMDVI_EVF_NX : 0);
+        dom = (uint16_t)pasid;
+        pasid_hi = pasid & 0xF0000u;
+    }
     uint32_t ev[4];
     uint32_t code;
 
@@ -80,7 +97,7 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
             break;
         case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
             code = VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
-            put(ev, code, devid, rw, f->iova);
+            put(ev, code, devid, (gn ? dom : 0u) | rw, f->iova);
             break;
         case VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR:
             code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
@@ -104,7 +121,9 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
         code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
         put(ev, code, devid,
             dom | rw | (uint32_t)AMDVI_EVF_PR |
-                ((f->code == VIOMMU_AMDV1_BAD_RSVD || (ds && ds->guest)) ? (uint32_t)AMDVI_EVF_RZ : 0),
+                ((f->code == VIOMMU_AMDV1_BAD_RSVD || (ds && ds->guest && !(f->flags & VIOMMU_FAULT_F_HOST)))
+                     ? (uint32_t)AMDVI_EVF_RZ
+                     : 0),
             f->iova);
         break;
     default: /* NOT_PRESENT, ADDR_RANGE */
@@ -112,6 +131,7 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
         put(ev, code, devid, dom | rw, f->iova);
         break;
     }
+    ev[0] |= pasid_hi;
     if ((suppress & AMDVI_SUPPRESS_SE) || (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && (suppress & AMDVI_SUPPRESS_SA))) {
         dev->stats.events_suppressed++;
         return;

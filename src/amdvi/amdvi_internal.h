@@ -62,6 +62,7 @@
 #define AMDVI_CTRL_PPR_ALL (AMDVI_CTRL_PPRLOG_EN | AMDVI_CTRL_PPRINT_EN | AMDVI_CTRL_PPR_EN)
 #define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
+#define AMDVI_CTRL_GT_EN VI_BIT(48) /* writable with EFR GTSup (kept; guest tables follow the DTE) */
 /* Bits kept as written: the ones above, plus GAEn/XTEn when EFR GASup/XTSup
  * are advertised (amdvi_ctrl_rw_mask()). PPR, GT, GAM, SMI filter, ... are
  * not advertised and read as zero. */
@@ -111,8 +112,16 @@
 #define AMDVI_DEFAULT_PA_LG2 48u
 
 /* levels: 4..6, 0 = translation disabled (HATS = 11b); pa_lg2: 32..52. */
+/* `host`: a TRANSLATED outcome nested over a v1 table (GV = 1, Mode != 0)
+ * gets the v1 table there (out->pt is then the guest table); else its fmt
+ * is NULL. */
 void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint64_t efr_features,
-                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out);
+                       unsigned levels, unsigned pa_lg2, struct viommu_amdvi_resolution *out,
+                       struct viommu_pt_config *host);
+/* The same for a request with `pasid` (::VIOMMU_PASID_NONE: without PASID). */
+void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t devid, uint32_t pasid,
+                             uint64_t efr_features, unsigned levels, unsigned pa_lg2,
+                             struct viommu_amdvi_resolution *out, struct viommu_pt_config *host);
 
 /* ---- device state ------------------------------------------------------ */
 
@@ -146,16 +155,21 @@ struct amdvi_devstate {
     struct amdvi_devstate *next;
     uint16_t devid;
     uint16_t domain_id;
+    uint32_t pasid; /* VIOMMU_PASID_NONE: requests without PASID */
     uint8_t suppress;
     uint8_t has_domain; /* translated through tables tagged domain_id */
     uint8_t guest;      /* translated through guest (v2) tables */
+    uint8_t nested;     /* ... nested over the v1 table */
     uint64_t dte_gpa;
 };
 
 /* amdvi_dev.c */
 int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds);
 int amdvi_apply_all(struct viommu_amdvi *dev);
+/* The space of requests without PASID of `devid`. */
 struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid);
+/* The space of (`devid`, `pasid`). */
+struct amdvi_devstate *amdvi_find_space(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid);
 void amdvi_msi(struct viommu_amdvi *dev);
 
 /* amdvi_event.c */

@@ -45,7 +45,8 @@ uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev)
 {
     return AMDVI_CTRL_RW_MASK | ((dev->efr & VIOMMU_AMDVI_EFR_GASUP) ? AMDVI_CTRL_GA_EN : 0) |
            ((dev->efr & VIOMMU_AMDVI_EFR_PPRSUP) ? AMDVI_CTRL_PPR_ALL : 0) |
-           ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? AMDVI_CTRL_XT_EN : 0);
+           ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? AMDVI_CTRL_XT_EN : 0) |
+           ((dev->efr & VIOMMU_AMDVI_EFR_GTSUP) ? AMDVI_CTRL_GT_EN : 0);
 }
 
 void amdvi_regs_reset(struct viommu_amdvi *dev)

@@ -3,13 +3,15 @@
  * AMD-Vi saved state (docs/migration.md, device kind 3).
  *
  * Saved: the guest-visible configuration the state depends on (EFR, levels,
- * PA/VA size, capability placement) to check compatibility, the capability
+ * PA/VA size, capability placement; since 0.2 also the configuration
+ * flags the device shows, appended to CONFIG) to check compatibility, the capability
  * block (base address, MSI capability) and the MMIO register file of spec
  * 48882 §3.4 (table bases, control, exclusion range, command/event
  * head/tail, status). Command-buffer work still pending (head != tail) is
  * in guest memory and resumes on the next viommu_amdvi_process().
  * Not saved: address spaces (the destination VMM creates its own with
- * viommu_amdvi_get_as(); restore re-reads their DTEs from guest memory) and
+ * viommu_amdvi_get_as() / viommu_amdvi_get_as_pasid(); restore re-reads
+ * their DTEs, GCR3 tables and, nested, the v1 tables from guest memory) and
  * counters.
  * Section PPR (added with peripheral page requests): the PPR log base,
  * head and tail. Written critical only when any is non-zero; a blob
@@ -30,6 +32,9 @@ enum amdvi_state_section {
 
 #define AMDVI_STS_ALL (AMDVI_STS_W1C | AMDVI_STS_EVT_RUN | AMDVI_STS_CMD_RUN | AMDVI_STS_PPR_RUN)
 #define AMDVI_STS_PPR_ALL (AMDVI_STS_PPR_OVERFLOW | AMDVI_STS_PPR_INT | AMDVI_STS_PPR_RUN)
+/* viommu_amdvi_config::flags the guest can see in the device itself (not
+ * NO_GUEST_TABLES: its effect is in the EFR; not IVRS_TYPE10: ACPI). */
+#define AMDVI_STATE_FLAGS VIOMMU_AMDVI_F_IOTLB
 
 struct amdvi_saved {
     uint32_t base_lo, base_hi, msi_ctrl, msi_addr_lo, msi_addr_hi, msi_data;
@@ -48,6 +53,9 @@ static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
     vi_state_w_u8(w, dev->cfg.cap_offset);
     vi_state_w_u8(w, dev->cfg.cap_next);
     vi_state_w_u16(w, dev->cfg.segment);
+    /* Appended in 0.2: the guest-visible configuration flags (IotlbSup in
+     * the capability header). Absent in 0.1 blobs: not checked then. */
+    vi_state_w_u8(w, (uint8_t)(dev->cfg.flags & AMDVI_STATE_FLAGS));
 
     vi_state_w_begin(w, AMDVI_SEC_REGS, VI_STATE_SEC_CRITICAL);
     vi_state_w_u32(w, dev->base_lo);
@@ -96,6 +104,8 @@ static int parse_config(const struct viommu_amdvi *dev, struct vi_state_r *s)
     uint8_t cap_off = vi_state_r_u8(s), cap_next = vi_state_r_u8(s);
     uint16_t seg = vi_state_r_u16(s);
     if (s->bad)
+        return VIOMMU_EFORMAT;
+    if (s->pos < s->len && vi_state_r_u8(s) != (dev->cfg.flags & AMDVI_STATE_FLAGS))
         return VIOMMU_EFORMAT;
     /* The guest already read these: the destination must present the same. */
     if (efr != dev->efr || levels != dev->levels || pa != dev->cfg.pa_lg2 || va != dev->cfg.va_lg2 ||

@@ -174,17 +174,26 @@ int vi_as_set_passthrough(struct viommu_as *as)
 
 int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg)
 {
+    return vi_as_set_pt_nested(as, domain, cfg, NULL);
+}
+
+int vi_as_set_pt_nested(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg,
+                        const struct viommu_pt_config *s2)
+{
     enum viommu_mode old = as->mode;
 
-    if (!cfg || !vi_pt_config_valid(cfg))
+    if (!cfg || !vi_pt_config_valid(cfg) || (s2 && !vi_pt_config_valid(s2)))
         return VIOMMU_EINVAL;
     if (old == VIOMMU_MODE_TRANSLATED && as->src == VI_SRC_PT && as->domain == domain &&
-        vi_pt_config_equal(&as->pt, cfg))
+        vi_pt_config_equal(&as->pt, cfg) && as->nested == (s2 != NULL) && (!s2 || vi_pt_config_equal(&as->s2, s2)))
         return 0;
     vi_as_drop_source(as);
     as->src = VI_SRC_PT;
     as->domain = domain;
     as->pt = *cfg;
+    as->nested = s2 != NULL;
+    if (s2)
+        as->s2 = *s2;
     as->mode = VIOMMU_MODE_TRANSLATED;
     vi_iotlb_invalidate_as(as, 0, UINT64_MAX);
     return vi_notifiers_resync(as, old, old != VIOMMU_MODE_TRANSLATED);
@@ -269,7 +278,8 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, unsigned access, st
         return 0;
     case VIOMMU_MODE_TRANSLATED:
         if (as->src == VI_SRC_PT)
-            return vi_pt_translate(as->ctx, &as->pt, iova, vi_as_walk_per_access(as) ? access : 0, out, fault);
+            return vi_pt_translate_nested(as->ctx, &as->pt, as->nested ? &as->s2 : NULL, iova,
+                                          vi_as_walk_per_access(as) ? access : 0, out, fault);
         if (as->src == VI_SRC_MAP && vi_map_domain_translate(as->mdom, iova, out) == 0)
             return 0;
         fault->reason = VIOMMU_FAULT_NOT_PRESENT;
@@ -344,7 +354,7 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
 fault:
     local.iova = iova;
     local.access = (uint8_t)access;
-    local.flags = as->fault_flags;
+    local.flags |= as->fault_flags; /* the walk may have flagged a host-stage fault */
     ctx->stats.faults++;
     if (fault)
         *fault = local;

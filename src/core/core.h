@@ -61,6 +61,10 @@ int vi_as_set_passthrough(struct viommu_as *as);
  * carry it in viommu_event::perm. vi_as_set_passthrough() allows RW. */
 int vi_as_set_passthrough_perm(struct viommu_as *as, unsigned perm);
 int vi_as_set_pt(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg);
+/* Translate through `cfg` nested over the stage-2 table `s2` (NULL: as
+ * vi_as_set_pt), see vi_pt_translate_nested(). */
+int vi_as_set_pt_nested(struct viommu_as *as, uint64_t domain, const struct viommu_pt_config *cfg,
+                        const struct viommu_pt_config *s2);
 int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
 
 /* Owner hook run by vi_as_translate() while the space is blocked, before

@@ -178,6 +178,8 @@ struct viommu_as {
     enum vi_src src;
     uint64_t domain;
     struct viommu_pt_config pt;
+    struct viommu_pt_config s2; /* nested: the stage-2 (host) table of `pt` */
+    bool nested;
     struct viommu_map_domain *mdom;
     struct viommu_as *mdom_next; /* list of spaces attached to mdom */
     struct viommu_notifier *notifiers;
@@ -202,6 +204,18 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg);
 /* walk.c: like vi_pt_walk_range, but *resume is the first IOVA not walked. */
 int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
                         viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume);
+/* walk.c: nested walks. With `s2` (a stage-2 table, NULL = not nested) every
+ * table pointer of `cfg` and the output of its leaves are guest-physical
+ * addresses translated through `s2` by the same walker: a translation is the
+ * smaller of the two pages with the AND of the rights; a range walk hands on
+ * one leaf per stage-2 piece of a stage-1 leaf. Stage-2 faults carry
+ * VIOMMU_FAULT_F_HOST. */
+int vi_pt_translate_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                           const struct viommu_pt_config *s2, uint64_t iova, unsigned access,
+                           struct viommu_translation *out, struct viommu_fault *fault);
+int vi_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                            const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
+                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume);
 
 /* iotlb.c */
 int vi_iotlb_init(struct viommu_ctx *ctx, uint32_t entries);

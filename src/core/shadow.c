@@ -105,7 +105,8 @@ static int vi_collect(struct viommu_as *as, uint64_t first, uint64_t last, struc
     if (as->mode != VIOMMU_MODE_TRANSLATED)
         return 0;
     if (as->src == VI_SRC_PT) {
-        r = vi_pt_walk_range_ex(as->ctx, &as->pt, first, last, vi_collect_pt_leaf, vi_collect_bad, &c, resume);
+        r = vi_pt_walk_range_nested(as->ctx, &as->pt, as->nested ? &as->s2 : NULL, first, last, vi_collect_pt_leaf,
+                                    vi_collect_bad, &c, resume);
         return buf->oom ? VIOMMU_ENOMEM : r;
     }
     if (as->src == VI_SRC_MAP) {
@@ -500,7 +501,8 @@ static bool vi_member_group(const struct viommu_as *as, const void *key)
 {
     const struct vi_group_key *k = key;
     return as->mode == VIOMMU_MODE_TRANSLATED && as->src == VI_SRC_PT && as->domain == k->domain &&
-           (!k->opaque || as->opaque == k->opaque) && vi_pt_config_equal(&as->pt, &k->leader->pt);
+           (!k->opaque || as->opaque == k->opaque) && vi_pt_config_equal(&as->pt, &k->leader->pt) &&
+           as->nested == k->leader->nested && (!as->nested || vi_pt_config_equal(&as->s2, &k->leader->s2));
 }
 
 /* Sync every member over [first, last] (each notifier also over what it has

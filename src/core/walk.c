@@ -9,6 +9,10 @@
  * skip or fault), and vi_read_entry() is the only place an entry is read;
  * vi_write_back_entry() next to it is the only place one is written (the
  * accessed/dirty bits a format declares, set by translations only).
+ * Nested walks (a stage-2 table under every table pointer and leaf output)
+ * are this walker too: vi_pt_step translates each table through a
+ * translate of the stage-2 configuration (see "Nested walks" in
+ * docs/architecture.md).
  */
 #include "core/bits.h"
 #include "core/internal.h"
@@ -158,6 +162,43 @@ static bool vi_leaf_size_ok(const struct viommu_pt_format *fmt, unsigned level, 
     return page_lg2 >= shift && page_lg2 < shift + fmt->level_bits && page_lg2 < 64;
 }
 
+/* Nested walks: a stage-2 (host) table translates every table pointer and
+ * the leaf output of the stage-1 walk, through this same walker (a
+ * translate of the stage-2 configuration, itself never nested). Tables are
+ * 4 KiB aligned, so one stage-2 page holds a whole table: the last table
+ * translated is remembered for the walk's next steps. */
+struct vi_nest {
+    const struct viommu_pt_config *s2; /* NULL: not nested */
+    uint64_t gpa, spa;                 /* last table page translated */
+    unsigned perm;                     /* its stage-2 rights */
+    bool valid;
+    struct viommu_fault fault; /* stage-2 fault of the last failed translation */
+};
+
+/* The system-physical address of the table at guest-physical `gpa`, read
+ * through stage 2. 0, or VIOMMU_EFAULT with n->fault set. */
+static int vi_nest_table(struct viommu_ctx *ctx, struct vi_nest *n, uint64_t gpa, uint64_t *spa, unsigned *perm)
+{
+    const uint64_t page = gpa & ~UINT64_C(0xfff);
+    struct viommu_translation t;
+    int r;
+
+    if (!n->valid || n->gpa != page) {
+        r = vi_pt_translate_nested(ctx, n->s2, NULL, page, VIOMMU_PERM_READ, &t, &n->fault);
+        if (r) {
+            n->valid = false;
+            return r;
+        }
+        n->gpa = page;
+        n->spa = t.addr | (page & t.addr_mask);
+        n->perm = t.perm;
+        n->valid = true;
+    }
+    *spa = n->spa | (gpa & 0xfff);
+    *perm = n->perm;
+    return 0;
+}
+
 /* What one step of a walk found. */
 enum vi_step_kind {
     VI_STEP_DESCEND, /* pte is a table below this level that covers iova */
@@ -167,7 +208,9 @@ enum vi_step_kind {
 };
 
 struct vi_step {
-    uint64_t gpa;          /* GPA of the entry */
+    uint64_t gpa;          /* GPA of the entry (nested: its system-physical address) */
+    unsigned s2perm;       /* nested: stage-2 rights on the table (for the A/D write-back) */
+    bool s2;               /* FAULT: in the stage-2 translation of the table pointer */
     uint64_t raw;          /* the entry as read (for the A/D write-back) */
     struct viommu_pte pte; /* the decoded entry (DESCEND, LEAF) */
     uint32_t reason;       /* SKIP, FAULT: viommu_fault::reason */
@@ -177,14 +220,23 @@ struct vi_step {
 /* One step of translate and range walk alike: read the entry of the table at
  * `table` (at `level`) that indexes `iova`, and classify it. */
 static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t table,
-                                    unsigned level, uint64_t iova, struct vi_step *st)
+                                    unsigned level, uint64_t iova, struct vi_step *st, struct vi_nest *n)
 {
     const struct viommu_pt_format *fmt = cfg->fmt;
     uint64_t idx = (iova >> vi_pt_level_lg2(fmt, level)) & vi_lg2_mask(fmt->level_bits);
 
-    st->gpa = table + (idx << VI_ENTRY_LG2);
     st->reason = 0;
     st->code = 0;
+    st->s2 = false;
+    st->s2perm = VIOMMU_PERM_RW;
+    if (n->s2 && vi_nest_table(ctx, n, table, &table, &st->s2perm)) {
+        st->s2 = true;
+        st->gpa = n->fault.entry_gpa;
+        st->reason = n->fault.reason;
+        st->code = n->fault.code;
+        return VI_STEP_FAULT;
+    }
+    st->gpa = table + (idx << VI_ENTRY_LG2);
     if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw)) {
         st->reason = VIOMMU_FAULT_READ_FAILED;
         return VI_STEP_FAULT;
@@ -220,15 +272,48 @@ static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_
     }
 }
 
+/* A fault of the stage-2 table of a nested walk: the request's IOVA and
+ * access, the host table's reason, code, entry and level. */
+static void vi_fault_host(struct viommu_fault *f, const struct viommu_fault *f2)
+{
+    f->reason = f2->reason;
+    f->code = f2->code;
+    f->entry_gpa = f2->entry_gpa;
+    f->level = f2->level;
+    f->flags |= VIOMMU_FAULT_F_HOST;
+}
+
+/* Set `bits` in the entry of `st` (write-back), which a nested walk may
+ * only do with write rights on the table through stage 2. */
+static int vi_step_write_back(struct viommu_ctx *ctx, const struct vi_step *st, uint64_t bits,
+                              struct viommu_fault *fault, unsigned level)
+{
+    if ((st->raw & bits) != bits && !(st->s2perm & VIOMMU_PERM_WRITE)) {
+        vi_fault_set(fault, VIOMMU_FAULT_PERM, 0, st->gpa, level);
+        fault->flags |= VIOMMU_FAULT_F_HOST;
+        return VIOMMU_EFAULT;
+    }
+    return vi_write_back_entry(ctx, st->gpa, st->raw, bits);
+}
+
 int vi_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t iova, unsigned access,
                     struct viommu_translation *out, struct viommu_fault *fault)
 {
+    return vi_pt_translate_nested(ctx, cfg, NULL, iova, access, out, fault);
+}
+
+int vi_pt_translate_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                           const struct viommu_pt_config *s2, uint64_t iova, unsigned access,
+                           struct viommu_translation *out, struct viommu_fault *fault)
+{
+    struct vi_nest nest = {.s2 = s2};
     struct viommu_fault dummy;
     uint64_t table, abits, dbits;
     unsigned level, perm, steps, tries = 0;
     uint32_t fflags;
 
-    if (!ctx || !out || (access & ~VIOMMU_PERM_ACCESS_ALL) || !vi_pt_config_valid(cfg))
+    if (!ctx || !out || (access & ~VIOMMU_PERM_ACCESS_ALL) || !vi_pt_config_valid(cfg) ||
+        (s2 && !vi_pt_config_valid(s2)))
         return VIOMMU_EINVAL;
     if (!fault)
         fault = &dummy;
@@ -261,10 +346,12 @@ restart:
         unsigned rights, needed;
         int wb;
 
-        switch (vi_pt_step(ctx, cfg, table, level, iova, &st)) {
+        switch (vi_pt_step(ctx, cfg, table, level, iova, &st, &nest)) {
         case VI_STEP_DESCEND:
             /* Write-back point 1: accessed bits of a table entry used. */
-            wb = vi_write_back_entry(ctx, st.gpa, st.raw, abits);
+            wb = vi_step_write_back(ctx, &st, abits, fault, level);
+            if (wb == VIOMMU_EFAULT)
+                return wb;
             if (wb == 1 && ++tries < VI_WB_TRIES)
                 goto restart;
             if (wb) {
@@ -293,7 +380,9 @@ restart:
             }
             /* Write-back point 2: accessed bits of the leaf, dirty bits
              * when a write goes through it. */
-            wb = vi_write_back_entry(ctx, st.gpa, st.raw, abits | dbits);
+            wb = vi_step_write_back(ctx, &st, abits | dbits, fault, level);
+            if (wb == VIOMMU_EFAULT)
+                return wb;
             if (wb == 1 && ++tries < VI_WB_TRIES)
                 goto restart;
             if (wb) {
@@ -305,9 +394,31 @@ restart:
             if (vi_fmt_dirty(cfg->fmt) &&
                 ((st.raw | abits | dbits) & vi_fmt_dirty(cfg->fmt)) != vi_fmt_dirty(cfg->fmt))
                 out->perm &= ~(uint32_t)VIOMMU_PERM_WRITE;
+            if (s2) {
+                /* The leaf's output is guest-physical: through stage 2
+                 * with the request's read/write. The page is the smaller
+                 * of the two leaves; the rights are the AND. */
+                uint64_t gpa = st.pte.addr & ~mask, m;
+                struct viommu_translation t2;
+                struct viommu_fault f2;
+                gpa |= iova & mask;
+                if (vi_pt_translate_nested(ctx, s2, NULL, gpa, access & VIOMMU_PERM_RW, &t2, &f2)) {
+                    vi_fault_host(fault, &f2);
+                    return VIOMMU_EFAULT;
+                }
+                m = mask < t2.addr_mask ? mask : t2.addr_mask;
+                out->iova = iova & ~m;
+                out->addr = (t2.addr | (gpa & t2.addr_mask)) & ~m;
+                out->addr_mask = m;
+                out->perm &= t2.perm | ~(uint32_t)VIOMMU_PERM_RW;
+            }
             return 0;
         default: /* SKIP, FAULT */
             vi_fault_set(fault, st.reason, st.code, st.gpa, level);
+            if (st.s2) {
+                fault->level = nest.fault.level;
+                fault->flags |= VIOMMU_FAULT_F_HOST;
+            }
             return VIOMMU_EFAULT;
         }
     }
@@ -333,14 +444,54 @@ static void vi_report_bad(viommu_pt_bad_fn bad, void *opaque, uint32_t reason, u
         bad(opaque, &f);
 }
 
+/* A leaf of a nested range walk: the stage-1 leaf's guest-physical range
+ * walked in stage 2, each stage-2 piece handed on at the IOVA it serves. */
+struct vi_compose {
+    viommu_pt_leaf_fn leaf_fn;
+    viommu_pt_bad_fn bad;
+    void *opaque;
+    uint64_t iova0, gpa0; /* iova0 maps to guest-physical gpa0 */
+    uint8_t lg2, level, perm;
+    uint64_t resume; /* first IOVA after the last piece handed on */
+};
+
+static int vi_compose_leaf(void *opaque, const struct viommu_pt_leaf *p)
+{
+    struct vi_compose *c = opaque;
+    struct viommu_pt_leaf l;
+
+    memset(&l, 0, sizeof(l));
+    l.iova_first = c->iova0 + (p->iova_first - c->gpa0);
+    l.iova_last = c->iova0 + (p->iova_last - c->gpa0);
+    l.addr = p->addr;
+    l.page_lg2 = c->lg2 < p->page_lg2 ? c->lg2 : p->page_lg2;
+    l.level = c->level;
+    l.perm = (uint8_t)(c->perm & p->perm);
+    c->resume = l.iova_last == UINT64_MAX ? UINT64_MAX : l.iova_last + 1;
+    return c->leaf_fn(c->opaque, &l);
+}
+
+static void vi_compose_bad(void *opaque, const struct viommu_fault *f)
+{
+    struct vi_compose *c = opaque;
+    struct viommu_fault g = *f;
+    g.iova = c->iova0 + (f->iova - c->gpa0);
+    g.flags |= VIOMMU_FAULT_F_HOST;
+    if (c->bad)
+        c->bad(c->opaque, &g);
+}
+
 /* Range-walk [first, last], which the top table indexes without a hole
  * (one half of a canonical space, or [0, 2^va_lg2 - 1]); `entries` counts
- * against the walk budget across segments. */
-static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first,
-                              uint64_t last, viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque,
-                              uint64_t *resume, uint64_t *entries_io)
+ * against the walk budget across segments. With `s2`, every table pointer
+ * and leaf goes through that stage-2 table (nested walk). */
+static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                              const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
+                              viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
+                              uint64_t *entries_io)
 {
     const struct viommu_pt_format *fmt = cfg->fmt;
+    struct vi_nest nest = {.s2 = s2};
     struct vi_frame stack[8];
     unsigned sp = 0;
     uint64_t entries = *entries_io;
@@ -377,11 +528,11 @@ static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_con
         else
             f->next = entry_last + 1;
 
-        switch (vi_pt_step(ctx, cfg, f->table, level, iova, &st)) {
+        switch (vi_pt_step(ctx, cfg, f->table, level, iova, &st, &nest)) {
         case VI_STEP_SKIP:
             break;
         case VI_STEP_FAULT:
-            vi_report_bad(bad, opaque, st.reason, st.code, entry_first, st.gpa, level);
+            vi_report_bad(bad, opaque, st.reason, st.code, entry_first, st.gpa, st.s2 ? nest.fault.level : level);
             break;
         case VI_STEP_DESCEND: {
             /* With skipped levels the child only covers the low part. */
@@ -414,6 +565,31 @@ static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_con
                 f->done = true;
             else
                 f->next = plast + 1;
+            if (s2) {
+                struct vi_compose c = {.leaf_fn = leaf_fn,
+                                       .bad = bad,
+                                       .opaque = opaque,
+                                       .iova0 = leaf.iova_first,
+                                       .gpa0 = leaf.addr,
+                                       .lg2 = leaf.page_lg2,
+                                       .level = leaf.level,
+                                       .perm = leaf.perm,
+                                       .resume = leaf.iova_first};
+                uint64_t res2 = leaf.addr;
+                r = vi_pt_walk_range_nested(ctx, s2, NULL, leaf.addr, leaf.addr + (leaf.iova_last - leaf.iova_first),
+                                            vi_compose_leaf, vi_compose_bad, &c, &res2);
+                if (r == VIOMMU_EBUDGET) {
+                    *resume = leaf.iova_first + (res2 - leaf.addr);
+                    ret = r;
+                    break;
+                }
+                if (r) {
+                    *resume = c.resume;
+                    ret = r;
+                    sp = 0;
+                }
+                break;
+            }
             r = leaf_fn(opaque, &leaf);
             if (r) {
                 *resume = leaf.iova_last == UINT64_MAX ? UINT64_MAX : leaf.iova_last + 1;
@@ -431,10 +607,17 @@ static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_con
 int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
                         viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
 {
+    return vi_pt_walk_range_nested(ctx, cfg, NULL, first, last, leaf_fn, bad, opaque, resume);
+}
+
+int vi_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                            const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
+                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
+{
     uint64_t entries = 0, lo_last, hi_first;
     int r;
 
-    if (!ctx || !leaf_fn || !vi_pt_config_valid(cfg))
+    if (!ctx || !leaf_fn || !vi_pt_config_valid(cfg) || (s2 && !vi_pt_config_valid(s2)))
         return VIOMMU_EINVAL;
     if (first > last)
         return VIOMMU_ERANGE;
@@ -449,13 +632,13 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
         hi_first = ~lo_last;
     }
     if (first <= lo_last) {
-        r = vi_pt_walk_segment(ctx, cfg, first, last < lo_last ? last : lo_last, leaf_fn, bad, opaque, resume,
+        r = vi_pt_walk_segment(ctx, cfg, s2, first, last < lo_last ? last : lo_last, leaf_fn, bad, opaque, resume,
                                &entries);
         if (r)
             return r;
     }
     if (hi_first != UINT64_MAX && last >= hi_first)
-        return vi_pt_walk_segment(ctx, cfg, first > hi_first ? first : hi_first, last, leaf_fn, bad, opaque,
+        return vi_pt_walk_segment(ctx, cfg, s2, first > hi_first ? first : hi_first, last, leaf_fn, bad, opaque,
                                   resume, &entries);
     return 0;
 }

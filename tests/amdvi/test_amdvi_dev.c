@@ -132,7 +132,9 @@ END_TEST
 START_TEST(reg_control_exclusion_readback_and_raz)
 {
     struct guest g;
+    g_cfg_flags = VIOMMU_AMDVI_F_NO_GUEST_TABLES; /* GTSup (and GTEn) not advertised */
     g_init(&g, 6, 0, 0);
+    g_cfg_flags = 0;
     /* Control: implemented bits kept, not-advertised ones (PPR, GT, GA, XT...) RAZ */
     g_mmio_w(&g, 0x18, ~UINT64_C(0));
     ck_assert_uint_eq(g_mmio_r(&g, 0x18), 0x1fffu);
@@ -695,10 +697,16 @@ START_TEST(resolve_hw_parameters)
     hw.size = offsetof(struct viommu_amdvi_hw, efr_features);
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
     hw.size = sizeof(hw);
-    r.size = sizeof(r) - 1;
+    r.size = offsetof(struct viommu_amdvi_resolution_v2, host_pt) - 1;
     r.mode = 77;
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), VIOMMU_ESIZE);
     ck_assert_uint_eq(r.mode, 77);
+    /* the first version of the struct (without host_pt) is written up to its size */
+    r.size = offsetof(struct viommu_amdvi_resolution_v2, host_pt);
+    memset(&r.host_pt, 0xAB, sizeof(r.host_pt));
+    ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, &r), 0);
+    ck_assert_uint_ne(r.mode, 77);
+    ck_assert_uint_eq(r.host_pt.top_level, 0xAB);
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, NULL, g.devtab, 1, &r), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, 1, NULL), VIOMMU_EINVAL);
     /* The 0.1 entry point agrees with v2 (its levels 0 = translation off). */
@@ -865,8 +873,8 @@ START_TEST(ivrs_layout_and_checksum)
                                      {.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x0100, .devid_last = 0x01ff}};
     size_t len = 0;
     ck_assert_int_eq(viommu_amdvi_build_ivrs(g.dev, devs, 2, NULL, NULL, &len), VIOMMU_ESIZE);
-    ck_assert_uint_eq(len, 48 + 24 + 4 + 8);
-    uint8_t buf[128];
+    ck_assert_uint_eq(len, 48 + 24 + 4 + 8 + 40 + 4 + 8);
+    uint8_t buf[256];
     ck_assert_int_eq(viommu_amdvi_build_ivrs(g.dev, devs, 2, NULL, buf, &len), 0);
     uint8_t sum = 0;
     for (size_t i = 0; i < len; i++)
@@ -878,9 +886,37 @@ START_TEST(ivrs_layout_and_checksum)
     ck_assert_uint_eq(buf[48 + 24], 0x02);
     ck_assert_uint_eq(buf[48 + 28], 0x03);
     ck_assert_uint_eq(buf[48 + 32], 0x04);
+    /* IVinfo EFRSup, and the IVHD 11h after the 10h: same IOMMU, same
+     * entries, the EFR register's image at offset 24. */
+    ck_assert_uint_eq(buf[36] & 1, 1);
+    const uint8_t *h = buf + 48 + 36;
+    ck_assert_uint_eq(h[0], 0x11);
+    ck_assert_uint_eq(h[2] | h[3] << 8, 40 + 12);
+    ck_assert_uint_eq(h[4] | h[5] << 8, 0x0002);
+    uint64_t efr = 0;
+    for (unsigned i = 0; i < 8; i++)
+        efr |= (uint64_t)h[24 + i] << (8 * i);
+    ck_assert_uint_eq(efr, g_mmio_r(&g, 0x30));
+    ck_assert(efr & (1u << 4)); /* GTSup: what Linux's pgtbl_v2 looks for early */
+    ck_assert_int_eq(memcmp(h + 40, buf + 48 + 24, 12), 0);
     ck_assert_int_eq(viommu_amdvi_build_ivrs(g.dev, devs, 2, NULL, buf, &(size_t){10}), VIOMMU_ESIZE);
     devs[1].devid_last = 0;
     ck_assert_int_eq(viommu_amdvi_build_ivrs(g.dev, devs, 2, NULL, buf, &len), VIOMMU_EINVAL);
+    g_fini(&g);
+    /* VIOMMU_AMDVI_F_IVRS_TYPE10: the table of 0.1 (type 10h only, no EFRSup). */
+    g_cfg_flags = VIOMMU_AMDVI_F_IVRS_TYPE10;
+    g_init(&g, 6, EFR_ALL, 0);
+    g_cfg_flags = 0;
+    devs[1].devid_last = 0x01ff;
+    len = sizeof(buf);
+    ck_assert_int_eq(viommu_amdvi_build_ivrs(g.dev, devs, 2, NULL, buf, &len), 0);
+    ck_assert_uint_eq(len, 48 + 24 + 4 + 8);
+    ck_assert_uint_eq(buf[36] & 1, 0);
+    ck_assert_uint_eq(buf[48], 0x10);
+    uint8_t sum2 = 0;
+    for (size_t i = 0; i < len; i++)
+        sum2 = (uint8_t)(sum2 + buf[i]);
+    ck_assert_uint_eq(sum2, 0);
     g_fini(&g);
 }
 END_TEST

@@ -476,7 +476,7 @@ START_TEST(ivrs_special_devices)
     uint8_t buf[256];
     size_t len = sizeof(buf);
     ck_assert_int_eq(viommu_amdvi_build_ivrs(f.g.dev, devs, 3, NULL, buf, &len), 0);
-    ck_assert_uint_eq(len, 48 + 24 + 4 + 8 + 8);
+    ck_assert_uint_eq(len, 48 + 24 + 4 + 8 + 8 + 40 + 4 + 8 + 8); /* IVHD 10h and 11h */
     const uint8_t *h = buf + 48;
     uint32_t feat = (uint32_t)h[20] | (uint32_t)h[21] << 8;
     ck_assert_uint_eq(feat & 0x61, 0x61); /* XTSup | IASup | GASup */

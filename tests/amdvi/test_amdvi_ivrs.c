@@ -34,7 +34,7 @@ int main(void)
     struct viommu_ivrs_dev devs[] = {{.kind = VIOMMU_IVRS_DEV_SELECT, .devid = 0x0010},
                                      {.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x0100, .devid_last = 0x01ff},
                                      {.kind = VIOMMU_IVRS_DEV_IOAPIC, .devid = 0x00a0, .handle = 0x21}};
-    uint8_t buf[128];
+    uint8_t buf[256];
     size_t len = sizeof(buf);
     if (viommu_amdvi_build_ivrs(dev, devs, 3, NULL, buf, &len))
         return fail("build");
@@ -59,8 +59,9 @@ int main(void)
     dsl[n] = 0;
     fclose(fp);
     static const char *const want[] = {"[I/O Virtualization Reporting Structure]",
-                                       "Table Length : 0000005C",
+                                       "Table Length : 00000098",
                                        "Subtable Type : 10",
+                                       "Subtable Type : 11",
                                        "DeviceId : 0002",
                                        "Capability Offset : 0040",
                                        "Base Address : 00000000FD200000",

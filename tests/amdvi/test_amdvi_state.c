@@ -216,9 +216,9 @@ START_TEST(amdvi_restore_rejects_bad_blobs)
     hb_patch_byte(&hb, 8, 2);
     hb_patch_byte(&hb, 12, VI_STATE_KIND_VTD);
     /* Out-of-range register value with a valid CRC: Control (REGS payload
-     * starts after header 32 + CONFIG 8+15 + REGS header 8; Control follows
-     * six u32 and three u64). */
-    size_t ctrl = 32 + 8 + 15 + 8 + 6 * 4 + 3 * 8;
+     * starts after header 32 + CONFIG 8+16 (15 in 0.1, then the flags
+     * byte) + REGS header 8; Control follows six u32 and three u64). */
+    size_t ctrl = 32 + 8 + 16 + 8 + 6 * 4 + 3 * 8;
     memcpy(bad, blob, len);
     ck_assert_uint_eq(bad[ctrl] & 1u, 1u); /* sanity: IommuEn of the source */
     bad[ctrl + 7] = 0x80;                  /* bit 63: not a Control bit we keep */
@@ -263,6 +263,62 @@ START_TEST(amdvi_restore_rejects_bad_blobs)
 }
 END_TEST
 
+/* 0.2 appends the device's configuration flags to CONFIG: a blob from an
+ * instance with IotlbSup does not restore into one without; a 0.1 blob
+ * (CONFIG without them) still restores. */
+START_TEST(amdvi_state_config_flags)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .bdf = 0x0002, .cap_offset = 0x40, .dma_remap = 1,
+                                      .mmio_base = G_MMIO_BASE, .flags = VIOMMU_AMDVI_F_IOTLB};
+    struct viommu_amdvi *a, *b, *c;
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &a), 0);
+    cfg.flags = 0;
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &b), 0);
+    size_t len;
+    uint8_t *blob = save(a, &len);
+    ck_assert_int_eq(viommu_amdvi_restore(b, blob, len), VIOMMU_EFORMAT);
+    cfg.flags = VIOMMU_AMDVI_F_IOTLB;
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &c), 0);
+    ck_assert_int_eq(viommu_amdvi_restore(c, blob, len), 0);
+    free(blob);
+    /* A 0.1 blob: CONFIG ends after the segment. */
+    uint64_t efr = 0;
+    ck_assert_int_eq(viommu_amdvi_mmio_read(b, 0x30, 8, &efr), 0);
+    uint8_t old[256];
+    struct vi_state_w w;
+    vi_state_w_init(&w, old, sizeof(old), VI_STATE_KIND_AMDVI);
+    vi_state_w_begin(&w, 1, VI_STATE_SEC_CRITICAL);
+    vi_state_w_u64(&w, efr);
+    vi_state_w_u8(&w, 6);
+    vi_state_w_u8(&w, 48);
+    vi_state_w_u8(&w, 64);
+    vi_state_w_u8(&w, 0x40);
+    vi_state_w_u8(&w, 0);
+    vi_state_w_u16(&w, 0);
+    vi_state_w_begin(&w, 2, VI_STATE_SEC_CRITICAL);
+    vi_state_w_u32(&w, (uint32_t)G_MMIO_BASE);
+    vi_state_w_u32(&w, (uint32_t)(G_MMIO_BASE >> 32));
+    for (unsigned i = 0; i < 4; i++)
+        vi_state_w_u32(&w, 0);
+    for (unsigned i = 0; i < 11; i++)
+        vi_state_w_u64(&w, 0);
+    vi_state_w_end(&w);
+    size_t olen = 0;
+    ck_assert_int_eq(vi_state_w_finish(&w, &olen), 0);
+    ck_assert_int_eq(viommu_amdvi_restore(b, old, olen), 0);
+    ck_assert_int_eq(viommu_amdvi_restore(c, old, olen), 0); /* flags absent: not checked */
+    ck_assert_int_eq(viommu_amdvi_destroy(a), 0);
+    ck_assert_int_eq(viommu_amdvi_destroy(b), 0);
+    ck_assert_int_eq(viommu_amdvi_destroy(c), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    th_fini(&th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_state");
@@ -270,6 +326,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, amdvi_save_restore_roundtrip);
     tcase_add_test(tc, amdvi_restore_rejects_bad_blobs);
+    tcase_add_test(tc, amdvi_state_config_flags);
     suite_add_tcase(s, tc);
     return s;
 }

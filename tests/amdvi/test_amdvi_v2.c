@@ -140,11 +140,64 @@ START_TEST(efr_advertises_guest_tables)
 }
 END_TEST
 
+/* Since 0.2 the unit advertises guest tables unless told otherwise: a
+ * configuration without GTSup gets VIOMMU_AMDVI_EFR_V2, the opt-out flag
+ * gives the old EFR, and GTSup with chosen fields gives exactly those. */
+START_TEST(default_config_advertises_guest_tables)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t efr = g_mmio_r(&g, 0x30);
+    ck_assert(efr & (1u << 4));                     /* GTSup */
+    ck_assert(efr & (1u << 3));                     /* NXSup */
+    ck_assert(efr & (UINT64_C(1) << 48));           /* GIoSup */
+    ck_assert_uint_eq((efr >> 12) & 3, 1);          /* GATS: 5-level */
+    ck_assert_uint_ge((efr >> 14) & 3, 1);          /* GLXSup */
+    ck_assert_uint_ge((efr >> 32) & 0x1F, 10);      /* at least 11 PASID bits */
+    /* Control.GTEn (bit 48, Linux's iommu_enable_gt()) reads back. */
+    g_mmio_w(&g, 0x18, g_mmio_r(&g, 0x18) | (UINT64_C(1) << 48));
+    ck_assert(g_mmio_r(&g, 0x18) & (UINT64_C(1) << 48));
+    g_fini(&g);
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
+    efr = g_mmio_r(&g, 0x30);
+    ck_assert(efr & (1u << 6));
+    ck_assert(efr & (1u << 4));
+    g_fini(&g);
+    g_cfg_flags = VIOMMU_AMDVI_F_NO_GUEST_TABLES;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
+    g_cfg_flags = 0;
+    efr = g_mmio_r(&g, 0x30);
+    ck_assert_uint_eq(efr & ((1u << 4) | (1u << 3) | (UINT64_C(1) << 48) | (UINT64_C(0xF) << 12) |
+                             (UINT64_C(0x1F) << 32)),
+                      0);
+    g_fini(&g);
+    /* GTSup alone: no GIoSup, 4-level guest tables only, one GCR3 level, 1 PASID bit. */
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_GTSUP, 0);
+    efr = g_mmio_r(&g, 0x30);
+    ck_assert(efr & (1u << 4));
+    ck_assert_uint_eq(efr & ((UINT64_C(1) << 48) | (UINT64_C(0xF) << 12) | (UINT64_C(0x1F) << 32)), 0);
+    g_fini(&g);
+}
+END_TEST
+
+/* Regression: VIOMMU_AMDVI_EFR_ALL advertised PASmax 31 (32 PASID bits);
+ * PASIDs have 20 bits, and Linux computes 1 << (PASmax + 1) in an int. */
+START_TEST(pasmax_is_clamped_to_20_bits)
+{
+    struct guest g;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_ALL, 0);
+    ck_assert_uint_eq((g_mmio_r(&g, 0x30) >> 32) & 0x1F, 19);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(gv_without_gtsup_is_illegal)
 {
     struct guest g;
     uint32_t ev[4];
+    g_cfg_flags = VIOMMU_AMDVI_F_NO_GUEST_TABLES;
     g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
+    g_cfg_flags = 0;
     set_v2_dte(&g, gcr3_table(&g, 0, 0x200000, NULL), 0, 0, true, 0, 0);
     ck_assert_int_eq(tr(get_as(&g), 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
     ck_assert(g_event(&g, ev));
@@ -350,7 +403,9 @@ START_TEST(gv_with_v1_and_nested_giov)
     struct viommu_as *as = get_as(&g);
     ck_assert_int_eq(tr(as, 0x4000, VIOMMU_PERM_READ, &pa), 0);
     ck_assert_uint_eq(pa, 0xAB000);
-    /* GIoV with Mode != 0 (v2 nested over v1) is not implemented: blocked. */
+    /* GIoV with Mode != 0: v2 nested over v1, which does not map the GCR3
+     * table's guest-physical page here: IO_PAGE_FAULT (test_amdvi_nested.c
+     * covers nesting). */
     set_v2_dte(&g, gcr3, 0, 0, true, 3, v1);
     ck_assert_int_eq(tr(as, 0x4000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
     ck_assert(g_event(&g, ev));
@@ -384,11 +439,303 @@ START_TEST(saved_state_keeps_guest_tables)
 }
 END_TEST
 
+/* ---- requests with PASID ---------------------------------------------- */
+
+#define EVF_NX (1u << 17)
+#define XD (UINT64_C(1) << 63)
+
+/* Point `pasid` of the GCR3 table at `root` (glx + 1 levels) to `cr3`
+ * (0 = invalid), allocating intermediate tables. Returns the entry's GPA. */
+static uint64_t gcr3_set(struct guest *g, uint64_t root, unsigned glx, uint32_t pasid, uint64_t cr3)
+{
+    uint64_t t = root;
+    for (unsigned l = glx; l > 0; l--) {
+        uint64_t e = t + 8 * ((pasid >> (9 * l)) & 511);
+        uint64_t v = th_r64(&g->th, e);
+        if (!(v & 1)) {
+            v = th_alloc_pages(&g->th, 1) | 1;
+            th_w64(&g->th, e, v);
+        }
+        t = v & ~UINT64_C(0xfff);
+    }
+    uint64_t e = t + 8 * (pasid & 511);
+    th_w64(&g->th, e, cr3 ? (cr3 | 1) : 0);
+    return e;
+}
+
+static struct viommu_as *get_as_pasid(struct guest *g, uint32_t pasid)
+{
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g->dev, DEVID, pasid, &as), 0);
+    return as;
+}
+
+static uint32_t ev_pasid(const uint32_t ev[4])
+{
+    return (ev[0] & 0xF0000u) | (ev[1] & 0xFFFFu);
+}
+
+START_TEST(pasid_spaces_walk_gcr3_by_pasid)
+{
+    struct guest g;
+    struct gpt a, b, c;
+    uint64_t pa;
+    uint32_t ev[4];
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&a, &g, 4);
+    gpt_init(&b, &g, 4);
+    gpt_init(&c, &g, 4);
+    th_w64(&g.th, gpt_slot(&a, 0x1000, 0), 0xA00000 | P | RW | US);
+    th_w64(&g.th, gpt_slot(&b, 0x1000, 0), 0xB00000 | P | RW | US);
+    th_w64(&g.th, gpt_slot(&c, 0x1000, 0), 0xC00000 | P | RW | US);
+    uint64_t root = th_alloc_pages(&g.th, 1);
+    gcr3_set(&g, root, 1, 0, a.root);
+    gcr3_set(&g, root, 1, 1, b.root);
+    gcr3_set(&g, root, 1, 0x2A5, c.root); /* index 1 at level 1 */
+    set_v2_dte(&g, root, 1, 0, false, 0, 0);
+    ck_assert_int_eq(tr(get_as_pasid(&g, 0), 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xA00000);
+    ck_assert_int_eq(tr(get_as_pasid(&g, 1), 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xB00000);
+    ck_assert_int_eq(tr(get_as_pasid(&g, 0x2A5), 0x1010, VIOMMU_PERM_WRITE, &pa), 0);
+    ck_assert_uint_eq(pa, 0xC00010);
+    ck_assert_uint_eq(th_r64(&g.th, gpt_slot(&c, 0x1000, 0)) & (A | D), A | D);
+    /* Without GIoV, requests without PASID do not use PASID 0 (Mode 0: IR/IW passthrough). */
+    ck_assert_int_eq(tr(get_as(&g), 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0x1000);
+    /* get_as_pasid(NONE) is get_as; PASIDs above 20 bits are refused. */
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEVID, VIOMMU_PASID_NONE, &as), 0);
+    ck_assert_ptr_eq(as, get_as(&g));
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEVID, 1u << 20, &as), VIOMMU_EINVAL);
+    /* A PASID whose GCR3 entry is invalid: IO_PAGE_FAULT, GN, the PASID. */
+    ck_assert_int_eq(tr(get_as_pasid(&g, 0x3FF07), 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(ev[1] & EVF_GN, EVF_GN);
+    ck_assert_uint_eq(ev[0] & 0xFFFF, DEVID);
+    ck_assert_uint_eq(ev_pasid(ev), 0x3FF07 & 0xFFFFF);
+    g_fini(&g);
+}
+END_TEST
+
+/* A PASID beyond what the GCR3 table indexes (GLX 0: 9 bits) or beyond
+ * PASmax (16 bits with VIOMMU_AMDVI_EFR_V2) faults, whatever the table holds. */
+START_TEST(pasid_bounds_glx_and_pasmax)
+{
+    struct guest g;
+    struct gpt a;
+    uint32_t ev[4];
+    uint64_t pa;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&a, &g, 4);
+    th_w64(&g.th, gpt_slot(&a, 0x1000, 0), 0xA00000 | P | RW | US);
+    uint64_t root = th_alloc_pages(&g.th, 1);
+    gcr3_set(&g, root, 0, 0x5, a.root);
+    set_v2_dte(&g, root, 0, 0, false, 0, 0);
+    ck_assert_int_eq(tr(get_as_pasid(&g, 0x5), 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    /* 0x205 would alias entry 5 if the upper bits were dropped. */
+    ck_assert_int_eq(tr(get_as_pasid(&g, 0x205), 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    ck_assert_uint_eq(ev_pasid(ev), 0x205);
+    /* GLX 1 indexes 18 bits, PASmax allows 16: PASID 0x10005 faults. */
+    uint64_t root2 = th_alloc_pages(&g.th, 1);
+    gcr3_set(&g, root2, 1, 0x10005, a.root);
+    gcr3_set(&g, root2, 1, 0x5, a.root);
+    set_v2_dte(&g, root2, 1, 0, false, 0, 0);
+    ck_assert_int_eq(tr(get_as_pasid(&g, 0x5), 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_int_eq(tr(get_as_pasid(&g, 0x10005), 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_pasid(ev), 0x10005);
+    ck_assert_uint_eq(ev[0] & 0xF0000u, 0x10000u);
+    g_fini(&g);
+}
+END_TEST
+
+/* Requests with PASID carry privilege and execute: a supervisor page serves
+ * privileged requests only, XD refuses fetches (NX flag), and without NXSup
+ * execute is not checked. GV = 0 aborts requests with PASID. */
+START_TEST(pasid_privilege_and_execute)
+{
+    struct guest g;
+    struct gpt a;
+    uint32_t ev[4];
+    uint64_t pa;
+    struct viommu_translation t;
+    for (int nx = 1; nx >= 0; nx--) {
+        g_init(&g, 6, nx ? VIOMMU_AMDVI_EFR_V2 : (VIOMMU_AMDVI_EFR_V2 & ~VIOMMU_AMDVI_EFR_NXSUP), 0);
+        gpt_init(&a, &g, 4);
+        th_w64(&g.th, gpt_slot(&a, 0x1000, 0), 0xA00000 | P | RW);      /* supervisor */
+        th_w64(&g.th, gpt_slot(&a, 0x2000, 0), 0xA01000 | P | RW | US | XD); /* user, no-execute */
+        uint64_t root = th_alloc_pages(&g.th, 1);
+        gcr3_set(&g, root, 0, 3, a.root);
+        set_v2_dte(&g, root, 0, 0, false, 0, 0);
+        struct viommu_as *as = get_as_pasid(&g, 3);
+        ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ | VIOMMU_PERM_PRIV, &pa), 0);
+        ck_assert_uint_eq(pa, 0xA00000);
+        ck_assert_int_eq(tr(as, 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+        ck_assert(g_event(&g, ev));
+        ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_US | EVF_PR), EVF_GN | EVF_US | EVF_PR);
+        ck_assert_uint_eq(ev_pasid(ev), 3);
+        /* A privileged write to a read-only page faults (no WP = 0 mode). */
+        th_w64(&g.th, gpt_slot(&a, 0x3000, 0), 0xA02000 | P | US);
+        ck_assert_int_eq(tr(as, 0x3000, VIOMMU_PERM_WRITE | VIOMMU_PERM_PRIV, NULL), VIOMMU_EFAULT);
+        ck_assert(g_event(&g, ev));
+        ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_US | EVF_PR | EVF_RW), EVF_GN | EVF_PR | EVF_RW);
+        int r = viommu_as_translate(as, 0x2000, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &t, NULL);
+        if (nx) {
+            ck_assert_int_eq(r, VIOMMU_EFAULT);
+            ck_assert(g_event(&g, ev));
+            ck_assert_uint_eq(ev[1] & (EVF_GN | EVF_NX | EVF_US), EVF_GN | EVF_NX | EVF_US);
+        } else {
+            ck_assert_int_eq(r, 0);
+            ck_assert(!g_event(&g, ev));
+        }
+        /* GV = 0: a request with PASID is aborted. */
+        g_dte_translate(&g, DEVID, 0, 0, DOM, VIOMMU_PERM_RW);
+        ck_assert_int_eq(tr(as, 0x2000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+        ck_assert(g_event(&g, ev));
+        ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+        ck_assert_uint_eq(ev[1] & EVF_GN, EVF_GN);
+        g_fini(&g);
+    }
+}
+END_TEST
+
+struct evlog {
+    unsigned maps, unmaps, others;
+    uint64_t last_unmap;
+};
+
+static int evlog_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct evlog *l = opaque;
+    (void)as;
+    if (ev->kind == VIOMMU_EVENT_MAP)
+        l->maps++;
+    else if (ev->kind == VIOMMU_EVENT_UNMAP) {
+        l->unmaps++;
+        l->last_unmap = ev->iova_first;
+    } else
+        l->others++;
+    return 0;
+}
+
+static struct viommu_notifier *watch(struct viommu_as *as, struct evlog *l)
+{
+    struct viommu_notifier *n;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
+                                        .fn = evlog_fn, .opaque = l};
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    return n;
+}
+
+/* INVALIDATE_IOMMU_PAGES with GN and a PASID resyncs that PASID's space by
+ * diff and leaves the other PASIDs' spaces alone. */
+START_TEST(gn_invalidation_resyncs_one_pasid)
+{
+    struct guest g;
+    struct gpt a, b;
+    uint64_t pa;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    gpt_init(&a, &g, 4);
+    gpt_init(&b, &g, 4);
+    th_w64(&g.th, gpt_slot(&a, 0x1000, 0), 0xA00000 | P | RW | US);
+    th_w64(&g.th, gpt_slot(&b, 0x1000, 0), 0xB00000 | P | RW | US);
+    uint64_t root = th_alloc_pages(&g.th, 1);
+    gcr3_set(&g, root, 0, 5, a.root);
+    gcr3_set(&g, root, 0, 6, b.root);
+    set_v2_dte(&g, root, 0, 0, false, 0, 0);
+    struct evlog l5 = {0}, l6 = {0};
+    struct viommu_as *as5 = get_as_pasid(&g, 5), *as6 = get_as_pasid(&g, 6);
+    watch(as5, &l5);
+    watch(as6, &l6);
+    ck_assert_uint_eq(l5.maps, 1);
+    ck_assert_uint_eq(l6.maps, 1);
+    /* The guest adds a page to PASID 5 and removes the one of PASID 6, then
+     * flushes PASID 5 only: only PASID 5's space hears of it. */
+    th_w64(&g.th, gpt_slot(&a, 0x3000, 0), 0xA03000 | P | RW | US);
+    th_w64(&g.th, gpt_slot(&b, 0x1000, 0), 0);
+    inv_pages_gn(&g, 5, 0x3000);
+    ck_assert_uint_eq(l5.maps, 2);
+    ck_assert_uint_eq(l6.unmaps, 0);
+    ck_assert_int_eq(tr(as5, 0x3000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xA03000);
+    /* Now PASID 6: its space drops the page; PASID 5 keeps both. */
+    inv_pages_gn(&g, 6, 0x1000);
+    ck_assert_uint_eq(l6.unmaps, 1);
+    ck_assert_uint_eq(l6.last_unmap, 0x1000);
+    ck_assert_uint_eq(l5.unmaps, 0);
+    /* The guest repoints PASID 5 at PASID 6's (now empty) tables: a GN flush
+     * of PASID 5 re-reads the GCR3 entry and unmaps by diff. */
+    gcr3_set(&g, root, 0, 5, b.root);
+    inv_pages_gn(&g, 5, 0);
+    ck_assert_uint_eq(l5.unmaps, 2);
+    ck_assert_int_eq(tr(as5, 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    g_fini(&g);
+}
+END_TEST
+
+struct devtlb {
+    unsigned n;
+    uint32_t pasid;
+};
+
+static int devtlb_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct devtlb *d = opaque;
+    (void)as;
+    if (ev->kind == VIOMMU_EVENT_DEVIOTLB) {
+        d->n++;
+        d->pasid = ev->mode;
+    }
+    return 0;
+}
+
+/* INVALIDATE_IOTLB_PAGES with GN reaches the (DeviceID, PASID) space. */
+START_TEST(iotlb_invalidation_with_pasid)
+{
+    struct guest g;
+    g_cfg_flags = VIOMMU_AMDVI_F_IOTLB;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    g_cfg_flags = 0;
+    uint64_t root = th_alloc_pages(&g.th, 1);
+    set_v2_dte(&g, root, 0, 0, false, 0, 0);
+    /* I = 1 (DTE bit 96) */
+    uint64_t a = g.devtab + (uint64_t)DEVID * 32;
+    th_w64(&g.th, a + 8, th_r64(&g.th, a + 8) | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEVID);
+    struct devtlb d0 = {0}, d9 = {0};
+    struct viommu_notifier *n;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_DEVIOTLB,
+                                        .fn = devtlb_fn, .opaque = &d0};
+    ck_assert_int_eq(viommu_notifier_register(get_as(&g), &nc, &n), 0);
+    nc.opaque = &d9;
+    ck_assert_int_eq(viommu_notifier_register(get_as_pasid(&g, 9), &nc, &n), 0);
+    /* INVALIDATE_IOTLB_PAGES: PASID[15:8] in dword0 23:16, PASID[7:0] in dword1 23:16, GN in dword2 bit 2. */
+    g_cmd(&g, DEVID, (4u << 28) | (9u << 16), 0x4000 | 4u, 0, true);
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(d9.n, 1);
+    ck_assert_uint_eq(d9.pasid, 9);
+    ck_assert_uint_eq(d0.n, 0);
+    /* Without GN: the device's space. */
+    g_cmd(&g, DEVID, 4u << 28, 0x4000, 0, true);
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(d0.n, 1);
+    ck_assert_uint_eq(d9.n, 1);
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_v2");
     TCase *t = tcase_create("v2");
     tcase_add_test(t, efr_advertises_guest_tables);
+    tcase_add_test(t, default_config_advertises_guest_tables);
+    tcase_add_test(t, pasmax_is_clamped_to_20_bits);
     tcase_add_test(t, gv_without_gtsup_is_illegal);
     tcase_add_loop_test(t, giov_walks_pasid0_guest_tables, 0, 2);
     tcase_add_test(t, resolve_v2_takes_efr_features);
@@ -398,6 +745,11 @@ static Suite *suite(void)
     tcase_add_test(t, gn_invalidation_rereads_gcr3);
     tcase_add_test(t, gv_with_v1_and_nested_giov);
     tcase_add_test(t, saved_state_keeps_guest_tables);
+    tcase_add_test(t, pasid_spaces_walk_gcr3_by_pasid);
+    tcase_add_test(t, pasid_bounds_glx_and_pasmax);
+    tcase_add_test(t, pasid_privilege_and_execute);
+    tcase_add_test(t, gn_invalidation_resyncs_one_pasid);
+    tcase_add_test(t, iotlb_invalidation_with_pasid);
     suite_add_tcase(s, t);
     return s;
 }

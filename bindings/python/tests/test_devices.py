@@ -322,6 +322,26 @@ class AmdviTest(unittest.TestCase):
         d.set_page_response_fn(None)
         self.assertEqual(d.stats().ppr_completions, 1)
 
+    def test_pasid_space_walks_gcr3_table(self):
+        d, ram = self.dev, self.ram
+        d.mmio_write(0x00, 8, self.DEVTAB)
+        d.mmio_write(0x18, 8, 1)                                           # IommuEn
+        # GCR3 table (GLX 0) at 0x300000: PASID 5 -> 4-level x86 tables at 0x301000.
+        gcr3, l4, l3, l2, l1 = 0x300000, 0x301000, 0x302000, 0x303000, 0x304000
+        w64(ram, gcr3 + 5 * 8, l4 | 1)
+        for a, b in ((l4, l3), (l3, l2), (l2, l1)):
+            w64(ram, a, b | 7)                                            # P, R/W, U/S
+        w64(ram, l1 + 8, 0x6000 | 7)                                       # 0x1000 -> 0x6000
+        q0 = 3 | (3 << 61) | (1 << 55) | (((gcr3 >> 12) & 7) << 58)       # V, TV, IR/IW, GV
+        w64(ram, self.DEVTAB + 0x10 * 32 + 8, 1 | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43))
+        w64(ram, self.DEVTAB + 0x10 * 32, q0)
+        sp = d.address_space(0x10, pasid=5)
+        self.assertIsNot(sp, None)
+        t = sp.translate(0x1234, v.Perm.READ)
+        self.assertEqual(t.addr | (0x1234 & t.addr_mask), 0x6234)
+        with self.assertRaises(v.TranslationFault):
+            d.address_space(0x10, pasid=6).translate(0x1234, v.Perm.READ)
+
     def test_ivrs_and_cap_block(self):
         tbl = self.dev.build_ivrs([v.IvrsDev(kind=v.IvrsDevKind.RANGE, devid=0, devid_last=0xFF)])
         self.assertEqual(tbl[:4], b"IVRS")

@@ -53,6 +53,7 @@ pub const VIOMMU_FAULT_BAD_ENTRY: u32 = 5;
 pub const VIOMMU_FAULT_READ_FAILED: u32 = 6;
 pub const VIOMMU_FAULT_UPDATE_FAILED: u32 = 7;
 pub const VIOMMU_FAULT_F_FPD: u32 = 1 << 0;
+pub const VIOMMU_FAULT_F_HOST: u32 = 1 << 1;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -816,6 +817,7 @@ pub struct viommu_amdvi_resolution_v2 {
     pub dte_gpa: u64,
     pub dte: [u64; 4],
     pub pt: viommu_pt_config,
+    pub host_pt: viommu_pt_config,
 }
 
 #[repr(C)]
@@ -1149,6 +1151,8 @@ extern "C" {
     pub fn viommu_amdvi_mmio_write(dev: *mut viommu_amdvi, off: u64, size: c_uint, val: u64) -> c_int;
     pub fn viommu_amdvi_process(dev: *mut viommu_amdvi) -> c_int;
     pub fn viommu_amdvi_get_as(dev: *mut viommu_amdvi, devid: u16, out: *mut *mut viommu_as) -> c_int;
+    pub fn viommu_amdvi_get_as_pasid(dev: *mut viommu_amdvi, devid: u16, pasid: u32, out: *mut *mut viommu_as)
+        -> c_int;
     pub fn viommu_amdvi_reset(dev: *mut viommu_amdvi) -> c_int;
     pub fn viommu_amdvi_save(dev: *mut viommu_amdvi, buf: *mut c_void, len: *mut usize) -> c_int;
     pub fn viommu_amdvi_restore(dev: *mut viommu_amdvi, buf: *const c_void, len: usize) -> c_int;

@@ -713,6 +713,14 @@ impl<'c> Amdvi<'c> {
         Ok(AddressSpace::borrowed(raw))
     }
 
+    /// Address space of DeviceID `devid`'s requests with PASID `pasid`
+    /// (guest tables through the DTE's GCR3 table).
+    pub fn address_space_pasid(&self, devid: u16, pasid: u32) -> Result<AddressSpace<'_>> {
+        let mut raw = ptr::null_mut();
+        check(unsafe { sys::viommu_amdvi_get_as_pasid(self.raw, devid, pasid, &mut raw) })?;
+        Ok(AddressSpace::borrowed(raw))
+    }
+
     /// Reset.
     pub fn reset(&self) -> Result<()> {
         check(unsafe { sys::viommu_amdvi_reset(self.raw) }).map(|_| ())
@@ -819,6 +827,7 @@ pub fn amdvi_resolve_v2<C: RawContext>(
         dte_gpa: 0,
         dte: [0; 4],
         pt: empty_pt_config(),
+        host_pt: empty_pt_config(),
     };
     check(unsafe { sys::viommu_amdvi_resolve_v2(ctx.raw_ctx(), &hw, devtab_reg, devid, &mut out) })?;
     Ok(out)

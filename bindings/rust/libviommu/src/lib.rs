@@ -232,6 +232,7 @@ pub mod fault_reason {
 /// `viommu_fault::flags` bits (`enum viommu_fault_flag`).
 pub mod fault_flag {
     pub use libviommu_sys::VIOMMU_FAULT_F_FPD as FPD;
+    pub use libviommu_sys::VIOMMU_FAULT_F_HOST as HOST;
 }
 
 /// Notifier event kinds (bit mask, `enum viommu_event_kind`).

@@ -314,6 +314,17 @@ fn amdvi_mmio_tables_translate_event_log_and_msi() {
 }
 
 #[test]
+fn amdvi_pasid_address_spaces() {
+    let ram = GuestRam::new(1 << 20);
+    let ctx = Context::new(ram.clone()).unwrap();
+    let cfg = AmdviConfig { bdf: 0x0002, cap_offset: 0x40, dma_remap: 1, ..Default::default() };
+    let dev = Amdvi::new(&ctx, &cfg).unwrap();
+    // One space per (DeviceID, PASID); PASIDs have 20 bits.
+    assert!(dev.address_space_pasid(0x10, 5).is_ok());
+    assert!(dev.address_space_pasid(0x10, 1 << 20).is_err());
+}
+
+#[test]
 fn iova_tree_insert_lookup_remove() {
     let mut t = IovaTree::new().unwrap();
     t.insert(0x1000, 0x1fff, 0xa000, Perm::READ).unwrap();
