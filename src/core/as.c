@@ -300,7 +300,7 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
     struct viommu_fault local;
     struct viommu_translation tr = {0};
     unsigned needed;
-    bool per_access, hit;
+    bool per_access, hit, in_hole = false;
     int r;
 
     if (!out || !(access & (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC)) || (access & ~VIOMMU_PERM_ACCESS_ALL))
@@ -326,9 +326,12 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
     if (hit) {
         ctx->stats.iotlb_hits++;
         memset(&local, 0, sizeof(local));
-        if ((tr.perm & needed) == needed && !vi_as_in_hole(as, iova, &tr)) {
-            *out = tr;
-            return 0;
+        if ((tr.perm & needed) == needed) {
+            if (!vi_as_in_hole(as, iova, &tr)) {
+                *out = tr;
+                return 0;
+            }
+            in_hole = true;
         }
         local.reason = VIOMMU_FAULT_PERM;
     } else {
@@ -338,16 +341,19 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
         if (r == 0) {
             if (as->mode == VIOMMU_MODE_TRANSLATED)
                 vi_iotlb_insert(as, &tr);
-            if ((tr.perm & needed) == needed && !vi_as_in_hole(as, iova, &tr)) {
-                *out = tr;
-                return 0;
+            if ((tr.perm & needed) == needed) {
+                if (!vi_as_in_hole(as, iova, &tr)) {
+                    *out = tr;
+                    return 0;
+                }
+                in_hole = true;
             }
             local.reason = VIOMMU_FAULT_PERM;
         } else if (r != VIOMMU_EFAULT) {
             return r;
         }
     }
-    if (local.reason == VIOMMU_FAULT_PERM && (tr.perm & needed) == needed) {
+    if (in_hole) {
         local.reason = VIOMMU_FAULT_ADDR_RANGE; /* the output hole */
         local.code = VIOMMU_PT_CODE_OUTPUT_HOLE;
     }
