@@ -183,7 +183,12 @@ elif [ "$gmode" != fault ]; then
         [ "$(pv maps "$probe")" -gt 0 ] && [ "$(pv unmaps "$probe")" -gt 0 ] || fail "no MAP/UNMAP notifications"
         for k in overlaps unknown_unmaps mismatches; do
             [ "$(pv $k "$probe")" = 0 ] || fail "probe: $k = $(pv $k "$probe")"
-        done ;;
+        done
+        # VT-d / AMD-Vi: the probe's IEC notifier (KVM's route caches) saw
+        # the guest's interrupt-cache invalidations.
+        if [ "$phase" != virtio ]; then
+            [ "$(pv iec_events "$probe")" -gt 0 ] 2>/dev/null || fail "probe: no stale-interrupt-route notification"
+        fi ;;
     bench)
         ios=$(echo "$res" | tr ' ' '\n' | sed -n 's/^ios=//p')
         [ "${ios:-0}" -gt 0 ] 2>/dev/null || fail "the benchmark did no I/O"
