@@ -18,7 +18,7 @@ for t in apt-get apt-cache dpkg-deb cpio gzip xz modinfo python3 cc; do
     command -v $t >/dev/null || skip "$t not installed"
 done
 mkdir -p "$cache/debs"
-inputs=$(cat "$here/guest/init" "$here/guest/randread.c" "$here/fetch-guest.sh" | sha256sum | cut -c1-12)
+inputs=$(cat "$here/guest/init" "$here/guest/randread.c" "$here/guest/irfault.c" "$here/fetch-guest.sh" | sha256sum | cut -c1-12)
 # shellcheck source=integrations/qemu/private-apt.sh
 . "$here/private-apt.sh"
 viommu_apt_setup "${XDG_CACHE_HOME:-$HOME/.cache}/libviommu" || skip "no Debian archive found in /etc/apt sources"
@@ -61,7 +61,10 @@ n=10
 # uio_pci_generic gives the edu device a driver, so its DMA gets configured
 # (VIOT/virtio-iommu only sets up endpoints at driver bind).
 for sym in VIRTIO_IOMMU:drivers/iommu/virtio-iommu VIRTIO_BLK:drivers/block/virtio_blk \
-           UIO:drivers/uio/uio UIO_PCI_GENERIC:drivers/uio/uio_pci_generic; do
+           UIO:drivers/uio/uio UIO_PCI_GENERIC:drivers/uio/uio_pci_generic \
+           IRQ_BYPASS_MANAGER:virt/lib/irqbypass VFIO:drivers/vfio/vfio \
+           VFIO_IOMMU_TYPE1:drivers/vfio/vfio_iommu_type1 VFIO_PCI_CORE:drivers/vfio/pci/vfio-pci-core \
+           VFIO_PCI:drivers/vfio/pci/vfio-pci; do
     opt=${sym%%:*}; path=${sym#*:}
     case $(grep "^CONFIG_$opt=" "$gdir/config" | cut -d= -f2) in
     y) ;;
@@ -74,6 +77,8 @@ for opt in INTEL_IOMMU AMD_IOMMU VIRTIO_PCI ACPI_VIOT; do
     grep -q "^CONFIG_$opt=y" "$gdir/config" || skip "kernel $kver lacks built-in CONFIG_$opt"
 done
 cc -O2 -static -o "$gdir/root/bin/randread" "$here/guest/randread.c" || skip "cannot build static randread"
+# irfault job: the edu device's MSI through VFIO, then through a bad entry.
+cc -O2 -static -o "$gdir/root/bin/irfault" "$here/guest/irfault.c" || skip "cannot build static irfault"
 cp "$here/guest/init" "$gdir/root/init" && chmod +x "$gdir/root/init"
 # Known pattern: every 512-byte sector = 16 x SHA-256(sector index).
 python3 - "$gdir/pattern.bin" <<'PY'

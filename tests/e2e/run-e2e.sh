@@ -1,10 +1,12 @@
 #!/bin/sh
 # End-to-end test: a Debian Linux guest drives a libviommu-backed vIOMMU in
 # the patched QEMU (integrations/qemu).  Usage: run-e2e.sh PHASE [MODE]
-#   PHASE: virtio | vtd | vtd-sm | vtd-fs | amdvi | amdvi-v2
-#          (vtd-fs: scalable mode + first stage, x-flts=on; amdvi-v2:
+#   PHASE: virtio | vtd | vtd-sm | vtd-fs | amdvi (32-bit IRTEs) | amdvi-ga (128-bit)
+#          | amdvi-v2 (vtd-fs: scalable mode + first stage, x-flts=on; amdvi-v2:
 #          amd_iommu=pgtbl_v2 on v2 guest tables; docs/e2e.md)
-#   MODE: io (default) | fault | bench | migrate (the io job, migrated
+#   MODE: io (default) | fault | irfault (an interrupt through a remapping
+#         entry that is not present, VT-d/AMD-Vi) | x2apic (the io job on an
+#         x2APIC CPU: remapping in x2APIC mode) | bench | migrate (the io job, migrated
 #         mid-run) | rootport | bridge | hotplug (the io job with the disk
 #         behind a root port / PCI bridge / hot-plugged) | notify (the io job
 #         with an IOMMU-notifier consumer on the disk) | ats (vtd, vtd-sm:
@@ -49,7 +51,7 @@ fi
 case $phase in
 virtio) devname=viommu-virtio-iommu-pci ;;
 vtd|vtd-sm|vtd-fs) devname=viommu-intel-iommu ;;
-amdvi|amdvi-v2) devname=viommu-amd-iommu ;;
+amdvi|amdvi-ga|amdvi-v2) devname=viommu-amd-iommu ;;
 *) fail "unknown phase $phase" ;;
 esac
 "$qemu" -device help 2>/dev/null | grep -q "\"$devname\"" || \
@@ -71,11 +73,14 @@ stats=$work/stats
 gmode=$mode topo=root secs=10 probe=$work/probe
 case $mode in
 io|fault) ;;
+irfault) case $phase in virtio) skip "virtio-iommu does not remap interrupts";; esac ;;
 bench) secs=3 ;;
 migrate) secs=3 ;;
 rootport|bridge|hotplug) gmode=io topo=$mode ;;
 notify) gmode=io ;;
 ats) gmode=io topo=rootport ;;
+x2apic) gmode=io
+        case $phase in virtio) skip "virtio-iommu does not remap interrupts";; esac ;;
 *) fail "unknown mode $mode" ;;
 esac
 # notify: QEMU's IOMMU notifier interface (what VFIO and vhost use), fed by
@@ -129,6 +134,9 @@ if [ "$mode" = ats ]; then
     devopts=,device-iotlb=on
     extra_q="-device viommu-deviotlb-probe,target=blk0,log=$probe"
 fi
+# x2apic: TCG's x2APIC (QEMU >= 9.0); Linux enables it only with interrupt
+# remapping in x2APIC mode (VT-d EIM, AMD-Vi XT).
+[ "$mode" = x2apic ] && extra_q="-cpu qemu64,+x2apic"
 t0=$(date +%s)
 run_job() {
     VIOMMU_E2E_QEMU_EXTRA="$extra_q" VIOMMU_E2E_DEVOPTS=$devopts VIOMMU_E2E_TOPO=$topo VIOMMU_E2E_BLKOPTS=$blkopts \
@@ -139,7 +147,7 @@ res=$(run_job)
 # QEMU's own amd-iommu as well, now and then corrupts one of its page tables
 # during long DMA loops. Only on that signature is the job run once more.
 case $res in "VIOMMU-E2E RESULT ok"*) ;; *)
-    if [ "${phase%-v2}" = amdvi ] && grep -aqE 'bad pud|Bad page state' "$log" "$log.src" 2>/dev/null; then
+    if [ "${phase%-*}" = amdvi ] && grep -aqE 'bad pud|Bad page state' "$log" "$log.src" 2>/dev/null; then
         echo "e2e: the known AMD-Vi guest page-table corruption; running the job once more"
         res=$(run_job)
     fi ;;
@@ -170,10 +178,54 @@ amdvi-v2)
     echo "e2e: DTEs at exit: v2=$(st v2_dtes) v1=$(st v1_dtes)"
     [ "$(st v2_dtes)" -gt 0 ] 2>/dev/null && [ "$(st v1_dtes)" = 0 ] || { show; fail "translated DTEs are not all on v2 tables"; } ;;
 esac
-if [ "$gmode" != fault ]; then
+if [ "$gmode" = irfault ]; then
+    grep -a '^irfault: ' "$log" | tr -d '\r' | sed 's/^/e2e: /'
+    line=$(grep -a 'e2e: irfault line' "$log" | tr -d '\r')
+    echo "$line"
+    [ "$(st irq_blocked)" -gt 0 ] 2>/dev/null || { show; fail "libviommu blocked no interrupt"; }
+    [ "$(st irq_remapped)" -gt 0 ] 2>/dev/null || { show; fail "libviommu remapped no interrupt"; }
+    case $phase in
+    vtd*) echo "$line" | grep -q 'fault reason 0x22' || { show; fail "the guest did not log fault reason 0x22"; }
+          [ "$(st faults_recorded)" -gt 0 ] || { show; fail "no fault recorded"; } ;;
+    amdvi*) # IO_PAGE_FAULT flags (event bits 27:16): I (interrupt) is bit 3.
+          fl=$(echo "$line" | sed -n 's/.*flags=\(0x[0-9a-fA-F]*\).*/\1/p')
+          [ -n "$fl" ] && [ $(( fl & 8 )) = 8 ] || { show; fail "IO_PAGE_FAULT without the interrupt flag: flags=$fl"; }
+          [ "$(st events_logged)" -gt 0 ] || { show; fail "no event logged"; } ;;
+    esac
+elif [ "$gmode" != fault ]; then
     psz=$(wc -c < "$gdir/pattern.bin")
     cmp -n "$psz" "$disk" "$gdir/pattern.bin" >/dev/null || fail "disk content differs from the pattern"
     [ "$(st faults)" = 0 ] || { show; fail "unexpected translation faults: $(st faults)"; }
+    # Interrupt remapping (VT-d, AMD-Vi): on in the guest, the disk's MSI-X
+    # vectors and the IOAPIC lines on IR chips, every interrupt through
+    # libviommu.
+    if [ "$phase" != virtio ]; then
+        irlines=$(grep -a 'e2e: ir: ' "$log" | sed 's/^e2e: ir: //')
+        echo "e2e: guest IR: $(echo "$irlines" | tr '\n' '|')"
+        case $phase in
+        vtd*) echo "$irlines" | grep -q 'DMAR-IR: Enabled IRQ remapping' || { show; fail "interrupt remapping not enabled in the guest"; } ;;
+        amdvi*) echo "$irlines" | grep -q 'AMD-Vi: Interrupt remapping enabled' || { show; fail "interrupt remapping not enabled in the guest"; } ;;
+        esac
+        procint=$(sed -n '/e2e: ---- \/proc\/interrupts/,/e2e: ---- end/p' "$log" | tr -d '\r')
+        echo "e2e: remapped lines:"; echo "$procint" | grep -a 'virtio\|IR-IO-APIC' | sed 's/^/    /'
+        echo "$procint" | grep -a 'virtio' | grep -q 'IR-PCI-MSI' || { show; fail "the disk's MSI-X vectors are not on an IR-PCI-MSI chip"; }
+        echo "$procint" | grep -a 'virtio' | grep -v 'IR-PCI-MSI' | grep -q . && { show; fail "a virtio vector is not remapped"; }
+        echo "$procint" | grep -aq 'IR-IO-APIC' || { show; fail "no IR-IO-APIC line in /proc/interrupts"; }
+        [ "$(st irq_remapped)" -gt 0 ] 2>/dev/null || { show; fail "libviommu remapped no interrupt"; }
+        [ "$(st irq_blocked)" = 0 ] || { show; fail "libviommu blocked $(st irq_blocked) interrupts"; }
+        if [ "$mode" = x2apic ]; then
+            case $phase in
+            vtd*) echo "$irlines" | grep -q 'Enabled IRQ remapping in x2apic mode' || { show; fail "remapping not in x2APIC mode"; }
+                  [ "$(st irta_eime)" = 1 ] || fail "IRTA.EIME is not set" ;;
+            amdvi*) [ "$(st control_xten)" = 1 ] || { show; fail "Control.XTEn is not set"; } ;;
+            esac
+            echo "$irlines" | grep -qi 'x2apic enabled\|Switched APIC routing to.*x2apic\|APIC: Switched APIC routing to: .*x2apic' || { show; fail "the guest did not enable x2APIC"; }
+        fi
+        case $phase in
+        amdvi) [ "$(st control_gaen)" = 0 ] || fail "the guest chose 128-bit IRTEs (GAEn), expected 32-bit" ;;
+        amdvi-ga) [ "$(st control_gaen)" = 1 ] || fail "the guest did not enable 128-bit IRTEs (GAEn)" ;;
+        esac
+    fi
     case $phase in
     virtio) [ "$(st map)" -gt 0 ] && [ "$(st unmap)" -gt 0 ] || fail "no MAP/UNMAP requests seen" ;;
     *) [ "$(st walks)" -gt 0 ] || fail "no table walks seen"
@@ -214,7 +266,12 @@ if [ "$gmode" != fault ]; then
         [ "$(pv maps "$probe")" -gt 0 ] && [ "$(pv unmaps "$probe")" -gt 0 ] || fail "no MAP/UNMAP notifications"
         for k in overlaps unknown_unmaps mismatches; do
             [ "$(pv $k "$probe")" = 0 ] || fail "probe: $k = $(pv $k "$probe")"
-        done ;;
+        done
+        # VT-d / AMD-Vi: the probe's IEC notifier (KVM's route caches) saw
+        # the guest's interrupt-cache invalidations.
+        if [ "$phase" != virtio ]; then
+            [ "$(pv iec_events "$probe")" -gt 0 ] 2>/dev/null || fail "probe: no stale-interrupt-route notification"
+        fi ;;
     bench)
         ios=$(echo "$res" | tr ' ' '\n' | sed -n 's/^ios=//p')
         [ "${ios:-0}" -gt 0 ] 2>/dev/null || fail "the benchmark did no I/O"

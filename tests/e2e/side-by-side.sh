@@ -4,7 +4,12 @@
 # run.  Prints a Markdown table of medians over RUNS runs (used for
 # docs/e2e.md).
 # Usage: side-by-side.sh [SECS] [PHASES...]
-#   env: VIOMMU_E2E_QEMU (binary), RUNS (default 3)
+#   env: VIOMMU_E2E_QEMU (binary), RUNS (default 3), NOMIGRATE=1 (skip the
+#        migrate job), INTREMAP=on|off (default on: QEMU's own VT-d/AMD-Vi
+#        also run with interrupt remapping, like libviommu's)
+# Interrupts: the guest's /proc/interrupts (printed at the end of each job)
+# gives the disk's virtio interrupts; interrupts/s and host CPU per interrupt
+# come from the bench run minus the same run with 0 s of reads.
 set -eu
 secs=${1:-10}; shift 2>/dev/null || true
 phases=${*:-virtio vtd vtd-sm amdvi}
@@ -16,6 +21,10 @@ q=$here/../../integrations/qemu
 qv=$(sed -n 's/^QEMU_UPSTREAM=\([^ ]*\).*/\1/p' "$q/build-qemu.sh")
 qemu=${VIOMMU_E2E_QEMU:-$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/libviommu/qemu/"$qv"-p*-v*/qemu-system-x86_64 | head -1)}
 w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
+intremap=${INTREMAP:-on}
+# The disk's interrupts the guest took (all CPUs, every virtio vector).
+virqs() { tr -d '\r' < "$1" | sed -n '/e2e: ---- \/proc\/interrupts/,/e2e: ---- end/p' |
+          awk '/virtio/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }'; }
 cpu() { awk '{printf "%.2f", $1 + $2}' "$1"; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # counts: built-in from QEMU trace events, libviommu from its stats
@@ -39,6 +48,8 @@ for r in $(seq 1 "$runs"); do
 for p in $phases; do
     for impl in builtin viommu; do
         d=$w/$p-$impl-$r; mkdir -p "$d"; truncate -s 64M "$d/disk"
+        ir=off; [ "$p" != virtio ] && ir=$intremap
+        export VIOMMU_E2E_INTREMAP=$ir
         # 1) fixed job (write+read 4 MiB) with counting
         t0=$(date +%s.%N)
         if [ $impl = builtin ]; then
@@ -60,13 +71,19 @@ for p in $phases; do
         case $rb in *"RESULT ok"*) ;; *) ios=0 ;; esac
         iops=$(echo "$ios $s" | awk '{ if ($2 > 0) printf "%.0f", $1 / $2; else print "n/a" }')
         cpio=$(echo "$(cpu "$d/cpu") $(cpu "$d/cpu0") $ios" | awk '{ if ($3 > 0) printf "%.3f", ($1 - $2) * 1000 / $3; else print "n/a" }')
+        nint=$(( $(virqs "$d/b.log") - $(virqs "$d/b0.log") ))
+        case $rb in *"RESULT ok"*) ;; *) nint=0 ;; esac
+        ips=$(echo "$nint $s" | awk '{ if ($1 > 0 && $2 > 0) printf "%.0f", $1 / $2; else print "n/a" }')
+        cpint=$(echo "$(cpu "$d/cpu") $(cpu "$d/cpu0") $nint" | awk '{ if ($3 > 0) printf "%.3f", ($1 - $2) * 1000 / $3; else print "n/a" }')
         # 3) the io job migrated mid-run: downtime reported by the source
-        truncate -s 64M "$d/disk3"
-        rm=$("$q/run-guest.sh" "$qemu" $p $impl migrate "$d/disk3" "$d/m.log" 3)
         dt=n/a
-        case $rm in *"RESULT ok"*) dt=$(sed -n 's/.*downtime-ms=\([0-9]*\).*/\1/p' "$d/m.log.migration") ;; esac
-        echo "$p $impl $r ${boot:-n/a} $wall $iops $cpio $n ${dt:-n/a}" >> "$w/rows"
-        echo "side-by-side: run $r $p $impl: boot ${boot:-n/a} wall $wall iops $iops cpu/io $cpio count $n downtime ${dt:-n/a}" >&2
+        if [ "${NOMIGRATE:-0}" != 1 ]; then
+            truncate -s 64M "$d/disk3"
+            rm=$("$q/run-guest.sh" "$qemu" $p $impl migrate "$d/disk3" "$d/m.log" 3)
+            case $rm in *"RESULT ok"*) dt=$(sed -n 's/.*downtime-ms=\([0-9]*\).*/\1/p' "$d/m.log.migration") ;; esac
+        fi
+        echo "$p $impl $r ${boot:-n/a} $wall $iops $cpio $n ${dt:-n/a} $ips $cpint $ir" >> "$w/rows"
+        echo "side-by-side: run $r $p $impl: boot ${boot:-n/a} wall $wall iops $iops cpu/io $cpio count $n downtime ${dt:-n/a} irq/s $ips cpu/irq $cpint intremap $ir" >&2
     done
 done
 done
@@ -74,13 +91,14 @@ med() { # med PHASE IMPL COLUMN: median of the numeric values
     awk -v p="$1" -v i="$2" -v c="$3" '$1 == p && $2 == i && $c ~ /^[0-9.]+$/ {print $c}' "$w/rows" | sort -g |
         awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-echo "| phase | model | boot to /init (s) | wall, fixed 4 MiB job (s) | $secs s randread IOPS | host CPU / I/O (ms) | map/unmap or invalidations (4 MiB job) | migration downtime (ms) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| phase | model | intremap | boot to /init (s) | wall, fixed 4 MiB job (s) | $secs s randread IOPS | host CPU / I/O (ms) | disk interrupts/s (randread) | host CPU / interrupt (ms) | map/unmap or invalidations (4 MiB job) | migration downtime (ms) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for p in $phases; do
+    ir=off; [ "$p" != virtio ] && ir=$intremap
     for impl in builtin viommu; do
-        echo "| $p | $impl | $(med $p $impl 4) | $(med $p $impl 5) | $(med $p $impl 6) | $(med $p $impl 7) | $(med $p $impl 8) $(what $p) | $(med $p $impl 9) |"
+        echo "| $p | $impl | $ir | $(med $p $impl 4) | $(med $p $impl 5) | $(med $p $impl 6) | $(med $p $impl 7) | $(med $p $impl 10) | $(med $p $impl 11) | $(med $p $impl 8) $(what $p) | $(med $p $impl 9) |"
     done
 done
 echo
-echo "Runs: $runs (medians). Raw rows (phase impl run boot wall iops cpu/io count downtime):"
+echo "Runs: $runs (medians). Raw rows (phase impl run boot wall iops cpu/io count downtime irq/s cpu/irq intremap):"
 sed 's/^/    /' "$w/rows"
