@@ -70,6 +70,22 @@ int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
  * CAP.CM = 0). Runs with the context lock held; NULL (the default) = none. */
 typedef void (*vi_as_recheck_fn)(void *opaque, struct viommu_as *as);
 void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn);
+
+/* Stage-1 offload (offload.c). The owner's hook carries out
+ * viommu_as_set_offload() (lock held, arguments checked, no MAP notifier);
+ * it returns 0 or a VIOMMU_E* code and records the mode with
+ * vi_as_set_offload_mode(), which makes the space refuse MAP notifiers.
+ * NULL (the default): the owner cannot offload. */
+struct viommu_offload_config;
+struct viommu_offload_event;
+typedef int (*vi_as_offload_fn)(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg);
+void vi_as_set_offload_hook(struct viommu_as *as, vi_as_offload_fn fn);
+void vi_as_set_offload_mode(struct viommu_as *as, unsigned mode);
+unsigned vi_as_offload_mode(const struct viommu_as *as);
+/* Deliver one event to an offload callback as a callback of ctx; returns
+ * the callback's value (counted in the context's sink errors when < 0). */
+int vi_offload_emit(struct viommu_ctx *ctx, int (*fn)(void *, struct viommu_as *, const struct viommu_offload_event *),
+                    void *opaque, struct viommu_as *as, const struct viommu_offload_event *ev);
 /* Request attributes (enum viommu_perm EXEC/PRIV) of translate(): `strip`
  * ones are dropped (the request is treated as without them), `refuse` ones
  * fault with VIOMMU_FAULT_PERM, code VIOMMU_PT_CODE_ATTR_REFUSED. The owner
