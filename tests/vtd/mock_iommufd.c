@@ -24,10 +24,16 @@ void mi_init(struct mock_iommufd *m, struct testhost *th)
 
 void mi_reset(struct mock_iommufd *m)
 {
+    /* counters survive (a new host, the same test) */
     struct testhost *th = m->th;
     bool defer = m->defer;
+    unsigned nev[8], entries = m->entries, batches = m->batches;
+    memcpy(nev, m->nev, sizeof(nev));
     mi_init(m, th);
     m->defer = defer;
+    memcpy(m->nev, nev, sizeof(nev));
+    m->entries = entries;
+    m->batches = batches;
 }
 
 struct mi_space *mi_space(struct mock_iommufd *m, uint16_t rid, uint32_t pasid)

@@ -79,7 +79,8 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
                  uint64_t *pa);
 /* True if a live HWPT's stage-1 pointer is `root`. */
 bool mi_points_at(const struct mock_iommufd *m, uint64_t root);
-/* Forget everything (a fresh host, e.g. a migration destination). */
+/* Forget the host state (a fresh host, e.g. a migration destination); the
+ * counters go on. */
 void mi_reset(struct mock_iommufd *m);
 struct mi_space *mi_space(struct mock_iommufd *m, uint16_t rid, uint32_t pasid);
 /* The independent reference walk of x86-64 tables (user request): 0 or -1. */
