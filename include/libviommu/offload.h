@@ -121,10 +121,7 @@ struct viommu_offload_event {
     uint64_t bind_id;         /**< BIND: the new bind; INVALIDATE: the bind concerned. Never 0. */
     uint64_t old_bind_id;     /**< BIND/BYPASS/BLOCK/UNBIND: the bind replaced (0 = none). */
     uint64_t seq;             /**< INVALIDATE: sequence number for viommu_vtd_offload_done(). */
-    union {
-        struct viommu_offload_vtd_s1 vtd; /**< ::VIOMMU_OFFLOAD_FMT_VTD_S1. */
-        uint64_t raw[4];                  /**< Room for other formats. */
-    } data;                               /**< BIND payload. */
+    struct viommu_offload_vtd_s1 vtd; /**< BIND with ::VIOMMU_OFFLOAD_FMT_VTD_S1: the payload. */
     const struct viommu_offload_inv *entries; /**< INVALIDATE: `nentries` entries (valid during the call). */
     uint32_t nentries;        /**< INVALIDATE: number of entries (>= 1). */
     uint32_t reason;          /**< BLOCK: the guest fault reason (VT-d: enum viommu_vtd_fault_reason), 0 if none. */

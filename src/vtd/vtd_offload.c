@@ -275,7 +275,7 @@ static void attach(struct viommu_vtd *dev, struct vtd_as *v, const struct vtd_of
         ev.format = VIOMMU_OFFLOAD_FMT_VTD_S1;
         ev.guest_domain_id = a->did;
         ev.bind_id = new_bind;
-        ev.data.vtd = a->s1;
+        ev.vtd = a->s1;
     }
     int r = emit(dev, v, &ev);
     if (r < 0) {

@@ -61,8 +61,6 @@ _Static_assert(VIOMMU_VTD_HOST_ERRATA_772415 == 1, "IOMMU_HW_INFO_VTD_ERRATA_772
 /* enum iommu_hwpt_pgfault_perm { READ = 1 << 0, WRITE = 1 << 1, EXEC = 1 << 2, PRIV = 1 << 3 } */
 _Static_assert(VIOMMU_PERM_READ == 1 && VIOMMU_PERM_WRITE == 2 && VIOMMU_PERM_EXEC == 4 && VIOMMU_PERM_PRIV == 8,
                "iommu_hwpt_pgfault_perm = enum viommu_perm");
-/* The event's payload union holds the largest payload. */
-_Static_assert(sizeof(((struct viommu_offload_event *)0)->data) == 32, "payload room");
 
 #ifdef KERNEL_HEADER
 /* ---- 2. the kernel's own header ------------------------------------------ */

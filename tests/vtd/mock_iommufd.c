@@ -101,10 +101,10 @@ int mi_event(void *opaque, struct viommu_as *as, const struct viommu_offload_eve
     case VIOMMU_OFFLOAD_EV_BIND: {
         /* IOMMU_HWPT_ALLOC with IOMMU_HWPT_DATA_VTD_S1: the kernel's checks. */
         ck_assert_uint_eq(ev->format, VIOMMU_OFFLOAD_FMT_VTD_S1);
-        ck_assert_uint_eq(ev->data.vtd.reserved, 0);
-        ck_assert(ev->data.vtd.addr_width == 48 || ev->data.vtd.addr_width == 57);
-        ck_assert_uint_eq(ev->data.vtd.flags & ~UINT64_C(7), 0);
-        ck_assert_uint_eq(ev->data.vtd.pgtbl_addr & 0xFFF, 0);
+        ck_assert_uint_eq(ev->vtd.reserved, 0);
+        ck_assert(ev->vtd.addr_width == 48 || ev->vtd.addr_width == 57);
+        ck_assert_uint_eq(ev->vtd.flags & ~UINT64_C(7), 0);
+        ck_assert_uint_eq(ev->vtd.pgtbl_addr & 0xFFF, 0);
         ck_assert_uint_ne(ev->bind_id, 0);
         int h = -1;
         for (int i = 0; i < MI_HWPTS; i++)
@@ -119,7 +119,7 @@ int mi_event(void *opaque, struct viommu_as *as, const struct viommu_offload_eve
         m->hwpt[h].live = true;
         m->hwpt[h].bind_id = ev->bind_id;
         m->hwpt[h].did = (uint16_t)ev->guest_domain_id;
-        m->hwpt[h].s1 = ev->data.vtd;
+        m->hwpt[h].s1 = ev->vtd;
         s->hwpt = h;
         s->kind = ev->kind;
         return 0;

@@ -147,11 +147,11 @@ START_TEST(bind_carries_the_pasid_entry)
     ck_assert_uint_eq(ev->rid, RID);
     ck_assert_uint_eq(ev->pasid, VIOMMU_PASID_NONE);
     ck_assert_uint_eq(ev->guest_domain_id, DID);
-    ck_assert_uint_eq(ev->data.vtd.pgtbl_addr, root);
-    ck_assert_uint_eq(ev->data.vtd.addr_width, 48);
-    ck_assert_uint_eq(ev->data.vtd.flags,
+    ck_assert_uint_eq(ev->vtd.pgtbl_addr, root);
+    ck_assert_uint_eq(ev->vtd.addr_width, 48);
+    ck_assert_uint_eq(ev->vtd.flags,
                       VIOMMU_OFFLOAD_VTD_S1_SRE | VIOMMU_OFFLOAD_VTD_S1_WPE | VIOMMU_OFFLOAD_VTD_S1_EAFE);
-    ck_assert_uint_eq(ev->data.vtd.reserved, 0);
+    ck_assert_uint_eq(ev->vtd.reserved, 0);
     ck_assert_uint_eq(ev->old_bind_id, 0);
     uint64_t bind = ev->bind_id;
     /* Re-resolving the same entry sends nothing. */
@@ -189,10 +189,10 @@ START_TEST(five_level_bind_and_second_level_unsupported)
     fs_attach(f.g, 5, root, 9, 1u << 2); /* FSPM 01b: 5-level */
     ck_assert(vg_wait(f.g));
     ck_assert_uint_eq(last_ev(&f)->kind, VIOMMU_OFFLOAD_EV_BIND);
-    ck_assert_uint_eq(last_ev(&f)->data.vtd.addr_width, 57);
+    ck_assert_uint_eq(last_ev(&f)->vtd.addr_width, 57);
     ck_assert_uint_eq(last_ev(&f)->pasid, 5);
     ck_assert_uint_eq(last_ev(&f)->guest_domain_id, 9);
-    ck_assert_uint_eq(last_ev(&f)->data.vtd.flags, 0);
+    ck_assert_uint_eq(last_ev(&f)->vtd.flags, 0);
     /* Second-level tables cannot be nested: BLOCK, flagged unsupported. */
     struct vg_pt sl;
     vg_pt_init(&sl, &f.th, 2);
@@ -533,15 +533,15 @@ START_TEST(restore_replays_the_saved_binds)
     const struct viommu_offload_event *ev = &m2.log[m2.nlog - 1];
     ck_assert_uint_eq(ev->kind, VIOMMU_OFFLOAD_EV_BIND);
     ck_assert(ev->flags & VIOMMU_OFFLOAD_F_RESTORED);
-    ck_assert_uint_eq(ev->data.vtd.pgtbl_addr, root);
-    ck_assert_uint_eq(ev->data.vtd.flags, VIOMMU_OFFLOAD_VTD_S1_WPE);
+    ck_assert_uint_eq(ev->vtd.pgtbl_addr, root);
+    ck_assert_uint_eq(ev->vtd.flags, VIOMMU_OFFLOAD_VTD_S1_WPE);
     ck_assert_uint_eq(ev->guest_domain_id, DID);
     /* The guest's PASID-cache invalidation then moves it to the new table. */
     f.g->dev = dev2;
     vg_pc_inv(f.g, DID, 0);
     ck_assert(vg_wait(f.g));
     ck_assert_uint_eq(m2.log[m2.nlog - 1].kind, VIOMMU_OFFLOAD_EV_BIND);
-    ck_assert_uint_eq(m2.log[m2.nlog - 1].data.vtd.pgtbl_addr, root2);
+    ck_assert_uint_eq(m2.log[m2.nlog - 1].vtd.pgtbl_addr, root2);
     ck_assert(!mi_points_at(&m2, root));
     ck_assert_int_eq(viommu_vtd_destroy(dev2), 0);
     ck_assert_int_eq(viommu_ctx_destroy(ctx2), 0);
