@@ -61,6 +61,7 @@ enum viommu_offload_event_kind {
 enum viommu_offload_format {
     VIOMMU_OFFLOAD_FMT_NONE = 0,   /**< No payload. */
     VIOMMU_OFFLOAD_FMT_VTD_S1 = 1, /**< struct viommu_offload_vtd_s1 (= IOMMU_HWPT_DATA_VTD_S1). */
+    VIOMMU_OFFLOAD_FMT_AMD_GUEST = 3, /**< struct viommu_offload_amd_guest (= IOMMU_HWPT_DATA_AMD_GUEST). */
 };
 
 /** @brief struct viommu_offload_vtd_s1::flags bits (= enum iommu_hwpt_vtd_s1_flags). */
@@ -76,6 +77,13 @@ struct viommu_offload_vtd_s1 {
     uint64_t pgtbl_addr; /**< GPA of the first-stage table (PASID entry FSPTPTR). */
     uint32_t addr_width; /**< 48 (4-level, FSPM 00b) or 57 (5-level, FSPM 01b). */
     uint32_t reserved;   /**< Zero. */
+};
+
+/** @brief AMD-Vi guest bind payload; the layout of `struct iommu_hwpt_amd_guest`
+ *         (the guest's 256-bit device table entry, as the kernel validates it:
+ *         V = 1, GV = 1, Mode = 0, a GCR3 table root pointer, GLX != 3). */
+struct viommu_offload_amd_guest {
+    uint64_t dte[4]; /**< DTE bits 63:0, 127:64, 191:128, 255:192 as the guest wrote them. */
 };
 
 /** @brief struct viommu_offload_inv::flags bit (= IOMMU_VTD_INV_FLAGS_LEAF): only leaf
@@ -124,7 +132,8 @@ struct viommu_offload_event {
     struct viommu_offload_vtd_s1 vtd; /**< BIND with ::VIOMMU_OFFLOAD_FMT_VTD_S1: the payload. */
     const struct viommu_offload_inv *entries; /**< INVALIDATE: `nentries` entries (valid during the call). */
     uint32_t nentries;        /**< INVALIDATE: number of entries (>= 1). */
-    uint32_t reason;          /**< BLOCK: the guest fault reason (VT-d: enum viommu_vtd_fault_reason), 0 if none. */
+    uint32_t reason;          /**< BLOCK: the guest fault reason (VT-d: enum viommu_vtd_fault_reason; AMD-Vi: enum viommu_amdvi_event_code), 0 if none. */
+    struct viommu_offload_amd_guest amd; /**< BIND with ::VIOMMU_OFFLOAD_FMT_AMD_GUEST: the payload. */
 };
 
 /** @brief Event callback return value: the host operation was started and
@@ -157,12 +166,12 @@ struct viommu_offload_config {
  * Entering ::VIOMMU_OFFLOAD_S1 sends at once the event of the space's
  * current state (BIND, BYPASS or BLOCK); leaving it sends UNBIND. While
  * offloaded the space refuses MAP notifiers; translate keeps working.
- * @param as Address space of a device model that supports offload (VT-d in scalable mode).
+ * @param as Address space of a device model that supports offload (VT-d in scalable mode, AMD-Vi).
  * @param cfg Configuration (copied).
  * @retval 0 Success (the first event was delivered or failed: see the callback).
  * @retval VIOMMU_EINVAL NULL `as`/`cfg`, unknown mode, S1 without `fn`.
  * @retval VIOMMU_ESIZE `cfg->size` too small. @retval VIOMMU_EFLAGS `cfg->flags` not 0.
- * @retval VIOMMU_ENOTSUP The owner cannot offload (virtio-iommu, a VMM-made space, AMD-Vi for now).
+ * @retval VIOMMU_ENOTSUP The owner cannot offload (virtio-iommu, a VMM-made space, VT-d in legacy mode).
  * @retval VIOMMU_ESTATE The space has a MAP notifier (unregister it first).
  * @retval VIOMMU_ENOMEM Allocation failed.
  * @retval VIOMMU_EBUSY Called from a callback.

@@ -34,40 +34,15 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Entries per bind batched before a send: one IOMMU_HWPT_INVALIDATE call
- * carries them all. A queue run of 256 descriptors rarely names more. */
-#define VTD_OFF_BATCH 32u
-
 /* 10.4.3: ECAP.NEST (nested translation), a host capability here. */
 #define VTD_ECAP_NEST_HOST VI_BIT(26)
 
-/* What a space should have attached on the host. */
-struct vtd_off_att {
-    uint32_t kind; /* enum viommu_offload_event_kind: BIND, BYPASS, BLOCK */
-    uint32_t flags; /* VIOMMU_OFFLOAD_F_UNSUPPORTED */
-    uint32_t reason;
-    uint16_t did;
-    uint32_t eff_pasid; /* PASID the guest's PASID-based invalidations name */
-    struct viommu_offload_vtd_s1 s1;
-};
-
 struct vtd_off_space {
-    viommu_offload_fn fn;
-    void *opaque;
-    struct vtd_off_att cur; /* what the host was told (kind 0: nothing yet) */
-    bool stale;             /* the last attachment event failed: send again */
-    bool devtlb;            /* the guest invalidates this device's TLB (ATS on) */
-    uint64_t bind_id;       /* current bind, 0 unless cur.kind == BIND */
-    uint32_t nbatch;
-    uint32_t batch_flags;
-    struct viommu_offload_inv batch[VTD_OFF_BATCH];
+    struct vi_off_space s; /* the shared engine's state (core/offload.c) */
 };
 
 struct vtd_offload {
-    uint64_t next_bind_id;
-    uint64_t seq_issued;  /* last sequence number handed out */
-    uint64_t seq_pending; /* highest one whose callback returned PENDING */
-    uint64_t seq_done;    /* confirmed through viommu_vtd_offload_done() */
+    struct vi_off_unit u;
     uint32_t host_flags;
     const struct vi_state_r *restore; /* saved binds while restoring */
 };
@@ -77,75 +52,17 @@ static struct vtd_offload *unit_state(struct viommu_vtd *dev)
     if (!dev->off) {
         dev->off = vi_zalloc(dev->ctx, sizeof(*dev->off));
         if (dev->off)
-            dev->off->next_bind_id = 1;
+            vi_off_unit_init(&dev->off->u);
     }
     return dev->off;
 }
 
-static struct viommu_offload_event event(const struct viommu_vtd *dev, const struct vtd_as *v, uint32_t kind)
-{
-    return (struct viommu_offload_event){
-        .size = sizeof(struct viommu_offload_event),
-        .kind = kind,
-        .segment = dev->cfg.segment,
-        .rid = v->rid,
-        .pasid = v->pasid,
-    };
-}
-
-static int emit(struct viommu_vtd *dev, struct vtd_as *v, const struct viommu_offload_event *ev)
-{
-    int r = vi_offload_emit(dev->ctx, v->off->fn, v->off->opaque, v->as, ev);
-    if (r < 0)
-        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: offload event %u for %04x/%x failed (%d)", ev->kind, v->rid,
-               v->pasid, r);
-    return r;
-}
-
-/* ---- invalidation batches ---------------------------------------------- */
-
-static void flush_space(struct viommu_vtd *dev, struct vtd_as *v)
-{
-    struct vtd_off_space *o = v->off;
-    if (!o || !o->nbatch)
-        return;
-    struct vtd_offload *u = dev->off;
-    struct viommu_offload_event ev = event(dev, v, VIOMMU_OFFLOAD_EV_INVALIDATE);
-    ev.format = VIOMMU_OFFLOAD_FMT_VTD_S1;
-    ev.flags = o->batch_flags;
-    ev.guest_domain_id = o->cur.did;
-    ev.bind_id = o->bind_id;
-    ev.seq = ++u->seq_issued;
-    ev.entries = o->batch;
-    ev.nentries = o->nbatch;
-    o->nbatch = 0;
-    o->batch_flags = 0;
-    int r = emit(dev, v, &ev);
-    /* A failed host invalidation cannot be reported to the guest (VT-d has
-     * no error for it); it is logged and counted, as QEMU does. */
-    if (r == VIOMMU_OFFLOAD_PENDING)
-        u->seq_pending = ev.seq;
-}
+/* ---- invalidations ------------------------------------------------------- */
 
 static void add_entry(struct viommu_vtd *dev, struct vtd_as *v, uint64_t addr, uint64_t npages, uint32_t flags,
                       uint32_t ev_flags)
 {
-    struct vtd_off_space *o = v->off;
-    if (!o || o->cur.kind != VIOMMU_OFFLOAD_EV_BIND || o->stale)
-        return; /* nothing bound: the host caches nothing of the guest's tables */
-    o->batch_flags |= ev_flags | (o->devtlb ? VIOMMU_OFFLOAD_F_DEVTLB : 0);
-    if (o->nbatch == 1 && o->batch[0].npages == UINT64_MAX)
-        return; /* everything is already being invalidated */
-    if (npages == UINT64_MAX)
-        o->nbatch = 0;
-    for (uint32_t i = 0; i < o->nbatch; i++)
-        if (o->batch[i].addr == addr && o->batch[i].npages == npages) {
-            o->batch[i].flags &= flags; /* a non-leaf request covers a leaf one */
-            return;
-        }
-    if (o->nbatch == VTD_OFF_BATCH)
-        flush_space(dev, v);
-    o->batch[o->nbatch++] = (struct viommu_offload_inv){.addr = addr, .npages = npages, .flags = flags};
+    vi_off_add(dev->ctx, &dev->off->u, &v->off->s, addr, npages, flags, ev_flags);
 }
 
 /* 2^am pages from addr (aligned down to the range, as the hardware does). */
@@ -163,7 +80,7 @@ void vtd_offload_inv_did(struct viommu_vtd *dev, unsigned gran, uint16_t did, ui
      * bind's first-stage caches are tagged with it too. Sent as a superset
      * (non-leaf), which the host accepts for any table change. */
     for (struct vtd_as *v = dev->spaces; v; v = v->next) {
-        if (!v->off || (gran != VTD_TLB_GLOBAL && v->off->cur.did != did))
+        if (!v->off || (gran != VTD_TLB_GLOBAL && v->off->s.cur.did != did))
             continue;
         if (gran == VTD_TLB_PAGE)
             add_pages(dev, v, addr, am, 0);
@@ -178,7 +95,7 @@ void vtd_offload_inv_pasid(struct viommu_vtd *dev, uint16_t did, uint32_t pasid,
     if (!dev->off)
         return;
     for (struct vtd_as *v = dev->spaces; v; v = v->next) {
-        if (!v->off || v->off->cur.did != did || v->off->cur.eff_pasid != pasid)
+        if (!v->off || v->off->s.cur.did != did || v->off->s.cur.eff_pasid != pasid)
             continue;
         if (g == 3)
             add_pages(dev, v, addr, am, ih ? VIOMMU_OFFLOAD_INV_LEAF : 0);
@@ -199,10 +116,8 @@ void vtd_offload_inv_devtlb(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid
         bool match = pasid == VIOMMU_PASID_NONE ? v->pasid == VIOMMU_PASID_NONE : (global || v->pasid == pasid);
         if (!match)
             continue;
-        v->off->devtlb = true;
-        first &= ~UINT64_C(0xFFF);
-        uint64_t npages = (first == 0 && last == UINT64_MAX) ? UINT64_MAX : ((last - first) >> 12) + 1;
-        add_entry(dev, v, first, npages, 0, VIOMMU_OFFLOAD_F_DEVTLB);
+        v->off->s.devtlb = true;
+        vi_off_add_range(dev->ctx, &dev->off->u, &v->off->s, first, last, 0, VIOMMU_OFFLOAD_F_DEVTLB);
     }
 }
 
@@ -211,13 +126,14 @@ void vtd_offload_flush(struct viommu_vtd *dev)
     if (!dev->off)
         return;
     for (struct vtd_as *v = dev->spaces; v; v = v->next)
-        flush_space(dev, v);
+        if (v->off)
+            vi_off_flush(dev->ctx, &dev->off->u, &v->off->s);
 }
 
 /* ---- attachments -------------------------------------------------------- */
 
 static void desired(const struct vtd_as *v, const struct viommu_vtd_resolved_v2 *res,
-                    const struct vtd_resolve_ext *ext, struct vtd_off_att *a)
+                    const struct vtd_resolve_ext *ext, struct vi_off_att *a)
 {
     memset(a, 0, sizeof(*a));
     a->eff_pasid = v->pasid;
@@ -241,67 +157,35 @@ static void desired(const struct vtd_as *v, const struct viommu_vtd_resolved_v2 
         a->flags = VIOMMU_OFFLOAD_F_UNSUPPORTED;
         return;
     }
-    a->kind = VIOMMU_OFFLOAD_EV_BIND;
-    a->s1.pgtbl_addr = res->pt.root;
-    a->s1.addr_width = res->pt.top_level == 4 ? 57 : 48;
+    struct viommu_offload_vtd_s1 s1 = {
+        .pgtbl_addr = res->pt.root,
+        .addr_width = res->pt.top_level == 4 ? 57 : 48,
+    };
     if (ext->sre)
-        a->s1.flags |= VIOMMU_OFFLOAD_VTD_S1_SRE;
+        s1.flags |= VIOMMU_OFFLOAD_VTD_S1_SRE;
     if (res->pt.fmt_flags & VIOMMU_X86_PT_WPE)
-        a->s1.flags |= VIOMMU_OFFLOAD_VTD_S1_WPE;
+        s1.flags |= VIOMMU_OFFLOAD_VTD_S1_WPE;
     if (res->pt.fmt_flags & VIOMMU_X86_PT_EA)
-        a->s1.flags |= VIOMMU_OFFLOAD_VTD_S1_EAFE;
-}
-
-static bool same_att(const struct vtd_off_att *a, const struct vtd_off_att *b)
-{
-    return a->kind == b->kind && a->flags == b->flags && a->reason == b->reason && a->did == b->did &&
-           a->eff_pasid == b->eff_pasid && !memcmp(&a->s1, &b->s1, sizeof(a->s1));
-}
-
-static void attach(struct viommu_vtd *dev, struct vtd_as *v, const struct vtd_off_att *a, uint32_t ev_flags)
-{
-    struct vtd_off_space *o = v->off;
-    if (!o->stale && same_att(&o->cur, a))
-        return;
-    /* Invalidations batched for the old bind go out first. */
-    flush_space(dev, v);
-    struct viommu_offload_event ev = event(dev, v, a->kind);
-    ev.flags = a->flags | ev_flags;
-    ev.reason = a->reason;
-    ev.old_bind_id = o->bind_id;
-    uint64_t new_bind = 0;
-    if (a->kind == VIOMMU_OFFLOAD_EV_BIND) {
-        new_bind = dev->off->next_bind_id++;
-        ev.format = VIOMMU_OFFLOAD_FMT_VTD_S1;
-        ev.guest_domain_id = a->did;
-        ev.bind_id = new_bind;
-        ev.vtd = a->s1;
-    }
-    int r = emit(dev, v, &ev);
-    if (r < 0) {
-        /* The host keeps what it had (or nothing): send again later. */
-        o->stale = true;
-        return;
-    }
-    o->cur = *a;
-    o->bind_id = new_bind;
-    o->stale = false;
+        s1.flags |= VIOMMU_OFFLOAD_VTD_S1_EAFE;
+    a->kind = VIOMMU_OFFLOAD_EV_BIND;
+    a->format = VIOMMU_OFFLOAD_FMT_VTD_S1;
+    memcpy(a->payload, &s1, sizeof(s1));
 }
 
 /* A saved bind of (rid, pasid) in the section being restored, if any. */
-static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vtd_off_att *a);
+static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vi_off_att *a);
 
 void vtd_offload_apply(struct viommu_vtd *dev, struct vtd_as *v, const struct viommu_vtd_resolved_v2 *res,
                        const struct vtd_resolve_ext *ext)
 {
     if (!v->off)
         return;
-    struct vtd_off_att a;
+    struct vi_off_att a;
     desired(v, res, ext, &a);
     uint32_t flags = 0;
     if (dev->off->restore && saved_att(dev->off->restore, v, &a))
         flags = VIOMMU_OFFLOAD_F_RESTORED;
-    attach(dev, v, &a, flags);
+    vi_off_attach(dev->ctx, &dev->off->u, &v->off->s, &a, flags);
 }
 
 bool vtd_offload_wait_blocked(struct viommu_vtd *dev)
@@ -312,11 +196,11 @@ bool vtd_offload_wait_blocked(struct viommu_vtd *dev)
     for (struct vtd_as *v = dev->spaces; v; v = v->next) {
         if (!v->off)
             continue;
-        if (v->off->stale)
+        if (v->off->s.stale)
             vtd_apply(dev, v);
-        flush_space(dev, v);
+        vi_off_flush(dev->ctx, &u->u, &v->off->s);
     }
-    return u->seq_done < u->seq_pending;
+    return vi_off_blocked(&u->u);
 }
 
 int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg)
@@ -328,10 +212,7 @@ int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_off
     if (cfg->mode == VIOMMU_OFFLOAD_NONE) {
         if (!v->off)
             return 0;
-        flush_space(dev, v);
-        struct viommu_offload_event ev = event(dev, v, VIOMMU_OFFLOAD_EV_UNBIND);
-        ev.old_bind_id = v->off->bind_id;
-        (void)emit(dev, v, &ev);
+        vi_off_unbind(dev->ctx, &dev->off->u, &v->off->s);
         vtd_offload_free_space(dev, v);
         vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_NONE);
         return 0;
@@ -345,9 +226,13 @@ int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_off
         if (!v->off)
             return VIOMMU_ENOMEM;
     }
-    v->off->fn = cfg->fn;
-    v->off->opaque = cfg->opaque;
-    v->off->stale = true; /* tell the new consumer the current state */
+    v->off->s.fn = cfg->fn;
+    v->off->s.opaque = cfg->opaque;
+    v->off->s.as = as;
+    v->off->s.segment = dev->cfg.segment;
+    v->off->s.rid = v->rid;
+    v->off->s.pasid = v->pasid;
+    v->off->s.stale = true; /* tell the new consumer the current state */
     vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_S1);
     vtd_apply(dev, v);
     return 0;
@@ -430,13 +315,10 @@ int viommu_vtd_offload_done(struct viommu_vtd *dev, uint64_t seq)
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
-    struct vtd_offload *u = dev->off;
-    if (!u || seq > u->seq_issued) {
+    if (!dev->off || vi_off_done(&dev->off->u, seq)) {
         vi_leave(dev->ctx);
         return VIOMMU_ERANGE;
     }
-    if (seq > u->seq_done)
-        u->seq_done = seq;
     unsigned left = vtd_qi_run(dev);
     vi_leave(dev->ctx);
     return (int)left;
@@ -502,23 +384,26 @@ void vtd_offload_save(const struct viommu_vtd *dev, struct vi_state_w *w)
     for (const struct vtd_as *v = dev->spaces; v; v = v->next) {
         if (!v->off)
             continue;
-        const struct vtd_off_att *a = &v->off->cur;
+        const struct vi_off_att *a = &v->off->s.cur;
+        struct viommu_offload_vtd_s1 s1;
+        memcpy(&s1, a->payload, sizeof(s1));
         vi_state_w_u16(w, v->rid);
         vi_state_w_u32(w, v->pasid);
         vi_state_w_u32(w, a->kind);
         vi_state_w_u32(w, a->flags);
         vi_state_w_u32(w, a->reason);
-        vi_state_w_u16(w, a->did);
+        vi_state_w_u16(w, (uint16_t)a->did);
         vi_state_w_u32(w, a->eff_pasid);
-        vi_state_w_u8(w, v->off->devtlb);
-        vi_state_w_u64(w, a->s1.flags);
-        vi_state_w_u64(w, a->s1.pgtbl_addr);
-        vi_state_w_u32(w, a->s1.addr_width);
+        vi_state_w_u8(w, v->off->s.devtlb);
+        vi_state_w_u64(w, s1.flags);
+        vi_state_w_u64(w, s1.pgtbl_addr);
+        vi_state_w_u32(w, s1.addr_width);
     }
 }
 
-static bool read_att(struct vi_state_r *s, uint16_t *rid, uint32_t *pasid, struct vtd_off_att *a, uint8_t *devtlb)
+static bool read_att(struct vi_state_r *s, uint16_t *rid, uint32_t *pasid, struct vi_off_att *a, uint8_t *devtlb)
 {
+    struct viommu_offload_vtd_s1 s1 = {0};
     memset(a, 0, sizeof(*a));
     *rid = vi_state_r_u16(s);
     *pasid = vi_state_r_u32(s);
@@ -528,9 +413,13 @@ static bool read_att(struct vi_state_r *s, uint16_t *rid, uint32_t *pasid, struc
     a->did = vi_state_r_u16(s);
     a->eff_pasid = vi_state_r_u32(s);
     *devtlb = vi_state_r_u8(s);
-    a->s1.flags = vi_state_r_u64(s);
-    a->s1.pgtbl_addr = vi_state_r_u64(s);
-    a->s1.addr_width = vi_state_r_u32(s);
+    s1.flags = vi_state_r_u64(s);
+    s1.pgtbl_addr = vi_state_r_u64(s);
+    s1.addr_width = vi_state_r_u32(s);
+    if (a->kind == VIOMMU_OFFLOAD_EV_BIND) {
+        a->format = VIOMMU_OFFLOAD_FMT_VTD_S1;
+        memcpy(a->payload, &s1, sizeof(s1));
+    }
     return !s->bad;
 }
 
@@ -544,23 +433,25 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
         uint16_t rid;
         uint32_t pasid;
         uint8_t devtlb;
-        struct vtd_off_att a;
+        struct vi_off_att a;
         if (!read_att(s, &rid, &pasid, &a, &devtlb))
             return VIOMMU_EFORMAT;
+        struct viommu_offload_vtd_s1 s1;
+        memcpy(&s1, a.payload, sizeof(s1));
         if (a.kind < VIOMMU_OFFLOAD_EV_BIND || a.kind > VIOMMU_OFFLOAD_EV_BLOCK || devtlb > 1 ||
             (pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS)) ||
             (a.eff_pasid != VIOMMU_PASID_NONE && a.eff_pasid >= (1u << VTD_PASID_BITS)) ||
             (a.flags & ~(uint32_t)VIOMMU_OFFLOAD_F_UNSUPPORTED) || a.reason > 0xFF)
             return VIOMMU_EFORMAT;
         if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
-            ((a.s1.flags & ~(uint64_t)7) || (a.s1.addr_width != 48 && a.s1.addr_width != 57) ||
-             (a.s1.pgtbl_addr & 0xFFF) || (a.s1.pgtbl_addr & ~vi_lg2_mask(haw))))
+            ((s1.flags & ~(uint64_t)7) || (s1.addr_width != 48 && s1.addr_width != 57) || (s1.pgtbl_addr & 0xFFF) ||
+             (s1.pgtbl_addr & ~vi_lg2_mask(haw))))
             return VIOMMU_EFORMAT;
     }
     return s->bad || s->pos != s->len ? VIOMMU_EFORMAT : 0;
 }
 
-static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vtd_off_att *a)
+static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vi_off_att *a)
 {
     struct vi_state_r s = *sec;
     uint32_t n = vi_state_r_u32(&s);
@@ -568,12 +459,12 @@ static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vtd
         uint16_t rid;
         uint32_t pasid;
         uint8_t devtlb;
-        struct vtd_off_att x;
+        struct vi_off_att x;
         if (!read_att(&s, &rid, &pasid, &x, &devtlb))
             return false;
         if (rid == v->rid && pasid == v->pasid) {
             *a = x;
-            v->off->devtlb = devtlb != 0;
+            v->off->s.devtlb = devtlb != 0;
             return true;
         }
     }
@@ -589,7 +480,7 @@ void vtd_offload_restore_begin(struct viommu_vtd *dev, const struct vi_state_r *
      * told its (saved) attachment again. */
     for (struct vtd_as *v = dev->spaces; v; v = v->next)
         if (v->off)
-            v->off->stale = true;
+            v->off->s.stale = true;
 }
 
 void vtd_offload_restore_end(struct viommu_vtd *dev)
