@@ -265,6 +265,65 @@ struct viommu_offload_fault {
  */
 VIOMMU_API int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload_fault *f);
 
+/* ---- AMD-Vi ------------------------------------------------------------- */
+
+struct viommu_amdvi;
+
+/** @brief Host AMD-Vi capabilities, as iommufd's IOMMU_GET_HW_INFO reports them
+ *         (struct iommu_hw_info_amd: EFR and EFR2). */
+struct viommu_amdvi_host_caps {
+    size_t size;   /**< sizeof(struct viommu_amdvi_host_caps). */
+    uint64_t efr;  /**< Host Extended Feature Register. */
+    uint64_t efr2; /**< Host Extended Feature 2 Register (recorded). */
+};
+
+/**
+ * @brief Clamp the guest's EFR to what the host IOMMU can nest.
+ *
+ * Call once after viommu_amdvi_create(), before the guest boots (and with
+ * the same values on a migration destination before viommu_amdvi_restore()).
+ * GTSup, GIoSup and NXSup are cleared when the host lacks them; GATS
+ * (guest paging levels), GLXSup (GCR3 table levels) and PASmax are lowered
+ * to the host's; without host GTSup every guest-table field goes.
+ * @param dev Unit. @param caps Host capabilities.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL argument. @retval VIOMMU_ESIZE `caps->size` too small.
+ * @retval VIOMMU_ESTATE The IOMMU is enabled.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_set_host_caps(struct viommu_amdvi *dev, const struct viommu_amdvi_host_caps *caps);
+
+/**
+ * @brief Confirm that the host finished the INVALIDATE events up to `seq`.
+ *
+ * A guest COMPLETION_WAIT after a forwarded invalidation does not complete
+ * (store, interrupt) and command processing stops at it until every
+ * earlier INVALIDATE is confirmed; this call resumes it.
+ * @param dev Unit. @param seq Highest confirmed sequence number.
+ * @retval 0 The command buffer is drained (as far as it runs).
+ * @retval 1 Commands remain (the per-doorbell bound or another unconfirmed wait).
+ * @retval VIOMMU_ERANGE `seq` was never issued.
+ * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_offload_done(struct viommu_amdvi *dev, uint64_t seq);
+
+/**
+ * @brief Log a host-reported fault of an offloaded device in the guest's
+ *        event log, exactly as if an emulated device had faulted (the DTE's
+ *        SA/SE suppression applies).
+ *
+ * `f->rid` is the DeviceID. `f->reason` 0: the guest tables are walked in
+ * software and what that walk finds is logged (nothing if it translates);
+ * ::VIOMMU_AMDVI_EV_IO_PAGE_FAULT: an IO_PAGE_FAULT for `addr` (guest
+ * translation, GN with the PASID when `pasid` is not ::VIOMMU_PASID_NONE).
+ * @param dev Unit. @param f Fault.
+ * @retval 0 Logged (or suppressed, or nothing to log).
+ * @retval VIOMMU_EINVAL NULL argument, unknown access bits or reason, PASID >= 2^20.
+ * @retval VIOMMU_ESIZE `f->size` too small.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_offload_fault(struct viommu_amdvi *dev, const struct viommu_offload_fault *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,7 +33,8 @@ void amdvi_msi(struct viommu_amdvi *dev)
 
 /* Bring one address space in line with the IOMMU state and its DTE. The
  * core diffs the notifiers' shadows against the new translation. */
-int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
+static int apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds, struct viommu_amdvi_resolution *res,
+                     bool *resolved)
 {
     ds->has_domain = 0;
     ds->suppress = 0;
@@ -45,23 +46,33 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
             return 0;
         return vi_as_set_passthrough(ds->as);
     }
-    struct viommu_amdvi_resolution res;
     dev->stats.dte_resolves++;
-    amdvi_dte_resolve(dev->ctx, dev->devtab, ds->devid, dev->efr, dev->levels, dev->pa_lg2, &res);
-    ds->domain_id = res.domain_id;
-    ds->suppress = res.suppress;
-    ds->dte_gpa = res.dte_gpa;
-    switch (res.mode) {
+    amdvi_dte_resolve(dev->ctx, dev->devtab, ds->devid, dev->efr, dev->levels, dev->pa_lg2, res);
+    *resolved = true;
+    ds->domain_id = res->domain_id;
+    ds->suppress = res->suppress;
+    ds->dte_gpa = res->dte_gpa;
+    switch (res->mode) {
     case VIOMMU_MODE_PASSTHROUGH:
         /* V=0 allows everything; Mode 0 only what IR/IW allow (res.perm). */
-        return vi_as_set_passthrough_perm(ds->as, res.perm);
+        return vi_as_set_passthrough_perm(ds->as, res->perm);
     case VIOMMU_MODE_TRANSLATED:
         ds->has_domain = 1;
-        ds->guest = res.pt.fmt == viommu_pt_format_x86(0);
-        return vi_as_set_pt(ds->as, res.domain_id, &res.pt);
+        ds->guest = res->pt.fmt == viommu_pt_format_x86(0);
+        return vi_as_set_pt(ds->as, res->domain_id, &res->pt);
     default:
-        return vi_as_set_blocked(ds->as, res.event);
+        return vi_as_set_blocked(ds->as, res->event);
     }
+}
+
+int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
+{
+    struct viommu_amdvi_resolution res;
+    bool resolved = false;
+    int r = apply_dte(dev, ds, &res, &resolved);
+    if (ds->off)
+        amdvi_offload_apply(dev, ds, resolved ? &res : NULL);
+    return r;
 }
 
 int amdvi_apply_all(struct viommu_amdvi *dev)
@@ -154,10 +165,12 @@ int viommu_amdvi_destroy(struct viommu_amdvi *dev)
     struct amdvi_devstate *ds = dev->devs;
     while (ds) {
         struct amdvi_devstate *next = ds->next;
+        amdvi_offload_free_space(dev, ds);
         vi_as_destroy(ds->as);
         vi_free(ctx, ds);
         ds = next;
     }
+    amdvi_offload_free(dev);
     vi_irq_notifiers_clear(&dev->irqn);
     vi_free(ctx, dev);
     vi_ctx_device_put(ctx);
@@ -192,6 +205,7 @@ int viommu_amdvi_get_as(struct viommu_amdvi *dev, uint16_t devid, struct viommu_
         vi_leave(dev->ctx);
         return r;
     }
+    vi_as_set_offload_hook(ds->as, amdvi_offload_hook);
     ds->dev = dev;
     ds->devid = devid;
     ds->next = dev->devs;

@@ -11,6 +11,7 @@
 
 #include "core/bits.h"
 #include "core/irq.h"
+#include "amdvi/amdvi_offload.h"
 #include "fmt/fmt.h"
 
 /* ---- MMIO register offsets (spec §3.4) -------------------------------- */
@@ -122,6 +123,7 @@ struct viommu_amdvi {
     struct vi_irq_notifiers irqn;
     struct amdvi_devstate *devs; /* list of address spaces we own */
     struct viommu_amdvi_stats stats;
+    struct amdvi_offload *off; /* stage-1 offload (amdvi_offload.c); NULL until used */
 };
 
 struct amdvi_devstate {
@@ -134,6 +136,7 @@ struct amdvi_devstate {
     uint8_t has_domain; /* translated through tables tagged domain_id */
     uint8_t guest;      /* translated through guest (v2) tables */
     uint64_t dte_gpa;
+    struct amdvi_off_space *off; /* stage-1 offload state, NULL = emulated */
 };
 
 /* amdvi_dev.c */
