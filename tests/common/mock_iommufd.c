@@ -14,6 +14,12 @@
 #define PTE_PS UINT64_C(0x80)
 #define PTE_ADDR UINT64_C(0x000FFFFFFFFFF000)
 
+uint64_t mi_amd_gcr3(const uint64_t *dte)
+{
+    /* GCR3 table root pointer: DTE[60:58] = [14:12], [111:96] = [30:15], [127:107] = [51:31] */
+    return (((dte[0] >> 58) & 7) << 12) | (((dte[1] >> 16) & 0xFFFF) << 15) | ((dte[1] >> 43) << 31);
+}
+
 void mi_init(struct mock_iommufd *m, struct testhost *th)
 {
     memset(m, 0, sizeof(*m));
@@ -99,13 +105,25 @@ int mi_event(void *opaque, struct viommu_as *as, const struct viommu_offload_eve
     struct mi_space *s = space_new(m, ev->rid, ev->pasid);
     switch (ev->kind) {
     case VIOMMU_OFFLOAD_EV_BIND: {
-        /* IOMMU_HWPT_ALLOC with IOMMU_HWPT_DATA_VTD_S1: the kernel's checks. */
-        ck_assert_uint_eq(ev->format, VIOMMU_OFFLOAD_FMT_VTD_S1);
-        ck_assert_uint_eq(ev->vtd.reserved, 0);
-        ck_assert(ev->vtd.addr_width == 48 || ev->vtd.addr_width == 57);
-        ck_assert_uint_eq(ev->vtd.flags & ~UINT64_C(7), 0);
-        ck_assert_uint_eq(ev->vtd.pgtbl_addr & 0xFFF, 0);
         ck_assert_uint_ne(ev->bind_id, 0);
+        if (ev->format == VIOMMU_OFFLOAD_FMT_AMD_GUEST) {
+            /* IOMMU_HWPT_DATA_AMD_GUEST: the kernel's validate_gdte_nested() rules. */
+            const uint64_t *d = ev->amd.dte;
+            ck_assert(d[0] & 1);                          /* V */
+            ck_assert(d[0] & (UINT64_C(1) << 55));        /* GV */
+            ck_assert_uint_eq((d[0] >> 9) & 7, 0);        /* Mode 0 */
+            ck_assert(mi_amd_gcr3(d) != 0);
+            ck_assert_uint_le((d[2] >> 54) & 3, 1);       /* guest paging mode 4/5-level */
+            ck_assert_uint_ne((d[0] >> 56) & 3, 3);       /* GLX != 3 */
+            ck_assert_uint_eq(ev->guest_domain_id, d[1] & 0xFFFF);
+        } else {
+            /* IOMMU_HWPT_ALLOC with IOMMU_HWPT_DATA_VTD_S1: the kernel's checks. */
+            ck_assert_uint_eq(ev->format, VIOMMU_OFFLOAD_FMT_VTD_S1);
+            ck_assert_uint_eq(ev->vtd.reserved, 0);
+            ck_assert(ev->vtd.addr_width == 48 || ev->vtd.addr_width == 57);
+            ck_assert_uint_eq(ev->vtd.flags & ~UINT64_C(7), 0);
+            ck_assert_uint_eq(ev->vtd.pgtbl_addr & 0xFFF, 0);
+        }
         int h = -1;
         for (int i = 0; i < MI_HWPTS; i++)
             if (!m->hwpt[i].live) {
@@ -120,6 +138,8 @@ int mi_event(void *opaque, struct viommu_as *as, const struct viommu_offload_eve
         m->hwpt[h].bind_id = ev->bind_id;
         m->hwpt[h].did = (uint16_t)ev->guest_domain_id;
         m->hwpt[h].s1 = ev->vtd;
+        m->hwpt[h].format = ev->format;
+        memcpy(m->hwpt[h].dte, ev->amd.dte, sizeof(m->hwpt[h].dte));
         s->hwpt = h;
         s->kind = ev->kind;
         return 0;
@@ -136,9 +156,9 @@ int mi_event(void *opaque, struct viommu_as *as, const struct viommu_offload_eve
     default:
         break;
     }
-    /* IOMMU_HWPT_INVALIDATE with IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 */
-    ck_assert_uint_eq(ev->format, VIOMMU_OFFLOAD_FMT_VTD_S1);
+    /* IOMMU_HWPT_INVALIDATE (VT-d: IOMMU_HWPT_INVALIDATE_DATA_VTD_S1) */
     ck_assert_int_ge(s->hwpt, 0);
+    ck_assert_uint_eq(ev->format, m->hwpt[s->hwpt].format);
     ck_assert_uint_eq(ev->bind_id, m->hwpt[s->hwpt].bind_id);
     ck_assert_uint_gt(ev->nentries, 0);
     ck_assert_ptr_nonnull(ev->entries);
@@ -228,8 +248,22 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
         }
     }
     unsigned perm;
-    uint64_t out;
-    if (mi_walk(m->th, w->s1.pgtbl_addr, w->s1.addr_width == 57 ? 5 : 4, iova, access, &out, &perm))
+    uint64_t out, root = w->s1.pgtbl_addr;
+    unsigned levels = w->s1.addr_width == 57 ? 5 : 4;
+    if (w->format == VIOMMU_OFFLOAD_FMT_AMD_GUEST) {
+        /* GCR3 table of GLX + 1 levels, PASID 0 (index 0 at every level),
+         * then the guest's x86-64 tables (§2.2.6). */
+        uint64_t t = mi_amd_gcr3(w->dte), e = 0;
+        for (unsigned l = 0; l <= ((w->dte[0] >> 56) & 3); l++) {
+            e = th_r64(m->th, t);
+            if (!(e & 1))
+                return -1;
+            t = e & PTE_ADDR;
+        }
+        root = t;
+        levels = ((w->dte[2] >> 54) & 3) ? 5 : 4;
+    }
+    if (mi_walk(m->th, root, levels, iova, access, &out, &perm))
         return -1;
     unsigned slot = w->ncache;
     for (unsigned i = 0; i < w->ncache; i++)
@@ -249,7 +283,9 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
 bool mi_points_at(const struct mock_iommufd *m, uint64_t root)
 {
     for (unsigned i = 0; i < MI_HWPTS; i++)
-        if (m->hwpt[i].live && m->hwpt[i].s1.pgtbl_addr == root)
+        if (m->hwpt[i].live && (m->hwpt[i].format == VIOMMU_OFFLOAD_FMT_AMD_GUEST
+                                    ? mi_amd_gcr3(m->hwpt[i].dte) == root
+                                    : m->hwpt[i].s1.pgtbl_addr == root))
             return true;
     return false;
 }

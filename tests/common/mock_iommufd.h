@@ -2,8 +2,9 @@
 /* A mock iommufd consumer of libviommu's stage-1 offload events: it keeps
  * what a VMM would have created on the host (one nested HWPT per bind,
  * attached per device/PASID) and models the host IOMMU that walks the bound
- * guest first-stage tables itself, with its own IOTLB that only the
- * forwarded INVALIDATE events flush. Independent of the library: its walker
+ * guest first-stage tables (VT-d) or GCR3 table and guest tables (AMD-Vi,
+ * PASID 0 for requests without PASID) itself, with its own IOTLB that only
+ * the forwarded INVALIDATE events flush. Independent of the library: its walker
  * is written here from the x86-64 paging rules (Intel SDM 4.5) and VT-d
  * 3.6, not taken from src/. */
 #ifndef VIOMMU_TEST_MOCK_IOMMUFD_H
@@ -25,7 +26,9 @@ struct mi_hwpt {
     bool live;
     uint64_t bind_id;
     uint16_t did;
+    uint32_t format;          /* VIOMMU_OFFLOAD_FMT_VTD_S1 or _AMD_GUEST */
     struct viommu_offload_vtd_s1 s1;
+    uint64_t dte[4];          /* AMD guest DTE */
     unsigned ncache;
     struct {
         uint64_t iova, pa; /* 4 KiB pages */
@@ -77,12 +80,14 @@ void mi_complete(struct mock_iommufd *m);
  * (READ/WRITE, a user request): 0 and the address, or -1 (host fault). */
 int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t iova, unsigned access,
                  uint64_t *pa);
-/* True if a live HWPT's stage-1 pointer is `root`. */
+/* True if a live HWPT's stage-1 pointer (VT-d) or GCR3 table root (AMD-Vi) is `root`. */
 bool mi_points_at(const struct mock_iommufd *m, uint64_t root);
 /* Forget the host state (a fresh host, e.g. a migration destination); the
  * counters go on. */
 void mi_reset(struct mock_iommufd *m);
 struct mi_space *mi_space(struct mock_iommufd *m, uint16_t rid, uint32_t pasid);
+/* GCR3 table root pointer of an AMD-Vi DTE. */
+uint64_t mi_amd_gcr3(const uint64_t *dte);
 /* The independent reference walk of x86-64 tables (user request): 0 or -1. */
 int mi_walk(struct testhost *th, uint64_t root, unsigned levels, uint64_t iova, unsigned access, uint64_t *pa,
             unsigned *perm);
