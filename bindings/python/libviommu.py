@@ -2203,6 +2203,7 @@ class OffloadFormat(enum.IntEnum):
     """enum viommu_offload_format (= enum iommu_hwpt_data_type)."""
     NONE = 0
     VTD_S1 = 1
+    AMD_GUEST = 3
 
 
 class OffloadVtdS1Flags(enum.IntFlag):
@@ -2234,6 +2235,11 @@ class OffloadVtdS1(_Struct):
     _fields_ = [("flags", c_u64), ("pgtbl_addr", c_u64), ("addr_width", c_u32), ("reserved", c_u32)]
 
 
+class OffloadAmdGuest(_Struct):
+    """struct viommu_offload_amd_guest (the layout of struct iommu_hwpt_amd_guest)."""
+    _fields_ = [("dte", c_u64 * 4)]
+
+
 class OffloadInv(_Struct):
     """struct viommu_offload_inv (the layout of struct iommu_hwpt_vtd_s1_invalidate)."""
     _fields_ = [("addr", c_u64), ("npages", c_u64), ("flags", c_u32), ("reserved", c_u32)]
@@ -2244,7 +2250,8 @@ class OffloadEvent(_Struct):
     _fields_ = [("size", c_size_t), ("kind", c_u32), ("format", c_u32), ("flags", c_u32), ("segment", c_u16),
                 ("rid", c_u16), ("pasid", c_u32), ("guest_domain_id", c_u32), ("bind_id", c_u64),
                 ("old_bind_id", c_u64), ("seq", c_u64), ("vtd", OffloadVtdS1),
-                ("entries", ctypes.POINTER(OffloadInv)), ("nentries", c_u32), ("reason", c_u32)]
+                ("entries", ctypes.POINTER(OffloadInv)), ("nentries", c_u32), ("reason", c_u32),
+                ("amd", OffloadAmdGuest)]
 
     def entry_list(self):
         """The INVALIDATE entries as a list of :class:`OffloadInv` copies."""
@@ -2264,6 +2271,11 @@ class VtdHostCaps(_Struct):
     _fields_ = [("size", c_size_t), ("flags", c_u32), ("reserved", c_u32), ("cap", c_u64), ("ecap", c_u64)]
 
 
+class AmdviHostCaps(_Struct):
+    """struct viommu_amdvi_host_caps (from iommufd's struct iommu_hw_info_amd)."""
+    _fields_ = [("size", c_size_t), ("efr", c_u64), ("efr2", c_u64)]
+
+
 class OffloadFault(_Struct):
     """struct viommu_offload_fault: a host stage-1 fault for the guest."""
     _fields_ = [("size", c_size_t), ("rid", c_u16), ("reserved0", c_u16), ("pasid", c_u32), ("addr", c_u64),
@@ -2272,7 +2284,8 @@ class OffloadFault(_Struct):
 
 STRUCTS.update({"viommu_offload_vtd_s1": OffloadVtdS1, "viommu_offload_inv": OffloadInv,
                 "viommu_offload_event": OffloadEvent, "viommu_offload_config": OffloadConfig,
-                "viommu_vtd_host_caps": VtdHostCaps, "viommu_offload_fault": OffloadFault})
+                "viommu_vtd_host_caps": VtdHostCaps, "viommu_offload_fault": OffloadFault,
+                "viommu_offload_amd_guest": OffloadAmdGuest, "viommu_amdvi_host_caps": AmdviHostCaps})
 ENUMS.update({"viommu_offload_mode": ("VIOMMU_OFFLOAD_", OffloadMode),
               "viommu_offload_event_kind": ("VIOMMU_OFFLOAD_EV_", OffloadEventKind),
               "viommu_offload_format": ("VIOMMU_OFFLOAD_FMT_", OffloadFormat),
@@ -2285,6 +2298,9 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_vtd_set_host_caps": (c_int, [c_void_p, P(VtdHostCaps)]),
     "viommu_vtd_offload_done": (c_int, [c_void_p, c_u64]),
     "viommu_vtd_offload_fault": (c_int, [c_void_p, P(OffloadFault)]),
+    "viommu_amdvi_set_host_caps": (c_int, [c_void_p, P(AmdviHostCaps)]),
+    "viommu_amdvi_offload_done": (c_int, [c_void_p, c_u64]),
+    "viommu_amdvi_offload_fault": (c_int, [c_void_p, P(OffloadFault)]),
 })
 
 
@@ -2331,6 +2347,29 @@ def _vtd_offload_fault(self, rid, pasid, addr, access, reason=0):
     _check(self.ctx._lib.viommu_vtd_offload_fault(self.ptr, ctypes.byref(f)), "viommu_vtd_offload_fault")
 
 
+def _amdvi_set_host_caps(self, efr, efr2=0):
+    """viommu_amdvi_set_host_caps(): clamp the guest's EFR to the host's (iommu_hw_info_amd values)."""
+    c = AmdviHostCaps(size=ctypes.sizeof(AmdviHostCaps), efr=efr, efr2=efr2)
+    _check(self.ctx._lib.viommu_amdvi_set_host_caps(self.ptr, ctypes.byref(c)), "viommu_amdvi_set_host_caps")
+
+
+def _amdvi_offload_done(self, seq):
+    """viommu_amdvi_offload_done(): confirm host invalidations up to ``seq``; 1 if commands remain."""
+    r = self.ctx._lib.viommu_amdvi_offload_done(self.ptr, seq)
+    _check(min(r, 0), "viommu_amdvi_offload_done")
+    return r
+
+
+def _amdvi_offload_fault(self, devid, addr, access, pasid=PASID_NONE, reason=0):
+    """viommu_amdvi_offload_fault(): log a host fault in the guest's event log."""
+    f = OffloadFault(size=ctypes.sizeof(OffloadFault), rid=devid, pasid=pasid, addr=addr, access=int(access),
+                     reason=int(reason))
+    _check(self.ctx._lib.viommu_amdvi_offload_fault(self.ptr, ctypes.byref(f)), "viommu_amdvi_offload_fault")
+
+
+Amdvi.set_host_caps = _amdvi_set_host_caps
+Amdvi.offload_done = _amdvi_offload_done
+Amdvi.offload_fault = _amdvi_offload_fault
 AddressSpace.set_offload = _as_set_offload
 AddressSpace.get_offload = _as_get_offload
 Vtd.set_host_caps = _vtd_set_host_caps
@@ -2339,4 +2378,4 @@ Vtd.offload_fault = _vtd_offload_fault
 
 __all__ += ["OffloadMode", "OffloadEventKind", "OffloadFormat", "OffloadVtdS1Flags", "OffloadEventFlags",
             "VtdHostFlags", "OffloadVtdS1", "OffloadInv", "OffloadEvent", "OffloadConfig", "VtdHostCaps",
-            "OffloadFault", "OFFLOAD_PENDING", "OFFLOAD_INV_LEAF"]
+            "OffloadFault", "OFFLOAD_PENDING", "OFFLOAD_INV_LEAF", "OffloadAmdGuest", "AmdviHostCaps"]

@@ -243,6 +243,27 @@ class AmdviTest(unittest.TestCase):
         self.tail = (self.tail + 16) % 4096
         self.dev.mmio_write(0x2008, 8, self.tail)  # command buffer tail doorbell
 
+    def test_offload_guest_dte_bind(self):
+        """Stage-1 offload (offload.h) on AMD-Vi: a DTE with guest tables
+        (GV = 1, Mode 0, AMD 48882 2.2.2.1) becomes a BIND whose payload is
+        the raw DTE (struct iommu_hwpt_amd_guest)."""
+        d, ram = self.dev, self.ram
+        d.set_host_caps(efr=v.AMDVI_EFR_ALL)
+        events = []
+        sp = d.address_space(0x10)
+        sp.set_offload(v.OffloadMode.S1, lambda ev: events.append(
+            (int(ev.kind), int(ev.format), ev.guest_domain_id, list(ev.amd.dte))) or 0)
+        gcr3, cr3 = 0x300000, 0x301000
+        w64(ram, gcr3, cr3 | 1)
+        dte = self.DEVTAB + 0x10 * 32
+        q0 = 1 | 2 | (3 << 61) | (1 << 55) | (1 << 54) | (((gcr3 >> 12) & 7) << 58)
+        q1 = 9 | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43)
+        w64(ram, dte + 8, q1)
+        w64(ram, dte, q0)
+        d.mmio_write(0x0000, 8, self.DEVTAB)
+        d.mmio_write(0x0018, 8, 1)                        # IommuEn: the DTE is read
+        self.assertEqual(events[-1], (v.OffloadEventKind.BIND, v.OffloadFormat.AMD_GUEST, 9, [q0, q1, 0, 0]))
+
     def test_program_translate_event_log_msi(self):
         d, ram = self.dev, self.ram
         self.assertEqual(d.mmio_base()[0], 0xFD200000)

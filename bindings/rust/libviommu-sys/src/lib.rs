@@ -922,6 +922,7 @@ pub const VIOMMU_OFFLOAD_EV_UNBIND: u32 = 4;
 pub const VIOMMU_OFFLOAD_EV_INVALIDATE: u32 = 5;
 pub const VIOMMU_OFFLOAD_FMT_NONE: u32 = 0;
 pub const VIOMMU_OFFLOAD_FMT_VTD_S1: u32 = 1;
+pub const VIOMMU_OFFLOAD_FMT_AMD_GUEST: u32 = 3;
 pub const VIOMMU_OFFLOAD_VTD_S1_SRE: u32 = 1 << 0;
 pub const VIOMMU_OFFLOAD_VTD_S1_EAFE: u32 = 1 << 1;
 pub const VIOMMU_OFFLOAD_VTD_S1_WPE: u32 = 1 << 2;
@@ -941,6 +942,13 @@ pub struct viommu_offload_vtd_s1 {
     pub pgtbl_addr: u64,
     pub addr_width: u32,
     pub reserved: u32,
+}
+
+/// The layout of the kernel's `struct iommu_hwpt_amd_guest`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_offload_amd_guest {
+    pub dte: [u64; 4],
 }
 
 /// The layout of the kernel's `struct iommu_hwpt_vtd_s1_invalidate`.
@@ -971,6 +979,7 @@ pub struct viommu_offload_event {
     pub entries: *const viommu_offload_inv,
     pub nentries: u32,
     pub reason: u32,
+    pub amd: viommu_offload_amd_guest,
 }
 
 pub type viommu_offload_fn = unsafe extern "C" fn(*mut c_void, *mut viommu_as, *const viommu_offload_event) -> c_int;
@@ -997,6 +1006,14 @@ pub struct viommu_vtd_host_caps {
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_amdvi_host_caps {
+    pub size: usize,
+    pub efr: u64,
+    pub efr2: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct viommu_offload_fault {
     pub size: usize,
     pub rid: u16,
@@ -1014,6 +1031,9 @@ extern "C" {
     pub fn viommu_vtd_set_host_caps(dev: *mut viommu_vtd, caps: *const viommu_vtd_host_caps) -> c_int;
     pub fn viommu_vtd_offload_done(dev: *mut viommu_vtd, seq: u64) -> c_int;
     pub fn viommu_vtd_offload_fault(dev: *mut viommu_vtd, f: *const viommu_offload_fault) -> c_int;
+    pub fn viommu_amdvi_set_host_caps(dev: *mut viommu_amdvi, caps: *const viommu_amdvi_host_caps) -> c_int;
+    pub fn viommu_amdvi_offload_done(dev: *mut viommu_amdvi, seq: u64) -> c_int;
+    pub fn viommu_amdvi_offload_fault(dev: *mut viommu_amdvi, f: *const viommu_offload_fault) -> c_int;
 }
 
 extern "C" {
@@ -1405,7 +1425,9 @@ pub mod layout {
             layout!(viommu_offload_event { size => "size", kind => "kind", format => "format", flags => "flags",
                 segment => "segment", rid => "rid", pasid => "pasid", guest_domain_id => "guest_domain_id",
                 bind_id => "bind_id", old_bind_id => "old_bind_id", seq => "seq", vtd => "vtd",
-                entries => "entries", nentries => "nentries", reason => "reason" }),
+                entries => "entries", nentries => "nentries", reason => "reason", amd => "amd" }),
+            layout!(viommu_offload_amd_guest { dte => "dte" }),
+            layout!(viommu_amdvi_host_caps { size => "size", efr => "efr", efr2 => "efr2" }),
             layout!(viommu_offload_config { size => "size", mode => "mode", flags => "flags", fn_ => "fn",
                 opaque => "opaque" }),
             layout!(viommu_vtd_host_caps { size => "size", flags => "flags", reserved => "reserved", cap => "cap",
