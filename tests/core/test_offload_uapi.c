@@ -7,6 +7,8 @@
  *    iommu_hwpt_vtd_s1_invalidate, their flag values, the data/invalidation
  *    type values, struct iommu_hw_info_vtd and the iommu_hwpt_pgfault perm
  *    bits. Compile-time checks: a VMM copies the payloads with memcpy.
+ *    The AMD-Vi rows come from the upstream AMD nested-translation series
+ *    (later than 6.12) and are checked against this table only.
  * 2. When the kernel header itself is available (the system's
  *    linux/iommufd.h if it has the VT-d stage-1 structs, which Debian 12's
  *    linux-libc-dev 6.1 does not; or the file named by the CMake cache
@@ -58,6 +60,15 @@ _Static_assert(offsetof(struct viommu_offload_inv, reserved) == 20, "__reserved 
 _Static_assert(VIOMMU_OFFLOAD_INV_LEAF == 1, "IOMMU_VTD_INV_FLAGS_LEAF");
 /* enum iommu_hw_info_vtd_flags { IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1 << 0 } */
 _Static_assert(VIOMMU_VTD_HOST_ERRATA_772415 == 1, "IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17");
+/* AMD-Vi, from the upstream AMD nested-translation series (include/uapi/linux/iommufd.h,
+ * "iommufd: Introduce data struct for AMD nested domain allocation", v5 2025-11; later than 6.12):
+ * struct iommu_hwpt_amd_guest { __aligned_u64 dte[4]; }, IOMMU_HWPT_DATA_AMD_GUEST = 3,
+ * struct iommu_hw_info_amd { __aligned_u64 efr; __aligned_u64 efr2; } */
+_Static_assert(sizeof(struct viommu_offload_amd_guest) == 32, "iommu_hwpt_amd_guest is 32 bytes");
+_Static_assert(offsetof(struct viommu_offload_amd_guest, dte) == 0, "dte at 0");
+_Static_assert(VIOMMU_OFFLOAD_FMT_AMD_GUEST == 3, "IOMMU_HWPT_DATA_AMD_GUEST");
+_Static_assert(offsetof(struct viommu_amdvi_host_caps, efr2) == offsetof(struct viommu_amdvi_host_caps, efr) + 8,
+               "efr, efr2 in the order of iommu_hw_info_amd");
 /* enum iommu_hwpt_pgfault_perm { READ = 1 << 0, WRITE = 1 << 1, EXEC = 1 << 2, PRIV = 1 << 3 } */
 _Static_assert(VIOMMU_PERM_READ == 1 && VIOMMU_PERM_WRITE == 2 && VIOMMU_PERM_EXEC == 4 && VIOMMU_PERM_PRIV == 8,
                "iommu_hwpt_pgfault_perm = enum viommu_perm");
