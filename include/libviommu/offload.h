@@ -259,8 +259,10 @@ struct viommu_offload_fault {
  * @param dev Unit. @param f Fault.
  * @retval 0 Recorded (or suppressed by FPD / nothing to record because a
  *         software walk of the guest tables succeeds and `reason` is 0).
- * @retval VIOMMU_EINVAL NULL argument, PASID >= 2^20, unknown access bits.
+ * @retval VIOMMU_EINVAL NULL argument, PASID >= 2^20 (or a PASID without
+ *         scalable mode), unknown access bits, `reason` > 0xFF.
  * @retval VIOMMU_ESIZE `f->size` too small. @retval VIOMMU_ENOENT `rid` not covered.
+ * @retval VIOMMU_ENOMEM The space of (`rid`, `pasid`) could not be created.
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload_fault *f);
