@@ -48,6 +48,7 @@ struct amdvi_offload {
     const struct vi_state_r *restore; /* saved binds while restoring */
 };
 
+/* NULL for a unit that never offloaded anything: every hook is then a no-op. */
 static struct amdvi_offload *unit_of(const struct viommu_amdvi *dev)
 {
     return dev->off;
