@@ -7,7 +7,8 @@
  * guest programs checked against the mock host IOMMU (tests/common/
  * mock_iommufd.c): every translation the host would make equals libviommu's,
  * no bind points at an abandoned GCR3 table, no COMPLETION_WAIT completes
- * while a forwarded invalidation still runs on the host. */
+ * while a forwarded invalidation still runs on the host, across resets and
+ * migrations. */
 #include "check_main.h"
 
 #include <check.h>
@@ -352,7 +353,7 @@ struct amodel {
     uint64_t abandoned[128];
     unsigned nabandoned;
     uint64_t rng;
-    unsigned ok, deferred;
+    unsigned ok, deferred, resets, migrations;
 };
 
 static void am_wait(struct amodel *t)
@@ -415,6 +416,59 @@ static void am_flush(struct amodel *t, int d, uint64_t iova, bool leaf)
     am_wait(t);
 }
 
+/* Power-on reset: the host bypasses while the IOMMU is off; then the guest
+ * driver brings the unit up again over the same device table. */
+static void am_reset(struct amodel *t)
+{
+    struct guest *g = &t->g;
+    ck_assert_int_eq(viommu_amdvi_reset(g->dev), 0);
+    t->resets++;
+    am_check(t);
+    g->tail = 0;
+    g->evt_read = 0;
+    g_mmio_w(g, 0x0000, g->devtab);
+    g_mmio_w(g, 0x0008, g->cmdbuf | (UINT64_C(8) << 56));
+    g_mmio_w(g, 0x0010, g->evtlog | (UINT64_C(8) << 56));
+    g_mmio_w(g, 0x2000, 0);
+    g_mmio_w(g, 0x2008, 0);
+    g_mmio_w(g, 0x2010, 0);
+    g_mmio_w(g, 0x2018, 0);
+    g_mmio_w(g, 0x0018, (1u << 12) | (1u << 2) | (1u << 3) | (1u << 4));
+    g_mmio_w(g, 0x0018, (1u << 12) | (1u << 2) | (1u << 3) | (1u << 4) | 1u);
+    for (unsigned i = 0; i < NDEV; i++)
+        inv_dte(g, devids[i]);
+    am_wait(t);
+}
+
+/* Live migration: a new unit over the same guest RAM, offloaded by the
+ * destination VMM before the restore, with a fresh host. */
+static void am_migrate(struct amodel *t)
+{
+    struct guest *g = &t->g;
+    size_t len = 0;
+    ck_assert_int_eq(viommu_amdvi_save(g->dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len);
+    ck_assert_ptr_nonnull(blob);
+    ck_assert_int_eq(viommu_amdvi_save(g->dev, blob, &len), 0);
+    struct viommu_ctx *ctx = th_ctx(&g->th, false, NULL);
+    struct viommu_amdvi *dev;
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .bdf = 0x0002, .cap_offset = 0x40, .levels = 6,
+                                      .dma_remap = 1, .mmio_base = G_MMIO_BASE,
+                                      .efr_features = VIOMMU_AMDVI_EFR_V2 | VIOMMU_AMDVI_EFR_IASUP,
+                                      .cmds_per_doorbell = 0};
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &dev), 0);
+    ck_assert_int_eq(viommu_amdvi_destroy(g->dev), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(g->ctx), 0);
+    g->ctx = ctx;
+    g->dev = dev;
+    mi_reset(&t->m);
+    for (unsigned i = 0; i < NDEV; i++)
+        t->as[i] = offload(g, &t->m, devids[i]);
+    ck_assert_int_eq(viommu_amdvi_restore(dev, blob, len), 0);
+    free(blob);
+    t->migrations++;
+}
+
 static void am_run(uint64_t seed, unsigned nops)
 {
     struct amodel *t = calloc(1, sizeof(*t));
@@ -435,7 +489,7 @@ static void am_run(uint64_t seed, unsigned nops)
     am_check(t);
     for (unsigned n = 0; n < nops; n++) {
         t->m.defer = (th_rand(&t->rng) % 3) == 0;
-        unsigned op = (unsigned)(th_rand(&t->rng) % 10);
+        unsigned op = (unsigned)(th_rand(&t->rng) % 12);
         int d = (int)(th_rand(&t->rng) % 2);
         uint64_t iova = iovas[th_rand(&t->rng) % NIOVA];
         if (op < 4) { /* map */
@@ -454,6 +508,10 @@ static void am_run(uint64_t seed, unsigned nops)
             t->att[i] = (int)(th_rand(&t->rng) % 3);
             am_write_dte(t, i);
             am_wait(t);
+        } else if (op == 10) {
+            am_reset(t);
+        } else if (op == 11) {
+            am_migrate(t);
         } else { /* new GCR3 table for a domain; the old one is freed and reused */
             uint64_t old = t->gcr3[d];
             t->gcr3[d] = gcr3_for(&t->g, t->cr3[d]);
@@ -469,8 +527,11 @@ static void am_run(uint64_t seed, unsigned nops)
     }
     ck_assert_uint_gt(t->ok, 0);
     ck_assert_uint_gt(t->m.batches, 0);
-    if (nops >= 200)
+    if (nops >= 200) {
         ck_assert_uint_gt(t->deferred, 5);
+        ck_assert_uint_gt(t->resets, 2);
+        ck_assert_uint_gt(t->migrations, 2);
+    }
     g_fini(&t->g);
     free(t);
 }
