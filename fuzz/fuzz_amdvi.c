@@ -2,8 +2,12 @@
 /* libFuzzer target: the AMD-Vi device model through its public API. The
  * input supplies guest RAM (device table, command buffer, page tables all
  * live in it) and a script of MMIO/capability writes, doorbells, process
- * calls, translations, notifier replays and resets. Checked: no crash, no
- * hang (every guest loop is bounded), no leak, MAP/UNMAP events well formed. */
+ * calls, translations, notifier replays, resets, and stage-1 offload of
+ * devices (offload.h: a consumer answering synchronously, deferred or with
+ * a failure, confirmations, host faults, host EFR). Checked: no crash, no
+ * hang (every guest loop is bounded), no leak, MAP/UNMAP events well formed,
+ * offload events as a kernel would accept them (guest-DTE binds with V, GV
+ * and Mode 0, aligned invalidation entries, increasing sequence numbers). */
 #include <libviommu/viommu.h>
 
 #include <stdint.h>
@@ -71,6 +75,38 @@ static void on_page_response(void *opaque, const struct viommu_page_response *r)
         abort();
 }
 
+struct off_state {
+    uint64_t last_seq;
+    unsigned calls;
+};
+
+static int off_sink(void *opaque, struct viommu_as *as, const struct viommu_offload_event *ev)
+{
+    struct off_state *o = opaque;
+    (void)as;
+    if (ev->size < sizeof(*ev) || ev->kind < VIOMMU_OFFLOAD_EV_BIND || ev->kind > VIOMMU_OFFLOAD_EV_INVALIDATE)
+        abort();
+    if (ev->kind == VIOMMU_OFFLOAD_EV_BIND &&
+        (!ev->bind_id || ev->format != VIOMMU_OFFLOAD_FMT_AMD_GUEST || !(ev->amd.dte[0] & 1) ||
+         !(ev->amd.dte[0] & (UINT64_C(1) << 55)) || ((ev->amd.dte[0] >> 9) & 7) ||
+         ev->guest_domain_id != (ev->amd.dte[1] & 0xFFFF)))
+        abort();
+    if (ev->kind == VIOMMU_OFFLOAD_EV_INVALIDATE) {
+        if (!ev->bind_id || !ev->nentries || ev->nentries > 32 || !ev->entries || ev->seq <= o->last_seq)
+            abort();
+        o->last_seq = ev->seq;
+        for (uint32_t i = 0; i < ev->nentries; i++)
+            if ((ev->entries[i].addr & 0xFFF) || !ev->entries[i].npages ||
+                (ev->entries[i].flags & ~VIOMMU_OFFLOAD_INV_LEAF))
+                abort();
+    }
+    unsigned c = ++o->calls;
+    if (c % 11 == 0)
+        return -1;
+    return (ev->kind == VIOMMU_OFFLOAD_EV_INVALIDATE && c % 3 == 0) ? VIOMMU_OFFLOAD_PENDING : 0;
+}
+
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct vm vm;
@@ -86,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct viommu_ctx_config cc = {.size = sizeof(cc), .budget = {.walk_entries = 4096, .sync_events = 512}};
     struct viommu_ctx *ctx = NULL;
     struct viommu_amdvi *dev = NULL;
+    struct off_state offc = {0, 0};
     if (viommu_ctx_create(&ops, &vm, &cc, &ctx))
         return 0;
     struct viommu_amdvi_config cfg = {.size = sizeof(cfg),
@@ -100,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     viommu_amdvi_set_page_response_fn(dev, on_page_response, NULL);
     for (unsigned step = 0; step < 64 && in.n; step++) {
-        unsigned op = (unsigned)take(&in, 1) % 8;
+        unsigned op = (unsigned)take(&in, 1) % 10;
         switch (op) {
         case 0: { /* register write: base registers point into RAM most of the time */
             uint16_t off = regs[take(&in, 1) % (sizeof(regs) / sizeof(regs[0]))];
@@ -151,6 +188,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int st = viommu_amdvi_page_request(dev, &r);
             if (st > VIOMMU_PRQ_INVALID)
                 abort();
+            break;
+        }
+        case 8: { /* stage-1 offload of a device (or back to emulation) */
+            struct viommu_as *as;
+            if (!viommu_amdvi_get_as(dev, (uint16_t)take(&in, 1), &as)) {
+                struct viommu_offload_config oc = {.size = sizeof(oc),
+                                                   .mode = take(&in, 1) & 1 ? VIOMMU_OFFLOAD_S1 : 0,
+                                                   .fn = off_sink,
+                                                   .opaque = &offc};
+                viommu_as_set_offload(as, &oc);
+            }
+            break;
+        }
+        case 9: {
+            unsigned what = (unsigned)take(&in, 1) % 3;
+            if (what == 0) {
+                viommu_amdvi_offload_done(dev, offc.last_seq);
+            } else if (what == 1) {
+                struct viommu_offload_fault f = {.size = sizeof(f),
+                                                 .rid = (uint16_t)take(&in, 1),
+                                                 .pasid = take(&in, 1) & 1 ? VIOMMU_PASID_NONE : 3,
+                                                 .addr = take(&in, 8),
+                                                 .access = (uint32_t)take(&in, 1) & 15,
+                                                 .reason = take(&in, 1) & 1 ? VIOMMU_AMDVI_EV_IO_PAGE_FAULT : 0};
+                viommu_amdvi_offload_fault(dev, &f);
+            } else {
+                struct viommu_amdvi_host_caps hc = {.size = sizeof(hc), .efr = take(&in, 8), .efr2 = 0};
+                viommu_amdvi_set_host_caps(dev, &hc);
+            }
             break;
         }
         default:

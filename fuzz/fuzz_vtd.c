@@ -3,8 +3,13 @@
  * PASID structures and second-level tables, driven through the public API
  * only. The input writes guest RAM (tables and descriptors), registers
  * (legacy and scalable mode), translates for a few requesters with a
- * notifier attached, processes the queue and resets. Invariants: no crash,
- * no leak, events are well-formed ranges, translations are page aligned. */
+ * notifier attached, processes the queue and resets; some spaces are put in
+ * stage-1 offload mode (offload.h) with a consumer that answers
+ * synchronously, deferred or with a failure, host faults are injected and
+ * deferred invalidations confirmed. Invariants: no crash, no leak, events
+ * are well-formed ranges, translations are page aligned, offload events
+ * carry valid uAPI payloads (known flags, 48/57-bit widths, aligned
+ * entries, 1..32 of them, increasing sequence numbers). */
 #include <libviommu/viommu.h>
 
 #include <stdint.h>
@@ -42,6 +47,37 @@ static int sink(void *opaque, struct viommu_as *as, const struct viommu_event *e
     return (++*(unsigned *)opaque % 13) == 0 ? -1 : 0;
 }
 
+/* The offload consumer: checks what a kernel would check. */
+struct off_state {
+    uint64_t last_seq;
+    unsigned calls;
+};
+
+static int off_sink(void *opaque, struct viommu_as *as, const struct viommu_offload_event *ev)
+{
+    struct off_state *o = opaque;
+    (void)as;
+    if (ev->size < sizeof(*ev) || ev->kind < VIOMMU_OFFLOAD_EV_BIND || ev->kind > VIOMMU_OFFLOAD_EV_INVALIDATE)
+        abort();
+    if (ev->kind == VIOMMU_OFFLOAD_EV_BIND &&
+        (!ev->bind_id || ev->vtd.reserved || (ev->vtd.flags & ~UINT64_C(7)) ||
+         (ev->vtd.addr_width != 48 && ev->vtd.addr_width != 57) || (ev->vtd.pgtbl_addr & 0xFFF)))
+        abort();
+    if (ev->kind == VIOMMU_OFFLOAD_EV_INVALIDATE) {
+        if (!ev->bind_id || !ev->nentries || ev->nentries > 32 || !ev->entries || ev->seq <= o->last_seq)
+            abort();
+        o->last_seq = ev->seq;
+        for (uint32_t i = 0; i < ev->nentries; i++)
+            if ((ev->entries[i].addr & 0xFFF) || !ev->entries[i].npages || ev->entries[i].reserved ||
+                (ev->entries[i].flags & ~VIOMMU_OFFLOAD_INV_LEAF))
+                abort();
+    }
+    unsigned c = ++o->calls;
+    if (c % 11 == 0)
+        return -1;
+    return (ev->kind == VIOMMU_OFFLOAD_EV_INVALIDATE && c % 3 == 0) ? VIOMMU_OFFLOAD_PENDING : 0;
+}
+
 struct in {
     const uint8_t *p;
     size_t n;
@@ -76,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct viommu_ctx *ctx = NULL;
     struct viommu_vtd *dev = NULL;
     unsigned fails = 0;
+    struct off_state offc = {0, 0};
     memset(ram, 0, sizeof(ram));
     uint8_t mode = (uint8_t)take(&in, 1);
     struct viommu_vtd_config cfg = {
@@ -145,9 +182,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             viommu_vtd_process(dev);
             break;
         case 7:
-            if ((op >> 3) == 0) {
+            switch (op >> 3) {
+            case 0:
                 viommu_vtd_reset(dev);
-            } else if ((op >> 3) & 1) { /* a device's page request (queue, PRO, PRE faults) */
+                break;
+            case 1:
+            case 2: { /* stage-1 offload of a space (or back to emulation) */
+                struct viommu_as *as;
+                uint32_t pasid = (op >> 3) == 2 ? (uint32_t)take(&in, 1) : VIOMMU_PASID_NONE;
+                if (viommu_vtd_get_as(dev, (uint16_t)take(&in, 1), pasid, &as) == 0) {
+                    struct viommu_offload_config oc = {.size = sizeof(oc),
+                                                       .mode = take(&in, 1) & 1 ? VIOMMU_OFFLOAD_S1 : 0,
+                                                       .fn = off_sink,
+                                                       .opaque = &offc};
+                    viommu_as_set_offload(as, &oc);
+                }
+                break;
+            }
+            case 3: /* the host finished its invalidations */
+                viommu_vtd_offload_done(dev, offc.last_seq);
+                break;
+            case 4: { /* a host fault */
+                struct viommu_offload_fault f = {.size = sizeof(f),
+                                                 .rid = (uint16_t)take(&in, 1),
+                                                 .pasid = take(&in, 1) & 1 ? VIOMMU_PASID_NONE : 1,
+                                                 .addr = take(&in, 8),
+                                                 .access = (uint32_t)take(&in, 1) & 15,
+                                                 .reason = (uint32_t)take(&in, 1) & 0x1FF};
+                viommu_vtd_offload_fault(dev, &f);
+                break;
+            }
+            case 5: { /* host capabilities */
+                struct viommu_vtd_host_caps hc = {.size = sizeof(hc), .flags = (uint32_t)take(&in, 1) & 1,
+                                                  .cap = take(&in, 8), .ecap = take(&in, 8)};
+                viommu_vtd_set_host_caps(dev, &hc);
+                break;
+            }
+            case 6: { /* a device's page request (queue, PRO, PRE faults) */
                 struct viommu_page_request r = {.size = sizeof(r),
                                                 .rid = (uint16_t)take(&in, 2),
                                                 .prgi = (uint16_t)(take(&in, 2) & 0x1ff),
@@ -157,8 +228,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 int st = viommu_vtd_page_request(dev, &r);
                 if (st > VIOMMU_PRQ_INVALID)
                     abort();
-            } else { /* the VMM reports a device-TLB time-out or completion error */
-                viommu_vtd_report_devtlb_error(dev, 1 + (unsigned)((op >> 4) & 1));
+                break;
+            }
+            case 7:
+            case 8: /* the VMM reports a device-TLB time-out or completion error */
+                viommu_vtd_report_devtlb_error(dev, 1 + (unsigned)((op >> 3) & 1));
+                break;
+            default:
+                break;
             }
             break;
         }

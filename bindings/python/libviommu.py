@@ -2306,3 +2306,202 @@ __all__ += ["VirtioIommu", "viot_build", "Vtd", "VtdConfig", "VtdStats", "VtdRes
             "Amdvi", "AmdviConfig", "AmdviStats", "AmdviResolution", "AmdviEvent", "Amdv1Bad",
             "IvrsDev", "IvrsDevKind", "amdv1_pt_config", "amdv1_format", "amdvi_resolve",
             "X86PtFlags", "X86PtBad", "x86_format", "x86_pt_config", "IovaTree", "IovaMap"]
+
+
+# ---- stage-1 offload (offload.h) ---------------------------------------------
+
+class OffloadMode(enum.IntEnum):
+    """enum viommu_offload_mode."""
+    NONE = 0
+    S1 = 1
+
+
+class OffloadEventKind(enum.IntEnum):
+    """enum viommu_offload_event_kind."""
+    BIND = 1
+    BYPASS = 2
+    BLOCK = 3
+    UNBIND = 4
+    INVALIDATE = 5
+
+
+class OffloadFormat(enum.IntEnum):
+    """enum viommu_offload_format (= enum iommu_hwpt_data_type)."""
+    NONE = 0
+    VTD_S1 = 1
+    AMD_GUEST = 3
+
+
+class OffloadVtdS1Flags(enum.IntFlag):
+    """enum viommu_offload_vtd_s1_flags (= enum iommu_hwpt_vtd_s1_flags)."""
+    SRE = 1 << 0
+    EAFE = 1 << 1
+    WPE = 1 << 2
+
+
+class OffloadEventFlags(enum.IntFlag):
+    """enum viommu_offload_event_flags."""
+    UNSUPPORTED = 1 << 0
+    RESTORED = 1 << 1
+    DEVTLB = 1 << 2
+
+
+class VtdHostFlags(enum.IntFlag):
+    """enum viommu_vtd_host_flags."""
+    ERRATA_772415 = 1 << 0
+    FS_ONLY = 1 << 16
+
+
+OFFLOAD_PENDING = 1
+OFFLOAD_INV_LEAF = 1
+
+
+class OffloadVtdS1(_Struct):
+    """struct viommu_offload_vtd_s1 (the layout of struct iommu_hwpt_vtd_s1)."""
+    _fields_ = [("flags", c_u64), ("pgtbl_addr", c_u64), ("addr_width", c_u32), ("reserved", c_u32)]
+
+
+class OffloadAmdGuest(_Struct):
+    """struct viommu_offload_amd_guest (the layout of struct iommu_hwpt_amd_guest)."""
+    _fields_ = [("dte", c_u64 * 4)]
+
+
+class OffloadInv(_Struct):
+    """struct viommu_offload_inv (the layout of struct iommu_hwpt_vtd_s1_invalidate)."""
+    _fields_ = [("addr", c_u64), ("npages", c_u64), ("flags", c_u32), ("reserved", c_u32)]
+
+
+class OffloadEvent(_Struct):
+    """struct viommu_offload_event: one offload event."""
+    _fields_ = [("size", c_size_t), ("kind", c_u32), ("format", c_u32), ("flags", c_u32), ("segment", c_u16),
+                ("rid", c_u16), ("pasid", c_u32), ("guest_domain_id", c_u32), ("bind_id", c_u64),
+                ("old_bind_id", c_u64), ("seq", c_u64), ("vtd", OffloadVtdS1),
+                ("entries", ctypes.POINTER(OffloadInv)), ("nentries", c_u32), ("reason", c_u32),
+                ("amd", OffloadAmdGuest)]
+
+    def entry_list(self):
+        """The INVALIDATE entries as a list of :class:`OffloadInv` copies."""
+        return [OffloadInv.from_buffer_copy(self.entries[i]) for i in range(self.nentries)]
+
+
+OFFLOAD_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, ctypes.POINTER(OffloadEvent))
+
+
+class OffloadConfig(_Struct):
+    """struct viommu_offload_config."""
+    _fields_ = [("size", c_size_t), ("mode", c_u32), ("flags", c_u32), ("fn", OFFLOAD_FN), ("opaque", c_void_p)]
+
+
+class VtdHostCaps(_Struct):
+    """struct viommu_vtd_host_caps (from iommufd's struct iommu_hw_info_vtd)."""
+    _fields_ = [("size", c_size_t), ("flags", c_u32), ("reserved", c_u32), ("cap", c_u64), ("ecap", c_u64)]
+
+
+class AmdviHostCaps(_Struct):
+    """struct viommu_amdvi_host_caps (from iommufd's struct iommu_hw_info_amd)."""
+    _fields_ = [("size", c_size_t), ("efr", c_u64), ("efr2", c_u64)]
+
+
+class OffloadFault(_Struct):
+    """struct viommu_offload_fault: a host stage-1 fault for the guest."""
+    _fields_ = [("size", c_size_t), ("rid", c_u16), ("reserved0", c_u16), ("pasid", c_u32), ("addr", c_u64),
+                ("access", c_u32), ("reason", c_u32)]
+
+
+STRUCTS.update({"viommu_offload_vtd_s1": OffloadVtdS1, "viommu_offload_inv": OffloadInv,
+                "viommu_offload_event": OffloadEvent, "viommu_offload_config": OffloadConfig,
+                "viommu_vtd_host_caps": VtdHostCaps, "viommu_offload_fault": OffloadFault,
+                "viommu_offload_amd_guest": OffloadAmdGuest, "viommu_amdvi_host_caps": AmdviHostCaps})
+ENUMS.update({"viommu_offload_mode": ("VIOMMU_OFFLOAD_", OffloadMode),
+              "viommu_offload_event_kind": ("VIOMMU_OFFLOAD_EV_", OffloadEventKind),
+              "viommu_offload_format": ("VIOMMU_OFFLOAD_FMT_", OffloadFormat),
+              "viommu_offload_vtd_s1_flags": ("VIOMMU_OFFLOAD_VTD_S1_", OffloadVtdS1Flags),
+              "viommu_offload_event_flags": ("VIOMMU_OFFLOAD_F_", OffloadEventFlags),
+              "viommu_vtd_host_flags": ("VIOMMU_VTD_HOST_", VtdHostFlags)})
+OPTIONAL_FUNCTIONS.update({
+    "viommu_as_set_offload": (c_int, [c_void_p, P(OffloadConfig)]),
+    "viommu_as_get_offload": (c_int, [c_void_p]),
+    "viommu_vtd_set_host_caps": (c_int, [c_void_p, P(VtdHostCaps)]),
+    "viommu_vtd_offload_done": (c_int, [c_void_p, c_u64]),
+    "viommu_vtd_offload_fault": (c_int, [c_void_p, P(OffloadFault)]),
+    "viommu_amdvi_set_host_caps": (c_int, [c_void_p, P(AmdviHostCaps)]),
+    "viommu_amdvi_offload_done": (c_int, [c_void_p, c_u64]),
+    "viommu_amdvi_offload_fault": (c_int, [c_void_p, P(OffloadFault)]),
+})
+
+
+def _as_set_offload(self, mode, fn=None):
+    """viommu_as_set_offload(): ``fn(event)`` receives an :class:`OffloadEvent`
+    copy (INVALIDATE entries via ``event.entry_list()`` inside the call) and
+    returns 0, :data:`OFFLOAD_PENDING` or a negative value."""
+    def thunk(_opaque, _as, ev):
+        try:
+            r = fn(ev.contents)
+            return int(r or 0)
+        except Exception:  # noqa: BLE001 - a callback must not unwind through C
+            return -1
+    cb = OFFLOAD_FN(thunk) if fn else OFFLOAD_FN()
+    c = OffloadConfig(size=ctypes.sizeof(OffloadConfig), mode=int(mode), flags=0, fn=cb, opaque=None)
+    _check(self.ctx._lib.viommu_as_set_offload(self.ptr, ctypes.byref(c)), "viommu_as_set_offload")
+    self._offload_thunk = cb  # keep alive while the library may call it
+
+
+def _as_get_offload(self):
+    """viommu_as_get_offload(): the :class:`OffloadMode`."""
+    r = self.ctx._lib.viommu_as_get_offload(self.ptr)
+    _check(min(r, 0), "viommu_as_get_offload")
+    return OffloadMode(r)
+
+
+def _vtd_set_host_caps(self, cap, ecap, flags=0):
+    """viommu_vtd_set_host_caps(): clamp the guest to the host (iommu_hw_info_vtd values)."""
+    c = VtdHostCaps(size=ctypes.sizeof(VtdHostCaps), flags=int(flags), cap=cap, ecap=ecap)
+    _check(self.ctx._lib.viommu_vtd_set_host_caps(self.ptr, ctypes.byref(c)), "viommu_vtd_set_host_caps")
+
+
+def _vtd_offload_done(self, seq):
+    """viommu_vtd_offload_done(): confirm host invalidations up to ``seq``; returns descriptors pending."""
+    r = self.ctx._lib.viommu_vtd_offload_done(self.ptr, seq)
+    _check(min(r, 0), "viommu_vtd_offload_done")
+    return r
+
+
+def _vtd_offload_fault(self, rid, pasid, addr, access, reason=0):
+    """viommu_vtd_offload_fault(): record a host stage-1 fault for the guest."""
+    f = OffloadFault(size=ctypes.sizeof(OffloadFault), rid=rid, pasid=pasid, addr=addr, access=int(access),
+                     reason=int(reason))
+    _check(self.ctx._lib.viommu_vtd_offload_fault(self.ptr, ctypes.byref(f)), "viommu_vtd_offload_fault")
+
+
+def _amdvi_set_host_caps(self, efr, efr2=0):
+    """viommu_amdvi_set_host_caps(): clamp the guest's EFR to the host's (iommu_hw_info_amd values)."""
+    c = AmdviHostCaps(size=ctypes.sizeof(AmdviHostCaps), efr=efr, efr2=efr2)
+    _check(self.ctx._lib.viommu_amdvi_set_host_caps(self.ptr, ctypes.byref(c)), "viommu_amdvi_set_host_caps")
+
+
+def _amdvi_offload_done(self, seq):
+    """viommu_amdvi_offload_done(): confirm host invalidations up to ``seq``; 1 if commands remain."""
+    r = self.ctx._lib.viommu_amdvi_offload_done(self.ptr, seq)
+    _check(min(r, 0), "viommu_amdvi_offload_done")
+    return r
+
+
+def _amdvi_offload_fault(self, devid, addr, access, pasid=PASID_NONE, reason=0):
+    """viommu_amdvi_offload_fault(): log a host fault in the guest's event log."""
+    f = OffloadFault(size=ctypes.sizeof(OffloadFault), rid=devid, pasid=pasid, addr=addr, access=int(access),
+                     reason=int(reason))
+    _check(self.ctx._lib.viommu_amdvi_offload_fault(self.ptr, ctypes.byref(f)), "viommu_amdvi_offload_fault")
+
+
+Amdvi.set_host_caps = _amdvi_set_host_caps
+Amdvi.offload_done = _amdvi_offload_done
+Amdvi.offload_fault = _amdvi_offload_fault
+AddressSpace.set_offload = _as_set_offload
+AddressSpace.get_offload = _as_get_offload
+Vtd.set_host_caps = _vtd_set_host_caps
+Vtd.offload_done = _vtd_offload_done
+Vtd.offload_fault = _vtd_offload_fault
+
+__all__ += ["OffloadMode", "OffloadEventKind", "OffloadFormat", "OffloadVtdS1Flags", "OffloadEventFlags",
+            "VtdHostFlags", "OffloadVtdS1", "OffloadInv", "OffloadEvent", "OffloadConfig", "VtdHostCaps",
+            "OffloadFault", "OFFLOAD_PENDING", "OFFLOAD_INV_LEAF", "OffloadAmdGuest", "AmdviHostCaps"]

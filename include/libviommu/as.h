@@ -384,6 +384,8 @@ struct viommu_notifier_config {
  * @retval VIOMMU_EFLAGS Unknown bits in `events` or `flags`.
  * @retval VIOMMU_ERANGE `first > last`.
  * @retval VIOMMU_EEXIST Overlaps another MAP notifier of this address space.
+ * @retval VIOMMU_ESTATE A MAP notifier on a space in stage-1 offload mode
+ *         (viommu_as_set_offload(): nothing is shadowed there).
  * @retval VIOMMU_ENOMEM Allocation failed.
  * @retval VIOMMU_EBUSY Called from a callback.
  * @return Or the code of the owner's notifier_check hook (e.g. VT-d without

@@ -14,6 +14,7 @@
 #include <libviommu/export.h>
 #include <libviommu/iova_tree.h>
 #include <libviommu/irq.h>
+#include <libviommu/offload.h>
 #include <libviommu/pri.h>
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>

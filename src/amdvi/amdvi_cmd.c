@@ -37,7 +37,8 @@ enum {
 #define INV_GN VI_BIT(2)
 #define DTE_Q1_IOTLB_EN VI_BIT(32) /* DTE bit 96: I */
 
-enum cmd_result { CMD_OK, CMD_ILLEGAL, CMD_HWERR };
+/* CMD_STALL: a COMPLETION_WAIT that must wait for the host (stage-1 offload). */
+enum cmd_result { CMD_OK, CMD_ILLEGAL, CMD_HWERR, CMD_STALL };
 
 bool amdvi_cmd_running(const struct viommu_amdvi *dev)
 {
@@ -95,6 +96,11 @@ static int resync_all(struct viommu_amdvi *dev)
 static void inv_iotlb_pages(struct viommu_amdvi *dev, const uint32_t c[4])
 {
     dev->stats.iotlb_invalidations++;
+    {
+        uint64_t a = ((uint64_t)c[3] << 32) | c[2], f, l;
+        inv_range(a, c[2] & INV_S, &f, &l);
+        amdvi_offload_inv_iotlb(dev, (uint16_t)c[0], f, l);
+    }
     if (!(dev->cfg.flags & VIOMMU_AMDVI_F_IOTLB))
         return;
     uint32_t pasid = VIOMMU_PASID_NONE;
@@ -129,6 +135,10 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
     switch (op) {
     case CMD_COMPLETION_WAIT: {
         uint64_t store = (((uint64_t)c[1] & 0xfffffu) << 32) | (c[0] & ~7u);
+        /* Stage-1 offload: complete only after the host confirmed every
+         * invalidation forwarded before this command. */
+        if (amdvi_offload_wait_blocked(dev))
+            return CMD_STALL;
         /* Earlier commands are complete: a change a sync could not confirm
          * (failed UNMAP, budget stop) is retried before the guest hears so. */
         r = vi_sync_pending(dev->ctx, dev);
@@ -164,6 +174,7 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         uint16_t dom = (uint16_t)c[1];
         uint64_t addr = ((uint64_t)c[3] << 32) | c[2], first, last;
         inv_range(addr, c[2] & INV_S, &first, &last);
+        amdvi_offload_inv_pages(dev, dom, (c[2] & INV_GN) != 0, c[0] & 0xFFFFFu, first, last, (c[2] & INV_PDE) != 0);
         /* PDE=1 also drops cached directory entries; the IOTLB only holds
          * leaves, so both cases invalidate and resync the same range. */
         /* GN = 1 names the guest (v2) translations of PASID c[0][19:0]
@@ -225,6 +236,7 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         if (!(dev->efr & VIOMMU_AMDVI_EFR_IASUP))
             return CMD_ILLEGAL;
         vi_iotlb_invalidate_all(dev->ctx);
+        amdvi_offload_inv_all(dev);
         r = resync_all(dev);
         amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_DTE, 0);
         break;
@@ -241,7 +253,7 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
     return CMD_OK;
 }
 
-bool amdvi_cmd_run(struct viommu_amdvi *dev)
+static bool cmd_run(struct viommu_amdvi *dev)
 {
     if (!amdvi_cmd_running(dev))
         return false;
@@ -270,6 +282,8 @@ bool amdvi_cmd_run(struct viommu_amdvi *dev)
             c[i] = vi_get_le32(b + 4 * i);
         uint64_t err_addr = at;
         enum cmd_result res = exec(dev, c, &err_addr);
+        if (res == CMD_STALL)
+            return false; /* the head stays on the wait until viommu_amdvi_offload_done() */
         if (res == CMD_ILLEGAL) {
             dev->stats.illegal_commands++;
             cmd_error(dev, VIOMMU_AMDVI_EV_ILLEGAL_COMMAND, at);
@@ -286,4 +300,11 @@ bool amdvi_cmd_run(struct viommu_amdvi *dev)
             return false;
     }
     return false;
+}
+
+bool amdvi_cmd_run(struct viommu_amdvi *dev)
+{
+    bool more = cmd_run(dev);
+    amdvi_offload_flush(dev); /* invalidations not followed by a COMPLETION_WAIT */
+    return more;
 }

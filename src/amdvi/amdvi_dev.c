@@ -38,8 +38,10 @@ void amdvi_msi(struct viommu_amdvi *dev)
 
 /* Bring one address space in line with the IOMMU state and its DTE. The
  * core diffs the notifiers' shadows against the new translation. */
-int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
+static int apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds, struct viommu_amdvi_resolution *res,
+                     bool *resolved)
 {
+    struct viommu_pt_config host;
     ds->has_domain = 0;
     ds->suppress = 0;
     ds->guest = 0;
@@ -57,26 +59,35 @@ int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
             return 0;
         return vi_as_set_passthrough(ds->as);
     }
-    struct viommu_amdvi_resolution res;
-    struct viommu_pt_config host;
     dev->stats.dte_resolves++;
-    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, dev->efr, dev->levels, dev->pa_lg2,
-                            &res, &host);
-    ds->domain_id = res.domain_id;
-    ds->suppress = res.suppress;
-    ds->dte_gpa = res.dte_gpa;
-    switch (res.mode) {
+    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, dev->efr, dev->levels, dev->pa_lg2, res,
+                            &host);
+    *resolved = true;
+    ds->domain_id = res->domain_id;
+    ds->suppress = res->suppress;
+    ds->dte_gpa = res->dte_gpa;
+    switch (res->mode) {
     case VIOMMU_MODE_PASSTHROUGH:
         /* V=0 allows everything; Mode 0 only what IR/IW allow (res.perm). */
-        return vi_as_set_passthrough_perm(ds->as, res.perm);
+        return vi_as_set_passthrough_perm(ds->as, res->perm);
     case VIOMMU_MODE_TRANSLATED:
         ds->has_domain = 1;
-        ds->guest = res.pt.fmt == viommu_pt_format_x86(0);
+        ds->guest = res->pt.fmt == viommu_pt_format_x86(0);
         ds->nested = host.fmt != NULL;
-        return vi_as_set_pt_nested(ds->as, res.domain_id, &res.pt, host.fmt ? &host : NULL);
+        return vi_as_set_pt_nested(ds->as, res->domain_id, &res->pt, host.fmt ? &host : NULL);
     default:
-        return vi_as_set_blocked(ds->as, res.event);
+        return vi_as_set_blocked(ds->as, res->event);
     }
+}
+
+int amdvi_apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
+{
+    struct viommu_amdvi_resolution res;
+    bool resolved = false;
+    int r = apply_dte(dev, ds, &res, &resolved);
+    if (ds->off)
+        amdvi_offload_apply(dev, ds, resolved ? &res : NULL);
+    return r;
 }
 
 int amdvi_apply_all(struct viommu_amdvi *dev)
@@ -176,10 +187,12 @@ int viommu_amdvi_destroy(struct viommu_amdvi *dev)
     struct amdvi_devstate *ds = dev->devs;
     while (ds) {
         struct amdvi_devstate *next = ds->next;
+        amdvi_offload_free_space(dev, ds);
         vi_as_destroy(ds->as);
         vi_free(ctx, ds);
         ds = next;
     }
+    amdvi_offload_free(dev);
     vi_irq_notifiers_clear(&dev->irqn);
     vi_free(ctx, dev);
     vi_ctx_device_put(ctx);
@@ -214,6 +227,7 @@ int viommu_amdvi_get_as_pasid(struct viommu_amdvi *dev, uint16_t devid, uint32_t
         vi_leave(dev->ctx);
         return r;
     }
+    vi_as_set_offload_hook(ds->as, amdvi_offload_hook);
     ds->dev = dev;
     ds->devid = devid;
     ds->pasid = pasid;

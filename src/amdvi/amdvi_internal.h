@@ -11,6 +11,7 @@
 
 #include "core/bits.h"
 #include "core/irq.h"
+#include "amdvi/amdvi_offload.h"
 #include "fmt/fmt.h"
 
 /* ---- MMIO register offsets (spec §3.4) -------------------------------- */
@@ -147,6 +148,7 @@ struct viommu_amdvi {
     uint64_t pprlog, ppr_head, ppr_tail;
     viommu_page_response_fn resp_fn;
     void *resp_opaque;
+    struct amdvi_offload *off; /* stage-1 offload (amdvi_offload.c); NULL until used */
 };
 
 struct amdvi_devstate {
@@ -161,6 +163,7 @@ struct amdvi_devstate {
     uint8_t guest;      /* translated through guest (v2) tables */
     uint8_t nested;     /* ... nested over the v1 table */
     uint64_t dte_gpa;
+    struct amdvi_off_space *off; /* stage-1 offload state, NULL = emulated */
 };
 
 /* amdvi_dev.c */

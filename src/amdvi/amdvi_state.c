@@ -28,6 +28,7 @@ enum amdvi_state_section {
     AMDVI_SEC_CONFIG = 1,
     AMDVI_SEC_REGS = 2,
     AMDVI_SEC_PPR = 3,
+    AMDVI_SEC_OFFLOAD = 4, /* stage-1 offload binds (amdvi_offload.c), only when a device is offloaded */
 };
 
 #define AMDVI_STS_ALL (AMDVI_STS_W1C | AMDVI_STS_EVT_RUN | AMDVI_STS_CMD_RUN | AMDVI_STS_PPR_RUN)
@@ -82,6 +83,11 @@ static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
     vi_state_w_u64(w, dev->ppr_head);
     vi_state_w_u64(w, dev->ppr_tail);
     vi_state_w_end(w);
+    if (amdvi_offload_has_state(dev)) {
+        vi_state_w_begin(w, AMDVI_SEC_OFFLOAD, VI_STATE_SEC_CRITICAL);
+        amdvi_offload_save(dev, w);
+        vi_state_w_end(w);
+    }
 }
 
 /* vi_state_save() wants an untyped fill hook. */
@@ -170,7 +176,8 @@ static int parse_ppr(const struct viommu_amdvi *dev, struct vi_state_r *s, struc
     return 0;
 }
 
-static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, struct amdvi_saved *v)
+static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, struct amdvi_saved *v,
+                 struct vi_state_r *off)
 {
     struct vi_state_r body, s;
     uint16_t type, flags;
@@ -195,6 +202,13 @@ static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, st
                 return VIOMMU_EFORMAT;
             have_ppr = true;
             break;
+        case AMDVI_SEC_OFFLOAD:
+            if (off->p)
+                return VIOMMU_EFORMAT; /* duplicate section */
+            *off = s;
+            if (amdvi_offload_parse(dev, &s))
+                return VIOMMU_EFORMAT;
+            break;
         default:
             if (flags & VI_STATE_SEC_CRITICAL)
                 return VIOMMU_EFORMAT; /* newer state this reader cannot honour */
@@ -212,8 +226,10 @@ int viommu_amdvi_restore(struct viommu_amdvi *dev, const void *buf, size_t len)
     if (r)
         return r;
     struct amdvi_saved v;
+    struct vi_state_r off;
     memset(&v, 0, sizeof(v));
-    r = parse(dev, buf, len, &v);
+    memset(&off, 0, sizeof(off));
+    r = parse(dev, buf, len, &v, &off);
     if (r) {
         vi_leave(dev->ctx);
         return r; /* nothing changed */
@@ -241,7 +257,10 @@ int viommu_amdvi_restore(struct viommu_amdvi *dev, const void *buf, size_t len)
     /* Cached translations belong to the old state. Every address space
      * re-reads its DTE; the core diffs the notifiers' shadows. */
     vi_iotlb_invalidate_all(dev->ctx);
+    if (off.p)
+        amdvi_offload_restore_begin(dev, &off);
     r = amdvi_apply_all(dev);
+    amdvi_offload_restore_end(dev);
     amdvi_ir_notify(dev, VIOMMU_IRQ_INVAL_ALL, VIOMMU_IRQ_CAUSE_RESTORE, 0);
     vi_leave(dev->ctx);
     return r;

@@ -444,6 +444,9 @@ static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifi
         return VIOMMU_EFLAGS;
     if (cfg->first > cfg->last)
         return VIOMMU_ERANGE;
+    /* An offloaded space is not shadowed: the host walks the guest's tables. */
+    if ((cfg->events & VIOMMU_EVENT_MAP) && as->offload_mode)
+        return VIOMMU_ESTATE;
     if (cfg->events & VIOMMU_EVENT_MAP) {
         for (struct viommu_notifier *o = as->notifiers; o; o = o->next)
             if (!o->dead && (o->cfg.events & VIOMMU_EVENT_MAP) && cfg->first <= o->cfg.last &&

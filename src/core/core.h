@@ -15,6 +15,7 @@
 #include <libviommu/as.h>
 #include <libviommu/ctx.h>
 #include <libviommu/error.h>
+#include <libviommu/offload.h>
 #include <libviommu/pt_format.h>
 #include <libviommu/types.h>
 
@@ -74,6 +75,70 @@ int vi_as_set_map_domain(struct viommu_as *as, struct viommu_map_domain *dom);
  * CAP.CM = 0). Runs with the context lock held; NULL (the default) = none. */
 typedef void (*vi_as_recheck_fn)(void *opaque, struct viommu_as *as);
 void vi_as_set_recheck(struct viommu_as *as, vi_as_recheck_fn fn);
+
+/* Stage-1 offload (offload.c). The owner's hook carries out
+ * viommu_as_set_offload() (lock held, arguments checked, no MAP notifier);
+ * it returns 0 or a VIOMMU_E* code and records the mode with
+ * vi_as_set_offload_mode(), which makes the space refuse MAP notifiers.
+ * NULL (the default): the owner cannot offload. */
+typedef int (*vi_as_offload_fn)(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg);
+void vi_as_set_offload_hook(struct viommu_as *as, vi_as_offload_fn fn);
+void vi_as_set_offload_mode(struct viommu_as *as, unsigned mode);
+unsigned vi_as_offload_mode(const struct viommu_as *as);
+/* Deliver one event to an offload callback as a callback of ctx; returns
+ * the callback's value (counted in the context's sink errors when < 0). */
+int vi_offload_emit(struct viommu_ctx *ctx, int (*fn)(void *, struct viommu_as *, const struct viommu_offload_event *),
+                    void *opaque, struct viommu_as *as, const struct viommu_offload_event *ev);
+
+/* The offload engine the device models share (offload.c): one attachment
+ * per offloaded space, sent when it changes; invalidation entries batched
+ * per bind; sequence numbers for deferred completion. A device model
+ * computes the attachment its guest state asks for and feeds invalidations;
+ * the engine decides what reaches the VMM. */
+#define VI_OFF_BATCH 32u
+struct vi_off_att {
+    uint32_t kind;      /* enum viommu_offload_event_kind: BIND, BYPASS, BLOCK (0: nothing yet) */
+    uint32_t flags;     /* VIOMMU_OFFLOAD_F_UNSUPPORTED */
+    uint32_t reason;    /* BLOCK: the guest fault reason / event code */
+    uint32_t format;    /* BIND: enum viommu_offload_format */
+    uint32_t did;       /* guest domain ID */
+    uint32_t eff_pasid; /* PASID the guest's PASID-tagged invalidations name */
+    uint64_t payload[4]; /* BIND: the payload words (VT-d: the first 3 hold struct viommu_offload_vtd_s1) */
+};
+struct vi_off_unit {
+    uint64_t next_bind_id;
+    uint64_t seq_issued, seq_pending, seq_done;
+};
+struct vi_off_space {
+    int (*fn)(void *, struct viommu_as *, const struct viommu_offload_event *);
+    void *opaque;
+    struct viommu_as *as;
+    uint16_t segment, rid;
+    uint32_t pasid;
+    struct vi_off_att cur; /* what the VMM was told */
+    bool stale;            /* the last attachment event failed (or must be sent again) */
+    bool devtlb;           /* the guest invalidates this device's TLB */
+    uint64_t bind_id;
+    uint32_t nbatch, batch_flags;
+    struct viommu_offload_inv batch[VI_OFF_BATCH];
+};
+void vi_off_unit_init(struct vi_off_unit *u);
+/* Send `a` (with event flags) unless the VMM already has it. */
+void vi_off_attach(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s, const struct vi_off_att *a,
+                   uint32_t ev_flags);
+/* Queue one invalidation entry for the space's bind (nothing when unbound). */
+void vi_off_add(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s, uint64_t addr, uint64_t npages,
+                uint32_t flags, uint32_t ev_flags);
+/* 2^lg2 bytes at addr (aligned down), or everything when lg2 >= 64. */
+void vi_off_add_range(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s, uint64_t first,
+                      uint64_t last, uint32_t flags, uint32_t ev_flags);
+void vi_off_flush(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s);
+/* Offload mode ends: UNBIND. */
+void vi_off_unbind(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s);
+/* A guest completion must wait: a PENDING invalidation is not confirmed. */
+bool vi_off_blocked(const struct vi_off_unit *u);
+/* viommu_*_offload_done(): 0 or VIOMMU_ERANGE. */
+int vi_off_done(struct vi_off_unit *u, uint64_t seq);
 /* Request attributes (enum viommu_perm EXEC/PRIV) of translate(): `strip`
  * ones are dropped (the request is treated as without them), `refuse` ones
  * fault with VIOMMU_FAULT_PERM, code VIOMMU_PT_CODE_ATTR_REFUSED. The owner

@@ -185,6 +185,8 @@ struct viommu_as {
     struct viommu_notifier *notifiers;
     uint32_t sync_epoch;
     vi_as_recheck_fn recheck; /* see vi_as_set_recheck() */
+    vi_as_offload_fn offload_hook; /* see vi_as_set_offload_hook() (offload.c) */
+    uint8_t offload_mode;          /* enum viommu_offload_mode, set by the owner's hook */
     bool vmm_owned; /* made by viommu_as_create(): the VMM may destroy it */
 };
 

@@ -184,6 +184,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         vi_as_set_access_policy(v->as, 0, 0);
         vi_as_set_output_hole(v->as, 1, 0);
         r = vi_as_set_passthrough(v->as);
+        vtd_offload_apply(dev, v, NULL, NULL);
     } else {
         struct viommu_vtd_resolved_v2 res;
         struct vtd_resolve_ext ext;
@@ -222,6 +223,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
             r = vi_as_set_passthrough(v->as);
         else
             r = vi_as_set_blocked(v->as, res.fault_reason);
+        vtd_offload_apply(dev, v, &res, &ext);
     }
     if (r) {
         dev->stats.sync_errors++;
@@ -376,9 +378,11 @@ int viommu_vtd_destroy(struct viommu_vtd *dev)
     while (dev->spaces) {
         struct vtd_as *v = dev->spaces;
         dev->spaces = v->next;
+        vtd_offload_free_space(dev, v);
         vi_as_destroy(v->as);
         vi_free(ctx, v);
     }
+    vtd_offload_free(dev);
     vi_irq_notifiers_clear(&dev->irqn);
     if (dev->endpoints)
         vi_free(ctx, dev->endpoints);
@@ -425,6 +429,7 @@ int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, stru
     }
     if (!(dev->hw.cap & VTD_CAP_CM))
         vi_as_set_recheck(v->as, vtd_recheck);
+    vi_as_set_offload_hook(v->as, vtd_offload_hook);
     v->rid = rid;
     v->pasid = pasid;
     v->next = dev->spaces;

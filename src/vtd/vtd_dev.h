@@ -8,6 +8,7 @@
 #include "core/core.h"
 #include "core/irq.h"
 #include "vtd/vtd_hw.h"
+#include "vtd/vtd_offload.h"
 #include "vtd/vtd_sl.h"
 
 #include <libviommu/vtd.h>
@@ -23,6 +24,7 @@ struct vtd_as {
     uint8_t translated; /* currently translated through radix tables */
     uint16_t did;       /* domain ID when translated */
     uint8_t fs;         /* translated through first-stage tables */
+    struct vtd_off_space *off; /* stage-1 offload state (vtd_offload.c), NULL = emulated */
 };
 
 struct viommu_vtd {
@@ -54,6 +56,7 @@ struct viommu_vtd {
     uint32_t prs, pectl, pedata, peaddr, peuaddr;
     viommu_page_response_fn resp_fn;
     void *resp_opaque;
+    struct vtd_offload *off; /* vtd_offload.c; NULL until used */
 };
 
 /* vtd_dev.c */

@@ -56,6 +56,10 @@ static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
         return VTD_IQEI_RSVD;
     if ((d[0] & VTD_WAIT_SW) && (d[1] & VTD_WAIT_RSVD1))
         return VTD_IQEI_RSVD;
+    /* 6.5.2.8 with stage-1 offload: the wait completes only after the host
+     * confirmed every invalidation forwarded before it. */
+    if (vtd_offload_wait_blocked(dev))
+        return VTD_QI_STALL;
     dev->stats.waits++;
     /* Everything before the wait is complete: a change an earlier sync could
      * not confirm (failed UNMAP, budget stop) is retried before the guest
@@ -118,6 +122,7 @@ static void devtlb_notify(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, 
                           uint64_t last)
 {
     dev->stats.devtlb_invalidations++;
+    vtd_offload_inv_devtlb(dev, sid, pasid, (flags & VIOMMU_DEVIOTLB_GLOBAL) != 0, first, last);
     for (struct vtd_as *v = dev->spaces; v; v = v->next) {
         if (v->rid != sid || (v->pasid != VIOMMU_PASID_NONE && v->pasid != pasid))
             continue;
@@ -150,6 +155,9 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
         if (!vtd_inv_iotlb(dev, g, (uint16_t)VI_FIELD_GET(VTD_IOTLB_DSC_DID, d[0]), d[1] & VTD_IOTLB_DSC_ADDR,
                            (unsigned)VI_FIELD_GET(VTD_IOTLB_DSC_AM, d[1])))
             return VTD_IQEI_RSVD; /* AM above CAP.MAMV */
+        vtd_offload_inv_did(dev, (dev->hw.cap & VTD_CAP_PSI) ? g : VTD_TLB_DOMAIN,
+                            (uint16_t)VI_FIELD_GET(VTD_IOTLB_DSC_DID, d[0]), d[1] & VTD_IOTLB_DSC_ADDR,
+                            (unsigned)VI_FIELD_GET(VTD_IOTLB_DSC_AM, d[1]));
         return 0;
     }
     case VTD_DSC_DEVTLB:
@@ -175,6 +183,10 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
             return VTD_IQEI_RSVD;
         /* Second-level translations are tagged by DID only: sync the domain (a superset). */
         uint16_t did = (uint16_t)VI_FIELD_GET(VTD_P_DSC_DID, d[0]);
+        if (g == 2 || VI_FIELD_GET(VTD_IOTLB_DSC_AM, d[1]) <= dev->cfg.mamv)
+            vtd_offload_inv_pasid(dev, did, (uint32_t)VI_FIELD_GET(VTD_P_DSC_PASID, d[0]), g,
+                                  d[1] & VTD_IOTLB_DSC_ADDR, (unsigned)VI_FIELD_GET(VTD_IOTLB_DSC_AM, d[1]),
+                                  (d[1] & VTD_IOTLB_DSC_IH) != 0);
         if (g == 2)
             vtd_inv_iotlb(dev, VTD_TLB_DOMAIN, did, 0, 0);
         else if (!vtd_inv_iotlb(dev, VTD_TLB_PAGE, did, d[1] & VTD_IOTLB_DSC_ADDR,
@@ -244,6 +256,8 @@ unsigned vtd_qi_run(struct viommu_vtd *dev)
             }
         }
         unsigned err = exec_desc(dev, d, wide);
+        if (err == VTD_QI_STALL)
+            break; /* IQH stays on the wait until viommu_vtd_offload_done() */
         if (err) {
             queue_error(dev, err);
             return 0;
@@ -252,6 +266,7 @@ unsigned vtd_qi_run(struct viommu_vtd *dev)
         dev->iqh = (dev->iqh + dsz) % qb;
         budget--;
     }
+    vtd_offload_flush(dev);
     unsigned left = vtd_qi_pending(dev);
     dev->qi_pending = left;
     return left;

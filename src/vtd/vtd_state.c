@@ -33,6 +33,7 @@ enum vtd_state_section {
     VTD_SEC_FAULTS = 3,
     VTD_SEC_IR = 4,
     VTD_SEC_PRQ = 5,
+    VTD_SEC_OFFLOAD = 6, /* stage-1 offload binds (vtd_offload.c), only when a space is offloaded */
 };
 
 #define VTD_GSTS_ALL (VTD_GSTS_TES | VTD_GSTS_RTPS | VTD_GSTS_QIES)
@@ -111,6 +112,12 @@ static void save_all(const struct viommu_vtd *dev, struct vi_state_w *w)
     vi_state_w_u32(w, dev->peaddr);
     vi_state_w_u32(w, dev->peuaddr);
     vi_state_w_end(w);
+    if (vtd_offload_has_state(dev)) {
+        /* Critical: a destination that cannot re-create the binds must refuse. */
+        vi_state_w_begin(w, VTD_SEC_OFFLOAD, VI_STATE_SEC_CRITICAL);
+        vtd_offload_save(dev, w);
+        vi_state_w_end(w);
+    }
 }
 
 /* vi_state_save() wants an untyped fill hook. */
@@ -246,7 +253,7 @@ static int parse_prq(const struct viommu_vtd *dev, struct vi_state_r *s, struct 
 }
 
 static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, struct vtd_saved *v,
-                 struct vi_state_r *frcd)
+                 struct vi_state_r *frcd, struct vi_state_r *off)
 {
     struct vi_state_r body, s;
     uint16_t type, flags;
@@ -255,7 +262,7 @@ static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, stru
     if (r)
         return r;
     while (vi_state_next(&body, &type, &flags, &s)) {
-        if (type >= VTD_SEC_CONFIG && type <= VTD_SEC_PRQ) {
+        if (type >= VTD_SEC_CONFIG && type <= VTD_SEC_OFFLOAD) {
             if (seen & (1u << type))
                 return VIOMMU_EFORMAT; /* duplicate section */
             seen |= 1u << type;
@@ -275,6 +282,10 @@ static int parse(const struct viommu_vtd *dev, const void *buf, size_t len, stru
             break;
         case VTD_SEC_PRQ:
             r = parse_prq(dev, &s, v);
+            break;
+        case VTD_SEC_OFFLOAD:
+            *off = s;
+            r = vtd_offload_parse(dev, &s);
             break;
         default:
             r = (flags & VI_STATE_SEC_CRITICAL) ? VIOMMU_EFORMAT : 0;
@@ -306,11 +317,12 @@ int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
     if (r)
         return r;
     struct vtd_saved v;
-    struct vi_state_r frcd;
+    struct vi_state_r frcd, off;
     memset(&v, 0, sizeof(v));
     v.pectl = VTD_XECTL_IM; /* reset value when the blob has no PRQ section */
     memset(&frcd, 0, sizeof(frcd));
-    r = parse(dev, buf, len, &v, &frcd);
+    memset(&off, 0, sizeof(off));
+    r = parse(dev, buf, len, &v, &frcd, &off);
     if (r) {
         vi_leave(dev->ctx);
         return r; /* nothing changed */
@@ -353,7 +365,10 @@ int viommu_vtd_restore(struct viommu_vtd *dev, const void *buf, size_t len)
      * its context (and PASID) entries, the core diffs the shadows. */
     vi_iotlb_invalidate_all(dev->ctx);
     uint64_t errs = dev->stats.sync_errors;
+    if (off.p)
+        vtd_offload_restore_begin(dev, &off);
     vtd_apply_all(dev);
+    vtd_offload_restore_end(dev);
     r = dev->stats.sync_errors != errs ? VIOMMU_ESINK : 0;
     vtd_ir_notify_all(dev, VIOMMU_IRQ_CAUSE_RESTORE);
     vi_leave(dev->ctx);

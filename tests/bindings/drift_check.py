@@ -36,7 +36,7 @@ import tempfile
 #: Headers whose whole API must be bound in both languages: all of them.
 #: (viommu.h is the umbrella header and declares nothing itself.)
 COVERED = {"error.h", "types.h", "ctx.h", "as.h", "pt_format.h", "version.h", "acpi.h",
-           "virtio_iommu.h", "vtd.h", "amdvi.h", "iova_tree.h", "irq.h", "x86_pt.h", "pri.h"}
+           "virtio_iommu.h", "vtd.h", "amdvi.h", "iova_tree.h", "irq.h", "x86_pt.h", "pri.h", "offload.h"}
 
 
 def strip_comments(text):

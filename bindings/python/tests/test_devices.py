@@ -163,6 +163,37 @@ class VtdTest(unittest.TestCase):
         self.assertEqual(v.VtdFaultReason.SM_INTR_ADDR, 0x87)
         self.assertEqual(v.PtWalkerCode.OUTPUT_HOLE, 0xFFFF0008)
 
+    def test_offload_first_stage_bind(self):
+        """Stage-1 offload (offload.h): the guest's first-stage PASID entry
+        (PGTT 001b, VT-d 9.6) becomes a BIND event with the payload of
+        struct iommu_hwpt_vtd_s1; no MAP notifier may shadow the space."""
+        self.ctx.close()
+        self.ctx = v.Context(self.ram)
+        d = self.dev = v.Vtd(self.ctx, flags=v.VTD_F_DEFAULT | v.VtdFlag.SCALABLE | v.VtdFlag.FS)
+        d.set_host_caps(cap=0, ecap=(1 << 47) | (1 << 26) | (1 << 40) | (19 << 35))
+        root, ctxt, pdir, ptbl, fs = self.page(), self.page(), self.page(), self.page(), self.page()
+        rid, devfn = 0x0118, 0x18
+        w64(self.ram, root + 16 * 1, ctxt | 1)
+        w64(self.ram, ctxt + 32 * devfn, pdir | (1 << 3) | 1)
+        w64(self.ram, pdir, ptbl | 1)
+        w64(self.ram, ptbl + 8, 7)                         # DID 7
+        w64(self.ram, ptbl + 16, fs | (1 << 4))            # FSPTPTR, WPE
+        w64(self.ram, ptbl, (1 << 6) | 1)                  # PGTT first-stage, P
+        events = []
+        space = d.address_space(rid)
+        space.set_offload(v.OffloadMode.S1, lambda ev: events.append(
+            (int(ev.kind), ev.vtd.pgtbl_addr, ev.vtd.addr_width, int(ev.vtd.flags), ev.guest_domain_id)) or 0)
+        self.assertEqual(space.get_offload(), v.OffloadMode.S1)
+        self.assertEqual(events[-1][0], v.OffloadEventKind.BYPASS)   # translation still off
+        d.mmio_write(0x20, 8, root | (1 << 10))
+        d.mmio_write(0x18, 4, 1 << 30)
+        d.mmio_write(0x18, 4, 1 << 31)
+        self.assertEqual(events[-1], (v.OffloadEventKind.BIND, fs, 48, v.OffloadVtdS1Flags.WPE, 7))
+        with self.assertRaises(v.ViommuError):
+            space.notifier(Sink())
+        space.set_offload(v.OffloadMode.NONE)
+        self.assertEqual(events[-1][0], v.OffloadEventKind.UNBIND)
+
     def test_scalable_mode_pasid_translate(self):
         """Scalable mode (VT-d 3.4.3): RTADDR.TTM=01b, scalable root/context
         entries (9.2/9.4), PASID directory/table (9.5/9.6) with second-level
@@ -250,6 +281,27 @@ class AmdviTest(unittest.TestCase):
         w64(self.ram, self.CMDBUF + self.tail + 8, hi)
         self.tail = (self.tail + 16) % 4096
         self.dev.mmio_write(0x2008, 8, self.tail)  # command buffer tail doorbell
+
+    def test_offload_guest_dte_bind(self):
+        """Stage-1 offload (offload.h) on AMD-Vi: a DTE with guest tables
+        (GV = 1, Mode 0, AMD 48882 2.2.2.1) becomes a BIND whose payload is
+        the raw DTE (struct iommu_hwpt_amd_guest)."""
+        d, ram = self.dev, self.ram
+        d.set_host_caps(efr=v.AMDVI_EFR_ALL)
+        events = []
+        sp = d.address_space(0x10)
+        sp.set_offload(v.OffloadMode.S1, lambda ev: events.append(
+            (int(ev.kind), int(ev.format), ev.guest_domain_id, list(ev.amd.dte))) or 0)
+        gcr3, cr3 = 0x300000, 0x301000
+        w64(ram, gcr3, cr3 | 1)
+        dte = self.DEVTAB + 0x10 * 32
+        q0 = 1 | 2 | (3 << 61) | (1 << 55) | (1 << 54) | (((gcr3 >> 12) & 7) << 58)
+        q1 = 9 | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43)
+        w64(ram, dte + 8, q1)
+        w64(ram, dte, q0)
+        d.mmio_write(0x0000, 8, self.DEVTAB)
+        d.mmio_write(0x0018, 8, 1)                        # IommuEn: the DTE is read
+        self.assertEqual(events[-1], (v.OffloadEventKind.BIND, v.OffloadFormat.AMD_GUEST, 9, [q0, q1, 0, 0]))
 
     def test_program_translate_event_log_msi(self):
         d, ram = self.dev, self.ram

@@ -974,6 +974,130 @@ pub struct viommu_iova_tree {
 
 pub type viommu_iova_tree_fn = unsafe extern "C" fn(*mut c_void, *const viommu_iova_map) -> c_int;
 
+// ---------------------------------------------------------------- offload.h
+pub const VIOMMU_OFFLOAD_NONE: u32 = 0;
+pub const VIOMMU_OFFLOAD_S1: u32 = 1;
+pub const VIOMMU_OFFLOAD_EV_BIND: u32 = 1;
+pub const VIOMMU_OFFLOAD_EV_BYPASS: u32 = 2;
+pub const VIOMMU_OFFLOAD_EV_BLOCK: u32 = 3;
+pub const VIOMMU_OFFLOAD_EV_UNBIND: u32 = 4;
+pub const VIOMMU_OFFLOAD_EV_INVALIDATE: u32 = 5;
+pub const VIOMMU_OFFLOAD_FMT_NONE: u32 = 0;
+pub const VIOMMU_OFFLOAD_FMT_VTD_S1: u32 = 1;
+pub const VIOMMU_OFFLOAD_FMT_AMD_GUEST: u32 = 3;
+pub const VIOMMU_OFFLOAD_VTD_S1_SRE: u32 = 1 << 0;
+pub const VIOMMU_OFFLOAD_VTD_S1_EAFE: u32 = 1 << 1;
+pub const VIOMMU_OFFLOAD_VTD_S1_WPE: u32 = 1 << 2;
+pub const VIOMMU_OFFLOAD_INV_LEAF: u32 = 1;
+pub const VIOMMU_OFFLOAD_F_UNSUPPORTED: u32 = 1 << 0;
+pub const VIOMMU_OFFLOAD_F_RESTORED: u32 = 1 << 1;
+pub const VIOMMU_OFFLOAD_F_DEVTLB: u32 = 1 << 2;
+pub const VIOMMU_OFFLOAD_PENDING: c_int = 1;
+pub const VIOMMU_VTD_HOST_ERRATA_772415: u32 = 1 << 0;
+pub const VIOMMU_VTD_HOST_FS_ONLY: u32 = 1 << 16;
+
+/// The layout of the kernel's `struct iommu_hwpt_vtd_s1`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_offload_vtd_s1 {
+    pub flags: u64,
+    pub pgtbl_addr: u64,
+    pub addr_width: u32,
+    pub reserved: u32,
+}
+
+/// The layout of the kernel's `struct iommu_hwpt_amd_guest`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_offload_amd_guest {
+    pub dte: [u64; 4],
+}
+
+/// The layout of the kernel's `struct iommu_hwpt_vtd_s1_invalidate`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_offload_inv {
+    pub addr: u64,
+    pub npages: u64,
+    pub flags: u32,
+    pub reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct viommu_offload_event {
+    pub size: usize,
+    pub kind: u32,
+    pub format: u32,
+    pub flags: u32,
+    pub segment: u16,
+    pub rid: u16,
+    pub pasid: u32,
+    pub guest_domain_id: u32,
+    pub bind_id: u64,
+    pub old_bind_id: u64,
+    pub seq: u64,
+    pub vtd: viommu_offload_vtd_s1,
+    pub entries: *const viommu_offload_inv,
+    pub nentries: u32,
+    pub reason: u32,
+    pub amd: viommu_offload_amd_guest,
+}
+
+pub type viommu_offload_fn = unsafe extern "C" fn(*mut c_void, *mut viommu_as, *const viommu_offload_event) -> c_int;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct viommu_offload_config {
+    pub size: usize,
+    pub mode: u32,
+    pub flags: u32,
+    pub fn_: Option<viommu_offload_fn>,
+    pub opaque: *mut c_void,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_vtd_host_caps {
+    pub size: usize,
+    pub flags: u32,
+    pub reserved: u32,
+    pub cap: u64,
+    pub ecap: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_amdvi_host_caps {
+    pub size: usize,
+    pub efr: u64,
+    pub efr2: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct viommu_offload_fault {
+    pub size: usize,
+    pub rid: u16,
+    pub reserved0: u16,
+    pub pasid: u32,
+    pub addr: u64,
+    pub access: u32,
+    pub reason: u32,
+}
+
+extern "C" {
+    // offload.h
+    pub fn viommu_as_set_offload(as_: *mut viommu_as, cfg: *const viommu_offload_config) -> c_int;
+    pub fn viommu_as_get_offload(as_: *mut viommu_as) -> c_int;
+    pub fn viommu_vtd_set_host_caps(dev: *mut viommu_vtd, caps: *const viommu_vtd_host_caps) -> c_int;
+    pub fn viommu_vtd_offload_done(dev: *mut viommu_vtd, seq: u64) -> c_int;
+    pub fn viommu_vtd_offload_fault(dev: *mut viommu_vtd, f: *const viommu_offload_fault) -> c_int;
+    pub fn viommu_amdvi_set_host_caps(dev: *mut viommu_amdvi, caps: *const viommu_amdvi_host_caps) -> c_int;
+    pub fn viommu_amdvi_offload_done(dev: *mut viommu_amdvi, seq: u64) -> c_int;
+    pub fn viommu_amdvi_offload_fault(dev: *mut viommu_amdvi, f: *const viommu_offload_fault) -> c_int;
+}
+
 extern "C" {
     // error.h
     pub fn viommu_strerror(err: c_int) -> *const c_char;
@@ -1372,6 +1496,22 @@ pub mod layout {
                 reserved => "reserved" }),
             layout!(viommu_iova_map { first => "first", last => "last", addr => "addr", perm => "perm",
                 reserved => "reserved" }),
+            layout!(viommu_offload_vtd_s1 { flags => "flags", pgtbl_addr => "pgtbl_addr",
+                addr_width => "addr_width", reserved => "reserved" }),
+            layout!(viommu_offload_inv { addr => "addr", npages => "npages", flags => "flags",
+                reserved => "reserved" }),
+            layout!(viommu_offload_event { size => "size", kind => "kind", format => "format", flags => "flags",
+                segment => "segment", rid => "rid", pasid => "pasid", guest_domain_id => "guest_domain_id",
+                bind_id => "bind_id", old_bind_id => "old_bind_id", seq => "seq", vtd => "vtd",
+                entries => "entries", nentries => "nentries", reason => "reason", amd => "amd" }),
+            layout!(viommu_offload_amd_guest { dte => "dte" }),
+            layout!(viommu_amdvi_host_caps { size => "size", efr => "efr", efr2 => "efr2" }),
+            layout!(viommu_offload_config { size => "size", mode => "mode", flags => "flags", fn_ => "fn",
+                opaque => "opaque" }),
+            layout!(viommu_vtd_host_caps { size => "size", flags => "flags", reserved => "reserved", cap => "cap",
+                ecap => "ecap" }),
+            layout!(viommu_offload_fault { size => "size", rid => "rid", reserved0 => "reserved0",
+                pasid => "pasid", addr => "addr", access => "access", reason => "reason" }),
         ]
     }
 }

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VT-d stage-1 offload (nested translation through iommufd, docs/nested.md).
+ *
+ * An offloaded space (viommu_as_set_offload()) is not shadowed; its state
+ * as resolved by vtd_apply() becomes one attachment event: BIND with the
+ * PASID entry's first-stage fields (9.6: FSPTPTR, FSPM, SRE, WPE, EAFE,
+ * DID) in the layout of struct iommu_hwpt_vtd_s1, BYPASS for pass-through
+ * (PGTT 100b) or translation disabled, BLOCK for a faulting configuration or
+ * one the host cannot nest (second-level tables, legacy mode). Guest
+ * invalidations that can touch a bind's first-stage caches are batched per
+ * bind as struct iommu_hwpt_vtd_s1_invalidate entries: PASID-based IOTLB
+ * (6.5.2.4; IH becomes the LEAF flag), DID-based IOTLB (6.5.2.3, sent as a
+ * superset) and device-TLB invalidations (6.5.2.5/6). A queue run sends its
+ * batches at a wait descriptor and at its end.
+ *
+ * Deferred completion (6.5.2.8): a wait descriptor completes only when every
+ * invalidation sent before it was confirmed: synchronously (the callback
+ * returned 0) or with viommu_vtd_offload_done() after it returned
+ * VIOMMU_OFFLOAD_PENDING. Until then the queue stops at the wait (IQH stays
+ * on it); viommu_vtd_offload_done() resumes it.
+ *
+ * Host capabilities (viommu_vtd_set_host_caps()) clamp CAP/ECAP so that
+ * every first-stage configuration the guest can build is one the host
+ * accepts (FS1GP, FS5LP, PASID width, address width).
+ */
+#include "vtd/vtd_offload.h"
+
+#include "core/state.h"
+#include "vtd/vtd_dev.h"
+
+#include <libviommu/x86_pt.h>
+
+#include <stddef.h>
+#include <string.h>
+
+/* 10.4.3: ECAP.NEST (nested translation), a host capability here. */
+#define VTD_ECAP_NEST_HOST VI_BIT(26)
+
+struct vtd_off_space {
+    struct vi_off_space s; /* the shared engine's state (core/offload.c) */
+};
+
+struct vtd_offload {
+    struct vi_off_unit u;
+    uint32_t host_flags;
+    const struct vi_state_r *restore; /* saved binds while restoring */
+};
+
+static struct vtd_offload *unit_state(struct viommu_vtd *dev)
+{
+    if (!dev->off) {
+        dev->off = vi_zalloc(dev->ctx, sizeof(*dev->off));
+        if (dev->off)
+            vi_off_unit_init(&dev->off->u);
+    }
+    return dev->off;
+}
+
+/* ---- invalidations ------------------------------------------------------- */
+
+static void add_entry(struct viommu_vtd *dev, struct vtd_as *v, uint64_t addr, uint64_t npages, uint32_t flags,
+                      uint32_t ev_flags)
+{
+    vi_off_add(dev->ctx, &dev->off->u, &v->off->s, addr, npages, flags, ev_flags);
+}
+
+/* 2^am pages from addr (aligned down to the range, as the hardware does). */
+static void add_pages(struct viommu_vtd *dev, struct vtd_as *v, uint64_t addr, unsigned am, uint32_t flags)
+{
+    uint64_t mask = vi_lg2_mask(12 + am);
+    add_entry(dev, v, addr & ~mask & ~UINT64_C(0xFFF), UINT64_C(1) << am, flags, 0);
+}
+
+void vtd_offload_inv_did(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint64_t addr, unsigned am)
+{
+    if (!dev->off)
+        return;
+    /* 6.5.2.3: in scalable mode these flush what is tagged with the DID; a
+     * bind's first-stage caches are tagged with it too. Sent as a superset
+     * (non-leaf), which the host accepts for any table change. */
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (!v->off || (gran != VTD_TLB_GLOBAL && v->off->s.cur.did != did))
+            continue;
+        if (gran == VTD_TLB_PAGE)
+            add_pages(dev, v, addr, am, 0);
+        else
+            add_entry(dev, v, 0, UINT64_MAX, 0, 0);
+    }
+}
+
+void vtd_offload_inv_pasid(struct viommu_vtd *dev, uint16_t did, uint32_t pasid, unsigned g, uint64_t addr,
+                           unsigned am, bool ih)
+{
+    if (!dev->off)
+        return;
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (!v->off || v->off->s.cur.did != did || v->off->s.cur.eff_pasid != pasid)
+            continue;
+        if (g == 3)
+            add_pages(dev, v, addr, am, ih ? VIOMMU_OFFLOAD_INV_LEAF : 0);
+        else
+            add_entry(dev, v, 0, UINT64_MAX, 0, 0);
+    }
+}
+
+void vtd_offload_inv_devtlb(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, bool global, uint64_t first,
+                            uint64_t last)
+{
+    if (!dev->off)
+        return;
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (!v->off || v->rid != sid)
+            continue;
+        /* Without PASID: the RID_PASID space; with one: that PASID (all with G). */
+        bool match = pasid == VIOMMU_PASID_NONE ? v->pasid == VIOMMU_PASID_NONE : (global || v->pasid == pasid);
+        if (!match)
+            continue;
+        v->off->s.devtlb = true;
+        vi_off_add_range(dev->ctx, &dev->off->u, &v->off->s, first, last, 0, VIOMMU_OFFLOAD_F_DEVTLB);
+    }
+}
+
+void vtd_offload_flush(struct viommu_vtd *dev)
+{
+    if (!dev->off)
+        return;
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        if (v->off)
+            vi_off_flush(dev->ctx, &dev->off->u, &v->off->s);
+}
+
+/* ---- attachments -------------------------------------------------------- */
+
+static void desired(const struct vtd_as *v, const struct viommu_vtd_resolved_v2 *res,
+                    const struct vtd_resolve_ext *ext, struct vi_off_att *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->eff_pasid = v->pasid;
+    if (!res || res->mode == VIOMMU_MODE_PASSTHROUGH) {
+        a->kind = VIOMMU_OFFLOAD_EV_BYPASS;
+        if (res)
+            a->did = res->domain_id;
+        return;
+    }
+    if (res->pasid != VIOMMU_PASID_NONE)
+        a->eff_pasid = res->pasid;
+    if (res->mode == VIOMMU_MODE_BLOCKED) {
+        a->kind = VIOMMU_OFFLOAD_EV_BLOCK;
+        a->reason = res->fault_reason;
+        return;
+    }
+    a->did = res->domain_id;
+    if (!ext || !ext->first_stage) {
+        /* Second-level or legacy tables: the host nests only first stage. */
+        a->kind = VIOMMU_OFFLOAD_EV_BLOCK;
+        a->flags = VIOMMU_OFFLOAD_F_UNSUPPORTED;
+        return;
+    }
+    struct viommu_offload_vtd_s1 s1 = {
+        .pgtbl_addr = res->pt.root,
+        .addr_width = res->pt.top_level == 4 ? 57 : 48,
+    };
+    if (ext->sre)
+        s1.flags |= VIOMMU_OFFLOAD_VTD_S1_SRE;
+    if (res->pt.fmt_flags & VIOMMU_X86_PT_WPE)
+        s1.flags |= VIOMMU_OFFLOAD_VTD_S1_WPE;
+    if (res->pt.fmt_flags & VIOMMU_X86_PT_EA)
+        s1.flags |= VIOMMU_OFFLOAD_VTD_S1_EAFE;
+    a->kind = VIOMMU_OFFLOAD_EV_BIND;
+    a->format = VIOMMU_OFFLOAD_FMT_VTD_S1;
+    memcpy(a->payload, &s1, sizeof(s1));
+}
+
+/* A saved bind of (rid, pasid) in the section being restored, if any. */
+static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vi_off_att *a);
+
+void vtd_offload_apply(struct viommu_vtd *dev, struct vtd_as *v, const struct viommu_vtd_resolved_v2 *res,
+                       const struct vtd_resolve_ext *ext)
+{
+    if (!v->off)
+        return;
+    struct vi_off_att a;
+    desired(v, res, ext, &a);
+    uint32_t flags = 0;
+    if (dev->off->restore && saved_att(dev->off->restore, v, &a))
+        flags = VIOMMU_OFFLOAD_F_RESTORED;
+    vi_off_attach(dev->ctx, &dev->off->u, &v->off->s, &a, flags);
+}
+
+bool vtd_offload_wait_blocked(struct viommu_vtd *dev)
+{
+    struct vtd_offload *u = dev->off;
+    if (!u)
+        return false;
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (!v->off)
+            continue;
+        if (v->off->s.stale)
+            vtd_apply(dev, v);
+        vi_off_flush(dev->ctx, &u->u, &v->off->s);
+    }
+    return vi_off_blocked(&u->u);
+}
+
+int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg)
+{
+    struct viommu_vtd *dev = opaque;
+    struct vtd_as *v = vtd_as_lookup(dev, as);
+    if (!v)
+        return VIOMMU_ENOTSUP;
+    if (cfg->mode == VIOMMU_OFFLOAD_NONE) {
+        if (!v->off)
+            return 0;
+        vi_off_unbind(dev->ctx, &dev->off->u, &v->off->s);
+        vtd_offload_free_space(dev, v);
+        vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_NONE);
+        return 0;
+    }
+    if (!(dev->cfg.flags & VIOMMU_VTD_F_SCALABLE))
+        return VIOMMU_ENOTSUP; /* no first stage without scalable mode */
+    if (!unit_state(dev))
+        return VIOMMU_ENOMEM;
+    if (!v->off) {
+        v->off = vi_zalloc(dev->ctx, sizeof(*v->off));
+        if (!v->off)
+            return VIOMMU_ENOMEM;
+    }
+    v->off->s.fn = cfg->fn;
+    v->off->s.opaque = cfg->opaque;
+    v->off->s.as = as;
+    v->off->s.segment = dev->cfg.segment;
+    v->off->s.rid = v->rid;
+    v->off->s.pasid = v->pasid;
+    v->off->s.stale = true; /* tell the new consumer the current state */
+    vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_S1);
+    vtd_apply(dev, v);
+    return 0;
+}
+
+void vtd_offload_free_space(struct viommu_vtd *dev, struct vtd_as *v)
+{
+    if (v->off) {
+        vi_free(dev->ctx, v->off);
+        v->off = NULL;
+    }
+}
+
+void vtd_offload_free(struct viommu_vtd *dev)
+{
+    if (dev->off) {
+        vi_free(dev->ctx, dev->off);
+        dev->off = NULL;
+    }
+}
+
+/* ---- public calls ------------------------------------------------------- */
+
+int viommu_vtd_set_host_caps(struct viommu_vtd *dev, const struct viommu_vtd_host_caps *caps)
+{
+    if (!dev || !caps)
+        return VIOMMU_EINVAL;
+    if (caps->size < sizeof(struct viommu_vtd_host_caps))
+        return VIOMMU_ESIZE;
+    if (caps->flags & ~(uint32_t)(VIOMMU_VTD_HOST_ERRATA_772415 | VIOMMU_VTD_HOST_FS_ONLY))
+        return VIOMMU_EFLAGS;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    if (dev->gsts & VTD_GSTS_TES) {
+        vi_leave(dev->ctx);
+        return VIOMMU_ESTATE;
+    }
+    struct vtd_offload *u = unit_state(dev);
+    if (!u) {
+        vi_leave(dev->ctx);
+        return VIOMMU_ENOMEM;
+    }
+    u->host_flags = caps->flags;
+    uint64_t cap = dev->hw.cap, ecap = dev->hw.ecap;
+    /* First stage can be nested only where the host has FSTS and NEST. */
+    if (!(caps->ecap & VTD_ECAP_FLTS) || !(caps->ecap & VTD_ECAP_NEST_HOST))
+        ecap &= ~VTD_ECAP_FLTS;
+    if (!(ecap & VTD_ECAP_FLTS) || !(caps->cap & VTD_CAP_FS1GP))
+        cap &= ~VTD_CAP_FS1GP;
+    if (!(ecap & VTD_ECAP_FLTS) || !(caps->cap & VTD_CAP_FS5LP))
+        cap &= ~VTD_CAP_FS5LP;
+    if ((caps->flags & VIOMMU_VTD_HOST_FS_ONLY) && (ecap & VTD_ECAP_FLTS))
+        ecap &= ~VTD_ECAP_SLTS;
+    /* PASID width (ECAP.PSS + 1 bits): never wider than the host's. */
+    if (ecap & VTD_ECAP_PASID) {
+        uint64_t pss = VI_FIELD_GET(VTD_ECAP_PSS, ecap);
+        uint64_t host_pss = (caps->ecap & VTD_ECAP_PASID) ? VI_FIELD_GET(VTD_ECAP_PSS, caps->ecap) : 0;
+        if (host_pss < pss)
+            ecap = (ecap & ~VTD_ECAP_PSS) | VI_FIELD_PREP(VTD_ECAP_PSS, host_pss);
+    }
+    /* Guest-physical addresses the host's stage 2 takes (CAP.MGAW + 1 bits)
+     * bound the table pointers and leaf addresses the guest may use. */
+    unsigned host_mgaw = (unsigned)VI_FIELD_GET(VTD_CAP_MGAW, caps->cap) + 1;
+    if (host_mgaw >= 32 && host_mgaw < dev->hw.haw)
+        dev->hw.haw = (uint8_t)host_mgaw;
+    dev->hw.cap = cap;
+    dev->hw.ecap = ecap;
+    vi_log(dev->ctx, VIOMMU_LOG_INFO, "vtd: host caps applied: cap %#llx ecap %#llx haw %u%s",
+           (unsigned long long)cap, (unsigned long long)ecap, dev->hw.haw,
+           (caps->flags & VIOMMU_VTD_HOST_ERRATA_772415) ? " (read-only erratum)" : "");
+    vi_leave(dev->ctx);
+    return 0;
+}
+
+int viommu_vtd_offload_done(struct viommu_vtd *dev, uint64_t seq)
+{
+    if (!dev)
+        return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    if (!dev->off || vi_off_done(&dev->off->u, seq)) {
+        vi_leave(dev->ctx);
+        return VIOMMU_ERANGE;
+    }
+    unsigned left = vtd_qi_run(dev);
+    vi_leave(dev->ctx);
+    return (int)left;
+}
+
+int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload_fault *f)
+{
+    if (!dev || !f)
+        return VIOMMU_EINVAL;
+    if (f->size < sizeof(struct viommu_offload_fault))
+        return VIOMMU_ESIZE;
+    if ((f->pasid != VIOMMU_PASID_NONE && f->pasid >= (1u << VTD_PASID_BITS)) ||
+        (f->access & ~(unsigned)(VIOMMU_PERM_RW | VIOMMU_PERM_EXEC | VIOMMU_PERM_PRIV)) || f->reason > 0xFF)
+        return VIOMMU_EINVAL;
+    struct viommu_as *as = NULL;
+    int r = viommu_vtd_get_as(dev, f->rid, f->pasid, &as);
+    if (r)
+        return r;
+    r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    if (!f->reason) {
+        /* Walk the guest tables in software: a fault is recorded by the
+         * space's fault hook exactly as for an emulated device. */
+        struct viommu_translation tr;
+        struct viommu_fault fault;
+        unsigned access = f->access & VIOMMU_PERM_RW ? f->access : f->access | VIOMMU_PERM_READ;
+        (void)vi_as_translate(as, f->addr, access, &tr, &fault, true);
+        vi_leave(dev->ctx);
+        return 0;
+    }
+    struct viommu_vtd_resolved_v2 res;
+    bool fpd = true;
+    if (dev->gsts & VTD_GSTS_TES)
+        fpd = vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, f->rid, f->pasid, &res) == 0 && res.fpd;
+    if (fpd)
+        dev->stats.faults_fpd++;
+    else
+        vtd_record_fault_attr(dev, f->rid, f->pasid, f->addr, f->access, (uint8_t)f->reason);
+    vi_leave(dev->ctx);
+    return 0;
+}
+
+/* ---- saved state -------------------------------------------------------- */
+
+/* One record per offloaded space: rid, pasid, kind, flags, reason, did,
+ * eff_pasid, devtlb, s1.flags, s1.pgtbl_addr, s1.addr_width. */
+
+bool vtd_offload_has_state(const struct viommu_vtd *dev)
+{
+    for (const struct vtd_as *v = dev->spaces; v; v = v->next)
+        if (v->off)
+            return true;
+    return false;
+}
+
+void vtd_offload_save(const struct viommu_vtd *dev, struct vi_state_w *w)
+{
+    uint32_t n = 0;
+    for (const struct vtd_as *v = dev->spaces; v; v = v->next)
+        n += v->off ? 1 : 0;
+    vi_state_w_u32(w, n);
+    for (const struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (!v->off)
+            continue;
+        const struct vi_off_att *a = &v->off->s.cur;
+        struct viommu_offload_vtd_s1 s1;
+        memcpy(&s1, a->payload, sizeof(s1));
+        vi_state_w_u16(w, v->rid);
+        vi_state_w_u32(w, v->pasid);
+        vi_state_w_u32(w, a->kind);
+        vi_state_w_u32(w, a->flags);
+        vi_state_w_u32(w, a->reason);
+        vi_state_w_u16(w, (uint16_t)a->did);
+        vi_state_w_u32(w, a->eff_pasid);
+        vi_state_w_u8(w, v->off->s.devtlb);
+        vi_state_w_u64(w, s1.flags);
+        vi_state_w_u64(w, s1.pgtbl_addr);
+        vi_state_w_u32(w, s1.addr_width);
+    }
+}
+
+static bool read_att(struct vi_state_r *s, uint16_t *rid, uint32_t *pasid, struct vi_off_att *a, uint8_t *devtlb)
+{
+    struct viommu_offload_vtd_s1 s1 = {0};
+    memset(a, 0, sizeof(*a));
+    *rid = vi_state_r_u16(s);
+    *pasid = vi_state_r_u32(s);
+    a->kind = vi_state_r_u32(s);
+    a->flags = vi_state_r_u32(s);
+    a->reason = vi_state_r_u32(s);
+    a->did = vi_state_r_u16(s);
+    a->eff_pasid = vi_state_r_u32(s);
+    *devtlb = vi_state_r_u8(s);
+    s1.flags = vi_state_r_u64(s);
+    s1.pgtbl_addr = vi_state_r_u64(s);
+    s1.addr_width = vi_state_r_u32(s);
+    if (a->kind == VIOMMU_OFFLOAD_EV_BIND) {
+        a->format = VIOMMU_OFFLOAD_FMT_VTD_S1;
+        memcpy(a->payload, &s1, sizeof(s1));
+    }
+    return !s->bad;
+}
+
+int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
+{
+    uint32_t n = vi_state_r_u32(s);
+    if (s->bad || n > 65536u * 8u)
+        return VIOMMU_EFORMAT;
+    unsigned haw = dev->hw.haw ? dev->hw.haw : 52;
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t rid;
+        uint32_t pasid;
+        uint8_t devtlb;
+        struct vi_off_att a;
+        if (!read_att(s, &rid, &pasid, &a, &devtlb))
+            return VIOMMU_EFORMAT;
+        struct viommu_offload_vtd_s1 s1;
+        memcpy(&s1, a.payload, sizeof(s1));
+        if (a.kind < VIOMMU_OFFLOAD_EV_BIND || a.kind > VIOMMU_OFFLOAD_EV_BLOCK || devtlb > 1 ||
+            (pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS)) ||
+            (a.eff_pasid != VIOMMU_PASID_NONE && a.eff_pasid >= (1u << VTD_PASID_BITS)) ||
+            (a.flags & ~(uint32_t)VIOMMU_OFFLOAD_F_UNSUPPORTED) || a.reason > 0xFF)
+            return VIOMMU_EFORMAT;
+        if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
+            ((s1.flags & ~(uint64_t)7) || (s1.addr_width != 48 && s1.addr_width != 57) || (s1.pgtbl_addr & 0xFFF) ||
+             (s1.pgtbl_addr & ~vi_lg2_mask(haw))))
+            return VIOMMU_EFORMAT;
+    }
+    return s->bad || s->pos != s->len ? VIOMMU_EFORMAT : 0;
+}
+
+static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vi_off_att *a)
+{
+    struct vi_state_r s = *sec;
+    uint32_t n = vi_state_r_u32(&s);
+    for (uint32_t i = 0; i < n && !s.bad; i++) {
+        uint16_t rid;
+        uint32_t pasid;
+        uint8_t devtlb;
+        struct vi_off_att x;
+        if (!read_att(&s, &rid, &pasid, &x, &devtlb))
+            return false;
+        if (rid == v->rid && pasid == v->pasid) {
+            *a = x;
+            v->off->s.devtlb = devtlb != 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+void vtd_offload_restore_begin(struct viommu_vtd *dev, const struct vi_state_r *s)
+{
+    if (!dev->off)
+        return;
+    dev->off->restore = s;
+    /* The destination's host objects are new: every offloaded space is
+     * told its (saved) attachment again. */
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        if (v->off)
+            v->off->s.stale = true;
+}
+
+void vtd_offload_restore_end(struct viommu_vtd *dev)
+{
+    if (dev->off)
+        dev->off->restore = NULL;
+}
