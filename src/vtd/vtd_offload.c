@@ -285,6 +285,13 @@ int viommu_vtd_set_host_caps(struct viommu_vtd *dev, const struct viommu_vtd_hos
         cap &= ~VTD_CAP_FS1GP;
     if (!(ecap & VTD_ECAP_FLTS) || !(caps->cap & VTD_CAP_FS5LP))
         cap &= ~VTD_CAP_FS5LP;
+    /* Supervisor requests, the extended accessed flag and execute requests
+     * are first-stage features the host must have too (SRE, EAFE and ERE-era
+     * bits of a bound PASID entry go to it as they are). */
+    uint64_t fs_feats = VTD_ECAP_SRS | VTD_ECAP_EAFS | VTD_ECAP_ERS;
+    if (!(ecap & VTD_ECAP_FLTS))
+        ecap &= ~fs_feats;
+    ecap &= ~(fs_feats & ~caps->ecap);
     if ((caps->flags & VIOMMU_VTD_HOST_FS_ONLY) && (ecap & VTD_ECAP_FLTS))
         ecap &= ~VTD_ECAP_SLTS;
     /* PASID width (ECAP.PSS + 1 bits): never wider than the host's. */

@@ -31,7 +31,9 @@
 #define D UINT64_C(0x40)
 #define ADDR UINT64_C(0x000FFFFFFFFFF000)
 
-#define FS (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_DT)
+#define FS                                                                                                        \
+    (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_SRS | VIOMMU_VTD_F_FS_EAFS | \
+     VIOMMU_VTD_F_DT)
 
 #define NSP 3     /* spaces: (0x10, none), (0x10, PASID 1), (0x18, none) */
 #define NDOM 3    /* guest domains */

@@ -26,7 +26,9 @@
 #define A UINT64_C(0x20)
 #define D UINT64_C(0x40)
 
-#define FS (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_DT)
+#define FS                                                                                                        \
+    (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_SRS | VIOMMU_VTD_F_FS_EAFS | \
+     VIOMMU_VTD_F_DT)
 
 #define RID 0x0010
 #define DID 3
@@ -428,6 +430,8 @@ START_TEST(host_caps_clamp_the_guest)
     ck_assert_uint_eq(ecap & ssts, 0); /* FS_ONLY */
     ck_assert_uint_eq(cap & ((UINT64_C(1) << 56) | (UINT64_C(1) << 60)), 0);
     ck_assert_uint_eq((ecap >> 35) & 0x1F, 9);
+    /* The host has no SRS (31) nor EAFS (34): the guest loses them too. */
+    ck_assert_uint_eq(ecap & ((UINT64_C(1) << 31) | (UINT64_C(1) << 34)), 0);
     /* A table pointer beyond the host's 39-bit stage-2 input is refused. */
     vg_init(f.g, &f.th, f.dev, true);
     ck_assert_int_eq(viommu_vtd_set_host_caps(f.dev, &hc), VIOMMU_ESTATE);
@@ -436,6 +440,15 @@ START_TEST(host_caps_clamp_the_guest)
     ck_assert(vg_wait(f.g));
     ck_assert_uint_eq(last_ev(&f)->kind, VIOMMU_OFFLOAD_EV_BLOCK);
     ck_assert_uint_eq(last_ev(&f)->reason, VIOMMU_VTD_FR_FS_ROOT);
+    fx_fini(&f);
+
+    /* A host with SRS and EAFS keeps them for the guest. */
+    fx_init_nog(&f, FS);
+    hc.ecap = fsts | nest | (UINT64_C(1) << 31) | (UINT64_C(1) << 34);
+    hc.flags = 0;
+    ck_assert_int_eq(viommu_vtd_set_host_caps(f.dev, &hc), 0);
+    ck_assert_int_eq(viommu_vtd_mmio_read(f.dev, ECAP, 8, &ecap), 0);
+    ck_assert_uint_eq(ecap & ((UINT64_C(1) << 31) | (UINT64_C(1) << 34)), (UINT64_C(1) << 31) | (UINT64_C(1) << 34));
     fx_fini(&f);
 
     /* A host without NEST: no first stage for the guest at all. */
