@@ -162,6 +162,37 @@ void vi_itree_insert(struct vi_itree *t, struct vi_itree_node *n)
     insert_fixup(t, n);
 }
 
+struct vi_itree_node *vi_itree_insert_disjoint(struct vi_itree *t, struct vi_itree_node *n)
+{
+    struct vi_itree_node *p = NULL, **link = &t->root;
+
+    VI_INVARIANT(n->first <= n->last);
+    /* Every node on the path lies wholly left or right of `n`, else it
+     * overlaps; a node off the path is separated from `n` by the node where
+     * their paths part, so the path finds an overlap if there is one. */
+    while (*link) {
+        p = *link;
+        if (n->last < p->first)
+            link = &p->left;
+        else if (n->first > p->last)
+            link = &p->right;
+        else
+            return p;
+    }
+    n->left = n->right = NULL;
+    n->parent = p;
+    n->subtree_last = n->last;
+    n->balance_or_color = VI_RB_RED;
+    *link = n;
+    /* Raise subtree_last up the path; an ancestor never has less than its
+     * child, so stop at the first that already covers n->last. */
+    for (struct vi_itree_node *q = p; q && q->subtree_last < n->last; q = q->parent)
+        q->subtree_last = n->last;
+    t->count++;
+    insert_fixup(t, n);
+    return NULL;
+}
+
 static struct vi_itree_node *subtree_min(struct vi_itree_node *n)
 {
     while (n->left)
@@ -306,6 +337,23 @@ struct vi_itree_node *vi_itree_first_overlap(const struct vi_itree *t, uint64_t 
     if (!t->root || t->root->subtree_last < first || first > last)
         return NULL;
     return subtree_first_overlap(t->root, first, last);
+}
+
+struct vi_itree_node *vi_itree_first_overlap_disjoint(const struct vi_itree *t, uint64_t first, uint64_t last)
+{
+    struct vi_itree_node *n = t->root, *best = NULL;
+
+    /* The first node (in order) whose last >= first; disjoint intervals
+     * sorted by `first` have increasing `last`. */
+    while (n) {
+        if (n->last >= first) {
+            best = n;
+            n = n->left;
+        } else {
+            n = n->right;
+        }
+    }
+    return best && best->first <= last && first <= last ? best : NULL;
 }
 
 struct vi_itree_node *vi_itree_lookup(const struct vi_itree *t, uint64_t iova)
