@@ -162,6 +162,22 @@ void vi_itree_insert(struct vi_itree *t, struct vi_itree_node *n)
     insert_fixup(t, n);
 }
 
+/* A descent through a large tree is a chain of cache misses. Start loading
+ * the grandchildren of `n` (its children were asked for one level up) while
+ * `n` is compared, so the next levels' loads overlap. */
+static inline void vi_itree_prefetch_below(const struct vi_itree_node *n)
+{
+    const struct vi_itree_node *l = n->left, *r = n->right;
+    if (l) {
+        __builtin_prefetch(l->left);
+        __builtin_prefetch(l->right);
+    }
+    if (r) {
+        __builtin_prefetch(r->left);
+        __builtin_prefetch(r->right);
+    }
+}
+
 struct vi_itree_node *vi_itree_insert_disjoint(struct vi_itree *t, struct vi_itree_node *n)
 {
     struct vi_itree_node *p = NULL, **link = &t->root;
@@ -172,6 +188,7 @@ struct vi_itree_node *vi_itree_insert_disjoint(struct vi_itree *t, struct vi_itr
      * their paths part, so the path finds an overlap if there is one. */
     while (*link) {
         p = *link;
+        vi_itree_prefetch_below(p);
         if (n->last < p->first)
             link = &p->left;
         else if (n->first > p->last)
@@ -318,6 +335,7 @@ void vi_itree_remove(struct vi_itree *t, struct vi_itree_node *z)
 static struct vi_itree_node *subtree_first_overlap(struct vi_itree_node *n, uint64_t first, uint64_t last)
 {
     for (;;) {
+        vi_itree_prefetch_below(n);
         if (n->left && n->left->subtree_last >= first) {
             n = n->left;
             continue;
@@ -346,6 +364,7 @@ struct vi_itree_node *vi_itree_first_overlap_disjoint(const struct vi_itree *t, 
     /* The first node (in order) whose last >= first; disjoint intervals
      * sorted by `first` have increasing `last`. */
     while (n) {
+        vi_itree_prefetch_below(n);
         if (n->last >= first) {
             best = n;
             n = n->left;
