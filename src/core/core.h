@@ -40,6 +40,10 @@ const struct viommu_budget *vi_budget(const struct viommu_ctx *ctx);
  * callback. Return 0 or VIOMMU_EIO (counted in stats.read_errors). */
 int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len);
 int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len);
+/* Host address of all of [gpa, gpa + len - 1] when it lies in one
+ * registered RAM range, else NULL (read through vi_gmem_read). Valid until
+ * the VMM next runs (a callback may remove the range): re-take it after one. */
+const uint8_t *vi_gmem_view(const struct viommu_ctx *ctx, uint64_t gpa, size_t len);
 /* Little-endian 64-bit read (table entries and descriptors). */
 int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
 /* Replace the little-endian u64 at `gpa` by `desired` if it still holds

@@ -27,6 +27,12 @@ static const struct vi_ram *vi_ram_find(const struct viommu_ctx *ctx, uint64_t g
     return NULL;
 }
 
+const uint8_t *vi_gmem_view(const struct viommu_ctx *ctx, uint64_t gpa, size_t len)
+{
+    const struct vi_ram *ram = vi_ram_find(ctx, gpa, len);
+    return ram ? ram->host + (gpa - ram->gpa) : NULL;
+}
+
 int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len)
 {
     const struct vi_ram *ram = vi_ram_find(ctx, gpa, len);

@@ -203,9 +203,14 @@ void vi_free_dead_notifiers(struct viommu_ctx *ctx);
 
 /* walk.c */
 bool vi_pt_config_valid(const struct viommu_pt_config *cfg);
+/* vi_pt_walk_range_ex flags: hand leaves that continue each other exactly
+ * (IOVA and address contiguous, same permissions and page size, page
+ * aligned) to leaf_fn as one merged run. */
+#define VI_WALK_MERGE 0x1u
 /* walk.c: like vi_pt_walk_range, but *resume is the first IOVA not walked. */
 int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
-                        viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume);
+                        viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
+                        unsigned flags);
 /* walk.c: nested walks. With `s2` (a stage-2 table, NULL = not nested) every
  * table pointer of `cfg` and the output of its leaves are guest-physical
  * addresses translated through `s2` by the same walker: a translation is the

@@ -162,6 +162,54 @@ void vi_itree_insert(struct vi_itree *t, struct vi_itree_node *n)
     insert_fixup(t, n);
 }
 
+/* A descent through a large tree is a chain of cache misses. Start loading
+ * the grandchildren of `n` (its children were asked for one level up) while
+ * `n` is compared, so the next levels' loads overlap. */
+static inline void vi_itree_prefetch_below(const struct vi_itree_node *n)
+{
+    const struct vi_itree_node *l = n->left, *r = n->right;
+    if (l) {
+        __builtin_prefetch(l->left);
+        __builtin_prefetch(l->right);
+    }
+    if (r) {
+        __builtin_prefetch(r->left);
+        __builtin_prefetch(r->right);
+    }
+}
+
+struct vi_itree_node *vi_itree_insert_disjoint(struct vi_itree *t, struct vi_itree_node *n)
+{
+    struct vi_itree_node *p = NULL, **link = &t->root;
+
+    VI_INVARIANT(n->first <= n->last);
+    /* Every node on the path lies wholly left or right of `n`, else it
+     * overlaps; a node off the path is separated from `n` by the node where
+     * their paths part, so the path finds an overlap if there is one. */
+    while (*link) {
+        p = *link;
+        vi_itree_prefetch_below(p);
+        if (n->last < p->first)
+            link = &p->left;
+        else if (n->first > p->last)
+            link = &p->right;
+        else
+            return p;
+    }
+    n->left = n->right = NULL;
+    n->parent = p;
+    n->subtree_last = n->last;
+    n->balance_or_color = VI_RB_RED;
+    *link = n;
+    /* Raise subtree_last up the path; an ancestor never has less than its
+     * child, so stop at the first that already covers n->last. */
+    for (struct vi_itree_node *q = p; q && q->subtree_last < n->last; q = q->parent)
+        q->subtree_last = n->last;
+    t->count++;
+    insert_fixup(t, n);
+    return NULL;
+}
+
 static struct vi_itree_node *subtree_min(struct vi_itree_node *n)
 {
     while (n->left)
@@ -287,6 +335,7 @@ void vi_itree_remove(struct vi_itree *t, struct vi_itree_node *z)
 static struct vi_itree_node *subtree_first_overlap(struct vi_itree_node *n, uint64_t first, uint64_t last)
 {
     for (;;) {
+        vi_itree_prefetch_below(n);
         if (n->left && n->left->subtree_last >= first) {
             n = n->left;
             continue;
@@ -306,6 +355,24 @@ struct vi_itree_node *vi_itree_first_overlap(const struct vi_itree *t, uint64_t 
     if (!t->root || t->root->subtree_last < first || first > last)
         return NULL;
     return subtree_first_overlap(t->root, first, last);
+}
+
+struct vi_itree_node *vi_itree_first_overlap_disjoint(const struct vi_itree *t, uint64_t first, uint64_t last)
+{
+    struct vi_itree_node *n = t->root, *best = NULL;
+
+    /* The first node (in order) whose last >= first; disjoint intervals
+     * sorted by `first` have increasing `last`. */
+    while (n) {
+        vi_itree_prefetch_below(n);
+        if (n->last >= first) {
+            best = n;
+            n = n->left;
+        } else {
+            n = n->right;
+        }
+    }
+    return best && best->first <= last && first <= last ? best : NULL;
 }
 
 struct vi_itree_node *vi_itree_lookup(const struct vi_itree *t, uint64_t iova)

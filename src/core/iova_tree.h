@@ -32,13 +32,15 @@
 struct vi_itree_node {
     uint64_t first; /* key: first byte, set by the caller before insert */
     uint64_t last;  /* key: last byte (inclusive), first <= last */
-    uint64_t addr;  /* payload: translated address of `first` */
-    uint32_t perm;  /* payload: enum viommu_perm */
-    uint32_t user;  /* payload: free for the owner */
-    /* private: maintained by the tree */
-    struct vi_itree_node *left, *right, *parent;
+    /* private: maintained by the tree. The key and the child links come
+     * first, in 32 bytes: a search touches one cache line per level. */
+    struct vi_itree_node *left, *right;
     uint64_t subtree_last; /* max `last` over this node's subtree */
-    int32_t balance_or_color; /* red-black colour */
+    struct vi_itree_node *parent;
+    uint64_t addr;            /* payload: translated address of `first` */
+    uint32_t perm;            /* payload: enum viommu_perm */
+    uint32_t user;            /* payload: free for the owner */
+    int32_t balance_or_color; /* private: red-black colour */
 };
 
 struct vi_itree {
@@ -57,6 +59,16 @@ void vi_itree_remove(struct vi_itree *t, struct vi_itree_node *n);
 struct vi_itree_node *vi_itree_lookup(const struct vi_itree *t, uint64_t iova);
 /* Lowest-ordered node overlapping [first, last] (first <= last), or NULL. */
 struct vi_itree_node *vi_itree_first_overlap(const struct vi_itree *t, uint64_t first, uint64_t last);
+/* Trees whose intervals are pairwise disjoint (mapping domains, shadows,
+ * the public tree): ordered by `first` they are ordered by `last` too, so an
+ * overlap is found by one plain descent that reads one node per level
+ * (first_overlap reads a child's subtree_last as well). Same results as
+ * vi_itree_first_overlap() on such a tree. */
+struct vi_itree_node *vi_itree_first_overlap_disjoint(const struct vi_itree *t, uint64_t first, uint64_t last);
+/* Insert `n` into a disjoint tree unless it overlaps a node: returns NULL
+ * when inserted, else a node overlapping `n` (the tree is unchanged). One
+ * descent for both the check and the insert. */
+struct vi_itree_node *vi_itree_insert_disjoint(struct vi_itree *t, struct vi_itree_node *n);
 /* Next node after `n` (in order) overlapping [first, last], or NULL. `n`
  * must itself overlap [first, last] (i.e. come from first/next_overlap). */
 struct vi_itree_node *vi_itree_next_overlap(const struct vi_itree_node *n, uint64_t first, uint64_t last);

@@ -3,7 +3,9 @@
  * Mapping domains: IOVA mappings managed by requests rather than guest page
  * tables (virtio-iommu MAP/UNMAP). The mappings live in one interval tree per
  * domain; every change is pushed to the attached address spaces through the
- * same shadow sync the radix formats use.
+ * same shadow sync the radix formats use. A domain's mappings are pairwise
+ * disjoint (MAP refuses an overlap, UNMAP never splits), so the tree's
+ * disjoint searches apply.
  */
 #include "core/bits.h"
 #include "core/internal.h"
@@ -101,18 +103,19 @@ int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t la
         return VIOMMU_ERANGE;
     if (perm & ~(unsigned)VIOMMU_PERM_RW)
         return VIOMMU_EFLAGS;
-    if (vi_itree_first_overlap(&dom->tree, first, last))
-        return VIOMMU_EEXIST;
-    if (dom->tree.count >= dom->max)
-        return VIOMMU_ENOMEM;
-    node = vi_zalloc(dom->ctx, sizeof(*node));
+    /* An overlap (EEXIST) wins over a full domain or a failed allocation;
+     * the common case checks and inserts in one descent. */
+    node = dom->tree.count < dom->max ? vi_zalloc(dom->ctx, sizeof(*node)) : NULL;
     if (!node)
-        return VIOMMU_ENOMEM;
+        return vi_itree_first_overlap_disjoint(&dom->tree, first, last) ? VIOMMU_EEXIST : VIOMMU_ENOMEM;
     node->first = first;
     node->last = last;
     node->addr = addr;
     node->perm = perm;
-    vi_itree_insert(&dom->tree, node);
+    if (vi_itree_insert_disjoint(&dom->tree, node)) {
+        vi_free(dom->ctx, node);
+        return VIOMMU_EEXIST;
+    }
     r = vi_map_domain_notify(dom, first, last);
     if (r == VIOMMU_ENOMEM) {
         /* The sync could not allocate: some consumers may have the mapping,
@@ -137,7 +140,7 @@ int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t 
     if (first > last)
         return VIOMMU_ERANGE;
     /* Refuse before touching anything if a mapping would be split. */
-    start = vi_itree_first_overlap(&dom->tree, first, last);
+    start = vi_itree_first_overlap_disjoint(&dom->tree, first, last);
     for (node = start; node; node = vi_itree_next_overlap(node, first, last))
         if (node->first < first || node->last > last)
             return VIOMMU_ERANGE;
@@ -166,7 +169,7 @@ static void vi_map_event(const struct vi_itree_node *node, struct viommu_event *
 
 int vi_map_domain_lookup(struct viommu_map_domain *dom, uint64_t iova, struct viommu_event *out)
 {
-    struct vi_itree_node *node = vi_itree_lookup(&dom->tree, iova);
+    struct vi_itree_node *node = vi_itree_first_overlap_disjoint(&dom->tree, iova, iova);
     if (!node)
         return VIOMMU_ENOENT;
     vi_map_event(node, out);
@@ -181,7 +184,8 @@ uint64_t vi_map_domain_count(const struct viommu_map_domain *dom)
 int vi_map_domain_foreach(struct viommu_map_domain *dom, uint64_t first, uint64_t last,
                           int (*fn)(void *opaque, const struct viommu_event *map), void *opaque)
 {
-    for (struct vi_itree_node *node = vi_itree_first_overlap(&dom->tree, first, last), *next; node; node = next) {
+    for (struct vi_itree_node *node = vi_itree_first_overlap_disjoint(&dom->tree, first, last), *next; node;
+         node = next) {
         struct viommu_event ev;
         int r;
         next = vi_itree_next_overlap(node, first, last);
@@ -198,7 +202,7 @@ int vi_map_domain_foreach(struct viommu_map_domain *dom, uint64_t first, uint64_
  * and the IOTLB caches. */
 int vi_map_domain_translate(struct viommu_map_domain *dom, uint64_t iova, struct viommu_translation *out)
 {
-    struct vi_itree_node *node = vi_itree_lookup(&dom->tree, iova);
+    struct vi_itree_node *node = vi_itree_first_overlap_disjoint(&dom->tree, iova, iova);
     unsigned lg2;
 
     if (!node)

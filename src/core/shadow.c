@@ -105,8 +105,12 @@ static int vi_collect(struct viommu_as *as, uint64_t first, uint64_t last, struc
     if (as->mode != VIOMMU_MODE_TRANSLATED)
         return 0;
     if (as->src == VI_SRC_PT) {
-        r = vi_pt_walk_range_nested(as->ctx, &as->pt, as->nested ? &as->s2 : NULL, first, last, vi_collect_pt_leaf,
-                                    vi_collect_bad, &c, resume);
+        if (as->nested)
+            r = vi_pt_walk_range_nested(as->ctx, &as->pt, &as->s2, first, last, vi_collect_pt_leaf, vi_collect_bad,
+                                        &c, resume);
+        else
+            r = vi_pt_walk_range_ex(as->ctx, &as->pt, first, last, vi_collect_pt_leaf, vi_collect_bad, &c, resume,
+                                    VI_WALK_MERGE);
         return buf->oom ? VIOMMU_ENOMEM : r;
     }
     if (as->src == VI_SRC_MAP) {

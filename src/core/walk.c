@@ -5,10 +5,13 @@
  * skipping (AMD v1), large and replicated pages (AMD v1 NextLevel 7),
  * permission accumulation, the depth bound (levels strictly decrease), the
  * entries-per-walk budget, and failed reads as data, never as "not mapped".
- * Translate and the range walk share one step (vi_pt_step: descend, leaf,
- * skip or fault), and vi_read_entry() is the only place an entry is read;
- * vi_write_back_entry() next to it is the only place one is written (the
- * accessed/dirty bits a format declares, set by translations only).
+ * Translate and the range walk share one classification of an entry
+ * (vi_pt_classify: descend, leaf, skip or fault). Translate reads entries
+ * with vi_read_entry(); the range walk reads a table's entries from one host
+ * view of registered RAM, or through vi_read_entry() when the table is not
+ * in registered RAM (and always when nested). vi_write_back_entry() is the
+ * only place an entry is written (the accessed/dirty bits a format
+ * declares, set by translations only).
  * Nested walks (a stage-2 table under every table pointer and leaf output)
  * are this walker too: vi_pt_step translates each table through a
  * translate of the stage-2 configuration (see "Nested walks" in
@@ -217,30 +220,14 @@ struct vi_step {
     uint32_t code;         /* SKIP, FAULT: viommu_fault::code */
 };
 
-/* One step of translate and range walk alike: read the entry of the table at
- * `table` (at `level`) that indexes `iova`, and classify it. */
-static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t table,
-                                    unsigned level, uint64_t iova, struct vi_step *st, struct vi_nest *n)
+/* Classify the decoded entry `st->pte` found at `level` while visiting
+ * `iova`: the one place the walk's rules for an entry live, shared by
+ * translate (vi_pt_step) and the range walk. */
+static enum vi_step_kind vi_pt_classify(const struct viommu_pt_format *fmt, unsigned level, uint64_t iova,
+                                        struct vi_step *st)
 {
-    const struct viommu_pt_format *fmt = cfg->fmt;
-    uint64_t idx = (iova >> vi_pt_level_lg2(fmt, level)) & vi_lg2_mask(fmt->level_bits);
-
     st->reason = 0;
     st->code = 0;
-    st->s2 = false;
-    st->s2perm = VIOMMU_PERM_RW;
-    if (n->s2 && vi_nest_table(ctx, n, table, &table, &st->s2perm)) {
-        st->s2 = true;
-        st->gpa = n->fault.entry_gpa;
-        st->reason = n->fault.reason;
-        st->code = n->fault.code;
-        return VI_STEP_FAULT;
-    }
-    st->gpa = table + (idx << VI_ENTRY_LG2);
-    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw)) {
-        st->reason = VIOMMU_FAULT_READ_FAILED;
-        return VI_STEP_FAULT;
-    }
     switch (st->pte.kind) {
     case VIOMMU_PTE_NONE:
         st->reason = VIOMMU_FAULT_NOT_PRESENT;
@@ -270,6 +257,33 @@ static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_
         st->code = st->pte.fault_code;
         return VI_STEP_FAULT;
     }
+}
+
+/* One step of translate and range walk alike: read the entry of the table at
+ * `table` (at `level`) that indexes `iova`, and classify it. */
+static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t table,
+                                    unsigned level, uint64_t iova, struct vi_step *st, struct vi_nest *n)
+{
+    const struct viommu_pt_format *fmt = cfg->fmt;
+    uint64_t idx = (iova >> vi_pt_level_lg2(fmt, level)) & vi_lg2_mask(fmt->level_bits);
+
+    st->reason = 0;
+    st->code = 0;
+    st->s2 = false;
+    st->s2perm = VIOMMU_PERM_RW;
+    if (n->s2 && vi_nest_table(ctx, n, table, &table, &st->s2perm)) {
+        st->s2 = true;
+        st->gpa = n->fault.entry_gpa;
+        st->reason = n->fault.reason;
+        st->code = n->fault.code;
+        return VI_STEP_FAULT;
+    }
+    st->gpa = table + (idx << VI_ENTRY_LG2);
+    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw)) {
+        st->reason = VIOMMU_FAULT_READ_FAILED;
+        return VI_STEP_FAULT;
+    }
+    return vi_pt_classify(fmt, level, iova, st);
 }
 
 /* A fault of the stage-2 table of a nested walk: the request's IOVA and
@@ -444,6 +458,60 @@ static void vi_report_bad(viommu_pt_bad_fn bad, void *opaque, uint32_t reason, u
         bad(opaque, &f);
 }
 
+/* Hand a leaf (or merged run) to the walk's callback; when it refuses,
+ * *resume is the IOVA after it and its value is returned. */
+static int vi_hand_over(viommu_pt_leaf_fn leaf_fn, void *opaque, uint64_t first, uint64_t last, uint64_t addr,
+                        unsigned lg2, unsigned level, unsigned perm, uint64_t *resume)
+{
+    struct viommu_pt_leaf leaf = {.iova_first = first,
+                                  .iova_last = last,
+                                  .addr = addr,
+                                  .page_lg2 = (uint8_t)lg2,
+                                  .level = (uint8_t)level,
+                                  .perm = (uint8_t)perm};
+    int r = leaf_fn(opaque, &leaf);
+    if (r)
+        *resume = last == UINT64_MAX ? UINT64_MAX : last + 1;
+    return r;
+}
+
+/* The range walk's fast path for dense tables: of the `n` entries at host
+ * view `p`, the first indexing `iova`, how many each map exactly their own
+ * entry span (page_lg2 == shift) at output address iova + delta with
+ * permissions `perm` once ANDed with `fperm`, i.e. extend a run of leaves
+ * page by page. The entry that stops the streak (if any) is left decoded in
+ * *stop for the caller, so no entry is decoded twice. Decoding and the
+ * rules applied are the generic path's (vi_pt_classify: such a leaf is
+ * always of a valid size). */
+static uint64_t vi_run_extend(const struct viommu_pt_config *cfg, const uint8_t *p, uint64_t n, unsigned level,
+                              unsigned shift, uint64_t iova, uint64_t delta, unsigned fperm, unsigned perm,
+                              struct viommu_pte *stop)
+{
+    void (*decode)(const struct viommu_pt_config *, unsigned, uint64_t, uint64_t, struct viommu_pte *) =
+        cfg->fmt->decode;
+    uint64_t k, step = UINT64_C(1) << shift, amask = ~(step - 1);
+
+    for (k = 0; k < n; k++, iova += step) {
+        memset(stop, 0, sizeof(*stop));
+        decode(cfg, level, iova, vi_get_le64(p + (k << VI_ENTRY_LG2)), stop);
+        if (stop->kind != VIOMMU_PTE_LEAF || stop->page_lg2 != shift ||
+            (fperm & stop->perm & VIOMMU_PERM_RW) != perm || (stop->addr & amask) != iova + delta)
+            break;
+    }
+    return k;
+}
+
+/*
+ * The range walk. Each table is visited in one inner loop over the entries
+ * the range covers: when they lie in registered RAM (the common case) they
+ * are read straight from one host view of the table, taken once per visit.
+ * The view stays valid across callbacks: the context lock is held and
+ * viommu_ctx_remove_ram() is refused from callbacks. With VI_WALK_MERGE,
+ * leaves that continue each other exactly (vi_leaf_continues) are handed to
+ * `leaf_fn` as one run, across tables, so a dense table costs one call per
+ * run instead of one per leaf. Every entry read still counts against the
+ * walk_entries budget and in stats.entries_read.
+ */
 /* A leaf of a nested range walk: the stage-1 leaf's guest-physical range
  * walked in stage 2, each stage-2 piece handed on at the IOVA it serves. */
 struct vi_compose {
@@ -604,18 +672,207 @@ static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_con
     return ret;
 }
 
-int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
-                        viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
+/* vi_pt_walk_segment for a walk that is not nested: tables in registered
+ * RAM are read through one host view each, and with VI_WALK_MERGE leaves
+ * that continue each other are handed over as one run (dense tables are
+ * extended in a tight loop, vi_run_extend). Same contract as the generic
+ * segment: `entries` counts across segments. */
+static int vi_pt_walk_segment_fast(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first,
+                                   uint64_t last, viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque,
+                                   uint64_t *resume, unsigned flags, uint64_t *entries_io)
 {
-    return vi_pt_walk_range_nested(ctx, cfg, NULL, first, last, leaf_fn, bad, opaque, resume);
+    const struct viommu_pt_format *fmt;
+    struct vi_frame stack[8];
+    /* The run of leaves not handed over yet (one leaf without VI_WALK_MERGE). */
+    uint64_t run_first = 0, run_last = 0, run_addr = 0;
+    unsigned run_lg2 = 0, run_level = 0, run_perm = 0;
+    bool merge = (flags & VI_WALK_MERGE) != 0, run_on = false;
+    struct vi_nest nest = {.s2 = NULL};
+    unsigned sp = 0;
+    uint64_t entries = *entries_io, reads = 0, budget;
+    int r = 0;
+
+    fmt = cfg->fmt;
+    budget = ctx->budget.walk_entries;
+    *resume = first;
+    stack[sp++] = (struct vi_frame){
+        .table = cfg->root, .hi = last, .next = first, .level = cfg->top_level, .perm = cfg->perm};
+    while (sp > 0) {
+        struct vi_frame *f = &stack[sp - 1];
+        unsigned level = f->level, shift = vi_pt_level_lg2(fmt, level);
+        uint64_t imask = vi_lg2_mask(fmt->level_bits), idx0, idx_last;
+        uint64_t next = f->next, hi = f->hi; /* f->next, kept in a register */
+        uint64_t smask = vi_lg2_mask(shift);
+        unsigned fperm = f->perm;
+        bool done = f->done, have_pte = false;
+        struct viommu_pte pre; /* an entry vi_run_extend() already decoded */
+        const uint8_t *view;
+
+        if (done) {
+            sp--;
+            continue;
+        }
+        /* A frame's range lies inside its table's span. */
+        idx0 = (next >> shift) & imask;
+        idx_last = (hi >> shift) & imask;
+        VI_INVARIANT(idx_last >= idx0);
+        view = idx_last >= idx0 ? vi_gmem_view(ctx, f->table + (idx0 << VI_ENTRY_LG2),
+                                               (size_t)(idx_last - idx0 + 1) << VI_ENTRY_LG2)
+                                : NULL;
+        while (!done) {
+            uint64_t iova = next, idx = (iova >> shift) & imask;
+            uint64_t entry_first = iova & ~smask, entry_last = entry_first + smask;
+            enum vi_step_kind kind;
+            struct vi_step st;
+
+            if (entries >= budget) {
+                f->next = next;
+                ctx->stats.budget_hits++;
+                *resume = iova;
+                r = VIOMMU_EBUDGET;
+                goto out;
+            }
+            entries++;
+            /* shift < 64: entry_last does not wrap unless it is the last entry. */
+            if (entry_last >= hi)
+                done = true;
+            else
+                next = entry_last + 1;
+
+            if (view) {
+                reads++;
+                st.gpa = f->table + (idx << VI_ENTRY_LG2);
+                if (have_pte) {
+                    st.pte = pre;
+                    have_pte = false;
+                } else {
+                    st.raw = vi_get_le64(view + ((idx - idx0) << VI_ENTRY_LG2));
+                    memset(&st.pte, 0, sizeof(st.pte));
+                    fmt->decode(cfg, level, iova, st.raw, &st.pte);
+                }
+                kind = vi_pt_classify(fmt, level, iova, &st);
+            } else {
+                kind = vi_pt_step(ctx, cfg, f->table, level, iova, &st, &nest);
+            }
+
+            if (kind == VI_STEP_LEAF) {
+                unsigned lg2 = st.pte.page_lg2, perm = fperm & st.pte.perm & VIOMMU_PERM_RW;
+                uint64_t pfirst = iova & ~vi_lg2_mask(lg2), plast = vi_span_last(pfirst, lg2);
+                uint64_t addr = (st.pte.addr & ~vi_lg2_mask(lg2)) + (iova - pfirst);
+                uint64_t ilast = plast < hi ? plast : hi;
+
+                /* Replicated entries of a large page are not visited again. */
+                if (plast >= hi)
+                    done = true;
+                else
+                    next = plast + 1;
+                /* Merge on scalars (the leaf buffer's rule: contiguous IOVA
+                 * and address, same permissions and page size, page
+                 * aligned), so a merged run splits back into its leaves. */
+                if (run_on && run_lg2 == lg2 && run_perm == perm && run_last != UINT64_MAX &&
+                    run_last + 1 == iova && run_addr + (iova - run_first) == addr &&
+                    (iova & vi_lg2_mask(lg2)) == 0) {
+                    run_last = ilast;
+                } else {
+                    if (run_on) {
+                        run_on = false;
+                        r = vi_hand_over(leaf_fn, opaque, run_first, run_last, run_addr, run_lg2, run_level,
+                                         run_perm, resume);
+                        if (r) {
+                            f->next = next;
+                            goto out;
+                        }
+                    }
+                    run_on = true;
+                    run_first = iova;
+                    run_last = ilast;
+                    run_addr = addr;
+                    run_lg2 = lg2;
+                    run_level = level;
+                    run_perm = perm;
+                    if (!merge) {
+                        run_on = false;
+                        r = vi_hand_over(leaf_fn, opaque, run_first, run_last, run_addr, run_lg2, run_level,
+                                         run_perm, resume);
+                        if (r) {
+                            f->next = next;
+                            goto out;
+                        }
+                    }
+                }
+                /* Dense table: extend the run over the entries that follow
+                 * it page by page, whole entries inside the range only. */
+                if (run_on && view && !done && lg2 == shift && budget > entries) {
+                    uint64_t d = hi - next, n = (d >> shift) + ((d & smask) == smask), k;
+                    if (n > budget - entries)
+                        n = budget - entries;
+                    k = vi_run_extend(cfg, view + ((((next >> shift) & imask) - idx0) << VI_ENTRY_LG2), n, level,
+                                      shift, next, run_addr - run_first, fperm, run_perm, &pre);
+                    if (k) {
+                        entries += k;
+                        reads += k;
+                        run_last = next + ((k << shift) - 1);
+                        if (run_last >= hi)
+                            done = true;
+                        else
+                            next = run_last + 1;
+                    }
+                    have_pte = k < n; /* the entry at `next`, decoded */
+                }
+            } else if (kind == VI_STEP_DESCEND) {
+                /* With skipped levels the child only covers the low part. */
+                uint64_t child_last = vi_span_last(entry_first, vi_pt_level_lg2(fmt, st.pte.next_level + 1u));
+                if (child_last > entry_last)
+                    child_last = entry_last;
+                VI_INVARIANT(sp < 8);
+                f->next = next;
+                f->done = done;
+                stack[sp++] = (struct vi_frame){.table = st.pte.addr,
+                                                .hi = hi < child_last ? hi : child_last,
+                                                .next = iova,
+                                                .level = st.pte.next_level,
+                                                .perm = (uint8_t)(fperm & st.pte.perm)};
+                break; /* depth first: the child table next */
+            } else if (kind == VI_STEP_FAULT) {
+                /* Leaves before the bad entry are handed over first. */
+                if (run_on) {
+                    run_on = false;
+                    r = vi_hand_over(leaf_fn, opaque, run_first, run_last, run_addr, run_lg2, run_level, run_perm,
+                                     resume);
+                    if (r) {
+                        f->next = next;
+                        goto out;
+                    }
+                }
+                vi_report_bad(bad, opaque, st.reason, st.code, entry_first, st.gpa, level);
+            }
+        }
+        if (done)
+            f->done = true;
+    }
+out:
+    *entries_io = entries;
+    ctx->stats.entries_read += reads;
+    if (run_on) {
+        /* Deliver the last run; on a budget stop it precedes *resume. */
+        int r2 =
+            vi_hand_over(leaf_fn, opaque, run_first, run_last, run_addr, run_lg2, run_level, run_perm, resume);
+        if (r2)
+            r = r2;
+    }
+    return r;
 }
 
-int vi_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+/* Split [first, last] into the halves the top table indexes without a hole
+ * and walk each: nested walks through the generic segment, others through
+ * the fast one. */
+static int vi_pt_walk_split(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
                             const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
-                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
+                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
+                            unsigned flags)
 {
-    uint64_t entries = 0, lo_last, hi_first;
-    int r;
+    uint64_t entries = 0, lo_last, hi_first, seg[2][2];
+    unsigned nseg = 0;
 
     if (!ctx || !leaf_fn || !vi_pt_config_valid(cfg) || (s2 && !vi_pt_config_valid(s2)))
         return VIOMMU_EINVAL;
@@ -632,22 +889,42 @@ int vi_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_confi
         hi_first = ~lo_last;
     }
     if (first <= lo_last) {
-        r = vi_pt_walk_segment(ctx, cfg, s2, first, last < lo_last ? last : lo_last, leaf_fn, bad, opaque, resume,
-                               &entries);
+        seg[nseg][0] = first;
+        seg[nseg++][1] = last < lo_last ? last : lo_last;
+    }
+    if (hi_first != UINT64_MAX && last >= hi_first) {
+        seg[nseg][0] = first > hi_first ? first : hi_first;
+        seg[nseg++][1] = last;
+    }
+    for (unsigned i = 0; i < nseg; i++) {
+        int r = s2 ? vi_pt_walk_segment(ctx, cfg, s2, seg[i][0], seg[i][1], leaf_fn, bad, opaque, resume, &entries)
+                   : vi_pt_walk_segment_fast(ctx, cfg, seg[i][0], seg[i][1], leaf_fn, bad, opaque, resume, flags,
+                                             &entries);
         if (r)
             return r;
     }
-    if (hi_first != UINT64_MAX && last >= hi_first)
-        return vi_pt_walk_segment(ctx, cfg, s2, first > hi_first ? first : hi_first, last, leaf_fn, bad, opaque,
-                                  resume, &entries);
     return 0;
+}
+
+int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
+                        viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
+                        unsigned flags)
+{
+    return vi_pt_walk_split(ctx, cfg, NULL, first, last, leaf_fn, bad, opaque, resume, flags);
+}
+
+int vi_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                            const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
+                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
+{
+    return vi_pt_walk_split(ctx, cfg, s2, first, last, leaf_fn, bad, opaque, resume, 0);
 }
 
 int vi_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
                      viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque, uint64_t *walked_last)
 {
     uint64_t resume = first;
-    int r = vi_pt_walk_range_ex(ctx, cfg, first, last, leaf, bad, opaque, &resume);
+    int r = vi_pt_walk_range_ex(ctx, cfg, first, last, leaf, bad, opaque, &resume, 0);
     if (walked_last)
         *walked_last = r == 0 ? last : resume - 1;
     return r;

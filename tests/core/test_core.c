@@ -553,6 +553,121 @@ START_TEST(test_shared_walk)
 }
 END_TEST
 
+/* Dense leaf tables are read in streaks and reach the shadow as merged
+ * runs (walk.c's fast path). Replay must still announce exactly the tables
+ * (one event per maximal run when coalescing, one per leaf otherwise), read
+ * exactly the entries a plain range walk reads, and stop a walk budget at
+ * any entry, inside a streak too, without announcing anything wrong. */
+#define DENSE_BASE (UINT64_C(1) << 30)
+#define DENSE_PAGES 1536u /* three leaf tables */
+
+static void map_dense(void)
+{
+    for (uint64_t i = 0; i < DENSE_PAGES; i++) {
+        if (i == 100)
+            continue; /* a hole */
+        /* an address jump at 1000, a read-only page at 700 */
+        uint64_t pa = 0x10000000 + (i << 12) + (i >= 1000 ? 0x100000 : 0);
+        toy_map(&th, root, 4, DENSE_BASE + (i << 12), pa, 12, i == 700 ? TOY_R : TOY_R | TOY_W);
+    }
+    /* A 2 MiB page, then 4 KiB pages continuing its output addresses. */
+    toy_map(&th, root, 4, DENSE_BASE + ((uint64_t)DENSE_PAGES << 12), 0x40000000, 21, TOY_R | TOY_W);
+    for (uint64_t i = 0; i < 10; i++)
+        toy_map(&th, root, 4, DENSE_BASE + ((uint64_t)DENSE_PAGES << 12) + (2u << 20) + (i << 12),
+                0x40200000 + (i << 12), 12, TOY_R | TOY_W);
+}
+
+static int count_leaf(void *opaque, const struct viommu_pt_leaf *leaf)
+{
+    (void)leaf;
+    (*(unsigned *)opaque)++;
+    return 0;
+}
+
+/* Every mapping the sink holds is what the tables say, page by page. */
+static void check_sink_within_tables(const struct sink *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        for (uint64_t iova = s->m[i].iova_first; iova <= s->m[i].iova_last; iova += 0x1000) {
+            uint64_t pa = 0;
+            unsigned perm = 0;
+            ck_assert(toy_ref_translate(&th, root, 4, iova, &pa, &perm));
+            ck_assert_uint_eq(pa, s->m[i].addr + (iova - s->m[i].iova_first));
+            ck_assert_uint_eq(perm, s->m[i].perm);
+        }
+}
+
+START_TEST(test_dense_replay_runs)
+{
+    struct sink *sc = calloc(1, sizeof(*sc)), *sl = calloc(1, sizeof(*sl));
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_notifier *nc, *nl;
+    struct viommu_as_id id1 = id0;
+    struct viommu_as *b2;
+    struct viommu_stats a, b;
+    uint64_t walk_reads, last;
+    unsigned leaves = 0;
+
+    id1.rid = 0x18;
+    map_dense();
+    /* Entries a plain (unmerged) range walk reads, and its leaves. */
+    viommu_ctx_get_stats(ctx, &a, sizeof(a));
+    ck_assert_int_eq(viommu_pt_walk_range(ctx, &cfg, 0, UINT64_MAX, count_leaf, NULL, &leaves, &last), 0);
+    viommu_ctx_get_stats(ctx, &b, sizeof(b));
+    walk_reads = b.entries_read - a.entries_read;
+    ck_assert_uint_eq(leaves, DENSE_PAGES - 1 + 1 + 10);
+
+    /* One MAP notifier per space: the per-leaf one on a second space
+     * translating through the same tables. */
+    ck_assert_int_eq(viommu_as_create(ctx, &id1, NULL, NULL, &b2), 0);
+    nc = add_sink(as, sc, 0, UINT64_MAX, VIOMMU_NOTIFIER_COALESCE);
+    nl = add_sink(b2, sl, 0, UINT64_MAX, 0);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+    ck_assert_int_eq(viommu_as_set_pt(b2, 1, &cfg), 0);
+    /* A replay starts the consumer over. */
+    sc->n = sl->n = 0;
+    viommu_ctx_get_stats(ctx, &a, sizeof(a));
+    ck_assert_int_eq(viommu_notifier_replay(nc), 0);
+    viommu_ctx_get_stats(ctx, &b, sizeof(b));
+    ck_assert_uint_eq(b.entries_read - a.entries_read, walk_reads);
+    /* [0,99] [101,699] [700] [701,999] [1000,1535] [2 MiB page + 10 pages] */
+    ck_assert_uint_eq(sc->n, 6);
+    ck_assert_uint_eq(sc->m[5].iova_last - sc->m[5].iova_first + 1, (2u << 20) + 10 * 4096);
+    ck_assert_int_eq(viommu_notifier_replay(nl), 0);
+    ck_assert_uint_eq(sl->n, leaves);
+    ck_assert(sink_matches_shadow(sc, nc));
+    ck_assert(sink_matches_shadow(sl, nl));
+    check_sink_equals_tables(sc, 4, DENSE_BASE - 0x2000, DENSE_BASE + (UINT64_C(12) << 20));
+    check_sink_equals_tables(sl, 4, DENSE_BASE - 0x2000, DENSE_BASE + (UINT64_C(12) << 20));
+    ck_assert_uint_eq(sc->violations + sl->violations, 0);
+
+    /* Walk budgets ending anywhere: before, inside and at the end of streaks. */
+    static const uint64_t budgets[] = {1, 3, 4, 5, 50, 104, 105, 106, 517, 800, 1029, 1030, 1541, 1545};
+    for (unsigned i = 0; i < sizeof(budgets) / sizeof(budgets[0]); i++) {
+        struct viommu_budget bud = {.walk_entries = budgets[i]};
+        int r;
+        ck_assert_uint_lt(budgets[i], walk_reads);
+        ck_assert_int_eq(viommu_ctx_set_budget(ctx, &bud), 0);
+        sc->n = 0;
+        viommu_ctx_get_stats(ctx, &a, sizeof(a));
+        r = viommu_notifier_replay(nc);
+        viommu_ctx_get_stats(ctx, &b, sizeof(b));
+        ck_assert_int_eq(r, VIOMMU_EBUDGET);
+        ck_assert_uint_eq(b.entries_read - a.entries_read, budgets[i]); /* exactly the budget */
+        ck_assert(sink_matches_shadow(sc, nc));
+        check_sink_within_tables(sc);
+        bud.walk_entries = UINT64_MAX;
+        ck_assert_int_eq(viommu_ctx_set_budget(ctx, &bud), 0);
+        ck_assert_int_eq(viommu_as_sync(as, 0, UINT64_MAX), 0);
+        ck_assert(sink_matches_shadow(sc, nc));
+        check_sink_equals_tables(sc, 4, DENSE_BASE - 0x2000, DENSE_BASE + (UINT64_C(12) << 20));
+    }
+    ck_assert_uint_eq(sc->violations, 0);
+    free(sc);
+    free(sl);
+}
+END_TEST
+
 /* ---- budgets, sink failures, re-entrancy ----------------------------------- */
 
 START_TEST(test_event_budget_consistent)
@@ -949,6 +1064,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_coalescing_runs);
     tcase_add_test(tc, test_root_switch_no_window);
     tcase_add_test(tc, test_shared_walk);
+    tcase_add_test(tc, test_dense_replay_runs);
     tcase_add_test(tc, test_event_budget_consistent);
     tcase_add_test(tc, test_walk_budget_consistent);
     tcase_add_test(tc, test_mapping_budget);

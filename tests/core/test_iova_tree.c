@@ -321,6 +321,45 @@ START_TEST(random_disjoint_pages)
 }
 END_TEST
 
+/* The disjoint-tree operations (mapping domains) against the model:
+ * insert_disjoint refuses exactly the overlapping ranges and leaves the
+ * tree as insert would; first_overlap_disjoint answers as first_overlap. */
+START_TEST(random_disjoint_insert_and_query)
+{
+    model_reset();
+    rng_state = 4242;
+    for (unsigned op = 0; op < 100000; op++) {
+        uint64_t f, l;
+        gen_range(&f, &l);
+        struct vi_itree_node *want = model_first_overlap(f, l, 0);
+        REQUIRE_EQ(vi_itree_first_overlap_disjoint(&tree, f, l), want);
+        if (rnd_below(3) == 0 && mn > 0) {
+            model_remove_at(rnd_below(mn));
+        } else if (nfree > 0) {
+            struct vi_itree_node *n = &pool[free_idx[nfree - 1]], *hit;
+            n->first = f;
+            n->last = l;
+            hit = vi_itree_insert_disjoint(&tree, n);
+            REQUIRE_EQ(hit != NULL, want != NULL);
+            if (hit) {
+                REQUIRE(overlaps(hit, f, l));
+            } else {
+                size_t pos = mn;
+                nfree--;
+                while (pos > 0 && key_lt(n, model[pos - 1]))
+                    pos--;
+                memmove(&model[pos + 1], &model[pos], (mn - pos) * sizeof(model[0]));
+                model[pos] = n;
+                mn++;
+            }
+        }
+        if (op % 1000 == 0)
+            check_full();
+    }
+    check_full();
+}
+END_TEST
+
 START_TEST(empty_tree)
 {
     model_reset();
@@ -827,6 +866,7 @@ static Suite *itree_suite(void)
     tcase_set_timeout(tr, 120);
     tcase_add_loop_test(tr, random_vs_model, 0, (int)(sizeof(seeds) / sizeof(seeds[0])));
     tcase_add_test(tr, random_disjoint_pages);
+    tcase_add_test(tr, random_disjoint_insert_and_query);
     tcase_add_test(tr, large_random_tree);
     suite_add_tcase(s, tr);
     TCase *tp = tcase_create("public");

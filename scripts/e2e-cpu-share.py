@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Share of a QEMU process's host CPU spent in the vIOMMU, from a
+`perf record --call-graph dwarf` profile of an e2e run (docs/e2e.md,
+"Where the host CPU goes").
+
+  e2e-cpu-share.py PERF_DATA viommu  LIBVIOMMU_A GLUE_PATCH
+  e2e-cpu-share.py PERF_DATA builtin MODEL_REGEX      (e.g. '^virtio_iommu_')
+
+viommu: libviommu's functions are the symbols libviommu.a defines, the
+glue's are the functions the QEMU patch adds under hw/viommu/. builtin:
+QEMU's own model is the functions matching MODEL_REGEX. One vIOMMU runs per
+profile, so names that exist on both sides (static vtd_*/amdvi_* helpers)
+are attributed by the run's kind. "self" counts samples whose sampled
+function is the component's; "incl" counts samples with a component frame
+anywhere in the call chain (GLib, QTree, virtqueue and memory-API work done
+on its behalf included), and lists the entry points and callees seen there.
+"""
+import collections
+import re
+import subprocess
+import sys
+
+
+def lib_symbols(archive):
+    out = subprocess.run(["nm", "--defined-only", archive], capture_output=True, text=True).stdout
+    return {p[2] for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "Tt"}
+
+
+def glue_symbols(patch):
+    names, cur = set(), None
+    for line in open(patch, encoding="utf-8", errors="replace"):
+        line = line.rstrip("\n")
+        if line.startswith("+++ "):
+            cur = line[6:]
+            continue
+        if not (cur and cur.startswith("hw/viommu/") and line.startswith("+")) or line[1:2] in (" ", "\t"):
+            continue
+        m = re.match(r"^\+(?:static\s+)?(?:inline\s+)?(?:const\s+)?[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*\(", line)
+        if m and not line.rstrip().endswith(";"):
+            names.add(m.group(1))
+    return names
+
+
+def chains(data):
+    out = subprocess.run(["perf", "script", "-i", data, "--comm", "qemu-system-x86", "-F", "ip,sym"],
+                         capture_output=True, text=True).stdout
+    for block in out.split("\n\n"):
+        frames = []
+        for line in block.strip().splitlines():
+            parts = line.split(None, 1)
+            if len(parts) == 2:
+                frames.append(re.sub(r"\+0x[0-9a-f]+$", "", parts[1].strip()).split(" (")[0])
+        if frames:
+            yield frames
+
+
+def main():
+    data, kind = sys.argv[1], sys.argv[2]
+    if kind == "viommu":
+        lib, glue = lib_symbols(sys.argv[3]), glue_symbols(sys.argv[4])
+        comps = {"libviommu": lambda f: f in lib and f not in glue, "glue": lambda f: f in glue}
+    else:
+        rx = re.compile(sys.argv[3])
+        comps = {"model": lambda f: bool(rx.match(f))}
+    total, selfc, incl, entry = 0, collections.Counter(), 0, collections.Counter()
+    for frames in chains(data):
+        total += 1
+        for name, is_c in comps.items():
+            if is_c(frames[0]):
+                selfc[name] += 1
+        own = [f for f in frames if any(is_c(f) for is_c in comps.values())]
+        if own:
+            incl += 1
+            entry[own[-1]] += 1
+    print(f"{data}: {total} samples of qemu-system-x86")
+    for name in comps:
+        print(f"  self {name:10s} {selfc[name]:6d} {100.0 * selfc[name] / max(total, 1):6.2f}%")
+    print(f"  incl {'+'.join(comps):17s} {incl:6d} {100.0 * incl / max(total, 1):6.2f}%")
+    print("  entry points:", ", ".join(f"{k} {v}" for k, v in entry.most_common(6)))
+
+
+if __name__ == "__main__":
+    main()
