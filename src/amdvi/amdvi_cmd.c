@@ -154,7 +154,7 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
         if (c[0] & CW_I) {
             dev->status |= AMDVI_STS_COMWAIT_INT;
             if (dev->control & AMDVI_CTRL_COMWAITINT_EN)
-                amdvi_msi(dev);
+                amdvi_msi(dev, AMDVI_INT_GENERAL);
         }
         break;
     }

@@ -27,8 +27,31 @@ struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid)
     return amdvi_find_space(dev, devid, VIOMMU_PASID_NONE);
 }
 
-void amdvi_msi(struct viommu_amdvi *dev)
+void amdvi_intcapxt_msi(uint64_t reg, uint64_t *addr, uint32_t *data)
 {
+    uint32_t dest = (uint32_t)VI_FIELD_GET(AMDVI_XT_DEST_LO, reg) |
+                    ((uint32_t)VI_FIELD_GET(AMDVI_XT_DEST_HI, reg) << 24);
+    /* Compatibility-format MSI: destination[7:0] in address bits 19:12,
+     * DM in bit 2 (RH 0); destination[31:8] in address bits 63:40, the
+     * extended destination ID convention of QEMU's and KVM's x2APIC MSI
+     * routing. Data: the vector, fixed delivery, edge. */
+    *addr = UINT64_C(0xfee00000) | ((uint64_t)(dest & 0xffu) << 12) | ((reg & AMDVI_XT_DM) ? UINT64_C(4) : 0) |
+            ((uint64_t)(dest >> 8) << 40);
+    *data = (uint32_t)VI_FIELD_GET(AMDVI_XT_VECTOR, reg);
+}
+
+void amdvi_msi(struct viommu_amdvi *dev, enum amdvi_int_src src)
+{
+    if (dev->control & AMDVI_CTRL_INTCAPXT_EN) {
+        /* §3.4: the IOMMU's interrupts come from the XT interrupt control
+         * registers, not from the MSI capability (its enable not needed). */
+        uint64_t addr;
+        uint32_t data;
+        amdvi_intcapxt_msi(dev->intcapxt[src], &addr, &data);
+        dev->stats.msis++;
+        vi_msi(dev->ctx, addr, data);
+        return;
+    }
     if (!(dev->msi_ctrl & 1u))
         return; /* MSI disabled in the capability: interrupt not delivered */
     uint64_t addr = ((uint64_t)dev->msi_addr_hi << 32) | dev->msi_addr_lo;

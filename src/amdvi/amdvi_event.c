@@ -28,7 +28,7 @@ void amdvi_log_event(struct viommu_amdvi *dev, const uint32_t ev[4])
         dev->status &= ~AMDVI_STS_EVT_RUN;
         dev->stats.events_dropped++;
         if (dev->control & AMDVI_CTRL_EVTINT_EN)
-            amdvi_msi(dev);
+            amdvi_msi(dev, AMDVI_INT_GENERAL);
         return;
     }
     uint8_t b[16];
@@ -44,7 +44,7 @@ void amdvi_log_event(struct viommu_amdvi *dev, const uint32_t ev[4])
     dev->stats.events_logged++;
     dev->status |= AMDVI_STS_EVT_INT;
     if (dev->control & AMDVI_CTRL_EVTINT_EN)
-        amdvi_msi(dev);
+        amdvi_msi(dev, AMDVI_INT_GENERAL);
 }
 
 static void put(uint32_t ev[4], uint32_t code, uint16_t devid, uint32_t dw1_low, uint64_t addr)

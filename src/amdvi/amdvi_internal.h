@@ -23,6 +23,11 @@
 #define AMDVI_MMIO_EXCL_LIMIT 0x0028
 #define AMDVI_MMIO_EFR 0x0030
 #define AMDVI_MMIO_PPRLOG 0x0038
+/* XT interrupt control (IntCapXT), present with EFR XTSup: General (event
+ * log, completion wait), PPR log, GA log. */
+#define AMDVI_MMIO_INTCAPXT_GEN 0x0170
+#define AMDVI_MMIO_INTCAPXT_PPR 0x0178
+#define AMDVI_MMIO_INTCAPXT_GALOG 0x0180
 #define AMDVI_MMIO_CMD_HEAD 0x2000
 #define AMDVI_MMIO_CMD_TAIL 0x2008
 #define AMDVI_MMIO_EVT_HEAD 0x2010
@@ -44,6 +49,13 @@
 /* Capability block: Base Address Low bits kept, MSI control enable. */
 #define AMDVI_CAP_BASE_LO_MASK 0xffffc001u
 #define AMDVI_MSI_CTRL_EN 1u
+/* IntCapXT registers: DM 2, Destination[23:0] 31:8, Vector 39:32,
+ * Destination[31:24] 63:56; the rest reserved. */
+#define AMDVI_XT_DM VI_BIT(2)
+#define AMDVI_XT_DEST_LO VI_GENMASK(31, 8)
+#define AMDVI_XT_VECTOR VI_GENMASK(39, 32)
+#define AMDVI_XT_DEST_HI VI_GENMASK(63, 56)
+#define AMDVI_XT_MASK (AMDVI_XT_DM | AMDVI_XT_DEST_LO | AMDVI_XT_VECTOR | AMDVI_XT_DEST_HI)
 
 /* Control register (spec §3.4.3). */
 #define AMDVI_CTRL_IOMMU_EN VI_BIT(0)
@@ -63,8 +75,9 @@
 #define AMDVI_CTRL_PPR_ALL (AMDVI_CTRL_PPRLOG_EN | AMDVI_CTRL_PPRINT_EN | AMDVI_CTRL_PPR_EN)
 #define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
+#define AMDVI_CTRL_INTCAPXT_EN VI_BIT(51) /* writable with EFR XTSup */
 #define AMDVI_CTRL_GT_EN VI_BIT(48) /* writable with EFR GTSup (kept; guest tables follow the DTE) */
-/* Bits kept as written: the ones above, plus GAEn/XTEn when EFR GASup/XTSup
+/* Bits kept as written: the ones above, plus GAEn/XTEn/IntCapXTEn when EFR GASup/XTSup
  * are advertised (amdvi_ctrl_rw_mask()). PPR, GT, GAM, SMI filter, ... are
  * not advertised and read as zero. */
 #define AMDVI_CTRL_RW_MASK                                                                                  \
@@ -141,6 +154,9 @@ struct viommu_amdvi {
     /* MMIO registers */
     uint64_t devtab, cmdbuf, evtlog, control, excl_base, excl_limit;
     uint64_t cmd_head, cmd_tail, evt_head, evt_tail, status;
+    /* IntCapXT registers 0x170/0x178/0x180 (enum amdvi_int_src order); 0
+     * without EFR XTSup. */
+    uint64_t intcapxt[3];
     struct vi_irq_notifiers irqn;
     struct amdvi_devstate *devs; /* list of address spaces we own */
     struct viommu_amdvi_stats stats;
@@ -173,7 +189,18 @@ int amdvi_apply_all(struct viommu_amdvi *dev);
 struct amdvi_devstate *amdvi_find_dev(struct viommu_amdvi *dev, uint16_t devid);
 /* The space of (`devid`, `pasid`). */
 struct amdvi_devstate *amdvi_find_space(struct viommu_amdvi *dev, uint16_t devid, uint32_t pasid);
-void amdvi_msi(struct viommu_amdvi *dev);
+/* Sources of the IOMMU's own interrupts: with Control.IntCapXTEn each is
+ * sent from its IntCapXT register (index = (offset - 0x170) / 8). */
+enum amdvi_int_src {
+    AMDVI_INT_GENERAL = 0, /* event log, completion wait: 0x170 */
+    AMDVI_INT_PPR = 1,     /* PPR log: 0x178 */
+    AMDVI_INT_GALOG = 2,   /* GA log (not advertised): 0x180 */
+};
+/* Send the IOMMU's interrupt for `src`: from the MSI capability, or with
+ * Control.IntCapXTEn from the IntCapXT register as an MSI. */
+void amdvi_msi(struct viommu_amdvi *dev, enum amdvi_int_src src);
+/* The MSI address/data an IntCapXT register value stands for. */
+void amdvi_intcapxt_msi(uint64_t reg, uint64_t *addr, uint32_t *data);
 
 /* amdvi_event.c */
 void amdvi_log_event(struct viommu_amdvi *dev, const uint32_t ev[4]);
@@ -185,7 +212,7 @@ bool amdvi_cmd_running(const struct viommu_amdvi *dev);
 
 /* amdvi_regs.c */
 void amdvi_regs_reset(struct viommu_amdvi *dev);
-/* Control bits a write keeps (GAEn/XTEn only when advertised). */
+/* Control bits a write keeps (GAEn/XTEn/IntCapXTEn only when advertised). */
 uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev);
 
 /* amdvi_ppr.c */

@@ -105,7 +105,7 @@ static int page_request(struct viommu_amdvi *dev, const struct viommu_page_reque
         dev->stats.ppr_dropped++;
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: PPR log full, PPROverflow set");
         if (dev->control & AMDVI_CTRL_PPRINT_EN)
-            amdvi_msi(dev);
+            amdvi_msi(dev, AMDVI_INT_PPR);
         return VIOMMU_PRQ_FULL;
     }
     /* Drop what is cached for the page before it is reported: the guest
@@ -129,7 +129,7 @@ static int page_request(struct viommu_amdvi *dev, const struct viommu_page_reque
     dev->stats.ppr_logged++;
     dev->status |= AMDVI_STS_PPR_INT;
     if (dev->control & AMDVI_CTRL_PPRINT_EN)
-        amdvi_msi(dev);
+        amdvi_msi(dev, AMDVI_INT_PPR);
     return VIOMMU_PRQ_QUEUED;
 }
 

@@ -6,7 +6,8 @@
  *    standard 64-bit MSI capability through which the guest programs the
  *    event/completion interrupt (§3.2.x, as on real parts).
  *  - §3.4 MMIO: Device Table Base, Command Buffer Base, Event Log Base,
- *    Control, Exclusion Base/Limit, EFR, Command/Event head/tail, Status.
+ *    Control, Exclusion Base/Limit, EFR, Command/Event head/tail, Status;
+ *    with EFR XTSup the XT interrupt control registers 0x170/0x178/0x180.
  * Reserved bits read as zero and ignore writes; unknown offsets read 0.
  */
 #include "amdvi/amdvi_internal.h"
@@ -45,7 +46,7 @@ uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev)
 {
     return AMDVI_CTRL_RW_MASK | ((dev->efr & VIOMMU_AMDVI_EFR_GASUP) ? AMDVI_CTRL_GA_EN : 0) |
            ((dev->efr & VIOMMU_AMDVI_EFR_PPRSUP) ? AMDVI_CTRL_PPR_ALL : 0) |
-           ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? AMDVI_CTRL_XT_EN : 0) |
+           ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? (AMDVI_CTRL_XT_EN | AMDVI_CTRL_INTCAPXT_EN) : 0) |
            ((dev->efr & VIOMMU_AMDVI_EFR_GTSUP) ? AMDVI_CTRL_GT_EN : 0);
 }
 
@@ -55,6 +56,7 @@ void amdvi_regs_reset(struct viommu_amdvi *dev)
     dev->excl_base = dev->excl_limit = 0;
     dev->cmd_head = dev->cmd_tail = dev->evt_head = dev->evt_tail = dev->status = 0;
     dev->pprlog = dev->ppr_head = dev->ppr_tail = 0;
+    memset(dev->intcapxt, 0, sizeof(dev->intcapxt));
     dev->base_lo = (uint32_t)(dev->cfg.mmio_base & 0xffffc000u);
     dev->base_hi = (uint32_t)(dev->cfg.mmio_base >> 32);
     dev->msi_ctrl = 0;
@@ -208,6 +210,10 @@ static uint64_t reg_read(const struct viommu_amdvi *dev, uint64_t off)
         return dev->ppr_head;
     case AMDVI_MMIO_PPR_TAIL:
         return dev->ppr_tail;
+    case AMDVI_MMIO_INTCAPXT_GEN:
+    case AMDVI_MMIO_INTCAPXT_PPR:
+    case AMDVI_MMIO_INTCAPXT_GALOG:
+        return dev->intcapxt[(off - AMDVI_MMIO_INTCAPXT_GEN) / 8];
     default:
         return 0;
     }
@@ -331,6 +337,14 @@ static void reg_write(struct viommu_amdvi *dev, uint64_t off, uint64_t v)
     case AMDVI_MMIO_PPR_TAIL:
         if (dev->efr & VIOMMU_AMDVI_EFR_PPRSUP)
             dev->ppr_tail = (v & AMDVI_PTR_MASK) % (amdvi_buf_entries(dev->pprlog) * 16);
+        break;
+    case AMDVI_MMIO_INTCAPXT_GEN:
+    case AMDVI_MMIO_INTCAPXT_PPR:
+    case AMDVI_MMIO_INTCAPXT_GALOG:
+        /* Present with XTSup (the GA log one too: the register exists, the
+         * log is not advertised, so nothing is sent from it). */
+        if (dev->efr & VIOMMU_AMDVI_EFR_XTSUP)
+            dev->intcapxt[(off - AMDVI_MMIO_INTCAPXT_GEN) / 8] = v & AMDVI_XT_MASK;
         break;
     default:
         break; /* EFR and unknown registers: read-only / ignored */
