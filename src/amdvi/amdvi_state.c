@@ -16,6 +16,10 @@
  * Section PPR (added with peripheral page requests): the PPR log base,
  * head and tail. Written critical only when any is non-zero; a blob
  * without it (older, or a unit that never used the log) restores them as 0.
+ * Section INTCAPXT (added with the XT interrupt control registers): the
+ * registers 0x170, 0x178 and 0x180 in that order. Written critical only
+ * when any is non-zero (a reader without it cannot send the guest's
+ * interrupts); a blob without it restores them as 0.
  */
 #include "amdvi/amdvi_internal.h"
 
@@ -29,6 +33,7 @@ enum amdvi_state_section {
     AMDVI_SEC_REGS = 2,
     AMDVI_SEC_PPR = 3,
     AMDVI_SEC_OFFLOAD = 4, /* stage-1 offload binds (amdvi_offload.c), only when a device is offloaded */
+    AMDVI_SEC_INTCAPXT = 5,
 };
 
 #define AMDVI_STS_ALL (AMDVI_STS_W1C | AMDVI_STS_EVT_RUN | AMDVI_STS_CMD_RUN | AMDVI_STS_PPR_RUN)
@@ -42,6 +47,7 @@ struct amdvi_saved {
     uint64_t devtab, cmdbuf, evtlog, control, excl_base, excl_limit;
     uint64_t cmd_head, cmd_tail, evt_head, evt_tail, status;
     uint64_t pprlog, ppr_head, ppr_tail;
+    uint64_t intcapxt[3];
 };
 
 static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
@@ -82,6 +88,11 @@ static void save_regs(const struct viommu_amdvi *dev, struct vi_state_w *w)
     vi_state_w_u64(w, dev->pprlog);
     vi_state_w_u64(w, dev->ppr_head);
     vi_state_w_u64(w, dev->ppr_tail);
+    vi_state_w_end(w);
+    bool xt_used = dev->intcapxt[0] || dev->intcapxt[1] || dev->intcapxt[2];
+    vi_state_w_begin(w, AMDVI_SEC_INTCAPXT, xt_used ? VI_STATE_SEC_CRITICAL : 0);
+    for (unsigned i = 0; i < 3; i++)
+        vi_state_w_u64(w, dev->intcapxt[i]);
     vi_state_w_end(w);
     if (amdvi_offload_has_state(dev)) {
         vi_state_w_begin(w, AMDVI_SEC_OFFLOAD, VI_STATE_SEC_CRITICAL);
@@ -176,12 +187,22 @@ static int parse_ppr(const struct viommu_amdvi *dev, struct vi_state_r *s, struc
     return 0;
 }
 
+static int parse_intcapxt(const struct viommu_amdvi *dev, struct vi_state_r *s, struct amdvi_saved *v)
+{
+    for (unsigned i = 0; i < 3; i++) {
+        v->intcapxt[i] = vi_state_r_u64(s);
+        if ((v->intcapxt[i] & ~AMDVI_XT_MASK) || (v->intcapxt[i] && !(dev->efr & VIOMMU_AMDVI_EFR_XTSUP)))
+            return VIOMMU_EFORMAT;
+    }
+    return s->bad ? VIOMMU_EFORMAT : 0;
+}
+
 static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, struct amdvi_saved *v,
                  struct vi_state_r *off)
 {
     struct vi_state_r body, s;
     uint16_t type, flags;
-    bool have_cfg = false, have_regs = false, have_ppr = false;
+    bool have_cfg = false, have_regs = false, have_ppr = false, have_xt = false;
     int r = vi_state_open(buf, len, VI_STATE_KIND_AMDVI, &body);
     if (r)
         return r;
@@ -201,6 +222,11 @@ static int parse(const struct viommu_amdvi *dev, const void *buf, size_t len, st
             if (have_ppr || (r = parse_ppr(dev, &s, v)))
                 return VIOMMU_EFORMAT;
             have_ppr = true;
+            break;
+        case AMDVI_SEC_INTCAPXT:
+            if (have_xt || (r = parse_intcapxt(dev, &s, v)))
+                return VIOMMU_EFORMAT;
+            have_xt = true;
             break;
         case AMDVI_SEC_OFFLOAD:
             if (off->p)
@@ -254,6 +280,7 @@ int viommu_amdvi_restore(struct viommu_amdvi *dev, const void *buf, size_t len)
     dev->pprlog = v.pprlog;
     dev->ppr_head = v.ppr_head;
     dev->ppr_tail = v.ppr_tail;
+    memcpy(dev->intcapxt, v.intcapxt, sizeof(dev->intcapxt));
     /* Cached translations belong to the old state. Every address space
      * re-reads its DTE; the core diffs the notifiers' shadows. */
     vi_iotlb_invalidate_all(dev->ctx);
