@@ -64,7 +64,8 @@ static uint64_t take(struct in *in, unsigned bytes)
 }
 
 static const uint16_t regs[] = {0x0000, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028, 0x0030, 0x2000,
-                                0x2008, 0x2010, 0x2018, 0x2020, 0x0038, 0x1ff8, 0x2030, 0x2038};
+                                0x2008, 0x2010, 0x2018, 0x2020, 0x0038, 0x1ff8, 0x2030, 0x2038,
+                                0x0170, 0x0178, 0x0180};
 
 /* COMPLETE_PPR_REQUEST reaches the VMM with fields in range. */
 static void on_page_response(void *opaque, const struct viommu_page_response *r)
