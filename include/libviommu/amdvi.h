@@ -12,10 +12,13 @@
  * devices' DMA through it; VFIO-style shadows are kept by registering
  * notifiers on those address spaces (as.h).
  *
- * Interrupts (event log, completion wait) are delivered through
+ * Interrupts (event log, completion wait, PPR log) are delivered through
  * viommu_host_ops::msi with the address/data the guest programmed into the
  * MSI capability that is part of the capability block (see
- * ::VIOMMU_AMDVI_CAP_BLOCK_LEN).
+ * ::VIOMMU_AMDVI_CAP_BLOCK_LEN), or, with ::VIOMMU_AMDVI_EFR_XTSUP and
+ * Control.IntCapXTEn set by the guest, as the MSI its XT interrupt control
+ * registers (MMIO 0x170, 0x178) describe: destination bits 31:8 in address
+ * bits 63:40 (docs/amdvi.md, "XT interrupt control").
  *
  * ## Threading
  * Every function takes the context lock (ctx.h); none is callback-safe
