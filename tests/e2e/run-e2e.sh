@@ -59,7 +59,7 @@ esac
 # The first-stage / v2 phases need the options of patches/0003.
 case $phase in
 vtd-fs) opt=x-flts ;;
-amdvi-v2) opt=x-ivhd-efr ;;
+amdvi-v2) opt= ;;   # v2 tables need no option (library default)
 *) opt= ;;
 esac
 [ -z "$opt" ] || "$qemu" -device "$devname,help" 2>/dev/null | grep -q "^ *$opt=" || \
