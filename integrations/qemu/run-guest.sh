@@ -39,9 +39,8 @@ amdvi)  dev="-device ${pre}amd-iommu"; [ "$impl" = viommu ] && dev="$dev,ga=off"
 amdvi-ga) dev="-device ${pre}amd-iommu" ;;
 vtd-fs) dev="-device ${pre}intel-iommu,x-scalable-mode=on,x-flts=on"; append="$append intel_iommu=on,sm_on" ;;
 # Linux takes EFR from the IVRS (IVHD type 11h) when it picks v1 or v2
-# tables: the libviommu device publishes it with x-ivhd-efr=on (patches/0003).
-amdvi-v2) dev="-device ${pre}amd-iommu"; [ "$impl" = viommu ] && dev="$dev,x-ivhd-efr=on"
-          append="$append amd_iommu=pgtbl_v2" ;;
+# tables: libviommu's IVRS builder emits it (and GTSup/GIoSup) by default.
+amdvi-v2) dev="-device ${pre}amd-iommu"; append="$append amd_iommu=pgtbl_v2" ;;
 *) echo "bad phase $phase" >&2; exit 2 ;;
 esac
 # With remapping on, Linux panics ("timer doesn't work through

@@ -59,7 +59,7 @@ esac
 # The first-stage / v2 phases need the options of patches/0003.
 case $phase in
 vtd-fs) opt=x-flts ;;
-amdvi-v2) opt=x-ivhd-efr ;;
+amdvi-v2) opt= ;;   # v2 tables need no option (library default)
 *) opt= ;;
 esac
 [ -z "$opt" ] || "$qemu" -device "$devname,help" 2>/dev/null | grep -q "^ *$opt=" || \
@@ -110,10 +110,10 @@ if [ "$mode" = ats ]; then
     case $phase in
     vtd|vtd-sm) ;;
     # The glue advertises IotlbSup with device-iotlb=on, but Linux 6.12
-    # reads a device's ATS capability only when the IOMMU has GTSup and
-    # PPRSup (amd_iommu_gt_ppr_supported() in iommu_init_device()), and
-    # libviommu has no PPR log yet.
-    amdvi) skip "Linux enables ATS behind AMD-Vi only with PPRSup, which libviommu does not offer yet" ;;
+    # reads a device's ATS capability only when the IOMMU has GTSup,
+    # GIoSup, PPRSup and EPHSup (amd_iommu_gt_ppr_supported() in
+    # iommu_init_device()), and libviommu has no EPHSup yet.
+    amdvi) skip "Linux enables ATS behind AMD-Vi only with EPHSup, which libviommu does not offer yet" ;;
     *) skip "virtio-iommu has no device-TLB invalidation" ;;
     esac
     "$qemu" -device help 2>/dev/null | grep -q '"viommu-deviotlb-probe"' || \
