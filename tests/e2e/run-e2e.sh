@@ -137,6 +137,10 @@ fi
 # x2apic: TCG's x2APIC (QEMU >= 9.0); Linux enables it only with interrupt
 # remapping in x2APIC mode (VT-d EIM, AMD-Vi XT).
 [ "$mode" = x2apic ] && extra_q="-cpu qemu64,+x2apic"
+# AMD-Vi: XT mode needs XTSup in the EFR, which the glue leaves out unless
+# asked (x-xtsup=on); Linux then sends the IOMMU's own interrupts through
+# the IntCapXT registers.
+case $mode:$phase in x2apic:amdvi*) devopts="$devopts,x-xtsup=on" ;; esac
 t0=$(date +%s)
 run_job() {
     VIOMMU_E2E_QEMU_EXTRA="$extra_q" VIOMMU_E2E_DEVOPTS=$devopts VIOMMU_E2E_TOPO=$topo VIOMMU_E2E_BLKOPTS=$blkopts \
