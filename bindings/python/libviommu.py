@@ -421,6 +421,10 @@ FUNCTIONS = {
     "viommu_pt_translate": (c_int, [_ctx_p, P(PtConfig), c_u64, ctypes.c_uint, P(Translation), P(Fault)]),
     "viommu_pt_walk_range": (c_int, [_ctx_p, P(PtConfig), c_u64, c_u64, LEAF_FN, BAD_FN, c_void_p,
                                      P(c_u64)]),
+    "viommu_pt_translate_nested": (c_int, [_ctx_p, P(PtConfig), P(PtConfig), c_u64, ctypes.c_uint,
+                                           P(Translation), P(Fault)]),
+    "viommu_pt_walk_range_nested": (c_int, [_ctx_p, P(PtConfig), P(PtConfig), c_u64, c_u64, LEAF_FN, BAD_FN,
+                                            c_void_p, P(c_u64)]),
 }
 
 #: Optional functions (device models): bound only if the library exports them.
@@ -2068,6 +2072,7 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_amdvi_resolve": (c_int, [_ctx_p, c_u64, c_u16, c_u64, ctypes.c_uint, ctypes.c_uint,
                                      P(AmdviResolution)]),
     "viommu_amdvi_resolve_v2": (c_int, [_ctx_p, P(AmdviHw), c_u64, c_u16, P(AmdviResolutionV2)]),
+    "viommu_amdvi_resolve_pasid": (c_int, [_ctx_p, P(AmdviHw), c_u64, c_u16, c_u32, P(AmdviResolutionV2)]),
     "viommu_amdvi_build_ivrs": (c_int, [c_void_p, P(IvrsDev), c_size_t, P(AcpiOem), c_void_p, P(c_size_t)]),
 })
 
@@ -2220,6 +2225,17 @@ def amdvi_resolve_v2(ctx, devtab_reg, devid, levels=0, pa_lg2=0, dma_remap=1, ef
     return out
 
 
+def amdvi_resolve_pasid(ctx, devtab_reg, devid, pasid, levels=0, pa_lg2=0, dma_remap=1, efr_features=0):
+    """viommu_amdvi_resolve_pasid(): :func:`amdvi_resolve_v2` for requests
+    with PASID ``pasid`` (``PASID_NONE``: without PASID)."""
+    hw = AmdviHw(size=ctypes.sizeof(AmdviHw), levels=levels, pa_lg2=pa_lg2, dma_remap=dma_remap,
+                 efr_features=efr_features)
+    out = AmdviResolutionV2(size=ctypes.sizeof(AmdviResolutionV2))
+    _check(ctx._lib.viommu_amdvi_resolve_pasid(ctx.ptr, ctypes.byref(hw), devtab_reg, devid, pasid,
+                                               ctypes.byref(out)), "viommu_amdvi_resolve_pasid")
+    return out
+
+
 # ---------------------------------------------------------------------------
 # IOVA tree (iova_tree.h)
 # ---------------------------------------------------------------------------
@@ -2302,7 +2318,7 @@ __all__ += ["VirtioIommu", "viot_build", "Vtd", "VtdConfig", "VtdStats", "VtdRes
             "VtdSlCode", "DmarScope", "DmarScopeType", "dmar_build", "vtd_sl_config", "vtd_sl_format",
             "vtd_resolve", "VtdFaultReason", "VtdEntryKind", "vtd_fault_reason_str", "FaultFlag",
             "VirtioBlockCode", "AmdviHw", "AmdviResolutionV2", "VtdResolvedV2", "vtd_resolve_v2",
-            "amdvi_resolve_v2",
+            "amdvi_resolve_v2", "amdvi_resolve_pasid",
             "Amdvi", "AmdviConfig", "AmdviStats", "AmdviResolution", "AmdviEvent", "Amdv1Bad",
             "IvrsDev", "IvrsDevKind", "amdv1_pt_config", "amdv1_format", "amdvi_resolve",
             "X86PtFlags", "X86PtBad", "x86_format", "x86_pt_config", "IovaTree", "IovaMap"]

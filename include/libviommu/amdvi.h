@@ -483,6 +483,39 @@ VIOMMU_API int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viom
                                        struct viommu_amdvi_resolution_v2 *out);
 
 /**
+ * @brief Resolve DeviceID `devid`'s DTE for requests with PASID `pasid`
+ *        (or without PASID) the way the device model does for
+ *        viommu_amdvi_get_as_pasid(): pure except for guest-memory reads.
+ *
+ * With a PASID the DTE must have guest tables (GV = 1, else BLOCKED with
+ * IO_PAGE_FAULT); the GCR3 table (GLX + 1 levels) is walked by `pasid`,
+ * which must be within PASmax and what the table indexes, else
+ * IO_PAGE_FAULT; bad guest fields of the DTE give ILLEGAL_DEV_TABLE_ENTRY.
+ * With Mode 1-6 the guest tables are nested over the v1 table: `host_pt`
+ * is the v1 table, which also translated the GCR3 table pointers (translate
+ * and walk through both with viommu_pt_translate_nested() and
+ * viommu_pt_walk_range_nested()). The privilege and execute attributes of
+ * the request are the caller's to pass to the walk (execute is only
+ * honoured with EFR NXSup).
+ * @param ctx Context.
+ * @param hw Hardware parameters (as for viommu_amdvi_resolve_v2()).
+ * @param devtab_reg Device Table Base Address register value (base + Size).
+ * @param devid DeviceID.
+ * @param pasid PASID (< 2^20), or ::VIOMMU_PASID_NONE: then exactly
+ *        viommu_amdvi_resolve_v2().
+ * @param[in,out] out Outcome, as for viommu_amdvi_resolve_v2(); `dte_gpa`
+ *        is the DTE's GPA also when a GCR3 table entry decided.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL As viommu_amdvi_resolve_v2(), or `pasid` >= 2^20
+ *         and not ::VIOMMU_PASID_NONE.
+ * @retval VIOMMU_ESIZE As viommu_amdvi_resolve_v2().
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_amdvi_resolve_pasid(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw,
+                                          uint64_t devtab_reg, uint16_t devid, uint32_t pasid,
+                                          struct viommu_amdvi_resolution_v2 *out);
+
+/**
  * @brief The 0.1 form of viommu_amdvi_resolve_v2(), kept for binaries built
  *        against 0.1; new code calls viommu_amdvi_resolve_v2().
  * @param ctx Context.

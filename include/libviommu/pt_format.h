@@ -197,6 +197,66 @@ VIOMMU_API int viommu_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_
                                     uint64_t last, viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque,
                                     uint64_t *walked_last);
 
+/**
+ * @brief viommu_pt_translate() through a table nested over a host (stage-2)
+ *        table, as the device models walk one (AMD-Vi guest tables over the
+ *        v1 table, see viommu_amdvi_resolution_v2::host_pt).
+ *
+ * Every table pointer of `cfg` and the output address of its leaf are
+ * guest-physical and translated through `host` by the same walker. The
+ * translation is the smaller of the two pages, with the AND of the rights of
+ * both walks; a fault in the host walk has ::VIOMMU_FAULT_F_HOST in
+ * viommu_fault::flags (its `entry_gpa` and `level` are the host table's).
+ * Accessed/dirty updates of `cfg`'s entries need write rights on their
+ * tables through `host`.
+ * @param ctx Context.
+ * @param cfg The nested (stage-1) table configuration.
+ * @param host The host table, or NULL: then exactly viommu_pt_translate().
+ * @param iova Address to translate.
+ * @param access enum viommu_perm needed (0 = just look up).
+ * @param[out] out Translation on success.
+ * @param[out] fault Fault record when ::VIOMMU_EFAULT is returned (may be NULL).
+ * @retval 0 Translated and permitted.
+ * @retval VIOMMU_EFAULT Not translated; `fault` says why.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_pt_translate_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                                          const struct viommu_pt_config *host, uint64_t iova, unsigned access,
+                                          struct viommu_translation *out, struct viommu_fault *fault);
+
+/**
+ * @brief viommu_pt_walk_range() through a table nested over a host table.
+ *
+ * Visits the composed pieces, in IOVA order: each leaf of `cfg` is handed
+ * on once per piece of it the host table maps (IOVA range, host output
+ * address, the AND of both rights); a piece the host table does not map is
+ * left out. Table pointers of `cfg` are translated through `host`; a table
+ * the host table does not map is reported to `bad` (with the host entry's
+ * level) and treated as not present, and so are malformed host entries met
+ * under a leaf (those with ::VIOMMU_FAULT_F_HOST).
+ * @param ctx Context.
+ * @param cfg The nested (stage-1) table configuration.
+ * @param host The host table, or NULL: then exactly viommu_pt_walk_range().
+ * @param first First IOVA.
+ * @param last Last IOVA (inclusive; may be UINT64_MAX).
+ * @param leaf Leaf callback (required).
+ * @param bad Malformed-entry callback (optional).
+ * @param opaque Passed to the callbacks.
+ * @param[out] walked_last Last IOVA fully walked (== `last` unless stopped); may be NULL.
+ * @retval 0 Whole range walked.
+ * @retval VIOMMU_EBUDGET The walk-entries budget ran out; `walked_last` says where.
+ * @retval VIOMMU_ERANGE `first > last`.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ * @return Any non-zero value returned by `leaf` stops the walk and is returned.
+ * @note The callbacks run as in viommu_pt_walk_range().
+ */
+VIOMMU_API int viommu_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                                           const struct viommu_pt_config *host, uint64_t first, uint64_t last,
+                                           viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque,
+                                           uint64_t *walked_last);
+
 #ifdef __cplusplus
 }
 #endif

@@ -265,7 +265,13 @@ void amdvi_dte_resolve(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16_t dev
 int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw, uint64_t devtab_reg,
                             uint16_t devid, struct viommu_amdvi_resolution_v2 *out)
 {
-    if (!ctx || !hw || !out)
+    return viommu_amdvi_resolve_pasid(ctx, hw, devtab_reg, devid, VIOMMU_PASID_NONE, out);
+}
+
+int viommu_amdvi_resolve_pasid(struct viommu_ctx *ctx, const struct viommu_amdvi_hw *hw, uint64_t devtab_reg,
+                               uint16_t devid, uint32_t pasid, struct viommu_amdvi_resolution_v2 *out)
+{
+    if (!ctx || !hw || !out || (pasid != VIOMMU_PASID_NONE && pasid >= (UINT32_C(1) << 20)))
         return VIOMMU_EINVAL;
     /* efr_features came after the first version of the struct: 0 if absent. */
     if (hw->size < offsetof(struct viommu_amdvi_hw, efr_features))
@@ -290,7 +296,7 @@ int viommu_amdvi_resolve_v2(struct viommu_ctx *ctx, const struct viommu_amdvi_hw
     if (r)
         return r;
     struct viommu_pt_config host;
-    amdvi_dte_resolve(ctx, devtab_reg, devid, efr, levels, pa_lg2, &res, &host);
+    amdvi_dte_resolve_pasid(ctx, devtab_reg, devid, pasid, efr, levels, pa_lg2, &res, &host);
     vi_leave(ctx);
     struct viommu_amdvi_resolution_v2 v2 = {
         .size = size,

@@ -972,14 +972,41 @@ static void vi_walk_cb_bad(void *opaque, const struct viommu_fault *f)
 int viommu_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
                          viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque, uint64_t *walked_last)
 {
+    return viommu_pt_walk_range_nested(ctx, cfg, NULL, first, last, leaf, bad, opaque, walked_last);
+}
+
+int viommu_pt_translate_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                               const struct viommu_pt_config *host, uint64_t iova, unsigned access,
+                               struct viommu_translation *out, struct viommu_fault *fault)
+{
+    int r = vi_enter(ctx);
+    if (r)
+        return r;
+    r = vi_pt_translate_nested(ctx, cfg, host, iova, access, out, fault);
+    vi_leave(ctx);
+    return r;
+}
+
+int viommu_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                                const struct viommu_pt_config *host, uint64_t first, uint64_t last,
+                                viommu_pt_leaf_fn leaf, viommu_pt_bad_fn bad, void *opaque, uint64_t *walked_last)
+{
     struct vi_walk_cb w = {.ctx = ctx, .leaf = leaf, .bad = bad, .opaque = opaque};
+    uint64_t resume = first;
     int r;
     if (!leaf)
         return VIOMMU_EINVAL;
     r = vi_enter(ctx);
     if (r)
         return r;
-    r = vi_pt_walk_range(ctx, cfg, first, last, vi_walk_cb_leaf, bad ? vi_walk_cb_bad : NULL, &w, walked_last);
+    if (host) {
+        r = vi_pt_walk_range_nested(ctx, cfg, host, first, last, vi_walk_cb_leaf, bad ? vi_walk_cb_bad : NULL, &w,
+                                    &resume);
+        if (walked_last)
+            *walked_last = r == 0 ? last : resume - 1;
+    } else {
+        r = vi_pt_walk_range(ctx, cfg, first, last, vi_walk_cb_leaf, bad ? vi_walk_cb_bad : NULL, &w, walked_last);
+    }
     vi_leave(ctx);
     return r;
 }

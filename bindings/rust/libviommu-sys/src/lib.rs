@@ -1190,6 +1190,26 @@ extern "C" {
         opaque: *mut c_void,
         walked_last: *mut u64,
     ) -> c_int;
+    pub fn viommu_pt_translate_nested(
+        ctx: *mut viommu_ctx,
+        cfg: *const viommu_pt_config,
+        host: *const viommu_pt_config,
+        iova: u64,
+        access: c_uint,
+        out: *mut viommu_translation,
+        fault: *mut viommu_fault,
+    ) -> c_int;
+    pub fn viommu_pt_walk_range_nested(
+        ctx: *mut viommu_ctx,
+        cfg: *const viommu_pt_config,
+        host: *const viommu_pt_config,
+        first: u64,
+        last: u64,
+        leaf: Option<viommu_pt_leaf_fn>,
+        bad: Option<viommu_pt_bad_fn>,
+        opaque: *mut c_void,
+        walked_last: *mut u64,
+    ) -> c_int;
     // virtio_iommu.h
     pub fn viommu_virtio_create(ctx: *mut viommu_ctx, cfg: *const viommu_virtio_config, out: *mut *mut viommu_virtio)
         -> c_int;
@@ -1295,6 +1315,14 @@ extern "C" {
         hw: *const viommu_amdvi_hw,
         devtab_reg: u64,
         devid: u16,
+        out: *mut viommu_amdvi_resolution_v2,
+    ) -> c_int;
+    pub fn viommu_amdvi_resolve_pasid(
+        ctx: *mut viommu_ctx,
+        hw: *const viommu_amdvi_hw,
+        devtab_reg: u64,
+        devid: u16,
+        pasid: u32,
         out: *mut viommu_amdvi_resolution_v2,
     ) -> c_int;
     pub fn viommu_amdvi_build_ivrs(
