@@ -72,7 +72,17 @@ struct view {
     bool fs;  /* the tables are x86-64 paging (VT-d first stage, AMD-Vi v2) */
     bool sre; /* VT-d first stage: the PASID entry's SRE */
     struct viommu_pt_config pt;
+    /* AMD-Vi guest tables nested over the v1 table (DTE GV with Mode 1-6):
+     * the v1 table translates pt's table pointers and leaf outputs. */
+    bool nested;
+    struct viommu_pt_config host;
 };
+
+/* The tables of a view: nested ones through the host table. */
+static const struct viommu_pt_config *view_host(const struct view *v)
+{
+    return v->nested ? &v->host : NULL;
+}
 
 /* Tables whose rights depend on the request's privilege (x86-64 paging). */
 static bool pt_is_fs(const struct viommu_pt_config *pt)
@@ -125,12 +135,17 @@ static int resolve(struct viommu_ctx *ctx, const struct opts *o, uint16_t sid, u
     v->pasid = VIOMMU_PASID_NONE;
     int r;
     if (o->fmt == FMT_AMDV1) {
+        /* Requests with PASID: the GCR3 table's entry for it (48882 2.2.6). */
         struct viommu_amdvi_resolution_v2 res = {.size = sizeof(res)};
-        r = viommu_amdvi_resolve_v2(ctx, &o->amd, o->root, sid, &res);
+        r = viommu_amdvi_resolve_pasid(ctx, &o->amd, o->root, sid, pasid, &res);
         if (r)
             return r;
+        v->pasid = pasid;
         v->mode = res.mode;
         v->pt = res.pt;
+        v->nested = res.mode == VIOMMU_MODE_TRANSLATED && res.host_pt.fmt;
+        if (v->nested)
+            v->host = res.host_pt;
         v->fs = res.mode == VIOMMU_MODE_TRANSLATED && pt_is_fs(&res.pt);
         v->pt_perm = res.perm;
         v->configured = (res.dte[0] & 1) || res.event; /* DTE.V */
@@ -289,6 +304,8 @@ static int fs_translate(struct viommu_ctx *ctx, const struct opts *o, const stru
     int r;
     if (v->fs) {
         unsigned attrs = o->have_pasid ? o->attrs : 0; /* without PASID: user, non-execute */
+        if (o->fmt == FMT_AMDV1 && !(o->amd.efr_features & VIOMMU_AMDVI_EFR_NXSUP))
+            attrs &= ~(unsigned)VIOMMU_PERM_EXEC; /* no-execute is not honoured without NXSup */
         if (o->fmt == FMT_VTD) {
             if (!(o->vtd.ecap & ECAP_ERS))
                 attrs &= ~(unsigned)VIOMMU_PERM_EXEC;
@@ -306,13 +323,13 @@ static int fs_translate(struct viommu_ctx *ctx, const struct opts *o, const stru
         }
         access |= attrs;
     }
-    r = viommu_pt_translate(ctx, &v->pt, iova, access, t, f);
+    r = viommu_pt_translate_nested(ctx, &v->pt, view_host(v), iova, access, t, f);
     if (r == VIOMMU_EFAULT && f->reason == VIOMMU_FAULT_UPDATE_FAILED) {
         /* An entry the tool could not update is no fault here: look it up
          * without the write-back and check the rights of the request. */
         unsigned needed = access & (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC);
         struct viommu_fault f2;
-        r = viommu_pt_translate(ctx, &v->pt, iova, 0, t, &f2);
+        r = viommu_pt_translate_nested(ctx, &v->pt, view_host(v), iova, 0, t, &f2);
         if (r == 0 && (t->perm & needed) != needed) {
             *f = f2;
             f->reason = VIOMMU_FAULT_PERM;
@@ -328,7 +345,7 @@ static int fs_translate(struct viommu_ctx *ctx, const struct opts *o, const stru
         /* WRITE is granted once the leaf is dirty: ask with a write (on the
          * private copy) whether this request could write. */
         struct viommu_translation t2;
-        if (viommu_pt_translate(ctx, &v->pt, iova, access | VIOMMU_PERM_WRITE, &t2, NULL) == 0)
+        if (viommu_pt_translate_nested(ctx, &v->pt, view_host(v), iova, access | VIOMMU_PERM_WRITE, &t2, NULL) == 0)
             t->perm |= VIOMMU_PERM_WRITE;
     }
     if (r == 0 && v->scalable) {
@@ -401,7 +418,7 @@ static int cmd_translate(struct viommu_ctx *ctx, const struct opts *o)
         uint64_t out = t.addr | (iova & t.addr_mask);
         if (o->json) {
             printf("%s\n {\"iova\": \"0x%" PRIx64 "\", ", i ? "," : "", iova);
-            if (v.scalable)
+            if (v.pasid != VIOMMU_PASID_NONE)
                 printf("\"pasid\": \"0x%" PRIx32 "\", ", v.pasid);
             if (ok) {
                 printf("\"translated\": \"0x%" PRIx64 "\", \"page_size\": \"0x%" PRIx64 "\", \"perm\": \"%s\"}",
@@ -549,14 +566,15 @@ static void on_bad(void *opaque, const struct viommu_fault *f)
         /* One report per unreadable table, not one per entry of it. */
         gpa = ADDR_4K(gpa);
         snprintf(why, sizeof(why), "table beyond RAM (read failed)");
+    } else if (w->fs && !(f->flags & VIOMMU_FAULT_F_HOST) && f->code >= 1 && f->code <= 2) {
+        /* An entry of the x86-64 tables (not of the v1 table they are nested over). */
+        static const char *x86[] = {"", "reserved bits set (or PS where the level allows no page)",
+                                    "address beyond the host address width"};
+        snprintf(why, sizeof(why), "%s", x86[f->code]);
     } else if (w->o->fmt == FMT_AMDV1 && f->code >= 1 && f->code <= 4) {
         static const char *amd[] = {"", "reserved bits set", "bad NextLevel (not below the entry's level)",
                                     "bad page size (NextLevel 7)", "address beyond the physical address size"};
         snprintf(why, sizeof(why), "%s", amd[f->code]);
-    } else if (w->fs && f->code >= 1 && f->code <= 2) {
-        static const char *x86[] = {"", "reserved bits set (or PS where the level allows no page)",
-                                    "address beyond the host address width"};
-        snprintf(why, sizeof(why), "%s", x86[f->code]);
     } else if (w->o->fmt == FMT_VTD && f->code >= 1 && f->code <= 3) {
         static const char *vtd[] = {"", "reserved bits set", "PS set where superpages are not supported (CAP.SLLPS)",
                                     "address beyond the host address width"};
@@ -634,7 +652,7 @@ static void do_view(struct walk_state *w, const struct view *v)
     }
     uint64_t walked = 0;
     w->fs = v->fs;
-    int r = viommu_pt_walk_range(w->ctx, &v->pt, 0, UINT64_MAX, on_leaf, on_bad, w, &walked);
+    int r = viommu_pt_walk_range_nested(w->ctx, &v->pt, view_host(v), 0, UINT64_MAX, on_leaf, on_bad, w, &walked);
     emit_run(w);
     if (r == VIOMMU_EBUDGET) {
         emit_json_close(o, w->first_json);
@@ -647,7 +665,7 @@ static void do_view(struct walk_state *w, const struct view *v)
             s, o->walk_entries ? o->walk_entries : VIOMMU_DEFAULT_WALK_ENTRIES, walked);
     }
     if (r)
-        die(EXIT_USAGE, "viommu_pt_walk_range: %s", viommu_strerror(r));
+        die(EXIT_USAGE, "viommu_pt_walk_range_nested: %s", viommu_strerror(r));
     total_budget(w);
 }
 
@@ -763,7 +781,8 @@ static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
         if (whole_device) {
             if (!v.configured && !o->have_sid)
                 continue;
-            if (v.scalable && !(v.mode == VIOMMU_MODE_BLOCKED && vtd_device_level(v.fr)))
+            if ((v.scalable && !(v.mode == VIOMMU_MODE_BLOCKED && vtd_device_level(v.fr))) ||
+                o->fmt == FMT_AMDV1)
                 w.pasid = v.pasid;
             do_view(&w, &v);
             continue;
@@ -792,7 +811,7 @@ static const char *usage_tables =
     "  --sid BB:DD.F    requester (source) ID; dump/check: only this device\n"
     "  --pasid N        VT-d scalable mode: PASID of the request (default: none, i.e. the\n"
     "                   context entry's RID_PASID); dump/check: only this PASID.\n"
-    "                   AMD-Vi: 0 only (the DTE's PASID 0 / GIoV tables)\n"
+    "                   AMD-Vi: the DTE's GCR3 table entry for PASID N\n"
     "  --access r|w|rw  access to check (translate; default r)\n"
     "  --priv user|supervisor  privilege of a request with --pasid (first-stage / v2\n"
     "                   tables; default user). Requests without PASID are user requests\n"
@@ -962,11 +981,6 @@ int cmd_tables(const char *cmd, int argc, char **argv)
         die(EXIT_USAGE, "translate: --sid BB:DD.F is required");
     if (!translate && npos)
         die(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, pos[0]);
-    if (o.have_pasid && o.fmt == FMT_AMDV1 && o.pasid != 0)
-        die(EXIT_USAGE,
-            "%s: --format amdv1 takes --pasid 0 only (the library resolves a DTE's PASID 0 "
-            "tables; other PASIDs of the GCR3 table are not supported here)",
-            cmd);
     o.args = pos;
     o.nargs = npos;
     struct viommu_ctx *ctx = make_ctx(o.walk_entries);

@@ -616,11 +616,13 @@ class VtdFirstStageTest(unittest.TestCase):
         amd_map(img, root, 3, 0x1000, 0x200000)
         amd_dte(img, devtab, 0x0100, root)
         ram = img.save(self.tmp.name, "amd.bin")
-        rc, out, _ = cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", "--pasid", "0", "0x1010")
+        rc, out, _ = cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", "0x1010")
         self.assertEqual((rc, out), (0, "0x1010 0x200010 0x1000 rw\n"))
-        rc, _, err = cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", "--pasid", "5", "0x1010")
-        self.assertEqual(rc, 2)
-        self.assertIn("--pasid 0 only", err)
+        # A request with PASID needs guest tables (DTE GV): without them it is aborted (2.2.6).
+        for pasid in ("0", "5"):
+            rc, out, _ = cli("amdv1", "translate", ram, reg, "--sid", "01:00.0", "--pasid", pasid, "0x1010")
+            self.assertEqual(rc, 1)
+            self.assertIn("0x1010 fault IO_PAGE_FAULT; device table entry at", out)
         self.assertEqual(run("translate", "--format", "vtd", "--ram", ram, "--root", "0", "--sid", "0",
                              "--priv", "kernel", "0")[0], 2)
 
@@ -650,12 +652,180 @@ class VtdFirstStageTest(unittest.TestCase):
         self.assertEqual(tr("--pasid", "0", "--exec", "0x2000")[0], 1)
         rc, out, _ = cli("amdv1", "dump", ram, reg, "--sid", "01:00.0")
         self.assertEqual(out.splitlines(), ["01:00.0 0x1000 0x2fff 0x400000 rw"])  # one contiguous run
+        rc, out, _ = cli("amdv1", "dump", ram, reg, "--sid", "01:00.0", "--pasid", "0")
+        self.assertEqual(out.splitlines(), ["01:00.0 pasid 0x0 0x1000 0x2fff 0x400000 rw"])
         # Without GTSup the DTE's GV is illegal.
         rc, out, _ = tr("--amd-efr", "0", "0x2000")
         self.assertIn("ILLEGAL_DEV_TABLE_ENTRY", out)
         with open(ram, "rb") as f:
             self.assertEqual(f.read(), bytes(img.ram))  # A/D went to the private copy
 
+
+
+# ---- AMD-Vi guest (v2) tables by PASID (48882 2.2.2 DTE, 2.2.6 GCR3 table) ----
+AMD_GV, AMD_GIOV = 1 << 55, 1 << 54
+# EFR: NXSup (3); GTSup (4), GATS 5-level (12), GLXSup 1 (14), GIoSup (48), 16 PASID bits (PASmax 15).
+EFR_NX, EFR_PASMAX = 1 << 3, 0x1F << 32
+EFR_V2_NO_NX_16 = (1 << 4) | (1 << 12) | (1 << 14) | (1 << 48) | (15 << 32)
+
+
+def amd_v2_dte(img, devtab, devid, gcr3, glx=0, mode=0, v1root=0, giov=False):
+    """DTE with GV, GLX, the GCR3 table root pointer split over its three
+    fields and, for Mode 1-6, a v1 table the guest tables are nested over."""
+    g = devtab + 32 * devid
+    img.w64(g + 8, 1 | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43))
+    img.w64(g, 1 | 2 | AMD_IR | AMD_IW | AMD_GV | (AMD_GIOV if giov else 0) | (glx << 56) |
+            (((gcr3 >> 12) & 7) << 58) | (mode << 9) | v1root)
+
+
+def gcr3_set(img, gcr3, glx, pasid, cr3):
+    """GCR3 table entry of `pasid` (GLX + 1 levels of 512 entries, V = bit 0)."""
+    t = gcr3
+    for lvl in range(glx, 0, -1):
+        slot = t + 8 * ((pasid >> (9 * lvl)) & 511)
+        if not img.r64(slot) & 1:
+            img.w64(slot, img.page() | 1)
+        t = img.r64(slot) & 0x000FFFFFFFFFF000
+    img.w64(t + 8 * (pasid & 511), cr3 | 1)
+
+
+class AmdPasidTest(unittest.TestCase):
+    """--format amdv1 --pasid N: the GCR3 table by PASID, PASmax and GLX bounds,
+    privilege/execute, nested over the v1 table, the RAM file never written."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        img = self.img = Image()
+        devtab, self.reg = amd_setup(img)
+        # 01:00.0: GLX 1 (two-level GCR3 table), Mode 0, GIoV clear.
+        gcr3 = img.page()
+        cr3_0, cr3_5, cr3_big = img.page(), img.page(), img.page()
+        self.cr3_5 = cr3_5
+        fs_map(img, cr3_0, 0x1000, 0x400000, FS_P | FS_RW | FS_US)
+        fs_map(img, cr3_5, 0x1000, 0x500000, FS_P | FS_US)                  # user, read-only
+        fs_map(img, cr3_5, 0x2000, 0x501000, FS_P | FS_RW)                  # supervisor only
+        fs_map(img, cr3_5, 0x3000, 0x502000, FS_P | FS_RW | FS_US | FS_XD)  # no-execute
+        fs_map(img, cr3_big, 0x1000, 0x600000, FS_P | FS_RW | FS_US)
+        for pasid, cr3 in ((0, cr3_0), (5, cr3_5), (0x10000, cr3_big)):
+            gcr3_set(img, gcr3, 1, pasid, cr3)
+        amd_v2_dte(img, devtab, 0x0100, gcr3, glx=1)
+        # 01:00.1: GLX 0 (one level: PASIDs 0-511).
+        gcr3b, cr3b = img.page(), img.page()
+        fs_map(img, cr3b, 0x1000, 0x510000, FS_P | FS_RW | FS_US)
+        gcr3_set(img, gcr3b, 0, 5, cr3b)
+        amd_v2_dte(img, devtab, 0x0101, gcr3b, glx=0)
+        # 02:00.0: guest tables nested over a v1 table (Mode 3). Every guest
+        # table is guest-physical: the v1 table maps them 1:1 (read-write,
+        # for the accessed bits), and the guest's 2 MiB page at GPA 0x800000
+        # in two 4 KiB pieces at unrelated places, the second read-only.
+        lo = img.next
+        gcr3n, cr3n = img.page(), img.page()
+        fs_map(img, cr3n, 0x1000, 0x801000, FS_P | FS_RW | FS_US)
+        pml4 = cr3n
+        pdpt = img.r64(pml4) & 0x000FFFFFFFFFF000
+        pd = img.r64(pdpt) & 0x000FFFFFFFFFF000
+        img.w64(pd + 8, 0x800000 | FS_P | FS_RW | FS_US | FS_PS)  # IOVA 0x200000, 2 MiB
+        gcr3_set(img, gcr3n, 0, 7, cr3n)
+        hi = img.next
+        v1 = img.page()
+        for gpa in range(lo, hi, 0x1000):
+            amd_map(img, v1, 3, gpa, gpa)
+        amd_map(img, v1, 3, 0x800000, 0x300000)
+        amd_map(img, v1, 3, 0x801000, 0x380000, perm=1)
+        amd_v2_dte(img, devtab, 0x0200, gcr3n, glx=0, mode=3, v1root=v1)
+        self.ram = img.save(self.tmp.name, "amdpasid.bin")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def tr(self, sid, *args):
+        return cli("amdv1", "translate", self.ram, self.reg, "--sid", sid, *args)
+
+    def file_unchanged(self):
+        with open(self.ram, "rb") as f:
+            self.assertEqual(f.read(), bytes(self.img.ram))
+
+    def test_pasid_0_and_n(self):
+        self.assertEqual(self.tr("01:00.0", "--pasid", "0", "0x1010"), (0, "0x1010 0x400010 0x1000 rwxu\n", ""))
+        self.assertEqual(self.tr("01:00.0", "--pasid", "5", "0x1010"), (0, "0x1010 0x500010 0x1000 rxu\n", ""))
+        # Without PASID (GIoV clear, Mode 0): no guest tables, IR/IW pass-through.
+        self.assertEqual(self.tr("01:00.0", "0x1010")[1], "0x1010 0x1010 0x1000 rw\n")
+        # A PASID whose GCR3 entry is not valid.
+        rc, out, _ = self.tr("01:00.0", "--pasid", "6", "0x1010")
+        self.assertEqual(rc, 1)
+        self.assertIn("fault IO_PAGE_FAULT", out)
+        rc, out, _ = self.tr("01:00.0", "--pasid", "5", "0x1010", "--json")
+        self.assertEqual(json.loads(out), [{"iova": "0x1010", "pasid": "0x5", "translated": "0x500010",
+                                            "page_size": "0x1000", "perm": "rxu"}])
+        self.file_unchanged()
+
+    def test_pasmax_and_glx_bounds(self):
+        # PASID 0x10000 has a valid GCR3 entry, but the default EFR has 16 PASID bits (PASmax 15).
+        rc, out, _ = self.tr("01:00.0", "--pasid", "0x10000", "0x1000")
+        self.assertEqual(rc, 1)
+        self.assertIn("fault IO_PAGE_FAULT", out)
+        efr20 = EFR_NX | EFR_V2_NO_NX_16 & ~EFR_PASMAX | (19 << 32)
+        self.assertEqual(self.tr("01:00.0", "--amd-efr", hex(efr20), "--pasid", "0x10000", "0x1000")[1],
+                         "0x1000 0x600000 0x1000 rwxu\n")
+        # Two GCR3 levels index 18 PASID bits: PASID 0x40000 is beyond them (same low 18 bits as 0).
+        rc, out, _ = self.tr("01:00.0", "--amd-efr", hex(efr20), "--pasid", "0x40000", "0x1000")
+        self.assertIn("fault IO_PAGE_FAULT", out)
+        # One GCR3 level indexes PASIDs 0-511: PASID 512 + 5 is not PASID 5.
+        self.assertEqual(self.tr("01:00.1", "--pasid", "5", "0x1000")[1], "0x1000 0x510000 0x1000 rwxu\n")
+        rc, out, _ = self.tr("01:00.1", "--pasid", "0x205", "0x1000")
+        self.assertIn("fault IO_PAGE_FAULT", out)
+        # GLX 1 without GLXSup 1: the DTE is illegal.
+        rc, out, _ = self.tr("01:00.0", "--amd-efr", hex(efr20 & ~(3 << 14)), "--pasid", "5", "0x1000")
+        self.assertIn("fault ILLEGAL_DEV_TABLE_ENTRY; device table entry at", out)
+
+    def test_priv_and_exec(self):
+        rc, out, _ = self.tr("01:00.0", "--pasid", "5", "--access", "w", "0x1000")
+        self.assertEqual(rc, 1)
+        self.assertIn("IO_PAGE_FAULT (PERM)", out)
+        self.assertIn("IO_PAGE_FAULT (PERM)", self.tr("01:00.0", "--pasid", "5", "0x2000")[1])
+        self.assertEqual(self.tr("01:00.0", "--pasid", "5", "--priv", "supervisor", "--access", "w", "0x2000")[1],
+                         "0x2000 0x501000 0x1000 rwx\n")
+        self.assertIn("IO_PAGE_FAULT (PERM)", self.tr("01:00.0", "--pasid", "5", "--exec", "0x3000")[1])
+        # Without NXSup the XD bit is not honoured.
+        self.assertEqual(self.tr("01:00.0", "--amd-efr", hex(EFR_V2_NO_NX_16), "--pasid", "5", "--exec", "0x3000")[1],
+                         "0x3000 0x502000 0x1000 rwu\n")
+        self.file_unchanged()
+
+    def test_nested_translate_and_dump(self):
+        # The guest's 2 MiB page in the host's 4 KiB pieces: the smaller page, the AND of the rights.
+        self.assertEqual(self.tr("02:00.0", "--pasid", "7", "0x200010", "0x201010", "0x1010")[1],
+                         "0x200010 0x300010 0x1000 rwxu\n0x201010 0x380010 0x1000 rxu\n"
+                         "0x1010 0x380010 0x1000 rxu\n")
+        rc, out, _ = self.tr("02:00.0", "--pasid", "7", "--access", "w", "0x201000")
+        self.assertEqual(rc, 1)
+        self.assertIn("IO_PAGE_FAULT (PERM)", out)
+        # The guest page's other pieces the v1 table does not map.
+        self.assertIn("fault IO_PAGE_FAULT", self.tr("02:00.0", "--pasid", "7", "0x202000")[1])
+        rc, out, err = cli("amdv1", "dump", self.ram, self.reg, "--sid", "02:00.0", "--pasid", "7")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out.splitlines(), [
+            "02:00.0 pasid 0x7 0x1000 0x1fff 0x380000 r",
+            "02:00.0 pasid 0x7 0x200000 0x200fff 0x300000 rw",
+            "02:00.0 pasid 0x7 0x201000 0x201fff 0x380000 r"])
+        rc, out, _ = cli("amdv1", "check", self.ram, self.reg, "--sid", "02:00.0", "--pasid", "7")
+        self.assertEqual((rc, out), (0, "no problems found\n"))
+        self.file_unchanged()
+
+    def test_dump_check_by_pasid(self):
+        rc, out, _ = cli("amdv1", "dump", self.ram, self.reg, "--sid", "01:00.0", "--pasid", "5", "--json")
+        self.assertEqual(rc, 0)
+        self.assertEqual([(i["pasid"], i["iova_first"], i["perm"]) for i in json.loads(out)],
+                         [("0x5", "0x1000", "r"), ("0x5", "0x2000", "rw")])  # 0x2000-0x3fff one run
+        rc, out, _ = cli("amdv1", "check", self.ram, self.reg, "--sid", "01:00.0", "--pasid", "5")
+        self.assertEqual((rc, out), (0, "no problems found\n"))
+        # PS in a PML4 entry of PASID 5's guest table: the x86-64 reason, with its location.
+        self.img.w64(self.cr3_5 + 8, 0x700000 | FS_P | FS_PS)
+        ram = self.img.save(self.tmp.name, "bad.bin")
+        rc, out, _ = cli("amdv1", "check", ram, self.reg, "--sid", "01:00.0", "--pasid", "5")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "01:00.0 pasid 0x5 page-table entry at GPA 0x%x (%s+0x%x) level 3 iova 0x8000000000: "
+                         "reserved bits set (or PS where the level allows no page)\n"
+                         % (self.cr3_5 + 8, ram, self.cr3_5 + 8))
 
 
 class VtdBombTest(unittest.TestCase):
@@ -880,7 +1050,6 @@ class ErrorsTest(unittest.TestCase):
             (["dump", "--format", "x86", "--ram", ram, "--root", "0"], "--format"),
             (["dump"] + base + ["extra"], "extra"),
             (["check"] + base + ["--pasid", "0x100000"], "--pasid"),
-            (["check", "--format", "amdv1", "--ram", ram, "--root", "0", "--pasid", "1"], "--pasid"),
             (["translate"] + base + ["--sid", "0", "--access", "x", "0"], "--access"),
             (["dump", "--format", "vtd", "--ram", ram + "@0x123", "--root", "0"], "4 KiB"),
             (["dump", "--format", "vtd", "--ram", ram, "--ram", ram, "--root", "0"], "overlaps"),
