@@ -173,7 +173,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
                                                     .events = VIOMMU_EVENT_ALL, .fn = sink, .opaque = &fails};
                 struct viommu_notifier *n;
-                if (viommu_notifier_register(as, &nc, &n) == 0)
+                int r = viommu_notifier_register(as, &nc, &n);
+                if (r == VIOMMU_ENOTSUP) {
+                    /* No MAP events on this unit (no caching mode, or first
+                     * stage): an IOTLB-like consumer instead. */
+                    nc.events &= ~(uint32_t)VIOMMU_EVENT_MAP;
+                    r = viommu_notifier_register(as, &nc, &n);
+                }
+                if (r == 0)
                     viommu_notifier_replay(n);
             }
             break;

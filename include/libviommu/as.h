@@ -388,8 +388,11 @@ struct viommu_notifier_config {
  *         (viommu_as_set_offload(): nothing is shadowed there).
  * @retval VIOMMU_ENOMEM Allocation failed.
  * @retval VIOMMU_EBUSY Called from a callback.
- * @return Or the code of the owner's notifier_check hook (e.g. VT-d without
- *         caching mode refuses MAP notifiers).
+ * @return Or the code of the owner's notifier_check hook: a VT-d unit
+ *         refuses MAP notifiers with ::VIOMMU_ENOTSUP without caching mode
+ *         and while it advertises first-stage translation (ECAP.FSTS,
+ *         ::VIOMMU_VTD_F_FS), because the guest then maps without
+ *         invalidating.
  */
 VIOMMU_API int viommu_notifier_register(struct viommu_as *as, const struct viommu_notifier_config *cfg,
                                         struct viommu_notifier **out);

@@ -289,7 +289,12 @@ enum viommu_vtd_flag {
     VIOMMU_VTD_F_EIM = 1u << 10,
     /** First-stage translation (ECAP.FSTS; PASID entries with PGTT = 001b walk
      *  x86-64 tables, see x86_pt.h); needs ::VIOMMU_VTD_F_SCALABLE. SSTS stays
-     *  advertised: with both, Linux uses first-stage tables for DMA domains. */
+     *  advertised: with both, Linux uses first-stage tables for DMA domains.
+     *  Caching mode does not cover first-stage tables (the guest does not
+     *  invalidate after first-stage maps), so while ECAP.FSTS is advertised
+     *  the unit's spaces refuse MAP notifiers (::VIOMMU_ENOTSUP): hand an
+     *  assigned device's first stage to the host instead (offload.h), or
+     *  leave this flag off (or cleared by viommu_vtd_set_host_caps()). */
     VIOMMU_VTD_F_FS = 1u << 11,
     /** 1 GiB first-stage pages (CAP.FS1GP); needs ::VIOMMU_VTD_F_FS. */
     VIOMMU_VTD_F_FS_1G = 1u << 12,

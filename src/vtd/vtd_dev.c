@@ -318,6 +318,16 @@ static int vtd_notifier_check(void *opaque, struct viommu_as *as, uint32_t event
      * not-present -> present changes, so MAP events cannot be produced. */
     if ((events & VIOMMU_EVENT_MAP) && !(dev->hw.cap & VTD_CAP_CM))
         return VIOMMU_ENOTSUP;
+    /* Nor with first stage advertised: caching mode does not cover
+     * first-stage tables (6.1: with CM = 1 software invalidates after
+     * updates "other than first-stage mapping"; Linux 6.12 does not flush
+     * after first-stage maps), so a MAP notifier could not follow a space
+     * the guest switches to first stage. Refused at registration, where
+     * the VMM can still choose (stage-1 offload, or no FSTS), as QEMU
+     * refuses host devices with x-flts=on; the unit's ECAP never gains
+     * FSTS later (host caps only clear it, restore keeps ECAP). */
+    if ((events & VIOMMU_EVENT_MAP) && (dev->hw.ecap & VTD_ECAP_FLTS))
+        return VIOMMU_ENOTSUP;
     return 0;
 }
 
