@@ -238,8 +238,16 @@ void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refu
 
 void vi_as_set_output_hole(struct viommu_as *as, uint64_t first, uint64_t last)
 {
+    uint64_t of = atomic_load_explicit(&as->hole_first, memory_order_relaxed);
+    uint64_t ol = atomic_load_explicit(&as->hole_last, memory_order_relaxed);
     atomic_store_explicit(&as->hole_first, first, memory_order_relaxed);
     atomic_store_explicit(&as->hole_last, last, memory_order_relaxed);
+    /* Shadows leave the hole out (shadow.c): a new hole over unchanged
+     * tables changes what they must hold. Failures stay pending in the
+     * notifiers and are retried by the next sync. */
+    if ((of != first || ol != last) && !(of > ol && first > last) && as->mode == VIOMMU_MODE_TRANSLATED &&
+        as->notifiers)
+        (void)vi_notifiers_resync(as, as->mode, false);
 }
 
 /* Does the translated address of `iova` fall in the space's output hole?

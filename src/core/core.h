@@ -150,7 +150,8 @@ int vi_off_done(struct vi_off_unit *u, uint64_t seq);
 void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refuse);
 /* Translations whose output address falls in [first, last] fault with
  * VIOMMU_FAULT_ADDR_RANGE, code VIOMMU_PT_CODE_OUTPUT_HOLE (VT-d SGN.8);
- * first > last: none. Checked per request, also on IOTLB hits. */
+ * first > last: none. Checked per request, also on IOTLB hits; notifier
+ * shadows leave the hole out (a changed hole resyncs them). */
 void vi_as_set_output_hole(struct viommu_as *as, uint64_t first, uint64_t last);
 
 /* viommu_fault::flags (enum viommu_fault_flag) of every fault the space

@@ -65,12 +65,38 @@ struct vi_collect {
     struct viommu_ctx *ctx;
     struct vi_leafbuf *buf;
     uint64_t first, last;
+    uint64_t hole_first, hole_last; /* the space's output hole (first > last: none) */
 };
 
+/* A leaf as translate sees it: the part whose output falls in the space's
+ * output hole faults there (VT-d SGN.8), so it is left out; what remains
+ * (at most a piece below and one above the hole) keeps the leaf's page
+ * size and rights. */
 static int vi_collect_pt_leaf(void *opaque, const struct viommu_pt_leaf *leaf)
 {
     struct vi_collect *c = opaque;
-    return vi_leafbuf_push(c->ctx, c->buf, leaf);
+    uint64_t span = leaf->iova_last - leaf->iova_first;
+    uint64_t out_last = leaf->addr + span;
+    struct viommu_pt_leaf piece;
+    int r;
+
+    if (c->hole_first > c->hole_last || out_last < leaf->addr || leaf->addr > c->hole_last ||
+        out_last < c->hole_first)
+        return vi_leafbuf_push(c->ctx, c->buf, leaf);
+    if (leaf->addr < c->hole_first) {
+        piece = *leaf;
+        piece.iova_last = leaf->iova_first + (c->hole_first - 1 - leaf->addr);
+        r = vi_leafbuf_push(c->ctx, c->buf, &piece);
+        if (r)
+            return r;
+    }
+    if (out_last > c->hole_last) {
+        piece = *leaf;
+        piece.iova_first = leaf->iova_first + (c->hole_last + 1 - leaf->addr);
+        piece.addr = c->hole_last + 1;
+        return vi_leafbuf_push(c->ctx, c->buf, &piece);
+    }
+    return 0;
 }
 
 static void vi_collect_bad(void *opaque, const struct viommu_fault *f)
@@ -98,7 +124,12 @@ static int vi_collect_map(void *opaque, const struct viommu_event *m)
 static int vi_collect(struct viommu_as *as, uint64_t first, uint64_t last, struct vi_leafbuf *buf,
                       uint64_t *resume)
 {
-    struct vi_collect c = {.ctx = as->ctx, .buf = buf, .first = first, .last = last};
+    struct vi_collect c = {.ctx = as->ctx,
+                           .buf = buf,
+                           .first = first,
+                           .last = last,
+                           .hole_first = atomic_load_explicit(&as->hole_first, memory_order_relaxed),
+                           .hole_last = atomic_load_explicit(&as->hole_last, memory_order_relaxed)};
     int r;
 
     *resume = first;

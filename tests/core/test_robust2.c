@@ -179,6 +179,94 @@ START_TEST(test_walk_and_shadow_visitors_are_callbacks)
 }
 END_TEST
 
+/* ---- output hole: a shadow holds what translate gives ------------------ */
+
+struct hole_rec {
+    unsigned maps, unmaps;
+    uint64_t first, last, addr;
+};
+
+static int hole_sink(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct hole_rec *r = opaque;
+    (void)as;
+    if (ev->kind == VIOMMU_EVENT_MAP)
+        r->maps++;
+    else if (ev->kind == VIOMMU_EVENT_UNMAP)
+        r->unmaps++;
+    r->first = ev->iova_first;
+    r->last = ev->iova_last;
+    r->addr = ev->addr;
+    return 0;
+}
+
+/* A space's output hole (VT-d SGN.8: scalable-mode results in the
+ * interrupt range fault) is left out of MAP notifier shadows, also when
+ * the hole changes over unchanged tables (VT-d legacy to scalable mode):
+ * what falls into it is unmapped, what leaves it mapped again, and a leaf
+ * across its edge keeps the part outside. */
+START_TEST(test_output_hole_not_shadowed)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 8u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    uint64_t root = th_alloc_pages(&th, 1);
+    toy_map(&th, root, 2, 0x1000, 0x7000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 2, 0x2000, 0x9000, 12, TOY_R | TOY_W);
+    toy_map(&th, root, 2, 0x200000, 0x400000, 21, TOY_R | TOY_W);
+    struct viommu_pt_config cfg = toy_config(root, 2);
+    struct viommu_as *as;
+    struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 1, .pasid = VIOMMU_PASID_NONE};
+    ck_assert_int_eq(viommu_as_create(ctx, &id, NULL, NULL, &as), 0);
+    ck_assert_int_eq(viommu_as_set_pt(as, 1, &cfg), 0);
+    struct hole_rec r = {0};
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP,
+                                        .fn = hole_sink,
+                                        .opaque = &r};
+    struct viommu_notifier *n;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    ck_assert_uint_eq(r.maps, 3);
+    /* The hole covers 0x2000's page: unmapped, and translate faults. */
+    ck_assert_int_eq(vi_enter(ctx), 0);
+    vi_as_set_output_hole(as, 0x9000, 0x9FFF);
+    vi_leave(ctx);
+    ck_assert_uint_eq(r.unmaps, 1);
+    ck_assert_uint_eq(r.first, 0x2000);
+    struct viommu_translation t;
+    struct viommu_fault f;
+    ck_assert_int_eq(viommu_as_translate(as, 0x2000, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_OUTPUT_HOLE);
+    /* The upper half of the 2 MiB page: the lower half stays mapped. */
+    ck_assert_int_eq(vi_enter(ctx), 0);
+    vi_as_set_output_hole(as, 0x500000, 0x5FFFFF);
+    vi_leave(ctx);
+    ck_assert_uint_eq(r.unmaps, 2);
+    ck_assert_uint_eq(r.first, 0x200000);
+    ck_assert_uint_eq(r.maps, 5); /* 0x2000 again, 0x200000-0x2FFFFF */
+    ck_assert_uint_eq(r.first, 0x200000);
+    ck_assert_uint_eq(r.last, 0x2FFFFF);
+    ck_assert_uint_eq(r.addr, 0x400000);
+    ck_assert_int_eq(viommu_as_translate(as, 0x2FFFFF, VIOMMU_PERM_READ, &t, &f), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x300000, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+    /* No hole: everything back (the lower half stays, the upper half is added). */
+    ck_assert_int_eq(vi_enter(ctx), 0);
+    vi_as_set_output_hole(as, 1, 0);
+    vi_leave(ctx);
+    ck_assert_uint_eq(r.unmaps, 2);
+    ck_assert_uint_eq(r.maps, 6);
+    ck_assert_uint_eq(r.first, 0x300000);
+    ck_assert_uint_eq(r.last, 0x3FFFFF);
+    ck_assert_uint_eq(r.addr, 0x500000);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    ck_assert_uint_eq(th.live_allocs, 0);
+    th_fini(&th);
+}
+END_TEST
+
 /* ---- 4: address spaces and contexts owned by others -------------------- */
 
 #define GCMD 0x18
@@ -479,6 +567,7 @@ Suite *robust2_suite(void)
     tcase_add_test(tc, test_iova_tree_rejects_half_allocator);
     tcase_add_test(tc, test_pt_config_va_beyond_top_table);
     tcase_add_test(tc, test_walk_and_shadow_visitors_are_callbacks);
+    tcase_add_test(tc, test_output_hole_not_shadowed);
     tcase_add_test(tc, test_as_destroy_refuses_device_space);
     tcase_add_test(tc, test_ctx_destroy_refuses_live_device);
     tcase_add_test(tc, test_destroy_from_callback_refused);

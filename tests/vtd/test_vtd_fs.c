@@ -734,6 +734,96 @@ START_TEST(interrupt_range_result_is_0x87)
 }
 END_TEST
 
+/* MAP events of a shadowing consumer, each checked against translate. */
+struct shadow_rec {
+    unsigned maps;
+    uint64_t first[8], last[8], addr[8];
+};
+
+static int shadow_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct shadow_rec *r = opaque;
+    (void)as;
+    if (ev->kind == VIOMMU_EVENT_MAP && r->maps < 8) {
+        r->first[r->maps] = ev->iova_first;
+        r->last[r->maps] = ev->iova_last;
+        r->addr[r->maps] = ev->addr;
+    }
+    if (ev->kind == VIOMMU_EVENT_MAP)
+        r->maps++;
+    return 0;
+}
+
+static int count_fn(void *opaque, const struct viommu_event *map)
+{
+    (void)map;
+    (*(unsigned *)opaque)++;
+    return 0;
+}
+
+static int not_in_hole_fn(void *opaque, const struct viommu_event *map)
+{
+    (void)opaque;
+    uint64_t out_last = map->addr + (map->iova_last - map->iova_first);
+    ck_assert(out_last < UINT64_C(0xFEE00000) || map->addr > UINT64_C(0xFEEFFFFF));
+    return 0;
+}
+
+/* A scalable-mode translation into the interrupt range faults with 0x87
+ * (SGN.8): a shadow must not hold it either. Replay and resync clip a leaf
+ * to the part whose output is outside the range (a 2 MiB page over the
+ * range's 1 MiB keeps its upper half); every announced byte translates. */
+START_TEST(interrupt_range_is_not_shadowed)
+{
+    struct fx f;
+    struct vg_pt sl;
+    struct shadow_rec r = {0};
+    uint64_t pa;
+    fx_init(&f, SCALABLE);
+    vg_pt_init(&sl, &f.th, 2);
+    vg_pt_map(&sl, 0x5000, UINT64_C(0xFEE01000), 12, VG_R | VG_W);
+    vg_pt_map(&sl, 0x6000, 0x100000, 12, VG_R | VG_W);
+    vg_pt_map(&sl, 0x200000, UINT64_C(0xFEE00000), 21, VG_R | VG_W);
+    vg_attach(f.g, RID, VIOMMU_PASID_NONE, DID, &sl);
+    struct viommu_as *as = get_as(&f, VIOMMU_PASID_NONE);
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP,
+                                        .fn = shadow_fn,
+                                        .opaque = &r};
+    struct viommu_notifier *n = NULL;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n), 0);
+    ck_assert_uint_eq(r.maps, 2);
+    ck_assert_uint_eq(r.first[0], 0x6000);
+    ck_assert_uint_eq(r.addr[0], 0x100000);
+    ck_assert_uint_eq(r.first[1], 0x300000);
+    ck_assert_uint_eq(r.last[1], 0x3FFFFF);
+    ck_assert_uint_eq(r.addr[1], UINT64_C(0xFEF00000));
+    for (unsigned i = 0; i < r.maps; i++) {
+        ck_assert_int_eq(tr(as, r.first[i], VIOMMU_PERM_READ, &pa), 0);
+        ck_assert_uint_eq(pa, r.addr[i]);
+        ck_assert_int_eq(tr(as, r.last[i], VIOMMU_PERM_READ, &pa), 0);
+        ck_assert_uint_eq(pa, r.addr[i] + (r.last[i] - r.first[i]));
+    }
+    ck_assert_int_eq(tr(as, 0x5000, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    ck_assert_int_eq(tr(as, 0x2FFFFF, VIOMMU_PERM_READ, &pa), VIOMMU_EFAULT);
+    /* A resync by invalidation clips the same way: a new page in the range is not announced. */
+    vg_pt_map(&sl, 0x7000, UINT64_C(0xFEEFF000), 12, VG_R | VG_W);
+    vg_pt_map(&sl, 0x8000, 0x108000, 12, VG_R | VG_W);
+    vg_iotlb_dsi(f.g, DID);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(r.maps, 3);
+    ck_assert_uint_eq(r.first[2], 0x8000);
+    unsigned count = 0;
+    ck_assert_int_eq(viommu_notifier_foreach_shadow(n, count_fn, &count), 0);
+    ck_assert_uint_eq(count, 3);
+    ck_assert_int_eq(viommu_notifier_foreach_shadow(n, not_in_hole_fn, NULL), 0);
+    viommu_notifier_unregister(n);
+    fx_fini(&f);
+}
+END_TEST
+
 /* A PASID (not RID_PASID) switching stages by PASID-cache invalidation:
  * second stage -> first stage -> other first-stage tables. Each switch is a
  * diff: a mapping that stays valid is never unmapped, one that changes is
@@ -884,6 +974,7 @@ static Suite *suite(void)
     tcase_add_test(t, saved_fault_record_with_priv_restores);
     tcase_add_test(t, sre_eafe_reserved_without_caps);
     tcase_add_test(t, interrupt_range_result_is_0x87);
+    tcase_add_test(t, interrupt_range_is_not_shadowed);
     tcase_add_test(t, pasid_stage_switch_keeps_valid_mappings);
     tcase_add_test(t, pasid_and_rid_pasid_both_first_stage);
     suite_add_tcase(s, t);
