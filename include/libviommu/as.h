@@ -337,7 +337,9 @@ enum viommu_notifier_flag {
  */
 struct viommu_event {
     uint32_t kind;      /**< One enum viommu_event_kind bit. */
-    uint32_t perm;      /**< MAP: enum viommu_perm. MODE passthrough: the accesses the identity mapping allows. DEVIOTLB: flags. */
+    uint32_t perm;      /**< MAP: enum viommu_perm, READ/WRITE only (ANDed over the walk, and with the host table when
+                             nested; privilege/execute rights of x86-64 tables do not reach notifiers). MODE
+                             passthrough: the accesses the identity mapping allows. DEVIOTLB: flags. */
     uint64_t iova_first; /**< MAP/UNMAP/DEVIOTLB: first IOVA (MAP/UNMAP: clipped to the notifier). */
     uint64_t iova_last;  /**< MAP/UNMAP/DEVIOTLB: last IOVA (inclusive). */
     uint64_t addr;      /**< MAP/UNMAP: output address of iova_first. */

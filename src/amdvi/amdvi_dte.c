@@ -22,11 +22,11 @@
  *    Mode 0, requests without PASID walk PASID 0's guest tables: the GCR3
  *    table (GLX + 1 levels of 512 entries, valid bit 0) gives the guest CR3,
  *    whose x86-64 tables translate (fmt/x86.c). An invalid GCR3 entry gives
- *    IO_PAGE_FAULT. GIoV with Mode != 0 (v2 nested over v1) is not
- *    implemented: such a DTE blocks with IO_PAGE_FAULT and a log line.
- *    With GIoV clear, requests without PASID use the v1 table (Mode) or
- *    Mode 0's IR/IW as before: the guest tables only serve PASID requests,
- *    which this model does not take yet.
+ *    IO_PAGE_FAULT. With Mode != 0 the guest tables are nested over the v1
+ *    table (resolve_nested()). With GIoV clear, requests without PASID use
+ *    the v1 table (Mode) or Mode 0's IR/IW: the guest tables serve requests
+ *    with PASID (amdvi_dte_resolve_pasid(), viommu_amdvi_resolve_pasid()),
+ *    which walk the GCR3 table by their PASID.
  */
 #include "amdvi/amdvi_internal.h"
 
