@@ -346,6 +346,13 @@ class AmdviTest(unittest.TestCase):
         res2 = v.amdvi_resolve_v2(self.ctx, self.DEVTAB, 0x10, levels=4)
         self.assertEqual((res2.mode, res2.domain_id, res2.dte_gpa), (v.Mode.TRANSLATED, 1, res.dte_gpa))
         self.assertEqual(res2.size, v.ctypes.sizeof(v.AmdviResolutionV2))
+        # By PASID: without one, the same; with one, the DTE needs guest tables (GV).
+        res3 = v.amdvi_resolve_pasid(self.ctx, self.DEVTAB, 0x10, v.PASID_NONE, levels=4)
+        self.assertEqual((res3.mode, res3.domain_id), (v.Mode.TRANSLATED, 1))
+        res4 = v.amdvi_resolve_pasid(self.ctx, self.DEVTAB, 0x10, 5, levels=4)
+        self.assertEqual((res4.mode, res4.event), (v.Mode.BLOCKED, v.AmdviEvent.IO_PAGE_FAULT))
+        with self.assertRaises(v.ViommuError):
+            v.amdvi_resolve_pasid(self.ctx, self.DEVTAB, 0x10, 1 << 20)
         cfg = v.amdv1_pt_config(3, pt)
         self.assertEqual(self.ctx.pt_translate(cfg, 0x1000, v.Perm.READ).addr, 0x5000)
         self.assertTrue(v.amdv1_format().name)
