@@ -670,6 +670,44 @@ START_TEST(prq_state_bad_values_and_old_blobs)
 }
 END_TEST
 
+/* Hostile queue registers: a base outside guest RAM loses the request (no
+ * crash, no write elsewhere); head and tail beyond the queue size are taken
+ * modulo the size; a queue whose base is near 2^64 does not wrap to low
+ * guest memory (regression: the descriptor landed at GPA 0). */
+START_TEST(prq_hostile_queue_registers)
+{
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    /* base beyond RAM */
+    vg_wr(f.g, PQA, 8, UINT64_C(0x7FFF00000000));
+    int r = send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 1, 0x1000);
+    ck_assert_int_eq(r, VIOMMU_PRQ_FULL);
+    ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 0);
+    /* head/tail far beyond a 4 KiB queue */
+    vg_wr(f.g, PQA, 8, f.pq);
+    vg_wr(f.g, PQH, 8, 0x7FFE0);
+    vg_wr(f.g, PQT, 8, 0x7FFE0);
+    r = send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, 1, 0x1000);
+    ck_assert_int_eq(r, VIOMMU_PRQ_QUEUED);
+    ck_assert_uint_lt(vg_rd(f.g, PQT, 8), 4096);
+    ck_assert_uint_ne(th_r64(&f.th, f.pq + 0xFE0), 0);
+    /* 8 KiB queue at 2^64 - 4 KiB: its second page would be at GPA 0 */
+    vg_wr(f.g, PRS, 4, PPR | PRO);
+    uint64_t low[4];
+    for (unsigned i = 0; i < 4; i++)
+        low[i] = th_r64(&f.th, 8u * i);
+    vg_wr(f.g, PQA, 8, UINT64_C(0xFFFFFFFFFFFFF000) | 1);
+    vg_wr(f.g, PQH, 8, 0);
+    vg_wr(f.g, PQT, 8, 0x1000);
+    r = send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, 2, 0x1000);
+    ck_assert_int_eq(r, VIOMMU_PRQ_FULL);
+    for (unsigned i = 0; i < 4; i++)
+        ck_assert_uint_eq(th_r64(&f.th, 8u * i), low[i]);
+    ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 0x1000);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *prq_suite(void)
 {
     Suite *s = suite_create("vtd_prq");
@@ -692,6 +730,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_response_callback_cannot_reenter);
     tcase_add_test(tc, prq_state_roundtrip);
     tcase_add_test(tc, prq_state_bad_values_and_old_blobs);
+    tcase_add_test(tc, prq_hostile_queue_registers);
     suite_add_tcase(s, tc);
     return s;
 }
