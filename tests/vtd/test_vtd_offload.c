@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostile_blob.h"
 #include "mock_iommufd.h"
 #include "testhost.h"
 #include "vtd_guest.h"
@@ -564,6 +565,41 @@ START_TEST(restore_replays_the_saved_binds)
 }
 END_TEST
 
+static int hb_vtd_restore(void *d, const void *b, size_t l)
+{
+    return viommu_vtd_restore(d, b, l);
+}
+
+static int hb_vtd_save(void *d, void *b, size_t *l)
+{
+    return viommu_vtd_save(d, b, l);
+}
+
+/* Saved state section 6 (offload binds) corrupted byte by byte and cut
+ * short: the restore accepts it or refuses it with VIOMMU_EFORMAT and
+ * changes nothing, never reads past it (ASan). */
+START_TEST(offload_section_hostile)
+{
+    struct fx f;
+    fx_init(&f, FS);
+    offload(&f, VIOMMU_PASID_NONE);
+    offload(&f, 5); /* no PASID entry: BLOCK */
+    uint64_t root = th_alloc_pages(&f.th, 1);
+    fs_attach(f.g, VIOMMU_PASID_NONE, root, DID, 1u << 4);
+    ck_assert(vg_wait(f.g));
+    size_t len = 0;
+    ck_assert_int_eq(viommu_vtd_save(f.dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len), *bad = malloc(len);
+    ck_assert_int_eq(viommu_vtd_save(f.dev, blob, &len), 0);
+    struct hostile_blob hb = {.restore = hb_vtd_restore, .dev = f.dev, .blob = blob, .len = len, .bad = bad};
+    hb_mutate_section(&hb, 6, hb_vtd_save);
+    hb_truncations(&hb, 4);
+    free(bad);
+    free(blob);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_offload");
@@ -578,6 +614,7 @@ static Suite *suite(void)
     tcase_add_test(t, host_caps_clamp_the_guest);
     tcase_add_test(t, host_faults_become_guest_faults);
     tcase_add_test(t, restore_replays_the_saved_binds);
+    tcase_add_test(t, offload_section_hostile);
     suite_add_tcase(s, t);
     return s;
 }
