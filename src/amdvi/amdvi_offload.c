@@ -152,6 +152,13 @@ static void desired(const struct viommu_amdvi_resolution *res, struct vi_off_att
         a->flags = VIOMMU_OFFLOAD_F_UNSUPPORTED;
         return;
     }
+    if (!amdvi_dte_gcr3_root(res->dte)) {
+        /* A GCR3 table at GPA 0 is valid here, but the host's nested HWPT
+         * needs a non-zero root pointer (validate_gdte_nested). */
+        a->kind = VIOMMU_OFFLOAD_EV_BLOCK;
+        a->flags = VIOMMU_OFFLOAD_F_UNSUPPORTED;
+        return;
+    }
     a->kind = VIOMMU_OFFLOAD_EV_BIND;
     a->format = VIOMMU_OFFLOAD_FMT_AMD_GUEST;
     a->did = (uint32_t)VI_FIELD_GET(DTE_DOMID, res->dte[1]);

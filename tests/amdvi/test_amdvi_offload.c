@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "amdv1_guest.h"
+#include "hostile_blob.h"
 #include "mock_iommufd.h"
 
 #define P UINT64_C(0x1)
@@ -542,6 +543,35 @@ START_TEST(random_programs_match_the_host)
 }
 END_TEST
 
+/* A guest DTE whose GCR3 table sits at GPA 0 is valid for the IOMMU (the
+ * software walk translates through it) but the host's nested HWPT needs a
+ * non-zero GCR3 table root pointer: BLOCK with UNSUPPORTED, not a BIND the
+ * kernel refuses (which would leave the old attachment in place).
+ * Regression: a BIND with a zero root was sent. */
+START_TEST(bind_needs_a_nonzero_gcr3_root)
+{
+    struct guest g;
+    struct mock_iommufd m;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    mi_init(&m, &g.th);
+    struct viommu_as *as = offload(&g, &m, DEVID);
+    uint64_t cr3 = th_alloc_pages(&g.th, 1);
+    th_w64(&g.th, 0, cr3 | 1); /* GCR3 table at GPA 0, PASID 0 valid */
+    uint64_t pa = th_alloc_pages(&g.th, 1);
+    th_w64(&g.th, slot(&g, cr3, 0x5000, true), pa | P | RW | US | A | D);
+    write_v2_dte(&g, DEVID, 0, DOM, 0, 0);
+    inv_dte(&g, DEVID);
+    ck_assert(g_sync(&g));
+    const struct viommu_offload_event *ev = last_ev(&m);
+    ck_assert_uint_eq(ev->kind, VIOMMU_OFFLOAD_EV_BLOCK);
+    ck_assert(ev->flags & VIOMMU_OFFLOAD_F_UNSUPPORTED);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_READ, &t, NULL), 0);
+    ck_assert_uint_eq(t.addr, pa);
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_offload");
@@ -552,6 +582,7 @@ static Suite *suite(void)
     tcase_add_test(t, host_efr_clamps_the_guest);
     tcase_add_test(t, host_faults_become_events);
     tcase_add_test(t, restore_replays_the_saved_binds);
+    tcase_add_test(t, bind_needs_a_nonzero_gcr3_root);
     tcase_add_loop_test(t, random_programs_match_the_host, 0, 8);
     suite_add_tcase(s, t);
     return s;
