@@ -410,7 +410,6 @@ static bool read_att(struct vi_state_r *s, uint16_t *devid, struct vi_off_att *a
 
 int amdvi_offload_parse(const struct viommu_amdvi *dev, struct vi_state_r *s)
 {
-    (void)dev;
     uint32_t n = vi_state_r_u32(s);
     if (s->bad || n > 65536u)
         return VIOMMU_EFORMAT;
@@ -423,10 +422,12 @@ int amdvi_offload_parse(const struct viommu_amdvi *dev, struct vi_state_r *s)
         if (a.kind < VIOMMU_OFFLOAD_EV_BIND || a.kind > VIOMMU_OFFLOAD_EV_BLOCK || devtlb > 1 ||
             (a.flags & ~(uint32_t)VIOMMU_OFFLOAD_F_UNSUPPORTED) || a.reason > 0xF)
             return VIOMMU_EFORMAT;
-        /* A bind is a valid guest DTE of the kind the host accepts. */
+        /* A bind is a valid guest DTE of the kind the host accepts: what
+         * desired() sends, with guest-table fields this unit allows. */
         if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
             (!(a.payload[0] & DTE_V) || !(a.payload[0] & DTE_GV) || VI_FIELD_GET(DTE_MODE, a.payload[0]) != 0 ||
-             a.did != VI_FIELD_GET(DTE_DOMID, a.payload[1])))
+             a.did != VI_FIELD_GET(DTE_DOMID, a.payload[1]) || !amdvi_dte_gcr3_root(a.payload) ||
+             !(dev->efr & VIOMMU_AMDVI_EFR_GTSUP) || !amdvi_dte_guest_fields_ok(dev->efr, dev->pa_lg2, a.payload)))
             return VIOMMU_EFORMAT;
         if (a.kind != VIOMMU_OFFLOAD_EV_BIND && (a.payload[0] | a.payload[1] | a.payload[2] | a.payload[3]))
             return VIOMMU_EFORMAT;
