@@ -660,7 +660,7 @@ START_TEST(offload_section_hostile)
     uint8_t *blob = malloc(len), *bad = malloc(len);
     ck_assert_int_eq(viommu_amdvi_save(g.dev, blob, &len), 0);
     struct hostile_blob hb = {.restore = hb_amd_restore, .dev = g.dev, .blob = blob, .len = len, .bad = bad};
-    hb_mutate_section(&hb, 4, hb_amd_save);
+    hb_mutate_section(&hb, 4, hb_amd_save, true);
     hb_truncations(&hb, 4);
     free(bad);
     free(blob);

@@ -359,6 +359,11 @@ static uint8_t *save_blob(struct viommu_amdvi *d, size_t *len)
     return b;
 }
 
+static int save_cb(void *dev, void *buf, size_t *len)
+{
+    return viommu_amdvi_save(dev, buf, len);
+}
+
 static int restore_cb(void *dev, const void *buf, size_t len)
 {
     return viommu_amdvi_restore(dev, buf, len);
@@ -399,6 +404,8 @@ START_TEST(ppr_state_roundtrip_and_old_blobs)
         uint8_t *bad = malloc(len);
         struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
         hb_flip_every_byte(&hb, false);
+        /* The PPR section byte by byte, CRC fixed. */
+        hb_mutate_section(&hb, 3, save_cb, true);
         /* PPR head beyond the log (the section is last: base, head, tail). */
         memcpy(bad, blob, len);
         bad[len - 16 + 1] = 0x10; /* head = 0x1000 + ... */

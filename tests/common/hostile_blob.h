@@ -49,7 +49,9 @@ bool hb_find_section(const uint8_t *b, size_t len, uint16_t type, size_t *off, s
  * CRC fixed: the restore returns 0 or VIOMMU_EFORMAT, and a rejected blob
  * leaves the device's saved state unchanged (hb->blob must restore into
  * hb->dev). Then the section cut short by each length (section and total
- * lengths fixed up): rejected. Saved states must fit 8 KiB. */
-void hb_mutate_section(const struct hostile_blob *hb, uint16_t type, hb_save_fn save);
+ * lengths fixed up): rejected when `cuts_fail` (sections without optional
+ * trailing members), else accepted or rejected without a change. Saved
+ * states must fit 8 KiB. */
+void hb_mutate_section(const struct hostile_blob *hb, uint16_t type, hb_save_fn save, bool cuts_fail);
 
 #endif

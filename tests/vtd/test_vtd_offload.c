@@ -630,7 +630,7 @@ START_TEST(offload_section_hostile)
     uint8_t *blob = malloc(len), *bad = malloc(len);
     ck_assert_int_eq(viommu_vtd_save(f.dev, blob, &len), 0);
     struct hostile_blob hb = {.restore = hb_vtd_restore, .dev = f.dev, .blob = blob, .len = len, .bad = bad};
-    hb_mutate_section(&hb, 6, hb_vtd_save);
+    hb_mutate_section(&hb, 6, hb_vtd_save, true);
     hb_truncations(&hb, 4);
     free(bad);
     free(blob);

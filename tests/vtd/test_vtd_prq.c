@@ -572,6 +572,11 @@ static uint8_t *save_blob(struct viommu_vtd *d, size_t *len)
     return b;
 }
 
+static int save_cb(void *dev, void *buf, size_t *len)
+{
+    return viommu_vtd_save(dev, buf, len);
+}
+
 static int restore_cb(void *dev, const void *buf, size_t len)
 {
     return viommu_vtd_restore(dev, buf, len);
@@ -612,6 +617,9 @@ START_TEST(prq_state_roundtrip)
     uint8_t *bad = malloc(len);
     struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
     hb_flip_every_byte(&hb, false);
+    /* The PRQ and IR sections byte by byte, CRC fixed: accepted or refused without a change. */
+    hb_mutate_section(&hb, 5, save_cb, true);
+    hb_mutate_section(&hb, 4, save_cb, false);
     /* A unit without PRS refuses a blob of one with it (ECAP differs). */
     struct viommu_vtd *noprs;
     c.flags = SCALABLE;
