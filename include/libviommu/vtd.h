@@ -542,6 +542,7 @@ VIOMMU_API int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_st
  * @retval VIOMMU_EINVAL NULL, `req->reserved` not 0, `prgi` > 511, PASID >= 2^20, EXEC/PRIV without a PASID.
  * @retval VIOMMU_ESIZE `req->size` too small. @retval VIOMMU_EFLAGS Unknown `req->flags`.
  * @retval VIOMMU_ENOTSUP The unit does not advertise ECAP.PRS (::VIOMMU_VTD_F_PRS).
+ * @retval VIOMMU_ENOENT `req->rid` is not an endpoint of the unit.
  * @retval VIOMMU_EBUSY Called from a callback.
  * @note Takes the context lock; may call the host's read, write and msi callbacks.
  */

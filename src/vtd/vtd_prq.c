@@ -292,6 +292,8 @@ int viommu_vtd_page_request(struct viommu_vtd *dev, const struct viommu_page_req
         return r;
     if (!prs_on(dev))
         return VIOMMU_ENOTSUP;
+    if (!vtd_covers(dev, req->rid))
+        return VIOMMU_ENOENT; /* a device behind another unit */
     r = vi_enter(dev->ctx);
     if (r)
         return r;

@@ -371,6 +371,36 @@ START_TEST(prq_api_misuse)
 }
 END_TEST
 
+/* A page request from a requester the unit does not cover (a device behind
+ * another unit) is a VMM error: VIOMMU_ENOENT as for viommu_vtd_get_as(),
+ * never queued into this unit's guest queue. Regression: it was handled
+ * like a covered requester. */
+START_TEST(prq_uncovered_requester_is_enoent)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    static const uint16_t eps[] = {RID};
+    struct viommu_vtd_config c = {.size = sizeof(c),
+                                  .flags = PRQ & ~(uint32_t)VIOMMU_VTD_F_ALL_ENDPOINTS,
+                                  .nendpoints = 1,
+                                  .endpoints = eps};
+    struct viommu_vtd *dev;
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &dev), 0);
+    struct viommu_page_request r = req(RID + 1, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_LAST, 0, 1, 0x1000);
+    ck_assert_int_eq(viommu_vtd_page_request(dev, &r), VIOMMU_ENOENT);
+    r.rid = RID;
+    ck_assert_int_eq(viommu_vtd_page_request(dev, &r), VIOMMU_PRQ_DISABLED);
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(dev, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.prq_dropped, 1);
+    ck_assert_int_eq(viommu_vtd_destroy(dev), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    th_fini(&th);
+}
+END_TEST
+
 START_TEST(prq_page_group_response_to_vmm)
 {
     struct fx f;
@@ -729,6 +759,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_entry_checks_use_dma_fault_reasons);
     tcase_add_test(tc, prq_disabled_and_legacy);
     tcase_add_test(tc, prq_api_misuse);
+    tcase_add_test(tc, prq_uncovered_requester_is_enoent);
     tcase_add_test(tc, prq_page_group_response_to_vmm);
     tcase_add_test(tc, prq_page_group_response_reserved_bits);
     tcase_add_test(tc, prq_wait_pd_needs_prs);
