@@ -590,6 +590,31 @@ START_TEST(calls_from_offload_callback)
 }
 END_TEST
 
+/* Host capabilities may only change before the guest enables the unit. */
+START_TEST(host_caps_after_enable)
+{
+    up();
+    uint64_t v = 0;
+    ck_assert_int_eq(viommu_vtd_mmio_write(W.vtd, 0x18, 4, 1u << 31), 0); /* GCMD.TE */
+    ck_assert_int_eq(viommu_vtd_mmio_read(W.vtd, 0x1C, 4, &v), 0);
+    ck_assert(v & (1u << 31));
+    uint64_t ecap0 = 0, ecap1 = 0;
+    ck_assert_int_eq(viommu_vtd_mmio_read(W.vtd, 0x10, 8, &ecap0), 0);
+    struct viommu_vtd_host_caps vhc = {.size = sizeof(vhc)};
+    ck_assert_int_eq(viommu_vtd_set_host_caps(W.vtd, &vhc), VIOMMU_ESTATE);
+    ck_assert_int_eq(viommu_vtd_mmio_read(W.vtd, 0x10, 8, &ecap1), 0);
+    ck_assert_uint_eq(ecap0, ecap1);
+    ck_assert_int_eq(viommu_amdvi_mmio_write(W.amd, 0x18, 8, 1), 0); /* IommuEn */
+    uint64_t efr0 = 0, efr1 = 0;
+    ck_assert_int_eq(viommu_amdvi_mmio_read(W.amd, 0x30, 8, &efr0), 0);
+    struct viommu_amdvi_host_caps ahc = {.size = sizeof(ahc)};
+    ck_assert_int_eq(viommu_amdvi_set_host_caps(W.amd, &ahc), VIOMMU_ESTATE);
+    ck_assert_int_eq(viommu_amdvi_mmio_read(W.amd, 0x30, 8, &efr1), 0);
+    ck_assert_uint_eq(efr0, efr1);
+    down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *su = suite_create("wave2_misuse");
@@ -601,6 +626,7 @@ static Suite *suite(void)
     tcase_add_test(tc, offload_wrong_state);
     tcase_add_test(tc, calls_from_irq_notifier);
     tcase_add_test(tc, calls_from_offload_callback);
+    tcase_add_test(tc, host_caps_after_enable);
     suite_add_tcase(su, tc);
     return su;
 }
