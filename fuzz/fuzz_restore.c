@@ -285,7 +285,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         size_t l1, l2;
         uint8_t *again = save_alloc(&d, &l1);
-        dev_create(ctx, kind, &fresh);
+        /* Another context: address-space identities (virtio endpoint IDs,
+         * requester IDs) are unique per context. */
+        struct viommu_ctx *ctx2 = th_ctx(&th, true, NULL);
+        if (!ctx2)
+            abort();
+        dev_create(ctx2, kind, &fresh);
         if (dev_restore(&fresh, again, l1))
             abort(); /* what we save we must restore */
         uint8_t *third = save_alloc(&fresh, &l2);
@@ -294,6 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(third);
         free(again);
         dev_destroy(&fresh);
+        viommu_ctx_destroy(ctx2);
     }
     exercise(&d, data, size);
     free(before);
