@@ -341,7 +341,6 @@ START_TEST(bad_ids)
     ck_assert_int_eq(viommu_as_ats_translate(W.vas, UINT64_MAX, VIOMMU_PERM_READ, &t), 0); /* TES off */
     ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 2, 1, VIOMMU_PASID_NONE, 0), VIOMMU_ERANGE);
     ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 0, 1, VIOMMU_PASID_NONE, 1u << 9), VIOMMU_EFLAGS);
-    ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 0, UINT64_MAX, 0xFFFFFFF0u, 0), 0);
     /* irq requests: not an interrupt address, reserved members, flags */
     struct viommu_irq_request rq = {.size = sizeof(rq), .addr = 0xFED00000};
     struct viommu_irq_result rs = {.size = sizeof(rs)};
@@ -615,6 +614,39 @@ START_TEST(host_caps_after_enable)
 }
 END_TEST
 
+/* A device-TLB notice names a PCIe PASID (20 bits) or none: a larger
+ * value is a VMM error, not something to hand to the notifiers.
+ * Regression: it was forwarded as is. */
+static unsigned devtlb_seen;
+
+static int devtlb_fn(void *o, struct viommu_as *as, const struct viommu_event *ev)
+{
+    (void)o;
+    (void)as;
+    (void)ev;
+    devtlb_seen++;
+    return 0;
+}
+
+START_TEST(deviotlb_invalidate_refuses_pasid_beyond_20_bits)
+{
+    up();
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_DEVIOTLB,
+                                        .fn = devtlb_fn};
+    struct viommu_notifier *n = NULL;
+    ck_assert_int_eq(viommu_notifier_register(W.vas, &nc, &n), 0);
+    devtlb_seen = 0;
+    ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 0, UINT64_MAX, 1u << 20, 0), VIOMMU_EINVAL);
+    ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 0, UINT64_MAX, 0xFFFFFFF0u, 0), VIOMMU_EINVAL);
+    ck_assert_uint_eq(devtlb_seen, 0);
+    ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 0, UINT64_MAX, (1u << 20) - 1, 0), 0);
+    ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 0, 0xFFF, VIOMMU_PASID_NONE, VIOMMU_DEVIOTLB_GLOBAL), 0);
+    ck_assert_uint_eq(devtlb_seen, 2);
+    viommu_notifier_unregister(n);
+    down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *su = suite_create("wave2_misuse");
@@ -627,6 +659,7 @@ static Suite *suite(void)
     tcase_add_test(tc, calls_from_irq_notifier);
     tcase_add_test(tc, calls_from_offload_callback);
     tcase_add_test(tc, host_caps_after_enable);
+    tcase_add_test(tc, deviotlb_invalidate_refuses_pasid_beyond_20_bits);
     suite_add_tcase(su, tc);
     return su;
 }
