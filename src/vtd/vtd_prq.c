@@ -267,8 +267,7 @@ static int page_request(struct viommu_vtd *dev, const struct viommu_page_request
     uint64_t at = base + tail;
     /* A descriptor at or above 2^HAW (or past 2^64) cannot be written: it
      * is lost, never wrapped to low guest memory. */
-    if (at < base || (at + VTD_PRQ_DESC_BYTES - 1) >> dev->hw.haw ||
-        vi_gmem_write(dev->ctx, at, b, sizeof(b))) {
+    if (at < base || (at + VTD_PRQ_DESC_BYTES - 1) >> dev->hw.haw || vi_gmem_write(dev->ctx, at, b, sizeof(b))) {
         /* No fault reason covers it: the request is lost like an overflow. */
         dev->stats.prq_dropped++;
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: page request write to %#llx failed", (unsigned long long)at);

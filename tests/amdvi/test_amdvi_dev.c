@@ -227,22 +227,22 @@ START_TEST(cmd_reserved_fields_are_illegal)
     static const struct {
         uint32_t c[4];
     } bad[] = {
-        {{0, (1u << 28) | (1u << 20), 0, 0}},                /* COMPLETION_WAIT dword1 27:20 */
-        {{DEV | (1u << 16), 2u << 28, 0, 0}},                 /* INVALIDATE_DEVTAB_ENTRY dword0 31:16 */
-        {{DEV, (2u << 28) | 1u, 0, 0}},                       /* ... dword1 */
-        {{DEV, 2u << 28, 1u, 0}},                             /* ... dword2 */
-        {{DEV, 2u << 28, 0, 1u}},                             /* ... dword3 */
-        {{1u << 20, 3u << 28, 0, 0}},                         /* INVALIDATE_IOMMU_PAGES dword0 31:20 */
-        {{0, (3u << 28) | (1u << 16), 0, 0}},                 /* ... dword1 27:16 */
-        {{0, 3u << 28, 1u << 3, 0}},                          /* ... dword2 11:3 */
-        {{DEV | (1u << 31), 5u << 28, 0, 0}},                 /* INVALIDATE_INTERRUPT_TABLE */
+        {{0, (1u << 28) | (1u << 20), 0, 0}}, /* COMPLETION_WAIT dword1 27:20 */
+        {{DEV | (1u << 16), 2u << 28, 0, 0}}, /* INVALIDATE_DEVTAB_ENTRY dword0 31:16 */
+        {{DEV, (2u << 28) | 1u, 0, 0}},       /* ... dword1 */
+        {{DEV, 2u << 28, 1u, 0}},             /* ... dword2 */
+        {{DEV, 2u << 28, 0, 1u}},             /* ... dword3 */
+        {{1u << 20, 3u << 28, 0, 0}},         /* INVALIDATE_IOMMU_PAGES dword0 31:20 */
+        {{0, (3u << 28) | (1u << 16), 0, 0}}, /* ... dword1 27:16 */
+        {{0, 3u << 28, 1u << 3, 0}},          /* ... dword2 11:3 */
+        {{DEV | (1u << 31), 5u << 28, 0, 0}}, /* INVALIDATE_INTERRUPT_TABLE */
         {{DEV, 5u << 28, 0, 1u << 31}},
-        {{DEV | (1u << 16), 7u << 28, 0, 0}},                 /* COMPLETE_PPR_REQUEST dword0 31:16 */
-        {{DEV, (7u << 28) | (1u << 20), 4u, 0}},              /* ... dword1 27:20 */
-        {{DEV, 7u << 28, 1u, 0}},                             /* ... dword2 other than GN */
-        {{DEV, 7u << 28, 0, 1u << 9}},                        /* ... dword3 11:9 */
-        {{DEV, 7u << 28, 0, 1u << 16}},                       /* ... dword3 31:16 */
-        {{1u, 8u << 28, 0, 0}},                               /* INVALIDATE_IOMMU_ALL */
+        {{DEV | (1u << 16), 7u << 28, 0, 0}},    /* COMPLETE_PPR_REQUEST dword0 31:16 */
+        {{DEV, (7u << 28) | (1u << 20), 4u, 0}}, /* ... dword1 27:20 */
+        {{DEV, 7u << 28, 1u, 0}},                /* ... dword2 other than GN */
+        {{DEV, 7u << 28, 0, 1u << 9}},           /* ... dword3 11:9 */
+        {{DEV, 7u << 28, 0, 1u << 16}},          /* ... dword3 31:16 */
+        {{1u, 8u << 28, 0, 0}},                  /* INVALIDATE_IOMMU_ALL */
         {{0, 8u << 28, 0, 1u << 5}},
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -595,7 +595,7 @@ START_TEST(restore_refuses_binds_the_host_would_refuse)
     ck_assert_int_eq(viommu_amdvi_save(g.dev, blob, &len), 0);
     size_t off, plen;
     ck_assert(hb_find_section(blob, len, 4, &off, &plen));
-    ck_assert_uint_eq(plen, 4 + 49); /* one record */
+    ck_assert_uint_eq(plen, 4 + 49);                 /* one record */
     size_t q0 = off + 8 + 4 + 2 + 4 + 4 + 4 + 2 + 1; /* dte[0] */
     size_t q1 = q0 + 8, q2 = q0 + 16;
     /* 0: GLX = 3; 1: guest paging mode 2; 2: GCR3 root zero (all three fields). */

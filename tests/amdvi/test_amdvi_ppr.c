@@ -359,9 +359,9 @@ START_TEST(ppr_with_pasid_drops_cached_translation_of_the_pasid_space)
     ck_assert_uint_eq(tr.addr, 0x300000);
     ck_assert_int_eq(viommu_as_translate(as, 0x8000, VIOMMU_PERM_WRITE, &tr, &f), VIOMMU_EFAULT);
     th_w64(&g.th, pte, 0x300000 | 0x7 | 0x20 | 0x40); /* now writable, no invalidation */
-    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_LAST | VIOMMU_PAGE_REQ_PASID_VALID, 5, 1,
-                          0x8000),
-                     VIOMMU_PRQ_QUEUED);
+    ck_assert_int_eq(
+        send(&g, DEV, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_LAST | VIOMMU_PAGE_REQ_PASID_VALID, 5, 1, 0x8000),
+        VIOMMU_PRQ_QUEUED);
     /* The device's ATS retry (answered from the IOTLB when it hits). */
     ck_assert_int_eq(viommu_as_ats_translate(as, 0x8000, VIOMMU_PERM_RW, &tr), 0);
     ck_assert_uint_eq(tr.addr, 0x300000);

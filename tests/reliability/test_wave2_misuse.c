@@ -308,8 +308,8 @@ START_TEST(bad_ids)
     of.reason = 0;
     of.pasid = 3;
     ck_assert_int_eq(viommu_vtd_offload_fault(W.lvtd, &of), VIOMMU_EINVAL);
-    struct viommu_page_request pr = {.size = sizeof(pr), .flags = VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID,
-                                     .pasid = 1u << 20};
+    struct viommu_page_request pr = {
+        .size = sizeof(pr), .flags = VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, .pasid = 1u << 20};
     ck_assert_int_eq(viommu_vtd_page_request(W.vtd, &pr), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_amdvi_page_request(W.amd, &pr), VIOMMU_EINVAL);
     pr.pasid = 1;
@@ -388,7 +388,8 @@ START_TEST(offload_wrong_state)
 {
     up();
     unsigned evs = 0;
-    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = off_fn, .opaque = &evs};
+    struct viommu_offload_config oc = {
+        .size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = off_fn, .opaque = &evs};
     /* unknown mode, S1 without fn, flags */
     oc.mode = 2;
     ck_assert_int_eq(viommu_as_set_offload(W.vpas, &oc), VIOMMU_EINVAL);
@@ -560,8 +561,8 @@ START_TEST(calls_from_offload_callback)
 {
     up();
     struct off_reent r = {0};
-    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = off_reent_fn,
-                                       .opaque = &r};
+    struct viommu_offload_config oc = {
+        .size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = off_reent_fn, .opaque = &r};
     ck_assert_int_eq(viommu_as_set_offload(W.vpas, &oc), 0);
     ck_assert_uint_eq(r.calls, 1);
     for (unsigned i = 0; i < 4; i++)
@@ -631,8 +632,8 @@ static int devtlb_fn(void *o, struct viommu_as *as, const struct viommu_event *e
 START_TEST(deviotlb_invalidate_refuses_pasid_beyond_20_bits)
 {
     up();
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_DEVIOTLB,
-                                        .fn = devtlb_fn};
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_DEVIOTLB, .fn = devtlb_fn};
     struct viommu_notifier *n = NULL;
     ck_assert_int_eq(viommu_notifier_register(W.vas, &nc, &n), 0);
     devtlb_seen = 0;
