@@ -202,7 +202,7 @@ struct viommu_vtd_hw {
     size_t size;   /**< sizeof(struct viommu_vtd_hw). */
     uint64_t cap;  /**< CAP register value (SAGAW, MGAW, SLLPS, ND, FS1GP, FS5LP). */
     uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, FSTS, SRS, EAFS, PASID, PSS, DT). */
-    uint8_t haw;   /**< Host address width in bits (0 = 52). */
+    uint8_t haw;   /**< Host address width in bits (0, or above 52: 52). */
     uint8_t reserved[7]; /**< Zero. */
 };
 

@@ -648,6 +648,34 @@ START_TEST(deviotlb_invalidate_refuses_pasid_beyond_20_bits)
 }
 END_TEST
 
+/* viommu_vtd_hw::haw above 52 (careless: "0 = 52" is all the header
+ * says) is taken as 52 everywhere: a translated result carries a usable
+ * table configuration. Regression: the reserved-bit checks used 52 but the
+ * table configuration was refused and left empty (fmt NULL) under a
+ * TRANSLATED result. */
+START_TEST(resolve_v2_haw_above_52_gives_usable_config)
+{
+    up();
+    uint64_t rt = th_alloc_pages(&W.th, 1), ct = th_alloc_pages(&W.th, 1), sl = th_alloc_pages(&W.th, 1);
+    th_w64(&W.th, rt, ct | 1);                  /* bus 0: present */
+    th_w64(&W.th, ct + 16 * 0x10, sl | 1);      /* devfn 0x10: P, TT 00 */
+    th_w64(&W.th, ct + 16 * 0x10 + 8, 2 | (5u << 8)); /* AW 2 (48-bit), DID 5 */
+    for (unsigned haw = 0; haw <= 255; haw += 5) {
+        struct viommu_vtd_hw hw = {.size = sizeof(hw),
+                                   .cap = (UINT64_C(1) << 10) | (UINT64_C(47) << 16) | 2,
+                                   .haw = (uint8_t)haw};
+        struct viommu_vtd_resolved_v2 r = {.size = sizeof(r)};
+        ck_assert_int_eq(viommu_vtd_resolve_v2(W.ctx, &hw, rt, 0x10, VIOMMU_PASID_NONE, &r), 0);
+        if (r.mode == VIOMMU_MODE_TRANSLATED) {
+            ck_assert_msg(r.pt.fmt != NULL, "haw %u: TRANSLATED without a table format", haw);
+            struct viommu_translation t;
+            ck_assert_int_eq(viommu_pt_translate(W.ctx, &r.pt, 0x1000, VIOMMU_PERM_READ, &t, NULL), VIOMMU_EFAULT);
+        }
+    }
+    down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *su = suite_create("wave2_misuse");
@@ -661,6 +689,7 @@ static Suite *suite(void)
     tcase_add_test(tc, calls_from_offload_callback);
     tcase_add_test(tc, host_caps_after_enable);
     tcase_add_test(tc, deviotlb_invalidate_refuses_pasid_beyond_20_bits);
+    tcase_add_test(tc, resolve_v2_haw_above_52_gives_usable_config);
     suite_add_tcase(su, tc);
     return su;
 }
