@@ -657,13 +657,12 @@ START_TEST(resolve_v2_haw_above_52_gives_usable_config)
 {
     up();
     uint64_t rt = th_alloc_pages(&W.th, 1), ct = th_alloc_pages(&W.th, 1), sl = th_alloc_pages(&W.th, 1);
-    th_w64(&W.th, rt, ct | 1);                  /* bus 0: present */
-    th_w64(&W.th, ct + 16 * 0x10, sl | 1);      /* devfn 0x10: P, TT 00 */
+    th_w64(&W.th, rt, ct | 1);                        /* bus 0: present */
+    th_w64(&W.th, ct + 16 * 0x10, sl | 1);            /* devfn 0x10: P, TT 00 */
     th_w64(&W.th, ct + 16 * 0x10 + 8, 2 | (5u << 8)); /* AW 2 (48-bit), DID 5 */
     for (unsigned haw = 0; haw <= 255; haw += 5) {
-        struct viommu_vtd_hw hw = {.size = sizeof(hw),
-                                   .cap = (UINT64_C(1) << 10) | (UINT64_C(47) << 16) | 2,
-                                   .haw = (uint8_t)haw};
+        struct viommu_vtd_hw hw = {
+            .size = sizeof(hw), .cap = (UINT64_C(1) << 10) | (UINT64_C(47) << 16) | 2, .haw = (uint8_t)haw};
         struct viommu_vtd_resolved_v2 r = {.size = sizeof(r)};
         ck_assert_int_eq(viommu_vtd_resolve_v2(W.ctx, &hw, rt, 0x10, VIOMMU_PASID_NONE, &r), 0);
         if (r.mode == VIOMMU_MODE_TRANSLATED) {
