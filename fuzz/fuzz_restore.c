@@ -2,7 +2,9 @@
 /* libFuzzer target: saved-state restore (docs/migration.md) for the three
  * device models. Input byte 0 picks the device and whether the target
  * repairs the blob header (magic, version, kind, total length, CRC) so that
- * mutations reach the section parsers; the rest is the blob. After a
+ * mutations reach the section parsers; the rest is the blob. With bit 6 of
+ * byte 0 the rest patches the device's own blob instead (every section the
+ * device writes, offload binds included, CRC fixed). After a
  * restore the device is exercised (translate, MMIO / config reads and
  * writes, command processing) and the invariants checked:
  *  - restore returns 0 or a documented error, never crashes or leaks;
@@ -40,6 +42,27 @@ static int sink(void *opaque, struct viommu_as *as, const struct viommu_event *e
 
 static const uint16_t rids[3] = {0x08, 0x10, 0x11};
 
+/* Offload events: every kind must carry a sane payload. */
+static int off_fn(void *opaque, struct viommu_as *as, const struct viommu_offload_event *ev)
+{
+    (void)opaque;
+    (void)as;
+    if (ev->kind < VIOMMU_OFFLOAD_EV_BIND || ev->kind > VIOMMU_OFFLOAD_EV_INVALIDATE)
+        abort();
+    if (ev->kind == VIOMMU_OFFLOAD_EV_INVALIDATE && (!ev->entries || !ev->nentries))
+        abort();
+    return 0;
+}
+
+/* The third space is offloaded (VT-d, AMD-Vi): restore then reads and
+ * replays the offload section (VT-d 6, AMD-Vi 4) for it. */
+static void offload(struct viommu_as *as)
+{
+    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = off_fn};
+    if (viommu_as_set_offload(as, &oc))
+        abort();
+}
+
 static void dev_create(struct viommu_ctx *ctx, unsigned kind, struct dev *d)
 {
     memset(d, 0, sizeof(*d));
@@ -54,27 +77,32 @@ static void dev_create(struct viommu_ctx *ctx, unsigned kind, struct dev *d)
                 abort();
         (void)viommu_virtio_add_resv(d->vio, 1, 0xfee00000, 0xfeefffff, VIOMMU_VIRTIO_RESV_MSI);
     } else if (kind == 1) {
-        /* Page requests (ECAP.PRS) bring the PRQ state section along. */
+        /* Page requests (ECAP.PRS) bring the PRQ state section along,
+         * IR/EIM the IR section, the offloaded space the offload one. */
         struct viommu_vtd_config c = {.size = sizeof(c),
                                       .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_ALL_ENDPOINTS |
-                                               VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_DT | VIOMMU_VTD_F_PRS,
+                                               VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_DT | VIOMMU_VTD_F_PRS |
+                                               VIOMMU_VTD_F_EIM | VIOMMU_VTD_F_FS,
                                       .nfr = 4};
         if (viommu_vtd_create(ctx, &c, &d->vtd))
             abort();
         for (unsigned i = 0; i < 3; i++)
             if (viommu_vtd_get_as(d->vtd, rids[i], VIOMMU_PASID_NONE, &d->as[i]))
                 abort();
+        offload(d->as[2]);
     } else {
         struct viommu_amdvi_config c = {.size = sizeof(c),
                                         .cap_offset = 0x40,
                                         .dma_remap = 1,
                                         .cmds_per_doorbell = 16,
-                                        .efr_features = VIOMMU_AMDVI_EFR_PPRSUP};
+                                        .efr_features = VIOMMU_AMDVI_EFR_PPRSUP | VIOMMU_AMDVI_EFR_XTSUP |
+                                                        VIOMMU_AMDVI_EFR_GASUP};
         if (viommu_amdvi_create(ctx, &c, &d->amd))
             abort();
         for (unsigned i = 0; i < 3; i++)
             if (viommu_amdvi_get_as(d->amd, rids[i], &d->as[i]))
                 abort();
+        offload(d->as[2]);
     }
 }
 
@@ -116,6 +144,12 @@ static uint8_t *save_alloc(struct dev *d, size_t *len)
 
 static void exercise(struct dev *d, const uint8_t *p, size_t n)
 {
+    struct viommu_irq_request irq = {.size = sizeof(irq), .addr = 0xFEE00000, .rid = rids[1]};
+    struct viommu_irq_result res = {.size = sizeof(res)};
+    if (n >= 8) {
+        irq.addr |= (uint64_t)(p[n - 2] | (p[n - 3] << 8)) << 3 & 0xFFFF8u;
+        memcpy(&irq.data, p + n - 8, 4);
+    }
     for (size_t i = 0; i + 8 <= n && i < 64 * 8; i += 8) {
         uint64_t iova = 0;
         memcpy(&iova, p + i, 8);
@@ -146,6 +180,8 @@ static void exercise(struct dev *d, const uint8_t *p, size_t n)
                                         .flags = VIOMMU_PAGE_REQ_READ,
                                         .addr = n ? (uint64_t)p[n - 1] << 12 : 0};
         (void)viommu_vtd_page_request(d->vtd, &r);
+        (void)viommu_vtd_remap_irq(d->vtd, &irq, &res);
+        (void)viommu_vtd_offload_done(d->vtd, n);
         (void)viommu_vtd_mmio_write(d->vtd, 0x34, 4, 0xffffffff); /* FSTS: clear all */
         (void)viommu_vtd_mmio_write(d->vtd, 0x88, 8, 0);         /* IQT */
     } else {
@@ -157,9 +193,30 @@ static void exercise(struct dev *d, const uint8_t *p, size_t n)
                                         .flags = VIOMMU_PAGE_REQ_READ,
                                         .addr = n ? (uint64_t)p[n - 1] << 12 : 0};
         (void)viommu_amdvi_page_request(d->amd, &r);
+        (void)viommu_amdvi_remap_irq(d->amd, &irq, &res);
+        (void)viommu_amdvi_offload_done(d->amd, n);
         (void)viommu_amdvi_mmio_write(d->amd, 0x2020, 8, ~UINT64_C(0));
         (void)viommu_amdvi_mmio_write(d->amd, 0x2008, 8, 0);
     }
+}
+
+static void set_crc(uint8_t *blob, size_t len)
+{
+    memset(blob + 20, 0, 4);
+    uint32_t c = vi_crc32(0, blob, len);
+    memcpy(blob + 20, (uint8_t[4]){(uint8_t)c, (uint8_t)(c >> 8), (uint8_t)(c >> 16), (uint8_t)(c >> 24)}, 4);
+}
+
+/* Patch mode: the device's own blob (every section it writes, the offload
+ * one included) with the input applied as (offset lo, offset hi, value)
+ * triples, CRC fixed: mutations land inside the section parsers. */
+static uint8_t *patched_blob(struct dev *d, const uint8_t *p, size_t n, size_t *len)
+{
+    uint8_t *blob = save_alloc(d, len);
+    for (size_t i = 0; i + 3 <= n; i += 3)
+        blob[(size_t)(p[i] | (p[i + 1] << 8)) % *len] = p[i + 2];
+    set_crc(blob, *len);
+    return blob;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -168,13 +225,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned kind = data[0] % 3;
     bool fix = (data[0] & 0x80) == 0;
+    bool patch = (data[0] & 0x40) != 0;
     size_t len = size - 1;
-    uint8_t *blob = malloc(len ? len : 1);
-    if (!blob)
-        return 0;
-    if (len)
-        memcpy(blob, data + 1, len);
-    if (fix && len >= VI_STATE_HDR_LEN) {
+    uint8_t *blob = NULL;
+    if (!patch) {
+        blob = malloc(len ? len : 1);
+        if (!blob)
+            return 0;
+        if (len)
+            memcpy(blob, data + 1, len);
+    }
+    if (!patch && fix && len >= VI_STATE_HDR_LEN) {
         memcpy(blob, VI_STATE_MAGIC, 8);
         blob[8] = VI_STATE_VERSION;
         blob[9] = 0;
@@ -184,10 +245,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t t = (uint32_t)len;
         memcpy(blob + 12, (uint8_t[4]){(uint8_t)k, 0, 0, 0}, 4);
         memcpy(blob + 16, (uint8_t[4]){(uint8_t)t, (uint8_t)(t >> 8), (uint8_t)(t >> 16), (uint8_t)(t >> 24)}, 4);
-        memset(blob + 20, 0, 4);
         memset(blob + 24, 0, 8);
-        uint32_t c = vi_crc32(0, blob, len);
-        memcpy(blob + 20, (uint8_t[4]){(uint8_t)c, (uint8_t)(c >> 8), (uint8_t)(c >> 16), (uint8_t)(c >> 24)}, 4);
+        set_crc(blob, len);
     }
 
     struct testhost th;
@@ -203,6 +262,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     struct dev d, fresh;
     dev_create(ctx, kind, &d);
+    if (patch)
+        blob = patched_blob(&d, data + 1, size - 1, &len);
     struct viommu_notifier *n;
     struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
                                         .events = VIOMMU_EVENT_UNMAP | VIOMMU_EVENT_MODE |
@@ -224,7 +285,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         size_t l1, l2;
         uint8_t *again = save_alloc(&d, &l1);
-        dev_create(ctx, kind, &fresh);
+        /* Another context: address-space identities (virtio endpoint IDs,
+         * requester IDs) are unique per context. */
+        struct viommu_ctx *ctx2 = th_ctx(&th, true, NULL);
+        if (!ctx2)
+            abort();
+        dev_create(ctx2, kind, &fresh);
         if (dev_restore(&fresh, again, l1))
             abort(); /* what we save we must restore */
         uint8_t *third = save_alloc(&fresh, &l2);
@@ -233,6 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(third);
         free(again);
         dev_destroy(&fresh);
+        viommu_ctx_destroy(ctx2);
     }
     exercise(&d, data, size);
     free(before);

@@ -196,7 +196,8 @@ VIOMMU_API int viommu_as_ats_translate(struct viommu_as *as, uint64_t iova, unsi
  * @retval 0 Every interested notifier was told (or none asked).
  * @retval VIOMMU_ESINK A callback failed (the others were still told).
  * @retval VIOMMU_ERANGE `first > last`. @retval VIOMMU_EFLAGS Unknown `flags`.
- * @retval VIOMMU_EINVAL NULL `as`. @retval VIOMMU_EBUSY Called from a callback.
+ * @retval VIOMMU_EINVAL NULL `as`, `pasid` >= 2^20 (and not ::VIOMMU_PASID_NONE).
+ * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_as_deviotlb_invalidate(struct viommu_as *as, uint64_t first, uint64_t last, uint32_t pasid,
                                              uint32_t flags);

@@ -171,7 +171,8 @@ struct viommu_offload_config {
  * @retval 0 Success (the first event was delivered or failed: see the callback).
  * @retval VIOMMU_EINVAL NULL `as`/`cfg`, unknown mode, S1 without `fn`.
  * @retval VIOMMU_ESIZE `cfg->size` too small. @retval VIOMMU_EFLAGS `cfg->flags` not 0.
- * @retval VIOMMU_ENOTSUP The owner cannot offload (virtio-iommu, a VMM-made space, VT-d in legacy mode).
+ * @retval VIOMMU_ENOTSUP The owner cannot offload (virtio-iommu, a VMM-made space, VT-d in legacy mode,
+ *         an AMD-Vi space with a PASID: AMD-Vi offloads the DeviceID's DTE).
  * @retval VIOMMU_ESTATE The space has a MAP notifier (unregister it first).
  * @retval VIOMMU_ENOMEM Allocation failed.
  * @retval VIOMMU_EBUSY Called from a callback.

@@ -202,7 +202,7 @@ struct viommu_vtd_hw {
     size_t size;   /**< sizeof(struct viommu_vtd_hw). */
     uint64_t cap;  /**< CAP register value (SAGAW, MGAW, SLLPS, ND, FS1GP, FS5LP). */
     uint64_t ecap; /**< ECAP register value (PT, SMTS, SLTS, FSTS, SRS, EAFS, PASID, PSS, DT). */
-    uint8_t haw;   /**< Host address width in bits (0 = 52). */
+    uint8_t haw;   /**< Host address width in bits (0, or above 52: 52). */
     uint8_t reserved[7]; /**< Zero. */
 };
 
@@ -547,6 +547,7 @@ VIOMMU_API int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_st
  * @retval VIOMMU_EINVAL NULL, `req->reserved` not 0, `prgi` > 511, PASID >= 2^20, EXEC/PRIV without a PASID.
  * @retval VIOMMU_ESIZE `req->size` too small. @retval VIOMMU_EFLAGS Unknown `req->flags`.
  * @retval VIOMMU_ENOTSUP The unit does not advertise ECAP.PRS (::VIOMMU_VTD_F_PRS).
+ * @retval VIOMMU_ENOENT `req->rid` is not an endpoint of the unit.
  * @retval VIOMMU_EBUSY Called from a callback.
  * @note Takes the context lock; may call the host's read, write and msi callbacks.
  */

@@ -11,6 +11,8 @@
  *  - An illegal command stops processing with CmdBufRun = 0, head left at
  *    the command, and logs ILLEGAL_COMMAND_ERROR with its address; a failed
  *    fetch or completion store logs COMMAND_HARDWARE_ERROR and stops too.
+ *  - A reserved field set in a command is an illegal command too (except
+ *    INVALIDATE_IOTLB_PAGES and PREFETCH_IOMMU_PAGES, not checked).
  * Decisions: a tail at or beyond the buffer size is not processed (nothing
  * happens until a valid tail is written); at most cmds_per_doorbell
  * commands run per tail write or viommu_amdvi_process() call.
@@ -128,10 +130,26 @@ static void inv_iotlb_pages(struct viommu_amdvi *dev, const uint32_t c[4])
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: device 0x%04x: device-IOTLB notifier failed", (unsigned)ds->devid);
 }
 
+/* Reserved fields per opcode (§2.4.1-2.4.8; dword1 bits 31:28 are the
+ * opcode): a command with one set is illegal. INVALIDATE_IOTLB_PAGES and
+ * PREFETCH_IOMMU_PAGES are not checked (their layouts changed between
+ * revisions of the spec). */
+static const uint32_t cmd_rsvd[9][4] = {
+    [CMD_COMPLETION_WAIT] = {0, 0x0FF00000u, 0, 0},
+    [CMD_INV_DEVTAB_ENTRY] = {0xFFFF0000u, 0x0FFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu},
+    [CMD_INV_IOMMU_PAGES] = {0xFFF00000u, 0x0FFF0000u, 0x00000FF8u, 0},
+    [CMD_INV_INT_TABLE] = {0xFFFF0000u, 0x0FFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu},
+    [CMD_COMPLETE_PPR] = {0xFFFF0000u, 0x0FF00000u, ~(uint32_t)INV_GN, 0xFFFF0E00u},
+    [CMD_INV_IOMMU_ALL] = {0xFFFFFFFFu, 0x0FFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu},
+};
+
 static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint64_t *err_addr)
 {
     unsigned op = c[1] >> 28;
     int r = 0;
+    if (op < 9 && ((c[0] & cmd_rsvd[op][0]) || (c[1] & cmd_rsvd[op][1]) || (c[2] & cmd_rsvd[op][2]) ||
+                   (c[3] & cmd_rsvd[op][3])))
+        return CMD_ILLEGAL;
     switch (op) {
     case CMD_COMPLETION_WAIT: {
         uint64_t store = (((uint64_t)c[1] & 0xfffffu) << 32) | (c[0] & ~7u);

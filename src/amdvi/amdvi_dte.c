@@ -72,19 +72,19 @@ static void blocked(struct viommu_amdvi_resolution *out, uint32_t event)
 }
 
 /* The GCR3 table root pointer of a DTE, split over three fields. */
-static uint64_t dte_gcr3_root(const uint64_t dte[4])
+uint64_t amdvi_dte_gcr3_root(const uint64_t dte[4])
 {
     return (VI_FIELD_GET(DTE_GCR3_LO, dte[0]) << 12) | (VI_FIELD_GET(DTE_GCR3_MID, dte[1]) << 15) |
            (VI_FIELD_GET(DTE_GCR3_HI, dte[1]) << 31);
 }
 
 /* GV = 1 (§2.2.6): are the guest-table fields legal for this EFR? */
-static bool guest_fields_ok(uint64_t efr, unsigned pa_lg2, const uint64_t dte[4])
+bool amdvi_dte_guest_fields_ok(uint64_t efr, unsigned pa_lg2, const uint64_t dte[4])
 {
     unsigned glx = (unsigned)VI_FIELD_GET(DTE_GLX, dte[0]);
     unsigned gpt = (unsigned)VI_FIELD_GET(DTE_GPT_LEVEL, dte[2]);
     return !(glx == 3 || glx > VI_FIELD_GET(VIOMMU_AMDVI_EFR_GLXSUP_MASK, efr) ||
-             (dte_gcr3_root(dte) & ~vi_lg2_mask(pa_lg2)) || gpt > 1 ||
+             (amdvi_dte_gcr3_root(dte) & ~vi_lg2_mask(pa_lg2)) || gpt > 1 ||
              (gpt == 1 && VI_FIELD_GET(VIOMMU_AMDVI_EFR_GATS_MASK, efr) != 1) ||
              ((dte[0] & DTE_GIOV) && !(efr & VIOMMU_AMDVI_EFR_GIOSUP)));
 }
@@ -103,7 +103,7 @@ static void walk_gcr3(struct viommu_ctx *ctx, uint64_t efr, unsigned pa_lg2, uin
     unsigned gpt = (unsigned)VI_FIELD_GET(DTE_GPT_LEVEL, out->dte[2]);
     unsigned pasid_bits = (unsigned)VI_FIELD_GET(VIOMMU_AMDVI_EFR_PASMAX_MASK, efr) + 1;
     uint64_t pa_mask = vi_lg2_mask(pa_lg2);
-    uint64_t table = dte_gcr3_root(out->dte), e = 0;
+    uint64_t table = amdvi_dte_gcr3_root(out->dte), e = 0;
 
     if ((uint64_t)pasid >> pasid_bits || (uint64_t)pasid >> (9 * (glx + 1))) {
         blocked(out, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
@@ -209,7 +209,7 @@ void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16
         return;
     }
     unsigned mode = (unsigned)VI_FIELD_GET(DTE_MODE, q0);
-    if ((q0 & DTE_GV) && !guest_fields_ok(efr_features, pa_lg2, out->dte)) {
+    if ((q0 & DTE_GV) && !amdvi_dte_guest_fields_ok(efr_features, pa_lg2, out->dte)) {
         blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
         return;
     }

@@ -137,6 +137,12 @@ void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16
                              uint64_t efr_features, unsigned levels, unsigned pa_lg2,
                              struct viommu_amdvi_resolution *out, struct viommu_pt_config *host);
 
+/* The GCR3 table root pointer of a DTE (bits split over q0 and q1). */
+uint64_t amdvi_dte_gcr3_root(const uint64_t dte[4]);
+/* GV = 1: are the guest-table fields (GLX, GCR3 root, guest paging mode,
+ * GIoV) legal for `efr` and `pa_lg2`? */
+bool amdvi_dte_guest_fields_ok(uint64_t efr, unsigned pa_lg2, const uint64_t dte[4]);
+
 /* ---- device state ------------------------------------------------------ */
 
 struct amdvi_devstate; /* per DeviceID, the address space's owner opaque */

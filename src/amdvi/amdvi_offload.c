@@ -152,6 +152,13 @@ static void desired(const struct viommu_amdvi_resolution *res, struct vi_off_att
         a->flags = VIOMMU_OFFLOAD_F_UNSUPPORTED;
         return;
     }
+    if (!amdvi_dte_gcr3_root(res->dte)) {
+        /* A GCR3 table at GPA 0 is valid here, but the host's nested HWPT
+         * needs a non-zero root pointer (validate_gdte_nested). */
+        a->kind = VIOMMU_OFFLOAD_EV_BLOCK;
+        a->flags = VIOMMU_OFFLOAD_F_UNSUPPORTED;
+        return;
+    }
     a->kind = VIOMMU_OFFLOAD_EV_BIND;
     a->format = VIOMMU_OFFLOAD_FMT_AMD_GUEST;
     a->did = (uint32_t)VI_FIELD_GET(DTE_DOMID, res->dte[1]);
@@ -403,7 +410,6 @@ static bool read_att(struct vi_state_r *s, uint16_t *devid, struct vi_off_att *a
 
 int amdvi_offload_parse(const struct viommu_amdvi *dev, struct vi_state_r *s)
 {
-    (void)dev;
     uint32_t n = vi_state_r_u32(s);
     if (s->bad || n > 65536u)
         return VIOMMU_EFORMAT;
@@ -416,10 +422,12 @@ int amdvi_offload_parse(const struct viommu_amdvi *dev, struct vi_state_r *s)
         if (a.kind < VIOMMU_OFFLOAD_EV_BIND || a.kind > VIOMMU_OFFLOAD_EV_BLOCK || devtlb > 1 ||
             (a.flags & ~(uint32_t)VIOMMU_OFFLOAD_F_UNSUPPORTED) || a.reason > 0xF)
             return VIOMMU_EFORMAT;
-        /* A bind is a valid guest DTE of the kind the host accepts. */
+        /* A bind is a valid guest DTE of the kind the host accepts: what
+         * desired() sends, with guest-table fields this unit allows. */
         if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
             (!(a.payload[0] & DTE_V) || !(a.payload[0] & DTE_GV) || VI_FIELD_GET(DTE_MODE, a.payload[0]) != 0 ||
-             a.did != VI_FIELD_GET(DTE_DOMID, a.payload[1])))
+             a.did != VI_FIELD_GET(DTE_DOMID, a.payload[1]) || !amdvi_dte_gcr3_root(a.payload) ||
+             !(dev->efr & VIOMMU_AMDVI_EFR_GTSUP) || !amdvi_dte_guest_fields_ok(dev->efr, dev->pa_lg2, a.payload)))
             return VIOMMU_EFORMAT;
         if (a.kind != VIOMMU_OFFLOAD_EV_BIND && (a.payload[0] | a.payload[1] | a.payload[2] | a.payload[3]))
             return VIOMMU_EFORMAT;

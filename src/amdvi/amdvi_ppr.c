@@ -110,10 +110,13 @@ static int page_request(struct viommu_amdvi *dev, const struct viommu_page_reque
     }
     /* Drop what is cached for the page before it is reported: the guest
      * fixes its tables and completes the request without an invalidation
-     * (an IOTLB is a cache: dropping more than needed is always allowed). */
-    struct amdvi_devstate *ds = amdvi_find_dev(dev, req->rid);
-    if (ds)
-        vi_iotlb_invalidate_as(ds->as, req->addr & ~UINT64_C(0xfff), req->addr | 0xfff);
+     * (an IOTLB is a cache: dropping more than needed is always allowed).
+     * Every space of the DeviceID: a request with PASID is translated in
+     * that PASID's space, one without in the DeviceID's (PASID 0's tables
+     * with GIoV). */
+    for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next)
+        if (ds->devid == req->rid)
+            vi_iotlb_invalidate_as(ds->as, req->addr & ~UINT64_C(0xfff), req->addr | 0xfff);
     uint32_t e[4];
     build_entry(req, PPR_TYPE_REQUEST, e);
     uint8_t b[16];

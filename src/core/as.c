@@ -672,6 +672,8 @@ static int vi_as_deviotlb_checked(struct viommu_as *as, uint64_t first, uint64_t
         return VIOMMU_ERANGE;
     if (flags & ~VIOMMU_DEVIOTLB_GLOBAL)
         return VIOMMU_EFLAGS;
+    if (pasid != VIOMMU_PASID_NONE && pasid >= (UINT32_C(1) << 20))
+        return VIOMMU_EINVAL; /* PCIe PASIDs have 20 bits */
     return vi_as_deviotlb(as, first, last, pasid, flags);
 }
 

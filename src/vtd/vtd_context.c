@@ -69,7 +69,8 @@ static void set_translated(struct resolve_state *st, struct viommu_vtd_resolved_
                            uint64_t root, uint16_t did)
 {
     unsigned mgaw = (unsigned)VI_FIELD_GET(VTD_CAP_MGAW, st->hw->cap) + 1;
-    unsigned haw = st->hw->haw ? st->hw->haw : 52;
+    /* As for haw_mask: 0 and anything above 52 mean 52. */
+    unsigned haw = st->hw->haw && st->hw->haw < 52 ? st->hw->haw : 52;
     /* aw, root and haw were validated by the caller, so this cannot fail. */
     (void)vtd_sl_config(aw, mgaw, haw, sl_flags(st->hw), root, &out->pt);
     out->mode = VIOMMU_MODE_TRANSLATED;

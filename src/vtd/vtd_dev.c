@@ -154,7 +154,7 @@ bool vtd_scalable_active(const struct viommu_vtd *dev)
     return VI_FIELD_GET(VTD_RTADDR_TTM, dev->rtaddr_active) == VTD_TTM_SCALABLE;
 }
 
-static bool covers(const struct viommu_vtd *dev, uint16_t rid)
+bool vtd_covers(const struct viommu_vtd *dev, uint16_t rid)
 {
     if (dev->cfg.flags & VIOMMU_VTD_F_ALL_ENDPOINTS)
         return true;
@@ -410,7 +410,7 @@ int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, stru
     if (pasid != VIOMMU_PASID_NONE &&
         (!(dev->cfg.flags & VIOMMU_VTD_F_SCALABLE) || pasid >= (1u << VTD_PASID_BITS)))
         return VIOMMU_EINVAL;
-    if (!covers(dev, rid))
+    if (!vtd_covers(dev, rid))
         return VIOMMU_ENOENT;
     int r = vi_enter(dev->ctx);
     if (r)

@@ -66,6 +66,8 @@ void vtd_apply_all(struct viommu_vtd *dev);
 /* Re-resolve the spaces of requesters matching sid under function mask fm (0..3). */
 void vtd_apply_sid(struct viommu_vtd *dev, uint16_t sid, unsigned fm);
 void vtd_reset_regs(struct viommu_vtd *dev);
+/* Is `rid` one of the unit's endpoints (or does it cover them all)? */
+bool vtd_covers(const struct viommu_vtd *dev, uint16_t rid);
 bool vtd_scalable_active(const struct viommu_vtd *dev);
 
 /* vtd_regs.c */

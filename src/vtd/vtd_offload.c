@@ -454,6 +454,12 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
             ((s1.flags & ~(uint64_t)7) || (s1.addr_width != 48 && s1.addr_width != 57) || (s1.pgtbl_addr & 0xFFF) ||
              (s1.pgtbl_addr & ~vi_lg2_mask(haw))))
             return VIOMMU_EFORMAT;
+        /* ... and one this unit (clamped to the host) can make. */
+        if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
+            (!(dev->hw.ecap & VTD_ECAP_FLTS) || (s1.addr_width == 57 && !(dev->hw.cap & VTD_CAP_FS5LP)) ||
+             ((s1.flags & VIOMMU_OFFLOAD_VTD_S1_SRE) && !(dev->hw.ecap & VTD_ECAP_SRS)) ||
+             ((s1.flags & VIOMMU_OFFLOAD_VTD_S1_EAFE) && !(dev->hw.ecap & VTD_ECAP_EAFS))))
+            return VIOMMU_EFORMAT;
     }
     return s->bad || s->pos != s->len ? VIOMMU_EFORMAT : 0;
 }

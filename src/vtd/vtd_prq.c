@@ -263,8 +263,11 @@ static int page_request(struct viommu_vtd *dev, const struct viommu_page_request
     memset(b, 0, sizeof(b));
     vi_put_le64(b, lo);
     vi_put_le64(b + 8, hi);
-    uint64_t at = (dev->pqa & VTD_PQA_PQA) + tail;
-    if (vi_gmem_write(dev->ctx, at, b, sizeof(b))) {
+    uint64_t base = dev->pqa & VTD_PQA_PQA;
+    uint64_t at = base + tail;
+    /* A descriptor at or above 2^HAW (or past 2^64) cannot be written: it
+     * is lost, never wrapped to low guest memory. */
+    if (at < base || (at + VTD_PRQ_DESC_BYTES - 1) >> dev->hw.haw || vi_gmem_write(dev->ctx, at, b, sizeof(b))) {
         /* No fault reason covers it: the request is lost like an overflow. */
         dev->stats.prq_dropped++;
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: page request write to %#llx failed", (unsigned long long)at);
@@ -288,6 +291,8 @@ int viommu_vtd_page_request(struct viommu_vtd *dev, const struct viommu_page_req
         return r;
     if (!prs_on(dev))
         return VIOMMU_ENOTSUP;
+    if (!vtd_covers(dev, req->rid))
+        return VIOMMU_ENOENT; /* a device behind another unit */
     r = vi_enter(dev->ctx);
     if (r)
         return r;

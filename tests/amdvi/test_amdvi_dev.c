@@ -216,6 +216,61 @@ START_TEST(cmd_illegal_stops_and_logs)
 }
 END_TEST
 
+/* A command with a reserved field set is an illegal command (48882 §2.4,
+ * ILLEGAL_COMMAND_ERROR; QEMU's model checks the same fields), including
+ * the 0.2 COMPLETE_PPR_REQUEST; the legal fields of each still pass.
+ * Regression: reserved fields were ignored. */
+START_TEST(cmd_reserved_fields_are_illegal)
+{
+    struct guest g;
+    g_init(&g, 6, EFR_ALL, 0);
+    static const struct {
+        uint32_t c[4];
+    } bad[] = {
+        {{0, (1u << 28) | (1u << 20), 0, 0}}, /* COMPLETION_WAIT dword1 27:20 */
+        {{DEV | (1u << 16), 2u << 28, 0, 0}}, /* INVALIDATE_DEVTAB_ENTRY dword0 31:16 */
+        {{DEV, (2u << 28) | 1u, 0, 0}},       /* ... dword1 */
+        {{DEV, 2u << 28, 1u, 0}},             /* ... dword2 */
+        {{DEV, 2u << 28, 0, 1u}},             /* ... dword3 */
+        {{1u << 20, 3u << 28, 0, 0}},         /* INVALIDATE_IOMMU_PAGES dword0 31:20 */
+        {{0, (3u << 28) | (1u << 16), 0, 0}}, /* ... dword1 27:16 */
+        {{0, 3u << 28, 1u << 3, 0}},          /* ... dword2 11:3 */
+        {{DEV | (1u << 31), 5u << 28, 0, 0}}, /* INVALIDATE_INTERRUPT_TABLE */
+        {{DEV, 5u << 28, 0, 1u << 31}},
+        {{DEV | (1u << 16), 7u << 28, 0, 0}},    /* COMPLETE_PPR_REQUEST dword0 31:16 */
+        {{DEV, (7u << 28) | (1u << 20), 4u, 0}}, /* ... dword1 27:20 */
+        {{DEV, 7u << 28, 1u, 0}},                /* ... dword2 other than GN */
+        {{DEV, 7u << 28, 0, 1u << 9}},           /* ... dword3 11:9 */
+        {{DEV, 7u << 28, 0, 1u << 16}},          /* ... dword3 31:16 */
+        {{1u, 8u << 28, 0, 0}},                  /* INVALIDATE_IOMMU_ALL */
+        {{0, 8u << 28, 0, 1u << 5}},
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t at = g.cmdbuf + g.tail;
+        g_cmd(&g, bad[i].c[0], bad[i].c[1], bad[i].c[2], bad[i].c[3], false);
+        ck_assert_msg(!g_sync(&g), "row %u ran", i);
+        uint32_t ev[4];
+        ck_assert(g_event(&g, ev));
+        ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_COMMAND);
+        ck_assert_uint_eq(((uint64_t)ev[3] << 32) | ev[2], at);
+        g_mmio_w(&g, 0x2000, (at - g.cmdbuf + 16) % 4096);
+        g_mmio_w(&g, 0x18, CTRL_BASE & ~(1u << 12));
+        g_mmio_w(&g, 0x18, CTRL_BASE);
+        ck_assert_uint_eq(th_r64(&g.th, g.sem), g.sem_val);
+    }
+    /* Every defined field set: legal. */
+    g_cmd(&g, 0xFFFFu, 2u << 28, 0, 0, false);
+    g_cmd(&g, 0xFFFFFu, (3u << 28) | 0xFFFFu, 0xFFFFF007u, 0xFFFFFFFFu, false);
+    g_cmd(&g, 0xFFFFu, 5u << 28, 0, 0, false);
+    g_cmd(&g, 0xFFFFu, (7u << 28) | 0xFFFFFu, 4u, 0xF1FFu, false);
+    g_cmd(&g, 0, 8u << 28, 0, 0, false);
+    ck_assert(g_sync(&g));
+    uint32_t ev[4];
+    ck_assert(!g_event(&g, ev));
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(cmd_advertised_optional_commands_are_legal)
 {
     struct guest g;
@@ -934,6 +989,7 @@ static Suite *suite(void)
     tc = tcase_create("cmds");
     tcase_add_test(tc, cmd_completion_wait_store_and_interrupt);
     tcase_add_test(tc, cmd_illegal_stops_and_logs);
+    tcase_add_test(tc, cmd_reserved_fields_are_illegal);
     tcase_add_test(tc, cmd_inv_iotlb_pages_delivers_deviotlb_event);
     tcase_add_test(tc, cmd_advertised_optional_commands_are_legal);
     tcase_add_test(tc, cmd_fetch_failure_is_command_hw_error);

@@ -218,6 +218,11 @@ static uint8_t *save_blob(struct viommu_amdvi *d, size_t *len)
     return b;
 }
 
+static int save_cb(void *dev, void *buf, size_t *len)
+{
+    return viommu_amdvi_save(dev, buf, len);
+}
+
 static int restore_cb(void *dev, const void *buf, size_t len)
 {
     return viommu_amdvi_restore(dev, buf, len);
@@ -256,6 +261,8 @@ START_TEST(intcapxt_state_roundtrip_and_old_blobs)
         uint8_t *bad = malloc(len);
         struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
         hb_flip_every_byte(&hb, false);
+        /* The IntCapXT section byte by byte, CRC fixed. */
+        hb_mutate_section(&hb, 5, save_cb, true);
         /* A reserved bit in 0x170 (the section is last: 0x170, 0x178, 0x180). */
         memcpy(bad, blob, len);
         bad[len - 24] |= 1u;

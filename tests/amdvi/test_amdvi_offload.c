@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "amdv1_guest.h"
+#include "hostile_blob.h"
 #include "mock_iommufd.h"
 
 #define P UINT64_C(0x1)
@@ -542,6 +543,131 @@ START_TEST(random_programs_match_the_host)
 }
 END_TEST
 
+/* A guest DTE whose GCR3 table sits at GPA 0 is valid for the IOMMU (the
+ * software walk translates through it) but the host's nested HWPT needs a
+ * non-zero GCR3 table root pointer: BLOCK with UNSUPPORTED, not a BIND the
+ * kernel refuses (which would leave the old attachment in place).
+ * Regression: a BIND with a zero root was sent. */
+START_TEST(bind_needs_a_nonzero_gcr3_root)
+{
+    struct guest g;
+    struct mock_iommufd m;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    mi_init(&m, &g.th);
+    struct viommu_as *as = offload(&g, &m, DEVID);
+    uint64_t cr3 = th_alloc_pages(&g.th, 1);
+    th_w64(&g.th, 0, cr3 | 1); /* GCR3 table at GPA 0, PASID 0 valid */
+    uint64_t pa = th_alloc_pages(&g.th, 1);
+    th_w64(&g.th, slot(&g, cr3, 0x5000, true), pa | P | RW | US | A | D);
+    write_v2_dte(&g, DEVID, 0, DOM, 0, 0);
+    inv_dte(&g, DEVID);
+    ck_assert(g_sync(&g));
+    const struct viommu_offload_event *ev = last_ev(&m);
+    ck_assert_uint_eq(ev->kind, VIOMMU_OFFLOAD_EV_BLOCK);
+    ck_assert(ev->flags & VIOMMU_OFFLOAD_F_UNSUPPORTED);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_READ, &t, NULL), 0);
+    ck_assert_uint_eq(t.addr, pa);
+    g_fini(&g);
+}
+END_TEST
+
+/* The offload section's BIND records are the guest DTEs the host accepts
+ * and the guest-table checks of this unit pass: GLX 3, a guest paging mode
+ * above 5 levels, a zero GCR3 root or a root beyond PAsize are refused
+ * (EFORMAT) instead of being replayed to the host. Regression: only V, GV,
+ * Mode and the domain ID were checked. */
+START_TEST(restore_refuses_binds_the_host_would_refuse)
+{
+    struct guest g;
+    struct mock_iommufd m;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    mi_init(&m, &g.th);
+    offload(&g, &m, DEVID);
+    uint64_t gcr3 = gcr3_for(&g, th_alloc_pages(&g.th, 1));
+    write_v2_dte(&g, DEVID, gcr3, DOM, 0, 0);
+    inv_dte(&g, DEVID);
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(last_ev(&m)->kind, VIOMMU_OFFLOAD_EV_BIND);
+    size_t len = 0;
+    ck_assert_int_eq(viommu_amdvi_save(g.dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len), *bad = malloc(len);
+    ck_assert_int_eq(viommu_amdvi_save(g.dev, blob, &len), 0);
+    size_t off, plen;
+    ck_assert(hb_find_section(blob, len, 4, &off, &plen));
+    ck_assert_uint_eq(plen, 4 + 49);                 /* one record */
+    size_t q0 = off + 8 + 4 + 2 + 4 + 4 + 4 + 2 + 1; /* dte[0] */
+    size_t q1 = q0 + 8, q2 = q0 + 16;
+    /* 0: GLX = 3; 1: guest paging mode 2; 2: GCR3 root zero (all three fields). */
+    for (unsigned k = 0; k < 3; k++) {
+        memcpy(bad, blob, len);
+        uint64_t v0 = 0, v1 = 0, v2 = 0;
+        memcpy(&v0, bad + q0, 8);
+        memcpy(&v1, bad + q1, 8);
+        memcpy(&v2, bad + q2, 8);
+        if (k == 0)
+            v0 |= UINT64_C(3) << 56;
+        else if (k == 1)
+            v2 |= UINT64_C(2) << 54;
+        else {
+            v0 &= ~(UINT64_C(7) << 58);
+            v1 &= ~(UINT64_C(0xFFFF) << 16 | UINT64_C(0x1FFFFF) << 43);
+        }
+        memcpy(bad + q0, &v0, 8);
+        memcpy(bad + q1, &v1, 8);
+        memcpy(bad + q2, &v2, 8);
+        hb_fix_crc(bad, len);
+        ck_assert_msg(viommu_amdvi_restore(g.dev, bad, len) == VIOMMU_EFORMAT, "variant %u", k);
+    }
+    /* GCR3 root beyond PAsize (48): bit 51 of the root is q1 bit 63. */
+    memcpy(bad, blob, len);
+    bad[q1 + 7] |= 0x80;
+    hb_fix_crc(bad, len);
+    ck_assert_int_eq(viommu_amdvi_restore(g.dev, bad, len), VIOMMU_EFORMAT);
+    ck_assert_int_eq(viommu_amdvi_restore(g.dev, blob, len), 0);
+    free(bad);
+    free(blob);
+    g_fini(&g);
+}
+END_TEST
+
+static int hb_amd_restore(void *d, const void *b, size_t l)
+{
+    return viommu_amdvi_restore(d, b, l);
+}
+
+static int hb_amd_save(void *d, void *b, size_t *l)
+{
+    return viommu_amdvi_save(d, b, l);
+}
+
+/* Saved state section 4 (offload binds) corrupted byte by byte and cut
+ * short: accepted or refused with VIOMMU_EFORMAT without a change. */
+START_TEST(offload_section_hostile)
+{
+    struct guest g;
+    struct mock_iommufd m;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    mi_init(&m, &g.th);
+    offload(&g, &m, DEVID);
+    offload(&g, &m, DEVID + 8); /* DTE not valid */
+    uint64_t gcr3 = gcr3_for(&g, th_alloc_pages(&g.th, 1));
+    write_v2_dte(&g, DEVID, gcr3, DOM, 0, 0);
+    inv_dte(&g, DEVID);
+    ck_assert(g_sync(&g));
+    size_t len = 0;
+    ck_assert_int_eq(viommu_amdvi_save(g.dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len), *bad = malloc(len);
+    ck_assert_int_eq(viommu_amdvi_save(g.dev, blob, &len), 0);
+    struct hostile_blob hb = {.restore = hb_amd_restore, .dev = g.dev, .blob = blob, .len = len, .bad = bad};
+    hb_mutate_section(&hb, 4, hb_amd_save, true);
+    hb_truncations(&hb, 4);
+    free(bad);
+    free(blob);
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_offload");
@@ -552,6 +678,9 @@ static Suite *suite(void)
     tcase_add_test(t, host_efr_clamps_the_guest);
     tcase_add_test(t, host_faults_become_events);
     tcase_add_test(t, restore_replays_the_saved_binds);
+    tcase_add_test(t, offload_section_hostile);
+    tcase_add_test(t, bind_needs_a_nonzero_gcr3_root);
+    tcase_add_test(t, restore_refuses_binds_the_host_would_refuse);
     tcase_add_loop_test(t, random_programs_match_the_host, 0, 8);
     suite_add_tcase(s, t);
     return s;

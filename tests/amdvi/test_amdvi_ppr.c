@@ -322,6 +322,55 @@ START_TEST(ppr_drops_cached_translation_of_the_page)
 }
 END_TEST
 
+/* The same for a request with a PASID: the PASID's own space drops the
+ * page (requests with PASID are translated there, through the guest
+ * tables), so the device's ATS retry sees the fixed entry. Regression:
+ * only the DeviceID's space without PASID dropped it, and the ATS retry
+ * got the cached read-only translation again (a PRI loop). */
+START_TEST(ppr_with_pasid_drops_cached_translation_of_the_pasid_space)
+{
+    struct guest g;
+    g_init(&g, 4, PPRSUP | VIOMMU_AMDVI_EFR_V2, 0);
+    g_ppr = th_alloc_pages(&g.th, 1);
+    g_mmio_w(&g, PPRLOG, g_ppr | (UINT64_C(8) << 56));
+    g_mmio_w(&g, 0x18, CTRL_PPR);
+    /* Guest x86-64 tables: 0x8000 -> 0x300000 read-only (user). */
+    uint64_t cr3 = th_alloc_pages(&g.th, 1), t = cr3;
+    for (unsigned l = 3; l > 0; l--) {
+        uint64_t next = th_alloc_pages(&g.th, 1);
+        th_w64(&g.th, t + 8 * ((UINT64_C(0x8000) >> (12 + 9 * l)) & 511), next | 0x7 | 0x20);
+        t = next;
+    }
+    uint64_t pte = t + 8 * 8;
+    th_w64(&g.th, pte, 0x300000 | 0x5 | 0x20);
+    /* One-level GCR3 table, PASID 5 -> cr3; DTE V, TV, IR, IW, GV, PPR, GLX 0. */
+    uint64_t gcr3 = th_alloc_pages(&g.th, 1);
+    th_w64(&g.th, gcr3 + 8 * 5, cr3 | 1);
+    uint64_t q0 = 1u | 2u | (UINT64_C(3) << 61) | (UINT64_C(1) << 55) | DTE_PPR | (((gcr3 >> 12) & 7) << 58);
+    uint64_t q1 = DOM | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43);
+    g_set_dte(&g, DEV, q0, q1);
+    g_inv_dte(&g, DEV);
+    ck_assert(g_sync(&g));
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEV, 5, &as), 0);
+    struct viommu_translation tr;
+    struct viommu_fault f;
+    ck_assert_int_eq(viommu_as_translate(as, 0x8000, VIOMMU_PERM_READ, &tr, &f), 0); /* cached */
+    ck_assert_uint_eq(tr.addr, 0x300000);
+    ck_assert_int_eq(viommu_as_translate(as, 0x8000, VIOMMU_PERM_WRITE, &tr, &f), VIOMMU_EFAULT);
+    th_w64(&g.th, pte, 0x300000 | 0x7 | 0x20 | 0x40); /* now writable, no invalidation */
+    ck_assert_int_eq(
+        send(&g, DEV, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_LAST | VIOMMU_PAGE_REQ_PASID_VALID, 5, 1, 0x8000),
+        VIOMMU_PRQ_QUEUED);
+    /* The device's ATS retry (answered from the IOTLB when it hits). */
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x8000, VIOMMU_PERM_RW, &tr), 0);
+    ck_assert_uint_eq(tr.addr, 0x300000);
+    ck_assert(tr.perm & VIOMMU_PERM_WRITE);
+    ck_assert_int_eq(viommu_as_translate(as, 0x8123, VIOMMU_PERM_WRITE, &tr, &f), 0);
+    g_fini(&g);
+}
+END_TEST
+
 struct reenter {
     struct viommu_amdvi *dev;
     int rc, calls;
@@ -357,6 +406,11 @@ static uint8_t *save_blob(struct viommu_amdvi *d, size_t *len)
     *len = need;
     ck_assert_int_eq(viommu_amdvi_save(d, b, len), 0);
     return b;
+}
+
+static int save_cb(void *dev, void *buf, size_t *len)
+{
+    return viommu_amdvi_save(dev, buf, len);
 }
 
 static int restore_cb(void *dev, const void *buf, size_t len)
@@ -399,6 +453,8 @@ START_TEST(ppr_state_roundtrip_and_old_blobs)
         uint8_t *bad = malloc(len);
         struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
         hb_flip_every_byte(&hb, false);
+        /* The PPR section byte by byte, CRC fixed. */
+        hb_mutate_section(&hb, 3, save_cb, true);
         /* PPR head beyond the log (the section is last: base, head, tail). */
         memcpy(bad, blob, len);
         bad[len - 16 + 1] = 0x10; /* head = 0x1000 + ... */
@@ -435,6 +491,7 @@ static Suite *ppr_suite(void)
     tcase_add_test(tc, ppr_complete_ppr_request_to_vmm);
     tcase_add_test(tc, ppr_api_misuse);
     tcase_add_test(tc, ppr_drops_cached_translation_of_the_page);
+    tcase_add_test(tc, ppr_with_pasid_drops_cached_translation_of_the_pasid_space);
     tcase_add_test(tc, ppr_response_callback_cannot_reenter);
     tcase_add_test(tc, ppr_state_roundtrip_and_old_blobs);
     suite_add_tcase(s, tc);

@@ -556,6 +556,45 @@ END_TEST
 /* Requests with PASID carry privilege and execute: a supervisor page serves
  * privileged requests only, XD refuses fetches (NX flag), and without NXSup
  * execute is not checked. GV = 0 aborts requests with PASID. */
+/* Hostile GCR3 tables: a root beyond guest RAM, a two-level table whose
+ * entry points at the table itself, a guest CR3 whose entries point at
+ * themselves. Every request ends (bounded levels) with a fault or a
+ * translation; nothing is read past RAM. (Range walks over such tables
+ * stop at the walk budget: test_x86_pt.c.) */
+START_TEST(hostile_gcr3_tables_terminate)
+{
+    struct guest g;
+    uint32_t ev[4];
+    uint64_t pa;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    /* GCR3 root beyond RAM: IO_PAGE_FAULT for the PASID. */
+    set_v2_dte(&g, UINT64_C(0x7FFFFFF000), 0, 0, false, 0, 0);
+    ck_assert_int_eq(tr(get_as_pasid(&g, 3), 0x1000, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    /* GLX 1: the level-1 entry of PASID 3 points at the root itself, whose
+     * entry 3 (the "level-0" entry) is that same pointer: a CR3 equal to
+     * the GCR3 root, whose x86 walk sees GCR3 entries as tables. */
+    uint64_t root = th_alloc_pages(&g.th, 1);
+    th_w64(&g.th, root, root | 1);
+    th_w64(&g.th, root + 8 * 3, root | 1);
+    set_v2_dte(&g, root, 1, 0, false, 0, 0);
+    int r = tr(get_as_pasid(&g, 3), 0x1000, VIOMMU_PERM_READ, &pa);
+    ck_assert(r == 0 || r == VIOMMU_EFAULT);
+    /* A guest CR3 every entry of which points at itself (present, user, RW). */
+    uint64_t cr3 = th_alloc_pages(&g.th, 1);
+    for (unsigned i = 0; i < 512; i++)
+        th_w64(&g.th, cr3 + 8u * i, cr3 | P | RW | US | A | D);
+    uint64_t root2 = th_alloc_pages(&g.th, 1);
+    gcr3_set(&g, root2, 0, 4, cr3);
+    set_v2_dte(&g, root2, 0, 0, false, 0, 0);
+    struct viommu_as *as = get_as_pasid(&g, 4);
+    ck_assert_int_eq(tr(as, 0x7FFFFFFFF000ull, VIOMMU_PERM_RW, &pa), 0);
+    ck_assert_uint_eq(pa, cr3);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(pasid_privilege_and_execute)
 {
     struct guest g;
@@ -747,6 +786,7 @@ static Suite *suite(void)
     tcase_add_test(t, saved_state_keeps_guest_tables);
     tcase_add_test(t, pasid_spaces_walk_gcr3_by_pasid);
     tcase_add_test(t, pasid_bounds_glx_and_pasmax);
+    tcase_add_test(t, hostile_gcr3_tables_terminate);
     tcase_add_test(t, pasid_privilege_and_execute);
     tcase_add_test(t, gn_invalidation_resyncs_one_pasid);
     tcase_add_test(t, iotlb_invalidation_with_pasid);

@@ -71,3 +71,75 @@ size_t hb_strip_section(uint8_t *b, size_t len, uint16_t type)
     hb_fix_crc(b, len);
     return len;
 }
+
+bool hb_find_section(const uint8_t *b, size_t len, uint16_t type, size_t *off, size_t *plen)
+{
+    size_t o = 32;
+    while (o + 8 <= len) {
+        uint16_t t = (uint16_t)(b[o] | (b[o + 1] << 8));
+        uint32_t pl = (uint32_t)b[o + 4] | ((uint32_t)b[o + 5] << 8) | ((uint32_t)b[o + 6] << 16) |
+                      ((uint32_t)b[o + 7] << 24);
+        if (o + 8 + pl > len)
+            return false;
+        if (t == type) {
+            *off = o;
+            *plen = pl;
+            return true;
+        }
+        o += 8 + pl;
+    }
+    return false;
+}
+
+static void hb_expect_unchanged_or_ok(const struct hostile_blob *hb, hb_save_fn save, int r, const uint8_t *base,
+                                      size_t blen)
+{
+    ck_assert_msg(r == 0 || r == VIOMMU_EFORMAT, "restore returned %d", r);
+    if (r == 0) {
+        /* accepted: put the original state back for the next mutation */
+        ck_assert_int_eq(hb->restore(hb->dev, hb->blob, hb->len), 0);
+        return;
+    }
+    uint8_t after[8192];
+    size_t alen = sizeof(after);
+    ck_assert_int_eq(save(hb->dev, after, &alen), 0);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert(memcmp(after, base, blen) == 0); /* a rejected blob changed nothing */
+}
+
+void hb_mutate_section(const struct hostile_blob *hb, uint16_t type, hb_save_fn save, bool cuts_fail)
+{
+    size_t off, plen;
+    ck_assert(hb_find_section(hb->blob, hb->len, type, &off, &plen));
+    ck_assert_int_eq(hb->restore(hb->dev, hb->blob, hb->len), 0);
+    uint8_t base[8192];
+    size_t blen = sizeof(base);
+    ck_assert_int_eq(save(hb->dev, base, &blen), 0);
+    static const uint8_t xors[] = {0x01, 0x02, 0x10, 0x80, 0xFF};
+    for (size_t i = off; i < off + 8 + plen; i++) {
+        for (unsigned k = 0; k < sizeof(xors) + 2; k++) {
+            memcpy(hb->bad, hb->blob, hb->len);
+            hb->bad[i] = k < sizeof(xors) ? (uint8_t)(hb->bad[i] ^ xors[k]) : (k == sizeof(xors) ? 0 : 0xFF);
+            hb_fix_crc(hb->bad, hb->len);
+            hb_expect_unchanged_or_ok(hb, save, hb->restore(hb->dev, hb->bad, hb->len), base, blen);
+        }
+    }
+    /* The section cut short by 1..plen bytes (lengths fixed up): rejected
+     * (cuts_fail), or at least handled like any other mutation. */
+    for (size_t cut = 1; cut <= plen; cut++) {
+        size_t nlen = hb->len - cut;
+        memcpy(hb->bad, hb->blob, off + 8 + plen - cut);
+        memcpy(hb->bad + off + 8 + plen - cut, hb->blob + off + 8 + plen, hb->len - (off + 8 + plen));
+        uint32_t pl = (uint32_t)(plen - cut);
+        for (unsigned i = 0; i < 4; i++) {
+            hb->bad[off + 4 + i] = (uint8_t)(pl >> (8 * i));
+            hb->bad[16 + i] = (uint8_t)(nlen >> (8 * i));
+        }
+        hb_fix_crc(hb->bad, nlen);
+        int r = hb->restore(hb->dev, hb->bad, nlen);
+        if (cuts_fail)
+            ck_assert_msg(r == VIOMMU_EFORMAT, "cut %zu: restore returned %d", cut, r);
+        else
+            hb_expect_unchanged_or_ok(hb, save, r, base, blen);
+    }
+}

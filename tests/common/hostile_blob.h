@@ -40,4 +40,18 @@ void hb_patch_byte(const struct hostile_blob *hb, size_t off, uint8_t val);
  * "older" blobs that predate a section. */
 size_t hb_strip_section(uint8_t *b, size_t len, uint16_t type);
 
+/* The device's save entry point (same wrapping as hb_restore_fn). */
+typedef int (*hb_save_fn)(void *dev, void *buf, size_t *len);
+
+/* Offset and payload length of the first section of `type`; false if none. */
+bool hb_find_section(const uint8_t *b, size_t len, uint16_t type, size_t *off, size_t *plen);
+/* Every byte of section `type` (header and payload) set to several values,
+ * CRC fixed: the restore returns 0 or VIOMMU_EFORMAT, and a rejected blob
+ * leaves the device's saved state unchanged (hb->blob must restore into
+ * hb->dev). Then the section cut short by each length (section and total
+ * lengths fixed up): rejected when `cuts_fail` (sections without optional
+ * trailing members), else accepted or rejected without a change. Saved
+ * states must fit 8 KiB. */
+void hb_mutate_section(const struct hostile_blob *hb, uint16_t type, hb_save_fn save, bool cuts_fail);
+
 #endif

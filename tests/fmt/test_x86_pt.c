@@ -443,6 +443,46 @@ START_TEST(iotlb_rewalks_for_dirty_and_privilege)
 }
 END_TEST
 
+/* A hostile guest's table whose every entry points at the table itself
+ * (PML4 = PDPT = PD = PT): translate reads one entry per level and ends at
+ * a 4 KiB leaf (the table page); a range walk over all of it stops at the
+ * walk budget instead of visiting 2^36 leaves. A/D write-back keeps working
+ * on the shared entry. */
+static int count_leaf(void *o, const struct viommu_pt_leaf *l)
+{
+    (void)l;
+    (*(uint64_t *)o)++;
+    return 0;
+}
+
+START_TEST(self_referencing_table_terminates)
+{
+    struct fx f;
+    fx_init(&f, _i != 0, 4, 0, 0, 0, 0);
+    uint64_t t = f.tbl[3];
+    for (unsigned i = 0; i < 512; i++)
+        th_w64(&f.th, t + 8u * i, t | P | RW | US | A | D);
+    struct viommu_pt_config cfg;
+    ck_assert_int_eq(viommu_x86_pt_config(4, 48, 0, t, &cfg), 0);
+    struct viommu_translation tr;
+    struct viommu_fault ft;
+    ck_assert_int_eq(viommu_pt_translate(f.ctx, &cfg, 0x7FFFFFFFF000ull, WR, &tr, &ft), 0);
+    ck_assert_uint_eq(tr.addr, t);
+    uint64_t n = 0, walked = 0;
+    int r = viommu_pt_walk_range(f.ctx, &cfg, 0, UINT64_MAX, count_leaf, NULL, &n, &walked);
+    ck_assert_int_eq(r, VIOMMU_EBUDGET);
+    ck_assert_uint_le(n, VIOMMU_DEFAULT_WALK_ENTRIES);
+    ck_assert_uint_gt(n, 0);
+    /* 5 levels, no A set: the walk sets A on the one entry it uses. */
+    for (unsigned i = 0; i < 512; i++)
+        th_w64(&f.th, t + 8u * i, t | P | RW | US);
+    ck_assert_int_eq(viommu_x86_pt_config(5, 48, 0, t, &cfg), 0);
+    ck_assert_int_eq(viommu_pt_translate(f.ctx, &cfg, 0x1000, RD, &tr, &ft), 0);
+    ck_assert_uint_eq(th_r64(&f.th, t + 8) & A, A);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("x86_pt");
@@ -461,6 +501,7 @@ static Suite *suite(void)
     tcase_add_test(t, failed_update_faults);
     tcase_add_test(t, racing_guest_update_restarts_walk);
     tcase_add_test(t, iotlb_rewalks_for_dirty_and_privilege);
+    tcase_add_loop_test(t, self_referencing_table_terminates, 0, 2);
     suite_add_tcase(s, t);
     return s;
 }

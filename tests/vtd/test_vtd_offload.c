@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostile_blob.h"
 #include "mock_iommufd.h"
 #include "testhost.h"
 #include "vtd_guest.h"
@@ -564,6 +565,79 @@ START_TEST(restore_replays_the_saved_binds)
 }
 END_TEST
 
+/* The offload section's BIND records must be binds this unit can make: a
+ * 5-level table without CAP.FS5LP, SRE without ECAP.SRS or EAFE without
+ * ECAP.EAFS is refused (EFORMAT) rather than replayed to the host, which
+ * was clamped to refuse it. Regression: only the uAPI's own limits
+ * (48/57, flag bits, alignment) were checked. */
+START_TEST(restore_refuses_binds_the_unit_cannot_make)
+{
+    struct fx f;
+    fx_init(&f, FS & ~(uint32_t)VIOMMU_VTD_F_FS_SRS); /* no FS5LP, no SRS */
+    offload(&f, VIOMMU_PASID_NONE);
+    uint64_t root = th_alloc_pages(&f.th, 1);
+    fs_attach(f.g, VIOMMU_PASID_NONE, root, DID, 1u << 4);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(last_ev(&f)->kind, VIOMMU_OFFLOAD_EV_BIND);
+    size_t len = 0;
+    ck_assert_int_eq(viommu_vtd_save(f.dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len), *bad = malloc(len);
+    ck_assert_int_eq(viommu_vtd_save(f.dev, blob, &len), 0);
+    size_t off, plen;
+    ck_assert(hb_find_section(blob, len, 6, &off, &plen));
+    ck_assert_uint_eq(plen, 4 + 45); /* one record */
+    size_t s1flags = off + 8 + 4 + 2 + 4 + 4 + 4 + 4 + 2 + 4 + 1, aw = s1flags + 16;
+    ck_assert_uint_eq(blob[aw], 48);
+    memcpy(bad, blob, len);
+    bad[aw] = 57;
+    hb_fix_crc(bad, len);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, bad, len), VIOMMU_EFORMAT);
+    memcpy(bad, blob, len);
+    bad[s1flags] |= VIOMMU_OFFLOAD_VTD_S1_SRE;
+    hb_fix_crc(bad, len);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, bad, len), VIOMMU_EFORMAT);
+    ck_assert_int_eq(viommu_vtd_restore(f.dev, blob, len), 0);
+    free(bad);
+    free(blob);
+    fx_fini(&f);
+}
+END_TEST
+
+static int hb_vtd_restore(void *d, const void *b, size_t l)
+{
+    return viommu_vtd_restore(d, b, l);
+}
+
+static int hb_vtd_save(void *d, void *b, size_t *l)
+{
+    return viommu_vtd_save(d, b, l);
+}
+
+/* Saved state section 6 (offload binds) corrupted byte by byte and cut
+ * short: the restore accepts it or refuses it with VIOMMU_EFORMAT and
+ * changes nothing, never reads past it (ASan). */
+START_TEST(offload_section_hostile)
+{
+    struct fx f;
+    fx_init(&f, FS);
+    offload(&f, VIOMMU_PASID_NONE);
+    offload(&f, 5); /* no PASID entry: BLOCK */
+    uint64_t root = th_alloc_pages(&f.th, 1);
+    fs_attach(f.g, VIOMMU_PASID_NONE, root, DID, 1u << 4);
+    ck_assert(vg_wait(f.g));
+    size_t len = 0;
+    ck_assert_int_eq(viommu_vtd_save(f.dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len), *bad = malloc(len);
+    ck_assert_int_eq(viommu_vtd_save(f.dev, blob, &len), 0);
+    struct hostile_blob hb = {.restore = hb_vtd_restore, .dev = f.dev, .blob = blob, .len = len, .bad = bad};
+    hb_mutate_section(&hb, 6, hb_vtd_save, true);
+    hb_truncations(&hb, 4);
+    free(bad);
+    free(blob);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_offload");
@@ -578,6 +652,8 @@ static Suite *suite(void)
     tcase_add_test(t, host_caps_clamp_the_guest);
     tcase_add_test(t, host_faults_become_guest_faults);
     tcase_add_test(t, restore_replays_the_saved_binds);
+    tcase_add_test(t, offload_section_hostile);
+    tcase_add_test(t, restore_refuses_binds_the_unit_cannot_make);
     suite_add_tcase(s, t);
     return s;
 }

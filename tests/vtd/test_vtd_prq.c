@@ -371,6 +371,36 @@ START_TEST(prq_api_misuse)
 }
 END_TEST
 
+/* A page request from a requester the unit does not cover (a device behind
+ * another unit) is a VMM error: VIOMMU_ENOENT as for viommu_vtd_get_as(),
+ * never queued into this unit's guest queue. Regression: it was handled
+ * like a covered requester. */
+START_TEST(prq_uncovered_requester_is_enoent)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    static const uint16_t eps[] = {RID};
+    struct viommu_vtd_config c = {.size = sizeof(c),
+                                  .flags = PRQ & ~(uint32_t)VIOMMU_VTD_F_ALL_ENDPOINTS,
+                                  .nendpoints = 1,
+                                  .endpoints = eps};
+    struct viommu_vtd *dev;
+    ck_assert_int_eq(viommu_vtd_create(ctx, &c, &dev), 0);
+    struct viommu_page_request r = req(RID + 1, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_LAST, 0, 1, 0x1000);
+    ck_assert_int_eq(viommu_vtd_page_request(dev, &r), VIOMMU_ENOENT);
+    r.rid = RID;
+    ck_assert_int_eq(viommu_vtd_page_request(dev, &r), VIOMMU_PRQ_DISABLED);
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(dev, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.prq_dropped, 1);
+    ck_assert_int_eq(viommu_vtd_destroy(dev), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    th_fini(&th);
+}
+END_TEST
+
 START_TEST(prq_page_group_response_to_vmm)
 {
     struct fx f;
@@ -572,6 +602,11 @@ static uint8_t *save_blob(struct viommu_vtd *d, size_t *len)
     return b;
 }
 
+static int save_cb(void *dev, void *buf, size_t *len)
+{
+    return viommu_vtd_save(dev, buf, len);
+}
+
 static int restore_cb(void *dev, const void *buf, size_t len)
 {
     return viommu_vtd_restore(dev, buf, len);
@@ -612,6 +647,9 @@ START_TEST(prq_state_roundtrip)
     uint8_t *bad = malloc(len);
     struct hostile_blob hb = {.restore = restore_cb, .dev = dst, .blob = blob, .len = len, .bad = bad};
     hb_flip_every_byte(&hb, false);
+    /* The PRQ and IR sections byte by byte, CRC fixed: accepted or refused without a change. */
+    hb_mutate_section(&hb, 5, save_cb, true);
+    hb_mutate_section(&hb, 4, save_cb, false);
     /* A unit without PRS refuses a blob of one with it (ECAP differs). */
     struct viommu_vtd *noprs;
     c.flags = SCALABLE;
@@ -670,6 +708,44 @@ START_TEST(prq_state_bad_values_and_old_blobs)
 }
 END_TEST
 
+/* Hostile queue registers: a base outside guest RAM loses the request (no
+ * crash, no write elsewhere); head and tail beyond the queue size are taken
+ * modulo the size; a queue whose base is near 2^64 does not wrap to low
+ * guest memory (regression: the descriptor landed at GPA 0). */
+START_TEST(prq_hostile_queue_registers)
+{
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    /* base beyond RAM */
+    vg_wr(f.g, PQA, 8, UINT64_C(0x7FFF00000000));
+    int r = send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID | VIOMMU_PAGE_REQ_LAST, 1, 0x1000);
+    ck_assert_int_eq(r, VIOMMU_PRQ_FULL);
+    ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 0);
+    /* head/tail far beyond a 4 KiB queue */
+    vg_wr(f.g, PQA, 8, f.pq);
+    vg_wr(f.g, PQH, 8, 0x7FFE0);
+    vg_wr(f.g, PQT, 8, 0x7FFE0);
+    r = send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, 1, 0x1000);
+    ck_assert_int_eq(r, VIOMMU_PRQ_QUEUED);
+    ck_assert_uint_lt(vg_rd(f.g, PQT, 8), 4096);
+    ck_assert_uint_ne(th_r64(&f.th, f.pq + 0xFE0), 0);
+    /* 8 KiB queue at 2^64 - 4 KiB: its second page would be at GPA 0 */
+    vg_wr(f.g, PRS, 4, PPR | PRO);
+    uint64_t low[4];
+    for (unsigned i = 0; i < 4; i++)
+        low[i] = th_r64(&f.th, 8u * i);
+    vg_wr(f.g, PQA, 8, UINT64_C(0xFFFFFFFFFFFFF000) | 1);
+    vg_wr(f.g, PQH, 8, 0);
+    vg_wr(f.g, PQT, 8, 0x1000);
+    r = send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, 2, 0x1000);
+    ck_assert_int_eq(r, VIOMMU_PRQ_FULL);
+    for (unsigned i = 0; i < 4; i++)
+        ck_assert_uint_eq(th_r64(&f.th, 8u * i), low[i]);
+    ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 0x1000);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *prq_suite(void)
 {
     Suite *s = suite_create("vtd_prq");
@@ -683,6 +759,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_entry_checks_use_dma_fault_reasons);
     tcase_add_test(tc, prq_disabled_and_legacy);
     tcase_add_test(tc, prq_api_misuse);
+    tcase_add_test(tc, prq_uncovered_requester_is_enoent);
     tcase_add_test(tc, prq_page_group_response_to_vmm);
     tcase_add_test(tc, prq_page_group_response_reserved_bits);
     tcase_add_test(tc, prq_wait_pd_needs_prs);
@@ -692,6 +769,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_response_callback_cannot_reenter);
     tcase_add_test(tc, prq_state_roundtrip);
     tcase_add_test(tc, prq_state_bad_values_and_old_blobs);
+    tcase_add_test(tc, prq_hostile_queue_registers);
     suite_add_tcase(s, tc);
     return s;
 }
