@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Manual investigation helper (not a ctest): scan a guest RAM image saved
+by corruption-dump.sh for what the page-table corruption of docs/e2e.md
+("Findings") leaves behind.
+
+  corruption-scan.py RAM.bin
+
+Reports
+  * 8-byte words whose value points at pfn 0x10 with the present bit
+    (0x10001, 0x10021 once the CPU set Accessed, ...): page-table entries
+    that would make the walker read GPA 0x10000 (the bzImage setup QEMU's
+    -kernel loader put there: "MZ", bad pud 5a6d, bad pmd 0000100000003000);
+  * pages that look like a virtio split used ring with 64 KiB reads
+    (u32 len 0x10001 at offsets 8 + 8i), i.e. where the disk's
+    {id, len} completions are written;
+  * for every page holding such an entry: how much of it looks like page
+    table entries and how much like used-ring elements.
+"""
+import struct
+import sys
+
+
+def main():
+    data = open(sys.argv[1], "rb").read()
+    npages = len(data) // 4096
+    hits = []
+    for off in range(0, len(data), 8):
+        w = data[off:off + 8]
+        if w[2] != 1 or w[3:] != b"\0\0\0\0\0" or w[1] & 0xf0 or not w[0] & 1:
+            continue
+        (v,) = struct.unpack("<Q", w)
+        if v & ~0xfff == 0x10000:
+            hits.append((off, v))
+    print(f"{len(hits)} words pointing at pfn 0x10 with P set:")
+    for off, v in hits[:40]:
+        print(f"  GPA {off:#x} (page {off >> 12:#x} +{off & 0xfff:#x}) = {v:#018x}")
+
+    def describe(p):
+        page = data[p * 4096:(p + 1) * 4096]
+        words = struct.unpack("<512Q", page)
+        pte = sum(1 for x in words if x & 1 and (x & 0xfff) in (0x063, 0x067, 0x025, 0x027, 0x065, 0x023, 0x021)
+                  and x >> 52 in (0, 0x800))
+        lens = struct.unpack("<1024I", page)
+        used = sum(1 for i in range(2, 1024, 2) if lens[i] in (0x10001, 0x1001, 0x1))
+        zero = sum(1 for x in words if x == 0)
+        return f"pte-like={pte} used-elem-like(len at 8+8i)={used} zero={zero}"
+
+    for p in sorted({off >> 12 for off, _ in hits})[:20]:
+        print(f"  page {p:#x}: {describe(p)}")
+        page = data[p * 4096:(p + 1) * 4096]
+        for row in range(0, 256, 16):
+            print("    +%03x: %s" % (row, page[row:row + 16].hex(" ")))
+
+    # The Oops variant: a kernel pointer whose low half became 0x00010001.
+    off0 = [p for p in range(npages) if data[p * 4096:p * 4096 + 4] == b"\x01\x00\x01\x00"]
+    print(f"{len(off0)} pages whose first 4 bytes are 01 00 01 00:")
+    for p in off0[:20]:
+        page = data[p * 4096:(p + 1) * 4096]
+        print(f"  page {p:#x}: {page[:32].hex(' ')}  {describe(p)}")
+
+    rings = []
+    for p in range(npages):
+        lens = struct.unpack_from("<1024I", data, p * 4096)
+        n = sum(1 for i in range(2, 1024, 2) if lens[i] == 0x10001)
+        if n >= 16:
+            rings.append((p, n))
+    print(f"{len(rings)} pages with >= 16 used-elem-like len=0x10001:")
+    for p, n in rings[:20]:
+        idx = struct.unpack_from("<HH", data, p * 4096)
+        print(f"  page {p:#x}: {n} (flags/idx at +0: {idx})  {describe(p)}")
+
+
+if __name__ == "__main__":
+    main()
