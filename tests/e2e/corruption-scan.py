@@ -3,7 +3,7 @@
 by corruption-dump.sh for what the page-table corruption of docs/e2e.md
 ("Findings") leaves behind.
 
-  corruption-scan.py RAM.bin
+  corruption-scan.py RAM.bin [--amdvi]
 
 Reports
   * 8-byte words whose value points at pfn 0x10 with the present bit
@@ -14,7 +14,12 @@ Reports
     (u32 len 0x10001 at offsets 8 + 8i), i.e. where the disk's
     {id, len} completions are written;
   * for every page holding such an entry: how much of it looks like page
-    table entries and how much like used-ring elements.
+    table entries and how much like used-ring elements;
+  * --amdvi (instead of the above): the guest's AMD-Vi v1 I/O page table of the disk (DeviceID
+    0x10, 00:02.0; the device table is found by its DTE shape): every
+    present leaf, IOVA -> guest-physical address and page size (Linux's
+    iommu-dma maps the vring as 16 KiB + 8 KiB + 4 KiB chunks, NextLevel 7
+    PTEs for the first two).
 """
 import struct
 import sys
@@ -70,5 +75,55 @@ def main():
         print(f"  page {p:#x}: {n} (flags/idx at +0: {idx})  {describe(p)}")
 
 
+def amdvi_walk(data):
+    mask = ((1 << 52) - 1) & ~0xfff
+
+    def q(a):
+        return struct.unpack_from("<Q", data, a)[0]
+
+    base = None
+    for b in range(0, len(data) - 0x400, 0x1000):
+        e = q(b + 0x10 * 32)
+        if e & 3 == 3 and 1 <= (e >> 9) & 7 <= 6 and (e >> 61) & 3 == 3 and (e & mask) < len(data):
+            base = b
+            break
+    if base is None:
+        print("no DTE for DeviceID 0x10 found")
+        return
+    dte = q(base + 0x10 * 32)
+    print(f"device table at {base:#x}? DTE[0x10] = {dte:#018x}")
+    leaves = []
+
+    def walk(tbl, level, iova, depth):
+        for i in range(512):
+            p = q(tbl + 8 * i)
+            if not p & 1:
+                continue
+            va = iova | (i << (12 + 9 * (level - 1)))
+            nl = (p >> 9) & 7
+            if level == 1 or nl in (0, 7):
+                leaves.append((va, p, level))
+            elif (p & mask) < len(data) and depth < 6:
+                walk(p & mask, nl, va, depth + 1)
+
+    walk(dte & mask, (dte >> 9) & 7, 0, 0)
+    for va, p, level in leaves:
+        addr = p & mask
+        if (p >> 9) & 7 == 7:
+            # NextLevel 7: the page size is in the address: the lowest
+            # zero bit from bit 12 up (bit 12 clear = 8 KiB).
+            size, a = 0x2000, addr >> 12
+            while a & 1:
+                size <<= 1
+                a >>= 1
+            addr &= ~(size - 1)
+        else:
+            size = 1 << (12 + 9 * (level - 1))
+        print(f"  IOVA {va:#x} -> GPA {addr:#x} ({size // 1024} KiB page, pte {p:#018x})")
+
+
 if __name__ == "__main__":
-    main()
+    if "--amdvi" in sys.argv:
+        amdvi_walk(open(sys.argv[1], "rb").read())
+    else:
+        main()
