@@ -5,7 +5,8 @@
 # off; QEMU runs with -no-shutdown) for corruption-scan.py.
 # Usage: corruption-dump.sh PHASE IMPL OUTDIR [SECS]   (PHASE/IMPL as run-guest.sh;
 # PHASE none = no vIOMMU).  Exit 0: signature seen, RAM in OUTDIR/ram.bin;
-# 1: no signature (nothing kept but the console).
+# 1: no signature (nothing kept but the console, unless ALWAYS=1: RAM saved
+# after every run, e.g. for corruption-scan.py --used-ring).
 set -u
 phase=$1 impl=$2 out=$3 secs=${4:-25}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,9 +28,9 @@ done
 sleep 1
 sig='bad pud|bad pmd|bad pte|Bad page state|corrupted stack end|unable to handle page fault'
 rc=1
-if grep -aqE "$sig" "$out/console"; then
+if grep -aqE "$sig" "$out/console" || [ "${ALWAYS:-0}" = 1 ]; then
+    grep -aqE "$sig" "$out/console" && rc=0
     python3 "$q/qmp.py" "$sock" cmd "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": $((mem << 20)), \"filename\": \"$out/ram.bin\"}}" >/dev/null
-    rc=0
 fi
 python3 "$q/qmp.py" "$sock" quit >/dev/null 2>&1
 wait $rg
