@@ -3,7 +3,7 @@
 by corruption-dump.sh for what the page-table corruption of docs/e2e.md
 ("Findings") leaves behind.
 
-  corruption-scan.py RAM.bin [--amdvi | --used-ring]
+  corruption-scan.py RAM.bin [--amdvi | --used-ring | --used-pages]
 
 Reports
   * 8-byte words whose value points at pfn 0x10 with the present bit
@@ -29,7 +29,11 @@ Reports
     without patches/0005 writes it into the physically next page).
     Deterministic once the device completed past such an element (760
     completions for the 1024-entry queue), whether or not the stray write
-    hit something that crashed the guest.
+    hit something that crashed the guest;
+  * --used-pages (instead; any vIOMMU, no table walk): pages that look like
+    the 2nd and 3rd page of the used ring by content, and whether the
+    straddling element's len arrived at their offset 0 (heuristic: pages
+    whose first elements happen to differ are not recognised).
 """
 import struct
 import sys
@@ -130,9 +134,29 @@ def amdvi_leaves(data):
 
 def used_ring_check(data):
     pages = amdvi_leaves(data)
-    if not pages:
-        print("no AMD-Vi table for the disk found")
-        return 2
+    rc = used_ring_check_in(data, pages) if pages else 2
+    if rc == 2:
+        print("no vring found through the disk's AMD-Vi table")
+    return rc
+
+
+def used_pages(data):
+    """Any vIOMMU: pages that look like parts of the disk's 1024-entry used
+    ring, by content (64 KiB reads: {id 0, len 0x10001} elements)."""
+    el = bytes.fromhex("0100010000000000")
+    for p in range(len(data) // 4096):
+        pg = data[p * 4096:(p + 1) * 4096]
+        if (pg[0x840:0x842] == b"\0\0" and pg[0x842:0x844] == pg[2:4] != b"\0\0"
+                and pg[0xff8:] == el):
+            print(f"page {p:#x}: avail ring at +0, used ring at +0x840, idx {int.from_bytes(pg[2:4], 'little')}"
+                  f" (ring page 4 of 7; element 247 straddles into page 5)")
+        elif pg[8:0x808] == el * 0x100:
+            what = "page 5 (elements 247-759)" if pg[0xff8:] == el else "page 6 (elements 759-1023)"
+            head = "present" if pg[:4] == el[:4] else "MISSING"
+            print(f"page {p:#x}: looks like used-ring {what}; the straddling element's len at +0: {head}")
+
+
+def used_ring_check_in(data, pages):
 
     def rd(iova, n):
         out = b""
@@ -173,7 +197,6 @@ def used_ring_check(data):
                           f"(second page at GPA {pages[(e + 7) & ~0xfff]:#x}): {'ok' if ok else 'MISSING'}")
                 print(f"straddling elements written: {checked}, missing their second half: {bad}")
                 return 1 if bad else 0
-    print("no vring found in the disk's mappings")
     return 2
 
 
@@ -225,6 +248,9 @@ def amdvi_walk(data):
 
 
 if __name__ == "__main__":
+    if "--used-pages" in sys.argv:
+        used_pages(open(sys.argv[1], "rb").read())
+        sys.exit(0)
     if "--used-ring" in sys.argv:
         sys.exit(used_ring_check(open(sys.argv[1], "rb").read()))
     if "--amdvi" in sys.argv:
