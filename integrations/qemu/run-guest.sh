@@ -3,9 +3,11 @@
 # Usage: run-guest.sh QEMU PHASE IMPL MODE DISK LOG [SECS]
 #   PHASE: virtio | vtd | vtd-sm | vtd-fs | amdvi (32-bit IRTEs) | amdvi-ga (128-bit)
 #          | amdvi-v2 (vtd-fs: scalable mode with first-stage tables, x-flts=on;
-#          amdvi-v2: amd_iommu=pgtbl_v2, v2 guest tables)
+#          amdvi-v2: amd_iommu=pgtbl_v2, v2 guest tables) | none (no vIOMMU:
+#          IMPL ignored; tests/e2e/corruption-loop.sh)
 #   IMPL:  builtin (QEMU's own model) | viommu (libviommu-backed device)
-#   MODE:  io | fault | irfault | bench | migrate
+#   MODE:  io | fault | irfault | bench | migrate | reread (the migrate job's
+#          re-read loop without a migration)
 # The serial console goes to LOG; prints the guest's result line (or nothing).
 # migrate: the guest is migrated mid-job to a second QEMU (see below).
 # env: VIOMMU_E2E_STATS=file  (passed to the libviommu glue: stats at exit)
@@ -14,6 +16,8 @@
 #      VIOMMU_E2E_BLKOPTS ,opt=val... appended to the disk's -device
 #      VIOMMU_E2E_QEMU_EXTRA more QEMU arguments
 #      VIOMMU_E2E_TIMEOUT (s, default 600)
+#      VIOMMU_E2E_APPEND more guest kernel command-line words
+#      VIOMMU_E2E_ACCEL (default tcg), VIOMMU_E2E_MEM (MiB, default 512)
 #      VIOMMU_E2E_INTREMAP on|off: guest interrupt remapping (default: on
 #        for the libviommu VT-d / AMD-Vi devices, off otherwise)
 set -eu
@@ -22,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 gdir=$("$here/fetch-guest.sh") || exit $?
 pre=""; [ "$impl" = viommu ] && pre="viommu-"
 machine=q35
-append="console=ttyS0 iommu.strict=1 iommu.passthrough=0 quiet loglevel=4 panic=-1 e2e.mode=$mode e2e.secs=$secs"
+append="console=ttyS0 iommu.strict=1 iommu.passthrough=0 quiet loglevel=4 panic=-1 e2e.mode=$mode e2e.secs=$secs${VIOMMU_E2E_APPEND:+ $VIOMMU_E2E_APPEND}"
 stats=""
 ir=${VIOMMU_E2E_INTREMAP:-}
 if [ -z "$ir" ]; then
@@ -41,6 +45,7 @@ vtd-fs) dev="-device ${pre}intel-iommu,x-scalable-mode=on,x-flts=on"; append="$a
 # Linux takes EFR from the IVRS (IVHD type 11h) when it picks v1 or v2
 # tables: libviommu's IVRS builder emits it (and GTSup/GIoSup) by default.
 amdvi-v2) dev="-device ${pre}amd-iommu"; append="$append amd_iommu=pgtbl_v2" ;;
+none)   dev=""; append="$append e2e.iommu=none" ;;
 *) echo "bad phase $phase" >&2; exit 2 ;;
 esac
 # With remapping on, Linux panics ("timer doesn't work through
@@ -76,9 +81,9 @@ esac
 run_qemu() {
     rlog=$1 rstats=$2; shift 2
     rdev=$dev${VIOMMU_E2E_DEVOPTS:-}
-    if [ "$impl" = viommu ] && [ -n "$rstats" ]; then rdev="$rdev,stats-file=$rstats"; fi
+    if [ "$impl" = viommu ] && [ -n "$rstats" ] && [ -n "$dev" ]; then rdev="$rdev,stats-file=$rstats"; fi
     # shellcheck disable=SC2086
-    timeout "${VIOMMU_E2E_TIMEOUT:-600}" "$qemu" $L -accel tcg -M $machine -m 512 -smp 1 -nodefaults \
+    timeout "${VIOMMU_E2E_TIMEOUT:-600}" "$qemu" $L -accel "${VIOMMU_E2E_ACCEL:-tcg}" -M $machine -m "${VIOMMU_E2E_MEM:-512}" -smp 1 -nodefaults \
         -display none -no-reboot -serial "file:$rlog" -monitor none \
         -kernel "$gdir/vmlinuz" -initrd "$gdir/initrd.gz" -append "$append" \
         $rdev ${VIOMMU_E2E_QEMU_EXTRA:-} \
