@@ -4,6 +4,7 @@
 #ifndef VIOMMU_CORE_INTERNAL_H
 #define VIOMMU_CORE_INTERNAL_H
 
+#include "core/btree.h"
 #include "core/core.h"
 #include "core/iova_tree.h"
 
@@ -192,7 +193,7 @@ struct viommu_as {
 
 struct viommu_map_domain {
     struct viommu_ctx *ctx;
-    struct vi_itree tree;
+    struct vi_btree tree; /* the mappings, pairwise disjoint */
     uint64_t max;
     struct viommu_as *attached;
     struct viommu_map_domain *next;

@@ -1,16 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Mapping domains: IOVA mappings managed by requests rather than guest page
- * tables (virtio-iommu MAP/UNMAP). The mappings live in one interval tree per
- * domain; every change is pushed to the attached address spaces through the
- * same shadow sync the radix formats use. A domain's mappings are pairwise
- * disjoint (MAP refuses an overlap, UNMAP never splits), so the tree's
- * disjoint searches apply.
+ * tables (virtio-iommu MAP/UNMAP). The mappings live in one B+-tree per
+ * domain (btree.h: a MAP is one descent of ~5 nodes among 64 K mappings,
+ * where the red-black interval tree it replaced took ~17 dependent cache
+ * misses); every change is pushed to the attached address spaces through
+ * the same shadow sync the radix formats use. A domain's mappings are
+ * pairwise disjoint (MAP refuses an overlap, UNMAP never splits).
  */
 #include "core/bits.h"
 #include "core/internal.h"
 
 #include <string.h>
+
+/* The tree's nodes come from the context's allocator. */
+static void *vi_map_domain_alloc(void *opaque, size_t size)
+{
+    return vi_alloc(opaque, size);
+}
+
+static void vi_map_domain_free(void *opaque, void *ptr)
+{
+    vi_free(opaque, ptr);
+}
 
 int vi_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, struct viommu_map_domain **out)
 {
@@ -23,7 +35,7 @@ int vi_map_domain_create(struct viommu_ctx *ctx, uint64_t max_mappings, struct v
         return VIOMMU_ENOMEM;
     dom->ctx = ctx;
     dom->max = max_mappings ? max_mappings : ctx->budget.as_mappings;
-    vi_itree_init(&dom->tree);
+    vi_bt_init(&dom->tree, vi_map_domain_alloc, vi_map_domain_free, ctx);
     dom->next = ctx->domains;
     ctx->domains = dom;
     *out = dom;
@@ -53,7 +65,6 @@ void vi_map_domain_destroy(struct viommu_map_domain *dom)
 {
     struct viommu_ctx *ctx;
     struct viommu_map_domain **pp;
-    struct vi_itree_node *node, *next;
 
     if (!dom)
         return;
@@ -64,11 +75,7 @@ void vi_map_domain_destroy(struct viommu_map_domain *dom)
         if (dom->attached == as) /* defensive: never loop forever */
             vi_map_domain_detach(as);
     }
-    for (node = vi_itree_first(&dom->tree); node; node = next) {
-        next = vi_itree_next(node);
-        vi_itree_remove(&dom->tree, node);
-        vi_free(ctx, node);
-    }
+    vi_bt_clear(&dom->tree);
     for (pp = &ctx->domains; *pp; pp = &(*pp)->next) {
         if (*pp == dom) {
             *pp = dom->next;
@@ -96,35 +103,27 @@ static int vi_map_domain_notify(struct viommu_map_domain *dom, uint64_t first, u
 
 int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t addr, unsigned perm)
 {
-    struct vi_itree_node *node;
     int r;
 
     if (first > last || addr + (last - first) < addr)
         return VIOMMU_ERANGE;
     if (perm & ~(unsigned)VIOMMU_PERM_RW)
         return VIOMMU_EFLAGS;
-    /* An overlap (EEXIST) wins over a full domain or a failed allocation;
-     * the common case checks and inserts in one descent. */
-    node = dom->tree.count < dom->max ? vi_zalloc(dom->ctx, sizeof(*node)) : NULL;
-    if (!node)
-        return vi_itree_first_overlap_disjoint(&dom->tree, first, last) ? VIOMMU_EEXIST : VIOMMU_ENOMEM;
-    node->first = first;
-    node->last = last;
-    node->addr = addr;
-    node->perm = perm;
-    if (vi_itree_insert_disjoint(&dom->tree, node)) {
-        vi_free(dom->ctx, node);
-        return VIOMMU_EEXIST;
-    }
+    /* An overlap (EEXIST) wins over a full domain or a failed allocation
+     * (vi_bt_insert checks the overlap first, in the same descent). */
+    if (dom->tree.count >= dom->max)
+        return vi_bt_first_overlap(&dom->tree, first, last, NULL) ? VIOMMU_EEXIST : VIOMMU_ENOMEM;
+    r = vi_bt_insert(&dom->tree, &(struct vi_bt_entry){.first = first, .last = last, .addr = addr, .perm = (uint8_t)perm});
+    if (r)
+        return r;
     r = vi_map_domain_notify(dom, first, last);
     if (r == VIOMMU_ENOMEM) {
         /* The sync could not allocate: some consumers may have the mapping,
          * others not, and the caller is told "nothing changed". Make that
-         * true: drop the node and sync again, which only UNMAPs what was
+         * true: drop the mapping and sync again, which only UNMAPs what was
          * announced (no allocation on that path). Emulated DMA, consumers
          * and a retried MAP then all agree that it does not exist. */
-        vi_itree_remove(&dom->tree, node);
-        vi_free(dom->ctx, node);
+        (void)vi_bt_remove_inside(&dom->tree, first, last, NULL);
         (void)vi_map_domain_notify(dom, first, last);
     }
     return r;
@@ -132,25 +131,17 @@ int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t la
 
 int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t last, uint64_t *removed)
 {
-    struct vi_itree_node *node, *next, *start;
     uint64_t n = 0;
+    int r;
 
     if (removed)
         *removed = 0;
     if (first > last)
         return VIOMMU_ERANGE;
-    /* Refuse before touching anything if a mapping would be split. */
-    start = vi_itree_first_overlap_disjoint(&dom->tree, first, last);
-    for (node = start; node; node = vi_itree_next_overlap(node, first, last))
-        if (node->first < first || node->last > last)
-            return VIOMMU_ERANGE;
-    /* The tree has not changed: remove from the same first node. */
-    for (node = start; node; node = next) {
-        next = vi_itree_next_overlap(node, first, last);
-        vi_itree_remove(&dom->tree, node);
-        vi_free(dom->ctx, node);
-        n++;
-    }
+    /* Refuses (ERANGE) before touching anything if a mapping would be split. */
+    r = vi_bt_remove_inside(&dom->tree, first, last, &n);
+    if (r)
+        return r;
     if (removed)
         *removed = n;
     if (n == 0)
@@ -158,21 +149,21 @@ int vi_map_domain_unmap(struct viommu_map_domain *dom, uint64_t first, uint64_t 
     return vi_map_domain_notify(dom, first, last);
 }
 
-static void vi_map_event(const struct vi_itree_node *node, struct viommu_event *out)
+static void vi_map_event(const struct vi_bt_entry *e, struct viommu_event *out)
 {
-    *out = (struct viommu_event){.kind = VIOMMU_EVENT_MAP,
-                                 .perm = node->perm,
-                                 .iova_first = node->first,
-                                 .iova_last = node->last,
-                                 .addr = node->addr};
+    *out = (struct viommu_event){
+        .kind = VIOMMU_EVENT_MAP, .perm = e->perm, .iova_first = e->first, .iova_last = e->last, .addr = e->addr};
 }
 
 int vi_map_domain_lookup(struct viommu_map_domain *dom, uint64_t iova, struct viommu_event *out)
 {
-    struct vi_itree_node *node = vi_itree_first_overlap_disjoint(&dom->tree, iova, iova);
-    if (!node)
+    struct vi_bt_iter it;
+    struct vi_bt_entry e;
+
+    if (!vi_bt_first_overlap(&dom->tree, iova, iova, &it))
         return VIOMMU_ENOENT;
-    vi_map_event(node, out);
+    vi_bt_iter_get(&it, &e);
+    vi_map_event(&e, out);
     return 0;
 }
 
@@ -181,15 +172,23 @@ uint64_t vi_map_domain_count(const struct viommu_map_domain *dom)
     return dom->tree.count;
 }
 
+/* `fn` must not change the domain (no caller does: they collect, save or
+ * compare). */
 int vi_map_domain_foreach(struct viommu_map_domain *dom, uint64_t first, uint64_t last,
                           int (*fn)(void *opaque, const struct viommu_event *map), void *opaque)
 {
-    for (struct vi_itree_node *node = vi_itree_first_overlap_disjoint(&dom->tree, first, last), *next; node;
-         node = next) {
+    struct vi_bt_iter it;
+
+    if (!vi_bt_first_overlap(&dom->tree, first, last, &it))
+        return 0;
+    for (; it.leaf; vi_bt_iter_next(&it)) {
+        struct vi_bt_entry e;
         struct viommu_event ev;
         int r;
-        next = vi_itree_next_overlap(node, first, last);
-        vi_map_event(node, &ev);
+        vi_bt_iter_get(&it, &e);
+        if (e.first > last)
+            break;
+        vi_map_event(&e, &ev);
         r = fn(opaque, &ev);
         if (r)
             return r;
@@ -202,11 +201,13 @@ int vi_map_domain_foreach(struct viommu_map_domain *dom, uint64_t first, uint64_
  * and the IOTLB caches. */
 int vi_map_domain_translate(struct viommu_map_domain *dom, uint64_t iova, struct viommu_translation *out)
 {
-    struct vi_itree_node *node = vi_itree_first_overlap_disjoint(&dom->tree, iova, iova);
+    struct vi_bt_iter it;
+    struct vi_bt_entry e, *node = &e;
     unsigned lg2;
 
-    if (!node)
+    if (!vi_bt_first_overlap(&dom->tree, iova, iova, &it))
         return VIOMMU_ENOENT;
+    vi_bt_iter_get(&it, &e);
     for (lg2 = 63; lg2 > 0; lg2--) {
         uint64_t mask = vi_lg2_mask(lg2), base = iova & ~mask;
         if (base >= node->first && base + mask <= node->last && ((node->addr - node->first) & mask) == 0)
