@@ -128,6 +128,7 @@ class FaultFlag(enum.IntFlag):
     """enum viommu_fault_flag (types.h): :attr:`Fault.flags` bits."""
     FPD = 1 << 0
     HOST = 1 << 1
+    ATS = 1 << 2
 
 
 class LogLevel(enum.IntEnum):
@@ -1632,6 +1633,7 @@ class VtdFaultReason(enum.IntEnum):
     ROOT_RSVD = 0x0A
     CTX_RSVD = 0x0B
     PTE_RSVD = 0x0C
+    CTX_TT = 0x0D
     SM_RTADDR = 0x30
     SM_TTM0_PASID = 0x31
     SM_ROOT_ACCESS = 0x38
@@ -1641,6 +1643,7 @@ class VtdFaultReason(enum.IntEnum):
     SM_CTX_P = 0x41
     SM_CTX_RSVD = 0x42
     SM_CTX_INV = 0x43
+    SM_DTE = 0x44
     SM_PASIDE = 0x45
     SM_PASID_SIZE = 0x46
     SM_RID_PASID = 0x48

@@ -54,6 +54,7 @@ pub const VIOMMU_FAULT_READ_FAILED: u32 = 6;
 pub const VIOMMU_FAULT_UPDATE_FAILED: u32 = 7;
 pub const VIOMMU_FAULT_F_FPD: u32 = 1 << 0;
 pub const VIOMMU_FAULT_F_HOST: u32 = 1 << 1;
+pub const VIOMMU_FAULT_F_ATS: u32 = 1 << 2;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -452,6 +453,7 @@ pub const VIOMMU_VTD_FR_CTX_ACCESS: u32 = 0x09;
 pub const VIOMMU_VTD_FR_ROOT_RSVD: u32 = 0x0A;
 pub const VIOMMU_VTD_FR_CTX_RSVD: u32 = 0x0B;
 pub const VIOMMU_VTD_FR_PTE_RSVD: u32 = 0x0C;
+pub const VIOMMU_VTD_FR_CTX_TT: u32 = 0x0D;
 pub const VIOMMU_VTD_FR_SM_RTADDR: u32 = 0x30;
 pub const VIOMMU_VTD_FR_SM_TTM0_PASID: u32 = 0x31;
 pub const VIOMMU_VTD_FR_SM_ROOT_ACCESS: u32 = 0x38;
@@ -461,6 +463,7 @@ pub const VIOMMU_VTD_FR_SM_CTX_ACCESS: u32 = 0x40;
 pub const VIOMMU_VTD_FR_SM_CTX_P: u32 = 0x41;
 pub const VIOMMU_VTD_FR_SM_CTX_RSVD: u32 = 0x42;
 pub const VIOMMU_VTD_FR_SM_CTX_INV: u32 = 0x43;
+pub const VIOMMU_VTD_FR_SM_DTE: u32 = 0x44;
 pub const VIOMMU_VTD_FR_SM_PASIDE: u32 = 0x45;
 pub const VIOMMU_VTD_FR_SM_PASID_SIZE: u32 = 0x46;
 pub const VIOMMU_VTD_FR_SM_RID_PASID: u32 = 0x48;
