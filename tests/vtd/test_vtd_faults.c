@@ -299,9 +299,9 @@ START_TEST(ats_translation_request_needs_tt01)
     ck_assert_uint_eq(frcd_reason(&f, 0), 0x0D);
     uint64_t hi = vg_rd(f.g, FRCD + 8, 8);
     ck_assert_uint_eq(hi & 0xFFFF, 0x0010);
-    ck_assert_uint_eq((hi >> 62) & 1, 1);   /* T1: a translation request is a read */
-    ck_assert_uint_eq((hi >> 60) & 3, 1);   /* AT = 01b: translation request */
-    ck_assert_uint_eq((hi >> 28) & 1, 0);   /* T2: not a page request */
+    ck_assert_uint_eq((hi >> 62) & 1, 1); /* T1: a translation request is a read */
+    ck_assert_uint_eq((hi >> 60) & 3, 1); /* AT = 01b: translation request */
+    ck_assert_uint_eq((hi >> 28) & 1, 0); /* T2: not a page request */
     ck_assert_uint_eq(vg_rd(f.g, FRCD, 8), 0x1000);
     /* TT = 10b (pass-through): the same refusal. */
     uint64_t ce = vg_ctx_entry(f.g, 0x0010);
