@@ -84,8 +84,8 @@ static int apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds, struct
         return vi_as_set_passthrough(ds->as);
     }
     dev->stats.dte_resolves++;
-    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, dev->efr, dev->levels, dev->pa_lg2, res,
-                            &host);
+    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, amdvi_dte_efr(dev), dev->levels,
+                            dev->pa_lg2, res, &host);
     *resolved = true;
     /* §2.5 (INVALID_DEVICE_REQUEST): translation requests need a DTE with
      * V, TV and I (bit 96) set. An unreadable DTE refuses nothing (its
@@ -190,6 +190,12 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
      * (GTSup set) or opted out. */
     if (!(feat & VIOMMU_AMDVI_EFR_GTSUP) && !(dev->cfg.flags & VIOMMU_AMDVI_F_NO_GUEST_TABLES))
         feat |= VIOMMU_AMDVI_EFR_V2;
+    /* Enhanced PPR handling comes with PPR (Linux wants both for ATS/PRI),
+     * and only with it (so VIOMMU_AMDVI_EFR_ALL & ~PPRSup leaves both out). */
+    if (feat & VIOMMU_AMDVI_EFR_PPRSUP)
+        feat |= VIOMMU_AMDVI_EFR_EPHSUP;
+    else
+        feat &= ~VIOMMU_AMDVI_EFR_EPHSUP;
     /* Field values above what the model supports (GATS 5-level, GLXSup 2,
      * PASmax 19: PASIDs have 20 bits) are clamped, so VIOMMU_AMDVI_EFR_ALL
      * advertises everything. */

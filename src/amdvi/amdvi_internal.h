@@ -74,6 +74,7 @@
 #define AMDVI_CTRL_PPR_EN VI_BIT(15)
 #define AMDVI_CTRL_PPR_ALL (AMDVI_CTRL_PPRLOG_EN | AMDVI_CTRL_PPRINT_EN | AMDVI_CTRL_PPR_EN)
 #define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
+#define AMDVI_CTRL_EPH_EN VI_BIT(45) /* writable with EFR EPHSup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
 #define AMDVI_CTRL_INTCAPXT_EN VI_BIT(51) /* writable with EFR XTSup */
 #define AMDVI_CTRL_GT_EN VI_BIT(48) /* writable with EFR GTSup (kept; guest tables follow the DTE) */
@@ -226,6 +227,9 @@ bool amdvi_cmd_running(const struct viommu_amdvi *dev);
 void amdvi_regs_reset(struct viommu_amdvi *dev);
 /* Control bits a write keeps (GAEn/XTEn/IntCapXTEn only when advertised). */
 uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev);
+/* The EFR the DTE checks use: without PPRSup while EPHSup is advertised
+ * and Control.EPHEn is clear (a DTE with PPR is then illegal). */
+uint64_t amdvi_dte_efr(const struct viommu_amdvi *dev);
 
 /* amdvi_ppr.c */
 /* COMPLETE_PPR_REQUEST (PPRSup checked by the caller). */
