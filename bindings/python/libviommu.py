@@ -128,6 +128,7 @@ class FaultFlag(enum.IntFlag):
     """enum viommu_fault_flag (types.h): :attr:`Fault.flags` bits."""
     FPD = 1 << 0
     HOST = 1 << 1
+    ATS = 1 << 2
 
 
 class LogLevel(enum.IntEnum):
@@ -1636,6 +1637,7 @@ class VtdFaultReason(enum.IntEnum):
     ROOT_RSVD = 0x0A
     CTX_RSVD = 0x0B
     PTE_RSVD = 0x0C
+    CTX_TT = 0x0D
     SM_RTADDR = 0x30
     SM_TTM0_PASID = 0x31
     SM_ROOT_ACCESS = 0x38
@@ -1645,6 +1647,7 @@ class VtdFaultReason(enum.IntEnum):
     SM_CTX_P = 0x41
     SM_CTX_RSVD = 0x42
     SM_CTX_INV = 0x43
+    SM_DTE = 0x44
     SM_PASIDE = 0x45
     SM_PASID_SIZE = 0x46
     SM_RID_PASID = 0x48
@@ -1988,10 +1991,11 @@ AMDVI_EFR_GATS_5L = 1 << 12
 AMDVI_EFR_GLXSUP_MASK = 3 << 14
 AMDVI_EFR_PASMAX_MASK = 0x1F << 32
 AMDVI_EFR_GIOSUP = 1 << 48
+AMDVI_EFR_EPHSUP = 1 << 50
 AMDVI_EFR_ALL = (AMDVI_EFR_PREFSUP | AMDVI_EFR_IASUP | AMDVI_EFR_XTSUP | AMDVI_EFR_GASUP | AMDVI_EFR_PPRSUP
                  | AMDVI_EFR_NXSUP
                  | AMDVI_EFR_GTSUP | AMDVI_EFR_GATS_MASK | AMDVI_EFR_GLXSUP_MASK | AMDVI_EFR_PASMAX_MASK
-                 | AMDVI_EFR_GIOSUP)
+                 | AMDVI_EFR_GIOSUP | AMDVI_EFR_EPHSUP)
 AMDVI_EFR_V2 = (AMDVI_EFR_NXSUP | AMDVI_EFR_GTSUP | AMDVI_EFR_GATS_5L | (1 << 14) | (15 << 32)
                 | AMDVI_EFR_GIOSUP)
 AMDVI_CAP_BLOCK_LEN = 40

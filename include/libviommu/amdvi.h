@@ -106,11 +106,21 @@ VIOMMU_API int viommu_amdv1_pt_config(unsigned mode, uint64_t root, unsigned per
 #define VIOMMU_AMDVI_EFR_PASMAX_MASK (UINT64_C(0x1F) << 32)
 /** @brief GIoSup: requests without PASID may use PASID 0's guest tables (DTE GIoV). */
 #define VIOMMU_AMDVI_EFR_GIOSUP (UINT64_C(1) << 48)
+/** @brief EPHSup (bit 50): enhanced PPR handling, Control.EPHEn (bit 45).
+ *  Advertised whenever ::VIOMMU_AMDVI_EFR_PPRSUP is, never without it (asked
+ *  for alone it is dropped). While EPHEn is clear a DTE with PPR set is illegal
+ *  (ILLEGAL_DEV_TABLE_ENTRY; page requests through it log
+ *  INVALID_PPR_REQUEST), so the guest sets EPHEn before it enables page
+ *  requests in a DTE, as Linux does. Linux 6.12 enables ATS and PRI behind
+ *  AMD-Vi only with GTSup, PPRSup and EPHSup (`amd_iommu_gt_ppr_supported()`).
+ *  viommu_amdvi_resolve() and viommu_amdvi_resolve_v2() assume EPHEn = 1. */
+#define VIOMMU_AMDVI_EFR_EPHSUP (UINT64_C(1) << 50)
 /** @brief Every EFR feature bit or field that may be requested in viommu_amdvi_config::efr_features. */
 #define VIOMMU_AMDVI_EFR_ALL                                                                                      \
     (VIOMMU_AMDVI_EFR_PREFSUP | VIOMMU_AMDVI_EFR_IASUP | VIOMMU_AMDVI_EFR_XTSUP | VIOMMU_AMDVI_EFR_GASUP |        \
      VIOMMU_AMDVI_EFR_PPRSUP | VIOMMU_AMDVI_EFR_NXSUP | VIOMMU_AMDVI_EFR_GTSUP | VIOMMU_AMDVI_EFR_GATS_MASK |     \
-     VIOMMU_AMDVI_EFR_GLXSUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK | VIOMMU_AMDVI_EFR_GIOSUP)
+     VIOMMU_AMDVI_EFR_GLXSUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK | VIOMMU_AMDVI_EFR_GIOSUP |                      \
+     VIOMMU_AMDVI_EFR_EPHSUP)
 /** @brief The guest-table features Linux's `amd_iommu=pgtbl_v2` needs: GTSup, GIoSup,
  *  NXSup, 5-level guest tables, GLXSup 1 (two-level GCR3 tables) and 16 PASID bits. */
 #define VIOMMU_AMDVI_EFR_V2                                                                                       \

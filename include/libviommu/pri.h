@@ -98,8 +98,8 @@ enum viommu_prq_status {
      *  ::VIOMMU_PAGE_RESP_INVALID. */
     VIOMMU_PRQ_DISABLED = 2,
     /** The requester may not make page requests (VT-d: context/PASID entry
-     *  checks, PRE clear, recorded as a fault; AMD-Vi: DTE not valid or PPR
-     *  clear, logged as INVALID_PPR_REQUEST): dropped; answer
+     *  checks, PRE clear, recorded as a fault; AMD-Vi: DTE not valid, PPR
+     *  clear, or Control.EPHEn clear with EPHSup, logged as INVALID_PPR_REQUEST): dropped; answer
      *  ::VIOMMU_PAGE_RESP_INVALID. */
     VIOMMU_PRQ_INVALID = 3,
 };

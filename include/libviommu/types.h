@@ -97,6 +97,11 @@ enum viommu_fault_flag {
      *  `entry_gpa` and `level` are the host table's; `iova` and `access`
      *  are the request's. */
     VIOMMU_FAULT_F_HOST = 1u << 1,
+    /** The request was a PCIe ATS translation request
+     *  (viommu_as_ats_translate()) that the device may not send (VT-d
+     *  context TT / scalable DTE, AMD-Vi DTE.I): `reason` is
+     *  ::VIOMMU_FAULT_BLOCKED, `code` the owner's fault reason / event code. */
+    VIOMMU_FAULT_F_ATS = 1u << 2,
 };
 
 /**

@@ -98,6 +98,7 @@ enum viommu_vtd_fault_reason {
     VIOMMU_VTD_FR_ROOT_RSVD = 0x0A,        /**< Root entry reserved bits set. */
     VIOMMU_VTD_FR_CTX_RSVD = 0x0B,         /**< Context entry reserved bits set. */
     VIOMMU_VTD_FR_PTE_RSVD = 0x0C,         /**< Second-level entry reserved bits set. */
+    VIOMMU_VTD_FR_CTX_TT = 0x0D,           /**< LCT.5: translation request, context TT is not 01b. */
     VIOMMU_VTD_FR_SM_RTADDR = 0x30,        /**< RTA.1: invalid RTADDR translation table mode. */
     VIOMMU_VTD_FR_SM_TTM0_PASID = 0x31,    /**< RTA.2: request with PASID in legacy mode. */
     VIOMMU_VTD_FR_SM_ROOT_ACCESS = 0x38,   /**< SRT.1: scalable root table not accessible. */
@@ -107,6 +108,7 @@ enum viommu_vtd_fault_reason {
     VIOMMU_VTD_FR_SM_CTX_P = 0x41,         /**< SCT.2: scalable context entry not present. */
     VIOMMU_VTD_FR_SM_CTX_RSVD = 0x42,      /**< SCT.3: scalable context entry reserved bits set. */
     VIOMMU_VTD_FR_SM_CTX_INV = 0x43,       /**< SCT.4: invalid scalable context entry programming. */
+    VIOMMU_VTD_FR_SM_DTE = 0x44,           /**< SCT.5: translation request, context DTE clear. */
     VIOMMU_VTD_FR_SM_PASIDE = 0x45,        /**< SCT.6: request with PASID but PASIDE clear. */
     VIOMMU_VTD_FR_SM_PASID_SIZE = 0x46,    /**< SCT.7: PASID beyond the PASID directory size (PDTS). */
     VIOMMU_VTD_FR_SM_RID_PASID = 0x48,     /**< SCT.9: non-zero RID_PASID without ECAP.RPS. */

@@ -78,14 +78,22 @@ static int apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds, struct
         vi_as_set_access_policy(ds->as, (dev->efr & VIOMMU_AMDVI_EFR_NXSUP) ? 0u : (unsigned)VIOMMU_PERM_EXEC, 0);
     }
     if (!(dev->control & AMDVI_CTRL_IOMMU_EN)) {
+        vi_as_set_ats_refusal(ds->as, 0);
         if (vi_as_mode(ds->as) == VIOMMU_MODE_PASSTHROUGH)
             return 0;
         return vi_as_set_passthrough(ds->as);
     }
     dev->stats.dte_resolves++;
-    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, dev->efr, dev->levels, dev->pa_lg2, res,
-                            &host);
+    amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, amdvi_dte_efr(dev), dev->levels,
+                            dev->pa_lg2, res, &host);
     *resolved = true;
+    /* §2.5 (INVALID_DEVICE_REQUEST): translation requests need a DTE with
+     * V, TV and I (bit 96) set. An unreadable DTE refuses nothing (its
+     * translation requests answer "no translation"). */
+    bool ats_ok = (res->dte[0] & AMDVI_DTE_V) && (res->dte[0] & AMDVI_DTE_TV) && (res->dte[1] & AMDVI_DTE_Q1_I);
+    vi_as_set_ats_refusal(ds->as, ats_ok || res->event == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR
+                                      ? 0u
+                                      : (uint32_t)VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
     ds->domain_id = res->domain_id;
     ds->suppress = res->suppress;
     ds->dte_gpa = res->dte_gpa;
@@ -182,6 +190,12 @@ int viommu_amdvi_create(struct viommu_ctx *ctx, const struct viommu_amdvi_config
      * (GTSup set) or opted out. */
     if (!(feat & VIOMMU_AMDVI_EFR_GTSUP) && !(dev->cfg.flags & VIOMMU_AMDVI_F_NO_GUEST_TABLES))
         feat |= VIOMMU_AMDVI_EFR_V2;
+    /* Enhanced PPR handling comes with PPR (Linux wants both for ATS/PRI),
+     * and only with it (so VIOMMU_AMDVI_EFR_ALL & ~PPRSup leaves both out). */
+    if (feat & VIOMMU_AMDVI_EFR_PPRSUP)
+        feat |= VIOMMU_AMDVI_EFR_EPHSUP;
+    else
+        feat &= ~VIOMMU_AMDVI_EFR_EPHSUP;
     /* Field values above what the model supports (GATS 5-level, GLXSup 2,
      * PASmax 19: PASIDs have 20 bits) are clamped, so VIOMMU_AMDVI_EFR_ALL
      * advertises everything. */

@@ -88,6 +88,26 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     uint32_t ev[4];
     uint32_t code;
 
+    if (f->flags & VIOMMU_FAULT_F_ATS) {
+        /* §2.5 INVALID_DEVICE_REQUEST (code 8): a translation request (TR = 1)
+         * the DTE does not allow; PASID (and GN, US) when it carried one. */
+        uint32_t dw1 =
+            (uint32_t)AMDVI_EVF_TR | (uint32_t)VI_FIELD_PREP(AMDVI_IDR_TYPE, AMDVI_IDR_TYPE_TR_NOT_ALLOWED);
+        uint32_t hi = 0;
+        if (id->pasid != VIOMMU_PASID_NONE) {
+            dw1 |= (uint32_t)AMDVI_EVF_GN | (uint32_t)AMDVI_IDR_US | (id->pasid & 0xFFFFu);
+            hi = id->pasid & 0xF0000u;
+        }
+        code = VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST;
+        put(ev, code, devid, dw1, f->iova);
+        ev[0] |= hi;
+        if (suppress & AMDVI_SUPPRESS_SE) {
+            dev->stats.events_suppressed++;
+            return;
+        }
+        amdvi_log_event(dev, ev);
+        return;
+    }
     switch (f->reason) {
     case VIOMMU_FAULT_BLOCKED:
         switch (f->code) {

@@ -74,6 +74,7 @@
 #define AMDVI_CTRL_PPR_EN VI_BIT(15)
 #define AMDVI_CTRL_PPR_ALL (AMDVI_CTRL_PPRLOG_EN | AMDVI_CTRL_PPRINT_EN | AMDVI_CTRL_PPR_EN)
 #define AMDVI_CTRL_GA_EN VI_BIT(17) /* writable with EFR GASup */
+#define AMDVI_CTRL_EPH_EN VI_BIT(45) /* writable with EFR EPHSup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
 #define AMDVI_CTRL_INTCAPXT_EN VI_BIT(51) /* writable with EFR XTSup */
 #define AMDVI_CTRL_GT_EN VI_BIT(48) /* writable with EFR GTSup (kept; guest tables follow the DTE) */
@@ -111,6 +112,18 @@
 #define AMDVI_EVF_PE VI_BIT(22)
 #define AMDVI_EVF_RZ VI_BIT(23)
 #define AMDVI_EVF_TR VI_BIT(24)
+/* DTE bits the event / request paths read (bit 0, 1 of qword 0; I is bit 96). */
+#define AMDVI_DTE_V VI_BIT(0)
+#define AMDVI_DTE_TV VI_BIT(1)
+#define AMDVI_DTE_Q1_I VI_BIT(32)
+/* INVALID_DEVICE_REQUEST (event code 8): dword 1 bit 16 GN, 17 US, 24 TR,
+ * 27:25 TYPE (event bits 48, 49, 56, 59:57), PASID as for IO_PAGE_FAULT. */
+#define AMDVI_IDR_US VI_BIT(17)
+#define AMDVI_IDR_TYPE VI_GENMASK(27, 25)
+/* TYPE with TR = 1 for a translation request from a device whose DTE has
+ * V, TV or I clear (decision from the spec's table as remembered; not
+ * confirmed by a second source, see docs/amdvi.md). */
+#define AMDVI_IDR_TYPE_TR_NOT_ALLOWED 0u
 
 /* The code passed to vi_as_set_blocked() is the enum viommu_amdvi_event_code
  * a DMA through the blocked DTE logs (0 = target abort, no event): public,
@@ -220,6 +233,9 @@ bool amdvi_cmd_running(const struct viommu_amdvi *dev);
 void amdvi_regs_reset(struct viommu_amdvi *dev);
 /* Control bits a write keeps (GAEn/XTEn/IntCapXTEn only when advertised). */
 uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev);
+/* The EFR the DTE checks use: without PPRSup while EPHSup is advertised
+ * and Control.EPHEn is clear (a DTE with PPR is then illegal). */
+uint64_t amdvi_dte_efr(const struct viommu_amdvi *dev);
 
 /* amdvi_ppr.c */
 /* COMPLETE_PPR_REQUEST (PPRSup checked by the caller). */

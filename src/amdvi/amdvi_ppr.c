@@ -85,7 +85,9 @@ static int page_request(struct viommu_amdvi *dev, const struct viommu_page_reque
     uint64_t dte = (dev->devtab & AMDVI_BASE_ADDR) + 32ull * req->rid;
     bool ok = 32ull * req->rid < dt_bytes && !vi_gmem_read_u64(dev->ctx, dte, &q0) &&
               !vi_gmem_read_u64(dev->ctx, dte + 8, &q1);
-    if (!ok || !(q0 & DTE_V) || !(q0 & DTE_PPR)) {
+    /* With EPHSup, DTE PPR counts only while Control.EPHEn is set. */
+    bool ppr = (q0 & DTE_PPR) && (amdvi_dte_efr(dev) & VIOMMU_AMDVI_EFR_PPRSUP);
+    if (!ok || !(q0 & DTE_V) || !ppr) {
         dev->stats.ppr_dropped++;
         if (ok && (q0 & DTE_V) && (q1 & DTE_SE)) {
             dev->stats.events_suppressed++;

@@ -47,7 +47,16 @@ uint64_t amdvi_ctrl_rw_mask(const struct viommu_amdvi *dev)
     return AMDVI_CTRL_RW_MASK | ((dev->efr & VIOMMU_AMDVI_EFR_GASUP) ? AMDVI_CTRL_GA_EN : 0) |
            ((dev->efr & VIOMMU_AMDVI_EFR_PPRSUP) ? AMDVI_CTRL_PPR_ALL : 0) |
            ((dev->efr & VIOMMU_AMDVI_EFR_XTSUP) ? (AMDVI_CTRL_XT_EN | AMDVI_CTRL_INTCAPXT_EN) : 0) |
-           ((dev->efr & VIOMMU_AMDVI_EFR_GTSUP) ? AMDVI_CTRL_GT_EN : 0);
+           ((dev->efr & VIOMMU_AMDVI_EFR_GTSUP) ? AMDVI_CTRL_GT_EN : 0) |
+           ((dev->efr & VIOMMU_AMDVI_EFR_EPHSUP) ? AMDVI_CTRL_EPH_EN : 0);
+}
+
+uint64_t amdvi_dte_efr(const struct viommu_amdvi *dev)
+{
+    /* EPHSup with EPHEn clear: DTE PPR is not usable (an illegal DTE). */
+    if ((dev->efr & VIOMMU_AMDVI_EFR_EPHSUP) && !(dev->control & AMDVI_CTRL_EPH_EN))
+        return dev->efr & ~VIOMMU_AMDVI_EFR_PPRSUP;
+    return dev->efr;
 }
 
 void amdvi_regs_reset(struct viommu_amdvi *dev)
@@ -267,7 +276,8 @@ static void control_write(struct viommu_amdvi *dev, uint64_t v)
     else if (!ppr)
         dev->status &= ~AMDVI_STS_PPR_RUN;
 
-    if (en != was_en) {
+    /* EPHEn decides whether DTEs with PPR are legal: resolve them again. */
+    if (en != was_en || (en && ((old ^ dev->control) & AMDVI_CTRL_EPH_EN))) {
         int r = amdvi_apply_all(dev);
         if (r)
             vi_log(dev->ctx, VIOMMU_LOG_WARN, "amdvi: mode switch on enable/disable: %d", r);

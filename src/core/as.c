@@ -229,6 +229,11 @@ void vi_as_set_fault_flags(struct viommu_as *as, uint8_t flags)
     as->fault_flags = flags;
 }
 
+void vi_as_set_ats_refusal(struct viommu_as *as, uint32_t code)
+{
+    as->ats_refuse = code;
+}
+
 void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refuse)
 {
     const unsigned attrs = VIOMMU_PERM_EXEC | VIOMMU_PERM_PRIV;
@@ -396,6 +401,23 @@ int vi_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access, st
     as->ctx->stats.translations++;
     if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
         as->recheck(as->opaque, as);
+    if (as->ats_refuse) {
+        /* The device may not send translation requests: the owner records
+         * its fault (an Unsupported Request completion, never a translation). */
+        memset(&local, 0, sizeof(local));
+        local.reason = VIOMMU_FAULT_BLOCKED;
+        local.code = as->ats_refuse;
+        local.iova = iova;
+        local.access = (uint8_t)access;
+        local.flags = (uint8_t)(as->fault_flags | VIOMMU_FAULT_F_ATS);
+        as->ctx->stats.faults++;
+        if (as->hooks.fault) {
+            vi_callback_begin(as->ctx);
+            as->hooks.fault(as->opaque, as, &local);
+            vi_callback_end(as->ctx);
+        }
+        return VIOMMU_EFAULT;
+    }
     if (vi_iotlb_lookup(as, iova, &tr)) {
         as->ctx->stats.iotlb_hits++;
         *out = tr;

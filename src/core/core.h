@@ -154,6 +154,15 @@ void vi_as_set_access_policy(struct viommu_as *as, unsigned strip, unsigned refu
  * shadows leave the hole out (a changed hole resyncs them). */
 void vi_as_set_output_hole(struct viommu_as *as, uint64_t first, uint64_t last);
 
+/* Translation requests (viommu_as_ats_translate()) from the space's device
+ * are refused with `code` (the owner's vocabulary, as for a blocked space:
+ * VT-d fault reason, AMD-Vi event code): the fault hook gets a
+ * VIOMMU_FAULT_BLOCKED fault with VIOMMU_FAULT_F_ATS and the call returns
+ * VIOMMU_EFAULT (the VMM completes the request with Unsupported Request).
+ * 0 (the default): translation requests are answered. The owner keeps it
+ * current with the space's state (VT-d context TT / DTE, AMD-Vi DTE.I). */
+void vi_as_set_ats_refusal(struct viommu_as *as, uint32_t code);
+
 /* viommu_fault::flags (enum viommu_fault_flag) of every fault the space
  * reports from now on, whatever its mode; the owner keeps them current
  * (VT-d: FPD of the entries that resolved the space). Default 0. */

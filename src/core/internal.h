@@ -175,6 +175,7 @@ struct viommu_as {
     uint8_t fault_flags; /* viommu_fault::flags of its faults, see vi_as_set_fault_flags() */
     uint8_t pass_perm; /* passthrough: accesses allowed (AMD-Vi DTE Mode 0 IR/IW) */
     uint8_t access_strip, access_refuse; /* see vi_as_set_access_policy() */
+    uint32_t ats_refuse;                 /* see vi_as_set_ats_refusal() (0: translation requests allowed) */
     _Atomic uint64_t hole_first, hole_last; /* see vi_as_set_output_hole() (first > last: none) */
     enum vi_src src;
     uint64_t domain;

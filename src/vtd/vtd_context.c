@@ -104,6 +104,10 @@ static int resolve_legacy(struct resolve_state *st, uint64_t rta, uint16_t sid, 
     if ((ce[0] & VTD_CE_RSVD_LO) || (ce[1] & VTD_CE_RSVD_HI) || did >= st->ndoms || (slpt & ~st->haw_mask))
         return blocked(out, VIOMMU_VTD_FR_CTX_RSVD);
     unsigned tt = (unsigned)VI_FIELD_GET(VTD_CE_TT, ce[0]);
+    /* 7.1.3 LCT.5: only TT = 01b (device-TLB enabled) lets the device send
+     * translation requests; 00b and 10b block them (fault reason 0x0D). */
+    if (st->ext && tt != VTD_TT_ALL)
+        st->ext->ats_fault = VIOMMU_VTD_FR_CTX_TT;
     if (tt == VTD_TT_PASSTHROUGH) {
         if (!(st->hw->ecap & VTD_ECAP_PT))
             return blocked(out, VIOMMU_VTD_FR_CTX_INV);
@@ -188,8 +192,12 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     /* PRE needs ECAP.PRS, DTE needs ECAP.DT: without them -> invalid programming. */
     if (((ce[0] & VTD_SCE_PRE) && !(ecap & VTD_ECAP_PRS)) || ((ce[0] & VTD_SCE_DTE) && !(ecap & VTD_ECAP_DT)))
         return blocked(out, VIOMMU_VTD_FR_SM_CTX_INV);
-    if (st->ext)
+    if (st->ext) {
         st->ext->pre = (ce[0] & VTD_SCE_PRE) ? 1 : 0;
+        /* 7.1.3 SCT.5: translation requests need DTE (device-TLB enable). */
+        if (!(ce[0] & VTD_SCE_DTE))
+            st->ext->ats_fault = VIOMMU_VTD_FR_SM_DTE;
+    }
     uint32_t eff;
     if (pasid == VIOMMU_PASID_NONE) {
         eff = (uint32_t)VI_FIELD_GET(VTD_SCE_RID_PASID, ce[1]);
@@ -415,6 +423,8 @@ const char *viommu_vtd_fault_reason_str(unsigned reason)
         return "context table not accessible";
     case VIOMMU_VTD_FR_ROOT_RSVD:
         return "root entry reserved bits set";
+    case VIOMMU_VTD_FR_CTX_TT:
+        return "translation request blocked by the context entry's TT";
     case VIOMMU_VTD_FR_CTX_RSVD:
         return "context entry reserved bits set";
     case VIOMMU_VTD_FR_PTE_RSVD:
@@ -437,6 +447,8 @@ const char *viommu_vtd_fault_reason_str(unsigned reason)
         return "SCT.3 scalable context entry reserved bits set";
     case VIOMMU_VTD_FR_SM_CTX_INV:
         return "SCT.4 invalid scalable context entry programming";
+    case VIOMMU_VTD_FR_SM_DTE:
+        return "SCT.5 translation request but DTE is clear";
     case VIOMMU_VTD_FR_SM_PASIDE:
         return "SCT.6 request with PASID but PASIDE is clear";
     case VIOMMU_VTD_FR_SM_PASID_SIZE:

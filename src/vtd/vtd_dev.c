@@ -182,6 +182,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         v->translated = 0;
         v->fs = 0;
         vi_as_set_access_policy(v->as, 0, 0);
+        vi_as_set_ats_refusal(v->as, 0);
         vi_as_set_output_hole(v->as, 1, 0);
         r = vi_as_set_passthrough(v->as);
         vtd_offload_apply(dev, v, NULL, NULL);
@@ -213,6 +214,8 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         vi_as_set_output_hole(v->as, res.scalable ? VTD_INTR_FIRST : 1, res.scalable ? VTD_INTR_LAST : 0);
         /* 7.1.1: FPD travels with every fault of the space as its own flag. */
         vi_as_set_fault_flags(v->as, res.fpd ? VIOMMU_FAULT_F_FPD : 0);
+        /* 7.1.3 LCT.5 / SCT.5: translation requests need TT = 01b / DTE. */
+        vi_as_set_ats_refusal(v->as, ext.ats_fault);
         v->scalable = res.scalable;
         v->translated = res.mode == VIOMMU_MODE_TRANSLATED;
         v->did = res.domain_id;

@@ -91,6 +91,14 @@ void vtd_record_fault(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint
 /* The same with the request's attributes (enum viommu_perm) for PRIV/EXE. */
 void vtd_record_fault_attr(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, unsigned access,
                            uint8_t reason);
+/* Kind of the faulted request (10.4.14: T1/T2 and AT of the record). */
+enum vtd_req_kind {
+    VTD_REQ_DMA = 0,         /* untranslated read/write: T2 = 0, T1 = read, AT = 00b */
+    VTD_REQ_TRANSLATION = 1, /* ATS translation request: T2 = 0, T1 = 1 (a read), AT = 01b */
+    VTD_REQ_PAGE = 2,        /* page request: T2 = 1, T1 = 0, AT = 00b */
+};
+void vtd_record_fault_req(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, unsigned access,
+                          uint8_t reason, enum vtd_req_kind kind);
 /* Raise a fault event condition that just became set (IQE, PFO, PPF, ...). */
 void vtd_fault_event(struct viommu_vtd *dev);
 /* Re-evaluate FECTL.IP after software cleared status bits. */

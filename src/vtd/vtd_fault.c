@@ -76,6 +76,12 @@ void vtd_record_fault(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint
 void vtd_record_fault_attr(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, unsigned access,
                            uint8_t reason)
 {
+    vtd_record_fault_req(dev, sid, pasid, addr, access, reason, VTD_REQ_DMA);
+}
+
+void vtd_record_fault_req(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, unsigned access,
+                          uint8_t reason, enum vtd_req_kind kind)
+{
     bool write = (access & VIOMMU_PERM_WRITE) != 0;
     /* 7.2.1: while PFO is set, new faults are not recorded. */
     if (dev->fsts & VTD_FSTS_PFO) {
@@ -90,8 +96,14 @@ void vtd_record_fault_attr(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid,
         return;
     }
     uint64_t hi = VTD_FRCD_F | VI_FIELD_PREP(VTD_FRCD_FR, reason) | VI_FIELD_PREP(VTD_FRCD_SID, sid);
-    if (!write)
-        hi |= VTD_FRCD_T1; /* T: 1 = read request */
+    /* 10.4.14: T2:T1 = 00b write, 01b read (or AtomicOp), 10b page request;
+     * AT is the faulted request's address type. */
+    if (kind == VTD_REQ_PAGE)
+        hi |= VTD_FRCD_T2;
+    else if (kind == VTD_REQ_TRANSLATION)
+        hi |= VTD_FRCD_T1 | VI_FIELD_PREP(VTD_FRCD_AT, VTD_FRCD_AT_TRANSLATION);
+    else if (!write)
+        hi |= VTD_FRCD_T1;
     if (pasid != VIOMMU_PASID_NONE) {
         hi |= VTD_FRCD_PP | VI_FIELD_PREP(VTD_FRCD_PV, pasid);
         /* 10.4.14: PRIV and EXE report the request's attributes (with PASID only). */
@@ -128,7 +140,8 @@ void vtd_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_faul
         dev->stats.faults_fpd++;
         return;
     }
-    vtd_record_fault_attr(dev, v->rid, v->pasid, fault->iova, fault->access, reason);
+    vtd_record_fault_req(dev, v->rid, v->pasid, fault->iova, fault->access, reason,
+                         (fault->flags & VIOMMU_FAULT_F_ATS) ? VTD_REQ_TRANSLATION : VTD_REQ_DMA);
 }
 
 void vtd_inv_event(struct viommu_vtd *dev)

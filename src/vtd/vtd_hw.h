@@ -160,6 +160,9 @@
 #define VTD_FRCD_PRIV VI_BIT(29) /* bit 93 of the record */
 #define VTD_FRCD_EXE VI_BIT(30)  /* bit 94 */
 #define VTD_FRCD_PV VI_GENMASK(59, 40)
+#define VTD_FRCD_T2 VI_BIT(28) /* bit 92: with T1 = 0, a page request */
+#define VTD_FRCD_AT VI_GENMASK(61, 60)
+#define VTD_FRCD_AT_TRANSLATION 1u /* AT of a translation request (PCIe 01b) */
 #define VTD_FRCD_T1 VI_BIT(62)
 #define VTD_FRCD_F VI_BIT(63)
 #define VTD_FRCD_FI VI_GENMASK(63, 12)

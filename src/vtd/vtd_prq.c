@@ -21,8 +21,8 @@
  *    PRO was clear); while PRO is set every request is dropped.
  *  - The page request event is raised when PPR or PRO goes from 0 to 1;
  *    IP is cleared when software has cleared both (like IWC/IECTL).
- *  - FRCD T2 (page request type) is not reported: the record has T1 = read
- *    unless the request asked for write.
+ *  - The fault record of a refused request has T2:T1 = 10b (page request,
+ *    10.4.14), PRIV/EXE from the request's PM/ER with a PASID.
  *  - No private data (ECAP.PDS = 0): the upper half of every descriptor is
  *    zero, and a response with bit 5 (PDP) set is a reserved-field error.
  *  - A queued request first drops the IOTLB entries of its page for the
@@ -214,8 +214,8 @@ static int page_request(struct viommu_vtd *dev, const struct viommu_page_request
             if (fpd)
                 dev->stats.faults_fpd++;
             else
-                vtd_record_fault_attr(dev, req->rid, with_pasid ? req->pasid : VIOMMU_PASID_NONE,
-                                      req->addr & VTD_PRD_ADDR, access, (uint8_t)reason);
+                vtd_record_fault_req(dev, req->rid, with_pasid ? req->pasid : VIOMMU_PASID_NONE,
+                                     req->addr & VTD_PRD_ADDR, access, (uint8_t)reason, VTD_REQ_PAGE);
         }
         return VIOMMU_PRQ_INVALID;
     }

@@ -16,6 +16,9 @@ struct vtd_resolve_ext {
     uint8_t first_stage; /* TRANSLATED through first-stage (x86-64) tables */
     uint8_t sre;         /* first stage: supervisor requests enabled */
     uint8_t pre;         /* scalable context entry: page requests enabled (PRE) */
+    /* Translation requests refused with this fault reason (0: allowed):
+     * LCT.5 0x0D (legacy TT other than 01b), SCT.5 0x44 (scalable DTE clear). */
+    uint8_t ats_fault;
 };
 
 /* Resolve without taking the context lock (caller holds it). */

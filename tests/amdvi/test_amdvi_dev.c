@@ -376,6 +376,57 @@ START_TEST(cmd_inv_iotlb_pages_delivers_deviotlb_event)
 }
 END_TEST
 
+/* A PCIe ATS translation request from a device whose DTE has I (bit 96)
+ * clear is refused: INVALID_DEVICE_REQUEST (code 8) with TR = 1, TYPE 0,
+ * the DeviceID and the address; the VMM answers Unsupported Request
+ * (VIOMMU_EFAULT), never a translation. I = 1 answers it; SE suppresses
+ * the event. */
+START_TEST(ats_request_needs_dte_i)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_cfg_flags = VIOMMU_AMDVI_F_IOTLB;
+    g_init(&g, 6, 0, 0);
+    g_cfg_flags = 0;
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x5000, 0x9000, 12, VIOMMU_PERM_RW);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    struct viommu_translation t;
+    /* DMA is unaffected by I. */
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_WRITE, &t, NULL), 0);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+    ck_assert_uint_eq(ev[0], DEV);
+    ck_assert_uint_eq((ev[1] >> 24) & 1, 1); /* TR */
+    ck_assert_uint_eq((ev[1] >> 25) & 7, 0); /* TYPE */
+    ck_assert_uint_eq(ev[1] & 0xFFFFFFu, 0); /* no PASID, GN, US */
+    ck_assert_uint_eq(ev[2], 0x5123);
+    ck_assert_uint_eq(ev[3], 0);
+    /* I = 1: a translation, no event. */
+    uint64_t q0 = th_r64(&g.th, g.devtab + DEV * 32), q1 = th_r64(&g.th, g.devtab + DEV * 32 + 8);
+    g_set_dte(&g, DEV, q0, q1 | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_uint_eq(t.addr, 0x9000);
+    ck_assert_uint_eq(t.perm, VIOMMU_PERM_RW);
+    ck_assert(!g_event(&g, ev));
+    /* TV = 0 with I = 1: refused too. */
+    g_set_dte(&g, DEV, q0 & ~UINT64_C(2), q1 | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+    /* SE = 1 (bit 97) and I = 0: refused, the event suppressed. */
+    g_set_dte(&g, DEV, q0, q1 | (UINT64_C(1) << 33));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(!g_event(&g, ev));
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(cmd_fetch_failure_is_command_hw_error)
 {
     struct guest g;
@@ -991,6 +1042,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cmd_illegal_stops_and_logs);
     tcase_add_test(tc, cmd_reserved_fields_are_illegal);
     tcase_add_test(tc, cmd_inv_iotlb_pages_delivers_deviotlb_event);
+    tcase_add_test(tc, ats_request_needs_dte_i);
     tcase_add_test(tc, cmd_advertised_optional_commands_are_legal);
     tcase_add_test(tc, cmd_fetch_failure_is_command_hw_error);
     tcase_add_test(tc, cmd_head_tail_wrap);

@@ -190,7 +190,9 @@ START_TEST(intcapxt_ppr_interrupt)
     msi_cap_enable(&g, false);
     g_mmio_w(&g, XT_GEN, xt_reg(0x5, 0x40, false));
     g_mmio_w(&g, XT_PPR, xt_reg(0x1ff, 0x66, false));
-    uint64_t ctrl = CTRL_BASE | (1u << 13) | (1u << 14) | (1u << 15) | CTRL_XTEN | CTRL_INTCAPXTEN;
+    /* EPHEn (45): EPHSup comes with PPRSup, DTE PPR needs it. */
+    uint64_t ctrl =
+        CTRL_BASE | (1u << 13) | (1u << 14) | (1u << 15) | CTRL_XTEN | CTRL_INTCAPXTEN | (UINT64_C(1) << 45);
     g_mmio_w(&g, CONTROL, ctrl);
     unsigned n = g.th.nmsi;
     struct viommu_page_request r = {.size = sizeof(r), .rid = DEV, .flags = VIOMMU_PAGE_REQ_READ, .addr = 0x1000};

@@ -16,7 +16,9 @@
 #define DOM 7u
 #define PPRSUP VIOMMU_AMDVI_EFR_PPRSUP
 #define CTRL_BASE ((1u << 12) | (1u << 2) | (1u << 3) | (1u << 4) | 1u)
-#define CTRL_PPR (CTRL_BASE | (1u << 13) | (1u << 14) | (1u << 15))
+#define CTRL_EPH (UINT64_C(1) << 45)
+#define CTRL_PPR (CTRL_BASE | (1u << 13) | (1u << 14) | (1u << 15) | CTRL_EPH)
+#define EPHSUP VIOMMU_AMDVI_EFR_EPHSUP
 #define PPRLOG 0x38
 #define PPR_HEAD 0x2030
 #define PPR_TAIL 0x2038
@@ -135,7 +137,7 @@ START_TEST(ppr_entry_format_and_interrupt)
     ck_assert_uint_eq((q0 >> 48) & 0xfff, 0x4 | 0x40);
     /* PprIntEn clear: PPRInt still set, no MSI. */
     g_mmio_w(&g, STATUS, ST_PPR_INT);
-    g_mmio_w(&g, 0x18, CTRL_PPR & ~(1u << 14));
+    g_mmio_w(&g, 0x18, CTRL_PPR & ~(uint64_t)(1u << 14));
     unsigned n = g.th.nmsi;
     ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 6, 0x7000), VIOMMU_PRQ_QUEUED);
     ck_assert_uint_eq(g.th.nmsi, n);
@@ -164,7 +166,7 @@ START_TEST(ppr_overflow_stops_log_until_restart)
     g_mmio_w(&g, PPR_HEAD, 255 * 16);
     ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 2, 0x1000), VIOMMU_PRQ_FULL);
     /* Linux's restart: PPRLogEn/PprIntEn off, clear PPROverflow, on again. */
-    g_mmio_w(&g, 0x18, CTRL_PPR & ~((1u << 13) | (1u << 14)));
+    g_mmio_w(&g, 0x18, CTRL_PPR & ~(uint64_t)((1u << 13) | (1u << 14)));
     g_mmio_w(&g, STATUS, ST_PPR_OVF);
     ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 2, 0x1000), VIOMMU_PRQ_DISABLED);
     g_mmio_w(&g, 0x18, CTRL_PPR);
@@ -180,11 +182,11 @@ START_TEST(ppr_disabled_paths)
 {
     struct guest g;
     setup(&g, NULL);
-    g_mmio_w(&g, 0x18, CTRL_PPR & ~(1u << 15)); /* PPREn off */
+    g_mmio_w(&g, 0x18, CTRL_PPR & ~(uint64_t)(1u << 15)); /* PPREn off */
     ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 0, 0x1000), VIOMMU_PRQ_DISABLED);
-    g_mmio_w(&g, 0x18, CTRL_PPR & ~(1u << 13)); /* PPRLogEn off */
+    g_mmio_w(&g, 0x18, CTRL_PPR & ~(uint64_t)(1u << 13)); /* PPRLogEn off */
     ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 0, 0x1000), VIOMMU_PRQ_DISABLED);
-    g_mmio_w(&g, 0x18, CTRL_PPR & ~1u); /* IommuEn off */
+    g_mmio_w(&g, 0x18, CTRL_PPR & ~(uint64_t)1u); /* IommuEn off */
     ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 0, 0x1000), VIOMMU_PRQ_DISABLED);
     uint32_t ev[4];
     ck_assert(!g_event(&g, ev));
@@ -246,6 +248,60 @@ START_TEST(ppr_dte_ppr_bit_needs_pprsup)
     hw.efr_features = PPRSUP;
     ck_assert_int_eq(viommu_amdvi_resolve_v2(g.ctx, &hw, g.devtab, DEV, &res), 0);
     ck_assert_uint_eq(res.mode, VIOMMU_MODE_TRANSLATED);
+    g_fini(&g);
+}
+END_TEST
+
+/* EPHSup (EFR bit 50) comes with PPRSup; Control.EPHEn (bit 45) is
+ * writable with it. While EPHEn is clear a DTE with PPR set is illegal:
+ * DMA logs ILLEGAL_DEV_TABLE_ENTRY and page requests INVALID_PPR_REQUEST;
+ * setting EPHEn makes the same DTE usable without an invalidation. */
+START_TEST(ppr_ephsup_dte_ppr_needs_ephen)
+{
+    struct guest g;
+    g_init(&g, 4, 0, 0);
+    ck_assert(!(g_mmio_r(&g, 0x30) & EPHSUP));
+    g_mmio_w(&g, 0x18, CTRL_BASE | CTRL_EPH);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x18), CTRL_BASE); /* not writable without EPHSup */
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg),
+                                      .bdf = 0x0003,
+                                      .cap_offset = 0x40,
+                                      .dma_remap = 1,
+                                      .mmio_base = 0xFD300000,
+                                      .efr_features = EPHSUP};
+    struct viommu_amdvi *other = NULL;
+    ck_assert_int_eq(viommu_amdvi_create(g.ctx, &cfg, &other), 0);
+    uint64_t efr = 0;
+    ck_assert_int_eq(viommu_amdvi_mmio_read(other, 0x30, 8, &efr), 0);
+    ck_assert(!(efr & EPHSUP)); /* dropped without PPRSup */
+    ck_assert_int_eq(viommu_amdvi_destroy(other), 0);
+    g_fini(&g);
+
+    struct rsp_rec rec;
+    setup(&g, &rec); /* PPRSup, Control with EPHEn, DEV's DTE with PPR */
+    ck_assert(g_mmio_r(&g, 0x30) & EPHSUP);
+    ck_assert(g_mmio_r(&g, 0x30) & PPRSUP);
+    ck_assert_uint_eq(g_mmio_r(&g, 0x18), CTRL_PPR);
+    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 1, 0x4000), VIOMMU_PRQ_QUEUED);
+    struct viommu_as *as = NULL;
+    ck_assert_int_eq(viommu_amdvi_get_as(g.dev, DEV, &as), 0);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
+    /* EPHEn cleared: the DTE is illegal for DMA and page requests. */
+    g_mmio_w(&g, 0x18, CTRL_PPR & ~CTRL_EPH);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_BLOCKED);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ, &t, NULL), VIOMMU_EFAULT);
+    uint32_t ev[4];
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 2, 0x5000), VIOMMU_PRQ_INVALID);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST);
+    /* EPHEn set again: usable. */
+    g_mmio_w(&g, 0x18, CTRL_PPR);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_TRANSLATED);
+    ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ, 0, 3, 0x6000), VIOMMU_PRQ_QUEUED);
+    ck_assert(!g_event(&g, ev));
     g_fini(&g);
 }
 END_TEST
@@ -488,6 +544,7 @@ static Suite *ppr_suite(void)
     tcase_add_test(tc, ppr_disabled_paths);
     tcase_add_test(tc, ppr_dte_without_ppr_logs_invalid_ppr_request);
     tcase_add_test(tc, ppr_dte_ppr_bit_needs_pprsup);
+    tcase_add_test(tc, ppr_ephsup_dte_ppr_needs_ephen);
     tcase_add_test(tc, ppr_complete_ppr_request_to_vmm);
     tcase_add_test(tc, ppr_api_misuse);
     tcase_add_test(tc, ppr_drops_cached_translation_of_the_page);

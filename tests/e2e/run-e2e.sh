@@ -109,11 +109,11 @@ blkopts=
 if [ "$mode" = ats ]; then
     case $phase in
     vtd|vtd-sm) ;;
-    # The glue advertises IotlbSup with device-iotlb=on, but Linux 6.12
-    # reads a device's ATS capability only when the IOMMU has GTSup,
-    # GIoSup, PPRSup and EPHSup (amd_iommu_gt_ppr_supported() in
-    # iommu_init_device()), and libviommu has no EPHSup yet.
-    amdvi) skip "Linux enables ATS behind AMD-Vi only with EPHSup, which libviommu does not offer yet" ;;
+    # device-iotlb=on: IotlbSup (capability, IVHD); Linux 6.12 reads a
+    # device's ATS capability only when the IOMMU also has GTSup, PPRSup
+    # and EPHSup (amd_iommu_gt_ppr_supported() in iommu_init_device()),
+    # which the glue's VIOMMU_AMDVI_EFR_ALL advertises.
+    amdvi) ;;
     *) skip "virtio-iommu has no device-TLB invalidation" ;;
     esac
     "$qemu" -device help 2>/dev/null | grep -q '"viommu-deviotlb-probe"' || \

@@ -219,7 +219,10 @@ END_TEST
 #define A_DEV_OK 0x10
 #define A_DEV_NOPPR 0x18
 #define A_DEV_INVALID 0x20
-#define A_CTRL ((1u << 15) | (1u << 14) | (1u << 13) | (1u << 12) | (1u << 2) | (1u << 3) | (1u << 4) | 1u)
+/* EPHEn (45): DTE PPR needs it, EPHSup comes with PPRSup. */
+#define A_CTRL                                                                                                    \
+    ((UINT64_C(1) << 45) | (1u << 15) | (1u << 14) | (1u << 13) | (1u << 12) | (1u << 2) | (1u << 3) |            \
+     (1u << 4) | 1u)
 
 /* 48882 PPR log entry / INVALID_PPR_REQUEST event (independent of src/amdvi). */
 static void amd_encode(const struct rnd_req *q, unsigned type, uint64_t e[2])
@@ -306,7 +309,7 @@ START_TEST(model_amdvi_ppr_log)
                 pint = false;
             }
             if (ovf && (th_rand(&seed) & 1)) { /* Linux's restart sequence */
-                g_mmio_w(&g, 0x18, A_CTRL & ~((1u << 13) | (1u << 14)));
+                g_mmio_w(&g, 0x18, A_CTRL & ~(uint64_t)((1u << 13) | (1u << 14)));
                 g_mmio_w(&g, 0x2020, 1u << 5);
                 g_mmio_w(&g, 0x18, A_CTRL);
                 ovf = false;

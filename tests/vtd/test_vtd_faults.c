@@ -276,6 +276,86 @@ START_TEST(context_tt01_needs_ecap_dt)
 }
 END_TEST
 
+/* 7.1.3 LCT.5 (fault reason 0x0D): a legacy context entry lets its device
+ * send ATS translation requests only with TT = 01b. With TT = 00b or 10b
+ * the request is refused (Unsupported Request: VIOMMU_EFAULT, never a
+ * translation) and the fault is recorded as a translation request (T1 = 1,
+ * AT = 01b); FPD suppresses the record. */
+START_TEST(ats_translation_request_needs_tt01)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x1000, 0x9000000, 12, VG_R | VG_W);
+    struct viommu_translation t;
+    /* TT = 00b: DMA translates, translation requests are refused. */
+    struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    vg_attach(f.g, 0x0010, VIOMMU_PASID_NONE, 5, &pt);
+    vg_cc_global(f.g);
+    expect_tr(as, 0x1234, VIOMMU_PERM_RW, 0x9000234, 0xFFF);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, PPF);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x0D);
+    uint64_t hi = vg_rd(f.g, FRCD + 8, 8);
+    ck_assert_uint_eq(hi & 0xFFFF, 0x0010);
+    ck_assert_uint_eq((hi >> 62) & 1, 1); /* T1: a translation request is a read */
+    ck_assert_uint_eq((hi >> 60) & 3, 1); /* AT = 01b: translation request */
+    ck_assert_uint_eq((hi >> 28) & 1, 0); /* T2: not a page request */
+    ck_assert_uint_eq(vg_rd(f.g, FRCD, 8), 0x1000);
+    /* TT = 10b (pass-through): the same refusal. */
+    uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+    th_w64(&f.th, ce, (th_r64(&f.th, ce) & ~UINT64_C(0xC)) | (2u << 2));
+    vg_cc_global(f.g);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 1), 0x0D);
+    /* TT = 01b: answered, nothing recorded. */
+    th_w64(&f.th, ce, (th_r64(&f.th, ce) & ~UINT64_C(0xC)) | (1u << 2));
+    vg_cc_global(f.g);
+    vg_iotlb_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_uint_eq(t.addr, 0x9000000);
+    ck_assert_uint_eq(vg_rd(f.g, FRCD + 40, 8) >> 63, 0); /* record 2 still free */
+    /* FPD with TT = 00b: refused, not recorded. */
+    th_w64(&f.th, ce, (th_r64(&f.th, ce) & ~UINT64_C(0xC)) | 2u);
+    vg_cc_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert_uint_eq(vg_rd(f.g, FRCD + 40, 8) >> 63, 0);
+    fx_fini(&f);
+}
+END_TEST
+
+/* 7.1.3 SCT.5 (0x44): in scalable mode translation requests need the
+ * context entry's DTE (bit 2). */
+START_TEST(ats_translation_request_needs_dte)
+{
+    struct fx f;
+    fx_init(&f, SCALABLE, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x1000, 0x9000000, 12, VG_R | VG_W);
+    struct viommu_translation t;
+    struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    vg_attach(f.g, 0x0010, VIOMMU_PASID_NONE, 5, &pt);
+    vg_cc_global(f.g);
+    uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+    ck_assert_uint_eq(th_r64(&f.th, ce) & 4, 0);
+    expect_tr(as, 0x1234, VIOMMU_PERM_READ, 0x9000234, 0xFFF);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x44);
+    ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 60) & 3, 1);
+    ck_assert_str_eq(viommu_vtd_fault_reason_str(0x44), "SCT.5 translation request but DTE is clear");
+    th_w64(&f.th, ce, th_r64(&f.th, ce) | 4); /* DTE */
+    vg_cc_global(f.g);
+    vg_iotlb_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_uint_eq(t.addr, 0x9000000);
+    ck_assert_uint_eq(vg_rd(f.g, FRCD + 24, 8) >> 63, 0);
+    fx_fini(&f);
+}
+END_TEST
+
 START_TEST(resolve_fault_reasons)
 {
     struct testhost th;
@@ -454,6 +534,8 @@ void vtd_dev_add_faults_tests(TCase *tc)
 {
     tcase_add_test(tc, fault_recording_and_event);
     tcase_add_test(tc, context_tt01_needs_ecap_dt);
+    tcase_add_test(tc, ats_translation_request_needs_tt01);
+    tcase_add_test(tc, ats_translation_request_needs_dte);
     tcase_add_test(tc, fault_masked_sets_ip_then_unmask_sends);
     tcase_add_test(tc, fault_overflow_sets_pfo);
     tcase_add_test(tc, fault_fpd_suppresses_recording);

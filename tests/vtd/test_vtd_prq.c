@@ -296,8 +296,33 @@ START_TEST(prq_pre_clear_faults_0x47)
     ck_assert_uint_eq((hi >> 32) & 0xFF, 0x47); /* SCT.8 */
     ck_assert_uint_eq(hi & 0xFFFF, RID);
     ck_assert_uint_eq((hi >> 40) & 0xFFFFF, PASID);
-    ck_assert(!(hi & (UINT64_C(1) << 62))); /* write */
+    ck_assert(!(hi & (UINT64_C(1) << 62))); /* T2:T1 = 10b: a page request */
+    ck_assert(hi & (UINT64_C(1) << 28));
     ck_assert_uint_eq(vg_rd(f.g, FRCD, 8), 0x3000);
+    fx_fini(&f);
+}
+END_TEST
+
+/* 10.4.14: the record of a refused page request says so: T2 = 1, T1 = 0
+ * (T2:T1 = 10b), whatever the access asked for, and AT = 00b. Before, a
+ * read page request was recorded as a read DMA (T1 = 1, T2 = 0). */
+START_TEST(prq_refused_fault_record_says_page_request)
+{
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    set_pre(&f, RID, false);
+    ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_PASID_VALID, 1, 0x3000), VIOMMU_PRQ_INVALID);
+    uint64_t hi = vg_rd(f.g, FRCD + 8, 8);
+    ck_assert(hi >> 63);
+    ck_assert_uint_eq((hi >> 32) & 0xFF, 0x47);
+    ck_assert_uint_eq((hi >> 28) & 1, 1); /* T2 */
+    ck_assert_uint_eq((hi >> 62) & 1, 0); /* T1 */
+    ck_assert_uint_eq((hi >> 60) & 3, 0); /* AT */
+    /* A write page request: the same type bits. */
+    ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_WRITE | VIOMMU_PAGE_REQ_PASID_VALID, 1, 0x4000), VIOMMU_PRQ_INVALID);
+    hi = vg_rd(f.g, FRCD + 24, 8);
+    ck_assert_uint_eq((hi >> 28) & 1, 1);
+    ck_assert_uint_eq((hi >> 62) & 1, 0);
     fx_fini(&f);
 }
 END_TEST
@@ -756,6 +781,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_event_on_ppr_rising_edge);
     tcase_add_test(tc, prq_overflow_sets_pro_and_drops);
     tcase_add_test(tc, prq_pre_clear_faults_0x47);
+    tcase_add_test(tc, prq_refused_fault_record_says_page_request);
     tcase_add_test(tc, prq_entry_checks_use_dma_fault_reasons);
     tcase_add_test(tc, prq_disabled_and_legacy);
     tcase_add_test(tc, prq_api_misuse);

@@ -365,7 +365,8 @@ class AmdviTest(unittest.TestCase):
         d.mmio_write(0x08, 8, self.CMDBUF | (8 << 56))
         d.mmio_write(0x10, 8, self.EVTLOG | (8 << 56))
         d.mmio_write(0x38, 8, ppr | (8 << 56))
-        d.mmio_write(0x18, 8, (1 << 15) | (1 << 13) | (1 << 12) | (1 << 2) | 1)  # PPREn PPRLogEn CmdBufEn EvtLogEn
+        # EPHEn (DTE PPR needs it: EPHSup comes with PPRSup) PPREn PPRLogEn CmdBufEn EvtLogEn
+        d.mmio_write(0x18, 8, (1 << 45) | (1 << 15) | (1 << 13) | (1 << 12) | (1 << 2) | 1)
         w64(ram, self.DEVTAB + 0x10 * 32, 1 | (1 << 52))                  # V, PPR
         got = []
         d.set_page_response_fn(lambda r: got.append((r.rid, r.pasid, r.prgi, r.code, r.flags)))

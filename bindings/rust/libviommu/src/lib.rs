@@ -233,6 +233,7 @@ pub mod fault_reason {
 pub mod fault_flag {
     pub use libviommu_sys::VIOMMU_FAULT_F_FPD as FPD;
     pub use libviommu_sys::VIOMMU_FAULT_F_HOST as HOST;
+    pub use libviommu_sys::VIOMMU_FAULT_F_ATS as ATS;
 }
 
 /// Notifier event kinds (bit mask, `enum viommu_event_kind`).

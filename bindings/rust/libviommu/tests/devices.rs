@@ -398,7 +398,8 @@ fn amdvi_ppr_log_and_complete_ppr() {
     dev.mmio_write(0x00, 8, DEVTAB).unwrap();
     dev.mmio_write(0x08, 8, CMDBUF | (8 << 56)).unwrap();
     dev.mmio_write(0x38, 8, PPR | (8 << 56)).unwrap();
-    dev.mmio_write(0x18, 8, (1 << 15) | (1 << 13) | (1 << 12) | 1).unwrap(); // PPREn PPRLogEn CmdBufEn IommuEn
+    // EPHEn PPREn PPRLogEn CmdBufEn IommuEn (EPHSup comes with PPRSup: DTE PPR needs EPHEn)
+    dev.mmio_write(0x18, 8, (1 << 45) | (1 << 15) | (1 << 13) | (1 << 12) | 1).unwrap();
     ram.write_u64(DEVTAB + 0x10 * 32, 1 | (1 << 52)); // V, PPR
     let got: Arc<Mutex<Vec<PageResponse>>> = Arc::new(Mutex::new(Vec::new()));
     let g2 = got.clone();
