@@ -291,6 +291,7 @@ int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_amdvi_stats *
     if (r)
         return r;
     dev->stats.irq_notifications = dev->irqn.events;
+    amdvi_offload_stats(dev);
     vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;

@@ -186,7 +186,7 @@ bool amdvi_offload_wait_blocked(struct viommu_amdvi *dev)
             (void)amdvi_apply_dte(dev, ds);
         vi_off_flush(dev->ctx, &u->u, &ds->off->s);
     }
-    return vi_off_blocked(&u->u);
+    return vi_off_wait_blocked(&u->u);
 }
 
 int amdvi_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg)
@@ -318,12 +318,16 @@ int viommu_amdvi_offload_fault(struct viommu_amdvi *dev, const struct viommu_off
     r = vi_enter(dev->ctx);
     if (r)
         return r;
+    struct amdvi_offload *u = unit_of(dev);
+    uint64_t before = dev->stats.events_logged + dev->stats.events_dropped;
     if (!f->reason) {
         /* The software walk records what it finds through the fault hook. */
         struct viommu_translation tr;
         struct viommu_fault fault;
         unsigned access = (f->access & VIOMMU_PERM_RW) ? f->access : f->access | VIOMMU_PERM_READ;
         (void)vi_as_translate(as, f->addr, access, &tr, &fault, true);
+        if (u && dev->stats.events_logged + dev->stats.events_dropped != before)
+            u->u.faults++;
         vi_leave(dev->ctx);
         return 0;
     }
@@ -347,6 +351,8 @@ int viommu_amdvi_offload_fault(struct viommu_amdvi *dev, const struct viommu_off
     uint32_t ev[4] = {dw0, low | flags | ((uint32_t)VIOMMU_AMDVI_EV_IO_PAGE_FAULT << 28), (uint32_t)f->addr,
                       (uint32_t)(f->addr >> 32)};
     amdvi_log_event(dev, ev);
+    if (u && dev->stats.events_logged + dev->stats.events_dropped != before)
+        u->u.faults++;
     vi_leave(dev->ctx);
     return 0;
 }
@@ -460,4 +466,12 @@ void amdvi_offload_restore_end(struct viommu_amdvi *dev)
 {
     if (dev->off)
         dev->off->restore = NULL;
+}
+
+void amdvi_offload_stats(struct viommu_amdvi *dev)
+{
+    struct viommu_amdvi_stats *st = &dev->stats;
+    struct amdvi_offload *u = unit_of(dev);
+    vi_off_stats(u ? &u->u : NULL, &st->offload_binds, &st->offload_unbinds, &st->offload_inv_events,
+                 &st->offload_inv_entries, &st->offload_deferred_waits, &st->offload_faults);
 }

@@ -34,8 +34,6 @@
 #include <stddef.h>
 #include <string.h>
 
-/* 10.4.3: ECAP.NEST (nested translation), a host capability here. */
-#define VTD_ECAP_NEST_HOST VI_BIT(26)
 
 struct vtd_off_space {
     struct vi_off_space s; /* the shared engine's state (core/offload.c) */
@@ -82,7 +80,9 @@ void vtd_offload_inv_did(struct viommu_vtd *dev, unsigned gran, uint16_t did, ui
     for (struct vtd_as *v = dev->spaces; v; v = v->next) {
         if (!v->off || (gran != VTD_TLB_GLOBAL && v->off->s.cur.did != did))
             continue;
-        if (gran == VTD_TLB_PAGE)
+        /* A nested bind: the address is a second-stage input address,
+         * which any first-stage IOVA may go through. */
+        if (gran == VTD_TLB_PAGE && !(v->off->s.cur.flags & VIOMMU_OFFLOAD_F_NESTED))
             add_pages(dev, v, addr, am, 0);
         else
             add_entry(dev, v, 0, UINT64_MAX, 0, 0);
@@ -170,6 +170,13 @@ static void desired(const struct vtd_as *v, const struct viommu_vtd_resolved_v2 
     a->kind = VIOMMU_OFFLOAD_EV_BIND;
     a->format = VIOMMU_OFFLOAD_FMT_VTD_S1;
     memcpy(a->payload, &s1, sizeof(s1));
+    if (ext->nested) {
+        /* PGTT = 011b: the first stage goes to the host, nested over the
+         * guest's second stage (shadowed into the nest parent of DID). */
+        a->flags |= VIOMMU_OFFLOAD_F_NESTED;
+        a->parent_root = ext->ss_root;
+        a->parent_aw = vtd_sl_agaw(ext->ss_aw);
+    }
 }
 
 /* A saved bind of (rid, pasid) in the section being restored, if any. */
@@ -200,7 +207,7 @@ bool vtd_offload_wait_blocked(struct viommu_vtd *dev)
             vtd_apply(dev, v);
         vi_off_flush(dev->ctx, &u->u, &v->off->s);
     }
-    return vi_off_blocked(&u->u);
+    return vi_off_wait_blocked(&u->u);
 }
 
 int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg)
@@ -279,7 +286,7 @@ int viommu_vtd_set_host_caps(struct viommu_vtd *dev, const struct viommu_vtd_hos
     u->host_flags = caps->flags;
     uint64_t cap = dev->hw.cap, ecap = dev->hw.ecap;
     /* First stage can be nested only where the host has FSTS and NEST. */
-    if (!(caps->ecap & VTD_ECAP_FLTS) || !(caps->ecap & VTD_ECAP_NEST_HOST))
+    if (!(caps->ecap & VTD_ECAP_FLTS) || !(caps->ecap & VTD_ECAP_NEST))
         ecap &= ~VTD_ECAP_FLTS;
     if (!(ecap & VTD_ECAP_FLTS) || !(caps->cap & VTD_CAP_FS1GP))
         cap &= ~VTD_CAP_FS1GP;
@@ -294,6 +301,10 @@ int viommu_vtd_set_host_caps(struct viommu_vtd *dev, const struct viommu_vtd_hos
     ecap &= ~(fs_feats & ~caps->ecap);
     if ((caps->flags & VIOMMU_VTD_HOST_FS_ONLY) && (ecap & VTD_ECAP_FLTS))
         ecap &= ~VTD_ECAP_SLTS;
+    /* Nested (PGTT 011b) needs FSTS and SSTS (10.4.3); offloaded, its first
+     * stage goes to a host with NEST like any other. */
+    if (!(ecap & VTD_ECAP_FLTS) || !(ecap & VTD_ECAP_SLTS) || !(caps->ecap & VTD_ECAP_NEST))
+        ecap &= ~VTD_ECAP_NEST;
     /* PASID width (ECAP.PSS + 1 bits): never wider than the host's. */
     if (ecap & VTD_ECAP_PASID) {
         uint64_t pss = VI_FIELD_GET(VTD_ECAP_PSS, ecap);
@@ -347,6 +358,8 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
     r = vi_enter(dev->ctx);
     if (r)
         return r;
+    struct vtd_offload *u = unit_state(dev);
+    uint64_t before = dev->stats.faults_recorded + dev->stats.faults_overflow;
     if (!f->reason) {
         /* Walk the guest tables in software: a fault is recorded by the
          * space's fault hook exactly as for an emulated device. */
@@ -354,6 +367,8 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
         struct viommu_fault fault;
         unsigned access = f->access & VIOMMU_PERM_RW ? f->access : f->access | VIOMMU_PERM_READ;
         (void)vi_as_translate(as, f->addr, access, &tr, &fault, true);
+        if (u && dev->stats.faults_recorded + dev->stats.faults_overflow != before)
+            u->u.faults++;
         vi_leave(dev->ctx);
         return 0;
     }
@@ -365,6 +380,8 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
         dev->stats.faults_fpd++;
     else
         vtd_record_fault_attr(dev, f->rid, f->pasid, f->addr, f->access, (uint8_t)f->reason);
+    if (u && dev->stats.faults_recorded + dev->stats.faults_overflow != before)
+        u->u.faults++;
     vi_leave(dev->ctx);
     return 0;
 }
@@ -372,7 +389,11 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
 /* ---- saved state -------------------------------------------------------- */
 
 /* One record per offloaded space: rid, pasid, kind, flags, reason, did,
- * eff_pasid, devtlb, s1.flags, s1.pgtbl_addr, s1.addr_width. */
+ * eff_pasid, devtlb, s1.flags, s1.pgtbl_addr, s1.addr_width. Then, only
+ * when some bind is nested (so that other blobs stay as version 0.1 wrote
+ * them, and a 0.1 reader, which wants the section to end after the
+ * records, refuses a blob with nested binds it could not re-create): a
+ * count and per nested bind rid, pasid, parent_root, parent_aw. */
 
 bool vtd_offload_has_state(const struct viommu_vtd *dev)
 {
@@ -406,6 +427,41 @@ void vtd_offload_save(const struct viommu_vtd *dev, struct vi_state_w *w)
         vi_state_w_u64(w, s1.pgtbl_addr);
         vi_state_w_u32(w, s1.addr_width);
     }
+    uint32_t nn = 0;
+    for (const struct vtd_as *v = dev->spaces; v; v = v->next)
+        nn += v->off && (v->off->s.cur.flags & VIOMMU_OFFLOAD_F_NESTED) ? 1 : 0;
+    if (!nn)
+        return;
+    vi_state_w_u32(w, nn);
+    for (const struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (!v->off || !(v->off->s.cur.flags & VIOMMU_OFFLOAD_F_NESTED))
+            continue;
+        vi_state_w_u16(w, v->rid);
+        vi_state_w_u32(w, v->pasid);
+        vi_state_w_u64(w, v->off->s.cur.parent_root);
+        vi_state_w_u32(w, v->off->s.cur.parent_aw);
+    }
+}
+
+/* The nested part of the record of (rid, pasid) in the extension that
+ * starts at `ext` (a reader positioned after the records), if any. */
+static bool read_nested(struct vi_state_r ext, uint16_t rid, uint32_t pasid, struct vi_off_att *a)
+{
+    if (ext.pos == ext.len)
+        return false;
+    uint32_t n = vi_state_r_u32(&ext);
+    for (uint32_t i = 0; i < n && !ext.bad; i++) {
+        uint16_t r = vi_state_r_u16(&ext);
+        uint32_t p = vi_state_r_u32(&ext);
+        uint64_t root = vi_state_r_u64(&ext);
+        uint32_t aw = vi_state_r_u32(&ext);
+        if (!ext.bad && r == rid && p == pasid) {
+            a->parent_root = root;
+            a->parent_aw = aw;
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool read_att(struct vi_state_r *s, uint16_t *rid, uint32_t *pasid, struct vi_off_att *a, uint8_t *devtlb)
@@ -436,6 +492,7 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
     if (s->bad || n > 65536u * 8u)
         return VIOMMU_EFORMAT;
     unsigned haw = dev->hw.haw ? dev->hw.haw : 52;
+    uint32_t nested = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint16_t rid;
         uint32_t pasid;
@@ -448,11 +505,31 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
         if (a.kind < VIOMMU_OFFLOAD_EV_BIND || a.kind > VIOMMU_OFFLOAD_EV_BLOCK || devtlb > 1 ||
             (pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS)) ||
             (a.eff_pasid != VIOMMU_PASID_NONE && a.eff_pasid >= (1u << VTD_PASID_BITS)) ||
-            (a.flags & ~(uint32_t)VIOMMU_OFFLOAD_F_UNSUPPORTED) || a.reason > 0xFF)
+            (a.flags & ~(uint32_t)(VIOMMU_OFFLOAD_F_UNSUPPORTED | VIOMMU_OFFLOAD_F_NESTED)) || a.reason > 0xFF ||
+            ((a.flags & VIOMMU_OFFLOAD_F_NESTED) && a.kind != VIOMMU_OFFLOAD_EV_BIND))
             return VIOMMU_EFORMAT;
+        if (a.flags & VIOMMU_OFFLOAD_F_NESTED)
+            nested++;
         if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
             ((s1.flags & ~(uint64_t)7) || (s1.addr_width != 48 && s1.addr_width != 57) || (s1.pgtbl_addr & 0xFFF) ||
-             (s1.pgtbl_addr & ~vi_lg2_mask(haw))))
+             (!(a.flags & VIOMMU_OFFLOAD_F_NESTED) && (s1.pgtbl_addr & ~vi_lg2_mask(haw)))))
+            return VIOMMU_EFORMAT;
+    }
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    if (s->pos == s->len)
+        return nested ? VIOMMU_EFORMAT : 0;
+    /* The nested extension: one record per nested bind, nothing else. */
+    uint32_t nn = vi_state_r_u32(s);
+    if (s->bad || nn != nested || !nn)
+        return VIOMMU_EFORMAT;
+    for (uint32_t i = 0; i < nn; i++) {
+        (void)vi_state_r_u16(s);
+        uint32_t pasid = vi_state_r_u32(s);
+        uint64_t root = vi_state_r_u64(s);
+        uint32_t aw = vi_state_r_u32(s);
+        if ((pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS)) || (root & 0xFFF) ||
+            (root & ~vi_lg2_mask(haw)) || (aw != 39 && aw != 48 && aw != 57))
             return VIOMMU_EFORMAT;
     }
     return s->bad || s->pos != s->len ? VIOMMU_EFORMAT : 0;
@@ -470,6 +547,19 @@ static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vi_
         if (!read_att(&s, &rid, &pasid, &x, &devtlb))
             return false;
         if (rid == v->rid && pasid == v->pasid) {
+            if (x.flags & VIOMMU_OFFLOAD_F_NESTED) {
+                /* the extension follows the records */
+                struct vi_state_r e = s;
+                for (uint32_t j = i + 1; j < n && !e.bad; j++) {
+                    uint16_t r2;
+                    uint32_t p2;
+                    uint8_t d2;
+                    struct vi_off_att y;
+                    (void)read_att(&e, &r2, &p2, &y, &d2);
+                }
+                if (e.bad || !read_nested(e, rid, pasid, &x))
+                    return false;
+            }
             *a = x;
             v->off->s.devtlb = devtlb != 0;
             return true;
@@ -494,4 +584,11 @@ void vtd_offload_restore_end(struct viommu_vtd *dev)
 {
     if (dev->off)
         dev->off->restore = NULL;
+}
+
+void vtd_offload_stats(struct viommu_vtd *dev)
+{
+    struct viommu_vtd_stats *st = &dev->stats;
+    vi_off_stats(dev->off ? &dev->off->u : NULL, &st->offload_binds, &st->offload_unbinds, &st->offload_inv_events,
+                 &st->offload_inv_entries, &st->offload_deferred_waits, &st->offload_faults);
 }

@@ -47,4 +47,7 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s);
 void vtd_offload_restore_begin(struct viommu_vtd *dev, const struct vi_state_r *s);
 void vtd_offload_restore_end(struct viommu_vtd *dev);
 
+/* Copy the offload counters into dev->stats. */
+void vtd_offload_stats(struct viommu_vtd *dev);
+
 #endif

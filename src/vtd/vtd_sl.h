@@ -16,6 +16,10 @@ struct vtd_resolve_ext {
     uint8_t first_stage; /* TRANSLATED through first-stage (x86-64) tables */
     uint8_t sre;         /* first stage: supervisor requests enabled */
     uint8_t pre;         /* scalable context entry: page requests enabled (PRE) */
+    uint8_t nested;      /* PGTT = 011b: first stage (`pt`) over the guest's second stage `ss` */
+    uint8_t ss_aw;       /* nested: the PASID entry's AW (2 = 4-level, 3 = 5-level, 1 = 3-level) */
+    uint64_t ss_root;    /* nested: SSPTPTR */
+    struct viommu_pt_config ss; /* nested: the second-stage configuration */
 };
 
 /* Resolve without taking the context lock (caller holds it). */
