@@ -256,6 +256,7 @@ int viommu_amdvi_get_as_pasid(struct viommu_amdvi *dev, uint16_t devid, uint32_t
     ds->pasid = pasid;
     ds->next = dev->devs;
     dev->devs = ds;
+    amdvi_offload_new_space(dev, ds);
     (void)amdvi_apply_dte(dev, ds); /* no notifiers yet: cannot fail on sinks */
     *out = ds->as;
     vi_leave(dev->ctx);

@@ -148,6 +148,8 @@ void vi_off_unbind(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_
 bool vi_off_blocked(const struct vi_off_unit *u);
 /* The same for a guest wait about to complete; counts it as deferred once. */
 bool vi_off_wait_blocked(struct vi_off_unit *u);
+/* The space has a live notifier with VIOMMU_EVENT_MAP (offload refuses it). */
+bool vi_as_has_map_notifier(const struct viommu_as *as);
 /* Copy the unit's counters (u may be NULL: zeros) to the stats members
  * offload_binds ... offload_faults, in that order. */
 void vi_off_stats(const struct vi_off_unit *u, uint64_t *binds, uint64_t *unbinds, uint64_t *inv_events,

@@ -40,6 +40,14 @@ int vi_offload_emit(struct viommu_ctx *ctx, int (*fn)(void *, struct viommu_as *
     return r;
 }
 
+bool vi_as_has_map_notifier(const struct viommu_as *as)
+{
+    for (const struct viommu_notifier *n = as->notifiers; n; n = n->next)
+        if (!n->dead && (n->cfg.events & VIOMMU_EVENT_MAP))
+            return true;
+    return false;
+}
+
 int viommu_as_set_offload(struct viommu_as *as, const struct viommu_offload_config *cfg)
 {
     if (!as || !cfg)
@@ -58,13 +66,9 @@ int viommu_as_set_offload(struct viommu_as *as, const struct viommu_offload_conf
         vi_leave(ctx);
         return VIOMMU_ENOTSUP;
     }
-    if (cfg->mode != VIOMMU_OFFLOAD_NONE) {
-        for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
-            if (!n->dead && (n->cfg.events & VIOMMU_EVENT_MAP)) {
-                vi_leave(ctx);
-                return VIOMMU_ESTATE;
-            }
-        }
+    if (cfg->mode != VIOMMU_OFFLOAD_NONE && vi_as_has_map_notifier(as)) {
+        vi_leave(ctx);
+        return VIOMMU_ESTATE;
     }
     struct viommu_offload_config c = {.size = sizeof(c), .mode = cfg->mode, .fn = cfg->fn, .opaque = cfg->opaque};
     r = as->offload_hook(as->opaque, as, &c);
