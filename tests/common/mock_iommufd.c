@@ -292,6 +292,13 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
                  uint64_t *pa)
 {
     struct mi_space *s = mi_space(m, rid, pasid);
+    if (!s && pasid != VIOMMU_PASID_NONE) {
+        /* AMD-Vi: a request with PASID goes through the device's
+         * attachment (its guest DTE bind walks the PASID's tables). */
+        struct mi_space *d = mi_space(m, rid, VIOMMU_PASID_NONE);
+        if (d && (d->kind != VIOMMU_OFFLOAD_EV_BIND || m->hwpt[d->hwpt].format == VIOMMU_OFFLOAD_FMT_AMD_GUEST))
+            s = d;
+    }
     if (!s || s->kind == VIOMMU_OFFLOAD_EV_BLOCK || s->kind == 0)
         return -1;
     if (s->kind == VIOMMU_OFFLOAD_EV_BYPASS) {
@@ -301,7 +308,7 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
     struct mi_hwpt *w = &m->hwpt[s->hwpt];
     uint64_t page = iova & ~UINT64_C(0xFFF);
     for (unsigned i = 0; i < w->ncache; i++) {
-        if (w->cache[i].iova == page) {
+        if (w->cache[i].iova == page && w->cache[i].pasid == pasid) {
             if ((access & VIOMMU_PERM_WRITE) && !(w->cache[i].perm & VIOMMU_PERM_WRITE))
                 break; /* walk again, as hardware does for a write to a cached read-only entry */
             *pa = w->cache[i].pa | (iova & 0xFFF);
@@ -312,11 +319,14 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
     uint64_t out, root = w->s1.pgtbl_addr;
     unsigned levels = w->s1.addr_width == 57 ? 5 : 4;
     if (w->format == VIOMMU_OFFLOAD_FMT_AMD_GUEST) {
-        /* GCR3 table of GLX + 1 levels, PASID 0 (index 0 at every level),
-         * then the guest's x86-64 tables (§2.2.6). */
+        /* GCR3 table of GLX + 1 levels indexed by 9 PASID bits each, top
+         * bits first (PASID 0 for requests without PASID), then the guest's
+         * x86-64 tables (§2.2.6). */
         uint64_t t = mi_amd_gcr3(w->dte), e = 0;
-        for (unsigned l = 0; l <= ((w->dte[0] >> 56) & 3); l++) {
-            e = th_r64(m->th, t);
+        unsigned glx = (unsigned)((w->dte[0] >> 56) & 3);
+        uint32_t p = pasid == VIOMMU_PASID_NONE ? 0 : pasid;
+        for (unsigned l = 0; l <= glx; l++) {
+            e = th_r64(m->th, t + 8 * ((p >> (9 * (glx - l))) & 511));
             if (!(e & 1))
                 return -1;
             t = e & PTE_ADDR;
@@ -338,10 +348,11 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
         return -1;
     unsigned slot = w->ncache;
     for (unsigned i = 0; i < w->ncache; i++)
-        if (w->cache[i].iova == page)
+        if (w->cache[i].iova == page && w->cache[i].pasid == pasid)
             slot = i;
     if (slot < MI_CACHE) {
         w->cache[slot].iova = page;
+        w->cache[slot].pasid = pasid;
         w->cache[slot].pa = out & ~UINT64_C(0xFFF);
         w->cache[slot].perm = perm;
         if (slot == w->ncache)

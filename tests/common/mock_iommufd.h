@@ -2,8 +2,8 @@
 /* A mock iommufd consumer of libviommu's stage-1 offload events: it keeps
  * what a VMM would have created on the host (one nested HWPT per bind,
  * attached per device/PASID) and models the host IOMMU that walks the bound
- * guest first-stage tables (VT-d) or GCR3 table and guest tables (AMD-Vi,
- * PASID 0 for requests without PASID) itself, with its own IOTLB that only
+ * guest first-stage tables (VT-d) or GCR3 table and guest tables (AMD-Vi:
+ * the PASID's entry, PASID 0 for requests without PASID) itself, with its own IOTLB that only
  * the forwarded INVALIDATE events flush. Independent of the library: its walker
  * is written here from the x86-64 paging rules (Intel SDM 4.5) and VT-d
  * 3.6, not taken from src/. */
@@ -37,6 +37,7 @@ struct mi_hwpt {
     struct {
         uint64_t iova, pa; /* 4 KiB pages */
         unsigned perm;
+        uint32_t pasid; /* AMD-Vi: one bind serves every PASID of the device */
     } cache[MI_CACHE];
 };
 
