@@ -158,7 +158,7 @@ bool vtd_scalable_active(const struct viommu_vtd *dev)
     return VI_FIELD_GET(VTD_RTADDR_TTM, dev->rtaddr_active) == VTD_TTM_SCALABLE;
 }
 
-static bool covers(const struct viommu_vtd *dev, uint16_t rid)
+bool vtd_covers(const struct viommu_vtd *dev, uint16_t rid)
 {
     if (dev->cfg.flags & VIOMMU_VTD_F_ALL_ENDPOINTS)
         return true;
@@ -419,39 +419,25 @@ int viommu_vtd_destroy(struct viommu_vtd *dev)
     return 0;
 }
 
-int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, struct viommu_as **out)
+struct vtd_as *vtd_as_get(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, int *err)
 {
-    if (!dev || !out)
-        return VIOMMU_EINVAL;
-    if (pasid != VIOMMU_PASID_NONE &&
-        (!(dev->cfg.flags & VIOMMU_VTD_F_SCALABLE) || pasid >= (1u << VTD_PASID_BITS)))
-        return VIOMMU_EINVAL;
-    if (!covers(dev, rid))
-        return VIOMMU_ENOENT;
-    int r = vi_enter(dev->ctx);
-    if (r)
-        return r;
-    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
-        if (v->rid == rid && v->pasid == pasid) {
-            *out = v->as;
-            vi_leave(dev->ctx);
-            return 0;
-        }
-    }
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        if (v->rid == rid && v->pasid == pasid)
+            return v;
     struct vtd_as *v = vi_zalloc(dev->ctx, sizeof(*v));
     if (!v) {
-        vi_leave(dev->ctx);
-        return VIOMMU_ENOMEM;
+        *err = VIOMMU_ENOMEM;
+        return NULL;
     }
     struct viommu_as_id id = {
         .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = rid, .pasid = pasid};
     struct viommu_as_hooks hooks = {
         .size = sizeof(hooks), .fault = vtd_fault_hook, .notifier_check = vtd_notifier_check};
-    r = vi_as_create(dev->ctx, &id, &hooks, dev, &v->as);
+    int r = vi_as_create(dev->ctx, &id, &hooks, dev, &v->as);
     if (r) {
         vi_free(dev->ctx, v);
-        vi_leave(dev->ctx);
-        return r;
+        *err = r;
+        return NULL;
     }
     if (!(dev->hw.cap & VTD_CAP_CM))
         vi_as_set_recheck(v->as, vtd_recheck);
@@ -461,9 +447,26 @@ int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, stru
     v->next = dev->spaces;
     dev->spaces = v;
     vtd_apply(dev, v);
-    *out = v->as;
+    return v;
+}
+
+int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, struct viommu_as **out)
+{
+    if (!dev || !out)
+        return VIOMMU_EINVAL;
+    if (pasid != VIOMMU_PASID_NONE &&
+        (!(dev->cfg.flags & VIOMMU_VTD_F_SCALABLE) || pasid >= (1u << VTD_PASID_BITS)))
+        return VIOMMU_EINVAL;
+    if (!vtd_covers(dev, rid))
+        return VIOMMU_ENOENT;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    struct vtd_as *v = vtd_as_get(dev, rid, pasid, &r);
+    if (v)
+        *out = v->as;
     vi_leave(dev->ctx);
-    return 0;
+    return v ? 0 : r;
 }
 
 /* ---- nest parents ---------------------------------------------------------- */

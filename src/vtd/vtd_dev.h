@@ -76,6 +76,9 @@ struct viommu_vtd {
 /* vtd_dev.c */
 struct vtd_as *vtd_as_lookup(struct viommu_vtd *dev, const struct viommu_as *as);
 void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v);
+/* The space of (rid, pasid), created if needed (lock held; NULL and *err). */
+struct vtd_as *vtd_as_get(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, int *err);
+bool vtd_covers(const struct viommu_vtd *dev, uint16_t rid);
 void vtd_apply_all(struct viommu_vtd *dev);
 /* Re-resolve the spaces of requesters matching sid under function mask fm (0..3). */
 void vtd_apply_sid(struct viommu_vtd *dev, uint16_t sid, unsigned fm);
