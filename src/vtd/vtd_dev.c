@@ -447,6 +447,8 @@ struct vtd_as *vtd_as_get(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, 
     v->next = dev->spaces;
     dev->spaces = v;
     vtd_apply(dev, v);
+    /* A PASID space of an offloaded requester follows it (vtd_offload.c). */
+    vtd_offload_new_space(dev, v);
     return v;
 }
 

@@ -37,11 +37,17 @@
 
 struct vtd_off_space {
     struct vi_off_space s; /* the shared engine's state (core/offload.c) */
+    bool follows;          /* a PASID space offloaded because its requester is */
 };
+
+/* Guest-made PASID spaces that follow an offloaded requester, per unit: a
+ * bound on what a guest's PASID-cache invalidations can allocate. */
+#define VTD_OFF_FOLLOW_MAX 4096u
 
 struct vtd_offload {
     struct vi_off_unit u;
     uint32_t host_flags;
+    uint32_t nfollow; /* spaces vtd_offload_pc() created */
     const struct vi_state_r *restore; /* saved binds while restoring */
 };
 
@@ -210,6 +216,36 @@ bool vtd_offload_wait_blocked(struct viommu_vtd *dev)
     return vi_off_wait_blocked(&u->u);
 }
 
+/* Put space v in offload mode with the consumer (fn, opaque). */
+static int enter(struct viommu_vtd *dev, struct vtd_as *v, viommu_offload_fn fn, void *opaque, bool follows)
+{
+    if (!unit_state(dev))
+        return VIOMMU_ENOMEM;
+    if (!v->off) {
+        v->off = vi_zalloc(dev->ctx, sizeof(*v->off));
+        if (!v->off)
+            return VIOMMU_ENOMEM;
+    }
+    v->off->s.fn = fn;
+    v->off->s.opaque = opaque;
+    v->off->s.as = v->as;
+    v->off->s.segment = dev->cfg.segment;
+    v->off->s.rid = v->rid;
+    v->off->s.pasid = v->pasid;
+    v->off->s.stale = true; /* tell the new consumer the current state */
+    v->off->follows = follows;
+    vi_as_set_offload_mode(v->as, VIOMMU_OFFLOAD_S1);
+    vtd_apply(dev, v);
+    return 0;
+}
+
+static void leave(struct viommu_vtd *dev, struct vtd_as *v)
+{
+    vi_off_unbind(dev->ctx, &dev->off->u, &v->off->s);
+    vtd_offload_free_space(dev, v);
+    vi_as_set_offload_mode(v->as, VIOMMU_OFFLOAD_NONE);
+}
+
 int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg)
 {
     struct viommu_vtd *dev = opaque;
@@ -219,30 +255,70 @@ int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_off
     if (cfg->mode == VIOMMU_OFFLOAD_NONE) {
         if (!v->off)
             return 0;
-        vi_off_unbind(dev->ctx, &dev->off->u, &v->off->s);
-        vtd_offload_free_space(dev, v);
-        vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_NONE);
+        leave(dev, v);
+        if (v->pasid == VIOMMU_PASID_NONE)
+            for (struct vtd_as *p = dev->spaces; p; p = p->next)
+                if (p->rid == v->rid && p->off && p->off->follows)
+                    leave(dev, p);
         return 0;
     }
     if (!(dev->cfg.flags & VIOMMU_VTD_F_SCALABLE))
         return VIOMMU_ENOTSUP; /* no first stage without scalable mode */
-    if (!unit_state(dev))
-        return VIOMMU_ENOMEM;
-    if (!v->off) {
-        v->off = vi_zalloc(dev->ctx, sizeof(*v->off));
-        if (!v->off)
-            return VIOMMU_ENOMEM;
-    }
-    v->off->s.fn = cfg->fn;
-    v->off->s.opaque = cfg->opaque;
-    v->off->s.as = as;
-    v->off->s.segment = dev->cfg.segment;
-    v->off->s.rid = v->rid;
-    v->off->s.pasid = v->pasid;
-    v->off->s.stale = true; /* tell the new consumer the current state */
-    vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_S1);
-    vtd_apply(dev, v);
+    int r = enter(dev, v, cfg->fn, cfg->opaque, false);
+    if (r || v->pasid != VIOMMU_PASID_NONE)
+        return r;
+    /* The requester's PASID spaces follow it (those that shadow stay
+     * emulated: offload would refuse them). */
+    for (struct vtd_as *p = dev->spaces; p; p = p->next)
+        if (p->rid == v->rid && p->pasid != VIOMMU_PASID_NONE && !p->off && !vi_as_has_map_notifier(p->as))
+            (void)enter(dev, p, cfg->fn, cfg->opaque, true);
     return 0;
+}
+
+void vtd_offload_new_space(struct viommu_vtd *dev, struct vtd_as *v)
+{
+    if (v->pasid == VIOMMU_PASID_NONE || v->off || !dev->off)
+        return;
+    for (struct vtd_as *r = dev->spaces; r; r = r->next)
+        if (r->rid == v->rid && r->pasid == VIOMMU_PASID_NONE && r->off)
+            (void)enter(dev, v, r->off->s.fn, r->off->s.opaque, true);
+}
+
+void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid)
+{
+    struct vtd_offload *u = dev->off;
+    if (!u || pasid >= (1u << VTD_PASID_BITS))
+        return;
+    for (struct vtd_as *r = dev->spaces; r; r = r->next) {
+        if (r->pasid != VIOMMU_PASID_NONE || !r->off)
+            continue;
+        bool have = false;
+        for (struct vtd_as *p = dev->spaces; p && !have; p = p->next)
+            have = p->rid == r->rid && p->pasid == pasid;
+        if (have)
+            continue;
+        /* Only a PASID entry the guest made present (or got wrong) gets
+         * a space: one that is absent needs no host object. The entry of
+         * RID_PASID serves the requester's space itself. */
+        struct viommu_vtd_resolved_v2 res;
+        if (!(dev->gsts & VTD_GSTS_TES) ||
+            vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, VIOMMU_PASID_NONE, &res) != 0 ||
+            res.pasid == pasid ||
+            vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, pasid, &res) != 0)
+            continue;
+        if (res.mode == VIOMMU_MODE_BLOCKED &&
+            (res.fault_reason == VIOMMU_VTD_FR_SM_PTE_P || res.fault_reason == VIOMMU_VTD_FR_SM_PDE_P ||
+             res.fault_reason == VIOMMU_VTD_FR_SM_PASIDE || res.fault_reason == VIOMMU_VTD_FR_SM_PASID_SIZE ||
+             res.fault_reason == VIOMMU_VTD_FR_SM_CTX_P || res.fault_reason == VIOMMU_VTD_FR_SM_ROOT_P))
+            continue;
+        if (u->nfollow >= VTD_OFF_FOLLOW_MAX) {
+            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: %04x/%x: too many guest PASID spaces to follow", r->rid, pasid);
+            continue;
+        }
+        int err = 0;
+        if (vtd_as_get(dev, r->rid, pasid, &err)) /* follows r through vtd_offload_new_space() */
+            u->nfollow++;
+    }
 }
 
 void vtd_offload_free_space(struct viommu_vtd *dev, struct vtd_as *v)
@@ -578,6 +654,26 @@ void vtd_offload_restore_begin(struct viommu_vtd *dev, const struct vi_state_r *
     for (struct vtd_as *v = dev->spaces; v; v = v->next)
         if (v->off)
             v->off->s.stale = true;
+    /* Saved PASID spaces of requesters offloaded here again follow them
+     * (the guest will not invalidate their PASID cache a second time). */
+    struct vi_state_r r = *s;
+    uint32_t n = vi_state_r_u32(&r);
+    for (uint32_t i = 0; i < n && !r.bad; i++) {
+        uint16_t rid;
+        uint32_t pasid;
+        uint8_t devtlb;
+        struct vi_off_att a;
+        if (!read_att(&r, &rid, &pasid, &a, &devtlb) || pasid == VIOMMU_PASID_NONE || !vtd_covers(dev, rid))
+            continue;
+        bool rid_off = false, have = false;
+        for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+            rid_off = rid_off || (v->rid == rid && v->pasid == VIOMMU_PASID_NONE && v->off);
+            have = have || (v->rid == rid && v->pasid == pasid);
+        }
+        int err = 0;
+        if (rid_off && !have && dev->off->nfollow < VTD_OFF_FOLLOW_MAX && vtd_as_get(dev, rid, pasid, &err))
+            dev->off->nfollow++;
+    }
 }
 
 void vtd_offload_restore_end(struct viommu_vtd *dev)
