@@ -143,6 +143,7 @@ class AsKind(enum.IntEnum):
     """enum viommu_as_kind (as.h)."""
     PCI = 0
     VIRTIO = 1
+    NEST_PARENT = 2
 
 
 class EventKind(enum.IntFlag):
@@ -1613,6 +1614,7 @@ class VtdFlag(enum.IntFlag):
     FS_EAFS = 1 << 15
     FS_ERS = 1 << 16
     PRS = 1 << 17
+    NEST = 1 << 18
 
 
 VTD_F_DEFAULT = (VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS |
@@ -1732,7 +1734,9 @@ class VtdStats(_Struct):
         "iotlb_invalidations", "psi", "waits", "faults_recorded", "faults_fpd", "faults_overflow",
         "fault_events", "inv_events", "resolves", "sync_errors", "irq_remapped", "irq_untranslated",
         "irq_blocked", "iec_invalidations", "irq_notifications", "devtlb_invalidations", "fs_resolves",
-        "prq_queued", "prq_dropped", "pr_events", "page_responses", "devtlb_errors")]
+        "prq_queued", "prq_dropped", "pr_events", "page_responses", "devtlb_errors", "nested_resolves",
+        "offload_binds", "offload_unbinds", "offload_inv_events", "offload_inv_entries",
+        "offload_deferred_waits", "offload_faults")]
 
 
 class DmarScope(_Struct):
@@ -2017,7 +2021,8 @@ class AmdviStats(_Struct):
         "commands", "illegal_commands", "cmd_hw_errors", "doorbell_bound_hits", "events_logged",
         "events_dropped", "events_suppressed", "msis", "dte_resolves", "irq_remapped", "irq_untranslated",
         "irq_blocked", "int_table_invalidations", "irq_notifications", "iotlb_invalidations",
-        "ppr_logged", "ppr_dropped", "ppr_completions")]
+        "ppr_logged", "ppr_dropped", "ppr_completions", "offload_binds", "offload_unbinds",
+        "offload_inv_events", "offload_inv_entries", "offload_deferred_waits", "offload_faults")]
 
 
 class AmdviHw(_Struct):
@@ -2364,6 +2369,7 @@ class OffloadEventFlags(enum.IntFlag):
     UNSUPPORTED = 1 << 0
     RESTORED = 1 << 1
     DEVTLB = 1 << 2
+    NESTED = 1 << 3
 
 
 class VtdHostFlags(enum.IntFlag):
@@ -2397,7 +2403,8 @@ class OffloadEvent(_Struct):
                 ("rid", c_u16), ("pasid", c_u32), ("guest_domain_id", c_u32), ("bind_id", c_u64),
                 ("old_bind_id", c_u64), ("seq", c_u64), ("vtd", OffloadVtdS1),
                 ("entries", ctypes.POINTER(OffloadInv)), ("nentries", c_u32), ("reason", c_u32),
-                ("amd", OffloadAmdGuest)]
+                ("amd", OffloadAmdGuest), ("parent_pgtbl_addr", c_u64), ("parent_domain_id", c_u32),
+                ("parent_addr_width", c_u32)]
 
     def entry_list(self):
         """The INVALIDATE entries as a list of :class:`OffloadInv` copies."""
@@ -2444,6 +2451,7 @@ OPTIONAL_FUNCTIONS.update({
     "viommu_vtd_set_host_caps": (c_int, [c_void_p, P(VtdHostCaps)]),
     "viommu_vtd_offload_done": (c_int, [c_void_p, c_u64]),
     "viommu_vtd_offload_fault": (c_int, [c_void_p, P(OffloadFault)]),
+    "viommu_vtd_get_nest_parent_as": (c_int, [c_void_p, c_u16, P(c_void_p)]),
     "viommu_amdvi_set_host_caps": (c_int, [c_void_p, P(AmdviHostCaps)]),
     "viommu_amdvi_offload_done": (c_int, [c_void_p, c_u64]),
     "viommu_amdvi_offload_fault": (c_int, [c_void_p, P(OffloadFault)]),
@@ -2493,6 +2501,15 @@ def _vtd_offload_fault(self, rid, pasid, addr, access, reason=0):
     _check(self.ctx._lib.viommu_vtd_offload_fault(self.ptr, ctypes.byref(f)), "viommu_vtd_offload_fault")
 
 
+def _vtd_get_nest_parent_as(self, did):
+    """viommu_vtd_get_nest_parent_as(): the (device-owned) :class:`AddressSpace` of the guest's
+    second stage of domain ``did``, the nest parent of nested binds."""
+    out = c_void_p()
+    _check(self.ctx._lib.viommu_vtd_get_nest_parent_as(self.ptr, did, ctypes.byref(out)),
+           "viommu_vtd_get_nest_parent_as")
+    return AddressSpace._borrow(self.ctx, out.value, within=self._ptr)
+
+
 def _amdvi_set_host_caps(self, efr, efr2=0):
     """viommu_amdvi_set_host_caps(): clamp the guest's EFR to the host's (iommu_hw_info_amd values)."""
     c = AmdviHostCaps(size=ctypes.sizeof(AmdviHostCaps), efr=efr, efr2=efr2)
@@ -2521,6 +2538,7 @@ AddressSpace.get_offload = _as_get_offload
 Vtd.set_host_caps = _vtd_set_host_caps
 Vtd.offload_done = _vtd_offload_done
 Vtd.offload_fault = _vtd_offload_fault
+Vtd.get_nest_parent_as = _vtd_get_nest_parent_as
 
 __all__ += ["OffloadMode", "OffloadEventKind", "OffloadFormat", "OffloadVtdS1Flags", "OffloadEventFlags",
             "VtdHostFlags", "OffloadVtdS1", "OffloadInv", "OffloadEvent", "OffloadConfig", "VtdHostCaps",

@@ -384,6 +384,12 @@ struct viommu_amdvi_stats {
     uint64_t ppr_logged;              /**< PPR log entries written (viommu_amdvi_page_request()). */
     uint64_t ppr_dropped;             /**< Page requests not logged (overflow, disabled, refused, write failed). */
     uint64_t ppr_completions;         /**< COMPLETE_PPR_REQUEST commands. */
+    uint64_t offload_binds;           /**< Offload BIND events sent (offload.h). */
+    uint64_t offload_unbinds;         /**< Offload BYPASS, BLOCK and UNBIND events sent. */
+    uint64_t offload_inv_events;      /**< Offload INVALIDATE events sent. */
+    uint64_t offload_inv_entries;     /**< Invalidation entries those events carried. */
+    uint64_t offload_deferred_waits;  /**< COMPLETION_WAITs held back for an unconfirmed host invalidation. */
+    uint64_t offload_faults;          /**< Host faults given to viommu_amdvi_offload_fault() that were logged. */
 };
 
 /**

@@ -33,6 +33,11 @@ extern "C" {
 enum viommu_as_kind {
     VIOMMU_AS_PCI = 0,    /**< PCI segment + requester ID (bus << 8 | devfn). */
     VIOMMU_AS_VIRTIO = 1, /**< virtio-iommu endpoint ID. */
+    /** A guest's second-stage table as a nest parent (made by the device
+     *  model, see viommu_vtd_get_nest_parent_as()): `segment`, `endpoint` =
+     *  the guest domain ID, `rid` = a number telling apart units of one
+     *  segment. */
+    VIOMMU_AS_NEST_PARENT = 2,
 };
 
 /** @brief No PASID (requests without a PASID prefix). */

@@ -111,6 +111,13 @@ enum viommu_offload_event_flags {
      *  device-TLB invalidations): the host must invalidate it too (the kernel
      *  does so for VTD_S1 invalidations). */
     VIOMMU_OFFLOAD_F_DEVTLB = 1u << 2,
+    /** BIND (VT-d, PGTT = 011b): the stage-1 tables are the guest's own
+     *  nested first stage, whose table pointers and outputs are addresses of
+     *  the guest's second stage `parent_pgtbl_addr` (domain
+     *  `parent_domain_id`). Allocate the nested HWPT over the nest parent of
+     *  that guest domain, whose IOAS the VMM fills from the MAP/UNMAP
+     *  notifier of viommu_vtd_get_nest_parent_as() (docs/nested.md). */
+    VIOMMU_OFFLOAD_F_NESTED = 1u << 3,
 };
 
 /**
@@ -134,6 +141,9 @@ struct viommu_offload_event {
     uint32_t nentries;        /**< INVALIDATE: number of entries (>= 1). */
     uint32_t reason;          /**< BLOCK: the guest fault reason (VT-d: enum viommu_vtd_fault_reason; AMD-Vi: enum viommu_amdvi_event_code), 0 if none. */
     struct viommu_offload_amd_guest amd; /**< BIND with ::VIOMMU_OFFLOAD_FMT_AMD_GUEST: the payload. */
+    uint64_t parent_pgtbl_addr; /**< BIND with ::VIOMMU_OFFLOAD_F_NESTED: the guest's second-stage table (SSPTPTR); else 0. */
+    uint32_t parent_domain_id;  /**< BIND with ::VIOMMU_OFFLOAD_F_NESTED: its guest domain ID (the DID); else 0. */
+    uint32_t parent_addr_width; /**< BIND with ::VIOMMU_OFFLOAD_F_NESTED: its input width (39, 48 or 57); else 0. */
 };
 
 /** @brief Event callback return value: the host operation was started and
@@ -241,6 +251,32 @@ VIOMMU_API int viommu_vtd_set_host_caps(struct viommu_vtd *dev, const struct vio
  * @retval VIOMMU_EINVAL NULL. @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_vtd_offload_done(struct viommu_vtd *dev, uint64_t seq);
+
+/**
+ * @brief The guest's second stage of domain `did`, as the nest parent of
+ *        nested (PGTT = 011b) binds: an address space whose IOVAs are the
+ *        guest's second-stage input addresses and whose outputs are
+ *        guest-physical.
+ *
+ * A BIND with ::VIOMMU_OFFLOAD_F_NESTED names `parent_domain_id`; the VMM
+ * creates one nest-parent HWPT (`IOMMU_HWPT_ALLOC_NEST_PARENT` on an IOAS of
+ * its own) per guest domain and keeps that IOAS equal to this space with a
+ * MAP/UNMAP notifier (with replay), exactly as it shadows an emulated
+ * space. The space translates through the second-stage table (SSPTPTR, AW,
+ * SSADE) of the PASID entry with PGTT = 011b and this DID that libviommu
+ * resolved last (the guest must use one second-stage table per DID, as the
+ * hardware's DID-tagged caches assume); it is blocked until one is
+ * resolved and after viommu_vtd_reset(). DID-based and global IOTLB
+ * invalidations keep it in step. Owned by the unit (do not destroy it);
+ * it cannot be offloaded itself.
+ * @param dev Unit. @param did Guest domain ID. @param[out] out The space.
+ * @retval 0 Success.
+ * @retval VIOMMU_EINVAL NULL argument.
+ * @retval VIOMMU_ENOTSUP The unit does not advertise ECAP.NEST (::VIOMMU_VTD_F_NEST).
+ * @retval VIOMMU_ENOMEM Allocation failed.
+ * @retval VIOMMU_EBUSY Called from a callback.
+ */
+VIOMMU_API int viommu_vtd_get_nest_parent_as(struct viommu_vtd *dev, uint16_t did, struct viommu_as **out);
 
 /** @brief A host-reported stage-1 fault to give to the guest. */
 struct viommu_offload_fault {

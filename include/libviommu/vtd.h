@@ -294,7 +294,8 @@ enum viommu_vtd_flag {
      *  advertised: with both, Linux uses first-stage tables for DMA domains.
      *  Caching mode does not cover first-stage tables (the guest does not
      *  invalidate after first-stage maps), so while ECAP.FSTS is advertised
-     *  the unit's spaces refuse MAP notifiers (::VIOMMU_ENOTSUP): hand an
+     *  the unit's requester spaces refuse MAP notifiers (::VIOMMU_ENOTSUP;
+     *  nest-parent spaces, second stage only, accept them): hand an
      *  assigned device's first stage to the host instead (offload.h), or
      *  leave this flag off (or cleared by viommu_vtd_set_host_caps()). */
     VIOMMU_VTD_F_FS = 1u << 11,
@@ -319,9 +320,16 @@ enum viommu_vtd_flag {
      *  viommu_vtd_page_request(); needs ::VIOMMU_VTD_F_SCALABLE and
      *  ::VIOMMU_VTD_F_DT (PRI devices use ATS). */
     VIOMMU_VTD_F_PRS = 1u << 17,
+    /** Nested translation (ECAP.NEST): PASID entries with PGTT = 011b walk
+     *  their first-stage tables through the entry's own second-stage table
+     *  (every table pointer and output address, VT-d 3.8). Emulated by
+     *  composing the two walks; an offloaded space hands the first stage to
+     *  the host and the second stage is shadowed (docs/nested.md,
+     *  viommu_vtd_get_nest_parent_as()). Needs ::VIOMMU_VTD_F_FS. */
+    VIOMMU_VTD_F_NEST = 1u << 18,
 };
 /** @brief Every viommu_vtd_flag. */
-#define VIOMMU_VTD_F_ALL 0x3FFFFu
+#define VIOMMU_VTD_F_ALL 0x7FFFFu
 /** @brief Flags used when viommu_vtd_config::flags is 0 (Linux-friendly default). */
 #define VIOMMU_VTD_F_DEFAULT                                                                                      \
     (VIOMMU_VTD_F_PSI | VIOMMU_VTD_F_SL_2M | VIOMMU_VTD_F_SL_1G | VIOMMU_VTD_F_QI | VIOMMU_VTD_F_PT |             \
@@ -374,6 +382,13 @@ struct viommu_vtd_stats {
     uint64_t pr_events;            /**< Page request event MSIs sent. */
     uint64_t page_responses;       /**< Page group response descriptors processed. */
     uint64_t devtlb_errors;        /**< ITE/ICE reports from the VMM (viommu_vtd_report_devtlb_error()). */
+    uint64_t nested_resolves;      /**< Resolutions that found nested tables (PGTT = 011b). */
+    uint64_t offload_binds;        /**< Offload BIND events sent (offload.h). */
+    uint64_t offload_unbinds;      /**< Offload BYPASS, BLOCK and UNBIND events sent. */
+    uint64_t offload_inv_events;   /**< Offload INVALIDATE events sent. */
+    uint64_t offload_inv_entries;  /**< Invalidation entries those events carried. */
+    uint64_t offload_deferred_waits; /**< Wait descriptors held back for an unconfirmed host invalidation. */
+    uint64_t offload_faults;       /**< Host faults given to viommu_vtd_offload_fault() that reached the guest. */
 };
 
 /** @brief Opaque VT-d unit. */

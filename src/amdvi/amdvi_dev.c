@@ -270,6 +270,7 @@ int viommu_amdvi_get_as_pasid(struct viommu_amdvi *dev, uint16_t devid, uint32_t
     ds->pasid = pasid;
     ds->next = dev->devs;
     dev->devs = ds;
+    amdvi_offload_new_space(dev, ds);
     (void)amdvi_apply_dte(dev, ds); /* no notifiers yet: cannot fail on sinks */
     *out = ds->as;
     vi_leave(dev->ctx);
@@ -305,6 +306,7 @@ int viommu_amdvi_get_stats(struct viommu_amdvi *dev, struct viommu_amdvi_stats *
     if (r)
         return r;
     dev->stats.irq_notifications = dev->irqn.events;
+    amdvi_offload_stats(dev);
     vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;

@@ -75,11 +75,14 @@ void amdvi_offload_inv_pages(struct viommu_amdvi *dev, uint16_t dom, bool gn, ui
     for (struct amdvi_devstate *ds = dev->devs; ds; ds = ds->next) {
         if (!ds->off || ds->off->s.cur.did != dom)
             continue;
-        /* GN = 1 names one PASID's guest translations (a bind of a device
-         * without PASID serves PASID 0, GIoV); GN = 0 the domain's host
-         * translations: sent as well (a superset is always safe). */
-        if (gn && pasid != ds->off->s.cur.eff_pasid)
-            continue;
+        /* GN = 1 names one PASID's guest translations; the bind is the
+         * whole GCR3 table (every PASID of the device: the host walks it
+         * itself), and its entries carry no PASID, so any PASID's
+         * invalidation reaches it (a superset for the other PASIDs). GN = 0
+         * names the domain's host translations: sent as well (a superset
+         * is always safe). */
+        (void)gn;
+        (void)pasid;
         vi_off_add_range(dev->ctx, &u->u, &ds->off->s, first, last, pde ? 0 : VIOMMU_OFFLOAD_INV_LEAF, 0);
     }
 }
@@ -193,7 +196,15 @@ bool amdvi_offload_wait_blocked(struct viommu_amdvi *dev)
             (void)amdvi_apply_dte(dev, ds);
         vi_off_flush(dev->ctx, &u->u, &ds->off->s);
     }
-    return vi_off_blocked(&u->u);
+    return vi_off_wait_blocked(&u->u);
+}
+
+/* The PASID spaces of `devid` follow its DeviceID space's offload mode. */
+static void set_pasid_spaces(struct viommu_amdvi *dev, uint16_t devid, unsigned mode)
+{
+    for (struct amdvi_devstate *p = dev->devs; p; p = p->next)
+        if (p->devid == devid && p->pasid != VIOMMU_PASID_NONE)
+            vi_as_set_offload_mode(p->as, mode);
 }
 
 int amdvi_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg)
@@ -207,9 +218,15 @@ int amdvi_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_o
             return 0;
         vi_off_unbind(dev->ctx, &dev->off->u, &ds->off->s);
         amdvi_offload_free_space(dev, ds);
+        set_pasid_spaces(dev, ds->devid, VIOMMU_OFFLOAD_NONE);
         vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_NONE);
         return 0;
     }
+    /* The bind covers every PASID of the device (the host walks the GCR3
+     * table): its PASID spaces are offloaded with it and cannot shadow. */
+    for (struct amdvi_devstate *p = dev->devs; p; p = p->next)
+        if (p->devid == ds->devid && p != ds && vi_as_has_map_notifier(p->as))
+            return VIOMMU_ESTATE;
     if (!unit_state(dev))
         return VIOMMU_ENOMEM;
     if (!ds->off) {
@@ -225,8 +242,16 @@ int amdvi_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_o
     ds->off->s.pasid = VIOMMU_PASID_NONE;
     ds->off->s.stale = true; /* tell the new consumer the current state */
     vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_S1);
+    set_pasid_spaces(dev, ds->devid, VIOMMU_OFFLOAD_S1);
     (void)amdvi_apply_dte(dev, ds);
     return 0;
+}
+
+void amdvi_offload_new_space(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
+{
+    struct amdvi_devstate *d = ds->pasid != VIOMMU_PASID_NONE ? amdvi_find_dev(dev, ds->devid) : NULL;
+    if (d && d->off)
+        vi_as_set_offload_mode(ds->as, VIOMMU_OFFLOAD_S1);
 }
 
 void amdvi_offload_free_space(struct viommu_amdvi *dev, struct amdvi_devstate *ds)
@@ -318,19 +343,25 @@ int viommu_amdvi_offload_fault(struct viommu_amdvi *dev, const struct viommu_off
         (f->access & ~(unsigned)(VIOMMU_PERM_RW | VIOMMU_PERM_EXEC | VIOMMU_PERM_PRIV)) ||
         (f->reason != 0 && f->reason != VIOMMU_AMDVI_EV_IO_PAGE_FAULT))
         return VIOMMU_EINVAL;
+    /* A fault with PASID is walked in (DeviceID, PASID)'s space: the guest
+     * tables of that PASID. */
     struct viommu_as *as = NULL;
-    int r = viommu_amdvi_get_as(dev, f->rid, &as);
+    int r = viommu_amdvi_get_as_pasid(dev, f->rid, f->pasid, &as);
     if (r)
         return r;
     r = vi_enter(dev->ctx);
     if (r)
         return r;
+    struct amdvi_offload *u = unit_of(dev);
+    uint64_t before = dev->stats.events_logged + dev->stats.events_dropped;
     if (!f->reason) {
         /* The software walk records what it finds through the fault hook. */
         struct viommu_translation tr;
         struct viommu_fault fault;
         unsigned access = (f->access & VIOMMU_PERM_RW) ? f->access : f->access | VIOMMU_PERM_READ;
         (void)vi_as_translate(as, f->addr, access, &tr, &fault, true);
+        if (u && dev->stats.events_logged + dev->stats.events_dropped != before)
+            u->u.faults++;
         vi_leave(dev->ctx);
         return 0;
     }
@@ -354,6 +385,8 @@ int viommu_amdvi_offload_fault(struct viommu_amdvi *dev, const struct viommu_off
     uint32_t ev[4] = {dw0, low | flags | ((uint32_t)VIOMMU_AMDVI_EV_IO_PAGE_FAULT << 28), (uint32_t)f->addr,
                       (uint32_t)(f->addr >> 32)};
     amdvi_log_event(dev, ev);
+    if (u && dev->stats.events_logged + dev->stats.events_dropped != before)
+        u->u.faults++;
     vi_leave(dev->ctx);
     return 0;
 }
@@ -468,4 +501,12 @@ void amdvi_offload_restore_end(struct viommu_amdvi *dev)
 {
     if (dev->off)
         dev->off->restore = NULL;
+}
+
+void amdvi_offload_stats(struct viommu_amdvi *dev)
+{
+    struct viommu_amdvi_stats *st = &dev->stats;
+    struct amdvi_offload *u = unit_of(dev);
+    vi_off_stats(u ? &u->u : NULL, &st->offload_binds, &st->offload_unbinds, &st->offload_inv_events,
+                 &st->offload_inv_entries, &st->offload_deferred_waits, &st->offload_faults);
 }

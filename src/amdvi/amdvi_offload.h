@@ -30,6 +30,10 @@ void amdvi_offload_inv_iotlb(struct viommu_amdvi *dev, uint16_t devid, uint64_t 
 void amdvi_offload_flush(struct viommu_amdvi *dev);
 /* COMPLETION_WAIT: flush, resend failed attachments; true if it must stall. */
 bool amdvi_offload_wait_blocked(struct viommu_amdvi *dev);
+/* get_as_pasid() made a space: a PASID space of an offloaded device is offloaded. */
+void amdvi_offload_new_space(struct viommu_amdvi *dev, struct amdvi_devstate *ds);
+/* Copy the offload counters into dev->stats. */
+void amdvi_offload_stats(struct viommu_amdvi *dev);
 void amdvi_offload_free_space(struct viommu_amdvi *dev, struct amdvi_devstate *ds);
 void amdvi_offload_free(struct viommu_amdvi *dev);
 /* Saved state: section AMDVI_SEC_OFFLOAD. */

@@ -10,7 +10,7 @@
 
 static bool vi_as_id_ok(const struct viommu_as_id *id)
 {
-    return id->kind == VIOMMU_AS_PCI || id->kind == VIOMMU_AS_VIRTIO;
+    return id->kind == VIOMMU_AS_PCI || id->kind == VIOMMU_AS_VIRTIO || id->kind == VIOMMU_AS_NEST_PARENT;
 }
 
 /* Canonical key: only the fields that matter for the kind. */
@@ -22,6 +22,10 @@ static struct viommu_as_id vi_as_key(const struct viommu_as_id *id)
     if (id->kind == VIOMMU_AS_PCI) {
         k.segment = id->segment;
         k.rid = id->rid;
+    } else if (id->kind == VIOMMU_AS_NEST_PARENT) {
+        k.segment = id->segment;
+        k.rid = id->rid;
+        k.endpoint = id->endpoint;
     } else {
         k.endpoint = id->endpoint;
     }

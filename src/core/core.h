@@ -108,10 +108,15 @@ struct vi_off_att {
     uint32_t did;       /* guest domain ID */
     uint32_t eff_pasid; /* PASID the guest's PASID-tagged invalidations name */
     uint64_t payload[4]; /* BIND: the payload words (VT-d: the first 3 hold struct viommu_offload_vtd_s1) */
+    uint64_t parent_root; /* BIND with VIOMMU_OFFLOAD_F_NESTED: the guest's second stage */
+    uint32_t parent_aw;   /* ... and its width */
 };
 struct vi_off_unit {
     uint64_t next_bind_id;
     uint64_t seq_issued, seq_pending, seq_done;
+    /* counters for the device's stats */
+    uint64_t binds, unbinds, inv_events, inv_entries, deferred_waits, faults;
+    uint64_t stall_seq; /* seq_pending when a wait was last counted as deferred */
 };
 struct vi_off_space {
     int (*fn)(void *, struct viommu_as *, const struct viommu_offload_event *);
@@ -141,6 +146,14 @@ void vi_off_flush(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_s
 void vi_off_unbind(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s);
 /* A guest completion must wait: a PENDING invalidation is not confirmed. */
 bool vi_off_blocked(const struct vi_off_unit *u);
+/* The same for a guest wait about to complete; counts it as deferred once. */
+bool vi_off_wait_blocked(struct vi_off_unit *u);
+/* The space has a live notifier with VIOMMU_EVENT_MAP (offload refuses it). */
+bool vi_as_has_map_notifier(const struct viommu_as *as);
+/* Copy the unit's counters (u may be NULL: zeros) to the stats members
+ * offload_binds ... offload_faults, in that order. */
+void vi_off_stats(const struct vi_off_unit *u, uint64_t *binds, uint64_t *unbinds, uint64_t *inv_events,
+                  uint64_t *inv_entries, uint64_t *deferred_waits, uint64_t *faults);
 /* viommu_*_offload_done(): 0 or VIOMMU_ERANGE. */
 int vi_off_done(struct vi_off_unit *u, uint64_t seq);
 /* Request attributes (enum viommu_perm EXEC/PRIV) of translate(): `strip`

@@ -40,6 +40,14 @@ int vi_offload_emit(struct viommu_ctx *ctx, int (*fn)(void *, struct viommu_as *
     return r;
 }
 
+bool vi_as_has_map_notifier(const struct viommu_as *as)
+{
+    for (const struct viommu_notifier *n = as->notifiers; n; n = n->next)
+        if (!n->dead && (n->cfg.events & VIOMMU_EVENT_MAP))
+            return true;
+    return false;
+}
+
 int viommu_as_set_offload(struct viommu_as *as, const struct viommu_offload_config *cfg)
 {
     if (!as || !cfg)
@@ -58,13 +66,9 @@ int viommu_as_set_offload(struct viommu_as *as, const struct viommu_offload_conf
         vi_leave(ctx);
         return VIOMMU_ENOTSUP;
     }
-    if (cfg->mode != VIOMMU_OFFLOAD_NONE) {
-        for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
-            if (!n->dead && (n->cfg.events & VIOMMU_EVENT_MAP)) {
-                vi_leave(ctx);
-                return VIOMMU_ESTATE;
-            }
-        }
+    if (cfg->mode != VIOMMU_OFFLOAD_NONE && vi_as_has_map_notifier(as)) {
+        vi_leave(ctx);
+        return VIOMMU_ESTATE;
     }
     struct viommu_offload_config c = {.size = sizeof(c), .mode = cfg->mode, .fn = cfg->fn, .opaque = cfg->opaque};
     r = as->offload_hook(as->opaque, as, &c);
@@ -125,6 +129,8 @@ void vi_off_flush(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_s
     ev.nentries = s->nbatch;
     s->nbatch = 0;
     s->batch_flags = 0;
+    u->inv_events++;
+    u->inv_entries += ev.nentries;
     /* A failed host invalidation cannot be reported to the guest (neither
      * VT-d nor AMD-Vi has an error for it): logged and counted. */
     if (off_emit(ctx, s, &ev) == VIOMMU_OFFLOAD_PENDING)
@@ -164,7 +170,8 @@ void vi_off_add_range(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_o
 static bool same_att(const struct vi_off_att *a, const struct vi_off_att *b)
 {
     return a->kind == b->kind && a->flags == b->flags && a->reason == b->reason && a->format == b->format &&
-           a->did == b->did && a->eff_pasid == b->eff_pasid && !memcmp(a->payload, b->payload, sizeof(a->payload));
+           a->did == b->did && a->eff_pasid == b->eff_pasid && a->parent_root == b->parent_root &&
+           a->parent_aw == b->parent_aw && !memcmp(a->payload, b->payload, sizeof(a->payload));
 }
 
 void vi_off_attach(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s, const struct vi_off_att *a,
@@ -186,6 +193,11 @@ void vi_off_attach(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_
         ev.bind_id = new_bind;
         if (a->format == VIOMMU_OFFLOAD_FMT_VTD_S1)
             memcpy(&ev.vtd, a->payload, sizeof(ev.vtd));
+        if (a->flags & VIOMMU_OFFLOAD_F_NESTED) {
+            ev.parent_pgtbl_addr = a->parent_root;
+            ev.parent_domain_id = a->did;
+            ev.parent_addr_width = a->parent_aw;
+        }
         else if (a->format == VIOMMU_OFFLOAD_FMT_AMD_GUEST)
             memcpy(ev.amd.dte, a->payload, sizeof(ev.amd.dte));
     }
@@ -196,6 +208,10 @@ void vi_off_attach(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_
     s->cur = *a;
     s->bind_id = new_bind;
     s->stale = false;
+    if (a->kind == VIOMMU_OFFLOAD_EV_BIND)
+        u->binds++;
+    else
+        u->unbinds++;
 }
 
 void vi_off_unbind(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_space *s)
@@ -204,6 +220,7 @@ void vi_off_unbind(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_
     struct viommu_offload_event ev = off_event(s, VIOMMU_OFFLOAD_EV_UNBIND);
     ev.old_bind_id = s->bind_id;
     (void)off_emit(ctx, s, &ev);
+    u->unbinds++;
     s->bind_id = 0;
     memset(&s->cur, 0, sizeof(s->cur));
 }
@@ -213,6 +230,17 @@ bool vi_off_blocked(const struct vi_off_unit *u)
     return u->seq_done < u->seq_pending;
 }
 
+bool vi_off_wait_blocked(struct vi_off_unit *u)
+{
+    if (!vi_off_blocked(u))
+        return false;
+    if (u->stall_seq != u->seq_pending) {
+        u->stall_seq = u->seq_pending;
+        u->deferred_waits++;
+    }
+    return true;
+}
+
 int vi_off_done(struct vi_off_unit *u, uint64_t seq)
 {
     if (seq > u->seq_issued)
@@ -220,4 +248,18 @@ int vi_off_done(struct vi_off_unit *u, uint64_t seq)
     if (seq > u->seq_done)
         u->seq_done = seq;
     return 0;
+}
+
+void vi_off_stats(const struct vi_off_unit *u, uint64_t *binds, uint64_t *unbinds, uint64_t *inv_events,
+                  uint64_t *inv_entries, uint64_t *deferred_waits, uint64_t *faults)
+{
+    static const struct vi_off_unit none;
+    if (!u)
+        u = &none;
+    *binds = u->binds;
+    *unbinds = u->unbinds;
+    *inv_events = u->inv_events;
+    *inv_entries = u->inv_entries;
+    *deferred_waits = u->deferred_waits;
+    *faults = u->faults;
 }

@@ -124,8 +124,10 @@ static int resolve_legacy(struct resolve_state *st, uint64_t rta, uint16_t sid, 
     return 0;
 }
 
-/* 3.6, 9.6: a PASID entry with PGTT = 001b (first-stage translation). */
-static int resolve_first_stage(struct resolve_state *st, const uint64_t *pe, uint16_t did,
+/* 3.6, 9.6: a PASID entry with PGTT = 001b (first-stage translation), or
+ * the first-stage half of one with PGTT = 011b (`nested`: FSPTPTR is then
+ * an input address of the second stage, checked by the walk through it). */
+static int resolve_first_stage(struct resolve_state *st, const uint64_t *pe, uint16_t did, bool nested,
                                struct viommu_vtd_resolved_v2 *out)
 {
     const uint64_t cap = st->hw->cap;
@@ -139,7 +141,7 @@ static int resolve_first_stage(struct resolve_state *st, const uint64_t *pe, uin
     /* FSPM: 00b 4-level, 01b 5-level (only with CAP.FS5LP); others reserved. */
     if (fspm > 1 || (fspm == 1 && !(cap & VTD_CAP_FS5LP)))
         return blocked(out, VIOMMU_VTD_FR_SM_PTE_INV);
-    if (fspt & ~st->haw_mask)
+    if (!nested && (fspt & ~st->haw_mask))
         return blocked(out, VIOMMU_VTD_FR_FS_ROOT);
     if (cap & VTD_CAP_FS1GP)
         flags |= VIOMMU_X86_PT_PAGE_1G;
@@ -241,10 +243,14 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
         return 0;
     }
     if (pgtt == VTD_PGTT_FL && (ecap & VTD_ECAP_FLTS))
-        return resolve_first_stage(st, pe, did, out);
-    /* Nested needs ECAP.NEST, which is not advertised (nor FSTS, unless configured). */
-    if (pgtt != VTD_PGTT_SL || !(ecap & VTD_ECAP_SLTS))
+        return resolve_first_stage(st, pe, did, false, out);
+    /* Nested (011b) is reserved without ECAP.NEST (advertised only with
+     * VIOMMU_VTD_F_NEST, and then FSTS and SSTS are set too, 10.4.3). */
+    bool nested = pgtt == VTD_PGTT_NESTED && (ecap & VTD_ECAP_NEST) && (ecap & VTD_ECAP_FLTS);
+    if ((pgtt != VTD_PGTT_SL && !nested) || !(ecap & VTD_ECAP_SLTS))
         return blocked(out, VIOMMU_VTD_FR_SM_PTE_INV);
+    /* The second-stage fields (SSPTPTR, AW, SSADE) are checked alike for
+     * 010b and 011b (9.6). */
     unsigned aw = (unsigned)VI_FIELD_GET(VTD_PTE_AW, pe[0]);
     if (!aw_supported(st->hw, aw) || ((pe[0] & VTD_PTE_SLADE) && !(ecap & VTD_ECAP_SLADS)))
         return blocked(out, VIOMMU_VTD_FR_SM_PTE_INV);
@@ -252,6 +258,20 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     if (slpt & ~st->haw_mask)
         return blocked(out, VIOMMU_VTD_FR_SM_SLPTPTR);
     set_translated(st, out, aw, slpt, did);
+    if (!nested)
+        return 0;
+    /* 3.8: every first-stage table pointer and output goes through this
+     * second stage; the first-stage fields are checked as for 001b. */
+    struct viommu_pt_config ss = out->pt;
+    int r = resolve_first_stage(st, pe, did, true, out);
+    if (r || out->mode != VIOMMU_MODE_TRANSLATED)
+        return r;
+    if (st->ext) {
+        st->ext->nested = 1;
+        st->ext->ss_aw = (uint8_t)aw;
+        st->ext->ss_root = slpt;
+        st->ext->ss = ss;
+    }
     return 0;
 }
 

@@ -16,6 +16,8 @@
 #include "vtd/vtd_dev.h"
 #include "vtd/vtd_prq.h"
 
+#include <libviommu/offload.h>
+
 #include <stddef.h>
 #include <string.h>
 
@@ -39,7 +41,7 @@ static int fill_config(struct viommu_vtd_config *c)
     if ((c->flags & VIOMMU_VTD_F_FS) && !(c->flags & VIOMMU_VTD_F_SCALABLE))
         return VIOMMU_EINVAL; /* first stage exists only in scalable mode */
     if ((c->flags & (VIOMMU_VTD_F_FS_1G | VIOMMU_VTD_F_FS_5L | VIOMMU_VTD_F_FS_SRS | VIOMMU_VTD_F_FS_EAFS |
-                     VIOMMU_VTD_F_FS_ERS)) &&
+                     VIOMMU_VTD_F_FS_ERS | VIOMMU_VTD_F_NEST)) &&
         !(c->flags & VIOMMU_VTD_F_FS))
         return VIOMMU_EINVAL;
     if ((c->flags & VIOMMU_VTD_F_PRS) && (!(c->flags & VIOMMU_VTD_F_SCALABLE) || !(c->flags & VIOMMU_VTD_F_DT)))
@@ -125,6 +127,8 @@ static void compute_caps(struct viommu_vtd *dev)
         ecap |= VTD_ECAP_ERS;
     if (c->flags & VIOMMU_VTD_F_PRS)
         ecap |= VTD_ECAP_PRS;
+    if (c->flags & VIOMMU_VTD_F_NEST)
+        ecap |= VTD_ECAP_NEST; /* with FSTS and SSTS, as 10.4.3 requires */
     dev->hw = (struct viommu_vtd_hw){.size = sizeof(struct viommu_vtd_hw), .cap = cap, .ecap = ecap, .haw = c->haw};
     dev->ver = (c->flags & VIOMMU_VTD_F_SCALABLE) ? 0x30 : 0x10;
 }
@@ -181,6 +185,7 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         v->scalable = 0;
         v->translated = 0;
         v->fs = 0;
+        v->nested = 0;
         vi_as_set_access_policy(v->as, 0, 0);
         vi_as_set_ats_refusal(v->as, 0);
         vi_as_set_output_hole(v->as, 1, 0);
@@ -220,8 +225,14 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         v->translated = res.mode == VIOMMU_MODE_TRANSLATED;
         v->did = res.domain_id;
         v->top_level = res.pt.top_level;
+        v->nested = ext.nested;
+        if (ext.nested) {
+            v->ss = ext.ss;
+            dev->stats.nested_resolves++;
+            vtd_parent_update(dev, res.domain_id, &ext.ss);
+        }
         if (res.mode == VIOMMU_MODE_TRANSLATED)
-            r = vi_as_set_pt(v->as, res.domain_id, &res.pt);
+            r = vi_as_set_pt_nested(v->as, res.domain_id, &res.pt, ext.nested ? &ext.ss : NULL);
         else if (res.mode == VIOMMU_MODE_PASSTHROUGH)
             r = vi_as_set_passthrough(v->as);
         else
@@ -291,6 +302,15 @@ bool vtd_inv_iotlb(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint64_t
     if (am > dev->cfg.mamv)
         return false;
     dev->stats.psi++;
+    /* 6.5.2.3: a page-selective invalidation names second-stage input
+     * addresses; what a nested space caches for any of its IOVAs may go
+     * through them, so a domain with a nested space syncs whole. */
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (v->nested && v->did == did) {
+            sync_domain(dev, did, 0, UINT64_MAX);
+            return true;
+        }
+    }
     uint64_t mask = vi_lg2_mask(12 + am);
     uint64_t first = addr & ~mask;
     sync_domain(dev, did, first, first + mask);
@@ -332,6 +352,14 @@ static int vtd_notifier_check(void *opaque, struct viommu_as *as, uint32_t event
     if ((events & VIOMMU_EVENT_MAP) && (dev->hw.ecap & VTD_ECAP_FLTS))
         return VIOMMU_ENOTSUP;
     return 0;
+}
+
+/* A nest parent is the guest's second stage only: caching mode covers it. */
+static int vtd_parent_notifier_check(void *opaque, struct viommu_as *as, uint32_t events)
+{
+    struct viommu_vtd *dev = opaque;
+    (void)as;
+    return (events & VIOMMU_EVENT_MAP) && !(dev->hw.cap & VTD_CAP_CM) ? VIOMMU_ENOTSUP : 0;
 }
 
 int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cfg, struct viommu_vtd **out)
@@ -395,6 +423,12 @@ int viommu_vtd_destroy(struct viommu_vtd *dev)
         vi_as_destroy(v->as);
         vi_free(ctx, v);
     }
+    while (dev->parents) {
+        struct vtd_parent *p = dev->parents;
+        dev->parents = p->next;
+        vi_as_destroy(p->as);
+        vi_free(ctx, p);
+    }
     vtd_offload_free(dev);
     vi_irq_notifiers_clear(&dev->irqn);
     if (dev->endpoints)
@@ -404,6 +438,39 @@ int viommu_vtd_destroy(struct viommu_vtd *dev)
     vi_ctx_device_put(ctx);
     vi_leave(ctx);
     return 0;
+}
+
+struct vtd_as *vtd_as_get(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, int *err)
+{
+    for (struct vtd_as *v = dev->spaces; v; v = v->next)
+        if (v->rid == rid && v->pasid == pasid)
+            return v;
+    struct vtd_as *v = vi_zalloc(dev->ctx, sizeof(*v));
+    if (!v) {
+        *err = VIOMMU_ENOMEM;
+        return NULL;
+    }
+    struct viommu_as_id id = {
+        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = rid, .pasid = pasid};
+    struct viommu_as_hooks hooks = {
+        .size = sizeof(hooks), .fault = vtd_fault_hook, .notifier_check = vtd_notifier_check};
+    int r = vi_as_create(dev->ctx, &id, &hooks, dev, &v->as);
+    if (r) {
+        vi_free(dev->ctx, v);
+        *err = r;
+        return NULL;
+    }
+    if (!(dev->hw.cap & VTD_CAP_CM))
+        vi_as_set_recheck(v->as, vtd_recheck);
+    vi_as_set_offload_hook(v->as, vtd_offload_hook);
+    v->rid = rid;
+    v->pasid = pasid;
+    v->next = dev->spaces;
+    dev->spaces = v;
+    vtd_apply(dev, v);
+    /* A PASID space of an offloaded requester follows it (vtd_offload.c). */
+    vtd_offload_new_space(dev, v);
+    return v;
 }
 
 int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, struct viommu_as **out)
@@ -418,37 +485,96 @@ int viommu_vtd_get_as(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, stru
     int r = vi_enter(dev->ctx);
     if (r)
         return r;
-    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
-        if (v->rid == rid && v->pasid == pasid) {
-            *out = v->as;
+    struct vtd_as *v = vtd_as_get(dev, rid, pasid, &r);
+    if (v)
+        *out = v->as;
+    vi_leave(dev->ctx);
+    return v ? 0 : r;
+}
+
+/* ---- nest parents ---------------------------------------------------------- */
+
+static void parent_apply(struct viommu_vtd *dev, struct vtd_parent *p)
+{
+    int r = p->known ? vi_as_set_pt(p->as, p->did, &p->ss) : vi_as_set_blocked(p->as, 0);
+    if (r) {
+        dev->stats.sync_errors++;
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: nest parent of domain %u: %s", p->did, viommu_strerror(r));
+    }
+}
+
+void vtd_parent_update(struct viommu_vtd *dev, uint16_t did, const struct viommu_pt_config *ss)
+{
+    for (struct vtd_parent *p = dev->parents; p; p = p->next) {
+        if (p->did != did)
+            continue;
+        if (p->known && !memcmp(&p->ss, ss, sizeof(*ss)))
+            return;
+        p->known = true;
+        p->ss = *ss;
+        parent_apply(dev, p);
+        return;
+    }
+}
+
+void vtd_parent_reset(struct viommu_vtd *dev)
+{
+    for (struct vtd_parent *p = dev->parents; p; p = p->next) {
+        p->known = false;
+        parent_apply(dev, p);
+    }
+}
+
+int viommu_vtd_get_nest_parent_as(struct viommu_vtd *dev, uint16_t did, struct viommu_as **out)
+{
+    if (!dev || !out)
+        return VIOMMU_EINVAL;
+    if (!(dev->hw.ecap & VTD_ECAP_NEST))
+        return VIOMMU_ENOTSUP;
+    int r = vi_enter(dev->ctx);
+    if (r)
+        return r;
+    for (struct vtd_parent *p = dev->parents; p; p = p->next) {
+        if (p->did == did) {
+            *out = p->as;
             vi_leave(dev->ctx);
             return 0;
         }
     }
-    struct vtd_as *v = vi_zalloc(dev->ctx, sizeof(*v));
-    if (!v) {
+    struct vtd_parent *p = vi_zalloc(dev->ctx, sizeof(*p));
+    if (!p) {
         vi_leave(dev->ctx);
         return VIOMMU_ENOMEM;
     }
+    /* One identity per (segment, unit, DID): `rid` tells apart units of
+     * one segment. */
     struct viommu_as_id id = {
-        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = rid, .pasid = pasid};
-    struct viommu_as_hooks hooks = {
-        .size = sizeof(hooks), .fault = vtd_fault_hook, .notifier_check = vtd_notifier_check};
-    r = vi_as_create(dev->ctx, &id, &hooks, dev, &v->as);
+        .kind = VIOMMU_AS_NEST_PARENT, .segment = dev->cfg.segment, .endpoint = did, .pasid = VIOMMU_PASID_NONE};
+    struct viommu_as_hooks hooks = {.size = sizeof(hooks), .notifier_check = vtd_parent_notifier_check};
+    for (;;) {
+        r = vi_as_create(dev->ctx, &id, &hooks, dev, &p->as);
+        if (r != VIOMMU_EEXIST || id.rid == UINT16_MAX)
+            break;
+        id.rid++;
+    }
     if (r) {
-        vi_free(dev->ctx, v);
+        vi_free(dev->ctx, p);
         vi_leave(dev->ctx);
         return r;
     }
-    if (!(dev->hw.cap & VTD_CAP_CM))
-        vi_as_set_recheck(v->as, vtd_recheck);
-    vi_as_set_offload_hook(v->as, vtd_offload_hook);
-    v->rid = rid;
-    v->pasid = pasid;
-    v->next = dev->spaces;
-    dev->spaces = v;
-    vtd_apply(dev, v);
-    *out = v->as;
+    p->did = did;
+    /* The second stage of a nested entry with this DID already resolved. */
+    for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (v->nested && v->did == did) {
+            p->known = true;
+            p->ss = v->ss;
+            break;
+        }
+    }
+    p->next = dev->parents;
+    dev->parents = p;
+    parent_apply(dev, p);
+    *out = p->as;
     vi_leave(dev->ctx);
     return 0;
 }
@@ -462,6 +588,7 @@ int viommu_vtd_reset(struct viommu_vtd *dev)
         return r;
     vtd_reset_regs(dev);
     vtd_apply_all(dev);
+    vtd_parent_reset(dev);
     vtd_ir_notify_all(dev, VIOMMU_IRQ_CAUSE_RESET);
     vi_log(dev->ctx, VIOMMU_LOG_INFO, "vtd: reset");
     vi_leave(dev->ctx);
@@ -490,6 +617,7 @@ int viommu_vtd_get_stats(struct viommu_vtd *dev, struct viommu_vtd_stats *out, s
     if (r)
         return r;
     dev->stats.irq_notifications = dev->irqn.events;
+    vtd_offload_stats(dev);
     vi_copy_sized(out, size, &dev->stats, sizeof(dev->stats));
     vi_leave(dev->ctx);
     return 0;

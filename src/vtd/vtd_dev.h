@@ -24,7 +24,20 @@ struct vtd_as {
     uint8_t translated; /* currently translated through radix tables */
     uint16_t did;       /* domain ID when translated */
     uint8_t fs;         /* translated through first-stage tables */
+    uint8_t nested;     /* ... nested over the guest's second stage (PGTT = 011b) */
+    struct viommu_pt_config ss; /* nested: that second stage */
     struct vtd_off_space *off; /* stage-1 offload state (vtd_offload.c), NULL = emulated */
+};
+
+/* The guest's second stage of a domain, as the nest parent of offloaded
+ * nested binds (viommu_vtd_get_nest_parent_as()): translated through the
+ * second-stage table of the last PGTT = 011b entry resolved with its DID. */
+struct vtd_parent {
+    struct vtd_parent *next;
+    struct viommu_as *as;
+    uint16_t did;
+    bool known; /* `ss` was seen */
+    struct viommu_pt_config ss;
 };
 
 struct viommu_vtd {
@@ -49,6 +62,7 @@ struct viommu_vtd {
     uint64_t irta_active; /* latched by SIRTP */
     struct vi_irq_notifiers irqn;
     struct vtd_as *spaces; /* list head (newest first) */
+    struct vtd_parent *parents; /* nest parents the VMM asked for */
     unsigned qi_pending;   /* descriptors left by the per-doorbell bound */
     struct viommu_vtd_stats stats;
     /* page requests (vtd_prq.c, ECAP.PRS) */
@@ -62,12 +76,18 @@ struct viommu_vtd {
 /* vtd_dev.c */
 struct vtd_as *vtd_as_lookup(struct viommu_vtd *dev, const struct viommu_as *as);
 void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v);
+/* The space of (rid, pasid), created if needed (lock held; NULL and *err). */
+struct vtd_as *vtd_as_get(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, int *err);
 void vtd_apply_all(struct viommu_vtd *dev);
 /* Re-resolve the spaces of requesters matching sid under function mask fm (0..3). */
 void vtd_apply_sid(struct viommu_vtd *dev, uint16_t sid, unsigned fm);
 void vtd_reset_regs(struct viommu_vtd *dev);
 /* Is `rid` one of the unit's endpoints (or does it cover them all)? */
 bool vtd_covers(const struct viommu_vtd *dev, uint16_t rid);
+/* A nested entry of domain `did` was resolved with second stage `ss`. */
+void vtd_parent_update(struct viommu_vtd *dev, uint16_t did, const struct viommu_pt_config *ss);
+/* Reset: no second stage is known any more (nest parents block). */
+void vtd_parent_reset(struct viommu_vtd *dev);
 bool vtd_scalable_active(const struct viommu_vtd *dev);
 
 /* vtd_regs.c */

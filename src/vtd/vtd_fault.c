@@ -132,8 +132,11 @@ void vtd_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_faul
     if (!v || !fault)
         return;
     bool fpd = (fault->flags & VIOMMU_FAULT_F_FPD) != 0;
-    uint8_t reason =
-        v->fs ? vtd_fs_fault_reason(fault, v->top_level) : vtd_fault_reason(fault, v->scalable != 0, v->top_level);
+    /* Nested: a fault of the second-stage walk (VIOMMU_FAULT_F_HOST) has
+     * the second-stage reasons. */
+    bool fs = v->fs && !(v->nested && (fault->flags & VIOMMU_FAULT_F_HOST));
+    uint8_t reason = fs ? vtd_fs_fault_reason(fault, v->top_level)
+                        : vtd_fault_reason(fault, v->scalable != 0, v->nested ? v->ss.top_level : v->top_level);
     if (!reason)
         return;
     if (fpd) {

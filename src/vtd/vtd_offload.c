@@ -34,16 +34,20 @@
 #include <stddef.h>
 #include <string.h>
 
-/* 10.4.3: ECAP.NEST (nested translation), a host capability here. */
-#define VTD_ECAP_NEST_HOST VI_BIT(26)
 
 struct vtd_off_space {
     struct vi_off_space s; /* the shared engine's state (core/offload.c) */
+    bool follows;          /* a PASID space offloaded because its requester is */
 };
+
+/* Guest-made PASID spaces that follow an offloaded requester, per unit: a
+ * bound on what a guest's PASID-cache invalidations can allocate. */
+#define VTD_OFF_FOLLOW_MAX 4096u
 
 struct vtd_offload {
     struct vi_off_unit u;
     uint32_t host_flags;
+    uint32_t nfollow; /* spaces vtd_offload_pc() created */
     const struct vi_state_r *restore; /* saved binds while restoring */
 };
 
@@ -82,7 +86,9 @@ void vtd_offload_inv_did(struct viommu_vtd *dev, unsigned gran, uint16_t did, ui
     for (struct vtd_as *v = dev->spaces; v; v = v->next) {
         if (!v->off || (gran != VTD_TLB_GLOBAL && v->off->s.cur.did != did))
             continue;
-        if (gran == VTD_TLB_PAGE)
+        /* A nested bind: the address is a second-stage input address,
+         * which any first-stage IOVA may go through. */
+        if (gran == VTD_TLB_PAGE && !(v->off->s.cur.flags & VIOMMU_OFFLOAD_F_NESTED))
             add_pages(dev, v, addr, am, 0);
         else
             add_entry(dev, v, 0, UINT64_MAX, 0, 0);
@@ -170,6 +176,13 @@ static void desired(const struct vtd_as *v, const struct viommu_vtd_resolved_v2 
     a->kind = VIOMMU_OFFLOAD_EV_BIND;
     a->format = VIOMMU_OFFLOAD_FMT_VTD_S1;
     memcpy(a->payload, &s1, sizeof(s1));
+    if (ext->nested) {
+        /* PGTT = 011b: the first stage goes to the host, nested over the
+         * guest's second stage (shadowed into the nest parent of DID). */
+        a->flags |= VIOMMU_OFFLOAD_F_NESTED;
+        a->parent_root = ext->ss_root;
+        a->parent_aw = vtd_sl_agaw(ext->ss_aw);
+    }
 }
 
 /* A saved bind of (rid, pasid) in the section being restored, if any. */
@@ -200,7 +213,37 @@ bool vtd_offload_wait_blocked(struct viommu_vtd *dev)
             vtd_apply(dev, v);
         vi_off_flush(dev->ctx, &u->u, &v->off->s);
     }
-    return vi_off_blocked(&u->u);
+    return vi_off_wait_blocked(&u->u);
+}
+
+/* Put space v in offload mode with the consumer (fn, opaque). */
+static int enter(struct viommu_vtd *dev, struct vtd_as *v, viommu_offload_fn fn, void *opaque, bool follows)
+{
+    if (!unit_state(dev))
+        return VIOMMU_ENOMEM;
+    if (!v->off) {
+        v->off = vi_zalloc(dev->ctx, sizeof(*v->off));
+        if (!v->off)
+            return VIOMMU_ENOMEM;
+    }
+    v->off->s.fn = fn;
+    v->off->s.opaque = opaque;
+    v->off->s.as = v->as;
+    v->off->s.segment = dev->cfg.segment;
+    v->off->s.rid = v->rid;
+    v->off->s.pasid = v->pasid;
+    v->off->s.stale = true; /* tell the new consumer the current state */
+    v->off->follows = follows;
+    vi_as_set_offload_mode(v->as, VIOMMU_OFFLOAD_S1);
+    vtd_apply(dev, v);
+    return 0;
+}
+
+static void leave(struct viommu_vtd *dev, struct vtd_as *v)
+{
+    vi_off_unbind(dev->ctx, &dev->off->u, &v->off->s);
+    vtd_offload_free_space(dev, v);
+    vi_as_set_offload_mode(v->as, VIOMMU_OFFLOAD_NONE);
 }
 
 int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_offload_config *cfg)
@@ -212,30 +255,70 @@ int vtd_offload_hook(void *opaque, struct viommu_as *as, const struct viommu_off
     if (cfg->mode == VIOMMU_OFFLOAD_NONE) {
         if (!v->off)
             return 0;
-        vi_off_unbind(dev->ctx, &dev->off->u, &v->off->s);
-        vtd_offload_free_space(dev, v);
-        vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_NONE);
+        leave(dev, v);
+        if (v->pasid == VIOMMU_PASID_NONE)
+            for (struct vtd_as *p = dev->spaces; p; p = p->next)
+                if (p->rid == v->rid && p->off && p->off->follows)
+                    leave(dev, p);
         return 0;
     }
     if (!(dev->cfg.flags & VIOMMU_VTD_F_SCALABLE))
         return VIOMMU_ENOTSUP; /* no first stage without scalable mode */
-    if (!unit_state(dev))
-        return VIOMMU_ENOMEM;
-    if (!v->off) {
-        v->off = vi_zalloc(dev->ctx, sizeof(*v->off));
-        if (!v->off)
-            return VIOMMU_ENOMEM;
-    }
-    v->off->s.fn = cfg->fn;
-    v->off->s.opaque = cfg->opaque;
-    v->off->s.as = as;
-    v->off->s.segment = dev->cfg.segment;
-    v->off->s.rid = v->rid;
-    v->off->s.pasid = v->pasid;
-    v->off->s.stale = true; /* tell the new consumer the current state */
-    vi_as_set_offload_mode(as, VIOMMU_OFFLOAD_S1);
-    vtd_apply(dev, v);
+    int r = enter(dev, v, cfg->fn, cfg->opaque, false);
+    if (r || v->pasid != VIOMMU_PASID_NONE)
+        return r;
+    /* The requester's PASID spaces follow it (those that shadow stay
+     * emulated: offload would refuse them). */
+    for (struct vtd_as *p = dev->spaces; p; p = p->next)
+        if (p->rid == v->rid && p->pasid != VIOMMU_PASID_NONE && !p->off && !vi_as_has_map_notifier(p->as))
+            (void)enter(dev, p, cfg->fn, cfg->opaque, true);
     return 0;
+}
+
+void vtd_offload_new_space(struct viommu_vtd *dev, struct vtd_as *v)
+{
+    if (v->pasid == VIOMMU_PASID_NONE || v->off || !dev->off)
+        return;
+    for (struct vtd_as *r = dev->spaces; r; r = r->next)
+        if (r->rid == v->rid && r->pasid == VIOMMU_PASID_NONE && r->off)
+            (void)enter(dev, v, r->off->s.fn, r->off->s.opaque, true);
+}
+
+void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid)
+{
+    struct vtd_offload *u = dev->off;
+    if (!u || pasid >= (1u << VTD_PASID_BITS))
+        return;
+    for (struct vtd_as *r = dev->spaces; r; r = r->next) {
+        if (r->pasid != VIOMMU_PASID_NONE || !r->off)
+            continue;
+        bool have = false;
+        for (struct vtd_as *p = dev->spaces; p && !have; p = p->next)
+            have = p->rid == r->rid && p->pasid == pasid;
+        if (have)
+            continue;
+        /* Only a PASID entry the guest made present (or got wrong) gets
+         * a space: one that is absent needs no host object. The entry of
+         * RID_PASID serves the requester's space itself. */
+        struct viommu_vtd_resolved_v2 res;
+        if (!(dev->gsts & VTD_GSTS_TES) ||
+            vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, VIOMMU_PASID_NONE, &res) != 0 ||
+            res.pasid == pasid ||
+            vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, pasid, &res) != 0)
+            continue;
+        if (res.mode == VIOMMU_MODE_BLOCKED &&
+            (res.fault_reason == VIOMMU_VTD_FR_SM_PTE_P || res.fault_reason == VIOMMU_VTD_FR_SM_PDE_P ||
+             res.fault_reason == VIOMMU_VTD_FR_SM_PASIDE || res.fault_reason == VIOMMU_VTD_FR_SM_PASID_SIZE ||
+             res.fault_reason == VIOMMU_VTD_FR_SM_CTX_P || res.fault_reason == VIOMMU_VTD_FR_SM_ROOT_P))
+            continue;
+        if (u->nfollow >= VTD_OFF_FOLLOW_MAX) {
+            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: %04x/%x: too many guest PASID spaces to follow", r->rid, pasid);
+            continue;
+        }
+        int err = 0;
+        if (vtd_as_get(dev, r->rid, pasid, &err)) /* follows r through vtd_offload_new_space() */
+            u->nfollow++;
+    }
 }
 
 void vtd_offload_free_space(struct viommu_vtd *dev, struct vtd_as *v)
@@ -279,7 +362,7 @@ int viommu_vtd_set_host_caps(struct viommu_vtd *dev, const struct viommu_vtd_hos
     u->host_flags = caps->flags;
     uint64_t cap = dev->hw.cap, ecap = dev->hw.ecap;
     /* First stage can be nested only where the host has FSTS and NEST. */
-    if (!(caps->ecap & VTD_ECAP_FLTS) || !(caps->ecap & VTD_ECAP_NEST_HOST))
+    if (!(caps->ecap & VTD_ECAP_FLTS) || !(caps->ecap & VTD_ECAP_NEST))
         ecap &= ~VTD_ECAP_FLTS;
     if (!(ecap & VTD_ECAP_FLTS) || !(caps->cap & VTD_CAP_FS1GP))
         cap &= ~VTD_CAP_FS1GP;
@@ -294,6 +377,10 @@ int viommu_vtd_set_host_caps(struct viommu_vtd *dev, const struct viommu_vtd_hos
     ecap &= ~(fs_feats & ~caps->ecap);
     if ((caps->flags & VIOMMU_VTD_HOST_FS_ONLY) && (ecap & VTD_ECAP_FLTS))
         ecap &= ~VTD_ECAP_SLTS;
+    /* Nested (PGTT 011b) needs FSTS and SSTS (10.4.3); offloaded, its first
+     * stage goes to a host with NEST like any other. */
+    if (!(ecap & VTD_ECAP_FLTS) || !(ecap & VTD_ECAP_SLTS) || !(caps->ecap & VTD_ECAP_NEST))
+        ecap &= ~VTD_ECAP_NEST;
     /* PASID width (ECAP.PSS + 1 bits): never wider than the host's. */
     if (ecap & VTD_ECAP_PASID) {
         uint64_t pss = VI_FIELD_GET(VTD_ECAP_PSS, ecap);
@@ -347,6 +434,8 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
     r = vi_enter(dev->ctx);
     if (r)
         return r;
+    struct vtd_offload *u = unit_state(dev);
+    uint64_t before = dev->stats.faults_recorded + dev->stats.faults_overflow;
     if (!f->reason) {
         /* Walk the guest tables in software: a fault is recorded by the
          * space's fault hook exactly as for an emulated device. */
@@ -354,6 +443,8 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
         struct viommu_fault fault;
         unsigned access = f->access & VIOMMU_PERM_RW ? f->access : f->access | VIOMMU_PERM_READ;
         (void)vi_as_translate(as, f->addr, access, &tr, &fault, true);
+        if (u && dev->stats.faults_recorded + dev->stats.faults_overflow != before)
+            u->u.faults++;
         vi_leave(dev->ctx);
         return 0;
     }
@@ -365,6 +456,8 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
         dev->stats.faults_fpd++;
     else
         vtd_record_fault_attr(dev, f->rid, f->pasid, f->addr, f->access, (uint8_t)f->reason);
+    if (u && dev->stats.faults_recorded + dev->stats.faults_overflow != before)
+        u->u.faults++;
     vi_leave(dev->ctx);
     return 0;
 }
@@ -372,7 +465,11 @@ int viommu_vtd_offload_fault(struct viommu_vtd *dev, const struct viommu_offload
 /* ---- saved state -------------------------------------------------------- */
 
 /* One record per offloaded space: rid, pasid, kind, flags, reason, did,
- * eff_pasid, devtlb, s1.flags, s1.pgtbl_addr, s1.addr_width. */
+ * eff_pasid, devtlb, s1.flags, s1.pgtbl_addr, s1.addr_width. Then, only
+ * when some bind is nested (so that other blobs stay as version 0.1 wrote
+ * them, and a 0.1 reader, which wants the section to end after the
+ * records, refuses a blob with nested binds it could not re-create): a
+ * count and per nested bind rid, pasid, parent_root, parent_aw. */
 
 bool vtd_offload_has_state(const struct viommu_vtd *dev)
 {
@@ -406,6 +503,41 @@ void vtd_offload_save(const struct viommu_vtd *dev, struct vi_state_w *w)
         vi_state_w_u64(w, s1.pgtbl_addr);
         vi_state_w_u32(w, s1.addr_width);
     }
+    uint32_t nn = 0;
+    for (const struct vtd_as *v = dev->spaces; v; v = v->next)
+        nn += v->off && (v->off->s.cur.flags & VIOMMU_OFFLOAD_F_NESTED) ? 1 : 0;
+    if (!nn)
+        return;
+    vi_state_w_u32(w, nn);
+    for (const struct vtd_as *v = dev->spaces; v; v = v->next) {
+        if (!v->off || !(v->off->s.cur.flags & VIOMMU_OFFLOAD_F_NESTED))
+            continue;
+        vi_state_w_u16(w, v->rid);
+        vi_state_w_u32(w, v->pasid);
+        vi_state_w_u64(w, v->off->s.cur.parent_root);
+        vi_state_w_u32(w, v->off->s.cur.parent_aw);
+    }
+}
+
+/* The nested part of the record of (rid, pasid) in the extension that
+ * starts at `ext` (a reader positioned after the records), if any. */
+static bool read_nested(struct vi_state_r ext, uint16_t rid, uint32_t pasid, struct vi_off_att *a)
+{
+    if (ext.pos == ext.len)
+        return false;
+    uint32_t n = vi_state_r_u32(&ext);
+    for (uint32_t i = 0; i < n && !ext.bad; i++) {
+        uint16_t r = vi_state_r_u16(&ext);
+        uint32_t p = vi_state_r_u32(&ext);
+        uint64_t root = vi_state_r_u64(&ext);
+        uint32_t aw = vi_state_r_u32(&ext);
+        if (!ext.bad && r == rid && p == pasid) {
+            a->parent_root = root;
+            a->parent_aw = aw;
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool read_att(struct vi_state_r *s, uint16_t *rid, uint32_t *pasid, struct vi_off_att *a, uint8_t *devtlb)
@@ -436,6 +568,7 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
     if (s->bad || n > 65536u * 8u)
         return VIOMMU_EFORMAT;
     unsigned haw = dev->hw.haw ? dev->hw.haw : 52;
+    uint32_t nested = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint16_t rid;
         uint32_t pasid;
@@ -448,17 +581,37 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
         if (a.kind < VIOMMU_OFFLOAD_EV_BIND || a.kind > VIOMMU_OFFLOAD_EV_BLOCK || devtlb > 1 ||
             (pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS)) ||
             (a.eff_pasid != VIOMMU_PASID_NONE && a.eff_pasid >= (1u << VTD_PASID_BITS)) ||
-            (a.flags & ~(uint32_t)VIOMMU_OFFLOAD_F_UNSUPPORTED) || a.reason > 0xFF)
+            (a.flags & ~(uint32_t)(VIOMMU_OFFLOAD_F_UNSUPPORTED | VIOMMU_OFFLOAD_F_NESTED)) || a.reason > 0xFF ||
+            ((a.flags & VIOMMU_OFFLOAD_F_NESTED) && a.kind != VIOMMU_OFFLOAD_EV_BIND))
             return VIOMMU_EFORMAT;
+        if (a.flags & VIOMMU_OFFLOAD_F_NESTED)
+            nested++;
         if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
             ((s1.flags & ~(uint64_t)7) || (s1.addr_width != 48 && s1.addr_width != 57) || (s1.pgtbl_addr & 0xFFF) ||
-             (s1.pgtbl_addr & ~vi_lg2_mask(haw))))
+             (!(a.flags & VIOMMU_OFFLOAD_F_NESTED) && (s1.pgtbl_addr & ~vi_lg2_mask(haw)))))
             return VIOMMU_EFORMAT;
         /* ... and one this unit (clamped to the host) can make. */
         if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
             (!(dev->hw.ecap & VTD_ECAP_FLTS) || (s1.addr_width == 57 && !(dev->hw.cap & VTD_CAP_FS5LP)) ||
              ((s1.flags & VIOMMU_OFFLOAD_VTD_S1_SRE) && !(dev->hw.ecap & VTD_ECAP_SRS)) ||
              ((s1.flags & VIOMMU_OFFLOAD_VTD_S1_EAFE) && !(dev->hw.ecap & VTD_ECAP_EAFS))))
+            return VIOMMU_EFORMAT;
+    }
+    if (s->bad)
+        return VIOMMU_EFORMAT;
+    if (s->pos == s->len)
+        return nested ? VIOMMU_EFORMAT : 0;
+    /* The nested extension: one record per nested bind, nothing else. */
+    uint32_t nn = vi_state_r_u32(s);
+    if (s->bad || nn != nested || !nn)
+        return VIOMMU_EFORMAT;
+    for (uint32_t i = 0; i < nn; i++) {
+        (void)vi_state_r_u16(s);
+        uint32_t pasid = vi_state_r_u32(s);
+        uint64_t root = vi_state_r_u64(s);
+        uint32_t aw = vi_state_r_u32(s);
+        if ((pasid != VIOMMU_PASID_NONE && pasid >= (1u << VTD_PASID_BITS)) || (root & 0xFFF) ||
+            (root & ~vi_lg2_mask(haw)) || (aw != 39 && aw != 48 && aw != 57))
             return VIOMMU_EFORMAT;
     }
     return s->bad || s->pos != s->len ? VIOMMU_EFORMAT : 0;
@@ -476,6 +629,19 @@ static bool saved_att(const struct vi_state_r *sec, struct vtd_as *v, struct vi_
         if (!read_att(&s, &rid, &pasid, &x, &devtlb))
             return false;
         if (rid == v->rid && pasid == v->pasid) {
+            if (x.flags & VIOMMU_OFFLOAD_F_NESTED) {
+                /* the extension follows the records */
+                struct vi_state_r e = s;
+                for (uint32_t j = i + 1; j < n && !e.bad; j++) {
+                    uint16_t r2;
+                    uint32_t p2;
+                    uint8_t d2;
+                    struct vi_off_att y;
+                    (void)read_att(&e, &r2, &p2, &y, &d2);
+                }
+                if (e.bad || !read_nested(e, rid, pasid, &x))
+                    return false;
+            }
             *a = x;
             v->off->s.devtlb = devtlb != 0;
             return true;
@@ -494,10 +660,37 @@ void vtd_offload_restore_begin(struct viommu_vtd *dev, const struct vi_state_r *
     for (struct vtd_as *v = dev->spaces; v; v = v->next)
         if (v->off)
             v->off->s.stale = true;
+    /* Saved PASID spaces of requesters offloaded here again follow them
+     * (the guest will not invalidate their PASID cache a second time). */
+    struct vi_state_r r = *s;
+    uint32_t n = vi_state_r_u32(&r);
+    for (uint32_t i = 0; i < n && !r.bad; i++) {
+        uint16_t rid;
+        uint32_t pasid;
+        uint8_t devtlb;
+        struct vi_off_att a;
+        if (!read_att(&r, &rid, &pasid, &a, &devtlb) || pasid == VIOMMU_PASID_NONE || !vtd_covers(dev, rid))
+            continue;
+        bool rid_off = false, have = false;
+        for (struct vtd_as *v = dev->spaces; v; v = v->next) {
+            rid_off = rid_off || (v->rid == rid && v->pasid == VIOMMU_PASID_NONE && v->off);
+            have = have || (v->rid == rid && v->pasid == pasid);
+        }
+        int err = 0;
+        if (rid_off && !have && dev->off->nfollow < VTD_OFF_FOLLOW_MAX && vtd_as_get(dev, rid, pasid, &err))
+            dev->off->nfollow++;
+    }
 }
 
 void vtd_offload_restore_end(struct viommu_vtd *dev)
 {
     if (dev->off)
         dev->off->restore = NULL;
+}
+
+void vtd_offload_stats(struct viommu_vtd *dev)
+{
+    struct viommu_vtd_stats *st = &dev->stats;
+    vi_off_stats(dev->off ? &dev->off->u : NULL, &st->offload_binds, &st->offload_unbinds, &st->offload_inv_events,
+                 &st->offload_inv_entries, &st->offload_deferred_waits, &st->offload_faults);
 }

@@ -47,4 +47,12 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s);
 void vtd_offload_restore_begin(struct viommu_vtd *dev, const struct vi_state_r *s);
 void vtd_offload_restore_end(struct viommu_vtd *dev);
 
+/* vtd_as_get() made space v: a PASID space of an offloaded requester follows it. */
+void vtd_offload_new_space(struct viommu_vtd *dev, struct vtd_as *v);
+/* A PASID-selective PASID-cache invalidation: make (and so offload) the
+ * spaces of `pasid` of every offloaded requester whose entry is present. */
+void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid);
+/* Copy the offload counters into dev->stats. */
+void vtd_offload_stats(struct viommu_vtd *dev);
+
 #endif

@@ -79,14 +79,29 @@ static uint64_t slot(struct guest *g, uint64_t root, uint64_t iova, bool create)
     }
 }
 
-/* INVALIDATE_IOMMU_PAGES with GN for PASID 0: one page, or everything (S). */
-static void inv_pages_gn(struct guest *g, uint16_t dom, uint64_t addr, bool all, bool pde)
+/* INVALIDATE_IOMMU_PAGES with GN for `pasid`: one page, or everything (S). */
+static void inv_pages_gn_pasid(struct guest *g, uint16_t dom, uint32_t pasid, uint64_t addr, bool all, bool pde)
 {
     if (all)
-        g_cmd(g, 0, (3u << 28) | dom, 0xfffff000u | 1u | 4u | (pde ? 2u : 0u), 0x7fffffffu, true);
+        g_cmd(g, pasid, (3u << 28) | dom, 0xfffff000u | 1u | 4u | (pde ? 2u : 0u), 0x7fffffffu, true);
     else
-        g_cmd(g, 0, (3u << 28) | dom, (uint32_t)(addr & ~UINT64_C(0xfff)) | 4u | (pde ? 2u : 0u),
+        g_cmd(g, pasid, (3u << 28) | dom, (uint32_t)(addr & ~UINT64_C(0xfff)) | 4u | (pde ? 2u : 0u),
               (uint32_t)(addr >> 32), true);
+}
+
+/* The same for PASID 0 (what requests without PASID use, GIoV). */
+static void inv_pages_gn(struct guest *g, uint16_t dom, uint64_t addr, bool all, bool pde)
+{
+    inv_pages_gn_pasid(g, dom, 0, addr, all, pde);
+}
+
+/* A one-level GCR3 table: PASID 0 -> cr3, PASID 1 -> cr3p. */
+static uint64_t gcr3_for_pasids(struct guest *g, uint64_t cr3, uint64_t cr3p)
+{
+    uint64_t t = th_alloc_pages(&g->th, 1);
+    th_w64(&g->th, t, cr3 | 1);
+    th_w64(&g->th, t + 8, cr3p | 1);
+    return t;
 }
 
 static struct viommu_as *offload(struct guest *g, struct mock_iommufd *m, uint16_t devid)
@@ -184,11 +199,16 @@ START_TEST(invalidations_and_deferred_completion_wait)
     ck_assert_uint_eq(m.inv[0].npages, 1);
     ck_assert_uint_eq(m.inv[0].flags, VIOMMU_OFFLOAD_INV_LEAF);
     ck_assert_uint_eq(m.inv[1].flags, 0); /* PDE */
-    /* GN for another PASID does not concern a bind without PASID. */
+    /* GN for another PASID concerns the bind too: the host walks the
+     * whole GCR3 table, PASID 5's tables included (it used to be dropped,
+     * leaving the host's PASID 5 translations stale). */
     unsigned batches = m.batches;
     g_cmd(&g, 5, (3u << 28) | DOM, 0x7000 | 4u, 0, true);
     ck_assert(g_sync(&g));
-    ck_assert_uint_eq(m.batches, batches);
+    ck_assert_uint_eq(m.batches, batches + 1);
+    ck_assert_uint_eq(last_ev(&m)->bind_id, bind);
+    ck_assert_uint_eq(m.inv[0].addr, 0x7000);
+    ck_assert_uint_eq(m.inv[0].npages, 1);
     /* S with all address bits: everything. INVALIDATE_IOMMU_ALL too. */
     inv_pages_gn(&g, DOM, 0, true, true);
     ck_assert(g_sync(&g));
@@ -299,6 +319,74 @@ START_TEST(host_faults_become_events)
 }
 END_TEST
 
+/* The bind covers every PASID: the device's PASID spaces are offloaded with
+ * it (no MAP notifiers), a host fault with PASID is walked in that PASID's
+ * tables, and the counters count binds, invalidations and faults. */
+START_TEST(pasid_spaces_follow_the_device)
+{
+    struct guest g;
+    struct mock_iommufd m;
+    uint32_t ev[4];
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    mi_init(&m, &g.th);
+    struct viommu_as *before;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEVID, 2, &before), 0);
+    struct viommu_notifier *n;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_MAP,
+                                        .fn = ignore_event};
+    ck_assert_int_eq(viommu_notifier_register(before, &nc, &n), 0);
+    /* A PASID space that shadows keeps the device from being offloaded. */
+    struct viommu_as *as;
+    ck_assert_int_eq(viommu_amdvi_get_as(g.dev, DEVID, &as), 0);
+    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &m};
+    ck_assert_int_eq(viommu_as_set_offload(as, &oc), VIOMMU_ESTATE);
+    viommu_notifier_unregister(n);
+    ck_assert_int_eq(viommu_as_set_offload(as, &oc), 0);
+    ck_assert_int_eq(viommu_as_get_offload(before), VIOMMU_OFFLOAD_S1);
+    struct viommu_as *after;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEVID, 1, &after), 0);
+    ck_assert_int_eq(viommu_as_get_offload(after), VIOMMU_OFFLOAD_S1);
+    ck_assert_int_eq(viommu_notifier_register(after, &nc, &n), VIOMMU_ESTATE);
+    ck_assert_int_eq(viommu_as_set_offload(after, &oc), VIOMMU_ENOTSUP); /* offload is per device */
+    /* PASID 1's tables map 0x5000; PASID 0's do not. */
+    uint64_t cr3 = th_alloc_pages(&g.th, 1), cr3p = th_alloc_pages(&g.th, 1);
+    th_w64(&g.th, slot(&g, cr3p, 0x5000, true), (40ull << 20) | P | RW | US | A | D);
+    write_v2_dte(&g, DEVID, gcr3_for_pasids(&g, cr3, cr3p), DOM, 0, 0);
+    inv_dte(&g, DEVID);
+    ck_assert(g_sync(&g));
+    while (g_event(&g, ev)) {
+    }
+    struct viommu_translation tr;
+    ck_assert_int_eq(viommu_as_translate(after, 0x5000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    ck_assert_uint_eq(tr.addr, 40ull << 20);
+    /* reason 0 with PASID 1: PASID 1's walk translates, nothing is logged
+     * (it used to walk PASID 0's tables and log a fault). */
+    struct viommu_offload_fault f = {.size = sizeof(f), .rid = DEVID, .pasid = 1, .addr = 0x5000,
+                                     .access = VIOMMU_PERM_READ};
+    ck_assert_int_eq(viommu_amdvi_offload_fault(g.dev, &f), 0);
+    ck_assert(!g_event(&g, ev));
+    f.addr = 0x6000; /* not mapped for PASID 1: an IO_PAGE_FAULT */
+    ck_assert_int_eq(viommu_amdvi_offload_fault(g.dev, &f), 0);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    /* An invalidation of PASID 1 reaches the device's bind. */
+    inv_pages_gn_pasid(&g, DOM, 1, 0x5000, false, false);
+    ck_assert(g_sync(&g));
+    struct viommu_amdvi_stats st = {0};
+    ck_assert_int_eq(viommu_amdvi_get_stats(g.dev, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.offload_binds, 1);
+    ck_assert_uint_ge(st.offload_unbinds, 1); /* the first attachment: IOMMU off, BYPASS */
+    ck_assert_uint_ge(st.offload_inv_events, 1);
+    ck_assert_uint_ge(st.offload_inv_entries, 1);
+    ck_assert_uint_eq(st.offload_faults, 1);
+    /* Leaving offload mode takes the PASID spaces along. */
+    oc.mode = VIOMMU_OFFLOAD_NONE;
+    ck_assert_int_eq(viommu_as_set_offload(as, &oc), 0);
+    ck_assert_int_eq(viommu_as_get_offload(after), VIOMMU_OFFLOAD_NONE);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(restore_replays_the_saved_binds)
 {
     struct guest g;
@@ -348,13 +436,15 @@ struct amodel {
     struct guest g;
     struct mock_iommufd m;
     struct viommu_as *as[NDEV];
-    uint64_t cr3[2];   /* two guest domains' tables */
+    struct viommu_as *asp[NDEV]; /* (device, PASID 1): offloaded with the device */
+    uint64_t cr3[2];   /* two guest domains' tables (PASID 0) */
+    uint64_t cr3p[2];  /* ... and PASID 1's */
     uint64_t gcr3[2];  /* their GCR3 tables */
     int att[NDEV];     /* 0/1 domain, 2 pass-through (V=0) */
     uint64_t abandoned[128];
     unsigned nabandoned;
     uint64_t rng;
-    unsigned ok, deferred, resets, migrations;
+    unsigned ok, ok_pasid, deferred, resets, migrations;
 };
 
 static void am_wait(struct amodel *t)
@@ -399,18 +489,34 @@ static void am_check(struct amodel *t)
                     ck_assert_uint_eq(hpa, tr.addr | (iova & tr.addr_mask));
                     t->ok++;
                 }
+                hr = mi_translate(&t->m, devids[i], 1, iova, access, &hpa);
+                lr = viommu_as_translate(t->asp[i], iova, access, &tr, NULL);
+                ck_assert_msg((hr == 0) == (lr == 0), "dev %04x PASID 1 iova %#llx access %u: host %d, libviommu %d",
+                              devids[i], (unsigned long long)iova, access, hr, lr);
+                if (!lr) {
+                    ck_assert_uint_eq(hpa, tr.addr | (iova & tr.addr_mask));
+                    t->ok_pasid++;
+                }
             }
         }
     }
 }
 
-static void am_flush(struct amodel *t, int d, uint64_t iova, bool leaf)
+static void get_pasid_spaces(struct amodel *t)
+{
+    for (unsigned i = 0; i < NDEV; i++) {
+        ck_assert_int_eq(viommu_amdvi_get_as_pasid(t->g.dev, devids[i], 1, &t->asp[i]), 0);
+        ck_assert_int_eq(viommu_as_get_offload(t->asp[i]), VIOMMU_OFFLOAD_S1);
+    }
+}
+
+static void am_flush(struct amodel *t, int d, uint32_t pasid, uint64_t iova, bool leaf)
 {
     unsigned how = (unsigned)(th_rand(&t->rng) % 3);
     if (how == 0)
-        inv_pages_gn(&t->g, (uint16_t)(DOM + d), iova, false, !leaf);
+        inv_pages_gn_pasid(&t->g, (uint16_t)(DOM + d), pasid, iova, false, !leaf);
     else if (how == 1)
-        inv_pages_gn(&t->g, (uint16_t)(DOM + d), 0, true, true);
+        inv_pages_gn_pasid(&t->g, (uint16_t)(DOM + d), pasid, 0, true, true);
     else /* GN = 0, PDE: the domain's host translations (forwarded as a superset) */
         g_cmd(&t->g, 0, (3u << 28) | (uint32_t)(DOM + d), (uint32_t)(iova & ~UINT64_C(0xfff)) | 2u,
               (uint32_t)(iova >> 32), true);
@@ -465,6 +571,7 @@ static void am_migrate(struct amodel *t)
     mi_reset(&t->m);
     for (unsigned i = 0; i < NDEV; i++)
         t->as[i] = offload(g, &t->m, devids[i]);
+    get_pasid_spaces(t);
     ck_assert_int_eq(viommu_amdvi_restore(dev, blob, len), 0);
     free(blob);
     t->migrations++;
@@ -479,13 +586,15 @@ static void am_run(uint64_t seed, unsigned nops)
     mi_init(&t->m, &t->g.th);
     for (unsigned d = 0; d < 2; d++) {
         t->cr3[d] = th_alloc_pages(&t->g.th, 1);
-        t->gcr3[d] = gcr3_for(&t->g, t->cr3[d]);
+        t->cr3p[d] = th_alloc_pages(&t->g.th, 1);
+        t->gcr3[d] = gcr3_for_pasids(&t->g, t->cr3[d], t->cr3p[d]);
     }
     for (unsigned i = 0; i < NDEV; i++) {
         t->as[i] = offload(&t->g, &t->m, devids[i]);
         t->att[i] = (int)i;
         am_write_dte(t, i);
     }
+    get_pasid_spaces(t);
     am_wait(t);
     am_check(t);
     for (unsigned n = 0; n < nops; n++) {
@@ -493,16 +602,17 @@ static void am_run(uint64_t seed, unsigned nops)
         unsigned op = (unsigned)(th_rand(&t->rng) % 12);
         int d = (int)(th_rand(&t->rng) % 2);
         uint64_t iova = iovas[th_rand(&t->rng) % NIOVA];
+        uint32_t pasid = (uint32_t)(th_rand(&t->rng) % 2); /* the tables of PASID 0 or 1 */
+        uint64_t cr3 = pasid ? t->cr3p[d] : t->cr3[d];
         if (op < 4) { /* map */
             uint64_t pa = (32ull << 20) + ((th_rand(&t->rng) % 4096) << 12);
-            th_w64(&t->g.th, slot(&t->g, t->cr3[d], iova, true),
-                   pa | P | US | A | D | ((th_rand(&t->rng) % 3) ? RW : 0));
-            am_flush(t, d, iova, true);
+            th_w64(&t->g.th, slot(&t->g, cr3, iova, true), pa | P | US | A | D | ((th_rand(&t->rng) % 3) ? RW : 0));
+            am_flush(t, d, pasid, iova, true);
         } else if (op < 6) { /* unmap */
-            uint64_t e = slot(&t->g, t->cr3[d], iova, false);
+            uint64_t e = slot(&t->g, cr3, iova, false);
             if (e) {
                 th_w64(&t->g.th, e, 0);
-                am_flush(t, d, iova, true);
+                am_flush(t, d, pasid, iova, true);
             }
         } else if (op < 8) { /* domain switch / pass-through */
             unsigned i = (unsigned)(th_rand(&t->rng) % NDEV);
@@ -515,18 +625,20 @@ static void am_run(uint64_t seed, unsigned nops)
             am_migrate(t);
         } else { /* new GCR3 table for a domain; the old one is freed and reused */
             uint64_t old = t->gcr3[d];
-            t->gcr3[d] = gcr3_for(&t->g, t->cr3[d]);
+            t->gcr3[d] = gcr3_for_pasids(&t->g, t->cr3[d], t->cr3p[d]);
             for (unsigned i = 0; i < NDEV; i++)
                 if (t->att[i] == d)
                     am_write_dte(t, i);
             am_wait(t);
             th_w64(&t->g.th, old, th_alloc_pages(&t->g.th, 1) | 1); /* scribbled */
+            th_w64(&t->g.th, old + 8, th_alloc_pages(&t->g.th, 1) | 1);
             if (t->nabandoned < 128)
                 t->abandoned[t->nabandoned++] = old;
         }
         am_check(t);
     }
     ck_assert_uint_gt(t->ok, 0);
+    ck_assert_uint_gt(t->ok_pasid, 0);
     ck_assert_uint_gt(t->m.batches, 0);
     if (nops >= 200) {
         ck_assert_uint_gt(t->deferred, 5);
@@ -681,6 +793,7 @@ static Suite *suite(void)
     tcase_add_test(t, offload_section_hostile);
     tcase_add_test(t, bind_needs_a_nonzero_gcr3_root);
     tcase_add_test(t, restore_refuses_binds_the_host_would_refuse);
+    tcase_add_test(t, pasid_spaces_follow_the_device);
     tcase_add_loop_test(t, random_programs_match_the_host, 0, 8);
     suite_add_tcase(s, t);
     return s;

@@ -399,11 +399,12 @@ START_TEST(ppr_with_pasid_drops_cached_translation_of_the_pasid_space)
     }
     uint64_t pte = t + 8 * 8;
     th_w64(&g.th, pte, 0x300000 | 0x5 | 0x20);
-    /* One-level GCR3 table, PASID 5 -> cr3; DTE V, TV, IR, IW, GV, PPR, GLX 0. */
+    /* One-level GCR3 table, PASID 5 -> cr3; DTE V, TV, IR, IW, GV, PPR, GLX 0, */
     uint64_t gcr3 = th_alloc_pages(&g.th, 1);
     th_w64(&g.th, gcr3 + 8 * 5, cr3 | 1);
     uint64_t q0 = 1u | 2u | (UINT64_C(3) << 61) | (UINT64_C(1) << 55) | DTE_PPR | (((gcr3 >> 12) & 7) << 58);
-    uint64_t q1 = DOM | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43);
+    /* ... and I (bit 96): the device's ATS translation requests are allowed. */
+    uint64_t q1 = DOM | (((gcr3 >> 15) & 0xFFFF) << 16) | ((gcr3 >> 31) << 43) | (UINT64_C(1) << 32);
     g_set_dte(&g, DEV, q0, q1);
     g_inv_dte(&g, DEV);
     ck_assert(g_sync(&g));

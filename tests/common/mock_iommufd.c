@@ -6,6 +6,7 @@
 #include "mock_iommufd.h"
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PTE_P UINT64_C(0x1)
@@ -28,8 +29,17 @@ void mi_init(struct mock_iommufd *m, struct testhost *th)
         m->sp[i].hwpt = -1;
 }
 
+void mi_fini(struct mock_iommufd *m)
+{
+    for (unsigned i = 0; i < MI_PARENTS; i++) {
+        free(m->parent[i].ioas);
+        m->parent[i] = (struct mi_parent){0};
+    }
+}
+
 void mi_reset(struct mock_iommufd *m)
 {
+    mi_fini(m);
     /* counters survive (a new host, the same test) */
     struct testhost *th = m->th;
     bool defer = m->defer;
@@ -123,6 +133,17 @@ int mi_event(void *opaque, struct viommu_as *as, const struct viommu_offload_eve
             ck_assert(ev->vtd.addr_width == 48 || ev->vtd.addr_width == 57);
             ck_assert_uint_eq(ev->vtd.flags & ~UINT64_C(7), 0);
             ck_assert_uint_eq(ev->vtd.pgtbl_addr & 0xFFF, 0);
+            if (ev->flags & VIOMMU_OFFLOAD_F_NESTED) {
+                ck_assert_uint_eq(ev->parent_domain_id, ev->guest_domain_id);
+                ck_assert(ev->parent_addr_width == 39 || ev->parent_addr_width == 48 ||
+                          ev->parent_addr_width == 57);
+                ck_assert_uint_eq(ev->parent_pgtbl_addr & 0xFFF, 0);
+                ck_assert_uint_ne(ev->parent_pgtbl_addr, 0);
+            } else {
+                ck_assert_uint_eq(ev->parent_pgtbl_addr, 0);
+                ck_assert_uint_eq(ev->parent_domain_id, 0);
+                ck_assert_uint_eq(ev->parent_addr_width, 0);
+            }
         }
         int h = -1;
         for (int i = 0; i < MI_HWPTS; i++)
@@ -140,6 +161,8 @@ int mi_event(void *opaque, struct viommu_as *as, const struct viommu_offload_eve
         m->hwpt[h].s1 = ev->vtd;
         m->hwpt[h].format = ev->format;
         memcpy(m->hwpt[h].dte, ev->amd.dte, sizeof(m->hwpt[h].dte));
+        m->hwpt[h].nested = (ev->flags & VIOMMU_OFFLOAD_F_NESTED) != 0;
+        m->hwpt[h].parent_did = (uint16_t)ev->parent_domain_id;
         s->hwpt = h;
         s->kind = ev->kind;
         return 0;
@@ -194,9 +217,38 @@ void mi_complete(struct mock_iommufd *m)
     m->npend = 0;
 }
 
+/* Through a nest parent's IOAS: 0 and the guest-physical address, or -1. */
+static int s2(const struct rec *ioas, uint64_t in, unsigned access, uint64_t *out, unsigned *perm)
+{
+    if (!ioas)
+        return -1; /* the VMM has not filled the parent in: the host faults */
+    for (unsigned i = 0; i < ioas->n; i++) {
+        const struct rec_map *r = &ioas->m[i];
+        if (in < r->first || in > r->last)
+            continue;
+        if ((access & r->perm & VIOMMU_PERM_RW) != (access & VIOMMU_PERM_RW))
+            return -1;
+        *out = r->addr + (in - r->first);
+        *perm = r->perm & VIOMMU_PERM_RW;
+        return 0;
+    }
+    return -1;
+}
+
+static int walk(struct testhost *th, const struct rec *ioas, uint64_t root, unsigned levels, uint64_t iova,
+                unsigned access, uint64_t *pa, unsigned *perm);
+
 int mi_walk(struct testhost *th, uint64_t root, unsigned levels, uint64_t iova, unsigned access, uint64_t *pa,
             unsigned *perm)
 {
+    return walk(th, NULL, root, levels, iova, access, pa, perm);
+}
+
+/* With `ioas` (nested): every table pointer and the output go through it. */
+static int walk(struct testhost *th, const struct rec *ioas, uint64_t root, unsigned levels, uint64_t iova,
+                unsigned access, uint64_t *pa, unsigned *perm)
+{
+    bool nested = ioas != NULL;
     unsigned va_bits = levels == 5 ? 57 : 48;
     /* canonical: bits 63:va_bits-1 all equal */
     uint64_t top = iova >> (va_bits - 1);
@@ -205,6 +257,9 @@ int mi_walk(struct testhost *th, uint64_t root, unsigned levels, uint64_t iova, 
     uint64_t table = root;
     bool rw = true, us = true;
     for (int l = (int)levels - 1; l >= 0; l--) {
+        unsigned p2;
+        if (nested && s2(ioas, table, VIOMMU_PERM_READ, &table, &p2))
+            return -1;
         uint64_t e = th_r64(th, table + 8 * ((iova >> (12 + 9 * l)) & 511));
         if (!(e & PTE_P))
             return -1;
@@ -220,6 +275,12 @@ int mi_walk(struct testhost *th, uint64_t root, unsigned levels, uint64_t iova, 
                 return -1;
             *pa = base | (iova & ((UINT64_C(1) << lg2) - 1));
             *perm = VIOMMU_PERM_READ | (rw ? VIOMMU_PERM_WRITE : 0);
+            if (nested) {
+                unsigned p3;
+                if (s2(ioas, *pa, access, pa, &p3))
+                    return -1;
+                *perm &= p3;
+            }
             return 0;
         }
         table = e & PTE_ADDR;
@@ -231,6 +292,13 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
                  uint64_t *pa)
 {
     struct mi_space *s = mi_space(m, rid, pasid);
+    if (!s && pasid != VIOMMU_PASID_NONE) {
+        /* AMD-Vi: a request with PASID goes through the device's
+         * attachment (its guest DTE bind walks the PASID's tables). */
+        struct mi_space *d = mi_space(m, rid, VIOMMU_PASID_NONE);
+        if (d && (d->kind != VIOMMU_OFFLOAD_EV_BIND || m->hwpt[d->hwpt].format == VIOMMU_OFFLOAD_FMT_AMD_GUEST))
+            s = d;
+    }
     if (!s || s->kind == VIOMMU_OFFLOAD_EV_BLOCK || s->kind == 0)
         return -1;
     if (s->kind == VIOMMU_OFFLOAD_EV_BYPASS) {
@@ -240,7 +308,7 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
     struct mi_hwpt *w = &m->hwpt[s->hwpt];
     uint64_t page = iova & ~UINT64_C(0xFFF);
     for (unsigned i = 0; i < w->ncache; i++) {
-        if (w->cache[i].iova == page) {
+        if (w->cache[i].iova == page && w->cache[i].pasid == pasid) {
             if ((access & VIOMMU_PERM_WRITE) && !(w->cache[i].perm & VIOMMU_PERM_WRITE))
                 break; /* walk again, as hardware does for a write to a cached read-only entry */
             *pa = w->cache[i].pa | (iova & 0xFFF);
@@ -251,11 +319,14 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
     uint64_t out, root = w->s1.pgtbl_addr;
     unsigned levels = w->s1.addr_width == 57 ? 5 : 4;
     if (w->format == VIOMMU_OFFLOAD_FMT_AMD_GUEST) {
-        /* GCR3 table of GLX + 1 levels, PASID 0 (index 0 at every level),
-         * then the guest's x86-64 tables (§2.2.6). */
+        /* GCR3 table of GLX + 1 levels indexed by 9 PASID bits each, top
+         * bits first (PASID 0 for requests without PASID), then the guest's
+         * x86-64 tables (§2.2.6). */
         uint64_t t = mi_amd_gcr3(w->dte), e = 0;
-        for (unsigned l = 0; l <= ((w->dte[0] >> 56) & 3); l++) {
-            e = th_r64(m->th, t);
+        unsigned glx = (unsigned)((w->dte[0] >> 56) & 3);
+        uint32_t p = pasid == VIOMMU_PASID_NONE ? 0 : pasid;
+        for (unsigned l = 0; l <= glx; l++) {
+            e = th_r64(m->th, t + 8 * ((p >> (9 * (glx - l))) & 511));
             if (!(e & 1))
                 return -1;
             t = e & PTE_ADDR;
@@ -263,14 +334,25 @@ int mi_translate(struct mock_iommufd *m, uint16_t rid, uint32_t pasid, uint64_t 
         root = t;
         levels = ((w->dte[2] >> 54) & 3) ? 5 : 4;
     }
-    if (mi_walk(m->th, root, levels, iova, access, &out, &perm))
+    const struct rec *ioas = NULL;
+    bool nested = w->format == VIOMMU_OFFLOAD_FMT_VTD_S1 && w->nested;
+    if (nested) {
+        for (unsigned i = 0; i < MI_PARENTS; i++)
+            if (m->parent[i].used && m->parent[i].did == w->parent_did)
+                ioas = m->parent[i].ioas;
+        if (!ioas)
+            return -1;
+    }
+    if (nested ? walk(m->th, ioas, root, levels, iova, access, &out, &perm)
+               : mi_walk(m->th, root, levels, iova, access, &out, &perm))
         return -1;
     unsigned slot = w->ncache;
     for (unsigned i = 0; i < w->ncache; i++)
-        if (w->cache[i].iova == page)
+        if (w->cache[i].iova == page && w->cache[i].pasid == pasid)
             slot = i;
     if (slot < MI_CACHE) {
         w->cache[slot].iova = page;
+        w->cache[slot].pasid = pasid;
         w->cache[slot].pa = out & ~UINT64_C(0xFFF);
         w->cache[slot].perm = perm;
         if (slot == w->ncache)
@@ -288,4 +370,36 @@ bool mi_points_at(const struct mock_iommufd *m, uint64_t root)
                                     : m->hwpt[i].s1.pgtbl_addr == root))
             return true;
     return false;
+}
+
+void mi_parents_attach(struct mock_iommufd *m, struct viommu_vtd *dev)
+{
+    for (unsigned h = 0; h < MI_HWPTS; h++) {
+        if (!m->hwpt[h].live || !m->hwpt[h].nested)
+            continue;
+        bool have = false;
+        for (unsigned i = 0; i < MI_PARENTS; i++)
+            have = have || (m->parent[i].used && m->parent[i].did == m->hwpt[h].parent_did);
+        if (have)
+            continue;
+        struct mi_parent *p = NULL;
+        for (unsigned i = 0; i < MI_PARENTS && !p; i++)
+            if (!m->parent[i].used)
+                p = &m->parent[i];
+        ck_assert_ptr_nonnull(p);
+        p->used = true;
+        p->did = m->hwpt[h].parent_did;
+        p->ioas = calloc(1, sizeof(*p->ioas));
+        ck_assert_ptr_nonnull(p->ioas);
+        struct viommu_as *as = NULL;
+        ck_assert_int_eq(viommu_vtd_get_nest_parent_as(dev, p->did, &as), 0);
+        struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                            .first = 0,
+                                            .last = UINT64_MAX,
+                                            .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP,
+                                            .fn = rec_fn,
+                                            .opaque = p->ioas};
+        ck_assert_int_eq(viommu_notifier_register(as, &nc, &p->n), 0);
+        ck_assert_int_eq(viommu_notifier_replay(p->n), 0);
+    }
 }

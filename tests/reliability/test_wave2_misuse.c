@@ -455,7 +455,12 @@ START_TEST(offload_wrong_state)
     of.rid = 0xFFFF;
     of.pasid = (1u << 20) - 1;
     ck_assert_int_eq(viommu_vtd_offload_fault(W.vtd, &of), 0);
+    /* AMD-Vi walks a fault with PASID in that PASID's space, made on
+     * demand; (0xFFFF, PASID) is the VT-d unit's space in this context now. */
+    ck_assert_int_eq(viommu_amdvi_offload_fault(W.amd, &of), VIOMMU_EINVAL); /* VT-d reason 5 */
     of.reason = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+    ck_assert_int_eq(viommu_amdvi_offload_fault(W.amd, &of), VIOMMU_EEXIST);
+    of.rid = 0x30;
     ck_assert_int_eq(viommu_amdvi_offload_fault(W.amd, &of), 0);
     of.reason = 0;
     ck_assert_int_eq(viommu_amdvi_offload_fault(W.amd, &of), 0);

@@ -7,7 +7,12 @@
  * walks the bound guest tables itself and caches what it walked until a
  * forwarded invalidation flushes it. The mock answers invalidations
  * synchronously or, at random, defers them (VIOMMU_OFFLOAD_PENDING) until
- * the test completes them. After every guest operation:
+ * the test completes them. Two of the guest's domains are nested (PGTT
+ * 011b): their first-stage tables live at addresses of the guest's own
+ * second stage, which the program also changes (op_ss); the mock nests
+ * their binds over a nest parent per DID that it fills from the MAP/UNMAP
+ * notifier of viommu_vtd_get_nest_parent_as(), as a VMM would. After every
+ * guest operation:
  *   - every DMA translation the host would perform equals libviommu's own
  *     viommu_as_translate() of the same request (address or fault);
  *   - no live host HWPT points at tables the guest has abandoned (they are
@@ -33,10 +38,19 @@
 
 #define FS                                                                                                        \
     (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_SRS | VIOMMU_VTD_F_FS_EAFS | \
-     VIOMMU_VTD_F_DT)
+     VIOMMU_VTD_F_DT | VIOMMU_VTD_F_NEST)
 
-#define NSP 3     /* spaces: (0x10, none), (0x10, PASID 1), (0x18, none) */
-#define NDOM 3    /* guest domains */
+#define NSP 4     /* spaces: (0x10, none), (0x10, PASID 1), (0x18, none), (0x20, none) */
+#define NDOM 5    /* guest domains: 0..2 first stage (PGTT 001b), 3..4 nested (011b) */
+#define NFS 3     /* the first NFS domains are first-stage only */
+/* Nested domains: the guest's second stage maps [OFF, OFF + 64 MiB) to
+ * guest-physical [0, 64 MiB) in 2 MiB pages, so every first-stage table
+ * pointer and output of a nested domain is an address OFF above the
+ * guest-physical one; the data pages' second-stage mappings (32..48 MiB)
+ * are moved and removed by op_ss. */
+#define OFF (UINT64_C(1) << 32)
+#define SS_DATA (32ull << 20)
+#define SS_NDATA 8
 #define NIOVA 20  /* IOVAs the programs use */
 #define NABANDON 256
 
@@ -44,8 +58,16 @@ enum att { ATT_DOM = 0, ATT_PT = 1, ATT_BLOCK = 2 };
 
 struct dom {
     uint16_t did;
-    uint64_t root;
+    uint64_t root; /* guest-physical address of the first-stage table */
+    bool nested;
+    struct vg_pt ss; /* nested: the guest's second stage */
 };
+
+/* What a first-stage entry of domain d holds for guest-physical `gpa`. */
+static uint64_t in_addr(const struct dom *d, uint64_t gpa)
+{
+    return d->nested ? gpa + OFF : gpa;
+}
 
 struct sp {
     uint16_t rid;
@@ -66,7 +88,7 @@ struct t {
     uint64_t abandoned[NABANDON];
     unsigned nabandoned;
     uint64_t rng;
-    unsigned ok_translations, deferred_waits, migrations, resets;
+    unsigned ok_translations, deferred_waits, migrations, resets, ss_changes, nested_ok;
 };
 
 static const uint64_t iovas[NIOVA] = {
@@ -82,7 +104,7 @@ static uint32_t eff_pasid(const struct sp *s)
 
 /* ---- guest helpers ------------------------------------------------------ */
 
-static uint64_t slot(struct t *t, uint64_t root, uint64_t iova, bool create)
+static uint64_t slot(struct t *t, const struct dom *d, uint64_t root, uint64_t iova, bool create)
 {
     uint64_t table = root;
     for (unsigned l = 3;; l--) {
@@ -93,10 +115,10 @@ static uint64_t slot(struct t *t, uint64_t root, uint64_t iova, bool create)
         if (!(v & P)) {
             if (!create)
                 return 0;
-            v = th_alloc_pages(&t->th, 1) | P | RW | US | A;
+            v = in_addr(d, th_alloc_pages(&t->th, 1)) | P | RW | US | A;
             th_w64(&t->th, e, v);
         }
-        table = v & ADDR;
+        table = (v & ADDR) - (d->nested ? OFF : 0);
     }
 }
 
@@ -142,9 +164,13 @@ static void write_entry(struct t *t, struct sp *s)
         th_w64(&t->th, pe, (4u << 6) | 1);
         return;
     }
-    th_w64(&t->th, pe + 8, t->dom[s->dom].did);
-    th_w64(&t->th, pe + 16, t->dom[s->dom].root);
-    th_w64(&t->th, pe, (1u << 6) | 1);
+    const struct dom *d = &t->dom[s->dom];
+    th_w64(&t->th, pe + 8, d->did);
+    th_w64(&t->th, pe + 16, in_addr(d, d->root));
+    if (d->nested) /* PGTT 011b, AW 2 (4-level), SSPTPTR */
+        th_w64(&t->th, pe, d->ss.root | (3u << 6) | (2u << 2) | 1);
+    else
+        th_w64(&t->th, pe, (1u << 6) | 1);
 }
 
 /* The guest flushes a domain's change: per PASID bound to it (Linux
@@ -170,6 +196,7 @@ static void flush_domain(struct t *t, int d, uint64_t iova, bool leaf)
 
 static void check(struct t *t)
 {
+    mi_parents_attach(&t->m, t->dev); /* the VMM, after the events of the last operation */
     for (unsigned i = 0; i < t->nabandoned; i++)
         ck_assert_msg(!mi_points_at(&t->m, t->abandoned[i]), "host HWPT still points at abandoned table %#llx",
                       (unsigned long long)t->abandoned[i]);
@@ -192,6 +219,8 @@ static void check(struct t *t)
                                   s->pasid, (unsigned long long)iova, (unsigned long long)hpa,
                                   (unsigned long long)lpa);
                     t->ok_translations++;
+                    if (s->att == ATT_DOM && t->dom[s->dom].nested)
+                        t->nested_ok++;
                 }
             }
         }
@@ -206,7 +235,7 @@ static void op_map(struct t *t)
     uint64_t iova = iovas[th_rand(&t->rng) % NIOVA];
     uint64_t pa = (32ull << 20) + ((th_rand(&t->rng) % 4096) << 12);
     uint64_t flags = P | US | A | D | ((th_rand(&t->rng) % 3) ? RW : 0);
-    th_w64(&t->th, slot(t, t->dom[d].root, iova, true), pa | flags);
+    th_w64(&t->th, slot(t, &t->dom[d], t->dom[d].root, iova, true), in_addr(&t->dom[d], pa) | flags);
     /* With caching mode the guest invalidates after a map too. */
     flush_domain(t, d, iova, true);
 }
@@ -215,7 +244,7 @@ static void op_unmap(struct t *t)
 {
     int d = (int)(th_rand(&t->rng) % NDOM);
     uint64_t iova = iovas[th_rand(&t->rng) % NIOVA];
-    uint64_t e = slot(t, t->dom[d].root, iova, false);
+    uint64_t e = slot(t, &t->dom[d], t->dom[d].root, iova, false);
     if (!e)
         return;
     th_w64(&t->th, e, 0);
@@ -243,11 +272,12 @@ static void op_switch(struct t *t)
 static void op_replace_tables(struct t *t)
 {
     int d = (int)(th_rand(&t->rng) % NDOM);
-    uint64_t old = t->dom[d].root, root = th_alloc_pages(&t->th, 1);
+    struct dom *dm = &t->dom[d];
+    uint64_t old = dm->root, root = th_alloc_pages(&t->th, 1);
     for (unsigned k = 0; k < NIOVA; k++) {
-        uint64_t e = slot(t, old, iovas[k], false);
+        uint64_t e = slot(t, dm, old, iovas[k], false);
         if (e && (th_r64(&t->th, e) & P))
-            th_w64(&t->th, slot(t, root, iovas[k], true), th_r64(&t->th, e));
+            th_w64(&t->th, slot(t, dm, root, iovas[k], true), th_r64(&t->th, e));
     }
     t->dom[d].root = root;
     for (unsigned i = 0; i < NSP; i++) {
@@ -261,12 +291,35 @@ static void op_replace_tables(struct t *t)
     wait(t);
     /* Abandoned: reuse the memory (every leaf now maps somewhere else). */
     for (unsigned k = 0; k < NIOVA; k++) {
-        uint64_t e = slot(t, old, iovas[k], false);
+        uint64_t e = slot(t, dm, old, iovas[k], false);
         if (e)
-            th_w64(&t->th, e, (60ull << 20) | P | RW | US | A | D);
+            th_w64(&t->th, e, in_addr(dm, 60ull << 20) | P | RW | US | A | D);
     }
     if (t->nabandoned < NABANDON)
-        t->abandoned[t->nabandoned++] = old;
+        t->abandoned[t->nabandoned++] = in_addr(dm, old); /* what a bind would point at */
+}
+
+/* The guest moves or removes a second-stage mapping of a nested domain's
+ * data (a 2 MiB page of 32..48 MiB), then flushes the DID (DID-based,
+ * domain-selective or page-selective with AM 9) and waits. */
+static void op_ss(struct t *t)
+{
+    int d = NFS + (int)(th_rand(&t->rng) % (NDOM - NFS));
+    struct dom *dm = &t->dom[d];
+    unsigned k = (unsigned)(th_rand(&t->rng) % SS_NDATA);
+    uint64_t in = OFF + SS_DATA + ((uint64_t)k << 21);
+    if (th_rand(&t->rng) % 3 == 0) {
+        vg_pt_unmap(&dm->ss, in, 21);
+    } else {
+        uint64_t to = SS_DATA + ((uint64_t)(th_rand(&t->rng) % SS_NDATA) << 21);
+        vg_pt_map(&dm->ss, in, to, 21, (th_rand(&t->rng) % 4) ? (VG_R | VG_W) : VG_R);
+    }
+    if (th_rand(&t->rng) & 1)
+        vg_iotlb_dsi(t->g, dm->did);
+    else
+        vg_iotlb_psi(t->g, dm->did, in, 9, false);
+    wait(t);
+    t->ss_changes++;
 }
 
 static void guest_up(struct t *t)
@@ -338,7 +391,7 @@ static void op_migrate(struct t *t)
 }
 
 struct counts {
-    unsigned deferred_waits, migrations, resets, abandoned, binds;
+    unsigned deferred_waits, migrations, resets, abandoned, binds, ss_changes, nested_ok;
 };
 
 static void run(uint64_t seed, unsigned nops, struct counts *c)
@@ -356,8 +409,15 @@ static void run(uint64_t seed, unsigned nops, struct counts *c)
     t->sp[0] = (struct sp){.rid = 0x10, .pasid = VIOMMU_PASID_NONE};
     t->sp[1] = (struct sp){.rid = 0x10, .pasid = 1};
     t->sp[2] = (struct sp){.rid = 0x18, .pasid = VIOMMU_PASID_NONE};
-    for (unsigned d = 0; d < NDOM; d++)
-        t->dom[d] = (struct dom){.did = (uint16_t)(d + 2), .root = th_alloc_pages(&t->th, 1)};
+    t->sp[3] = (struct sp){.rid = 0x20, .pasid = VIOMMU_PASID_NONE};
+    for (unsigned d = 0; d < NDOM; d++) {
+        t->dom[d] = (struct dom){.did = (uint16_t)(d + 2), .root = th_alloc_pages(&t->th, 1), .nested = d >= NFS};
+        if (!t->dom[d].nested)
+            continue;
+        vg_pt_init(&t->dom[d].ss, &t->th, 2);
+        for (uint64_t a = 0; a < (64ull << 20); a += 2ull << 20)
+            vg_pt_map(&t->dom[d].ss, OFF + a, a, 21, VG_R | VG_W);
+    }
     for (unsigned i = 0; i < NSP; i++)
         t->sp[i].dom = (int)(i % NDOM);
     offload_all(t);
@@ -372,8 +432,10 @@ static void run(uint64_t seed, unsigned nops, struct counts *c)
             op_unmap(t);
         else if (op < 80)
             op_switch(t);
-        else if (op < 90)
+        else if (op < 85)
             op_replace_tables(t);
+        else if (op < 90)
+            op_ss(t);
         else if (op < 95)
             op_reset(t);
         else
@@ -388,8 +450,10 @@ static void run(uint64_t seed, unsigned nops, struct counts *c)
     if (c)
         *c = (struct counts){.deferred_waits = t->deferred_waits, .migrations = t->migrations,
                              .resets = t->resets, .abandoned = t->nabandoned,
-                             .binds = t->m.nev[VIOMMU_OFFLOAD_EV_BIND]};
+                             .binds = t->m.nev[VIOMMU_OFFLOAD_EV_BIND], .ss_changes = t->ss_changes,
+                             .nested_ok = t->nested_ok};
     ck_assert_int_eq(viommu_vtd_destroy(t->dev), 0);
+    mi_fini(&t->m);
     ck_assert_int_eq(viommu_ctx_destroy(t->ctx), 0);
     th_fini(&t->th);
     free(t->g);
@@ -412,6 +476,8 @@ START_TEST(long_program_covers_every_operation)
     ck_assert_uint_gt(c.resets, 3);
     ck_assert_uint_gt(c.abandoned, 10);
     ck_assert_uint_gt(c.binds, 20);
+    ck_assert_uint_gt(c.ss_changes, 5);
+    ck_assert_uint_gt(c.nested_ok, 100);
 }
 END_TEST
 

@@ -638,6 +638,76 @@ START_TEST(offload_section_hostile)
 }
 END_TEST
 
+/* PASID spaces follow their offloaded requester: one made before, one the
+ * guest sets up later (its PASID-selective PASID-cache invalidation), not
+ * one the guest left absent nor RID_PASID; leaving offload takes them along. */
+START_TEST(pasid_spaces_follow_their_requester)
+{
+    struct fx f;
+    fx_init(&f, FS);
+    struct viommu_as *p3;
+    ck_assert_int_eq(viommu_vtd_get_as(f.dev, RID, 3, &p3), 0);
+    ck_assert_int_eq(viommu_as_get_offload(p3), VIOMMU_OFFLOAD_NONE);
+    struct viommu_as *as = offload(&f, VIOMMU_PASID_NONE);
+    ck_assert_int_eq(viommu_as_get_offload(p3), VIOMMU_OFFLOAD_S1);
+    ck_assert_uint_eq(last_ev(&f)->kind, VIOMMU_OFFLOAD_EV_BLOCK);
+    ck_assert_uint_eq(last_ev(&f)->pasid, 3);
+    uint64_t root = th_alloc_pages(&f.th, 1), root5 = th_alloc_pages(&f.th, 1);
+    fs_attach(f.g, VIOMMU_PASID_NONE, root, DID, 0);
+    ck_assert(vg_wait(f.g));
+    unsigned n = f.m.nlog;
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_uint_ne(f.m.log[i].pasid, 0); /* RID_PASID: no space of its own */
+    fs_attach(f.g, 5, root5, DID, 0);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_gt(f.m.nlog, n);
+    const struct viommu_offload_event *ev = last_ev(&f);
+    ck_assert_uint_eq(ev->kind, VIOMMU_OFFLOAD_EV_BIND);
+    ck_assert_uint_eq(ev->pasid, 5);
+    ck_assert_uint_eq(ev->vtd.pgtbl_addr, root5);
+    struct viommu_as *p5;
+    ck_assert_int_eq(viommu_vtd_get_as(f.dev, RID, 5, &p5), 0);
+    ck_assert_int_eq(viommu_as_get_offload(p5), VIOMMU_OFFLOAD_S1);
+    /* PASID 7 has no entry: nothing to follow. */
+    n = f.m.nlog;
+    vg_pc_inv(f.g, DID, 7);
+    ck_assert(vg_wait(f.g));
+    for (unsigned i = n; i < f.m.nlog; i++)
+        ck_assert_uint_ne(f.m.log[i].pasid, 7);
+    /* The saved state carries PASID 5's bind; a destination that offloads
+     * the requester gets it back without a guest invalidation. */
+    size_t len = 0;
+    ck_assert_int_eq(viommu_vtd_save(f.dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len);
+    ck_assert_int_eq(viommu_vtd_save(f.dev, blob, &len), 0);
+    struct viommu_ctx *ctx2 = th_ctx(&f.th, true, NULL);
+    struct viommu_vtd *dev2;
+    struct viommu_vtd_config c = {.size = sizeof(c), .flags = FS, .nfr = 32, .haw = 46};
+    ck_assert_int_eq(viommu_vtd_create(ctx2, &c, &dev2), 0);
+    struct mock_iommufd m2;
+    mi_init(&m2, &f.th);
+    struct viommu_as *as2;
+    ck_assert_int_eq(viommu_vtd_get_as(dev2, RID, VIOMMU_PASID_NONE, &as2), 0);
+    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &m2};
+    ck_assert_int_eq(viommu_as_set_offload(as2, &oc), 0);
+    ck_assert_int_eq(viommu_vtd_restore(dev2, blob, len), 0);
+    bool found = false;
+    for (unsigned i = 0; i < m2.nlog; i++)
+        found = found || (m2.log[i].kind == VIOMMU_OFFLOAD_EV_BIND && m2.log[i].pasid == 5 &&
+                          m2.log[i].vtd.pgtbl_addr == root5 && (m2.log[i].flags & VIOMMU_OFFLOAD_F_RESTORED));
+    ck_assert(found);
+    ck_assert_int_eq(viommu_vtd_destroy(dev2), 0);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx2), 0);
+    free(blob);
+    /* Leaving offload mode: the followers leave too. */
+    struct viommu_offload_config none = {.size = sizeof(none), .mode = VIOMMU_OFFLOAD_NONE};
+    ck_assert_int_eq(viommu_as_set_offload(as, &none), 0);
+    ck_assert_int_eq(viommu_as_get_offload(p3), VIOMMU_OFFLOAD_NONE);
+    ck_assert_int_eq(viommu_as_get_offload(p5), VIOMMU_OFFLOAD_NONE);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_offload");
@@ -654,6 +724,7 @@ static Suite *suite(void)
     tcase_add_test(t, restore_replays_the_saved_binds);
     tcase_add_test(t, offload_section_hostile);
     tcase_add_test(t, restore_refuses_binds_the_unit_cannot_make);
+    tcase_add_test(t, pasid_spaces_follow_their_requester);
     suite_add_tcase(s, t);
     return s;
 }

@@ -194,6 +194,36 @@ class VtdTest(unittest.TestCase):
         space.set_offload(v.OffloadMode.NONE)
         self.assertEqual(events[-1][0], v.OffloadEventKind.UNBIND)
 
+    def test_offload_nested_bind_and_parent(self):
+        """Nested PGTT 011b (VIOMMU_VTD_F_NEST): the BIND names its parent,
+        the guest's second stage, whose nest-parent space shadows it."""
+        self.ctx.close()
+        self.ctx = v.Context(self.ram)
+        d = self.dev = v.Vtd(self.ctx, flags=v.VTD_F_DEFAULT | v.VtdFlag.SCALABLE | v.VtdFlag.FS | v.VtdFlag.NEST)
+        self.assertTrue(d.mmio_read(0x10) & (1 << 26))                     # ECAP.NEST
+        root, ctxt, pdir, ptbl, fs, sl = (self.page() for _ in range(6))
+        rid, devfn = 0x0118, 0x18
+        w64(self.ram, root + 16 * 1, ctxt | 1)
+        w64(self.ram, ctxt + 32 * devfn, pdir | (1 << 3) | 1)
+        w64(self.ram, pdir, ptbl | 1)
+        w64(self.ram, ptbl + 8, 9)                          # DID 9
+        w64(self.ram, ptbl + 16, fs)                        # FSPTPTR (a second-stage input address)
+        w64(self.ram, ptbl, sl | (3 << 6) | (2 << 2) | 1)   # SSPTPTR, PGTT nested, AW 48-bit, P
+        events = []
+        space = d.address_space(rid)
+        space.set_offload(v.OffloadMode.S1, lambda ev: events.append(
+            (int(ev.kind), int(ev.flags), ev.vtd.pgtbl_addr, ev.parent_domain_id, ev.parent_pgtbl_addr,
+             ev.parent_addr_width)) or 0)
+        d.mmio_write(0x20, 8, root | (1 << 10))
+        d.mmio_write(0x18, 4, 1 << 30)
+        d.mmio_write(0x18, 4, 1 << 31)
+        self.assertEqual(events[-1], (v.OffloadEventKind.BIND, v.OffloadEventFlags.NESTED, fs, 9, sl, 48))
+        parent = d.get_nest_parent_as(9)
+        self.assertEqual(parent.id.kind, v.AsKind.NEST_PARENT)
+        self.assertGreaterEqual(d.stats().nested_resolves, 1)
+        self.assertEqual(d.stats().offload_binds, 1)
+        space.set_offload(v.OffloadMode.NONE)
+
     def test_scalable_mode_pasid_translate(self):
         """Scalable mode (VT-d 3.4.3): RTADDR.TTM=01b, scalable root/context
         entries (9.2/9.4), PASID directory/table (9.5/9.6) with second-level

@@ -164,6 +164,7 @@ pub struct viommu_ctx {
 // ---------------------------------------------------------------- as.h
 pub const VIOMMU_AS_PCI: u32 = 0;
 pub const VIOMMU_AS_VIRTIO: u32 = 1;
+pub const VIOMMU_AS_NEST_PARENT: u32 = 2;
 pub const VIOMMU_PASID_NONE: u32 = 0xFFFF_FFFF;
 
 #[repr(C)]
@@ -517,8 +518,9 @@ pub const VIOMMU_VTD_F_FS_5L: u32 = 1 << 13;
 pub const VIOMMU_VTD_F_FS_SRS: u32 = 1 << 14;
 pub const VIOMMU_VTD_F_FS_EAFS: u32 = 1 << 15;
 pub const VIOMMU_VTD_F_FS_ERS: u32 = 1 << 16;
-pub const VIOMMU_VTD_F_ALL: u32 = 0x3FFFF;
+pub const VIOMMU_VTD_F_ALL: u32 = 0x7FFFF;
 pub const VIOMMU_VTD_F_PRS: u32 = 1 << 17;
+pub const VIOMMU_VTD_F_NEST: u32 = 1 << 18;
 pub const VIOMMU_VTD_DEVTLB_ITE: u32 = 1;
 pub const VIOMMU_VTD_DEVTLB_ICE: u32 = 2;
 pub const VIOMMU_VTD_F_DEFAULT: u32 = VIOMMU_VTD_F_PSI
@@ -623,6 +625,13 @@ pub struct viommu_vtd_stats {
     pub pr_events: u64,
     pub page_responses: u64,
     pub devtlb_errors: u64,
+    pub nested_resolves: u64,
+    pub offload_binds: u64,
+    pub offload_unbinds: u64,
+    pub offload_inv_events: u64,
+    pub offload_inv_entries: u64,
+    pub offload_deferred_waits: u64,
+    pub offload_faults: u64,
 }
 
 /// Opaque VT-d unit.
@@ -782,6 +791,12 @@ pub struct viommu_amdvi_stats {
     pub ppr_logged: u64,
     pub ppr_dropped: u64,
     pub ppr_completions: u64,
+    pub offload_binds: u64,
+    pub offload_unbinds: u64,
+    pub offload_inv_events: u64,
+    pub offload_inv_entries: u64,
+    pub offload_deferred_waits: u64,
+    pub offload_faults: u64,
 }
 
 #[repr(C)]
@@ -997,6 +1012,7 @@ pub const VIOMMU_OFFLOAD_INV_LEAF: u32 = 1;
 pub const VIOMMU_OFFLOAD_F_UNSUPPORTED: u32 = 1 << 0;
 pub const VIOMMU_OFFLOAD_F_RESTORED: u32 = 1 << 1;
 pub const VIOMMU_OFFLOAD_F_DEVTLB: u32 = 1 << 2;
+pub const VIOMMU_OFFLOAD_F_NESTED: u32 = 1 << 3;
 pub const VIOMMU_OFFLOAD_PENDING: c_int = 1;
 pub const VIOMMU_VTD_HOST_ERRATA_772415: u32 = 1 << 0;
 pub const VIOMMU_VTD_HOST_FS_ONLY: u32 = 1 << 16;
@@ -1047,6 +1063,9 @@ pub struct viommu_offload_event {
     pub nentries: u32,
     pub reason: u32,
     pub amd: viommu_offload_amd_guest,
+    pub parent_pgtbl_addr: u64,
+    pub parent_domain_id: u32,
+    pub parent_addr_width: u32,
 }
 
 pub type viommu_offload_fn = unsafe extern "C" fn(*mut c_void, *mut viommu_as, *const viommu_offload_event) -> c_int;
@@ -1098,6 +1117,7 @@ extern "C" {
     pub fn viommu_vtd_set_host_caps(dev: *mut viommu_vtd, caps: *const viommu_vtd_host_caps) -> c_int;
     pub fn viommu_vtd_offload_done(dev: *mut viommu_vtd, seq: u64) -> c_int;
     pub fn viommu_vtd_offload_fault(dev: *mut viommu_vtd, f: *const viommu_offload_fault) -> c_int;
+    pub fn viommu_vtd_get_nest_parent_as(dev: *mut viommu_vtd, did: u16, out: *mut *mut viommu_as) -> c_int;
     pub fn viommu_amdvi_set_host_caps(dev: *mut viommu_amdvi, caps: *const viommu_amdvi_host_caps) -> c_int;
     pub fn viommu_amdvi_offload_done(dev: *mut viommu_amdvi, seq: u64) -> c_int;
     pub fn viommu_amdvi_offload_fault(dev: *mut viommu_amdvi, f: *const viommu_offload_fault) -> c_int;
@@ -1498,7 +1518,8 @@ pub mod layout {
                 faults_recorded => "faults_recorded", faults_fpd => "faults_fpd",
                 faults_overflow => "faults_overflow", fault_events => "fault_events", inv_events => "inv_events",
                 resolves => "resolves", sync_errors => "sync_errors",
-                fs_resolves => "fs_resolves" }),
+                fs_resolves => "fs_resolves", nested_resolves => "nested_resolves",
+                offload_binds => "offload_binds", offload_faults => "offload_faults" }),
             layout!(viommu_dmar_scope { type_ => "type", enum_id => "enum_id", bus => "bus", devfn => "devfn" }),
             layout!(viommu_dmar_drhd { reg_base => "reg_base", segment => "segment",
                 include_pci_all => "include_pci_all", reserved => "reserved", nscopes => "nscopes",
@@ -1515,7 +1536,8 @@ pub mod layout {
             layout!(viommu_amdvi_stats { commands => "commands", illegal_commands => "illegal_commands",
                 cmd_hw_errors => "cmd_hw_errors", doorbell_bound_hits => "doorbell_bound_hits",
                 events_logged => "events_logged", events_dropped => "events_dropped",
-                events_suppressed => "events_suppressed", msis => "msis", dte_resolves => "dte_resolves" }),
+                events_suppressed => "events_suppressed", msis => "msis", dte_resolves => "dte_resolves",
+                offload_binds => "offload_binds", offload_faults => "offload_faults" }),
             layout!(viommu_amdvi_hw { size => "size", levels => "levels", pa_lg2 => "pa_lg2",
                 dma_remap => "dma_remap", reserved => "reserved", efr_features => "efr_features" }),
             layout!(viommu_amdvi_resolution { mode => "mode", event => "event", domain_id => "domain_id",
@@ -1536,7 +1558,9 @@ pub mod layout {
             layout!(viommu_offload_event { size => "size", kind => "kind", format => "format", flags => "flags",
                 segment => "segment", rid => "rid", pasid => "pasid", guest_domain_id => "guest_domain_id",
                 bind_id => "bind_id", old_bind_id => "old_bind_id", seq => "seq", vtd => "vtd",
-                entries => "entries", nentries => "nentries", reason => "reason", amd => "amd" }),
+                entries => "entries", nentries => "nentries", reason => "reason", amd => "amd",
+                parent_pgtbl_addr => "parent_pgtbl_addr", parent_domain_id => "parent_domain_id",
+                parent_addr_width => "parent_addr_width" }),
             layout!(viommu_offload_amd_guest { dte => "dte" }),
             layout!(viommu_amdvi_host_caps { size => "size", efr => "efr", efr2 => "efr2" }),
             layout!(viommu_offload_config { size => "size", mode => "mode", flags => "flags", fn_ => "fn",

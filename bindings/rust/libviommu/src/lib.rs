@@ -42,6 +42,8 @@ mod devices;
 pub use devices::*;
 mod pri;
 pub use pri::*;
+mod offload;
+pub use offload::*;
 
 // ------------------------------------------------------------------ errors
 
