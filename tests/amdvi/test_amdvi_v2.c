@@ -154,9 +154,13 @@ START_TEST(default_config_advertises_guest_tables)
     ck_assert_uint_eq((efr >> 12) & 3, 1);          /* GATS: 5-level */
     ck_assert_uint_ge((efr >> 14) & 3, 1);          /* GLXSup */
     ck_assert_uint_ge((efr >> 32) & 0x1F, 10);      /* at least 11 PASID bits */
-    /* Control.GTEn (bit 48, Linux's iommu_enable_gt()) reads back. */
-    g_mmio_w(&g, 0x18, g_mmio_r(&g, 0x18) | (UINT64_C(1) << 48));
-    ck_assert(g_mmio_r(&g, 0x18) & (UINT64_C(1) << 48));
+    /* Control.GTEn is bit 16 (Linux's CONTROL_GT_EN, iommu_enable_gt())
+     * and reads back; bit 48 is GDUpdateDis, not modelled: reads 0.
+     * Regression: GTEn sat at bit 48 (EFR GIoSup's position), so the
+     * guest's GTEn write was dropped. */
+    g_mmio_w(&g, 0x18, g_mmio_r(&g, 0x18) | (UINT64_C(1) << 16) | (UINT64_C(1) << 48));
+    ck_assert(g_mmio_r(&g, 0x18) & (UINT64_C(1) << 16));
+    ck_assert(!(g_mmio_r(&g, 0x18) & (UINT64_C(1) << 48)));
     g_fini(&g);
     g_init(&g, 6, VIOMMU_AMDVI_EFR_IASUP, 0);
     efr = g_mmio_r(&g, 0x30);
