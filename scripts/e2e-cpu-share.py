@@ -8,7 +8,8 @@
   e2e-cpu-share.py PERF_DATA builtin MODEL_REGEX      (e.g. '^virtio_iommu_')
 
 viommu: libviommu's functions are the symbols libviommu.a defines, the
-glue's are the functions the QEMU patch adds under hw/viommu/. builtin:
+glue's are the functions the QEMU patch adds under hw/viommu/ and hw/pci/
+(the topology generation the glue reads on every translation). builtin:
 QEMU's own model is the functions matching MODEL_REGEX. One vIOMMU runs per
 profile, so names that exist on both sides (static vtd_*/amdvi_* helpers)
 are attributed by the run's kind. "self" counts samples whose sampled
@@ -34,7 +35,7 @@ def glue_symbols(patch):
         if line.startswith("+++ "):
             cur = line[6:]
             continue
-        if not (cur and cur.startswith("hw/viommu/") and line.startswith("+")) or line[1:2] in (" ", "\t"):
+        if not (cur and cur.startswith(("hw/viommu/", "hw/pci/")) and line.startswith("+")) or line[1:2] in (" ", "\t"):
             continue
         m = re.match(r"^\+(?:static\s+)?(?:inline\s+)?(?:const\s+)?[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*\(", line)
         if m and not line.rstrip().endswith(";"):
