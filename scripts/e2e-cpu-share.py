@@ -65,20 +65,25 @@ def main():
         rx = re.compile(sys.argv[3])
         comps = {"model": lambda f: bool(rx.match(f))}
     total, selfc, incl, entry = 0, collections.Counter(), 0, collections.Counter()
+    callee = collections.Counter()
     for frames in chains(data):
         total += 1
         for name, is_c in comps.items():
             if is_c(frames[0]):
                 selfc[name] += 1
-        own = [f for f in frames if any(is_c(f) for is_c in comps.values())]
+        own = [i for i, f in enumerate(frames) if any(is_c(f) for is_c in comps.values())]
         if own:
             incl += 1
-            entry[own[-1]] += 1
+            top = own[-1]
+            entry[frames[top]] += 1
+            # what the outermost component frame was doing: its callee
+            callee[frames[top] + " > " + (frames[top - 1] if top else "(self)")] += 1
     print(f"{data}: {total} samples of qemu-system-x86")
     for name in comps:
         print(f"  self {name:10s} {selfc[name]:6d} {100.0 * selfc[name] / max(total, 1):6.2f}%")
     print(f"  incl {'+'.join(comps):17s} {incl:6d} {100.0 * incl / max(total, 1):6.2f}%")
     print("  entry points:", ", ".join(f"{k} {v}" for k, v in entry.most_common(6)))
+    print("  their callees:", ", ".join(f"{k} {v}" for k, v in callee.most_common(10)))
 
 
 if __name__ == "__main__":
