@@ -8,7 +8,8 @@
   e2e-cpu-share.py PERF_DATA builtin MODEL_REGEX      (e.g. '^virtio_iommu_')
 
 viommu: libviommu's functions are the symbols libviommu.a defines, the
-glue's are the functions the QEMU patch adds under hw/viommu/. builtin:
+glue's are the functions the QEMU patch adds under hw/viommu/ and hw/pci/
+(the topology generation the glue reads on every translation). builtin:
 QEMU's own model is the functions matching MODEL_REGEX. One vIOMMU runs per
 profile, so names that exist on both sides (static vtd_*/amdvi_* helpers)
 are attributed by the run's kind. "self" counts samples whose sampled
@@ -34,7 +35,7 @@ def glue_symbols(patch):
         if line.startswith("+++ "):
             cur = line[6:]
             continue
-        if not (cur and cur.startswith("hw/viommu/") and line.startswith("+")) or line[1:2] in (" ", "\t"):
+        if not (cur and cur.startswith(("hw/viommu/", "hw/pci/")) and line.startswith("+")) or line[1:2] in (" ", "\t"):
             continue
         m = re.match(r"^\+(?:static\s+)?(?:inline\s+)?(?:const\s+)?[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*\(", line)
         if m and not line.rstrip().endswith(";"):
@@ -64,20 +65,25 @@ def main():
         rx = re.compile(sys.argv[3])
         comps = {"model": lambda f: bool(rx.match(f))}
     total, selfc, incl, entry = 0, collections.Counter(), 0, collections.Counter()
+    callee = collections.Counter()
     for frames in chains(data):
         total += 1
         for name, is_c in comps.items():
             if is_c(frames[0]):
                 selfc[name] += 1
-        own = [f for f in frames if any(is_c(f) for is_c in comps.values())]
+        own = [i for i, f in enumerate(frames) if any(is_c(f) for is_c in comps.values())]
         if own:
             incl += 1
-            entry[own[-1]] += 1
+            top = own[-1]
+            entry[frames[top]] += 1
+            # what the outermost component frame was doing: its callee
+            callee[frames[top] + " > " + (frames[top - 1] if top else "(self)")] += 1
     print(f"{data}: {total} samples of qemu-system-x86")
     for name in comps:
         print(f"  self {name:10s} {selfc[name]:6d} {100.0 * selfc[name] / max(total, 1):6.2f}%")
     print(f"  incl {'+'.join(comps):17s} {incl:6d} {100.0 * incl / max(total, 1):6.2f}%")
     print("  entry points:", ", ".join(f"{k} {v}" for k, v in entry.most_common(6)))
+    print("  their callees:", ", ".join(f"{k} {v}" for k, v in callee.most_common(10)))
 
 
 if __name__ == "__main__":

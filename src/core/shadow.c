@@ -540,6 +540,19 @@ static bool vi_member_group(const struct viommu_as *as, const void *key)
            as->nested == k->leader->nested && (!as->nested || vi_pt_config_equal(&as->s2, &k->leader->s2));
 }
 
+/* A group's candidates: vi_as_sync's group of one (vi_member_self) is its
+ * leader alone, without a walk over every address space of the context on
+ * each MAP/UNMAP; any other group is looked for on the context's list. */
+static struct viommu_as *vi_group_first(struct viommu_ctx *ctx, struct viommu_as *leader, vi_member_fn is_member)
+{
+    return is_member == vi_member_self ? leader : ctx->as_first;
+}
+
+static struct viommu_as *vi_group_next(struct viommu_as *as, vi_member_fn is_member)
+{
+    return is_member == vi_member_self ? NULL : as->next;
+}
+
 /* Sync every member over [first, last] (each notifier also over what it has
  * pending) with one collection. `leader` is a member whose translation
  * stands for all of them. Every notifier gets its own event budget, and a
@@ -552,7 +565,7 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
     bool any = false, complete;
     int r;
 
-    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+    for (struct viommu_as *as = vi_group_first(ctx, leader, is_member); as; as = vi_group_next(as, is_member)) {
         if (!is_member(as, key))
             continue;
         vi_iotlb_invalidate_as(as, first, last);
@@ -567,7 +580,7 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
     }
 
     /* Notifiers without a shadow just hear that the range changed. */
-    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+    for (struct viommu_as *as = vi_group_first(ctx, leader, is_member); as; as = vi_group_next(as, is_member)) {
         if (!is_member(as, key))
             continue;
         for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
@@ -589,7 +602,8 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
         /* Nothing known (allocation failed): keep every shadow, retry later. */
         vi_buf_give(ctx, buf);
         vi_sync_fail(st, r);
-        for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+        for (struct viommu_as *as = vi_group_first(ctx, leader, is_member); as;
+             as = vi_group_next(as, is_member)) {
             if (!is_member(as, key))
                 continue;
             for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
@@ -601,7 +615,7 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
         return r;
     }
 
-    for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
+    for (struct viommu_as *as = vi_group_first(ctx, leader, is_member); as; as = vi_group_next(as, is_member)) {
         if (!is_member(as, key))
             continue;
         for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {

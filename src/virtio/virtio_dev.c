@@ -28,8 +28,13 @@ struct vio_endpoint *vio_ep_find(struct viommu_virtio *dev, uint32_t id)
 
 struct vio_domain *vio_dom_find(struct viommu_virtio *dev, uint32_t id)
 {
-    struct vio_domain *d = NULL;
+    struct vio_domain *d = dev->dom_last;
+    if (d && d->id == id)
+        return d;
+    d = NULL;
     HASH_FIND(hh, dev->doms, &id, sizeof(id), d);
+    if (d)
+        dev->dom_last = d;
     return d;
 }
 
@@ -89,6 +94,8 @@ static int vio_refresh_unattached(struct viommu_virtio *dev)
 
 void vio_dom_free(struct viommu_virtio *dev, struct vio_domain *d)
 {
+    if (dev->dom_last == d)
+        dev->dom_last = NULL;
     HASH_DEL(dev->doms, d);
     vi_map_domain_destroy(d->md); /* no address space uses it any more */
     vi_free(dev->ctx, d);

@@ -77,6 +77,9 @@ struct viommu_virtio {
     unsigned max_resv;
     struct vio_endpoint *eps;
     struct vio_domain *doms;
+    /* The domain vio_dom_find() found last (a guest MAPs and UNMAPs in one
+     * domain at a time), or NULL; cleared whenever that domain goes away. */
+    struct vio_domain *dom_last;
     uint32_t ndomains;
     struct vio_fault_rec *fq;
     uint32_t fq_head, fq_count;

@@ -310,6 +310,7 @@ int viommu_virtio_restore(struct viommu_virtio *dev, const void *buf, size_t len
     /* Apply: nothing below can fail except notifiers (state switched anyway). */
     struct vio_domain *old = dev->doms;
     dev->doms = rs.doms;
+    dev->dom_last = NULL; /* the old domains are freed below */
     dev->ndomains = rs.ndomains;
     rs.doms = NULL;
     dev->negotiated = rs.negotiated;

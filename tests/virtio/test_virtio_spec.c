@@ -516,6 +516,45 @@ START_TEST(map_overlap_inval)
 }
 END_TEST
 
+/* vio_dom_find() remembers the last domain: a domain that ceased to exist
+ * (last endpoint detached, device reset) or was replaced by a restore must
+ * never be found again, even under the same ID (ASan: use after free). */
+START_TEST(map_domain_cache_follows_domain_lifetime)
+{
+    uint64_t pa = 0;
+    env_up(NULL, ALLF);
+    v_ep(1);
+    ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
+    ck_assert_int_eq(v_map(1, 0x1000, 0x1fff, 0x40000, VIO_MAP_F_READ), VIO_S_OK);
+    ck_assert_int_eq(v_detach(1, 1), VIO_S_OK); /* domain 1 ceases to exist */
+    ck_assert_int_eq(v_map(1, 0x1000, 0x1fff, 0x50000, VIO_MAP_F_READ), VIO_S_NOENT);
+    ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK); /* a new, empty domain 1 */
+    ck_assert_int_eq(v_map(1, 0x1000, 0x1fff, 0x50000, VIO_MAP_F_READ), VIO_S_OK);
+    ck_assert_int_eq(v_xlate(1, 0x1000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0x50000);
+
+    /* Save with domain 1 = {0x1000 -> 0x50000}, change it, restore. */
+    size_t len = 0;
+    ck_assert_int_eq(viommu_virtio_save(E.dev, NULL, &len), VIOMMU_ESIZE);
+    uint8_t *blob = malloc(len);
+    ck_assert_ptr_nonnull(blob);
+    ck_assert_int_eq(viommu_virtio_save(E.dev, blob, &len), 0);
+    ck_assert_int_eq(v_map(1, 0x3000, 0x3fff, 0x60000, VIO_MAP_F_READ), VIO_S_OK);
+    ck_assert_int_eq(viommu_virtio_restore(E.dev, blob, len), 0);
+    free(blob);
+    ck_assert_int_eq(v_map(1, 0x3000, 0x3fff, 0x70000, VIO_MAP_F_READ), VIO_S_OK);    /* free again */
+    ck_assert_int_eq(v_map(1, 0x1000, 0x1fff, 0x80000, VIO_MAP_F_READ), VIO_S_INVAL); /* restored */
+    ck_assert_int_eq(v_xlate(1, 0x3000, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0x70000);
+
+    /* A device reset frees every domain. */
+    ck_assert_int_eq(viommu_virtio_reset(E.dev, 0), 0);
+    ck_assert_int_eq(viommu_virtio_set_driver_features(E.dev, ALLF), 0);
+    ck_assert_int_eq(v_map(1, 0x1000, 0x1fff, 0x50000, VIO_MAP_F_READ), VIO_S_NOENT);
+    env_down();
+}
+END_TEST
+
 START_TEST(map_flags)
 {
     env_up(NULL, ALLF & ~F(MMIO));
@@ -965,6 +1004,7 @@ Suite *virtio_spec_suite(void)
     tcase_add_test(t, detach_unmaps_and_reports_mode);
     tcase_add_test(t, map_alignment_range);
     tcase_add_test(t, map_overlap_inval);
+    tcase_add_test(t, map_domain_cache_follows_domain_lifetime);
     tcase_add_test(t, map_flags);
     tcase_add_test(t, map_no_write_without_write_flag);
     tcase_add_test(t, map_domain_missing_noent_and_not_negotiated_unsupp);
