@@ -219,8 +219,15 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         vi_as_set_output_hole(v->as, res.scalable ? VTD_INTR_FIRST : 1, res.scalable ? VTD_INTR_LAST : 0);
         /* 7.1.1: FPD travels with every fault of the space as its own flag. */
         vi_as_set_fault_flags(v->as, res.fpd ? VIOMMU_FAULT_F_FPD : 0);
-        /* 7.1.3 LCT.5 / SCT.5: translation requests need TT = 01b / DTE. */
-        vi_as_set_ats_refusal(v->as, ext.ats_fault);
+        /* 7.1.3 LCT.5 / SCT.5: translation requests need TT = 01b / DTE.
+         * A fault of the root, context or PASID(-directory) entries fails a
+         * translation request as it fails a DMA: Unsupported Request with
+         * the entry's fault reason recorded (FPD permitting). Page-table
+         * faults are only "no translation" (R = W = 0), never recorded. */
+        uint32_t ats_fault = ext.ats_fault;
+        if (!ats_fault && res.mode == VIOMMU_MODE_BLOCKED)
+            ats_fault = res.fault_reason;
+        vi_as_set_ats_refusal(v->as, ats_fault);
         v->scalable = res.scalable;
         v->translated = res.mode == VIOMMU_MODE_TRANSLATED;
         v->did = res.domain_id;

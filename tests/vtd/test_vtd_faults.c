@@ -241,7 +241,7 @@ END_TEST
 
 /* Context TT = 01b (device-TLB enabled, 9.3): translated like 00b with
  * ECAP.DT; reserved (fault 0x03) without it. ATS translation requests are
- * answered through it without fault records. */
+ * answered through it; a page-table miss records nothing. */
 START_TEST(context_tt01_needs_ecap_dt)
 {
     for (int dt = 1; dt >= 0; dt--) {
@@ -266,10 +266,14 @@ START_TEST(context_tt01_needs_ecap_dt)
             ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_ENOENT);
             ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, 0); /* no fault recorded */
         } else {
-            ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_ENOENT);
-            ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, 0); /* ATS: never a fault record */
-            expect_fault(as, 0x1000, 1);
+            /* A context-entry fault fails a translation request too:
+             * Unsupported Request, recorded as a translation request. */
+            ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
             ck_assert_uint_eq(frcd_reason(&f, 0), 0x03);
+            ck_assert_uint_eq((vg_rd(f.g, FRCD + 8, 8) >> 60) & 3, 1); /* AT = 01b */
+            expect_fault(as, 0x1000, 1);
+            ck_assert_uint_eq(frcd_reason(&f, 1), 0x03);
+            ck_assert_uint_eq((vg_rd(f.g, FRCD + 24, 8) >> 60) & 3, 0); /* a DMA: AT = 00b */
         }
         fx_fini(&f);
     }
@@ -352,6 +356,124 @@ START_TEST(ats_translation_request_needs_dte)
     ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
     ck_assert_uint_eq(t.addr, 0x9000000);
     ck_assert_uint_eq(vg_rd(f.g, FRCD + 24, 8) >> 63, 0);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Check record `idx`: reason, source ID, a translation request (T2 = 0,
+ * T1 = 1, AT = 01b) for `addr`. */
+static void expect_ats_record(struct fx *f, unsigned idx, unsigned reason, uint16_t sid, uint64_t addr)
+{
+    uint64_t hi = vg_rd(f->g, FRCD + 16u * idx + 8, 8);
+    ck_assert_uint_eq(hi >> 63, 1);
+    ck_assert_uint_eq(frcd_reason(f, idx), reason);
+    ck_assert_uint_eq(hi & 0xFFFF, sid);
+    ck_assert_uint_eq((hi >> 62) & 1, 1);
+    ck_assert_uint_eq((hi >> 60) & 3, 1);
+    ck_assert_uint_eq((hi >> 28) & 1, 0);
+    ck_assert_uint_eq(vg_rd(f->g, FRCD + 16u * idx, 8), addr);
+}
+
+static bool record_free(struct fx *f, unsigned idx)
+{
+    return (vg_rd(f->g, FRCD + 16u * idx + 8, 8) >> 63) == 0;
+}
+
+/* Chapter 4 / 7: a fault while processing the root or context entry of a
+ * translation request fails it with Unsupported Request (VIOMMU_EFAULT)
+ * and is recorded with the entry's reason, marked as a translation
+ * request; FPD suppresses the record, not the UR. A page-table miss is a
+ * successful "no translation" (VIOMMU_ENOENT), never recorded. */
+START_TEST(ats_legacy_entry_faults_are_ur)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x1000, 0x9000000, 12, VG_R | VG_W);
+    struct viommu_translation t;
+    /* Root entry for bus 0x0a not present: 0x01. */
+    struct viommu_as *nobus = get_as(&f, 0x0a08, VIOMMU_PASID_NONE);
+    ck_assert_int_eq(viommu_as_ats_translate(nobus, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    expect_ats_record(&f, 0, 0x01, 0x0a08, 0x5000);
+    /* Context entry not present: 0x02. */
+    struct viommu_as *noctx = get_as(&f, 0x0018, VIOMMU_PASID_NONE);
+    struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    vg_attach(f.g, 0x0010, VIOMMU_PASID_NONE, 5, &pt);
+    uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+    th_w64(&f.th, ce, th_r64(&f.th, ce) | (1u << 2)); /* TT = 01b */
+    vg_cc_global(f.g);
+    vg_iotlb_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(noctx, 0x2000, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    expect_ats_record(&f, 1, 0x02, 0x0018, 0x2000);
+    /* Present and valid: a page-table miss is "no translation", unrecorded. */
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_ENOENT);
+    ck_assert(record_free(&f, 2));
+    /* Context reserved bits (bit 71, in the upper half): 0x0B. */
+    th_w64(&f.th, ce + 8, th_r64(&f.th, ce + 8) | (1u << 7));
+    vg_cc_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    expect_ats_record(&f, 2, 0x0B, 0x0010, 0x1000);
+    /* The same with FPD (bit 1): still UR, nothing recorded. */
+    th_w64(&f.th, ce, th_r64(&f.th, ce) | 2u);
+    vg_cc_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(record_free(&f, 3));
+    /* Fixed again: translated, nothing more recorded. */
+    th_w64(&f.th, ce + 8, th_r64(&f.th, ce + 8) & ~UINT64_C(0x80));
+    th_w64(&f.th, ce, th_r64(&f.th, ce) & ~UINT64_C(2));
+    vg_cc_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_uint_eq(t.addr, 0x9000000);
+    ck_assert(record_free(&f, 3));
+    fx_fini(&f);
+}
+END_TEST
+
+/* The same in scalable mode for the PASID entry: not present (0x59) and
+ * PGTT = 000b (invalid programming, 0x5B) fail a translation request with
+ * UR; FPD of the PASID entry suppresses the record. */
+START_TEST(ats_scalable_pasid_entry_faults_are_ur)
+{
+    struct fx f;
+    fx_init(&f, SCALABLE, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x1000, 0x9000000, 12, VG_R | VG_W);
+    struct viommu_translation t;
+    struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    vg_attach(f.g, 0x0010, VIOMMU_PASID_NONE, 5, &pt);
+    uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+    th_w64(&f.th, ce, th_r64(&f.th, ce) | 4); /* DTE */
+    vg_cc_global(f.g);
+    vg_iotlb_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x7000, VIOMMU_PERM_RW, &t), VIOMMU_ENOENT);
+    ck_assert(record_free(&f, 0));
+    uint64_t pe = vg_pasid_entry(f.g, 0x0010, 0);
+    uint64_t pe0 = th_r64(&f.th, pe);
+    /* PASID entry not present. */
+    th_w64(&f.th, pe, pe0 & ~UINT64_C(1));
+    vg_pc_inv(f.g, 5, 0);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    expect_ats_record(&f, 0, 0x59, 0x0010, 0x1000);
+    /* PGTT = 000b: invalid programming. */
+    th_w64(&f.th, pe, pe0 & ~(UINT64_C(7) << 6));
+    vg_pc_inv(f.g, 5, 0);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    expect_ats_record(&f, 1, 0x5B, 0x0010, 0x1000);
+    /* The same with the PASID entry's FPD (bit 1): UR, no record. */
+    th_w64(&f.th, pe, (pe0 & ~(UINT64_C(7) << 6)) | 2u);
+    vg_pc_inv(f.g, 5, 0);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert(record_free(&f, 2));
+    /* Restored: translated again. */
+    th_w64(&f.th, pe, pe0);
+    vg_pc_inv(f.g, 5, 0);
+    vg_iotlb_global(f.g);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert(record_free(&f, 2));
     fx_fini(&f);
 }
 END_TEST
@@ -536,6 +658,8 @@ void vtd_dev_add_faults_tests(TCase *tc)
     tcase_add_test(tc, context_tt01_needs_ecap_dt);
     tcase_add_test(tc, ats_translation_request_needs_tt01);
     tcase_add_test(tc, ats_translation_request_needs_dte);
+    tcase_add_test(tc, ats_legacy_entry_faults_are_ur);
+    tcase_add_test(tc, ats_scalable_pasid_entry_faults_are_ur);
     tcase_add_test(tc, fault_masked_sets_ip_then_unmask_sends);
     tcase_add_test(tc, fault_overflow_sets_pfo);
     tcase_add_test(tc, fault_fpd_suppresses_recording);
