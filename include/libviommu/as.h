@@ -165,15 +165,18 @@ VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned
  * PCIe ATS semantics: the answer is a translation (the page containing
  * `iova`, its size in `addr_mask` and the permissions the tables grant,
  * which may be fewer than `access`; the device checks them) or "no
- * translation". No fault is recorded and the owner's fault hook is not
- * called, whatever the reason (not present, blocked, reserved bits): the
- * device reports a failed request on its own. The one exception is a
- * device the guest did not allow to send translation requests (VT-d:
- * legacy context entry with TT other than 01b, fault reason 0x0D, or
- * scalable-mode context entry with DTE clear, 0x44; AMD-Vi: DTE with
- * V, TV or I clear, INVALID_DEVICE_REQUEST): the unit records that fault
- * (fault hook with ::VIOMMU_FAULT_F_ATS) and the call returns
- * ::VIOMMU_EFAULT: complete the request with Unsupported Request. The lookup neither allocates
+ * translation". A page-table fault (not present, permission, reserved
+ * bits in the tables) is "no translation": nothing is recorded and the
+ * owner's fault hook is not called; the device reports a failed request
+ * on its own. A request the device may not send, or whose device
+ * structures are faulty, is refused instead: the unit records the fault
+ * (fault hook with ::VIOMMU_FAULT_F_ATS; FPD still suppresses the record)
+ * and the call returns ::VIOMMU_EFAULT: complete the request with
+ * Unsupported Request. VT-d: legacy context entry with TT other than 01b
+ * (fault reason 0x0D), scalable-mode context entry with DTE clear (0x44),
+ * or any fault of the root, context, PASID-directory or PASID entry (its
+ * own reason, e.g. 0x01, 0x02, 0x0B, 0x59, 0x5B); AMD-Vi: DTE with V, TV
+ * or I clear (INVALID_DEVICE_REQUEST). The lookup neither allocates
  * nor fills the IOTLB. As for viommu_as_translate(), a blocked space whose
  * owner caches no not-present entries (VT-d with CAP.CM = 0) is first
  * resolved again; only that may send notifier events.
@@ -185,8 +188,9 @@ VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned
  * @param[out] out The translation on success.
  * @retval 0 Translated (check `out->perm`).
  * @retval VIOMMU_ENOENT No translation (the completion says "not present").
- * @retval VIOMMU_EFAULT The device may not send translation requests; the
- *         unit recorded the spec's fault: answer Unsupported Request (UR).
+ * @retval VIOMMU_EFAULT The device may not send translation requests, or
+ *         its root/context/PASID entries fault; the unit recorded the
+ *         spec's fault (FPD permitting): answer Unsupported Request (UR).
  * @retval VIOMMU_EINVAL NULL `as`/`out`, or `access` not in 1..3.
  * @retval VIOMMU_EBUSY Called from a callback.
  * @note Thread-safe.
