@@ -724,7 +724,7 @@ END_TEST
 /* Shadow log: the pages currently mapped (by IOVA) as MAP/UNMAP tell. */
 struct shlog {
     unsigned maps, unmaps;
-    uint64_t map_iova[8];
+    uint64_t map_iova[8], map_last[8];
     unsigned map_perm[8];
     uint64_t last_unmap;
 };
@@ -736,6 +736,7 @@ static int shlog_fn(void *opaque, struct viommu_as *as, const struct viommu_even
     if (ev->kind == VIOMMU_EVENT_MAP) {
         if (l->maps < 8) {
             l->map_iova[l->maps] = ev->iova_first;
+            l->map_last[l->maps] = ev->iova_last;
             l->map_perm[l->maps] = ev->perm;
         }
         l->maps++;
@@ -758,6 +759,8 @@ START_TEST(giov_shadows_only_user_pages)
     const uint64_t up = 0x1000, sleaf = 0x2000, sdir = UINT64_C(0x40000000);
     bool nested = _i == 1;
     g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    /* Registered RAM: the range walk's fast path (dense run extension). */
+    ck_assert_int_eq(viommu_ctx_add_ram(g.ctx, 0, g.th.ram_size, g.th.ram), 0);
     gpt_init(&pt, &g, 4);
     th_w64(&g.th, gpt_slot(&pt, up, 0), 0xA01000 | P | RW | US);
     th_w64(&g.th, gpt_slot(&pt, sleaf, 0), 0xA02000 | P | RW);      /* U/S clear at the leaf */
@@ -785,11 +788,12 @@ START_TEST(giov_shadows_only_user_pages)
     struct shlog a = {0}, b = {0};
     struct viommu_notifier *na, *nb;
     struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
-                                        .fn = shlog_fn, .opaque = &b};
+                                        .flags = VIOMMU_NOTIFIER_COALESCE, .fn = shlog_fn, .opaque = &b};
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &nb), 0);
     g_inv_all_pages(&g, DOM);
     ck_assert_uint_eq(b.maps, 1);
     ck_assert_uint_eq(b.map_iova[0], up);
+    ck_assert_uint_eq(b.map_last[0], up + 0xfff); /* not merged with the next page */
     ck_assert_uint_eq(b.map_perm[0], VIOMMU_PERM_RW);
     ck_assert_uint_eq(b.unmaps, 0);
     viommu_notifier_unregister(nb);
@@ -799,6 +803,7 @@ START_TEST(giov_shadows_only_user_pages)
     ck_assert_int_eq(viommu_notifier_replay(na), 0);
     ck_assert_uint_eq(a.maps, 1);
     ck_assert_uint_eq(a.map_iova[0], up);
+    ck_assert_uint_eq(a.map_last[0], up + 0xfff);
     ck_assert_uint_eq(a.map_perm[0], VIOMMU_PERM_RW);
 
     /* U/S set at the leaf: the page appears, as translate allows it. */
@@ -806,6 +811,7 @@ START_TEST(giov_shadows_only_user_pages)
     g_inv_all_pages(&g, DOM);
     ck_assert_uint_eq(a.maps, 2);
     ck_assert_uint_eq(a.map_iova[1], sleaf);
+    ck_assert_uint_eq(a.map_last[1], sleaf + 0xfff);
     ck_assert_uint_eq(a.map_perm[1], VIOMMU_PERM_RW);
     ck_assert_int_eq(tr(as, sleaf, VIOMMU_PERM_READ, &pa), 0);
     ck_assert_uint_eq(pa, 0xA02000);
