@@ -209,6 +209,11 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg);
  * (IOVA and address contiguous, same permissions and page size, page
  * aligned) to leaf_fn as one merged run. */
 #define VI_WALK_MERGE 0x1u
+/* vi_pt_walk_range_ex/_nested flags: the walk serves a space whose requests
+ * are all user requests (translate strips or refuses PRIV): for formats with
+ * VIOMMU_PT_FMT_PRIV, leave out leaves without USER on their walk (no request
+ * of the space may use them). Leaves handed on still carry READ/WRITE only. */
+#define VI_WALK_USER_ONLY 0x2u
 /* walk.c: like vi_pt_walk_range, but *resume is the first IOVA not walked. */
 int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
                         viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
@@ -224,7 +229,8 @@ int vi_pt_translate_nested(struct viommu_ctx *ctx, const struct viommu_pt_config
                            struct viommu_translation *out, struct viommu_fault *fault);
 int vi_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
                             const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
-                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume);
+                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
+                            unsigned flags);
 
 /* iotlb.c */
 int vi_iotlb_init(struct viommu_ctx *ctx, uint32_t entries);

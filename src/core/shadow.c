@@ -130,6 +130,9 @@ static int vi_collect(struct viommu_as *as, uint64_t first, uint64_t last, struc
                            .last = last,
                            .hole_first = atomic_load_explicit(&as->hole_first, memory_order_relaxed),
                            .hole_last = atomic_load_explicit(&as->hole_last, memory_order_relaxed)};
+    /* Requests never privileged: the shadow holds what translate allows a
+     * user request (pages with U/S on their whole walk). */
+    unsigned uflag = ((as->access_strip | as->access_refuse) & VIOMMU_PERM_PRIV) ? VI_WALK_USER_ONLY : 0u;
     int r;
 
     *resume = first;
@@ -138,10 +141,10 @@ static int vi_collect(struct viommu_as *as, uint64_t first, uint64_t last, struc
     if (as->src == VI_SRC_PT) {
         if (as->nested)
             r = vi_pt_walk_range_nested(as->ctx, &as->pt, &as->s2, first, last, vi_collect_pt_leaf, vi_collect_bad,
-                                        &c, resume);
+                                        &c, resume, uflag);
         else
             r = vi_pt_walk_range_ex(as->ctx, &as->pt, first, last, vi_collect_pt_leaf, vi_collect_bad, &c, resume,
-                                    VI_WALK_MERGE);
+                                    VI_WALK_MERGE | uflag);
         return buf->oom ? VIOMMU_ENOMEM : r;
     }
     if (as->src == VI_SRC_MAP) {

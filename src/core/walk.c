@@ -478,14 +478,15 @@ static int vi_hand_over(viommu_pt_leaf_fn leaf_fn, void *opaque, uint64_t first,
 /* The range walk's fast path for dense tables: of the `n` entries at host
  * view `p`, the first indexing `iova`, how many each map exactly their own
  * entry span (page_lg2 == shift) at output address iova + delta with
- * permissions `perm` once ANDed with `fperm`, i.e. extend a run of leaves
+ * permissions `want` once ANDed with `fperm` and masked with `pmask`
+ * (READ/WRITE, and USER in a user-only walk), i.e. extend a run of leaves
  * page by page. The entry that stops the streak (if any) is left decoded in
  * *stop for the caller, so no entry is decoded twice. Decoding and the
  * rules applied are the generic path's (vi_pt_classify: such a leaf is
  * always of a valid size). */
 static uint64_t vi_run_extend(const struct viommu_pt_config *cfg, const uint8_t *p, uint64_t n, unsigned level,
-                              unsigned shift, uint64_t iova, uint64_t delta, unsigned fperm, unsigned perm,
-                              struct viommu_pte *stop)
+                              unsigned shift, uint64_t iova, uint64_t delta, unsigned fperm, unsigned pmask,
+                              unsigned want, struct viommu_pte *stop)
 {
     void (*decode)(const struct viommu_pt_config *, unsigned, uint64_t, uint64_t, struct viommu_pte *) =
         cfg->fmt->decode;
@@ -495,7 +496,7 @@ static uint64_t vi_run_extend(const struct viommu_pt_config *cfg, const uint8_t 
         memset(stop, 0, sizeof(*stop));
         decode(cfg, level, iova, vi_get_le64(p + (k << VI_ENTRY_LG2)), stop);
         if (stop->kind != VIOMMU_PTE_LEAF || stop->page_lg2 != shift ||
-            (fperm & stop->perm & VIOMMU_PERM_RW) != perm || (stop->addr & amask) != iova + delta)
+            (fperm & stop->perm & pmask) != want || (stop->addr & amask) != iova + delta)
             break;
     }
     return k;
@@ -556,9 +557,10 @@ static void vi_compose_bad(void *opaque, const struct viommu_fault *f)
 static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
                               const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
                               viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
-                              uint64_t *entries_io)
+                              unsigned flags, uint64_t *entries_io)
 {
     const struct viommu_pt_format *fmt = cfg->fmt;
+    bool uonly = (flags & VI_WALK_USER_ONLY) && (vi_fmt_flags(fmt) & VIOMMU_PT_FMT_PRIV);
     struct vi_nest nest = {.s2 = s2};
     struct vi_frame stack[8];
     unsigned sp = 0;
@@ -633,6 +635,9 @@ static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_con
                 f->done = true;
             else
                 f->next = plast + 1;
+            /* A user-only walk: without USER on its walk no request may use it. */
+            if (uonly && !(f->perm & st.pte.perm & VIOMMU_PERM_USER))
+                break;
             if (s2) {
                 struct vi_compose c = {.leaf_fn = leaf_fn,
                                        .bad = bad,
@@ -645,7 +650,7 @@ static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_con
                                        .resume = leaf.iova_first};
                 uint64_t res2 = leaf.addr;
                 r = vi_pt_walk_range_nested(ctx, s2, NULL, leaf.addr, leaf.addr + (leaf.iova_last - leaf.iova_first),
-                                            vi_compose_leaf, vi_compose_bad, &c, &res2);
+                                            vi_compose_leaf, vi_compose_bad, &c, &res2, 0);
                 if (r == VIOMMU_EBUDGET) {
                     *resume = leaf.iova_first + (res2 - leaf.addr);
                     ret = r;
@@ -687,6 +692,11 @@ static int vi_pt_walk_segment_fast(struct viommu_ctx *ctx, const struct viommu_p
     uint64_t run_first = 0, run_last = 0, run_addr = 0;
     unsigned run_lg2 = 0, run_level = 0, run_perm = 0;
     bool merge = (flags & VI_WALK_MERGE) != 0, run_on = false;
+    /* A user-only walk leaves out leaves without USER on their walk; runs
+     * extend over leaves with USER only (pmask, uwant). */
+    bool uonly = (flags & VI_WALK_USER_ONLY) && (vi_fmt_flags(cfg->fmt) & VIOMMU_PT_FMT_PRIV);
+    unsigned pmask = uonly ? VIOMMU_PERM_RW | VIOMMU_PERM_USER : VIOMMU_PERM_RW;
+    unsigned uwant = uonly ? VIOMMU_PERM_USER : 0u;
     struct vi_nest nest = {.s2 = NULL};
     unsigned sp = 0;
     uint64_t entries = *entries_io, reads = 0, budget;
@@ -756,7 +766,7 @@ static int vi_pt_walk_segment_fast(struct viommu_ctx *ctx, const struct viommu_p
             }
 
             if (kind == VI_STEP_LEAF) {
-                unsigned lg2 = st.pte.page_lg2, perm = fperm & st.pte.perm & VIOMMU_PERM_RW;
+                unsigned lg2 = st.pte.page_lg2, acc = fperm & st.pte.perm, perm = acc & VIOMMU_PERM_RW;
                 uint64_t pfirst = iova & ~vi_lg2_mask(lg2), plast = vi_span_last(pfirst, lg2);
                 uint64_t addr = (st.pte.addr & ~vi_lg2_mask(lg2)) + (iova - pfirst);
                 uint64_t ilast = plast < hi ? plast : hi;
@@ -766,6 +776,9 @@ static int vi_pt_walk_segment_fast(struct viommu_ctx *ctx, const struct viommu_p
                     done = true;
                 else
                     next = plast + 1;
+                /* Left out: the run before it ends there (not contiguous). */
+                if (uonly && !(acc & VIOMMU_PERM_USER))
+                    continue;
                 /* Merge on scalars (the leaf buffer's rule: contiguous IOVA
                  * and address, same permissions and page size, page
                  * aligned), so a merged run splits back into its leaves. */
@@ -807,7 +820,7 @@ static int vi_pt_walk_segment_fast(struct viommu_ctx *ctx, const struct viommu_p
                     if (n > budget - entries)
                         n = budget - entries;
                     k = vi_run_extend(cfg, view + ((((next >> shift) & imask) - idx0) << VI_ENTRY_LG2), n, level,
-                                      shift, next, run_addr - run_first, fperm, run_perm, &pre);
+                                      shift, next, run_addr - run_first, fperm, pmask, run_perm | uwant, &pre);
                     if (k) {
                         entries += k;
                         reads += k;
@@ -897,7 +910,8 @@ static int vi_pt_walk_split(struct viommu_ctx *ctx, const struct viommu_pt_confi
         seg[nseg++][1] = last;
     }
     for (unsigned i = 0; i < nseg; i++) {
-        int r = s2 ? vi_pt_walk_segment(ctx, cfg, s2, seg[i][0], seg[i][1], leaf_fn, bad, opaque, resume, &entries)
+        int r = s2 ? vi_pt_walk_segment(ctx, cfg, s2, seg[i][0], seg[i][1], leaf_fn, bad, opaque, resume, flags,
+                                        &entries)
                    : vi_pt_walk_segment_fast(ctx, cfg, seg[i][0], seg[i][1], leaf_fn, bad, opaque, resume, flags,
                                              &entries);
         if (r)
@@ -915,9 +929,10 @@ int vi_pt_walk_range_ex(struct viommu_ctx *ctx, const struct viommu_pt_config *c
 
 int vi_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
                             const struct viommu_pt_config *s2, uint64_t first, uint64_t last,
-                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume)
+                            viommu_pt_leaf_fn leaf_fn, viommu_pt_bad_fn bad, void *opaque, uint64_t *resume,
+                            unsigned flags)
 {
-    return vi_pt_walk_split(ctx, cfg, s2, first, last, leaf_fn, bad, opaque, resume, 0);
+    return vi_pt_walk_split(ctx, cfg, s2, first, last, leaf_fn, bad, opaque, resume, flags);
 }
 
 int vi_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t first, uint64_t last,
@@ -1001,7 +1016,7 @@ int viommu_pt_walk_range_nested(struct viommu_ctx *ctx, const struct viommu_pt_c
         return r;
     if (host) {
         r = vi_pt_walk_range_nested(ctx, cfg, host, first, last, vi_walk_cb_leaf, bad ? vi_walk_cb_bad : NULL, &w,
-                                    &resume);
+                                    &resume, 0);
         if (walked_last)
             *walked_last = r == 0 ? last : resume - 1;
     } else {

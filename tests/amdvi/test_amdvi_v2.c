@@ -721,6 +721,127 @@ START_TEST(gn_invalidation_resyncs_one_pasid)
 }
 END_TEST
 
+/* Shadow log: the pages currently mapped (by IOVA) as MAP/UNMAP tell. */
+struct shlog {
+    unsigned maps, unmaps;
+    uint64_t map_iova[8], map_last[8];
+    unsigned map_perm[8];
+    uint64_t last_unmap;
+};
+
+static int shlog_fn(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    struct shlog *l = opaque;
+    (void)as;
+    if (ev->kind == VIOMMU_EVENT_MAP) {
+        if (l->maps < 8) {
+            l->map_iova[l->maps] = ev->iova_first;
+            l->map_last[l->maps] = ev->iova_last;
+            l->map_perm[l->maps] = ev->perm;
+        }
+        l->maps++;
+    } else if (ev->kind == VIOMMU_EVENT_UNMAP) {
+        l->unmaps++;
+        l->last_unmap = ev->iova_first;
+    }
+    return 0;
+}
+
+/* Requests without PASID through GIoV are user requests: translate refuses
+ * pages with U/S clear anywhere on the walk, so MAP notifiers (replay, sync
+ * after INVALIDATE_IOMMU_PAGES, resync diffs) must not shadow them either.
+ * _i = 0: guest tables only (Mode 0); _i = 1: nested over a v1 table. */
+START_TEST(giov_shadows_only_user_pages)
+{
+    struct guest g;
+    struct gpt pt;
+    uint64_t pa, v1 = 0;
+    const uint64_t up = 0x1000, sleaf = 0x2000, sdir = UINT64_C(0x40000000);
+    bool nested = _i == 1;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    /* Registered RAM: the range walk's fast path (dense run extension). */
+    ck_assert_int_eq(viommu_ctx_add_ram(g.ctx, 0, g.th.ram_size, g.th.ram), 0);
+    gpt_init(&pt, &g, 4);
+    th_w64(&g.th, gpt_slot(&pt, up, 0), 0xA01000 | P | RW | US);
+    th_w64(&g.th, gpt_slot(&pt, sleaf, 0), 0xA02000 | P | RW);      /* U/S clear at the leaf */
+    th_w64(&g.th, gpt_slot(&pt, sdir, 0), 0xA03000 | P | RW | US);  /* ... */
+    uint64_t pde = gpt_slot(&pt, sdir, 1);                          /* U/S clear one level up */
+    th_w64(&g.th, pde, th_r64(&g.th, pde) & ~US);
+    uint64_t gcr3 = gcr3_table(&g, 0, pt.root, NULL);
+    if (nested) {
+        /* v1 identity-maps guest-physical memory up to 16 MiB. */
+        v1 = g_pt_root(&g);
+        for (uint64_t gpa = 0; gpa < (UINT64_C(16) << 20); gpa += UINT64_C(1) << 21)
+            g_pt_map(&g, v1, 3, gpa, gpa, 21, VIOMMU_PERM_RW);
+    }
+    set_v2_dte(&g, gcr3, 0, 0, true, nested ? 3 : 0, v1);
+    struct viommu_as *as = get_as(&g);
+    ck_assert_int_eq(tr(as, up, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xA01000);
+    th_faults_expected = true;
+    ck_assert_int_eq(tr(as, sleaf, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert_int_eq(tr(as, sdir, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    th_faults_expected = false;
+
+    /* A MAP notifier synced by INVALIDATE_IOMMU_PAGES: the user page only,
+     * READ/WRITE only. */
+    struct shlog a = {0}, b = {0};
+    struct viommu_notifier *na, *nb;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
+                                        .flags = VIOMMU_NOTIFIER_COALESCE, .fn = shlog_fn, .opaque = &b};
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &nb), 0);
+    g_inv_all_pages(&g, DOM);
+    ck_assert_uint_eq(b.maps, 1);
+    ck_assert_uint_eq(b.map_iova[0], up);
+    ck_assert_uint_eq(b.map_last[0], up + 0xfff); /* not merged with the next page */
+    ck_assert_uint_eq(b.map_perm[0], VIOMMU_PERM_RW);
+    ck_assert_uint_eq(b.unmaps, 0);
+    viommu_notifier_unregister(nb);
+    /* Replay: the same. */
+    nc.opaque = &a;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &na), 0);
+    ck_assert_int_eq(viommu_notifier_replay(na), 0);
+    ck_assert_uint_eq(a.maps, 1);
+    ck_assert_uint_eq(a.map_iova[0], up);
+    ck_assert_uint_eq(a.map_last[0], up + 0xfff);
+    ck_assert_uint_eq(a.map_perm[0], VIOMMU_PERM_RW);
+
+    /* U/S set at the leaf: the page appears, as translate allows it. */
+    th_w64(&g.th, gpt_slot(&pt, sleaf, 0), 0xA02000 | P | RW | US);
+    g_inv_all_pages(&g, DOM);
+    ck_assert_uint_eq(a.maps, 2);
+    ck_assert_uint_eq(a.map_iova[1], sleaf);
+    ck_assert_uint_eq(a.map_last[1], sleaf + 0xfff);
+    ck_assert_uint_eq(a.map_perm[1], VIOMMU_PERM_RW);
+    ck_assert_int_eq(tr(as, sleaf, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xA02000);
+    /* U/S set on the upper-level entry: that page appears too. */
+    th_w64(&g.th, pde, th_r64(&g.th, pde) | US);
+    g_inv_all_pages(&g, DOM);
+    ck_assert_uint_eq(a.maps, 3);
+    ck_assert_uint_eq(a.map_iova[2], sdir);
+    ck_assert_int_eq(tr(as, sdir, VIOMMU_PERM_READ, &pa), 0);
+    ck_assert_uint_eq(pa, 0xA03000);
+    /* Cleared again: they disappear. */
+    th_w64(&g.th, gpt_slot(&pt, sleaf, 0), 0xA02000 | P | RW);
+    g_inv_all_pages(&g, DOM);
+    ck_assert_uint_eq(a.unmaps, 1);
+    ck_assert_uint_eq(a.last_unmap, sleaf);
+    th_w64(&g.th, pde, th_r64(&g.th, pde) & ~US);
+    g_inv_all_pages(&g, DOM);
+    ck_assert_uint_eq(a.unmaps, 2);
+    ck_assert_uint_eq(a.last_unmap, sdir);
+    ck_assert_uint_eq(a.maps, 3);
+    th_faults_expected = true;
+    ck_assert_int_eq(tr(as, sleaf, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    ck_assert_int_eq(tr(as, sdir, VIOMMU_PERM_READ, NULL), VIOMMU_EFAULT);
+    th_faults_expected = false;
+    ck_assert_int_eq(tr(as, up, VIOMMU_PERM_READ, NULL), 0);
+    viommu_notifier_unregister(na);
+    g_fini(&g);
+}
+END_TEST
+
 struct devtlb {
     unsigned n;
     uint32_t pasid;
@@ -794,6 +915,7 @@ static Suite *suite(void)
     tcase_add_test(t, pasid_privilege_and_execute);
     tcase_add_test(t, gn_invalidation_resyncs_one_pasid);
     tcase_add_test(t, iotlb_invalidation_with_pasid);
+    tcase_add_loop_test(t, giov_shadows_only_user_pages, 0, 2);
     suite_add_tcase(s, t);
     return s;
 }
