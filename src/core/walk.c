@@ -495,8 +495,8 @@ static uint64_t vi_run_extend(const struct viommu_pt_config *cfg, const uint8_t 
     for (k = 0; k < n; k++, iova += step) {
         memset(stop, 0, sizeof(*stop));
         decode(cfg, level, iova, vi_get_le64(p + (k << VI_ENTRY_LG2)), stop);
-        if (stop->kind != VIOMMU_PTE_LEAF || stop->page_lg2 != shift ||
-            (fperm & stop->perm & pmask) != want || (stop->addr & amask) != iova + delta)
+        if (stop->kind != VIOMMU_PTE_LEAF || stop->page_lg2 != shift || (fperm & stop->perm & pmask) != want ||
+            (stop->addr & amask) != iova + delta)
             break;
     }
     return k;
@@ -649,8 +649,9 @@ static int vi_pt_walk_segment(struct viommu_ctx *ctx, const struct viommu_pt_con
                                        .perm = leaf.perm,
                                        .resume = leaf.iova_first};
                 uint64_t res2 = leaf.addr;
-                r = vi_pt_walk_range_nested(ctx, s2, NULL, leaf.addr, leaf.addr + (leaf.iova_last - leaf.iova_first),
-                                            vi_compose_leaf, vi_compose_bad, &c, &res2, 0);
+                r = vi_pt_walk_range_nested(ctx, s2, NULL, leaf.addr,
+                                            leaf.addr + (leaf.iova_last - leaf.iova_first), vi_compose_leaf,
+                                            vi_compose_bad, &c, &res2, 0);
                 if (r == VIOMMU_EBUDGET) {
                     *resume = leaf.iova_first + (res2 - leaf.addr);
                     ret = r;

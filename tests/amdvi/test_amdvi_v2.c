@@ -763,9 +763,9 @@ START_TEST(giov_shadows_only_user_pages)
     ck_assert_int_eq(viommu_ctx_add_ram(g.ctx, 0, g.th.ram_size, g.th.ram), 0);
     gpt_init(&pt, &g, 4);
     th_w64(&g.th, gpt_slot(&pt, up, 0), 0xA01000 | P | RW | US);
-    th_w64(&g.th, gpt_slot(&pt, sleaf, 0), 0xA02000 | P | RW);      /* U/S clear at the leaf */
-    th_w64(&g.th, gpt_slot(&pt, sdir, 0), 0xA03000 | P | RW | US);  /* ... */
-    uint64_t pde = gpt_slot(&pt, sdir, 1);                          /* U/S clear one level up */
+    th_w64(&g.th, gpt_slot(&pt, sleaf, 0), 0xA02000 | P | RW);     /* U/S clear at the leaf */
+    th_w64(&g.th, gpt_slot(&pt, sdir, 0), 0xA03000 | P | RW | US); /* ... */
+    uint64_t pde = gpt_slot(&pt, sdir, 1);                         /* U/S clear one level up */
     th_w64(&g.th, pde, th_r64(&g.th, pde) & ~US);
     uint64_t gcr3 = gcr3_table(&g, 0, pt.root, NULL);
     if (nested) {
@@ -787,8 +787,12 @@ START_TEST(giov_shadows_only_user_pages)
      * READ/WRITE only. */
     struct shlog a = {0}, b = {0};
     struct viommu_notifier *na, *nb;
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
-                                        .flags = VIOMMU_NOTIFIER_COALESCE, .fn = shlog_fn, .opaque = &b};
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_ALL,
+                                        .flags = VIOMMU_NOTIFIER_COALESCE,
+                                        .fn = shlog_fn,
+                                        .opaque = &b};
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &nb), 0);
     g_inv_all_pages(&g, DOM);
     ck_assert_uint_eq(b.maps, 1);
