@@ -345,7 +345,8 @@ static int fs_translate(struct viommu_ctx *ctx, const struct opts *o, const stru
         /* WRITE is granted once the leaf is dirty: ask with a write (on the
          * private copy) whether this request could write. */
         struct viommu_translation t2;
-        if (viommu_pt_translate_nested(ctx, &v->pt, view_host(v), iova, access | VIOMMU_PERM_WRITE, &t2, NULL) == 0)
+        if (viommu_pt_translate_nested(ctx, &v->pt, view_host(v), iova, access | VIOMMU_PERM_WRITE, &t2, NULL) ==
+            0)
             t->perm |= VIOMMU_PERM_WRITE;
     }
     if (r == 0 && v->scalable) {
@@ -781,8 +782,7 @@ static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
         if (whole_device) {
             if (!v.configured && !o->have_sid)
                 continue;
-            if ((v.scalable && !(v.mode == VIOMMU_MODE_BLOCKED && vtd_device_level(v.fr))) ||
-                o->fmt == FMT_AMDV1)
+            if ((v.scalable && !(v.mode == VIOMMU_MODE_BLOCKED && vtd_device_level(v.fr))) || o->fmt == FMT_AMDV1)
                 w.pasid = v.pasid;
             do_view(&w, &v);
             continue;

@@ -77,7 +77,7 @@
 #define AMDVI_CTRL_EPH_EN VI_BIT(45) /* writable with EFR EPHSup */
 #define AMDVI_CTRL_XT_EN VI_BIT(50) /* writable with EFR XTSup */
 #define AMDVI_CTRL_INTCAPXT_EN VI_BIT(51) /* writable with EFR XTSup */
-#define AMDVI_CTRL_GT_EN VI_BIT(16) /* writable with EFR GTSup (kept; guest tables follow the DTE) */
+#define AMDVI_CTRL_GT_EN VI_BIT(16)       /* writable with EFR GTSup (kept; guest tables follow the DTE) */
 /* Bits kept as written: the ones above, plus GAEn/XTEn/IntCapXTEn when EFR GASup/XTSup
  * are advertised (amdvi_ctrl_rw_mask()). PPR, GT, GAM, SMI filter, ... are
  * not advertised and read as zero. */

@@ -243,8 +243,8 @@ void vi_bt_iter_first(const struct vi_btree *t, struct vi_bt_iter *it)
 
 /* ---- insert ------------------------------------------------------------------ */
 
-void vi_bt_init(struct vi_btree *t, void *(*alloc)(void *opaque, size_t size), void (*free_fn)(void *opaque, void *ptr),
-                void *opaque)
+void vi_bt_init(struct vi_btree *t, void *(*alloc)(void *opaque, size_t size),
+                void (*free_fn)(void *opaque, void *ptr), void *opaque)
 {
     *t = (struct vi_btree){.alloc = alloc, .free = free_fn, .opaque = opaque};
 }
@@ -259,7 +259,8 @@ static void vi_bt_leaf_set(struct vi_bt_leaf *l, unsigned i, const struct vi_bt_
 
 /* Move entries [from, from + k) of `s` to `d` at `to` (memmove semantics
  * when s == d). */
-static void vi_bt_leaf_move(struct vi_bt_leaf *d, unsigned to, const struct vi_bt_leaf *s, unsigned from, unsigned k)
+static void vi_bt_leaf_move(struct vi_bt_leaf *d, unsigned to, const struct vi_bt_leaf *s, unsigned from,
+                            unsigned k)
 {
     memmove(&d->first[to], &s->first[from], k * sizeof(d->first[0]));
     memmove(&d->last[to], &s->last[from], k * sizeof(d->last[0]));
@@ -636,7 +637,8 @@ bool vi_bt_check(const struct vi_btree *t)
     if (t->height > VI_BT_MAX_HEIGHT)
         return false;
     if (!t->root)
-        return t->count == 0 && t->height == 0 && t->nodes == (uint64_t)((t->spare_leaf != NULL) + (t->spare_inner != NULL));
+        return t->count == 0 && t->height == 0 &&
+               t->nodes == (uint64_t)((t->spare_leaf != NULL) + (t->spare_inner != NULL));
     stack[0] = t->root;
     idx[0] = 0;
     lo[0] = 0;
@@ -668,7 +670,8 @@ bool vi_bt_check(const struct vi_btree *t)
             if (in->n > VI_BT_INNER_MAX || in->n < 2 || (d > 0 && in->n < VI_BT_INNER_MIN))
                 return false;
             for (unsigned i = 0; i + 1 < in->n; i++)
-                if (in->key[i] < lo[d] || (has_hi[d] && in->key[i] >= hi[d]) || (i > 0 && in->key[i] <= in->key[i - 1]))
+                if (in->key[i] < lo[d] || (has_hi[d] && in->key[i] >= hi[d]) ||
+                    (i > 0 && in->key[i] <= in->key[i - 1]))
                     return false;
         }
         if (idx[d] < in->n) {

@@ -65,7 +65,7 @@ struct vi_btree {
     void (*free)(void *opaque, void *ptr);
     void *opaque;
     void *spare_leaf, *spare_inner; /* one free node of each kind, or NULL */
-    uint64_t nodes; /* nodes allocated, spares included (tests, memory bound) */
+    uint64_t nodes;                 /* nodes allocated, spares included (tests, memory bound) */
 };
 
 /* Cursor over the leaves' entries; valid until the tree changes. */
@@ -75,8 +75,8 @@ struct vi_bt_iter {
 };
 
 /* Initialise an empty tree that allocates nodes through alloc/free(opaque). */
-void vi_bt_init(struct vi_btree *t, void *(*alloc)(void *opaque, size_t size), void (*free_fn)(void *opaque, void *ptr),
-                void *opaque);
+void vi_bt_init(struct vi_btree *t, void *(*alloc)(void *opaque, size_t size),
+                void (*free_fn)(void *opaque, void *ptr), void *opaque);
 /* Free every node (the entries go with them); the tree is empty again and
  * may be reused. */
 void vi_bt_clear(struct vi_btree *t);

@@ -113,7 +113,8 @@ int vi_map_domain_map(struct viommu_map_domain *dom, uint64_t first, uint64_t la
      * (vi_bt_insert checks the overlap first, in the same descent). */
     if (dom->tree.count >= dom->max)
         return vi_bt_first_overlap(&dom->tree, first, last, NULL) ? VIOMMU_EEXIST : VIOMMU_ENOMEM;
-    r = vi_bt_insert(&dom->tree, &(struct vi_bt_entry){.first = first, .last = last, .addr = addr, .perm = (uint8_t)perm});
+    r = vi_bt_insert(&dom->tree,
+                     &(struct vi_bt_entry){.first = first, .last = last, .addr = addr, .perm = (uint8_t)perm});
     if (r)
         return r;
     r = vi_map_domain_notify(dom, first, last);

@@ -197,8 +197,7 @@ void vi_off_attach(struct viommu_ctx *ctx, struct vi_off_unit *u, struct vi_off_
             ev.parent_pgtbl_addr = a->parent_root;
             ev.parent_domain_id = a->did;
             ev.parent_addr_width = a->parent_aw;
-        }
-        else if (a->format == VIOMMU_OFFLOAD_FMT_AMD_GUEST)
+        } else if (a->format == VIOMMU_OFFLOAD_FMT_AMD_GUEST)
             memcpy(ev.amd.dte, a->payload, sizeof(ev.amd.dte));
     }
     if (off_emit(ctx, s, &ev) < 0) {

@@ -457,8 +457,7 @@ struct vtd_as *vtd_as_get(struct viommu_vtd *dev, uint16_t rid, uint32_t pasid, 
         *err = VIOMMU_ENOMEM;
         return NULL;
     }
-    struct viommu_as_id id = {
-        .kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = rid, .pasid = pasid};
+    struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .segment = dev->cfg.segment, .rid = rid, .pasid = pasid};
     struct viommu_as_hooks hooks = {
         .size = sizeof(hooks), .fault = vtd_fault_hook, .notifier_check = vtd_notifier_check};
     int r = vi_as_create(dev->ctx, &id, &hooks, dev, &v->as);

@@ -34,7 +34,6 @@
 #include <stddef.h>
 #include <string.h>
 
-
 struct vtd_off_space {
     struct vi_off_space s; /* the shared engine's state (core/offload.c) */
     bool follows;          /* a PASID space offloaded because its requester is */
@@ -47,7 +46,7 @@ struct vtd_off_space {
 struct vtd_offload {
     struct vi_off_unit u;
     uint32_t host_flags;
-    uint32_t nfollow; /* spaces vtd_offload_pc() created */
+    uint32_t nfollow;                 /* spaces vtd_offload_pc() created */
     const struct vi_state_r *restore; /* saved binds while restoring */
 };
 
@@ -303,8 +302,7 @@ void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid)
         struct viommu_vtd_resolved_v2 res;
         if (!(dev->gsts & VTD_GSTS_TES) ||
             vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, VIOMMU_PASID_NONE, &res) != 0 ||
-            res.pasid == pasid ||
-            vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, pasid, &res) != 0)
+            res.pasid == pasid || vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, pasid, &res) != 0)
             continue;
         if (res.mode == VIOMMU_MODE_BLOCKED &&
             (res.fault_reason == VIOMMU_VTD_FR_SM_PTE_P || res.fault_reason == VIOMMU_VTD_FR_SM_PDE_P ||
@@ -312,7 +310,8 @@ void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid)
              res.fault_reason == VIOMMU_VTD_FR_SM_CTX_P || res.fault_reason == VIOMMU_VTD_FR_SM_ROOT_P))
             continue;
         if (u->nfollow >= VTD_OFF_FOLLOW_MAX) {
-            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: %04x/%x: too many guest PASID spaces to follow", r->rid, pasid);
+            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: %04x/%x: too many guest PASID spaces to follow", r->rid,
+                   pasid);
             continue;
         }
         int err = 0;
@@ -587,7 +586,8 @@ int vtd_offload_parse(const struct viommu_vtd *dev, struct vi_state_r *s)
         if (a.flags & VIOMMU_OFFLOAD_F_NESTED)
             nested++;
         if (a.kind == VIOMMU_OFFLOAD_EV_BIND &&
-            ((s1.flags & ~(uint64_t)7) || (s1.addr_width != 48 && s1.addr_width != 57) || (s1.pgtbl_addr & 0xFFF) ||
+            ((s1.flags & ~(uint64_t)7) || (s1.addr_width != 48 && s1.addr_width != 57) ||
+             (s1.pgtbl_addr & 0xFFF) ||
              (!(a.flags & VIOMMU_OFFLOAD_F_NESTED) && (s1.pgtbl_addr & ~vi_lg2_mask(haw)))))
             return VIOMMU_EFORMAT;
         /* ... and one this unit (clamped to the host) can make. */

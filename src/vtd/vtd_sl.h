@@ -19,9 +19,9 @@ struct vtd_resolve_ext {
     /* Translation requests refused with this fault reason (0: allowed):
      * LCT.5 0x0D (legacy TT other than 01b), SCT.5 0x44 (scalable DTE clear). */
     uint8_t ats_fault;
-    uint8_t nested;      /* PGTT = 011b: first stage (`pt`) over the guest's second stage `ss` */
-    uint8_t ss_aw;       /* nested: the PASID entry's AW (2 = 4-level, 3 = 5-level, 1 = 3-level) */
-    uint64_t ss_root;    /* nested: SSPTPTR */
+    uint8_t nested;             /* PGTT = 011b: first stage (`pt`) over the guest's second stage `ss` */
+    uint8_t ss_aw;              /* nested: the PASID entry's AW (2 = 4-level, 3 = 5-level, 1 = 3-level) */
+    uint64_t ss_root;           /* nested: SSPTPTR */
     struct viommu_pt_config ss; /* nested: the second-stage configuration */
 };
 

@@ -332,13 +332,14 @@ START_TEST(pasid_spaces_follow_the_device)
     struct viommu_as *before;
     ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEVID, 2, &before), 0);
     struct viommu_notifier *n;
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_MAP,
-                                        .fn = ignore_event};
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_MAP, .fn = ignore_event};
     ck_assert_int_eq(viommu_notifier_register(before, &nc, &n), 0);
     /* A PASID space that shadows keeps the device from being offloaded. */
     struct viommu_as *as;
     ck_assert_int_eq(viommu_amdvi_get_as(g.dev, DEVID, &as), 0);
-    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &m};
+    struct viommu_offload_config oc = {
+        .size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &m};
     ck_assert_int_eq(viommu_as_set_offload(as, &oc), VIOMMU_ESTATE);
     viommu_notifier_unregister(n);
     ck_assert_int_eq(viommu_as_set_offload(as, &oc), 0);
@@ -361,8 +362,8 @@ START_TEST(pasid_spaces_follow_the_device)
     ck_assert_uint_eq(tr.addr, 40ull << 20);
     /* reason 0 with PASID 1: PASID 1's walk translates, nothing is logged
      * (it used to walk PASID 0's tables and log a fault). */
-    struct viommu_offload_fault f = {.size = sizeof(f), .rid = DEVID, .pasid = 1, .addr = 0x5000,
-                                     .access = VIOMMU_PERM_READ};
+    struct viommu_offload_fault f = {
+        .size = sizeof(f), .rid = DEVID, .pasid = 1, .addr = 0x5000, .access = VIOMMU_PERM_READ};
     ck_assert_int_eq(viommu_amdvi_offload_fault(g.dev, &f), 0);
     ck_assert(!g_event(&g, ev));
     f.addr = 0x6000; /* not mapped for PASID 1: an IO_PAGE_FAULT */
@@ -437,8 +438,8 @@ struct amodel {
     struct mock_iommufd m;
     struct viommu_as *as[NDEV];
     struct viommu_as *asp[NDEV]; /* (device, PASID 1): offloaded with the device */
-    uint64_t cr3[2];   /* two guest domains' tables (PASID 0) */
-    uint64_t cr3p[2];  /* ... and PASID 1's */
+    uint64_t cr3[2];             /* two guest domains' tables (PASID 0) */
+    uint64_t cr3p[2];            /* ... and PASID 1's */
     uint64_t gcr3[2];  /* their GCR3 tables */
     int att[NDEV];     /* 0/1 domain, 2 pass-through (V=0) */
     uint64_t abandoned[128];
@@ -491,8 +492,9 @@ static void am_check(struct amodel *t)
                 }
                 hr = mi_translate(&t->m, devids[i], 1, iova, access, &hpa);
                 lr = viommu_as_translate(t->asp[i], iova, access, &tr, NULL);
-                ck_assert_msg((hr == 0) == (lr == 0), "dev %04x PASID 1 iova %#llx access %u: host %d, libviommu %d",
-                              devids[i], (unsigned long long)iova, access, hr, lr);
+                ck_assert_msg((hr == 0) == (lr == 0),
+                              "dev %04x PASID 1 iova %#llx access %u: host %d, libviommu %d", devids[i],
+                              (unsigned long long)iova, access, hr, lr);
                 if (!lr) {
                     ck_assert_uint_eq(hpa, tr.addr | (iova & tr.addr_mask));
                     t->ok_pasid++;
@@ -606,7 +608,8 @@ static void am_run(uint64_t seed, unsigned nops)
         uint64_t cr3 = pasid ? t->cr3p[d] : t->cr3[d];
         if (op < 4) { /* map */
             uint64_t pa = (32ull << 20) + ((th_rand(&t->rng) % 4096) << 12);
-            th_w64(&t->g.th, slot(&t->g, cr3, iova, true), pa | P | US | A | D | ((th_rand(&t->rng) % 3) ? RW : 0));
+            th_w64(&t->g.th, slot(&t->g, cr3, iova, true),
+                   pa | P | US | A | D | ((th_rand(&t->rng) % 3) ? RW : 0));
             am_flush(t, d, pasid, iova, true);
         } else if (op < 6) { /* unmap */
             uint64_t e = slot(&t->g, cr3, iova, false);

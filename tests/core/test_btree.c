@@ -20,10 +20,10 @@
 #include "core/btree.h"
 
 #define U64MAX UINT64_MAX
-#define REQUIRE(cond)                                                                                                  \
-    do {                                                                                                               \
-        if (!(cond))                                                                                                   \
-            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);                                                      \
+#define REQUIRE(cond)                                                                                             \
+    do {                                                                                                          \
+        if (!(cond))                                                                                              \
+            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);                                                 \
     } while (0)
 #define REQUIRE_EQ(a, b) REQUIRE((a) == (b))
 
@@ -45,9 +45,9 @@ static uint64_t rnd_below(uint64_t n)
 /* ---- allocator that counts and fails on demand -------------------------- */
 
 struct talloc {
-    long live;      /* allocations not freed */
-    long fail_in;   /* fail the allocation when this reaches 0 (< 0: never) */
-    long failures;  /* allocations refused */
+    long live;     /* allocations not freed */
+    long fail_in;  /* fail the allocation when this reaches 0 (< 0: never) */
+    long failures; /* allocations refused */
 };
 
 static void *t_alloc(void *opaque, size_t size)
@@ -101,8 +101,7 @@ static int m_remove_inside(uint64_t first, uint64_t last, uint64_t *removed)
     size_t k = 0;
     *removed = 0;
     for (size_t i = 0; i < mn; i++)
-        if (model[i].first <= last && first <= model[i].last &&
-            (model[i].first < first || model[i].last > last))
+        if (model[i].first <= last && first <= model[i].last && (model[i].first < first || model[i].last > last))
             return VIOMMU_ERANGE;
     for (size_t i = 0; i < mn; i++) {
         if (model[i].first <= last && first <= model[i].last) {

@@ -127,8 +127,8 @@ START_TEST(nest_capability_rules)
     ck_assert(th_init(&th, 1u << 20));
     struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
     /* ECAP.NEST needs FSTS (and SSTS, which scalable mode has). */
-    struct viommu_vtd_config c = {.size = sizeof(c), .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE |
-                                                              VIOMMU_VTD_F_NEST};
+    struct viommu_vtd_config c = {.size = sizeof(c),
+                                  .flags = VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_NEST};
     ck_assert_int_eq(viommu_vtd_create(ctx, &c, &dev), VIOMMU_EINVAL);
     c.flags = NEST;
     ck_assert_int_eq(viommu_vtd_create(ctx, &c, &dev), 0);
@@ -195,8 +195,10 @@ START_TEST(emulated_nesting_composes_both_stages)
     struct viommu_as *as = space(&f);
     struct unmap_watch w = {.watch = 0x1000};
     struct viommu_notifier *n;
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX,
-                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP, .fn = unmap_watch_fn,
+    struct viommu_notifier_config nc = {.size = sizeof(nc),
+                                        .last = UINT64_MAX,
+                                        .events = VIOMMU_EVENT_MAP | VIOMMU_EVENT_UNMAP,
+                                        .fn = unmap_watch_fn,
                                         .opaque = &w};
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_ENOTSUP);
     nc.events = VIOMMU_EVENT_UNMAP;
@@ -235,7 +237,8 @@ END_TEST
 static struct viommu_as *offload(struct fx *f)
 {
     struct viommu_as *as = space(f);
-    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &f->m};
+    struct viommu_offload_config oc = {
+        .size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &f->m};
     ck_assert_int_eq(viommu_as_set_offload(as, &oc), 0);
     return as;
 }
@@ -320,8 +323,8 @@ START_TEST(offload_counters_count_waits_and_faults)
     ck_assert_int_eq(viommu_vtd_process(f.dev), 1);
     mi_complete(&f.m);
     ck_assert_int_eq(viommu_vtd_offload_done(f.dev, f.m.last_seq), 0);
-    struct viommu_offload_fault flt = {.size = sizeof(flt), .rid = RID, .pasid = VIOMMU_PASID_NONE,
-                                       .addr = 0x5000, .access = VIOMMU_PERM_READ};
+    struct viommu_offload_fault flt = {
+        .size = sizeof(flt), .rid = RID, .pasid = VIOMMU_PASID_NONE, .addr = 0x5000, .access = VIOMMU_PERM_READ};
     ck_assert_int_eq(viommu_vtd_offload_fault(f.dev, &flt), 0); /* not mapped: recorded */
     flt.addr = 0x1000;
     ck_assert_int_eq(viommu_vtd_offload_fault(f.dev, &flt), 0); /* translates: nothing */
@@ -354,7 +357,8 @@ START_TEST(nested_bind_survives_migration)
     ck_assert_int_eq(viommu_vtd_destroy(f.dev), 0);
     ck_assert_int_eq(viommu_vtd_create(f.ctx, &c, &f.dev), 0);
     ck_assert_int_eq(viommu_vtd_get_as(f.dev, RID, VIOMMU_PASID_NONE, &as2), 0);
-    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = m2};
+    struct viommu_offload_config oc = {
+        .size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = m2};
     ck_assert_int_eq(viommu_as_set_offload(as2, &oc), 0);
     ck_assert_int_eq(viommu_vtd_restore(f.dev, blob, len), 0);
     const struct viommu_offload_event *ev = NULL;

@@ -37,12 +37,12 @@
 #define ADDR UINT64_C(0x000FFFFFFFFFF000)
 
 #define FS                                                                                                        \
-    (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_SRS | VIOMMU_VTD_F_FS_EAFS | \
-     VIOMMU_VTD_F_DT | VIOMMU_VTD_F_NEST)
+    (VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_FS | VIOMMU_VTD_F_FS_SRS |                       \
+     VIOMMU_VTD_F_FS_EAFS | VIOMMU_VTD_F_DT | VIOMMU_VTD_F_NEST)
 
-#define NSP 4     /* spaces: (0x10, none), (0x10, PASID 1), (0x18, none), (0x20, none) */
-#define NDOM 5    /* guest domains: 0..2 first stage (PGTT 001b), 3..4 nested (011b) */
-#define NFS 3     /* the first NFS domains are first-stage only */
+#define NSP 4  /* spaces: (0x10, none), (0x10, PASID 1), (0x18, none), (0x20, none) */
+#define NDOM 5 /* guest domains: 0..2 first stage (PGTT 001b), 3..4 nested (011b) */
+#define NFS 3  /* the first NFS domains are first-stage only */
 /* Nested domains: the guest's second stage maps [OFF, OFF + 64 MiB) to
  * guest-physical [0, 64 MiB) in 2 MiB pages, so every first-stage table
  * pointer and output of a nested domain is an address OFF above the
@@ -448,9 +448,12 @@ static void run(uint64_t seed, unsigned nops, struct counts *c)
     ck_assert_uint_gt(t->m.batches, 0);
     ck_assert_uint_eq(t->m.npend, 0);
     if (c)
-        *c = (struct counts){.deferred_waits = t->deferred_waits, .migrations = t->migrations,
-                             .resets = t->resets, .abandoned = t->nabandoned,
-                             .binds = t->m.nev[VIOMMU_OFFLOAD_EV_BIND], .ss_changes = t->ss_changes,
+        *c = (struct counts){.deferred_waits = t->deferred_waits,
+                             .migrations = t->migrations,
+                             .resets = t->resets,
+                             .abandoned = t->nabandoned,
+                             .binds = t->m.nev[VIOMMU_OFFLOAD_EV_BIND],
+                             .ss_changes = t->ss_changes,
                              .nested_ok = t->nested_ok};
     ck_assert_int_eq(viommu_vtd_destroy(t->dev), 0);
     mi_fini(&t->m);

@@ -228,7 +228,8 @@ START_TEST(no_shadowing_while_offloaded)
     /* A unit with first stage refuses MAP notifiers outright (the guest
      * does not invalidate after first-stage maps): nothing is ever shadowed. */
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_ENOTSUP);
-    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &f.m};
+    struct viommu_offload_config oc = {
+        .size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &f.m};
     ck_assert_int_eq(viommu_as_set_offload(as, &oc), 0);
     ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), VIOMMU_ESTATE);
     /* DEVIOTLB-only notifiers do not shadow. */
@@ -688,7 +689,8 @@ START_TEST(pasid_spaces_follow_their_requester)
     mi_init(&m2, &f.th);
     struct viommu_as *as2;
     ck_assert_int_eq(viommu_vtd_get_as(dev2, RID, VIOMMU_PASID_NONE, &as2), 0);
-    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &m2};
+    struct viommu_offload_config oc = {
+        .size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = mi_event, .opaque = &m2};
     ck_assert_int_eq(viommu_as_set_offload(as2, &oc), 0);
     ck_assert_int_eq(viommu_vtd_restore(dev2, blob, len), 0);
     bool found = false;
