@@ -124,6 +124,10 @@
  * V, TV or I clear (decision from the spec's table as remembered; not
  * confirmed by a second source, see docs/amdvi.md). */
 #define AMDVI_IDR_TYPE_TR_NOT_ALLOWED 0u
+/* TYPE with TR = 0: a posted write to the interrupt/EOI range from a device
+ * whose DTE has IntCtl = 00b (the spec's table, as quoted with Linux's
+ * "INVALID_DEVICE_REQUEST ... flags=0x0a00"). */
+#define AMDVI_IDR_TYPE_INTR_ABORTED 5u
 
 /* The code passed to vi_as_set_blocked() is the enum viommu_amdvi_event_code
  * a DMA through the blocked DTE logs (0 = target abort, no event): public,

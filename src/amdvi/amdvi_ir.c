@@ -20,8 +20,8 @@
  *  - IntTabLen above 1011b, IntCtl 11b or a set reserved bit (55:52, 59 of
  *    the third quadword) is ILLEGAL_DEV_TABLE_ENTRY for interrupts; DMA
  *    through the same DTE is not affected (those fields are not its).
- *  - Fixed and arbitrated messages follow IntCtl: 00b target abort without
- *    an event, 01b pass unchanged, 10b remap. NMI, INIT and ExtINT pass
+ *  - Fixed and arbitrated messages follow IntCtl: 00b target abort with
+ *    INVALID_DEVICE_REQUEST (TYPE 101b), 01b pass unchanged, 10b remap. NMI, INIT and ExtINT pass
  *    when NMIPass, InitPass, EIntPass are set and are target aborted
  *    (without an event) otherwise. SMI passes (no SMI filter is
  *    advertised). The reserved message types 011b and 110b are target
@@ -122,9 +122,11 @@ static void block(struct ir_ctx *c, uint32_t code, uint32_t flags, uint64_t addr
     uint32_t dom = c->have_dte ? (uint32_t)VI_FIELD_GET(DTE_DOMAIN, c->q1) : 0;
     if (code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY || code == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR)
         dom = 0; /* these events have no DomainID field */
-    /* An interrupt request is a write: RW = 1, I = 1. */
-    uint32_t ev[4] = {c->req->rid, dom | flags | (uint32_t)AMDVI_EVF_I | (uint32_t)AMDVI_EVF_RW | (code << 28),
-                      (uint32_t)addr, (uint32_t)(addr >> 32)};
+    /* An interrupt request is a write: RW = 1, I = 1. INVALID_DEVICE_REQUEST
+     * has neither flag (nor a DomainID): its TYPE says what was refused. */
+    if (code != VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST)
+        flags |= dom | (uint32_t)AMDVI_EVF_I | (uint32_t)AMDVI_EVF_RW;
+    uint32_t ev[4] = {c->req->rid, flags | (code << 28), (uint32_t)addr, (uint32_t)(addr >> 32)};
     uint64_t before = dev->stats.events_logged;
     amdvi_log_event(dev, ev);
     c->r->fault_recorded = dev->stats.events_logged != before;
@@ -227,7 +229,10 @@ static void remap(struct ir_ctx *c)
         else if (intctl == INTCTL_PASS)
             vi_irq_untranslated(c->r, req->addr, req->data);
         else
-            block(c, 0, 0, 0); /* IntCtl 00b: target abort, no event */
+            /* IntCtl 00b: target abort, logged as INVALID_DEVICE_REQUEST
+             * (TYPE 101b: posted write to the interrupt range). */
+            block(c, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST,
+                  (uint32_t)VI_FIELD_PREP(AMDVI_IDR_TYPE, AMDVI_IDR_TYPE_INTR_ABORTED), req->addr);
         return;
     case MT_SMI:
         vi_irq_untranslated(c->r, req->addr, req->data);

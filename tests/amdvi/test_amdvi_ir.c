@@ -253,14 +253,32 @@ START_TEST(intctl_and_pass_bits)
     struct fx f;
     fx_init(&f, 0);
     irte32(&f, 1, R_EN | R_VEC(0x33));
-    /* IntCtl 00b: target abort, no event */
+    /* IntCtl 00b: target abort, logged as INVALID_DEVICE_REQUEST with TYPE
+     * 101b (posted write to the interrupt range; Linux prints flags=0x0a00):
+     * DeviceID, no I/RW flags, no DomainID, TR = 0, the message address.
+     * Regression: aborted without an event. */
     set_int(&f, DEV, IV | LEN(9) | f.table | INTCTL(0));
     drain(&f);
     struct viommu_irq_result r = remap(&f, 0xFEE00000u, 1, DEV, 0);
     ck_assert_uint_eq(r.status, VIOMMU_IRQ_BLOCKED);
-    ck_assert_uint_eq(r.fault_reason, 0);
+    ck_assert_uint_eq(r.fault_reason, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+    ck_assert_uint_eq(r.fault_recorded, 1);
+    uint32_t ev[4];
+    ck_assert(g_event(&f.g, ev));
+    ck_assert_uint_eq(ev[0], DEV);
+    ck_assert_uint_eq(ev[1], (8u << 28) | (5u << 25));
+    ck_assert_uint_eq(((uint64_t)ev[3] << 32) | ev[2], 0xFEE00000u);
+    ck_assert_uint_eq((ev[1] >> 16) & 0xFFF, 0x0a00); /* as Linux prints it */
+    expect_no_event(&f);
+    /* DTE.SE suppresses it. */
+    uint64_t q1 = th_r64(&f.g.th, f.g.devtab + 32ull * DEV + 8);
+    th_w64(&f.g.th, f.g.devtab + 32ull * DEV + 8, q1 | (UINT64_C(1) << 33));
+    set_int(&f, DEV, IV | LEN(9) | f.table | INTCTL(0));
+    r = remap(&f, 0xFEE00000u, 1, DEV, 0);
+    ck_assert_uint_eq(r.status, VIOMMU_IRQ_BLOCKED);
     ck_assert_uint_eq(r.fault_recorded, 0);
     expect_no_event(&f);
+    th_w64(&f.g.th, f.g.devtab + 32ull * DEV + 8, q1);
     /* IntCtl 01b: forwarded unmapped */
     set_int(&f, DEV, IV | LEN(9) | f.table | INTCTL(1));
     r = remap(&f, 0xFEE01000u, 0x31, DEV, 0);
@@ -495,7 +513,8 @@ START_TEST(ivrs_special_devices)
 END_TEST
 
 /* Random DTE interrupt fields and IRTEs: never a crash; blocked results
- * carry an AMD-Vi event code or 0; remapped ones decode the entry. */
+ * carry an AMD-Vi event code (INVALID_DEVICE_REQUEST for IntCtl 00b) or 0;
+ * remapped ones decode the entry. */
 START_TEST(random_model)
 {
     struct fx f;
@@ -514,7 +533,8 @@ START_TEST(random_model)
         struct viommu_irq_result r = remap(&f, 0xFEE00000u | (uint32_t)(th_rand(&seed) & 0xFFFFF), data, DEV, 0);
         ck_assert(r.status >= VIOMMU_IRQ_REMAPPED && r.status <= VIOMMU_IRQ_BLOCKED);
         if (r.status == VIOMMU_IRQ_BLOCKED)
-            ck_assert_uint_le(r.fault_reason, VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR);
+            ck_assert(r.fault_reason <= VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR ||
+                      r.fault_reason == VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
         if (r.status == VIOMMU_IRQ_REMAPPED) {
             ck_assert_uint_lt(r.index, 1u << ((q2 >> 1) & 15));
             ck_assert_uint_eq(r.index, data & 0x7FF);

@@ -1173,6 +1173,15 @@ class RemapTest(unittest.TestCase):
         j = json.loads(out)
         self.assertEqual((j[0]["reason"], j[0]["recorded"]), ("IO_PAGE_FAULT", True))
         self.assertEqual((j[1]["reason"], j[1]["recorded"]), ("IO_PAGE_FAULT", False))  # SupIOPF
+        # IntCtl 00b: fixed/arbitrated messages are aborted with INVALID_DEVICE_REQUEST.
+        img.w64(devtab + 32 * dev + 16, 1 | (9 << 1) | table)
+        ram = img.save(self.d)
+        rc, out, err = run("remap", "--format", "amdvi", "--ram", ram, "--root", hex(reg), "--sid", "00:02.0",
+                           "0xfee00000:2")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out.splitlines(), ["0xfee00000:2 fault INVALID_DEVICE_REQUEST"])
+        img.w64(devtab + 32 * dev + 16, 1 | (9 << 1) | table | (2 << 60))
+        ram = img.save(self.d)
         # GA: 128-bit entries; XT: 32-bit destinations. amdv1 is a synonym.
         struct.pack_into("<QQ", img.ram, table + 16 * 2, 1 | (0x123456 << 8), 0x52 | (0x78 << 56))
         ram = img.save(self.d)
