@@ -340,14 +340,22 @@ static void vtd_recheck(void *opaque, struct viommu_as *as)
         vtd_apply(dev, v);
 }
 
-static int vtd_notifier_check(void *opaque, struct viommu_as *as, uint32_t events)
+/* 6.1: without caching mode the guest does not invalidate on
+ * not-present -> present changes, so MAP events cannot be produced. A nest
+ * parent (the guest's second stage only) needs nothing more. */
+static int vtd_parent_notifier_check(void *opaque, struct viommu_as *as, uint32_t events)
 {
     struct viommu_vtd *dev = opaque;
     (void)as;
-    /* 6.1: without caching mode the guest does not invalidate on
-     * not-present -> present changes, so MAP events cannot be produced. */
-    if ((events & VIOMMU_EVENT_MAP) && !(dev->hw.cap & VTD_CAP_CM))
-        return VIOMMU_ENOTSUP;
+    return (events & VIOMMU_EVENT_MAP) && !(dev->hw.cap & VTD_CAP_CM) ? VIOMMU_ENOTSUP : 0;
+}
+
+static int vtd_notifier_check(void *opaque, struct viommu_as *as, uint32_t events)
+{
+    struct viommu_vtd *dev = opaque;
+    int r = vtd_parent_notifier_check(opaque, as, events);
+    if (r)
+        return r;
     /* Nor with first stage advertised: caching mode does not cover
      * first-stage tables (6.1: with CM = 1 software invalidates after
      * updates "other than first-stage mapping"; Linux 6.12 does not flush
@@ -359,14 +367,6 @@ static int vtd_notifier_check(void *opaque, struct viommu_as *as, uint32_t event
     if ((events & VIOMMU_EVENT_MAP) && (dev->hw.ecap & VTD_ECAP_FLTS))
         return VIOMMU_ENOTSUP;
     return 0;
-}
-
-/* A nest parent is the guest's second stage only: caching mode covers it. */
-static int vtd_parent_notifier_check(void *opaque, struct viommu_as *as, uint32_t events)
-{
-    struct viommu_vtd *dev = opaque;
-    (void)as;
-    return (events & VIOMMU_EVENT_MAP) && !(dev->hw.cap & VTD_CAP_CM) ? VIOMMU_ENOTSUP : 0;
 }
 
 int viommu_vtd_create(struct viommu_ctx *ctx, const struct viommu_vtd_config *cfg, struct viommu_vtd **out)
