@@ -427,6 +427,78 @@ START_TEST(ats_request_needs_dte_i)
 }
 END_TEST
 
+/* A translation request through a DTE with V, TV and I set but an illegal
+ * field (a reserved bit) fails as a DMA through it does: the request is
+ * refused (VIOMMU_EFAULT) and ILLEGAL_DEV_TABLE_ENTRY is logged with TR = 1
+ * (event bit 56), RW = 0 and the address; with a PASID, GN and the PASID.
+ * An unreadable DTE logs DEV_TAB_HARDWARE_ERROR with TR = 1 and the DTE's
+ * address. Before the fix both answered "no translation" without an event. */
+START_TEST(ats_request_illegal_dte_logs_tr)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_cfg_flags = VIOMMU_AMDVI_F_IOTLB;
+    g_init(&g, 6, 0, 0);
+    g_cfg_flags = 0;
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x5000, 0x9000, 12, VIOMMU_PERM_RW);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    uint64_t q0 = th_r64(&g.th, g.devtab + DEV * 32), q1 = th_r64(&g.th, g.devtab + DEV * 32 + 8);
+    struct viommu_translation t;
+    /* V, TV, I and reserved bit 4. */
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1 | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_uint_eq(ev[0], DEV);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, 1u << 24); /* TR only: RW = 0, no GN */
+    ck_assert_uint_eq(ev[2], 0x5120);                 /* address bits 1:0 reserved */
+    ck_assert_uint_eq(ev[3], 0);
+    ck_assert(!g_event(&g, ev));
+    /* With a PASID: GN and the PASID. */
+    struct viommu_as *pas = NULL;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEV, 0x12345, &pas), 0);
+    ck_assert_int_eq(viommu_as_ats_translate(pas, 0x7000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_uint_eq(ev[0], DEV | 0x10000u);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, (1u << 24) | (1u << 16) | 0x2345u);
+    ck_assert_uint_eq(ev[2], 0x7000);
+    /* The illegal DTE comes first even with I = 0. */
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* SE (bit 97) suppresses the event, not the refusal. */
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1 | (UINT64_C(3) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(!g_event(&g, ev));
+    /* An unreadable DTE: DEV_TAB_HARDWARE_ERROR, TR = 1, the DTE address. */
+    g_set_dte(&g, DEV, q0, q1 | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), 0);
+    g.th.fail_from = g.devtab + DEV * 32;
+    g.th.fail_to = g.devtab + DEV * 32 + 31;
+    g_inv_dte(&g, DEV);
+    while (g_event(&g, ev)) /* whatever the invalidation itself logged */
+        ;
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR);
+    ck_assert_uint_eq(ev[0], DEV);
+    ck_assert_uint_eq((ev[1] >> 24) & 1, 1); /* TR */
+    ck_assert_uint_eq((ev[1] >> 21) & 1, 0); /* RW */
+    ck_assert_uint_eq(((uint64_t)ev[3] << 32) | ev[2], g.devtab + DEV * 32);
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(cmd_fetch_failure_is_command_hw_error)
 {
     struct guest g;
@@ -1043,6 +1115,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cmd_reserved_fields_are_illegal);
     tcase_add_test(tc, cmd_inv_iotlb_pages_delivers_deviotlb_event);
     tcase_add_test(tc, ats_request_needs_dte_i);
+    tcase_add_test(tc, ats_request_illegal_dte_logs_tr);
     tcase_add_test(tc, cmd_advertised_optional_commands_are_legal);
     tcase_add_test(tc, cmd_fetch_failure_is_command_hw_error);
     tcase_add_test(tc, cmd_head_tail_wrap);
