@@ -144,8 +144,11 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
             put(ev, code, devid, dom | rw, f->iova);
             break;
         case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
+            /* §2.5.2: GN, I, RW, RZ, TR; bits 50:49 (where IO_PAGE_FAULT
+             * has NX and US) and address bits 1:0 are reserved. */
             code = VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
-            put(ev, code, devid, (gn ? dom : 0u) | rw, f->iova);
+            put(ev, code, devid, (gn ? dom : 0u) | (rw & ~(uint32_t)(AMDVI_EVF_US | AMDVI_EVF_NX)),
+                f->iova & ~UINT64_C(3));
             break;
         case VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR:
             code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;

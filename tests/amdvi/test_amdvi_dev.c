@@ -499,6 +499,39 @@ START_TEST(ats_request_illegal_dte_logs_tr)
 }
 END_TEST
 
+/* ILLEGAL_DEV_TABLE_ENTRY of a DMA with a PASID carries GN and the PASID
+ * but never US / NX: event bits 50:49 are reserved in that entry (only
+ * IO_PAGE_FAULT has them); address bits 1:0 are reserved too. They were
+ * set from the request's attributes before the fix. */
+START_TEST(illegal_dte_event_has_no_us_nx)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    uint64_t q0 = th_r64(&g.th, g.devtab + DEV * 32), q1 = th_r64(&g.th, g.devtab + DEV * 32 + 8);
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1); /* reserved bit 4 */
+    g_inv_dte(&g, DEV);
+    struct viommu_as *pas = NULL;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEV, 0x12345, &pas), 0);
+    struct viommu_translation t;
+    struct viommu_fault flt;
+    ck_assert_int_eq(viommu_as_translate(pas, 0x7002, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &t, &flt),
+                     VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_uint_eq(ev[0], DEV | 0x10000u);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, (1u << 16) | 0x2345u); /* GN, PASID[15:0] */
+    ck_assert_uint_eq(ev[2], 0x7000);
+    /* A write: RW (bit 53) is kept. */
+    ck_assert_int_eq(viommu_as_translate(pas, 0x7000, VIOMMU_PERM_WRITE, &t, &flt), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, (1u << 21) | (1u << 16) | 0x2345u);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(cmd_fetch_failure_is_command_hw_error)
 {
     struct guest g;
@@ -1116,6 +1149,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cmd_inv_iotlb_pages_delivers_deviotlb_event);
     tcase_add_test(tc, ats_request_needs_dte_i);
     tcase_add_test(tc, ats_request_illegal_dte_logs_tr);
+    tcase_add_test(tc, illegal_dte_event_has_no_us_nx);
     tcase_add_test(tc, cmd_advertised_optional_commands_are_legal);
     tcase_add_test(tc, cmd_fetch_failure_is_command_hw_error);
     tcase_add_test(tc, cmd_head_tail_wrap);
