@@ -105,7 +105,8 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
             ev[0] |= id->pasid != VIOMMU_PASID_NONE ? (id->pasid & 0xF0000u) : 0u;
         } else if (f->code == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR) {
             code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
-            put(ev, code, devid, tr, ds ? ds->dte_gpa : 0);
+            put(ev, code, devid, tr | (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
+                ds ? ds->dte_gpa : 0);
         } else {
             return;
         }
@@ -151,8 +152,13 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
                 f->iova & ~UINT64_C(3));
             break;
         case VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR:
+            /* §2.5.4: I, RW, TR, Type; no PASID, GN, US or NX. */
             code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
-            put(ev, code, devid, rw, ds ? ds->dte_gpa : 0);
+            put(ev, code, devid,
+                (rw & (uint32_t)AMDVI_EVF_RW) |
+                    (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
+                ds ? ds->dte_gpa : 0);
+            pasid_hi = 0;
             break;
         default:
             return; /* silent target abort */
@@ -161,8 +167,13 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     case VIOMMU_FAULT_READ_FAILED:
     case VIOMMU_FAULT_UPDATE_FAILED:
         /* §2.5.5: the walk could not read (or update A/D in) an entry: hardware error, not "not mapped". */
+        /* GN, I, RW, TR, Type: bits 50:49 (US / NX of IO_PAGE_FAULT) are
+         * reserved here. */
         code = VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR;
-        put(ev, code, devid, dom | rw, f->entry_gpa & ~UINT64_C(7));
+        put(ev, code, devid,
+            dom | (rw & ~(uint32_t)(AMDVI_EVF_US | AMDVI_EVF_NX)) |
+                (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
+            f->entry_gpa & ~UINT64_C(7));
         break;
     case VIOMMU_FAULT_PERM:
         code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
