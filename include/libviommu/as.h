@@ -175,8 +175,11 @@ VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned
  * Unsupported Request. VT-d: legacy context entry with TT other than 01b
  * (fault reason 0x0D), scalable-mode context entry with DTE clear (0x44),
  * or any fault of the root, context, PASID-directory or PASID entry (its
- * own reason, e.g. 0x01, 0x02, 0x0B, 0x59, 0x5B); AMD-Vi: DTE with V, TV
- * or I clear (INVALID_DEVICE_REQUEST). The lookup neither allocates
+ * own reason, e.g. 0x01, 0x02, 0x0B, 0x59, 0x5B); VT-d with translation
+ * disabled (GSTS.TES = 0): refused with nothing recorded; AMD-Vi: DTE with
+ * illegal fields or a DeviceID beyond the table (ILLEGAL_DEV_TABLE_ENTRY,
+ * TR = 1), an unreadable DTE (DEV_TAB_HARDWARE_ERROR, TR = 1), else a DTE
+ * with V, TV or I clear (INVALID_DEVICE_REQUEST). The lookup neither allocates
  * nor fills the IOTLB. As for viommu_as_translate(), a blocked space whose
  * owner caches no not-present entries (VT-d with CAP.CM = 0) is first
  * resolved again; only that may send notifier events.
@@ -189,8 +192,9 @@ VIOMMU_API int viommu_as_translate(struct viommu_as *as, uint64_t iova, unsigned
  * @retval 0 Translated (check `out->perm`).
  * @retval VIOMMU_ENOENT No translation (the completion says "not present").
  * @retval VIOMMU_EFAULT The device may not send translation requests, or
- *         its root/context/PASID entries fault; the unit recorded the
- *         spec's fault (FPD permitting): answer Unsupported Request (UR).
+ *         its root/context/PASID entries or DTE fault; the unit recorded
+ *         the spec's fault (FPD / SE permitting; VT-d with TES = 0 records
+ *         nothing): answer Unsupported Request (UR).
  * @retval VIOMMU_EINVAL NULL `as`/`out`, or `access` not in 1..3.
  * @retval VIOMMU_EBUSY Called from a callback.
  * @note Thread-safe.

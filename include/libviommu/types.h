@@ -99,7 +99,9 @@ enum viommu_fault_flag {
     VIOMMU_FAULT_F_HOST = 1u << 1,
     /** The request was a PCIe ATS translation request
      *  (viommu_as_ats_translate()) that the device may not send (VT-d
-     *  context TT / scalable DTE, AMD-Vi DTE.I): `reason` is
+     *  context TT / scalable DTE, AMD-Vi DTE.I) or whose device structures
+     *  fault (VT-d root/context/PASID entries, AMD-Vi illegal or unreadable
+     *  DTE): `reason` is
      *  ::VIOMMU_FAULT_BLOCKED, `code` the owner's fault reason / event code. */
     VIOMMU_FAULT_F_ATS = 1u << 2,
 };

@@ -87,13 +87,18 @@ static int apply_dte(struct viommu_amdvi *dev, struct amdvi_devstate *ds, struct
     amdvi_dte_resolve_pasid(dev->ctx, dev->devtab, ds->devid, ds->pasid, amdvi_dte_efr(dev), dev->levels,
                             dev->pa_lg2, res, &host);
     *resolved = true;
-    /* §2.5 (INVALID_DEVICE_REQUEST): translation requests need a DTE with
-     * V, TV and I (bit 96) set. An unreadable DTE refuses nothing (its
-     * translation requests answer "no translation"). */
-    bool ats_ok = (res->dte[0] & AMDVI_DTE_V) && (res->dte[0] & AMDVI_DTE_TV) && (res->dte[1] & AMDVI_DTE_Q1_I);
-    vi_as_set_ats_refusal(ds->as, ats_ok || res->event == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR
-                                      ? 0u
-                                      : (uint32_t)VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+    /* Translation requests. A DTE the IOMMU cannot use (illegal fields,
+     * DeviceID beyond the table: §2.5.2; unreadable: §2.5.4) fails them
+     * as it fails a DMA, the event carrying TR = 1; otherwise they need V,
+     * TV and I (bit 96) set (§2.5, INVALID_DEVICE_REQUEST). Decision: the
+     * DTE's own errors come first (docs/amdvi.md). */
+    uint32_t ats_refuse = 0;
+    if (res->mode == VIOMMU_MODE_BLOCKED &&
+        (res->event == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY || res->event == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR))
+        ats_refuse = res->event;
+    else if (!(res->dte[0] & AMDVI_DTE_V) || !(res->dte[0] & AMDVI_DTE_TV) || !(res->dte[1] & AMDVI_DTE_Q1_I))
+        ats_refuse = VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST;
+    vi_as_set_ats_refusal(ds->as, ats_refuse);
     ds->domain_id = res->domain_id;
     ds->suppress = res->suppress;
     ds->dte_gpa = res->dte_gpa;

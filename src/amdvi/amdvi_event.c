@@ -88,6 +88,35 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     uint32_t ev[4];
     uint32_t code;
 
+    if ((f->flags & VIOMMU_FAULT_F_ATS) && f->code != VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST) {
+        /* A translation request through a DTE the IOMMU cannot use: the
+         * DMA's event (§2.5.2 ILLEGAL_DEV_TABLE_ENTRY, §2.5.4
+         * DEV_TAB_HARDWARE_ERROR) with TR = 1 (dword 1 bit 24, as in
+         * VirtualBox's EVT_ILLEGAL_DTE_T / EVT_DEV_TAB_HW_ERROR_T). A
+         * translation request is not a write: RW = 0. */
+        uint32_t tr = (uint32_t)AMDVI_EVF_TR;
+        if (f->code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY) {
+            /* GN and the PASID as for a DMA; the entry has no US / NX
+             * flags and its address bits 1:0 are reserved. */
+            code = VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+            if (id->pasid != VIOMMU_PASID_NONE)
+                tr |= (uint32_t)AMDVI_EVF_GN | (id->pasid & 0xFFFFu);
+            put(ev, code, devid, tr, f->iova & ~UINT64_C(3));
+            ev[0] |= id->pasid != VIOMMU_PASID_NONE ? (id->pasid & 0xF0000u) : 0u;
+        } else if (f->code == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR) {
+            code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
+            put(ev, code, devid, tr | (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
+                ds ? ds->dte_gpa : 0);
+        } else {
+            return;
+        }
+        if (suppress & AMDVI_SUPPRESS_SE) {
+            dev->stats.events_suppressed++;
+            return;
+        }
+        amdvi_log_event(dev, ev);
+        return;
+    }
     if (f->flags & VIOMMU_FAULT_F_ATS) {
         /* §2.5 INVALID_DEVICE_REQUEST (code 8): a translation request (TR = 1)
          * the DTE does not allow; PASID (and GN, US) when it carried one. */
@@ -116,12 +145,20 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
             put(ev, code, devid, dom | rw, f->iova);
             break;
         case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
+            /* §2.5.2: GN, I, RW, RZ, TR; bits 50:49 (where IO_PAGE_FAULT
+             * has NX and US) and address bits 1:0 are reserved. */
             code = VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
-            put(ev, code, devid, (gn ? dom : 0u) | rw, f->iova);
+            put(ev, code, devid, (gn ? dom : 0u) | (rw & ~(uint32_t)(AMDVI_EVF_US | AMDVI_EVF_NX)),
+                f->iova & ~UINT64_C(3));
             break;
         case VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR:
+            /* §2.5.4: I, RW, TR, Type; no PASID, GN, US or NX. */
             code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
-            put(ev, code, devid, rw, ds ? ds->dte_gpa : 0);
+            put(ev, code, devid,
+                (rw & (uint32_t)AMDVI_EVF_RW) |
+                    (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
+                ds ? ds->dte_gpa : 0);
+            pasid_hi = 0;
             break;
         default:
             return; /* silent target abort */
@@ -130,8 +167,13 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     case VIOMMU_FAULT_READ_FAILED:
     case VIOMMU_FAULT_UPDATE_FAILED:
         /* §2.5.5: the walk could not read (or update A/D in) an entry: hardware error, not "not mapped". */
+        /* GN, I, RW, TR, Type: bits 50:49 (US / NX of IO_PAGE_FAULT) are
+         * reserved here. */
         code = VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR;
-        put(ev, code, devid, dom | rw, f->entry_gpa & ~UINT64_C(7));
+        put(ev, code, devid,
+            dom | (rw & ~(uint32_t)(AMDVI_EVF_US | AMDVI_EVF_NX)) |
+                (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
+            f->entry_gpa & ~UINT64_C(7));
         break;
     case VIOMMU_FAULT_PERM:
         code = VIOMMU_AMDVI_EV_IO_PAGE_FAULT;

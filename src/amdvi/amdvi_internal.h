@@ -112,6 +112,14 @@
 #define AMDVI_EVF_PE VI_BIT(22)
 #define AMDVI_EVF_RZ VI_BIT(23)
 #define AMDVI_EVF_TR VI_BIT(24)
+/* DEV_TAB_HARDWARE_ERROR / PAGE_TAB_HARDWARE_ERROR: dword 1 bits 26:25
+ * (event bits 58:57) Type: 00b reserved, 01b master abort, 10b target
+ * abort, 11b data error (as VirtualBox's HWEVTTYPE encodes the spec's
+ * values). A guest memory access that failed (the VMM could not read or
+ * write the address) is a master abort: no target completed it
+ * (decision, docs/amdvi.md). */
+#define AMDVI_HWERR_TYPE VI_GENMASK(26, 25)
+#define AMDVI_HWERR_MASTER_ABORT 1u
 /* DTE bits the event / request paths read (bit 0, 1 of qword 0; I is bit 96). */
 #define AMDVI_DTE_V VI_BIT(0)
 #define AMDVI_DTE_TV VI_BIT(1)

@@ -126,6 +126,9 @@ static void block(struct ir_ctx *c, uint32_t code, uint32_t flags, uint64_t addr
      * has neither flag (nor a DomainID): its TYPE says what was refused. */
     if (code != VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST)
         flags |= dom | (uint32_t)AMDVI_EVF_I | (uint32_t)AMDVI_EVF_RW;
+    /* A DTE or IRTE that could not be read: hardware error, master abort. */
+    if (code == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR || code == VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR)
+        flags |= (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT);
     uint32_t ev[4] = {c->req->rid, flags | (code << 28), (uint32_t)addr, (uint32_t)(addr >> 32)};
     uint64_t before = dev->stats.events_logged;
     amdvi_log_event(dev, ev);

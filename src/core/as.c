@@ -405,6 +405,8 @@ int vi_as_ats_translate(struct viommu_as *as, uint64_t iova, unsigned access, st
     as->ctx->stats.translations++;
     if (as->mode == VIOMMU_MODE_BLOCKED && as->recheck)
         as->recheck(as->opaque, as);
+    if (as->ats_refuse == VI_ATS_REFUSE_SILENT)
+        return VIOMMU_EFAULT; /* Unsupported Request, nothing recorded */
     if (as->ats_refuse) {
         /* The device may not send translation requests: the owner records
          * its fault (an Unsupported Request completion, never a translation). */

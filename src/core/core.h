@@ -172,8 +172,11 @@ void vi_as_set_output_hole(struct viommu_as *as, uint64_t first, uint64_t last);
  * VT-d fault reason, AMD-Vi event code): the fault hook gets a
  * VIOMMU_FAULT_BLOCKED fault with VIOMMU_FAULT_F_ATS and the call returns
  * VIOMMU_EFAULT (the VMM completes the request with Unsupported Request).
- * 0 (the default): translation requests are answered. The owner keeps it
- * current with the space's state (VT-d context TT / DTE, AMD-Vi DTE.I). */
+ * 0 (the default): translation requests are answered. VI_ATS_REFUSE_SILENT:
+ * refused (VIOMMU_EFAULT) without a fault (nothing is recorded: VT-d with
+ * translation disabled). The owner keeps it current with the space's state
+ * (VT-d GSTS.TES / context TT / DTE, AMD-Vi DTE.I). */
+#define VI_ATS_REFUSE_SILENT UINT32_MAX
 void vi_as_set_ats_refusal(struct viommu_as *as, uint32_t code);
 
 /* viommu_fault::flags (enum viommu_fault_flag) of every fault the space

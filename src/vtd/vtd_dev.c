@@ -180,14 +180,17 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
 {
     int r;
     if (!(dev->gsts & VTD_GSTS_TES)) {
-        /* 10.4.4: with translation disabled requests are not remapped. */
+        /* 10.4.4: with translation disabled requests are not remapped.
+         * Translation requests are Unsupported Requests then (4.2.1, as
+         * remembered: ATS requests with remapping disabled are UR; no fault
+         * is recorded, nothing was looked up; docs/vtd.md). */
         vi_as_set_fault_flags(v->as, 0);
         v->scalable = 0;
         v->translated = 0;
         v->fs = 0;
         v->nested = 0;
         vi_as_set_access_policy(v->as, 0, 0);
-        vi_as_set_ats_refusal(v->as, 0);
+        vi_as_set_ats_refusal(v->as, VI_ATS_REFUSE_SILENT);
         vi_as_set_output_hole(v->as, 1, 0);
         r = vi_as_set_passthrough(v->as);
         vtd_offload_apply(dev, v, NULL, NULL);

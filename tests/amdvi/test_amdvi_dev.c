@@ -427,6 +427,160 @@ START_TEST(ats_request_needs_dte_i)
 }
 END_TEST
 
+/* A translation request through a DTE with V, TV and I set but an illegal
+ * field (a reserved bit) fails as a DMA through it does: the request is
+ * refused (VIOMMU_EFAULT) and ILLEGAL_DEV_TABLE_ENTRY is logged with TR = 1
+ * (event bit 56), RW = 0 and the address; with a PASID, GN and the PASID.
+ * An unreadable DTE logs DEV_TAB_HARDWARE_ERROR with TR = 1 and the DTE's
+ * address. Before the fix both answered "no translation" without an event. */
+START_TEST(ats_request_illegal_dte_logs_tr)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_cfg_flags = VIOMMU_AMDVI_F_IOTLB;
+    g_init(&g, 6, 0, 0);
+    g_cfg_flags = 0;
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x5000, 0x9000, 12, VIOMMU_PERM_RW);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    uint64_t q0 = th_r64(&g.th, g.devtab + DEV * 32), q1 = th_r64(&g.th, g.devtab + DEV * 32 + 8);
+    struct viommu_translation t;
+    /* V, TV, I and reserved bit 4. */
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1 | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_uint_eq(ev[0], DEV);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, 1u << 24); /* TR only: RW = 0, no GN */
+    ck_assert_uint_eq(ev[2], 0x5120);                 /* address bits 1:0 reserved */
+    ck_assert_uint_eq(ev[3], 0);
+    ck_assert(!g_event(&g, ev));
+    /* With a PASID: GN and the PASID. */
+    struct viommu_as *pas = NULL;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEV, 0x12345, &pas), 0);
+    ck_assert_int_eq(viommu_as_ats_translate(pas, 0x7000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_uint_eq(ev[0], DEV | 0x10000u);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, (1u << 24) | (1u << 16) | 0x2345u);
+    ck_assert_uint_eq(ev[2], 0x7000);
+    /* The illegal DTE comes first even with I = 0. */
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    /* SE (bit 97) suppresses the event, not the refusal. */
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1 | (UINT64_C(3) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert(!g_event(&g, ev));
+    /* An unreadable DTE: DEV_TAB_HARDWARE_ERROR, TR = 1, the DTE address. */
+    g_set_dte(&g, DEV, q0, q1 | (UINT64_C(1) << 32));
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), 0);
+    g.th.fail_from = g.devtab + DEV * 32;
+    g.th.fail_to = g.devtab + DEV * 32 + 31;
+    g_inv_dte(&g, DEV);
+    while (g_event(&g, ev)) /* whatever the invalidation itself logged */
+        ;
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5123, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR);
+    ck_assert_uint_eq(ev[0], DEV);
+    ck_assert_uint_eq((ev[1] >> 24) & 1, 1); /* TR */
+    ck_assert_uint_eq((ev[1] >> 21) & 1, 0); /* RW */
+    ck_assert_uint_eq((ev[1] >> 25) & 3, 1); /* Type: master abort */
+    ck_assert_uint_eq(((uint64_t)ev[3] << 32) | ev[2], g.devtab + DEV * 32);
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    g_fini(&g);
+}
+END_TEST
+
+/* ILLEGAL_DEV_TABLE_ENTRY of a DMA with a PASID carries GN and the PASID
+ * but never US / NX: event bits 50:49 are reserved in that entry (only
+ * IO_PAGE_FAULT has them); address bits 1:0 are reserved too. They were
+ * set from the request's attributes before the fix. */
+START_TEST(illegal_dte_event_has_no_us_nx)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    uint64_t q0 = th_r64(&g.th, g.devtab + DEV * 32), q1 = th_r64(&g.th, g.devtab + DEV * 32 + 8);
+    g_set_dte(&g, DEV, q0 | (UINT64_C(1) << 4), q1); /* reserved bit 4 */
+    g_inv_dte(&g, DEV);
+    struct viommu_as *pas = NULL;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEV, 0x12345, &pas), 0);
+    struct viommu_translation t;
+    struct viommu_fault flt;
+    ck_assert_int_eq(viommu_as_translate(pas, 0x7002, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &t, &flt),
+                     VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+    ck_assert_uint_eq(ev[0], DEV | 0x10000u);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, (1u << 16) | 0x2345u); /* GN, PASID[15:0] */
+    ck_assert_uint_eq(ev[2], 0x7000);
+    /* A write: RW (bit 53) is kept. */
+    ck_assert_int_eq(viommu_as_translate(pas, 0x7000, VIOMMU_PERM_WRITE, &t, &flt), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, (1u << 21) | (1u << 16) | 0x2345u);
+    g_fini(&g);
+}
+END_TEST
+
+/* DEV_TAB_HARDWARE_ERROR and PAGE_TAB_HARDWARE_ERROR carry a Type in
+ * event bits 58:57 whose 00b is reserved: a failed guest memory read is a
+ * master abort (01b). PAGE_TAB_HARDWARE_ERROR of a request with a PASID
+ * has GN and the PASID but no US / NX (bits 50:49 reserved). Before the
+ * fix the Type was 00b and US / NX were set. */
+START_TEST(hw_error_events_have_a_type)
+{
+    struct guest g;
+    uint32_t ev[4];
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    g_pt_map(&g, root, 3, 0x5000, 0x9000, 12, VIOMMU_PERM_RW);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_dte_translate(&g, DEV, 3, root, DOM, VIOMMU_PERM_RW);
+    struct viommu_translation t;
+    /* Page table read fails: PAGE_TAB_HARDWARE_ERROR, Type 01b, DomainID. */
+    g.th.fail_from = root;
+    g.th.fail_to = root + 4095;
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_WRITE, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, (1u << 25) | (1u << 21) | DOM); /* Type 01b, RW */
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    /* DTE read fails: DEV_TAB_HARDWARE_ERROR, Type 01b, no DomainID. */
+    g.th.fail_from = g.devtab + DEV * 32;
+    g.th.fail_to = g.devtab + DEV * 32 + 31;
+    g_inv_dte(&g, DEV);
+    while (g_event(&g, ev))
+        ;
+    ck_assert_int_eq(viommu_as_translate(as, 0x5000, VIOMMU_PERM_READ, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, 1u << 25);
+    /* With a PASID: no PASID, GN, US or NX in DEV_TAB_HARDWARE_ERROR. */
+    struct viommu_as *pas = NULL;
+    ck_assert_int_eq(viommu_amdvi_get_as_pasid(g.dev, DEV, 0x12345, &pas), 0);
+    ck_assert_int_eq(viommu_as_translate(pas, 0x5000, VIOMMU_PERM_READ, &t, NULL), VIOMMU_EFAULT);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR);
+    ck_assert_uint_eq(ev[0], DEV);
+    ck_assert_uint_eq(ev[1] & 0x0FFFFFFFu, 1u << 25);
+    g.th.fail_from = 1;
+    g.th.fail_to = 0;
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(cmd_fetch_failure_is_command_hw_error)
 {
     struct guest g;
@@ -1043,6 +1197,9 @@ static Suite *suite(void)
     tcase_add_test(tc, cmd_reserved_fields_are_illegal);
     tcase_add_test(tc, cmd_inv_iotlb_pages_delivers_deviotlb_event);
     tcase_add_test(tc, ats_request_needs_dte_i);
+    tcase_add_test(tc, ats_request_illegal_dte_logs_tr);
+    tcase_add_test(tc, illegal_dte_event_has_no_us_nx);
+    tcase_add_test(tc, hw_error_events_have_a_type);
     tcase_add_test(tc, cmd_advertised_optional_commands_are_legal);
     tcase_add_test(tc, cmd_fetch_failure_is_command_hw_error);
     tcase_add_test(tc, cmd_head_tail_wrap);

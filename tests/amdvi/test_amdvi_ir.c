@@ -359,12 +359,13 @@ START_TEST(irte_faults_and_suppression)
     ck_assert_uint_eq(r.fault_reason, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
     ck_assert_uint_eq(r.fault_recorded, 0);
     expect_no_event(&f);
-    /* Interrupt table in unbacked memory: PAGE_TAB_HARDWARE_ERROR at the entry. */
+    /* Interrupt table in unbacked memory: PAGE_TAB_HARDWARE_ERROR at the
+     * entry, Type 01b (master abort; 00b is reserved). */
     g_set_dte(&f.g, DEV, 1u | 2u | (UINT64_C(3) << 61), DOM);
     set_int(&f, DEV, IV | LEN(9) | (UINT64_C(1) << 40) | INTCTL(2));
     r = remap(&f, 0xFEE00000u, 5, DEV, 0);
     ck_assert_uint_eq(r.fault_reason, VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR);
-    expect_event(&f, VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR, 0, (UINT64_C(1) << 40) + 20, DOM);
+    expect_event(&f, VIOMMU_AMDVI_EV_PAGE_TAB_HW_ERROR, 1u << 25, (UINT64_C(1) << 40) + 20, DOM);
     g_fini(&f.g);
 }
 END_TEST

@@ -338,7 +338,8 @@ START_TEST(bad_ids)
     struct viommu_translation t;
     ck_assert_int_eq(viommu_as_ats_translate(W.vas, 0, 0, &t), VIOMMU_EINVAL);
     ck_assert_int_eq(viommu_as_ats_translate(W.vas, 0, 4, &t), VIOMMU_EINVAL);
-    ck_assert_int_eq(viommu_as_ats_translate(W.vas, UINT64_MAX, VIOMMU_PERM_READ, &t), 0); /* TES off */
+    /* TES off: Unsupported Request */
+    ck_assert_int_eq(viommu_as_ats_translate(W.vas, UINT64_MAX, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
     ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 2, 1, VIOMMU_PASID_NONE, 0), VIOMMU_ERANGE);
     ck_assert_int_eq(viommu_as_deviotlb_invalidate(W.vas, 0, 1, VIOMMU_PASID_NONE, 1u << 9), VIOMMU_EFLAGS);
     /* irq requests: not an interrupt address, reserved members, flags */

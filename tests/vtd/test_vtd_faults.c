@@ -330,6 +330,44 @@ START_TEST(ats_translation_request_needs_tt01)
 }
 END_TEST
 
+/* With translation disabled (GSTS.TES = 0) untranslated DMA passes
+ * through, but translation requests are Unsupported Requests
+ * (VIOMMU_EFAULT, never a translation) with nothing recorded; TE on again
+ * answers them (TT = 01b). Before the fix they got the identity. */
+START_TEST(ats_translation_request_with_te_off_is_ur)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x1000, 0x9000000, 12, VG_R | VG_W);
+    struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    vg_attach(f.g, 0x0010, VIOMMU_PASID_NONE, 5, &pt);
+    uint64_t ce = vg_ctx_entry(f.g, 0x0010);
+    th_w64(&f.th, ce, (th_r64(&f.th, ce) & ~UINT64_C(0xC)) | (1u << 2)); /* TT = 01b */
+    vg_cc_global(f.g);
+    vg_iotlb_global(f.g);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_uint_eq(t.addr, 0x9000000);
+
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) & ~TE);
+    ck_assert_uint_eq(vg_rd(f.g, GSTS, 4) & TE, 0);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    expect_tr(as, 0x1234, VIOMMU_PERM_RW, 0x1234, 0xFFF);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), VIOMMU_EFAULT);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x5000, VIOMMU_PERM_READ, &t), VIOMMU_EFAULT);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, 0);
+    ck_assert_uint_eq(vg_rd(f.g, FRCD + 8, 8) >> 63, 0); /* record 0 free */
+
+    vg_wr(f.g, GCMD, 4, (uint32_t)vg_rd(f.g, GSTS, 4) | TE);
+    ck_assert_int_eq(viommu_as_ats_translate(as, 0x1000, VIOMMU_PERM_RW, &t), 0);
+    ck_assert_uint_eq(t.addr, 0x9000000);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, 0);
+    fx_fini(&f);
+}
+END_TEST
+
 /* 7.1.3 SCT.5 (0x44): in scalable mode translation requests need the
  * context entry's DTE (bit 2). */
 START_TEST(ats_translation_request_needs_dte)
@@ -657,6 +695,7 @@ void vtd_dev_add_faults_tests(TCase *tc)
     tcase_add_test(tc, fault_recording_and_event);
     tcase_add_test(tc, context_tt01_needs_ecap_dt);
     tcase_add_test(tc, ats_translation_request_needs_tt01);
+    tcase_add_test(tc, ats_translation_request_with_te_off_is_ur);
     tcase_add_test(tc, ats_translation_request_needs_dte);
     tcase_add_test(tc, ats_legacy_entry_faults_are_ur);
     tcase_add_test(tc, ats_scalable_pasid_entry_faults_are_ur);
