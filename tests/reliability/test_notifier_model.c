@@ -29,6 +29,8 @@
 #define PG 0x1000ull
 #define BASE 0x100000ull
 #define NPAGE 96u
+/* virtio MAPs start in the first NPAGE pages and may run a few pages on */
+#define WIN_END (BASE + (NPAGE + 8u) * PG)
 #define NAS 2u
 #define PER_AS 3u
 #define NSLOT (NAS * PER_AS)
@@ -55,7 +57,8 @@ struct model {
     struct viommu_ctx *ctx;
     struct viommu_as *as[NAS];
     struct slot s[NSLOT];
-    unsigned cb_depth;
+    int (*save_restore)(void); /* the device's save + restore into itself */
+    struct testhost *th;       /* its allocations fail at random while armed */
     uint64_t fails, unreg_cb, events;
 };
 
@@ -97,7 +100,7 @@ static int slot_fn(void *opaque, struct viommu_as *as, const struct viommu_event
     }
     if (!s->n) /* unregistered earlier in this operation: no further events */
         ck_abort_msg("seed step %u (%s): event to an unregistered notifier", M.step, M.what);
-    if (ev->kind != VIOMMU_EVENT_MODE && s->fail_pct && rnd(100) < s->fail_pct) {
+    if (s->fail_pct && rnd(100) < s->fail_pct) {
         M.fails++;
         return -1 - (int)rnd(20); /* any negative value */
     }
@@ -112,6 +115,7 @@ static int slot_register(unsigned i)
                                         .first = slot_first[i % PER_AS],
                                         .last = slot_last[i % PER_AS],
                                         .events = VIOMMU_EVENT_ALL,
+                                        .flags = rnd(3) ? 0 : VIOMMU_NOTIFIER_COALESCE,
                                         .fn = slot_fn,
                                         .opaque = s};
     return viommu_notifier_register(s->as, &nc, &s->n);
@@ -157,7 +161,7 @@ static void set_budget(bool defaults)
 
 static bool ok_sync_rc(int e)
 {
-    return e == 0 || e == VIOMMU_ESINK || e == VIOMMU_EBUDGET;
+    return e == 0 || e == VIOMMU_ESINK || e == VIOMMU_EBUDGET || (M.th->armed && e == VIOMMU_ENOMEM);
 }
 
 /* One step of the careless VMM. */
@@ -166,7 +170,7 @@ static void vmm_step(void)
     unsigned i = rnd(NSLOT);
     struct slot *s = &M.s[i];
     int e;
-    switch (rnd(12)) {
+    switch (rnd(13)) {
     case 0:
     case 1: /* register (and usually replay) */
         M.what = "register";
@@ -182,7 +186,12 @@ static void vmm_step(void)
             ck_assert_int_eq(viommu_notifier_register(s->as, &nc, &n2), VIOMMU_EEXIST);
             break;
         }
-        ck_assert_int_eq(slot_register(i), 0);
+        e = slot_register(i);
+        if (e == VIOMMU_ENOMEM && M.th->armed) {
+            s->n = NULL;
+            break;
+        }
+        ck_assert_int_eq(e, 0);
         if (rnd(4)) {
             e = viommu_notifier_replay(s->n);
             ck_assert_msg(ok_sync_rc(e), "replay = %d", e);
@@ -233,6 +242,27 @@ static void vmm_step(void)
         M.what = "budget";
         set_budget(rnd(2) == 0);
         break;
+    case 10:
+        M.what = "allocation failures";
+        if (rnd(2)) {
+            M.th->armed = false;
+            break;
+        }
+        memset(M.th->calls, 0, sizeof(M.th->calls));
+        memset(M.th->fault, 0, sizeof(M.th->fault));
+        M.th->fault[TH_OP_ALLOC] = (struct th_fault){.nth = 1 + rnd(40), .persistent = rnd(4) == 0};
+        M.th->armed = true;
+        break;
+    case 9:
+        M.what = "save + restore";
+        if (rnd(3) == 0) {
+            /* (a virtio domain holding more mappings than the current
+             * as_mappings budget is refused by restore: EFORMAT) */
+            set_budget(true);
+            e = M.save_restore();
+            ck_assert_msg(ok_sync_rc(e), "step %u: restore = %d", M.step, e);
+        }
+        break;
     default:
         M.what = "nothing";
         break;
@@ -241,15 +271,23 @@ static void vmm_step(void)
 
 /* With failures off and default budgets, one sync per space brings every
  * consumer to the tables (as translate() sees them). */
-static void converge(void)
+static void calm(void)
 {
     M.what = "converge";
+    M.th->armed = false;
     set_budget(true);
     for (unsigned i = 0; i < NSLOT; i++) {
         M.s[i].fail_pct = 0;
         M.s[i].unreg_self = false;
         M.s[i].unreg_other = -1;
         M.s[i].poke = false;
+    }
+}
+
+static void converge(void)
+{
+    calm();
+    for (unsigned i = 0; i < NSLOT; i++) {
         if (!M.s[i].n) {
             ck_assert_int_eq(slot_register(i), 0);
             ck_assert_int_eq(viommu_notifier_replay(M.s[i].n), 0);
@@ -264,12 +302,12 @@ static void converge(void)
         struct slot *s = &M.s[i];
         bool translated = viommu_as_get_mode(s->as) == VIOMMU_MODE_TRANSLATED;
         for (unsigned j = 0; j < s->k.n; j++)
-            ck_assert_msg(translated && s->k.m[j].iova_first >= BASE && s->k.m[j].iova_last < BASE + NPAGE * PG,
+            ck_assert_msg(translated && s->k.m[j].iova_first >= BASE && s->k.m[j].iova_last < WIN_END,
                           "slot %u holds [%#llx, %#llx]", i, (unsigned long long)s->k.m[j].iova_first,
                           (unsigned long long)s->k.m[j].iova_last);
         if (!translated)
             continue;
-        for (uint64_t p = BASE; p < BASE + NPAGE * PG; p += PG) {
+        for (uint64_t p = BASE; p < WIN_END; p += PG) {
             if (p < slot_first[i % PER_AS] || p > slot_last[i % PER_AS])
                 continue;
             struct viommu_translation t;
@@ -293,9 +331,11 @@ static void converge(void)
     }
 }
 
-static void model_init(struct viommu_ctx *ctx, struct viommu_as *a0, struct viommu_as *a1, uint64_t seed)
+static void model_init(struct testhost *th, struct viommu_ctx *ctx, struct viommu_as *a0, struct viommu_as *a1,
+                       uint64_t seed)
 {
     memset(&M, 0, sizeof(M));
+    M.th = th;
     M.seed = seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
     M.ctx = ctx;
     M.as[0] = a0;
@@ -311,8 +351,9 @@ static void model_init(struct viommu_ctx *ctx, struct viommu_as *a0, struct viom
 static void model_fini(void)
 {
     if (getenv("NM_STATS"))
-        fprintf(stderr, "events %llu fails %llu unreg_cb %llu\n", (unsigned long long)M.events,
-                (unsigned long long)M.fails, (unsigned long long)M.unreg_cb);
+        fprintf(stderr, "events %llu fails %llu unreg_cb %llu alloc faults %llu\n", (unsigned long long)M.events,
+                (unsigned long long)M.fails, (unsigned long long)M.unreg_cb,
+                (unsigned long long)M.th->injected[TH_OP_ALLOC]);
     for (unsigned i = 0; i < NSLOT; i++)
         viommu_notifier_unregister(M.s[i].n);
 }
@@ -328,11 +369,27 @@ static unsigned rperm(void)
     return 1u + rnd(3); /* READ, WRITE or RW */
 }
 
+#define SAVE_RESTORE(name, type, dev)                                                                          \
+    static int name(void)                                                                                    \
+    {                                                                                                        \
+        size_t len = 0;                                                                                      \
+        ck_assert_int_eq(viommu_##type##_save(dev, NULL, &len), VIOMMU_ESIZE);                               \
+        void *b = malloc(len);                                                                               \
+        ck_assert_ptr_nonnull(b);                                                                            \
+        int e = viommu_##type##_save(dev, b, &len);                                                          \
+        if (e == 0)                                                                                          \
+            e = viommu_##type##_restore(dev, b, len);                                                        \
+        free(b);                                                                                             \
+        return e;                                                                                            \
+    }
+
 /* ---- virtio-iommu --------------------------------------------------------- */
 
 #include "../virtio/vtest.h"
 
 struct env E;
+
+SAVE_RESTORE(virtio_sr, virtio, E.dev)
 
 static void run_virtio(uint64_t seed, unsigned steps)
 {
@@ -341,7 +398,8 @@ static void run_virtio(uint64_t seed, unsigned steps)
     struct viommu_as *a0 = v_ep(1), *a1 = v_ep(2);
     ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
     ck_assert_int_eq(v_attach(1, 2, 0), VIO_S_OK);
-    model_init(E.ctx, a0, a1, seed);
+    model_init(&E.th, E.ctx, a0, a1, seed);
+    M.save_restore = virtio_sr;
     for (M.step = 0; M.step < steps; M.step++) {
         unsigned d = 1 + rnd(2);
         uint64_t vs = BASE + rnd(NPAGE) * PG, ve = vs + rnd(4) * PG + PG - 1;
@@ -358,17 +416,25 @@ static void run_virtio(uint64_t seed, unsigned steps)
         case 4:
             M.what = "UNMAP";
             st = v_unmap(d, vs, ve + rnd(8) * PG);
-            ck_assert_msg(st == VIO_S_OK || st == VIO_S_RANGE || st == VIO_S_NOENT || st == VIO_S_DEVERR, "UNMAP = %d", st);
+            ck_assert_msg(st == VIO_S_OK || st == VIO_S_RANGE || st == VIO_S_NOENT || st == VIO_S_DEVERR || st == VIO_S_NOMEM, "UNMAP = %d", st);
             break;
         case 5:
             M.what = "ATTACH";
             st = v_attach(d, 1 + rnd(2), 0);
-            ck_assert_msg(st == VIO_S_OK || st == VIO_S_DEVERR, "ATTACH = %d", st);
+            ck_assert_msg(st == VIO_S_OK || st == VIO_S_DEVERR || st == VIO_S_NOMEM, "ATTACH = %d", st);
             break;
         case 6:
             M.what = "DETACH";
             st = v_detach(d, 1 + rnd(2));
-            ck_assert_msg(st == VIO_S_OK || st == VIO_S_INVAL || st == VIO_S_NOENT || st == VIO_S_DEVERR, "DETACH = %d", st);
+            ck_assert_msg(st == VIO_S_OK || st == VIO_S_INVAL || st == VIO_S_NOENT || st == VIO_S_DEVERR || st == VIO_S_NOMEM, "DETACH = %d", st);
+            break;
+        case 7:
+            if (rnd(8))
+                break;
+            M.what = "reset";
+            st = viommu_virtio_reset(E.dev, rnd(2));
+            ck_assert_msg(ok_sync_rc(st), "reset = %d", st);
+            ck_assert_int_eq(viommu_virtio_set_driver_features(E.dev, ALLF), 0);
             break;
         default:
             vmm_step();
@@ -376,6 +442,7 @@ static void run_virtio(uint64_t seed, unsigned steps)
         }
         check_all();
     }
+    calm();
     ck_assert_int_eq(v_attach(1, 1, 0), VIO_S_OK);
     converge();
     model_fini();
@@ -389,6 +456,9 @@ static void vtd_piotlb(struct vg *g, uint16_t did, uint32_t pasid, bool page, ui
     vg_qi(g, 6u | ((page ? 3ull : 2ull) << 4) | ((uint64_t)did << 16) | ((uint64_t)pasid << 32),
           page ? (addr | am) : 0);
 }
+
+static struct viommu_vtd *vtd_dev;
+SAVE_RESTORE(vtd_sr, vtd, vtd_dev)
 
 static void run_vtd(uint64_t seed, unsigned steps, bool scalable)
 {
@@ -422,7 +492,9 @@ static void run_vtd(uint64_t seed, unsigned steps, bool scalable)
     struct viommu_as *a0 = NULL, *a1 = NULL;
     ck_assert_int_eq(viommu_vtd_get_as(dev, 0x10, VIOMMU_PASID_NONE, &a0), 0);
     ck_assert_int_eq(viommu_vtd_get_as(dev, rid1, pasid1, &a1), 0);
-    model_init(ctx, a0, a1, seed);
+    model_init(&th, ctx, a0, a1, seed);
+    vtd_dev = dev;
+    M.save_restore = vtd_sr;
     for (M.step = 0; M.step < steps; M.step++) {
         unsigned t = rnd(2), p = rnd(NPAGE);
         uint64_t iova = BASE + p * PG;
@@ -479,12 +551,21 @@ static void run_vtd(uint64_t seed, unsigned steps, bool scalable)
             M.what = "wait";
             vg_wait(&g);
             break;
+        case 6:
+            if (rnd(8))
+                break;
+            M.what = "translation off and on";
+            vg_gcmd_set(&g, 1u << 31, false);
+            check_all();
+            vg_gcmd_set(&g, 1u << 31, true);
+            break;
         default:
             vmm_step();
             break;
         }
         check_all();
     }
+    vg_gcmd_set(&g, 1u << 31, true);
     vg_iotlb_global(&g);
     ck_assert(vg_wait(&g));
     converge();
@@ -496,6 +577,9 @@ static void run_vtd(uint64_t seed, unsigned steps, bool scalable)
 }
 
 /* ---- AMD-Vi --------------------------------------------------------------- */
+
+static struct viommu_amdvi *amd_dev;
+SAVE_RESTORE(amd_sr, amdvi, amd_dev)
 
 static void run_amdvi(uint64_t seed, unsigned steps)
 {
@@ -516,7 +600,9 @@ static void run_amdvi(uint64_t seed, unsigned steps)
     struct viommu_as *a0 = NULL, *a1 = NULL;
     ck_assert_int_eq(viommu_amdvi_get_as(g.dev, 0x21, &a0), 0);
     ck_assert_int_eq(viommu_amdvi_get_as(g.dev, 0x22, &a1), 0);
-    model_init(g.ctx, a0, a1, seed);
+    model_init(&g.th, g.ctx, a0, a1, seed);
+    amd_dev = g.dev;
+    M.save_restore = amd_sr;
     for (M.step = 0; M.step < steps; M.step++) {
         unsigned t = rnd(2), p;
         uint64_t iova = BASE;
@@ -566,6 +652,14 @@ static void run_amdvi(uint64_t seed, unsigned steps)
             M.what = "COMPLETION_WAIT";
             g_sync(&g);
             break;
+        case 6:
+            if (rnd(8))
+                break;
+            M.what = "IommuEn off and on";
+            g_mmio_w(&g, 0x0018, (1u << 12) | (1u << 2) | (1u << 3) | (1u << 4));
+            check_all();
+            g_mmio_w(&g, 0x0018, (1u << 12) | (1u << 2) | (1u << 3) | (1u << 4) | 1u);
+            break;
         default:
             vmm_step();
             break;
@@ -582,30 +676,48 @@ static void run_amdvi(uint64_t seed, unsigned steps)
 
 #define STEPS 1500u
 
+/* NM_SEEDS=a:b explores seeds a..b instead of the fixed ones. */
+static void seeds(uint64_t *a, uint64_t *b, uint64_t n)
+{
+    const char *e = getenv("NM_SEEDS");
+    *a = 1;
+    *b = n;
+    if (e && sscanf(e, "%llu:%llu", (unsigned long long *)a, (unsigned long long *)b) != 2)
+        *a = 1, *b = n;
+}
+
 START_TEST(virtio_model)
 {
-    for (uint64_t seed = 1; seed <= 4; seed++)
+    uint64_t a, b;
+    seeds(&a, &b, 4);
+    for (uint64_t seed = a; seed <= b; seed++)
         run_virtio(seed, STEPS);
 }
 END_TEST
 
 START_TEST(vtd_legacy_model)
 {
-    for (uint64_t seed = 1; seed <= 3; seed++)
+    uint64_t a, b;
+    seeds(&a, &b, 3);
+    for (uint64_t seed = a; seed <= b; seed++)
         run_vtd(seed, STEPS, false);
 }
 END_TEST
 
 START_TEST(vtd_scalable_model)
 {
-    for (uint64_t seed = 1; seed <= 3; seed++)
+    uint64_t a, b;
+    seeds(&a, &b, 3);
+    for (uint64_t seed = a; seed <= b; seed++)
         run_vtd(seed, STEPS, true);
 }
 END_TEST
 
 START_TEST(amdvi_model)
 {
-    for (uint64_t seed = 1; seed <= 3; seed++)
+    uint64_t a, b;
+    seeds(&a, &b, 3);
+    for (uint64_t seed = a; seed <= b; seed++)
         run_amdvi(seed, STEPS);
 }
 END_TEST
@@ -614,7 +726,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("notifier_model");
     TCase *tc = tcase_create("model");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, virtio_model);
     tcase_add_test(tc, vtd_legacy_model);
     tcase_add_test(tc, vtd_scalable_model);
