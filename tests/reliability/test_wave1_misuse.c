@@ -18,6 +18,7 @@
 #include <check.h>
 #include <libviommu/viommu.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -731,6 +732,118 @@ static void wrong_state(void)
     still_alive();
 }
 
+/* ---- every other 0.1 call from inside a notifier callback ------------------ */
+
+static int cb_rc[64];
+static unsigned cb_n;
+static bool cb_done;
+
+static void call_everything(void)
+{
+    struct viommu_vtd *vd = NULL;
+    struct viommu_amdvi *ad = NULL;
+    struct viommu_virtio *id = NULL;
+    struct viommu_as *as = NULL;
+    struct viommu_vtd_config vc = {.size = sizeof(vc), .segment = 30};
+    struct viommu_amdvi_config ac = {.size = sizeof(ac), .segment = 30, .cap_offset = 0x40};
+    struct viommu_virtio_config ic = {.size = sizeof(ic)};
+    struct viommu_vtd_stats vs;
+    struct viommu_amdvi_stats as_;
+    struct viommu_virtio_stats is;
+    struct viommu_budget b;
+    struct viommu_vtd_hw hw = {.size = sizeof(hw)};
+    struct viommu_vtd_resolved vr;
+    struct viommu_amdvi_resolution ar;
+    struct viommu_pt_config pc;
+    struct viommu_translation t;
+    struct viommu_fault f;
+    uint8_t buf[64] = {0}, tail[4];
+    struct viommu_iovec in = {buf, 24}, out = {tail, 4};
+    size_t len = sizeof(buf), w = 0;
+    static uint8_t ivrs[4096];
+    size_t ilen = sizeof(ivrs);
+    uint64_t v = 0, walked = 0;
+    uint32_t v32 = 0;
+    unsigned leaves = 0;
+    int en = 0;
+    ck_assert_int_eq(viommu_vtd_sl_config(2, 48, 48, 0, 0x100000, &pc), 0);
+    int r[] = {
+        viommu_vtd_create(W.ctx, &vc, &vd),
+        viommu_vtd_destroy(W.vtd),
+        viommu_vtd_reset(W.vtd),
+        viommu_vtd_save(W.vtd, buf, &len),
+        viommu_vtd_restore(W.vtd, buf, sizeof(buf)),
+        viommu_vtd_get_stats(W.vtd, &vs, sizeof(vs)),
+        viommu_vtd_resolve(W.ctx, &hw, 0, 0, VIOMMU_PASID_NONE, &vr),
+        viommu_amdvi_create(W.ctx, &ac, &ad),
+        viommu_amdvi_destroy(W.amd),
+        viommu_amdvi_mmio_write(W.amd, 0x18, 8, 0),
+        viommu_amdvi_pci_cap_read(W.amd, 0, 4, &v32),
+        viommu_amdvi_pci_cap_write(W.amd, 4, 4, 0),
+        viommu_amdvi_get_mmio_base(W.amd, &v, &en),
+        viommu_amdvi_process(W.amd),
+        viommu_amdvi_reset(W.amd),
+        viommu_amdvi_save(W.amd, buf, &len),
+        viommu_amdvi_restore(W.amd, buf, sizeof(buf)),
+        viommu_amdvi_get_stats(W.amd, &as_, sizeof(as_)),
+        viommu_amdvi_resolve(W.ctx, 0, 0, 0, 4, 48, &ar),
+        viommu_amdvi_build_ivrs(W.amd, NULL, 0, NULL, ivrs, &ilen),
+        viommu_virtio_create(W.ctx, &ic, &id),
+        viommu_virtio_destroy(W.vio),
+        viommu_virtio_remove_endpoint(W.vio, 1),
+        viommu_virtio_get_as(W.vio, 1, &as),
+        viommu_virtio_add_resv(W.vio, 1, 0x1000, 0x1FFF, 1),
+        viommu_virtio_get_features(W.vio, &v),
+        viommu_virtio_set_driver_features(W.vio, VIOMMU_VIRTIO_FEATURES_DEFAULT),
+        viommu_virtio_config_write(W.vio, 36, buf, 1),
+        viommu_virtio_handle_request(W.vio, &in, 1, &out, 1, &w),
+        viommu_virtio_pop_fault(W.vio, buf, sizeof(buf), &w),
+        viommu_virtio_reset(W.vio, 0),
+        viommu_virtio_save(W.vio, buf, &len),
+        viommu_virtio_restore(W.vio, buf, sizeof(buf)),
+        viommu_virtio_get_stats(W.vio, &is, sizeof(is)),
+        viommu_as_destroy(W.own),
+        viommu_map_domain_destroy(W.dom),
+        viommu_ctx_get_budget(W.ctx, &b),
+        viommu_pt_translate(W.ctx, &pc, 0, VIOMMU_PERM_READ, &t, &f),
+        viommu_pt_walk_range(W.ctx, &pc, 0, 0xFFFF, count_leaf, NULL, &leaves, &walked),
+        viommu_ctx_destroy(W.ctx),
+    };
+    cb_n = sizeof(r) / sizeof(r[0]);
+    memcpy(cb_rc, r, sizeof(r));
+    ck_assert_ptr_null(vd);
+    ck_assert_ptr_null(ad);
+    ck_assert_ptr_null(id);
+}
+
+static int everything_sink(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    if (!cb_done) {
+        cb_done = true;
+        call_everything();
+    }
+    return sink_fn(opaque, as, ev);
+}
+
+static void calls_from_callback(void)
+{
+    static struct sink k;
+    memset(&k, 0, sizeof(k));
+    cb_done = false;
+    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
+                                        .fn = everything_sink, .opaque = &k};
+    struct viommu_notifier *n = NULL;
+    ck_assert_int_eq(viommu_notifier_register(W.own, &nc, &n), 0);
+    ck_assert_int_eq(viommu_as_set_passthrough(W.own), 0); /* a MODE event */
+    ck_assert(cb_done);
+    for (unsigned i = 0; i < cb_n; i++) /* 25: get_features reads an immutable value, no lock */
+        ck_assert_msg(cb_rc[i] == VIOMMU_EBUSY || (i == 25 && cb_rc[i] == 0), "call %u from a callback = %d", i,
+                      cb_rc[i]);
+    ck_assert(sink_matches_shadow(&k, n));
+    viommu_notifier_unregister(n);
+    still_alive();
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 struct row {
@@ -747,6 +860,7 @@ static const struct row rows[] = {
     {"offsets_at_the_top", offsets_at_the_top},
     {"iovec_lengths_wrap", iovec_lengths_wrap},
     {"wrong_state", wrong_state},
+    {"calls_from_callback", calls_from_callback},
 };
 
 START_TEST(misuse)
