@@ -288,6 +288,24 @@ static void sizes_larger_and_zero(void)
 
 /* ---- unknown flags, out-of-range enum values ------------------------------ */
 
+static size_t biggest_alloc_refused;
+
+static void *capped_alloc(void *opaque, size_t size)
+{
+    (void)opaque;
+    if (size > (64u << 20)) {
+        biggest_alloc_refused = size;
+        return NULL;
+    }
+    return malloc(size);
+}
+
+static void capped_free(void *opaque, void *p)
+{
+    (void)opaque;
+    free(p);
+}
+
 static void bad_config_values(void)
 {
     struct viommu_vtd *vd = NULL;
@@ -373,6 +391,25 @@ static void bad_config_values(void)
     if (e == 0)
         ck_assert_int_eq(viommu_virtio_destroy(id), 0);
     ic.page_size_mask = 0;
+    /* a fault-queue depth the device would allocate whole: refused, never
+     * gigabytes (the host's allocator sees no request above 64 MiB) */
+    {
+        struct viommu_host_ops ops = testhost_ops;
+        ops.alloc = capped_alloc;
+        ops.free = capped_free;
+        struct viommu_ctx *c2 = NULL;
+        ck_assert_int_eq(viommu_ctx_create(&ops, &W.th, NULL, &c2), 0);
+        for (unsigned k = 0; k < 2; k++) {
+            ic.fault_queue_depth = k ? 65537u : UINT32_MAX;
+            ck_assert_int_eq(viommu_virtio_create(c2, &ic, &id), VIOMMU_ERANGE);
+        }
+        ic.fault_queue_depth = 65536;
+        ck_assert_int_eq(viommu_virtio_create(c2, &ic, &id), 0);
+        ck_assert_int_eq(viommu_virtio_destroy(id), 0);
+        ic.fault_queue_depth = 0;
+        ck_assert_int_eq(viommu_ctx_destroy(c2), 0);
+        ck_assert_uint_eq(biggest_alloc_refused, 0);
+    }
     ic.probe_size = UINT32_MAX;
     e = viommu_virtio_create(W.ctx, &ic, &id);
     if (e == 0)
