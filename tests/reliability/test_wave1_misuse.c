@@ -881,6 +881,123 @@ static void calls_from_callback(void)
     still_alive();
 }
 
+/* ---- unregister from callbacks that are not the notifier's own --------------- */
+
+static struct viommu_notifier *unreg_target[2];
+static unsigned visits;
+
+/* A shadow visitor unregisters the notifier it visits (and another one):
+ * the walk stops seeing it, nothing is freed under the visitor. */
+static int visit_unreg(void *opaque, const struct viommu_event *m)
+{
+    (void)opaque;
+    (void)m;
+    visits++;
+    for (unsigned i = 0; i < 2; i++) {
+        viommu_notifier_unregister(unreg_target[i]);
+        unreg_target[i] = NULL;
+    }
+    return 0;
+}
+
+static void unregister_from_shadow_visitor(void)
+{
+    static struct sink k1, k2;
+    memset(&k1, 0, sizeof(k1));
+    memset(&k2, 0, sizeof(k2));
+    for (uint64_t p = 0; p < 8; p++)
+        ck_assert_int_eq(viommu_map_domain_map(W.dom, p * 0x2000, p * 0x2000 + 0xFFF, 0x100000 + p * 0x1000,
+                                               VIOMMU_PERM_RW),
+                         0);
+    ck_assert_int_eq(viommu_as_set_map_domain(W.own, W.dom), 0);
+    struct viommu_notifier *n1 = NULL, *n2 = NULL;
+    ck_assert_int_eq(sink_register(W.own, &k1, 0, 0x7FFF, 0, &n1), 0);
+    ck_assert_int_eq(sink_register(W.own, &k2, 0x8000, UINT64_MAX, 0, &n2), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n1), 0);
+    ck_assert_int_eq(viommu_notifier_replay(n2), 0);
+    unreg_target[0] = n1;
+    unreg_target[1] = n2;
+    visits = 0;
+    int e = viommu_notifier_foreach_shadow(n1, visit_unreg, NULL);
+    ck_assert(e == 0 || e == VIOMMU_EBUSY);
+    ck_assert_uint_le(visits, 4);
+    /* both gone: the space works without them */
+    uint64_t removed = 0;
+    ck_assert_int_eq(viommu_map_domain_unmap(W.dom, 0, UINT64_MAX, &removed), 0);
+    ck_assert_uint_eq(removed, 8);
+    ck_assert_uint_eq(k1.n, 4); /* no events after the unregistration */
+    ck_assert_uint_eq(k2.n, 4);
+    still_alive();
+}
+
+/* Host ops are callbacks too: a guest-memory read that unregisters the
+ * notifier whose sync or replay is walking the tables. */
+static struct testhost *rd_th;
+static unsigned rd_calls, rd_unreg_at;
+
+static int read_unreg(void *opaque, viommu_gpa_t gpa, void *buf, size_t len)
+{
+    (void)opaque;
+    if (++rd_calls == rd_unreg_at) {
+        for (unsigned i = 0; i < 2; i++) {
+            viommu_notifier_unregister(unreg_target[i]);
+            unreg_target[i] = NULL;
+        }
+    }
+    if (gpa >= rd_th->ram_size || len > rd_th->ram_size - gpa)
+        return -1;
+    memcpy(buf, rd_th->ram + gpa, len);
+    return 0;
+}
+
+static void unregister_from_host_read(void)
+{
+    /* a 3-level VT-d second-level table: 16 pages at 0 -> 1 MiB */
+    rd_th = &W.th;
+    th_w64(&W.th, 0x10000, 0x11000 | 3);
+    th_w64(&W.th, 0x11000, 0x12000 | 3);
+    for (uint64_t i = 0; i < 16; i++)
+        th_w64(&W.th, 0x12000 + 8 * i, (0x100000 + i * 0x1000) | 3);
+    struct viommu_pt_config pc;
+    ck_assert_int_eq(viommu_vtd_sl_config(1, 39, 48, 0, 0x10000, &pc), 0);
+    for (rd_unreg_at = 1; rd_unreg_at < 12; rd_unreg_at++) {
+        struct viommu_host_ops ops = testhost_ops;
+        ops.read = read_unreg;
+        struct viommu_ctx *c = NULL;
+        ck_assert_int_eq(viommu_ctx_create(&ops, &W.th, NULL, &c), 0);
+        struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 1, .pasid = VIOMMU_PASID_NONE};
+        struct viommu_as *as = NULL;
+        ck_assert_int_eq(viommu_as_create(c, &id, NULL, NULL, &as), 0);
+        static struct sink k1, k2;
+        memset(&k1, 0, sizeof(k1));
+        memset(&k2, 0, sizeof(k2));
+        struct viommu_notifier *n1 = NULL, *n2 = NULL;
+        ck_assert_int_eq(sink_register(as, &k1, 0, 0x7FFF, 0, &n1), 0);
+        ck_assert_int_eq(sink_register(as, &k2, 0x8000, UINT64_MAX, 0, &n2), 0);
+        rd_calls = 0;
+        unreg_target[0] = n1;
+        unreg_target[1] = n2;
+        int e = viommu_as_set_pt(as, 1, &pc); /* the switch syncs both */
+        ck_assert(e == 0 || e == VIOMMU_ESINK);
+        if (unreg_target[0]) { /* not reached yet: try a replay and a sync */
+            e = viommu_notifier_replay(n1);
+            ck_assert(e == 0 || e == VIOMMU_ESINK || e == VIOMMU_EINVAL);
+        }
+        if (unreg_target[1]) {
+            th_w64(&W.th, 0x12000 + 8 * 9, 0);
+            ck_assert_int_ge(viommu_as_sync(as, 0, UINT64_MAX), VIOMMU_ESINK);
+        }
+        if (unreg_target[0])
+            ck_assert(sink_matches_shadow(&k1, unreg_target[0]));
+        if (unreg_target[1])
+            ck_assert(sink_matches_shadow(&k2, unreg_target[1]));
+        ck_assert_int_eq(viommu_as_destroy(as), 0);
+        ck_assert_int_eq(viommu_ctx_destroy(c), 0);
+        th_w64(&W.th, 0x12000 + 8 * 9, (0x100000 + 9 * 0x1000) | 3);
+    }
+    still_alive();
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 struct row {
@@ -898,6 +1015,8 @@ static const struct row rows[] = {
     {"iovec_lengths_wrap", iovec_lengths_wrap},
     {"wrong_state", wrong_state},
     {"calls_from_callback", calls_from_callback},
+    {"unregister_from_shadow_visitor", unregister_from_shadow_visitor},
+    {"unregister_from_host_read", unregister_from_host_read},
 };
 
 START_TEST(misuse)
