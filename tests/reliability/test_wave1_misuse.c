@@ -43,8 +43,8 @@ static void up(void)
     ck_assert(W.ctx);
     struct viommu_vtd_config vc = {.size = sizeof(vc)};
     ck_assert_int_eq(viommu_vtd_create(W.ctx, &vc, &W.vtd), 0);
-    struct viommu_amdvi_config ac = {.size = sizeof(ac), .bdf = 2, .cap_offset = 0x40, .dma_remap = 1,
-                                     .mmio_base = 0xfd200000};
+    struct viommu_amdvi_config ac = {
+        .size = sizeof(ac), .bdf = 2, .cap_offset = 0x40, .dma_remap = 1, .mmio_base = 0xfd200000};
     ck_assert_int_eq(viommu_amdvi_create(W.ctx, &ac, &W.amd), 0);
     struct viommu_virtio_config ic = {.size = sizeof(ic)};
     ck_assert_int_eq(viommu_virtio_create(W.ctx, &ic, &W.vio), 0);
@@ -109,9 +109,8 @@ static int null_read(void *opaque, viommu_gpa_t gpa, void *buf, size_t len)
  * is not covered), it is never called through a half-copied pointer. */
 static void host_ops_size_inside_member(void)
 {
-    struct viommu_host_ops ops = {.size = offsetof(struct viommu_host_ops, log) + 4,
-                                  .read = null_read,
-                                  .log = count_log};
+    struct viommu_host_ops ops = {
+        .size = offsetof(struct viommu_host_ops, log) + 4, .read = null_read, .log = count_log};
     struct viommu_ctx *c = NULL;
     int e = viommu_ctx_create(&ops, NULL, NULL, &c);
     ck_assert(e == 0 || e == VIOMMU_ESIZE);
@@ -334,6 +333,11 @@ static void bad_config_values(void)
     vc.endpoints = NULL; /* a count without an array */
     vc.flags = VIOMMU_VTD_F_DEFAULT & ~VIOMMU_VTD_F_ALL_ENDPOINTS;
     ck_assert_int_lt(viommu_vtd_create(W.ctx, &vc, &vd), 0);
+    vc.nendpoints = 0;
+    vc.flags = 0;
+    vc.reserved0 = 1; /* reserved members are zero: a later release may use them */
+    ck_assert_int_eq(viommu_vtd_create(W.ctx, &vc, &vd), VIOMMU_EINVAL);
+    vc.reserved0 = 0;
     vc.flags = VIOMMU_VTD_F_SCALABLE | VIOMMU_VTD_F_PT; /* scalable needs QI */
     vc.nendpoints = 0;
     ck_assert_int_lt(viommu_vtd_create(W.ctx, &vc, &vd), 0);
@@ -366,6 +370,12 @@ static void bad_config_values(void)
     ac.efr_features = UINT64_MAX;
     ck_assert_int_eq(viommu_amdvi_create(W.ctx, &ac, &ad), VIOMMU_EFLAGS);
     ac.efr_features = 0;
+    ac.reserved = 1;
+    ck_assert_int_eq(viommu_amdvi_create(W.ctx, &ac, &ad), VIOMMU_EINVAL);
+    ac.reserved = 0;
+    ac.reserved2 = 0x80000000u;
+    ck_assert_int_eq(viommu_amdvi_create(W.ctx, &ac, &ad), VIOMMU_EINVAL);
+    ac.reserved2 = 0;
 
     struct viommu_virtio *id = NULL;
     struct viommu_virtio_config ic = {.size = sizeof(ic)};
@@ -470,7 +480,8 @@ static void bad_config_values(void)
     struct viommu_ivrs_dev idv[2] = {{.kind = 200, .devid = 1}, {.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 9}};
     ck_assert_int_eq(viommu_amdvi_build_ivrs(W.amd, idv, 1, NULL, tab, &len), VIOMMU_EINVAL);
     len = 8192;
-    ck_assert_int_eq(viommu_amdvi_build_ivrs(W.amd, idv + 1, 1, NULL, tab, &len), VIOMMU_EINVAL); /* last < first */
+    ck_assert_int_eq(viommu_amdvi_build_ivrs(W.amd, idv + 1, 1, NULL, tab, &len),
+                     VIOMMU_EINVAL); /* last < first */
     len = 8192;
     ck_assert_int_eq(viommu_amdvi_build_ivrs(W.amd, NULL, 3, NULL, tab, &len), VIOMMU_EINVAL);
     len = 8192;
@@ -631,8 +642,8 @@ static void offsets_at_the_top(void)
 {
     uint64_t v = 0;
     uint32_t v32 = 0;
-    const uint64_t offs[] = {UINT64_MAX, UINT64_MAX - 3, UINT64_MAX - 7, UINT64_C(1) << 63, UINT32_MAX,
-                             UINT32_MAX - 3};
+    const uint64_t offs[] = {UINT64_MAX,        UINT64_MAX - 3, UINT64_MAX - 7,
+                             UINT64_C(1) << 63, UINT32_MAX,     UINT32_MAX - 3};
     for (unsigned i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
         ck_assert_int_lt(viommu_vtd_mmio_read(W.vtd, offs[i], 4, &v), 0);
         ck_assert_int_lt(viommu_vtd_mmio_write(W.vtd, offs[i], 8, 0), 0);
@@ -867,8 +878,8 @@ static void calls_from_callback(void)
     static struct sink k;
     memset(&k, 0, sizeof(k));
     cb_done = false;
-    struct viommu_notifier_config nc = {.size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL,
-                                        .fn = everything_sink, .opaque = &k};
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL, .fn = everything_sink, .opaque = &k};
     struct viommu_notifier *n = NULL;
     ck_assert_int_eq(viommu_notifier_register(W.own, &nc, &n), 0);
     ck_assert_int_eq(viommu_as_set_passthrough(W.own), 0); /* a MODE event */
@@ -906,9 +917,9 @@ static void unregister_from_shadow_visitor(void)
     memset(&k1, 0, sizeof(k1));
     memset(&k2, 0, sizeof(k2));
     for (uint64_t p = 0; p < 8; p++)
-        ck_assert_int_eq(viommu_map_domain_map(W.dom, p * 0x2000, p * 0x2000 + 0xFFF, 0x100000 + p * 0x1000,
-                                               VIOMMU_PERM_RW),
-                         0);
+        ck_assert_int_eq(
+            viommu_map_domain_map(W.dom, p * 0x2000, p * 0x2000 + 0xFFF, 0x100000 + p * 0x1000, VIOMMU_PERM_RW),
+            0);
     ck_assert_int_eq(viommu_as_set_map_domain(W.own, W.dom), 0);
     struct viommu_notifier *n1 = NULL, *n2 = NULL;
     ck_assert_int_eq(sink_register(W.own, &k1, 0, 0x7FFF, 0, &n1), 0);
@@ -998,6 +1009,49 @@ static void unregister_from_host_read(void)
     still_alive();
 }
 
+/* Inside a callback the handle of an unregistered notifier stays valid until
+ * the operation ends: unregistering it again (its own or another's) is a
+ * no-op, replaying it is refused. */
+static struct viommu_notifier *twice_self, *twice_other;
+static int twice_replay_rc;
+
+static int unreg_twice(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    if (twice_self) {
+        viommu_notifier_unregister(twice_self);
+        viommu_notifier_unregister(twice_other);
+        viommu_notifier_unregister(twice_self);
+        viommu_notifier_unregister(twice_other);
+        twice_replay_rc = viommu_notifier_replay(twice_self);
+        twice_self = NULL;
+    }
+    return sink_fn(opaque, as, ev);
+}
+
+static void double_unregister_in_callback(void)
+{
+    static struct sink k1, k2;
+    memset(&k1, 0, sizeof(k1));
+    memset(&k2, 0, sizeof(k2));
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = 0xFFFF, .events = VIOMMU_EVENT_ALL, .fn = unreg_twice, .opaque = &k1};
+    ck_assert_int_eq(viommu_notifier_register(W.own, &nc, &twice_self), 0);
+    ck_assert_int_eq(sink_register(W.own, &k2, 0x10000, UINT64_MAX, 0, &twice_other), 0);
+    ck_assert_int_eq(viommu_map_domain_map(W.dom, 0x1000, 0x1FFF, 0x5000, VIOMMU_PERM_RW), 0);
+    ck_assert_int_eq(viommu_map_domain_map(W.dom, 0x20000, 0x20FFF, 0x6000, VIOMMU_PERM_RW), 0);
+    ck_assert_int_eq(viommu_as_set_map_domain(W.own, W.dom), 0); /* MODE to both, then MAPs */
+    ck_assert_ptr_null(twice_self);
+    ck_assert_int_eq(twice_replay_rc, VIOMMU_EBUSY);
+    ck_assert_uint_eq(k1.n, 0); /* unregistered on its first event (MODE): no MAP */
+    unsigned k2_maps = k2.n;    /* (the other may have been served first) */
+    uint64_t removed = 0;
+    ck_assert_int_eq(viommu_map_domain_unmap(W.dom, 0, UINT64_MAX, &removed), 0);
+    ck_assert_uint_eq(removed, 2);
+    ck_assert_uint_eq(k1.n, 0); /* no events after the unregistration */
+    ck_assert_uint_eq(k2.n, k2_maps);
+    still_alive();
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 struct row {
@@ -1017,6 +1071,7 @@ static const struct row rows[] = {
     {"calls_from_callback", calls_from_callback},
     {"unregister_from_shadow_visitor", unregister_from_shadow_visitor},
     {"unregister_from_host_read", unregister_from_host_read},
+    {"double_unregister_in_callback", double_unregister_in_callback},
 };
 
 START_TEST(misuse)
