@@ -134,8 +134,8 @@ static void check_all(void)
             continue;
         ck_assert_msg(s->k.violations == 0, "step %u (%s): slot %u consumer saw %u rule breaks", M.step, M.what, i,
                       s->k.violations);
-        ck_assert_msg(sink_matches_shadow(&s->k, s->n), "step %u (%s): slot %u shadow != what the consumer was told",
-                      M.step, M.what, i);
+        ck_assert_msg(sink_matches_shadow(&s->k, s->n),
+                      "step %u (%s): slot %u shadow != what the consumer was told", M.step, M.what, i);
     }
 }
 
@@ -369,18 +369,18 @@ static unsigned rperm(void)
     return 1u + rnd(3); /* READ, WRITE or RW */
 }
 
-#define SAVE_RESTORE(name, type, dev)                                                                          \
-    static int name(void)                                                                                    \
-    {                                                                                                        \
-        size_t len = 0;                                                                                      \
-        ck_assert_int_eq(viommu_##type##_save(dev, NULL, &len), VIOMMU_ESIZE);                               \
-        void *b = malloc(len);                                                                               \
-        ck_assert_ptr_nonnull(b);                                                                            \
-        int e = viommu_##type##_save(dev, b, &len);                                                          \
-        if (e == 0)                                                                                          \
-            e = viommu_##type##_restore(dev, b, len);                                                        \
-        free(b);                                                                                             \
-        return e;                                                                                            \
+#define SAVE_RESTORE(name, type, dev)                                                                             \
+    static int name(void)                                                                                         \
+    {                                                                                                             \
+        size_t len = 0;                                                                                           \
+        ck_assert_int_eq(viommu_##type##_save(dev, NULL, &len), VIOMMU_ESIZE);                                    \
+        void *b = malloc(len);                                                                                    \
+        ck_assert_ptr_nonnull(b);                                                                                 \
+        int e = viommu_##type##_save(dev, b, &len);                                                               \
+        if (e == 0)                                                                                               \
+            e = viommu_##type##_restore(dev, b, len);                                                             \
+        free(b);                                                                                                  \
+        return e;                                                                                                 \
     }
 
 /* ---- virtio-iommu --------------------------------------------------------- */
@@ -410,13 +410,17 @@ static void run_virtio(uint64_t seed, unsigned steps)
         case 2:
             M.what = "MAP";
             st = v_map(d, vs, ve, 0x3000000 + rnd(512) * PG, rperm());
-            ck_assert_msg(st == VIO_S_OK || st == VIO_S_INVAL || st == VIO_S_NOENT || st == VIO_S_NOMEM || st == VIO_S_DEVERR, "step %u MAP = %d", M.step, st);
+            ck_assert_msg(st == VIO_S_OK || st == VIO_S_INVAL || st == VIO_S_NOENT || st == VIO_S_NOMEM ||
+                              st == VIO_S_DEVERR,
+                          "step %u MAP = %d", M.step, st);
             break;
         case 3:
         case 4:
             M.what = "UNMAP";
             st = v_unmap(d, vs, ve + rnd(8) * PG);
-            ck_assert_msg(st == VIO_S_OK || st == VIO_S_RANGE || st == VIO_S_NOENT || st == VIO_S_DEVERR || st == VIO_S_NOMEM, "UNMAP = %d", st);
+            ck_assert_msg(st == VIO_S_OK || st == VIO_S_RANGE || st == VIO_S_NOENT || st == VIO_S_DEVERR ||
+                              st == VIO_S_NOMEM,
+                          "UNMAP = %d", st);
             break;
         case 5:
             M.what = "ATTACH";
@@ -426,7 +430,9 @@ static void run_virtio(uint64_t seed, unsigned steps)
         case 6:
             M.what = "DETACH";
             st = v_detach(d, 1 + rnd(2));
-            ck_assert_msg(st == VIO_S_OK || st == VIO_S_INVAL || st == VIO_S_NOENT || st == VIO_S_DEVERR || st == VIO_S_NOMEM, "DETACH = %d", st);
+            ck_assert_msg(st == VIO_S_OK || st == VIO_S_INVAL || st == VIO_S_NOENT || st == VIO_S_DEVERR ||
+                              st == VIO_S_NOMEM,
+                          "DETACH = %d", st);
             break;
         case 7:
             if (rnd(8))
