@@ -189,7 +189,8 @@ struct viommu_amdvi;
  * @retval VIOMMU_EINVAL NULL argument; `levels` not 0/4/5/6; `va_lg2` or
  *         `pa_lg2` out of range; `mmio_base` not 16 KiB aligned; cap_offset
  *         below 0x40 or not dword aligned; guest-table fields (GATS,
- *         GLXSup, PASmax, GIoSup) without GTSup.
+ *         GLXSup, PASmax, GIoSup) without GTSup; non-zero `reserved` or
+ *         `reserved2`.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS `efr_features` has bits outside ::VIOMMU_AMDVI_EFR_ALL, or `flags`
  *         bits outside ::VIOMMU_AMDVI_F_ALL.

@@ -61,7 +61,8 @@ struct viommu_map_domain;
 
 /**
  * @brief Hooks of whoever owns an address space (normally a device model).
- *        Copied at creation; every member may be NULL.
+ *        Copied at creation; every member may be NULL. A member that `size`
+ *        does not cover whole is not used.
  */
 struct viommu_as_hooks {
     size_t size; /**< sizeof(struct viommu_as_hooks). */

@@ -55,7 +55,8 @@ enum viommu_log_level {
  *
  * The table starts with its size so it can grow: set `size` to
  * `sizeof(struct viommu_host_ops)` as compiled. Members added later are only
- * used when `size` covers them. Every member except `read` may be NULL.
+ * used when `size` covers them whole (a `size` that ends inside a member
+ * leaves that member unused). Every member except `read` may be NULL.
  *
  * Callbacks run with the context lock held and must not call into the same
  * context (except the callback-safe calls listed in ctx.h).

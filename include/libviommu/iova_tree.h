@@ -81,7 +81,7 @@ VIOMMU_API void viommu_iova_tree_destroy(struct viommu_iova_tree *t);
  * @param perm enum viommu_perm bits (only ::VIOMMU_PERM_RW bits allowed).
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL `t` is NULL.
- * @retval VIOMMU_ERANGE `first > last`.
+ * @retval VIOMMU_ERANGE `first > last`, or `addr + (last - first)` wraps.
  * @retval VIOMMU_EFLAGS `perm` has bits outside ::VIOMMU_PERM_RW.
  * @retval VIOMMU_EEXIST `[first, last]` overlaps an existing entry.
  * @retval VIOMMU_ENOMEM The entry could not be allocated; tree unchanged.

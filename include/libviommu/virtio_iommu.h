@@ -112,7 +112,7 @@ struct viommu_virtio_config {
     uint8_t bypass;          /**< Initial config field bypass (0 or 1; 1 needs BYPASS_CONFIG offered). */
     uint8_t reserved[3];     /**< Zero. */
     uint32_t max_domains;    /**< Cap on live domains (ATTACH beyond it: S_NOMEM); 0 = 65536. */
-    uint32_t fault_queue_depth; /**< Fault records kept until popped; 0 = 64. */
+    uint32_t fault_queue_depth; /**< Fault records kept until popped; 0 = 64; at most 65536. */
     uint64_t max_mappings;   /**< Cap on mappings per domain (MAP beyond it: S_NOMEM); 0 = context budget as_mappings. */
     uint64_t gpa_last;       /**< Last valid guest-physical address for MAP (beyond: S_FAULT); 0 = no limit. */
     /** Called (context lock held) when a fault record was queued; may be NULL.
@@ -151,7 +151,8 @@ struct viommu_virtio;
  *         both BYPASS and BYPASS_CONFIG offered (spec: SHOULD NOT); non-zero reserved.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS Unknown feature bits.
- * @retval VIOMMU_ERANGE Empty input or domain range; `probe_size` below one RESV_MEM property.
+ * @retval VIOMMU_ERANGE Empty input or domain range; `probe_size` below one RESV_MEM property;
+ *         `fault_queue_depth` above 65536.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).
  * @retval VIOMMU_EBUSY Called from a callback.
  */

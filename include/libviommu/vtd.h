@@ -401,7 +401,7 @@ struct viommu_vtd;
  * @param[out] out New unit.
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL NULL argument, bad AGAW/MGAW/HAW/NFR/MAMV, scalable or IR without QI,
- *         EIM without IR.
+ *         EIM without IR, non-zero `reserved0`.
  * @retval VIOMMU_ESIZE `cfg->size` too small.
  * @retval VIOMMU_EFLAGS Unknown flag bits.
  * @retval VIOMMU_ENOMEM Allocation failed (nothing left allocated).

@@ -141,6 +141,8 @@ static int check_cfg(const struct viommu_amdvi_config *cfg)
 {
     if (cfg->size < offsetof(struct viommu_amdvi_config, reserved2) + sizeof(cfg->reserved2))
         return VIOMMU_ESIZE;
+    if (cfg->reserved || cfg->reserved2)
+        return VIOMMU_EINVAL; /* zero, so that a later release may give them a meaning */
     if (cfg->levels != 0 && (cfg->levels < 4 || cfg->levels > 6))
         return VIOMMU_EINVAL;
     if (cfg->va_lg2 > 64 || (cfg->va_lg2 && cfg->va_lg2 < 32) || cfg->pa_lg2 > 52 ||

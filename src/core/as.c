@@ -58,8 +58,11 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
         return VIOMMU_ENOMEM;
     as->ctx = ctx;
     as->id = vi_as_key(id);
-    if (hooks)
+    if (hooks) {
         memcpy(&as->hooks, hooks, hooks->size < sizeof(as->hooks) ? hooks->size : sizeof(as->hooks));
+        if (!VI_SIZE_COVERS(hooks->size, struct viommu_as_hooks, notifier_check))
+            as->hooks.notifier_check = NULL; /* half a pointer is no hook */
+    }
     as->hooks.size = sizeof(as->hooks);
     as->opaque = opaque;
     atomic_init(&as->tag, (uint64_t)ctx->next_as_uid++ << 32 | 1);

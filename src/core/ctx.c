@@ -59,6 +59,18 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
     /* Copy only the members the caller's table has; newer ones stay NULL. */
     memset(&tmp, 0, sizeof(tmp));
     memcpy(&tmp.ops, ops, ops->size < sizeof(tmp.ops) ? ops->size : sizeof(tmp.ops));
+    /* A size that ends inside a member does not cover it: never keep half a
+     * function pointer. */
+    if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, write))
+        tmp.ops.write = NULL;
+    if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, msi))
+        tmp.ops.msi = NULL;
+    if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, log))
+        tmp.ops.log = NULL;
+    if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, alloc))
+        tmp.ops.alloc = NULL;
+    if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, free))
+        tmp.ops.free = NULL;
     tmp.ops.size = sizeof(tmp.ops);
     if ((tmp.ops.alloc == NULL) != (tmp.ops.free == NULL))
         return VIOMMU_EINVAL;

@@ -113,8 +113,8 @@ int viommu_iova_tree_insert(struct viommu_iova_tree *t, uint64_t first, uint64_t
 {
     if (!t)
         return VIOMMU_EINVAL;
-    if (first > last)
-        return VIOMMU_ERANGE;
+    if (first > last || addr > UINT64_MAX - (last - first))
+        return VIOMMU_ERANGE; /* the output would wrap, as viommu_map_domain_map() refuses */
     if (perm & ~(uint32_t)VIOMMU_PERM_RW)
         return VIOMMU_EFLAGS;
     if (vi_itree_first_overlap(&t->tree, first, last))

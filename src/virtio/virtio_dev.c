@@ -200,6 +200,8 @@ int viommu_virtio_create(struct viommu_ctx *ctx, const struct viommu_virtio_conf
         c.max_domains = VIO_DEFAULT_MAX_DOMAINS;
     if (!c.fault_queue_depth)
         c.fault_queue_depth = VIO_DEFAULT_FAULT_DEPTH;
+    if (c.fault_queue_depth > VIO_MAX_FAULT_DEPTH)
+        return VIOMMU_ERANGE; /* allocated whole below: never gigabytes on a careless value */
     if (!c.gpa_last)
         c.gpa_last = UINT64_MAX;
 

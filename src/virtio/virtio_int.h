@@ -32,6 +32,8 @@
 #define VIO_DEFAULT_PROBE_SIZE 512u
 #define VIO_DEFAULT_MAX_DOMAINS 65536u
 #define VIO_DEFAULT_FAULT_DEPTH 64u
+/* The fault queue is allocated whole at create: a VMM's depth is capped. */
+#define VIO_MAX_FAULT_DEPTH 65536u
 #define VIO_MAX_RESV_PER_EP 256u
 /* viommu_fault::code of an address space blocked because its endpoint is
  * not attached to a domain (and not in bypass mode). */

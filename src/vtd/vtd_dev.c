@@ -32,6 +32,8 @@ static unsigned widest_aw(uint8_t agaw_mask)
 
 static int fill_config(struct viommu_vtd_config *c)
 {
+    if (c->reserved0)
+        return VIOMMU_EINVAL; /* zero, so that a later release may give it a meaning */
     if (c->flags == 0)
         c->flags = VIOMMU_VTD_F_DEFAULT;
     if (c->flags & ~(uint32_t)VIOMMU_VTD_F_ALL)

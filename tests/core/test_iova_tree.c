@@ -803,8 +803,10 @@ START_TEST(pub_random_vs_model)
         gen_range(&f, &l);
         unsigned kind = (unsigned)rnd_below(10);
         if (kind < 4) {
-            uint32_t perm = (uint32_t)rnd_below(5); /* 4 = invalid */
-            int expect = perm > 3 ? VIOMMU_EFLAGS
+            uint32_t perm = (uint32_t)rnd_below(5);           /* 4 = invalid */
+            bool wraps = (f ^ 0x5a5a) > UINT64_MAX - (l - f); /* the output would wrap */
+            int expect = wraps                          ? VIOMMU_ERANGE
+                         : perm > 3                     ? VIOMMU_EFLAGS
                          : model_first_overlap(f, l, 0) ? VIOMMU_EEXIST
                          : nfree == 0                   ? -999
                                                         : 0;
