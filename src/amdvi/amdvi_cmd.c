@@ -208,8 +208,7 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
                     !(ds->pasid == pasid || (pasid == 0 && ds->pasid == VIOMMU_PASID_NONE && ds->guest)))
                     continue;
                 int r2 = amdvi_apply_dte(dev, ds);
-                vi_iotlb_invalidate_as(ds->as, first, last);
-                int r3 = vi_as_sync(ds->as, first, last);
+                int r3 = vi_as_sync(ds->as, first, last); /* drops the IOTLB range too */
                 if (!r2)
                     r2 = r3;
                 if (r2 && !r)
@@ -226,14 +225,14 @@ static enum cmd_result exec(struct viommu_amdvi *dev, const uint32_t c[4], uint6
             if (ds->domain_id != dom || !ds->nested)
                 continue;
             int r2 = amdvi_apply_dte(dev, ds);
-            vi_iotlb_invalidate_as(ds->as, 0, UINT64_MAX);
-            int r3 = vi_as_sync(ds->as, 0, UINT64_MAX);
+            int r3 = vi_as_sync(ds->as, 0, UINT64_MAX); /* flushes the space's IOTLB too */
             if (!r2)
                 r2 = r3;
             if (r2 && !r)
                 r = r2;
         }
-        vi_iotlb_invalidate_domain(dev->ctx, dev, dom, first, last);
+        /* The sync drops the range from the IOTLB of every space of the
+         * domain (each once), before any notifier hears of it. */
         int rs = vi_domain_sync(dev->ctx, dev, dom, first, last);
         if (!r)
             r = rs;

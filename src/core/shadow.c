@@ -24,6 +24,7 @@ struct vi_sync {
     struct viommu_ctx *ctx;
     uint64_t events_left;
     int err; /* first ESINK / ENOMEM seen; EBUDGET stops everything */
+    bool iotlb_done; /* every member's IOTLB range is already dropped */
 };
 
 /* ---- collecting the current translation ------------------------------- */
@@ -571,7 +572,8 @@ static int vi_sync_group(struct viommu_ctx *ctx, struct viommu_as *leader, vi_me
     for (struct viommu_as *as = vi_group_first(ctx, leader, is_member); as; as = vi_group_next(as, is_member)) {
         if (!is_member(as, key))
             continue;
-        vi_iotlb_invalidate_as(as, first, last);
+        if (!st->iotlb_done)
+            vi_iotlb_invalidate_as(as, first, last);
         for (struct viommu_notifier *n = as->notifiers; n; n = n->next) {
             uint64_t f = first, l = last;
             if (!vi_is_map_notifier(n) || !vi_notifier_range(n, &f, &l))
@@ -637,6 +639,7 @@ static void vi_sync_init(struct vi_sync *st, struct viommu_ctx *ctx)
     st->ctx = ctx;
     st->events_left = ctx->budget.sync_events;
     st->err = 0;
+    st->iotlb_done = false;
 }
 
 static bool vi_as_pending(const struct viommu_as *as, uint64_t *first, uint64_t *last)
@@ -672,7 +675,9 @@ int vi_as_sync(struct viommu_as *as, uint64_t first, uint64_t last)
 /* Sync every group of address spaces of owner `opaque` (NULL = any) that
  * translate through radix tables tagged `domain` (any tag unless
  * `one_domain`). A group shares owner filter, tag and table configuration;
- * each is walked once, whichever device model asked. */
+ * each is walked once, whichever device model asked. The IOTLB range of
+ * every such space is dropped first, once, before any notifier hears of
+ * the change (so a caller need not invalidate the domain itself). */
 static int vi_sync_groups(struct viommu_ctx *ctx, void *opaque, bool one_domain, uint64_t domain, uint64_t first,
                           uint64_t last)
 {
@@ -682,6 +687,10 @@ static int vi_sync_groups(struct viommu_ctx *ctx, void *opaque, bool one_domain,
     if (first > last)
         return VIOMMU_ERANGE;
     vi_sync_init(&st, ctx);
+    for (struct viommu_as *as = ctx->as_first; as; as = as->next)
+        if (as->src == VI_SRC_PT && (!one_domain || as->domain == domain) && (!opaque || as->opaque == opaque))
+            vi_iotlb_invalidate_as(as, first, last);
+    st.iotlb_done = true;
     epoch = ++ctx->sync_epoch;
     for (struct viommu_as *as = ctx->as_first; as; as = as->next) {
         struct vi_group_key key = {.leader = as, .opaque = opaque, .domain = one_domain ? domain : as->domain};

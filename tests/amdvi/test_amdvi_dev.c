@@ -1082,6 +1082,31 @@ START_TEST(inv_pages_other_domain_untouched_and_size_encoding)
 }
 END_TEST
 
+/* INVALIDATE_IOMMU_PAGES drops a cached translation of a space without any
+ * notifier, and probes each space's IOTLB once (the domain sync does it). */
+START_TEST(inv_pages_drops_iotlb_once_per_space)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    uint64_t root = g_pt_root(&g);
+    struct viommu_as *as = get_as(&g, DEV);
+    g_dte_translate(&g, DEV, 4, root, DOM, 3);
+    g_pt_map(&g, root, 4, 0x400000, 0x10000, 12, 3);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x400008, VIOMMU_PERM_READ, &t, NULL), 0);
+    ck_assert_int_eq(viommu_as_translate(as, 0x400010, VIOMMU_PERM_READ, &t, NULL), 0); /* IOTLB hit */
+    g_pt_unmap(&g, root, 4, 0x400000, 12);
+    struct viommu_stats a, b;
+    ck_assert_int_eq(viommu_ctx_get_stats(g.ctx, &a, sizeof(a)), 0);
+    g_inv_pages(&g, DOM, 0x400000, 4096);
+    ck_assert_int_eq(viommu_ctx_get_stats(g.ctx, &b, sizeof(b)), 0);
+    ck_assert_uint_eq(b.iotlb_invalidations - a.iotlb_invalidations, 1);
+    struct viommu_fault f;
+    ck_assert_int_eq(viommu_as_translate(as, 0x400008, VIOMMU_PERM_READ, &t, &f), VIOMMU_EFAULT);
+    g_fini(&g);
+}
+END_TEST
+
 START_TEST(reset_returns_to_passthrough_and_unmaps)
 {
     struct guest g;
@@ -1222,6 +1247,7 @@ static Suite *suite(void)
     tcase_add_test(tc, devtab_switch_resyncs_by_diff);
     tcase_add_test(tc, invalidate_all_resyncs_everything);
     tcase_add_test(tc, inv_pages_other_domain_untouched_and_size_encoding);
+    tcase_add_test(tc, inv_pages_drops_iotlb_once_per_space);
     tcase_add_test(tc, reset_returns_to_passthrough_and_unmaps);
     tcase_add_test(tc, disable_returns_to_passthrough);
     suite_add_tcase(s, tc);
