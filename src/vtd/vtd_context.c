@@ -163,14 +163,13 @@ static int resolve_first_stage(struct resolve_state *st, const uint64_t *pe, uin
     return 0;
 }
 
-/* 3.4.3: scalable mode. */
-static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
-                            struct viommu_vtd_resolved_v2 *out)
+/* 9.2, 9.4: the scalable-mode root and context entries of `sid`, checked.
+ * False (blocked() returns 0): `out` is BLOCKED with the reason. */
+static bool sm_context(struct resolve_state *st, uint64_t rta, uint16_t sid, struct viommu_vtd_resolved_v2 *out,
+                       uint64_t ce[4])
 {
     const uint64_t ecap = st->hw->ecap;
-    uint64_t re[2], ce[4], pde, pe[8];
-    if (!(ecap & VTD_ECAP_SMTS))
-        return blocked(out, VIOMMU_VTD_FR_SM_RTADDR);
+    uint64_t re[2];
     unsigned devfn = sid & 0xFF;
     /* 9.2: the lower half (LP/LCTP) serves devfn 0..127, the upper half 128..255. */
     at(out, VIOMMU_VTD_ENTRY_ROOT, rta + 16ull * (sid >> 8) + (devfn >= 128 ? 8 : 0));
@@ -194,6 +193,20 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     /* PRE needs ECAP.PRS, DTE needs ECAP.DT: without them -> invalid programming. */
     if (((ce[0] & VTD_SCE_PRE) && !(ecap & VTD_ECAP_PRS)) || ((ce[0] & VTD_SCE_DTE) && !(ecap & VTD_ECAP_DT)))
         return blocked(out, VIOMMU_VTD_FR_SM_CTX_INV);
+    return true;
+}
+
+/* 3.4.3: scalable mode. */
+static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
+                            struct viommu_vtd_resolved_v2 *out)
+{
+    const uint64_t ecap = st->hw->ecap;
+    uint64_t ce[4], pde, pe[8];
+    if (!(ecap & VTD_ECAP_SMTS))
+        return blocked(out, VIOMMU_VTD_FR_SM_RTADDR);
+    if (!sm_context(st, rta, sid, out, ce))
+        return 0;
+    uint64_t pdir = ce[0] & VTD_SCE_PDIR;
     if (st->ext) {
         st->ext->pre = (ce[0] & VTD_SCE_PRE) ? 1 : 0;
         /* 7.1.3 SCT.5: translation requests need DTE (device-TLB enable). */
@@ -275,6 +288,21 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     return 0;
 }
 
+static void state_init(struct resolve_state *st, struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw,
+                       struct vtd_resolve_ext *ext)
+{
+    unsigned haw = hw->haw && hw->haw < 52 ? hw->haw : 52;
+    *st = (struct resolve_state){
+        .ctx = ctx,
+        .hw = hw,
+        .haw_mask = vi_lg2_mask(haw),
+        .ndoms = 1u << (4 + 2 * (unsigned)VI_FIELD_GET(VTD_CAP_ND, hw->cap)),
+        .ext = ext,
+    };
+    if (st->ndoms > 65536)
+        st->ndoms = 65536;
+}
+
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
                 uint32_t pasid, struct viommu_vtd_resolved_v2 *out)
 {
@@ -294,16 +322,8 @@ int vtd_resolve_ex(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint6
     if (ext)
         memset(ext, 0, sizeof(*ext));
     out->pasid = VIOMMU_PASID_NONE;
-    unsigned haw = hw->haw && hw->haw < 52 ? hw->haw : 52;
-    struct resolve_state st = {
-        .ctx = ctx,
-        .hw = hw,
-        .haw_mask = vi_lg2_mask(haw),
-        .ndoms = 1u << (4 + 2 * (unsigned)VI_FIELD_GET(VTD_CAP_ND, hw->cap)),
-        .ext = ext,
-    };
-    if (st.ndoms > 65536)
-        st.ndoms = 65536;
+    struct resolve_state st;
+    state_init(&st, ctx, hw, ext);
     unsigned ttm = (unsigned)VI_FIELD_GET(VTD_RTADDR_TTM, rtaddr);
     uint64_t rta = rtaddr & VTD_RTADDR_RTA;
     out->scalable = ttm != VTD_TTM_LEGACY;
