@@ -303,6 +303,47 @@ static void state_init(struct resolve_state *st, struct viommu_ctx *ctx, const s
         st->ndoms = 65536;
 }
 
+bool vtd_pasid_scan(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                    uint32_t *budget, vtd_pasid_visit_fn fn, void *opaque)
+{
+    struct resolve_state st;
+    state_init(&st, ctx, hw, NULL);
+    struct viommu_vtd_resolved_v2 out;
+    memset(&out, 0, sizeof(out));
+    uint64_t ce[4];
+    if (VI_FIELD_GET(VTD_RTADDR_TTM, rtaddr) != VTD_TTM_SCALABLE || !(hw->ecap & VTD_ECAP_SMTS) ||
+        !sm_context(&st, rtaddr & VTD_RTADDR_RTA, sid, &out, ce) || !(ce[0] & VTD_SCE_PASIDE))
+        return true;
+    uint64_t pdir = ce[0] & VTD_SCE_PDIR;
+    /* SCT.7: 2^(PDTS + 7) directory entries of 64 PASIDs each (at most 2^20 PASIDs). */
+    uint32_t ndir = 1u << ((unsigned)VI_FIELD_GET(VTD_SCE_PDTS, ce[0]) + 7);
+    if (ndir > (1u << (VTD_PASID_BITS - 6)))
+        ndir = 1u << (VTD_PASID_BITS - 6);
+    for (uint32_t d = 0; d < ndir; d++) {
+        uint64_t pde;
+        if (!*budget)
+            return false;
+        --*budget;
+        if (read_qwords(&st, pdir + 8ull * d, &pde, 1))
+            return true; /* SPD.1: the directory cannot be read */
+        /* Only present, well-formed directory entries lead to PASID entries. */
+        if (!(pde & VTD_PDE_P) || (pde & VTD_PDE_RSVD) || (pde & VTD_PDE_PTP & ~st.haw_mask))
+            continue;
+        uint64_t table = pde & VTD_PDE_PTP;
+        for (uint32_t i = 0; i < 64; i++) {
+            uint64_t pe[2];
+            if (!*budget)
+                return false;
+            --*budget;
+            if (read_qwords(&st, table + 64ull * i, pe, 2))
+                break; /* SPT.1: this table cannot be read */
+            if ((pe[0] & VTD_PTE_P) && !fn(opaque, d * 64 + i, (uint16_t)VI_FIELD_GET(VTD_PTE_DID, pe[1])))
+                return false;
+        }
+    }
+    return true;
+}
+
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
                 uint32_t pasid, struct viommu_vtd_resolved_v2 *out)
 {
