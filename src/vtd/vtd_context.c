@@ -66,13 +66,13 @@ static bool aw_supported(const struct viommu_vtd_hw *hw, unsigned aw)
 }
 
 static void set_translated(struct resolve_state *st, struct viommu_vtd_resolved_v2 *out, unsigned aw,
-                           uint64_t root, uint16_t did)
+                           uint64_t root, uint16_t did, uint32_t xflags)
 {
     unsigned mgaw = (unsigned)VI_FIELD_GET(VTD_CAP_MGAW, st->hw->cap) + 1;
     /* As for haw_mask: 0 and anything above 52 mean 52. */
     unsigned haw = st->hw->haw && st->hw->haw < 52 ? st->hw->haw : 52;
     /* aw, root and haw were validated by the caller, so this cannot fail. */
-    (void)vtd_sl_config(aw, mgaw, haw, sl_flags(st->hw), root, &out->pt);
+    (void)vtd_sl_config(aw, mgaw, haw, sl_flags(st->hw) | xflags, root, &out->pt);
     out->mode = VIOMMU_MODE_TRANSLATED;
     out->domain_id = did;
 }
@@ -120,7 +120,7 @@ static int resolve_legacy(struct resolve_state *st, uint64_t rta, uint16_t sid, 
     unsigned aw = (unsigned)VI_FIELD_GET(VTD_CE_AW, ce[1]);
     if (!aw_supported(st->hw, aw))
         return blocked(out, VIOMMU_VTD_FR_CTX_INV);
-    set_translated(st, out, aw, slpt, did);
+    set_translated(st, out, aw, slpt, did, 0);
     return 0;
 }
 
@@ -270,7 +270,11 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     uint64_t slpt = pe[0] & VTD_PTE_SLPTPTR;
     if (slpt & ~st->haw_mask)
         return blocked(out, VIOMMU_VTD_FR_SM_SLPTPTR);
-    set_translated(st, out, aw, slpt, did);
+    /* 9.6 SSEE (bit 5), Figure 9-8 note 1: the second stage's X bits count
+     * only with ECAP.ERS and SSEE = 1; else they are ignored and a fetch
+     * needs what a read needs. */
+    set_translated(st, out, aw, slpt, did,
+                   ((ecap & VTD_ECAP_ERS) && (pe[0] & VTD_PTE_SLEE)) ? VIOMMU_VTD_SL_X : 0);
     if (!nested)
         return 0;
     /* 3.8: every first-stage table pointer and output goes through this
@@ -461,6 +465,9 @@ uint8_t vtd_fault_reason(const struct viommu_fault *f, bool scalable, unsigned t
         return (uint8_t)(f->code & 0xFF);
     case VIOMMU_FAULT_NOT_PRESENT:
     case VIOMMU_FAULT_PERM:
+        /* SGN.3: an execute request through second-stage X = 0 (SSEE). */
+        if (scalable && f->reason == VIOMMU_FAULT_PERM && f->code == VIOMMU_PT_CODE_EXEC)
+            return VIOMMU_VTD_FR_FS_XD;
         /* 3.6: a non-present entry denies the access like a missing R/W bit. */
         if (scalable)
             return write ? VIOMMU_VTD_FR_SM_WRITE : VIOMMU_VTD_FR_SM_READ;
