@@ -354,13 +354,13 @@ void vtd_offload_pc_scan(struct viommu_vtd *dev, bool domain, uint16_t did)
     /* The spaces a requester has, as a bitmap: one pass over the list per
      * requester, not one per PASID entry found. */
     const size_t words = (1u << VTD_PASID_BITS) / 64;
-    uint64_t *have = vi_zalloc(dev->ctx, words * sizeof(*have));
-    if (!have)
-        return;
+    uint64_t *have = NULL;
     uint32_t budget = VTD_OFF_SCAN_BUDGET;
     for (struct vtd_as *r = dev->spaces; r; r = r->next) {
         if (r->pasid != VIOMMU_PASID_NONE || !r->off)
             continue;
+        if (!have && !(have = vi_zalloc(dev->ctx, words * sizeof(*have))))
+            return;
         memset(have, 0, words * sizeof(*have));
         for (struct vtd_as *p = dev->spaces; p; p = p->next)
             if (p->rid == r->rid && p->pasid < (1u << VTD_PASID_BITS))
