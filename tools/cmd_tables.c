@@ -737,6 +737,118 @@ static void vtd_each_pasid(struct walk_state *w, uint32_t rid)
     }
 }
 
+/* AMD-Vi DTE fields the PASID enumeration reads (48882 2.2.2.1, Table 7). */
+#define AMD_DTE_V (UINT64_C(1) << 0)
+#define AMD_DTE_TV (UINT64_C(1) << 1)
+#define AMD_DTE_MODE_SHIFT 9
+#define AMD_DTE_ROOT UINT64_C(0x000FFFFFFFFFF000)
+#define AMD_DTE_GV (UINT64_C(1) << 55)
+#define AMD_DTE_GLX_SHIFT 56
+/* GCR3 table entries (2.2.6): V bit 0, table / guest CR3 address 51:12. */
+#define AMD_GCR3_V UINT64_C(1)
+#define AMD_GCR3_ADDR UINT64_C(0x000FFFFFFFFFF000)
+
+/* The GCR3 table enumeration of one device: its DTE's fields and bounds. */
+struct amd_gcr3_walk {
+    struct walk_state *w;
+    unsigned pasid_bits;          /* min(PASmax + 1, what GLX + 1 levels index) */
+    uint64_t pa_mask;             /* PAsize: entry addresses above it are malformed */
+    bool nested;                  /* Mode 1-6: GCR3 table pointers are guest-physical */
+    struct viommu_pt_config host; /* nested: the v1 table that translates them */
+};
+
+/* Show PASID `pasid` of the device as --pasid would. */
+static void amd_show_pasid(struct walk_state *w, uint32_t pasid)
+{
+    struct view v;
+    w->own_reads += 4; /* the DTE and up to three GCR3 entries */
+    int r = resolve(w->ctx, w->o, w->sid, pasid, &v);
+    if (r)
+        die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
+    w->pasid = pasid;
+    /* Every GCR3 fault names the DTE: do not let one PASID's report hide the next's. */
+    w->have_last_bad = false;
+    do_view(w, &v);
+    w->pasid = VIOMMU_PASID_NONE;
+}
+
+/* Read GCR3 table entry `gpa` (nested: through the v1 table). */
+static bool amd_gcr3_read(struct amd_gcr3_walk *g, uint64_t gpa, uint64_t *e)
+{
+    g->w->own_reads++;
+    if (g->nested) {
+        struct viommu_translation t;
+        struct viommu_fault f;
+        if (viommu_pt_translate(g->w->ctx, &g->host, gpa, VIOMMU_PERM_READ, &t, &f))
+            return false;
+        gpa = t.addr | (gpa & t.addr_mask);
+    }
+    return host_read(NULL, gpa, e, sizeof(*e)) == 0;
+}
+
+/* One GCR3 table of `level` (0: the entries holding guest CR3s) covering
+ * the PASIDs from `base`. Only valid entries are followed: an invalid one
+ * is a PASID (or 512^level PASIDs) not set up. A malformed or unreadable
+ * entry is shown once, through the first PASID it covers (the library's
+ * resolution says why); an unreadable table ends this table's scan. The
+ * recursion is at most three deep (GLX <= 2), the PASIDs visited are
+ * bounded by pasid_bits and the whole command by --max-total. */
+static void amd_gcr3_table(struct amd_gcr3_walk *g, uint64_t table, unsigned level, uint32_t base)
+{
+    struct walk_state *w = g->w;
+    for (uint32_t i = 0; i < 512; i++) {
+        uint64_t first = (uint64_t)base | ((uint64_t)i << (9 * level));
+        if (first >> g->pasid_bits)
+            return;
+        if (!(i & 63))
+            total_budget(w);
+        uint64_t e = 0;
+        if (!amd_gcr3_read(g, table + 8ull * i, &e)) {
+            amd_show_pasid(w, (uint32_t)first);
+            return;
+        }
+        if (!(e & AMD_GCR3_V))
+            continue;
+        if (level == 0 || (e >> 52) || ((e & AMD_GCR3_ADDR) & ~g->pa_mask)) /* 63:52 reserved */
+            amd_show_pasid(w, (uint32_t)first);
+        else
+            amd_gcr3_table(g, e & AMD_GCR3_ADDR, level - 1, (uint32_t)first);
+    }
+}
+
+/* dump/check without --pasid: after the device's requests without PASID,
+ * every PASID with a valid GCR3 table entry (DTE GV = 1), each as --pasid N
+ * would show it. A DTE that fails before its GCR3 table (reserved bits,
+ * illegal guest fields, TV = 0, Mode 7, a v1 table beyond the levels) fails
+ * every PASID alike: the line without PASID already says so. */
+static void amd_each_pasid(struct walk_state *w)
+{
+    const struct opts *o = w->o;
+    struct viommu_amdvi_resolution_v2 res = {.size = sizeof(res)};
+    w->own_reads += 2;
+    int r = viommu_amdvi_resolve_pasid(w->ctx, &o->amd, o->root, w->sid, 0, &res);
+    if (r)
+        die(EXIT_USAGE, "resolve: %s", viommu_strerror(r));
+    uint64_t q0 = res.dte[0];
+    unsigned mode = (unsigned)(q0 >> AMD_DTE_MODE_SHIFT) & 7;
+    if (!(q0 & AMD_DTE_V) || !(q0 & AMD_DTE_GV) || !(q0 & AMD_DTE_TV) || mode == 7 ||
+        res.event == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY || res.event == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR)
+        return;
+    unsigned glx = (unsigned)(q0 >> AMD_DTE_GLX_SHIFT) & 3; /* legal: checked by the resolution */
+    unsigned pasmax = (unsigned)((o->amd.efr_features & VIOMMU_AMDVI_EFR_PASMAX_MASK) >> 32);
+    struct amd_gcr3_walk g = {.w = w, .pasid_bits = pasmax + 1 < 9 * (glx + 1) ? pasmax + 1 : 9 * (glx + 1)};
+    unsigned pa = o->amd.pa_lg2 ? o->amd.pa_lg2 : 48;
+    g.pa_mask = (UINT64_C(1) << pa) - 1;
+    if (mode != 0) {
+        g.nested = true;
+        if (viommu_amdv1_pt_config(mode, q0 & AMD_DTE_ROOT, res.perm, pa, &g.host))
+            return;
+    }
+    /* GCR3 table root pointer: DTE bits 60:58 (14:12), 95:80 (30:15), 127:107 (51:31). */
+    uint64_t root = ((q0 >> 58) & 7) << 12 | ((res.dte[1] >> 16) & 0xFFFF) << 15 | (res.dte[1] >> 43) << 31;
+    amd_gcr3_table(&g, root, glx, 0);
+}
+
 static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
 {
     uint32_t first = 0, last = 0xffff;
@@ -785,6 +897,8 @@ static int cmd_walk(struct viommu_ctx *ctx, const struct opts *o, bool check)
             if ((v.scalable && !(v.mode == VIOMMU_MODE_BLOCKED && vtd_device_level(v.fr))) || o->fmt == FMT_AMDV1)
                 w.pasid = v.pasid;
             do_view(&w, &v);
+            if (o->fmt == FMT_AMDV1 && !o->have_pasid)
+                amd_each_pasid(&w);
             continue;
         }
         vtd_each_pasid(&w, v.pasid);
@@ -811,7 +925,8 @@ static const char *usage_tables =
     "  --sid BB:DD.F    requester (source) ID; dump/check: only this device\n"
     "  --pasid N        VT-d scalable mode: PASID of the request (default: none, i.e. the\n"
     "                   context entry's RID_PASID); dump/check: only this PASID.\n"
-    "                   AMD-Vi: the DTE's GCR3 table entry for PASID N\n"
+    "                   AMD-Vi: the DTE's GCR3 table entry for PASID N; dump/check\n"
+    "                   without it: no PASID, then every valid GCR3 entry's PASID\n"
     "  --access r|w|rw  access to check (translate; default r)\n"
     "  --priv user|supervisor  privilege of a request with --pasid (first-stage / v2\n"
     "                   tables; default user). Requests without PASID are user requests\n"
@@ -837,7 +952,7 @@ static const char *usage_tables =
     "translate prints 'IOVA TRANSLATED PAGESIZE PERM' or 'IOVA fault REASON' per IOVA\n"
     "(PERM: the rights of this request; first-stage tables add x and u);\n"
     "dump prints 'SID IOVA_FIRST IOVA_LAST TRANSLATED_FIRST PERM' per contiguous run\n"
-    "(VT-d scalable mode: 'SID pasid PASID IOVA_FIRST ...', one group per PASID);\n"
+    "(VT-d scalable mode, AMD-Vi GV: 'SID pasid PASID IOVA_FIRST ...', one group per PASID);\n"
     "check reports malformed entries with their file and offset.\n"
     "Exit: 0 ok, 1 fault/problem found, 2 usage or input error, 3 budget exhausted.\n";
 

@@ -1620,7 +1620,7 @@ class VtdFlag(enum.IntFlag):
 VTD_F_DEFAULT = (VtdFlag.PSI | VtdFlag.SL_2M | VtdFlag.SL_1G | VtdFlag.QI | VtdFlag.PT | VtdFlag.ALL_ENDPOINTS |
                  VtdFlag.IR)
 DMAR_F_INTR_REMAP, DMAR_F_X2APIC_OPT_OUT, DMAR_F_DMA_CTRL_PLATFORM_OPT_IN = 0x1, 0x2, 0x4
-VTD_SL_2M, VTD_SL_1G = 1, 2
+VTD_SL_2M, VTD_SL_1G, VTD_SL_X = 1, 2, 4
 VTD_MMIO_SIZE = 0x1000
 VTD_MAX_FRCD = 224
 

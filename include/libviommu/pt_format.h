@@ -81,6 +81,11 @@ struct viommu_pte {
  *  ::VIOMMU_PT_CODE_NON_CANONICAL). Range walks cover both halves: the upper half
  *  at its sign-extended IOVAs, indexed by the top table's upper entries. */
 #define VIOMMU_PT_FMT_CANONICAL 0x2u
+/** @brief viommu_pt_format::flags: a format without ::VIOMMU_PT_FMT_PRIV whose
+ *  entry permissions carry ::VIOMMU_PERM_EXEC: an execute request needs EXEC
+ *  in every entry of the walk (and in the configuration's `perm`), besides
+ *  its READ/WRITE. Formats without either flag check READ/WRITE only. */
+#define VIOMMU_PT_FMT_EXEC 0x4u
 
 struct viommu_pt_config;
 

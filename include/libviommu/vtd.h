@@ -35,6 +35,13 @@ extern "C" {
 #define VIOMMU_VTD_SL_2M (1u << 0)
 /** @brief viommu_pt_config::fmt_flags bit: 1 GiB superpages (PS at level 2) allowed. */
 #define VIOMMU_VTD_SL_1G (1u << 1)
+/** @brief viommu_pt_config::fmt_flags bit: honour the X bit (bit 2) of the
+ *  entries: an execute request needs X in every entry of the walk (the
+ *  PASID entry's SSEE with ECAP.ERS, 9.6 and 9.8). Without it X is ignored
+ *  and an execute request needs what a read needs. Set by
+ *  viommu_vtd_sl_config(), whose configuration then uses a format with
+ *  ::VIOMMU_PT_FMT_EXEC. */
+#define VIOMMU_VTD_SL_X (1u << 2)
 
 /** @brief viommu_pte::fault_code values of the VT-d second-level format. */
 enum viommu_vtd_sl_code {
@@ -49,7 +56,8 @@ enum viommu_vtd_sl_code {
  * `fmt_flags`: ::VIOMMU_VTD_SL_2M, ::VIOMMU_VTD_SL_1G. `fmt_data`: host
  * address width in bits (0 means 52). Tables of 3, 4 or 5 levels
  * (`top_level` 2, 3 or 4). R and W are ANDed over the walk; an entry with
- * neither R nor W is not present.
+ * neither R nor W is not present. X is ignored: configurations with
+ * ::VIOMMU_VTD_SL_X use a sibling format (viommu_vtd_sl_config()).
  * @return The format (static storage).
  * @note Thread-safe.
  */
@@ -62,7 +70,7 @@ VIOMMU_API const struct viommu_pt_format *viommu_pt_format_vtd_sl(void);
  * @param mgaw Maximum guest address width (IOVAs at or above
  *        2^min(mgaw, agaw) fault); 0 = the AGAW.
  * @param haw Host address width in bits (1..52; 0 = 52).
- * @param fmt_flags ::VIOMMU_VTD_SL_2M / ::VIOMMU_VTD_SL_1G.
+ * @param fmt_flags ::VIOMMU_VTD_SL_2M / ::VIOMMU_VTD_SL_1G / ::VIOMMU_VTD_SL_X.
  * @param root GPA of the top table (4 KiB aligned).
  * @param[out] out Configuration.
  * @retval 0 Success.

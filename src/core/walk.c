@@ -118,7 +118,7 @@ static unsigned vi_rights(uint32_t fflags, unsigned acc, unsigned access)
 {
     unsigned r;
     if (!(fflags & VIOMMU_PT_FMT_PRIV))
-        return acc & VIOMMU_PERM_RW;
+        return acc & ((fflags & VIOMMU_PT_FMT_EXEC) ? VIOMMU_PERM_RW | VIOMMU_PERM_EXEC : VIOMMU_PERM_RW);
     if (access & VIOMMU_PERM_PRIV) {
         r = VIOMMU_PERM_PRIV | (acc & (VIOMMU_PERM_READ | VIOMMU_PERM_USER));
         if (acc & VIOMMU_PERM_PRIV_WRITE)
@@ -136,7 +136,8 @@ static unsigned vi_rights(uint32_t fflags, unsigned acc, unsigned access)
 /* What of `access` a rights check looks at. */
 static unsigned vi_needed(uint32_t fflags, unsigned access)
 {
-    return access & ((fflags & VIOMMU_PT_FMT_PRIV) ? (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC) : VIOMMU_PERM_RW);
+    return access & ((fflags & (VIOMMU_PT_FMT_PRIV | VIOMMU_PT_FMT_EXEC)) ? (VIOMMU_PERM_RW | VIOMMU_PERM_EXEC)
+                                                                        : VIOMMU_PERM_RW);
 }
 
 /* Canonical formats: is `iova` canonical for a `va_lg2`-bit space? */
@@ -410,13 +411,17 @@ restart:
                 out->perm &= ~(uint32_t)VIOMMU_PERM_WRITE;
             if (s2) {
                 /* The leaf's output is guest-physical: through stage 2
-                 * with the request's read/write. The page is the smaller
-                 * of the two leaves; the rights are the AND. */
+                 * with the request's read/write (and execute, for a stage
+                 * 2 that checks it). The page is the smaller of the two
+                 * leaves; the rights are the AND. */
                 uint64_t gpa = st.pte.addr & ~mask, m;
                 struct viommu_translation t2;
                 struct viommu_fault f2;
+                uint32_t s2rights = VIOMMU_PERM_RW;
+                if (vi_fmt_flags(s2->fmt) & VIOMMU_PT_FMT_EXEC)
+                    s2rights |= VIOMMU_PERM_EXEC;
                 gpa |= iova & mask;
-                if (vi_pt_translate_nested(ctx, s2, NULL, gpa, access & VIOMMU_PERM_RW, &t2, &f2)) {
+                if (vi_pt_translate_nested(ctx, s2, NULL, gpa, access & s2rights, &t2, &f2)) {
                     vi_fault_host(fault, &f2);
                     return VIOMMU_EFAULT;
                 }
@@ -424,7 +429,7 @@ restart:
                 out->iova = iova & ~m;
                 out->addr = (t2.addr | (gpa & t2.addr_mask)) & ~m;
                 out->addr_mask = m;
-                out->perm &= t2.perm | ~(uint32_t)VIOMMU_PERM_RW;
+                out->perm &= t2.perm | ~s2rights;
             }
             return 0;
         default: /* SKIP, FAULT */

@@ -5,8 +5,13 @@
  *
  * Spec sections: 3.6 (second-stage translation: 3/4/5-level tables,
  * permissions ANDed over all levels), 9.8 (paging-entry formats: R bit 0,
- * W bit 1, PS bit 7, address 51:12, reserved bit 11, bit 62 and bits above
- * the host address width), 10.4.2 (CAP.SAGAW, CAP.SLLPS).
+ * W bit 1, X bit 2, PS bit 7, address 51:12, reserved bit 11, bit 62 and
+ * bits above the host address width), 10.4.2 (CAP.SAGAW, CAP.SLLPS).
+ *
+ * X is ignored unless ECAP.ERS is set and the PASID entry's SSEE is 1
+ * (Figure 9-8, note 1); then an execute request needs it. Configurations
+ * with VIOMMU_VTD_SL_X use vtd_sl_x_format, which tells the walker to
+ * check EXEC (VIOMMU_PT_FMT_EXEC); X is ANDed over the walk like R and W.
  *
  * Levels follow the core convention: level 0 maps 4 KiB (the spec's SL-PTE),
  * level 1 the SL-PDE (2 MiB with PS), level 2 the SL-PDPE (1 GiB with PS),
@@ -20,6 +25,7 @@
 /* 9.8 second-stage paging entries */
 #define VTD_SL_R VI_BIT(0)
 #define VTD_SL_W VI_BIT(1)
+#define VTD_SL_X VI_BIT(2)
 #define VTD_SL_PS VI_BIT(7)
 #define VTD_SL_RSVD_COMMON (VI_BIT(11) | VI_BIT(62))
 #define VTD_SL_ADDR VI_GENMASK(51, 12)
@@ -34,6 +40,17 @@ static const struct viommu_pt_format vtd_sl_format = {
     .level_bits = 9,
     .max_levels = 5,
     .decode = sl_decode,
+};
+
+/* The same with X honoured (VIOMMU_VTD_SL_X). */
+static const struct viommu_pt_format vtd_sl_x_format = {
+    .size = sizeof(struct viommu_pt_format),
+    .name = "vtd-sl-x",
+    .granule_lg2 = 12,
+    .level_bits = 9,
+    .max_levels = 5,
+    .decode = sl_decode,
+    .flags = VIOMMU_PT_FMT_EXEC,
 };
 
 static uint64_t sl_haw_mask(const struct viommu_pt_config *cfg)
@@ -63,6 +80,8 @@ static void sl_decode(const struct viommu_pt_config *cfg, unsigned level, uint64
     if (!(pte & (VTD_SL_R | VTD_SL_W)))
         return;
     uint8_t perm = vi_pt_perm(pte & VTD_SL_R, pte & VTD_SL_W);
+    if ((cfg->fmt_flags & VIOMMU_VTD_SL_X) && (pte & VTD_SL_X))
+        perm |= VIOMMU_PERM_EXEC;
     bool leaf = level == 0;
     if (level > 0 && (pte & VTD_SL_PS)) {
         if (!sl_ps_allowed(cfg, level)) {
@@ -117,7 +136,7 @@ int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, 
 {
     if (!out || aw < 1 || aw > 3 || haw > 52 || (root & 0xFFF))
         return VIOMMU_EINVAL;
-    if (fmt_flags & ~(uint32_t)(VIOMMU_VTD_SL_2M | VIOMMU_VTD_SL_1G))
+    if (fmt_flags & ~(uint32_t)(VIOMMU_VTD_SL_2M | VIOMMU_VTD_SL_1G | VIOMMU_VTD_SL_X))
         return VIOMMU_EFLAGS;
     unsigned agaw = vtd_sl_agaw(aw);
     unsigned va = (mgaw && mgaw < agaw) ? mgaw : agaw;
@@ -126,11 +145,11 @@ int vtd_sl_config(unsigned aw, unsigned mgaw, unsigned haw, uint32_t fmt_flags, 
     if (va < vi_pt_level_lg2(&vtd_sl_format, aw + 1) + 1)
         va = vi_pt_level_lg2(&vtd_sl_format, aw + 1) + 1;
     *out = (struct viommu_pt_config){
-        .fmt = &vtd_sl_format,
+        .fmt = (fmt_flags & VIOMMU_VTD_SL_X) ? &vtd_sl_x_format : &vtd_sl_format,
         .root = root,
         .top_level = (uint8_t)(aw + 1),
         .va_lg2 = (uint8_t)va,
-        .perm = VIOMMU_PERM_RW,
+        .perm = (fmt_flags & VIOMMU_VTD_SL_X) ? VIOMMU_PERM_RW | VIOMMU_PERM_EXEC : VIOMMU_PERM_RW,
         .fmt_flags = fmt_flags,
         .fmt_data = haw ? haw : 52,
     };

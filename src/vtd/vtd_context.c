@@ -66,13 +66,13 @@ static bool aw_supported(const struct viommu_vtd_hw *hw, unsigned aw)
 }
 
 static void set_translated(struct resolve_state *st, struct viommu_vtd_resolved_v2 *out, unsigned aw,
-                           uint64_t root, uint16_t did)
+                           uint64_t root, uint16_t did, uint32_t xflags)
 {
     unsigned mgaw = (unsigned)VI_FIELD_GET(VTD_CAP_MGAW, st->hw->cap) + 1;
     /* As for haw_mask: 0 and anything above 52 mean 52. */
     unsigned haw = st->hw->haw && st->hw->haw < 52 ? st->hw->haw : 52;
     /* aw, root and haw were validated by the caller, so this cannot fail. */
-    (void)vtd_sl_config(aw, mgaw, haw, sl_flags(st->hw), root, &out->pt);
+    (void)vtd_sl_config(aw, mgaw, haw, sl_flags(st->hw) | xflags, root, &out->pt);
     out->mode = VIOMMU_MODE_TRANSLATED;
     out->domain_id = did;
 }
@@ -120,7 +120,7 @@ static int resolve_legacy(struct resolve_state *st, uint64_t rta, uint16_t sid, 
     unsigned aw = (unsigned)VI_FIELD_GET(VTD_CE_AW, ce[1]);
     if (!aw_supported(st->hw, aw))
         return blocked(out, VIOMMU_VTD_FR_CTX_INV);
-    set_translated(st, out, aw, slpt, did);
+    set_translated(st, out, aw, slpt, did, 0);
     return 0;
 }
 
@@ -163,14 +163,13 @@ static int resolve_first_stage(struct resolve_state *st, const uint64_t *pe, uin
     return 0;
 }
 
-/* 3.4.3: scalable mode. */
-static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
-                            struct viommu_vtd_resolved_v2 *out)
+/* 9.2, 9.4: the scalable-mode root and context entries of `sid`, checked.
+ * False (blocked() returns 0): `out` is BLOCKED with the reason. */
+static bool sm_context(struct resolve_state *st, uint64_t rta, uint16_t sid, struct viommu_vtd_resolved_v2 *out,
+                       uint64_t ce[4])
 {
     const uint64_t ecap = st->hw->ecap;
-    uint64_t re[2], ce[4], pde, pe[8];
-    if (!(ecap & VTD_ECAP_SMTS))
-        return blocked(out, VIOMMU_VTD_FR_SM_RTADDR);
+    uint64_t re[2];
     unsigned devfn = sid & 0xFF;
     /* 9.2: the lower half (LP/LCTP) serves devfn 0..127, the upper half 128..255. */
     at(out, VIOMMU_VTD_ENTRY_ROOT, rta + 16ull * (sid >> 8) + (devfn >= 128 ? 8 : 0));
@@ -194,6 +193,20 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     /* PRE needs ECAP.PRS, DTE needs ECAP.DT: without them -> invalid programming. */
     if (((ce[0] & VTD_SCE_PRE) && !(ecap & VTD_ECAP_PRS)) || ((ce[0] & VTD_SCE_DTE) && !(ecap & VTD_ECAP_DT)))
         return blocked(out, VIOMMU_VTD_FR_SM_CTX_INV);
+    return true;
+}
+
+/* 3.4.3: scalable mode. */
+static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid, uint32_t pasid,
+                            struct viommu_vtd_resolved_v2 *out)
+{
+    const uint64_t ecap = st->hw->ecap;
+    uint64_t ce[4], pde, pe[8];
+    if (!(ecap & VTD_ECAP_SMTS))
+        return blocked(out, VIOMMU_VTD_FR_SM_RTADDR);
+    if (!sm_context(st, rta, sid, out, ce))
+        return 0;
+    uint64_t pdir = ce[0] & VTD_SCE_PDIR;
     if (st->ext) {
         st->ext->pre = (ce[0] & VTD_SCE_PRE) ? 1 : 0;
         /* 7.1.3 SCT.5: translation requests need DTE (device-TLB enable). */
@@ -257,7 +270,11 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
     uint64_t slpt = pe[0] & VTD_PTE_SLPTPTR;
     if (slpt & ~st->haw_mask)
         return blocked(out, VIOMMU_VTD_FR_SM_SLPTPTR);
-    set_translated(st, out, aw, slpt, did);
+    /* 9.6 SSEE (bit 5), Figure 9-8 note 1: the second stage's X bits count
+     * only with ECAP.ERS and SSEE = 1; else they are ignored and a fetch
+     * needs what a read needs. */
+    set_translated(st, out, aw, slpt, did,
+                   ((ecap & VTD_ECAP_ERS) && (pe[0] & VTD_PTE_SLEE)) ? VIOMMU_VTD_SL_X : 0);
     if (!nested)
         return 0;
     /* 3.8: every first-stage table pointer and output goes through this
@@ -273,6 +290,62 @@ static int resolve_scalable(struct resolve_state *st, uint64_t rta, uint16_t sid
         st->ext->ss = ss;
     }
     return 0;
+}
+
+static void state_init(struct resolve_state *st, struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw,
+                       struct vtd_resolve_ext *ext)
+{
+    unsigned haw = hw->haw && hw->haw < 52 ? hw->haw : 52;
+    *st = (struct resolve_state){
+        .ctx = ctx,
+        .hw = hw,
+        .haw_mask = vi_lg2_mask(haw),
+        .ndoms = 1u << (4 + 2 * (unsigned)VI_FIELD_GET(VTD_CAP_ND, hw->cap)),
+        .ext = ext,
+    };
+    if (st->ndoms > 65536)
+        st->ndoms = 65536;
+}
+
+bool vtd_pasid_scan(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                    uint32_t *budget, vtd_pasid_visit_fn fn, void *opaque)
+{
+    struct resolve_state st;
+    state_init(&st, ctx, hw, NULL);
+    struct viommu_vtd_resolved_v2 out;
+    memset(&out, 0, sizeof(out));
+    uint64_t ce[4];
+    if (VI_FIELD_GET(VTD_RTADDR_TTM, rtaddr) != VTD_TTM_SCALABLE || !(hw->ecap & VTD_ECAP_SMTS) ||
+        !sm_context(&st, rtaddr & VTD_RTADDR_RTA, sid, &out, ce) || !(ce[0] & VTD_SCE_PASIDE))
+        return true;
+    uint64_t pdir = ce[0] & VTD_SCE_PDIR;
+    /* SCT.7: 2^(PDTS + 7) directory entries of 64 PASIDs each (at most 2^20 PASIDs). */
+    uint32_t ndir = 1u << ((unsigned)VI_FIELD_GET(VTD_SCE_PDTS, ce[0]) + 7);
+    if (ndir > (1u << (VTD_PASID_BITS - 6)))
+        ndir = 1u << (VTD_PASID_BITS - 6);
+    for (uint32_t d = 0; d < ndir; d++) {
+        uint64_t pde;
+        if (!*budget)
+            return false;
+        --*budget;
+        if (read_qwords(&st, pdir + 8ull * d, &pde, 1))
+            return true; /* SPD.1: the directory cannot be read */
+        /* Only present, well-formed directory entries lead to PASID entries. */
+        if (!(pde & VTD_PDE_P) || (pde & VTD_PDE_RSVD) || (pde & VTD_PDE_PTP & ~st.haw_mask))
+            continue;
+        uint64_t table = pde & VTD_PDE_PTP;
+        for (uint32_t i = 0; i < 64; i++) {
+            uint64_t pe[2];
+            if (!*budget)
+                return false;
+            --*budget;
+            if (read_qwords(&st, table + 64ull * i, pe, 2))
+                break; /* SPT.1: this table cannot be read */
+            if ((pe[0] & VTD_PTE_P) && !fn(opaque, d * 64 + i, (uint16_t)VI_FIELD_GET(VTD_PTE_DID, pe[1])))
+                return false;
+        }
+    }
+    return true;
 }
 
 int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
@@ -294,16 +367,8 @@ int vtd_resolve_ex(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint6
     if (ext)
         memset(ext, 0, sizeof(*ext));
     out->pasid = VIOMMU_PASID_NONE;
-    unsigned haw = hw->haw && hw->haw < 52 ? hw->haw : 52;
-    struct resolve_state st = {
-        .ctx = ctx,
-        .hw = hw,
-        .haw_mask = vi_lg2_mask(haw),
-        .ndoms = 1u << (4 + 2 * (unsigned)VI_FIELD_GET(VTD_CAP_ND, hw->cap)),
-        .ext = ext,
-    };
-    if (st.ndoms > 65536)
-        st.ndoms = 65536;
+    struct resolve_state st;
+    state_init(&st, ctx, hw, ext);
     unsigned ttm = (unsigned)VI_FIELD_GET(VTD_RTADDR_TTM, rtaddr);
     uint64_t rta = rtaddr & VTD_RTADDR_RTA;
     out->scalable = ttm != VTD_TTM_LEGACY;
@@ -400,6 +465,9 @@ uint8_t vtd_fault_reason(const struct viommu_fault *f, bool scalable, unsigned t
         return (uint8_t)(f->code & 0xFF);
     case VIOMMU_FAULT_NOT_PRESENT:
     case VIOMMU_FAULT_PERM:
+        /* SGN.3: an execute request through second-stage X = 0 (SSEE). */
+        if (scalable && f->reason == VIOMMU_FAULT_PERM && f->code == VIOMMU_PT_CODE_EXEC)
+            return VIOMMU_VTD_FR_FS_XD;
         /* 3.6: a non-present entry denies the access like a missing R/W bit. */
         if (scalable)
             return write ? VIOMMU_VTD_FR_SM_WRITE : VIOMMU_VTD_FR_SM_READ;

@@ -241,7 +241,16 @@ void vtd_apply(struct viommu_vtd *dev, struct vtd_as *v)
         if (ext.nested) {
             v->ss = ext.ss;
             dev->stats.nested_resolves++;
-            vtd_parent_update(dev, res.domain_id, &ext.ss);
+            /* The nest parent maps guest-physical memory for the host,
+             * whose maps carry read/write only: the X bits (SSEE) stay
+             * with the emulated nested walk. */
+            struct viommu_pt_config ps = ext.ss;
+            if (ps.fmt_flags & VIOMMU_VTD_SL_X) {
+                ps.fmt = viommu_pt_format_vtd_sl();
+                ps.fmt_flags &= ~(uint32_t)VIOMMU_VTD_SL_X;
+                ps.perm = VIOMMU_PERM_RW;
+            }
+            vtd_parent_update(dev, res.domain_id, &ps);
         }
         if (res.mode == VIOMMU_MODE_TRANSLATED)
             r = vi_as_set_pt_nested(v->as, res.domain_id, &res.pt, ext.nested ? &ext.ss : NULL);

@@ -42,6 +42,10 @@ struct vtd_off_space {
 /* Guest-made PASID spaces that follow an offloaded requester, per unit: a
  * bound on what a guest's PASID-cache invalidations can allocate. */
 #define VTD_OFF_FOLLOW_MAX 4096u
+/* PASID-directory and PASID-table entries one domain-selective or global
+ * PASID-cache invalidation reads to find them: a whole 2^20-PASID
+ * directory (16384 entries) and 1792 tables of 64 entries beside it. */
+#define VTD_OFF_SCAN_BUDGET (1u << 17)
 
 struct vtd_offload {
     struct vi_off_unit u;
@@ -283,10 +287,38 @@ void vtd_offload_new_space(struct viommu_vtd *dev, struct vtd_as *v)
             (void)enter(dev, v, r->off->s.fn, r->off->s.opaque, true);
 }
 
-void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid)
+/* Make (and so offload) the space of `pasid` of offloaded requester r if
+ * the guest made its PASID entry present (or got it wrong) and it has none
+ * yet. False: the unit's follower cap is reached. */
+static bool follow(struct viommu_vtd *dev, struct vtd_as *r, uint32_t pasid)
 {
     struct vtd_offload *u = dev->off;
-    if (!u || pasid >= (1u << VTD_PASID_BITS))
+    /* Only a PASID entry the guest made present (or got wrong) gets
+     * a space: one that is absent needs no host object. The entry of
+     * RID_PASID serves the requester's space itself. */
+    struct viommu_vtd_resolved_v2 res;
+    if (!(dev->gsts & VTD_GSTS_TES) ||
+        vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, VIOMMU_PASID_NONE, &res) != 0 ||
+        res.pasid == pasid || vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, pasid, &res) != 0)
+        return true;
+    if (res.mode == VIOMMU_MODE_BLOCKED &&
+        (res.fault_reason == VIOMMU_VTD_FR_SM_PTE_P || res.fault_reason == VIOMMU_VTD_FR_SM_PDE_P ||
+         res.fault_reason == VIOMMU_VTD_FR_SM_PASIDE || res.fault_reason == VIOMMU_VTD_FR_SM_PASID_SIZE ||
+         res.fault_reason == VIOMMU_VTD_FR_SM_CTX_P || res.fault_reason == VIOMMU_VTD_FR_SM_ROOT_P))
+        return true;
+    if (u->nfollow >= VTD_OFF_FOLLOW_MAX) {
+        vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: %04x/%x: too many guest PASID spaces to follow", r->rid, pasid);
+        return false;
+    }
+    int err = 0;
+    if (vtd_as_get(dev, r->rid, pasid, &err)) /* follows r through vtd_offload_new_space() */
+        u->nfollow++;
+    return true;
+}
+
+void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid)
+{
+    if (!dev->off || pasid >= (1u << VTD_PASID_BITS))
         return;
     for (struct vtd_as *r = dev->spaces; r; r = r->next) {
         if (r->pasid != VIOMMU_PASID_NONE || !r->off)
@@ -294,30 +326,55 @@ void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid)
         bool have = false;
         for (struct vtd_as *p = dev->spaces; p && !have; p = p->next)
             have = p->rid == r->rid && p->pasid == pasid;
-        if (have)
-            continue;
-        /* Only a PASID entry the guest made present (or got wrong) gets
-         * a space: one that is absent needs no host object. The entry of
-         * RID_PASID serves the requester's space itself. */
-        struct viommu_vtd_resolved_v2 res;
-        if (!(dev->gsts & VTD_GSTS_TES) ||
-            vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, VIOMMU_PASID_NONE, &res) != 0 ||
-            res.pasid == pasid || vtd_resolve(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, pasid, &res) != 0)
-            continue;
-        if (res.mode == VIOMMU_MODE_BLOCKED &&
-            (res.fault_reason == VIOMMU_VTD_FR_SM_PTE_P || res.fault_reason == VIOMMU_VTD_FR_SM_PDE_P ||
-             res.fault_reason == VIOMMU_VTD_FR_SM_PASIDE || res.fault_reason == VIOMMU_VTD_FR_SM_PASID_SIZE ||
-             res.fault_reason == VIOMMU_VTD_FR_SM_CTX_P || res.fault_reason == VIOMMU_VTD_FR_SM_ROOT_P))
-            continue;
-        if (u->nfollow >= VTD_OFF_FOLLOW_MAX) {
-            vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: %04x/%x: too many guest PASID spaces to follow", r->rid,
-                   pasid);
-            continue;
-        }
-        int err = 0;
-        if (vtd_as_get(dev, r->rid, pasid, &err)) /* follows r through vtd_offload_new_space() */
-            u->nfollow++;
+        if (!have)
+            (void)follow(dev, r, pasid);
     }
+}
+
+struct pc_scan {
+    struct viommu_vtd *dev;
+    struct vtd_as *r;
+    bool domain; /* domain-selective: only entries of `did` */
+    uint16_t did;
+    uint64_t *have; /* bitmap of r's PASIDs that have a space (2^20 bits) */
+};
+
+static bool pc_scan_visit(void *opaque, uint32_t pasid, uint16_t did)
+{
+    struct pc_scan *sc = opaque;
+    if ((sc->domain && did != sc->did) || (sc->have[pasid / 64] >> (pasid % 64) & 1))
+        return true;
+    return follow(sc->dev, sc->r, pasid);
+}
+
+void vtd_offload_pc_scan(struct viommu_vtd *dev, bool domain, uint16_t did)
+{
+    if (!dev->off || !(dev->gsts & VTD_GSTS_TES))
+        return;
+    /* The spaces a requester has, as a bitmap: one pass over the list per
+     * requester, not one per PASID entry found. */
+    const size_t words = (1u << VTD_PASID_BITS) / 64;
+    uint64_t *have = NULL;
+    uint32_t budget = VTD_OFF_SCAN_BUDGET;
+    for (struct vtd_as *r = dev->spaces; r; r = r->next) {
+        if (r->pasid != VIOMMU_PASID_NONE || !r->off)
+            continue;
+        if (!have && !(have = vi_zalloc(dev->ctx, words * sizeof(*have))))
+            return;
+        memset(have, 0, words * sizeof(*have));
+        for (struct vtd_as *p = dev->spaces; p; p = p->next)
+            if (p->rid == r->rid && p->pasid < (1u << VTD_PASID_BITS))
+                have[p->pasid / 64] |= UINT64_C(1) << (p->pasid % 64);
+        struct pc_scan sc = {.dev = dev, .r = r, .domain = domain, .did = did, .have = have};
+        if (!vtd_pasid_scan(dev->ctx, &dev->hw, dev->rtaddr_active, r->rid, &budget, pc_scan_visit, &sc)) {
+            if (!budget)
+                vi_log(dev->ctx, VIOMMU_LOG_WARN,
+                       "vtd: %04x: PASID-cache invalidation: PASID tables too big to scan for spaces to follow",
+                       r->rid);
+            break;
+        }
+    }
+    vi_free(dev->ctx, have);
 }
 
 void vtd_offload_free_space(struct viommu_vtd *dev, struct vtd_as *v)

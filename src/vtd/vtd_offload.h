@@ -52,6 +52,12 @@ void vtd_offload_new_space(struct viommu_vtd *dev, struct vtd_as *v);
 /* A PASID-selective PASID-cache invalidation: make (and so offload) the
  * spaces of `pasid` of every offloaded requester whose entry is present. */
 void vtd_offload_pc(struct viommu_vtd *dev, uint32_t pasid);
+/* A domain-selective (`domain`, DID `did`) or global PASID-cache
+ * invalidation: the same for every PASID whose PASID-table entry is present
+ * (of DID `did` when domain-selective), found by a bounded scan of each
+ * offloaded requester's PASID directory (VTD_OFF_SCAN_BUDGET entries per
+ * invalidation, VTD_OFF_FOLLOW_MAX followers per unit). */
+void vtd_offload_pc_scan(struct viommu_vtd *dev, bool domain, uint16_t did);
 /* Copy the offload counters into dev->stats. */
 void vtd_offload_stats(struct viommu_vtd *dev);
 

@@ -201,10 +201,14 @@ static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
             return VTD_IQEI_RSVD;
         /* Domain-, PASID-selective and global: re-resolve (the switch is a diff). */
         vtd_inv_context(dev, VTD_CC_GLOBAL, 0, 0, 0);
-        /* PASID-selective (01b), as Linux sends after setting an entry up:
-         * offloaded requesters' spaces of that PASID follow them. */
+        /* Offloaded requesters' PASID spaces follow them: PASID-selective
+         * (01b, as Linux sends after setting an entry up) for that PASID,
+         * domain-selective (00b) and global (11b) for every present entry
+         * (of the DID), by a bounded scan. */
         if (g == 1)
             vtd_offload_pc(dev, (uint32_t)VI_FIELD_GET(VTD_P_DSC_PASID, d[0]));
+        else
+            vtd_offload_pc_scan(dev, g == 0, (uint16_t)VI_FIELD_GET(VTD_P_DSC_DID, d[0]));
         return 0;
     case VTD_DSC_PDEVTLB:
         if (!(ecap & VTD_ECAP_SMTS) || !(ecap & VTD_ECAP_DT))

@@ -30,6 +30,17 @@ int vtd_resolve(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t
                 uint32_t pasid, struct viommu_vtd_resolved_v2 *out);
 int vtd_resolve_ex(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
                    uint32_t pasid, struct viommu_vtd_resolved_v2 *out, struct vtd_resolve_ext *ext);
+/* Called by vtd_pasid_scan() for a present PASID-table entry (its DID);
+ * false stops the scan. */
+typedef bool (*vtd_pasid_visit_fn)(void *opaque, uint32_t pasid, uint16_t did);
+/* 9.4-9.6: call fn for every PASID of scalable-mode requester `sid` whose
+ * PASID-table entry is present, in PASID order: the directory's
+ * 2^(PDTS + 7) entries, of them the present, well-formed ones, each
+ * table's 64 entries. Every entry read takes one from *budget. Nothing
+ * without PASIDE or with a root/context fault. False: stopped by fn or the
+ * budget (not every entry seen). Caller holds the context lock. */
+bool vtd_pasid_scan(struct viommu_ctx *ctx, const struct viommu_vtd_hw *hw, uint64_t rtaddr, uint16_t sid,
+                    uint32_t *budget, vtd_pasid_visit_fn fn, void *opaque);
 /* The same for spaces translated through first-stage tables (0x70-0x91). */
 uint8_t vtd_fs_fault_reason(const struct viommu_fault *f, unsigned top_level);
 

@@ -1491,7 +1491,7 @@ static const struct config_case config_cases[] = {
     {&pt_row_vtd_sl, {4, 0, 46, 0}, 0, false, VIOMMU_EINVAL, 0, 0},
     {&pt_row_vtd_sl, {2, 0, 46, 0}, 0x10, false, VIOMMU_EINVAL, 0, 0},
     {&pt_row_vtd_sl, {2, 0, 53, 0}, 0, false, VIOMMU_EINVAL, 0, 0},
-    {&pt_row_vtd_sl, {2, 0, 46, 4}, 0, false, VIOMMU_EFLAGS, 0, 0},
+    {&pt_row_vtd_sl, {2, 0, 46, 8}, 0, false, VIOMMU_EFLAGS, 0, 0},
     {&pt_row_vtd_sl, {2, 0, 46, 0}, 0, true, VIOMMU_EINVAL, 0, 0},
     /* x86-64: 4 levels translate 48 canonical bits, 5 levels 57 */
     {&pt_row_x86, {4, 52, 0}, 0x1000, false, 0, 3, 48},
@@ -1506,6 +1506,54 @@ static const struct config_case config_cases[] = {
     {&pt_row_x86, {4, 52, 8}, 0x1000, false, VIOMMU_EFLAGS, 0, 0},
     {&pt_row_x86, {4, 52, 0}, 0x1000, true, VIOMMU_EINVAL, 0, 0},
 };
+
+/* VT-d second stage: X (bit 2) ignored by default (a fetch needs what a
+ * read needs); with VIOMMU_VTD_SL_X (SSEE with ERS) a fetch needs X in
+ * every entry of the walk, and the rights report EXEC. */
+START_TEST(vtd_sl_x_bit)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 8u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    uint64_t t[4];
+    for (unsigned i = 0; i < 4; i++)
+        t[i] = th_alloc_pages(&th, 1);
+    for (unsigned i = 0; i < 3; i++)
+        th_w64(&th, t[i], t[i + 1] | 3); /* R W, no X */
+    th_w64(&th, t[3], 0x5000 | 3);          /* IOVA 0 -> 0x5000 */
+    th_w64(&th, t[3] + 8, 0x6000 | 1 | 4);  /* IOVA 0x1000 -> 0x6000, R X */
+    struct viommu_pt_config plain, x;
+    ck_assert_int_eq(viommu_vtd_sl_config(2, 0, 46, 0, t[0], &plain), 0);
+    ck_assert_int_eq(viommu_vtd_sl_config(2, 0, 46, VIOMMU_VTD_SL_X, t[0], &x), 0);
+    ck_assert_ptr_eq(plain.fmt, viommu_pt_format_vtd_sl());
+    ck_assert_uint_eq(x.fmt->flags, VIOMMU_PT_FMT_EXEC);
+    struct viommu_translation tr;
+    struct viommu_fault f;
+    const unsigned fetch = VIOMMU_PERM_READ | VIOMMU_PERM_EXEC;
+    ck_assert_int_eq(viommu_pt_translate(ctx, &plain, 0x1000, fetch, &tr, &f), 0);
+    ck_assert_uint_eq(tr.perm, VIOMMU_PERM_READ);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &plain, 0x0, fetch, &tr, &f), 0);
+    /* X only in the leaf: the upper entries deny it. */
+    ck_assert_int_eq(viommu_pt_translate(ctx, &x, 0x1000, fetch, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.reason, VIOMMU_FAULT_PERM);
+    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_EXEC);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &x, 0x1000, VIOMMU_PERM_READ, &tr, &f), 0);
+    ck_assert_uint_eq(tr.perm, VIOMMU_PERM_READ);
+    for (unsigned i = 0; i < 3; i++)
+        th_w64(&th, t[i], t[i + 1] | 3 | 4);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &x, 0x1000, fetch, &tr, &f), 0);
+    ck_assert_uint_eq(tr.perm, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC);
+    ck_assert_uint_eq(tr.addr, 0x6000);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &x, 0x0, fetch, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_uint_eq(f.code, VIOMMU_PT_CODE_EXEC);
+    /* A fetch is still a read: X without R does not do. */
+    th_w64(&th, t[3] + 8, 0x6000 | 2 | 4);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &x, 0x1000, fetch, &tr, &f), VIOMMU_EFAULT);
+    ck_assert_int_eq(viommu_ctx_destroy(ctx), 0);
+    th_fini(&th);
+}
+END_TEST
 
 START_TEST(config_builders)
 {
@@ -1545,6 +1593,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, va_beyond_top_table_refused, 0, (int)npairs);
     tcase_add_loop_test(tc, api_errors, 0, (int)npairs);
     tcase_add_test(tc, walker_rejects_bad_level_and_page_size);
+    tcase_add_test(tc, vtd_sl_x_bit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("model");

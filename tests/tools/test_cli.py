@@ -651,7 +651,9 @@ class VtdFirstStageTest(unittest.TestCase):
         self.assertEqual(tr("--pasid", "0", "--priv", "supervisor", "0x1010")[1], "0x1010 0x400010 0x1000 rwx\n")
         self.assertEqual(tr("--pasid", "0", "--exec", "0x2000")[0], 1)
         rc, out, _ = cli("amdv1", "dump", ram, reg, "--sid", "01:00.0")
-        self.assertEqual(out.splitlines(), ["01:00.0 0x1000 0x2fff 0x400000 rw"])  # one contiguous run
+        # One contiguous run without PASID, then PASID 0 of the GCR3 table (DTE GV).
+        self.assertEqual(out.splitlines(), ["01:00.0 0x1000 0x2fff 0x400000 rw",
+                                            "01:00.0 pasid 0x0 0x1000 0x2fff 0x400000 rw"])
         rc, out, _ = cli("amdv1", "dump", ram, reg, "--sid", "01:00.0", "--pasid", "0")
         self.assertEqual(out.splitlines(), ["01:00.0 pasid 0x0 0x1000 0x2fff 0x400000 rw"])
         # Without GTSup the DTE's GV is illegal.
@@ -826,6 +828,86 @@ class AmdPasidTest(unittest.TestCase):
         self.assertEqual(out, "01:00.0 pasid 0x5 page-table entry at GPA 0x%x (%s+0x%x) level 3 iova 0x8000000000: "
                          "reserved bits set (or PS where the level allows no page)\n"
                          % (self.cr3_5 + 8, ram, self.cr3_5 + 8))
+
+    NESTED = ["02:00.0 pasid 0x7 0x1000 0x1fff 0x380000 r", "02:00.0 pasid 0x7 0x200000 0x200fff 0x300000 rw",
+              "02:00.0 pasid 0x7 0x201000 0x201fff 0x380000 r"]
+
+    def test_dump_every_pasid(self):
+        # Without --pasid: requests without PASID, then each valid GCR3 entry as --pasid N shows it.
+        rc, out, err = cli("amdv1", "dump", self.ram, self.reg, "--sid", "01:00.0")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out.splitlines(), [
+            "01:00.0 passthrough", "01:00.0 pasid 0x0 0x1000 0x1fff 0x400000 rw",
+            "01:00.0 pasid 0x5 0x1000 0x1fff 0x500000 r", "01:00.0 pasid 0x5 0x2000 0x3fff 0x501000 rw"])
+        # PASID 0x10000 only within PASmax 19.
+        efr20 = EFR_NX | EFR_V2_NO_NX_16 & ~EFR_PASMAX | (19 << 32)
+        rc, out, _ = cli("amdv1", "dump", self.ram, self.reg, "--sid", "01:00.0", "--amd-efr", hex(efr20))
+        self.assertIn("01:00.0 pasid 0x10000 0x1000 0x1fff 0x600000 rw", out.splitlines())
+        # Every device; nested over the v1 table, each PASID as with --pasid 7.
+        rc, out, _ = cli("amdv1", "dump", self.ram, self.reg)
+        lines = out.splitlines()
+        self.assertIn("01:00.1 pasid 0x5 0x1000 0x1fff 0x510000 rw", lines)
+        self.assertEqual([ln for ln in lines if "pasid" in ln and ln.startswith("02:00.0")], self.NESTED)
+        rc, out, _ = cli("amdv1", "dump", self.ram, self.reg, "--sid", "01:00.1", "--json")
+        self.assertEqual([(i.get("pasid"), i.get("mode", i.get("iova_first"))) for i in json.loads(out)],
+                         [(None, "passthrough"), ("0x5", "0x1000")])
+        rc, out, _ = cli("amdv1", "check", self.ram, self.reg)
+        self.assertEqual((rc, out), (0, "no problems found\n"))
+        self.file_unchanged()
+
+    def test_check_every_pasid_bad_entries(self):
+        # 01:00.1 (GLX 0): PASID 9 with reserved bit 63; 01:00.0 (GLX 1): the
+        # level-1 entry for PASIDs 0x400-0x5ff beyond RAM, another beyond PAsize.
+        img = self.img
+        dte1 = amd_devtab_dte(img, self.reg, 0x0101)
+        gcr3b = amd_gcr3_root(dte1)
+        img.w64(gcr3b + 8 * 9, (1 << 63) | self.cr3_5 | 1)
+        gcr3 = amd_gcr3_root(amd_devtab_dte(img, self.reg, 0x0100))
+        img.w64(gcr3 + 8 * 2, 0x7FF000000 | 1)          # table beyond RAM
+        img.w64(gcr3 + 8 * 3, (1 << 51) | 1)            # beyond PAsize 48
+        ram = img.save(self.tmp.name, "badgcr3.bin")
+        rc, out, _ = cli("amdv1", "check", ram, self.reg, "--amd-pa", "48", "--json")
+        self.assertEqual(rc, 1)
+        got = [(i["sid"], i.get("pasid"), i["problem"]) for i in json.loads(out)]
+        self.assertEqual(got, [("01:00.0", "0x400", "IO_PAGE_FAULT"), ("01:00.0", "0x600", "IO_PAGE_FAULT"),
+                               ("01:00.1", "0x9", "IO_PAGE_FAULT")])
+        # Each as --pasid N reports it.
+        rc, out, _ = cli("amdv1", "check", ram, self.reg, "--sid", "01:00.1", "--pasid", "9")
+        self.assertEqual(rc, 1)
+        self.assertIn("01:00.1 pasid 0x9 device table entry at GPA", out)
+        rc, out, _ = cli("amdv1", "dump", ram, self.reg, "--sid", "01:00.1")
+        self.assertEqual(out.splitlines(), ["01:00.1 passthrough", "01:00.1 pasid 0x5 0x1000 0x1fff 0x510000 rw",
+                                            "01:00.1 pasid 0x9 blocked IO_PAGE_FAULT"])
+
+    def test_gcr3_bomb_is_bounded(self):
+        # GLX 2, 20-bit PASIDs, every entry of the top and middle GCR3 tables
+        # pointing at the one table below: 2^20 valid PASIDs sharing one guest
+        # CR3. The whole command is bounded by --max-total.
+        img = Image()
+        devtab, reg = amd_setup(img)
+        t2, t1, t0, cr3 = img.page(), img.page(), img.page(), img.page()
+        fs_map(img, cr3, 0x1000, 0x400000, FS_P | FS_RW | FS_US)
+        for i in range(512):
+            img.w64(t2 + 8 * i, t1 | 1)
+            img.w64(t1 + 8 * i, t0 | 1)
+            img.w64(t0 + 8 * i, cr3 | 1)
+        amd_v2_dte(img, devtab, 0x0100, t2, glx=2)
+        ram = img.save(self.tmp.name, "bomb.bin")
+        efr = EFR_NX | (1 << 4) | (1 << 12) | (2 << 14) | (1 << 48) | (19 << 32)
+        for cmd in ("check", "dump"):
+            rc, out, err = cli("amdv1", cmd, ram, reg, "--amd-efr", hex(efr), "--max-total", "100000")
+            self.assertEqual(rc, 3, err)
+            self.assertIn("01:00.0: total work budget exhausted", err)
+        self.assertTrue(out.startswith("01:00.0 passthrough\n01:00.0 pasid 0x0 0x1000 0x1fff 0x400000 rw\n"
+                                       "01:00.0 pasid 0x1 0x1000 0x1fff 0x400000 rw\n"), out[:200])
+
+
+def amd_devtab_dte(img, reg, devid):
+    return [img.r64((reg & ~0xFFF) + 32 * devid + 8 * i) for i in range(4)]
+
+
+def amd_gcr3_root(dte):
+    return ((dte[0] >> 58) & 7) << 12 | ((dte[1] >> 16) & 0xFFFF) << 15 | (dte[1] >> 43) << 31
 
 
 class VtdBombTest(unittest.TestCase):

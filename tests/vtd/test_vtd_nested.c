@@ -414,6 +414,115 @@ START_TEST(host_without_nest_hides_it)
 }
 END_TEST
 
+/* ---- SSEE: the second stage's X bits (9.6 SSEE, Figure 9-8 note 1) ---- */
+
+#define FRCD 0x200
+#define SL_X UINT64_C(0x4)
+
+static unsigned frcd_reason(struct fx *f, unsigned idx)
+{
+    uint64_t hi = vg_rd(f->g, FRCD + 16 * idx + 8, 8);
+    ck_assert_msg(hi >> 63, "no fault recorded in FRCD %u", idx);
+    return (unsigned)((hi >> 32) & 0xFF);
+}
+
+/* PASID 1's entry: PGTT `pgtt` over the fixture's second stage, SSEE `ssee`. */
+static struct viommu_as *pasid1(struct fx *f, unsigned pgtt, bool ssee)
+{
+    uint64_t pe = vg_pasid_entry(f->g, RID, 1);
+    for (unsigned i = 1; i < 8; i++)
+        th_w64(&f->th, pe + 8 * i, 0);
+    th_w64(&f->th, pe + 8, DID);
+    th_w64(&f->th, pe + 16, f->fs_root + OFF);
+    th_w64(&f->th, pe, f->ss.root | ((uint64_t)pgtt << 6) | (ssee ? 1u << 5 : 0) | (2u << 2) | 1);
+    vg_pc_inv(f->g, DID, 1);
+    vg_iotlb_dsi(f->g, DID);
+    ck_assert(vg_wait(f->g));
+    struct viommu_as *as = NULL;
+    ck_assert_int_eq(viommu_vtd_get_as(f->dev, RID, 1, &as), 0);
+    return as;
+}
+
+/* X on every second-stage entry (levels 3..1, 2 MiB leaves) of `iova`. */
+static void ss_exec(struct fx *f, uint64_t iova)
+{
+    for (unsigned l = 3; l >= 1; l--) {
+        uint64_t e = vg_pt_entry(&f->ss, iova, l);
+        th_w64(&f->th, e, th_r64(&f->th, e) | SL_X);
+    }
+    vg_iotlb_dsi(f->g, DID);
+    ck_assert(vg_wait(f->g));
+}
+
+static int tr_exec(struct viommu_as *as, uint64_t iova)
+{
+    struct viommu_translation t;
+    return viommu_as_translate(as, iova, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &t, NULL);
+}
+
+/* Second stage only (PGTT 010b) with ECAP.ERS: SSEE = 1 makes an execute
+ * request need X in every second-stage entry (else SGN.3, 0x82, also after
+ * a read cached the page); SSEE = 0 ignores X. Without ERS, X is ignored. */
+START_TEST(ssee_second_stage_execute)
+{
+    struct fx f;
+    fx_init(&f, NEST | VIOMMU_VTD_F_FS_ERS);
+    struct viommu_as *as = pasid1(&f, 2, true);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, OFF + 0x1000, VIOMMU_PERM_READ, &t, NULL), 0);
+    ck_assert_uint_eq(t.addr | ((OFF + 0x1000) & t.addr_mask), 0x1000);
+    ck_assert_int_eq(tr_exec(as, OFF + 0x1000), VIOMMU_EFAULT);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x82);
+    ss_exec(&f, OFF);
+    ck_assert_int_eq(tr_exec(as, OFF + 0x1000), 0);
+    ck_assert_int_eq(tr_exec(as, OFF + 0x200000), VIOMMU_EFAULT); /* another 2 MiB page */
+    ck_assert_uint_eq(frcd_reason(&f, 1), 0x82);
+    /* X in the leaf only is not enough: it is ANDed over the walk. */
+    uint64_t e3 = vg_pt_entry(&f.ss, OFF, 3);
+    th_w64(&f.th, e3, th_r64(&f.th, e3) & ~SL_X);
+    vg_iotlb_dsi(f.g, DID);
+    ck_assert(vg_wait(f.g));
+    ck_assert_int_eq(tr_exec(as, OFF + 0x1000), VIOMMU_EFAULT);
+    /* SSEE = 0: X ignored, an execute request needs what a read needs. */
+    as = pasid1(&f, 2, false);
+    ck_assert_int_eq(tr_exec(as, OFF + 0x200000), 0);
+    fx_fini(&f);
+
+    /* Without ERS, SSEE = 1 changes nothing (no request executes). */
+    fx_init(&f, NEST);
+    as = pasid1(&f, 2, true);
+    ck_assert_int_eq(tr_exec(as, OFF + 0x200000), 0);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Nested (PGTT 011b): the output's second-stage walk of an execute request
+ * needs X with SSEE = 1; the first stage's table pointers are reads. */
+START_TEST(ssee_nested_execute)
+{
+    struct fx f;
+    fx_init(&f, NEST | VIOMMU_VTD_F_FS_ERS);
+    fs_map(&f, 0x1000, 0x300000);
+    struct viommu_as *as = pasid1(&f, 3, true);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x1010, VIOMMU_PERM_READ, &t, NULL), 0);
+    ck_assert_uint_eq(t.addr | (0x1010 & t.addr_mask), 0x300010);
+    struct viommu_fault fault;
+    ck_assert_int_eq(viommu_as_translate(as, 0x1000, VIOMMU_PERM_READ | VIOMMU_PERM_EXEC, &t, &fault),
+                     VIOMMU_EFAULT);
+    ck_assert(fault.flags & VIOMMU_FAULT_F_HOST);
+    ck_assert_uint_eq(frcd_reason(&f, 0), 0x82);
+    ss_exec(&f, OFF + 0x200000); /* the 2 MiB second-stage page holding 0x300000 */
+    ck_assert_int_eq(tr_exec(as, 0x1000), 0);
+    /* SSEE = 0: X ignored. */
+    uint64_t e = vg_pt_entry(&f.ss, OFF + 0x200000, 1);
+    th_w64(&f.th, e, th_r64(&f.th, e) & ~SL_X);
+    as = pasid1(&f, 3, false);
+    ck_assert_int_eq(tr_exec(as, 0x1000), 0);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_nested");
@@ -425,6 +534,8 @@ static Suite *suite(void)
     tcase_add_test(t, offload_counters_count_waits_and_faults);
     tcase_add_test(t, nested_bind_survives_migration);
     tcase_add_test(t, host_without_nest_hides_it);
+    tcase_add_test(t, ssee_second_stage_execute);
+    tcase_add_test(t, ssee_nested_execute);
     suite_add_tcase(s, t);
     return s;
 }

@@ -710,6 +710,184 @@ START_TEST(pasid_spaces_follow_their_requester)
 }
 END_TEST
 
+/* ---- followers found by domain-selective and global PASID-cache invalidations ---- */
+
+/* PASID entry of (RID, pasid) as fs_attach() writes it, without an invalidation. */
+static void fs_entry(struct vg *g, uint32_t pasid, uint64_t root, uint16_t did)
+{
+    uint64_t pe = vg_pasid_entry(g, RID, pasid);
+    for (unsigned i = 1; i < 8; i++)
+        th_w64(g->th, pe + 8 * i, 0);
+    th_w64(g->th, pe + 8, did);
+    th_w64(g->th, pe + 16, root);
+    th_w64(g->th, pe, (1u << 6) | 1);
+}
+
+/* PASID-cache invalidation, granularity 00b (domain-selective) or 11b (global). */
+static void pc_inv(struct vg *g, unsigned gran, uint16_t did)
+{
+    vg_qi(g, 7 | ((uint64_t)gran << 4) | ((uint64_t)did << 16), 0);
+    ck_assert(vg_wait(g));
+}
+
+static bool bound(struct fx *f, uint32_t pasid, uint64_t root)
+{
+    for (unsigned i = 0; i < f->m.nlog; i++)
+        if (f->m.log[i].kind == VIOMMU_OFFLOAD_EV_BIND && f->m.log[i].pasid == pasid &&
+            f->m.log[i].vtd.pgtbl_addr == root)
+            return true;
+    return false;
+}
+
+/* A guest that only sends domain-selective or global PASID-cache
+ * invalidations still gets its PASIDs offloaded: domain-selective for the
+ * entries of its DID, global for every present entry; absent ones get no
+ * space. Fails without the scan (only PASID-selective ones made spaces). */
+START_TEST(global_pasid_cache_inv_makes_followers)
+{
+    struct fx f;
+    fx_init(&f, FS);
+    offload(&f, VIOMMU_PASID_NONE);
+    uint64_t r5 = th_alloc_pages(&f.th, 1), r9 = th_alloc_pages(&f.th, 1), r200 = th_alloc_pages(&f.th, 1);
+    fs_entry(f.g, 5, r5, DID);
+    fs_entry(f.g, 9, r9, DID + 1);
+    fs_entry(f.g, 200, r200, DID); /* another directory entry */
+    (void)vg_pasid_entry(f.g, RID, 70); /* a present table without a present entry for 70 */
+    pc_inv(f.g, 0, DID);
+    ck_assert(bound(&f, 5, r5));
+    ck_assert(bound(&f, 200, r200));
+    ck_assert(!bound(&f, 9, r9)); /* another DID */
+    struct viommu_as *p9;
+    ck_assert_int_eq(viommu_vtd_get_as(f.dev, RID, 9, &p9), 0);
+    pc_inv(f.g, 3, 0);
+    ck_assert(bound(&f, 9, r9));
+    for (unsigned i = 0; i < f.m.nlog; i++)
+        ck_assert(f.m.log[i].pasid != 70 && f.m.log[i].pasid != 0);
+    struct viommu_as *p5;
+    ck_assert_int_eq(viommu_vtd_get_as(f.dev, RID, 5, &p5), 0);
+    ck_assert_int_eq(viommu_as_get_offload(p5), VIOMMU_OFFLOAD_S1);
+    /* A refresh: the entry changes, a global invalidation rebinds it. */
+    uint64_t r5b = th_alloc_pages(&f.th, 1);
+    fs_entry(f.g, 5, r5b, DID);
+    pc_inv(f.g, 3, 0);
+    ck_assert(bound(&f, 5, r5b));
+    fx_fini(&f);
+}
+END_TEST
+
+/* A consumer that takes every event and counts binds (the mock keeps 16 spaces). */
+struct bind_count {
+    unsigned binds, other;
+    uint32_t max_pasid;
+};
+
+static int count_events(void *opaque, struct viommu_as *as, const struct viommu_offload_event *ev)
+{
+    struct bind_count *c = opaque;
+    (void)as;
+    if (ev->kind == VIOMMU_OFFLOAD_EV_BIND) {
+        c->binds++;
+        if (ev->pasid != VIOMMU_PASID_NONE && ev->pasid > c->max_pasid)
+            c->max_pasid = ev->pasid;
+    } else {
+        c->other++;
+    }
+    return 0;
+}
+
+/* Context entry of RID: P, PASIDE, PDTS (2^(pdts + 7) directory entries), directory `pdir`. */
+static void sm_ctx(struct fx *f, uint64_t pdir, unsigned pdts)
+{
+    uint64_t ce = vg_ctx_entry(f->g, RID);
+    th_w64(&f->th, ce + 8, 0);
+    th_w64(&f->th, ce, pdir | ((uint64_t)pdts << 9) | (1u << 3) | 1);
+}
+
+static void offload_counted(struct fx *f, struct bind_count *c)
+{
+    struct viommu_as *as = NULL;
+    ck_assert_int_eq(viommu_vtd_get_as(f->dev, RID, VIOMMU_PASID_NONE, &as), 0);
+    struct viommu_offload_config oc = {.size = sizeof(oc), .mode = VIOMMU_OFFLOAD_S1, .fn = count_events, .opaque = c};
+    ck_assert_int_eq(viommu_as_set_offload(as, &oc), 0);
+}
+
+/* A hostile directory: the largest (PDTS 7, 16384 entries), every entry
+ * pointing at one table whose 64 entries are all present, i.e. 2^20
+ * present PASIDs. A global invalidation makes no more than the unit's 4096
+ * followers, the next one none. */
+START_TEST(pasid_cache_scan_keeps_the_follower_cap)
+{
+    struct fx f;
+    fx_init(&f, FS);
+    struct bind_count c = {0};
+    uint64_t pdir = th_alloc_pages(&f.th, 32), table = th_alloc_pages(&f.th, 1), root = th_alloc_pages(&f.th, 1);
+    for (unsigned i = 0; i < 64; i++) {
+        th_w64(&f.th, table + 64 * i + 8, DID);
+        th_w64(&f.th, table + 64 * i + 16, root);
+        th_w64(&f.th, table + 64 * i, (1u << 6) | 1);
+    }
+    for (unsigned d = 0; d < 16384; d++)
+        th_w64(&f.th, pdir + 8 * d, table | 1);
+    sm_ctx(&f, pdir, 7);
+    offload_counted(&f, &c);
+    unsigned before = c.binds; /* the requester's own (RID_PASID) */
+    pc_inv(f.g, 3, 0);
+    ck_assert_uint_eq(c.binds - before, 4096);
+    ck_assert_uint_eq(c.max_pasid, 4096); /* PASIDs 1-4096: RID_PASID 0 is the requester's */
+    unsigned n = c.binds;
+    pc_inv(f.g, 3, 0);
+    pc_inv(f.g, 0, DID);
+    ck_assert_uint_eq(c.binds, n);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Hostile directories end the scan in bounded work: present entries with
+ * reserved bits and tables beyond RAM are skipped, a directory beyond RAM
+ * reads nothing, and 16384 present entries of empty tables exhaust the
+ * per-invalidation budget before the last one (whose PASID a
+ * PASID-selective invalidation still finds). */
+START_TEST(pasid_cache_scan_hostile_directory)
+{
+    struct fx f;
+    fx_init(&f, FS);
+    f.th.quiet = true;
+    struct bind_count c = {0};
+    uint64_t root = th_alloc_pages(&f.th, 1);
+    /* A directory beyond RAM. */
+    sm_ctx(&f, UINT64_C(1) << 40, 7);
+    offload_counted(&f, &c);
+    unsigned n = c.binds;
+    pc_inv(f.g, 3, 0);
+    ck_assert_uint_eq(c.binds, n);
+    /* 16384 present directory entries: one with reserved bits, one beyond
+     * RAM, the others an empty table; the last one's table has PASID
+     * 0xFFFC0 present. */
+    uint64_t pdir = th_alloc_pages(&f.th, 32), empty = th_alloc_pages(&f.th, 1), last = th_alloc_pages(&f.th, 1);
+    for (unsigned d = 0; d < 16384; d++)
+        th_w64(&f.th, pdir + 8 * d, empty | 1);
+    uint64_t good = th_alloc_pages(&f.th, 1);
+    th_w64(&f.th, good + 8, DID);
+    th_w64(&f.th, good + 16, root);
+    th_w64(&f.th, good, (1u << 6) | 1);
+    th_w64(&f.th, pdir + 8 * 1, good | 1 | (1u << 5)); /* reserved bit: skipped */
+    th_w64(&f.th, pdir + 8 * 2, (UINT64_C(1) << 40) | 1); /* beyond RAM */
+    th_w64(&f.th, last + 8, DID);
+    th_w64(&f.th, last + 16, root);
+    th_w64(&f.th, last, (1u << 6) | 1);
+    th_w64(&f.th, pdir + 8 * 16383, last | 1);
+    sm_ctx(&f, pdir, 7);
+    pc_inv(f.g, 3, 0);
+    ck_assert_uint_eq(c.binds, n);
+    ck_assert(strstr(f.th.last_log, "too big to scan") != NULL);
+    vg_pc_inv(f.g, DID, 0xFFFC0);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(c.binds, n + 1);
+    ck_assert_uint_eq(c.max_pasid, 0xFFFC0);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_offload");
@@ -727,6 +905,9 @@ static Suite *suite(void)
     tcase_add_test(t, offload_section_hostile);
     tcase_add_test(t, restore_refuses_binds_the_unit_cannot_make);
     tcase_add_test(t, pasid_spaces_follow_their_requester);
+    tcase_add_test(t, global_pasid_cache_inv_makes_followers);
+    tcase_add_test(t, pasid_cache_scan_keeps_the_follower_cap);
+    tcase_add_test(t, pasid_cache_scan_hostile_directory);
     suite_add_tcase(s, t);
     return s;
 }

@@ -257,6 +257,7 @@ pub const VIOMMU_PT_CODE_ATTR_REFUSED: u32 = 0xFFFF_0007;
 pub const VIOMMU_PT_CODE_OUTPUT_HOLE: u32 = 0xFFFF_0008;
 pub const VIOMMU_PT_FMT_PRIV: u32 = 0x1;
 pub const VIOMMU_PT_FMT_CANONICAL: u32 = 0x2;
+pub const VIOMMU_PT_FMT_EXEC: u32 = 0x4;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -439,6 +440,7 @@ pub struct viommu_viot_config {
 // ---------------------------------------------------------------- vtd.h
 pub const VIOMMU_VTD_SL_2M: u32 = 1 << 0;
 pub const VIOMMU_VTD_SL_1G: u32 = 1 << 1;
+pub const VIOMMU_VTD_SL_X: u32 = 1 << 2;
 pub const VIOMMU_VTD_SL_RSVD: u32 = 1;
 pub const VIOMMU_VTD_SL_PS: u32 = 2;
 pub const VIOMMU_VTD_SL_HAW: u32 = 3;
