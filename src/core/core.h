@@ -227,10 +227,6 @@ int vi_sync_pending(struct viommu_ctx *ctx, void *opaque);
 
 void vi_iotlb_invalidate_all(struct viommu_ctx *ctx);
 void vi_iotlb_invalidate_as(struct viommu_as *as, uint64_t first, uint64_t last);
-/* Every address space translated through radix tables tagged `domain` by
- * owner `opaque` (NULL = any owner). */
-void vi_iotlb_invalidate_domain(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first,
-                                uint64_t last);
 
 /* ---- mapping domains (virtio-iommu) ----------------------------------- */
 

@@ -168,14 +168,6 @@ void vi_iotlb_invalidate_as(struct viommu_as *as, uint64_t first, uint64_t last)
     }
 }
 
-void vi_iotlb_invalidate_domain(struct viommu_ctx *ctx, void *opaque, uint64_t domain, uint64_t first,
-                                uint64_t last)
-{
-    for (struct viommu_as *as = ctx->as_first; as; as = as->next)
-        if (as->src == VI_SRC_PT && as->domain == domain && (!opaque || as->opaque == opaque))
-            vi_iotlb_invalidate_as(as, first, last);
-}
-
 int viommu_iotlb_invalidate_all(struct viommu_ctx *ctx)
 {
     int r = vi_enter(ctx);

@@ -296,7 +296,7 @@ void vtd_inv_context(struct viommu_vtd *dev, unsigned gran, uint16_t did, uint16
 
 static void sync_domain(struct viommu_vtd *dev, uint16_t did, uint64_t first, uint64_t last)
 {
-    vi_iotlb_invalidate_domain(dev->ctx, dev, did, first, last);
+    /* The sync drops the domain's IOTLB range first, once per space. */
     int r = vi_domain_sync(dev->ctx, dev, did, first, last);
     if (r) {
         dev->stats.sync_errors++;

@@ -213,6 +213,33 @@ START_TEST(psi_with_address_mask_syncs_range)
 }
 END_TEST
 
+/* A page-selective invalidation drops the domain's IOTLB range once per
+ * address space (the sync does it before any notifier hears of it; the
+ * unit used to drop it a second time), and the stale page is gone. */
+START_TEST(psi_drops_iotlb_once_per_space)
+{
+    struct fx f;
+    fx_init(&f, _i ? SCALABLE : LEGACY, 8, true);
+    struct vg_pt pt;
+    vg_pt_init(&pt, &f.th, 2);
+    vg_pt_map(&pt, 0x100000, 0x3000000, 12, VG_R | VG_W);
+    vg_attach(f.g, 0x0010, VIOMMU_PASID_NONE, 7, &pt);
+    struct viommu_as *as = get_as(&f, 0x0010, VIOMMU_PASID_NONE);
+    expect_tr(as, 0x100008, VIOMMU_PERM_READ, 0x3000008, 0xFFF);
+    expect_tr(as, 0x100010, VIOMMU_PERM_READ, 0x3000010, 0xFFF); /* IOTLB hit */
+    vg_pt_unmap(&pt, 0x100000, 12);
+    struct viommu_stats a, b;
+    ck_assert_int_eq(viommu_ctx_get_stats(f.ctx, &a, sizeof(a)), 0);
+    vg_iotlb_psi(f.g, 7, 0x100000, 0, false);
+    ck_assert(vg_wait(f.g));
+    ck_assert_int_eq(viommu_ctx_get_stats(f.ctx, &b, sizeof(b)), 0);
+    ck_assert_uint_eq(b.iotlb_invalidations - a.iotlb_invalidations, 1);
+    struct viommu_translation t;
+    ck_assert_int_eq(viommu_as_translate(as, 0x100008, VIOMMU_PERM_READ, &t, NULL), VIOMMU_EFAULT);
+    fx_fini(&f);
+}
+END_TEST
+
 /* The classic scenario: two devices, two domains; device A switches from
  * domain 1 to domain 2. Afterwards A's notifier holds exactly domain 2's
  * mappings, and mappings present in both domains were never unmapped. */
@@ -558,6 +585,7 @@ static Suite *suite(void)
     tcase_add_test(tc, scalable_pasid_space);
     tcase_add_loop_test(tc, passthrough_context, 0, 2);
     tcase_add_loop_test(tc, psi_with_address_mask_syncs_range, 0, 2);
+    tcase_add_loop_test(tc, psi_drops_iotlb_once_per_space, 0, 2);
     tcase_add_loop_test(tc, two_devices_one_domain_switch, 0, 4);
     tcase_add_loop_test(tc, detach_blocks_and_unmaps, 0, 2);
     tcase_add_test(tc, te_disable_and_reset_return_to_passthrough);
