@@ -12,7 +12,7 @@ glue's are the functions the QEMU patch adds under hw/viommu/ and hw/pci/
 (the topology generation the glue reads on every translation). builtin:
 QEMU's own model is the functions matching MODEL_REGEX. One vIOMMU runs per
 profile, so names that exist on both sides (static vtd_*/amdvi_* helpers)
-are attributed by the run's kind. "self" counts samples whose sampled
+are attributed by the run's kind (e2e-profile.sh gives the per-phase MODEL_REGEX). "self" counts samples whose sampled
 function is the component's; "incl" counts samples with a component frame
 anywhere in the call chain (GLib, QTree, virtqueue and memory-API work done
 on its behalf included), and lists the entry points and callees seen there.
