@@ -40,7 +40,7 @@ amdvi|amdvi-ga|amdvi-v2)
 esac
 # Both models with the same interrupt path (run-guest.sh's default is
 # remapping on for libviommu's devices only).
-if [ "$phase" != virtio ]; then export VIOMMU_E2E_INTREMAP=${INTREMAP:-on}; fi
+if [ "$phase" != virtio ]; then export VIOMMU_E2E_INTREMAP="${INTREMAP:-on}"; fi
 mkdir -p "$out"
 for r in $(seq 1 "$runs"); do
     for spec in "$@"; do
