@@ -12,10 +12,15 @@ glue's are the functions the QEMU patch adds under hw/viommu/ and hw/pci/
 (the topology generation the glue reads on every translation). builtin:
 QEMU's own model is the functions matching MODEL_REGEX. One vIOMMU runs per
 profile, so names that exist on both sides (static vtd_*/amdvi_* helpers)
-are attributed by the run's kind (e2e-profile.sh gives the per-phase MODEL_REGEX). "self" counts samples whose sampled
+are attributed by the run's kind (e2e-profile.sh gives the per-phase
+MODEL_REGEX). "self" counts samples whose sampled
 function is the component's; "incl" counts samples with a component frame
 anywhere in the call chain (GLib, QTree, virtqueue and memory-API work done
-on its behalf included), and lists the entry points and callees seen there.
+on its behalf included), and lists the entry points and callees seen there;
+"apic" counts the inclusive samples that are the APIC's delivery of a
+remapped interrupt (apic_send_msi and below, e.g. the futex wake of a
+halted vCPU): QEMU's code either model calls, which swings from run to run
+with how often the vCPU happened to be halted.
 """
 import collections
 import re
@@ -64,7 +69,7 @@ def main():
     else:
         rx = re.compile(sys.argv[3])
         comps = {"model": lambda f: bool(rx.match(f))}
-    total, selfc, incl, entry = 0, collections.Counter(), 0, collections.Counter()
+    total, selfc, incl, apic, entry = 0, collections.Counter(), 0, 0, collections.Counter()
     callee = collections.Counter()
     for frames in chains(data):
         total += 1
@@ -75,6 +80,12 @@ def main():
         if own:
             incl += 1
             top = own[-1]
+            # the APIC's delivery of a remapped interrupt (apic_send_msi and
+            # below: waking a halted vCPU is a futex syscall) is QEMU's
+            # APIC code, the same for both models, and its cost swings with
+            # whether the vCPU happened to be halted
+            if "apic_send_msi" in frames[:top]:
+                apic += 1
             entry[frames[top]] += 1
             # what the outermost component frame was doing: its callee
             callee[frames[top] + " > " + (frames[top - 1] if top else "(self)")] += 1
@@ -82,6 +93,7 @@ def main():
     for name in comps:
         print(f"  self {name:10s} {selfc[name]:6d} {100.0 * selfc[name] / max(total, 1):6.2f}%")
     print(f"  incl {'+'.join(comps):17s} {incl:6d} {100.0 * incl / max(total, 1):6.2f}%")
+    print(f"  apic {'(of incl)':17s} {apic:6d} {100.0 * apic / max(total, 1):6.2f}%")
     print("  entry points:", ", ".join(f"{k} {v}" for k, v in entry.most_common(6)))
     print("  their callees:", ", ".join(f"{k} {v}" for k, v in callee.most_common(10)))
 

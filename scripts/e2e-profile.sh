@@ -19,7 +19,8 @@
 # (iommu_inval_iotlb, get_pte_translation_mode, pte_*_page_mask); both x86
 # models also the shared x86_iommu_* helpers (hw/i386/x86-iommu.c).
 # Output: one line per run (label, run, samples, randread I/Os, self and
-#         inclusive shares), perf data and logs kept in OUTDIR.
+#         inclusive shares, apic: the part of inclusive that is the APIC's
+#         delivery of remapped interrupts), perf data and logs kept in OUTDIR.
 # The guest gets no_timer_check (a wrapper around QEMU adds it): under load
 # its early IO-APIC timer check can panic with interrupt remapping off too.
 set -eu
@@ -39,7 +40,7 @@ amdvi|amdvi-ga|amdvi-v2)
 esac
 # Both models with the same interrupt path (run-guest.sh's default is
 # remapping on for libviommu's devices only).
-if [ "$phase" != virtio ]; then export VIOMMU_E2E_INTREMAP=${INTREMAP:-on}; fi
+if [ "$phase" != virtio ]; then export VIOMMU_E2E_INTREMAP="${INTREMAP:-on}"; fi
 mkdir -p "$out"
 for r in $(seq 1 "$runs"); do
     for spec in "$@"; do
@@ -73,7 +74,7 @@ EOF
         fi
         rm -f "$d/disk"
         samples=$(sed -n '1s/.*: \([0-9]*\) samples.*/\1/p' "$d/share")
-        shares=$(awk '$1=="self"{printf "self-%s=%s ", $2, $4} $1=="incl"{printf "incl=%s", $4}' "$d/share")
+        shares=$(awk '$1=="self"{printf "self-%s=%s ", $2, $4} $1=="incl"{printf "incl=%s", $4} $1=="apic"{printf " apic=%s", $5}' "$d/share")
         echo "$label run=$r load=$load samples=$samples ios=${ios:-fail} $shares"
     done
 done

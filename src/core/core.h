@@ -46,6 +46,12 @@ int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t 
 const uint8_t *vi_gmem_view(const struct viommu_ctx *ctx, uint64_t gpa, size_t len);
 /* Little-endian 64-bit read (table entries and descriptors). */
 int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
+/* `n` (1..VI_GMEM_QWORDS_MAX) consecutive little-endian u64s at `gpa` in ONE
+ * access (one host callback off registered RAM), e.g. a whole 128-bit
+ * entry or a batch of descriptors: 0, VIOMMU_EIO (nothing stored) or
+ * VIOMMU_EINVAL (n out of range). */
+#define VI_GMEM_QWORDS_MAX 32u
+int vi_gmem_read_u64s(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *q, unsigned n);
 /* Replace the little-endian u64 at `gpa` by `desired` if it still holds
  * `expected`: 0 done, 1 the entry changed (nothing written), VIOMMU_EIO. On
  * registered RAM (8-byte aligned) it is one atomic compare-and-exchange. */

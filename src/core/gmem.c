@@ -89,6 +89,19 @@ int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val)
     return 0;
 }
 
+int vi_gmem_read_u64s(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *q, unsigned n)
+{
+    uint8_t b[8u * VI_GMEM_QWORDS_MAX];
+    if (n == 0 || n > VI_GMEM_QWORDS_MAX)
+        return VIOMMU_EINVAL;
+    int r = vi_gmem_read(ctx, gpa, b, 8u * n);
+    if (r)
+        return r;
+    for (unsigned i = 0; i < n; i++)
+        q[i] = vi_get_le64(b + 8u * i);
+    return 0;
+}
+
 int vi_gmem_cmpxchg_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t expected, uint64_t desired)
 {
     const struct vi_ram *ram = vi_ram_find(ctx, gpa, 8);

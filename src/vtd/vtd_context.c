@@ -42,12 +42,10 @@ static int blocked(struct viommu_vtd_resolved_v2 *out, uint32_t reason)
     return 0;
 }
 
+/* One entry (n <= 8 qwords) in one read. */
 static int read_qwords(struct resolve_state *st, uint64_t gpa, uint64_t *q, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
-        if (vi_gmem_read_u64(st->ctx, gpa + 8ull * i, &q[i]))
-            return -1;
-    return 0;
+    return vi_gmem_read_u64s(st->ctx, gpa, q, n) ? -1 : 0;
 }
 
 static uint32_t sl_flags(const struct viommu_vtd_hw *hw)

@@ -169,14 +169,14 @@ static void remap(struct viommu_vtd *dev, const struct viommu_irq_request *req, 
     }
     uint64_t base = dev->irta_active & VTD_IRTA_IRTA;
     uint64_t gpa = base + 16ull * index;
-    uint64_t lo, hi;
+    uint64_t irte[2];
     /* An entry at or above 2^HAW (or past 2^64) cannot be fetched: 0x23,
-     * never a wrap to low memory. */
-    if (gpa < base || (gpa + 15) >> dev->hw.haw || vi_gmem_read_u64(dev->ctx, gpa, &lo) ||
-        vi_gmem_read_u64(dev->ctx, gpa + 8, &hi)) {
+     * never a wrap to low memory. The 128-bit entry is one read. */
+    if (gpa < base || (gpa + 15) >> dev->hw.haw || vi_gmem_read_u64s(dev->ctx, gpa, irte, 2)) {
         f->reason = VTD_FR_IR_ACCESS;
         return;
     }
+    uint64_t lo = irte[0], hi = irte[1];
     f->fpd = (lo & VTD_IRTE_FPD) != 0;
     if (!(lo & VTD_IRTE_P)) {
         f->reason = VTD_FR_IR_NOT_PRESENT;

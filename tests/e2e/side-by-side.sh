@@ -2,7 +2,9 @@
 # Side by side: the same guest workload through QEMU's built-in vIOMMU and
 # through libviommu, in ONE QEMU binary (the patched build has both), same
 # run.  Prints a Markdown table of medians over RUNS runs (used for
-# docs/e2e.md).
+# docs/e2e.md), then the per-run viommu/builtin ratios of IOPS and host CPU
+# per I/O (the two models of a phase run back to back in each run) with
+# their medians, next to the ratio of the medians.
 # Usage: side-by-side.sh [SECS] [PHASES...]
 #   env: VIOMMU_E2E_QEMU (binary), RUNS (default 3), NOMIGRATE=1 (skip the
 #        migrate job), INTREMAP=on|off (default on: QEMU's own VT-d/AMD-Vi
@@ -98,6 +100,26 @@ for p in $phases; do
     for impl in builtin viommu; do
         echo "| $p | $impl | $ir | $(med $p $impl 4) | $(med $p $impl 5) | $(med $p $impl 6) | $(med $p $impl 7) | $(med $p $impl 10) | $(med $p $impl 11) | $(med $p $impl 8) $(what $p) | $(med $p $impl 9) |"
     done
+done
+echo
+# Per-pair ratios: in each run the two models of a phase ran back to back,
+# so their ratio shares that moment's host load; the median of the
+# per-run ratios is more robust to load drifting over the session than the
+# ratio of the medians above.
+pair() { # pair PHASE COLUMN: per-run viommu/builtin ratios, comma-separated, then their median
+    awk -v p="$1" -v c="$2" '$1 == p && $c ~ /^[0-9.]+$/ { v[$3 " " $2] = $c; r[$3] = 1 }
+        END { for (k in r) if ((k " builtin") in v && (k " viommu") in v && v[k " builtin"] > 0)
+                  printf "%s %.2f\n", k, v[k " viommu"] / v[k " builtin"] }' "$w/rows" | sort -n |
+        awk '{ l = l (NR > 1 ? ", " : "") $2; x[NR] = $2 } END {
+                 n = NR; for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+                 if (n == 0) print "n/a | n/a"; else printf "%s | **%.2f**\n", l, (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo "| phase | IOPS viommu/builtin, per run | median of per-run ratios | ratio of medians | host CPU per I/O viommu/builtin, per run | median of per-run ratios | ratio of medians |"
+echo "|---|---|---|---|---|---|---|"
+for p in $phases; do
+    ip=$(pair $p 6); cp=$(pair $p 7)
+    echo "| $p | ${ip% | *} | ${ip#* | } | $(ratio "$(med $p viommu 6)" "$(med $p builtin 6)") | ${cp% | *} | ${cp#* | } | $(ratio "$(med $p viommu 7)" "$(med $p builtin 7)") |"
 done
 echo
 echo "Runs: $runs (medians). Raw rows (phase impl run boot wall iops cpu/io count downtime irq/s cpu/irq intremap):"

@@ -299,6 +299,77 @@ START_TEST(qi_pasid_devtlb_delivers_pasid_and_global)
 }
 END_TEST
 
+/* Descriptors are fetched ahead (several per guest read); a wait's status
+ * write that lands on a later pending descriptor is seen by that
+ * descriptor, as with one fetch per descriptor. */
+START_TEST(qi_wait_status_write_into_queue)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    uint64_t head = vg_rd(f.g, IQH, 8);
+    uint64_t next = f.g->iq + (head + f.g->dsz) % 4096;
+    /* a wait whose status (data 5: a plain wait) goes to the next descriptor's low dword */
+    vg_qi_put(f.g, 5 | (1u << 5) | ((uint64_t)5 << 32), next);
+    vg_qi_put(f.g, 0xF, 0); /* invalid type unless rewritten */
+    vg_qi_ring(f.g);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, 0);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), vg_rd(f.g, IQT, 8));
+    ck_assert_uint_eq(th_r32(&f.th, next), 5);
+    ck_assert(vg_wait(f.g));
+    fx_fini(&f);
+}
+END_TEST
+
+/* A fetch error inside a batch: the descriptors before it run, IQH stops
+ * at the one that cannot be read. */
+START_TEST(qi_fetch_error_inside_batch)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    ck_assert_int_eq(viommu_ctx_remove_ram(f.ctx, 0), 0); /* through the read callback */
+    uint64_t head = vg_rd(f.g, IQH, 8);
+    uint64_t third = (head + 2 * f.g->dsz) % 4096;
+    ck_assert_uint_ne(third, 0); /* no wrap between the three */
+    f.g->seq++;
+    vg_qi_put(f.g, 3 | ((uint64_t)0x0010 << 32), 0x5000); /* device-TLB */
+    vg_qi_put(f.g, 5 | (1u << 5) | ((uint64_t)f.g->seq << 32), f.g->status);
+    vg_qi_put(f.g, 3 | ((uint64_t)0x0010 << 32), 0x5000);
+    f.th.fail_from = f.g->iq + third;
+    f.th.fail_to = f.g->iq + third + f.g->dsz - 1;
+    vg_qi_ring(f.g);
+    ck_assert_uint_eq(th_r32(&f.th, f.g->status), f.g->seq);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, IQE);
+    ck_assert_uint_eq(vg_rd(f.g, IQERCD, 8) & 0xF, 2);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), third);
+    f.th.fail_from = 1;
+    f.th.fail_to = 0;
+    vg_wr(f.g, FSTS, 4, IQE);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), vg_rd(f.g, IQT, 8));
+    struct viommu_vtd_stats st;
+    ck_assert_int_eq(viommu_vtd_get_stats(f.dev, &st, sizeof(st)), 0);
+    ck_assert_uint_eq(st.devtlb_invalidations, 2);
+    fx_fini(&f);
+}
+END_TEST
+
+/* An invalidation and its wait, as Linux queues them, are one guest read. */
+START_TEST(qi_invalidation_and_wait_fetched_in_one_read)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    ck_assert_int_eq(viommu_ctx_remove_ram(f.ctx, 0), 0); /* through the read callback */
+    ck_assert_uint_ne((vg_rd(f.g, IQH, 8) + f.g->dsz) % 4096, 0);
+    f.g->seq++;
+    vg_qi_put(f.g, 3 | ((uint64_t)0x0010 << 32), 0x5000); /* device-TLB: reads nothing else */
+    vg_qi_put(f.g, 5 | (1u << 5) | ((uint64_t)f.g->seq << 32), f.g->status);
+    uint64_t reads = f.th.reads;
+    vg_qi_ring(f.g);
+    ck_assert_uint_eq(th_r32(&f.th, f.g->status), f.g->seq);
+    ck_assert_uint_eq(f.th.reads - reads, 1);
+    fx_fini(&f);
+}
+END_TEST
+
 void vtd_dev_add_qi_tests(TCase *tc)
 {
     tcase_add_test(tc, qi_devtlb_legacy_delivers_deviotlb_event);
@@ -310,4 +381,7 @@ void vtd_dev_add_qi_tests(TCase *tc)
     tcase_add_test(tc, qi_descriptor_types_accepted);
     tcase_add_test(tc, qi_wait_interrupt_and_status);
     tcase_add_test(tc, qi_bounded_per_doorbell);
+    tcase_add_test(tc, qi_wait_status_write_into_queue);
+    tcase_add_test(tc, qi_fetch_error_inside_batch);
+    tcase_add_test(tc, qi_invalidation_and_wait_fetched_in_one_read);
 }
