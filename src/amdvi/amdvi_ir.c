@@ -206,12 +206,12 @@ static void remap(struct ir_ctx *c)
     uint64_t dte_gpa = base + (uint64_t)req->rid * DTE_LEN;
     /* DTE bits 191:64 (DomainID, SE, SA; the interrupt fields) in one read:
      * one host callback per interrupt instead of two. */
-    uint8_t qb[16];
-    if (vi_gmem_read(dev->ctx, dte_gpa + 8, qb, sizeof(qb))) {
+    uint64_t q[2];
+    if (vi_gmem_read_u64s(dev->ctx, dte_gpa + 8, q, 2)) {
         block(c, VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR, 0, dte_gpa);
         return;
     }
-    uint64_t q1 = vi_get_le64(qb), q2 = vi_get_le64(qb + 8);
+    uint64_t q1 = q[0], q2 = q[1];
     dev->stats.dte_resolves++;
     c->q1 = q1;
     c->have_dte = true;

@@ -67,11 +67,12 @@ void vi_log(struct viommu_ctx *ctx, enum viommu_log_level level, const char *fmt
 #endif
     ;
 
-/* Copy a versioned value struct out to a caller that compiled it with
- * `size` bytes: fewer bytes if smaller, the rest zero-filled if larger. */
 /* Does a caller's structure whose `size` member says `size` hold `member`
  * of `type` whole? A size that ends inside a member does not cover it. */
 #define VI_SIZE_COVERS(size, type, member) ((size) >= offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* Copy a versioned value struct out to a caller that compiled it with
+ * `size` bytes: fewer bytes if smaller, the rest zero-filled if larger. */
 void vi_copy_sized(void *out, size_t size, const void *src, size_t src_size);
 
 #endif /* VIOMMU_CORE_BASE_H */

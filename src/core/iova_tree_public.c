@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "core/base.h"
 #include "core/iova_tree.h"
 
 struct viommu_iova_tree {
@@ -37,8 +38,7 @@ static void default_free(void *opaque, void *ptr)
 }
 
 /* True if the caller's table is large enough to hold `member`. */
-#define OPS_HAS(ops, member) \
-    ((ops)->size >= offsetof(struct viommu_host_ops, member) + sizeof((ops)->member))
+#define OPS_HAS(ops, member) VI_SIZE_COVERS((ops)->size, struct viommu_host_ops, member)
 
 int viommu_iova_tree_create(const struct viommu_host_ops *ops, void *opaque, struct viommu_iova_tree **out)
 {

@@ -84,7 +84,7 @@ static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *
 
 /* ---- format behaviours beyond 0.1 (members covered by fmt->size) ---- */
 
-#define VI_FMT_HAS(fmt, member) ((fmt)->size >= offsetof(struct viommu_pt_format, member) + sizeof((fmt)->member))
+#define VI_FMT_HAS(fmt, member) VI_SIZE_COVERS((fmt)->size, struct viommu_pt_format, member)
 
 static uint32_t vi_fmt_flags(const struct viommu_pt_format *fmt)
 {
