@@ -88,36 +88,7 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
     uint32_t ev[4];
     uint32_t code;
 
-    if ((f->flags & VIOMMU_FAULT_F_ATS) && f->code != VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST) {
-        /* A translation request through a DTE the IOMMU cannot use: the
-         * DMA's event (§2.5.2 ILLEGAL_DEV_TABLE_ENTRY, §2.5.4
-         * DEV_TAB_HARDWARE_ERROR) with TR = 1 (dword 1 bit 24, as in
-         * VirtualBox's EVT_ILLEGAL_DTE_T / EVT_DEV_TAB_HW_ERROR_T). A
-         * translation request is not a write: RW = 0. */
-        uint32_t tr = (uint32_t)AMDVI_EVF_TR;
-        if (f->code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY) {
-            /* GN and the PASID as for a DMA; the entry has no US / NX
-             * flags and its address bits 1:0 are reserved. */
-            code = VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
-            if (id->pasid != VIOMMU_PASID_NONE)
-                tr |= (uint32_t)AMDVI_EVF_GN | (id->pasid & 0xFFFFu);
-            put(ev, code, devid, tr, f->iova & ~UINT64_C(3));
-            ev[0] |= id->pasid != VIOMMU_PASID_NONE ? (id->pasid & 0xF0000u) : 0u;
-        } else if (f->code == VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR) {
-            code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
-            put(ev, code, devid, tr | (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
-                ds ? ds->dte_gpa : 0);
-        } else {
-            return;
-        }
-        if (suppress & AMDVI_SUPPRESS_SE) {
-            dev->stats.events_suppressed++;
-            return;
-        }
-        amdvi_log_event(dev, ev);
-        return;
-    }
-    if (f->flags & VIOMMU_FAULT_F_ATS) {
+    if ((f->flags & VIOMMU_FAULT_F_ATS) && f->code == VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST) {
         /* §2.5 INVALID_DEVICE_REQUEST (code 8): a translation request (TR = 1)
          * the DTE does not allow; PASID (and GN, US) when it carried one. */
         uint32_t dw1 =
@@ -137,6 +108,16 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
         amdvi_log_event(dev, ev);
         return;
     }
+    if (f->flags & VIOMMU_FAULT_F_ATS) {
+        /* A translation request through a DTE the IOMMU cannot use gets the
+         * DMA's event (§2.5.2 ILLEGAL_DEV_TABLE_ENTRY, §2.5.4
+         * DEV_TAB_HARDWARE_ERROR, below) with TR = 1 (dword 1 bit 24, as in
+         * VirtualBox's EVT_ILLEGAL_DTE_T / EVT_DEV_TAB_HW_ERROR_T). A
+         * translation request is not a write: RW = 0. */
+        if (f->code != VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY && f->code != VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR)
+            return;
+        rw = (rw & ~(uint32_t)AMDVI_EVF_RW) | (uint32_t)AMDVI_EVF_TR;
+    }
     switch (f->reason) {
     case VIOMMU_FAULT_BLOCKED:
         switch (f->code) {
@@ -155,7 +136,7 @@ void amdvi_fault_hook(void *opaque, struct viommu_as *as, const struct viommu_fa
             /* §2.5.4: I, RW, TR, Type; no PASID, GN, US or NX. */
             code = VIOMMU_AMDVI_EV_DEV_TAB_HW_ERROR;
             put(ev, code, devid,
-                (rw & (uint32_t)AMDVI_EVF_RW) |
+                (rw & (uint32_t)(AMDVI_EVF_RW | AMDVI_EVF_TR)) |
                     (uint32_t)VI_FIELD_PREP(AMDVI_HWERR_TYPE, AMDVI_HWERR_MASTER_ABORT),
                 ds ? ds->dte_gpa : 0);
             pasid_hi = 0;
