@@ -104,7 +104,7 @@ if [ "${WARMUP:-1}" = 1 ]; then
     done
 fi
 # rows: phase impl run boot wall iops cpu count downtime irq/s cpu/irq
-#       intremap first load window-cpu-s whole-cpu-s
+#       intremap first load window-cpu-s whole-cpu-s ios
 for r in $(seq 1 "$runs"); do
 pi=0
 for p in $phases; do
@@ -156,7 +156,7 @@ for p in $phases; do
             rm=$($pin "$q/run-guest.sh" "$qemu" $p $impl migrate "$d/disk3" "$d/m.log" 3)
             case $rm in *"RESULT ok"*) dt=$(sed -n 's/.*downtime-ms=\([0-9]*\).*/\1/p' "$d/m.log.migration") ;; esac
         fi
-        echo "$p $impl $r ${boot:-n/a} $wall $iops $cpio $n ${dt:-n/a} $ips $cpint $ir $f $ld ${wcpu:-n/a} $(cpu "$d/cpu.$secs")" >> "$w/rows"
+        echo "$p $impl $r ${boot:-n/a} $wall $iops $cpio $n ${dt:-n/a} $ips $cpint $ir $f $ld ${wcpu:-n/a} $(cpu "$d/cpu.$secs") ${ios:-0}" >> "$w/rows"
         echo "side-by-side: run $r $p $impl: boot ${boot:-n/a} wall $wall iops $iops cpu/io $cpio count $n downtime ${dt:-n/a} irq/s $ips cpu/irq $cpint intremap $ir first $f load $ld" >&2
     done
 done
@@ -231,5 +231,5 @@ for p in $phases; do
 done
 echo
 echo "Runs: $runs (medians), order $order$([ "$order" = random ] && echo " (SEED=$seed)"), cpu $cpumode${pin:+, $pin}; load $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC."
-echo "Raw rows (phase impl run boot wall iops cpu/io count downtime irq/s cpu/irq intremap first load window-cpu-s whole-cpu-s):"
+echo "Raw rows (phase impl run boot wall iops cpu/io count downtime irq/s cpu/irq intremap first load window-cpu-s whole-cpu-s ios):"
 sed 's/^/    /' "$w/rows"
