@@ -149,6 +149,8 @@
 #define VTD_FSTS_ITE VI_BIT(6)
 #define VTD_FSTS_FRI VI_GENMASK(15, 8)
 #define VTD_FSTS_RW1C (VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
+/* The status fields that make a fault event's interrupt condition (10.4.10). */
+#define VTD_FSTS_EVENTS (VTD_FSTS_PFO | VTD_FSTS_PPF | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
 #define VTD_XECTL_IM VI_BIT(31)
 #define VTD_XECTL_IP VI_BIT(30)
 #define VTD_EDATA_MASK VI_GENMASK(15, 0)

@@ -44,12 +44,13 @@ unsigned vtd_qi_pending(const struct viommu_vtd *dev)
 
 static void queue_error(struct viommu_vtd *dev, unsigned iqei)
 {
+    uint32_t pre_fsts = dev->fsts;
     dev->iqercd = (dev->iqercd & ~VTD_IQERCD_IQEI) | VI_FIELD_PREP(VTD_IQERCD_IQEI, iqei);
     dev->fsts |= VTD_FSTS_IQE;
     dev->stats.queue_errors++;
     vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: invalidation queue error %u at head %#llx", iqei,
            (unsigned long long)dev->iqh);
-    vtd_fault_event(dev);
+    vtd_fault_event(dev, pre_fsts);
 }
 
 static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
