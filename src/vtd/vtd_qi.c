@@ -243,7 +243,17 @@ unsigned vtd_qi_run(struct viommu_vtd *dev)
     bool wide = (dev->iqa & VTD_IQA_DW) != 0;
     uint64_t qb = queue_bytes(dev);
     unsigned dsz = desc_bytes(dev);
-    if (wide && !(dev->hw.ecap & VTD_ECAP_SMTS)) {
+    /* IQERCD.IQEI 7: the translation table mode hardware operates in
+     * (RTADDR.TTM as latched by SRTP) is invalid: 10b is reserved, 11b
+     * needs ECAP.ADMS (not advertised), 01b needs ECAP.SMTS. */
+    unsigned ttm = (unsigned)VI_FIELD_GET(VTD_RTADDR_TTM, dev->rtaddr_active);
+    if (ttm > VTD_TTM_SCALABLE || (ttm == VTD_TTM_SCALABLE && !(dev->hw.ecap & VTD_ECAP_SMTS))) {
+        queue_error(dev, VTD_IQEI_TTM);
+        return 0;
+    }
+    /* IQEI 5: 256-bit descriptors without ECAP.SMTS (and ADMS), or
+     * 128-bit descriptors while operating in scalable mode (TTM 01b). */
+    if ((wide && !(dev->hw.ecap & VTD_ECAP_SMTS)) || (!wide && ttm == VTD_TTM_SCALABLE)) {
         queue_error(dev, VTD_IQEI_WIDTH);
         return 0;
     }
