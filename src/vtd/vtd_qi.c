@@ -135,12 +135,41 @@ static void devtlb_notify(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, 
     }
 }
 
+/* Is `type` a descriptor type this unit implements (its ECAP features)? */
+static bool type_supported(const struct viommu_vtd *dev, unsigned type)
+{
+    const uint64_t ecap = dev->hw.ecap;
+    switch (type) {
+    case VTD_DSC_CC:
+    case VTD_DSC_IOTLB:
+    case VTD_DSC_WAIT:
+        return true;
+    case VTD_DSC_DEVTLB:
+        return (ecap & VTD_ECAP_DT) != 0;
+    case VTD_DSC_PIOTLB:
+    case VTD_DSC_PC:
+        return (ecap & VTD_ECAP_SMTS) != 0;
+    case VTD_DSC_PDEVTLB:
+        return (ecap & VTD_ECAP_SMTS) && (ecap & VTD_ECAP_DT);
+    case VTD_DSC_IEC:
+        return (ecap & VTD_ECAP_IR) != 0;
+    case VTD_DSC_PGRP_RESP:
+        return (ecap & VTD_ECAP_PRS) != 0;
+    default:
+        return false;
+    }
+}
+
 /* Returns 0 or an IQEI code. */
 static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
 {
     const uint64_t ecap = dev->hw.ecap;
     unsigned type = (unsigned)(VI_FIELD_GET(VTD_DSC_TYPE_LO, d[0]) | (VI_FIELD_GET(VTD_DSC_TYPE_HI, d[0]) << 4));
     unsigned g = (unsigned)VI_FIELD_GET(VTD_DSC_G, d[0]);
+    /* IQEI 3 (invalid type) comes before 4, which is a reserved field
+     * violation "for a valid descriptor type". */
+    if (!type_supported(dev, type))
+        return VTD_IQEI_TYPE;
     /* All descriptor types used here are 128-bit: the upper half is reserved. */
     if (wide && (d[2] || d[3]))
         return VTD_IQEI_RSVD;
