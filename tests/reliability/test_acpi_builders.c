@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* The ACPI table builders (DMAR, IVRS, VIOT) given careless descriptions:
+ * non-zero reserved members, values out of their field's range, the same
+ * device (or endpoint ID, register page, segment) described twice. Each
+ * must be refused with VIOMMU_EINVAL before anything is written; the valid
+ * baseline of each row builds. */
+#include "testhost.h"
+
+#include "check_main.h"
+
+#include <check.h>
+#include <libviommu/viommu.h>
+#include <string.h>
+
+/* ---- DMAR ---------------------------------------------------------------- */
+
+static struct viommu_dmar_scope ds[3];
+static struct viommu_dmar_drhd dd[2];
+static struct viommu_dmar_scope as_[2];
+static struct viommu_dmar_atsr da[2];
+static struct viommu_dmar_config dc;
+
+static void dmar_base(void)
+{
+    memset(ds, 0, sizeof(ds));
+    memset(dd, 0, sizeof(dd));
+    memset(as_, 0, sizeof(as_));
+    memset(da, 0, sizeof(da));
+    ds[0] = (struct viommu_dmar_scope){.type = VIOMMU_DMAR_SCOPE_PCI_ENDPOINT, .bus = 0, .devfn = 0x18};
+    ds[1] = (struct viommu_dmar_scope){.type = VIOMMU_DMAR_SCOPE_IOAPIC, .enum_id = 2, .bus = 0xf0, .devfn = 0xf8};
+    ds[2] = (struct viommu_dmar_scope){.type = VIOMMU_DMAR_SCOPE_PCI_ENDPOINT, .bus = 1, .devfn = 0};
+    dd[0] = (struct viommu_dmar_drhd){.reg_base = 0xfed90000, .segment = 0, .nscopes = 2, .scopes = ds};
+    dd[1] = (struct viommu_dmar_drhd){.reg_base = 0xfed91000, .segment = 0, .include_pci_all = 1};
+    as_[0] = (struct viommu_dmar_scope){.type = VIOMMU_DMAR_SCOPE_PCI_BRIDGE, .bus = 0, .devfn = 0x08};
+    as_[1] = (struct viommu_dmar_scope){.type = VIOMMU_DMAR_SCOPE_PCI_BRIDGE, .bus = 0, .devfn = 0x10};
+    da[0] = (struct viommu_dmar_atsr){.segment = 0, .nscopes = 2, .scopes = as_};
+    da[1] = (struct viommu_dmar_atsr){.segment = 1, .all_ports = 1};
+    dc = (struct viommu_dmar_config){
+        .size = sizeof(dc), .haw = 46, .ndrhd = 2, .drhd = dd, .natsr = 2, .atsr = da};
+}
+
+static int dmar(void)
+{
+    static uint8_t buf[512];
+    memset(buf, 0x5a, sizeof(buf));
+    size_t len = sizeof(buf);
+    int r = viommu_dmar_build(&dc, buf, &len);
+    if (r)
+        ck_assert_uint_eq(buf[0], 0x5a); /* nothing written */
+    return r;
+}
+
+START_TEST(dmar_refuses_careless_descriptions)
+{
+    dmar_base();
+    ck_assert_int_eq(dmar(), 0);
+    /* reserved members */
+    dc.reserved = 1;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    dd[0].reserved = 0x80;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    da[0].reserved = 1;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    /* "1 = flag" members with other values */
+    dmar_base();
+    dd[0].include_pci_all = 2;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    da[1].all_ports = 0xff;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    /* register base not on a 4 KiB page (size 0 = one page) */
+    dmar_base();
+    dd[0].reg_base = 0xfed90800;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    /* two units on one register page */
+    dmar_base();
+    dd[1].reg_base = dd[0].reg_base;
+    dd[1].segment = 1;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    /* scope types outside 1-4; an enumeration ID on a PCI scope */
+    dmar_base();
+    ds[0].type = 0;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    ds[0].type = 9;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    ds[0].enum_id = 1;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    /* one device twice: in one unit, and in two units of one segment */
+    dmar_base();
+    ds[1] = ds[0];
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    dd[1].include_pci_all = 0;
+    dd[1].nscopes = 1;
+    dd[1].scopes = &ds[0];
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dd[1].scopes = &ds[2]; /* another device: fine */
+    ck_assert_int_eq(dmar(), 0);
+    dd[1].segment = 1; /* the same bus/devfn in another segment: fine */
+    dd[1].scopes = &ds[0];
+    ck_assert_int_eq(dmar(), 0);
+    /* an IOAPIC enumeration ID twice */
+    dmar_base();
+    dd[1].include_pci_all = 0;
+    dd[1].nscopes = 1;
+    dd[1].scopes = &ds[1];
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    /* ATSR: root-port scopes only, one ATSR per segment, no port twice */
+    dmar_base();
+    as_[0].type = VIOMMU_DMAR_SCOPE_PCI_ENDPOINT;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    da[1].segment = 0;
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+    dmar_base();
+    as_[1] = as_[0];
+    ck_assert_int_eq(dmar(), VIOMMU_EINVAL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *su = suite_create("acpi_builders");
+    TCase *tc = tcase_create("careless");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, dmar_refuses_careless_descriptions);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+VI_CHECK_MAIN(suite)
