@@ -122,12 +122,118 @@ START_TEST(dmar_refuses_careless_descriptions)
 }
 END_TEST
 
+/* ---- IVRS ---------------------------------------------------------------- */
+
+static struct testhost th;
+static struct viommu_ctx *ctx;
+static struct viommu_amdvi *amd;
+
+static void amd_up(uint32_t flags)
+{
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    ctx = th_ctx(&th, false, NULL);
+    ck_assert_ptr_nonnull(ctx);
+    struct viommu_amdvi_config cfg = {.size = sizeof(cfg), .bdf = 0x0002, .cap_offset = 0x40, .dma_remap = 1,
+                                      .mmio_base = 0xfeb80000, .efr_features = VIOMMU_AMDVI_EFR_ALL,
+                                      .flags = flags};
+    ck_assert_int_eq(viommu_amdvi_create(ctx, &cfg, &amd), 0);
+}
+
+static void amd_down(void)
+{
+    viommu_amdvi_destroy(amd);
+    viommu_ctx_destroy(ctx);
+    th_fini(&th);
+}
+
+static struct viommu_ivrs_dev iv[4];
+
+static void ivrs_base(void)
+{
+    memset(iv, 0, sizeof(iv));
+    iv[0] = (struct viommu_ivrs_dev){.kind = VIOMMU_IVRS_DEV_SELECT, .devid = 0x0010, .data = 0xf7};
+    iv[1] = (struct viommu_ivrs_dev){.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x0100, .devid_last = 0x01ff};
+    iv[2] = (struct viommu_ivrs_dev){.kind = VIOMMU_IVRS_DEV_IOAPIC, .devid = 0x00a0, .handle = 0x21};
+    iv[3] = (struct viommu_ivrs_dev){.kind = VIOMMU_IVRS_DEV_HPET, .devid = 0x00a5, .handle = 0};
+}
+
+static int ivrs(void)
+{
+    static uint8_t buf[512];
+    memset(buf, 0x5a, sizeof(buf));
+    size_t len = sizeof(buf);
+    int r = viommu_amdvi_build_ivrs(amd, iv, 4, NULL, buf, &len);
+    if (r)
+        ck_assert_uint_eq(buf[0], 0x5a);
+    return r;
+}
+
+START_TEST(ivrs_refuses_careless_entries)
+{
+    amd_up(0);
+    ivrs_base();
+    ck_assert_int_eq(ivrs(), 0);
+    for (unsigned k = 0; k < sizeof(iv[0].reserved); k++) {
+        ivrs_base();
+        iv[k % 4].reserved[k] = 1;
+        ck_assert_int_eq(ivrs(), VIOMMU_EINVAL);
+    }
+    /* DTE setting byte bit 3 is reserved */
+    ivrs_base();
+    iv[0].data = 0x08;
+    ck_assert_int_eq(ivrs(), VIOMMU_EINVAL);
+    /* a DeviceID twice: select inside a range, overlapping ranges */
+    ivrs_base();
+    iv[0].devid = 0x0180;
+    ck_assert_int_eq(ivrs(), VIOMMU_EINVAL);
+    ivrs_base();
+    iv[0] = (struct viommu_ivrs_dev){.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x01ff, .devid_last = 0x0200};
+    ck_assert_int_eq(ivrs(), VIOMMU_EINVAL);
+    ivrs_base();
+    iv[0] = (struct viommu_ivrs_dev){.kind = VIOMMU_IVRS_DEV_RANGE, .devid = 0x0200, .devid_last = 0xffff};
+    ck_assert_int_eq(ivrs(), 0);
+    /* one IOAPIC ID twice, one HPET number twice */
+    ivrs_base();
+    iv[0] = iv[2];
+    iv[0].devid = 0x00a1;
+    ck_assert_int_eq(ivrs(), VIOMMU_EINVAL);
+    ivrs_base();
+    iv[0] = iv[3];
+    iv[0].devid = 0x00a6;
+    ck_assert_int_eq(ivrs(), VIOMMU_EINVAL);
+    ivrs_base();
+    iv[0] = iv[3];
+    iv[0].handle = 1; /* another HPET: fine */
+    ck_assert_int_eq(ivrs(), 0);
+    amd_down();
+}
+END_TEST
+
+/* Type 10h only: the IVHD's limit is its own 24-byte header plus the
+ * entries, not the 40 bytes of the 11h that is not written. */
+START_TEST(ivrs_type10_only_uses_its_own_length_limit)
+{
+    amd_up(VIOMMU_AMDVI_F_IVRS_TYPE10);
+    size_t n = (0xffff - 24) / 4; /* 4-byte select entries that fill a type 10h IVHD */
+    static struct viommu_ivrs_dev many[(0xffff - 24) / 4];
+    for (size_t i = 0; i < n; i++)
+        many[i] = (struct viommu_ivrs_dev){.kind = VIOMMU_IVRS_DEV_SELECT, .devid = (uint16_t)i};
+    size_t len = 0;
+    ck_assert_int_eq(viommu_amdvi_build_ivrs(amd, many, n, NULL, NULL, &len), VIOMMU_ESIZE);
+    ck_assert_uint_eq(len, 48 + 24 + 4 * n);
+    amd_down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *su = suite_create("acpi_builders");
     TCase *tc = tcase_create("careless");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, dmar_refuses_careless_descriptions);
+    tcase_add_test(tc, ivrs_refuses_careless_entries);
+    tcase_add_test(tc, ivrs_type10_only_uses_its_own_length_limit);
     suite_add_tcase(su, tc);
     return su;
 }
