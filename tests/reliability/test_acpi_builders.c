@@ -226,6 +226,82 @@ START_TEST(ivrs_type10_only_uses_its_own_length_limit)
 }
 END_TEST
 
+/* ---- VIOT ---------------------------------------------------------------- */
+
+static struct viommu_viot_pci_range vr[2];
+static struct viommu_viot_mmio_endpoint vm[2];
+static struct viommu_viot_config vc;
+
+static void viot_base(uint32_t kind)
+{
+    vr[0] = (struct viommu_viot_pci_range){.endpoint_start = 0, .bdf_start = 0, .bdf_end = 0xffff};
+    vr[1] = (struct viommu_viot_pci_range){
+        .endpoint_start = 0x10000, .segment_start = 1, .segment_end = 2, .bdf_start = 0x100, .bdf_end = 0x1ff};
+    vm[0] = (struct viommu_viot_mmio_endpoint){.endpoint = 0x30000, .base = 0xd0000000};
+    vm[1] = (struct viommu_viot_mmio_endpoint){.endpoint = 0x30001, .base = 0xd0001000};
+    vc = (struct viommu_viot_config){.size = sizeof(vc), .iommu_kind = kind, .iommu_bdf = 0x10,
+                                     .iommu_base = 0xd0008000, .pci_ranges = vr, .n_pci_ranges = 2,
+                                     .mmio_endpoints = vm, .n_mmio_endpoints = 2};
+}
+
+static int viot(void)
+{
+    static uint8_t buf[512];
+    memset(buf, 0x5a, sizeof(buf));
+    size_t len = sizeof(buf);
+    int r = viommu_viot_build(&vc, buf, &len);
+    if (r)
+        ck_assert_uint_eq(buf[0], 0x5a);
+    return r;
+}
+
+START_TEST(viot_refuses_careless_descriptions)
+{
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    ck_assert_int_eq(viot(), 0);
+    viot_base(VIOMMU_VIOT_IOMMU_MMIO);
+    ck_assert_int_eq(viot(), 0);
+    /* reserved member */
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vm[1].reserved = 1;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    /* endpoint IDs past 2^32 - 1 */
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vr[0].endpoint_start = 0xffff0001u;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vr[1].endpoint_start = 0xffff0000u; /* segment 2 would start at 2^32 */
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    /* one device in two ranges */
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vr[1].segment_start = 0;
+    vr[1].endpoint_start = 0x40000;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    /* one endpoint ID for two devices: range vs range, range vs MMIO (the
+     * second segment of range 1 starts at 0x20000), MMIO vs MMIO */
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vr[1].endpoint_start = 0xff00;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vm[0].endpoint = 0x20000;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    vm[0].endpoint = 0x20100; /* between the segments' runs: fine */
+    ck_assert_int_eq(viot(), 0);
+    vm[0].endpoint = 0x200ff;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vm[1].endpoint = vm[0].endpoint;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    /* two endpoints at one base, an endpoint at the IOMMU's own base */
+    viot_base(VIOMMU_VIOT_IOMMU_PCI);
+    vm[1].base = vm[0].base;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+    viot_base(VIOMMU_VIOT_IOMMU_MMIO);
+    vm[1].base = vc.iommu_base;
+    ck_assert_int_eq(viot(), VIOMMU_EINVAL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *su = suite_create("acpi_builders");
@@ -234,6 +310,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dmar_refuses_careless_descriptions);
     tcase_add_test(tc, ivrs_refuses_careless_entries);
     tcase_add_test(tc, ivrs_type10_only_uses_its_own_length_limit);
+    tcase_add_test(tc, viot_refuses_careless_descriptions);
     suite_add_tcase(su, tc);
     return su;
 }
