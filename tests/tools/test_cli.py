@@ -1369,6 +1369,33 @@ class AcpiTest(unittest.TestCase):
                 self.assertEqual(struct.unpack_from("<I", data, 4)[0], len(data))
                 self.assertEqual(sum(data) & 0xff, 0)
 
+    def test_values_out_of_range_are_refused(self):
+        # --haw 302 was cut to 8 bits (46) and built a table silently; an
+        # endpoint ID past 2^32 - 1 wrapped; a 33rd --pci-range (65th
+        # --scope) was reported as an unknown option.
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "t")
+            cases = [
+                (["dmar", "--haw", "302"], "--haw"),
+                (["dmar", "--haw", "0"], "--haw"),
+                (["dmar", "--haw", "65"], "--haw"),
+                (["viot", "--pci-range", "4294967296:00:00.0-00:1f.7"], "32 bits"),
+                (["viot", "--mmio-endpoint", "0x100000000:0xd0000000"], "32 bits"),
+                (["viot", "--pci-range", "x:00:00.0-00:1f.7"], "--pci-range"),
+                (["viot"] + sum((["--pci-range", "%d:%02x:00.0-%02x:1f.7" % (i * 256, i, i)] for i in range(33)), []),
+                 "at most 32"),
+                (["dmar"] + sum((["--scope", "00:%02x.%d" % (i // 8, i % 8)] for i in range(65)), []), "at most 64"),
+            ]
+            for args, needle in cases:
+                rc, _, err = run("acpi", *args, "-o", out)
+                self.assertEqual(rc, 2, (args, err))
+                self.assertIn(needle, err, args)
+                self.assertFalse(os.path.exists(out), args)
+            rc, _, err = run("acpi", "dmar", "--haw", "64", "-o", out)
+            self.assertEqual(rc, 0, err)
+            rc, _, err = run("acpi", "viot", "--pci-range", "4294967040:00:00.0-00:1f.7", "-o", out)
+            self.assertEqual(rc, 0, err)
+
 
 if __name__ == "__main__":
     unittest.main()
