@@ -188,6 +188,8 @@ VIOMMU_API int viommu_pt_translate(struct viommu_ctx *ctx, const struct viommu_p
  * @param bad Malformed-entry callback (optional).
  * @param opaque Passed to the callbacks.
  * @param[out] walked_last Last IOVA fully walked (== `last` unless stopped); may be NULL.
+ *        A walk that stops before it finished any IOVA stores `first` - 1, which is
+ *        UINT64_MAX when `first` is 0: tell a whole walk by the return value 0.
  * @retval 0 Whole range walked.
  * @retval VIOMMU_EBUDGET The walk-entries budget ran out; `walked_last` says where.
  * @retval VIOMMU_ERANGE `first > last`.
@@ -249,6 +251,8 @@ VIOMMU_API int viommu_pt_translate_nested(struct viommu_ctx *ctx, const struct v
  * @param bad Malformed-entry callback (optional).
  * @param opaque Passed to the callbacks.
  * @param[out] walked_last Last IOVA fully walked (== `last` unless stopped); may be NULL.
+ *        A walk that stops before it finished any IOVA stores `first` - 1, which is
+ *        UINT64_MAX when `first` is 0: tell a whole walk by the return value 0.
  * @retval 0 Whole range walked.
  * @retval VIOMMU_EBUDGET The walk-entries budget ran out; `walked_last` says where.
  * @retval VIOMMU_ERANGE `first > last`.

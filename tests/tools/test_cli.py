@@ -930,6 +930,24 @@ class VtdBombTest(unittest.TestCase):
             self.assertEqual(rc, 3, err)
             self.assertEqual(json.loads(out), [])
 
+    def test_budget_out_before_the_first_iova(self):
+        # A budget that runs out inside the first top-level entry's subtree
+        # left walked_last at 0 - 1: the message said "after IOVA
+        # 0xffffffffffffffff", as if the whole space had been walked.
+        with tempfile.TemporaryDirectory() as d:
+            img = Image()
+            rt = vtd_setup(img)
+            tables = [img.page() for _ in range(5)]
+            for lvl in range(5):
+                for i in range(512):
+                    img.w64(tables[lvl] + 8 * i, (tables[lvl + 1] if lvl < 4 else 0x300000) | 3)
+            vtd_ctx(img, rt, 0x0100, tables[0], aw=3)
+            ram = img.save(d)
+            rc, out, err = cli("vtd", "dump", ram, rt, "--max-entries", "3")
+            self.assertEqual(rc, 3, err)
+            self.assertIn("before IOVA 0 was fully walked", err)
+            self.assertNotIn("0xffffffffffffffff", err)
+
 
 class CheckTest(unittest.TestCase):
     """check: every kind of malformed entry, with FILE+0xOFFSET, text and JSON."""
