@@ -9,6 +9,7 @@
  * scopes). ACPI 6.5 5.2.6 for the common header and checksum.
  */
 #include "core/acpi_table.h"
+#include "core/base.h"
 
 #include <libviommu/error.h>
 #include <libviommu/vtd.h>
@@ -21,8 +22,11 @@
 #define DRHD_LEN 16u
 #define SCOPE_LEN 8u
 #define ATSR_LEN 8u
-#define DMAR_CFG_V01_SIZE (offsetof(struct viommu_dmar_config, oem) + sizeof(((struct viommu_dmar_config *)0)->oem))
 #define DMAR_FLAGS_ALL 0x7u
+/* `atsr` is the last member: covering it is covering the whole struct. */
+_Static_assert(VI_SIZE_COVERS(sizeof(struct viommu_dmar_config), struct viommu_dmar_config, atsr) &&
+                   !VI_SIZE_COVERS(sizeof(struct viommu_dmar_config) - 1, struct viommu_dmar_config, atsr),
+               "atsr ends struct viommu_dmar_config");
 
 /* 8.3.1: device scope entries with one path element. */
 static void put_scopes(uint8_t *p, const struct viommu_dmar_scope *scopes, uint32_t n)
@@ -80,10 +84,10 @@ int viommu_dmar_build(const struct viommu_dmar_config *cfg, void *buf, size_t *l
 {
     if (!cfg || !len)
         return VIOMMU_EINVAL;
-    if (cfg->size < DMAR_CFG_V01_SIZE)
+    if (!VI_SIZE_COVERS(cfg->size, struct viommu_dmar_config, oem))
         return VIOMMU_ESIZE;
     /* 0.1 callers' struct ends at oem: no ATSR. */
-    uint32_t natsr = cfg->size >= sizeof(struct viommu_dmar_config) ? cfg->natsr : 0;
+    uint32_t natsr = VI_SIZE_COVERS(cfg->size, struct viommu_dmar_config, atsr) ? cfg->natsr : 0;
     const struct viommu_dmar_atsr *atsr = natsr ? cfg->atsr : NULL;
     if (natsr && !atsr)
         return VIOMMU_EINVAL;
