@@ -86,11 +86,52 @@ START_TEST(pt_config_reserved_and_format_members)
 }
 END_TEST
 
+/* viommu_map_domain_count() from a notifier callback: the context is busy
+ * (VIOMMU_EBUSY, as every other locked call says), not "NULL" (EINVAL). */
+static struct viommu_map_domain *cb_dom;
+static int64_t cb_count = 1;
+
+static int count_from_callback(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    (void)opaque;
+    (void)as;
+    (void)ev;
+    cb_count = viommu_map_domain_count(cb_dom);
+    return 0;
+}
+
+START_TEST(map_domain_count_from_callback_is_busy)
+{
+    struct testhost th;
+    ck_assert(th_init(&th, 1u << 20));
+    th.quiet = true;
+    struct viommu_ctx *ctx = th_ctx(&th, true, NULL);
+    struct viommu_as *as;
+    struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 0x10, .pasid = VIOMMU_PASID_NONE};
+    ck_assert_int_eq(viommu_as_create(ctx, &id, NULL, NULL, &as), 0);
+    ck_assert_int_eq(viommu_map_domain_create(ctx, 0, &cb_dom), 0);
+    ck_assert_int_eq(viommu_map_domain_map(cb_dom, 0x1000, 0x1fff, 0x5000, VIOMMU_PERM_RW), 0);
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL, .fn = count_from_callback};
+    struct viommu_notifier *n;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_as_set_map_domain(as, cb_dom), 0);
+    ck_assert_int_eq(cb_count, VIOMMU_EBUSY);
+    ck_assert_int_eq(viommu_map_domain_count(cb_dom), 1);
+    viommu_notifier_unregister(n);
+    ck_assert_int_eq(viommu_as_destroy(as), 0);
+    ck_assert_int_eq(viommu_map_domain_destroy(cb_dom), 0);
+    viommu_ctx_destroy(ctx);
+    th_fini(&th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *su = suite_create("core_contracts");
     TCase *tc = tcase_create("contracts");
     tcase_add_test(tc, pt_config_reserved_and_format_members);
+    tcase_add_test(tc, map_domain_count_from_callback_is_busy);
     suite_add_tcase(su, tc);
     return su;
 }
