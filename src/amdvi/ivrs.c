@@ -44,11 +44,25 @@ static size_t entry_len(const struct viommu_ivrs_dev *d)
     return d->kind == VIOMMU_IVRS_DEV_SELECT ? 4u : 8u;
 }
 
+static int ivrs_build(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
+                      const struct viommu_acpi_oem *oem, void *buf, size_t *len);
+
 int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
                             const struct viommu_acpi_oem *oem, void *buf, size_t *len)
 {
     if (!dev || !len || (ndevs && !devs))
         return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx); /* before any other answer: EBUSY from a callback */
+    if (r)
+        return r;
+    r = ivrs_build(dev, devs, ndevs, oem, buf, len);
+    vi_leave(dev->ctx);
+    return r;
+}
+
+static int ivrs_build(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
+                      const struct viommu_acpi_oem *oem, void *buf, size_t *len)
+{
     bool with11 = !(dev->cfg.flags & VIOMMU_AMDVI_F_IVRS_TYPE10);
     size_t hdr = with11 ? IVHD11_LEN : IVHD10_LEN; /* the longer IVHD's header */
     size_t entries = 0;
@@ -88,9 +102,6 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
         *len = need;
         return VIOMMU_ESIZE;
     }
-    int r = vi_enter(dev->ctx);
-    if (r)
-        return r;
     uint8_t *t = buf;
     memset(t, 0, need);
     vi_acpi_put_header(t, "IVRS", (uint32_t)need, 2, oem);
@@ -149,6 +160,5 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
     }
     vi_acpi_finish(t, need);
     *len = need;
-    vi_leave(dev->ctx);
     return 0;
 }

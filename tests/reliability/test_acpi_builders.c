@@ -226,6 +226,46 @@ START_TEST(ivrs_type10_only_uses_its_own_length_limit)
 }
 END_TEST
 
+/* From a callback of its context the builder is refused as documented
+ * (VIOMMU_EBUSY): also a size query and a description it would refuse,
+ * which answered VIOMMU_ESIZE and VIOMMU_EINVAL before taking the lock. */
+static int cb_rc[3];
+
+static int ivrs_from_callback(void *opaque, struct viommu_as *as, const struct viommu_event *ev)
+{
+    (void)opaque;
+    (void)as;
+    (void)ev;
+    static uint8_t buf[512];
+    size_t len = 0;
+    cb_rc[0] = viommu_amdvi_build_ivrs(amd, NULL, 0, NULL, NULL, &len);
+    struct viommu_ivrs_dev bad = {.kind = 9};
+    len = sizeof(buf);
+    cb_rc[1] = viommu_amdvi_build_ivrs(amd, &bad, 1, NULL, buf, &len);
+    len = sizeof(buf);
+    cb_rc[2] = viommu_amdvi_build_ivrs(amd, NULL, 0, NULL, buf, &len);
+    return 0;
+}
+
+START_TEST(ivrs_from_callback_is_busy)
+{
+    amd_up(0);
+    struct viommu_as *as;
+    struct viommu_as_id id = {.kind = VIOMMU_AS_PCI, .rid = 0x77, .pasid = VIOMMU_PASID_NONE};
+    ck_assert_int_eq(viommu_as_create(ctx, &id, NULL, NULL, &as), 0);
+    struct viommu_notifier_config nc = {
+        .size = sizeof(nc), .last = UINT64_MAX, .events = VIOMMU_EVENT_ALL, .fn = ivrs_from_callback};
+    struct viommu_notifier *n;
+    ck_assert_int_eq(viommu_notifier_register(as, &nc, &n), 0);
+    ck_assert_int_eq(viommu_as_set_passthrough(as), 0); /* a MODE event */
+    for (unsigned i = 0; i < 3; i++)
+        ck_assert_msg(cb_rc[i] == VIOMMU_EBUSY, "call %u: %d", i, cb_rc[i]);
+    viommu_notifier_unregister(n);
+    ck_assert_int_eq(viommu_as_destroy(as), 0);
+    amd_down();
+}
+END_TEST
+
 /* ---- VIOT ---------------------------------------------------------------- */
 
 static struct viommu_viot_pci_range vr[2];
@@ -310,6 +350,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dmar_refuses_careless_descriptions);
     tcase_add_test(tc, ivrs_refuses_careless_entries);
     tcase_add_test(tc, ivrs_type10_only_uses_its_own_length_limit);
+    tcase_add_test(tc, ivrs_from_callback_is_busy);
     tcase_add_test(tc, viot_refuses_careless_descriptions);
     suite_add_tcase(su, tc);
     return su;
