@@ -52,6 +52,12 @@ static bool pci_ep_hits(const struct viommu_viot_pci_range *pr, uint64_t lo, uin
 /* Do two PCI ranges give one endpoint ID to two devices? */
 static bool pci_eps_clash(const struct viommu_viot_pci_range *a, const struct viommu_viot_pci_range *b)
 {
+    /* Walk the runs of the range with fewer segments. */
+    if (a->segment_end - a->segment_start > b->segment_end - b->segment_start) {
+        const struct viommu_viot_pci_range *t = a;
+        a = b;
+        b = t;
+    }
     uint64_t w = (uint64_t)(a->bdf_end - a->bdf_start);
     for (uint64_t k = 0; k <= (uint64_t)(a->segment_end - a->segment_start); k++) {
         uint64_t s = a->endpoint_start + (k << 16);
