@@ -280,7 +280,7 @@ int viommu_amdvi_resolve_pasid(struct viommu_ctx *ctx, const struct viommu_amdvi
     /* efr_features came after the first version of the struct: 0 if absent. */
     if (hw->size < offsetof(struct viommu_amdvi_hw, efr_features))
         return VIOMMU_ESIZE;
-    uint64_t efr = hw->size >= offsetof(struct viommu_amdvi_hw, efr_features) + sizeof(hw->efr_features)
+    uint64_t efr = VI_SIZE_COVERS(hw->size, struct viommu_amdvi_hw, efr_features)
                        ? hw->efr_features
                        : 0;
     /* Every member up to `pt` is in the first version of the struct; a

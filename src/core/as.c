@@ -49,7 +49,7 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
 
     if (!id || !out || !vi_as_id_ok(id))
         return VIOMMU_EINVAL;
-    if (hooks && hooks->size < offsetof(struct viommu_as_hooks, fault) + sizeof(hooks->fault))
+    if (hooks && !VI_SIZE_COVERS(hooks->size, struct viommu_as_hooks, fault))
         return VIOMMU_ESIZE;
     if (vi_as_find(ctx, id))
         return VIOMMU_EEXIST;
@@ -283,7 +283,7 @@ static bool vi_as_walk_per_access(const struct viommu_as *as)
 {
     const struct viommu_pt_format *fmt = as->pt.fmt;
     if (as->mode != VIOMMU_MODE_TRANSLATED || as->src != VI_SRC_PT || !fmt ||
-        fmt->size < offsetof(struct viommu_pt_format, dirty_bits) + sizeof(fmt->dirty_bits))
+        !VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, dirty_bits))
         return false;
     return fmt->flags != 0 || fmt->accessed_bits != 0 || fmt->dirty_bits != 0;
 }
@@ -475,7 +475,7 @@ static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifi
 
     if (!cfg || !out || !cfg->fn)
         return VIOMMU_EINVAL;
-    if (cfg->size < offsetof(struct viommu_notifier_config, opaque) + sizeof(cfg->opaque))
+    if (!VI_SIZE_COVERS(cfg->size, struct viommu_notifier_config, opaque))
         return VIOMMU_ESIZE;
     if (cfg->events == 0)
         return VIOMMU_EINVAL;

@@ -46,7 +46,7 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
     if (!ops->read)
         return VIOMMU_EINVAL;
     if (cfg) {
-        if (cfg->size < offsetof(struct viommu_ctx_config, budget) + sizeof(struct viommu_budget))
+        if (!VI_SIZE_COVERS(cfg->size, struct viommu_ctx_config, budget))
             return VIOMMU_ESIZE;
         if (cfg->flags)
             return VIOMMU_EFLAGS;

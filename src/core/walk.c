@@ -38,7 +38,16 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg)
 {
     const struct viommu_pt_format *fmt;
 
-    if (!cfg || !(fmt = cfg->fmt) || !fmt->decode)
+    if (!cfg || !(fmt = cfg->fmt) || !VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, decode) || !fmt->decode)
+        return false;
+    /* Reserved members zero; flags only the known behaviours (members a
+     * 0.1 format's size does not cover are not read). */
+    if (cfg->reserved || fmt->reserved)
+        return false;
+    if (VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, reserved2) && fmt->reserved2)
+        return false;
+    if (VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, flags) &&
+        (fmt->flags & ~(uint32_t)(VIOMMU_PT_FMT_PRIV | VIOMMU_PT_FMT_CANONICAL | VIOMMU_PT_FMT_EXEC)))
         return false;
     if (fmt->granule_lg2 == 0 || fmt->level_bits == 0 || fmt->level_bits > 16 || fmt->max_levels == 0 ||
         fmt->max_levels > 8)
