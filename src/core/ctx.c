@@ -71,6 +71,8 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
         tmp.ops.alloc = NULL;
     if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, free))
         tmp.ops.free = NULL;
+    if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, ram_written))
+        tmp.ops.ram_written = NULL;
     tmp.ops.size = sizeof(tmp.ops);
     if ((tmp.ops.alloc == NULL) != (tmp.ops.free == NULL))
         return VIOMMU_EINVAL;
