@@ -67,16 +67,24 @@ static void vi_fault_set(struct viommu_fault *f, uint32_t reason, uint32_t code,
 
 /* Read and decode the entry at `gpa`. Returns 0, or VIOMMU_EIO. The only
  * place page-table entries are read; `raw` gets the entry as read, for the
- * write-back below. */
+ * write-back below. `h` is the memo of the registered RAM range of the
+ * last entry read: an entry in the same range (tables are mostly in one) is
+ * one bounds check and one load, while no callback has run and no range
+ * has changed since (the epoch). */
 static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t gpa, unsigned level,
-                         uint64_t iova, struct viommu_pte *pte, uint64_t *raw)
+                         uint64_t iova, struct viommu_pte *pte, uint64_t *raw, struct vi_ram_hint *h)
 {
+    uint64_t off = gpa - h->gpa;
     int r;
 
     ctx->stats.entries_read++;
-    r = vi_gmem_read_u64(ctx, gpa, raw);
-    if (r)
-        return r;
+    if (h->host && off <= h->span && h->span - off >= 7 && h->epoch == ctx->gmem_epoch) {
+        *raw = vi_get_le64(h->host + off);
+    } else {
+        r = vi_gmem_read_u64_hint(ctx, gpa, raw, h);
+        if (r)
+            return r;
+    }
     memset(pte, 0, sizeof(*pte));
     cfg->fmt->decode(cfg, level, iova, *raw, pte);
     return 0;
@@ -280,7 +288,7 @@ static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_
         return VI_STEP_FAULT;
     }
     st->gpa = table + (idx << VI_ENTRY_LG2);
-    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw)) {
+    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw, &ctx->ram_hint)) {
         st->reason = VIOMMU_FAULT_READ_FAILED;
         return VI_STEP_FAULT;
     }
