@@ -108,10 +108,6 @@ struct viommu_ctx {
     void *tstat_mem;
     const void *tstat_owner[VI_TSTAT_SLOTS]; /* lock held */
     unsigned ntstat;
-    /* Bumped by every callback into the VMM and every change of the RAM
-     * ranges (lock held): ram_hint is stale once it moves. */
-    uint64_t gmem_epoch;
-    struct vi_ram_hint ram_hint; /* walks' last RAM range (walk.c, lock held) */
     /* Run by vi_leave() while `dead` is set: vi_free_dead_notifiers (as.c),
      * so that base.c need not call up into the address-space layer. */
     void (*reap)(struct viommu_ctx *ctx);
@@ -119,6 +115,10 @@ struct viommu_ctx {
     struct viommu_stats stats;
     struct vi_ram ram[VIOMMU_MAX_RAM_REGIONS];
     unsigned nram;
+    /* Bumped by every callback into the VMM and every change of the RAM
+     * ranges (lock held): ram_hint is stale once it moves. */
+    uint64_t gmem_epoch;
+    struct vi_ram_hint ram_hint; /* walks' last RAM range (walk.c, lock held) */
     struct viommu_as *as_hash;  /* by id */
     struct viommu_as *as_first; /* creation order */
     struct viommu_as *as_last;
