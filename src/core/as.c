@@ -300,8 +300,8 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, unsigned walk_acces
         return 0;
     case VIOMMU_MODE_TRANSLATED:
         if (as->src == VI_SRC_PT)
-            return vi_pt_translate_nested(as->ctx, &as->pt, as->nested ? &as->s2 : NULL, iova,
-                                          walk_access, out, fault);
+            return vi_pt_translate_nested(as->ctx, &as->pt, as->nested ? &as->s2 : NULL, iova, walk_access, out,
+                                          fault);
         if (as->src == VI_SRC_MAP && vi_map_domain_translate(as->mdom, iova, out) == 0)
             return 0;
         fault->reason = VIOMMU_FAULT_NOT_PRESENT;
