@@ -76,33 +76,23 @@ void vi_iotlb_insert(struct viommu_as *as, const struct viommu_translation *tr)
     uint64_t tag = atomic_load_explicit(&as->tag, VI_RLX);
     uint32_t gen = atomic_load_explicit(&t->gen, VI_RLX);
     uint64_t info, sizes;
-    struct vi_iotlb_entry *set, *victim;
-    unsigned reuse = 0;
+    struct vi_iotlb_entry *set, *victim = NULL;
 
     if (tr->addr_mask == 0 || ((tr->addr_mask + 1) & tr->addr_mask) || lg2 < 12 || lg2 >= 64)
         return; /* only naturally aligned pages of 4 KiB and up are cached */
     info = tr->iova | lg2 | (uint64_t)(tr->perm & VI_IOTLB_PERM_BITS) << VI_IOTLB_PERM_SHIFT | VI_IOTLB_VALID;
     set = vi_iotlb_set(t, (uint32_t)(tag >> 32), tr->iova, lg2);
-    /* The first way holding this page (same space and generation, any
-     * permissions) or a dead entry (invalid, an older table generation, or
-     * an older generation of this space) is reused; else one is evicted.
-     * Every way is looked at without branches (a miss usually finds a full
-     * set): bit w of `reuse` says way w may be reused. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 4
-#endif
-    for (unsigned w = 0; w < VI_IOTLB_WAYS; w++) {
+    for (unsigned w = 0; w < VI_IOTLB_WAYS && !victim; w++) {
         struct vi_iotlb_entry *e = &set[w];
         uint64_t einfo = atomic_load_explicit(&e->info, VI_RLX);
         uint64_t etag = atomic_load_explicit(&e->tag, VI_RLX);
-        uint32_t egen = atomic_load_explicit(&e->gen, VI_RLX);
-        bool same = (etag == tag) & (((einfo ^ info) & ~VI_IOTLB_PERM_MASK) == 0);
-        bool dead = !(einfo & VI_IOTLB_VALID) | (egen != gen) | (((etag ^ tag) >> 32 == 0) & (etag != tag));
-        reuse |= (unsigned)(same | dead) << w;
+        bool same = etag == tag && (einfo & ~VI_IOTLB_PERM_MASK) == (info & ~VI_IOTLB_PERM_MASK);
+        bool dead = !(einfo & VI_IOTLB_VALID) || atomic_load_explicit(&e->gen, VI_RLX) != gen ||
+                    (etag >> 32 == tag >> 32 && etag != tag);
+        if (same || dead)
+            victim = e;
     }
-    if (reuse) {
-        victim = &set[vi_ctz64(reuse)];
-    } else {
+    if (!victim) {
         victim = &set[t->victim++ % VI_IOTLB_WAYS];
         as->ctx->stats.iotlb_evictions++;
     }
