@@ -28,6 +28,12 @@
 /* Walks started over because the guest changed an entry under an A/D update. */
 #define VI_WB_TRIES 4u
 
+#if defined(__GNUC__)
+#define VI_WALK_INLINE inline __attribute__((always_inline))
+#else
+#define VI_WALK_INLINE inline
+#endif
+
 /* Last byte of the naturally aligned block of 2^lg2 bytes at `base`. */
 static uint64_t vi_span_last(uint64_t base, unsigned lg2)
 {
@@ -71,8 +77,9 @@ static void vi_fault_set(struct viommu_fault *f, uint32_t reason, uint32_t code,
  * last entry read: an entry in the same range (tables are mostly in one) is
  * one bounds check and one load, while no callback has run and no range
  * has changed since (the epoch). */
-static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t gpa, unsigned level,
-                         uint64_t iova, struct viommu_pte *pte, uint64_t *raw, struct vi_ram_hint *h)
+static VI_WALK_INLINE int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t gpa,
+                                        unsigned level, uint64_t iova, struct viommu_pte *pte, uint64_t *raw,
+                                        struct vi_ram_hint *h)
 {
     uint64_t off = gpa - h->gpa;
     int r;
@@ -232,8 +239,8 @@ struct vi_step {
 /* Classify the decoded entry `st->pte` found at `level` while visiting
  * `iova`: the one place the walk's rules for an entry live, shared by
  * translate (vi_pt_step) and the range walk. */
-static enum vi_step_kind vi_pt_classify(const struct viommu_pt_format *fmt, unsigned level, uint64_t iova,
-                                        struct vi_step *st)
+static VI_WALK_INLINE enum vi_step_kind vi_pt_classify(const struct viommu_pt_format *fmt, unsigned level,
+                                                       uint64_t iova, struct vi_step *st)
 {
     st->reason = 0;
     st->code = 0;
@@ -269,9 +276,12 @@ static enum vi_step_kind vi_pt_classify(const struct viommu_pt_format *fmt, unsi
 }
 
 /* One step of translate and range walk alike: read the entry of the table at
- * `table` (at `level`) that indexes `iova`, and classify it. */
-static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t table,
-                                    unsigned level, uint64_t iova, struct vi_step *st, struct vi_nest *n)
+ * `table` (at `level`) that indexes `iova`, and classify it. Inlined into
+ * both: a translate miss is four of these, and the call was a fair part of
+ * each. */
+static VI_WALK_INLINE enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                                                   uint64_t table, unsigned level, uint64_t iova,
+                                                   struct vi_step *st, struct vi_nest *n)
 {
     const struct viommu_pt_format *fmt = cfg->fmt;
     uint64_t idx = (iova >> vi_pt_level_lg2(fmt, level)) & vi_lg2_mask(fmt->level_bits);
