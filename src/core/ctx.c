@@ -178,6 +178,7 @@ int viommu_ctx_add_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa, uint64_t len, v
         ctx->ram[i] = ctx->ram[i - 1];
     ctx->ram[i] = (struct vi_ram){.gpa = gpa, .last = last, .host = host};
     ctx->nram++;
+    ctx->gmem_epoch++; /* the walker's ram_hint */
     vi_leave(ctx);
     return 0;
 }
@@ -192,6 +193,7 @@ int viommu_ctx_remove_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa)
         if (ctx->ram[i].gpa == gpa) {
             memmove(&ctx->ram[i], &ctx->ram[i + 1], (ctx->nram - i - 1) * sizeof(ctx->ram[0]));
             ctx->nram--;
+            ctx->gmem_epoch++; /* the walker's ram_hint may name this range */
             vi_leave(ctx);
             return 0;
         }

@@ -101,6 +101,21 @@ int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val)
     return 0;
 }
 
+int vi_gmem_read_u64_hint(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val, struct vi_ram_hint *h)
+{
+    const struct vi_ram *ram = vi_ram_find(ctx, gpa, 8);
+
+    if (ram) {
+        h->gpa = ram->gpa;
+        h->span = ram->last - ram->gpa;
+        h->host = ram->host;
+        h->epoch = ctx->gmem_epoch;
+        *val = vi_get_le64(ram->host + (gpa - ram->gpa));
+        return 0;
+    }
+    return vi_gmem_read_u64(ctx, gpa, val);
+}
+
 int vi_gmem_read_u64s(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *q, unsigned n)
 {
     uint8_t b[8u * VI_GMEM_QWORDS_MAX];
