@@ -27,6 +27,15 @@ static void write_file(const char *path, const void *buf, size_t len)
         die(EXIT_USAGE, "%s: %s", path, strerror(errno));
 }
 
+/* An endpoint ID: a number below 2^32. */
+static uint32_t need_ep(const char *opt, const char *s)
+{
+    uint64_t v = need_u64(opt, s);
+    if (v > UINT32_MAX)
+        die(EXIT_USAGE, "%s: endpoint ID '%s' does not fit in 32 bits", opt, s);
+    return (uint32_t)v;
+}
+
 int cmd_acpi(int argc, char **argv)
 {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
@@ -57,24 +66,30 @@ int cmd_acpi(int argc, char **argv)
         } else if (!strcmp(a, "--mmio-iommu")) {
             mmio_iommu = need_u64(a, val);
             is_mmio = true;
-        } else if (!strcmp(a, "--pci-range") && nr < 32) {
-            unsigned ep;
-            char f[32], l[32];
-            if (sscanf(val, "%u:%31[^-]-%31s", &ep, f, l) != 3)
+        } else if (!strcmp(a, "--pci-range")) {
+            char e[32], f[32], l[32];
+            if (nr == 32)
+                die(EXIT_USAGE, "--pci-range: at most 32");
+            if (sscanf(val, "%31[^:]:%31[^-]-%31s", e, f, l) != 3)
                 die(EXIT_USAGE, "--pci-range: expected EP:BB:DD.F-BB:DD.F, got '%s'", val);
-            ranges[nr++] = (struct viommu_viot_pci_range){.endpoint_start = ep, .bdf_start = parse_sid(f),
+            ranges[nr++] = (struct viommu_viot_pci_range){.endpoint_start = need_ep(a, e), .bdf_start = parse_sid(f),
                                                           .bdf_end = parse_sid(l)};
-        } else if (!strcmp(a, "--mmio-endpoint") && nm < 32) {
-            unsigned ep;
-            char b[32];
-            if (sscanf(val, "%u:%31s", &ep, b) != 2)
+        } else if (!strcmp(a, "--mmio-endpoint")) {
+            char e[32], b[32];
+            if (nm == 32)
+                die(EXIT_USAGE, "--mmio-endpoint: at most 32");
+            if (sscanf(val, "%31[^:]:%31s", e, b) != 2)
                 die(EXIT_USAGE, "--mmio-endpoint: expected EP:BASE, got '%s'", val);
-            mmios[nm++] = (struct viommu_viot_mmio_endpoint){.endpoint = ep, .base = need_u64(a, b)};
+            mmios[nm++] = (struct viommu_viot_mmio_endpoint){.endpoint = need_ep(a, e), .base = need_u64(a, b)};
         } else if (!strcmp(a, "--haw")) {
             haw = need_u64(a, val);
+            if (haw == 0 || haw > 64)
+                die(EXIT_USAGE, "--haw: expected 1-64 bits, got '%s'", val);
         } else if (!strcmp(a, "--drhd") || !strcmp(a, "--mmio-base")) {
             base = need_u64(a, val);
-        } else if (!strcmp(a, "--scope") && ns < 64) {
+        } else if (!strcmp(a, "--scope")) {
+            if (ns == 64)
+                die(EXIT_USAGE, "--scope: at most 64");
             uint16_t s = parse_sid(val);
             scopes[ns++] = (struct viommu_dmar_scope){.type = VIOMMU_DMAR_SCOPE_PCI_ENDPOINT, .bus = (uint8_t)(s >> 8),
                                                       .devfn = (uint8_t)s};

@@ -658,12 +658,18 @@ static void do_view(struct walk_state *w, const struct view *v)
     if (r == VIOMMU_EBUDGET) {
         emit_json_close(o, w->first_json);
         fflush(stdout);
-        char s[16];
+        char s[16], at[48];
         sid_str(w->sid, s);
+        /* The walk started at 0: walked_last is UINT64_MAX (0 - 1) when the
+         * budget ran out before IOVA 0 was fully walked. */
+        if (walked == UINT64_MAX)
+            snprintf(at, sizeof(at), "before IOVA 0 was fully walked");
+        else
+            snprintf(at, sizeof(at), "after IOVA 0x%" PRIx64, walked);
         die(EXIT_BUDGET,
-            "%s: walk budget exhausted (%" PRIu64 " entries) after IOVA 0x%" PRIx64
+            "%s: walk budget exhausted (%" PRIu64 " entries) %s"
             ": the tables reference each other too often (page-table bomb?); raise --max-entries to go further",
-            s, o->walk_entries ? o->walk_entries : VIOMMU_DEFAULT_WALK_ENTRIES, walked);
+            s, o->walk_entries ? o->walk_entries : VIOMMU_DEFAULT_WALK_ENTRIES, at);
     }
     if (r)
         die(EXIT_USAGE, "viommu_pt_walk_range_nested: %s", viommu_strerror(r));

@@ -252,12 +252,14 @@ MSI_FN = ctypes.CFUNCTYPE(None, c_void_p, c_u64, c_u32)
 LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, ctypes.c_char_p)
 ALLOC_FN = ctypes.CFUNCTYPE(c_void_p, c_void_p, c_size_t)
 FREE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+RAM_WRITTEN_FN = ctypes.CFUNCTYPE(None, c_void_p, c_u64, c_u64)
 
 
 class HostOps(_Struct):
     """struct viommu_host_ops."""
     _fields_ = [("size", c_size_t), ("read", READ_FN), ("write", WRITE_FN), ("msi", MSI_FN),
-                ("log", LOG_FN), ("alloc", ALLOC_FN), ("free", FREE_FN)]
+                ("log", LOG_FN), ("alloc", ALLOC_FN), ("free", FREE_FN),
+                ("ram_written", RAM_WRITTEN_FN)]
 
 
 class Budget(_Struct):

@@ -592,7 +592,9 @@ struct viommu_ivrs_dev {
  * @param oem OEM header fields or NULL for defaults.
  * @param[out] buf Destination (may be NULL when `*len` is 0).
  * @param[in,out] len In: size of `buf`. Out: table length (also on ::VIOMMU_ESIZE).
- * @retval 0 Success. @retval VIOMMU_EINVAL NULL `dev`/`len`, bad entry kind or range.
+ * @retval 0 Success. @retval VIOMMU_EINVAL NULL `dev`/`len`, NULL `devs` with `ndevs` > 0, bad entry
+ *         kind or range, non-zero `reserved` bytes, DTE setting bit 3 (reserved) set, a DeviceID in
+ *         two select/range entries, an IOAPIC ID or HPET number twice, an IVHD longer than 64 KiB.
  * @retval VIOMMU_ESIZE `buf` too small (`*len` = needed size).
  * @retval VIOMMU_EBUSY Called from a callback.
  */

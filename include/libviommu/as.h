@@ -254,7 +254,8 @@ VIOMMU_API int viommu_as_set_passthrough(struct viommu_as *as);
  * @param domain Domain tag.
  * @param cfg Table configuration (copied).
  * @retval 0 Success.
- * @retval VIOMMU_EINVAL NULL argument, NULL format, bad geometry.
+ * @retval VIOMMU_EINVAL NULL argument, or an invalid configuration (see viommu_pt_config:
+ *         NULL format, bad geometry, non-zero reserved members, unknown format flags).
  * @retval VIOMMU_EBUDGET, VIOMMU_ESINK As viommu_as_sync() (state still switched).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
@@ -529,6 +530,7 @@ VIOMMU_API int viommu_map_domain_lookup(struct viommu_map_domain *dom, uint64_t 
  * @brief Number of mappings in a domain.
  * @param dom Domain.
  * @retval >=0 Count. @retval VIOMMU_EINVAL NULL.
+ * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int64_t viommu_map_domain_count(struct viommu_map_domain *dom);
 

@@ -81,6 +81,18 @@ struct viommu_host_ops {
     void *(*alloc)(void *opaque, size_t size);
     /** Release memory from `alloc` (NULL = free). Called with NULL never. */
     void (*free)(void *opaque, void *ptr);
+    /**
+     * Called after the library stored `len` bytes at `gpa` directly into a
+     * range registered with viommu_ctx_add_ram() (completion and wait-status
+     * stores, event/PPR/fault logs, page-request queue entries, accessed and
+     * dirty bits). Lets the VMM do what it does for any device DMA write:
+     * mark the pages dirty (live migration) and drop translated code that
+     * covers them. Not called for writes that went through `write`, nor for a
+     * compare-and-exchange whose compare failed. The range lies inside one
+     * registered range. NULL = nothing to do; also unused when `size` does
+     * not cover it (tables compiled before it existed).
+     */
+    void (*ram_written)(void *opaque, viommu_gpa_t gpa, uint64_t len);
 };
 
 /** @brief Smallest accepted viommu_host_ops::size (covers `size` .. `read`). */
@@ -161,8 +173,12 @@ VIOMMU_API int viommu_ctx_destroy(struct viommu_ctx *ctx);
  * @brief Register a direct host mapping of guest RAM (the fast path).
  *
  * Walkers then read table entries that lie entirely inside a registered range
- * straight from `host`, without calling viommu_host_ops::read. Results are
- * identical to the callback path. At most ::VIOMMU_MAX_RAM_REGIONS ranges.
+ * straight from `host`, without calling viommu_host_ops::read, and the device
+ * models store into it (completions, logs, A/D bits) without calling
+ * viommu_host_ops::write; each such store is reported afterwards through
+ * viommu_host_ops::ram_written (if set) so the VMM can keep its dirty log and
+ * translated code right. Results are identical to the callback path. At most
+ * ::VIOMMU_MAX_RAM_REGIONS ranges.
  * @param ctx Context.
  * @param gpa First guest-physical address of the range.
  * @param len Length in bytes (> 0; gpa + len - 1 must not wrap).

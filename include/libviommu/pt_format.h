@@ -118,7 +118,18 @@ struct viommu_pt_format {
     uint64_t dirty_bits;
 };
 
-/** @brief Where and how an address space's tables are walked. A value type. */
+/**
+ * @brief Where and how an address space's tables are walked. A value type.
+ *
+ * A configuration is invalid (::VIOMMU_EINVAL from every call that takes
+ * one) with a NULL `fmt` or `fmt->decode`, a `fmt->size` that does not reach
+ * past `decode`, a non-zero `reserved` here or in the format (`reserved2`
+ * when `fmt->size` covers it), `fmt->flags` bits other than
+ * ::VIOMMU_PT_FMT_PRIV, ::VIOMMU_PT_FMT_CANONICAL and ::VIOMMU_PT_FMT_EXEC,
+ * or a geometry that does not fit (granule 0, `level_bits` 0 or above 16,
+ * `max_levels` 0 or above 8, `top_level` >= `max_levels`, `va_lg2` above
+ * 64, not above the top table's shift or beyond what the top table indexes).
+ */
 struct viommu_pt_config {
     const struct viommu_pt_format *fmt; /**< Format (must outlive the config's use). */
     uint64_t root;        /**< GPA of the top table (aligned to its size). */
@@ -168,7 +179,7 @@ struct viommu_ctx;
  * @param[out] fault Fault record when ::VIOMMU_EFAULT is returned (may be NULL).
  * @retval 0 Translated and permitted.
  * @retval VIOMMU_EFAULT Not translated; `fault` says why.
- * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration (see viommu_pt_config).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_pt_translate(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t iova,
@@ -188,10 +199,12 @@ VIOMMU_API int viommu_pt_translate(struct viommu_ctx *ctx, const struct viommu_p
  * @param bad Malformed-entry callback (optional).
  * @param opaque Passed to the callbacks.
  * @param[out] walked_last Last IOVA fully walked (== `last` unless stopped); may be NULL.
+ *        A walk that stops before it finished any IOVA stores `first` - 1, which is
+ *        UINT64_MAX when `first` is 0: tell a whole walk by the return value 0.
  * @retval 0 Whole range walked.
  * @retval VIOMMU_EBUDGET The walk-entries budget ran out; `walked_last` says where.
  * @retval VIOMMU_ERANGE `first > last`.
- * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration (see viommu_pt_config).
  * @retval VIOMMU_EBUSY Called from a callback.
  * @return Any non-zero value returned by `leaf` stops the walk and is returned.
  * @note The callbacks run with the context lock held, as callbacks of `ctx`:
@@ -223,7 +236,7 @@ VIOMMU_API int viommu_pt_walk_range(struct viommu_ctx *ctx, const struct viommu_
  * @param[out] fault Fault record when ::VIOMMU_EFAULT is returned (may be NULL).
  * @retval 0 Translated and permitted.
  * @retval VIOMMU_EFAULT Not translated; `fault` says why.
- * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration (see viommu_pt_config).
  * @retval VIOMMU_EBUSY Called from a callback.
  */
 VIOMMU_API int viommu_pt_translate_nested(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
@@ -249,10 +262,12 @@ VIOMMU_API int viommu_pt_translate_nested(struct viommu_ctx *ctx, const struct v
  * @param bad Malformed-entry callback (optional).
  * @param opaque Passed to the callbacks.
  * @param[out] walked_last Last IOVA fully walked (== `last` unless stopped); may be NULL.
+ *        A walk that stops before it finished any IOVA stores `first` - 1, which is
+ *        UINT64_MAX when `first` is 0: tell a whole walk by the return value 0.
  * @retval 0 Whole range walked.
  * @retval VIOMMU_EBUDGET The walk-entries budget ran out; `walked_last` says where.
  * @retval VIOMMU_ERANGE `first > last`.
- * @retval VIOMMU_EINVAL NULL argument or invalid configuration.
+ * @retval VIOMMU_EINVAL NULL argument or invalid configuration (see viommu_pt_config).
  * @retval VIOMMU_EBUSY Called from a callback.
  * @return Any non-zero value returned by `leaf` stops the walk and is returned.
  * @note The callbacks run as in viommu_pt_walk_range().

@@ -418,7 +418,11 @@ struct viommu_viot_config {
  * @param[in,out] len In: size of `buf`. Out: table length (also on ::VIOMMU_ESIZE).
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL NULL `cfg`/`len`; unknown kind; NULL array with a non-zero count;
- *         a PCI range with start > end.
+ *         a PCI range with start > end; a non-zero `reserved` member; an endpoint ID past
+ *         2^32 - 1 (a PCI range's device (segment, bdf) has endpoint ID `endpoint_start` +
+ *         (segment - `segment_start`) * 2^16 + bdf - `bdf_start`, as Linux reads it); one
+ *         PCI device in two ranges; one endpoint ID for two devices; two MMIO endpoints at
+ *         one base or one at the MMIO IOMMU's own base.
  * @retval VIOMMU_ESIZE `cfg->size` too small, or `*len` too small (needed size in `*len`).
  * @retval VIOMMU_ERANGE Too many nodes for the table's 16-bit node count.
  * @note Pure; thread-safe.

@@ -686,7 +686,13 @@ struct viommu_dmar_config {
  * @retval 0 Success.
  * @retval VIOMMU_EINVAL NULL `cfg`/`len`, no DRHD, haw 0 or > 64, NULL scopes with nscopes > 0,
  *         an INCLUDE_PCI_ALL unit followed by another unit of the same segment (8.3),
- *         NULL `atsr` with natsr > 0, an ALL_PORTS ATSR with scopes (8.5).
+ *         NULL `atsr` with natsr > 0, an ALL_PORTS ATSR with scopes (8.5); a non-zero
+ *         `reserved` member (config, DRHD, ATSR); `include_pci_all` or `all_ports` above 1;
+ *         a `reg_base` not 4 KiB aligned or shared by two units; a scope type outside 1-4,
+ *         a PCI scope with a non-zero `enum_id`; one device (bus/devfn, or IOAPIC/HPET
+ *         `enum_id`) in two scopes of one segment; an ATSR scope that is not
+ *         ::VIOMMU_DMAR_SCOPE_PCI_BRIDGE, a root port twice, two ATSRs of one segment.
+ *         Nothing is written then.
  * @retval VIOMMU_ESIZE Buffer too small (or `cfg->size` too small); `*len` holds the needed size.
  * @retval VIOMMU_EFLAGS Unknown DMAR flag bits.
  * @note Thread-safe.

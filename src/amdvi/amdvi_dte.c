@@ -2,7 +2,8 @@
 /*
  * Device table entry resolution (AMD IOMMU spec 48882):
  *  - §2.2.2 "Device Table", Table 7 (DTE fields): V, TV, Mode, Page Table
- *    Root Pointer, IR/IW, DomainID, SE, SA; reserved fields.
+ *    Root Pointer, IR/IW, DomainID, SE, SA; reserved fields (6:2, 63, and
+ *    206:192, 245:240 of the fourth quadword, as QEMU's masks).
  *  - §3.4.1 Device Table Base Address register: Size = 4 KiB pages - 1.
  *  - §2.5.2 ILLEGAL_DEV_TABLE_ENTRY, §2.5.3 IO_PAGE_FAULT, §2.5.4
  *    DEV_TAB_HARDWARE_ERROR: what a DMA through a bad DTE logs.
@@ -58,6 +59,8 @@
 #define DTE_GCR3_HI VI_GENMASK(63, 43)  /* [51:31] */
 /* third quadword */
 #define DTE_GPT_LEVEL VI_GENMASK(55, 54) /* guest paging mode: 0 4-level, 1 5-level */
+/* fourth quadword: bits 206:192 and 245:240 reserved (Table 7) */
+#define DTE_Q3_RSVD (VI_GENMASK(14, 0) | VI_GENMASK(53, 48))
 
 #define GCR3_VALID VI_BIT(0)
 #define GCR3_ADDR VI_GENMASK(51, 12)
@@ -199,7 +202,8 @@ void amdvi_dte_resolve_pasid(struct viommu_ctx *ctx, uint64_t devtab_reg, uint16
     out->perm = (uint8_t)(((q0 & DTE_IR) ? VIOMMU_PERM_READ : 0) | ((q0 & DTE_IW) ? VIOMMU_PERM_WRITE : 0));
 
     /* Reserved fields and features we do not advertise (HASup; PPRSup and GTSup unless configured). */
-    if ((q0 & (DTE_RSVD0 | DTE_HAD)) || ((q0 & DTE_PPR) && !(efr_features & VIOMMU_AMDVI_EFR_PPRSUP)) ||
+    if ((q0 & (DTE_RSVD0 | DTE_HAD)) || (out->dte[3] & DTE_Q3_RSVD) ||
+        ((q0 & DTE_PPR) && !(efr_features & VIOMMU_AMDVI_EFR_PPRSUP)) ||
         ((q0 & DTE_GV) && !(efr_features & VIOMMU_AMDVI_EFR_GTSUP))) {
         blocked(out, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
         return;
@@ -276,7 +280,7 @@ int viommu_amdvi_resolve_pasid(struct viommu_ctx *ctx, const struct viommu_amdvi
     /* efr_features came after the first version of the struct: 0 if absent. */
     if (hw->size < offsetof(struct viommu_amdvi_hw, efr_features))
         return VIOMMU_ESIZE;
-    uint64_t efr = hw->size >= offsetof(struct viommu_amdvi_hw, efr_features) + sizeof(hw->efr_features)
+    uint64_t efr = VI_SIZE_COVERS(hw->size, struct viommu_amdvi_hw, efr_features)
                        ? hw->efr_features
                        : 0;
     /* Every member up to `pt` is in the first version of the struct; a

@@ -17,8 +17,9 @@
  * Decisions (docs/amdvi.md):
  *  - IommuEn = 0 or DTE IV = 0: interrupts pass unchanged. V does not
  *    matter: IV alone says whether the interrupt fields are valid.
- *  - IntTabLen above 1011b, IntCtl 11b or a set reserved bit (55:52, 59 of
- *    the third quadword) is ILLEGAL_DEV_TABLE_ENTRY for interrupts; DMA
+ *  - IntTabLen above 1011b, IntCtl 11b or a set reserved bit (53:52, 59 of
+ *    the third quadword; 55:54 are the guest paging mode, not reserved) is
+ *    ILLEGAL_DEV_TABLE_ENTRY for interrupts; DMA
  *    through the same DTE is not affected (those fields are not its).
  *  - Fixed and arbitrated messages follow IntCtl: 00b target abort with
  *    INVALID_DEVICE_REQUEST (TYPE 101b), 01b pass unchanged, 10b remap. NMI, INIT and ExtINT pass
@@ -55,7 +56,9 @@
 #define DTE_INTTABLEN VI_GENMASK(4, 1)
 #define DTE_IG VI_BIT(5)
 #define DTE_INTTAB VI_GENMASK(51, 6)
-#define DTE_INT_RSVD (VI_GENMASK(55, 52) | VI_BIT(59))
+/* 181:180 and 187 reserved; 183:182 are the v2 guest paging mode
+ * (amdvi_dte.c), which interrupts do not look at. */
+#define DTE_INT_RSVD (VI_GENMASK(53, 52) | VI_BIT(59))
 #define DTE_INITPASS VI_BIT(56)
 #define DTE_EINTPASS VI_BIT(57)
 #define DTE_NMIPASS VI_BIT(58)

@@ -36,25 +36,65 @@
 #define IVHD_FEAT_GASUP 0x40u
 #define IVHD_SPECIAL_IOAPIC 1u
 #define IVHD_SPECIAL_HPET 2u
+/* DTE setting byte (48882 IVHD device entries): bit 3 is reserved. */
+#define IVHD_DTE_SETTING_RSVD 0x08u
 
 static size_t entry_len(const struct viommu_ivrs_dev *d)
 {
     return d->kind == VIOMMU_IVRS_DEV_SELECT ? 4u : 8u;
 }
 
+static int ivrs_build(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
+                      const struct viommu_acpi_oem *oem, void *buf, size_t *len);
+
 int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
                             const struct viommu_acpi_oem *oem, void *buf, size_t *len)
 {
     if (!dev || !len || (ndevs && !devs))
         return VIOMMU_EINVAL;
+    int r = vi_enter(dev->ctx); /* before any other answer: EBUSY from a callback */
+    if (r)
+        return r;
+    r = ivrs_build(dev, devs, ndevs, oem, buf, len);
+    vi_leave(dev->ctx);
+    return r;
+}
+
+static int ivrs_build(struct viommu_amdvi *dev, const struct viommu_ivrs_dev *devs, size_t ndevs,
+                      const struct viommu_acpi_oem *oem, void *buf, size_t *len)
+{
     bool with11 = !(dev->cfg.flags & VIOMMU_AMDVI_F_IVRS_TYPE10);
+    size_t hdr = with11 ? IVHD11_LEN : IVHD10_LEN; /* the longer IVHD's header */
     size_t entries = 0;
+    /* One entry per DeviceID (select/range), per IOAPIC ID, per HPET number. */
+    uint8_t seen[65536 / 8];
+    uint8_t seen_special[2][256 / 8];
+    memset(seen, 0, sizeof(seen));
+    memset(seen_special, 0, sizeof(seen_special));
     for (size_t i = 0; i < ndevs; i++) {
-        if (devs[i].kind > VIOMMU_IVRS_DEV_HPET ||
-            (devs[i].kind == VIOMMU_IVRS_DEV_RANGE && devs[i].devid_last < devs[i].devid))
+        const struct viommu_ivrs_dev *d = &devs[i];
+        if (d->kind > VIOMMU_IVRS_DEV_HPET || (d->kind == VIOMMU_IVRS_DEV_RANGE && d->devid_last < d->devid))
             return VIOMMU_EINVAL;
-        entries += entry_len(&devs[i]);
-        if (IVHD11_LEN + entries > 0xffff)
+        for (size_t k = 0; k < sizeof(d->reserved); k++)
+            if (d->reserved[k])
+                return VIOMMU_EINVAL;
+        if (d->data & IVHD_DTE_SETTING_RSVD)
+            return VIOMMU_EINVAL;
+        if (d->kind == VIOMMU_IVRS_DEV_IOAPIC || d->kind == VIOMMU_IVRS_DEV_HPET) {
+            uint8_t *m = seen_special[d->kind - VIOMMU_IVRS_DEV_IOAPIC];
+            if (m[d->handle / 8] & (1u << (d->handle % 8)))
+                return VIOMMU_EINVAL;
+            m[d->handle / 8] |= (uint8_t)(1u << (d->handle % 8));
+        } else {
+            uint32_t last = d->kind == VIOMMU_IVRS_DEV_RANGE ? d->devid_last : d->devid;
+            for (uint32_t id = d->devid; id <= last; id++) {
+                if (seen[id / 8] & (1u << (id % 8)))
+                    return VIOMMU_EINVAL;
+                seen[id / 8] |= (uint8_t)(1u << (id % 8));
+            }
+        }
+        entries += entry_len(d);
+        if (hdr + entries > 0xffff)
             return VIOMMU_EINVAL; /* IVHD length is 16 bits */
     }
     size_t need = IVRS_HDR_LEN + IVHD10_LEN + entries + (with11 ? IVHD11_LEN + entries : 0);
@@ -62,9 +102,6 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
         *len = need;
         return VIOMMU_ESIZE;
     }
-    int r = vi_enter(dev->ctx);
-    if (r)
-        return r;
     uint8_t *t = buf;
     memset(t, 0, need);
     vi_acpi_put_header(t, "IVRS", (uint32_t)need, 2, oem);
@@ -123,6 +160,5 @@ int viommu_amdvi_build_ivrs(struct viommu_amdvi *dev, const struct viommu_ivrs_d
     }
     vi_acpi_finish(t, need);
     *len = need;
-    vi_leave(dev->ctx);
     return 0;
 }

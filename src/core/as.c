@@ -49,7 +49,7 @@ int vi_as_create(struct viommu_ctx *ctx, const struct viommu_as_id *id, const st
 
     if (!id || !out || !vi_as_id_ok(id))
         return VIOMMU_EINVAL;
-    if (hooks && hooks->size < offsetof(struct viommu_as_hooks, fault) + sizeof(hooks->fault))
+    if (hooks && !VI_SIZE_COVERS(hooks->size, struct viommu_as_hooks, fault))
         return VIOMMU_ESIZE;
     if (vi_as_find(ctx, id))
         return VIOMMU_EEXIST;
@@ -283,12 +283,14 @@ static bool vi_as_walk_per_access(const struct viommu_as *as)
 {
     const struct viommu_pt_format *fmt = as->pt.fmt;
     if (as->mode != VIOMMU_MODE_TRANSLATED || as->src != VI_SRC_PT || !fmt ||
-        fmt->size < offsetof(struct viommu_pt_format, dirty_bits) + sizeof(fmt->dirty_bits))
+        !VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, dirty_bits))
         return false;
     return fmt->flags != 0 || fmt->accessed_bits != 0 || fmt->dirty_bits != 0;
 }
 
-static int vi_as_lookup(struct viommu_as *as, uint64_t iova, unsigned access, struct viommu_translation *out,
+/* `walk_access`: the access a walk sees (vi_as_walk_per_access(), else 0:
+ * the walk only looks up, no A/D write-back). */
+static int vi_as_lookup(struct viommu_as *as, uint64_t iova, unsigned walk_access, struct viommu_translation *out,
                         struct viommu_fault *fault)
 {
     switch (as->mode) {
@@ -298,8 +300,8 @@ static int vi_as_lookup(struct viommu_as *as, uint64_t iova, unsigned access, st
         return 0;
     case VIOMMU_MODE_TRANSLATED:
         if (as->src == VI_SRC_PT)
-            return vi_pt_translate_nested(as->ctx, &as->pt, as->nested ? &as->s2 : NULL, iova,
-                                          vi_as_walk_per_access(as) ? access : 0, out, fault);
+            return vi_pt_translate_nested(as->ctx, &as->pt, as->nested ? &as->s2 : NULL, iova, walk_access, out,
+                                          fault);
         if (as->src == VI_SRC_MAP && vi_map_domain_translate(as->mdom, iova, out) == 0)
             return 0;
         fault->reason = VIOMMU_FAULT_NOT_PRESENT;
@@ -357,7 +359,7 @@ static int vi_as_translate_ex(struct viommu_as *as, uint64_t iova, unsigned acce
     } else {
         ctx->stats.iotlb_misses++;
         memset(&local, 0, sizeof(local));
-        r = vi_as_lookup(as, iova, access, &tr, &local);
+        r = vi_as_lookup(as, iova, per_access ? access : 0, &tr, &local);
         if (r == 0) {
             if (as->mode == VIOMMU_MODE_TRANSLATED)
                 vi_iotlb_insert(as, &tr);
@@ -475,7 +477,7 @@ static int vi_notifier_register(struct viommu_as *as, const struct viommu_notifi
 
     if (!cfg || !out || !cfg->fn)
         return VIOMMU_EINVAL;
-    if (cfg->size < offsetof(struct viommu_notifier_config, opaque) + sizeof(cfg->opaque))
+    if (!VI_SIZE_COVERS(cfg->size, struct viommu_notifier_config, opaque))
         return VIOMMU_ESIZE;
     if (cfg->events == 0)
         return VIOMMU_EINVAL;

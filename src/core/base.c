@@ -40,6 +40,7 @@ void vi_leave(struct viommu_ctx *ctx)
 
 void vi_callback_begin(struct viommu_ctx *ctx)
 {
+    ctx->gmem_epoch++;
     if (ctx->cb_depth++ == 0)
         atomic_store_explicit(&ctx->cb_thread, &vi_tls_self, memory_order_relaxed);
 }

@@ -46,6 +46,18 @@ int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t 
 const uint8_t *vi_gmem_view(const struct viommu_ctx *ctx, uint64_t gpa, size_t len);
 /* Little-endian 64-bit read (table entries and descriptors). */
 int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val);
+/* The walker's memo of the registered RAM range its last entry came from,
+ * so that the next entries (tables are mostly in one range) skip the range
+ * search. Start zeroed; it is only used while no callback has run and no
+ * range has changed since it was taken (the context's gmem epoch). */
+struct vi_ram_hint {
+    uint64_t gpa;        /* first byte of the range */
+    uint64_t span;       /* its last byte - gpa */
+    const uint8_t *host; /* NULL: nothing remembered */
+    uint64_t epoch;      /* the context's gmem epoch when taken (64 bits: never wraps) */
+};
+/* vi_gmem_read_u64(), remembering in *h the range the entry came from. */
+int vi_gmem_read_u64_hint(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val, struct vi_ram_hint *h);
 /* `n` (1..VI_GMEM_QWORDS_MAX) consecutive little-endian u64s at `gpa` in ONE
  * access (one host callback off registered RAM), e.g. a whole 128-bit
  * entry or a batch of descriptors: 0, VIOMMU_EIO (nothing stored) or

@@ -46,7 +46,7 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
     if (!ops->read)
         return VIOMMU_EINVAL;
     if (cfg) {
-        if (cfg->size < offsetof(struct viommu_ctx_config, budget) + sizeof(struct viommu_budget))
+        if (!VI_SIZE_COVERS(cfg->size, struct viommu_ctx_config, budget))
             return VIOMMU_ESIZE;
         if (cfg->flags)
             return VIOMMU_EFLAGS;
@@ -71,6 +71,8 @@ int viommu_ctx_create(const struct viommu_host_ops *ops, void *opaque, const str
         tmp.ops.alloc = NULL;
     if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, free))
         tmp.ops.free = NULL;
+    if (!VI_SIZE_COVERS(ops->size, struct viommu_host_ops, ram_written))
+        tmp.ops.ram_written = NULL;
     tmp.ops.size = sizeof(tmp.ops);
     if ((tmp.ops.alloc == NULL) != (tmp.ops.free == NULL))
         return VIOMMU_EINVAL;
@@ -176,6 +178,7 @@ int viommu_ctx_add_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa, uint64_t len, v
         ctx->ram[i] = ctx->ram[i - 1];
     ctx->ram[i] = (struct vi_ram){.gpa = gpa, .last = last, .host = host};
     ctx->nram++;
+    ctx->gmem_epoch++; /* the walker's ram_hint */
     vi_leave(ctx);
     return 0;
 }
@@ -190,6 +193,7 @@ int viommu_ctx_remove_ram(struct viommu_ctx *ctx, viommu_gpa_t gpa)
         if (ctx->ram[i].gpa == gpa) {
             memmove(&ctx->ram[i], &ctx->ram[i + 1], (ctx->nram - i - 1) * sizeof(ctx->ram[0]));
             ctx->nram--;
+            ctx->gmem_epoch++; /* the walker's ram_hint may name this range */
             vi_leave(ctx);
             return 0;
         }

@@ -52,6 +52,17 @@ int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len)
     return 0;
 }
 
+/* A store went straight into registered RAM: tell the VMM (dirty log,
+ * translated code), as its own write path would have noticed. */
+static void vi_gmem_stored(struct viommu_ctx *ctx, uint64_t gpa, size_t len)
+{
+    if (!ctx->ops.ram_written)
+        return;
+    vi_callback_begin(ctx);
+    ctx->ops.ram_written(ctx->opaque, gpa, len);
+    vi_callback_end(ctx);
+}
+
 int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len)
 {
     const struct vi_ram *ram = vi_ram_find(ctx, gpa, len);
@@ -59,6 +70,7 @@ int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t 
 
     if (ram) {
         memcpy(ram->host + (gpa - ram->gpa), buf, len);
+        vi_gmem_stored(ctx, gpa, len);
         return 0;
     }
     if (!ctx->ops.write)
@@ -87,6 +99,21 @@ int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val)
         return r;
     *val = vi_get_le64(b);
     return 0;
+}
+
+int vi_gmem_read_u64_hint(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val, struct vi_ram_hint *h)
+{
+    const struct vi_ram *ram = vi_ram_find(ctx, gpa, 8);
+
+    if (ram) {
+        h->gpa = ram->gpa;
+        h->span = ram->last - ram->gpa;
+        h->host = ram->host;
+        h->epoch = ctx->gmem_epoch;
+        *val = vi_get_le64(ram->host + (gpa - ram->gpa));
+        return 0;
+    }
+    return vi_gmem_read_u64(ctx, gpa, val);
 }
 
 int vi_gmem_read_u64s(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *q, unsigned n)
@@ -118,14 +145,16 @@ int vi_gmem_cmpxchg_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t expected,
             uint64_t e, d;
             memcpy(&e, le_exp, 8);
             memcpy(&d, le_des, 8);
-            return __atomic_compare_exchange_n((uint64_t *)(void *)p, &e, d, false, __ATOMIC_SEQ_CST,
-                                               __ATOMIC_SEQ_CST)
-                       ? 0
-                       : 1;
+            if (!__atomic_compare_exchange_n((uint64_t *)(void *)p, &e, d, false, __ATOMIC_SEQ_CST,
+                                             __ATOMIC_SEQ_CST))
+                return 1;
+            vi_gmem_stored(ctx, gpa, 8);
+            return 0;
         }
         if (memcmp(p, le_exp, 8) != 0)
             return 1;
         memcpy(p, le_des, 8);
+        vi_gmem_stored(ctx, gpa, 8);
         return 0;
     }
     /* Callback path: read, compare, write (atomic only against this

@@ -115,6 +115,10 @@ struct viommu_ctx {
     struct viommu_stats stats;
     struct vi_ram ram[VIOMMU_MAX_RAM_REGIONS];
     unsigned nram;
+    /* Bumped by every callback into the VMM and every change of the RAM
+     * ranges (lock held): ram_hint is stale once it moves. */
+    uint64_t gmem_epoch;
+    struct vi_ram_hint ram_hint; /* walks' last RAM range (walk.c, lock held) */
     struct viommu_as *as_hash;  /* by id */
     struct viommu_as *as_first; /* creation order */
     struct viommu_as *as_last;

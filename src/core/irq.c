@@ -23,15 +23,13 @@ struct viommu_irq_notifier {
     bool dead;
 };
 
-#define REQ_MIN_SIZE                                                                                              \
-    (offsetof(struct viommu_irq_request, reserved) + sizeof(((struct viommu_irq_request *)0)->reserved))
 #define RES_MIN_SIZE sizeof(struct viommu_irq_result)
 
 int vi_irq_check(const struct viommu_irq_request *req, const struct viommu_irq_result *res)
 {
     if (!req || !res)
         return VIOMMU_EINVAL;
-    if (req->size < REQ_MIN_SIZE || res->size < RES_MIN_SIZE)
+    if (!VI_SIZE_COVERS(req->size, struct viommu_irq_request, reserved) || res->size < RES_MIN_SIZE)
         return VIOMMU_ESIZE;
     if (req->flags & ~(uint32_t)VIOMMU_IRQ_F_ALL)
         return VIOMMU_EFLAGS;

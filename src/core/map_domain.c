@@ -283,8 +283,11 @@ int viommu_map_domain_lookup(struct viommu_map_domain *dom, uint64_t iova, struc
 int64_t viommu_map_domain_count(struct viommu_map_domain *dom)
 {
     int64_t n;
-    if (!dom || vi_enter(dom->ctx))
+    if (!dom)
         return VIOMMU_EINVAL;
+    int r = vi_enter(dom->ctx);
+    if (r)
+        return r;
     n = (int64_t)vi_map_domain_count(dom);
     vi_leave(dom->ctx);
     return n;

@@ -52,7 +52,7 @@ int viommu_as_set_offload(struct viommu_as *as, const struct viommu_offload_conf
 {
     if (!as || !cfg)
         return VIOMMU_EINVAL;
-    if (cfg->size < offsetof(struct viommu_offload_config, opaque) + sizeof(cfg->opaque))
+    if (!VI_SIZE_COVERS(cfg->size, struct viommu_offload_config, opaque))
         return VIOMMU_ESIZE;
     if (cfg->flags)
         return VIOMMU_EFLAGS;

@@ -28,6 +28,12 @@
 /* Walks started over because the guest changed an entry under an A/D update. */
 #define VI_WB_TRIES 4u
 
+#if defined(__GNUC__)
+#define VI_WALK_INLINE inline __attribute__((always_inline))
+#else
+#define VI_WALK_INLINE inline
+#endif
+
 /* Last byte of the naturally aligned block of 2^lg2 bytes at `base`. */
 static uint64_t vi_span_last(uint64_t base, unsigned lg2)
 {
@@ -38,7 +44,16 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg)
 {
     const struct viommu_pt_format *fmt;
 
-    if (!cfg || !(fmt = cfg->fmt) || !fmt->decode)
+    if (!cfg || !(fmt = cfg->fmt) || !VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, decode) || !fmt->decode)
+        return false;
+    /* Reserved members zero; flags only the known behaviours (members a
+     * 0.1 format's size does not cover are not read). */
+    if (cfg->reserved || fmt->reserved)
+        return false;
+    if (VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, reserved2) && fmt->reserved2)
+        return false;
+    if (VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, flags) &&
+        (fmt->flags & ~(uint32_t)(VIOMMU_PT_FMT_PRIV | VIOMMU_PT_FMT_CANONICAL | VIOMMU_PT_FMT_EXEC)))
         return false;
     if (fmt->granule_lg2 == 0 || fmt->level_bits == 0 || fmt->level_bits > 16 || fmt->max_levels == 0 ||
         fmt->max_levels > 8)
@@ -67,16 +82,25 @@ static void vi_fault_set(struct viommu_fault *f, uint32_t reason, uint32_t code,
 
 /* Read and decode the entry at `gpa`. Returns 0, or VIOMMU_EIO. The only
  * place page-table entries are read; `raw` gets the entry as read, for the
- * write-back below. */
-static int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t gpa, unsigned level,
-                         uint64_t iova, struct viommu_pte *pte, uint64_t *raw)
+ * write-back below. `h` is the memo of the registered RAM range of the
+ * last entry read: an entry in the same range (tables are mostly in one) is
+ * one bounds check and one load, while no callback has run and no range
+ * has changed since (the epoch). */
+static VI_WALK_INLINE int vi_read_entry(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t gpa,
+                                        unsigned level, uint64_t iova, struct viommu_pte *pte, uint64_t *raw,
+                                        struct vi_ram_hint *h)
 {
+    uint64_t off = gpa - h->gpa;
     int r;
 
     ctx->stats.entries_read++;
-    r = vi_gmem_read_u64(ctx, gpa, raw);
-    if (r)
-        return r;
+    if (h->host && off <= h->span && h->span - off >= 7 && h->epoch == ctx->gmem_epoch) {
+        *raw = vi_get_le64(h->host + off);
+    } else {
+        r = vi_gmem_read_u64_hint(ctx, gpa, raw, h);
+        if (r)
+            return r;
+    }
     memset(pte, 0, sizeof(*pte));
     cfg->fmt->decode(cfg, level, iova, *raw, pte);
     return 0;
@@ -224,8 +248,8 @@ struct vi_step {
 /* Classify the decoded entry `st->pte` found at `level` while visiting
  * `iova`: the one place the walk's rules for an entry live, shared by
  * translate (vi_pt_step) and the range walk. */
-static enum vi_step_kind vi_pt_classify(const struct viommu_pt_format *fmt, unsigned level, uint64_t iova,
-                                        struct vi_step *st)
+static VI_WALK_INLINE enum vi_step_kind vi_pt_classify(const struct viommu_pt_format *fmt, unsigned level,
+                                                       uint64_t iova, struct vi_step *st)
 {
     st->reason = 0;
     st->code = 0;
@@ -261,9 +285,12 @@ static enum vi_step_kind vi_pt_classify(const struct viommu_pt_format *fmt, unsi
 }
 
 /* One step of translate and range walk alike: read the entry of the table at
- * `table` (at `level`) that indexes `iova`, and classify it. */
-static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg, uint64_t table,
-                                    unsigned level, uint64_t iova, struct vi_step *st, struct vi_nest *n)
+ * `table` (at `level`) that indexes `iova`, and classify it. Inlined into
+ * both: a translate miss is four of these, and the call was a fair part of
+ * each. */
+static VI_WALK_INLINE enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_pt_config *cfg,
+                                                   uint64_t table, unsigned level, uint64_t iova,
+                                                   struct vi_step *st, struct vi_nest *n)
 {
     const struct viommu_pt_format *fmt = cfg->fmt;
     uint64_t idx = (iova >> vi_pt_level_lg2(fmt, level)) & vi_lg2_mask(fmt->level_bits);
@@ -280,7 +307,7 @@ static enum vi_step_kind vi_pt_step(struct viommu_ctx *ctx, const struct viommu_
         return VI_STEP_FAULT;
     }
     st->gpa = table + (idx << VI_ENTRY_LG2);
-    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw)) {
+    if (vi_read_entry(ctx, cfg, st->gpa, level, iova, &st->pte, &st->raw, &ctx->ram_hint)) {
         st->reason = VIOMMU_FAULT_READ_FAILED;
         return VI_STEP_FAULT;
     }

@@ -120,7 +120,10 @@ enum vtd_req_kind {
 void vtd_record_fault_req(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, uint64_t addr, unsigned access,
                           uint8_t reason, enum vtd_req_kind kind);
 /* Raise a fault event condition that just became set (IQE, PFO, PPF, ...). */
-void vtd_fault_event(struct viommu_vtd *dev);
+/* 10.4.10: a fault event for a status field (PPF, PFO, IQE, ICE, ITE) just
+ * set; `pre_fsts` is FSTS before it was. It is a new interrupt condition
+ * only when no status field was set before. */
+void vtd_fault_event(struct viommu_vtd *dev, uint32_t pre_fsts);
 /* Re-evaluate FECTL.IP after software cleared status bits. */
 void vtd_fault_status_cleared(struct viommu_vtd *dev);
 void vtd_fectl_write(struct viommu_vtd *dev, uint32_t val);

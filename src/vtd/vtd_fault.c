@@ -18,8 +18,12 @@ static void send_msi(struct viommu_vtd *dev, uint32_t addr_lo, uint32_t addr_hi,
     vi_msi(dev->ctx, ((uint64_t)addr_hi << 32) | addr_lo, data);
 }
 
-void vtd_fault_event(struct viommu_vtd *dev)
+void vtd_fault_event(struct viommu_vtd *dev, uint32_t pre_fsts)
 {
+    /* 10.4.10: a status field set while another one already was is no new
+     * interrupt condition (software has not serviced the earlier one). */
+    if (pre_fsts & VTD_FSTS_EVENTS)
+        return;
     if (dev->fectl & VTD_XECTL_IP)
         return; /* one pending interrupt covers every condition */
     if (dev->fectl & VTD_XECTL_IM) {
@@ -89,10 +93,11 @@ void vtd_record_fault_req(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, 
         return;
     }
     unsigned idx = dev->fr_next;
+    uint32_t pre_fsts = dev->fsts;
     if (dev->frcd[2 * idx + 1] & VTD_FRCD_F) {
         dev->fsts |= VTD_FSTS_PFO;
         dev->stats.faults_overflow++;
-        vtd_fault_event(dev);
+        vtd_fault_event(dev, pre_fsts);
         return;
     }
     uint64_t hi = VTD_FRCD_F | VI_FIELD_PREP(VTD_FRCD_FR, reason) | VI_FIELD_PREP(VTD_FRCD_SID, sid);
@@ -116,12 +121,11 @@ void vtd_record_fault_req(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, 
     dev->frcd[2 * idx + 1] = hi;
     dev->fr_next = (idx + 1) % dev->cfg.nfr;
     dev->stats.faults_recorded++;
-    bool was_pending = (dev->fsts & VTD_FSTS_PPF) != 0;
     dev->fsts |= VTD_FSTS_PPF;
-    if (!was_pending) {
+    if (!(pre_fsts & VTD_FSTS_PPF)) {
         /* FRI names the first pending record. */
         dev->fsts = (dev->fsts & ~VTD_FSTS_FRI) | (uint32_t)VI_FIELD_PREP(VTD_FSTS_FRI, idx);
-        vtd_fault_event(dev);
+        vtd_fault_event(dev, pre_fsts);
     }
 }
 

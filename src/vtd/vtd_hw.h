@@ -149,6 +149,8 @@
 #define VTD_FSTS_ITE VI_BIT(6)
 #define VTD_FSTS_FRI VI_GENMASK(15, 8)
 #define VTD_FSTS_RW1C (VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
+/* The status fields that make a fault event's interrupt condition (10.4.10). */
+#define VTD_FSTS_EVENTS (VTD_FSTS_PFO | VTD_FSTS_PPF | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
 #define VTD_XECTL_IM VI_BIT(31)
 #define VTD_XECTL_IP VI_BIT(30)
 #define VTD_EDATA_MASK VI_GENMASK(15, 0)
@@ -180,9 +182,9 @@
 #define VTD_IQEI_FETCH 2u    /* descriptor fetch error */
 #define VTD_IQEI_TYPE 3u     /* invalid descriptor type */
 #define VTD_IQEI_RSVD 4u     /* reserved field violation */
-#define VTD_IQEI_WIDTH 5u    /* invalid descriptor width */
+#define VTD_IQEI_WIDTH 5u    /* invalid descriptor width: 256-bit without SMTS, 128-bit in scalable mode */
 #define VTD_IQEI_TAILALN 6u  /* tail misaligned for 256-bit descriptors */
-#define VTD_IQEI_TTM 7u      /* descriptor type invalid for the current TTM */
+#define VTD_IQEI_TTM 7u      /* invalid TTM in RTADDR (10b; 11b without ADMS; 01b without SMTS) */
 
 /* ---- 6.5.2 descriptor types and fields -------------------------------- */
 #define VTD_DSC_TYPE_LO VI_GENMASK(3, 0)

@@ -354,10 +354,11 @@ int viommu_vtd_report_devtlb_error(struct viommu_vtd *dev, unsigned kind)
     uint32_t bit = kind == VIOMMU_VTD_DEVTLB_ITE ? VTD_FSTS_ITE : VTD_FSTS_ICE;
     dev->stats.devtlb_errors++;
     if (!(dev->fsts & bit)) {
+        uint32_t pre_fsts = dev->fsts;
         dev->fsts |= bit;
         vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: device-TLB invalidation %s reported",
                kind == VIOMMU_VTD_DEVTLB_ITE ? "time-out (ITE)" : "completion error (ICE)");
-        vtd_fault_event(dev);
+        vtd_fault_event(dev, pre_fsts);
     }
     vi_leave(dev->ctx);
     return 0;

@@ -44,12 +44,13 @@ unsigned vtd_qi_pending(const struct viommu_vtd *dev)
 
 static void queue_error(struct viommu_vtd *dev, unsigned iqei)
 {
+    uint32_t pre_fsts = dev->fsts;
     dev->iqercd = (dev->iqercd & ~VTD_IQERCD_IQEI) | VI_FIELD_PREP(VTD_IQERCD_IQEI, iqei);
     dev->fsts |= VTD_FSTS_IQE;
     dev->stats.queue_errors++;
     vi_log(dev->ctx, VIOMMU_LOG_WARN, "vtd: invalidation queue error %u at head %#llx", iqei,
            (unsigned long long)dev->iqh);
-    vtd_fault_event(dev);
+    vtd_fault_event(dev, pre_fsts);
 }
 
 static unsigned desc_wait(struct viommu_vtd *dev, const uint64_t *d)
@@ -134,12 +135,41 @@ static void devtlb_notify(struct viommu_vtd *dev, uint16_t sid, uint32_t pasid, 
     }
 }
 
+/* Is `type` a descriptor type this unit implements (its ECAP features)? */
+static bool type_supported(const struct viommu_vtd *dev, unsigned type)
+{
+    const uint64_t ecap = dev->hw.ecap;
+    switch (type) {
+    case VTD_DSC_CC:
+    case VTD_DSC_IOTLB:
+    case VTD_DSC_WAIT:
+        return true;
+    case VTD_DSC_DEVTLB:
+        return (ecap & VTD_ECAP_DT) != 0;
+    case VTD_DSC_PIOTLB:
+    case VTD_DSC_PC:
+        return (ecap & VTD_ECAP_SMTS) != 0;
+    case VTD_DSC_PDEVTLB:
+        return (ecap & VTD_ECAP_SMTS) && (ecap & VTD_ECAP_DT);
+    case VTD_DSC_IEC:
+        return (ecap & VTD_ECAP_IR) != 0;
+    case VTD_DSC_PGRP_RESP:
+        return (ecap & VTD_ECAP_PRS) != 0;
+    default:
+        return false;
+    }
+}
+
 /* Returns 0 or an IQEI code. */
 static unsigned exec_desc(struct viommu_vtd *dev, const uint64_t *d, bool wide)
 {
     const uint64_t ecap = dev->hw.ecap;
     unsigned type = (unsigned)(VI_FIELD_GET(VTD_DSC_TYPE_LO, d[0]) | (VI_FIELD_GET(VTD_DSC_TYPE_HI, d[0]) << 4));
     unsigned g = (unsigned)VI_FIELD_GET(VTD_DSC_G, d[0]);
+    /* IQEI 3 (invalid type) comes before 4, which is a reserved field
+     * violation "for a valid descriptor type". */
+    if (!type_supported(dev, type))
+        return VTD_IQEI_TYPE;
     /* All descriptor types used here are 128-bit: the upper half is reserved. */
     if (wide && (d[2] || d[3]))
         return VTD_IQEI_RSVD;
@@ -242,7 +272,17 @@ unsigned vtd_qi_run(struct viommu_vtd *dev)
     bool wide = (dev->iqa & VTD_IQA_DW) != 0;
     uint64_t qb = queue_bytes(dev);
     unsigned dsz = desc_bytes(dev);
-    if (wide && !(dev->hw.ecap & VTD_ECAP_SMTS)) {
+    /* IQERCD.IQEI 7: the translation table mode hardware operates in
+     * (RTADDR.TTM as latched by SRTP) is invalid: 10b is reserved, 11b
+     * needs ECAP.ADMS (not advertised), 01b needs ECAP.SMTS. */
+    unsigned ttm = (unsigned)VI_FIELD_GET(VTD_RTADDR_TTM, dev->rtaddr_active);
+    if (ttm > VTD_TTM_SCALABLE || (ttm == VTD_TTM_SCALABLE && !(dev->hw.ecap & VTD_ECAP_SMTS))) {
+        queue_error(dev, VTD_IQEI_TTM);
+        return 0;
+    }
+    /* IQEI 5: 256-bit descriptors without ECAP.SMTS (and ADMS), or
+     * 128-bit descriptors while operating in scalable mode (TTM 01b). */
+    if ((wide && !(dev->hw.ecap & VTD_ECAP_SMTS)) || (!wide && ttm == VTD_TTM_SCALABLE)) {
         queue_error(dev, VTD_IQEI_WIDTH);
         return 0;
     }

@@ -158,8 +158,10 @@ static void gcmd_write(struct viommu_vtd *dev, uint32_t val)
 
 static bool reg_inv_allowed(const struct viommu_vtd *dev)
 {
-    /* 6.5: register-based invalidation is not available with QI enabled or in scalable mode. */
-    return !(dev->gsts & VTD_GSTS_QIES) && !vtd_scalable_active(dev);
+    /* 6.5: register-based invalidation is not available with QI enabled;
+     * CCMD/IOTLB_REG: nor with a TTM other than legacy (00b), which
+     * includes the reserved 10b and 11b without ECAP.ADMS. */
+    return !(dev->gsts & VTD_GSTS_QIES) && VI_FIELD_GET(VTD_RTADDR_TTM, dev->rtaddr_active) == VTD_TTM_LEGACY;
 }
 
 static void ccmd_write(struct viommu_vtd *dev, uint64_t val, bool go)

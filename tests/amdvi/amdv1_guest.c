@@ -7,7 +7,9 @@
 
 void g_mmio_w(struct guest *g, uint64_t off, uint64_t v)
 {
+    th_oracle_pre(&g->th);
     ck_assert_int_eq(viommu_amdvi_mmio_write(g->dev, off, 8, v), 0);
+    th_oracle_post(&g->th);
 }
 
 uint64_t g_mmio_r(struct guest *g, uint64_t off)

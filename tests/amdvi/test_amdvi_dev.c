@@ -884,6 +884,37 @@ START_TEST(blocked_dte_events)
 }
 END_TEST
 
+/* DTE bits 206:192 and 245:240 (fourth quadword 14:0, 53:48) are reserved
+ * (48882 Table 7, as QEMU's AMDVI_DTE_QUAD3_RESERVED): a valid DTE with
+ * one set is illegal. The fourth quadword was not checked at all. */
+START_TEST(dte_fourth_quadword_reserved_bits_are_illegal)
+{
+    struct guest g;
+    g_init(&g, 6, 0, 0);
+    struct viommu_as *as = get_as(&g, DEV);
+    struct viommu_translation t;
+    uint32_t ev[4];
+    const uint64_t q0 = 3 | (UINT64_C(3) << 61); /* V, TV, Mode 0, IR, IW */
+    static const unsigned bits[] = {0, 7, 14, 48, 53};
+    for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+        g_set_dte(&g, DEV, q0, DOM);
+        th_w64(&g.th, g.devtab + 32ull * DEV + 24, UINT64_C(1) << bits[i]);
+        g_inv_dte(&g, DEV);
+        ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_BLOCKED);
+        ck_assert_int_eq(viommu_as_translate(as, 0x1000, 1, &t, NULL), VIOMMU_EFAULT);
+        ck_assert(g_event(&g, ev));
+        ck_assert_uint_eq(ev_code(ev), VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+        ck_assert_uint_eq(ev[0] & 0xffff, DEV);
+    }
+    /* the same DTE without them passes through */
+    g_set_dte(&g, DEV, q0, DOM);
+    g_inv_dte(&g, DEV);
+    ck_assert_int_eq(viommu_as_get_mode(as), VIOMMU_MODE_PASSTHROUGH);
+    ck_assert(!g_event(&g, ev));
+    g_fini(&g);
+}
+END_TEST
+
 /* Regression: a blocked space's viommu_fault::code used to be a private
  * number (IO_PAGE_FAULT was 1, ILLEGAL_DEV_TABLE_ENTRY 2); it is now the
  * public enum viommu_amdvi_event_code the DMA logs, 0 for a silent abort. */
@@ -1235,6 +1266,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dte_modes);
     tcase_add_test(tc, disabled_iommu_is_passthrough);
     tcase_add_test(tc, blocked_dte_events);
+    tcase_add_test(tc, dte_fourth_quadword_reserved_bits_are_illegal);
     tcase_add_test(tc, blocked_fault_code_is_the_event_code);
     tcase_add_test(tc, resolve_hw_parameters);
     tcase_add_test(tc, mode0_permission_filter);

@@ -218,12 +218,33 @@ START_TEST(table_length_enforced)
 }
 END_TEST
 
+/* DTE bits 183:182 (third quadword 55:54) are the guest paging mode of the
+ * v2 tables (Linux sets bit 182 for 5-level guest tables, on DTEs that
+ * also remap interrupts): not reserved, so they do not block interrupts. */
+START_TEST(guest_paging_mode_bits_do_not_block_interrupts)
+{
+    struct fx f;
+    fx_init(&f, 0);
+    irte32(&f, 3, R_EN | R_TYPE(0) | R_DEST(0x05) | R_VEC(0x41));
+    for (uint64_t gpm = 1; gpm <= 3; gpm++) {
+        set_int(&f, DEV, q2_remap(&f) | (gpm << 54));
+        drain(&f);
+        struct viommu_irq_result r = remap(&f, 0xFEE00000u, 3, DEV, 0);
+        ck_assert_uint_eq(r.status, VIOMMU_IRQ_REMAPPED);
+        ck_assert_uint_eq(r.vector, 0x41);
+        ck_assert_uint_eq(r.dest, 0x05);
+        expect_no_event(&f);
+    }
+    g_fini(&f.g);
+}
+END_TEST
+
 START_TEST(illegal_dte_interrupt_fields)
 {
     struct fx f;
     fx_init(&f, 0);
     static const uint64_t bad[] = {LEN(12),    LEN(15),    INTCTL(3),   1ull << 52,
-                                   1ull << 55, 1ull << 59, (1ull << 50) /* root beyond the 48-bit PA size */};
+                                   1ull << 53, 1ull << 59, (1ull << 50) /* root beyond the 48-bit PA size */};
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t q2 = (q2_remap(&f) & ~LEN(15)) | (bad[i] == INTCTL(3) ? 0 : LEN(9)) | bad[i];
         set_int(&f, DEV, q2);
@@ -556,6 +577,7 @@ static Suite *suite(void)
     tcase_add_test(tc, ga_and_xt_formats);
     tcase_add_test(tc, table_length_enforced);
     tcase_add_test(tc, illegal_dte_interrupt_fields);
+    tcase_add_test(tc, guest_paging_mode_bits_do_not_block_interrupts);
     tcase_add_test(tc, intctl_and_pass_bits);
     tcase_add_test(tc, irte_faults_and_suppression);
     tcase_add_test(tc, invalidation_events);

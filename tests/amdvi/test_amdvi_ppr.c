@@ -535,6 +535,34 @@ START_TEST(ppr_state_roundtrip_and_old_blobs)
 }
 END_TEST
 
+/* Dirty oracle: PPR log entries stored into registered RAM are reported to
+ * viommu_host_ops::ram_written (see test_amdvi_v2's direct_stores_are_reported). */
+START_TEST(ppr_log_stores_are_reported)
+{
+    struct guest g;
+    uint64_t saved = g_ram_size;
+    g_ram_size = UINT64_C(8) << 20;
+    setup(&g, NULL);
+    g_ram_size = saved;
+    ck_assert_int_eq(viommu_ctx_add_ram(g.ctx, 0, g.th.ram_size, g.th.ram), 0);
+    ck_assert(th_oracle_on(&g.th));
+    uint64_t before = g.th.ram_written_calls;
+    for (unsigned i = 0; i < 3; i++) {
+        th_oracle_pre(&g.th);
+        ck_assert_int_eq(send(&g, DEV, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_LAST, 0, (uint16_t)i,
+                              0x5000 + 0x1000 * i),
+                         VIOMMU_PRQ_QUEUED);
+        th_oracle_post(&g.th);
+    }
+    ck_assert_uint_eq(th_r64(&g.th, g_ppr + 40), 0x7000);
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(g.th.oracle_unreported, 0);
+    ck_assert_uint_eq(g.th.oracle_outside, 0);
+    ck_assert_uint_ge(g.th.ram_written_calls - before, 4);
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *ppr_suite(void)
 {
     Suite *s = suite_create("amdvi_ppr");
@@ -552,6 +580,7 @@ static Suite *ppr_suite(void)
     tcase_add_test(tc, ppr_with_pasid_drops_cached_translation_of_the_pasid_space);
     tcase_add_test(tc, ppr_response_callback_cannot_reenter);
     tcase_add_test(tc, ppr_state_roundtrip_and_old_blobs);
+    tcase_add_test(tc, ppr_log_stores_are_reported);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -897,6 +897,60 @@ START_TEST(iotlb_invalidation_with_pasid)
 }
 END_TEST
 
+/* Dirty oracle (viommu_host_ops::ram_written): with guest RAM registered,
+ * every byte the device model changes in guest memory (COMPLETION_WAIT
+ * store, event log entries, A/D bits of the guest tables) lies inside a
+ * range reported to ram_written, so a VMM can keep its dirty log and
+ * translated code right. _i = 1, 2: a caller compiled before the member
+ * (size ends before it / inside it) sees no call and the same results. */
+START_TEST(direct_stores_are_reported)
+{
+    struct guest g;
+    struct gpt pt;
+    uint32_t ev[4];
+    uint64_t pa, saved = g_ram_size;
+    const size_t at = offsetof(struct viommu_host_ops, ram_written);
+    th_ops_size = _i == 0 ? 0 : _i == 1 ? at : at + sizeof(void *) / 2;
+    g_ram_size = UINT64_C(8) << 20;
+    g_init(&g, 6, VIOMMU_AMDVI_EFR_V2, 0);
+    g_ram_size = saved;
+    th_ops_size = 0;
+    ck_assert_int_eq(viommu_ctx_add_ram(g.ctx, 0, g.th.ram_size, g.th.ram), 0);
+    ck_assert(th_oracle_on(&g.th));
+    gpt_init(&pt, &g, 4);
+    th_w64(&g.th, gpt_slot(&pt, 0x5000, 0), 0xE00000 | P | US); /* read-only */
+    th_w64(&g.th, gpt_slot(&pt, 0x6000, 0), 0xE01000 | P | RW | US);
+    set_v2_dte(&g, gcr3_table(&g, 0, pt.root, NULL), 0, 0, true, 0, 0);
+    struct viommu_as *as = get_as(&g);
+    /* A/D bits. */
+    th_oracle_pre(&g.th);
+    ck_assert_int_eq(tr(as, 0x6000, VIOMMU_PERM_WRITE, &pa), 0);
+    th_oracle_post(&g.th);
+    ck_assert_uint_eq(pa, 0xE01000);
+    ck_assert_uint_eq(th_r64(&g.th, gpt_slot(&pt, 0x6000, 0)) & (A | D), A | D);
+    /* Event log. */
+    th_oracle_pre(&g.th);
+    ck_assert_int_eq(tr(as, 0x5000, VIOMMU_PERM_WRITE, NULL), VIOMMU_EFAULT);
+    th_oracle_post(&g.th);
+    ck_assert(g_event(&g, ev));
+    ck_assert_uint_eq(ev[1] >> 28, EV_IO_PAGE_FAULT);
+    /* COMPLETION_WAIT store (through g_mmio_w's bracket). */
+    ck_assert(g_sync(&g));
+    ck_assert_uint_eq(g.th.oracle_outside, 0);
+    ck_assert_uint_gt(g.th.oracle_checks, 3);
+    if (_i == 0) {
+        ck_assert_uint_eq(g.th.oracle_unreported, 0);
+        ck_assert_uint_ge(g.th.ram_written_calls, 4); /* A, D, event, store */
+    } else {
+        /* Same stores, none reported: the oracle sees them (it would
+         * catch a store path that forgot to report). */
+        ck_assert_uint_eq(g.th.ram_written_calls, 0);
+        ck_assert_uint_gt(g.th.oracle_unreported, 0);
+    }
+    g_fini(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("amdvi_v2");
@@ -920,6 +974,7 @@ static Suite *suite(void)
     tcase_add_test(t, gn_invalidation_resyncs_one_pasid);
     tcase_add_test(t, iotlb_invalidation_with_pasid);
     tcase_add_loop_test(t, giov_shadows_only_user_pages, 0, 2);
+    tcase_add_loop_test(t, direct_stores_are_reported, 0, 3);
     suite_add_tcase(s, t);
     return s;
 }

@@ -7,6 +7,7 @@
 
 void (*th_fini_hook)(struct testhost *th);
 bool th_faults_expected;
+size_t th_ops_size;
 
 bool th_inject(struct testhost *th, enum th_op op)
 {
@@ -111,6 +112,55 @@ static void th_free(void *opaque, void *ptr)
     free(ptr);
 }
 
+static void th_ram_written(void *opaque, viommu_gpa_t gpa, uint64_t len)
+{
+    struct testhost *th = opaque;
+    th->ram_written_calls++;
+    th->ram_written_bytes += len;
+    if (len == 0 || gpa >= th->ram_size || len > th->ram_size - gpa) {
+        th->oracle_outside++;
+        return;
+    }
+    if (th->oracle_mark)
+        memset(th->oracle_mark + gpa, 1, len);
+}
+
+bool th_oracle_on(struct testhost *th)
+{
+    if (!th->oracle_snap)
+        th->oracle_snap = malloc(th->ram_size);
+    if (!th->oracle_mark)
+        th->oracle_mark = malloc(th->ram_size);
+    return th->oracle_snap && th->oracle_mark;
+}
+
+void th_oracle_pre(struct testhost *th)
+{
+    if (!th->oracle_snap)
+        return;
+    memcpy(th->oracle_snap, th->ram, th->ram_size);
+    memset(th->oracle_mark, 0, th->ram_size);
+}
+
+void th_oracle_post(struct testhost *th)
+{
+    if (!th->oracle_snap)
+        return;
+    th->oracle_checks++;
+    for (uint64_t c = 0; c < th->ram_size; c += 4096) {
+        uint64_t n = th->ram_size - c < 4096 ? th->ram_size - c : 4096;
+        if (memcmp(th->ram + c, th->oracle_snap + c, n) == 0)
+            continue;
+        for (uint64_t i = c; i < c + n; i++) {
+            if (th->ram[i] != th->oracle_snap[i] && !th->oracle_mark[i]) {
+                if (!th->oracle_unreported)
+                    th->oracle_first_bad = i;
+                th->oracle_unreported++;
+            }
+        }
+    }
+}
+
 const struct viommu_host_ops testhost_ops = {
     .size = sizeof(struct viommu_host_ops),
     .read = th_read,
@@ -119,6 +169,7 @@ const struct viommu_host_ops testhost_ops = {
     .log = th_log,
     .alloc = th_alloc,
     .free = th_free,
+    .ram_written = th_ram_written,
 };
 
 bool th_init(struct testhost *th, uint64_t ram_size)
@@ -138,12 +189,18 @@ void th_fini(struct testhost *th)
         th_fini_hook(th);
     free(th->ram);
     th->ram = NULL;
+    free(th->oracle_snap);
+    free(th->oracle_mark);
+    th->oracle_snap = th->oracle_mark = NULL;
 }
 
 struct viommu_ctx *th_ctx(struct testhost *th, bool direct, const struct viommu_ctx_config *cfg)
 {
     struct viommu_ctx *ctx = NULL;
-    if (viommu_ctx_create(&testhost_ops, th, cfg, &ctx))
+    struct viommu_host_ops ops = testhost_ops;
+    if (th_ops_size)
+        ops.size = th_ops_size;
+    if (viommu_ctx_create(&ops, th, cfg, &ctx))
         return NULL;
     if (direct && viommu_ctx_add_ram(ctx, 0, th->ram_size, th->ram)) {
         viommu_ctx_destroy(ctx);

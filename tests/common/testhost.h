@@ -58,6 +58,17 @@ struct testhost {
     struct th_fault fault[TH_OP_N];
     uint64_t calls[TH_OP_N];      /* calls of each op while armed */
     uint64_t injected[TH_OP_N];   /* faults injected per op */
+    /* ram_written reports (viommu_host_ops::ram_written) */
+    uint64_t ram_written_calls, ram_written_bytes;
+    /* Dirty oracle (th_oracle_on): a snapshot of RAM taken before each
+     * library call the guest drivers make (th_oracle_pre) and a byte map of
+     * what ram_written reported since; th_oracle_post counts every changed
+     * byte nobody reported. */
+    uint8_t *oracle_snap, *oracle_mark;
+    uint64_t oracle_checks;     /* th_oracle_post calls */
+    uint64_t oracle_unreported; /* changed bytes not reported (must stay 0) */
+    uint64_t oracle_first_bad;  /* GPA of the first such byte */
+    uint64_t oracle_outside;    /* reports outside RAM (must stay 0) */
 };
 
 /* Optional global hook called at the start of th_fini() of every testhost
@@ -76,9 +87,20 @@ const char *th_op_name(enum th_op op);
 /* Host ops wired to a testhost (pass the testhost as opaque). */
 extern const struct viommu_host_ops testhost_ops;
 
+/* Dirty oracle. th_oracle_on() allocates the snapshot; th_oracle_pre()
+ * (snapshot, clear marks) and th_oracle_post() (compare) bracket a call
+ * into the library; both do nothing while the oracle is off. The guest
+ * drivers (g_mmio_w, vg_wr) bracket their MMIO writes themselves. */
+bool th_oracle_on(struct testhost *th);
+void th_oracle_pre(struct testhost *th);
+void th_oracle_post(struct testhost *th);
+
 /* Allocate guest RAM; returns false on failure. */
 bool th_init(struct testhost *th, uint64_t ram_size);
 void th_fini(struct testhost *th);
+/* viommu_host_ops::size th_ctx() passes (0 = sizeof, the whole table):
+ * tests of older callers set it to an offset inside the table. */
+extern size_t th_ops_size;
 /* Create a context on `th`; registers RAM as a fast-path range when `direct`. */
 struct viommu_ctx *th_ctx(struct testhost *th, bool direct, const struct viommu_ctx_config *cfg);
 /* Zeroed, page-aligned guest page(s) from a bump allocator starting at 1 MiB. */

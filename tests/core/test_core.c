@@ -293,6 +293,43 @@ START_TEST(test_iotlb_eviction_small_capacity)
 }
 END_TEST
 
+/* The walker remembers the registered RAM range of the last entry it read
+ * (walk.c): once that range is removed the next walk must go through the
+ * read callback, and a range registered again at the same GPA must be read
+ * from its own host memory. */
+START_TEST(test_walk_ram_range_replaced)
+{
+    struct viommu_pt_config cfg = toy_config(root, 4);
+    struct viommu_translation tr;
+    uint64_t len, reads;
+    uint8_t *copy;
+
+    toy_map(&th, root, 4, 0x1000, 0x5000, 12, TOY_R | TOY_W);
+    len = th.bump;
+    copy = malloc(len);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, th.ram, len);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    ck_assert_uint_eq(tr.addr, 0x5000);
+    ck_assert_uint_eq(th.reads, 0); /* all four entries from registered RAM */
+    /* The guest remaps the page; `copy` keeps the old tables. */
+    toy_map(&th, root, 4, 0x1000, 0x6000, 12, TOY_R | TOY_W);
+
+    ck_assert_int_eq(viommu_ctx_remove_ram(ctx, 0), 0);
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    ck_assert_uint_eq(tr.addr, 0x6000);
+    ck_assert_uint_eq(th.reads, 4); /* through the callback, not the old range */
+
+    ck_assert_int_eq(viommu_ctx_add_ram(ctx, 0, len, copy), 0);
+    reads = th.reads;
+    ck_assert_int_eq(viommu_pt_translate(ctx, &cfg, 0x1000, VIOMMU_PERM_READ, &tr, NULL), 0);
+    ck_assert_uint_eq(tr.addr, 0x5000); /* the new range's memory */
+    ck_assert_uint_eq(th.reads, reads);
+    ck_assert_int_eq(viommu_ctx_remove_ram(ctx, 0), 0);
+    free(copy);
+}
+END_TEST
+
 /* ---- modes, notifiers, clipping ---------------------------------------- */
 
 START_TEST(test_modes_and_clipping)
@@ -1051,6 +1088,7 @@ static Suite *core_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_iotlb);
     tcase_add_test(tc, test_iotlb_eviction_small_capacity);
+    tcase_add_test(tc, test_walk_ram_range_replaced);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("shadow");

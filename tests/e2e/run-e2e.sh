@@ -166,6 +166,12 @@ case $res in "VIOMMU-E2E RESULT ok"*) ;; *) show; fail "guest did not report ok"
 st() { awk -v k="$1" '$1 == k {print $2}' "$stats"; }
 echo "e2e: libviommu stats: $(tr '\n' ' ' < "$stats")"
 [ "$(st translations)" -gt 0 ] 2>/dev/null || { show; fail "libviommu translated nothing"; }
+# The glue registers guest RAM with libviommu (its fast path: table entries,
+# queues and logs without the read/write callbacks; VIOMMU_QEMU_NO_RAM=1
+# turns that off for comparisons).
+if [ -n "$(st ram_regions)" ] && [ -z "${VIOMMU_QEMU_NO_RAM:-}" ]; then
+    [ "$(st ram_regions)" -gt 0 ] 2>/dev/null || { show; fail "no guest RAM registered with libviommu"; }
+fi
 # vtd-fs: the guest's DMA domains are first-stage ones (PASID entries with
 # PGTT = 001b, counted by libviommu).  amdvi-v2: Linux kept v2 tables (no
 # fallback to v1) and the translated DTEs point at v2 tables (GV, GIoV).
@@ -287,7 +293,19 @@ elif [ "$gmode" != fault ]; then
             fail "pattern written after the migration differs"
         grep -aq 'e2e: round' "$log" || { show; fail "no job round ran on the destination"; }
         echo "e2e: migration: $(cat "$log.migration"); destination rounds: $(grep -ac 'e2e: round' "$log"), translations after switch-over: $(st translations)"
-        [ -f "$stats.src" ] && echo "e2e: source stats: $(tr '\n' ' ' < "$stats.src")" ;;
+        [ -f "$stats.src" ] && echo "e2e: source stats: $(tr '\n' ' ' < "$stats.src")"
+        # The library's own stores into registered RAM (completion/wait
+        # status, event log, A/D bits) during precopy must reach QEMU's
+        # migration dirty bitmap (the glue's ram_written callback), else
+        # the destination could resume on stale pages.  virtio-iommu
+        # stores nothing into guest memory.
+        sst() { awk -v k="$1" '$1 == k {print $2}' "$stats.src"; }
+        if [ "$phase" != virtio ] && [ -n "$(sst ram_written_migration 2>/dev/null)" ] &&
+           [ -z "${VIOMMU_QEMU_NO_RAM:-}" ]; then
+            echo "e2e: library stores while migration logged dirty memory: $(sst ram_written_migration), seen in the dirty bitmap: $(sst ram_written_migration_marked)"
+            [ "$(sst ram_written_migration)" -gt 0 ] || fail "no library store into guest RAM during the migration's dirty logging"
+            [ "$(sst ram_written_migration_marked)" -gt 0 ] || fail "library stores during the migration never reached QEMU's dirty bitmap"
+        fi ;;
     esac
 else
     [ "$(st faults)" -gt 0 ] 2>/dev/null || { show; fail "libviommu reported no fault"; }

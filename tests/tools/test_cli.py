@@ -930,6 +930,24 @@ class VtdBombTest(unittest.TestCase):
             self.assertEqual(rc, 3, err)
             self.assertEqual(json.loads(out), [])
 
+    def test_budget_out_before_the_first_iova(self):
+        # A budget that runs out inside the first top-level entry's subtree
+        # left walked_last at 0 - 1: the message said "after IOVA
+        # 0xffffffffffffffff", as if the whole space had been walked.
+        with tempfile.TemporaryDirectory() as d:
+            img = Image()
+            rt = vtd_setup(img)
+            tables = [img.page() for _ in range(5)]
+            for lvl in range(5):
+                for i in range(512):
+                    img.w64(tables[lvl] + 8 * i, (tables[lvl + 1] if lvl < 4 else 0x300000) | 3)
+            vtd_ctx(img, rt, 0x0100, tables[0], aw=3)
+            ram = img.save(d)
+            rc, out, err = cli("vtd", "dump", ram, rt, "--max-entries", "3")
+            self.assertEqual(rc, 3, err)
+            self.assertIn("before IOVA 0 was fully walked", err)
+            self.assertNotIn("0xffffffffffffffff", err)
+
 
 class CheckTest(unittest.TestCase):
     """check: every kind of malformed entry, with FILE+0xOFFSET, text and JSON."""
@@ -1368,6 +1386,33 @@ class AcpiTest(unittest.TestCase):
                 self.assertEqual(data[:4], sig)
                 self.assertEqual(struct.unpack_from("<I", data, 4)[0], len(data))
                 self.assertEqual(sum(data) & 0xff, 0)
+
+    def test_values_out_of_range_are_refused(self):
+        # --haw 302 was cut to 8 bits (46) and built a table silently; an
+        # endpoint ID past 2^32 - 1 wrapped; a 33rd --pci-range (65th
+        # --scope) was reported as an unknown option.
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "t")
+            cases = [
+                (["dmar", "--haw", "302"], "--haw"),
+                (["dmar", "--haw", "0"], "--haw"),
+                (["dmar", "--haw", "65"], "--haw"),
+                (["viot", "--pci-range", "4294967296:00:00.0-00:1f.7"], "32 bits"),
+                (["viot", "--mmio-endpoint", "0x100000000:0xd0000000"], "32 bits"),
+                (["viot", "--pci-range", "x:00:00.0-00:1f.7"], "--pci-range"),
+                (["viot"] + sum((["--pci-range", "%d:%02x:00.0-%02x:1f.7" % (i * 256, i, i)] for i in range(33)), []),
+                 "at most 32"),
+                (["dmar"] + sum((["--scope", "00:%02x.%d" % (i // 8, i % 8)] for i in range(65)), []), "at most 64"),
+            ]
+            for args, needle in cases:
+                rc, _, err = run("acpi", *args, "-o", out)
+                self.assertEqual(rc, 2, (args, err))
+                self.assertIn(needle, err, args)
+                self.assertFalse(os.path.exists(out), args)
+            rc, _, err = run("acpi", "dmar", "--haw", "64", "-o", out)
+            self.assertEqual(rc, 0, err)
+            rc, _, err = run("acpi", "viot", "--pci-range", "4294967040:00:00.0-00:1f.7", "-o", out)
+            self.assertEqual(rc, 0, err)
 
 
 if __name__ == "__main__":

@@ -397,7 +397,7 @@ START_TEST(viot_pci_iommu)
         {.endpoint_start = 0, .segment_start = 0, .segment_end = 0, .bdf_start = 0, .bdf_end = 0xffff},
         {.endpoint_start = 0x10000, .segment_start = 1, .segment_end = 2, .bdf_start = 0x100, .bdf_end = 0x1ff},
     };
-    struct viommu_viot_mmio_endpoint me = {.endpoint = 0x20000, .base = 0xd0000000};
+    struct viommu_viot_mmio_endpoint me = {.endpoint = 0x30000, .base = 0xd0000000};
     struct viommu_viot_config c = {.size = sizeof(c), .iommu_kind = VIOMMU_VIOT_IOMMU_PCI, .iommu_segment = 0,
                                    .iommu_bdf = 0x0010, .pci_ranges = pr, .n_pci_ranges = 2,
                                    .mmio_endpoints = &me, .n_mmio_endpoints = 1};
@@ -429,7 +429,7 @@ START_TEST(viot_pci_iommu)
     ck_assert_uint_eq(vi_get_le16(n + 14), 0x1ff);
     n += 24;
     ck_assert_uint_eq(n[0], 2);
-    ck_assert_uint_eq(vi_get_le32(n + 4), 0x20000);
+    ck_assert_uint_eq(vi_get_le32(n + 4), 0x30000);
     ck_assert_uint_eq(vi_get_le64(n + 8), 0xd0000000);
     ck_assert_uint_eq(vi_get_le16(n + 16), 48);
 }

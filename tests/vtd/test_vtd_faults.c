@@ -41,6 +41,41 @@ START_TEST(fault_recording_and_event)
 }
 END_TEST
 
+/* 10.4.10: a status field set while another FSTS status field is still set
+ * is no new interrupt condition: no second fault event (QEMU's
+ * vtd_generate_fault_event() does the same with the FSTS before update). */
+START_TEST(fault_event_not_new_while_status_set)
+{
+    struct fx f;
+    fx_init(&f, LEGACY, 8, true);
+    vg_wr(f.g, FEDATA, 4, 0x41);
+    vg_wr(f.g, FEADDR, 4, 0xFEE00000);
+    vg_wr(f.g, FECTL, 4, 0); /* unmask */
+    struct viommu_as *as = get_as(&f, 0x0a08, VIOMMU_PASID_NONE);
+    unsigned msi = f.th.nmsi;
+    expect_fault(as, 0x5000, VIOMMU_PERM_READ); /* PPF: an event */
+    ck_assert_uint_eq(f.th.nmsi, msi + 1);
+    /* IQE while PPF is set: no new interrupt condition */
+    vg_qi_put(f.g, 1 | (1u << 4) | (1u << 7), 0); /* CC with reserved bit 7 */
+    vg_qi_ring(f.g);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & (IQE | PPF), IQE | PPF);
+    ck_assert_uint_eq(f.th.nmsi, msi + 1);
+    ck_assert_uint_eq(vg_rd(f.g, FECTL, 4) & IP, 0);
+    /* clear the record: IQE still set, a new fault is no new condition */
+    vg_wr(f.g, FRCD + 8, 8, UINT64_C(1) << 63);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, 0);
+    expect_fault(as, 0x6000, VIOMMU_PERM_READ);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & PPF, PPF);
+    ck_assert_uint_eq(f.th.nmsi, msi + 1);
+    /* everything serviced: the next condition interrupts again */
+    vg_wr(f.g, FRCD + 24, 8, UINT64_C(1) << 63);
+    vg_wr(f.g, FSTS, 4, IQE);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & (IQE | PPF), IQE); /* the bad descriptor again */
+    ck_assert_uint_eq(f.th.nmsi, msi + 2);
+    fx_fini(&f);
+}
+END_TEST
+
 START_TEST(fault_masked_sets_ip_then_unmask_sends)
 {
     struct fx f;
@@ -700,6 +735,7 @@ void vtd_dev_add_faults_tests(TCase *tc)
     tcase_add_test(tc, ats_legacy_entry_faults_are_ur);
     tcase_add_test(tc, ats_scalable_pasid_entry_faults_are_ur);
     tcase_add_test(tc, fault_masked_sets_ip_then_unmask_sends);
+    tcase_add_test(tc, fault_event_not_new_while_status_set);
     tcase_add_test(tc, fault_overflow_sets_pfo);
     tcase_add_test(tc, fault_fpd_suppresses_recording);
     tcase_add_test(tc, fault_fpd_is_a_flag_not_part_of_the_code);

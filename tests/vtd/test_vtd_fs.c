@@ -7,6 +7,7 @@
 #include "check_main.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <libviommu/offload.h>
 #include <stdlib.h>
 #include <string.h>
@@ -956,6 +957,44 @@ START_TEST(pasid_and_rid_pasid_both_first_stage)
 }
 END_TEST
 
+/* Dirty oracle: first-stage A/D updates stored into registered RAM are
+ * reported to viommu_host_ops::ram_written; fault recording writes only
+ * registers, so guest RAM stays unchanged there. _i = 1: a caller compiled
+ * before the member sees no call and the same A/D bits. */
+START_TEST(first_stage_ad_stores_are_reported)
+{
+    struct fx f;
+    struct fs_pt pt;
+    uint64_t pa;
+    th_ops_size = _i ? offsetof(struct viommu_host_ops, ram_written) : 0;
+    fx_init(&f, FS);
+    th_ops_size = 0;
+    fs_init(&pt, &f.th, 4);
+    fs_map(&pt, 0x5000, 0x900000, P | RW | US);
+    fs_map(&pt, 0x6000, 0x901000, P | US); /* read-only */
+    fs_attach(f.g, VIOMMU_PASID_NONE, &pt, 0, true);
+    struct viommu_as *as = get_as(&f, VIOMMU_PASID_NONE);
+    ck_assert(th_oracle_on(&f.th));
+    th_oracle_pre(&f.th);
+    ck_assert_int_eq(tr(as, 0x5123, VIOMMU_PERM_WRITE, &pa), 0);
+    ck_assert_int_eq(tr(as, 0x6000, VIOMMU_PERM_WRITE, NULL), VIOMMU_EFAULT);
+    th_oracle_post(&f.th);
+    ck_assert_uint_eq(pa, 0x900123);
+    ck_assert_uint_eq(th_r64(&f.th, fs_slot(&pt, 0x5000, 0, 0)) & (A | D), A | D);
+    ck_assert(vg_wait(f.g));
+    ck_assert_uint_eq(f.th.oracle_outside, 0);
+    if (_i) {
+        /* Same stores, none reported: the oracle sees them. */
+        ck_assert_uint_eq(f.th.ram_written_calls, 0);
+        ck_assert_uint_gt(f.th.oracle_unreported, 0);
+    } else {
+        ck_assert_uint_eq(f.th.oracle_unreported, 0);
+        ck_assert_uint_ge(f.th.ram_written_calls, 3); /* A on the path, D, wait status */
+    }
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vtd_fs");
@@ -977,6 +1016,7 @@ static Suite *suite(void)
     tcase_add_test(t, interrupt_range_is_not_shadowed);
     tcase_add_test(t, pasid_stage_switch_keeps_valid_mappings);
     tcase_add_test(t, pasid_and_rid_pasid_both_first_stage);
+    tcase_add_loop_test(t, first_stage_ad_stores_are_reported, 0, 2);
     suite_add_tcase(s, t);
     return s;
 }

@@ -771,6 +771,31 @@ START_TEST(prq_hostile_queue_registers)
 }
 END_TEST
 
+/* Dirty oracle: page-request descriptors and the wait descriptor's status
+ * write, stored into registered RAM, are reported to
+ * viommu_host_ops::ram_written (every changed byte inside a reported range). */
+START_TEST(prq_and_wait_stores_are_reported)
+{
+    struct fx f;
+    fx_init(&f, PRQ, true);
+    ck_assert(th_oracle_on(&f.th));
+    uint64_t before = f.th.ram_written_calls;
+    for (unsigned i = 0; i < 3; i++) {
+        th_oracle_pre(&f.th);
+        ck_assert_int_eq(send(&f, VIOMMU_PAGE_REQ_READ | VIOMMU_PAGE_REQ_LAST | VIOMMU_PAGE_REQ_PASID_VALID,
+                              (uint16_t)i, 0x5000 + 0x1000 * i),
+                         VIOMMU_PRQ_QUEUED);
+        th_oracle_post(&f.th);
+    }
+    ck_assert_uint_eq(vg_rd(f.g, PQT, 8), 96);
+    ck_assert(vg_wait(f.g)); /* status write, through vg_wr's bracket */
+    ck_assert_uint_eq(f.th.oracle_unreported, 0);
+    ck_assert_uint_eq(f.th.oracle_outside, 0);
+    ck_assert_uint_ge(f.th.ram_written_calls - before, 4);
+    fx_fini(&f);
+}
+END_TEST
+
 static Suite *prq_suite(void)
 {
     Suite *s = suite_create("vtd_prq");
@@ -796,6 +821,7 @@ static Suite *prq_suite(void)
     tcase_add_test(tc, prq_state_roundtrip);
     tcase_add_test(tc, prq_state_bad_values_and_old_blobs);
     tcase_add_test(tc, prq_hostile_queue_registers);
+    tcase_add_test(tc, prq_and_wait_stores_are_reported);
     suite_add_tcase(s, tc);
     return s;
 }

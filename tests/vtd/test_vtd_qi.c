@@ -92,6 +92,98 @@ START_TEST(qi_256bit_requires_scalable_support_and_alignment)
 }
 END_TEST
 
+/* VT-d 5.0 IQERCD.IQEI 5: 128-bit descriptors (IQA.DW = 0) while operating
+ * in scalable mode (TTM 01b) are an invalid descriptor width; the same unit
+ * in legacy mode takes them. */
+START_TEST(qi_128bit_in_scalable_mode_is_width_error)
+{
+    struct fx f;
+    fx_init(&f, SCALABLE, 8, true);
+    vg_gcmd_set(f.g, QIE, false);
+    vg_wr(f.g, IQT, 8, 0);
+    vg_wr(f.g, IQA, 8, f.g->iq); /* DW = 0 */
+    vg_gcmd_set(f.g, QIE, true);
+    th_w64(&f.th, f.g->iq, 5 | (1u << 4)); /* a wait with IF */
+    th_w64(&f.th, f.g->iq + 8, 0);
+    vg_wr(f.g, IQT, 8, 0x10);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, IQE);
+    ck_assert_uint_eq(vg_rd(f.g, IQERCD, 8) & 0xF, 5);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), 0);
+    ck_assert_uint_eq(vg_rd(f.g, ICS, 4), 0);
+    fx_fini(&f);
+    /* legacy mode (TTM 00b) on a unit with ECAP.SMTS: 128-bit is fine */
+    fx_init(&f, SCALABLE, 8, false);
+    f.g->iq = th_alloc_pages(&f.th, 1);
+    vg_wr(f.g, IQA, 8, f.g->iq);
+    vg_gcmd_set(f.g, QIE, true);
+    th_w64(&f.th, f.g->iq, 5 | (1u << 4));
+    th_w64(&f.th, f.g->iq + 8, 0);
+    vg_wr(f.g, IQT, 8, 0x10);
+    ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, 0);
+    ck_assert_uint_eq(vg_rd(f.g, IQH, 8), 0x10);
+    ck_assert_uint_eq(vg_rd(f.g, ICS, 4), 1);
+    fx_fini(&f);
+}
+END_TEST
+
+/* VT-d 5.0 IQERCD.IQEI 7: an invalid TTM in RTADDR (10b reserved, 11b
+ * without ECAP.ADMS) stops the queue with IQE. */
+START_TEST(qi_invalid_ttm_is_queue_error)
+{
+    for (unsigned ttm = 2; ttm <= 3; ttm++) {
+        struct fx f;
+        fx_init(&f, SCALABLE, 8, true);
+        vg_wr(f.g, RTADDR, 8, f.g->root | ((uint64_t)ttm << 10));
+        vg_gcmd_set(f.g, SRTP, true);
+        uint64_t head = vg_rd(f.g, IQH, 8);
+        vg_qi(f.g, 5 | (1u << 4), 0); /* a wait with IF */
+        ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, IQE);
+        ck_assert_uint_eq(vg_rd(f.g, IQERCD, 8) & 0xF, 7);
+        ck_assert_uint_eq(vg_rd(f.g, IQH, 8), head);
+        /* a valid root again, IQE cleared: the wait completes */
+        vg_wr(f.g, RTADDR, 8, f.g->root | (1u << 10));
+        vg_gcmd_set(f.g, SRTP, true);
+        vg_wr(f.g, FSTS, 4, IQE);
+        ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, 0);
+        ck_assert_uint_eq(vg_rd(f.g, IQH, 8), vg_rd(f.g, IQT, 8));
+        fx_fini(&f);
+    }
+}
+END_TEST
+
+/* IQERCD.IQEI 4 is a reserved-field violation "for a valid descriptor
+ * type": an invalid or unsupported type with the upper half of a 256-bit
+ * descriptor set is IQEI 3, not 4. */
+START_TEST(qi_invalid_type_wins_over_reserved_upper_half)
+{
+    struct fx f;
+    fx_init(&f, VIOMMU_VTD_F_DEFAULT | VIOMMU_VTD_F_SCALABLE, 8, true); /* no DT */
+    static const uint64_t types[] = {0, 3, 8, 9, 10, 15, 5u << 9};
+    for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        uint64_t at = f.g->iq + f.g->iq_tail;
+        th_w64(&f.th, at, types[i]);
+        th_w64(&f.th, at + 8, 0);
+        th_w64(&f.th, at + 16, 1); /* reserved in every descriptor */
+        th_w64(&f.th, at + 24, 0);
+        vg_wr(f.g, IQT, 8, (f.g->iq_tail + 32) % 4096);
+        ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, IQE);
+        ck_assert_uint_eq(vg_rd(f.g, IQERCD, 8) & 0xF, 3);
+        ck_assert_uint_eq(vg_rd(f.g, IQH, 8), f.g->iq_tail);
+        /* a valid type with the same upper half: 4 */
+        th_w64(&f.th, at, 5); /* wait */
+        vg_wr(f.g, FSTS, 4, IQE);
+        ck_assert_uint_eq(vg_rd(f.g, IQERCD, 8) & 0xF, 4);
+        /* fixed: it completes */
+        th_w64(&f.th, at + 16, 0);
+        vg_wr(f.g, FSTS, 4, IQE);
+        ck_assert_uint_eq(vg_rd(f.g, FSTS, 4) & IQE, 0);
+        f.g->iq_tail = (f.g->iq_tail + 32) % 4096;
+        ck_assert_uint_eq(vg_rd(f.g, IQH, 8), f.g->iq_tail);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
 START_TEST(qi_descriptor_types_accepted)
 {
     struct fx f;
@@ -378,6 +470,9 @@ void vtd_dev_add_qi_tests(TCase *tc)
     tcase_add_test(tc, qi_reserved_bits_and_tail_errors);
     tcase_add_test(tc, qi_fetch_error);
     tcase_add_test(tc, qi_256bit_requires_scalable_support_and_alignment);
+    tcase_add_test(tc, qi_128bit_in_scalable_mode_is_width_error);
+    tcase_add_test(tc, qi_invalid_ttm_is_queue_error);
+    tcase_add_test(tc, qi_invalid_type_wins_over_reserved_upper_half);
     tcase_add_test(tc, qi_descriptor_types_accepted);
     tcase_add_test(tc, qi_wait_interrupt_and_status);
     tcase_add_test(tc, qi_bounded_per_doorbell);

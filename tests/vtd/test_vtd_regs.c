@@ -66,6 +66,34 @@ START_TEST(register_invalidation_ignored_with_qi)
 }
 END_TEST
 
+/* VT-d 5.0 CCMD/IOTLB_REG: with RTADDR.TTM other than 00b (legacy) the
+ * register-based invalidations are incorrect requests: ignored, CAIG/IAIG
+ * 00b. That holds for the reserved 10b and for 11b (no ECAP.ADMS) too. */
+START_TEST(register_invalidation_refused_for_any_non_legacy_ttm)
+{
+    for (unsigned ttm = 2; ttm <= 3; ttm++) {
+        struct fx f;
+        fx_init(&f, VIOMMU_VTD_F_DEFAULT & ~(VIOMMU_VTD_F_QI | VIOMMU_VTD_F_IR), 8, false);
+        struct vg *g = f.g;
+        g->root = th_alloc_pages(&f.th, 1);
+        vg_wr(g, RTADDR, 8, g->root | ((uint64_t)ttm << 10));
+        vg_gcmd_set(g, SRTP, true);
+        vg_wr(g, CCMD, 8, (UINT64_C(1) << 63) | (UINT64_C(1) << 61));
+        ck_assert_uint_eq(vg_rd(g, CCMD, 8) >> 63, 0);
+        ck_assert_uint_eq((vg_rd(g, CCMD, 8) >> 59) & 3, 0);
+        vg_wr(g, IOTLB, 8, (UINT64_C(1) << 63) | (UINT64_C(1) << 60));
+        ck_assert_uint_eq(vg_rd(g, IOTLB, 8) >> 63, 0);
+        ck_assert_uint_eq((vg_rd(g, IOTLB, 8) >> 57) & 3, 0);
+        /* back to legacy: accepted again */
+        vg_wr(g, RTADDR, 8, g->root);
+        vg_gcmd_set(g, SRTP, true);
+        vg_wr(g, CCMD, 8, (UINT64_C(1) << 63) | (UINT64_C(1) << 61));
+        ck_assert_uint_eq((vg_rd(g, CCMD, 8) >> 59) & 3, 1);
+        fx_fini(&f);
+    }
+}
+END_TEST
+
 static uint64_t resolves(struct fx *f)
 {
     struct viommu_vtd_stats st;
@@ -344,6 +372,7 @@ void vtd_dev_add_regs_tests(TCase *tc)
 {
     tcase_add_test(tc, register_based_invalidation);
     tcase_add_test(tc, register_invalidation_ignored_with_qi);
+    tcase_add_test(tc, register_invalidation_refused_for_any_non_legacy_ttm);
     tcase_add_test(tc, gcmd_write_carries_several_commands);
     tcase_add_test(tc, gcmd_qie_ignored_without_qi);
     tcase_add_test(tc, register_masks_and_rw1c);

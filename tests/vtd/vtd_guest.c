@@ -97,7 +97,9 @@ uint64_t vg_rd(struct vg *g, uint64_t off, unsigned size)
 
 void vg_wr(struct vg *g, uint64_t off, unsigned size, uint64_t val)
 {
+    th_oracle_pre(g->th);
     ck_assert_int_eq(viommu_vtd_mmio_write(g->dev, off, size, val), 0);
+    th_oracle_post(g->th);
 }
 
 void vg_gcmd_set(struct vg *g, uint32_t bit, bool on)

@@ -119,6 +119,7 @@ pub type viommu_msi_fn = unsafe extern "C" fn(*mut c_void, u64, u32);
 pub type viommu_log_fn = unsafe extern "C" fn(*mut c_void, c_int, *const c_char);
 pub type viommu_alloc_fn = unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void;
 pub type viommu_free_fn = unsafe extern "C" fn(*mut c_void, *mut c_void);
+pub type viommu_ram_written_fn = unsafe extern "C" fn(*mut c_void, viommu_gpa_t, u64);
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -130,6 +131,7 @@ pub struct viommu_host_ops {
     pub log: Option<viommu_log_fn>,
     pub alloc: Option<viommu_alloc_fn>,
     pub free: Option<viommu_free_fn>,
+    pub ram_written: Option<viommu_ram_written_fn>,
 }
 
 #[repr(C)]

@@ -442,6 +442,7 @@ impl<H: HostOps> Context<H> {
             log: Some(host_log::<H>),
             alloc: None,
             free: None,
+            ram_written: None,
         };
         let ccfg = sys::viommu_ctx_config {
             size: std::mem::size_of::<sys::viommu_ctx_config>(),
