@@ -34,6 +34,14 @@
 #define VI_WALK_INLINE inline
 #endif
 
+/* Does the VMM's format struct have `member` (its size covers it whole)? */
+#define VI_FMT_HAS(fmt, member) VI_SIZE_COVERS((fmt)->size, struct viommu_pt_format, member)
+
+static uint32_t vi_fmt_flags(const struct viommu_pt_format *fmt)
+{
+    return VI_FMT_HAS(fmt, flags) ? fmt->flags : 0;
+}
+
 /* Last byte of the naturally aligned block of 2^lg2 bytes at `base`. */
 static uint64_t vi_span_last(uint64_t base, unsigned lg2)
 {
@@ -44,16 +52,15 @@ bool vi_pt_config_valid(const struct viommu_pt_config *cfg)
 {
     const struct viommu_pt_format *fmt;
 
-    if (!cfg || !(fmt = cfg->fmt) || !VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, decode) || !fmt->decode)
+    if (!cfg || !(fmt = cfg->fmt) || !VI_FMT_HAS(fmt, decode) || !fmt->decode)
         return false;
     /* Reserved members zero; flags only the known behaviours (members a
      * 0.1 format's size does not cover are not read). */
     if (cfg->reserved || fmt->reserved)
         return false;
-    if (VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, reserved2) && fmt->reserved2)
+    if (VI_FMT_HAS(fmt, reserved2) && fmt->reserved2)
         return false;
-    if (VI_SIZE_COVERS(fmt->size, struct viommu_pt_format, flags) &&
-        (fmt->flags & ~(uint32_t)(VIOMMU_PT_FMT_PRIV | VIOMMU_PT_FMT_CANONICAL | VIOMMU_PT_FMT_EXEC)))
+    if (vi_fmt_flags(fmt) & ~(uint32_t)(VIOMMU_PT_FMT_PRIV | VIOMMU_PT_FMT_CANONICAL | VIOMMU_PT_FMT_EXEC))
         return false;
     if (fmt->granule_lg2 == 0 || fmt->level_bits == 0 || fmt->level_bits > 16 || fmt->max_levels == 0 ||
         fmt->max_levels > 8)
@@ -107,13 +114,6 @@ static VI_WALK_INLINE int vi_read_entry(struct viommu_ctx *ctx, const struct vio
 }
 
 /* ---- format behaviours beyond 0.1 (members covered by fmt->size) ---- */
-
-#define VI_FMT_HAS(fmt, member) VI_SIZE_COVERS((fmt)->size, struct viommu_pt_format, member)
-
-static uint32_t vi_fmt_flags(const struct viommu_pt_format *fmt)
-{
-    return VI_FMT_HAS(fmt, flags) ? fmt->flags : 0;
-}
 
 static uint64_t vi_fmt_accessed(const struct viommu_pt_format *fmt)
 {
