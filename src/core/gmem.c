@@ -33,15 +33,11 @@ const uint8_t *vi_gmem_view(const struct viommu_ctx *ctx, uint64_t gpa, size_t l
     return ram ? ram->host + (gpa - ram->gpa) : NULL;
 }
 
-int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len)
+/* The host's read callback: bytes outside registered RAM. */
+static int vi_gmem_read_host(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len)
 {
-    const struct vi_ram *ram = vi_ram_find(ctx, gpa, len);
     int r;
 
-    if (ram) {
-        memcpy(buf, ram->host + (gpa - ram->gpa), len);
-        return 0;
-    }
     vi_callback_begin(ctx);
     r = ctx->ops.read(ctx->opaque, gpa, buf, len);
     vi_callback_end(ctx);
@@ -50,6 +46,17 @@ int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len)
         return VIOMMU_EIO;
     }
     return 0;
+}
+
+int vi_gmem_read(struct viommu_ctx *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    const struct vi_ram *ram = vi_ram_find(ctx, gpa, len);
+
+    if (ram) {
+        memcpy(buf, ram->host + (gpa - ram->gpa), len);
+        return 0;
+    }
+    return vi_gmem_read_host(ctx, gpa, buf, len);
 }
 
 /* A store went straight into registered RAM: tell the VMM (dirty log,
@@ -63,16 +70,11 @@ static void vi_gmem_stored(struct viommu_ctx *ctx, uint64_t gpa, size_t len)
     vi_callback_end(ctx);
 }
 
-int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len)
+/* The host's write callback: bytes outside registered RAM. */
+static int vi_gmem_write_host(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len)
 {
-    const struct vi_ram *ram = vi_ram_find(ctx, gpa, len);
     int r;
 
-    if (ram) {
-        memcpy(ram->host + (gpa - ram->gpa), buf, len);
-        vi_gmem_stored(ctx, gpa, len);
-        return 0;
-    }
     if (!ctx->ops.write)
         return VIOMMU_EIO;
     vi_callback_begin(ctx);
@@ -81,24 +83,40 @@ int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t 
     return r < 0 ? VIOMMU_EIO : 0;
 }
 
-int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val)
+int vi_gmem_write(struct viommu_ctx *ctx, uint64_t gpa, const void *buf, size_t len)
 {
-    /* Every table walk reads its entries here: a fixed-size copy from
-     * registered RAM compiles to one load, not a memcpy call. */
-    const struct vi_ram *ram = vi_ram_find(ctx, gpa, 8);
+    const struct vi_ram *ram = vi_ram_find(ctx, gpa, len);
+
+    if (ram) {
+        memcpy(ram->host + (gpa - ram->gpa), buf, len);
+        vi_gmem_stored(ctx, gpa, len);
+        return 0;
+    }
+    return vi_gmem_write_host(ctx, gpa, buf, len);
+}
+
+/* The u64 at `gpa`, from `ram` (found by the caller, NULL: none) or the
+ * host's callback. Every table walk reads its entries here: a fixed-size
+ * load from registered RAM, not a memcpy call. */
+static int vi_gmem_read_u64_in(struct viommu_ctx *ctx, const struct vi_ram *ram, uint64_t gpa, uint64_t *val)
+{
     uint8_t b[8];
     int r;
 
     if (ram) {
-        memcpy(b, ram->host + (gpa - ram->gpa), sizeof(b));
-        *val = vi_get_le64(b);
+        *val = vi_get_le64(ram->host + (gpa - ram->gpa));
         return 0;
     }
-    r = vi_gmem_read(ctx, gpa, b, sizeof(b));
+    r = vi_gmem_read_host(ctx, gpa, b, sizeof(b));
     if (r)
         return r;
     *val = vi_get_le64(b);
     return 0;
+}
+
+int vi_gmem_read_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val)
+{
+    return vi_gmem_read_u64_in(ctx, vi_ram_find(ctx, gpa, 8), gpa, val);
 }
 
 int vi_gmem_read_u64_hint(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val, struct vi_ram_hint *h)
@@ -110,10 +128,8 @@ int vi_gmem_read_u64_hint(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *val, s
         h->span = ram->last - ram->gpa;
         h->host = ram->host;
         h->epoch = ctx->gmem_epoch;
-        *val = vi_get_le64(ram->host + (gpa - ram->gpa));
-        return 0;
     }
-    return vi_gmem_read_u64(ctx, gpa, val);
+    return vi_gmem_read_u64_in(ctx, ram, gpa, val);
 }
 
 int vi_gmem_read_u64s(struct viommu_ctx *ctx, uint64_t gpa, uint64_t *q, unsigned n)
@@ -159,10 +175,10 @@ int vi_gmem_cmpxchg_u64(struct viommu_ctx *ctx, uint64_t gpa, uint64_t expected,
     }
     /* Callback path: read, compare, write (atomic only against this
      * context, which holds its lock). */
-    r = vi_gmem_read(ctx, gpa, cur, 8);
+    r = vi_gmem_read_host(ctx, gpa, cur, 8);
     if (r)
         return r;
     if (memcmp(cur, le_exp, 8) != 0)
         return 1;
-    return vi_gmem_write(ctx, gpa, le_des, 8);
+    return vi_gmem_write_host(ctx, gpa, le_des, 8);
 }
