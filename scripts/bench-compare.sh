@@ -20,6 +20,8 @@ tmp=$(mktemp -d /tmp/viommu-bench-old.XXXXXX)
 cleanup() { git -C "$top" worktree remove --force "$tmp/src" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 mkdir -p "$out"
+# The summary reads every JSON here: drop an earlier run's rounds.
+rm -f "$out"/old-*.json "$out"/new-*.json
 git -C "$top" worktree add --detach "$tmp/src" "$old_rev" >/dev/null
 cp "$top/bench/viommu_bench.c" "$top/bench/CMakeLists.txt" "$tmp/src/bench/"
 cmake -S "$tmp/src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DVIOMMU_BUILD_TESTS=ON >/dev/null
